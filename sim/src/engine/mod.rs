@@ -1,0 +1,539 @@
+//! The engine: virtual clock, event queue, seeded streams and the run loop.
+//!
+//! The engine owns everything nondeterministic: when a message arrives (the network
+//! model), when a transaction appears (the workload), when a node crashes (the fault
+//! schedule). Replicas only react. Each pending event sits in one queue ordered by
+//! (virtual time, insertion sequence); the loop pops the earliest, hands it to its replica,
+//! applies the actions the replica returns, and reports every observable step as a
+//! [`trace::Rec`] to the observers (digest, metrics, invariants, trace file).
+//!
+//! Deliberately left out: threads and wall-clock time. A run is one thread; parallel sweeps
+//! run many engines side by side, each with its own state.
+
+pub mod clock;
+pub mod queue;
+pub mod rng;
+pub mod time;
+pub mod trace;
+pub mod workload;
+
+use crate::net::{DropReason, Fate, Network};
+use crate::protocol::block::TxId;
+use crate::protocol::crypto::Keyring;
+use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, WireMessage};
+use clock::Clock;
+use queue::EventQueue;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use time::SimTime;
+use trace::{Ev, Halt, Observer, Rec};
+use workload::Workload;
+
+/// What the queue holds.
+enum Event<M> {
+    Start(NodeId),
+    Deliver {
+        id: u64,
+        from: NodeId,
+        to: NodeId,
+        msg: Rc<M>,
+        dup: bool,
+    },
+    Timer {
+        node: NodeId,
+        generation: u64,
+        tag: u64,
+    },
+    Crash(NodeId),
+    Restart {
+        node: NodeId,
+        amnesia: bool,
+    },
+    /// The workload's next transaction is born.
+    NextTx,
+    TxArrive {
+        node: NodeId,
+        tx: TxId,
+    },
+    Marker(Rc<str>),
+}
+
+/// Per-node bookkeeping the engine keeps outside the replica.
+struct Slot<R> {
+    replica: R,
+    up: bool,
+    /// Bumped whenever the timer is re-armed or cancelled; a queued firing with an older
+    /// generation is stale and skipped (lazy cancellation).
+    timer_gen: u64,
+    /// The armed timer's tag, if any (the scripted adversary can force it to fire).
+    armed: Option<u64>,
+    /// Honest nodes count for "every node reached height H".
+    honest: bool,
+    clock: Clock,
+    height: u32,
+}
+
+/// How a node is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeSetup {
+    pub honest: bool,
+    pub clock: Clock,
+}
+
+/// When the run ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StopCondition {
+    /// Simulated time limit.
+    pub until: SimTime,
+    /// Stop once every honest node that is up has persisted this height.
+    pub heights: Option<u32>,
+}
+
+/// Why the run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    Duration,
+    Heights,
+    /// Nothing left to happen (no timers, no messages in flight).
+    Quiescent,
+    /// An observer asked to stop (an invariant failed).
+    Halted(String),
+}
+
+/// A deterministic simulation of `R` replicas.
+pub struct Engine<R: Replica> {
+    now: SimTime,
+    step: u64,
+    queue: EventQueue<Event<R::Msg>>,
+    slots: Vec<Slot<R>>,
+    net: Network,
+    keys: Rc<Keyring>,
+    workload: Option<Workload>,
+    buf: Vec<Action<R::Msg>>,
+    next_msg_id: u64,
+    stop: StopCondition,
+    /// Serialize message contents into Send records (only when a trace file wants them).
+    pub trace_content: bool,
+    /// Coverage marks counted during the run.
+    pub marks: BTreeMap<&'static str, u64>,
+}
+
+impl<R: Replica> Engine<R> {
+    pub fn new(
+        replicas: Vec<(R, NodeSetup)>,
+        net: Network,
+        keys: Rc<Keyring>,
+        workload: Option<Workload>,
+        stop: StopCondition,
+    ) -> Engine<R> {
+        let mut queue = EventQueue::new();
+        let slots: Vec<Slot<R>> = replicas
+            .into_iter()
+            .map(|(replica, s)| Slot {
+                height: replica.ledger_height(),
+                replica,
+                up: true,
+                timer_gen: 0,
+                armed: None,
+                honest: s.honest,
+                clock: s.clock,
+            })
+            .collect();
+        for i in 0..slots.len() {
+            queue.push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
+        }
+        let mut e = Engine {
+            now: SimTime::ZERO,
+            step: 0,
+            queue,
+            slots,
+            net,
+            keys,
+            workload,
+            buf: Vec::new(),
+            next_msg_id: 0,
+            stop,
+            trace_content: false,
+            marks: BTreeMap::new(),
+        };
+        if let Some(w) = e.workload.as_mut() {
+            let initial = w.opts.initial_txs;
+            for tx in 1..=initial {
+                for i in 0..e.slots.len() {
+                    if !w.opts.withheld(tx, NodeId(i as u32)) {
+                        e.queue.push(
+                            SimTime::ZERO,
+                            Event::TxArrive {
+                                node: NodeId(i as u32),
+                                tx,
+                            },
+                        );
+                    }
+                }
+            }
+            if let Some(gap) = w.next_gap() {
+                e.queue.push(SimTime(gap), Event::NextTx);
+            }
+        }
+        e
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn replica(&self, n: NodeId) -> &R {
+        &self.slots[n.idx()].replica
+    }
+
+    pub fn is_up(&self, n: NodeId) -> bool {
+        self.slots[n.idx()].up
+    }
+
+    pub fn is_honest(&self, n: NodeId) -> bool {
+        self.slots[n.idx()].honest
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    pub fn schedule_crash(&mut self, node: NodeId, at: SimTime) {
+        self.queue.push(at, Event::Crash(node));
+    }
+
+    pub fn schedule_restart(&mut self, node: NodeId, at: SimTime, amnesia: bool) {
+        self.queue.push(at, Event::Restart { node, amnesia });
+    }
+
+    /// A line for readers of the trace at `at` (partition starts, GST, ...).
+    pub fn schedule_marker(&mut self, at: SimTime, text: &str) {
+        self.queue.push(at, Event::Marker(Rc::from(text)));
+    }
+
+    fn emit(&mut self, obs: &mut dyn Observer, ev: Ev) -> Option<Halt> {
+        let rec = Rec {
+            step: self.step,
+            time: self.now,
+            ev,
+        };
+        self.step += 1;
+        obs.observe(&rec)
+    }
+
+    /// Runs until the stop condition, quiescence or a halt.
+    pub fn run(&mut self, obs: &mut dyn Observer) -> StopReason {
+        loop {
+            match self.queue.peek_time() {
+                None => return StopReason::Quiescent,
+                Some(t) if t > self.stop.until => {
+                    self.now = self.stop.until;
+                    return StopReason::Duration;
+                }
+                Some(_) => {}
+            }
+            let Some((t, _, ev)) = self.queue.pop() else {
+                return StopReason::Quiescent;
+            };
+            self.now = t;
+            if let Some(Halt(why)) = self.dispatch(ev, obs) {
+                return StopReason::Halted(why);
+            }
+            if self.heights_reached() {
+                return StopReason::Heights;
+            }
+        }
+    }
+
+    fn heights_reached(&self) -> bool {
+        match self.stop.heights {
+            None => false,
+            Some(h) => {
+                let mut any = false;
+                for s in self.slots.iter().filter(|s| s.honest && s.up) {
+                    if s.height < h {
+                        return false;
+                    }
+                    any = true;
+                }
+                any
+            }
+        }
+    }
+
+    fn dispatch(&mut self, ev: Event<R::Msg>, obs: &mut dyn Observer) -> Option<Halt> {
+        match ev {
+            Event::Start(node) => {
+                let h = self.emit(obs, Ev::Start { node });
+                h.or(self.call(node, obs, |r, cx| r.on_start(cx)))
+            }
+            Event::Deliver {
+                id,
+                from,
+                to,
+                msg,
+                dup,
+            } => {
+                let kind = msg.meta().kind;
+                if !self.slots[to.idx()].up {
+                    let reason = DropReason::RecipientDown;
+                    return self.emit(
+                        obs,
+                        Ev::Drop {
+                            id,
+                            from,
+                            to,
+                            kind,
+                            reason,
+                        },
+                    );
+                }
+                let h = self.emit(
+                    obs,
+                    Ev::Deliver {
+                        id,
+                        from,
+                        to,
+                        kind,
+                        dup,
+                    },
+                );
+                h.or(self.call(to, obs, |r, cx| r.on_message(cx, from, &msg)))
+            }
+            Event::Timer {
+                node,
+                generation,
+                tag,
+            } => {
+                let slot = &mut self.slots[node.idx()];
+                if !slot.up || slot.timer_gen != generation {
+                    return None;
+                }
+                slot.armed = None;
+                let h = self.emit(
+                    obs,
+                    Ev::Timer {
+                        node,
+                        tag,
+                        forced: false,
+                    },
+                );
+                h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
+            }
+            Event::Crash(node) => {
+                let slot = &mut self.slots[node.idx()];
+                if !slot.up {
+                    return None;
+                }
+                slot.up = false;
+                slot.timer_gen += 1;
+                slot.armed = None;
+                self.emit(obs, Ev::Crash { node })
+            }
+            Event::Restart { node, amnesia } => {
+                let slot = &mut self.slots[node.idx()];
+                if slot.up {
+                    return None;
+                }
+                slot.replica = slot.replica.after_crash(amnesia);
+                slot.height = slot.replica.ledger_height();
+                slot.up = true;
+                let h = self.emit(obs, Ev::Restart { node, amnesia });
+                h.or(self.call(node, obs, |r, cx| r.on_start(cx)))
+            }
+            Event::NextTx => {
+                let n = self.slots.len();
+                let Some(w) = self.workload.as_mut() else {
+                    return None;
+                };
+                if w.opts.until.is_some_and(|u| self.now >= u) {
+                    return None;
+                }
+                let (tx, arrivals) = w.spawn(n);
+                let gap = w.next_gap();
+                for (i, d) in arrivals.into_iter().enumerate() {
+                    if let Some(d) = d {
+                        let node = NodeId(i as u32);
+                        self.queue
+                            .push(self.now.plus(d), Event::TxArrive { node, tx });
+                    }
+                }
+                if let Some(g) = gap {
+                    self.queue.push(self.now.plus(g), Event::NextTx);
+                }
+                None
+            }
+            Event::TxArrive { node, tx } => {
+                if !self.slots[node.idx()].up {
+                    return None;
+                }
+                let h = self.emit(obs, Ev::Tx { node, tx });
+                h.or(self.call(node, obs, |r, cx| r.on_transaction(cx, tx)))
+            }
+            Event::Marker(text) => self.emit(obs, Ev::Marker { text: &text }),
+        }
+    }
+
+    /// Runs one replica handler and applies what it asked for.
+    fn call(
+        &mut self,
+        node: NodeId,
+        obs: &mut dyn Observer,
+        f: impl FnOnce(&mut R, &mut Cx<R::Msg>),
+    ) -> Option<Halt> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let slot = &mut self.slots[node.idx()];
+        let local_now = slot.clock.local(self.now);
+        {
+            let mut cx = Cx::new(local_now, &self.keys, &mut buf);
+            f(&mut slot.replica, &mut cx);
+        }
+        let mut halt = None;
+        for a in buf.drain(..) {
+            if let Some(h) = self.apply(node, a, obs) {
+                halt.get_or_insert(h);
+            }
+        }
+        self.buf = buf;
+        halt
+    }
+
+    fn apply(&mut self, node: NodeId, a: Action<R::Msg>, obs: &mut dyn Observer) -> Option<Halt> {
+        match a {
+            Action::Broadcast(m) => self.send(node, None, m, obs),
+            Action::Send(to, m) => self.send(node, Some(to), m, obs),
+            Action::SetTimer { tag, at } => {
+                let slot = &mut self.slots[node.idx()];
+                slot.timer_gen += 1;
+                slot.armed = Some(tag);
+                let generation = slot.timer_gen;
+                let at = slot.clock.global(at).max(self.now);
+                self.queue.push(
+                    at,
+                    Event::Timer {
+                        node,
+                        generation,
+                        tag,
+                    },
+                );
+                None
+            }
+            Action::CancelTimer => {
+                let slot = &mut self.slots[node.idx()];
+                slot.timer_gen += 1;
+                slot.armed = None;
+                None
+            }
+            Action::Persist(block) => {
+                let slot = &mut self.slots[node.idx()];
+                slot.height = slot.height.max(block.height());
+                let (height, hash, view) = (block.height(), block.hash, block.view);
+                self.emit(
+                    obs,
+                    Ev::Persist {
+                        node,
+                        height,
+                        block: hash,
+                        view,
+                        full: &block,
+                    },
+                )
+            }
+            Action::Note(note) => self.emit(obs, Ev::Note { node, note: &note }),
+            Action::Mark(name) => {
+                *self.marks.entry(name).or_insert(0) += 1;
+                None
+            }
+        }
+    }
+
+    fn send(
+        &mut self,
+        from: NodeId,
+        to: Option<NodeId>,
+        msg: Rc<R::Msg>,
+        obs: &mut dyn Observer,
+    ) -> Option<Halt> {
+        let id = self.next_msg_id;
+        self.next_msg_id += 1;
+        let meta: MsgMeta = msg.meta();
+        let content = if self.trace_content {
+            serde_json::to_value(&*msg).ok()
+        } else {
+            None
+        };
+        let mut halt = self.emit(
+            obs,
+            Ev::Send {
+                id,
+                from,
+                to,
+                meta: &meta,
+                content: content.as_ref(),
+            },
+        );
+        let n = self.slots.len() as u32;
+        let targets = match to {
+            Some(t) if t.0 < n => t.0..t.0 + 1,
+            Some(_) => 0..0,
+            None => 0..n,
+        };
+        for t in targets {
+            let to = NodeId(t);
+            if to == from {
+                continue;
+            }
+            match self.net.route(self.now, from, to, meta.size) {
+                Fate::Dropped(reason) => {
+                    let h = self.emit(
+                        obs,
+                        Ev::Drop {
+                            id,
+                            from,
+                            to,
+                            kind: meta.kind,
+                            reason,
+                        },
+                    );
+                    if let Some(h) = h {
+                        halt.get_or_insert(h);
+                    }
+                }
+                Fate::Arrives { at, dup } => {
+                    let m = msg.clone();
+                    self.queue.push(
+                        at,
+                        Event::Deliver {
+                            id,
+                            from,
+                            to,
+                            msg: m,
+                            dup: false,
+                        },
+                    );
+                    if let Some(d) = dup {
+                        let m = msg.clone();
+                        self.queue.push(
+                            d,
+                            Event::Deliver {
+                                id,
+                                from,
+                                to,
+                                msg: m,
+                                dup: true,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        halt
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+//! Transaction arrival: the workload model.
+//!
+//! Transactions are born at a Poisson rate at a random node and reach every other node's
+//! mempool after a latency drawn from the network's latency distribution (the gossip
+//! delay). A scenario can withhold chosen transactions from chosen nodes, which is how a
+//! "transaction never arrives" schedule (TxNotFound, the crash lock) is built. All draws
+//! come from the workload stream.
+//!
+//! Deliberately left out: transaction validity, fees, sizes and on-demand fetching — a
+//! withheld transaction never arrives at that node.
+
+use super::rng::SimRng;
+use super::time::{MICROS_PER_SEC, SimTime};
+use crate::net::latency::Latency;
+use crate::protocol::NodeId;
+use crate::protocol::block::TxId;
+use serde::Serialize;
+
+/// Transactions `first..=last` never reach `nodes`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Withhold {
+    pub nodes: Vec<NodeId>,
+    pub first: TxId,
+    pub last: TxId,
+}
+
+/// Options of the workload model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkloadOptions {
+    /// Mean transactions per second (Poisson arrivals); 0 = empty blocks.
+    pub tx_rate_per_s: f64,
+    /// Transactions present in every mempool at time 0 (ids 1..=initial_txs).
+    pub initial_txs: u64,
+    /// Withheld transactions.
+    pub withhold: Vec<Withhold>,
+    /// No transactions are born after this time.
+    pub until: Option<SimTime>,
+}
+
+impl Default for WorkloadOptions {
+    fn default() -> Self {
+        WorkloadOptions {
+            tx_rate_per_s: 1.0,
+            initial_txs: 0,
+            withhold: Vec::new(),
+            until: None,
+        }
+    }
+}
+
+impl WorkloadOptions {
+    pub fn withheld(&self, tx: TxId, node: NodeId) -> bool {
+        self.withhold
+            .iter()
+            .any(|w| tx >= w.first && tx <= w.last && w.nodes.contains(&node))
+    }
+}
+
+/// The workload generator's state.
+pub struct Workload {
+    pub opts: WorkloadOptions,
+    pub gossip: Latency,
+    rng: SimRng,
+    pub next_id: TxId,
+}
+
+impl Workload {
+    pub fn new(opts: WorkloadOptions, gossip: Latency, rng: SimRng) -> Workload {
+        let next_id = opts.initial_txs + 1;
+        Workload {
+            opts,
+            gossip,
+            rng,
+            next_id,
+        }
+    }
+
+    /// Delay until the next transaction is born, or None if the workload is off.
+    pub fn next_gap(&mut self) -> Option<u64> {
+        if self.opts.tx_rate_per_s <= 0.0 {
+            return None;
+        }
+        let mean_us = MICROS_PER_SEC as f64 / self.opts.tx_rate_per_s;
+        Some((self.rng.exponential(mean_us).round() as u64).max(1))
+    }
+
+    /// A new transaction: its id and, per node, the delay after which it reaches that node
+    /// (None = withheld). The origin node gets it at once.
+    pub fn spawn(&mut self, n: usize) -> (TxId, Vec<Option<u64>>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let origin = self.rng.below(n as u64) as usize;
+        let arrivals = (0..n)
+            .map(|i| {
+                let d = if i == origin {
+                    0
+                } else {
+                    self.gossip.sample(&mut self.rng)
+                };
+                (!self.opts.withheld(id, NodeId(i as u32))).then_some(d)
+            })
+            .collect();
+        (id, arrivals)
+    }
+}

@@ -1,0 +1,13 @@
+//! dbft-sim: a deterministic discrete-event simulator for dBFT 2.0.
+//!
+//! The folders are the architecture (see DESIGN.md): `engine` (virtual time, the event
+//! queue, seeded streams, the run loop), `net` (what happens to a message in flight),
+//! `protocol` (the replica interface and dBFT 2.0 itself), `byzantine` (behaviours that wrap
+//! honest replicas), `validators` (who signs at which height), `invariants` (what must never
+//! happen and the stall diagnosis), `scenario` (the file format), `report` (metrics, JSON
+//! report, traces, plots) and `cli` (the `dbft-sim` subcommands).
+
+pub mod engine;
+pub mod net;
+pub mod protocol;
+pub mod validators;

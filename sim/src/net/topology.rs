@@ -1,0 +1,185 @@
+//! Who is wired to whom.
+//!
+//! The default is a full mesh: every message crosses one link. A relay overlay (ring, star,
+//! random regular graph, or an explicit edge list) makes a message cross several hops, each
+//! with its own latency and loss draw — the way consensus messages travel through Neo's P2P
+//! relay. Routes are shortest paths computed once with a breadth-first search over a
+//! petgraph graph; ties go to the lowest node index, so routes never depend on hashing.
+
+use crate::engine::rng::SimRng;
+use crate::protocol::NodeId;
+use petgraph::graph::{NodeIndex, UnGraph};
+use serde::Serialize;
+
+/// The shape of the network.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TopologySpec {
+    /// Every pair directly connected (one hop).
+    Mesh,
+    /// Node i linked to i±1.
+    Ring,
+    /// Every node linked to `hub` only.
+    Star { hub: u32 },
+    /// Each node gets `degree` random links (drawn from the topology stream), plus a ring so
+    /// the graph is always connected.
+    RandomRegular { degree: u32 },
+    /// Exactly these undirected links.
+    Edges { edges: Vec<(u32, u32)> },
+}
+
+/// A built topology with precomputed routes.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    pub graph: UnGraph<u32, ()>,
+    /// `routes[a][b]` = the nodes after `a` on the path to `b` (ends with `b`); empty when
+    /// unreachable. `None` for a mesh, where every route is the direct link.
+    routes: Option<Vec<Vec<Vec<u32>>>>,
+}
+
+impl Topology {
+    pub fn build(spec: &TopologySpec, n: usize, rng: &mut SimRng) -> Topology {
+        let mut g = UnGraph::<u32, ()>::with_capacity(n, n);
+        for i in 0..n as u32 {
+            g.add_node(i);
+        }
+        let idx = |i: u32| NodeIndex::new(i as usize);
+        let link = |g: &mut UnGraph<u32, ()>, a: u32, b: u32| {
+            if a != b
+                && (a as usize) < n
+                && (b as usize) < n
+                && g.find_edge(idx(a), idx(b)).is_none()
+            {
+                g.add_edge(idx(a), idx(b), ());
+            }
+        };
+        match spec {
+            TopologySpec::Mesh => {
+                for a in 0..n as u32 {
+                    for b in a + 1..n as u32 {
+                        link(&mut g, a, b);
+                    }
+                }
+                return Topology {
+                    graph: g,
+                    routes: None,
+                };
+            }
+            TopologySpec::Ring => {
+                for a in 0..n as u32 {
+                    link(&mut g, a, (a + 1) % n as u32);
+                }
+            }
+            TopologySpec::Star { hub } => {
+                for a in 0..n as u32 {
+                    link(&mut g, a, *hub);
+                }
+            }
+            TopologySpec::RandomRegular { degree } => {
+                for a in 0..n as u32 {
+                    link(&mut g, a, (a + 1) % n as u32);
+                }
+                for a in 0..n as u32 {
+                    for _ in 0..*degree {
+                        let b = rng.below(n as u64) as u32;
+                        link(&mut g, a, b);
+                    }
+                }
+            }
+            TopologySpec::Edges { edges } => {
+                for &(a, b) in edges {
+                    link(&mut g, a, b);
+                }
+            }
+        }
+        let routes = (0..n).map(|src| bfs_routes(&g, src)).collect();
+        Topology {
+            graph: g,
+            routes: Some(routes),
+        }
+    }
+
+    /// Hops from `a` to `b`: the nodes after `a`, ending with `b`. Empty if unreachable.
+    pub fn route(&self, a: NodeId, b: NodeId) -> &[u32] {
+        match &self.routes {
+            None => std::slice::from_ref(&self.graph[NodeIndex::new(b.idx())]),
+            Some(r) => &r[a.idx()][b.idx()],
+        }
+    }
+
+    pub fn is_mesh(&self) -> bool {
+        self.routes.is_none()
+    }
+}
+
+fn bfs_routes(g: &UnGraph<u32, ()>, src: usize) -> Vec<Vec<u32>> {
+    let n = g.node_count();
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    let mut seen = vec![false; n];
+    seen[src] = true;
+    let mut frontier = std::collections::VecDeque::from([src]);
+    while let Some(u) = frontier.pop_front() {
+        let mut nbrs: Vec<usize> = g.neighbors(NodeIndex::new(u)).map(|x| x.index()).collect();
+        nbrs.sort_unstable();
+        for v in nbrs {
+            if !seen[v] {
+                seen[v] = true;
+                parent[v] = Some(u);
+                frontier.push_back(v);
+            }
+        }
+    }
+    (0..n)
+        .map(|dst| {
+            if dst == src || !seen[dst] {
+                return Vec::new();
+            }
+            let mut path = vec![dst as u32];
+            let mut cur = dst;
+            while let Some(p) = parent[cur] {
+                if p == src {
+                    break;
+                }
+                path.push(p as u32);
+                cur = p;
+            }
+            path.reverse();
+            path
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::Stream;
+
+    #[test]
+    fn routes_follow_shortest_paths() {
+        let mut rng = SimRng::derive(1, Stream::Network);
+        let ring = Topology::build(&TopologySpec::Ring, 6, &mut rng);
+        assert_eq!(ring.route(NodeId(0), NodeId(1)), &[1]);
+        assert_eq!(ring.route(NodeId(0), NodeId(3)).len(), 3);
+        assert_eq!(ring.route(NodeId(0), NodeId(5)), &[5]);
+        let star = Topology::build(&TopologySpec::Star { hub: 0 }, 5, &mut rng);
+        assert_eq!(star.route(NodeId(2), NodeId(4)), &[0, 4]);
+        let mesh = Topology::build(&TopologySpec::Mesh, 4, &mut rng);
+        assert_eq!(mesh.route(NodeId(3), NodeId(1)), &[1]);
+        let split = Topology::build(
+            &TopologySpec::Edges {
+                edges: vec![(0, 1)],
+            },
+            3,
+            &mut rng,
+        );
+        assert!(split.route(NodeId(0), NodeId(2)).is_empty());
+        let rr = Topology::build(&TopologySpec::RandomRegular { degree: 2 }, 10, &mut rng);
+        for a in 0..10 {
+            for b in 0..10 {
+                if a != b {
+                    assert_eq!(*rr.route(NodeId(a), NodeId(b)).last().unwrap(), b);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The replica interface and the types every protocol shares.
+//!
+//! A replica is a pure state machine with three entry points — start, a message arrives, a
+//! timer fires (plus: a transaction reaches its mempool) — each given the node's current
+//! virtual time and returning [`Action`]s through a [`Cx`]. It never reads a clock, a socket
+//! or a random number generator; everything nondeterministic is decided outside, by the
+//! engine and the network model, from the seeded streams. The same replica code therefore
+//! runs under the random network, under a scripted schedule, and (later) under an
+//! exhaustive explorer.
+//!
+//! Deliberately left out: anything asynchronous. Handlers run to completion.
+
+pub mod block;
+pub mod crypto;
+// pub mod dbft;
+#[cfg(test)]
+pub mod toy;
+
+use self::block::{Block, TxId};
+use self::crypto::{Hash32, KeyId, Keyring};
+use crate::engine::time::SimTime;
+use serde::Serialize;
+use std::fmt;
+use std::rc::Rc;
+
+/// A network address: one per simulated process. Distinct from [`KeyId`] (an identity),
+/// because twins and attackers holding a stolen key sign as one identity from two places.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn idx(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// Message types on the wire, in a fixed order used for per-type counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum MsgKind {
+    ChangeView,
+    PrepareRequest,
+    PrepareResponse,
+    Commit,
+    RecoveryRequest,
+    RecoveryMessage,
+    /// A finalised block relayed to peers.
+    Block,
+    /// A request for blocks a lagging node is missing.
+    GetBlocks,
+    /// Anything a test protocol sends.
+    Other,
+}
+
+impl MsgKind {
+    pub const ALL: [MsgKind; 9] = [
+        MsgKind::ChangeView,
+        MsgKind::PrepareRequest,
+        MsgKind::PrepareResponse,
+        MsgKind::Commit,
+        MsgKind::RecoveryRequest,
+        MsgKind::RecoveryMessage,
+        MsgKind::Block,
+        MsgKind::GetBlocks,
+        MsgKind::Other,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MsgKind::ChangeView => "ChangeView",
+            MsgKind::PrepareRequest => "PrepareRequest",
+            MsgKind::PrepareResponse => "PrepareResponse",
+            MsgKind::Commit => "Commit",
+            MsgKind::RecoveryRequest => "RecoveryRequest",
+            MsgKind::RecoveryMessage => "RecoveryMessage",
+            MsgKind::Block => "Block",
+            MsgKind::GetBlocks => "GetBlocks",
+            MsgKind::Other => "Other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MsgKind> {
+        MsgKind::ALL.iter().copied().find(|k| k.name() == s)
+    }
+
+    /// True for the dBFT consensus messages (not block relay or sync).
+    pub fn is_consensus(self) -> bool {
+        self.index() <= MsgKind::RecoveryMessage.index()
+    }
+}
+
+/// What the world needs to know about a message without understanding it: type, the
+/// height/view/validator index it claims, its content hash and its size on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct MsgMeta {
+    pub kind: MsgKind,
+    pub height: u32,
+    pub view: u8,
+    pub validator: u16,
+    pub hash: Hash32,
+    pub size: u32,
+}
+
+/// A message a replica can put on the simulated wire.
+pub trait WireMessage: fmt::Debug + Serialize {
+    fn meta(&self) -> MsgMeta;
+}
+
+/// Why a replica refused a message. Counted in the report; a rejection is never a panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectReason {
+    /// Signature does not verify for the claimed validator.
+    BadSignature,
+    /// Validator index outside the set of the message's height.
+    UnknownValidator,
+    /// A field is out of range or inconsistent (e.g. a duplicate transaction).
+    Malformed,
+    /// A block whose certificate does not prove it final, or that does not link.
+    BadBlock,
+}
+
+/// Protocol events a replica reports. They feed the trace, the invariant checkers and the
+/// stall diagnosis, so checkers never need to peek into replica internals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "note", rename_all = "kebab-case")]
+pub enum Note {
+    /// The replica entered `view` at `height` (view 0 means a new height).
+    ViewChanged { height: u32, view: u8 },
+    /// The replica signed a Commit for `block` with `key` (S4 watches these).
+    CommitSigned {
+        height: u32,
+        view: u8,
+        block: Hash32,
+        key: KeyId,
+    },
+    /// The replica asked to leave its view.
+    ChangeViewSent { height: u32, view: u8, reason: u8 },
+    /// A primary proposed `block`.
+    Proposed {
+        height: u32,
+        view: u8,
+        block: Hash32,
+    },
+    /// A message was refused.
+    Rejected { kind: MsgKind, reason: RejectReason },
+}
+
+/// What a replica asks the world to do.
+#[derive(Debug)]
+pub enum Action<M> {
+    /// Send to every other node.
+    Broadcast(Rc<M>),
+    /// Send to one node.
+    Send(NodeId, Rc<M>),
+    /// Arm the node's timer to fire at `at` (the node's local clock), replacing any armed
+    /// timer. `tag` comes back in `on_timer`.
+    SetTimer {
+        tag: u64,
+        at: SimTime,
+    },
+    /// Disarm the node's timer.
+    CancelTimer,
+    /// The block is final for this node (it persisted it).
+    Persist(Rc<Block>),
+    Note(Note),
+    /// A coverage mark: an interesting protocol path was taken (counted, not traced).
+    Mark(&'static str),
+}
+
+/// A replica's view of the world during one handler call.
+pub struct Cx<'a, M> {
+    /// The node's local clock (virtual time, possibly drifted).
+    pub now: SimTime,
+    /// Signature verification for every key of the run (verification only).
+    pub keys: &'a Keyring,
+    out: &'a mut Vec<Action<M>>,
+}
+
+impl<'a, M> Cx<'a, M> {
+    pub fn new(now: SimTime, keys: &'a Keyring, out: &'a mut Vec<Action<M>>) -> Self {
+        Cx { now, keys, out }
+    }
+    pub fn broadcast(&mut self, m: Rc<M>) {
+        self.out.push(Action::Broadcast(m));
+    }
+    pub fn send(&mut self, to: NodeId, m: Rc<M>) {
+        self.out.push(Action::Send(to, m));
+    }
+    pub fn set_timer(&mut self, tag: u64, at: SimTime) {
+        self.out.push(Action::SetTimer { tag, at });
+    }
+    pub fn cancel_timer(&mut self) {
+        self.out.push(Action::CancelTimer);
+    }
+    pub fn persist(&mut self, b: Rc<Block>) {
+        self.out.push(Action::Persist(b));
+    }
+    pub fn note(&mut self, n: Note) {
+        self.out.push(Action::Note(n));
+    }
+    pub fn mark(&mut self, name: &'static str) {
+        self.out.push(Action::Mark(name));
+    }
+    pub fn reject(&mut self, kind: MsgKind, reason: RejectReason) {
+        self.out.push(Action::Note(Note::Rejected { kind, reason }));
+    }
+    /// Actions emitted so far in this call (wrappers inspect and rewrite them).
+    pub fn actions(&mut self) -> &mut Vec<Action<M>> {
+        self.out
+    }
+}
+
+/// Phase of a replica at its current height, for stall diagnosis (reference §1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Initial,
+    RequestSentOrReceived,
+    ResponseSent,
+    CommitSent,
+    ViewChanging,
+    BlockSent,
+}
+
+/// A replica's consensus state as the stall diagnosis needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplicaStatus {
+    pub height: u32,
+    pub view: u8,
+    pub phase: Phase,
+    pub watch_only: bool,
+    pub count_committed: usize,
+    pub count_failed: usize,
+    /// View in which this replica committed, if it did.
+    pub committed_view: Option<u8>,
+    /// (new view number, how many ChangeViews for at least that view it holds).
+    pub change_views: Vec<(u8, usize)>,
+    pub preparations: usize,
+    /// Validator set size, F and M at this height.
+    pub n: usize,
+    pub f: usize,
+    pub m: usize,
+}
+
+/// A simulated process. Implementations must be deterministic functions of their state
+/// and inputs; `Clone` so twins, crash images and explorers can copy them.
+pub trait Replica: Clone {
+    type Msg: WireMessage;
+
+    fn on_start(&mut self, cx: &mut Cx<Self::Msg>);
+    fn on_message(&mut self, cx: &mut Cx<Self::Msg>, from: NodeId, msg: &Rc<Self::Msg>);
+    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: u64);
+    /// A transaction reached this node's mempool.
+    fn on_transaction(&mut self, _cx: &mut Cx<Self::Msg>, _tx: TxId) {}
+    /// The process as it comes back after a crash: what it persisted survives; with
+    /// `amnesia` only the ledger survives (the saved consensus context is lost).
+    fn after_crash(&self, amnesia: bool) -> Self;
+    /// Current consensus state for diagnosis, if the replica has one.
+    fn status(&self) -> Option<ReplicaStatus> {
+        None
+    }
+    /// Height of the last block this replica persisted.
+    fn ledger_height(&self) -> u32;
+    /// Hash of a state summary, for determinism checks and state deduplication.
+    fn state_hash(&self) -> Hash32 {
+        Hash32::ZERO
+    }
+}
