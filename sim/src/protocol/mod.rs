@@ -12,7 +12,7 @@
 
 pub mod block;
 pub mod crypto;
-// pub mod dbft;
+pub mod dbft;
 #[cfg(test)]
 pub mod toy;
 

@@ -11,6 +11,8 @@
 
 use crate::protocol::crypto::{Enc, Hash32, KeyId};
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// An ordered list of validator keys. The position of a key is its validator index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -63,6 +65,34 @@ impl ValidatorSet {
     /// Primary of height `h` in view `v`: (h − v) mod N (reference §1.1).
     pub fn primary(&self, height: u32, view: u8) -> usize {
         primary_index(height, view, self.n())
+    }
+}
+
+/// Which set validates which height: the genesis set, replaced from given heights on.
+/// Every honest primary names `set_for(h + 1)` in block h (NextConsensus), so all honest
+/// replicas agree on the schedule because they read it from the same chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ValidatorSchedule {
+    pub genesis: Rc<ValidatorSet>,
+    /// Height → the set that validates that height and the ones after it.
+    pub changes: BTreeMap<u32, Rc<ValidatorSet>>,
+}
+
+impl ValidatorSchedule {
+    pub fn fixed(set: Rc<ValidatorSet>) -> ValidatorSchedule {
+        ValidatorSchedule {
+            genesis: set,
+            changes: BTreeMap::new(),
+        }
+    }
+
+    /// The set that validates `height`.
+    pub fn set_for(&self, height: u32) -> Rc<ValidatorSet> {
+        self.changes
+            .range(..=height)
+            .next_back()
+            .map_or(&self.genesis, |(_, s)| s)
+            .clone()
     }
 }
 

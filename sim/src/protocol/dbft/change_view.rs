@@ -1,0 +1,110 @@
+//! View changes (reference §1.7, §1.8): RequestChangeView, OnChangeView,
+//! CheckExpectedView.
+
+use super::DbftReplica;
+use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
+use crate::protocol::{Cx, Note};
+use std::rc::Rc;
+
+impl DbftReplica {
+    /// RequestChangeView(reason).
+    pub(super) fn request_change_view(&mut self, cx: &mut Cx<Wire>, mut reason: ChangeViewReason) {
+        if self.ctx.watch_only() {
+            return;
+        }
+        if self.commit_locked() {
+            // A committed node never sends a ChangeView (§1.8).
+            cx.mark("ChangeView suppressed by commit lock");
+            return;
+        }
+        let v = self.ctx.view;
+        let Some(expected) = v.checked_add(1) else {
+            // The view number is a byte; view 255 has nowhere to go.
+            cx.mark("view number exhausted");
+            return;
+        };
+        // The timer of the target view is set before deciding ChangeView vs RecoveryRequest.
+        let timeout = self.shifted(expected as u32 + 1);
+        self.arm_timer(cx, timeout);
+        let sem = self.semantics();
+        if self.more_than_f_nodes_committed_or_lost()
+            && sem.recovery_request_instead_of_change_view(reason)
+        {
+            cx.mark("ChangeView replaced by RecoveryRequest");
+            self.send_recovery_request(cx);
+            return;
+        }
+        if sem.go_timer_base() && reason == ChangeViewReason::Timeout && self.missing_txs() > 0 {
+            reason = ChangeViewReason::TxNotFound;
+        }
+        self.send_change_view(cx, reason);
+        self.check_expected_view(cx, expected);
+    }
+
+    /// Makes, stores and broadcasts this node's ChangeView from its current view.
+    fn send_change_view(&mut self, cx: &mut Cx<Wire>, reason: ChangeViewReason) {
+        let (Some(me), Some(key)) = (self.ctx.my_index, self.key.clone()) else {
+            return;
+        };
+        let (h, v) = (self.ctx.height, self.ctx.view);
+        let body = Body::ChangeView {
+            timestamp_ms: Self::now_ms(cx),
+            reason,
+        };
+        let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
+        self.ctx.change_views[me] = Some(msg.clone());
+        cx.note(Note::ChangeViewSent {
+            height: h,
+            view: v,
+            reason: reason as u8,
+        });
+        cx.broadcast(Rc::new(Wire::Consensus(msg)));
+    }
+
+    /// OnChangeView.
+    pub(super) fn on_change_view(&mut self, cx: &mut Cx<Wire>, msg: &Rc<ConsensusMessage>) {
+        let sem = self.semantics();
+        let n = msg.new_view_number();
+        if n <= self.ctx.view {
+            cx.mark("stale ChangeView treated as RecoveryRequest");
+            self.on_recovery_request(cx, msg);
+            if sem.stale_change_view_only_recovery() {
+                return;
+            }
+        }
+        if self.commit_locked() {
+            if sem.committed_answers_higher_change_view() {
+                cx.mark("committed node answers ChangeView with recovery");
+                self.send_recovery_message(cx);
+            }
+            return;
+        }
+        let i = msg.validator as usize;
+        if let Some(stored) = &self.ctx.change_views[i] {
+            let s = stored.new_view_number();
+            if n < s || (n == s && !sem.replaces_equal_change_view()) {
+                return;
+            }
+        }
+        self.ctx.change_views[i] = Some(msg.clone());
+        self.check_expected_view(cx, n);
+    }
+
+    /// CheckExpectedView(n): M ChangeViews for n or higher → ChangeAgreement and view n.
+    pub(super) fn check_expected_view(&mut self, cx: &mut Cx<Wire>, n: u8) {
+        if self.ctx.view >= n || self.ctx.count_change_views_for(n) < self.ctx.m() {
+            return;
+        }
+        if !self.ctx.watch_only() {
+            let own = self.ctx.my_change_view().map(|cv| cv.new_view_number());
+            let agree = match own {
+                None => self.semantics().change_agreement_without_own_change_view(),
+                Some(o) => o < n,
+            };
+            if agree {
+                self.send_change_view(cx, ChangeViewReason::ChangeAgreement);
+            }
+        }
+        self.initialize(cx, n);
+    }
+}

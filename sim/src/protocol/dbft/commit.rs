@@ -1,0 +1,177 @@
+//! The commit phase (reference §1.7, §1.10): OnCommit, CheckCommits, block assembly, and
+//! the commit lock.
+
+use super::message::{Body, ConsensusMessage, Wire};
+use super::{DbftReplica, Mutation};
+use crate::protocol::block::{Block, CertSig, sign_header};
+use crate::protocol::crypto::Signature;
+use crate::protocol::{Cx, MsgKind, Note, RejectReason};
+use std::rc::Rc;
+
+impl DbftReplica {
+    /// The commit lock: once this node has sent a Commit at this height it never changes
+    /// view and never signs another block here (CommitSent, any view). The
+    /// `no-commit-lock` and `no-commit-phase` mutations remove it: a committed node still
+    /// times out, changes view and signs again — the bug class the lock exists to prevent.
+    pub fn commit_locked(&self) -> bool {
+        match self.opts.mutation {
+            Some(Mutation::NoCommitLock | Mutation::NoCommitPhase) => false,
+            _ => self.ctx.commit_sent(),
+        }
+    }
+
+    /// Makes this node's Commit for the current proposal, or returns the one it already
+    /// made (a Commit is made at most once per height).
+    pub(super) fn make_commit(&mut self, cx: &mut Cx<Wire>) -> Option<Rc<ConsensusMessage>> {
+        if let Some(existing) = self.ctx.my_commit()
+            && (existing.view == self.ctx.view || self.commit_locked())
+        {
+            return Some(existing.clone());
+        }
+        let me = self.ctx.my_index?;
+        let key = self.key.clone()?;
+        let header_hash = self.ctx.proposal.as_ref()?.header_hash;
+        let (h, v) = (self.ctx.height, self.ctx.view);
+        if self.ctx.my_commit().is_some() {
+            cx.mark("MUTATION: second commit at one height");
+        }
+        let body = Body::Commit {
+            signature: sign_header(&key, &header_hash),
+        };
+        let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
+        self.ctx.commits[me] = Some(msg.clone());
+        cx.note(Note::CommitSigned {
+            height: h,
+            view: v,
+            block: header_hash,
+            key: key.id,
+        });
+        Some(msg)
+    }
+
+    /// dBFT 1.0 (the `no-commit-phase` mutation): the preparation itself carries the block
+    /// signature, so sign and send it together with the PrepareRequest or PrepareResponse.
+    pub(super) fn sign_with_preparation(&mut self, cx: &mut Cx<Wire>) {
+        if self.opts.mutation != Some(Mutation::NoCommitPhase) {
+            return;
+        }
+        if let Some(commit) = self.make_commit(cx) {
+            cx.broadcast(Rc::new(Wire::Consensus(commit)));
+            self.check_commits(cx);
+        }
+    }
+
+    /// Is `signature` validator `index`'s signature over the current proposal's header?
+    fn commit_signature_valid(&self, cx: &Cx<Wire>, index: usize, signature: &Signature) -> bool {
+        let (Some(p), Some(key)) = (&self.ctx.proposal, self.ctx.validators.key(index)) else {
+            return false;
+        };
+        cx.keys.verify(key, &p.header_hash, signature)
+    }
+
+    /// OnPrepareRequest step: re-verify stored Commits of the current view against the
+    /// header that is now known, dropping bad ones.
+    pub(super) fn reverify_commits(&mut self, cx: &mut Cx<Wire>) {
+        for i in 0..self.ctx.n() {
+            let bad = match self.ctx.commits[i].as_deref() {
+                Some(ConsensusMessage {
+                    view,
+                    body: Body::Commit { signature },
+                    ..
+                }) if *view == self.ctx.view => !self.commit_signature_valid(cx, i, signature),
+                _ => false,
+            };
+            if bad {
+                self.ctx.commits[i] = None;
+                cx.reject(MsgKind::Commit, RejectReason::BadSignature);
+            }
+        }
+    }
+
+    /// OnCommit.
+    pub(super) fn on_commit(&mut self, cx: &mut Cx<Wire>, msg: &Rc<ConsensusMessage>) {
+        let Body::Commit { signature } = &msg.body else {
+            return;
+        };
+        let i = msg.validator as usize;
+        if let Some(existing) = &self.ctx.commits[i] {
+            // Under the lock-breaking mutations a validator re-commits in later views; keep
+            // the newest so those commits can count.
+            let newer_allowed = self
+                .opts
+                .mutation
+                .is_some_and(|m| m != Mutation::QuorumOffByOne)
+                && existing.view < msg.view;
+            if !newer_allowed {
+                if existing.hash != msg.hash {
+                    cx.mark("second Commit from one validator ignored");
+                }
+                return;
+            }
+        }
+        if msg.view == self.ctx.view {
+            self.extend_timer(cx, 4);
+            if self.ctx.proposal.is_none() {
+                // Header unknown yet: keep it, verify when the request arrives.
+                self.ctx.commits[i] = Some(msg.clone());
+            } else if self.commit_signature_valid(cx, i, signature) {
+                self.ctx.commits[i] = Some(msg.clone());
+                self.check_commits(cx);
+            } else {
+                cx.reject(MsgKind::Commit, RejectReason::BadSignature);
+            }
+            return;
+        }
+        // Another view: C# stores it unverified (it counts for CountCommitted); Go stores
+        // it only from a lower view (a higher one was cached before reaching here).
+        cx.mark("Commit of another view stored");
+        self.ctx.commits[i] = Some(msg.clone());
+    }
+
+    /// CheckCommits: M Commits of the current view and every transaction → the block.
+    pub(super) fn check_commits(&mut self, cx: &mut Cx<Wire>) {
+        let need = self.quorum();
+        if self.ctx.block_sent || self.ctx.count_commits_of_view() < need || self.missing_txs() != 0
+        {
+            return;
+        }
+        let Some(p) = self.ctx.proposal.clone() else {
+            return;
+        };
+        // The first `need` valid signatures of this view, in validator-index order.
+        let mut certificate = Vec::with_capacity(need);
+        for i in 0..self.ctx.n() {
+            if certificate.len() == need {
+                break;
+            }
+            if let Some(ConsensusMessage {
+                view,
+                body: Body::Commit { signature },
+                ..
+            }) = self.ctx.commits[i].as_deref()
+                && *view == self.ctx.view
+                && self.commit_signature_valid(cx, i, signature)
+            {
+                certificate.push(CertSig {
+                    index: i as u16,
+                    view: *view,
+                    sig: *signature,
+                });
+            }
+        }
+        if certificate.len() < need {
+            return;
+        }
+        let block = Block {
+            hash: p.header_hash,
+            header: p.header,
+            txs: p.tx_hashes,
+            next_validators: self.ctx.next_validators.clone(),
+            view: self.ctx.view,
+            certificate,
+        };
+        self.ctx.block_sent = true;
+        self.assembled_height = self.ctx.height;
+        self.pending_block = Some(Rc::new(block));
+    }
+}

@@ -1,0 +1,239 @@
+//! Per-height consensus state (reference §1.3) and its derived predicates (§1.4).
+//!
+//! The context is plain data: `Clone`, no interior mutability, every message held as an
+//! `Rc` to the one signed copy that arrived. What is cleared at a new height and what at a
+//! view change follows the table of §1.3 exactly; the commit lock is nothing more than
+//! `commits` surviving a view change.
+
+use super::message::{Body, ConsensusMessage};
+use crate::protocol::block::{Header, TxId, tx_root};
+use crate::protocol::crypto::{Hash32, KeyId};
+use crate::validators::ValidatorSet;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+type Slot = Option<Rc<ConsensusMessage>>;
+
+/// The proposal of the current view, adopted from the PrepareRequest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Proposal {
+    pub timestamp_ms: u64,
+    pub nonce: u64,
+    pub tx_hashes: Vec<TxId>,
+    pub header: Header,
+    pub header_hash: Hash32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Context {
+    /// BlockIndex: the height being built (last persisted + 1).
+    pub height: u32,
+    pub view: u8,
+    pub validators: Rc<ValidatorSet>,
+    pub my_index: Option<usize>,
+    pub prev_hash: Hash32,
+    pub prev_timestamp_ms: u64,
+    /// The set this block will name for height + 1 (NextConsensus).
+    pub next_validators: Rc<ValidatorSet>,
+    pub proposal: Option<Proposal>,
+    /// PrepareRequest (at the primary's slot) and PrepareResponses of this view.
+    pub preparations: Vec<Slot>,
+    /// Commits of any view of this height, one per validator.
+    pub commits: Vec<Slot>,
+    /// Latest ChangeView per validator.
+    pub change_views: Vec<Slot>,
+    /// The ChangeViews that justified entering the current view (for RecoveryMessages).
+    pub last_change_views: Vec<Slot>,
+    pub block_sent: bool,
+}
+
+impl Context {
+    pub fn new(
+        height: u32,
+        validators: Rc<ValidatorSet>,
+        my_key: Option<KeyId>,
+        prev_hash: Hash32,
+        prev_timestamp_ms: u64,
+        next_validators: Rc<ValidatorSet>,
+    ) -> Context {
+        let n = validators.n();
+        Context {
+            height,
+            view: 0,
+            my_index: my_key.and_then(|k| validators.index_of(k)),
+            validators,
+            prev_hash,
+            prev_timestamp_ms,
+            next_validators,
+            proposal: None,
+            preparations: vec![None; n],
+            commits: vec![None; n],
+            change_views: vec![None; n],
+            last_change_views: vec![None; n],
+            block_sent: false,
+        }
+    }
+
+    /// Initialize(view > 0), step 1 (§1.6): remember the ChangeViews that brought us here,
+    /// drop the proposal and the preparations, keep the commits.
+    pub fn enter_view(&mut self, view: u8, clear_change_views: bool) {
+        for i in 0..self.n() {
+            let justified = self.change_views[i]
+                .as_ref()
+                .is_some_and(|cv| cv.new_view_number() >= view);
+            self.last_change_views[i] = if justified {
+                self.change_views[i].clone()
+            } else {
+                None
+            };
+        }
+        self.proposal = None;
+        self.preparations.iter_mut().for_each(|p| *p = None);
+        if clear_change_views {
+            self.change_views.iter_mut().for_each(|p| *p = None);
+        }
+        self.view = view;
+    }
+
+    pub fn n(&self) -> usize {
+        self.validators.n()
+    }
+    pub fn f(&self) -> usize {
+        self.validators.f()
+    }
+    pub fn m(&self) -> usize {
+        self.validators.m()
+    }
+
+    pub fn primary(&self) -> usize {
+        self.validators.primary(self.height, self.view)
+    }
+
+    pub fn watch_only(&self) -> bool {
+        self.my_index.is_none()
+    }
+
+    pub fn is_primary(&self) -> bool {
+        self.my_index == Some(self.primary())
+    }
+
+    pub fn is_backup(&self) -> bool {
+        self.my_index.is_some() && !self.is_primary()
+    }
+
+    /// RequestSentOrReceived ⇔ PreparationPayloads[primary] present.
+    pub fn request_sent_or_received(&self) -> bool {
+        self.preparations[self.primary()].is_some()
+    }
+
+    /// The PrepareRequest of this view, if the primary's slot holds one.
+    pub fn request(&self) -> Option<&Rc<ConsensusMessage>> {
+        self.preparations[self.primary()]
+            .as_ref()
+            .filter(|m| matches!(m.body, Body::PrepareRequest { .. }))
+    }
+
+    /// ResponseSent ⇔ PreparationPayloads[me] present.
+    pub fn response_sent(&self) -> bool {
+        self.my_index
+            .is_some_and(|i| self.preparations[i].is_some())
+    }
+
+    /// CommitSent ⇔ CommitPayloads[me] present (any view): the commit lock.
+    pub fn commit_sent(&self) -> bool {
+        self.my_index.is_some_and(|i| self.commits[i].is_some())
+    }
+
+    pub fn my_commit(&self) -> Option<&Rc<ConsensusMessage>> {
+        self.my_index.and_then(|i| self.commits[i].as_ref())
+    }
+
+    pub fn my_change_view(&self) -> Option<&Rc<ConsensusMessage>> {
+        self.my_index.and_then(|i| self.change_views[i].as_ref())
+    }
+
+    /// ViewChanging ⇔ not watch-only and my stored ChangeView asks for a view above mine.
+    pub fn view_changing(&self) -> bool {
+        self.my_change_view()
+            .is_some_and(|cv| cv.new_view_number() > self.view)
+    }
+
+    /// CountCommitted: validators with a stored Commit of any view of this height.
+    pub fn count_committed(&self) -> usize {
+        self.commits.iter().filter(|c| c.is_some()).count()
+    }
+
+    pub fn count_preparations(&self) -> usize {
+        self.preparations.iter().filter(|p| p.is_some()).count()
+    }
+
+    /// Commits whose view is the current view.
+    pub fn count_commits_of_view(&self) -> usize {
+        self.commits
+            .iter()
+            .flatten()
+            .filter(|c| c.view == self.view)
+            .count()
+    }
+
+    /// How many stored ChangeViews ask for `view` or higher.
+    pub fn count_change_views_for(&self, view: u8) -> usize {
+        self.change_views
+            .iter()
+            .flatten()
+            .filter(|cv| cv.new_view_number() >= view)
+            .count()
+    }
+
+    /// Transactions of the proposal missing from `have`.
+    pub fn missing_txs(&self, have: impl Fn(TxId) -> bool) -> usize {
+        self.proposal
+            .as_ref()
+            .map_or(0, |p| p.tx_hashes.iter().filter(|t| !have(**t)).count())
+    }
+
+    /// Adopts the proposal of a PrepareRequest (own or received) and builds the header
+    /// every Commit of this view signs.
+    pub fn adopt_proposal(&mut self, timestamp_ms: u64, nonce: u64, tx_hashes: Vec<TxId>) {
+        let header = Header {
+            version: 0,
+            height: self.height,
+            prev_hash: self.prev_hash,
+            timestamp_ms,
+            nonce,
+            primary: self.primary() as u16,
+            tx_root: tx_root(&tx_hashes),
+            next_validators: self.next_validators.hash(),
+        };
+        let header_hash = header.hash();
+        self.proposal = Some(Proposal {
+            timestamp_ms,
+            nonce,
+            tx_hashes,
+            header,
+            header_hash,
+        });
+    }
+
+    /// (new view, count of ChangeViews asking for at least it), for diagnosis.
+    pub fn change_view_tally(&self) -> Vec<(u8, usize)> {
+        let mut views: BTreeMap<u8, usize> = BTreeMap::new();
+        for cv in self.change_views.iter().flatten() {
+            views.entry(cv.new_view_number()).or_insert(0);
+        }
+        views
+            .keys()
+            .map(|&v| (v, self.count_change_views_for(v)))
+            .collect()
+    }
+}
+
+/// LastSeenMessage bookkeeping behind CountFailed (§1.4), in the two flavours.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LastSeen {
+    /// C#: per validator key, the height of the last accepted message; kept across heights.
+    Height(BTreeMap<KeyId, u32>),
+    /// Go: per validator index, (height, view) of the last processed message; reset at
+    /// every height.
+    HeightView(Vec<Option<(u32, u8)>>),
+}

@@ -1,0 +1,159 @@
+//! The node's ledger: persisted blocks, the mempool, block relay and catch-up.
+//!
+//! A replica that assembles block h relays it to everyone; a replica that receives a block
+//! for the next height verifies its certificate against the set the chain declared for that
+//! height and persists it — this is how a node locked in an old view's commit gets unstuck
+//! (reference §1.10, §7). A node that hears consensus traffic for a height above its own
+//! asks the sender for the missing blocks (GetBlocks), at most once per block time, which
+//! stands in for Neo's P2P block synchronisation.
+
+use super::DbftReplica;
+use super::message::Wire;
+use crate::protocol::block::{Block, TxId, verify_certificate};
+use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// How many blocks one GetBlocks answer carries at most.
+pub const SYNC_BATCH: u32 = 16;
+/// How many out-of-order blocks a node keeps while it fills the gap.
+const MAX_ORPHANS: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ledger {
+    /// Persisted blocks; `chain[h]` is height h, `chain[0]` the genesis block.
+    pub chain: Vec<Rc<Block>>,
+    /// Transactions known to this node and not yet on chain.
+    pub mempool: BTreeSet<TxId>,
+    pub on_chain: BTreeSet<TxId>,
+    orphans: BTreeMap<u32, Rc<Block>>,
+}
+
+impl Ledger {
+    pub fn new(genesis: Rc<Block>) -> Ledger {
+        Ledger {
+            chain: vec![genesis],
+            mempool: BTreeSet::new(),
+            on_chain: BTreeSet::new(),
+            orphans: BTreeMap::new(),
+        }
+    }
+
+    pub fn tip(&self) -> &Rc<Block> {
+        // The chain always holds at least the genesis block.
+        &self.chain[self.chain.len() - 1]
+    }
+
+    pub fn height(&self) -> u32 {
+        self.tip().height()
+    }
+
+    pub fn has_tx(&self, tx: TxId) -> bool {
+        self.mempool.contains(&tx)
+    }
+
+    pub fn add_tx(&mut self, tx: TxId) -> bool {
+        !self.on_chain.contains(&tx) && self.mempool.insert(tx)
+    }
+
+    fn append(&mut self, block: Rc<Block>) {
+        for t in &block.txs {
+            self.mempool.remove(t);
+            self.on_chain.insert(*t);
+        }
+        self.chain.push(block);
+    }
+
+    /// What survives a crash: the chain. The mempool and the orphans are memory.
+    pub fn after_crash(&self) -> Ledger {
+        Ledger {
+            chain: self.chain.clone(),
+            mempool: BTreeSet::new(),
+            on_chain: self.on_chain.clone(),
+            orphans: BTreeMap::new(),
+        }
+    }
+}
+
+impl DbftReplica {
+    /// A relayed block arrived.
+    pub(super) fn on_block(&mut self, cx: &mut Cx<Wire>, from: NodeId, block: &Rc<Block>) {
+        let tip = self.ledger.height();
+        let h = block.height();
+        if h <= tip {
+            return;
+        }
+        if h > tip + 1 {
+            if self.ledger.orphans.len() < MAX_ORPHANS {
+                self.ledger.orphans.insert(h, block.clone());
+            }
+            self.request_blocks(cx, from);
+            return;
+        }
+        if !self.accept_block(cx, block.clone()) {
+            return;
+        }
+        while let Some(next) = self.ledger.orphans.remove(&(self.ledger.height() + 1)) {
+            if !self.accept_block(cx, next) {
+                break;
+            }
+        }
+        let tip = self.ledger.height();
+        self.ledger.orphans.retain(|h, _| *h > tip);
+    }
+
+    /// Verifies a block for the next height and persists it.
+    fn accept_block(&mut self, cx: &mut Cx<Wire>, block: Rc<Block>) -> bool {
+        let tip = self.ledger.tip();
+        let set = &tip.next_validators;
+        let linked = block.header.prev_hash == tip.hash
+            && block.header.height == tip.height() + 1
+            && block.header.next_validators == block.next_validators.hash()
+            && block.header.tx_root == crate::protocol::block::tx_root(&block.txs);
+        let need = self.quorum_for(set.n());
+        if !linked || verify_certificate(&block, set, cx.keys, need).is_err() {
+            cx.reject(MsgKind::Block, RejectReason::BadBlock);
+            return false;
+        }
+        cx.mark("block persisted from relay");
+        self.persist(cx, block);
+        true
+    }
+
+    /// Appends a final block to the ledger and starts the next height (C#
+    /// OnPersistCompleted → InitializeConsensus(0)).
+    pub(super) fn persist(&mut self, cx: &mut Cx<Wire>, block: Rc<Block>) {
+        self.ledger.append(block.clone());
+        self.saved = None;
+        cx.persist(block);
+        self.initialize(cx, 0);
+    }
+
+    /// Asks `from` for the blocks after our tip, at most once per block time per height.
+    pub(super) fn request_blocks(&mut self, cx: &mut Cx<Wire>, from: NodeId) {
+        let want = self.ledger.height() + 1;
+        if let Some((h, at)) = self.sync_asked
+            && h == want
+            && cx.now.since(at) < self.opts.block_time_us
+        {
+            return;
+        }
+        self.sync_asked = Some((want, cx.now));
+        cx.mark("GetBlocks sent");
+        cx.send(from, Rc::new(Wire::GetBlocks { from: want }));
+    }
+
+    /// Answers a GetBlocks with up to SYNC_BATCH blocks.
+    pub(super) fn on_get_blocks(&mut self, cx: &mut Cx<Wire>, from: NodeId, start: u32) {
+        let start = start.max(1);
+        let tip = self.ledger.height();
+        if start > tip {
+            return;
+        }
+        let end = tip.min(start.saturating_add(SYNC_BATCH - 1));
+        for h in start..=end {
+            let b = self.ledger.chain[h as usize].clone();
+            cx.send(from, Rc::new(Wire::Block(b)));
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! dBFT 2.0, as the C# DBFTPlugin and nspcc-dev/dbft implement it (reference §1).
+//!
+//! The replica is split by concept, and each handler carries the reference's name so it can
+//! be read next to reference §1.7:
+//! - `receive.rs` — the common filter of every consensus message (§1.7 head, §1.11) and
+//!   Go's cache of future messages;
+//! - `prepare.rs` — SendPrepareRequest, OnPrepareRequest, OnTransaction,
+//!   CheckPrepareResponse, OnPrepareResponse, CheckPreparations;
+//! - `commit.rs` — OnCommit, CheckCommits and block assembly (§1.10);
+//! - `change_view.rs` — RequestChangeView, OnChangeView, CheckExpectedView (§1.8);
+//! - `recovery.rs` — OnRecoveryRequest, MakeRecoveryMessage, OnRecoveryMessage (§1.9);
+//! - `timer.rs` — OnTimeout and the timer rules (§1.5);
+//! - `ledger.rs` — persisted blocks, mempool, block relay and catch-up;
+//! - `context.rs` — the per-height state (§1.3) and its predicates (§1.4);
+//! - `semantics.rs` — every C#/Go switch point (§1.12).
+//!
+//! This file holds the replica's state, Initialize (§1.6) and the wiring to the engine.
+//!
+//! Deliberately left out: transaction validity and policy limits beyond the transaction
+//! count (every transaction is valid; TxInvalid / TxRejectedByPolicy never fire), Neo's
+//! witness scripts (a certificate is a list of signatures) and the wall clock (the
+//! PrepareRequest nonce is derived from the proposer's key, height, view and local time).
+
+pub mod change_view;
+pub mod commit;
+pub mod context;
+pub mod ledger;
+pub mod message;
+pub mod prepare;
+pub mod receive;
+pub mod recovery;
+pub mod semantics;
+pub mod timer;
+
+#[cfg(test)]
+mod tests;
+
+use crate::engine::time::SimTime;
+use crate::protocol::block::{Block, TxId};
+use crate::protocol::crypto::{Enc, Hash32, KeyPair};
+use crate::protocol::{Cx, NodeId, Note, Phase, Replica, ReplicaStatus};
+use crate::validators::ValidatorSchedule;
+use context::{Context, LastSeen};
+use ledger::Ledger;
+use message::Wire;
+use receive::FutureCache;
+use semantics::Semantics;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// Deliberately broken protocol variants, for proving the invariant checkers can fail.
+/// Selectable only through `protocol.mutation` in a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mutation {
+    /// dBFT 1.0: the PrepareResponse carries the block signature, the block is published
+    /// with M of them, and a node may change view after responding.
+    NoCommitPhase,
+    /// A committed replica may still change view and commit again in the new view.
+    NoCommitLock,
+    /// Blocks are assembled and accepted with M − 1 commits.
+    QuorumOffByOne,
+}
+
+impl Mutation {
+    pub fn parse(s: &str) -> Option<Mutation> {
+        match s {
+            "no-commit-phase" => Some(Mutation::NoCommitPhase),
+            "no-commit-lock" => Some(Mutation::NoCommitLock),
+            "quorum-off-by-one" => Some(Mutation::QuorumOffByOne),
+            _ => None,
+        }
+    }
+}
+
+/// Protocol options shared by every replica of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DbftOptions {
+    /// T: the block time, in microseconds.
+    pub block_time_us: u64,
+    pub semantics: Semantics,
+    /// MaxTransactionsPerBlock: the most transactions a primary proposes, and accepts.
+    pub max_tx_per_block: usize,
+    /// Which set validates which height (NextConsensus).
+    pub schedule: ValidatorSchedule,
+    pub mutation: Option<Mutation>,
+}
+
+/// The armed timer: tagged with (height, view); a firing with another tag is ignored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TimerState {
+    pub tag: u64,
+    pub deadline: SimTime,
+    pub armed: bool,
+}
+
+/// One dBFT 2.0 replica (validator or watch-only node).
+#[derive(Clone, Debug)]
+pub struct DbftReplica {
+    pub node: NodeId,
+    key: Option<KeyPair>,
+    pub opts: Rc<DbftOptions>,
+    pub ledger: Ledger,
+    pub ctx: Context,
+    /// The context persisted when this node sent its Commit (C# ConsensusContext.Save); it
+    /// survives a crash unless the restart is amnesic.
+    pub saved: Option<Context>,
+    pub timer: TimerState,
+    /// C# knownHashes: recovery requests answered at this height.
+    known_hashes: BTreeSet<Hash32>,
+    pub last_seen: LastSeen,
+    cache: FutureCache,
+    /// True while a RecoveryMessage is being replayed.
+    recovering: bool,
+    /// C# timer base: the height of the last block this node assembled itself, and when (and
+    /// at which height) it received the last PrepareRequest.
+    assembled_height: u32,
+    request_received: Option<(u32, SimTime)>,
+    /// Go timer base: (height, view, time) of the first checkPrepare in a view.
+    go_last_check: Option<(u32, u8, SimTime)>,
+    /// Block assembled in this handler call, persisted when the call finishes (the C#
+    /// ledger persists asynchronously and then calls OnPersistCompleted).
+    pending_block: Option<Rc<Block>>,
+    /// Last GetBlocks we sent: (first height asked, when).
+    sync_asked: Option<(u32, SimTime)>,
+}
+
+impl DbftReplica {
+    /// A replica at `node` holding `key` (None for a watch-only node), with the chain at
+    /// genesis.
+    pub fn new(
+        node: NodeId,
+        key: Option<KeyPair>,
+        opts: Rc<DbftOptions>,
+        genesis: Rc<Block>,
+    ) -> Self {
+        let ledger = Ledger::new(genesis);
+        let ctx = Self::fresh_context(&ledger, &opts, key.as_ref());
+        let last_seen = match opts.semantics.counts_failed_by_view() {
+            true => LastSeen::HeightView(Vec::new()),
+            false => LastSeen::Height(BTreeMap::new()),
+        };
+        DbftReplica {
+            node,
+            key,
+            opts,
+            ledger,
+            ctx,
+            saved: None,
+            timer: TimerState::default(),
+            known_hashes: BTreeSet::new(),
+            last_seen,
+            cache: FutureCache::default(),
+            recovering: false,
+            assembled_height: 0,
+            request_received: None,
+            go_last_check: None,
+            pending_block: None,
+            sync_asked: None,
+        }
+    }
+
+    fn fresh_context(ledger: &Ledger, opts: &DbftOptions, key: Option<&KeyPair>) -> Context {
+        let tip = ledger.tip();
+        let height = tip.height() + 1;
+        Context::new(
+            height,
+            tip.next_validators.clone(),
+            key.map(|k| k.id),
+            tip.hash,
+            tip.header.timestamp_ms,
+            opts.schedule.set_for(height + 1),
+        )
+    }
+
+    pub fn key(&self) -> Option<&KeyPair> {
+        self.key.as_ref()
+    }
+
+    pub fn semantics(&self) -> Semantics {
+        self.opts.semantics
+    }
+
+    /// Signatures needed for a block of a set of `n` (M, or M − 1 under the off-by-one
+    /// mutation).
+    pub(crate) fn quorum_for(&self, n: usize) -> usize {
+        let m = crate::validators::m_of(n);
+        match self.opts.mutation {
+            Some(Mutation::QuorumOffByOne) => m.saturating_sub(1).max(1),
+            _ => m,
+        }
+    }
+
+    /// The quorum this replica uses at its current height.
+    pub(crate) fn quorum(&self) -> usize {
+        self.quorum_for(self.ctx.n())
+    }
+
+    pub(crate) fn now_ms(cx: &Cx<Wire>) -> u64 {
+        cx.now.0 / 1_000
+    }
+
+    /// The nonce of a proposal: a digest of who proposes what when (no RNG in a replica).
+    fn nonce(&self, cx: &Cx<Wire>) -> u64 {
+        let mut e = Enc::new();
+        e.u8(0x4E)
+            .u32(self.key.as_ref().map_or(u32::MAX, |k| k.id.0));
+        e.u32(self.ctx.height).u8(self.ctx.view).u64(cx.now.0);
+        let h = e.finish();
+        u64::from_le_bytes([
+            h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7],
+        ])
+    }
+
+    /// Initialize(view) — reference §1.6.
+    pub(crate) fn initialize(&mut self, cx: &mut Cx<Wire>, view: u8) {
+        let sem = self.semantics();
+        if view == 0 {
+            self.ctx = Self::fresh_context(&self.ledger, &self.opts, self.key.as_ref());
+            self.known_hashes.clear();
+            self.reset_last_seen();
+            self.cache.drop_below(self.ctx.height);
+        } else {
+            self.ctx
+                .enter_view(view, sem.clears_change_views_on_view_change());
+        }
+        self.touch_own_last_seen();
+        cx.note(Note::ViewChanged {
+            height: self.ctx.height,
+            view: self.ctx.view,
+        });
+        if sem.caches_future_messages() {
+            self.replay_cached(cx);
+        }
+        if self.ctx.watch_only() {
+            self.timer.armed = false;
+            cx.cancel_timer();
+            return;
+        }
+        let timeout = self.initial_timeout(cx.now);
+        self.arm_timer(cx, timeout);
+    }
+
+    /// Startup (§1.6): reload a persisted committed context and re-send its Commit (C#
+    /// OnStart), else initialize view 0 and either ask for recovery (C#) or propose at once
+    /// if primary (Go).
+    fn start(&mut self, cx: &mut Cx<Wire>) {
+        if let Some(saved) = self.saved.clone()
+            && saved.height == self.ledger.height() + 1
+            && saved.commit_sent()
+        {
+            if let Some(p) = &saved.proposal {
+                for t in &p.tx_hashes {
+                    self.ledger.add_tx(*t);
+                }
+            }
+            self.ctx = saved;
+            self.reset_last_seen();
+            self.touch_own_last_seen();
+            cx.note(Note::ViewChanged {
+                height: self.ctx.height,
+                view: self.ctx.view,
+            });
+            cx.mark("restart with persisted commit");
+            self.check_preparations(cx);
+            return;
+        }
+        self.initialize(cx, 0);
+        if self.ctx.watch_only() {
+            return;
+        }
+        if self.semantics().proposes_at_start() {
+            if self.ctx.is_primary() {
+                self.send_prepare_request(cx);
+            }
+        } else {
+            self.send_recovery_request(cx);
+        }
+    }
+
+    /// Persists a block assembled during this call and starts the next height.
+    fn flush(&mut self, cx: &mut Cx<Wire>) {
+        while let Some(block) = self.pending_block.take() {
+            cx.broadcast(Rc::new(Wire::Block(block.clone())));
+            self.persist(cx, block);
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        let c = &self.ctx;
+        if c.block_sent {
+            Phase::BlockSent
+        } else if c.commit_sent() {
+            Phase::CommitSent
+        } else if c.view_changing() {
+            Phase::ViewChanging
+        } else if c.response_sent() && !c.is_primary() {
+            Phase::ResponseSent
+        } else if c.request_sent_or_received() {
+            Phase::RequestSentOrReceived
+        } else {
+            Phase::Initial
+        }
+    }
+
+    fn on_transaction_arrived(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
+        if self.ledger.add_tx(tx) {
+            self.on_new_transaction(cx, tx);
+        }
+    }
+}
+
+impl Replica for DbftReplica {
+    type Msg = Wire;
+
+    fn on_start(&mut self, cx: &mut Cx<Wire>) {
+        self.start(cx);
+        self.flush(cx);
+    }
+
+    fn on_message(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: &Rc<Wire>) {
+        match &**msg {
+            Wire::Consensus(m) => self.receive(cx, from, m.clone()),
+            Wire::Block(b) => self.on_block(cx, from, b),
+            Wire::GetBlocks { from: start } => self.on_get_blocks(cx, from, *start),
+        }
+        self.flush(cx);
+    }
+
+    fn on_timer(&mut self, cx: &mut Cx<Wire>, tag: u64) {
+        self.on_timeout(cx, tag);
+        self.flush(cx);
+    }
+
+    fn on_transaction(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
+        self.on_transaction_arrived(cx, tx);
+        self.flush(cx);
+    }
+
+    fn after_crash(&self, amnesia: bool) -> Self {
+        let mut r = DbftReplica::new(
+            self.node,
+            self.key.clone(),
+            self.opts.clone(),
+            self.ledger.chain[0].clone(),
+        );
+        r.ledger = self.ledger.after_crash();
+        r.ctx = Self::fresh_context(&r.ledger, &r.opts, r.key.as_ref());
+        r.saved = if amnesia { None } else { self.saved.clone() };
+        r
+    }
+
+    fn status(&self) -> Option<ReplicaStatus> {
+        let c = &self.ctx;
+        Some(ReplicaStatus {
+            height: c.height,
+            view: c.view,
+            phase: self.phase(),
+            watch_only: c.watch_only(),
+            count_committed: c.count_committed(),
+            count_failed: self.count_failed(),
+            committed_view: c.my_commit().map(|m| m.view),
+            change_views: c.change_view_tally(),
+            preparations: c.count_preparations(),
+            n: c.n(),
+            f: c.f(),
+            m: c.m(),
+        })
+    }
+
+    fn ledger_height(&self) -> u32 {
+        self.ledger.height()
+    }
+}

@@ -1,0 +1,258 @@
+//! The preparation phase (reference §1.7): SendPrepareRequest, OnPrepareRequest,
+//! OnTransaction, CheckPrepareResponse, OnPrepareResponse and CheckPreparations.
+
+use super::DbftReplica;
+use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
+use crate::protocol::block::TxId;
+use crate::protocol::{Cx, MsgKind, Note, RejectReason};
+use std::rc::Rc;
+
+impl DbftReplica {
+    /// SendPrepareRequest (primary): propose the mempool's lowest transaction ids.
+    pub(super) fn send_prepare_request(&mut self, cx: &mut Cx<Wire>) {
+        let Some(me) = self.ctx.my_index else { return };
+        let Some(key) = self.key.clone() else { return };
+        let txs: Vec<TxId> = self
+            .ledger
+            .mempool
+            .iter()
+            .take(self.opts.max_tx_per_block)
+            .copied()
+            .collect();
+        let timestamp_ms = Self::now_ms(cx).max(self.ctx.prev_timestamp_ms + 1);
+        let nonce = self.nonce(cx);
+        let (h, v) = (self.ctx.height, self.ctx.view);
+        let body = Body::PrepareRequest {
+            version: 0,
+            prev_hash: self.ctx.prev_hash,
+            timestamp_ms,
+            nonce,
+            tx_hashes: txs.clone(),
+        };
+        let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
+        self.ctx.adopt_proposal(timestamp_ms, nonce, txs);
+        self.ctx.preparations[me] = Some(msg.clone());
+        if let Some(p) = &self.ctx.proposal {
+            cx.note(Note::Proposed {
+                height: h,
+                view: v,
+                block: p.header_hash,
+            });
+        }
+        cx.broadcast(Rc::new(Wire::Consensus(msg)));
+        self.sign_with_preparation(cx);
+        // Timer before CheckPreparations: with N = 1 the block is assembled right away and
+        // the next height's timer must win.
+        let t = self.opts.block_time_us;
+        let timeout = self
+            .shifted(v as u32 + 1)
+            .saturating_sub(if v == 0 { t } else { 0 });
+        self.arm_timer(cx, timeout);
+        if self
+            .semantics()
+            .checks_preparations_after_request(self.ctx.n())
+        {
+            self.check_preparations(cx);
+        }
+    }
+
+    /// OnPrepareRequest: adopt the primary's proposal, answer when all transactions are here.
+    pub(super) fn on_prepare_request(&mut self, cx: &mut Cx<Wire>, msg: &Rc<ConsensusMessage>) {
+        if self.ctx.request_sent_or_received() {
+            return;
+        }
+        if self.semantics().rejects_request_while_view_changing()
+            && self.not_accepting_payloads_due_to_view_changing()
+        {
+            cx.mark("PrepareRequest ignored while view changing");
+            return;
+        }
+        if msg.view != self.ctx.view || msg.validator as usize != self.ctx.primary() {
+            return;
+        }
+        let Body::PrepareRequest {
+            version,
+            prev_hash,
+            timestamp_ms,
+            nonce,
+            tx_hashes,
+        } = &msg.body
+        else {
+            return;
+        };
+        let mut sorted = tx_hashes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let valid = *version == 0
+            && *prev_hash == self.ctx.prev_hash
+            && tx_hashes.len() <= self.opts.max_tx_per_block
+            && sorted.len() == tx_hashes.len()
+            && *timestamp_ms > self.ctx.prev_timestamp_ms
+            && *timestamp_ms
+                <= Self::now_ms(cx).saturating_add(8 * self.opts.block_time_us / 1_000)
+            && !tx_hashes.iter().any(|t| self.ledger.on_chain.contains(t));
+        if !valid {
+            cx.reject(MsgKind::PrepareRequest, RejectReason::Malformed);
+            // C# ignores an invalid request; Go's verification callback fails and it asks
+            // to change view.
+            if !self.semantics().rejects_request_while_view_changing() {
+                self.request_change_view(cx, ChangeViewReason::BlockRejectedByPolicy);
+            }
+            return;
+        }
+        self.extend_timer(cx, 2);
+        self.request_received = Some((self.ctx.height, cx.now));
+        self.ctx
+            .adopt_proposal(*timestamp_ms, *nonce, tx_hashes.clone());
+        for slot in self.ctx.preparations.iter_mut() {
+            let keep = match slot.as_deref() {
+                Some(ConsensusMessage {
+                    body: Body::PrepareResponse { preparation_hash },
+                    ..
+                }) => *preparation_hash == msg.hash,
+                _ => false,
+            };
+            if !keep {
+                *slot = None;
+            }
+        }
+        let primary = self.ctx.primary();
+        self.ctx.preparations[primary] = Some(msg.clone());
+        self.reverify_commits(cx);
+        if self.missing_txs() == 0 {
+            self.check_prepare_response(cx);
+        } else {
+            cx.mark("waiting for proposed transactions");
+        }
+    }
+
+    /// Number of proposed transactions this node does not have yet.
+    pub(super) fn missing_txs(&self) -> usize {
+        self.ctx.missing_txs(|t| self.ledger.has_tx(t))
+    }
+
+    /// OnTransaction (reference §1.7): a proposed transaction arrived late.
+    pub(super) fn on_new_transaction(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
+        let c = &self.ctx;
+        if !c.is_backup()
+            || self.not_accepting_payloads_due_to_view_changing()
+            || !c.request_sent_or_received()
+            || c.response_sent()
+            || (self.semantics().go_timer_base() && c.commit_sent())
+        {
+            return;
+        }
+        let proposed = c
+            .proposal
+            .as_ref()
+            .is_some_and(|p| p.tx_hashes.contains(&tx));
+        if proposed && self.missing_txs() == 0 {
+            cx.mark("last missing transaction arrived");
+            if !self.semantics().extends_on_response_sent() {
+                // Go extends only on this path (reference §1.5, §1.12 #12).
+                self.extend_timer(cx, 2);
+            }
+            self.check_prepare_response(cx);
+        }
+    }
+
+    /// CheckPrepareResponse: all transactions present → backups send their PrepareResponse.
+    pub(super) fn check_prepare_response(&mut self, cx: &mut Cx<Wire>) {
+        if self.missing_txs() != 0 {
+            return;
+        }
+        // The primary never responds, even to its own request replayed by recovery.
+        if !self.ctx.is_backup() {
+            self.check_preparations(cx);
+            return;
+        }
+        if self.ctx.response_sent() {
+            return;
+        }
+        let (Some(me), Some(key), Some(request)) = (
+            self.ctx.my_index,
+            self.key.clone(),
+            self.ctx.request().cloned(),
+        ) else {
+            return;
+        };
+        if self.semantics().extends_on_response_sent() {
+            self.extend_timer(cx, 2);
+        }
+        let body = Body::PrepareResponse {
+            preparation_hash: request.hash,
+        };
+        let msg = Rc::new(ConsensusMessage::signed(
+            self.ctx.height,
+            self.ctx.view,
+            me as u16,
+            body,
+            &key,
+        ));
+        self.ctx.preparations[me] = Some(msg.clone());
+        cx.broadcast(Rc::new(Wire::Consensus(msg)));
+        self.sign_with_preparation(cx);
+        self.check_preparations(cx);
+    }
+
+    /// OnPrepareResponse.
+    pub(super) fn on_prepare_response(&mut self, cx: &mut Cx<Wire>, msg: &Rc<ConsensusMessage>) {
+        let Body::PrepareResponse { preparation_hash } = &msg.body else {
+            return;
+        };
+        let c = &self.ctx;
+        if msg.view != c.view {
+            return;
+        }
+        if self.semantics().ignores_response_from_primary() && msg.validator as usize == c.primary()
+        {
+            return;
+        }
+        if c.preparations[msg.validator as usize].is_some()
+            || self.not_accepting_payloads_due_to_view_changing()
+        {
+            return;
+        }
+        if let Some(req) = c.request()
+            && *preparation_hash != req.hash
+        {
+            cx.mark("PrepareResponse for another request");
+            return;
+        }
+        self.extend_timer(cx, 2);
+        self.ctx.preparations[msg.validator as usize] = Some(msg.clone());
+        if !self.ctx.watch_only() && !self.commit_locked() && self.ctx.request_sent_or_received() {
+            self.check_preparations(cx);
+        }
+    }
+
+    /// CheckPreparations: M preparations of this view and every transaction → Commit.
+    pub(super) fn check_preparations(&mut self, cx: &mut Cx<Wire>) {
+        if self.semantics().go_timer_base() {
+            let (h, v) = (self.ctx.height, self.ctx.view);
+            if self
+                .go_last_check
+                .is_none_or(|(lh, lv, _)| lh != h || lv != v)
+            {
+                self.go_last_check = Some((h, v, cx.now));
+            }
+        }
+        if self.opts.mutation == Some(super::Mutation::NoCommitPhase)
+            || self.ctx.count_preparations() < self.quorum()
+            || self.ctx.proposal.is_none()
+            || self.missing_txs() != 0
+        {
+            return;
+        }
+        let Some(commit) = self.make_commit(cx) else {
+            return;
+        };
+        // C# persists the context on every Commit (ConsensusContext.Save): the commit lock
+        // survives a crash.
+        self.saved = Some(self.ctx.clone());
+        cx.broadcast(Rc::new(Wire::Consensus(commit)));
+        let t = self.opts.block_time_us;
+        self.arm_timer(cx, t);
+        self.check_commits(cx);
+    }
+}

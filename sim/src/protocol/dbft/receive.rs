@@ -1,0 +1,230 @@
+//! The common path of every consensus message (reference §1.7 head and §1.11), the
+//! LastSeenMessage bookkeeping behind CountFailed (§1.4), and Go's cache of messages from
+//! future heights and views.
+//!
+//! Every message is checked before any handler sees it: height, validator index, and the
+//! signature against the key the set of that height holds at that index. A message that
+//! fails is counted as rejected — never a panic, never a state change.
+
+use super::DbftReplica;
+use super::context::LastSeen;
+use super::message::{Body, ConsensusMessage, Wire};
+use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Go caches at most this many future heights; a Byzantine sender cannot grow it without
+/// bound by inventing heights.
+const MAX_CACHED_HEIGHTS: usize = 64;
+
+/// Go's per-height inbox: the latest message per sender per class.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Inbox {
+    prepare: BTreeMap<u16, Rc<ConsensusMessage>>,
+    change_views: BTreeMap<u16, Rc<ConsensusMessage>>,
+    commits: BTreeMap<u16, Rc<ConsensusMessage>>,
+}
+
+/// Messages from future heights (and, at the current height, future views) kept by Go
+/// semantics and replayed after each (re)initialization. Replay order is fixed —
+/// PrepareRequest, then PrepareResponses, ChangeViews and Commits, each by validator index
+/// — where Go iterates a map in random order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FutureCache {
+    by_height: BTreeMap<u32, Inbox>,
+}
+
+impl FutureCache {
+    fn add(&mut self, m: Rc<ConsensusMessage>) {
+        if !self.by_height.contains_key(&m.height) && self.by_height.len() >= MAX_CACHED_HEIGHTS {
+            return;
+        }
+        let inbox = self.by_height.entry(m.height).or_default();
+        let class = match m.body {
+            Body::PrepareRequest { .. } | Body::PrepareResponse { .. } => &mut inbox.prepare,
+            Body::ChangeView { .. } => &mut inbox.change_views,
+            Body::Commit { .. } => &mut inbox.commits,
+            // Recoveries are not cached (reference §1.11).
+            Body::RecoveryRequest { .. } | Body::RecoveryMessage(_) => return,
+        };
+        class.insert(m.validator, m);
+    }
+
+    fn take(&mut self, height: u32) -> Vec<Rc<ConsensusMessage>> {
+        let Some(inbox) = self.by_height.remove(&height) else {
+            return Vec::new();
+        };
+        let (requests, responses): (Vec<_>, Vec<_>) = inbox
+            .prepare
+            .into_values()
+            .partition(|m| matches!(m.body, Body::PrepareRequest { .. }));
+        requests
+            .into_iter()
+            .chain(responses)
+            .chain(inbox.change_views.into_values())
+            .chain(inbox.commits.into_values())
+            .collect()
+    }
+
+    pub fn drop_below(&mut self, height: u32) {
+        self.by_height = self.by_height.split_off(&height);
+    }
+}
+
+impl DbftReplica {
+    /// OnConsensusPayload / OnReceive: filter, verify, record LastSeen, dispatch.
+    pub(super) fn receive(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: Rc<ConsensusMessage>) {
+        let sem = self.semantics();
+        let kind = msg.kind();
+        if msg.height > self.ctx.height {
+            // "Chain is behind": fetch the blocks we miss from whoever is ahead.
+            self.request_blocks(cx, from);
+        }
+        if self.ctx.watch_only() {
+            return;
+        }
+        if self.ctx.block_sent
+            && !(sem.caches_future_messages() && kind == MsgKind::RecoveryRequest)
+        {
+            return;
+        }
+        if msg.height < self.ctx.height {
+            return;
+        }
+        if msg.height > self.ctx.height {
+            if sem.caches_future_messages() {
+                cx.mark("future-height message cached");
+                self.cache.add(msg);
+            }
+            return;
+        }
+        let Some(key) = self.ctx.validators.key(msg.validator as usize) else {
+            cx.reject(kind, RejectReason::UnknownValidator);
+            return;
+        };
+        if !cx.keys.verify(key, &msg.hash, &msg.sig) {
+            cx.reject(kind, RejectReason::BadSignature);
+            return;
+        }
+        if sem.caches_future_messages()
+            && msg.view > self.ctx.view
+            && !matches!(kind, MsgKind::ChangeView | MsgKind::RecoveryMessage)
+        {
+            cx.mark("future-view message cached");
+            self.cache.add(msg);
+            return;
+        }
+        self.see(msg.validator as usize, msg.view);
+        match &msg.body {
+            Body::PrepareRequest { .. } => self.on_prepare_request(cx, &msg),
+            Body::PrepareResponse { .. } => self.on_prepare_response(cx, &msg),
+            Body::Commit { .. } => self.on_commit(cx, &msg),
+            Body::ChangeView { .. } => self.on_change_view(cx, &msg),
+            Body::RecoveryRequest { .. } => self.on_recovery_request(cx, &msg),
+            Body::RecoveryMessage(_) => self.on_recovery_message(cx, &msg),
+        }
+    }
+
+    /// Go: replays the cached messages of the current height (Initialize step 3).
+    pub(super) fn replay_cached(&mut self, cx: &mut Cx<Wire>) {
+        let msgs = self.cache.take(self.ctx.height);
+        if msgs.is_empty() {
+            return;
+        }
+        cx.mark("cached messages replayed");
+        // The sender is not known any more; replay as if from ourselves (only used for
+        // GetBlocks, which a same-height message never triggers).
+        for m in msgs {
+            self.receive(cx, self.node, m);
+        }
+    }
+
+    /// Records an accepted message from `index` sent in `view` (LastSeenMessage).
+    fn see(&mut self, index: usize, view: u8) {
+        let h = self.ctx.height;
+        match &mut self.last_seen {
+            LastSeen::Height(map) => {
+                if let Some(k) = self.ctx.validators.key(index) {
+                    map.insert(k, h);
+                }
+            }
+            LastSeen::HeightView(v) => {
+                if let Some(slot) = v.get_mut(index) {
+                    let newer = match *slot {
+                        None => true,
+                        Some((sh, sv)) => sh < h || sv < view,
+                    };
+                    if newer {
+                        *slot = Some((h, view));
+                    }
+                }
+            }
+        }
+    }
+
+    /// LastSeenMessage at a new height: C# keeps it (rebuilding only for set members it
+    /// has never seen, who start as "seen at the previous height"); Go starts afresh.
+    pub(super) fn reset_last_seen(&mut self) {
+        let prev = self.ctx.height.saturating_sub(1);
+        match &mut self.last_seen {
+            LastSeen::Height(map) => {
+                let mut fresh = BTreeMap::new();
+                for k in &self.ctx.validators.keys {
+                    fresh.insert(*k, map.get(k).copied().unwrap_or(prev));
+                }
+                *map = fresh;
+            }
+            LastSeen::HeightView(v) => *v = vec![None; self.ctx.n()],
+        }
+    }
+
+    /// Own LastSeen entry at every (re)initialization: C# (h), Go (h, v).
+    pub(super) fn touch_own_last_seen(&mut self) {
+        let Some(me) = self.ctx.my_index else { return };
+        let (h, view) = (self.ctx.height, self.ctx.view);
+        match &mut self.last_seen {
+            LastSeen::Height(map) => {
+                if let Some(k) = self.ctx.validators.key(me) {
+                    map.insert(k, h);
+                }
+            }
+            LastSeen::HeightView(v) => {
+                if let Some(slot) = v.get_mut(me) {
+                    *slot = Some((h, view));
+                }
+            }
+        }
+    }
+
+    /// CountFailed (§1.4): the validators this node counts as lost.
+    pub fn count_failed(&self) -> usize {
+        let c = &self.ctx;
+        match &self.last_seen {
+            LastSeen::Height(map) => c
+                .validators
+                .keys
+                .iter()
+                .filter(|k| map.get(k).is_none_or(|&h| h < c.height.saturating_sub(1)))
+                .count(),
+            LastSeen::HeightView(v) => (0..c.n())
+                .filter(|&i| {
+                    c.commits[i].is_none()
+                        && match v.get(i).copied().flatten() {
+                            None => true,
+                            Some((h, view)) => h < c.height || view < c.view,
+                        }
+                })
+                .count(),
+        }
+    }
+
+    /// MoreThanFNodesCommittedOrLost ⇔ CountCommitted + CountFailed > F.
+    pub fn more_than_f_nodes_committed_or_lost(&self) -> bool {
+        self.ctx.count_committed() + self.count_failed() > self.ctx.f()
+    }
+
+    /// NotAcceptingPayloadsDueToViewChanging ⇔ ViewChanging ∧ ¬MoreThanFNodesCommittedOrLost.
+    pub fn not_accepting_payloads_due_to_view_changing(&self) -> bool {
+        self.ctx.view_changing() && !self.more_than_f_nodes_committed_or_lost()
+    }
+}

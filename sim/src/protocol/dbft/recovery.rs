@@ -1,0 +1,201 @@
+//! Recovery (reference §1.9): RecoveryRequest, who answers it, what a RecoveryMessage
+//! carries and how it is replayed through the ordinary handlers.
+
+use super::DbftReplica;
+use super::message::{
+    Body, ChangeViewCompact, ChangeViewReason, CommitCompact, ConsensusMessage, PreparationCompact,
+    Recovery, Wire,
+};
+use crate::protocol::Cx;
+use crate::protocol::crypto::Hash32;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+impl DbftReplica {
+    pub(super) fn send_recovery_request(&mut self, cx: &mut Cx<Wire>) {
+        let (Some(me), Some(key)) = (self.ctx.my_index, self.key.clone()) else {
+            return;
+        };
+        let body = Body::RecoveryRequest {
+            timestamp_ms: Self::now_ms(cx),
+        };
+        let msg = ConsensusMessage::signed(self.ctx.height, self.ctx.view, me as u16, body, &key);
+        cx.broadcast(Rc::new(Wire::Consensus(Rc::new(msg))));
+    }
+
+    /// True iff this node is one of the F+1 validators that follow `sender` cyclically:
+    /// (my − s + N − 1) mod N ≤ F. At least one of them is honest.
+    pub fn is_recovery_responder(&self, sender: usize) -> bool {
+        let (Some(me), n, f) = (self.ctx.my_index, self.ctx.n(), self.ctx.f()) else {
+            return false;
+        };
+        (me + n - sender % n + n - 1) % n <= f
+    }
+
+    /// OnRecoveryRequest (also used for stale ChangeViews).
+    pub(super) fn on_recovery_request(&mut self, cx: &mut Cx<Wire>, msg: &Rc<ConsensusMessage>) {
+        if self.semantics().dedups_recovery_requests() && !self.known_hashes.insert(msg.hash) {
+            cx.mark("recovery request already answered");
+            return;
+        }
+        if self.ctx.watch_only() {
+            return;
+        }
+        if self.commit_locked() {
+            cx.mark("recovery answered by committed node");
+        } else if !self.is_recovery_responder(msg.validator as usize) {
+            return;
+        }
+        self.send_recovery_message(cx);
+    }
+
+    pub(super) fn send_recovery_message(&mut self, cx: &mut Cx<Wire>) {
+        let Some(msg) = self.make_recovery_message() else {
+            return;
+        };
+        cx.broadcast(Rc::new(Wire::Consensus(Rc::new(msg))));
+    }
+
+    /// MakeRecoveryMessage: the sender's view of the height, in compact form.
+    pub fn make_recovery_message(&self) -> Option<ConsensusMessage> {
+        let c = &self.ctx;
+        let (me, key) = (c.my_index?, self.key.as_ref()?);
+        let csharp_shape = self.semantics().recovery_message_csharp_shape();
+        let cap = if csharp_shape { c.m() } else { usize::MAX };
+        let change_views = c
+            .last_change_views
+            .iter()
+            .flatten()
+            .filter_map(|cv| match cv.body {
+                Body::ChangeView { timestamp_ms, .. } => Some(ChangeViewCompact {
+                    validator: cv.validator,
+                    original_view: cv.view,
+                    timestamp_ms,
+                    sig: cv.sig,
+                }),
+                _ => None,
+            })
+            .take(cap)
+            .collect();
+        let prepare_request = c.request().cloned();
+        let preparation_hash = match (&prepare_request, csharp_shape) {
+            (None, true) => majority_preparation_hash(&c.preparations),
+            _ => None,
+        };
+        let preparations = c
+            .preparations
+            .iter()
+            .flatten()
+            .map(|p| PreparationCompact {
+                validator: p.validator,
+                sig: p.sig,
+            })
+            .collect();
+        let commits = if c.commit_sent() {
+            c.commits
+                .iter()
+                .flatten()
+                .filter_map(|m| match m.body {
+                    Body::Commit { signature } => Some(CommitCompact {
+                        view: m.view,
+                        validator: m.validator,
+                        signature,
+                        sig: m.sig,
+                    }),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let body = Body::RecoveryMessage(Box::new(Recovery {
+            change_views,
+            prepare_request,
+            preparation_hash,
+            preparations,
+            commits,
+        }));
+        Some(ConsensusMessage::signed(
+            c.height, c.view, me as u16, body, key,
+        ))
+    }
+
+    /// OnRecoveryMessage: rebuild every contained message with its original signature and
+    /// feed it through the ordinary receive path (which re-verifies it).
+    pub(super) fn on_recovery_message(&mut self, cx: &mut Cx<Wire>, msg: &Rc<ConsensusMessage>) {
+        let Body::RecoveryMessage(r) = &msg.body else {
+            return;
+        };
+        let h = msg.height;
+        let was_recovering = std::mem::replace(&mut self.recovering, true);
+        let from = self.node;
+        // 1. A view above ours: adopt the ChangeViews that justify it.
+        if msg.view > self.ctx.view && !self.commit_locked() {
+            for cv in &r.change_views {
+                // The compact form has no reason on the wire; the rebuilt message says
+                // Timeout, so a ChangeView sent with another reason no longer verifies.
+                let body = Body::ChangeView {
+                    timestamp_ms: cv.timestamp_ms,
+                    reason: ChangeViewReason::Timeout,
+                };
+                let m = ConsensusMessage::with_sig(h, cv.original_view, cv.validator, body, cv.sig);
+                self.receive(cx, from, Rc::new(m));
+            }
+        }
+        // 2. Our view (possibly just entered): the proposal and the responses.
+        if msg.view == self.ctx.view
+            && !self.not_accepting_payloads_due_to_view_changing()
+            && !self.commit_locked()
+        {
+            let primary = self.ctx.primary() as u16;
+            if !self.ctx.request_sent_or_received()
+                && let Some(req) = &r.prepare_request
+                && matches!(req.body, Body::PrepareRequest { .. })
+                && r.preparations.iter().any(|p| p.validator == primary)
+            {
+                cx.mark("PrepareRequest recovered");
+                self.receive(cx, from, req.clone());
+            }
+            let hash = r
+                .preparation_hash
+                .or_else(|| self.ctx.request().map(|q| q.hash));
+            if let Some(preparation_hash) = hash {
+                for p in r.preparations.iter().filter(|p| p.validator != primary) {
+                    let body = Body::PrepareResponse { preparation_hash };
+                    let m = ConsensusMessage::with_sig(h, msg.view, p.validator, body, p.sig);
+                    self.receive(cx, from, Rc::new(m));
+                }
+            }
+        }
+        // 3. Commits of our view or below, each in its own view.
+        if msg.view <= self.ctx.view {
+            for c in &r.commits {
+                let m = ConsensusMessage::with_sig(
+                    h,
+                    c.view,
+                    c.validator,
+                    Body::Commit {
+                        signature: c.signature,
+                    },
+                    c.sig,
+                );
+                self.receive(cx, from, Rc::new(m));
+            }
+        }
+        self.recovering = was_recovering;
+    }
+}
+
+/// The most frequent preparation hash among stored PrepareResponses; ties go to the
+/// smallest hash (C# takes the first of an unordered grouping; a fixed rule keeps runs
+/// reproducible).
+fn majority_preparation_hash(preparations: &[Option<Rc<ConsensusMessage>>]) -> Option<Hash32> {
+    let mut counts: BTreeMap<Hash32, usize> = BTreeMap::new();
+    for p in preparations.iter().flatten() {
+        if let Body::PrepareResponse { preparation_hash } = p.body {
+            *counts.entry(preparation_hash).or_insert(0) += 1;
+        }
+    }
+    let best = counts.values().copied().max()?;
+    counts.into_iter().find(|(_, c)| *c == best).map(|(h, _)| h)
+}

@@ -1,0 +1,135 @@
+//! The C#/Go semantics switch (reference §1.12).
+//!
+//! The two reference implementations of dBFT 2.0 differ in ways that change outcomes —
+//! which schedules lock, which recover. `protocol.semantics` picks one; every place the
+//! replica branches on it calls one of the predicates below, each named after the
+//! behaviour and citing the reference section, so a reader can list every switch point
+//! from this file alone.
+//!
+//! Left out on purpose (no effect in a simulator that persists a block in the same step it
+//! is assembled): §1.12 #14 (answering RecoveryRequests while BlockSent) and #15 (caller
+//! driven Reset). Go's anti-MEV PreCommit and dynamic block time (#16) are not dBFT 2.0.
+//! Go's RTT correction of the timer (#9) is omitted: the simulator's primary does not
+//! measure wall-clock round trips.
+
+use super::message::ChangeViewReason;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Semantics {
+    /// The C# DBFTPlugin (neo-project/neo), the reference network.
+    #[default]
+    CSharp,
+    /// nspcc-dev/dbft (neo-go).
+    Go,
+}
+
+impl Semantics {
+    pub fn parse(s: &str) -> Option<Semantics> {
+        match s {
+            "csharp" => Some(Semantics::CSharp),
+            "go" => Some(Semantics::Go),
+            _ => None,
+        }
+    }
+
+    /// §1.4 / §1.12 #1: "lost" nodes. C#: last seen at a height below h−1, sticky across
+    /// heights. Go: no commit and not seen in this height *and view*.
+    pub fn counts_failed_by_view(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.3 / §1.12 #2: Go clears ChangeViewPayloads on every view change; C# keeps them.
+    pub fn clears_change_views_on_view_change(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.7 OnPrepareRequest / §1.12 #3: C# ignores a PrepareRequest while
+    /// NotAcceptingPayloadsDueToViewChanging; Go accepts it (the check is commented out).
+    pub fn rejects_request_while_view_changing(self) -> bool {
+        self == Semantics::CSharp
+    }
+
+    /// §1.7 CheckExpectedView / §1.12 #4: C# sends a ChangeAgreement ChangeView when its own
+    /// is missing or lower; Go only when it had a lower one.
+    pub fn change_agreement_without_own_change_view(self) -> bool {
+        self == Semantics::CSharp
+    }
+
+    /// §1.7 OnChangeView step 2 / §1.12 #5: a committed Go node answers a higher ChangeView
+    /// with a RecoveryMessage; C# stays silent.
+    pub fn committed_answers_higher_change_view(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.7 RequestChangeView step 2 / §1.12 #6: with more than F nodes committed or lost,
+    /// send a RecoveryRequest instead of the ChangeView — C# for every reason, Go only for
+    /// Timeout.
+    pub fn recovery_request_instead_of_change_view(self, reason: ChangeViewReason) -> bool {
+        match self {
+            Semantics::CSharp => true,
+            Semantics::Go => reason == ChangeViewReason::Timeout,
+        }
+    }
+
+    /// §1.7 OnRecoveryRequest / §1.12 #7: C# answers each payload hash once per height.
+    pub fn dedups_recovery_requests(self) -> bool {
+        self == Semantics::CSharp
+    }
+
+    /// §1.11 / §1.12 #8: Go caches messages from future heights and views and replays them;
+    /// C# drops them (except Commits of other views of this height, which it stores).
+    pub fn caches_future_messages(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.5 / §1.12 #9: Go subtracts the time since its last checkPrepare from every role's
+    /// timer at the next height and fires a view>0 primary at once; C# subtracts only for the
+    /// view-0 primary, from when it received the previous PrepareRequest.
+    pub fn go_timer_base(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.6 / §1.12 #10: at start C# broadcasts a RecoveryRequest and the primary waits; Go's
+    /// primary proposes at once and nobody asks for recovery.
+    pub fn proposes_at_start(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.9 / §1.12 #11: C# caps the ChangeViews in a RecoveryMessage at M and includes the
+    /// most common preparation hash when the request is unknown; Go includes all and none.
+    pub fn recovery_message_csharp_shape(self) -> bool {
+        self == Semantics::CSharp
+    }
+
+    /// §1.5 / §1.12 #12: C# extends the timer by 2T/M when it sends a PrepareResponse; Go
+    /// only when the response follows the last missing transaction.
+    pub fn extends_on_response_sent(self) -> bool {
+        self == Semantics::CSharp
+    }
+
+    /// §1.7 OnPrepareResponse / §1.12 #13: Go ignores a PrepareResponse from the primary's
+    /// index; C# has no such check.
+    pub fn ignores_response_from_primary(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.7 OnChangeView step 1: Go returns after treating a stale ChangeView as a recovery
+    /// request; C# carries on (and may store it).
+    pub fn stale_change_view_only_recovery(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.7 OnChangeView step 3: C# ignores a ChangeView whose NewViewNumber is ≤ the stored
+    /// one; Go only when strictly lower (equal replaces).
+    pub fn replaces_equal_change_view(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.7 CheckPreparations / §1.5: Go runs checkPrepare right after sending its own
+    /// PrepareRequest (and records the timer reference there); C# only when N = 1.
+    pub fn checks_preparations_after_request(self, n: usize) -> bool {
+        self == Semantics::Go || n == 1
+    }
+}

@@ -1,0 +1,730 @@
+//! Unit tests of the dBFT replica, written from the reference text: each drives one
+//! replica with hand-built messages and checks the exact messages and timers it emits.
+
+use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
+use super::semantics::Semantics;
+use super::*;
+use crate::engine::time::SimTime;
+use crate::protocol::crypto::{KeyId, Keyring};
+use crate::protocol::{Action, Cx, MsgKind};
+use crate::validators::{ValidatorSchedule, ValidatorSet};
+
+const T: u64 = 1_000_000; // 1 s block time keeps numbers readable
+
+/// A set of N validators with their keys and one replica under test.
+struct Kit {
+    ring: Keyring,
+    opts: Rc<DbftOptions>,
+    genesis: Rc<Block>,
+}
+
+impl Kit {
+    fn new(n: usize, semantics: Semantics) -> Kit {
+        let ring = Keyring::generate(7, n + 1);
+        let set = Rc::new(ValidatorSet::new((0..n as u32).map(KeyId).collect()));
+        let opts = Rc::new(DbftOptions {
+            block_time_us: T,
+            semantics,
+            max_tx_per_block: 100,
+            schedule: ValidatorSchedule::fixed(set.clone()),
+            mutation: None,
+        });
+        Kit {
+            ring,
+            genesis: Rc::new(Block::genesis(set)),
+            opts,
+        }
+    }
+
+    fn replica(&self, index: u32) -> DbftReplica {
+        DbftReplica::new(
+            NodeId(index),
+            self.ring.keypair(KeyId(index)),
+            self.opts.clone(),
+            self.genesis.clone(),
+        )
+    }
+
+    fn msg(&self, from: u32, height: u32, view: u8, body: Body) -> Rc<Wire> {
+        let key = self.ring.keypair(KeyId(from)).unwrap();
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(
+            height,
+            view,
+            from as u16,
+            body,
+            &key,
+        ))))
+    }
+
+    fn cv(&self, from: u32, height: u32, view: u8) -> Rc<Wire> {
+        self.msg(
+            from,
+            height,
+            view,
+            Body::ChangeView {
+                timestamp_ms: 1,
+                reason: ChangeViewReason::Timeout,
+            },
+        )
+    }
+}
+
+/// What one handler call emitted.
+#[derive(Debug, Default)]
+struct Out {
+    sent: Vec<Rc<ConsensusMessage>>,
+    timers: Vec<SimTime>,
+    notes: Vec<crate::protocol::Note>,
+    persisted: Vec<Rc<Block>>,
+}
+
+impl Out {
+    fn kinds(&self) -> Vec<MsgKind> {
+        self.sent.iter().map(|m| m.kind()).collect()
+    }
+    fn last_timer(&self) -> Option<u64> {
+        self.timers.last().map(|t| t.0)
+    }
+}
+
+fn run(ring: &Keyring, now: u64, f: impl FnOnce(&mut Cx<Wire>)) -> Out {
+    let mut buf = Vec::new();
+    let mut cx = Cx::new(SimTime(now), ring, &mut buf);
+    f(&mut cx);
+    let mut out = Out::default();
+    for a in buf {
+        match a {
+            Action::Broadcast(w) | Action::Send(_, w) => {
+                if let Wire::Consensus(m) = &*w {
+                    out.sent.push(m.clone());
+                }
+            }
+            Action::SetTimer { at, .. } => out.timers.push(at),
+            Action::Note(n) => out.notes.push(n),
+            Action::Persist(b) => out.persisted.push(b),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn start(k: &Kit, r: &mut DbftReplica, now: u64) -> Out {
+    run(&k.ring, now, |cx| r.on_start(cx))
+}
+
+fn deliver(k: &Kit, r: &mut DbftReplica, now: u64, from: u32, w: Rc<Wire>) -> Out {
+    run(&k.ring, now, |cx| r.on_message(cx, NodeId(from), &w))
+}
+
+fn fire(k: &Kit, r: &mut DbftReplica, now: u64) -> Out {
+    let tag = r.timer.tag;
+    run(&k.ring, now, |cx| r.on_timer(cx, tag))
+}
+
+/// The PrepareRequest primary `p` would send at height 1, view `v`, with no transactions.
+fn request(k: &Kit, p: u32, v: u8) -> Rc<Wire> {
+    k.msg(
+        p,
+        1,
+        v,
+        Body::PrepareRequest {
+            version: 0,
+            prev_hash: k.genesis.hash,
+            timestamp_ms: 10,
+            nonce: 1,
+            tx_hashes: vec![],
+        },
+    )
+}
+
+fn inner(w: &Rc<Wire>) -> Rc<ConsensusMessage> {
+    match &**w {
+        Wire::Consensus(m) => m.clone(),
+        _ => panic!("not a consensus message"),
+    }
+}
+
+fn response(k: &Kit, from: u32, v: u8, req: &Rc<Wire>) -> Rc<Wire> {
+    k.msg(
+        from,
+        1,
+        v,
+        Body::PrepareResponse {
+            preparation_hash: inner(req).hash,
+        },
+    )
+}
+
+/// Go counts a validator as lost until it hears from it in the current view; a stale
+/// ChangeView from each other validator (a recovery request in effect) marks them seen.
+fn hear_from_all(k: &Kit, r: &mut DbftReplica, now: u64, n: u32, me: u32) {
+    for from in (0..n).filter(|&i| i != me) {
+        let stale = k.msg(
+            from,
+            r.ctx.height,
+            r.ctx.view,
+            Body::RecoveryRequest { timestamp_ms: now },
+        );
+        deliver(k, r, now, from, stale);
+    }
+    assert_eq!(r.count_failed(), 0);
+}
+
+/// A backup (index 2, height 1: primary is index 1) that has seen the request of view 0.
+fn backup_with_request(k: &Kit) -> (DbftReplica, Rc<Wire>) {
+    let mut r = k.replica(2);
+    start(k, &mut r, 0);
+    let req = request(k, 1, 0);
+    deliver(k, &mut r, 100, 1, req.clone());
+    (r, req)
+}
+
+#[test]
+fn backup_sends_nothing_on_start_but_csharp_asks_for_recovery() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    let out = start(&k, &mut r, 0);
+    // C# OnStart: RecoveryRequest, no proposal; backup timer 2T (view 0).
+    assert_eq!(out.kinds(), vec![MsgKind::RecoveryRequest]);
+    assert_eq!(out.last_timer(), Some(2 * T));
+    let k = Kit::new(4, Semantics::Go);
+    let mut r = k.replica(2);
+    let out = start(&k, &mut r, 0);
+    assert!(out.sent.is_empty(), "Go backup sends nothing at start");
+    assert_eq!(out.last_timer(), Some(2 * T));
+}
+
+#[test]
+fn primary_sends_prepare_request() {
+    // Height 1, view 0: primary is (1 - 0) mod 4 = 1.
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut p = k.replica(1);
+    let out = start(&k, &mut p, 0);
+    assert_eq!(out.kinds(), vec![MsgKind::RecoveryRequest]);
+    assert_eq!(
+        out.last_timer(),
+        Some(T),
+        "C# primary waits T before proposing"
+    );
+    let out = fire(&k, &mut p, T);
+    assert_eq!(out.kinds(), vec![MsgKind::PrepareRequest]);
+    // After sending at view 0 the timer is T·2^1 − T = T.
+    assert_eq!(out.last_timer(), Some(2 * T));
+    // Go: the primary proposes at once at start.
+    let k = Kit::new(4, Semantics::Go);
+    let mut p = k.replica(1);
+    let out = start(&k, &mut p, 0);
+    assert_eq!(out.kinds(), vec![MsgKind::PrepareRequest]);
+}
+
+#[test]
+fn request_gives_response_with_right_hash_and_duplicate_gives_nothing() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let req = request(&k, 1, 0);
+    let out = deliver(&k, &mut r, 100, 1, req.clone());
+    assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse]);
+    let Body::PrepareResponse { preparation_hash } = out.sent[0].body else {
+        panic!()
+    };
+    assert_eq!(preparation_hash, inner(&req).hash);
+    // Timer 2T, extended by 2T/M on the request and (C#) again on sending the response.
+    let m = 3;
+    assert_eq!(
+        out.timers,
+        vec![SimTime(2 * T + 2 * T / m), SimTime(2 * T + 2 * (2 * T / m))]
+    );
+    let again = deliver(&k, &mut r, 200, 1, req);
+    assert!(again.sent.is_empty() && again.timers.is_empty());
+}
+
+#[test]
+fn go_does_not_extend_on_sending_the_response() {
+    let k = Kit::new(4, Semantics::Go);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let out = deliver(&k, &mut r, 100, 1, request(&k, 1, 0));
+    assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse]);
+    assert_eq!(out.timers, vec![SimTime(2 * T + 2 * T / 3)]);
+}
+
+#[test]
+fn request_from_non_primary_or_other_view_is_ignored() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    assert!(
+        deliver(&k, &mut r, 10, 3, request(&k, 3, 0))
+            .sent
+            .is_empty()
+    );
+    assert!(
+        deliver(&k, &mut r, 10, 1, request(&k, 1, 1))
+            .sent
+            .is_empty()
+    );
+    assert!(!r.ctx.request_sent_or_received());
+}
+
+#[test]
+fn response_from_primary_index_ignored_by_go() {
+    let k = Kit::new(4, Semantics::Go);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let req = request(&k, 1, 0);
+    let fake = response(&k, 1, 0, &req);
+    deliver(&k, &mut r, 10, 1, fake);
+    assert!(
+        !r.ctx.request_sent_or_received(),
+        "Go must not store a response in the primary's slot"
+    );
+    // C# has no explicit check: the response lands in the primary's slot (a quirk).
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let req = request(&k, 1, 0);
+    deliver(&k, &mut r, 10, 1, response(&k, 1, 0, &req));
+    assert!(r.ctx.request_sent_or_received());
+}
+
+#[test]
+fn m_preparations_give_commit() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let (mut r, req) = backup_with_request(&k);
+    // Request + own response = 2 < M = 3.
+    assert!(!r.ctx.commit_sent());
+    let out = deliver(&k, &mut r, 300, 3, response(&k, 3, 0, &req));
+    assert_eq!(out.kinds(), vec![MsgKind::Commit]);
+    let Body::Commit { signature } = out.sent[0].body else {
+        panic!()
+    };
+    let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+    assert!(
+        k.ring.verify(KeyId(2), &header, &signature),
+        "commit signs the header"
+    );
+    // Timer after Commit: T.
+    assert_eq!(out.last_timer(), Some(300 + T));
+    assert!(r.saved.is_some(), "the context is persisted on Commit");
+}
+
+#[test]
+fn commit_lock_no_change_view_and_timeout_sends_recovery() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let (mut r, req) = backup_with_request(&k);
+    deliver(&k, &mut r, 300, 3, response(&k, 3, 0, &req));
+    assert!(r.ctx.commit_sent());
+    let out = fire(&k, &mut r, 300 + T);
+    assert_eq!(out.kinds(), vec![MsgKind::RecoveryMessage]);
+    assert_eq!(out.last_timer(), Some(300 + T + 2 * T));
+    // M ChangeViews for view 1 never move a committed node.
+    for from in [0, 1, 3] {
+        let out = deliver(&k, &mut r, 400, from, k.cv(from, 1, 0));
+        assert!(out.kinds().iter().all(|k| *k != MsgKind::ChangeView));
+    }
+    assert_eq!(r.ctx.view, 0);
+    // And the recovery message carries our commit.
+    let out = fire(&k, &mut r, 300 + 3 * T);
+    let Body::RecoveryMessage(rec) = &out.sent[0].body else {
+        panic!()
+    };
+    assert_eq!(rec.commits.len(), 1);
+}
+
+#[test]
+fn m_commits_of_one_view_give_block_other_views_never_count() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(0);
+    start(&k, &mut r, 0);
+    let req = request(&k, 1, 0);
+    deliver(&k, &mut r, 10, 1, req.clone());
+    let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+    let commit = |from: u32, view: u8| {
+        let sig = k.ring.keypair(KeyId(from)).unwrap().sign(&header);
+        k.msg(from, 1, view, Body::Commit { signature: sig })
+    };
+    // Commits from view 1 (different view) are stored but never count.
+    deliver(&k, &mut r, 20, 2, commit(2, 1));
+    deliver(&k, &mut r, 20, 3, commit(3, 1));
+    assert_eq!(r.ctx.count_committed(), 2);
+    assert_eq!(r.ctx.count_commits_of_view(), 0);
+    // Our own commit requires M preparations: request + own response + one more.
+    let out = deliver(&k, &mut r, 30, 2, response(&k, 2, 0, &req));
+    assert_eq!(out.kinds(), vec![MsgKind::Commit]);
+    assert!(
+        out.persisted.is_empty(),
+        "1 commit of view 0 + 2 of view 1 is no block"
+    );
+    // Validator 1's commit of view 0 makes two; still no block (M = 3).
+    let out = deliver(&k, &mut r, 40, 1, commit(1, 0));
+    assert!(out.persisted.is_empty());
+    // A fresh node with three view-0 commits assembles the block.
+    let mut s = k.replica(0);
+    start(&k, &mut s, 0);
+    deliver(&k, &mut s, 10, 1, req.clone());
+    deliver(&k, &mut s, 20, 1, commit(1, 0));
+    deliver(&k, &mut s, 20, 2, commit(2, 0));
+    let out = deliver(&k, &mut s, 20, 3, commit(3, 0));
+    assert_eq!(out.persisted.len(), 1);
+    let b = &out.persisted[0];
+    assert_eq!((b.height(), b.view, b.certificate.len()), (1, 0, 3));
+    assert!(b.certificate.iter().all(|c| c.view == 0));
+    assert_eq!(s.ctx.height, 2, "next height starts after the block");
+}
+
+#[test]
+fn commit_with_bad_signature_is_rejected() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let (mut r, _) = backup_with_request(&k);
+    let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+    // Validator 3 signs but claims to be validator 0's commit signature: wrong key.
+    let sig = k.ring.keypair(KeyId(3)).unwrap().sign(&header);
+    deliver(
+        &k,
+        &mut r,
+        50,
+        0,
+        k.msg(0, 1, 0, Body::Commit { signature: sig }),
+    );
+    assert!(r.ctx.commits[0].is_none());
+    // A payload signed by the wrong key never reaches a handler.
+    let forged = {
+        let key = k.ring.keypair(KeyId(3)).unwrap();
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(
+            1,
+            0,
+            0,
+            Body::Commit { signature: sig },
+            &key,
+        ))))
+    };
+    let out = deliver(&k, &mut r, 60, 3, forged);
+    assert!(out.notes.iter().any(|n| matches!(
+        n,
+        crate::protocol::Note::Rejected {
+            reason: crate::protocol::RejectReason::BadSignature,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn recovery_responders_are_exactly_the_f_plus_1_successors() {
+    for n in [4usize, 5, 7, 10] {
+        let k = Kit::new(n, Semantics::CSharp);
+        let f = crate::validators::f_of(n);
+        for me in 0..n {
+            let r = k.replica(me as u32);
+            for s in 0..n {
+                let successors: Vec<usize> = (1..=f + 1).map(|i| (s + i) % n).collect();
+                assert_eq!(
+                    r.is_recovery_responder(s),
+                    successors.contains(&me),
+                    "N={n} me={me} sender={s}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn recovery_request_answered_by_successors_and_deduplicated_in_csharp() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let rr = k.msg(0, 1, 0, Body::RecoveryRequest { timestamp_ms: 1 });
+    // F = 1: responders of sender 0 are 1 and 2.
+    for (me, answers) in [(1, true), (2, true), (3, false)] {
+        let mut r = k.replica(me);
+        start(&k, &mut r, 0);
+        let out = deliver(&k, &mut r, 10, 0, rr.clone());
+        assert_eq!(
+            out.kinds() == vec![MsgKind::RecoveryMessage],
+            answers,
+            "me={me}"
+        );
+        if answers {
+            assert!(
+                deliver(&k, &mut r, 20, 0, rr.clone()).sent.is_empty(),
+                "C# answers a payload once"
+            );
+        }
+    }
+    let k = Kit::new(4, Semantics::Go);
+    let rr = k.msg(0, 1, 0, Body::RecoveryRequest { timestamp_ms: 1 });
+    let mut r = k.replica(1);
+    start(&k, &mut r, 0);
+    deliver(&k, &mut r, 10, 0, rr.clone());
+    assert_eq!(
+        deliver(&k, &mut r, 20, 0, rr).kinds(),
+        vec![MsgKind::RecoveryMessage],
+        "Go does not dedup"
+    );
+}
+
+#[test]
+fn change_view_to_current_or_lower_view_is_a_recovery_request() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(1);
+    start(&k, &mut r, 0);
+    // Move r to view 1 with M ChangeViews.
+    for from in [0, 2, 3] {
+        deliver(&k, &mut r, 10, from, k.cv(from, 1, 0));
+    }
+    assert_eq!(r.ctx.view, 1);
+    // A ChangeView from view 0 (NewViewNumber 1 ≤ 1) from validator 0: r (index 1) is a
+    // successor of 0, so it answers with a RecoveryMessage.
+    let stale = k.msg(
+        0,
+        1,
+        0,
+        Body::ChangeView {
+            timestamp_ms: 99,
+            reason: ChangeViewReason::Timeout,
+        },
+    );
+    let out = deliver(&k, &mut r, 20, 0, stale);
+    assert_eq!(out.kinds(), vec![MsgKind::RecoveryMessage]);
+    assert_eq!(r.ctx.view, 1);
+}
+
+#[test]
+fn m_change_views_change_view_and_change_agreement_follows_semantics() {
+    for (sem, agreement) in [(Semantics::CSharp, true), (Semantics::Go, false)] {
+        let k = Kit::new(4, sem);
+        let mut r = k.replica(3);
+        start(&k, &mut r, 0);
+        // r never sent a ChangeView itself. Two from others: nothing yet.
+        deliver(&k, &mut r, 10, 0, k.cv(0, 1, 0));
+        let out = deliver(&k, &mut r, 10, 1, k.cv(1, 1, 0));
+        assert!(out.sent.is_empty());
+        let out = deliver(&k, &mut r, 10, 2, k.cv(2, 1, 0));
+        assert_eq!(r.ctx.view, 1, "{sem:?}");
+        let sent_cv = out.sent.iter().any(|m| {
+            matches!(
+                m.body,
+                Body::ChangeView {
+                    reason: ChangeViewReason::ChangeAgreement,
+                    ..
+                }
+            )
+        });
+        assert_eq!(
+            sent_cv, agreement,
+            "{sem:?}: ChangeAgreement without own ChangeView"
+        );
+        // Backup in view 1 (primary is (1-1) mod 4 = 0): timer T·2^2.
+        assert_eq!(out.last_timer(), Some(10 + 4 * T));
+    }
+    // Go sends the agreement when its own ChangeView was lower. Go clears ChangeViews at
+    // every view change, so "lower" means one sent in the current view.
+    let k = Kit::new(4, Semantics::Go);
+    let mut r = k.replica(3);
+    start(&k, &mut r, 0);
+    for from in [0, 1, 2] {
+        deliver(&k, &mut r, 10, from, k.cv(from, 1, 0));
+    }
+    assert_eq!(r.ctx.view, 1);
+    hear_from_all(&k, &mut r, 20, 4, 3);
+    let out = fire(&k, &mut r, 10 + 4 * T); // own ChangeView from view 1: NewViewNumber 2
+    assert_eq!(out.sent[0].new_view_number(), 2);
+    // M ChangeViews from view 2 (NewViewNumber 3) while our own says 2.
+    let mut out = Out::default();
+    for from in [0, 1, 2] {
+        out = deliver(&k, &mut r, 5 * T, from, k.cv(from, 1, 2));
+    }
+    assert_eq!(r.ctx.view, 3);
+    assert!(out.sent.iter().any(|m| matches!(
+        m.body,
+        Body::ChangeView {
+            reason: ChangeViewReason::ChangeAgreement,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn timeout_sends_change_view_with_doubling_timer() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let out = fire(&k, &mut r, 2 * T);
+    assert_eq!(out.kinds(), vec![MsgKind::ChangeView]);
+    let Body::ChangeView { reason, .. } = out.sent[0].body else {
+        panic!()
+    };
+    assert_eq!(reason, ChangeViewReason::Timeout);
+    assert_eq!(out.sent[0].new_view_number(), 1);
+    // The timeout of the target view 1: T·2^2.
+    assert_eq!(out.last_timer(), Some(2 * T + 4 * T));
+    // Re-expiry in view 0 re-sends CV(1) with the same timeout, not a larger one.
+    let out = fire(&k, &mut r, 6 * T);
+    assert_eq!(out.sent[0].new_view_number(), 1);
+    assert_eq!(out.last_timer(), Some(6 * T + 4 * T));
+}
+
+#[test]
+fn timeout_with_missing_transactions_says_tx_not_found() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let req = k.msg(
+        1,
+        1,
+        0,
+        Body::PrepareRequest {
+            version: 0,
+            prev_hash: k.genesis.hash,
+            timestamp_ms: 10,
+            nonce: 1,
+            tx_hashes: vec![42],
+        },
+    );
+    let out = deliver(&k, &mut r, 10, 1, req);
+    assert!(out.sent.is_empty(), "waits for tx 42");
+    let out = fire(&k, &mut r, 5 * T);
+    let Body::ChangeView { reason, .. } = out.sent[0].body else {
+        panic!("{:?}", out.kinds())
+    };
+    assert_eq!(reason, ChangeViewReason::TxNotFound);
+    // When the transaction arrives later (after the view change request) nothing happens
+    // while view changing with ≤ F committed or lost.
+    let out = run(&k.ring, 5 * T + 1, |cx| {
+        Replica::on_transaction(&mut r, cx, 42)
+    });
+    assert!(out.sent.is_empty());
+}
+
+#[test]
+fn late_transaction_triggers_response() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let req = k.msg(
+        1,
+        1,
+        0,
+        Body::PrepareRequest {
+            version: 0,
+            prev_hash: k.genesis.hash,
+            timestamp_ms: 10,
+            nonce: 1,
+            tx_hashes: vec![42],
+        },
+    );
+    deliver(&k, &mut r, 10, 1, req);
+    let out = run(&k.ring, 20, |cx| Replica::on_transaction(&mut r, cx, 42));
+    assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse]);
+}
+
+#[test]
+fn more_than_f_committed_or_lost_turns_change_view_into_recovery_request() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let (mut r, req) = backup_with_request(&k);
+    // Validator 0 commits (in view 0): CountCommitted = 1 = F; add one lost node by
+    // pretending two heights passed without hearing from validator 3.
+    let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+    let _ = req;
+    let sig = k.ring.keypair(KeyId(0)).unwrap().sign(&header);
+    deliver(
+        &k,
+        &mut r,
+        20,
+        0,
+        k.msg(0, 1, 0, Body::Commit { signature: sig }),
+    );
+    assert_eq!(r.ctx.count_committed(), 1);
+    if let context::LastSeen::Height(map) = &mut r.last_seen {
+        map.remove(&KeyId(3));
+    }
+    assert_eq!(r.count_failed(), 1);
+    let out = fire(&k, &mut r, 10 * T);
+    assert_eq!(out.kinds(), vec![MsgKind::RecoveryRequest]);
+}
+
+#[test]
+fn change_view_while_view_changing_blocks_request_in_csharp_not_go() {
+    for (sem, accepts) in [(Semantics::CSharp, false), (Semantics::Go, true)] {
+        let k = Kit::new(4, sem);
+        let mut r = k.replica(2);
+        start(&k, &mut r, 0);
+        hear_from_all(&k, &mut r, 5, 4, 2);
+        fire(&k, &mut r, 2 * T); // ChangeView(1): view changing, nothing committed or lost
+        assert!(r.ctx.view_changing());
+        let out = deliver(&k, &mut r, 2 * T + 5, 1, request(&k, 1, 0));
+        assert_eq!(
+            out.kinds() == vec![MsgKind::PrepareResponse],
+            accepts,
+            "{sem:?}"
+        );
+    }
+}
+
+#[test]
+fn timers_guard_against_overflow_at_large_views() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let r = k.replica(2);
+    assert_eq!(r.shifted(200), u64::MAX);
+    assert_eq!(r.shifted(3), 8 * T);
+}
+
+#[test]
+fn watch_only_node_sends_nothing() {
+    let k = Kit::new(4, Semantics::CSharp);
+    // Key 4 is not in the set.
+    let mut w = DbftReplica::new(
+        NodeId(4),
+        k.ring.keypair(KeyId(4)),
+        k.opts.clone(),
+        k.genesis.clone(),
+    );
+    let out = start(&k, &mut w, 0);
+    assert!(out.sent.is_empty() && out.timers.is_empty());
+    let out = deliver(&k, &mut w, 10, 1, request(&k, 1, 0));
+    assert!(out.sent.is_empty());
+}
+
+#[test]
+fn recovery_message_replays_request_responses_and_commits() {
+    let k = Kit::new(4, Semantics::CSharp);
+    // Node 3 has request + responses from 2 and 3 + commits; it is committed.
+    let mut a = k.replica(3);
+    start(&k, &mut a, 0);
+    let req = request(&k, 1, 0);
+    deliver(&k, &mut a, 10, 1, req.clone());
+    let out = deliver(&k, &mut a, 20, 2, response(&k, 2, 0, &req));
+    assert!(a.ctx.commit_sent(), "{:?}", out.kinds());
+    let rec = a.make_recovery_message().unwrap();
+    let Body::RecoveryMessage(body) = &rec.body else {
+        panic!()
+    };
+    assert!(body.prepare_request.is_some());
+    assert_eq!(body.preparations.len(), 3);
+    assert_eq!(body.commits.len(), 1);
+    // A fresh node 0 that missed everything catches up from the recovery message: it
+    // adopts the request, the two responses, sends its own response and commits.
+    let mut b = k.replica(0);
+    start(&k, &mut b, 0);
+    let out = deliver(&k, &mut b, 30, 3, Rc::new(Wire::Consensus(Rc::new(rec))));
+    assert!(b.ctx.request_sent_or_received());
+    assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse, MsgKind::Commit]);
+    assert_eq!(b.ctx.count_committed(), 2);
+}
+
+#[test]
+fn restart_keeps_the_commit_lock_unless_amnesic() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let (mut r, req) = backup_with_request(&k);
+    deliver(&k, &mut r, 300, 3, response(&k, 3, 0, &req));
+    let first = r.ctx.my_commit().unwrap().clone();
+    // Persisted: the restarted node re-sends the same Commit and sends no ChangeView.
+    let mut back = r.after_crash(false);
+    let out = start(&k, &mut back, 400);
+    assert_eq!(out.kinds(), vec![MsgKind::Commit]);
+    assert_eq!(out.sent[0].hash, first.hash);
+    assert!(back.ctx.commit_sent());
+    // Amnesic: it starts over at view 0 with no commit.
+    let mut lost = r.after_crash(true);
+    let out = start(&k, &mut lost, 400);
+    assert_eq!(out.kinds(), vec![MsgKind::RecoveryRequest]);
+    assert!(!lost.ctx.commit_sent());
+}
