@@ -7,7 +7,12 @@
 //! happen and the stall diagnosis), `scenario` (the file format), `report` (metrics, JSON
 //! report, traces, plots) and `cli` (the `dbft-sim` subcommands).
 
+pub mod cli;
 pub mod engine;
+pub mod invariants;
 pub mod net;
 pub mod protocol;
+pub mod report;
+pub mod scenario;
 pub mod validators;
+pub mod world;

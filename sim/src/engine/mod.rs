@@ -347,9 +347,7 @@ impl<R: Replica> Engine<R> {
             }
             Event::NextTx => {
                 let n = self.slots.len();
-                let Some(w) = self.workload.as_mut() else {
-                    return None;
-                };
+                let w = self.workload.as_mut()?;
                 if w.opts.until.is_some_and(|u| self.now >= u) {
                     return None;
                 }
@@ -374,7 +372,7 @@ impl<R: Replica> Engine<R> {
                 let h = self.emit(obs, Ev::Tx { node, tx });
                 h.or(self.call(node, obs, |r, cx| r.on_transaction(cx, tx)))
             }
-            Event::Marker(text) => self.emit(obs, Ev::Marker { text: &text }),
+            Event::Marker(text) => self.emit(obs, Ev::Marker { text }),
         }
     }
 
@@ -431,19 +429,9 @@ impl<R: Replica> Engine<R> {
             Action::Persist(block) => {
                 let slot = &mut self.slots[node.idx()];
                 slot.height = slot.height.max(block.height());
-                let (height, hash, view) = (block.height(), block.hash, block.view);
-                self.emit(
-                    obs,
-                    Ev::Persist {
-                        node,
-                        height,
-                        block: hash,
-                        view,
-                        full: &block,
-                    },
-                )
+                self.emit(obs, Ev::Persist { node, block })
             }
-            Action::Note(note) => self.emit(obs, Ev::Note { node, note: &note }),
+            Action::Note(note) => self.emit(obs, Ev::Note { node, note }),
             Action::Mark(name) => {
                 *self.marks.entry(name).or_insert(0) += 1;
                 None
@@ -472,8 +460,8 @@ impl<R: Replica> Engine<R> {
                 id,
                 from,
                 to,
-                meta: &meta,
-                content: content.as_ref(),
+                meta,
+                content,
             },
         );
         let n = self.slots.len() as u32;

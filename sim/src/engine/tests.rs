@@ -71,7 +71,7 @@ impl Observer for Log {
             Ev::Timer { node, .. } => format!("timer {node}"),
             Ev::Crash { node } => format!("crash {node}"),
             Ev::Restart { node, .. } => format!("restart {node}"),
-            Ev::Persist { node, height, .. } => format!("persist {node} {height}"),
+            Ev::Persist { node, block } => format!("persist {node} {}", block.height()),
             _ => return None,
         };
         self.0.push((rec.time, s));

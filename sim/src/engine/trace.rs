@@ -14,10 +14,11 @@ use crate::protocol::{MsgMeta, NodeId, Note};
 use serde::Serialize;
 use std::rc::Rc;
 
-/// One event of the run.
+/// One event of the run. Owns its data (cheaply: `Rc`s and small copies) so checkers can
+/// keep a window of recent records to explain a violation.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "ev", rename_all = "kebab-case")]
-pub enum Ev<'a> {
+pub enum Ev {
     Start {
         node: NodeId,
     },
@@ -27,9 +28,9 @@ pub enum Ev<'a> {
         from: NodeId,
         to: Option<NodeId>,
         #[serde(flatten)]
-        meta: &'a MsgMeta,
+        meta: MsgMeta,
         #[serde(skip_serializing_if = "Option::is_none")]
-        content: Option<&'a serde_json::Value>,
+        content: Option<serde_json::Value>,
     },
     Deliver {
         id: u64,
@@ -52,16 +53,13 @@ pub enum Ev<'a> {
     },
     Persist {
         node: NodeId,
-        height: u32,
-        block: Hash32,
-        view: u8,
-        #[serde(skip)]
-        full: &'a Rc<Block>,
+        #[serde(serialize_with = "ser_block")]
+        block: Rc<Block>,
     },
     Note {
         node: NodeId,
         #[serde(flatten)]
-        note: &'a Note,
+        note: Note,
     },
     Crash {
         node: NodeId,
@@ -76,18 +74,30 @@ pub enum Ev<'a> {
     },
     /// A scheduled fault or phase boundary (partition start, GST, ...), for readers.
     Marker {
-        text: &'a str,
+        text: Rc<str>,
     },
+}
+
+/// A persisted block in a trace line: its height, hash, view and certificate size.
+fn ser_block<S: serde::Serializer>(b: &Rc<Block>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("Block", 5)?;
+    st.serialize_field("height", &b.height())?;
+    st.serialize_field("hash", &b.hash)?;
+    st.serialize_field("prev", &b.header.prev_hash)?;
+    st.serialize_field("view", &b.view)?;
+    st.serialize_field("signatures", &b.certificate.len())?;
+    st.end()
 }
 
 /// An event with its virtual time and its position in the stream.
 #[derive(Debug, Clone, Serialize)]
-pub struct Rec<'a> {
+pub struct Rec {
     pub step: u64,
     #[serde(serialize_with = "ser_time")]
     pub time: SimTime,
     #[serde(flatten)]
-    pub ev: Ev<'a>,
+    pub ev: Ev,
 }
 
 fn ser_time<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
@@ -153,14 +163,12 @@ impl Digest {
             Ev::Timer { node, tag, forced } => {
                 e.u8(5).u32(node.0).u64(*tag).u8(*forced as u8);
             }
-            Ev::Persist {
-                node,
-                height,
-                block,
-                view,
-                ..
-            } => {
-                e.u8(6).u32(node.0).u32(*height).hash(block).u8(*view);
+            Ev::Persist { node, block } => {
+                e.u8(6)
+                    .u32(node.0)
+                    .u32(block.height())
+                    .hash(&block.hash)
+                    .u8(block.view);
             }
             Ev::Note { node, note } => {
                 e.u8(7).u32(node.0);

@@ -137,7 +137,8 @@ mod tests {
         assert_eq!(primary_index(1, 0, 4), 1);
         assert_eq!(primary_index(1, 1, 4), 0);
         assert_eq!(primary_index(1, 2, 4), 3);
-        assert_eq!(primary_index(0, 255, 7), (7 - 255 % 7) % 7);
+        // (0 − 255) mod 7: 255 = 36·7 + 3, so −3 mod 7 = 4.
+        assert_eq!(primary_index(0, 255, 7), 4);
         assert_eq!(primary_index(10, 0, 7), 3);
         assert_eq!(primary_index(11, 0, 7), 4);
     }

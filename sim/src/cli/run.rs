@@ -1,0 +1,99 @@
+//! `dbft-sim run <scenario> [--seed N] [--out DIR] [--trace FILE]`.
+
+use super::progress::Progress;
+use crate::engine::trace::{Halt, Observer, Observers, Rec};
+use crate::report::files::{AtomicFile, write_atomic};
+use crate::report::trace_file::TraceWriter;
+use crate::report::{Report, summary};
+use crate::scenario;
+use crate::world;
+use std::path::{Path, PathBuf};
+
+/// The default output directory of a run.
+pub fn default_out(name: &str, seed: u64) -> PathBuf {
+    Path::new("reports").join(name).join(seed.to_string())
+}
+
+struct Tee<'a>(Vec<&'a mut dyn Observer>);
+impl Observer for Tee<'_> {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        Observers {
+            list: self
+                .0
+                .iter_mut()
+                .map(|o| &mut **o as &mut dyn Observer)
+                .collect(),
+        }
+        .observe(rec)
+    }
+}
+
+pub fn run(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    trace: Option<PathBuf>,
+    quiet: bool,
+) -> i32 {
+    let spec = match scenario::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return 2;
+        }
+    };
+    let seed = seed.unwrap_or(spec.seed);
+    let out = out.unwrap_or_else(|| default_out(&spec.name, seed));
+    let mut trace_writer = match &trace {
+        None => None,
+        Some(p) => match AtomicFile::create(p) {
+            Ok(f) => Some(TraceWriter::new(
+                f,
+                spec.nodes.iter().map(|n| n.name.clone()).collect(),
+            )),
+            Err(e) => {
+                eprintln!("error: cannot create trace file {}: {e}", p.display());
+                return 2;
+            }
+        },
+    };
+    let mut progress = Progress::new(spec.stop.duration, &spec.name);
+    let result = {
+        let mut extra: Vec<&mut dyn Observer> = vec![&mut progress];
+        if let Some(t) = trace_writer.as_mut() {
+            extra.push(t);
+        }
+        let mut tee = Tee(extra);
+        world::run(&spec, seed, Some(&mut tee), trace.is_some())
+    };
+    progress.finish();
+    let report = Report::build(&spec, &result);
+    let report_path = out.join("report.json");
+    if let Err(e) = write_atomic(&report_path, report.to_json().as_bytes()) {
+        eprintln!("error: cannot write {}: {e}", report_path.display());
+        return 2;
+    }
+    if let (Some(t), Some(p)) = (trace_writer, &trace)
+        && let Err(e) = t.commit()
+    {
+        eprintln!("error: cannot write trace {}: {e}", p.display());
+        return 2;
+    }
+    let shown = report_path.display().to_string();
+    if quiet {
+        println!(
+            "{} seed {}: {} ({})",
+            report.scenario,
+            seed,
+            report.outcome.kind,
+            if report.outcome.as_expected {
+                "as expected"
+            } else {
+                "NOT AS EXPECTED"
+            }
+        );
+    } else {
+        println!("{}", summary::render(&report, Some(&shown)));
+    }
+    report.exit_code()
+}

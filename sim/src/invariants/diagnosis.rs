@@ -1,0 +1,176 @@
+//! Stall diagnosis: when a run does not reach its height target, say where and why.
+//!
+//! For the stalled height — the lowest height an honest, running validator has not
+//! finalised — the report lists every replica's view, phase, CountCommitted, CountFailed
+//! and ChangeView tally, and classifies the stall:
+//!
+//! - `too-many-faulty`: fewer than M honest validators are running;
+//! - `partitioned`: at the end an active partition leaves no group with M honest running
+//!   validators;
+//! - `commit-lock`: some honest validators committed (in a view that cannot reach M
+//!   commits) and the uncommitted ones are too few to gather M ChangeViews — neither a
+//!   block nor a view change is reachable (reference §2.1);
+//! - `still-progressing`: honest replicas finalised a block or changed view within the
+//!   liveness bound before the end — the run was cut short, not stuck;
+//! - `undiagnosed`: none of the above (worth a closer look).
+//!
+//! The diagnosis reads replica status at the end of the run; it is an explanation, not an
+//! invariant, and has its own tests because a wrong explanation misleads (the lesson of
+//! TigerBeetle's liveness-diagnostic fixes).
+
+use crate::engine::time::SimTime;
+use crate::protocol::{NodeId, Phase, ReplicaStatus};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One replica as the diagnosis sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplicaDiag {
+    pub name: String,
+    pub honest: bool,
+    pub up: bool,
+    pub validator: bool,
+    pub ledger_height: u32,
+    #[serde(flatten)]
+    pub status: Option<ReplicaStatus>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Stall {
+    pub class: &'static str,
+    pub height: u32,
+    pub view: u8,
+    pub reason: String,
+    pub replicas: Vec<ReplicaDiag>,
+}
+
+/// Everything the classification needs.
+pub struct StallInput<'a> {
+    pub replicas: Vec<ReplicaDiag>,
+    /// Partition groups active at the end (empty: no partition).
+    pub partitions: Vec<&'a [Vec<NodeId>]>,
+    /// Last time an honest replica persisted a block or changed view.
+    pub last_progress: SimTime,
+    pub end: SimTime,
+    pub bound: SimTime,
+    /// M of the validator set at the stalled height.
+    pub m: usize,
+}
+
+pub fn diagnose(input: StallInput) -> Stall {
+    let StallInput {
+        replicas,
+        partitions,
+        last_progress,
+        end,
+        bound,
+        m,
+        ..
+    } = input;
+    let running: Vec<usize> = (0..replicas.len())
+        .filter(|&i| replicas[i].honest && replicas[i].up && replicas[i].validator)
+        .collect();
+    let height = running
+        .iter()
+        .map(|&i| replicas[i].ledger_height + 1)
+        .min()
+        .unwrap_or(0);
+    let at_h: Vec<&ReplicaStatus> = running
+        .iter()
+        .filter_map(|&i| replicas[i].status.as_ref())
+        .filter(|s| s.height == height)
+        .collect();
+    let view = at_h.iter().map(|s| s.view).max().unwrap_or(0);
+    let (class, reason) = classify(&running, &at_h, &partitions, last_progress, end, bound, m);
+    Stall {
+        class,
+        height,
+        view,
+        reason,
+        replicas,
+    }
+}
+
+fn classify(
+    running: &[usize],
+    at_h: &[&ReplicaStatus],
+    partitions: &[&[Vec<NodeId>]],
+    last_progress: SimTime,
+    end: SimTime,
+    bound: SimTime,
+    m: usize,
+) -> (&'static str, String) {
+    if running.len() < m {
+        return (
+            "too-many-faulty",
+            format!(
+                "only {} honest validators are running; a block needs M = {m}",
+                running.len()
+            ),
+        );
+    }
+    for groups in partitions {
+        let group_of = |i: usize| {
+            groups
+                .iter()
+                .position(|g| g.contains(&NodeId(i as u32)))
+                .unwrap_or(usize::MAX)
+        };
+        let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
+        for &i in running {
+            *sizes.entry(group_of(i)).or_insert(0) += 1;
+        }
+        let largest = sizes.values().copied().max().unwrap_or(0);
+        if largest < m {
+            return (
+                "partitioned",
+                format!(
+                    "a partition splits the {} running honest validators into groups of at most {largest} < M = {m}",
+                    running.len()
+                ),
+            );
+        }
+    }
+    let committed: Vec<&&ReplicaStatus> = at_h
+        .iter()
+        .filter(|s| s.phase == Phase::CommitSent)
+        .collect();
+    let uncommitted = at_h.len() - committed.len();
+    if !committed.is_empty() && uncommitted < m {
+        let mut per_view: BTreeMap<u8, usize> = BTreeMap::new();
+        for s in &committed {
+            if let Some(v) = s.committed_view {
+                *per_view.entry(v).or_insert(0) += 1;
+            }
+        }
+        let best = per_view.values().copied().max().unwrap_or(0);
+        if best < m {
+            let views: Vec<String> = per_view
+                .iter()
+                .map(|(v, c)| format!("{c} in view {v}"))
+                .collect();
+            return (
+                "commit-lock",
+                format!(
+                    "{} honest validators committed ({}) and only {uncommitted} can still send ChangeView: neither M = {m} commits in one view nor M ChangeViews is reachable",
+                    committed.len(),
+                    views.join(", ")
+                ),
+            );
+        }
+    }
+    if end.since(last_progress) <= bound.0 {
+        return (
+            "still-progressing",
+            format!(
+                "an honest replica finalised a block or changed view {} ms before the end (bound {} ms): the run was cut short",
+                end.since(last_progress) / 1000,
+                bound.0 / 1000
+            ),
+        );
+    }
+    (
+        "undiagnosed",
+        "no stall class matches; see the per-replica state".into(),
+    )
+}

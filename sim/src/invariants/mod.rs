@@ -1,0 +1,160 @@
+//! Invariant checkers: what must never happen, judged from the run's events.
+//!
+//! Every checker is fed the same [`Rec`] stream the digest hashes — persisted blocks,
+//! signed commits, timings — never replica internals, so a replica bug cannot hide from
+//! its own oracle. Each invariant has a stable id used in reports and in scenario `expect`
+//! blocks:
+//!
+//! | id | invariant |
+//! |----|-----------|
+//! | S1 | single-block finality: no two honest replicas persist different blocks at one height |
+//! | S2 | no revert: a persisted height is never replaced on an honest replica |
+//! | S3 | certificate: ≥ M valid commit signatures from one view and from the set declared for the height; the block tree across all replicas is a single path |
+//! | S4 | no honest double-sign: an honest replica signs Commit for one block per height, across restarts |
+//! | S5 | set custody: the set the chain declares for height h is the set the schedule says |
+//! | S6 | accountability: a fork is signed by ≥ F+1 members of one set (else "unaccountable") |
+//! | L1 | liveness: after GST every height is final within the bound (time and views) |
+//!
+//! Deliberately left out: validity of transactions (all are valid in this model) and
+//! censorship; the stall diagnosis (`diagnosis.rs`) explains a stall but is not an
+//! invariant.
+
+pub mod diagnosis;
+pub mod liveness;
+pub mod safety;
+
+#[cfg(test)]
+mod tests;
+
+use crate::engine::time::SimTime;
+use crate::engine::trace::{Halt, Observer, Rec};
+use crate::protocol::NodeId;
+use crate::protocol::crypto::{Hash32, Keyring};
+use crate::validators::ValidatorSchedule;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+/// (id, name) of every invariant, in report order.
+pub const INVARIANTS: [(&str, &str); 7] = [
+    ("S1", "single-block finality"),
+    ("S2", "no revert"),
+    ("S3", "certificate and single chain"),
+    ("S4", "no honest double-sign"),
+    ("S5", "set custody"),
+    ("S6", "accountability"),
+    ("L1", "bounded liveness after GST"),
+];
+
+/// How many recent events a violation report carries.
+pub const WINDOW: usize = 24;
+
+/// One violated invariant, with what a reader needs to find out why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Violation {
+    pub id: &'static str,
+    pub step: u64,
+    #[serde(serialize_with = "ser_ms")]
+    pub time: SimTime,
+    pub height: u32,
+    pub nodes: Vec<NodeId>,
+    pub blocks: Vec<Hash32>,
+    pub detail: String,
+    /// The last events before the violation, oldest first.
+    pub window: Vec<Rec>,
+}
+
+fn ser_ms<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(t.as_ms_f64())
+}
+
+/// What the checkers need to know about the run that is not in the event stream.
+#[derive(Clone)]
+pub struct CheckContext {
+    /// Honest nodes are the ones invariants speak for.
+    pub honest: Vec<bool>,
+    pub keys: Rc<Keyring>,
+    /// The independent validator schedule (for S5).
+    pub schedule: ValidatorSchedule,
+    pub genesis: Hash32,
+    pub gst: Option<SimTime>,
+    pub bound: SimTime,
+    pub max_views: u8,
+    /// Stop the run at the first violation.
+    pub halt_on_violation: bool,
+}
+
+/// All checkers as one observer.
+pub struct Checkers {
+    pub safety: safety::Safety,
+    pub liveness: liveness::Liveness,
+    window: VecDeque<Rec>,
+    pub violations: Vec<Violation>,
+    halt: bool,
+}
+
+impl Checkers {
+    pub fn new(cx: CheckContext) -> Checkers {
+        let halt = cx.halt_on_violation;
+        Checkers {
+            liveness: liveness::Liveness::new(&cx),
+            safety: safety::Safety::new(cx),
+            window: VecDeque::with_capacity(WINDOW),
+            violations: Vec::new(),
+            halt,
+        }
+    }
+
+    /// Status of invariant `id`: "holds", "violated", or "not-checked" (L1 without GST).
+    pub fn status(&self, id: &str) -> &'static str {
+        if self.violations.iter().any(|v| v.id == id) {
+            "violated"
+        } else if id == "L1" && !self.liveness.enabled() {
+            "not-checked"
+        } else {
+            "holds"
+        }
+    }
+
+    /// Final checks at the end of the run (L1's open height).
+    pub fn finish(&mut self, end: SimTime, step: u64) {
+        let found = self.liveness.finish(end);
+        self.record(found, step, end);
+    }
+
+    fn record(&mut self, found: Vec<safety::Found>, step: u64, time: SimTime) -> bool {
+        let any = !found.is_empty();
+        for f in found {
+            self.violations.push(Violation {
+                id: f.id,
+                step,
+                time,
+                height: f.height,
+                nodes: f.nodes,
+                blocks: f.blocks,
+                detail: f.detail,
+                window: self.window.iter().cloned().collect(),
+            });
+        }
+        any
+    }
+}
+
+impl Observer for Checkers {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        if self.window.len() == WINDOW {
+            self.window.pop_front();
+        }
+        self.window.push_back(rec.clone());
+        let mut found = self.safety.observe(rec);
+        found.extend(self.liveness.observe(rec));
+        if self.record(found, rec.step, rec.time) && self.halt {
+            let v = &self.violations[self.violations.len() - 1];
+            return Some(Halt(format!(
+                "{} violated at height {}: {}",
+                v.id, v.height, v.detail
+            )));
+        }
+        None
+    }
+}

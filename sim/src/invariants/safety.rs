@@ -1,0 +1,308 @@
+//! Safety checkers S1–S6.
+
+use super::CheckContext;
+use crate::engine::trace::{Ev, Rec};
+use crate::protocol::block::{Block, verify_certificate};
+use crate::protocol::crypto::{Hash32, KeyId};
+use crate::protocol::{NodeId, Note};
+use crate::validators::ValidatorSet;
+use petgraph::graphmap::DiGraphMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// A violation as a checker finds it; `Checkers` adds time, step and the event window.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub id: &'static str,
+    pub height: u32,
+    pub nodes: Vec<NodeId>,
+    pub blocks: Vec<Hash32>,
+    pub detail: String,
+}
+
+/// The outcome of S6 for one fork.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Accountability {
+    pub height: u32,
+    /// Keys that signed both conflicting blocks.
+    pub double_signers: Vec<KeyId>,
+    pub f: usize,
+    pub accountable: bool,
+}
+
+pub struct Safety {
+    cx: CheckContext,
+    /// S1: the first block each height was persisted with by an honest node.
+    first: BTreeMap<u32, (Rc<Block>, NodeId)>,
+    /// Every distinct block an honest node persisted at each height.
+    forks: BTreeMap<u32, Vec<Rc<Block>>>,
+    /// S2/S3: per node, height → the block it persisted there.
+    chains: Vec<BTreeMap<u32, Rc<Block>>>,
+    /// S3: the block tree over all honest replicas (ids index `tree_blocks`).
+    tree: DiGraphMap<u32, ()>,
+    tree_ids: BTreeMap<Hash32, u32>,
+    /// S4: per (node, height), the block it signed a Commit for.
+    signed: BTreeMap<(NodeId, u32), Hash32>,
+    /// S6 results, one per forked height.
+    pub accountability: Vec<Accountability>,
+}
+
+impl Safety {
+    pub fn new(cx: CheckContext) -> Safety {
+        let mut tree = DiGraphMap::new();
+        tree.add_node(0);
+        let tree_ids = BTreeMap::from([(cx.genesis, 0)]);
+        Safety {
+            chains: vec![BTreeMap::new(); cx.honest.len()],
+            cx,
+            first: BTreeMap::new(),
+            forks: BTreeMap::new(),
+            tree,
+            tree_ids,
+            signed: BTreeMap::new(),
+            accountability: Vec::new(),
+        }
+    }
+
+    fn honest(&self, n: NodeId) -> bool {
+        self.cx.honest.get(n.idx()).copied().unwrap_or(false)
+    }
+
+    pub fn observe(&mut self, rec: &Rec) -> Vec<Found> {
+        match &rec.ev {
+            Ev::Persist { node, block } if self.honest(*node) => self.on_persist(*node, block),
+            Ev::Note {
+                node,
+                note: Note::CommitSigned { height, block, .. },
+            } if self.honest(*node) => self.on_commit_signed(*node, *height, *block),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The set the chain (as this node persisted it) declares for `height`.
+    fn declared_set(&self, node: NodeId, height: u32) -> Option<Rc<ValidatorSet>> {
+        if height == 1 {
+            return Some(self.cx.schedule.genesis.clone());
+        }
+        self.chains[node.idx()]
+            .get(&(height - 1))
+            .map(|b| b.next_validators.clone())
+    }
+
+    fn on_persist(&mut self, node: NodeId, block: &Rc<Block>) -> Vec<Found> {
+        let mut found = Vec::new();
+        let h = block.height();
+
+        // S2: a height this node already persisted is never replaced.
+        if let Some(prev) = self.chains[node.idx()].get(&h) {
+            if prev.hash != block.hash {
+                found.push(Found {
+                    id: "S2",
+                    height: h,
+                    nodes: vec![node],
+                    blocks: vec![prev.hash, block.hash],
+                    detail: format!(
+                        "{node} replaced block {} at height {h} with {}",
+                        prev.hash, block.hash
+                    ),
+                });
+            }
+            return found;
+        }
+
+        // S3: certificate against the declared set; link to this node's parent.
+        match self.declared_set(node, h) {
+            None => found.push(Found {
+                id: "S3",
+                height: h,
+                nodes: vec![node],
+                blocks: vec![block.hash],
+                detail: format!("{node} persisted height {h} without height {}", h - 1),
+            }),
+            Some(set) => {
+                let parent = if h == 1 {
+                    self.cx.genesis
+                } else {
+                    self.chains[node.idx()][&(h - 1)].hash
+                };
+                if block.header.prev_hash != parent {
+                    found.push(Found {
+                        id: "S3",
+                        height: h,
+                        nodes: vec![node],
+                        blocks: vec![block.hash],
+                        detail: format!(
+                            "block {} does not link to its parent {parent}",
+                            block.hash
+                        ),
+                    });
+                }
+                if let Err(e) = verify_certificate(block, &set, &self.cx.keys, set.m()) {
+                    found.push(Found {
+                        id: "S3",
+                        height: h,
+                        nodes: vec![node],
+                        blocks: vec![block.hash],
+                        detail: format!(
+                            "block {} certificate invalid: {e:?} (set of {}, M = {})",
+                            block.hash,
+                            set.n(),
+                            set.m()
+                        ),
+                    });
+                }
+                // S5: the declared set is the one the independent schedule names.
+                let scheduled = self.cx.schedule.set_for(h);
+                if set.hash() != scheduled.hash() {
+                    found.push(Found {
+                        id: "S5",
+                        height: h,
+                        nodes: vec![node],
+                        blocks: vec![block.hash],
+                        detail: format!(
+                            "chain declares a set of {} for height {h}, schedule says {}",
+                            set.n(),
+                            scheduled.n()
+                        ),
+                    });
+                }
+            }
+        }
+        found.extend(self.add_to_tree(node, block));
+        self.chains[node.idx()].insert(h, block.clone());
+
+        // S1: one block per height across honest replicas.
+        match self.first.get(&h) {
+            None => {
+                self.first.insert(h, (block.clone(), node));
+                self.forks.insert(h, vec![block.clone()]);
+            }
+            Some((b, other)) if b.hash != block.hash => {
+                let (first_block, other) = (b.clone(), *other);
+                let known = self.forks.entry(h).or_default();
+                let new_branch = !known.iter().any(|x| x.hash == block.hash);
+                if new_branch {
+                    known.push(block.clone());
+                    let acc = self.accountability_of(h, &first_block, block);
+                    let verdict = if acc.accountable {
+                        "accountable"
+                    } else {
+                        "UNACCOUNTABLE"
+                    };
+                    found.push(Found {
+                        id: "S1",
+                        height: h,
+                        nodes: vec![other, node],
+                        blocks: vec![first_block.hash, block.hash],
+                        detail: format!(
+                            "{other} persisted {} (view {}) and {node} persisted {} (view {}) at height {h}; {} double signers, F = {} ({verdict})",
+                            first_block.hash,
+                            first_block.view,
+                            block.hash,
+                            block.view,
+                            acc.double_signers.len(),
+                            acc.f
+                        ),
+                    });
+                    if !acc.accountable {
+                        found.push(Found {
+                            id: "S6",
+                            height: h,
+                            nodes: vec![other, node],
+                            blocks: vec![first_block.hash, block.hash],
+                            detail: format!(
+                                "fork at height {h} signed by only {} common keys (need ≥ F+1 = {})",
+                                acc.double_signers.len(),
+                                acc.f + 1
+                            ),
+                        });
+                    }
+                    self.accountability.push(acc);
+                }
+            }
+            Some(_) => {}
+        }
+        found
+    }
+
+    /// S3's single-path rule: every block has one parent and no block two children.
+    fn add_to_tree(&mut self, node: NodeId, block: &Rc<Block>) -> Vec<Found> {
+        if self.tree_ids.contains_key(&block.hash) {
+            return Vec::new();
+        }
+        let id = self.tree_ids.len() as u32;
+        self.tree_ids.insert(block.hash, id);
+        self.tree.add_node(id);
+        let Some(&parent) = self.tree_ids.get(&block.header.prev_hash) else {
+            return vec![Found {
+                id: "S3",
+                height: block.height(),
+                nodes: vec![node],
+                blocks: vec![block.hash],
+                detail: format!("block {} has no known parent", block.hash),
+            }];
+        };
+        let siblings = self
+            .tree
+            .neighbors_directed(parent, petgraph::Direction::Outgoing)
+            .count();
+        self.tree.add_edge(parent, id, ());
+        if siblings > 0 {
+            return vec![Found {
+                id: "S3",
+                height: block.height(),
+                nodes: vec![node],
+                blocks: vec![block.hash],
+                detail: format!(
+                    "the block tree branches below height {}: block {} is a second child",
+                    block.height(),
+                    block.hash
+                ),
+            }];
+        }
+        Vec::new()
+    }
+
+    /// S6: which keys signed both blocks, by their certificates.
+    fn accountability_of(&self, h: u32, a: &Block, b: &Block) -> Accountability {
+        let set = self.cx.schedule.set_for(h);
+        let signers = |blk: &Block| -> BTreeSet<KeyId> {
+            blk.certificate
+                .iter()
+                .filter_map(|c| set.key(c.index as usize))
+                .collect()
+        };
+        let double_signers: Vec<KeyId> = signers(a).intersection(&signers(b)).copied().collect();
+        let f = set.f();
+        Accountability {
+            height: h,
+            accountable: double_signers.len() > f,
+            double_signers,
+            f,
+        }
+    }
+
+    fn on_commit_signed(&mut self, node: NodeId, height: u32, block: Hash32) -> Vec<Found> {
+        match self.signed.get(&(node, height)) {
+            None => {
+                self.signed.insert((node, height), block);
+                Vec::new()
+            }
+            Some(prev) if *prev != block => vec![Found {
+                id: "S4",
+                height,
+                nodes: vec![node],
+                blocks: vec![*prev, block],
+                detail: format!(
+                    "{node} signed Commit for {prev} and for {block} at height {height}"
+                ),
+            }],
+            Some(_) => Vec::new(),
+        }
+    }
+
+    /// The first block persisted at each height, with its finaliser (for reports).
+    pub fn canonical(&self) -> impl Iterator<Item = (&u32, &(Rc<Block>, NodeId))> {
+        self.first.iter()
+    }
+}

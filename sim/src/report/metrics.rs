@@ -1,0 +1,189 @@
+//! Run metrics, collected as an observer of the event stream: message counts by type,
+//! finalisation times and views per height, rejected messages, progress.
+
+use crate::engine::time::SimTime;
+use crate::engine::trace::{Ev, Halt, Observer, Rec};
+use crate::net::DropReason;
+use crate::protocol::crypto::Hash32;
+use crate::protocol::{MsgKind, NodeId, Note, RejectReason};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Per message type: how many were sent (a broadcast counts once), delivered, dropped and
+/// duplicated (per recipient), and the bytes sent.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct KindCounts {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub bytes: u64,
+}
+
+/// When and how a height became final (its first persist by an honest node).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Final {
+    pub time: SimTime,
+    pub view: u8,
+    pub block: Hash32,
+    pub node: NodeId,
+    /// When the finalised block was proposed, if a Proposed note was seen.
+    pub proposed: Option<SimTime>,
+}
+
+pub struct Metrics {
+    honest: Vec<bool>,
+    pub kinds: [KindCounts; MsgKind::ALL.len()],
+    pub drops: BTreeMap<DropReason, u64>,
+    pub rejected: BTreeMap<(MsgKind, RejectReason), u64>,
+    pub heights: Vec<u32>,
+    pub finals: BTreeMap<u32, Final>,
+    proposed: BTreeMap<Hash32, SimTime>,
+    pub last_progress: SimTime,
+    pub view_changes: u64,
+    pub timers: u64,
+    pub events: u64,
+    pub crashes: u64,
+    pub commits_signed: u64,
+}
+
+impl Metrics {
+    pub fn new(honest: Vec<bool>) -> Metrics {
+        Metrics {
+            heights: vec![0; honest.len()],
+            honest,
+            kinds: [KindCounts::default(); MsgKind::ALL.len()],
+            drops: BTreeMap::new(),
+            rejected: BTreeMap::new(),
+            finals: BTreeMap::new(),
+            proposed: BTreeMap::new(),
+            last_progress: SimTime::ZERO,
+            view_changes: 0,
+            timers: 0,
+            events: 0,
+            crashes: 0,
+            commits_signed: 0,
+        }
+    }
+
+    fn honest(&self, n: NodeId) -> bool {
+        self.honest.get(n.idx()).copied().unwrap_or(false)
+    }
+
+    pub fn kind(&self, k: MsgKind) -> &KindCounts {
+        &self.kinds[k.index()]
+    }
+}
+
+impl Observer for Metrics {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        self.events += 1;
+        match &rec.ev {
+            Ev::Send { meta, .. } => {
+                let k = &mut self.kinds[meta.kind.index()];
+                k.sent += 1;
+                k.bytes += meta.size as u64;
+            }
+            Ev::Deliver { kind, dup, .. } => {
+                let k = &mut self.kinds[kind.index()];
+                k.delivered += 1;
+                k.duplicated += *dup as u64;
+            }
+            Ev::Drop { kind, reason, .. } => {
+                self.kinds[kind.index()].dropped += 1;
+                *self.drops.entry(*reason).or_insert(0) += 1;
+            }
+            Ev::Timer { .. } => self.timers += 1,
+            Ev::Crash { .. } => self.crashes += 1,
+            Ev::Persist { node, block } => {
+                let h = block.height();
+                if let Some(x) = self.heights.get_mut(node.idx()) {
+                    *x = (*x).max(h);
+                }
+                if self.honest(*node) {
+                    self.last_progress = rec.time;
+                    let proposed = self.proposed.get(&block.hash).copied();
+                    self.finals.entry(h).or_insert(Final {
+                        time: rec.time,
+                        view: block.view,
+                        block: block.hash,
+                        node: *node,
+                        proposed,
+                    });
+                }
+            }
+            Ev::Note { node, note } => match note {
+                Note::ViewChanged { view, .. } => {
+                    if *view > 0 {
+                        self.view_changes += 1;
+                        if self.honest(*node) {
+                            self.last_progress = rec.time;
+                        }
+                    }
+                }
+                Note::Proposed { block, .. } => {
+                    self.proposed.entry(*block).or_insert(rec.time);
+                }
+                Note::Rejected { kind, reason } => {
+                    *self.rejected.entry((*kind, *reason)).or_insert(0) += 1
+                }
+                Note::CommitSigned { .. } => self.commits_signed += 1,
+                Note::ChangeViewSent { .. } => {}
+            },
+            _ => {}
+        }
+        None
+    }
+}
+
+/// Nearest-rank percentile summary of a sample, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub count: usize,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Summary {
+    pub fn of_micros(mut xs: Vec<u64>) -> Summary {
+        if xs.is_empty() {
+            return Summary::default();
+        }
+        xs.sort_unstable();
+        let ms = |x: u64| (x as f64 / 1000.0 * 1000.0).round() / 1000.0;
+        let pick = |p: f64| {
+            let rank = ((p * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+            ms(xs[rank - 1])
+        };
+        let mean = xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len() as f64 / 1000.0;
+        Summary {
+            count: xs.len(),
+            mean: (mean * 1000.0).round() / 1000.0,
+            p50: pick(0.50),
+            p90: pick(0.90),
+            p99: pick(0.99),
+            max: ms(xs[xs.len() - 1]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let s = Summary::of_micros((1..=100).map(|x| x * 1000).collect());
+        assert_eq!(
+            (s.count, s.p50, s.p90, s.p99, s.max),
+            (100, 50.0, 90.0, 99.0, 100.0)
+        );
+        assert_eq!(s.mean, 50.5);
+        let one = Summary::of_micros(vec![2500]);
+        assert_eq!((one.p50, one.p99, one.max), (2.5, 2.5, 2.5));
+        assert_eq!(Summary::of_micros(vec![]).count, 0);
+    }
+}

@@ -1,0 +1,249 @@
+//! Reports: what a run produced, as JSON (`report.json`) and as a compact summary on
+//! stdout; the trace file writer; atomic output files.
+//!
+//! Every report carries the trace digest and the fully resolved configuration, so a report
+//! alone is enough to reproduce its run.
+
+pub mod expect;
+pub mod files;
+pub mod metrics;
+pub mod summary;
+pub mod trace_file;
+
+use crate::engine::StopReason;
+use crate::invariants::diagnosis::Stall;
+use crate::invariants::safety::Accountability;
+use crate::invariants::{INVARIANTS, Violation};
+use crate::protocol::MsgKind;
+use crate::protocol::crypto::Hash32;
+use crate::scenario::RunSpec;
+use crate::world::RunResult;
+use metrics::{KindCounts, Summary};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const FORMAT: &str = "dbft-sim/report/v1";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InvariantResult {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// "holds", "violated" or "not-checked".
+    pub status: &'static str,
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Heights {
+    /// Highest height finalised by any honest node.
+    pub finalised: u32,
+    /// Lowest ledger height among honest nodes that are running at the end.
+    pub min_honest: u32,
+    pub per_node: BTreeMap<String, u32>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HeightRecord {
+    pub height: u32,
+    pub time_ms: f64,
+    pub view: u8,
+    pub block: Hash32,
+    pub finalised_by: String,
+    /// Time since the previous height was finalised.
+    pub interval_ms: f64,
+    /// Time from the proposal of the finalised block to its finalisation.
+    pub consensus_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    /// Per height: time between consecutive finalisations (the block time users see).
+    pub block_interval_ms: Summary,
+    /// Per height: from the winning PrepareRequest to finalisation.
+    pub consensus_ms: Summary,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Liveness {
+    /// "holds" or "stalls".
+    pub status: &'static str,
+    pub stall: Option<Stall>,
+}
+
+/// The outcome, typed: `ok`, `safety-violation`, `stall` — and whether the scenario's
+/// expectations held.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub kind: &'static str,
+    pub violated: Vec<&'static str>,
+    /// True when the run matched the scenario's `expect` block (or, without one, when it
+    /// is `ok`).
+    pub as_expected: bool,
+    pub mismatches: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub format: &'static str,
+    pub scenario: String,
+    pub seed: u64,
+    pub digest: Hash32,
+    pub outcome: Outcome,
+    pub stop_reason: String,
+    pub sim_time_ms: f64,
+    pub events: u64,
+    pub heights: Heights,
+    pub latency: Latency,
+    pub views: BTreeMap<String, u64>,
+    pub per_height: Vec<HeightRecord>,
+    pub messages: BTreeMap<&'static str, KindCounts>,
+    pub drops: BTreeMap<String, u64>,
+    pub rejected: BTreeMap<String, u64>,
+    pub invariants: Vec<InvariantResult>,
+    pub accountability: Vec<Accountability>,
+    pub liveness: Liveness,
+    pub coverage: BTreeMap<&'static str, u64>,
+    pub config: RunSpec,
+}
+
+impl Report {
+    pub fn build(spec: &RunSpec, r: &RunResult) -> Report {
+        let name = |i: usize| {
+            spec.nodes
+                .get(i)
+                .map_or("?".to_string(), |n| n.name.clone())
+        };
+        let m = &r.metrics;
+        let mut per_height = Vec::new();
+        let mut intervals = Vec::new();
+        let mut consensus = Vec::new();
+        let mut views: BTreeMap<String, u64> = BTreeMap::new();
+        let mut prev = crate::engine::time::SimTime::ZERO;
+        for (h, f) in &m.finals {
+            let interval = f.time.since(prev);
+            prev = f.time;
+            intervals.push(interval);
+            let c = f.proposed.map(|p| f.time.since(p));
+            if let Some(c) = c {
+                consensus.push(c);
+            }
+            *views.entry(f.view.to_string()).or_insert(0) += 1;
+            per_height.push(HeightRecord {
+                height: *h,
+                time_ms: f.time.as_ms_f64(),
+                view: f.view,
+                block: f.block,
+                finalised_by: name(f.node.idx()),
+                interval_ms: interval as f64 / 1000.0,
+                consensus_ms: c.map(|c| c as f64 / 1000.0),
+            });
+        }
+        let finalised = m.finals.keys().next_back().copied().unwrap_or(0);
+        let min_honest = (0..spec.nodes.len())
+            .filter(|&i| r.honest[i])
+            .map(|i| r.ledger_heights[i])
+            .min()
+            .unwrap_or(0);
+        let per_node = (0..spec.nodes.len())
+            .map(|i| (name(i), r.ledger_heights[i]))
+            .collect();
+        let messages = MsgKind::ALL
+            .iter()
+            .filter(|k| m.kind(**k).sent + m.kind(**k).delivered + m.kind(**k).dropped > 0)
+            .map(|k| (k.name(), *m.kind(*k)))
+            .collect();
+        let invariants: Vec<InvariantResult> = INVARIANTS
+            .iter()
+            .map(|(id, nm)| InvariantResult {
+                id,
+                name: nm,
+                status: r.checkers.status(id),
+                violations: r
+                    .checkers
+                    .violations
+                    .iter()
+                    .filter(|v| v.id == *id)
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        let violated: Vec<&'static str> = invariants
+            .iter()
+            .filter(|i| i.status == "violated")
+            .map(|i| i.id)
+            .collect();
+        let kind = if violated.iter().any(|id| id.starts_with('S')) {
+            "safety-violation"
+        } else if !r.liveness_holds {
+            "stall"
+        } else if violated.contains(&"L1") {
+            "liveness-violation"
+        } else {
+            "ok"
+        };
+        let mut report = Report {
+            format: FORMAT,
+            scenario: spec.name.clone(),
+            seed: r.seed,
+            digest: r.digest,
+            outcome: Outcome {
+                kind,
+                violated,
+                as_expected: true,
+                mismatches: Vec::new(),
+            },
+            stop_reason: match &r.stop {
+                StopReason::Duration => "duration".into(),
+                StopReason::Heights => "heights".into(),
+                StopReason::Quiescent => "quiescent".into(),
+                StopReason::Halted(why) => format!("halted: {why}"),
+            },
+            sim_time_ms: r.end.as_ms_f64(),
+            events: m.events,
+            heights: Heights {
+                finalised,
+                min_honest,
+                per_node,
+            },
+            latency: Latency {
+                block_interval_ms: Summary::of_micros(intervals),
+                consensus_ms: Summary::of_micros(consensus),
+            },
+            views,
+            per_height,
+            messages,
+            drops: m
+                .drops
+                .iter()
+                .map(|(k, v)| (format!("{k:?}").to_lowercase(), *v))
+                .collect(),
+            rejected: m
+                .rejected
+                .iter()
+                .map(|((k, why), v)| (format!("{}:{why:?}", k.name()), *v))
+                .collect(),
+            invariants,
+            accountability: r.checkers.safety.accountability.clone(),
+            liveness: Liveness {
+                status: if r.liveness_holds { "holds" } else { "stalls" },
+                stall: r.stall.clone(),
+            },
+            coverage: r.marks.clone(),
+            config: spec.clone(),
+        };
+        let mismatches = expect::check(spec, &report);
+        report.outcome.as_expected = mismatches.is_empty();
+        report.outcome.mismatches = mismatches;
+        report
+    }
+
+    /// Exit code of `run`: 0 if the run matched expectations, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.outcome.as_expected { 0 } else { 1 }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing plain data cannot fail; fall back to an explicit error object.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}

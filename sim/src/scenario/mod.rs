@@ -1,0 +1,63 @@
+//! The scenario file format (JSON, version 1): parsing, validation, defaults.
+//!
+//! A scenario is data, not code: everything a run needs is in the file plus the seed.
+//! Parsing happens in two steps. `schema` mirrors the JSON with serde and rejects unknown
+//! fields and wrong types, reporting the JSON path through `serde_path_to_error`; `resolve`
+//! fills in defaults, resolves node names and checks values, again naming the path. The
+//! result is a [`spec::RunSpec`], the only thing the rest of the simulator reads.
+
+pub mod error;
+pub mod resolve;
+pub mod schema;
+pub mod spec;
+
+pub use error::ScenarioError;
+pub use spec::RunSpec;
+use std::path::Path;
+
+/// Parses and resolves scenario text.
+pub fn parse(text: &str, default_name: &str) -> Result<RunSpec, ScenarioError> {
+    if !text.trim_start().starts_with('{') {
+        return Err(ScenarioError::new(
+            "",
+            "a scenario is a JSON object ({ ... })",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let raw: schema::Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." || path == "?" {
+            String::new()
+        } else {
+            path
+        };
+        ScenarioError::new(path, clean_serde_message(&e.inner().to_string()))
+    })?;
+    resolve::resolve(&raw, default_name)
+}
+
+/// Reads, parses and resolves a scenario file. The default name is the file stem.
+pub fn load(path: &Path) -> Result<RunSpec, ScenarioError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::new("", format!("cannot read {}: {e}", path.display())))?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("scenario");
+    parse(&text, stem)
+}
+
+/// serde messages end with " at line L column C"; keep that, but make untagged-enum
+/// failures say what was expected.
+fn clean_serde_message(m: &str) -> String {
+    if m.starts_with("data did not match any variant of untagged enum Validators") {
+        return "expected a count, a list of names, or {\"count\"|\"names\", \"watchers\"}".into();
+    }
+    if m.starts_with("data did not match any variant of untagged enum NodeRef") {
+        return "expected a node name or index".into();
+    }
+    m.to_string()
+}
+
+#[cfg(test)]
+mod tests;

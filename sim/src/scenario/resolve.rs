@@ -1,0 +1,610 @@
+//! From the file format to a resolved [`RunSpec`]: defaults, name resolution and every
+//! check that needs more than a type. Each error names the JSON path it is about.
+
+use super::error::{Result, ScenarioError};
+use super::schema::{self, NodeRef};
+use super::spec::*;
+use crate::engine::time::SimTime;
+use crate::engine::workload::{Withhold, WorkloadOptions};
+use crate::net::latency::Latency;
+use crate::net::topology::TopologySpec;
+use crate::net::{Degradation, NetworkOptions, Partition};
+use crate::protocol::NodeId;
+use crate::protocol::crypto::Hash32;
+use crate::protocol::dbft::Mutation;
+use crate::protocol::dbft::semantics::Semantics;
+use std::collections::BTreeMap;
+
+/// Ids of every invariant a scenario may name.
+pub const INVARIANT_IDS: [&str; 7] = ["S1", "S2", "S3", "S4", "S5", "S6", "L1"];
+/// Stall classifications a scenario may expect.
+pub const STALL_CLASSES: [&str; 4] = [
+    "commit-lock",
+    "partitioned",
+    "too-many-faulty",
+    "still-progressing",
+];
+
+pub const DEFAULT_VALIDATORS: u32 = 4;
+pub const DEFAULT_BLOCK_TIME_MS: f64 = 15_000.0;
+pub const DEFAULT_HEIGHTS: u32 = 10;
+const MAX_NODES: u32 = 1024;
+
+fn err<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T> {
+    Err(ScenarioError::new(path, reason))
+}
+
+/// A time in milliseconds: finite and ≥ 0.
+fn time_ms(path: &str, ms: f64) -> Result<SimTime> {
+    if !ms.is_finite() || ms < 0.0 {
+        return err(path, "must be a finite number ≥ 0 (milliseconds)");
+    }
+    Ok(SimTime::from_ms_f64(ms))
+}
+
+fn positive(path: &str, x: f64) -> Result<f64> {
+    if !x.is_finite() || x <= 0.0 {
+        return err(path, "must be > 0");
+    }
+    Ok(x)
+}
+
+fn non_negative(path: &str, x: f64) -> Result<f64> {
+    if !x.is_finite() || x < 0.0 {
+        return err(path, "must be ≥ 0");
+    }
+    Ok(x)
+}
+
+fn probability(path: &str, p: f64) -> Result<f64> {
+    if !p.is_finite() || !(0.0..=1.0).contains(&p) {
+        return err(path, "must be a probability in [0, 1]");
+    }
+    Ok(p)
+}
+
+/// Names of every node, for resolving references.
+struct Names {
+    names: Vec<String>,
+}
+
+impl Names {
+    fn node(&self, path: &str, r: &NodeRef) -> Result<NodeId> {
+        match r {
+            NodeRef::Index(i) if (*i as usize) < self.names.len() => Ok(NodeId(*i)),
+            NodeRef::Index(i) => err(
+                path,
+                format!(
+                    "node index {i} out of range (there are {} nodes)",
+                    self.names.len()
+                ),
+            ),
+            NodeRef::Name(n) => match self.names.iter().position(|x| x == n) {
+                Some(i) => Ok(NodeId(i as u32)),
+                None => err(
+                    path,
+                    format!("unknown node \"{n}\" (known: {})", self.names.join(", ")),
+                ),
+            },
+        }
+    }
+
+    fn nodes(&self, path: &str, list: &[NodeRef]) -> Result<Vec<NodeId>> {
+        list.iter()
+            .enumerate()
+            .map(|(i, r)| self.node(&format!("{path}[{i}]"), r))
+            .collect()
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// Resolves a parsed scenario. `default_name` is used when the file has no `name`.
+pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
+    if let Some(v) = s.version
+        && v != 1
+    {
+        return err(
+            "version",
+            format!("unsupported version {v} (this build reads version 1)"),
+        );
+    }
+    let name = s.name.clone().unwrap_or_else(|| default_name.to_string());
+    if !valid_name(&name) {
+        return err(
+            "name",
+            "must be 1–64 characters of letters, digits, '.', '_' or '-'",
+        );
+    }
+    let seed = s.seed.unwrap_or(1);
+    let seeds = match &s.seeds {
+        Some(v) if v.is_empty() => return err("seeds", "must list at least one seed"),
+        Some(v) => v.clone(),
+        None => vec![seed],
+    };
+
+    // Validators and watchers.
+    let (mut names, watchers) = match &s.validators {
+        None => (
+            (0..DEFAULT_VALIDATORS)
+                .map(|i| format!("R{i}"))
+                .collect::<Vec<_>>(),
+            0,
+        ),
+        Some(schema::Validators::Count(n)) => {
+            if *n == 0 {
+                return err("validators", "must be at least 1");
+            }
+            ((0..*n).map(|i| format!("R{i}")).collect(), 0)
+        }
+        Some(schema::Validators::Names(list)) => (list.clone(), 0),
+        Some(schema::Validators::Spec(spec)) => {
+            let names = match (&spec.count, &spec.names) {
+                (Some(_), Some(_)) => {
+                    return err("validators", "give either count or names, not both");
+                }
+                (Some(0), None) => return err("validators.count", "must be at least 1"),
+                (Some(n), None) => (0..*n).map(|i| format!("R{i}")).collect(),
+                (None, Some(l)) => l.clone(),
+                (None, None) => (0..DEFAULT_VALIDATORS).map(|i| format!("R{i}")).collect(),
+            };
+            (names, spec.watchers.unwrap_or(0))
+        }
+    };
+    if names.is_empty() {
+        return err("validators", "must list at least one validator");
+    }
+    if names.len() as u32 > MAX_NODES || watchers > MAX_NODES {
+        return err(
+            "validators",
+            format!("at most {MAX_NODES} validators and {MAX_NODES} watchers"),
+        );
+    }
+    let validators = names.len();
+    for (i, n) in names.iter().enumerate() {
+        if !valid_name(n) {
+            return err(
+                format!("validators[{i}]"),
+                "node names are 1–64 letters, digits, '.', '_' or '-'",
+            );
+        }
+    }
+    names.extend((0..watchers).map(|i| format!("W{i}")));
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return err("validators", format!("duplicate node name \"{n}\""));
+        }
+    }
+    let lookup = Names {
+        names: names.clone(),
+    };
+    let n_nodes = names.len();
+
+    // Protocol.
+    let p = s.protocol.clone().unwrap_or_default();
+    let block_time_ms = positive(
+        "protocol.block_time_ms",
+        p.block_time_ms.unwrap_or(DEFAULT_BLOCK_TIME_MS),
+    )?;
+    if block_time_ms > 86_400_000.0 {
+        return err("protocol.block_time_ms", "must be at most one day");
+    }
+    let semantics = match p.semantics.as_deref() {
+        None => Semantics::CSharp,
+        Some(x) => Semantics::parse(x).ok_or_else(|| {
+            ScenarioError::new(
+                "protocol.semantics",
+                format!("unknown semantics \"{x}\" (expected \"csharp\" or \"go\")"),
+            )
+        })?,
+    };
+    let mutation = match p.mutation.as_deref() {
+        None => None,
+        Some(x) => Some(Mutation::parse(x).ok_or_else(|| {
+            ScenarioError::new(
+                "protocol.mutation",
+                format!("unknown mutation \"{x}\" (expected no-commit-phase, no-commit-lock or quorum-off-by-one)"),
+            )
+        })?),
+    };
+    let protocol = ProtocolSpec {
+        block_time_us: SimTime::from_ms_f64(block_time_ms).0.max(1),
+        semantics,
+        max_tx_per_block: p.max_tx_per_block.unwrap_or(512) as usize,
+        mutation,
+    };
+
+    let network = resolve_network(s.network.clone().unwrap_or_default(), &lookup, n_nodes)?;
+
+    // Faults.
+    let faults = s.faults.clone().unwrap_or_default();
+    let mut crashes = Vec::new();
+    for (i, c) in faults.crashes.unwrap_or_default().iter().enumerate() {
+        let path = format!("faults.crashes[{i}]");
+        let node = lookup.node(&format!("{path}.node"), &c.node)?;
+        let at = time_ms(&format!("{path}.at_ms"), c.at_ms)?;
+        let restart = match c.restart_ms {
+            None => None,
+            Some(r) => {
+                let t = time_ms(&format!("{path}.restart_ms"), r)?;
+                if t <= at {
+                    return err(format!("{path}.restart_ms"), "must be after at_ms");
+                }
+                Some(t)
+            }
+        };
+        crashes.push(CrashSpec {
+            node,
+            at,
+            restart,
+            amnesia: c.amnesia.unwrap_or(false),
+        });
+    }
+    let mut drift = vec![0i64; n_nodes];
+    for (i, d) in faults.clock_drift.unwrap_or_default().iter().enumerate() {
+        let path = format!("faults.clock_drift[{i}]");
+        let node = lookup.node(&format!("{path}.node"), &d.node)?;
+        if !(-500_000..=1_000_000).contains(&d.ppm) {
+            return err(
+                format!("{path}.ppm"),
+                "must be in [-500000, 1000000] (parts per million)",
+            );
+        }
+        drift[node.idx()] = d.ppm;
+    }
+
+    // Workload.
+    let w = s.workload.clone().unwrap_or_default();
+    let tx_rate = non_negative("workload.tx_rate_per_s", w.tx_rate_per_s.unwrap_or(1.0))?;
+    if tx_rate > 100_000.0 {
+        return err("workload.tx_rate_per_s", "must be at most 100000");
+    }
+    let mut withhold = Vec::new();
+    for (i, wh) in w.withhold.unwrap_or_default().iter().enumerate() {
+        let path = format!("workload.withhold[{i}]");
+        if wh.nodes.is_empty() {
+            return err(format!("{path}.nodes"), "must list at least one node");
+        }
+        let nodes = lookup.nodes(&format!("{path}.nodes"), &wh.nodes)?;
+        let (first, last) = wh.txs;
+        if first == 0 || last < first {
+            return err(
+                format!("{path}.txs"),
+                "must be [first, last] with 1 ≤ first ≤ last",
+            );
+        }
+        withhold.push(Withhold { nodes, first, last });
+    }
+    let workload = WorkloadOptions {
+        tx_rate_per_s: tx_rate,
+        initial_txs: w.initial_txs.unwrap_or(0),
+        withhold,
+        until: w
+            .until_ms
+            .map(|u| time_ms("workload.until_ms", u))
+            .transpose()?,
+    };
+
+    // Stop condition.
+    let st = s.stop.clone().unwrap_or_default();
+    if st.heights == Some(0) {
+        return err("stop.heights", "must be at least 1");
+    }
+    let heights = match (st.heights, st.duration_ms) {
+        (None, None) => Some(DEFAULT_HEIGHTS),
+        (h, _) => h,
+    };
+    let duration = match st.duration_ms {
+        Some(d) => SimTime::from_ms_f64(positive("stop.duration_ms", d)?),
+        None => SimTime(
+            protocol
+                .block_time_us
+                .saturating_mul(10 * (heights.unwrap_or(DEFAULT_HEIGHTS) as u64 + 1)),
+        ),
+    };
+    let stop = StopSpec {
+        heights,
+        duration,
+        on_violation: st.on_violation.unwrap_or(true),
+    };
+
+    // Liveness.
+    let l = s.liveness.clone().unwrap_or_default();
+    let max_views = l.max_views.unwrap_or(3);
+    let bound = match l.bound_ms {
+        Some(b) => SimTime::from_ms_f64(positive("liveness.bound_ms", b)?),
+        None => SimTime(
+            protocol
+                .block_time_us
+                .saturating_mul(1u64 << (max_views as u32 + 2).min(40)),
+        ),
+    };
+    let liveness = LivenessSpec {
+        gst: l
+            .gst_ms
+            .map(|g| time_ms("liveness.gst_ms", g))
+            .transpose()?,
+        bound,
+        max_views,
+    };
+
+    let expect = resolve_expect(s.expect.clone().unwrap_or_default())?;
+
+    let nodes = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| NodeSpec {
+            name: name.clone(),
+            role: if i < validators {
+                Role::Validator { index: i }
+            } else {
+                Role::Watcher
+            },
+            clock_drift_ppm: drift[i],
+        })
+        .collect();
+
+    Ok(RunSpec {
+        name,
+        description: s.description.clone().unwrap_or_default(),
+        seed,
+        seeds,
+        nodes,
+        validators,
+        protocol,
+        network,
+        crashes,
+        workload,
+        stop,
+        liveness,
+        expect,
+        tags: s.tags.clone().unwrap_or_default(),
+    })
+}
+
+fn resolve_latency(l: &schema::Latency) -> Result<Latency> {
+    const P: &str = "network.latency";
+    Ok(match *l {
+        schema::Latency::Constant { ms } => Latency::Constant {
+            ms: non_negative(&format!("{P}.ms"), ms)?,
+        },
+        schema::Latency::Uniform { min_ms, max_ms } => {
+            let min_ms = non_negative(&format!("{P}.min_ms"), min_ms)?;
+            let max_ms = non_negative(&format!("{P}.max_ms"), max_ms)?;
+            if max_ms < min_ms {
+                return err(format!("{P}.max_ms"), "must be ≥ min_ms");
+            }
+            Latency::Uniform { min_ms, max_ms }
+        }
+        schema::Latency::Normal { mean_ms, stddev_ms } => Latency::Normal {
+            mean_ms: positive(&format!("{P}.mean_ms"), mean_ms)?,
+            stddev_ms: non_negative(&format!("{P}.stddev_ms"), stddev_ms)?,
+        },
+        schema::Latency::LogNormal { mean_ms, sigma } => Latency::LogNormal {
+            mean_ms: positive(&format!("{P}.mean_ms"), mean_ms)?,
+            sigma: non_negative(&format!("{P}.sigma"), sigma)?,
+        },
+        schema::Latency::Pareto {
+            scale_ms,
+            shape,
+            cap_ms,
+        } => {
+            let scale_ms = positive(&format!("{P}.scale_ms"), scale_ms)?;
+            let shape = positive(&format!("{P}.shape"), shape)?;
+            if let Some(c) = cap_ms
+                && (!c.is_finite() || c < scale_ms)
+            {
+                return err(format!("{P}.cap_ms"), "must be ≥ scale_ms");
+            }
+            Latency::Pareto {
+                scale_ms,
+                shape,
+                cap_ms,
+            }
+        }
+    })
+}
+
+fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize) -> Result<NetworkOptions> {
+    let preset = n.preset.as_deref().unwrap_or("wan");
+    let mut opts = NetworkOptions::preset(preset).ok_or_else(|| {
+        ScenarioError::new(
+            "network.preset",
+            format!(
+                "unknown preset \"{preset}\" (known: {})",
+                NetworkOptions::PRESETS.join(", ")
+            ),
+        )
+    })?;
+    if let Some(l) = &n.latency {
+        opts.latency = resolve_latency(l)?;
+    }
+    if let Some(p) = n.loss {
+        opts.loss = probability("network.loss", p)?;
+    }
+    if let Some(p) = n.duplicate {
+        opts.duplicate = probability("network.duplicate", p)?;
+    }
+    if let Some(b) = n.bandwidth_mbps {
+        let b = positive("network.bandwidth_mbps", b)?;
+        opts.bandwidth_bytes_per_s = Some(((b * 1_000_000.0 / 8.0).round() as u64).max(1));
+    }
+    if let Some(t) = &n.topology {
+        opts.topology = match t {
+            schema::Topology::Mesh => TopologySpec::Mesh,
+            schema::Topology::Ring => TopologySpec::Ring,
+            schema::Topology::Star { hub } => TopologySpec::Star {
+                hub: names.node("network.topology.hub", hub)?.0,
+            },
+            schema::Topology::RandomRegular { degree } => {
+                if *degree == 0 || *degree as usize >= n_nodes.max(2) {
+                    return err(
+                        "network.topology.degree",
+                        format!("must be in 1..{}", n_nodes.max(2)),
+                    );
+                }
+                TopologySpec::RandomRegular { degree: *degree }
+            }
+            schema::Topology::Edges { edges } => {
+                let mut out = Vec::new();
+                for (i, (a, b)) in edges.iter().enumerate() {
+                    let path = format!("network.topology.edges[{i}]");
+                    out.push((names.node(&path, a)?.0, names.node(&path, b)?.0));
+                }
+                TopologySpec::Edges { edges: out }
+            }
+        };
+    }
+    for (i, p) in n.partitions.unwrap_or_default().iter().enumerate() {
+        let path = format!("network.partitions[{i}]");
+        if p.groups.is_empty() {
+            return err(format!("{path}.groups"), "must list at least one group");
+        }
+        let mut groups = Vec::new();
+        for (g, group) in p.groups.iter().enumerate() {
+            if group.is_empty() {
+                return err(
+                    format!("{path}.groups[{g}]"),
+                    "a group must name at least one node",
+                );
+            }
+            let ids = names.nodes(&format!("{path}.groups[{g}]"), group)?;
+            for id in &ids {
+                if groups.iter().any(|x: &Vec<NodeId>| x.contains(id)) {
+                    return err(
+                        format!("{path}.groups[{g}]"),
+                        format!("node {} is in two groups", names.names[id.idx()]),
+                    );
+                }
+            }
+            groups.push(ids);
+        }
+        let from = time_ms(&format!("{path}.from_ms"), p.from_ms)?;
+        let until = match p.until_ms {
+            None => SimTime::MAX,
+            Some(u) => time_ms(&format!("{path}.until_ms"), u)?,
+        };
+        if until <= from {
+            return err(format!("{path}.until_ms"), "must be after from_ms");
+        }
+        opts.partitions.push(Partition {
+            groups,
+            from,
+            until,
+        });
+    }
+    for (i, d) in n.degradations.unwrap_or_default().iter().enumerate() {
+        let path = format!("network.degradations[{i}]");
+        let nodes = names.nodes(&format!("{path}.nodes"), d.nodes.as_deref().unwrap_or(&[]))?;
+        let from = time_ms(&format!("{path}.from_ms"), d.from_ms)?;
+        let until = time_ms(&format!("{path}.until_ms"), d.until_ms)?;
+        if until <= from {
+            return err(format!("{path}.until_ms"), "must be after from_ms");
+        }
+        opts.degradations.push(Degradation {
+            nodes,
+            from,
+            until,
+            loss: probability(&format!("{path}.loss"), d.loss.unwrap_or(0.0))?,
+            latency_factor: positive(
+                &format!("{path}.latency_factor"),
+                d.latency_factor.unwrap_or(1.0),
+            )?,
+        });
+    }
+    Ok(opts)
+}
+
+fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
+    let safety_holds = match e.safety.as_deref() {
+        None => None,
+        Some("holds") => Some(true),
+        Some("violated") => Some(false),
+        Some(x) => {
+            return err(
+                "expect.safety",
+                format!("\"{x}\": expected \"holds\" or \"violated\""),
+            );
+        }
+    };
+    if let Some(v) = &e.violations {
+        for (i, id) in v.iter().enumerate() {
+            if !INVARIANT_IDS.contains(&id.as_str()) {
+                return err(
+                    format!("expect.violations[{i}]"),
+                    format!(
+                        "unknown invariant \"{id}\" (known: {})",
+                        INVARIANT_IDS.join(", ")
+                    ),
+                );
+            }
+        }
+        if safety_holds == Some(true) && v.iter().any(|id| id.starts_with('S')) {
+            return err("expect.violations", "contradicts \"safety\": \"holds\"");
+        }
+    }
+    let liveness_holds = match e.liveness.as_deref() {
+        None => None,
+        Some("holds") => Some(true),
+        Some("stalls") => Some(false),
+        Some(x) => {
+            return err(
+                "expect.liveness",
+                format!("\"{x}\": expected \"holds\" or \"stalls\""),
+            );
+        }
+    };
+    let stall = match e.stall {
+        None => None,
+        Some(s) => {
+            if let Some(c) = &s.class
+                && !STALL_CLASSES.contains(&c.as_str())
+            {
+                return err(
+                    "expect.stall.class",
+                    format!(
+                        "unknown class \"{c}\" (known: {})",
+                        STALL_CLASSES.join(", ")
+                    ),
+                );
+            }
+            if liveness_holds == Some(true) {
+                return err("expect.stall", "contradicts \"liveness\": \"holds\"");
+            }
+            Some(ExpectStall {
+                class: s.class,
+                height: s.height,
+                view: s.view,
+            })
+        }
+    };
+    let latency_p99_ms = e
+        .latency_p99_ms
+        .map(|x| positive("expect.latency_p99_ms", x))
+        .transpose()?;
+    let mut digests = BTreeMap::new();
+    for (k, v) in e.digests.unwrap_or_default() {
+        let path = format!("expect.digests.{k}");
+        let seed: u64 = k
+            .parse()
+            .map_err(|_| ScenarioError::new(&path, "key must be a seed (a decimal integer)"))?;
+        let h = Hash32::from_hex(&v)
+            .ok_or_else(|| ScenarioError::new(&path, "must be 64 hex digits"))?;
+        digests.insert(seed, h);
+    }
+    Ok(ExpectSpec {
+        safety_holds,
+        violations: e.violations,
+        liveness_holds,
+        stall,
+        min_heights: e.min_heights,
+        max_view: e.max_view,
+        latency_p99_ms,
+        digests,
+    })
+}

@@ -1,0 +1,217 @@
+//! The scenario file format, version 1, exactly as written in JSON.
+//!
+//! Every struct rejects unknown fields; every field is optional unless its absence makes
+//! the file meaningless. Defaults and cross-field checks live in `resolve.rs`, which turns
+//! this into a fully resolved run description. The format is documented field by field in
+//! `scenarios/README.md`; keep the two in step.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A node reference: its name ("R2", "W0", or a custom name) or its index.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum NodeRef {
+    Index(u32),
+    Name(String),
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Format version; only 1 exists.
+    pub version: Option<u32>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// The seed of a single run (`run` without --seed).
+    pub seed: Option<u64>,
+    /// The seeds `check` runs.
+    pub seeds: Option<Vec<u64>>,
+    pub validators: Option<Validators>,
+    pub protocol: Option<Protocol>,
+    pub network: Option<Network>,
+    pub faults: Option<Faults>,
+    pub workload: Option<Workload>,
+    pub stop: Option<Stop>,
+    pub liveness: Option<Liveness>,
+    pub expect: Option<Expect>,
+    /// Free-form labels for `check` (e.g. "long" to run only in the nightly script).
+    pub tags: Option<Vec<String>>,
+}
+
+/// `7`, `["alice", "bob", ...]`, or `{"count": 7, "watchers": 2}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Validators {
+    Count(u32),
+    Names(Vec<String>),
+    Spec(ValidatorSpec),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorSpec {
+    pub count: Option<u32>,
+    pub names: Option<Vec<String>>,
+    /// Watch-only nodes that follow the chain (named W0, W1, ...).
+    pub watchers: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Protocol {
+    pub block_time_ms: Option<f64>,
+    pub semantics: Option<String>,
+    pub max_tx_per_block: Option<u32>,
+    pub mutation: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub preset: Option<String>,
+    pub latency: Option<Latency>,
+    pub loss: Option<f64>,
+    pub duplicate: Option<f64>,
+    pub bandwidth_mbps: Option<f64>,
+    pub topology: Option<Topology>,
+    pub partitions: Option<Vec<Partition>>,
+    pub degradations: Option<Vec<Degradation>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Latency {
+    Constant {
+        ms: f64,
+    },
+    Uniform {
+        min_ms: f64,
+        max_ms: f64,
+    },
+    Normal {
+        mean_ms: f64,
+        stddev_ms: f64,
+    },
+    LogNormal {
+        mean_ms: f64,
+        sigma: f64,
+    },
+    Pareto {
+        scale_ms: f64,
+        shape: f64,
+        cap_ms: Option<f64>,
+    },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Topology {
+    Mesh,
+    Ring,
+    Star { hub: NodeRef },
+    RandomRegular { degree: u32 },
+    Edges { edges: Vec<(NodeRef, NodeRef)> },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    pub groups: Vec<Vec<NodeRef>>,
+    pub from_ms: f64,
+    pub until_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Degradation {
+    pub nodes: Option<Vec<NodeRef>>,
+    pub from_ms: f64,
+    pub until_ms: f64,
+    pub loss: Option<f64>,
+    pub latency_factor: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    pub crashes: Option<Vec<Crash>>,
+    pub clock_drift: Option<Vec<ClockDrift>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    pub node: NodeRef,
+    pub at_ms: f64,
+    pub restart_ms: Option<f64>,
+    pub amnesia: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockDrift {
+    pub node: NodeRef,
+    pub ppm: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub tx_rate_per_s: Option<f64>,
+    pub initial_txs: Option<u64>,
+    pub until_ms: Option<f64>,
+    pub withhold: Option<Vec<Withhold>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withhold {
+    pub nodes: Vec<NodeRef>,
+    /// Transaction ids withheld: [first, last] inclusive.
+    pub txs: (u64, u64),
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Stop {
+    pub heights: Option<u32>,
+    pub duration_ms: Option<f64>,
+    pub on_violation: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Liveness {
+    /// Global stabilisation time: from here on the network is declared synchronous.
+    pub gst_ms: Option<f64>,
+    /// L1 bound: a height must be final within this long after GST or the previous height.
+    pub bound_ms: Option<f64>,
+    /// L1 bound in views: a height must be final by this view.
+    pub max_views: Option<u8>,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// "holds" or "violated".
+    pub safety: Option<String>,
+    /// Invariant ids that must fail (e.g. ["S1", "S6"]); the others must hold.
+    pub violations: Option<Vec<String>>,
+    /// "holds" or "stalls".
+    pub liveness: Option<String>,
+    pub stall: Option<ExpectStall>,
+    pub min_heights: Option<u32>,
+    pub max_view: Option<u8>,
+    pub latency_p99_ms: Option<f64>,
+    /// Pinned trace digests by seed (decimal string keys, as JSON requires).
+    pub digests: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStall {
+    pub class: Option<String>,
+    pub height: Option<u32>,
+    pub view: Option<u8>,
+}

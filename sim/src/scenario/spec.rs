@@ -1,0 +1,118 @@
+//! The resolved run description: a scenario with every default filled in, every name
+//! resolved to a node, every time in microseconds. Reports embed it, so a report alone
+//! says exactly what ran.
+
+use crate::engine::time::SimTime;
+use crate::engine::workload::WorkloadOptions;
+use crate::net::NetworkOptions;
+use crate::protocol::NodeId;
+use crate::protocol::crypto::Hash32;
+use crate::protocol::dbft::Mutation;
+use crate::protocol::dbft::semantics::Semantics;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Holds the key of validator `index` of the genesis set.
+    Validator { index: usize },
+    /// Follows the chain; never sends consensus messages.
+    Watcher,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeSpec {
+    pub name: String,
+    pub role: Role,
+    /// Clock drift in parts per million (positive = fast).
+    pub clock_drift_ppm: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProtocolSpec {
+    pub block_time_us: u64,
+    pub semantics: Semantics,
+    pub max_tx_per_block: usize,
+    pub mutation: Option<Mutation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CrashSpec {
+    pub node: NodeId,
+    pub at: SimTime,
+    pub restart: Option<SimTime>,
+    pub amnesia: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StopSpec {
+    /// Stop once every honest node that is up has this many blocks.
+    pub heights: Option<u32>,
+    pub duration: SimTime,
+    /// Stop at the first invariant violation (otherwise record it and go on).
+    pub on_violation: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LivenessSpec {
+    /// Global stabilisation time; L1 is checked only when it is declared.
+    pub gst: Option<SimTime>,
+    /// A height must be final within this long after max(GST, previous height's time).
+    pub bound: SimTime,
+    /// ... and in a view no higher than this.
+    pub max_views: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExpectStall {
+    pub class: Option<String>,
+    pub height: Option<u32>,
+    pub view: Option<u8>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ExpectSpec {
+    /// Some(true): every safety invariant holds; Some(false): at least one fails.
+    pub safety_holds: Option<bool>,
+    /// Invariants that must fail (all others must hold).
+    pub violations: Option<Vec<String>>,
+    /// Some(true): the run reaches its height target; Some(false): it stalls.
+    pub liveness_holds: Option<bool>,
+    pub stall: Option<ExpectStall>,
+    pub min_heights: Option<u32>,
+    pub max_view: Option<u8>,
+    pub latency_p99_ms: Option<f64>,
+    pub digests: BTreeMap<u64, Hash32>,
+}
+
+impl ExpectSpec {
+    pub fn is_empty(&self) -> bool {
+        *self == ExpectSpec::default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSpec {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub seeds: Vec<u64>,
+    /// Validators first (index = validator index), then watchers.
+    pub nodes: Vec<NodeSpec>,
+    pub validators: usize,
+    pub protocol: ProtocolSpec,
+    pub network: NetworkOptions,
+    pub crashes: Vec<CrashSpec>,
+    pub workload: WorkloadOptions,
+    pub stop: StopSpec,
+    pub liveness: LivenessSpec,
+    pub expect: ExpectSpec,
+    pub tags: Vec<String>,
+}
+
+impl RunSpec {
+    pub fn node_name(&self, n: NodeId) -> &str {
+        self.nodes.get(n.idx()).map_or("?", |s| s.name.as_str())
+    }
+}

@@ -1,0 +1,235 @@
+//! The world: a resolved scenario turned into an engine full of replicas, a network, a
+//! fault schedule and the observers, and run to its end.
+//!
+//! This is the one place that knows how the parts fit together: keys are handed to the
+//! nodes that hold them, crashes and partitions are scheduled, the digest, metrics,
+//! invariant checkers and (optionally) a trace writer observe the run, and when it ends
+//! the stall diagnosis reads the replicas' final state.
+
+use crate::engine::clock::Clock;
+use crate::engine::rng::{SimRng, Stream};
+use crate::engine::time::SimTime;
+use crate::engine::trace::{Digest, Observer, Observers};
+use crate::engine::workload::Workload;
+use crate::engine::{Engine, NodeSetup, StopCondition, StopReason};
+use crate::invariants::diagnosis::{self, ReplicaDiag, Stall, StallInput};
+use crate::invariants::{CheckContext, Checkers};
+use crate::net::Network;
+use crate::protocol::block::Block;
+use crate::protocol::crypto::{KeyId, Keyring};
+use crate::protocol::dbft::{DbftOptions, DbftReplica};
+use crate::protocol::{NodeId, Replica};
+use crate::report::metrics::Metrics;
+use crate::scenario::RunSpec;
+use crate::scenario::spec::Role;
+use crate::validators::{ValidatorSchedule, ValidatorSet};
+use std::rc::Rc;
+
+/// Everything a run produced, before it is turned into a report.
+pub struct RunResult {
+    pub seed: u64,
+    pub stop: StopReason,
+    pub end: SimTime,
+    pub digest: crate::protocol::crypto::Hash32,
+    pub metrics: Metrics,
+    pub checkers: Checkers,
+    pub stall: Option<Stall>,
+    pub liveness_holds: bool,
+    pub marks: std::collections::BTreeMap<&'static str, u64>,
+    /// Final ledger height per node.
+    pub ledger_heights: Vec<u32>,
+    pub honest: Vec<bool>,
+}
+
+/// A built, not yet run, simulation.
+pub struct World {
+    pub engine: Engine<DbftReplica>,
+    pub honest: Vec<bool>,
+    pub check: CheckContext,
+}
+
+/// Builds the world of `spec` for `seed`.
+pub fn build(spec: &RunSpec, seed: u64) -> World {
+    let keys = Rc::new(Keyring::generate(seed, spec.validators));
+    let genesis_set = Rc::new(ValidatorSet::new(
+        (0..spec.validators as u32).map(KeyId).collect(),
+    ));
+    let schedule = ValidatorSchedule::fixed(genesis_set.clone());
+    let opts = Rc::new(DbftOptions {
+        block_time_us: spec.protocol.block_time_us,
+        semantics: spec.protocol.semantics,
+        max_tx_per_block: spec.protocol.max_tx_per_block,
+        schedule: schedule.clone(),
+        mutation: spec.protocol.mutation,
+    });
+    let genesis = Rc::new(Block::genesis(genesis_set));
+    let honest: Vec<bool> = spec.nodes.iter().map(|_| true).collect();
+    let replicas = spec
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let key = match n.role {
+                Role::Validator { index } => keys.keypair(KeyId(index as u32)),
+                Role::Watcher => None,
+            };
+            let r = DbftReplica::new(NodeId(i as u32), key, opts.clone(), genesis.clone());
+            (
+                r,
+                NodeSetup {
+                    honest: honest[i],
+                    clock: Clock {
+                        drift_ppm: n.clock_drift_ppm,
+                    },
+                },
+            )
+        })
+        .collect();
+    let mut topo_rng = SimRng::derive(seed, Stream::Network);
+    let network = Network::new(
+        spec.network.clone(),
+        spec.nodes.len(),
+        SimRng::derive(seed, Stream::Network),
+        &mut topo_rng,
+    );
+    let workload = Workload::new(
+        spec.workload.clone(),
+        spec.network.latency.clone(),
+        SimRng::derive(seed, Stream::Workload),
+    );
+    let stop = StopCondition {
+        until: spec.stop.duration,
+        heights: spec.stop.heights,
+    };
+    let mut engine = Engine::new(replicas, network, keys.clone(), Some(workload), stop);
+    for c in &spec.crashes {
+        engine.schedule_crash(c.node, c.at);
+        if let Some(r) = c.restart {
+            engine.schedule_restart(c.node, r, c.amnesia);
+        }
+    }
+    for (i, p) in spec.network.partitions.iter().enumerate() {
+        let names = |g: &Vec<NodeId>| {
+            g.iter()
+                .map(|n| spec.node_name(*n))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let groups: Vec<String> = p.groups.iter().map(|g| format!("[{}]", names(g))).collect();
+        engine.schedule_marker(
+            p.from,
+            &format!("partition {i} starts: {} | rest", groups.join(" ")),
+        );
+        if p.until != SimTime::MAX {
+            engine.schedule_marker(p.until, &format!("partition {i} heals"));
+        }
+    }
+    if let Some(g) = spec.liveness.gst {
+        engine.schedule_marker(g, "GST: the network is synchronous from here on");
+    }
+    let check = CheckContext {
+        honest: honest.clone(),
+        keys,
+        schedule,
+        genesis: genesis.hash,
+        gst: spec.liveness.gst,
+        bound: spec.liveness.bound,
+        max_views: spec.liveness.max_views,
+        halt_on_violation: spec.stop.on_violation,
+    };
+    World {
+        engine,
+        honest,
+        check,
+    }
+}
+
+/// Runs `spec` with `seed`; `extra` observers (a trace writer, a progress bar) see every
+/// event too.
+pub fn run(
+    spec: &RunSpec,
+    seed: u64,
+    extra: Option<&mut dyn Observer>,
+    trace_content: bool,
+) -> RunResult {
+    let World {
+        mut engine,
+        honest,
+        check,
+    } = build(spec, seed);
+    engine.trace_content = trace_content;
+    let mut digest = Digest::default();
+    let mut metrics = Metrics::new(honest.clone());
+    let mut checkers = Checkers::new(check);
+    let stop = {
+        let mut obs = Observers {
+            list: vec![&mut digest, &mut metrics, &mut checkers],
+        };
+        if let Some(x) = extra {
+            obs.list.push(x);
+        }
+        engine.run(&mut obs)
+    };
+    let end = engine.now();
+    checkers.finish(end, digest.events);
+    let liveness_reached = match spec.stop.heights {
+        Some(_) => stop == StopReason::Heights,
+        None => false,
+    };
+    let n = spec.validators;
+    let stall = if liveness_reached || matches!(stop, StopReason::Halted(_)) {
+        None
+    } else {
+        let replicas: Vec<ReplicaDiag> = (0..engine.node_count())
+            .map(|i| {
+                let node = NodeId(i as u32);
+                let r = engine.replica(node);
+                ReplicaDiag {
+                    name: spec.node_name(node).to_string(),
+                    honest: honest[i],
+                    up: engine.is_up(node),
+                    validator: matches!(spec.nodes[i].role, Role::Validator { .. }),
+                    ledger_height: r.ledger_height(),
+                    status: r.status(),
+                }
+            })
+            .collect();
+        let partitions = spec
+            .network
+            .partitions
+            .iter()
+            .filter(|p| p.from <= end && end < p.until)
+            .map(|p| p.groups.as_slice())
+            .collect();
+        Some(diagnosis::diagnose(StallInput {
+            replicas,
+            partitions,
+            last_progress: metrics.last_progress,
+            end,
+            bound: spec.liveness.bound,
+            m: crate::validators::m_of(n),
+        }))
+    };
+    // Without a height target a run "holds" if it was still making progress at the end.
+    let liveness_holds = liveness_reached
+        || (spec.stop.heights.is_none()
+            && stall
+                .as_ref()
+                .is_some_and(|s| s.class == "still-progressing"));
+    let ledger_heights = (0..engine.node_count())
+        .map(|i| engine.replica(NodeId(i as u32)).ledger_height())
+        .collect();
+    RunResult {
+        seed,
+        stop,
+        end,
+        digest: digest.finish(),
+        metrics,
+        checkers,
+        stall,
+        liveness_holds,
+        marks: engine.marks.clone(),
+        ledger_heights,
+        honest,
+    }
+}
