@@ -39,6 +39,8 @@ pub struct RunResult {
     /// Final ledger height per node.
     pub ledger_heights: Vec<u32>,
     pub honest: Vec<bool>,
+    /// Whether each node was running at the end.
+    pub up: Vec<bool>,
 }
 
 /// A built, not yet run, simulation.
@@ -219,6 +221,9 @@ pub fn run(
     let ledger_heights = (0..engine.node_count())
         .map(|i| engine.replica(NodeId(i as u32)).ledger_height())
         .collect();
+    let up = (0..engine.node_count())
+        .map(|i| engine.is_up(NodeId(i as u32)))
+        .collect();
     RunResult {
         seed,
         stop,
@@ -231,5 +236,6 @@ pub fn run(
         marks: engine.marks.clone(),
         ledger_heights,
         honest,
+        up,
     }
 }

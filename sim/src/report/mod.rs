@@ -140,7 +140,7 @@ impl Report {
         }
         let finalised = m.finals.keys().next_back().copied().unwrap_or(0);
         let min_honest = (0..spec.nodes.len())
-            .filter(|&i| r.honest[i])
+            .filter(|&i| r.honest[i] && r.up[i])
             .map(|i| r.ledger_heights[i])
             .min()
             .unwrap_or(0);

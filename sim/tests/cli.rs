@@ -1,0 +1,286 @@
+//! The `dbft-sim` binary as a user runs it: determinism across processes, exit codes,
+//! atomic output, clear errors for bad scenarios.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dbft-sim"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A fresh, empty temporary directory for one test.
+fn tmpdir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "dbft-sim-test-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).current_dir(repo()).output().unwrap()
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn same_seed_same_report_across_processes_and_seeds_differ() {
+    let (a, b, c) = (tmpdir("a"), tmpdir("b"), tmpdir("c"));
+    let scenario = "scenarios/lossy-7.json";
+    for (dir, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
+        let out = run(&[
+            "run",
+            scenario,
+            "--seed",
+            seed,
+            "--out",
+            dir.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ra = std::fs::read(a.join("report.json")).unwrap();
+    let rb = std::fs::read(b.join("report.json")).unwrap();
+    assert_eq!(ra, rb, "two processes, same seed: byte-identical reports");
+    let (ja, jc) = (report(&a), report(&c));
+    assert_eq!(ja["seed"], 5);
+    assert_ne!(
+        ja["digest"], jc["digest"],
+        "a lossy random network must depend on the seed"
+    );
+    assert_eq!(ja["digest"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn report_has_the_documented_fields() {
+    let dir = tmpdir("fields");
+    let out = run(&[
+        "run",
+        "scenarios/happy-4.json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("happy-4 seed 1"), "{stdout}");
+    assert!(stdout.contains("digest "), "{stdout}");
+    let r = report(&dir);
+    for key in [
+        "scenario",
+        "seed",
+        "digest",
+        "outcome",
+        "sim_time_ms",
+        "heights",
+        "latency",
+        "views",
+        "per_height",
+        "messages",
+        "invariants",
+        "liveness",
+        "config",
+    ] {
+        assert!(r.get(key).is_some(), "missing {key}");
+    }
+    for q in ["p50", "p90", "p99", "max"] {
+        assert!(r["latency"]["block_interval_ms"][q].is_number());
+    }
+    let commit = &r["messages"]["Commit"];
+    for f in ["sent", "delivered", "dropped", "duplicated"] {
+        assert!(commit[f].is_u64(), "Commit.{f}");
+    }
+    assert_eq!(r["invariants"].as_array().unwrap().len(), 7);
+    assert_eq!(r["heights"]["finalised"], 10);
+}
+
+#[test]
+fn default_output_directory_is_reports_name_seed() {
+    let work = tmpdir("default-out");
+    std::fs::copy(repo().join("scenarios/happy-4.json"), work.join("s.json")).unwrap();
+    let out = bin()
+        .args(["run", "s.json", "--seed", "3", "--quiet"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(work.join("reports/happy-4/3/report.json").is_file());
+    // No temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(work.join("reports/happy-4/3"))
+        .unwrap()
+        .collect();
+    assert_eq!(leftovers.len(), 1);
+}
+
+#[test]
+fn trace_is_json_lines_in_step_order() {
+    let dir = tmpdir("trace");
+    let trace = dir.join("trace.jsonl");
+    let out = run(&[
+        "run",
+        "scenarios/happy-4.json",
+        "--out",
+        dir.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, report(&dir)["events"].as_u64().unwrap());
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["step"], i as u64);
+    }
+    assert_eq!(lines[0]["ev"], "start");
+    assert_eq!(lines[0]["node"], "R0");
+    let send = lines
+        .iter()
+        .find(|l| l["ev"] == "send" && l["kind"] == "PrepareRequest")
+        .unwrap();
+    assert!(
+        send["content"].is_object(),
+        "sends carry the message content"
+    );
+    assert!(lines.iter().any(|l| l["ev"] == "persist"));
+}
+
+#[test]
+fn failed_expectation_exits_1() {
+    let dir = tmpdir("exit1");
+    let s = dir.join("wrong.json");
+    std::fs::write(
+        &s,
+        r#"{"name": "wrong", "validators": 4, "expect": {"liveness": "stalls"}}"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "run",
+        s.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("mismatch: expected a stall"), "{stdout}");
+    // The report is still written: a failed expectation is a result, not an error.
+    assert!(dir.join("out/report.json").is_file());
+}
+
+/// Bad scenarios: (file content, path the error must name).
+const BAD: &[(&str, &str)] = &[
+    (r#"{"validators": "seven"}"#, "validators"),
+    (r#"{"validators": []}"#, "validators"),
+    (
+        r#"{"network": {"latency": {"dist": "normal", "mean_ms": -5, "stddev_ms": 1}}}"#,
+        "network.latency.mean_ms",
+    ),
+    (
+        r#"{"network": {"latency": {"dist": "uniform", "min_ms": 5, "max_ms": 1}}}"#,
+        "network.latency.max_ms",
+    ),
+    (r#"{"network": {"loss": 1.5}}"#, "network.loss"),
+    (r#"{"network": {"duplicate": 2}}"#, "network.duplicate"),
+    (r#"{"network": {"preset": "moon"}}"#, "network.preset"),
+    (r#"{"netwrok": {}}"#, "netwrok"),
+    (
+        r#"{"protocol": {"block_time_ms": -1}}"#,
+        "protocol.block_time_ms",
+    ),
+    (
+        r#"{"protocol": {"block_time_ms": true}}"#,
+        "protocol.block_time_ms",
+    ),
+    (
+        r#"{"protocol": {"semantics": "java"}}"#,
+        "protocol.semantics",
+    ),
+    (
+        r#"{"network": {"partitions": [{"groups": [["R0", "R7"]], "from_ms": 0}]}}"#,
+        "network.partitions[0].groups[0][1]",
+    ),
+    (
+        r#"{"network": {"partitions": [{"groups": [["R0"], ["R0"]], "from_ms": 0}]}}"#,
+        "network.partitions[0].groups[1]",
+    ),
+    (
+        r#"{"faults": {"crashes": [{"node": "R9", "at_ms": 5}]}}"#,
+        "faults.crashes[0].node",
+    ),
+    (
+        r#"{"faults": {"crashes": [{"node": "R1", "at_ms": -5}]}}"#,
+        "faults.crashes[0].at_ms",
+    ),
+    (r#"{"stop": {"heights": -1}}"#, "stop.heights"),
+    (r#"{"stop": {"duration_ms": 0}}"#, "stop.duration_ms"),
+    (
+        r#"{"expect": {"violations": ["S42"]}}"#,
+        "expect.violations[0]",
+    ),
+    (
+        r#"{"expect": {"stall": {"class": "sleepy"}}}"#,
+        "expect.stall.class",
+    ),
+    (
+        r#"{"workload": {"withhold": [{"nodes": ["R1"], "txs": [5, 2]}]}}"#,
+        "workload.withhold[0].txs",
+    ),
+];
+
+#[test]
+fn bad_scenarios_exit_2_name_the_path_and_write_nothing() {
+    assert!(BAD.len() >= 15);
+    let dir = tmpdir("bad");
+    for (i, (text, path)) in BAD.iter().enumerate() {
+        let s = dir.join(format!("bad{i}.json"));
+        std::fs::write(&s, text).unwrap();
+        let out_dir = dir.join(format!("out{i}"));
+        let trace = dir.join(format!("trace{i}.jsonl"));
+        let out = run(&[
+            "run",
+            s.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{path}: ")),
+            "{text}: stderr does not name {path}: {stderr}"
+        );
+        assert!(!out_dir.exists(), "{text}: output directory was created");
+        assert!(!trace.exists(), "{text}: trace was written");
+    }
+    let missing = run(&["run", dir.join("nope.json").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(run(&["run"]).status.code(), Some(2), "usage error");
+    assert_eq!(
+        run(&["frobnicate"]).status.code(),
+        Some(2),
+        "unknown subcommand"
+    );
+}
