@@ -116,6 +116,7 @@ pub struct Engine<R: Replica> {
     pub trace_content: bool,
     /// Coverage marks counted during the run.
     pub marks: BTreeMap<&'static str, u64>,
+    started: bool,
 }
 
 impl<R: Replica> Engine<R> {
@@ -126,7 +127,7 @@ impl<R: Replica> Engine<R> {
         workload: Option<Workload>,
         stop: StopCondition,
     ) -> Engine<R> {
-        let mut queue = EventQueue::new();
+        let queue = EventQueue::new();
         let slots: Vec<Slot<R>> = replicas
             .into_iter()
             .map(|(replica, s)| Slot {
@@ -139,10 +140,7 @@ impl<R: Replica> Engine<R> {
                 clock: s.clock,
             })
             .collect();
-        for i in 0..slots.len() {
-            queue.push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
-        }
-        let mut e = Engine {
+        Engine {
             now: SimTime::ZERO,
             step: 0,
             queue,
@@ -155,27 +153,8 @@ impl<R: Replica> Engine<R> {
             stop,
             trace_content: false,
             marks: BTreeMap::new(),
-        };
-        if let Some(w) = e.workload.as_mut() {
-            let initial = w.opts.initial_txs;
-            for tx in 1..=initial {
-                for i in 0..e.slots.len() {
-                    if !w.opts.withheld(tx, NodeId(i as u32)) {
-                        e.queue.push(
-                            SimTime::ZERO,
-                            Event::TxArrive {
-                                node: NodeId(i as u32),
-                                tx,
-                            },
-                        );
-                    }
-                }
-            }
-            if let Some(gap) = w.next_gap() {
-                e.queue.push(SimTime(gap), Event::NextTx);
-            }
+            started: false,
         }
-        e
     }
 
     pub fn now(&self) -> SimTime {
@@ -225,8 +204,41 @@ impl<R: Replica> Engine<R> {
         obs.observe(&rec)
     }
 
+    /// Queues the nodes' start and the workload. Done at the first `run`, after the world
+    /// has scheduled its faults, so a fault at time t takes effect before anything else
+    /// at t (a node crashed "at 0" never starts).
+    fn start(&mut self) {
+        self.started = true;
+        for i in 0..self.slots.len() {
+            self.queue
+                .push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
+        }
+        if let Some(w) = self.workload.as_mut() {
+            let initial = w.opts.initial_txs;
+            for tx in 1..=initial {
+                for i in 0..self.slots.len() {
+                    if !w.opts.withheld(tx, NodeId(i as u32)) {
+                        self.queue.push(
+                            SimTime::ZERO,
+                            Event::TxArrive {
+                                node: NodeId(i as u32),
+                                tx,
+                            },
+                        );
+                    }
+                }
+            }
+            if let Some(gap) = w.next_gap() {
+                self.queue.push(SimTime(gap), Event::NextTx);
+            }
+        }
+    }
+
     /// Runs until the stop condition, quiescence or a halt.
     pub fn run(&mut self, obs: &mut dyn Observer) -> StopReason {
+        if !self.started {
+            self.start();
+        }
         loop {
             match self.queue.peek_time() {
                 None => return StopReason::Quiescent,
@@ -268,6 +280,10 @@ impl<R: Replica> Engine<R> {
     fn dispatch(&mut self, ev: Event<R::Msg>, obs: &mut dyn Observer) -> Option<Halt> {
         match ev {
             Event::Start(node) => {
+                if !self.slots[node.idx()].up {
+                    // Crashed before it started: its restart will start it.
+                    return None;
+                }
                 let h = self.emit(obs, Ev::Start { node });
                 h.or(self.call(node, obs, |r, cx| r.on_start(cx)))
             }

@@ -236,3 +236,20 @@ fn observers_fan_out_and_first_halt_wins() {
     assert_eq!(e.run(&mut obs), StopReason::Halted("step 40".into()));
     assert_eq!(d.events, 41);
 }
+
+#[test]
+fn a_fault_at_time_t_takes_effect_before_anything_else_at_t() {
+    // A node crashed "at 0" never starts: the crash is queued before the start events.
+    let mut e = engine(1, 3, "ideal", forever());
+    e.schedule_crash(NodeId(1), SimTime::ZERO);
+    let mut log = Log::default();
+    e.run(&mut log);
+    assert_eq!(e.replica(NodeId(1)).starts, 0);
+    assert!(!log.0.iter().any(|(_, s)| s.starts_with("timer n1")));
+    assert!(
+        e.replica(NodeId(0))
+            .received
+            .iter()
+            .all(|&(from, _, _)| from != 1)
+    );
+}

