@@ -15,13 +15,14 @@ use crate::engine::{Engine, NodeSetup, StopCondition, StopReason};
 use crate::invariants::diagnosis::{self, ReplicaDiag, Stall, StallInput};
 use crate::invariants::{CheckContext, Checkers};
 use crate::net::Network;
+use crate::net::rules::{RuleSet, RuleStats};
 use crate::protocol::block::Block;
 use crate::protocol::crypto::{KeyId, Keyring};
 use crate::protocol::dbft::{DbftOptions, DbftReplica};
 use crate::protocol::{NodeId, Replica};
 use crate::report::metrics::Metrics;
 use crate::scenario::RunSpec;
-use crate::scenario::spec::Role;
+use crate::scenario::spec::{Role, TimerSpec};
 use crate::validators::{ValidatorSchedule, ValidatorSet};
 use std::rc::Rc;
 
@@ -41,6 +42,8 @@ pub struct RunResult {
     pub honest: Vec<bool>,
     /// Whether each node was running at the end.
     pub up: Vec<bool>,
+    /// How often each scripted rule matched.
+    pub rules: Vec<RuleStats>,
 }
 
 /// A built, not yet run, simulation.
@@ -126,11 +129,19 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
             engine.schedule_marker(p.until, &format!("partition {i} heals"));
         }
     }
+    engine.set_rules(RuleSet::new(spec.rules.clone()));
+    for t in &spec.timers {
+        match *t {
+            TimerSpec::Fire { node, at } => engine.schedule_forced_timer(node, at),
+            TimerSpec::Suppress { node, from, until } => engine.suppress_timers(node, from, until),
+        }
+    }
     if let Some(g) = spec.liveness.gst {
         engine.schedule_marker(g, "GST: the network is synchronous from here on");
     }
     let check = CheckContext {
         honest: honest.clone(),
+        names: spec.nodes.iter().map(|n| n.name.clone()).collect(),
         keys,
         schedule,
         genesis: genesis.hash,
@@ -237,5 +248,6 @@ pub fn run(
         ledger_heights,
         honest,
         up,
+        rules: engine.rule_stats().to_vec(),
     }
 }

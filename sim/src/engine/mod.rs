@@ -17,6 +17,7 @@ pub mod time;
 pub mod trace;
 pub mod workload;
 
+use crate::net::rules::{RuleSet, RuleStats, Verdict};
 use crate::net::{DropReason, Fate, Network};
 use crate::protocol::block::TxId;
 use crate::protocol::crypto::Keyring;
@@ -56,6 +57,19 @@ enum Event<M> {
         tx: TxId,
     },
     Marker(Rc<str>),
+    /// Scripted timer control: fire the node's armed timer now.
+    ForceTimer(NodeId),
+}
+
+/// A delivery parked by a rule until `node` sends a message of `kind`.
+struct Held<M> {
+    node: NodeId,
+    kind: Option<crate::protocol::MsgKind>,
+    at: SimTime,
+    id: u64,
+    from: NodeId,
+    to: NodeId,
+    msg: Rc<M>,
 }
 
 /// Per-node bookkeeping the engine keeps outside the replica.
@@ -71,6 +85,8 @@ struct Slot<R> {
     honest: bool,
     clock: Clock,
     height: u32,
+    /// Scripted windows `[from, until)` in which this node's timer expiries are swallowed.
+    suppressed: Vec<(SimTime, SimTime)>,
 }
 
 /// How a node is set up.
@@ -117,6 +133,9 @@ pub struct Engine<R: Replica> {
     /// Coverage marks counted during the run.
     pub marks: BTreeMap<&'static str, u64>,
     started: bool,
+    /// Scripted message rules (the adversary on the wire).
+    rules: RuleSet,
+    held: Vec<Held<R::Msg>>,
 }
 
 impl<R: Replica> Engine<R> {
@@ -138,6 +157,7 @@ impl<R: Replica> Engine<R> {
                 armed: None,
                 honest: s.honest,
                 clock: s.clock,
+                suppressed: Vec::new(),
             })
             .collect();
         Engine {
@@ -154,6 +174,8 @@ impl<R: Replica> Engine<R> {
             trace_content: false,
             marks: BTreeMap::new(),
             started: false,
+            rules: RuleSet::default(),
+            held: Vec::new(),
         }
     }
 
@@ -187,6 +209,26 @@ impl<R: Replica> Engine<R> {
 
     pub fn schedule_restart(&mut self, node: NodeId, at: SimTime, amnesia: bool) {
         self.queue.push(at, Event::Restart { node, amnesia });
+    }
+
+    /// Installs scripted message rules.
+    pub fn set_rules(&mut self, rules: RuleSet) {
+        self.rules = rules;
+    }
+
+    /// How often each rule matched and acted.
+    pub fn rule_stats(&self) -> &[RuleStats] {
+        &self.rules.stats
+    }
+
+    /// Fires `node`'s armed timer at `at` (if it has one then), as if it expired.
+    pub fn schedule_forced_timer(&mut self, node: NodeId, at: SimTime) {
+        self.queue.push(at, Event::ForceTimer(node));
+    }
+
+    /// Swallows `node`'s timer expiries during `[from, until)`.
+    pub fn suppress_timers(&mut self, node: NodeId, from: SimTime, until: SimTime) {
+        self.slots[node.idx()].suppressed.push((from, until));
     }
 
     /// A line for readers of the trace at `at` (partition starts, GST, ...).
@@ -330,12 +372,40 @@ impl<R: Replica> Engine<R> {
                     return None;
                 }
                 slot.armed = None;
+                let now = self.now;
+                if slot.suppressed.iter().any(|&(a, b)| now >= a && now < b) {
+                    let text = format!("{node} timer expiry suppressed");
+                    return self.emit(
+                        obs,
+                        Ev::Marker {
+                            text: Rc::from(text.as_str()),
+                        },
+                    );
+                }
                 let h = self.emit(
                     obs,
                     Ev::Timer {
                         node,
                         tag,
                         forced: false,
+                    },
+                );
+                h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
+            }
+            Event::ForceTimer(node) => {
+                let slot = &mut self.slots[node.idx()];
+                let Some(tag) = slot.armed.filter(|_| slot.up) else {
+                    return None;
+                };
+                // Cancel the pending expiry: the forced one replaces it.
+                slot.timer_gen += 1;
+                slot.armed = None;
+                let h = self.emit(
+                    obs,
+                    Ev::Timer {
+                        node,
+                        tag,
+                        forced: true,
                     },
                 );
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
@@ -455,6 +525,30 @@ impl<R: Replica> Engine<R> {
         }
     }
 
+    /// Releases deliveries held until `from` sends a message of `kind`.
+    fn release_held(&mut self, from: NodeId, kind: crate::protocol::MsgKind) {
+        if self.held.is_empty() {
+            return;
+        }
+        let (release, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.node == from && h.kind.is_none_or(|k| k == kind));
+        self.held = keep;
+        for h in release {
+            let at = h.at.max(self.now);
+            self.queue.push(
+                at,
+                Event::Deliver {
+                    id: h.id,
+                    from: h.from,
+                    to: h.to,
+                    msg: h.msg,
+                    dup: false,
+                },
+            );
+        }
+    }
+
     fn send(
         &mut self,
         from: NodeId,
@@ -480,6 +574,7 @@ impl<R: Replica> Engine<R> {
                 content,
             },
         );
+        self.release_held(from, meta.kind);
         let n = self.slots.len() as u32;
         let targets = match to {
             Some(t) if t.0 < n => t.0..t.0 + 1,
@@ -491,7 +586,29 @@ impl<R: Replica> Engine<R> {
             if to == from {
                 continue;
             }
-            match self.net.route(self.now, from, to, meta.size) {
+            let fate = self.net.route(self.now, from, to, meta.size);
+            let verdict = if self.rules.is_empty() {
+                Verdict::Now(fate)
+            } else {
+                self.rules.decide(self.now, from, to, &meta, fate)
+            };
+            let fate = match verdict {
+                Verdict::Now(f) => f,
+                Verdict::Held { node, kind, at } => {
+                    let msg = msg.clone();
+                    self.held.push(Held {
+                        node,
+                        kind,
+                        at,
+                        id,
+                        from,
+                        to,
+                        msg,
+                    });
+                    continue;
+                }
+            };
+            match fate {
                 Fate::Dropped(reason) => {
                     let h = self.emit(
                         obs,

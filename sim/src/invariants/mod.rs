@@ -73,6 +73,8 @@ fn ser_ms<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
 pub struct CheckContext {
     /// Honest nodes are the ones invariants speak for.
     pub honest: Vec<bool>,
+    /// Node names, for violation details.
+    pub names: Vec<String>,
     pub keys: Rc<Keyring>,
     /// The independent validator schedule (for S5).
     pub schedule: ValidatorSchedule,

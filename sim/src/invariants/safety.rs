@@ -41,6 +41,8 @@ pub struct Safety {
     /// S3: the block tree over all honest replicas (ids index `tree_blocks`).
     tree: DiGraphMap<u32, ()>,
     tree_ids: BTreeMap<Hash32, u32>,
+    /// S3: blocks whose certificate was already judged (each distinct block once).
+    judged: BTreeSet<Hash32>,
     /// S4: per (node, height), the block it signed a Commit for.
     signed: BTreeMap<(NodeId, u32), Hash32>,
     /// S6 results, one per forked height.
@@ -60,8 +62,13 @@ impl Safety {
             tree,
             tree_ids,
             signed: BTreeMap::new(),
+            judged: BTreeSet::new(),
             accountability: Vec::new(),
         }
+    }
+
+    fn name(&self, n: NodeId) -> &str {
+        self.cx.names.get(n.idx()).map_or("?", |s| s.as_str())
     }
 
     fn honest(&self, n: NodeId) -> bool {
@@ -102,8 +109,10 @@ impl Safety {
                     nodes: vec![node],
                     blocks: vec![prev.hash, block.hash],
                     detail: format!(
-                        "{node} replaced block {} at height {h} with {}",
-                        prev.hash, block.hash
+                        "{} replaced block {} at height {h} with {}",
+                        self.name(node),
+                        prev.hash,
+                        block.hash
                     ),
                 });
             }
@@ -117,7 +126,11 @@ impl Safety {
                 height: h,
                 nodes: vec![node],
                 blocks: vec![block.hash],
-                detail: format!("{node} persisted height {h} without height {}", h - 1),
+                detail: format!(
+                    "{} persisted height {h} without height {}",
+                    self.name(node),
+                    h - 1
+                ),
             }),
             Some(set) => {
                 let parent = if h == 1 {
@@ -137,7 +150,10 @@ impl Safety {
                         ),
                     });
                 }
-                if let Err(e) = verify_certificate(block, &set, &self.cx.keys, set.m()) {
+                let first_sight = self.judged.insert(block.hash);
+                if !first_sight {
+                    // Judged already, when another replica persisted it.
+                } else if let Err(e) = verify_certificate(block, &set, &self.cx.keys, set.m()) {
                     found.push(Found {
                         id: "S3",
                         height: h,
@@ -195,9 +211,11 @@ impl Safety {
                         nodes: vec![other, node],
                         blocks: vec![first_block.hash, block.hash],
                         detail: format!(
-                            "{other} persisted {} (view {}) and {node} persisted {} (view {}) at height {h}; {} double signers, F = {} ({verdict})",
+                            "{} persisted {} (view {}) and {} persisted {} (view {}) at height {h}; {} double signers, F = {} ({verdict})",
+                            self.name(other),
                             first_block.hash,
                             first_block.view,
+                            self.name(node),
                             block.hash,
                             block.view,
                             acc.double_signers.len(),
@@ -294,7 +312,8 @@ impl Safety {
                 nodes: vec![node],
                 blocks: vec![*prev, block],
                 detail: format!(
-                    "{node} signed Commit for {prev} and for {block} at height {height}"
+                    "{} signed Commit for {prev} and for {block} at height {height}",
+                    self.name(node)
                 ),
             }],
             Some(_) => Vec::new(),

@@ -1,1 +1,427 @@
+//! Each invariant against a hand-built event sequence that violates it and one that
+//! satisfies it; the stall classification against hand-built replica states.
 
+use super::diagnosis::{ReplicaDiag, StallInput, diagnose};
+use super::*;
+use crate::engine::trace::{Ev, Rec};
+use crate::protocol::block::{Block, CertSig, Header, tx_root};
+use crate::protocol::crypto::KeyId;
+use crate::protocol::{Note, Phase, ReplicaStatus};
+use crate::validators::ValidatorSet;
+
+const N: usize = 4; // F = 1, M = 3
+
+struct Chain {
+    keys: Rc<Keyring>,
+    set: Rc<ValidatorSet>,
+    genesis: Rc<Block>,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let keys = Rc::new(Keyring::generate(11, N));
+        let set = Rc::new(ValidatorSet::new((0..N as u32).map(KeyId).collect()));
+        let genesis = Rc::new(Block::genesis(set.clone()));
+        Chain { keys, set, genesis }
+    }
+
+    /// A block on `parent`, signed in `view` by `signers` (validator indices).
+    fn block(&self, parent: &Block, nonce: u64, view: u8, signers: &[u16]) -> Rc<Block> {
+        self.block_with_set(parent, nonce, view, signers, self.set.clone())
+    }
+
+    fn block_with_set(
+        &self,
+        parent: &Block,
+        nonce: u64,
+        view: u8,
+        signers: &[u16],
+        next: Rc<ValidatorSet>,
+    ) -> Rc<Block> {
+        let header = Header {
+            version: 0,
+            height: parent.height() + 1,
+            prev_hash: parent.hash,
+            timestamp_ms: 1,
+            nonce,
+            primary: 0,
+            tx_root: tx_root(&[]),
+            next_validators: next.hash(),
+        };
+        let hash = header.hash();
+        let certificate = signers
+            .iter()
+            .map(|&i| CertSig {
+                index: i,
+                view,
+                sig: self.keys.keypair(KeyId(i as u32)).unwrap().sign(&hash),
+            })
+            .collect();
+        Rc::new(Block {
+            hash,
+            header,
+            txs: vec![],
+            next_validators: next,
+            view,
+            certificate,
+        })
+    }
+
+    fn checkers(&self, honest: Vec<bool>) -> Checkers {
+        self.checkers_with(honest, None)
+    }
+
+    fn checkers_with(&self, honest: Vec<bool>, gst: Option<SimTime>) -> Checkers {
+        Checkers::new(CheckContext {
+            names: (0..honest.len()).map(|i| format!("R{i}")).collect(),
+            honest,
+            keys: self.keys.clone(),
+            schedule: ValidatorSchedule::fixed(self.set.clone()),
+            genesis: self.genesis.hash,
+            gst,
+            bound: SimTime::from_secs(10),
+            max_views: 1,
+            halt_on_violation: false,
+        })
+    }
+}
+
+/// Feeds events at 1 s intervals; returns the violated ids in order.
+fn feed(c: &mut Checkers, evs: Vec<Ev>) -> Vec<&'static str> {
+    for (i, ev) in evs.into_iter().enumerate() {
+        c.observe(&Rec {
+            step: i as u64,
+            time: SimTime::from_secs(i as u64 + 1),
+            ev,
+        });
+    }
+    c.violations.iter().map(|v| v.id).collect()
+}
+
+fn persist(node: u32, block: &Rc<Block>) -> Ev {
+    Ev::Persist {
+        node: NodeId(node),
+        block: block.clone(),
+    }
+}
+
+fn signed(node: u32, height: u32, block: &Rc<Block>) -> Ev {
+    Ev::Note {
+        node: NodeId(node),
+        note: Note::CommitSigned {
+            height,
+            view: 0,
+            block: block.hash,
+            key: KeyId(node),
+        },
+    }
+}
+
+const ALL_HONEST: [bool; N] = [true; N];
+
+#[test]
+fn honest_chain_satisfies_everything() {
+    let ch = Chain::new();
+    let b1 = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let b2 = ch.block(&b1, 2, 1, &[1, 2, 3]);
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    let mut evs = Vec::new();
+    for n in 0..N as u32 {
+        evs.push(signed(n, 1, &b1));
+        evs.push(signed(n, 1, &b1)); // re-sending the same commit is fine
+        evs.push(persist(n, &b1));
+    }
+    for n in 0..N as u32 {
+        evs.push(persist(n, &b2));
+    }
+    assert_eq!(feed(&mut c, evs), Vec::<&str>::new());
+    for (id, _) in INVARIANTS {
+        assert_ne!(c.status(id), "violated");
+    }
+}
+
+#[test]
+fn s1_two_blocks_at_one_height() {
+    let ch = Chain::new();
+    let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let b = ch.block(&ch.genesis, 2, 1, &[1, 2, 3]);
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    let ids = feed(&mut c, vec![persist(0, &a), persist(1, &a), persist(2, &b)]);
+    assert!(ids.contains(&"S1"), "{ids:?}");
+    let v = c.violations.iter().find(|v| v.id == "S1").unwrap();
+    assert_eq!(
+        (v.height, v.nodes.clone(), v.blocks.clone()),
+        (1, vec![NodeId(0), NodeId(2)], vec![a.hash, b.hash])
+    );
+    assert!(
+        !v.window.is_empty(),
+        "a violation carries the events that led to it"
+    );
+    // A Byzantine node persisting another block is not a violation of honest agreement.
+    let mut c = ch.checkers(vec![true, true, false, true]);
+    assert!(!feed(&mut c, vec![persist(0, &a), persist(2, &b)]).contains(&"S1"));
+}
+
+#[test]
+fn s2_a_persisted_height_is_never_replaced() {
+    let ch = Chain::new();
+    let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let b = ch.block(&ch.genesis, 2, 0, &[0, 1, 2]);
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    assert_eq!(
+        feed(&mut c, vec![persist(0, &a), persist(0, &a)]),
+        Vec::<&str>::new()
+    );
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    assert_eq!(
+        feed(&mut c, vec![persist(0, &a), persist(0, &b)]),
+        vec!["S2"]
+    );
+}
+
+#[test]
+fn s3_certificate_and_linkage() {
+    let ch = Chain::new();
+    let good = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let cases: Vec<(&str, Rc<Block>)> = vec![
+        ("too few signatures", ch.block(&ch.genesis, 1, 0, &[0, 1])),
+        ("mixed views", {
+            let mut b = (*ch.block(&ch.genesis, 1, 0, &[0, 1, 2])).clone();
+            b.certificate[2].view = 1;
+            Rc::new(b)
+        }),
+        ("signature by a key outside the set", {
+            let mut b = (*good).clone();
+            // Key 3's signature claimed as index 2's.
+            b.certificate[2].sig = ch.keys.keypair(KeyId(3)).unwrap().sign(&b.hash);
+            Rc::new(b)
+        }),
+        (
+            "does not link to its parent",
+            ch.block(&ch.block(&ch.genesis, 9, 0, &[0, 1, 2]), 1, 0, &[0, 1, 2]),
+        ),
+    ];
+    for (what, b) in cases {
+        let mut c = ch.checkers(ALL_HONEST.to_vec());
+        // The unlinked block is at height 2: give node 0 a height 1 first.
+        let evs = if b.height() == 2 {
+            vec![persist(0, &good), persist(0, &b)]
+        } else {
+            vec![persist(0, &b)]
+        };
+        let ids = feed(&mut c, evs);
+        assert!(ids.contains(&"S3"), "{what}: {ids:?}");
+    }
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    assert_eq!(feed(&mut c, vec![persist(0, &good)]), Vec::<&str>::new());
+}
+
+#[test]
+fn s3_block_tree_must_be_a_single_path() {
+    let ch = Chain::new();
+    let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let a2 = ch.block(&a, 2, 0, &[0, 1, 2]);
+    let b = ch.block(&ch.genesis, 3, 0, &[1, 2, 3]);
+    // Node 2 (Byzantine-free run, but a different branch at height 1): the tree branches.
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    let ids = feed(
+        &mut c,
+        vec![persist(0, &a), persist(0, &a2), persist(2, &b)],
+    );
+    assert!(ids.contains(&"S3"));
+    assert!(c.violations.iter().any(|v| v.detail.contains("branches")));
+}
+
+#[test]
+fn s4_no_honest_double_sign() {
+    let ch = Chain::new();
+    let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let b = ch.block(&ch.genesis, 2, 1, &[0, 1, 2]);
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    assert_eq!(
+        feed(
+            &mut c,
+            vec![signed(1, 1, &a), signed(1, 2, &b), signed(2, 1, &b)]
+        ),
+        Vec::<&str>::new()
+    );
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    assert_eq!(
+        feed(&mut c, vec![signed(1, 1, &a), signed(1, 1, &b)]),
+        vec!["S4"]
+    );
+    let mut c = ch.checkers(vec![true, false, true, true]);
+    assert_eq!(
+        feed(&mut c, vec![signed(1, 1, &a), signed(1, 1, &b)]),
+        Vec::<&str>::new(),
+        "Byzantine signers are not S4"
+    );
+}
+
+#[test]
+fn s5_the_declared_set_is_the_scheduled_one() {
+    let ch = Chain::new();
+    let other = Rc::new(ValidatorSet::new(vec![KeyId(0), KeyId(1), KeyId(2)]));
+    // Block 1 declares a different next set than the (fixed) schedule.
+    let b1 = ch.block_with_set(&ch.genesis, 1, 0, &[0, 1, 2], other);
+    let b2 = ch.block(&b1, 2, 0, &[0, 1, 2]);
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    let ids = feed(&mut c, vec![persist(0, &b1), persist(0, &b2)]);
+    assert_eq!(ids, vec!["S5"]);
+}
+
+#[test]
+fn s6_fork_accountability() {
+    let ch = Chain::new();
+    // Full certificates: two quorums of 3 out of 4 share ≥ 2 = F+1 signers.
+    let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let b = ch.block(&ch.genesis, 2, 1, &[1, 2, 3]);
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    let ids = feed(&mut c, vec![persist(0, &a), persist(3, &b)]);
+    assert!(ids.contains(&"S1") && !ids.contains(&"S6"), "{ids:?}");
+    assert_eq!(
+        c.safety.accountability[0].double_signers,
+        vec![KeyId(1), KeyId(2)]
+    );
+    assert!(c.safety.accountability[0].accountable);
+    // Undersized certificates (2 signers each, disjoint): nobody provably equivocated.
+    let a = ch.block(&ch.genesis, 1, 0, &[0, 1]);
+    let b = ch.block(&ch.genesis, 2, 1, &[2, 3]);
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    let ids = feed(&mut c, vec![persist(0, &a), persist(3, &b)]);
+    assert!(ids.contains(&"S1") && ids.contains(&"S6"), "{ids:?}");
+    assert!(!c.safety.accountability[0].accountable);
+}
+
+#[test]
+fn l1_bounded_liveness_after_gst() {
+    let ch = Chain::new();
+    let b1 = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let b2 = ch.block(&b1, 2, 0, &[0, 1, 2]);
+    let b3 = ch.block(&b2, 3, 2, &[0, 1, 2]); // final in view 2 > max_views 1
+    let rec = |t: u64, ev: Ev| Rec {
+        step: t,
+        time: SimTime::from_secs(t),
+        ev,
+    };
+    // GST at 5 s, bound 10 s: height 1 at 12 s is fine, height 2 at 25 s is late.
+    let mut c = ch.checkers_with(ALL_HONEST.to_vec(), Some(SimTime::from_secs(5)));
+    c.observe(&rec(12, persist(0, &b1)));
+    assert!(c.violations.is_empty());
+    c.observe(&rec(25, persist(0, &b2)));
+    assert_eq!(c.violations.len(), 1);
+    assert_eq!(c.violations[0].id, "L1");
+    c.observe(&rec(26, persist(0, &b3)));
+    assert!(c.violations[1].detail.contains("view 2"));
+    // The open height is late at the end if its bound expired.
+    c.finish(SimTime::from_secs(40), 99);
+    assert_eq!(c.violations.len(), 3);
+    assert_eq!(c.violations[2].height, 4);
+    // Without GST, L1 is not checked.
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    c.observe(&rec(500, persist(0, &b1)));
+    c.finish(SimTime::from_secs(900), 1);
+    assert!(c.violations.is_empty());
+    assert_eq!(c.status("L1"), "not-checked");
+}
+
+fn status(height: u32, view: u8, phase: Phase, committed_view: Option<u8>) -> ReplicaStatus {
+    ReplicaStatus {
+        height,
+        view,
+        phase,
+        watch_only: false,
+        count_committed: 0,
+        count_failed: 0,
+        committed_view,
+        change_views: vec![],
+        preparations: 0,
+        n: N,
+        f: 1,
+        m: 3,
+    }
+}
+
+fn replica(name: &str, up: bool, s: ReplicaStatus) -> ReplicaDiag {
+    ReplicaDiag {
+        name: name.into(),
+        honest: true,
+        up,
+        validator: true,
+        ledger_height: s.height - 1,
+        status: Some(s),
+    }
+}
+
+fn input<'a>(
+    replicas: Vec<ReplicaDiag>,
+    partitions: Vec<&'a [Vec<NodeId>]>,
+    idle_s: u64,
+) -> StallInput<'a> {
+    StallInput {
+        replicas,
+        partitions,
+        last_progress: SimTime::from_secs(100),
+        end: SimTime::from_secs(100 + idle_s),
+        bound: SimTime::from_secs(60),
+        m: 3,
+    }
+}
+
+#[test]
+fn stall_classes() {
+    // The four-node crash lock: one dead, one committed in view 0, two asking for view 2.
+    let lock = vec![
+        replica("R0", true, status(3, 1, Phase::ViewChanging, None)),
+        replica("R1", false, status(3, 0, Phase::Initial, None)),
+        replica("R2", true, status(3, 0, Phase::CommitSent, Some(0))),
+        replica("R3", true, status(3, 1, Phase::ViewChanging, None)),
+    ];
+    let s = diagnose(input(lock.clone(), vec![], 500));
+    assert_eq!(
+        (s.class, s.height, s.view),
+        ("commit-lock", 3, 1),
+        "{}",
+        s.reason
+    );
+    // Two crashed: fewer than M honest validators run.
+    let mut two_down = lock.clone();
+    two_down[3].up = false;
+    assert_eq!(
+        diagnose(input(two_down, vec![], 500)).class,
+        "too-many-faulty"
+    );
+    // A 2-2 partition of four running validators.
+    let all_up: Vec<ReplicaDiag> = (0..4)
+        .map(|i| {
+            replica(
+                &format!("R{i}"),
+                true,
+                status(3, 0, Phase::ViewChanging, None),
+            )
+        })
+        .collect();
+    let groups = vec![vec![NodeId(0), NodeId(1)]];
+    assert_eq!(
+        diagnose(input(all_up.clone(), vec![&groups], 500)).class,
+        "partitioned"
+    );
+    // A 3-1 partition leaves a quorum: not the explanation.
+    let groups = vec![vec![NodeId(0)]];
+    assert_ne!(
+        diagnose(input(all_up.clone(), vec![&groups], 500)).class,
+        "partitioned"
+    );
+    // Recent progress: cut short, not stuck.
+    assert_eq!(
+        diagnose(input(all_up.clone(), vec![], 30)).class,
+        "still-progressing"
+    );
+    // Nothing fits.
+    assert_eq!(diagnose(input(all_up, vec![], 500)).class, "undiagnosed");
+    // M commits in one view would finish: not a commit lock.
+    let mut finishing = lock;
+    finishing[0] = replica("R0", true, status(3, 0, Phase::CommitSent, Some(0)));
+    finishing[3] = replica("R3", true, status(3, 0, Phase::CommitSent, Some(0)));
+    assert_ne!(diagnose(input(finishing, vec![], 500)).class, "commit-lock");
+}

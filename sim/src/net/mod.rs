@@ -15,6 +15,7 @@
 //! message is gone), asymmetric partitions.
 
 pub mod latency;
+pub mod rules;
 pub mod topology;
 
 use crate::engine::rng::SimRng;

@@ -103,6 +103,8 @@ pub struct Report {
     pub accountability: Vec<Accountability>,
     pub liveness: Liveness,
     pub coverage: BTreeMap<&'static str, u64>,
+    /// Every scripted rule with how many (message, recipient) pairs it matched and acted on.
+    pub rules: Vec<crate::net::rules::RuleStats>,
     pub config: RunSpec,
 }
 
@@ -229,6 +231,7 @@ impl Report {
                 stall: r.stall.clone(),
             },
             coverage: r.marks.clone(),
+            rules: r.rules.clone(),
             config: spec.clone(),
         };
         let mismatches = expect::check(spec, &report);

@@ -7,12 +7,13 @@ use super::spec::*;
 use crate::engine::time::SimTime;
 use crate::engine::workload::{Withhold, WorkloadOptions};
 use crate::net::latency::Latency;
+use crate::net::rules::{MsgMatch, Rule, RuleAction};
 use crate::net::topology::TopologySpec;
 use crate::net::{Degradation, NetworkOptions, Partition};
-use crate::protocol::NodeId;
 use crate::protocol::crypto::Hash32;
 use crate::protocol::dbft::Mutation;
 use crate::protocol::dbft::semantics::Semantics;
+use crate::protocol::{MsgKind, NodeId};
 use std::collections::BTreeMap;
 
 /// Ids of every invariant a scenario may name.
@@ -334,6 +335,33 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     };
 
     let expect = resolve_expect(s.expect.clone().unwrap_or_default())?;
+    let rules = resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
+    let mut timers = Vec::new();
+    for (i, t) in s.timers.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let path = format!("timers[{i}]");
+        timers.push(match t {
+            schema::TimerControl::Fire { node, at_ms } => TimerSpec::Fire {
+                node: lookup.node(&format!("{path}.node"), node)?,
+                at: time_ms(&format!("{path}.at_ms"), *at_ms)?,
+            },
+            schema::TimerControl::Suppress {
+                node,
+                from_ms,
+                until_ms,
+            } => {
+                let from = time_ms(&format!("{path}.from_ms"), *from_ms)?;
+                let until = time_ms(&format!("{path}.until_ms"), *until_ms)?;
+                if until <= from {
+                    return err(format!("{path}.until_ms"), "must be after from_ms");
+                }
+                TimerSpec::Suppress {
+                    node: lookup.node(&format!("{path}.node"), node)?,
+                    from,
+                    until,
+                }
+            }
+        });
+    }
 
     let nodes = names
         .iter()
@@ -363,8 +391,116 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         stop,
         liveness,
         expect,
+        rules,
+        timers,
         tags: s.tags.clone().unwrap_or_default(),
     })
+}
+
+fn message_kind(path: &str, name: &str) -> Result<MsgKind> {
+    MsgKind::parse(name)
+        .filter(|k| *k != MsgKind::Other)
+        .ok_or_else(|| {
+            let known: Vec<&str> = MsgKind::ALL
+                .iter()
+                .filter(|k| **k != MsgKind::Other)
+                .map(|k| k.name())
+                .collect();
+            ScenarioError::new(
+                path,
+                format!(
+                    "unknown message type \"{name}\" (known: {})",
+                    known.join(", ")
+                ),
+            )
+        })
+}
+
+fn resolve_rules(rules: &[schema::MessageRule], names: &Names) -> Result<Vec<Rule>> {
+    let mut out = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        let path = format!("rules[{i}]");
+        let m = r.matcher.clone().unwrap_or_default();
+        let mp = format!("{path}.match");
+        let from = m
+            .from
+            .as_ref()
+            .map(|v| names.nodes(&format!("{mp}.from"), v))
+            .transpose()?;
+        let to =
+            m.to.as_ref()
+                .map(|v| names.nodes(&format!("{mp}.to"), v))
+                .transpose()?;
+        let kinds = match &m.types {
+            None => None,
+            Some(v) => Some(
+                v.iter()
+                    .enumerate()
+                    .map(|(j, t)| message_kind(&format!("{mp}.types[{j}]"), t))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
+        let window_from = m
+            .from_ms
+            .map(|x| time_ms(&format!("{mp}.from_ms"), x))
+            .transpose()?
+            .unwrap_or(SimTime::ZERO);
+        let window_until = m
+            .until_ms
+            .map(|x| time_ms(&format!("{mp}.until_ms"), x))
+            .transpose()?
+            .unwrap_or(SimTime::MAX);
+        if window_until <= window_from {
+            return err(format!("{mp}.until_ms"), "must be after from_ms");
+        }
+        if m.nth == Some(0) {
+            return err(format!("{mp}.nth"), "counts from 1");
+        }
+        let ap = format!("{path}.action");
+        let action = match &r.action {
+            schema::RuleAction::Drop => RuleAction::Drop,
+            schema::RuleAction::Duplicate => RuleAction::Duplicate,
+            schema::RuleAction::DeliverNow => RuleAction::DeliverNow,
+            schema::RuleAction::Delay { ms } => RuleAction::Delay {
+                by: time_ms(&format!("{ap}.ms"), *ms)?.0,
+            },
+            schema::RuleAction::Hold {
+                until_ms: Some(t),
+                until_sent: None,
+            } => RuleAction::HoldUntil {
+                until: time_ms(&format!("{ap}.until_ms"), *t)?,
+            },
+            schema::RuleAction::Hold {
+                until_ms: None,
+                until_sent: Some(c),
+            } => RuleAction::HoldUntilSent {
+                node: names.node(&format!("{ap}.until_sent.node"), &c.node)?,
+                kind: c
+                    .kind
+                    .as_deref()
+                    .map(|k| message_kind(&format!("{ap}.until_sent.type"), k))
+                    .transpose()?,
+            },
+            schema::RuleAction::Hold { .. } => {
+                return err(ap, "hold needs exactly one of until_ms or until_sent");
+            }
+        };
+        out.push(Rule {
+            name: r.name.clone().unwrap_or_else(|| format!("rule {i}")),
+            matcher: MsgMatch {
+                from,
+                to,
+                kinds,
+                height: m.height,
+                view: m.view,
+                window_from,
+                window_until,
+                nth: m.nth,
+            },
+            action,
+        });
+    }
+    Ok(out)
 }
 
 fn resolve_latency(l: &schema::Latency) -> Result<Latency> {

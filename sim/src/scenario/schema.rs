@@ -35,6 +35,10 @@ pub struct Scenario {
     pub stop: Option<Stop>,
     pub liveness: Option<Liveness>,
     pub expect: Option<Expect>,
+    /// Scripted message rules, tried in order for every (message, recipient).
+    pub rules: Option<Vec<MessageRule>>,
+    /// Scripted timer control.
+    pub timers: Option<Vec<TimerControl>>,
     /// Free-form labels for `check` (e.g. "long" to run only in the nightly script).
     pub tags: Option<Vec<String>>,
 }
@@ -214,4 +218,64 @@ pub struct ExpectStall {
     pub class: Option<String>,
     pub height: Option<u32>,
     pub view: Option<u8>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRule {
+    pub name: Option<String>,
+    #[serde(rename = "match")]
+    pub matcher: Option<RuleMatch>,
+    pub action: RuleAction,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RuleMatch {
+    pub from: Option<Vec<NodeRef>>,
+    pub to: Option<Vec<NodeRef>>,
+    /// Message types: ChangeView, PrepareRequest, PrepareResponse, Commit,
+    /// RecoveryRequest, RecoveryMessage, Block, GetBlocks.
+    pub types: Option<Vec<String>>,
+    pub height: Option<u32>,
+    pub view: Option<u8>,
+    pub from_ms: Option<f64>,
+    pub until_ms: Option<f64>,
+    pub nth: Option<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RuleAction {
+    Drop,
+    Delay {
+        ms: f64,
+    },
+    Hold {
+        until_ms: Option<f64>,
+        until_sent: Option<SentCondition>,
+    },
+    Duplicate,
+    DeliverNow,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentCondition {
+    pub node: NodeRef,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum TimerControl {
+    /// Fire the node's armed timer at `at_ms` (as if it expired then).
+    Fire { node: NodeRef, at_ms: f64 },
+    /// Swallow the node's timer expiries during `[from_ms, until_ms)`.
+    Suppress {
+        node: NodeRef,
+        from_ms: f64,
+        until_ms: f64,
+    },
 }

@@ -45,6 +45,21 @@ pub struct CrashSpec {
     pub amnesia: bool,
 }
 
+/// Scripted timer control.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "do", rename_all = "kebab-case")]
+pub enum TimerSpec {
+    Fire {
+        node: NodeId,
+        at: SimTime,
+    },
+    Suppress {
+        node: NodeId,
+        from: SimTime,
+        until: SimTime,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StopSpec {
     /// Stop once every honest node that is up has this many blocks.
@@ -108,6 +123,8 @@ pub struct RunSpec {
     pub stop: StopSpec,
     pub liveness: LivenessSpec,
     pub expect: ExpectSpec,
+    pub rules: Vec<crate::net::rules::Rule>,
+    pub timers: Vec<TimerSpec>,
     pub tags: Vec<String>,
 }
 

@@ -220,7 +220,12 @@ impl DbftReplica {
 
     /// MoreThanFNodesCommittedOrLost ⇔ CountCommitted + CountFailed > F.
     pub fn more_than_f_nodes_committed_or_lost(&self) -> bool {
-        self.ctx.count_committed() + self.count_failed() > self.ctx.f()
+        // dBFT 1.0 (the no-commit-phase mutation) had no commits to count.
+        let committed = match self.opts.mutation {
+            Some(super::Mutation::NoCommitPhase) => 0,
+            _ => self.ctx.count_committed(),
+        };
+        committed + self.count_failed() > self.ctx.f()
     }
 
     /// NotAcceptingPayloadsDueToViewChanging ⇔ ViewChanging ∧ ¬MoreThanFNodesCommittedOrLost.

@@ -1,0 +1,138 @@
+//! The oracles can fail (mutations), do not fail on honest runs (no false alarms), and
+//! explain stalls.
+
+use dbft_sim::report::Report;
+use dbft_sim::scenario::{self, RunSpec};
+use dbft_sim::world;
+use std::path::Path;
+
+fn load(rel: &str) -> RunSpec {
+    scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)).unwrap()
+}
+
+fn report(s: &RunSpec, seed: u64) -> Report {
+    Report::build(s, &world::run(s, seed, None, false))
+}
+
+fn safety_violations(r: &Report) -> Vec<&'static str> {
+    r.outcome
+        .violated
+        .iter()
+        .copied()
+        .filter(|id| id.starts_with('S'))
+        .collect()
+}
+
+#[test]
+fn mutations_trip_their_invariants_and_the_honest_protocol_passes_the_same_schedule() {
+    for (file, expected) in [
+        (
+            "scenarios/attacks/spork-no-commit-phase-4.json",
+            vec!["S1", "S3", "S4"],
+        ),
+        (
+            "scenarios/attacks/no-commit-lock-4.json",
+            vec!["S1", "S3", "S4"],
+        ),
+        ("scenarios/attacks/quorum-off-by-one-4.json", vec!["S3"]),
+    ] {
+        let mutated = load(file);
+        assert!(mutated.protocol.mutation.is_some());
+        let r = report(&mutated, mutated.seed);
+        assert_eq!(r.outcome.violated, expected, "{file}");
+        assert!(r.outcome.as_expected, "{file}: {:?}", r.outcome.mismatches);
+        // The same schedule, the honest protocol.
+        let mut honest = mutated.clone();
+        honest.protocol.mutation = None;
+        let r = report(&honest, honest.seed);
+        assert_eq!(
+            safety_violations(&r),
+            Vec::<&str>::new(),
+            "{file} without the mutation"
+        );
+        assert_eq!(
+            r.liveness.status,
+            "holds",
+            "{file} without the mutation: {:?}",
+            r.liveness.stall.map(|s| s.reason)
+        );
+    }
+}
+
+#[test]
+fn spork_fork_is_accountable() {
+    let s = load("scenarios/attacks/spork-no-commit-phase-4.json");
+    let r = report(&s, s.seed);
+    assert_eq!(r.accountability.len(), 1);
+    let a = &r.accountability[0];
+    assert!(a.accountable && a.double_signers.len() > a.f, "{a:?}");
+}
+
+#[test]
+fn no_false_alarms_on_honest_runs() {
+    // The full count (≥ 1,000 seeds) runs in scripts/sweep.sh; here a debug-sized sample.
+    let scenarios = [
+        r#"{"validators": 4, "protocol": {"block_time_ms": 1000}, "stop": {"heights": 5}}"#,
+        r#"{"validators": 7, "protocol": {"block_time_ms": 1000, "semantics": "go"}, "network": {"preset": "lossy"}, "stop": {"heights": 5}}"#,
+        r#"{"validators": 7, "protocol": {"block_time_ms": 1000}, "network": {"preset": "heavy-tail", "duplicate": 0.05},
+            "faults": {"crashes": [{"node": "R2", "at_ms": 1500, "restart_ms": 9000}, {"node": "R5", "at_ms": 4000, "restart_ms": 5000, "amnesia": true}]},
+            "stop": {"heights": 6}}"#,
+    ];
+    let mut runs = 0;
+    for text in scenarios {
+        let s = scenario::parse(text, "sample").unwrap();
+        for seed in 0..60 {
+            let r = report(&s, seed);
+            assert!(
+                r.outcome.violated.is_empty(),
+                "seed {seed} {text}: {:?}",
+                r.outcome.violated
+            );
+            assert!(
+                r.outcome.as_expected,
+                "seed {seed} {text}: {:?}",
+                r.outcome.mismatches
+            );
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, 180);
+}
+
+#[test]
+fn stall_is_classified_with_per_replica_state() {
+    let s = load("scenarios/faults/partition-2-2-4.json");
+    let r = report(&s, s.seed);
+    assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
+    let stall = r.liveness.stall.as_ref().unwrap();
+    assert_eq!(
+        (stall.class, stall.height, stall.view),
+        ("partitioned", 2, 0)
+    );
+    assert_eq!(stall.replicas.len(), 4);
+    for d in &stall.replicas {
+        let st = d.status.as_ref().unwrap();
+        assert_eq!(
+            (st.height, st.view, st.count_committed),
+            (2, 0, 0),
+            "{}",
+            d.name
+        );
+    }
+    // And in the JSON report and the summary.
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(json["liveness"]["stall"]["class"], "partitioned");
+    assert_eq!(
+        json["liveness"]["stall"]["replicas"][0]["phase"],
+        "view-changing"
+    );
+    let text = dbft_sim::report::summary::render(&r, None);
+    assert!(
+        text.contains("STALL at height 2 view 0 — partitioned"),
+        "{text}"
+    );
+    assert!(
+        text.contains("R3     up ledger 1: h2 v0 ViewChanging"),
+        "{text}"
+    );
+}
