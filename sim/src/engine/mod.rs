@@ -394,9 +394,7 @@ impl<R: Replica> Engine<R> {
             }
             Event::ForceTimer(node) => {
                 let slot = &mut self.slots[node.idx()];
-                let Some(tag) = slot.armed.filter(|_| slot.up) else {
-                    return None;
-                };
+                let tag = slot.armed.filter(|_| slot.up)?;
                 // Cancel the pending expiry: the forced one replaces it.
                 slot.timer_gen += 1;
                 slot.armed = None;
