@@ -21,7 +21,7 @@ use crate::net::rules::{RuleSet, RuleStats, Verdict};
 use crate::net::{DropReason, Fate, Network};
 use crate::protocol::block::TxId;
 use crate::protocol::crypto::Keyring;
-use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, WireMessage};
+use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerSlot, WireMessage};
 use clock::Clock;
 use queue::EventQueue;
 use std::collections::BTreeMap;
@@ -42,6 +42,7 @@ enum Event<M> {
     },
     Timer {
         node: NodeId,
+        slot: usize,
         generation: u64,
         tag: u64,
     },
@@ -78,9 +79,9 @@ struct Slot<R> {
     up: bool,
     /// Bumped whenever the timer is re-armed or cancelled; a queued firing with an older
     /// generation is stale and skipped (lazy cancellation).
-    timer_gen: u64,
+    timer_gen: [u64; 2],
     /// The armed timer's tag, if any (the scripted adversary can force it to fire).
-    armed: Option<u64>,
+    armed: [Option<u64>; 2],
     /// Honest nodes count for "every node reached height H".
     honest: bool,
     clock: Clock,
@@ -153,8 +154,8 @@ impl<R: Replica> Engine<R> {
                 height: replica.ledger_height(),
                 replica,
                 up: true,
-                timer_gen: 0,
-                armed: None,
+                timer_gen: [0; 2],
+                armed: [None; 2],
                 honest: s.honest,
                 clock: s.clock,
                 suppressed: Vec::new(),
@@ -364,16 +365,19 @@ impl<R: Replica> Engine<R> {
             }
             Event::Timer {
                 node,
+                slot: which,
                 generation,
                 tag,
             } => {
                 let slot = &mut self.slots[node.idx()];
-                if !slot.up || slot.timer_gen != generation {
+                if !slot.up || slot.timer_gen[which] != generation {
                     return None;
                 }
-                slot.armed = None;
+                slot.armed[which] = None;
                 let now = self.now;
-                if slot.suppressed.iter().any(|&(a, b)| now >= a && now < b) {
+                if which == TimerSlot::Protocol as usize
+                    && slot.suppressed.iter().any(|&(a, b)| now >= a && now < b)
+                {
                     let text = format!("{node} timer expiry suppressed");
                     return self.emit(
                         obs,
@@ -394,10 +398,11 @@ impl<R: Replica> Engine<R> {
             }
             Event::ForceTimer(node) => {
                 let slot = &mut self.slots[node.idx()];
-                let tag = slot.armed.filter(|_| slot.up)?;
+                let p = TimerSlot::Protocol as usize;
+                let tag = slot.armed[p].filter(|_| slot.up)?;
                 // Cancel the pending expiry: the forced one replaces it.
-                slot.timer_gen += 1;
-                slot.armed = None;
+                slot.timer_gen[p] += 1;
+                slot.armed[p] = None;
                 let h = self.emit(
                     obs,
                     Ev::Timer {
@@ -414,8 +419,8 @@ impl<R: Replica> Engine<R> {
                     return None;
                 }
                 slot.up = false;
-                slot.timer_gen += 1;
-                slot.armed = None;
+                slot.timer_gen = slot.timer_gen.map(|g| g + 1);
+                slot.armed = [None; 2];
                 self.emit(obs, Ev::Crash { node })
             }
             Event::Restart { node, amnesia } => {
@@ -488,26 +493,32 @@ impl<R: Replica> Engine<R> {
         match a {
             Action::Broadcast(m) => self.send(node, None, m, obs),
             Action::Send(to, m) => self.send(node, Some(to), m, obs),
-            Action::SetTimer { tag, at } => {
+            Action::SetTimer {
+                slot: which,
+                tag,
+                at,
+            } => {
+                let which = which as usize;
                 let slot = &mut self.slots[node.idx()];
-                slot.timer_gen += 1;
-                slot.armed = Some(tag);
-                let generation = slot.timer_gen;
+                slot.timer_gen[which] += 1;
+                slot.armed[which] = Some(tag);
+                let generation = slot.timer_gen[which];
                 let at = slot.clock.global(at).max(self.now);
                 self.queue.push(
                     at,
                     Event::Timer {
                         node,
+                        slot: which,
                         generation,
                         tag,
                     },
                 );
                 None
             }
-            Action::CancelTimer => {
+            Action::CancelTimer(which) => {
                 let slot = &mut self.slots[node.idx()];
-                slot.timer_gen += 1;
-                slot.armed = None;
+                slot.timer_gen[which as usize] += 1;
+                slot.armed[which as usize] = None;
                 None
             }
             Action::Persist(block) => {

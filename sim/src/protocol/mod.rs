@@ -156,6 +156,14 @@ pub enum Note {
     Rejected { kind: MsgKind, reason: RejectReason },
 }
 
+/// Each node has two independent timers: the protocol's (scripted timer control acts on
+/// it) and one for wrappers around the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimerSlot {
+    Protocol = 0,
+    Adversary = 1,
+}
+
 /// What a replica asks the world to do.
 #[derive(Debug)]
 pub enum Action<M> {
@@ -163,14 +171,15 @@ pub enum Action<M> {
     Broadcast(Rc<M>),
     /// Send to one node.
     Send(NodeId, Rc<M>),
-    /// Arm the node's timer to fire at `at` (the node's local clock), replacing any armed
-    /// timer. `tag` comes back in `on_timer`.
+    /// Arm one of the node's timers to fire at `at` (the node's local clock), replacing
+    /// what that slot had armed. `tag` comes back in `on_timer`.
     SetTimer {
+        slot: TimerSlot,
         tag: u64,
         at: SimTime,
     },
-    /// Disarm the node's timer.
-    CancelTimer,
+    /// Disarm one of the node's timers.
+    CancelTimer(TimerSlot),
     /// The block is final for this node (it persisted it).
     Persist(Rc<Block>),
     Note(Note),
@@ -198,10 +207,23 @@ impl<'a, M> Cx<'a, M> {
         self.out.push(Action::Send(to, m));
     }
     pub fn set_timer(&mut self, tag: u64, at: SimTime) {
-        self.out.push(Action::SetTimer { tag, at });
+        self.out.push(Action::SetTimer {
+            slot: TimerSlot::Protocol,
+            tag,
+            at,
+        });
     }
     pub fn cancel_timer(&mut self) {
-        self.out.push(Action::CancelTimer);
+        self.out.push(Action::CancelTimer(TimerSlot::Protocol));
+    }
+    /// Arms the second timer, reserved for wrappers (Byzantine behaviours) so they never
+    /// disturb the protocol's own timer.
+    pub fn set_adversary_timer(&mut self, tag: u64, at: SimTime) {
+        self.out.push(Action::SetTimer {
+            slot: TimerSlot::Adversary,
+            tag,
+            at,
+        });
     }
     pub fn persist(&mut self, b: Rc<Block>) {
         self.out.push(Action::Persist(b));

@@ -19,8 +19,12 @@ impl DbftReplica {
         }
         let v = self.ctx.view;
         let Some(expected) = v.checked_add(1) else {
-            // The view number is a byte; view 255 has nowhere to go.
+            // The view number is a byte; view 255 has nowhere to go. Keep the timer running
+            // so the node goes on asking for recovery.
             cx.mark("view number exhausted");
+            let timeout = self.shifted(u8::MAX as u32 + 1);
+            self.arm_timer(cx, timeout);
+            self.send_recovery_request(cx);
             return;
         };
         // The timer of the target view is set before deciding ChangeView vs RecoveryRequest.
@@ -34,7 +38,10 @@ impl DbftReplica {
             self.send_recovery_request(cx);
             return;
         }
-        if sem.go_timer_base() && reason == ChangeViewReason::Timeout && self.missing_txs() > 0 {
+        if sem.tx_not_found_decided_late()
+            && reason == ChangeViewReason::Timeout
+            && self.missing_txs() > 0
+        {
             reason = ChangeViewReason::TxNotFound;
         }
         self.send_change_view(cx, reason);

@@ -84,6 +84,13 @@ impl DbftReplica {
             return;
         }
         if h > tip + 1 {
+            // Keep the nearest blocks ahead: evict the farthest one if the pool is full.
+            if self.ledger.orphans.len() >= MAX_ORPHANS
+                && let Some((&far, _)) = self.ledger.orphans.iter().next_back()
+                && far > h
+            {
+                self.ledger.orphans.remove(&far);
+            }
             if self.ledger.orphans.len() < MAX_ORPHANS {
                 self.ledger.orphans.insert(h, block.clone());
             }
@@ -109,6 +116,7 @@ impl DbftReplica {
         let linked = block.header.prev_hash == tip.hash
             && block.header.height == tip.height() + 1
             && block.header.next_validators == block.next_validators.hash()
+            && block.next_validators.n() > 0
             && block.header.tx_root == crate::protocol::block::tx_root(&block.txs);
         let need = self.quorum_for(set.n());
         if !linked || verify_certificate(&block, set, cx.keys, need).is_err() {

@@ -187,10 +187,11 @@ impl Body {
             Body::RecoveryRequest { .. } => 8,
             Body::RecoveryMessage(r) => {
                 let req = r.prepare_request.as_ref().map_or(33, |m| m.size());
-                3 + (10 + WITNESS) * r.change_views.len() as u32
-                    + req
-                    + (1 + WITNESS) * r.preparations.len() as u32
-                    + (66 + WITNESS) * r.commits.len() as u32
+                let each = |count: usize, size: u32| (count as u32).saturating_mul(size);
+                3u32.saturating_add(each(r.change_views.len(), 10 + WITNESS))
+                    .saturating_add(req)
+                    .saturating_add(each(r.preparations.len(), 1 + WITNESS))
+                    .saturating_add(each(r.commits.len(), 66 + WITNESS))
             }
         }
     }
@@ -256,9 +257,10 @@ impl ConsensusMessage {
         }
     }
 
-    /// NewViewNumber of a ChangeView: always view + 1 (reference §1.2).
+    /// NewViewNumber of a ChangeView: always view + 1 (reference §1.2), as a byte — view
+    /// 255 wraps to 0 like C#'s `(byte)(ViewNumber + 1)`, so such a ChangeView is stale.
     pub fn new_view_number(&self) -> u8 {
-        self.view.saturating_add(1)
+        self.view.wrapping_add(1)
     }
 
     pub fn kind(&self) -> MsgKind {
@@ -268,7 +270,7 @@ impl ConsensusMessage {
     pub fn size(&self) -> u32 {
         // Common header plus the ExtensiblePayload envelope (category, valid range,
         // sender, witness): about 120 bytes on Neo.
-        120 + self.body.wire_size()
+        120u32.saturating_add(self.body.wire_size())
     }
 }
 
@@ -301,7 +303,9 @@ impl WireMessage for Wire {
                 view: b.view,
                 validator: b.header.primary,
                 hash: b.hash,
-                size: 700 + 32 * b.txs.len() as u32 + 70 * b.certificate.len() as u32,
+                size: 700u32
+                    .saturating_add((b.txs.len() as u32).saturating_mul(32))
+                    .saturating_add((b.certificate.len() as u32).saturating_mul(70)),
             },
             Wire::GetBlocks { from } => {
                 let mut e = Enc::new();

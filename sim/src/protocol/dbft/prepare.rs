@@ -19,7 +19,7 @@ impl DbftReplica {
             .take(self.opts.max_tx_per_block)
             .copied()
             .collect();
-        let timestamp_ms = Self::now_ms(cx).max(self.ctx.prev_timestamp_ms + 1);
+        let timestamp_ms = Self::now_ms(cx).max(self.ctx.prev_timestamp_ms.saturating_add(1));
         let nonce = self.nonce(cx);
         let (h, v) = (self.ctx.height, self.ctx.view);
         let body = Body::PrepareRequest {
@@ -80,24 +80,22 @@ impl DbftReplica {
         else {
             return;
         };
-        let mut sorted = tx_hashes.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let valid = *version == 0
+        // Duplicate transaction hashes are rejected when the message is decoded (receive.rs).
+        let header_ok = *version == 0
             && *prev_hash == self.ctx.prev_hash
-            && tx_hashes.len() <= self.opts.max_tx_per_block
-            && sorted.len() == tx_hashes.len()
-            && *timestamp_ms > self.ctx.prev_timestamp_ms
-            && *timestamp_ms
-                <= Self::now_ms(cx).saturating_add(8 * self.opts.block_time_us / 1_000)
+            && tx_hashes.len() <= self.opts.max_tx_per_block;
+        let block_ok = *timestamp_ms > self.ctx.prev_timestamp_ms
             && !tx_hashes.iter().any(|t| self.ledger.on_chain.contains(t));
-        if !valid {
-            cx.reject(MsgKind::PrepareRequest, RejectReason::Malformed);
-            // C# ignores an invalid request; Go's verification callback fails and it asks
-            // to change view.
-            if !self.semantics().rejects_request_while_view_changing() {
+        let in_time =
+            *timestamp_ms <= Self::now_ms(cx).saturating_add(8 * (self.opts.block_time_us / 1_000));
+        if self.semantics().go_request_verification() {
+            if !header_ok {
+                cx.reject(MsgKind::PrepareRequest, RejectReason::Malformed);
                 self.request_change_view(cx, ChangeViewReason::BlockRejectedByPolicy);
+                return;
             }
+        } else if !(header_ok && block_ok && in_time) {
+            cx.reject(MsgKind::PrepareRequest, RejectReason::Malformed);
             return;
         }
         self.extend_timer(cx, 2);
@@ -126,6 +124,15 @@ impl DbftReplica {
         }
     }
 
+    /// Block-level checks of the proposal (timestamp after the previous block, no
+    /// transaction already on chain).
+    fn proposal_block_valid(&self) -> bool {
+        self.ctx.proposal.as_ref().is_some_and(|p| {
+            p.timestamp_ms > self.ctx.prev_timestamp_ms
+                && !p.tx_hashes.iter().any(|t| self.ledger.on_chain.contains(t))
+        })
+    }
+
     /// Number of proposed transactions this node does not have yet.
     pub(super) fn missing_txs(&self) -> usize {
         self.ctx.missing_txs(|t| self.ledger.has_tx(t))
@@ -138,7 +145,7 @@ impl DbftReplica {
             || self.not_accepting_payloads_due_to_view_changing()
             || !c.request_sent_or_received()
             || c.response_sent()
-            || (self.semantics().go_timer_base() && c.commit_sent())
+            || (self.semantics().late_transaction_checks_commit() && c.commit_sent())
         {
             return;
         }
@@ -161,9 +168,15 @@ impl DbftReplica {
         if self.missing_txs() != 0 {
             return;
         }
-        // The primary never responds, even to its own request replayed by recovery.
+        if self.semantics().go_request_verification() && !self.proposal_block_valid() {
+            // Go's createAndCheckBlock: the assembled block fails verification.
+            cx.reject(MsgKind::PrepareRequest, RejectReason::Malformed);
+            self.request_change_view(cx, ChangeViewReason::TxInvalid);
+            return;
+        }
+        // The primary never responds, even to its own request replayed by recovery (C#
+        // CheckPrepareResponse returns there without checking preparations).
         if !self.ctx.is_backup() {
-            self.check_preparations(cx);
             return;
         }
         if self.ctx.response_sent() {

@@ -13,9 +13,9 @@ use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-/// Go caches at most this many future heights; a Byzantine sender cannot grow it without
-/// bound by inventing heights.
-const MAX_CACHED_HEIGHTS: usize = 64;
+/// Go caches messages for at most this many heights ahead (only signed ones), so nobody can
+/// grow the cache without bound by inventing heights.
+const MAX_CACHED_HEIGHTS: u32 = 16;
 
 /// Go's per-height inbox: the latest message per sender per class.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -36,9 +36,6 @@ pub struct FutureCache {
 
 impl FutureCache {
     fn add(&mut self, m: Rc<ConsensusMessage>) {
-        if !self.by_height.contains_key(&m.height) && self.by_height.len() >= MAX_CACHED_HEIGHTS {
-            return;
-        }
         let inbox = self.by_height.entry(m.height).or_default();
         let class = match m.body {
             Body::PrepareRequest { .. } | Body::PrepareResponse { .. } => &mut inbox.prepare,
@@ -76,13 +73,6 @@ impl DbftReplica {
     pub(super) fn receive(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: Rc<ConsensusMessage>) {
         let sem = self.semantics();
         let kind = msg.kind();
-        if msg.height > self.ctx.height {
-            // "Chain is behind": fetch the blocks we miss from whoever is ahead.
-            self.request_blocks(cx, from);
-        }
-        if self.ctx.watch_only() {
-            return;
-        }
         if self.ctx.block_sent
             && !(sem.caches_future_messages() && kind == MsgKind::RecoveryRequest)
         {
@@ -92,7 +82,17 @@ impl DbftReplica {
             return;
         }
         if msg.height > self.ctx.height {
-            if sem.caches_future_messages() {
+            // Only a message that verifies against the set scheduled for its height says
+            // anything about where the chain is.
+            if !self.signed_by_scheduled_validator(cx, &msg) {
+                cx.reject(kind, RejectReason::BadSignature);
+                return;
+            }
+            // "Chain is behind": fetch the blocks we miss from whoever is ahead.
+            self.request_blocks(cx, from);
+            if sem.caches_future_messages()
+                && msg.height <= self.ctx.height.saturating_add(MAX_CACHED_HEIGHTS)
+            {
                 cx.mark("future-height message cached");
                 self.cache.add(msg);
             }
@@ -102,6 +102,10 @@ impl DbftReplica {
             cx.reject(kind, RejectReason::UnknownValidator);
             return;
         };
+        if let Err(reason) = well_formed(&msg, self.ctx.n()) {
+            cx.reject(kind, reason);
+            return;
+        }
         if !cx.keys.verify(key, &msg.hash, &msg.sig) {
             cx.reject(kind, RejectReason::BadSignature);
             return;
@@ -123,6 +127,18 @@ impl DbftReplica {
             Body::RecoveryRequest { .. } => self.on_recovery_request(cx, &msg),
             Body::RecoveryMessage(_) => self.on_recovery_message(cx, &msg),
         }
+    }
+
+    /// Does `msg` carry a valid signature of the validator it names, in the set the
+    /// schedule gives for its height?
+    fn signed_by_scheduled_validator(&self, cx: &Cx<Wire>, msg: &ConsensusMessage) -> bool {
+        let set = if msg.height == self.ctx.height + 1 {
+            self.ctx.next_validators.clone()
+        } else {
+            self.opts.schedule.set_for(msg.height)
+        };
+        set.key(msg.validator as usize)
+            .is_some_and(|k| cx.keys.verify(k, &msg.hash, &msg.sig))
     }
 
     /// Go: replays the cached messages of the current height (Initialize step 3).
@@ -232,4 +248,42 @@ impl DbftReplica {
     pub fn not_accepting_payloads_due_to_view_changing(&self) -> bool {
         self.ctx.view_changing() && !self.more_than_f_nodes_committed_or_lost()
     }
+}
+
+/// Decode-level validation shared by both implementations' wire format: a PrepareRequest
+/// lists each transaction once; a RecoveryMessage names each validator at most once per
+/// list and only indices below N (C# drops the whole message otherwise), and embeds only a
+/// PrepareRequest of its own height.
+fn well_formed(msg: &ConsensusMessage, n: usize) -> Result<(), RejectReason> {
+    let unique = |mut v: Vec<u16>| -> bool {
+        let len = v.len();
+        v.sort_unstable();
+        v.dedup();
+        v.len() == len && v.last().is_none_or(|&x| (x as usize) < n)
+    };
+    match &msg.body {
+        Body::PrepareRequest { tx_hashes, .. } => {
+            let mut t = tx_hashes.clone();
+            t.sort_unstable();
+            t.dedup();
+            if t.len() != tx_hashes.len() {
+                return Err(RejectReason::Malformed);
+            }
+        }
+        Body::RecoveryMessage(r) => {
+            let ok = unique(r.change_views.iter().map(|c| c.validator).collect())
+                && unique(r.preparations.iter().map(|c| c.validator).collect())
+                && unique(r.commits.iter().map(|c| c.validator).collect())
+                && r.prepare_request.as_ref().is_none_or(|q| {
+                    q.height == msg.height
+                        && matches!(q.body, Body::PrepareRequest { .. })
+                        && well_formed(q, n).is_ok()
+                });
+            if !ok {
+                return Err(RejectReason::Malformed);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -151,6 +151,8 @@ impl DbftReplica {
             if !self.ctx.request_sent_or_received()
                 && let Some(req) = &r.prepare_request
                 && matches!(req.body, Body::PrepareRequest { .. })
+                && req.height == h
+                && req.view == msg.view
                 && r.preparations.iter().any(|p| p.validator == primary)
             {
                 cx.mark("PrepareRequest recovered");

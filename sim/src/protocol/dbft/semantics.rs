@@ -11,6 +11,19 @@
 //! driven Reset). Go's anti-MEV PreCommit and dynamic block time (#16) are not dBFT 2.0.
 //! Go's RTT correction of the timer (#9) is omitted: the simulator's primary does not
 //! measure wall-clock round trips.
+//!
+//! Deliberate departures, for both semantics:
+//! - The committed context is persisted and survives a crash (C# ConsensusContext.Save)
+//!   also under Go semantics: the Go library has no persistence of its own, but the issue
+//!   this simulator serves makes persistence the default and state loss a fault option
+//!   (`amnesia`), which is how the Go library behaves after a restart.
+//! - Commits that arrived before the PrepareRequest are re-verified against the header once
+//!   it is known (C#). Go skips that re-check (`updateExistingPayloads` runs before the
+//!   request is stored) and would count a Byzantine node's bad early Commit; here it is
+//!   dropped and counted as rejected.
+//! - Messages are validated as a whole at decode time for both (an out-of-range or repeated
+//!   validator index inside a RecoveryMessage, duplicate transaction hashes in a
+//!   PrepareRequest): the wire format is shared.
 
 use super::message::ChangeViewReason;
 use serde::Serialize;
@@ -112,6 +125,35 @@ impl Semantics {
     /// §1.7 OnPrepareResponse / §1.12 #13: Go ignores a PrepareResponse from the primary's
     /// index; C# has no such check.
     pub fn ignores_response_from_primary(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.7 OnPrepareRequest: which checks a request must pass, and what failing them does.
+    /// C# ignores a request whose version, previous hash, transaction count or timestamp
+    /// (≤ previous block, > now + 8T) is wrong, or that lists a transaction already on
+    /// chain. Go's VerifyPrepareRequest checks version, previous hash and count and asks to
+    /// change view (BlockRejectedByPolicy); the block-level checks (timestamp, transactions
+    /// already on chain) run once every transaction is present and give TxInvalid.
+    pub fn go_request_verification(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.7 OnTransaction: Go also ignores a late transaction once this node committed.
+    pub fn late_transaction_checks_commit(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.8 / §1.7 RequestChangeView step 3: Go turns a Timeout reason into TxNotFound
+    /// inside RequestChangeView (after the RecoveryRequest decision); C# picks TxNotFound in
+    /// OnTimeout, before it.
+    pub fn tx_not_found_decided_late(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.5: Go's first height after genesis. `lastBlockIndex` starts at 0 and its time at
+    /// Go's zero time, so at height 1 every timer is reduced to 0: every backup times out at
+    /// start (and, hearing from nobody yet, asks for recovery).
+    pub fn genesis_timer_fires_at_once(self) -> bool {
         self == Semantics::Go
     }
 

@@ -191,7 +191,20 @@ fn backup_sends_nothing_on_start_but_csharp_asks_for_recovery() {
     let mut r = k.replica(2);
     let out = start(&k, &mut r, 0);
     assert!(out.sent.is_empty(), "Go backup sends nothing at start");
-    assert_eq!(out.last_timer(), Some(2 * T));
+    // Go's genesis quirk (§1.5): lastBlockIndex 0 at its zero time makes every timer of
+    // height 1 expire at once...
+    assert_eq!(out.last_timer(), Some(0));
+    // ...and having heard from nobody (all count as failed, > F), the backup asks for
+    // recovery instead of changing view, with the view-1 timeout T·2^2.
+    let out = fire(&k, &mut r, 0);
+    assert_eq!(out.kinds(), vec![MsgKind::RecoveryRequest]);
+    assert_eq!(out.last_timer(), Some(4 * T));
+    // From height 2 on (a checkPrepare has happened) the backup timer is 2T less the time
+    // since that check.
+    let mut g = k.replica(3); // height 2's primary is R2; R3 is a backup
+    g.ctx.height = 2;
+    g.go_last_check = Some((1, 0, SimTime(0)));
+    assert_eq!(g.initial_timeout(SimTime(300_000)), 2 * T - 300_000);
 }
 
 #[test]
@@ -244,9 +257,16 @@ fn go_does_not_extend_on_sending_the_response() {
     let k = Kit::new(4, Semantics::Go);
     let mut r = k.replica(2);
     start(&k, &mut r, 0);
-    let out = deliver(&k, &mut r, 100, 1, request(&k, 1, 0));
+    hear_from_all(&k, &mut r, 0, 4, 2);
+    fire(&k, &mut r, 0); // the genesis timer: ChangeView(1), timer 4T
+    let mut r2 = k.replica(2);
+    start(&k, &mut r2, 0);
+    fire(&k, &mut r2, 0); // RecoveryRequest instead (nobody heard yet), timer 4T
+    assert!(!r2.ctx.view_changing());
+    let out = deliver(&k, &mut r2, 100, 1, request(&k, 1, 0));
     assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse]);
-    assert_eq!(out.timers, vec![SimTime(2 * T + 2 * T / 3)]);
+    // One extension (on the request), none on sending the response.
+    assert_eq!(out.timers, vec![SimTime(4 * T + 2 * T / 3)]);
 }
 
 #[test]
@@ -512,8 +532,10 @@ fn m_change_views_change_view_and_change_agreement_follows_semantics() {
             sent_cv, agreement,
             "{sem:?}: ChangeAgreement without own ChangeView"
         );
-        // Backup in view 1 (primary is (1-1) mod 4 = 0): timer T·2^2.
-        assert_eq!(out.last_timer(), Some(10 + 4 * T));
+        // Backup in view 1 (primary is (1-1) mod 4 = 0): timer T·2^2 — except under Go's
+        // genesis quirk, where every timer of height 1 is 0 until a checkPrepare.
+        let want = if sem == Semantics::Go { 10 } else { 10 + 4 * T };
+        assert_eq!(out.last_timer(), Some(want), "{sem:?}");
     }
     // Go sends the agreement when its own ChangeView was lower. Go clears ChangeViews at
     // every view change, so "lower" means one sent in the current view.

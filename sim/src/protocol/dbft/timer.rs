@@ -71,11 +71,13 @@ impl DbftReplica {
         } else {
             self.shifted(v as u32 + 1)
         };
-        if go
-            && let Some((lh, _, at)) = self.go_last_check
-            && lh + 1 == h
-        {
-            timeout = timeout.saturating_sub(now.since(at));
+        if go {
+            match self.go_last_check {
+                Some((lh, _, at)) if lh + 1 == h => timeout = timeout.saturating_sub(now.since(at)),
+                // Never checked a preparation: Go's reference is block 0 at the zero time.
+                None if h == 1 && self.semantics().genesis_timer_fires_at_once() => timeout = 0,
+                _ => {}
+            }
         }
         timeout
     }
@@ -97,7 +99,7 @@ impl DbftReplica {
             let d = self.shifted(1);
             self.arm_timer(cx, d);
         } else {
-            let reason = if !self.semantics().go_timer_base()
+            let reason = if !self.semantics().tx_not_found_decided_late()
                 && self.ctx.proposal.is_some()
                 && self.missing_txs() > 0
             {
