@@ -7,6 +7,7 @@
 //! happen and the stall diagnosis), `scenario` (the file format), `report` (metrics, JSON
 //! report, traces, plots) and `cli` (the `dbft-sim` subcommands).
 
+pub mod byzantine;
 pub mod cli;
 pub mod engine;
 pub mod invariants;

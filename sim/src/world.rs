@@ -6,6 +6,7 @@
 //! invariant checkers and (optionally) a trace writer observe the run, and when it ends
 //! the stall diagnosis reads the replicas' final state.
 
+use crate::byzantine::{Byzantine, Node};
 use crate::engine::clock::Clock;
 use crate::engine::rng::{SimRng, Stream};
 use crate::engine::time::SimTime;
@@ -48,7 +49,7 @@ pub struct RunResult {
 
 /// A built, not yet run, simulation.
 pub struct World {
-    pub engine: Engine<DbftReplica>,
+    pub engine: Engine<Node>,
     pub honest: Vec<bool>,
     pub check: CheckContext,
 }
@@ -68,26 +69,37 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         mutation: spec.protocol.mutation,
     });
     let genesis = Rc::new(Block::genesis(genesis_set));
-    let honest: Vec<bool> = spec.nodes.iter().map(|_| true).collect();
+    let honest: Vec<bool> = spec.nodes.iter().map(|n| n.honest).collect();
+    let peers: Vec<NodeId> = (0..spec.nodes.len() as u32).map(NodeId).collect();
     let replicas = spec
         .nodes
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let key = match n.role {
-                Role::Validator { index } => keys.keypair(KeyId(index as u32)),
-                Role::Watcher => None,
+            let key = n
+                .role
+                .key_index()
+                .and_then(|k| keys.keypair(KeyId(k as u32)));
+            let me = NodeId(i as u32);
+            let r = DbftReplica::new(me, key, opts.clone(), genesis.clone());
+            let node = if n.behaviours.is_empty() {
+                Node::Honest(r)
+            } else {
+                Node::Byzantine(Box::new(Byzantine::new(
+                    r,
+                    n.behaviours.clone(),
+                    n.byzantine_from,
+                    me,
+                    peers.clone(),
+                )))
             };
-            let r = DbftReplica::new(NodeId(i as u32), key, opts.clone(), genesis.clone());
-            (
-                r,
-                NodeSetup {
-                    honest: honest[i],
-                    clock: Clock {
-                        drift_ppm: n.clock_drift_ppm,
-                    },
+            let setup = NodeSetup {
+                honest: honest[i],
+                clock: Clock {
+                    drift_ppm: n.clock_drift_ppm,
                 },
-            )
+            };
+            (node, setup)
         })
         .collect();
     let mut topo_rng = SimRng::derive(seed, Stream::Network);

@@ -4,6 +4,7 @@
 use super::error::{Result, ScenarioError};
 use super::schema::{self, NodeRef};
 use super::spec::*;
+use crate::byzantine::Behaviour;
 use crate::engine::time::SimTime;
 use crate::engine::workload::{Withhold, WorkloadOptions};
 use crate::net::latency::Latency;
@@ -179,6 +180,45 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
             return err("validators", format!("duplicate node name \"{n}\""));
+        }
+    }
+    // Identity-level Byzantine processes: twins and attackers with a leaked key. They are
+    // extra nodes named after the validator whose key they hold.
+    let mut roles: Vec<Role> = (0..names.len())
+        .map(|i| {
+            if i < validators {
+                Role::Validator { index: i }
+            } else {
+                Role::Watcher
+            }
+        })
+        .collect();
+    let validator_names = Names {
+        names: names[..validators].to_vec(),
+    };
+    for (i, t) in s.twins.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let of = validator_names
+            .node(&format!("twins[{i}].node"), &t.node)?
+            .idx();
+        names.push(format!("{}.twin", names[of]));
+        roles.push(Role::Twin { of });
+    }
+    for (i, c) in s
+        .compromised_keys
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let key_of = validator_names
+            .node(&format!("compromised_keys[{i}].key_of"), &c.key_of)?
+            .idx();
+        names.push(format!("{}.attacker", names[key_of]));
+        roles.push(Role::Attacker { key_of });
+    }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return err("twins", format!("duplicate node name \"{n}\""));
         }
     }
     let lookup = Names {
@@ -363,17 +403,90 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         });
     }
 
+    // Byzantine behaviours and who counts as honest.
+    let mut behaviours: Vec<Vec<Behaviour>> = vec![Vec::new(); n_nodes];
+    let mut byzantine_from = vec![SimTime::ZERO; n_nodes];
+    let mut honest: Vec<bool> = roles
+        .iter()
+        .map(|r| matches!(r, Role::Validator { .. } | Role::Watcher))
+        .collect();
+    for (i, b) in s.byzantine.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let path = format!("byzantine[{i}]");
+        let node = lookup.node(&format!("{path}.node"), &b.node)?.idx();
+        if !behaviours[node].is_empty() {
+            return err(
+                format!("{path}.node"),
+                format!("{} already has behaviours", names[node]),
+            );
+        }
+        if b.behaviours.is_empty() {
+            return err(
+                format!("{path}.behaviours"),
+                "must list at least one behaviour",
+            );
+        }
+        if let Some(f) = b.from_ms {
+            byzantine_from[node] = time_ms(&format!("{path}.from_ms"), f)?;
+        }
+        behaviours[node] =
+            resolve_behaviours(&format!("{path}.behaviours"), &b.behaviours, &lookup)?;
+        honest[node] = false;
+    }
+    let twin_base = names.len()
+        - s.twins.as_deref().map_or(0, |t| t.len())
+        - s.compromised_keys.as_deref().map_or(0, |c| c.len());
+    for (i, t) in s.twins.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let path = format!("twins[{i}]");
+        let twin = twin_base + i;
+        let Role::Twin { of } = roles[twin] else {
+            continue;
+        };
+        let to = lookup.nodes(&format!("{path}.to"), &t.to)?;
+        let twin_to = lookup.nodes(&format!("{path}.twin_to"), &t.twin_to)?;
+        if !behaviours[of].is_empty() {
+            return err(
+                format!("{path}.node"),
+                format!("{} already has behaviours", names[of]),
+            );
+        }
+        behaviours[of] = vec![Behaviour::SelectiveDelivery { to }];
+        behaviours[twin] = vec![Behaviour::SelectiveDelivery { to: twin_to }];
+        honest[of] = false;
+    }
+    let attacker_base = twin_base + s.twins.as_deref().map_or(0, |t| t.len());
+    for (i, c) in s
+        .compromised_keys
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let path = format!("compromised_keys[{i}]");
+        let node = attacker_base + i;
+        behaviours[node] =
+            resolve_behaviours(&format!("{path}.behaviours"), &c.behaviours, &lookup)?;
+        if let Some(f) = c.from_ms {
+            byzantine_from[node] = time_ms(&format!("{path}.from_ms"), f)?;
+        }
+    }
+    for c in &crashes {
+        if c.amnesia {
+            // A replica that forgets its commit may sign twice: a faulty node, not an
+            // honest one (reference §3.3).
+            honest[c.node.idx()] = false;
+        }
+    }
+
     let nodes = names
         .iter()
         .enumerate()
         .map(|(i, name)| NodeSpec {
             name: name.clone(),
-            role: if i < validators {
-                Role::Validator { index: i }
-            } else {
-                Role::Watcher
-            },
+            role: roles[i].clone(),
             clock_drift_ppm: drift[i],
+            behaviours: behaviours[i].clone(),
+            byzantine_from: byzantine_from[i],
+            honest: honest[i],
         })
         .collect();
 
@@ -395,6 +508,59 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         timers,
         tags: s.tags.clone().unwrap_or_default(),
     })
+}
+
+fn resolve_behaviours(
+    path: &str,
+    list: &[schema::BehaviourSpec],
+    names: &Names,
+) -> Result<Vec<Behaviour>> {
+    use schema::BehaviourSpec as B;
+    let mut out = Vec::new();
+    for (i, b) in list.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let period = |ms: f64| -> Result<u64> {
+            let t = time_ms(&format!("{p}.period_ms"), ms)?;
+            if t.0 == 0 {
+                return err(format!("{p}.period_ms"), "must be > 0");
+            }
+            Ok(t.0)
+        };
+        out.push(match b {
+            B::Silent => Behaviour::Silent,
+            B::DoubleSign => Behaviour::DoubleSign,
+            B::Equivocate { a_to, b_to } => Behaviour::Equivocate {
+                a_to: names.nodes(&format!("{p}.a_to"), a_to.as_deref().unwrap_or(&[]))?,
+                b_to: names.nodes(&format!("{p}.b_to"), b_to)?,
+            },
+            B::WithholdCommits { delay_ms, to } => Behaviour::WithholdCommits {
+                delay: time_ms(&format!("{p}.delay_ms"), *delay_ms)?.0,
+                to: to
+                    .as_ref()
+                    .map(|t| names.nodes(&format!("{p}.to"), t))
+                    .transpose()?,
+            },
+            B::ChangeViewFlood {
+                period_ms,
+                forged_view,
+                stale,
+            } => Behaviour::ChangeViewFlood {
+                period: period(*period_ms)?,
+                forged_view: *forged_view,
+                stale: stale.unwrap_or(false),
+            },
+            B::Replay { period_ms } => Behaviour::Replay {
+                period: period(*period_ms)?,
+            },
+            B::Forge { period_ms } => Behaviour::Forge {
+                period: period(*period_ms)?,
+            },
+            B::SelectiveDelivery { to } => Behaviour::SelectiveDelivery {
+                to: names.nodes(&format!("{p}.to"), to)?,
+            },
+        });
+    }
+    Ok(out)
 }
 
 fn message_kind(path: &str, name: &str) -> Result<MsgKind> {

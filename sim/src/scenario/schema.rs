@@ -39,6 +39,12 @@ pub struct Scenario {
     pub rules: Option<Vec<MessageRule>>,
     /// Scripted timer control.
     pub timers: Option<Vec<TimerControl>>,
+    /// Byzantine behaviours of chosen nodes.
+    pub byzantine: Option<Vec<ByzantineNode>>,
+    /// Twins: a second process with a validator's key, delivering to its own subset.
+    pub twins: Option<Vec<Twin>>,
+    /// Attacker processes holding a copy of an honest validator's key.
+    pub compromised_keys: Option<Vec<CompromisedKey>>,
     /// Free-form labels for `check` (e.g. "long" to run only in the nightly script).
     pub tags: Option<Vec<String>>,
 }
@@ -278,4 +284,63 @@ pub enum TimerControl {
         from_ms: f64,
         until_ms: f64,
     },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByzantineNode {
+    pub node: NodeRef,
+    /// The node is honest until this time.
+    pub from_ms: Option<f64>,
+    pub behaviours: Vec<BehaviourSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum BehaviourSpec {
+    Silent,
+    Equivocate {
+        a_to: Option<Vec<NodeRef>>,
+        b_to: Vec<NodeRef>,
+    },
+    DoubleSign,
+    WithholdCommits {
+        delay_ms: f64,
+        to: Option<Vec<NodeRef>>,
+    },
+    ChangeViewFlood {
+        period_ms: f64,
+        forged_view: Option<u8>,
+        stale: Option<bool>,
+    },
+    Replay {
+        period_ms: f64,
+    },
+    Forge {
+        period_ms: f64,
+    },
+    SelectiveDelivery {
+        to: Vec<NodeRef>,
+    },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Twin {
+    /// The validator whose identity is duplicated (it keeps running too).
+    pub node: NodeRef,
+    /// Who the original delivers to.
+    pub to: Vec<NodeRef>,
+    /// Who the twin (named "<node>.twin") delivers to.
+    pub twin_to: Vec<NodeRef>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompromisedKey {
+    /// The honest validator whose key leaked.
+    pub key_of: NodeRef,
+    /// What the attacker (named "<node>.attacker") does with it.
+    pub behaviours: Vec<BehaviourSpec>,
+    pub from_ms: Option<f64>,
 }

@@ -19,6 +19,22 @@ pub enum Role {
     Validator { index: usize },
     /// Follows the chain; never sends consensus messages.
     Watcher,
+    /// A second process holding validator `of`'s key (Twins).
+    Twin { of: usize },
+    /// An attacker process holding a copy of validator `key_of`'s key.
+    Attacker { key_of: usize },
+}
+
+impl Role {
+    /// The validator key this process holds, if any.
+    pub fn key_index(&self) -> Option<usize> {
+        match *self {
+            Role::Validator { index } => Some(index),
+            Role::Twin { of } => Some(of),
+            Role::Attacker { key_of } => Some(key_of),
+            Role::Watcher => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -27,6 +43,13 @@ pub struct NodeSpec {
     pub role: Role,
     /// Clock drift in parts per million (positive = fast).
     pub clock_drift_ppm: i64,
+    /// Byzantine behaviours (empty: runs the honest replica unchanged).
+    pub behaviours: Vec<crate::byzantine::Behaviour>,
+    /// When the behaviours start.
+    pub byzantine_from: SimTime,
+    /// Whether invariants speak for this process: no behaviours, not a twin or attacker,
+    /// not one half of a twin pair, never restarted with amnesia.
+    pub honest: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

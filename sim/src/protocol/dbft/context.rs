@@ -195,16 +195,7 @@ impl Context {
     /// Adopts the proposal of a PrepareRequest (own or received) and builds the header
     /// every Commit of this view signs.
     pub fn adopt_proposal(&mut self, timestamp_ms: u64, nonce: u64, tx_hashes: Vec<TxId>) {
-        let header = Header {
-            version: 0,
-            height: self.height,
-            prev_hash: self.prev_hash,
-            timestamp_ms,
-            nonce,
-            primary: self.primary() as u16,
-            tx_root: tx_root(&tx_hashes),
-            next_validators: self.next_validators.hash(),
-        };
+        let header = self.header_for(self.primary() as u16, timestamp_ms, nonce, &tx_hashes);
         let header_hash = header.hash();
         self.proposal = Some(Proposal {
             timestamp_ms,
@@ -213,6 +204,26 @@ impl Context {
             header,
             header_hash,
         });
+    }
+
+    /// The header a PrepareRequest from `primary` with these fields proposes at this height.
+    pub fn header_for(
+        &self,
+        primary: u16,
+        timestamp_ms: u64,
+        nonce: u64,
+        tx_hashes: &[TxId],
+    ) -> Header {
+        Header {
+            version: 0,
+            height: self.height,
+            prev_hash: self.prev_hash,
+            timestamp_ms,
+            nonce,
+            primary,
+            tx_root: tx_root(tx_hashes),
+            next_validators: self.next_validators.hash(),
+        }
     }
 
     /// (new view, count of ChangeViews asking for at least it), for diagnosis.

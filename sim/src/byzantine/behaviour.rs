@@ -1,0 +1,69 @@
+//! The catalogue of Byzantine behaviours (validator-sets-and-testing.md §1, §2.5, §5).
+
+use crate::engine::time::Micros;
+use crate::protocol::NodeId;
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Behaviour {
+    /// Sends nothing at all (a crash that keeps its state; the network sees silence).
+    Silent,
+    /// As primary, sends one PrepareRequest to `a_to` and a conflicting one (another
+    /// nonce and timestamp) to `b_to`; nodes in neither list get the first.
+    Equivocate {
+        a_to: Vec<NodeId>,
+        b_to: Vec<NodeId>,
+    },
+    /// For every PrepareRequest it sees, of any view, sends a PrepareResponse and a Commit
+    /// for it to everyone — ignoring the commit lock, so it signs several blocks per height.
+    DoubleSign,
+    /// Holds its own Commits (and the RecoveryMessages that would carry them) for
+    /// `delay`, then releases them to `to` (everyone if None).
+    WithholdCommits {
+        delay: Micros,
+        to: Option<Vec<NodeId>>,
+    },
+    /// Every `period`, a ChangeView: from its current view (flooding), from `forged_view`
+    /// if set (a forged view number), and from an old view if `stale` (which receivers
+    /// treat as a RecoveryRequest — the amplification path).
+    ChangeViewFlood {
+        period: Micros,
+        forged_view: Option<u8>,
+        stale: bool,
+    },
+    /// Every `period`, re-sends messages it received earlier (older heights and views,
+    /// old RecoveryMessages), oldest first.
+    Replay { period: Micros },
+    /// Every `period`, a batch of invalid messages: bad signatures, another validator's
+    /// index signed with its own key, an index outside the set, malformed fields, and a
+    /// block with a forged certificate.
+    Forge { period: Micros },
+    /// Honest, but everything it broadcasts goes only to `to`.
+    SelectiveDelivery { to: Vec<NodeId> },
+}
+
+impl Behaviour {
+    pub fn period(&self) -> Option<Micros> {
+        match self {
+            Behaviour::ChangeViewFlood { period, .. }
+            | Behaviour::Replay { period }
+            | Behaviour::Forge { period } => Some(*period),
+            Behaviour::WithholdCommits { delay, .. } => Some((*delay / 4).max(1_000)),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Behaviour::Silent => "silent",
+            Behaviour::Equivocate { .. } => "equivocate",
+            Behaviour::DoubleSign => "double-sign",
+            Behaviour::WithholdCommits { .. } => "withhold-commits",
+            Behaviour::ChangeViewFlood { .. } => "change-view-flood",
+            Behaviour::Replay { .. } => "replay",
+            Behaviour::Forge { .. } => "forge",
+            Behaviour::SelectiveDelivery { .. } => "selective-delivery",
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Behaviours that add messages of their own on the adversary's timer: ChangeView
+//! flooding, replays, forgeries, and the release of withheld commits.
+
+use super::{Behaviour, Byzantine};
+use crate::protocol::block::{Block, CertSig};
+use crate::protocol::crypto::Signature;
+use crate::protocol::dbft::message::{
+    Body, ChangeViewReason, ConsensusMessage, PreparationCompact, Recovery, Wire,
+};
+use crate::protocol::{Action, Cx};
+use std::rc::Rc;
+
+impl Byzantine {
+    /// One tick of the adversary's timer.
+    pub(super) fn tick(&mut self, cx: &mut Cx<Wire>) {
+        let mut out = Vec::new();
+        for b in self.behaviours.clone() {
+            match b {
+                Behaviour::ChangeViewFlood {
+                    forged_view, stale, ..
+                } => self.flood(cx, forged_view, stale, &mut out),
+                Behaviour::Replay { .. } => self.replay(&mut out),
+                Behaviour::Forge { .. } => self.forge(cx, &mut out),
+                _ => {}
+            }
+        }
+        cx.actions().extend(out);
+    }
+
+    /// Releases withheld messages whose time has come.
+    pub(super) fn release_due(&mut self, cx: &mut Cx<Wire>) {
+        if self.state.held.is_empty() {
+            return;
+        }
+        let now = cx.now;
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.state.held)
+            .into_iter()
+            .partition(|h| h.0 <= now);
+        self.state.held = keep;
+        let mut out = Vec::new();
+        for (_, to, w) in due {
+            cx.mark("byzantine: withheld commit released");
+            match to {
+                Some(list) => super::send_each(&mut out, &list, &w),
+                None => out.push(Action::Broadcast(w)),
+            }
+        }
+        cx.actions().extend(out);
+    }
+
+    fn signed(&self, view: u8, body: Body) -> Option<Rc<Wire>> {
+        let me = self.inner.ctx.my_index?;
+        let msg =
+            ConsensusMessage::signed(self.inner.ctx.height, view, me as u16, body, self.key()?);
+        Some(Rc::new(Wire::Consensus(Rc::new(msg))))
+    }
+
+    fn flood(
+        &mut self,
+        cx: &mut Cx<Wire>,
+        forged_view: Option<u8>,
+        stale: bool,
+        out: &mut Vec<Action<Wire>>,
+    ) {
+        let v = self.inner.ctx.view;
+        let ts = cx.now.0 / 1000 + self.state.ticks;
+        let cv = |reason| Body::ChangeView {
+            timestamp_ms: ts,
+            reason,
+        };
+        let mut views = vec![v];
+        if let Some(f) = forged_view {
+            views.push(f);
+        }
+        if stale {
+            // From a view below ours (NewViewNumber ≤ v); from view 0, 255 wraps to 0.
+            views.push(v.wrapping_sub(1));
+        }
+        for view in views {
+            if let Some(w) = self.signed(view, cv(ChangeViewReason::Timeout)) {
+                cx.mark("byzantine: ChangeView flood");
+                self.deliver(w, None, out);
+            }
+        }
+    }
+
+    fn replay(&mut self, out: &mut Vec<Action<Wire>>) {
+        let n = self.state.seen.len();
+        for _ in 0..n.min(4) {
+            let m = self.state.seen[self.state.replay_cursor % n].clone();
+            self.state.replay_cursor += 1;
+            self.deliver(Rc::new(Wire::Consensus(m)), None, out);
+        }
+    }
+
+    /// A batch of messages every honest receiver must reject.
+    fn forge(&mut self, cx: &mut Cx<Wire>, out: &mut Vec<Action<Wire>>) {
+        let Some(key) = self.key().cloned() else {
+            return;
+        };
+        let ctx = &self.inner.ctx;
+        let (h, v, n) = (ctx.height, ctx.view, ctx.n() as u16);
+        let Some(me) = ctx.my_index.map(|i| i as u16) else {
+            return;
+        };
+        let t = self.state.ticks;
+        let cv = Body::ChangeView {
+            timestamp_ms: t,
+            reason: ChangeViewReason::Timeout,
+        };
+        let mut forged = Vec::new();
+        // A signature that is not anybody's.
+        let mut bad = ConsensusMessage::signed(h, v, me, cv.clone(), &key);
+        bad.sig = Signature(bad.sig.0 ^ 0xFFFF_0000_FFFF_0000);
+        forged.push(bad);
+        // Another validator's index, signed with our key (misattributed).
+        let other = (me + 1) % n.max(1);
+        forged.push(ConsensusMessage::signed(
+            h,
+            v,
+            other,
+            Body::PrepareResponse {
+                preparation_hash: key_hash(t),
+            },
+            &key,
+        ));
+        // An index outside the set.
+        forged.push(ConsensusMessage::signed(
+            h,
+            v,
+            n + 3,
+            Body::RecoveryRequest { timestamp_ms: t },
+            &key,
+        ));
+        // Malformed: duplicate transactions; a recovery naming validators outside the set.
+        let dup = Body::PrepareRequest {
+            version: 0,
+            prev_hash: ctx.prev_hash,
+            timestamp_ms: t,
+            nonce: t,
+            tx_hashes: vec![7, 7],
+        };
+        forged.push(ConsensusMessage::signed(h, v, me, dup, &key));
+        let rec = Recovery {
+            change_views: Vec::new(),
+            prepare_request: None,
+            preparation_hash: Some(key_hash(t)),
+            preparations: vec![PreparationCompact {
+                validator: n + 9,
+                sig: Signature(t as u128),
+            }],
+            commits: Vec::new(),
+        };
+        forged.push(ConsensusMessage::signed(
+            h,
+            v,
+            me,
+            Body::RecoveryMessage(Box::new(rec)),
+            &key,
+        ));
+        // A Commit whose block signature is garbage.
+        forged.push(ConsensusMessage::signed(
+            h,
+            v,
+            me,
+            Body::Commit {
+                signature: Signature(t as u128 * 31),
+            },
+            &key,
+        ));
+        cx.mark("byzantine: forged messages");
+        for m in forged {
+            self.deliver(Rc::new(Wire::Consensus(Rc::new(m))), None, out);
+        }
+        // A block for the next height with a certificate we alone signed.
+        let tip = self.inner.ledger.tip().clone();
+        let header = ctx.header_for(me, tip.header.timestamp_ms + 1, t, &[]);
+        let hash = header.hash();
+        let certificate = (0..n.min(3))
+            .map(|i| CertSig {
+                index: i,
+                view: 0,
+                sig: key.sign(&hash),
+            })
+            .collect();
+        let block = Block {
+            hash,
+            header,
+            txs: Vec::new(),
+            next_validators: ctx.next_validators.clone(),
+            view: 0,
+            certificate,
+        };
+        self.deliver(Rc::new(Wire::Block(Rc::new(block))), None, out);
+    }
+}
+
+fn key_hash(t: u64) -> crate::protocol::crypto::Hash32 {
+    crate::protocol::crypto::Hash32::of(&t.to_le_bytes())
+}

@@ -1,0 +1,238 @@
+//! Byzantine behaviours: wrappers around an honest dBFT replica.
+//!
+//! A Byzantine node runs the honest replica and rewrites, withholds, duplicates or adds to
+//! what it sends. It can sign only with the keys it holds — its own, or a copy of a
+//! compromised key the scenario hands it — so everything it forges that needs another
+//! key fails verification at the receivers, and is counted as rejected there.
+//!
+//! The behaviours (`behaviour.rs`) compose: a node may equivocate as primary and double
+//! sign as backup. Identity-level attacks are built from the same parts by the world:
+//! *twins* are two honest replicas with one key, each delivering to its own subset of
+//! the network; a *compromised key* is an extra attacker process holding a copy of an
+//! honest validator's key.
+//!
+//! Deliberately left out: attacks on the transport itself (those are scripted message
+//! rules in `net/rules.rs`) and on cryptography (signatures cannot be broken).
+
+pub mod behaviour;
+#[cfg(test)]
+mod fuzz;
+mod inject;
+mod rewrite;
+
+use crate::engine::time::{Micros, SimTime};
+use crate::protocol::block::TxId;
+use crate::protocol::crypto::{Hash32, KeyPair};
+use crate::protocol::dbft::DbftReplica;
+use crate::protocol::dbft::message::{ConsensusMessage, Wire};
+use crate::protocol::{Action, Cx, NodeId, Replica, ReplicaStatus};
+pub use behaviour::Behaviour;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+/// A simulated process: an honest replica or a Byzantine one. Honest replicas are the
+/// common case and stay inline (no indirection per event); the rarer wrapper is boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Node {
+    Honest(DbftReplica),
+    Byzantine(Box<Byzantine>),
+}
+
+impl Node {
+    pub fn replica(&self) -> &DbftReplica {
+        match self {
+            Node::Honest(r) => r,
+            Node::Byzantine(b) => &b.inner,
+        }
+    }
+}
+
+/// Tag of the adversary's own timer (the protocol's tags never have the top bit set).
+const ADVERSARY_TAG: u64 = 1 << 63;
+
+/// An honest replica wrapped by one or more behaviours, active from `from` on.
+#[derive(Clone, Debug)]
+pub struct Byzantine {
+    pub inner: DbftReplica,
+    pub behaviours: Vec<Behaviour>,
+    pub from: SimTime,
+    pub me: NodeId,
+    /// Every node address of the run.
+    pub peers: Vec<NodeId>,
+    /// The keys this process holds (the replica's own first).
+    pub keys: Vec<KeyPair>,
+    state: AdversaryState,
+}
+
+/// What the behaviours remember between calls.
+#[derive(Clone, Debug, Default)]
+struct AdversaryState {
+    /// Consensus messages received from others (for replays), oldest first, bounded.
+    seen: Vec<Rc<ConsensusMessage>>,
+    replay_cursor: usize,
+    /// Withheld messages: (release time, recipients or everyone, message).
+    held: Vec<(SimTime, Option<Vec<NodeId>>, Rc<Wire>)>,
+    /// (height, view, proposal hash) already double-signed.
+    double_signed: BTreeSet<(u32, u8, Hash32)>,
+    ticks: u64,
+    timer_armed_until: Option<SimTime>,
+}
+
+const SEEN_LIMIT: usize = 256;
+
+impl Byzantine {
+    pub fn new(
+        inner: DbftReplica,
+        behaviours: Vec<Behaviour>,
+        from: SimTime,
+        me: NodeId,
+        peers: Vec<NodeId>,
+    ) -> Byzantine {
+        let keys = inner.key().cloned().into_iter().collect();
+        Byzantine {
+            inner,
+            behaviours,
+            from,
+            me,
+            peers,
+            keys,
+            state: AdversaryState::default(),
+        }
+    }
+
+    fn active(&self, now: SimTime) -> bool {
+        now >= self.from
+    }
+
+    fn key(&self) -> Option<&KeyPair> {
+        self.keys.first()
+    }
+
+    /// Everyone but me.
+    fn others(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.peers.iter().copied().filter(move |p| *p != self.me)
+    }
+
+    /// The period of the adversary's own timer: the shortest of the periodic behaviours.
+    fn period(&self) -> Option<Micros> {
+        self.behaviours.iter().filter_map(|b| b.period()).min()
+    }
+
+    fn arm(&mut self, cx: &mut Cx<Wire>) {
+        let Some(p) = self.period() else { return };
+        let at = cx.now.max(self.from).plus(p.max(1));
+        if self
+            .state
+            .timer_armed_until
+            .is_some_and(|t| t <= at && t > cx.now)
+        {
+            return;
+        }
+        self.state.timer_armed_until = Some(at);
+        cx.set_adversary_timer(ADVERSARY_TAG, at);
+    }
+
+    /// Runs one inner handler, then lets the behaviours rewrite what it asked for.
+    fn wrap(
+        &mut self,
+        cx: &mut Cx<Wire>,
+        incoming: Option<&Rc<Wire>>,
+        f: impl FnOnce(&mut DbftReplica, &mut Cx<Wire>),
+    ) {
+        let mut buf = Vec::new();
+        {
+            let mut inner_cx = Cx::new(cx.now, cx.keys, &mut buf);
+            f(&mut self.inner, &mut inner_cx);
+        }
+        if !self.active(cx.now) {
+            cx.actions().append(&mut buf);
+            return;
+        }
+        if let Some(w) = incoming {
+            self.observe_incoming(cx, w);
+        }
+        let actions = self.rewrite(cx, buf);
+        cx.actions().extend(actions);
+        self.release_due(cx);
+    }
+}
+
+impl Replica for Node {
+    type Msg = Wire;
+
+    fn on_start(&mut self, cx: &mut Cx<Wire>) {
+        match self {
+            Node::Honest(r) => r.on_start(cx),
+            Node::Byzantine(b) => {
+                b.state.timer_armed_until = None;
+                b.wrap(cx, None, |r, cx| r.on_start(cx));
+                b.arm(cx);
+            }
+        }
+    }
+
+    fn on_message(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: &Rc<Wire>) {
+        match self {
+            Node::Honest(r) => r.on_message(cx, from, msg),
+            Node::Byzantine(b) => b.wrap(cx, Some(msg), |r, cx| r.on_message(cx, from, msg)),
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Cx<Wire>, tag: u64) {
+        match self {
+            Node::Honest(r) => r.on_timer(cx, tag),
+            Node::Byzantine(b) if tag == ADVERSARY_TAG => {
+                b.state.timer_armed_until = None;
+                if b.active(cx.now) {
+                    b.state.ticks += 1;
+                    b.tick(cx);
+                    b.release_due(cx);
+                }
+                b.arm(cx);
+            }
+            Node::Byzantine(b) => b.wrap(cx, None, |r, cx| r.on_timer(cx, tag)),
+        }
+    }
+
+    fn on_transaction(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
+        match self {
+            Node::Honest(r) => r.on_transaction(cx, tx),
+            Node::Byzantine(b) => b.wrap(cx, None, |r, cx| r.on_transaction(cx, tx)),
+        }
+    }
+
+    fn after_crash(&self, amnesia: bool) -> Self {
+        match self {
+            Node::Honest(r) => Node::Honest(r.after_crash(amnesia)),
+            Node::Byzantine(b) => {
+                let mut nb = (**b).clone();
+                nb.inner = b.inner.after_crash(amnesia);
+                nb.state = AdversaryState::default();
+                Node::Byzantine(Box::new(nb))
+            }
+        }
+    }
+
+    fn status(&self) -> Option<ReplicaStatus> {
+        self.replica().status()
+    }
+
+    fn ledger_height(&self) -> u32 {
+        self.replica().ledger_height()
+    }
+}
+
+/// Sends `w` to each of `to`.
+fn send_each(out: &mut Vec<Action<Wire>>, to: &[NodeId], w: &Rc<Wire>) {
+    for n in to {
+        out.push(Action::Send(*n, w.clone()));
+    }
+}
+
+fn consensus(w: &Wire) -> Option<&Rc<ConsensusMessage>> {
+    match w {
+        Wire::Consensus(m) => Some(m),
+        _ => None,
+    }
+}
