@@ -3,6 +3,7 @@
 //! Exit codes, for every subcommand: 0 = ran and matched expectations; 1 = an invariant or
 //! an expectation failed; 2 = bad input or usage (nothing is written).
 
+pub mod check;
 pub mod progress;
 pub mod run;
 
@@ -39,6 +40,27 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run the regression suite: every scenario under PATHS for each of its seeds.
+    Check {
+        /// Scenario files or directories (searched recursively for *.json).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Run this many scenarios in parallel (the output does not depend on it).
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+        /// Also write JUnit XML here (one test case per scenario × seed).
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Rewrite the pinned digests (`expect.digests`) of the scenarios that pin them.
+        #[arg(long)]
+        update_digests: bool,
+        /// Run these seeds instead of each scenario's own: "1,2,3" or "1..100".
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Also run scenarios tagged "long".
+        #[arg(long)]
+        long: bool,
+    },
 }
 
 /// Parses arguments and runs; returns the process exit code.
@@ -59,5 +81,29 @@ pub fn main() -> i32 {
             trace,
             quiet,
         } => run::run(&scenario, seed, out, trace, quiet),
+        Command::Check {
+            paths,
+            jobs,
+            junit,
+            update_digests,
+            seeds,
+            long,
+        } => {
+            let seeds = match seeds.as_deref().map(check::parse_seeds).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --seeds: {e}");
+                    return 2;
+                }
+            };
+            check::check(check::CheckOptions {
+                paths,
+                jobs,
+                junit,
+                update_digests,
+                seeds,
+                long,
+            })
+        }
     }
 }
