@@ -477,6 +477,11 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         }
     }
 
+    let (mut network, mut rules, mut timers) = (network, rules, timers);
+    if let Some(gst) = liveness.gst {
+        end_faults_at_gst(gst, &mut network, &mut rules, &mut timers);
+    }
+
     let nodes = names
         .iter()
         .enumerate()
@@ -508,6 +513,35 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         timers,
         tags: s.tags.clone().unwrap_or_default(),
     })
+}
+
+/// The liveness phase (DESIGN.md, "Run phases"): from GST on the network is declared
+/// synchronous, so partitions heal, degradations end and scripted rules and timer
+/// suppressions stop. Crashes within F and Byzantine nodes stay as they are: the remaining
+/// honest quorum must finalise on its own.
+fn end_faults_at_gst(
+    gst: SimTime,
+    net: &mut NetworkOptions,
+    rules: &mut [Rule],
+    timers: &mut Vec<TimerSpec>,
+) {
+    net.partitions.retain(|p| p.from < gst);
+    for p in &mut net.partitions {
+        p.until = p.until.min(gst);
+    }
+    net.degradations.retain(|d| d.from < gst);
+    for d in &mut net.degradations {
+        d.until = d.until.min(gst);
+    }
+    for r in rules.iter_mut() {
+        r.matcher.window_until = r.matcher.window_until.min(gst).max(r.matcher.window_from);
+    }
+    timers.retain(|t| !matches!(t, TimerSpec::Suppress { from, .. } if *from >= gst));
+    for t in timers.iter_mut() {
+        if let TimerSpec::Suppress { until, .. } = t {
+            *until = (*until).min(gst);
+        }
+    }
 }
 
 fn resolve_behaviours(
