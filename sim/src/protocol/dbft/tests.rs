@@ -750,3 +750,119 @@ fn restart_keeps_the_commit_lock_unless_amnesic() {
     assert_eq!(out.kinds(), vec![MsgKind::RecoveryRequest]);
     assert!(!lost.ctx.commit_sent());
 }
+
+#[test]
+fn commit_of_current_view_extends_by_4t_over_m_and_nothing_extends_once_committed() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let (mut r, _) = backup_with_request(&k);
+    let before = r.timer.deadline.0;
+    let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+    let sig = k.ring.keypair(KeyId(0)).unwrap().sign(&header);
+    let out = deliver(
+        &k,
+        &mut r,
+        150,
+        0,
+        k.msg(0, 1, 0, Body::Commit { signature: sig }),
+    );
+    assert_eq!(out.timers, vec![SimTime(before + 4 * T / 3)]);
+    // Once committed (commit lock), extensions stop.
+    let req = request(&k, 1, 0);
+    deliver(&k, &mut r, 300, 3, response(&k, 3, 0, &req));
+    assert!(r.ctx.commit_sent());
+    let sig = k.ring.keypair(KeyId(1)).unwrap().sign(&header);
+    let out = deliver(
+        &k,
+        &mut r,
+        310,
+        1,
+        k.msg(1, 1, 0, Body::Commit { signature: sig }),
+    );
+    assert!(
+        out.timers
+            .iter()
+            .all(|t| t.0 != r.timer.deadline.0 + 4 * T / 3)
+    );
+    assert!(
+        !out.persisted.is_empty(),
+        "three commits of view 0: the block"
+    );
+}
+
+#[test]
+fn view_changing_node_does_not_extend() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    fire(&k, &mut r, 2 * T); // ChangeView(1)
+    assert!(r.ctx.view_changing());
+    let req = request(&k, 1, 0);
+    let out = deliver(&k, &mut r, 2 * T + 1, 3, response(&k, 3, 0, &req));
+    assert!(out.timers.is_empty(), "no extension while view changing");
+}
+
+#[test]
+fn csharp_primary_of_next_height_waits_t_since_it_received_the_previous_request() {
+    // Node 2 is the primary of height 2. It receives height 1's request at 10 ms, gathers
+    // the block itself at 40 ms; its view-0 timer at height 2 is T − (40 − 10) ms.
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let req = request(&k, 1, 0);
+    deliver(&k, &mut r, 10_000, 1, req.clone());
+    deliver(&k, &mut r, 20_000, 3, response(&k, 3, 0, &req));
+    assert!(r.ctx.commit_sent());
+    let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+    let commit = |i: u32| {
+        k.msg(
+            i,
+            1,
+            0,
+            Body::Commit {
+                signature: k.ring.keypair(KeyId(i)).unwrap().sign(&header),
+            },
+        )
+    };
+    deliver(&k, &mut r, 30_000, 1, commit(1));
+    let out = deliver(&k, &mut r, 40_000, 3, commit(3));
+    assert_eq!(out.persisted.len(), 1);
+    assert_eq!(r.ctx.height, 2);
+    assert!(r.ctx.is_primary());
+    assert_eq!(out.last_timer(), Some(40_000 + T - 30_000));
+    // A node that got the block by relay instead waits a full T (it did not assemble it).
+    let mut s = k.replica(2);
+    start(&k, &mut s, 0);
+    deliver(&k, &mut s, 10_000, 1, req);
+    let block = out.persisted[0].clone();
+    let out = deliver(&k, &mut s, 50_000, 3, Rc::new(Wire::Block(block)));
+    assert_eq!(out.persisted.len(), 1);
+    assert_eq!(out.last_timer(), Some(50_000 + T));
+}
+
+#[test]
+fn go_primary_of_a_later_view_fires_at_once() {
+    let k = Kit::new(4, Semantics::Go);
+    let mut r = k.replica(0); // primary of height 1, view 1
+    r.go_last_check = Some((0, 0, SimTime(0))); // past the genesis quirk
+    start(&k, &mut r, 0);
+    for from in [1, 2, 3] {
+        deliver(&k, &mut r, 2 * T, from, k.cv(from, 1, 0));
+    }
+    assert_eq!((r.ctx.view, r.ctx.is_primary()), (1, true));
+    let mut s = k.replica(0);
+    s.go_last_check = Some((0, 0, SimTime(0)));
+    s.ctx.view = 1;
+    assert_eq!(
+        s.initial_timeout(SimTime(5 * T)),
+        0,
+        "Go: a view>0 primary fires immediately"
+    );
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut c = k.replica(0);
+    c.ctx.view = 1;
+    assert_eq!(
+        c.initial_timeout(SimTime(5 * T)),
+        T,
+        "C#: T (no reference block of its own)"
+    );
+}
