@@ -33,14 +33,7 @@ struct Token(u64);
 
 impl WireMessage for Token {
     fn meta(&self) -> MsgMeta {
-        MsgMeta {
-            kind: MsgKind::Other,
-            height: 0,
-            view: 0,
-            validator: 0,
-            hash: Hash32::ZERO,
-            size: 8,
-        }
+        MsgMeta { kind: MsgKind::Other, height: 0, view: 0, validator: 0, hash: Hash32::ZERO, size: 8 }
     }
 }
 
@@ -53,20 +46,8 @@ impl Replica for Relay {
     }
     fn on_message(&mut self, cx: &mut Cx<Token>, _from: NodeId, msg: &Rc<Token>) {
         self.count += 1;
-        let next = (msg
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(self.me as u64)
-            >> 33) as u32
-            % self.n;
-        cx.send(
-            NodeId(if next == self.me {
-                (next + 1) % self.n
-            } else {
-                next
-            }),
-            Rc::new(Token(msg.0 + 1)),
-        );
+        let next = (msg.0.wrapping_mul(6364136223846793005).wrapping_add(self.me as u64) >> 33) as u32 % self.n;
+        cx.send(NodeId(if next == self.me { (next + 1) % self.n } else { next }), Rc::new(Token(msg.0 + 1)));
     }
     fn on_timer(&mut self, _cx: &mut Cx<Token>, _tag: u64) {}
     fn after_crash(&self, _amnesia: bool) -> Self {
@@ -80,33 +61,10 @@ impl Replica for Relay {
 fn engine_events_per_sec(n: u32, until: SimTime) -> (u64, f64) {
     let opts = NetworkOptions::preset("lan").unwrap();
     let mut topo = SimRng::derive(1, Stream::Network);
-    let net = Network::new(
-        opts,
-        n as usize,
-        SimRng::derive(1, Stream::Network),
-        &mut topo,
-    );
-    let reps = (0..n)
-        .map(|i| {
-            (
-                Relay { me: i, n, count: 0 },
-                NodeSetup {
-                    honest: true,
-                    clock: Clock::default(),
-                },
-            )
-        })
-        .collect();
-    let mut e = Engine::new(
-        reps,
-        net,
-        Rc::new(Keyring::generate(1, 1)),
-        None,
-        StopCondition {
-            until,
-            heights: None,
-        },
-    );
+    let net = Network::new(opts, n as usize, SimRng::derive(1, Stream::Network), &mut topo);
+    let reps =
+        (0..n).map(|i| (Relay { me: i, n, count: 0 }, NodeSetup { honest: true, clock: Clock::default() })).collect();
+    let mut e = Engine::new(reps, net, Rc::new(Keyring::generate(1, 1)), None, StopCondition { until, heights: None });
     let mut d = Digest::default();
     let t0 = Instant::now();
     e.run(&mut d);
@@ -158,36 +116,15 @@ fn main() {
     println!("== engine vs a bare event loop (same run, same machine) ==");
     let (events, engine) = engine_events_per_sec(64, SimTime::from_secs(10));
     let bare = bare_loop_events_per_sec(events, 64 * 16);
-    println!(
-        "bare (time, seq) heap loop   {:>8.2} M events/s",
-        bare / 1e6
-    );
-    println!(
-        "engine, trivial relay replica {:>7.2} M events/s  ({events} events, digest on)",
-        engine / 1e6
-    );
-    println!(
-        "engine / bare = {:.2} (the cost of routing, network draws, records and the digest)",
-        engine / bare
-    );
+    println!("bare (time, seq) heap loop   {:>8.2} M events/s", bare / 1e6);
+    println!("engine, trivial relay replica {:>7.2} M events/s  ({events} events, digest on)", engine / 1e6);
+    println!("engine / bare = {:.2} (the cost of routing, network draws, records and the digest)", engine / bare);
     println!();
     println!("== whole dBFT runs ==");
-    dbft(
-        "happy N=7, 50 heights",
-        r#"{"validators": 7, "stop": {"heights": 50}}"#,
-    );
-    dbft(
-        "lossy 10% N=7, 50 heights",
-        r#"{"validators": 7, "network": {"preset": "lossy"}, "stop": {"heights": 50}}"#,
-    );
-    dbft(
-        "happy N=21, 20 heights",
-        r#"{"validators": 21, "stop": {"heights": 20}}"#,
-    );
-    dbft(
-        "happy N=100, 5 heights",
-        r#"{"validators": 100, "stop": {"heights": 5}}"#,
-    );
+    dbft("happy N=7, 50 heights", r#"{"validators": 7, "stop": {"heights": 50}}"#);
+    dbft("lossy 10% N=7, 50 heights", r#"{"validators": 7, "network": {"preset": "lossy"}, "stop": {"heights": 50}}"#);
+    dbft("happy N=21, 20 heights", r#"{"validators": 21, "stop": {"heights": 20}}"#);
+    dbft("happy N=100, 5 heights", r#"{"validators": 100, "stop": {"heights": 5}}"#);
     dbft(
         "forge + flood N=7, 20 heights",
         r#"{"validators": 7, "byzantine": [{"node": "R3", "behaviours": [{"kind": "forge", "period_ms": 200},

@@ -57,9 +57,7 @@ pub struct World {
 /// Builds the world of `spec` for `seed`.
 pub fn build(spec: &RunSpec, seed: u64) -> World {
     let keys = Rc::new(Keyring::generate(seed, spec.validators));
-    let genesis_set = Rc::new(ValidatorSet::new(
-        (0..spec.validators as u32).map(KeyId).collect(),
-    ));
+    let genesis_set = Rc::new(ValidatorSet::new((0..spec.validators as u32).map(KeyId).collect()));
     let schedule = ValidatorSchedule::fixed(genesis_set.clone());
     let opts = Rc::new(DbftOptions {
         block_time_us: spec.protocol.block_time_us,
@@ -76,48 +74,24 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let key = n
-                .role
-                .key_index()
-                .and_then(|k| keys.keypair(KeyId(k as u32)));
+            let key = n.role.key_index().and_then(|k| keys.keypair(KeyId(k as u32)));
             let me = NodeId(i as u32);
             let r = DbftReplica::new(me, key, opts.clone(), genesis.clone());
             let node = if n.behaviours.is_empty() {
                 Node::Honest(r)
             } else {
-                Node::Byzantine(Box::new(Byzantine::new(
-                    r,
-                    n.behaviours.clone(),
-                    n.byzantine_from,
-                    me,
-                    peers.clone(),
-                )))
+                Node::Byzantine(Box::new(Byzantine::new(r, n.behaviours.clone(), n.byzantine_from, me, peers.clone())))
             };
-            let setup = NodeSetup {
-                honest: honest[i],
-                clock: Clock {
-                    drift_ppm: n.clock_drift_ppm,
-                },
-            };
+            let setup = NodeSetup { honest: honest[i], clock: Clock { drift_ppm: n.clock_drift_ppm } };
             (node, setup)
         })
         .collect();
     let mut topo_rng = SimRng::derive(seed, Stream::Network);
-    let network = Network::new(
-        spec.network.clone(),
-        spec.nodes.len(),
-        SimRng::derive(seed, Stream::Network),
-        &mut topo_rng,
-    );
-    let workload = Workload::new(
-        spec.workload.clone(),
-        spec.network.latency.clone(),
-        SimRng::derive(seed, Stream::Workload),
-    );
-    let stop = StopCondition {
-        until: spec.stop.duration,
-        heights: spec.stop.heights,
-    };
+    let network =
+        Network::new(spec.network.clone(), spec.nodes.len(), SimRng::derive(seed, Stream::Network), &mut topo_rng);
+    let workload =
+        Workload::new(spec.workload.clone(), spec.network.latency.clone(), SimRng::derive(seed, Stream::Workload));
+    let stop = StopCondition { until: spec.stop.duration, heights: spec.stop.heights };
     let mut engine = Engine::new(replicas, network, keys.clone(), Some(workload), stop);
     for c in &spec.crashes {
         engine.schedule_crash(c.node, c.at);
@@ -126,17 +100,9 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         }
     }
     for (i, p) in spec.network.partitions.iter().enumerate() {
-        let names = |g: &Vec<NodeId>| {
-            g.iter()
-                .map(|n| spec.node_name(*n))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let names = |g: &Vec<NodeId>| g.iter().map(|n| spec.node_name(*n)).collect::<Vec<_>>().join(",");
         let groups: Vec<String> = p.groups.iter().map(|g| format!("[{}]", names(g))).collect();
-        engine.schedule_marker(
-            p.from,
-            &format!("partition {i} starts: {} | rest", groups.join(" ")),
-        );
+        engine.schedule_marker(p.from, &format!("partition {i} starts: {} | rest", groups.join(" ")));
         if p.until != SimTime::MAX {
             engine.schedule_marker(p.until, &format!("partition {i} heals"));
         }
@@ -162,34 +128,19 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         max_views: spec.liveness.max_views,
         halt_on_violation: spec.stop.on_violation,
     };
-    World {
-        engine,
-        honest,
-        check,
-    }
+    World { engine, honest, check }
 }
 
 /// Runs `spec` with `seed`; `extra` observers (a trace writer, a progress bar) see every
 /// event too.
-pub fn run(
-    spec: &RunSpec,
-    seed: u64,
-    extra: Option<&mut dyn Observer>,
-    trace_content: bool,
-) -> RunResult {
-    let World {
-        mut engine,
-        honest,
-        check,
-    } = build(spec, seed);
+pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_content: bool) -> RunResult {
+    let World { mut engine, honest, check } = build(spec, seed);
     engine.trace_content = trace_content;
     let mut digest = Digest::default();
     let mut metrics = Metrics::new(honest.clone());
     let mut checkers = Checkers::new(check);
     let stop = {
-        let mut obs = Observers {
-            list: vec![&mut digest, &mut metrics, &mut checkers],
-        };
+        let mut obs = Observers { list: vec![&mut digest, &mut metrics, &mut checkers] };
         if let Some(x) = extra {
             obs.list.push(x);
         }
@@ -232,21 +183,15 @@ pub fn run(
             last_progress: metrics.last_progress,
             end,
             bound: spec.liveness.bound,
+            block_time: spec.protocol.block_time_us,
             m: crate::validators::m_of(n),
         }))
     };
     // Without a height target a run "holds" if it was still making progress at the end.
     let liveness_holds = liveness_reached
-        || (spec.stop.heights.is_none()
-            && stall
-                .as_ref()
-                .is_some_and(|s| s.class == "still-progressing"));
-    let ledger_heights = (0..engine.node_count())
-        .map(|i| engine.replica(NodeId(i as u32)).ledger_height())
-        .collect();
-    let up = (0..engine.node_count())
-        .map(|i| engine.is_up(NodeId(i as u32)))
-        .collect();
+        || (spec.stop.heights.is_none() && stall.as_ref().is_some_and(|s| s.class == "still-progressing"));
+    let ledger_heights = (0..engine.node_count()).map(|i| engine.replica(NodeId(i as u32)).ledger_height()).collect();
+    let up = (0..engine.node_count()).map(|i| engine.is_up(NodeId(i as u32))).collect();
     RunResult {
         seed,
         stop,

@@ -38,19 +38,9 @@ fn at_most_f_byzantine_keep_s1_to_s4_over_200_seeds_each() {
     ];
     let mut cases: Vec<(String, RunSpec)> = behaviours
         .iter()
-        .map(|b| {
-            (
-                b.to_string(),
-                one_byzantine(&format!(
-                    r#""byzantine": [{{"node": "R1", "behaviours": [{b}]}}]"#
-                )),
-            )
-        })
+        .map(|b| (b.to_string(), one_byzantine(&format!(r#""byzantine": [{{"node": "R1", "behaviours": [{b}]}}]"#))))
         .collect();
-    cases.push((
-        "twins".into(),
-        one_byzantine(r#""twins": [{"node": "R1", "to": ["R0"], "twin_to": ["R2", "R3"]}]"#),
-    ));
+    cases.push(("twins".into(), one_byzantine(r#""twins": [{"node": "R1", "to": ["R0"], "twin_to": ["R2", "R3"]}]"#)));
     cases.push((
         "compromised key".into(),
         one_byzantine(r#""compromised_keys": [{"key_of": "R1", "behaviours": [{"kind": "equivocate", "b_to": ["R0"]}, {"kind": "double-sign"}]}]"#),
@@ -60,25 +50,13 @@ fn at_most_f_byzantine_keep_s1_to_s4_over_200_seeds_each() {
         let mut stalls = 0u32;
         for seed in 0..200 {
             let r = report(s, seed);
-            let safety: Vec<_> = r
-                .outcome
-                .violated
-                .iter()
-                .filter(|id| id.starts_with('S'))
-                .collect();
-            assert!(
-                safety.is_empty(),
-                "{what} seed {seed}: {safety:?} {:?}",
-                r.invariants
-            );
+            let safety: Vec<_> = r.outcome.violated.iter().filter(|id| id.starts_with('S')).collect();
+            assert!(safety.is_empty(), "{what} seed {seed}: {safety:?} {:?}", r.invariants);
             rejected += r.rejected.values().sum::<u64>();
             stalls += (r.liveness.status != "holds") as u32;
         }
         if what.contains(r#""kind": "forge""#) {
-            assert!(
-                rejected > 1000,
-                "forgeries must be rejected and counted: {rejected}"
-            );
+            assert!(rejected > 1000, "forgeries must be rejected and counted: {rejected}");
         }
         // Liveness is not promised under Byzantine behaviour (a selectively delivering node
         // can desynchronise views for a while); report it, do not assert it.
@@ -100,11 +78,7 @@ fn f_plus_1_colluders_can_fork_and_the_fork_is_caught_and_accountable() {
     one.nodes[0].behaviours.clear();
     one.nodes[0].honest = true;
     let r = report(&one, one.seed);
-    assert!(
-        r.outcome.violated.iter().all(|id| !id.starts_with('S')),
-        "{:?}",
-        r.outcome.violated
-    );
+    assert!(r.outcome.violated.iter().all(|id| !id.starts_with('S')), "{:?}", r.outcome.violated);
 }
 
 #[test]
@@ -113,10 +87,7 @@ fn crash_lock_stalls_as_commit_lock_and_four_good_nodes_recover() {
     let r = report(&s, s.seed);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     let stall = r.liveness.stall.as_ref().unwrap();
-    assert_eq!(
-        (stall.class, stall.height, stall.view),
-        ("commit-lock", 1, 0)
-    );
+    assert_eq!((stall.class, stall.height, stall.view), ("commit-lock", 1, 0));
     // The lock state of reference §2: one dead, one committed, two asking for view 1.
     let phase = |name: &str| {
         let d = stall.replicas.iter().find(|d| d.name == name).unwrap();
@@ -133,13 +104,7 @@ fn crash_lock_stalls_as_commit_lock_and_four_good_nodes_recover() {
     let r = report(&s, s.seed);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     assert_eq!(r.per_height[0].view, 1, "height 1 is final in view 1");
-    assert!(
-        r.coverage
-            .get("ChangeView replaced by RecoveryRequest")
-            .copied()
-            .unwrap_or(0)
-            >= 2
-    );
+    assert!(r.coverage.get("ChangeView replaced by RecoveryRequest").copied().unwrap_or(0) >= 2);
 }
 
 /// Collects every event except duplicate deliveries, without step numbers.
@@ -178,15 +143,8 @@ fn a_rule_changes_only_what_it_matches() {
     let ra = world::run(&base, 3, Some(&mut a), false);
     let rb = world::run(&ruled, 3, Some(&mut b), false);
     assert_eq!(a.dup_deliveries, 0);
-    assert_eq!(
-        rb.rules[0].matched, b.dup_deliveries,
-        "every match is one duplicate delivery"
-    );
-    assert_eq!(
-        rb.rules[0].matched,
-        10 * 6,
-        "10 requests, 6 recipients each"
-    );
+    assert_eq!(rb.rules[0].matched, b.dup_deliveries, "every match is one duplicate delivery");
+    assert_eq!(rb.rules[0].matched, 10 * 6, "10 requests, 6 recipients each");
     assert_eq!(a.lines, b.lines, "nothing else differs");
     assert_ne!(ra.digest, rb.digest, "the duplicates are in the digest");
     // A drop rule's effect is counted too.
@@ -200,8 +158,5 @@ fn a_rule_changes_only_what_it_matches() {
     let r = report(&dropped, 3);
     assert_eq!(r.rules[0].matched, 6);
     assert_eq!(r.drops.get("rule"), Some(&6));
-    assert_eq!(
-        r.outcome.kind, "ok",
-        "one validator's lost commits do not matter"
-    );
+    assert_eq!(r.outcome.kind, "ok", "one validator's lost commits do not matter");
 }

@@ -5,19 +5,11 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn check(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dbft-sim"))
-        .arg("check")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_dbft-sim")).arg("check").args(args).current_dir(dir).output().unwrap()
 }
 
 fn tmpdir(tag: &str) -> PathBuf {
@@ -49,74 +41,35 @@ fn one_passing_and_one_failing_scenario() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(
-        lines[0].starts_with("PASS  s/good.json seed 1  ok (3 heights)"),
-        "{stdout}"
-    );
+    assert!(lines[0].starts_with("PASS  s/good.json seed 1  ok (3 heights)"), "{stdout}");
     assert!(lines[1].starts_with("PASS  s/good.json seed 2"), "{stdout}");
-    assert!(
-        lines[2].starts_with("FAIL  s/sub/bad.json seed 1"),
-        "{stdout}"
-    );
-    assert!(
-        lines[3].contains("mismatch: expected a stall, but the run reached its target"),
-        "{stdout}"
-    );
+    assert!(lines[2].starts_with("FAIL  s/sub/bad.json seed 1"), "{stdout}");
+    assert!(lines[3].contains("mismatch: expected a stall, but the run reached its target"), "{stdout}");
     assert_eq!(*lines.last().unwrap(), "2 passed, 1 failed");
     // JUnit: well-formed XML, one test case per scenario × seed, the failure marked.
     let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
-    let cases: Vec<_> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("testcase"))
-        .collect();
+    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
     assert_eq!(cases.len(), 3);
     let names: Vec<String> = cases
         .iter()
-        .map(|c| {
-            format!(
-                "{}/{}",
-                c.attribute("classname").unwrap(),
-                c.attribute("name").unwrap()
-            )
-        })
+        .map(|c| format!("{}/{}", c.attribute("classname").unwrap(), c.attribute("name").unwrap()))
         .collect();
-    assert_eq!(
-        names,
-        ["s.good/seed 1", "s.good/seed 2", "s.sub.bad/seed 1"]
-    );
-    let failed: Vec<_> = cases
-        .iter()
-        .filter(|c| c.children().any(|k| k.has_tag_name("failure")))
-        .collect();
+    assert_eq!(names, ["s.good/seed 1", "s.good/seed 2", "s.sub.bad/seed 1"]);
+    let failed: Vec<_> = cases.iter().filter(|c| c.children().any(|k| k.has_tag_name("failure"))).collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].attribute("classname"), Some("s.sub.bad"));
-    let suite = doc
-        .descendants()
-        .find(|n| n.has_tag_name("testsuite"))
-        .unwrap();
-    assert_eq!(
-        (suite.attribute("tests"), suite.attribute("failures")),
-        (Some("3"), Some("1"))
-    );
+    let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+    assert_eq!((suite.attribute("tests"), suite.attribute("failures")), (Some("3"), Some("1")));
 }
 
 #[test]
 fn output_does_not_depend_on_jobs() {
-    let one = check(
-        &["scenarios/attacks", "scenarios/faults", "--jobs", "1"],
-        &repo(),
-    );
-    let two = check(
-        &["scenarios/attacks", "scenarios/faults", "--jobs", "2"],
-        &repo(),
-    );
+    let one = check(&["scenarios/attacks", "scenarios/faults", "--jobs", "1"], &repo());
+    let two = check(&["scenarios/attacks", "scenarios/faults", "--jobs", "2"], &repo());
     assert_eq!(one.status.code(), two.status.code());
     assert!(!one.stdout.is_empty());
-    assert_eq!(
-        String::from_utf8_lossy(&one.stdout),
-        String::from_utf8_lossy(&two.stdout)
-    );
+    assert_eq!(String::from_utf8_lossy(&one.stdout), String::from_utf8_lossy(&two.stdout));
 }
 
 #[test]
@@ -133,16 +86,9 @@ fn pinned_digests_catch_drift_and_update_rewrites_them() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("digest changed: pinned 0000"));
     let out = check(&["pinned.json", "--update-digests"], &dir);
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("updated digests: pinned.json (seeds 4)")
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("updated digests: pinned.json (seeds 4)"));
     let out = check(&["pinned.json"], &dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let updated = std::fs::read_to_string(dir.join("pinned.json")).unwrap();
     assert!(!updated.contains(&zero));
     // Key order and everything else is kept.
@@ -160,14 +106,8 @@ fn unreadable_scenarios_are_errors() {
     let out = check(&["."], &dir);
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("ERROR ./b.json  validators: expected a count"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("2 passed, 0 failed, 1 unreadable"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("ERROR ./b.json  validators: expected a count"), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed, 1 unreadable"), "{stdout}");
     assert_eq!(check(&["nowhere"], &dir).status.code(), Some(2));
 }
 
@@ -179,11 +119,7 @@ fn the_scenario_suite_passes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout
-            .lines()
-            .last()
-            .unwrap()
-            .ends_with("passed, 0 failed (1 long scenarios skipped; --long runs them)"),
+        stdout.lines().last().unwrap().ends_with("passed, 0 failed (1 long scenarios skipped; --long runs them)"),
         "{stdout}"
     );
 }

@@ -10,10 +10,7 @@ fn bin() -> Command {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// A fresh, empty temporary directory for one test.
@@ -43,43 +40,22 @@ fn same_seed_same_report_across_processes_and_seeds_differ() {
     let (a, b, c) = (tmpdir("a"), tmpdir("b"), tmpdir("c"));
     let scenario = "scenarios/lossy-7.json";
     for (dir, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
-        let out = run(&[
-            "run",
-            scenario,
-            "--seed",
-            seed,
-            "--out",
-            dir.to_str().unwrap(),
-            "--quiet",
-        ]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run(&["run", scenario, "--seed", seed, "--out", dir.to_str().unwrap(), "--quiet"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let ra = std::fs::read(a.join("report.json")).unwrap();
     let rb = std::fs::read(b.join("report.json")).unwrap();
     assert_eq!(ra, rb, "two processes, same seed: byte-identical reports");
     let (ja, jc) = (report(&a), report(&c));
     assert_eq!(ja["seed"], 5);
-    assert_ne!(
-        ja["digest"], jc["digest"],
-        "a lossy random network must depend on the seed"
-    );
+    assert_ne!(ja["digest"], jc["digest"], "a lossy random network must depend on the seed");
     assert_eq!(ja["digest"].as_str().unwrap().len(), 64);
 }
 
 #[test]
 fn report_has_the_documented_fields() {
     let dir = tmpdir("fields");
-    let out = run(&[
-        "run",
-        "scenarios/happy-4.json",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
+    let out = run(&["run", "scenarios/happy-4.json", "--out", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("happy-4 seed 1"), "{stdout}");
@@ -117,18 +93,22 @@ fn report_has_the_documented_fields() {
 fn default_output_directory_is_reports_name_seed() {
     let work = tmpdir("default-out");
     std::fs::copy(repo().join("scenarios/happy-4.json"), work.join("s.json")).unwrap();
-    let out = bin()
-        .args(["run", "s.json", "--seed", "3", "--quiet"])
-        .current_dir(&work)
-        .output()
-        .unwrap();
+    let out = bin().args(["run", "s.json", "--seed", "3", "--quiet"]).current_dir(&work).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(work.join("reports/happy-4/3/report.json").is_file());
-    // No temporary files are left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(work.join("reports/happy-4/3"))
+    // The report and the per-height plot, and no temporary files left behind.
+    let mut files: Vec<String> = std::fs::read_dir(work.join("reports/happy-4/3"))
         .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers.len(), 1);
+    files.sort();
+    assert_eq!(files, ["heights.svg", "report.json"]);
+    let svg = std::fs::read_to_string(work.join("reports/happy-4/3/heights.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    // Ten heights in view 0: ten points, and the legend names view 0.
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("circle")).count(), 10 + 1);
+    assert!(svg.contains("final in view 0"));
 }
 
 #[test]
@@ -146,24 +126,15 @@ fn trace_is_json_lines_in_step_order() {
     ]);
     assert_eq!(out.status.code(), Some(0));
     let text = std::fs::read_to_string(&trace).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len() as u64, report(&dir)["events"].as_u64().unwrap());
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["step"], i as u64);
     }
     assert_eq!(lines[0]["ev"], "start");
     assert_eq!(lines[0]["node"], "R0");
-    let send = lines
-        .iter()
-        .find(|l| l["ev"] == "send" && l["kind"] == "PrepareRequest")
-        .unwrap();
-    assert!(
-        send["content"].is_object(),
-        "sends carry the message content"
-    );
+    let send = lines.iter().find(|l| l["ev"] == "send" && l["kind"] == "PrepareRequest").unwrap();
+    assert!(send["content"].is_object(), "sends carry the message content");
     assert!(lines.iter().any(|l| l["ev"] == "persist"));
 }
 
@@ -171,17 +142,8 @@ fn trace_is_json_lines_in_step_order() {
 fn failed_expectation_exits_1() {
     let dir = tmpdir("exit1");
     let s = dir.join("wrong.json");
-    std::fs::write(
-        &s,
-        r#"{"name": "wrong", "validators": 4, "expect": {"liveness": "stalls"}}"#,
-    )
-    .unwrap();
-    let out = run(&[
-        "run",
-        s.to_str().unwrap(),
-        "--out",
-        dir.join("out").to_str().unwrap(),
-    ]);
+    std::fs::write(&s, r#"{"name": "wrong", "validators": 4, "expect": {"liveness": "stalls"}}"#).unwrap();
+    let out = run(&["run", s.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("mismatch: expected a stall"), "{stdout}");
@@ -193,60 +155,27 @@ fn failed_expectation_exits_1() {
 const BAD: &[(&str, &str)] = &[
     (r#"{"validators": "seven"}"#, "validators"),
     (r#"{"validators": []}"#, "validators"),
-    (
-        r#"{"network": {"latency": {"dist": "normal", "mean_ms": -5, "stddev_ms": 1}}}"#,
-        "network.latency.mean_ms",
-    ),
-    (
-        r#"{"network": {"latency": {"dist": "uniform", "min_ms": 5, "max_ms": 1}}}"#,
-        "network.latency.max_ms",
-    ),
+    (r#"{"network": {"latency": {"dist": "normal", "mean_ms": -5, "stddev_ms": 1}}}"#, "network.latency.mean_ms"),
+    (r#"{"network": {"latency": {"dist": "uniform", "min_ms": 5, "max_ms": 1}}}"#, "network.latency.max_ms"),
     (r#"{"network": {"loss": 1.5}}"#, "network.loss"),
     (r#"{"network": {"duplicate": 2}}"#, "network.duplicate"),
     (r#"{"network": {"preset": "moon"}}"#, "network.preset"),
     (r#"{"netwrok": {}}"#, "netwrok"),
-    (
-        r#"{"protocol": {"block_time_ms": -1}}"#,
-        "protocol.block_time_ms",
-    ),
-    (
-        r#"{"protocol": {"block_time_ms": true}}"#,
-        "protocol.block_time_ms",
-    ),
-    (
-        r#"{"protocol": {"semantics": "java"}}"#,
-        "protocol.semantics",
-    ),
+    (r#"{"protocol": {"block_time_ms": -1}}"#, "protocol.block_time_ms"),
+    (r#"{"protocol": {"block_time_ms": true}}"#, "protocol.block_time_ms"),
+    (r#"{"protocol": {"semantics": "java"}}"#, "protocol.semantics"),
     (
         r#"{"network": {"partitions": [{"groups": [["R0", "R7"]], "from_ms": 0}]}}"#,
         "network.partitions[0].groups[0][1]",
     ),
-    (
-        r#"{"network": {"partitions": [{"groups": [["R0"], ["R0"]], "from_ms": 0}]}}"#,
-        "network.partitions[0].groups[1]",
-    ),
-    (
-        r#"{"faults": {"crashes": [{"node": "R9", "at_ms": 5}]}}"#,
-        "faults.crashes[0].node",
-    ),
-    (
-        r#"{"faults": {"crashes": [{"node": "R1", "at_ms": -5}]}}"#,
-        "faults.crashes[0].at_ms",
-    ),
+    (r#"{"network": {"partitions": [{"groups": [["R0"], ["R0"]], "from_ms": 0}]}}"#, "network.partitions[0].groups[1]"),
+    (r#"{"faults": {"crashes": [{"node": "R9", "at_ms": 5}]}}"#, "faults.crashes[0].node"),
+    (r#"{"faults": {"crashes": [{"node": "R1", "at_ms": -5}]}}"#, "faults.crashes[0].at_ms"),
     (r#"{"stop": {"heights": -1}}"#, "stop.heights"),
     (r#"{"stop": {"duration_ms": 0}}"#, "stop.duration_ms"),
-    (
-        r#"{"expect": {"violations": ["S42"]}}"#,
-        "expect.violations[0]",
-    ),
-    (
-        r#"{"expect": {"stall": {"class": "sleepy"}}}"#,
-        "expect.stall.class",
-    ),
-    (
-        r#"{"workload": {"withhold": [{"nodes": ["R1"], "txs": [5, 2]}]}}"#,
-        "workload.withhold[0].txs",
-    ),
+    (r#"{"expect": {"violations": ["S42"]}}"#, "expect.violations[0]"),
+    (r#"{"expect": {"stall": {"class": "sleepy"}}}"#, "expect.stall.class"),
+    (r#"{"workload": {"withhold": [{"nodes": ["R1"], "txs": [5, 2]}]}}"#, "workload.withhold[0].txs"),
 ];
 
 #[test]
@@ -258,29 +187,38 @@ fn bad_scenarios_exit_2_name_the_path_and_write_nothing() {
         std::fs::write(&s, text).unwrap();
         let out_dir = dir.join(format!("out{i}"));
         let trace = dir.join(format!("trace{i}.jsonl"));
-        let out = run(&[
-            "run",
-            s.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--trace",
-            trace.to_str().unwrap(),
-        ]);
+        let out =
+            run(&["run", s.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--trace", trace.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
-        assert!(
-            stderr.contains(&format!("{path}: ")),
-            "{text}: stderr does not name {path}: {stderr}"
-        );
+        assert!(stderr.contains(&format!("{path}: ")), "{text}: stderr does not name {path}: {stderr}");
         assert!(!out_dir.exists(), "{text}: output directory was created");
         assert!(!trace.exists(), "{text}: trace was written");
     }
     let missing = run(&["run", dir.join("nope.json").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(2));
     assert_eq!(run(&["run"]).status.code(), Some(2), "usage error");
-    assert_eq!(
-        run(&["frobnicate"]).status.code(),
-        Some(2),
-        "unknown subcommand"
-    );
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2), "unknown subcommand");
+}
+
+#[test]
+fn plot_writes_svgs_and_data() {
+    let dir = tmpdir("plot");
+    let out = bin()
+        .args(["plot", "--out", dir.to_str().unwrap(), "--seeds", "1", "--heights", "3", "--block-time-ms", "1000"])
+        .args(["--validators", "4,7", "--jobs", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["consensus-vs-validators.svg", "interval-vs-crashed.svg"] {
+        let svg = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(roxmltree::Document::parse(&svg).is_ok(), "{f} is not well-formed");
+        for net in ["lan", "wan", "lossy", "heavy-tail"] {
+            assert!(svg.contains(net), "{f} lacks a line for {net}");
+        }
+    }
+    let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("plot-data.json")).unwrap()).unwrap();
+    // 4 networks × (2 validator counts + 2 crash loads) × 1 seed.
+    assert_eq!(data.as_array().unwrap().len(), 16);
+    assert_eq!(bin().args(["plot", "--validators", "0"]).output().unwrap().status.code(), Some(2));
 }

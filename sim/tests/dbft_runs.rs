@@ -35,10 +35,7 @@ fn honest_networks_finalise_every_height_in_view_0_with_exact_message_counts() {
             let tag = format!("{semantics} N={n}");
             assert_eq!(rep.outcome.kind, "ok", "{tag}: {:?}", rep.outcome);
             assert_eq!(rep.heights.finalised as u64, H, "{tag}");
-            assert!(
-                rep.per_height.iter().all(|h| h.view == 0),
-                "{tag}: a height needed a view change"
-            );
+            assert!(rep.per_height.iter().all(|h| h.view == 0), "{tag}: a height needed a view change");
             let m = &r.metrics;
             let sent = |k| m.kind(k).sent;
             // §1.13: per height 1 request + (N−1) responses + N commits, all broadcast.
@@ -76,10 +73,7 @@ fn block_time_is_about_t_on_a_wan() {
         // After the first height, a block every T = 15 s plus at most one consensus round
         // (a few WAN round trips, well under 2 s) and never earlier than T minus a round.
         let p50 = rep.latency.block_interval_ms.p50;
-        assert!(
-            (14_000.0..17_000.0).contains(&p50),
-            "{semantics}: p50 interval {p50}"
-        );
+        assert!((14_000.0..17_000.0).contains(&p50), "{semantics}: p50 interval {p50}");
         for h in rep.per_height.iter().skip(1) {
             assert!(
                 (13_000.0..18_000.0).contains(&h.interval_ms),
@@ -99,23 +93,16 @@ fn crashed_primary_costs_exactly_its_heights_one_view_change() {
             "/../scenarios/primary-crash-7.json"
         )))
         .unwrap();
-        s.protocol.semantics = scenario::parse(
-            &format!(r#"{{"protocol": {{"semantics": "{semantics}"}}}}"#),
-            "x",
-        )
-        .unwrap()
-        .protocol
-        .semantics;
+        s.protocol.semantics = scenario::parse(&format!(r#"{{"protocol": {{"semantics": "{semantics}"}}}}"#), "x")
+            .unwrap()
+            .protocol
+            .semantics;
         let (_, rep) = run(&s, 1);
         assert_eq!(rep.outcome.kind, "ok", "{semantics}: {:?}", rep.outcome);
         // R1 is the view-0 primary of heights h ≡ 1 (mod 7): 1 and 8 among 1..=10.
         for h in &rep.per_height {
             let want = if h.height % 7 == 1 { 1 } else { 0 };
-            assert_eq!(
-                h.view, want,
-                "{semantics}: height {} finalised in view {}",
-                h.height, h.view
-            );
+            assert_eq!(h.view, want, "{semantics}: height {} finalised in view {}", h.height, h.view);
             assert_ne!(h.finalised_by, "R1");
         }
         // The view-1 primary of height 1 is (1 − 1) mod 7 = R0.
@@ -139,10 +126,7 @@ fn lossy_network_keeps_finalising_and_stays_safe_over_many_seeds() {
             assert!(
                 rep.outcome.violated.is_empty(),
                 "{semantics} seed {seed}: {:?}",
-                rep.invariants
-                    .iter()
-                    .flat_map(|i| i.violations.iter().map(|v| v.detail.clone()))
-                    .collect::<Vec<_>>()
+                rep.invariants.iter().flat_map(|i| i.violations.iter().map(|v| v.detail.clone())).collect::<Vec<_>>()
             );
             assert_eq!(
                 rep.outcome.kind,
@@ -151,21 +135,11 @@ fn lossy_network_keeps_finalising_and_stays_safe_over_many_seeds() {
                 rep.liveness.stall.as_ref().map(|s| &s.reason)
             );
             lost_commits += r.metrics.kind(MsgKind::Commit).dropped;
-            recovery_resends += r
-                .marks
-                .get("timeout while committed: RecoveryMessage")
-                .copied()
-                .unwrap_or(0);
+            recovery_resends += r.marks.get("timeout while committed: RecoveryMessage").copied().unwrap_or(0);
         }
         // The sweep really exercised loss and the committed-node recovery path.
-        assert!(
-            lost_commits > 100,
-            "{semantics}: only {lost_commits} commits lost"
-        );
-        assert!(
-            recovery_resends > 0,
-            "{semantics}: no committed node ever re-sent its commit"
-        );
+        assert!(lost_commits > 100, "{semantics}: only {lost_commits} commits lost");
+        assert!(recovery_resends > 0, "{semantics}: no committed node ever re-sent its commit");
     }
 }
 

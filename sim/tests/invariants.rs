@@ -15,25 +15,14 @@ fn report(s: &RunSpec, seed: u64) -> Report {
 }
 
 fn safety_violations(r: &Report) -> Vec<&'static str> {
-    r.outcome
-        .violated
-        .iter()
-        .copied()
-        .filter(|id| id.starts_with('S'))
-        .collect()
+    r.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect()
 }
 
 #[test]
 fn mutations_trip_their_invariants_and_the_honest_protocol_passes_the_same_schedule() {
     for (file, expected) in [
-        (
-            "scenarios/attacks/spork-no-commit-phase-4.json",
-            vec!["S1", "S3", "S4"],
-        ),
-        (
-            "scenarios/attacks/no-commit-lock-4.json",
-            vec!["S1", "S3", "S4"],
-        ),
+        ("scenarios/attacks/spork-no-commit-phase-4.json", vec!["S1", "S3", "S4"]),
+        ("scenarios/attacks/no-commit-lock-4.json", vec!["S1", "S3", "S4"]),
         ("scenarios/attacks/quorum-off-by-one-4.json", vec!["S3"]),
     ] {
         let mutated = load(file);
@@ -45,17 +34,8 @@ fn mutations_trip_their_invariants_and_the_honest_protocol_passes_the_same_sched
         let mut honest = mutated.clone();
         honest.protocol.mutation = None;
         let r = report(&honest, honest.seed);
-        assert_eq!(
-            safety_violations(&r),
-            Vec::<&str>::new(),
-            "{file} without the mutation"
-        );
-        assert_eq!(
-            r.liveness.status,
-            "holds",
-            "{file} without the mutation: {:?}",
-            r.liveness.stall.map(|s| s.reason)
-        );
+        assert_eq!(safety_violations(&r), Vec::<&str>::new(), "{file} without the mutation");
+        assert_eq!(r.liveness.status, "holds", "{file} without the mutation: {:?}", r.liveness.stall.map(|s| s.reason));
     }
 }
 
@@ -83,16 +63,8 @@ fn no_false_alarms_on_honest_runs() {
         let s = scenario::parse(text, "sample").unwrap();
         for seed in 0..60 {
             let r = report(&s, seed);
-            assert!(
-                r.outcome.violated.is_empty(),
-                "seed {seed} {text}: {:?}",
-                r.outcome.violated
-            );
-            assert!(
-                r.outcome.as_expected,
-                "seed {seed} {text}: {:?}",
-                r.outcome.mismatches
-            );
+            assert!(r.outcome.violated.is_empty(), "seed {seed} {text}: {:?}", r.outcome.violated);
+            assert!(r.outcome.as_expected, "seed {seed} {text}: {:?}", r.outcome.mismatches);
             runs += 1;
         }
     }
@@ -105,34 +77,17 @@ fn stall_is_classified_with_per_replica_state() {
     let r = report(&s, s.seed);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     let stall = r.liveness.stall.as_ref().unwrap();
-    assert_eq!(
-        (stall.class, stall.height, stall.view),
-        ("partitioned", 2, 0)
-    );
+    assert_eq!((stall.class, stall.height, stall.view), ("partitioned", 2, 0));
     assert_eq!(stall.replicas.len(), 4);
     for d in &stall.replicas {
         let st = d.status.as_ref().unwrap();
-        assert_eq!(
-            (st.height, st.view, st.count_committed),
-            (2, 0, 0),
-            "{}",
-            d.name
-        );
+        assert_eq!((st.height, st.view, st.count_committed), (2, 0, 0), "{}", d.name);
     }
     // And in the JSON report and the summary.
     let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     assert_eq!(json["liveness"]["stall"]["class"], "partitioned");
-    assert_eq!(
-        json["liveness"]["stall"]["replicas"][0]["phase"],
-        "view-changing"
-    );
+    assert_eq!(json["liveness"]["stall"]["replicas"][0]["phase"], "view-changing");
     let text = dbft_sim::report::summary::render(&r, None);
-    assert!(
-        text.contains("STALL at height 2 view 0 — partitioned"),
-        "{text}"
-    );
-    assert!(
-        text.contains("R3     up ledger 1: h2 v0 ViewChanging"),
-        "{text}"
-    );
+    assert!(text.contains("STALL at height 2 view 0 — partitioned"), "{text}");
+    assert!(text.contains("R3     up ledger 1: h2 v0 ViewChanging"), "{text}");
 }

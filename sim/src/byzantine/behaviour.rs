@@ -11,27 +11,17 @@ pub enum Behaviour {
     Silent,
     /// As primary, sends one PrepareRequest to `a_to` and a conflicting one (another
     /// nonce and timestamp) to `b_to`; nodes in neither list get the first.
-    Equivocate {
-        a_to: Vec<NodeId>,
-        b_to: Vec<NodeId>,
-    },
+    Equivocate { a_to: Vec<NodeId>, b_to: Vec<NodeId> },
     /// For every PrepareRequest it sees, of any view, sends a PrepareResponse and a Commit
     /// for it to everyone — ignoring the commit lock, so it signs several blocks per height.
     DoubleSign,
     /// Holds its own Commits (and the RecoveryMessages that would carry them) for
     /// `delay`, then releases them to `to` (everyone if None).
-    WithholdCommits {
-        delay: Micros,
-        to: Option<Vec<NodeId>>,
-    },
+    WithholdCommits { delay: Micros, to: Option<Vec<NodeId>> },
     /// Every `period`, a ChangeView: from its current view (flooding), from `forged_view`
     /// if set (a forged view number), and from an old view if `stale` (which receivers
     /// treat as a RecoveryRequest — the amplification path).
-    ChangeViewFlood {
-        period: Micros,
-        forged_view: Option<u8>,
-        stale: bool,
-    },
+    ChangeViewFlood { period: Micros, forged_view: Option<u8>, stale: bool },
     /// Every `period`, re-sends messages it received earlier (older heights and views,
     /// old RecoveryMessages), oldest first.
     Replay { period: Micros },
@@ -46,9 +36,9 @@ pub enum Behaviour {
 impl Behaviour {
     pub fn period(&self) -> Option<Micros> {
         match self {
-            Behaviour::ChangeViewFlood { period, .. }
-            | Behaviour::Replay { period }
-            | Behaviour::Forge { period } => Some(*period),
+            Behaviour::ChangeViewFlood { period, .. } | Behaviour::Replay { period } | Behaviour::Forge { period } => {
+                Some(*period)
+            }
             Behaviour::WithholdCommits { delay, .. } => Some((*delay / 4).max(1_000)),
             _ => None,
         }

@@ -46,18 +46,16 @@ fn fuzz() -> impl Strategy<Value = Fuzz> {
         proptest::collection::vec((0u16..6, 0u8..3, any::<u64>()), 0..6),
         0u8..4,
     )
-        .prop_map(
-            |(kind, height_pick, view, validator, signer, words, compact, target)| Fuzz {
-                kind,
-                height_pick,
-                view,
-                validator,
-                signer,
-                words,
-                compact,
-                target,
-            },
-        )
+        .prop_map(|(kind, height_pick, view, validator, signer, words, compact, target)| Fuzz {
+            kind,
+            height_pick,
+            view,
+            validator,
+            signer,
+            words,
+            compact,
+            target,
+        })
 }
 
 struct Harness {
@@ -85,14 +83,7 @@ impl Harness {
         });
         let genesis = Rc::new(Block::genesis(set.clone()));
         let reps = (0..N as u32)
-            .map(|i| {
-                DbftReplica::new(
-                    NodeId(i),
-                    ring.keypair(KeyId(i)),
-                    opts.clone(),
-                    genesis.clone(),
-                )
-            })
+            .map(|i| DbftReplica::new(NodeId(i), ring.keypair(KeyId(i)), opts.clone(), genesis.clone()))
             .collect();
         let checkers = Checkers::new(CheckContext {
             honest: vec![true; N],
@@ -159,28 +150,18 @@ impl Harness {
                 }
                 Action::Persist(block) => {
                     PERSISTED.fetch_add(1, Ordering::Relaxed);
-                    Ev::Persist {
-                        node: NodeId(i as u32),
-                        block,
-                    }
+                    Ev::Persist { node: NodeId(i as u32), block }
                 }
                 Action::Note(note) => {
                     if matches!(note, Note::Rejected { .. }) {
                         self.rejected += 1;
                     }
-                    Ev::Note {
-                        node: NodeId(i as u32),
-                        note,
-                    }
+                    Ev::Note { node: NodeId(i as u32), note }
                 }
                 Action::Mark(_) => continue,
             };
             self.step += 1;
-            self.checkers.observe(&Rec {
-                step: self.step,
-                time: self.now,
-                ev,
-            });
+            self.checkers.observe(&Rec { step: self.step, time: self.now, ev });
         }
     }
 
@@ -197,10 +178,7 @@ impl Harness {
 
     /// Fires the earliest armed timer.
     fn fire_timer(&mut self) {
-        let Some(i) = (0..N)
-            .filter(|&i| self.timers[i].is_some())
-            .min_by_key(|&i| self.timers[i].map(|t| t.1))
-        else {
+        let Some(i) = (0..N).filter(|&i| self.timers[i].is_some()).min_by_key(|&i| self.timers[i].map(|t| t.1)) else {
             return;
         };
         let Some((tag, at)) = self.timers[i].take() else {
@@ -224,49 +202,26 @@ impl Harness {
         let w = |i: usize| f.words.get(i).copied().unwrap_or(i as u64 * 7);
         let sig_of = |hash: &Hash32| -> Signature {
             match f.signer {
-                s @ 0..=4 => self
-                    .ring
-                    .keypair(KeyId(s as u32))
-                    .map_or(Signature(0), |k| k.sign(hash)),
+                s @ 0..=4 => self.ring.keypair(KeyId(s as u32)).map_or(Signature(0), |k| k.sign(hash)),
                 _ => Signature(w(0) as u128),
             }
         };
         let compact_sig = |x: u64| Signature(x as u128 | ((x as u128) << 64));
         let body = match f.kind {
-            0 => Body::ChangeView {
-                timestamp_ms: w(0),
-                reason: ChangeViewReason::Timeout,
-            },
+            0 => Body::ChangeView { timestamp_ms: w(0), reason: ChangeViewReason::Timeout },
             1 => Body::PrepareRequest {
                 version: (w(1) % 2) as u32,
-                prev_hash: if w(2) % 3 == 0 {
-                    Hash32::of(&w(2).to_le_bytes())
-                } else {
-                    target.ctx.prev_hash
-                },
+                prev_hash: if w(2) % 3 == 0 { Hash32::of(&w(2).to_le_bytes()) } else { target.ctx.prev_hash },
                 timestamp_ms: w(3) % 100_000,
                 nonce: w(4),
                 tx_hashes: f.words.iter().map(|x| x % 5).collect(),
             },
             2 => Body::PrepareResponse {
-                preparation_hash: target
-                    .ctx
-                    .request()
-                    .map_or(Hash32::of(&w(0).to_le_bytes()), |r| r.hash),
+                preparation_hash: target.ctx.request().map_or(Hash32::of(&w(0).to_le_bytes()), |r| r.hash),
             },
             3 => {
-                let header = target
-                    .ctx
-                    .proposal
-                    .as_ref()
-                    .map_or(Hash32::ZERO, |p| p.header_hash);
-                Body::Commit {
-                    signature: if w(0) % 2 == 0 {
-                        sig_of(&header)
-                    } else {
-                        Signature(w(1) as u128)
-                    },
-                }
+                let header = target.ctx.proposal.as_ref().map_or(Hash32::ZERO, |p| p.header_hash);
+                Body::Commit { signature: if w(0) % 2 == 0 { sig_of(&header) } else { Signature(w(1) as u128) } }
             }
             4 => Body::RecoveryRequest { timestamp_ms: w(0) },
             5 | 6 => {
@@ -280,13 +235,7 @@ impl Harness {
                         tx_hashes: vec![],
                     };
                     let hash = ConsensusMessage::payload_hash(height, f.view, f.validator, &b);
-                    Rc::new(ConsensusMessage::with_sig(
-                        height,
-                        f.view,
-                        f.validator,
-                        b,
-                        sig_of(&hash),
-                    ))
+                    Rc::new(ConsensusMessage::with_sig(height, f.view, f.validator, b, sig_of(&hash)))
                 });
                 Body::RecoveryMessage(Box::new(Recovery {
                     change_views: f
@@ -304,10 +253,7 @@ impl Harness {
                     preparations: f
                         .compact
                         .iter()
-                        .map(|&(v, _, x)| PreparationCompact {
-                            validator: v,
-                            sig: compact_sig(x),
-                        })
+                        .map(|&(v, _, x)| PreparationCompact { validator: v, sig: compact_sig(x) })
                         .collect(),
                     commits: f
                         .compact
@@ -335,15 +281,8 @@ impl Harness {
                     next_validators: tip.next_validators.hash(),
                 };
                 let hash = header.hash();
-                let certificate = f
-                    .compact
-                    .iter()
-                    .map(|&(v, cv, _)| CertSig {
-                        index: v,
-                        view: cv,
-                        sig: sig_of(&hash),
-                    })
-                    .collect();
+                let certificate =
+                    f.compact.iter().map(|&(v, cv, _)| CertSig { index: v, view: cv, sig: sig_of(&hash) }).collect();
                 let block = Block {
                     hash,
                     header,
@@ -356,9 +295,8 @@ impl Harness {
             }
             _ => {
                 // Mutate a recent honest message, keeping its signature.
-                if let Some(m) = self
-                    .recent
-                    .get(f.words.first().copied().unwrap_or(0) as usize % self.recent.len().max(1))
+                if let Some(m) =
+                    self.recent.get(f.words.first().copied().unwrap_or(0) as usize % self.recent.len().max(1))
                 {
                     let mut m = (**m).clone();
                     match f.words.len() % 4 {
@@ -373,13 +311,7 @@ impl Harness {
             }
         };
         let hash = ConsensusMessage::payload_hash(height, f.view, f.validator, &body);
-        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::with_sig(
-            height,
-            f.view,
-            f.validator,
-            body,
-            sig_of(&hash),
-        ))))
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::with_sig(height, f.view, f.validator, body, sig_of(&hash)))))
     }
 }
 
@@ -420,15 +352,7 @@ fn the_fuzzer_feeds_at_least_100000_messages() {
     if FED.load(Ordering::Relaxed) < 100_000 {
         honest_replicas_survive_arbitrary_messages();
     }
-    assert!(
-        FED.load(Ordering::Relaxed) >= 100_000,
-        "{}",
-        FED.load(Ordering::Relaxed)
-    );
+    assert!(FED.load(Ordering::Relaxed) >= 100_000, "{}", FED.load(Ordering::Relaxed));
     // The honest replicas kept reaching consensus among the garbage.
-    assert!(
-        PERSISTED.load(Ordering::Relaxed) > 1_000,
-        "{}",
-        PERSISTED.load(Ordering::Relaxed)
-    );
+    assert!(PERSISTED.load(Ordering::Relaxed) > 1_000, "{}", PERSISTED.load(Ordering::Relaxed));
 }

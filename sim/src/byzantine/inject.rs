@@ -4,9 +4,7 @@
 use super::{Behaviour, Byzantine};
 use crate::protocol::block::{Block, CertSig};
 use crate::protocol::crypto::Signature;
-use crate::protocol::dbft::message::{
-    Body, ChangeViewReason, ConsensusMessage, PreparationCompact, Recovery, Wire,
-};
+use crate::protocol::dbft::message::{Body, ChangeViewReason, ConsensusMessage, PreparationCompact, Recovery, Wire};
 use crate::protocol::{Action, Cx};
 use std::rc::Rc;
 
@@ -16,9 +14,7 @@ impl Byzantine {
         let mut out = Vec::new();
         for b in self.behaviours.clone() {
             match b {
-                Behaviour::ChangeViewFlood {
-                    forged_view, stale, ..
-                } => self.flood(cx, forged_view, stale, &mut out),
+                Behaviour::ChangeViewFlood { forged_view, stale, .. } => self.flood(cx, forged_view, stale, &mut out),
                 Behaviour::Replay { .. } => self.replay(&mut out),
                 Behaviour::Forge { .. } => self.forge(cx, &mut out),
                 _ => {}
@@ -33,9 +29,7 @@ impl Byzantine {
             return;
         }
         let now = cx.now;
-        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.state.held)
-            .into_iter()
-            .partition(|h| h.0 <= now);
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.state.held).into_iter().partition(|h| h.0 <= now);
         self.state.held = keep;
         let mut out = Vec::new();
         for (_, to, w) in due {
@@ -50,24 +44,14 @@ impl Byzantine {
 
     fn signed(&self, view: u8, body: Body) -> Option<Rc<Wire>> {
         let me = self.inner.ctx.my_index?;
-        let msg =
-            ConsensusMessage::signed(self.inner.ctx.height, view, me as u16, body, self.key()?);
+        let msg = ConsensusMessage::signed(self.inner.ctx.height, view, me as u16, body, self.key()?);
         Some(Rc::new(Wire::Consensus(Rc::new(msg))))
     }
 
-    fn flood(
-        &mut self,
-        cx: &mut Cx<Wire>,
-        forged_view: Option<u8>,
-        stale: bool,
-        out: &mut Vec<Action<Wire>>,
-    ) {
+    fn flood(&mut self, cx: &mut Cx<Wire>, forged_view: Option<u8>, stale: bool, out: &mut Vec<Action<Wire>>) {
         let v = self.inner.ctx.view;
         let ts = cx.now.0 / 1000 + self.state.ticks;
-        let cv = |reason| Body::ChangeView {
-            timestamp_ms: ts,
-            reason,
-        };
+        let cv = |reason| Body::ChangeView { timestamp_ms: ts, reason };
         let mut views = vec![v];
         if let Some(f) = forged_view {
             views.push(f);
@@ -104,10 +88,7 @@ impl Byzantine {
             return;
         };
         let t = self.state.ticks;
-        let cv = Body::ChangeView {
-            timestamp_ms: t,
-            reason: ChangeViewReason::Timeout,
-        };
+        let cv = Body::ChangeView { timestamp_ms: t, reason: ChangeViewReason::Timeout };
         let mut forged = Vec::new();
         // A signature that is not anybody's.
         let mut bad = ConsensusMessage::signed(h, v, me, cv.clone(), &key);
@@ -119,19 +100,11 @@ impl Byzantine {
             h,
             v,
             other,
-            Body::PrepareResponse {
-                preparation_hash: key_hash(t),
-            },
+            Body::PrepareResponse { preparation_hash: key_hash(t) },
             &key,
         ));
         // An index outside the set.
-        forged.push(ConsensusMessage::signed(
-            h,
-            v,
-            n + 3,
-            Body::RecoveryRequest { timestamp_ms: t },
-            &key,
-        ));
+        forged.push(ConsensusMessage::signed(h, v, n + 3, Body::RecoveryRequest { timestamp_ms: t }, &key));
         // Malformed: duplicate transactions; a recovery naming validators outside the set.
         let dup = Body::PrepareRequest {
             version: 0,
@@ -145,29 +118,12 @@ impl Byzantine {
             change_views: Vec::new(),
             prepare_request: None,
             preparation_hash: Some(key_hash(t)),
-            preparations: vec![PreparationCompact {
-                validator: n + 9,
-                sig: Signature(t as u128),
-            }],
+            preparations: vec![PreparationCompact { validator: n + 9, sig: Signature(t as u128) }],
             commits: Vec::new(),
         };
-        forged.push(ConsensusMessage::signed(
-            h,
-            v,
-            me,
-            Body::RecoveryMessage(Box::new(rec)),
-            &key,
-        ));
+        forged.push(ConsensusMessage::signed(h, v, me, Body::RecoveryMessage(Box::new(rec)), &key));
         // A Commit whose block signature is garbage.
-        forged.push(ConsensusMessage::signed(
-            h,
-            v,
-            me,
-            Body::Commit {
-                signature: Signature(t as u128 * 31),
-            },
-            &key,
-        ));
+        forged.push(ConsensusMessage::signed(h, v, me, Body::Commit { signature: Signature(t as u128 * 31) }, &key));
         cx.mark("byzantine: forged messages");
         for m in forged {
             self.deliver(Rc::new(Wire::Consensus(Rc::new(m))), None, out);
@@ -176,21 +132,9 @@ impl Byzantine {
         let tip = self.inner.ledger.tip().clone();
         let header = ctx.header_for(me, tip.header.timestamp_ms + 1, t, &[]);
         let hash = header.hash();
-        let certificate = (0..n.min(3))
-            .map(|i| CertSig {
-                index: i,
-                view: 0,
-                sig: key.sign(&hash),
-            })
-            .collect();
-        let block = Block {
-            hash,
-            header,
-            txs: Vec::new(),
-            next_validators: ctx.next_validators.clone(),
-            view: 0,
-            certificate,
-        };
+        let certificate = (0..n.min(3)).map(|i| CertSig { index: i, view: 0, sig: key.sign(&hash) }).collect();
+        let block =
+            Block { hash, header, txs: Vec::new(), next_validators: ctx.next_validators.clone(), view: 0, certificate };
         self.deliver(Rc::new(Wire::Block(Rc::new(block))), None, out);
     }
 }

@@ -90,15 +90,7 @@ impl Byzantine {
         peers: Vec<NodeId>,
     ) -> Byzantine {
         let keys = inner.key().cloned().into_iter().collect();
-        Byzantine {
-            inner,
-            behaviours,
-            from,
-            me,
-            peers,
-            keys,
-            state: AdversaryState::default(),
-        }
+        Byzantine { inner, behaviours, from, me, peers, keys, state: AdversaryState::default() }
     }
 
     fn active(&self, now: SimTime) -> bool {
@@ -122,11 +114,7 @@ impl Byzantine {
     fn arm(&mut self, cx: &mut Cx<Wire>) {
         let Some(p) = self.period() else { return };
         let at = cx.now.max(self.from).plus(p.max(1));
-        if self
-            .state
-            .timer_armed_until
-            .is_some_and(|t| t <= at && t > cx.now)
-        {
+        if self.state.timer_armed_until.is_some_and(|t| t <= at && t > cx.now) {
             return;
         }
         self.state.timer_armed_until = Some(at);

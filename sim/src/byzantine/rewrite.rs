@@ -9,11 +9,7 @@ use std::rc::Rc;
 
 impl Byzantine {
     /// Applies the rewriting behaviours to the inner replica's actions.
-    pub(super) fn rewrite(
-        &mut self,
-        cx: &mut Cx<Wire>,
-        actions: Vec<Action<Wire>>,
-    ) -> Vec<Action<Wire>> {
+    pub(super) fn rewrite(&mut self, cx: &mut Cx<Wire>, actions: Vec<Action<Wire>>) -> Vec<Action<Wire>> {
         let mut out = Vec::with_capacity(actions.len());
         for a in actions {
             match a {
@@ -26,13 +22,7 @@ impl Byzantine {
     }
 
     /// One message the honest replica wants to send (to everyone, or to `to`).
-    fn outgoing(
-        &mut self,
-        cx: &mut Cx<Wire>,
-        w: Rc<Wire>,
-        to: Option<NodeId>,
-        out: &mut Vec<Action<Wire>>,
-    ) {
+    fn outgoing(&mut self, cx: &mut Cx<Wire>, w: Rc<Wire>, to: Option<NodeId>, out: &mut Vec<Action<Wire>>) {
         let behaviours = self.behaviours.clone();
         if behaviours.iter().any(|b| matches!(b, Behaviour::Silent)) {
             cx.mark("byzantine: silenced a message");
@@ -48,10 +38,8 @@ impl Byzantine {
                             cx.mark("byzantine: equivocating PrepareRequest");
                             let variant = Rc::new(variant);
                             let b_msg = Rc::new(Wire::Consensus(variant.clone()));
-                            let a_targets: Vec<NodeId> = self
-                                .others()
-                                .filter(|n| !b_to.contains(n) || a_to.contains(n))
-                                .collect();
+                            let a_targets: Vec<NodeId> =
+                                self.others().filter(|n| !b_to.contains(n) || a_to.contains(n)).collect();
                             send_each(out, &a_targets, &w);
                             send_each(out, b_to, &b_msg);
                             self.after_own_request(cx, m, out);
@@ -59,10 +47,7 @@ impl Byzantine {
                             return;
                         }
                     }
-                    Behaviour::WithholdCommits {
-                        delay,
-                        to: release_to,
-                    } => {
+                    Behaviour::WithholdCommits { delay, to: release_to } => {
                         let carries_commit = match &m.body {
                             Body::Commit { .. } => true,
                             Body::RecoveryMessage(r) => !r.commits.is_empty(),
@@ -71,9 +56,7 @@ impl Byzantine {
                         if carries_commit {
                             cx.mark("byzantine: commit withheld");
                             let targets = release_to.clone().or(to.map(|t| vec![t]));
-                            self.state
-                                .held
-                                .push((cx.now.plus(*delay), targets, w.clone()));
+                            self.state.held.push((cx.now.plus(*delay), targets, w.clone()));
                             return;
                         }
                     }
@@ -104,14 +87,7 @@ impl Byzantine {
     /// A second PrepareRequest for the same height and view: another nonce and timestamp,
     /// signed with our own key.
     fn conflicting_request(&self, m: &ConsensusMessage) -> Option<ConsensusMessage> {
-        let Body::PrepareRequest {
-            version,
-            prev_hash,
-            timestamp_ms,
-            nonce,
-            tx_hashes,
-        } = &m.body
-        else {
+        let Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } = &m.body else {
             return None;
         };
         let body = Body::PrepareRequest {
@@ -121,22 +97,11 @@ impl Byzantine {
             nonce: nonce ^ 0x5A5A_5A5A_5A5A_5A5A,
             tx_hashes: tx_hashes.clone(),
         };
-        Some(ConsensusMessage::signed(
-            m.height,
-            m.view,
-            m.validator,
-            body,
-            self.key()?,
-        ))
+        Some(ConsensusMessage::signed(m.height, m.view, m.validator, body, self.key()?))
     }
 
     /// Our own proposal counts for double signing too.
-    fn after_own_request(
-        &mut self,
-        cx: &mut Cx<Wire>,
-        m: &Rc<ConsensusMessage>,
-        out: &mut Vec<Action<Wire>>,
-    ) {
+    fn after_own_request(&mut self, cx: &mut Cx<Wire>, m: &Rc<ConsensusMessage>, out: &mut Vec<Action<Wire>>) {
         if self.behaviours.contains(&Behaviour::DoubleSign) {
             self.double_sign(cx, m, out);
         }
@@ -145,19 +110,13 @@ impl Byzantine {
     /// Records what arrives (for replays) and double-signs every proposal seen.
     pub(super) fn observe_incoming(&mut self, cx: &mut Cx<Wire>, w: &Rc<Wire>) {
         let Some(m) = consensus(w) else { return };
-        if self
-            .behaviours
-            .iter()
-            .any(|b| matches!(b, Behaviour::Replay { .. }))
-        {
+        if self.behaviours.iter().any(|b| matches!(b, Behaviour::Replay { .. })) {
             if self.state.seen.len() == SEEN_LIMIT {
                 self.state.seen.remove(0);
             }
             self.state.seen.push(m.clone());
         }
-        if self.behaviours.contains(&Behaviour::DoubleSign)
-            && matches!(m.body, Body::PrepareRequest { .. })
-        {
+        if self.behaviours.contains(&Behaviour::DoubleSign) && matches!(m.body, Body::PrepareRequest { .. }) {
             let mut out = Vec::new();
             self.double_sign(cx, m, &mut out);
             cx.actions().extend(out);
@@ -165,43 +124,21 @@ impl Byzantine {
     }
 
     /// DoubleSign: a PrepareResponse and a Commit for `req`, whatever we signed before.
-    fn double_sign(
-        &mut self,
-        cx: &mut Cx<Wire>,
-        req: &Rc<ConsensusMessage>,
-        out: &mut Vec<Action<Wire>>,
-    ) {
-        let Body::PrepareRequest {
-            timestamp_ms,
-            nonce,
-            tx_hashes,
-            ..
-        } = &req.body
-        else {
+    fn double_sign(&mut self, cx: &mut Cx<Wire>, req: &Rc<ConsensusMessage>, out: &mut Vec<Action<Wire>>) {
+        let Body::PrepareRequest { timestamp_ms, nonce, tx_hashes, .. } = &req.body else {
             return;
         };
         let ctx = &self.inner.ctx;
         let (Some(me), Some(key)) = (ctx.my_index, self.key().cloned()) else {
             return;
         };
-        if req.height != ctx.height
-            || !self
-                .state
-                .double_signed
-                .insert((req.height, req.view, req.hash))
-        {
+        if req.height != ctx.height || !self.state.double_signed.insert((req.height, req.view, req.hash)) {
             return;
         }
-        let header = ctx
-            .header_for(req.validator, *timestamp_ms, *nonce, tx_hashes)
-            .hash();
+        let header = ctx.header_for(req.validator, *timestamp_ms, *nonce, tx_hashes).hash();
         cx.mark("byzantine: double-signed a proposal");
-        let response = Body::PrepareResponse {
-            preparation_hash: req.hash,
-        };
-        let commit = Body::Commit {
-            signature: key.sign(&header),
-        };
+        let response = Body::PrepareResponse { preparation_hash: req.hash };
+        let commit = Body::Commit { signature: key.sign(&header) };
         for body in [response, commit] {
             let msg = ConsensusMessage::signed(req.height, req.view, me as u16, body, &key);
             self.deliver(Rc::new(Wire::Consensus(Rc::new(msg))), None, out);

@@ -9,11 +9,8 @@ use crate::report::Report;
 use crate::report::files::write_atomic;
 use crate::scenario::{self, RunSpec};
 use crate::world;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct CheckOptions {
     pub paths: Vec<PathBuf>,
@@ -57,9 +54,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     entries.sort();
     for e in entries {
         if e.is_dir() {
@@ -77,23 +72,15 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
     for part in s.split(',').filter(|p| !p.is_empty()) {
         if let Some((a, b)) = part.split_once("..") {
             let (a, b): (u64, u64) = (
-                a.trim()
-                    .parse()
-                    .map_err(|_| format!("bad seed range {part}"))?,
-                b.trim()
-                    .parse()
-                    .map_err(|_| format!("bad seed range {part}"))?,
+                a.trim().parse().map_err(|_| format!("bad seed range {part}"))?,
+                b.trim().parse().map_err(|_| format!("bad seed range {part}"))?,
             );
             if b < a || b - a > 1_000_000 {
                 return Err(format!("bad seed range {part}"));
             }
             out.extend(a..=b);
         } else {
-            out.push(
-                part.trim()
-                    .parse()
-                    .map_err(|_| format!("bad seed {part}"))?,
-            );
+            out.push(part.trim().parse().map_err(|_| format!("bad seed {part}"))?);
         }
     }
     if out.is_empty() {
@@ -109,11 +96,7 @@ fn describe(r: &Report) -> String {
     }
     match &r.liveness.stall {
         Some(st) if r.liveness.status != "holds" => {
-            let _ = write!(
-                s,
-                " ({} at height {}, view {})",
-                st.class, st.height, st.view
-            );
+            let _ = write!(s, " ({} at height {}, view {})", st.class, st.height, st.view);
         }
         _ => {
             let _ = write!(s, " ({} heights)", r.heights.finalised);
@@ -132,21 +115,12 @@ fn run_one(spec: &RunSpec, seed: u64, shown: &str, update: bool) -> Outcome {
     let pass = report.outcome.as_expected;
     let digest = report.digest.to_hex();
     let mark = if pass { "PASS" } else { "FAIL" };
-    let mut line = format!(
-        "{mark}  {shown} seed {seed}  {}  digest {}",
-        describe(&report),
-        &digest[..8]
-    );
+    let mut line = format!("{mark}  {shown} seed {seed}  {}  digest {}", describe(&report), &digest[..8]);
     for m in &report.outcome.mismatches {
         let _ = write!(line, "\n        mismatch: {m}");
     }
     let failure = (!pass).then(|| report.outcome.mismatches.join("; "));
-    Outcome {
-        pass,
-        line,
-        failure,
-        digest,
-    }
+    Outcome { pass, line, failure, digest }
 }
 
 pub fn check(opts: CheckOptions) -> i32 {
@@ -161,11 +135,7 @@ pub fn check(opts: CheckOptions) -> i32 {
     let entries: Vec<Entry> = files
         .into_iter()
         .map(|path| {
-            let shown = path
-                .strip_prefix(&base)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
+            let shown = path.strip_prefix(&base).unwrap_or(&path).display().to_string();
             let spec = scenario::load(&path).map_err(|e| e.to_string());
             Entry { path, shown, spec }
         })
@@ -183,37 +153,14 @@ pub fn check(opts: CheckOptions) -> i32 {
             items.extend(seeds.into_iter().map(|s| (i, s)));
         }
     }
-    let results: Vec<Mutex<Option<Outcome>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let bar = ProgressBar::new(items.len() as u64);
-    if let Ok(style) = ProgressStyle::with_template("check [{bar:40}] {pos}/{len} ({elapsed})") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&(i, seed)) = items.get(k) else {
-                        break;
-                    };
-                    let e = &entries[i];
-                    if let Ok(spec) = &e.spec {
-                        let out = run_one(spec, seed, &e.shown, opts.update_digests);
-                        if let Ok(mut slot) = results[k].lock() {
-                            *slot = Some(out);
-                        }
-                    }
-                    bar.inc(1);
-                }
-            });
+    let results: Vec<Outcome> = super::parallel::map("check", &items, opts.jobs, |&(i, seed)| {
+        let e = &entries[i];
+        match &e.spec {
+            Ok(spec) => run_one(spec, seed, &e.shown, opts.update_digests),
+            // Unreadable files have no work items.
+            Err(_) => Outcome { pass: false, line: String::new(), failure: None, digest: String::new() },
         }
     });
-    bar.finish_and_clear();
-    let results: Vec<Outcome> = results
-        .into_iter()
-        .filter_map(|m| m.into_inner().ok().flatten())
-        .collect();
 
     let (mut passed, mut failed, mut errors) = (0, 0, 0);
     let mut junit_cases = String::new();
@@ -223,11 +170,7 @@ pub fn check(opts: CheckOptions) -> i32 {
             Err(msg) => {
                 errors += 1;
                 println!("ERROR {}  {msg}", e.shown);
-                let _ = write!(
-                    junit_cases,
-                    "{}",
-                    junit_case(&e.shown, "load", Some(("error", msg)))
-                );
+                let _ = write!(junit_cases, "{}", junit_case(&e.shown, "load", Some(("error", msg))));
             }
             Ok(_) => {
                 while k < items.len() && items[k].0 == i {
@@ -254,10 +197,7 @@ pub fn check(opts: CheckOptions) -> i32 {
         let _ = write!(summary, ", {errors} unreadable");
     }
     if skipped > 0 {
-        let _ = write!(
-            summary,
-            " ({skipped} long scenarios skipped; --long runs them)"
-        );
+        let _ = write!(summary, " ({skipped} long scenarios skipped; --long runs them)");
     }
     println!("{summary}");
     if let Some(path) = &opts.junit {
@@ -281,26 +221,17 @@ pub fn check(opts: CheckOptions) -> i32 {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn junit_case(file: &str, name: &str, failure: Option<(&str, &str)>) -> String {
     let class = file.trim_end_matches(".json").replace(['/', '\\'], ".");
-    let head = format!(
-        "  <testcase classname=\"{}\" name=\"{}\"",
-        xml_escape(&class),
-        xml_escape(name)
-    );
+    let head = format!("  <testcase classname=\"{}\" name=\"{}\"", xml_escape(&class), xml_escape(name));
     match failure {
         None => format!("{head}/>\n"),
-        Some((tag, msg)) => format!(
-            "{head}>\n    <{tag} message=\"{}\">{}</{tag}>\n  </testcase>\n",
-            xml_escape(msg),
-            xml_escape(msg)
-        ),
+        Some((tag, msg)) => {
+            format!("{head}>\n    <{tag} message=\"{}\">{}</{tag}>\n  </testcase>\n", xml_escape(msg), xml_escape(msg))
+        }
     }
 }
 
@@ -313,10 +244,7 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], results: &[Outcome]
         let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&text) else {
             continue;
         };
-        let Some(pins) = json
-            .get_mut("expect")
-            .and_then(|x| x.get_mut("digests"))
-            .and_then(|d| d.as_object_mut())
+        let Some(pins) = json.get_mut("expect").and_then(|x| x.get_mut("digests")).and_then(|d| d.as_object_mut())
         else {
             continue;
         };
@@ -361,11 +289,7 @@ mod tests {
 
     #[test]
     fn junit_escapes() {
-        let c = junit_case(
-            "attacks/a.json",
-            "seed 1",
-            Some(("failure", "expected <stall> & \"x\"")),
-        );
+        let c = junit_case("attacks/a.json", "seed 1", Some(("failure", "expected <stall> & \"x\"")));
         assert!(c.contains("classname=\"attacks.a\""));
         assert!(c.contains("&lt;stall&gt; &amp; &quot;x&quot;"));
     }

@@ -4,6 +4,8 @@
 //! an expectation failed; 2 = bad input or usage (nothing is written).
 
 pub mod check;
+pub mod parallel;
+pub mod plot;
 pub mod progress;
 pub mod run;
 
@@ -11,11 +13,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "dbft-sim",
-    version,
-    about = "Deterministic simulator for dBFT 2.0 consensus"
-)]
+#[command(name = "dbft-sim", version, about = "Deterministic simulator for dBFT 2.0 consensus")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -61,6 +59,26 @@ pub enum Command {
         #[arg(long)]
         long: bool,
     },
+    /// Plot latency across network models, validator counts and crashed validators.
+    Plot {
+        /// Output directory for the SVGs and plot-data.json.
+        #[arg(long, default_value = "reports/plots")]
+        out: PathBuf,
+        /// Seeds per matrix cell: "1,2,3" or "1..5".
+        #[arg(long, default_value = "1..3")]
+        seeds: String,
+        /// Heights per run.
+        #[arg(long, default_value_t = 8)]
+        heights: u32,
+        /// Block time T in milliseconds.
+        #[arg(long, default_value_t = 15000)]
+        block_time_ms: u64,
+        /// Validator counts to sweep, comma-separated.
+        #[arg(long, default_value = "4,7,10,21,50", value_delimiter = ',')]
+        validators: Vec<u32>,
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+    },
 }
 
 /// Parses arguments and runs; returns the process exit code.
@@ -74,21 +92,8 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Run {
-            scenario,
-            seed,
-            out,
-            trace,
-            quiet,
-        } => run::run(&scenario, seed, out, trace, quiet),
-        Command::Check {
-            paths,
-            jobs,
-            junit,
-            update_digests,
-            seeds,
-            long,
-        } => {
+        Command::Run { scenario, seed, out, trace, quiet } => run::run(&scenario, seed, out, trace, quiet),
+        Command::Check { paths, jobs, junit, update_digests, seeds, long } => {
             let seeds = match seeds.as_deref().map(check::parse_seeds).transpose() {
                 Ok(s) => s,
                 Err(e) => {
@@ -96,14 +101,21 @@ pub fn main() -> i32 {
                     return 2;
                 }
             };
-            check::check(check::CheckOptions {
-                paths,
-                jobs,
-                junit,
-                update_digests,
-                seeds,
-                long,
-            })
+            check::check(check::CheckOptions { paths, jobs, junit, update_digests, seeds, long })
+        }
+        Command::Plot { out, seeds, heights, block_time_ms, validators, jobs } => {
+            let seeds = match check::parse_seeds(&seeds) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --seeds: {e}");
+                    return 2;
+                }
+            };
+            if heights == 0 || block_time_ms == 0 || validators.iter().any(|&n| n == 0 || n > 1024) {
+                eprintln!("error: --heights and --block-time-ms must be > 0, --validators in 1..=1024");
+                return 2;
+            }
+            plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
     }
 }

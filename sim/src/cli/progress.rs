@@ -13,9 +13,7 @@ impl Progress {
     /// A bar from 0 to `until` (simulated milliseconds).
     pub fn new(until: SimTime, label: &str) -> Progress {
         let bar = ProgressBar::new(until.0 / 1000);
-        if let Ok(style) =
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} sim-ms ({elapsed})")
-        {
+        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} sim-ms ({elapsed})") {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(label.to_string());

@@ -17,24 +17,11 @@ pub fn default_out(name: &str, seed: u64) -> PathBuf {
 struct Tee<'a>(Vec<&'a mut dyn Observer>);
 impl Observer for Tee<'_> {
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
-        Observers {
-            list: self
-                .0
-                .iter_mut()
-                .map(|o| &mut **o as &mut dyn Observer)
-                .collect(),
-        }
-        .observe(rec)
+        Observers { list: self.0.iter_mut().map(|o| &mut **o as &mut dyn Observer).collect() }.observe(rec)
     }
 }
 
-pub fn run(
-    path: &Path,
-    seed: Option<u64>,
-    out: Option<PathBuf>,
-    trace: Option<PathBuf>,
-    quiet: bool,
-) -> i32 {
+pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, trace: Option<PathBuf>, quiet: bool) -> i32 {
     let spec = match scenario::load(path) {
         Ok(s) => s,
         Err(e) => {
@@ -47,10 +34,7 @@ pub fn run(
     let mut trace_writer = match &trace {
         None => None,
         Some(p) => match AtomicFile::create(p) {
-            Ok(f) => Some(TraceWriter::new(
-                f,
-                spec.nodes.iter().map(|n| n.name.clone()).collect(),
-            )),
+            Ok(f) => Some(TraceWriter::new(f, spec.nodes.iter().map(|n| n.name.clone()).collect())),
             Err(e) => {
                 eprintln!("error: cannot create trace file {}: {e}", p.display());
                 return 2;
@@ -73,6 +57,16 @@ pub fn run(
         eprintln!("error: cannot write {}: {e}", report_path.display());
         return 2;
     }
+    match crate::report::plot::heights_svg(&report) {
+        Ok(svg) => {
+            let p = out.join("heights.svg");
+            if let Err(e) = write_atomic(&p, svg.as_bytes()) {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                return 2;
+            }
+        }
+        Err(e) => eprintln!("warning: no heights.svg: {e}"),
+    }
     if let (Some(t), Some(p)) = (trace_writer, &trace)
         && let Err(e) = t.commit()
     {
@@ -86,11 +80,7 @@ pub fn run(
             report.scenario,
             seed,
             report.outcome.kind,
-            if report.outcome.as_expected {
-                "as expected"
-            } else {
-                "NOT AS EXPECTED"
-            }
+            if report.outcome.as_expected { "as expected" } else { "NOT AS EXPECTED" }
         );
     } else {
         println!("{}", summary::render(&report, Some(&shown)));

@@ -52,10 +52,7 @@ mod tests {
                 let g = c.global(SimTime(t));
                 assert!(c.local(g) >= SimTime(t), "ppm {ppm} t {t}");
                 if g.0 > 0 {
-                    assert!(
-                        c.local(SimTime(g.0 - 1)) < SimTime(t),
-                        "ppm {ppm} t {t}: not earliest"
-                    );
+                    assert!(c.local(SimTime(g.0 - 1)) < SimTime(t), "ppm {ppm} t {t}: not earliest");
                 }
             }
         }

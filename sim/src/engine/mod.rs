@@ -238,11 +238,7 @@ impl<R: Replica> Engine<R> {
     }
 
     fn emit(&mut self, obs: &mut dyn Observer, ev: Ev) -> Option<Halt> {
-        let rec = Rec {
-            step: self.step,
-            time: self.now,
-            ev,
-        };
+        let rec = Rec { step: self.step, time: self.now, ev };
         self.step += 1;
         obs.observe(&rec)
     }
@@ -253,21 +249,14 @@ impl<R: Replica> Engine<R> {
     fn start(&mut self) {
         self.started = true;
         for i in 0..self.slots.len() {
-            self.queue
-                .push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
+            self.queue.push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
         }
         if let Some(w) = self.workload.as_mut() {
             let initial = w.opts.initial_txs;
             for tx in 1..=initial {
                 for i in 0..self.slots.len() {
                     if !w.opts.withheld(tx, NodeId(i as u32)) {
-                        self.queue.push(
-                            SimTime::ZERO,
-                            Event::TxArrive {
-                                node: NodeId(i as u32),
-                                tx,
-                            },
-                        );
+                        self.queue.push(SimTime::ZERO, Event::TxArrive { node: NodeId(i as u32), tx });
                     }
                 }
             }
@@ -330,70 +319,27 @@ impl<R: Replica> Engine<R> {
                 let h = self.emit(obs, Ev::Start { node });
                 h.or(self.call(node, obs, |r, cx| r.on_start(cx)))
             }
-            Event::Deliver {
-                id,
-                from,
-                to,
-                msg,
-                dup,
-            } => {
+            Event::Deliver { id, from, to, msg, dup } => {
                 let kind = msg.meta().kind;
                 if !self.slots[to.idx()].up {
                     let reason = DropReason::RecipientDown;
-                    return self.emit(
-                        obs,
-                        Ev::Drop {
-                            id,
-                            from,
-                            to,
-                            kind,
-                            reason,
-                        },
-                    );
+                    return self.emit(obs, Ev::Drop { id, from, to, kind, reason });
                 }
-                let h = self.emit(
-                    obs,
-                    Ev::Deliver {
-                        id,
-                        from,
-                        to,
-                        kind,
-                        dup,
-                    },
-                );
+                let h = self.emit(obs, Ev::Deliver { id, from, to, kind, dup });
                 h.or(self.call(to, obs, |r, cx| r.on_message(cx, from, &msg)))
             }
-            Event::Timer {
-                node,
-                slot: which,
-                generation,
-                tag,
-            } => {
+            Event::Timer { node, slot: which, generation, tag } => {
                 let slot = &mut self.slots[node.idx()];
                 if !slot.up || slot.timer_gen[which] != generation {
                     return None;
                 }
                 slot.armed[which] = None;
                 let now = self.now;
-                if which == TimerSlot::Protocol as usize
-                    && slot.suppressed.iter().any(|&(a, b)| now >= a && now < b)
-                {
+                if which == TimerSlot::Protocol as usize && slot.suppressed.iter().any(|&(a, b)| now >= a && now < b) {
                     let text = format!("{node} timer expiry suppressed");
-                    return self.emit(
-                        obs,
-                        Ev::Marker {
-                            text: Rc::from(text.as_str()),
-                        },
-                    );
+                    return self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) });
                 }
-                let h = self.emit(
-                    obs,
-                    Ev::Timer {
-                        node,
-                        tag,
-                        forced: false,
-                    },
-                );
+                let h = self.emit(obs, Ev::Timer { node, tag, forced: false });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }
             Event::ForceTimer(node) => {
@@ -403,14 +349,7 @@ impl<R: Replica> Engine<R> {
                 // Cancel the pending expiry: the forced one replaces it.
                 slot.timer_gen[p] += 1;
                 slot.armed[p] = None;
-                let h = self.emit(
-                    obs,
-                    Ev::Timer {
-                        node,
-                        tag,
-                        forced: true,
-                    },
-                );
+                let h = self.emit(obs, Ev::Timer { node, tag, forced: true });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }
             Event::Crash(node) => {
@@ -445,8 +384,7 @@ impl<R: Replica> Engine<R> {
                 for (i, d) in arrivals.into_iter().enumerate() {
                     if let Some(d) = d {
                         let node = NodeId(i as u32);
-                        self.queue
-                            .push(self.now.plus(d), Event::TxArrive { node, tx });
+                        self.queue.push(self.now.plus(d), Event::TxArrive { node, tx });
                     }
                 }
                 if let Some(g) = gap {
@@ -466,12 +404,7 @@ impl<R: Replica> Engine<R> {
     }
 
     /// Runs one replica handler and applies what it asked for.
-    fn call(
-        &mut self,
-        node: NodeId,
-        obs: &mut dyn Observer,
-        f: impl FnOnce(&mut R, &mut Cx<R::Msg>),
-    ) -> Option<Halt> {
+    fn call(&mut self, node: NodeId, obs: &mut dyn Observer, f: impl FnOnce(&mut R, &mut Cx<R::Msg>)) -> Option<Halt> {
         let mut buf = std::mem::take(&mut self.buf);
         let slot = &mut self.slots[node.idx()];
         let local_now = slot.clock.local(self.now);
@@ -493,26 +426,14 @@ impl<R: Replica> Engine<R> {
         match a {
             Action::Broadcast(m) => self.send(node, None, m, obs),
             Action::Send(to, m) => self.send(node, Some(to), m, obs),
-            Action::SetTimer {
-                slot: which,
-                tag,
-                at,
-            } => {
+            Action::SetTimer { slot: which, tag, at } => {
                 let which = which as usize;
                 let slot = &mut self.slots[node.idx()];
                 slot.timer_gen[which] += 1;
                 slot.armed[which] = Some(tag);
                 let generation = slot.timer_gen[which];
                 let at = slot.clock.global(at).max(self.now);
-                self.queue.push(
-                    at,
-                    Event::Timer {
-                        node,
-                        slot: which,
-                        generation,
-                        tag,
-                    },
-                );
+                self.queue.push(at, Event::Timer { node, slot: which, generation, tag });
                 None
             }
             Action::CancelTimer(which) => {
@@ -545,44 +466,16 @@ impl<R: Replica> Engine<R> {
         self.held = keep;
         for h in release {
             let at = h.at.max(self.now);
-            self.queue.push(
-                at,
-                Event::Deliver {
-                    id: h.id,
-                    from: h.from,
-                    to: h.to,
-                    msg: h.msg,
-                    dup: false,
-                },
-            );
+            self.queue.push(at, Event::Deliver { id: h.id, from: h.from, to: h.to, msg: h.msg, dup: false });
         }
     }
 
-    fn send(
-        &mut self,
-        from: NodeId,
-        to: Option<NodeId>,
-        msg: Rc<R::Msg>,
-        obs: &mut dyn Observer,
-    ) -> Option<Halt> {
+    fn send(&mut self, from: NodeId, to: Option<NodeId>, msg: Rc<R::Msg>, obs: &mut dyn Observer) -> Option<Halt> {
         let id = self.next_msg_id;
         self.next_msg_id += 1;
         let meta: MsgMeta = msg.meta();
-        let content = if self.trace_content {
-            serde_json::to_value(&*msg).ok()
-        } else {
-            None
-        };
-        let mut halt = self.emit(
-            obs,
-            Ev::Send {
-                id,
-                from,
-                to,
-                meta,
-                content,
-            },
-        );
+        let content = if self.trace_content { serde_json::to_value(&*msg).ok() } else { None };
+        let mut halt = self.emit(obs, Ev::Send { id, from, to, meta, content });
         self.release_held(from, meta.kind);
         let n = self.slots.len() as u32;
         let targets = match to {
@@ -605,58 +498,23 @@ impl<R: Replica> Engine<R> {
                 Verdict::Now(f) => f,
                 Verdict::Held { node, kind, at } => {
                     let msg = msg.clone();
-                    self.held.push(Held {
-                        node,
-                        kind,
-                        at,
-                        id,
-                        from,
-                        to,
-                        msg,
-                    });
+                    self.held.push(Held { node, kind, at, id, from, to, msg });
                     continue;
                 }
             };
             match fate {
                 Fate::Dropped(reason) => {
-                    let h = self.emit(
-                        obs,
-                        Ev::Drop {
-                            id,
-                            from,
-                            to,
-                            kind: meta.kind,
-                            reason,
-                        },
-                    );
+                    let h = self.emit(obs, Ev::Drop { id, from, to, kind: meta.kind, reason });
                     if let Some(h) = h {
                         halt.get_or_insert(h);
                     }
                 }
                 Fate::Arrives { at, dup } => {
                     let m = msg.clone();
-                    self.queue.push(
-                        at,
-                        Event::Deliver {
-                            id,
-                            from,
-                            to,
-                            msg: m,
-                            dup: false,
-                        },
-                    );
+                    self.queue.push(at, Event::Deliver { id, from, to, msg: m, dup: false });
                     if let Some(d) = dup {
                         let m = msg.clone();
-                        self.queue.push(
-                            d,
-                            Event::Deliver {
-                                id,
-                                from,
-                                to,
-                                msg: m,
-                                dup: true,
-                            },
-                        );
+                        self.queue.push(d, Event::Deliver { id, from, to, msg: m, dup: true });
                     }
                 }
             }

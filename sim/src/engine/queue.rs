@@ -50,10 +50,7 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
-            next_seq: 0,
-        }
+        EventQueue { heap: BinaryHeap::with_capacity(1024), next_seq: 0 }
     }
 
     /// Schedules `event` at `time`; returns its sequence number.
@@ -101,11 +98,7 @@ mod tests {
         }
         let odd: Vec<u32> = (0..100).filter(|i| i % 2 == 1).collect();
         let even: Vec<u32> = (0..100).filter(|i| i % 2 == 0).collect();
-        let expect: Vec<(u64, u32)> = odd
-            .iter()
-            .map(|&i| (5, i))
-            .chain(even.iter().map(|&i| (10, i)))
-            .collect();
+        let expect: Vec<(u64, u32)> = odd.iter().map(|&i| (5, i)).chain(even.iter().map(|&i| (10, i))).collect();
         assert_eq!(out, expect);
     }
 

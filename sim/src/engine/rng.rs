@@ -53,9 +53,7 @@ impl SimRng {
         h.update(b"dbft-sim/rng/v1");
         h.update(&master_seed.to_le_bytes());
         h.update(&which.label());
-        SimRng {
-            inner: ChaCha8Rng::from_seed(*h.finalize().as_bytes()),
-        }
+        SimRng { inner: ChaCha8Rng::from_seed(*h.finalize().as_bytes()) }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -150,10 +148,7 @@ mod tests {
         assert_eq!(xa1, xa2);
         assert_ne!(xa1, xb);
         assert_ne!(xa1, xc);
-        assert_ne!(
-            SimRng::derive(1, Stream::Node(0)).next_u64(),
-            SimRng::derive(1, Stream::Node(1)).next_u64()
-        );
+        assert_ne!(SimRng::derive(1, Stream::Node(0)).next_u64(), SimRng::derive(1, Stream::Node(1)).next_u64());
     }
 
     #[test]

@@ -12,31 +12,13 @@ fn engine(seed: u64, n: usize, net: &str, stop: StopCondition) -> Engine<Toy> {
     let opts = NetworkOptions::preset(net).unwrap();
     let mut topo = SimRng::derive(seed, Stream::Network);
     let network = Network::new(opts, n, SimRng::derive(seed, Stream::Network), &mut topo);
-    let replicas = (0..n as u32)
-        .map(|i| {
-            (
-                Toy::new(i, 10_000, 20),
-                NodeSetup {
-                    honest: true,
-                    clock: Clock::default(),
-                },
-            )
-        })
-        .collect();
-    Engine::new(
-        replicas,
-        network,
-        Rc::new(Keyring::generate(seed, n)),
-        None,
-        stop,
-    )
+    let replicas =
+        (0..n as u32).map(|i| (Toy::new(i, 10_000, 20), NodeSetup { honest: true, clock: Clock::default() })).collect();
+    Engine::new(replicas, network, Rc::new(Keyring::generate(seed, n)), None, stop)
 }
 
 fn forever() -> StopCondition {
-    StopCondition {
-        until: SimTime::from_secs(10),
-        heights: None,
-    }
+    StopCondition { until: SimTime::from_secs(10), heights: None }
 }
 
 fn digest_of(seed: u64, net: &str) -> (String, u64) {
@@ -65,9 +47,7 @@ impl Observer for Log {
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
         let s = match &rec.ev {
             Ev::Deliver { from, to, .. } => format!("deliver {from}->{to}"),
-            Ev::Drop {
-                from, to, reason, ..
-            } => format!("drop {from}->{to} {reason:?}"),
+            Ev::Drop { from, to, reason, .. } => format!("drop {from}->{to} {reason:?}"),
             Ev::Timer { node, .. } => format!("timer {node}"),
             Ev::Crash { node } => format!("crash {node}"),
             Ev::Restart { node, .. } => format!("restart {node}"),
@@ -89,10 +69,7 @@ fn crashed_node_receives_nothing_and_restarts_fresh() {
     let down = SimTime::from_ms(25)..SimTime::from_ms(55);
     for (t, s) in &log.0 {
         if down.contains(t) && s.starts_with("deliver") {
-            assert!(
-                !s.ends_with("->n2"),
-                "delivered to a crashed node at {t}: {s}"
-            );
+            assert!(!s.ends_with("->n2"), "delivered to a crashed node at {t}: {s}");
         }
         if down.contains(t) && s.starts_with("timer n2") {
             panic!("timer fired on a crashed node at {t}");
@@ -102,11 +79,7 @@ fn crashed_node_receives_nothing_and_restarts_fresh() {
     // After the restart node 2 starts again (its own timer resumes) and receives again.
     let r = e.replica(NodeId(2));
     assert_eq!(r.starts, 2);
-    assert!(
-        r.received
-            .iter()
-            .all(|&(_, _, t)| t >= SimTime::from_ms(55))
-    );
+    assert!(r.received.iter().all(|&(_, _, t)| t >= SimTime::from_ms(55)));
     assert!(!r.received.is_empty());
 }
 
@@ -114,36 +87,15 @@ fn crashed_node_receives_nothing_and_restarts_fresh() {
 fn stops_when_every_honest_node_reaches_the_height() {
     // Node 0 persists a block every 5 pings (50 ms); the others never persist, so the
     // height condition can only be met by node 0 when it is the only counted node.
-    let stop = StopCondition {
-        until: SimTime::from_secs(10),
-        heights: Some(2),
-    };
+    let stop = StopCondition { until: SimTime::from_secs(10), heights: Some(2) };
     let opts = NetworkOptions::preset("ideal").unwrap();
     let mut topo = SimRng::derive(1, Stream::Network);
     let network = Network::new(opts, 2, SimRng::derive(1, Stream::Network), &mut topo);
     let replicas = vec![
-        (
-            Toy::new(0, 10_000, 100),
-            NodeSetup {
-                honest: true,
-                clock: Clock::default(),
-            },
-        ),
-        (
-            Toy::new(1, 10_000, 100),
-            NodeSetup {
-                honest: false,
-                clock: Clock::default(),
-            },
-        ),
+        (Toy::new(0, 10_000, 100), NodeSetup { honest: true, clock: Clock::default() }),
+        (Toy::new(1, 10_000, 100), NodeSetup { honest: false, clock: Clock::default() }),
     ];
-    let mut e = Engine::new(
-        replicas,
-        network,
-        Rc::new(Keyring::generate(1, 2)),
-        None,
-        stop,
-    );
+    let mut e = Engine::new(replicas, network, Rc::new(Keyring::generate(1, 2)), None, stop);
     let mut log = Log::default();
     assert_eq!(e.run(&mut log), StopReason::Heights);
     assert_eq!(e.now(), SimTime::from_ms(100));
@@ -152,15 +104,7 @@ fn stops_when_every_honest_node_reaches_the_height() {
 
 #[test]
 fn duration_limit_and_quiescence() {
-    let mut e = engine(
-        1,
-        2,
-        "ideal",
-        StopCondition {
-            until: SimTime::from_ms(35),
-            heights: None,
-        },
-    );
+    let mut e = engine(1, 2, "ideal", StopCondition { until: SimTime::from_ms(35), heights: None });
     assert_eq!(e.run(&mut Digest::default()), StopReason::Duration);
     assert_eq!(e.now(), SimTime::from_ms(35));
     // 20 pings each, then nothing is left to do.
@@ -176,46 +120,15 @@ fn drifting_clock_fires_timers_early_in_virtual_time() {
     let network = Network::new(opts, 2, SimRng::derive(1, Stream::Network), &mut topo);
     let fast = Clock { drift_ppm: 250_000 }; // 25 % fast: 10 ms local = 8 ms virtual
     let replicas = vec![
-        (
-            Toy::new(0, 10_000, 3),
-            NodeSetup {
-                honest: true,
-                clock: fast,
-            },
-        ),
-        (
-            Toy::new(1, 10_000, 3),
-            NodeSetup {
-                honest: true,
-                clock: Clock::default(),
-            },
-        ),
+        (Toy::new(0, 10_000, 3), NodeSetup { honest: true, clock: fast }),
+        (Toy::new(1, 10_000, 3), NodeSetup { honest: true, clock: Clock::default() }),
     ];
-    let stop = StopCondition {
-        until: SimTime::from_secs(1),
-        heights: None,
-    };
-    let mut e = Engine::new(
-        replicas,
-        network,
-        Rc::new(Keyring::generate(1, 2)),
-        None,
-        stop,
-    );
+    let stop = StopCondition { until: SimTime::from_secs(1), heights: None };
+    let mut e = Engine::new(replicas, network, Rc::new(Keyring::generate(1, 2)), None, stop);
     let mut log = Log::default();
     e.run(&mut log);
-    let t0: Vec<u64> = log
-        .0
-        .iter()
-        .filter(|x| x.1 == "timer n0")
-        .map(|x| x.0.0)
-        .collect();
-    let t1: Vec<u64> = log
-        .0
-        .iter()
-        .filter(|x| x.1 == "timer n1")
-        .map(|x| x.0.0)
-        .collect();
+    let t0: Vec<u64> = log.0.iter().filter(|x| x.1 == "timer n0").map(|x| x.0.0).collect();
+    let t1: Vec<u64> = log.0.iter().filter(|x| x.1 == "timer n1").map(|x| x.0.0).collect();
     assert_eq!(t0[..3], [8_000, 16_000, 24_000]);
     assert_eq!(t1[..3], [10_000, 20_000, 30_000]);
 }
@@ -230,9 +143,7 @@ fn observers_fan_out_and_first_halt_wins() {
     }
     let mut e = engine(1, 3, "ideal", forever());
     let (mut d, mut h1, mut h2) = (Digest::default(), HaltAt(40), HaltAt(50));
-    let mut obs = Observers {
-        list: vec![&mut d, &mut h1, &mut h2],
-    };
+    let mut obs = Observers { list: vec![&mut d, &mut h1, &mut h2] };
     assert_eq!(e.run(&mut obs), StopReason::Halted("step 40".into()));
     assert_eq!(d.events, 41);
 }
@@ -246,10 +157,5 @@ fn a_fault_at_time_t_takes_effect_before_anything_else_at_t() {
     e.run(&mut log);
     assert_eq!(e.replica(NodeId(1)).starts, 0);
     assert!(!log.0.iter().any(|(_, s)| s.starts_with("timer n1")));
-    assert!(
-        e.replica(NodeId(0))
-            .received
-            .iter()
-            .all(|&(from, _, _)| from != 1)
-    );
+    assert!(e.replica(NodeId(0)).received.iter().all(|&(from, _, _)| from != 1));
 }

@@ -9,9 +9,7 @@ use std::fmt;
 use std::ops::{Add, Sub};
 
 /// A point in virtual time, in microseconds since the run started.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SimTime(pub u64);
 
@@ -66,11 +64,7 @@ pub fn ms_to_micros(ms: f64) -> Micros {
         return 0;
     }
     let us = (ms * MICROS_PER_MS as f64).round();
-    if us >= u64::MAX as f64 {
-        u64::MAX
-    } else {
-        us as u64
-    }
+    if us >= u64::MAX as f64 { u64::MAX } else { us as u64 }
 }
 
 impl Add<Micros> for SimTime {
@@ -90,12 +84,7 @@ impl Sub<SimTime> for SimTime {
 impl fmt::Display for SimTime {
     /// `12.345678s`: seconds with microsecond precision, so trace lines sort as text too.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:06}s",
-            self.0 / MICROS_PER_SEC,
-            self.0 % MICROS_PER_SEC
-        )
+        write!(f, "{}.{:06}s", self.0 / MICROS_PER_SEC, self.0 % MICROS_PER_SEC)
     }
 }
 

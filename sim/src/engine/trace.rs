@@ -122,11 +122,7 @@ pub struct Digest {
 
 impl Default for Digest {
     fn default() -> Self {
-        Digest {
-            hasher: blake3::Hasher::new(),
-            enc: Enc::new(),
-            events: 0,
-        }
+        Digest { hasher: blake3::Hasher::new(), enc: Enc::new(), events: 0 }
     }
 }
 
@@ -141,17 +137,9 @@ impl Digest {
             Ev::Start { node } => {
                 e.u8(1).u32(node.0);
             }
-            Ev::Send {
-                id, from, to, meta, ..
-            } => {
-                e.u8(2)
-                    .u64(*id)
-                    .u32(from.0)
-                    .u32(to.map_or(u32::MAX, |n| n.0));
-                e.u8(meta.kind as u8)
-                    .u32(meta.height)
-                    .u8(meta.view)
-                    .u16(meta.validator);
+            Ev::Send { id, from, to, meta, .. } => {
+                e.u8(2).u64(*id).u32(from.0).u32(to.map_or(u32::MAX, |n| n.0));
+                e.u8(meta.kind as u8).u32(meta.height).u8(meta.view).u16(meta.validator);
                 e.hash(&meta.hash).u32(meta.size);
             }
             Ev::Deliver { id, to, dup, .. } => {
@@ -164,11 +152,7 @@ impl Digest {
                 e.u8(5).u32(node.0).u64(*tag).u8(*forced as u8);
             }
             Ev::Persist { node, block } => {
-                e.u8(6)
-                    .u32(node.0)
-                    .u32(block.height())
-                    .hash(&block.hash)
-                    .u8(block.view);
+                e.u8(6).u32(node.0).u32(block.height()).hash(&block.hash).u8(block.view);
             }
             Ev::Note { node, note } => {
                 e.u8(7).u32(node.0);
@@ -195,26 +179,13 @@ fn encode_note(e: &mut Enc, note: &Note) {
         Note::ViewChanged { height, view } => {
             e.u8(1).u32(*height).u8(*view);
         }
-        Note::CommitSigned {
-            height,
-            view,
-            block,
-            key,
-        } => {
+        Note::CommitSigned { height, view, block, key } => {
             e.u8(2).u32(*height).u8(*view).hash(block).u32(key.0);
         }
-        Note::ChangeViewSent {
-            height,
-            view,
-            reason,
-        } => {
+        Note::ChangeViewSent { height, view, reason } => {
             e.u8(3).u32(*height).u8(*view).u8(*reason);
         }
-        Note::Proposed {
-            height,
-            view,
-            block,
-        } => {
+        Note::Proposed { height, view, block } => {
             e.u8(4).u32(*height).u8(*view).hash(block);
         }
         Note::Rejected { kind, reason } => {

@@ -39,20 +39,13 @@ pub struct WorkloadOptions {
 
 impl Default for WorkloadOptions {
     fn default() -> Self {
-        WorkloadOptions {
-            tx_rate_per_s: 1.0,
-            initial_txs: 0,
-            withhold: Vec::new(),
-            until: None,
-        }
+        WorkloadOptions { tx_rate_per_s: 1.0, initial_txs: 0, withhold: Vec::new(), until: None }
     }
 }
 
 impl WorkloadOptions {
     pub fn withheld(&self, tx: TxId, node: NodeId) -> bool {
-        self.withhold
-            .iter()
-            .any(|w| tx >= w.first && tx <= w.last && w.nodes.contains(&node))
+        self.withhold.iter().any(|w| tx >= w.first && tx <= w.last && w.nodes.contains(&node))
     }
 }
 
@@ -67,12 +60,7 @@ pub struct Workload {
 impl Workload {
     pub fn new(opts: WorkloadOptions, gossip: Latency, rng: SimRng) -> Workload {
         let next_id = opts.initial_txs + 1;
-        Workload {
-            opts,
-            gossip,
-            rng,
-            next_id,
-        }
+        Workload { opts, gossip, rng, next_id }
     }
 
     /// Delay until the next transaction is born, or None if the workload is off.
@@ -92,11 +80,7 @@ impl Workload {
         let origin = self.rng.below(n as u64) as usize;
         let arrivals = (0..n)
             .map(|i| {
-                let d = if i == origin {
-                    0
-                } else {
-                    self.gossip.sample(&mut self.rng)
-                };
+                let d = if i == origin { 0 } else { self.gossip.sample(&mut self.rng) };
                 (!self.opts.withheld(id, NodeId(i as u32))).then_some(d)
             })
             .collect();

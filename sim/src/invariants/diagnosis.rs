@@ -10,8 +10,10 @@
 //! - `commit-lock`: some honest validators committed (in a view that cannot reach M
 //!   commits) and the uncommitted ones are too few to gather M ChangeViews — neither a
 //!   block nor a view change is reachable (reference §2.1);
-//! - `still-progressing`: honest replicas finalised a block or changed view within the
-//!   liveness bound before the end — the run was cut short, not stuck;
+//! - `still-progressing`: honest replicas finalised a block or changed view recently
+//!   enough — within the liveness bound, or within twice the timeout of the view they are
+//!   in (timeouts double with every view, so at high views progress is slow but not over)
+//!   — the run was cut short, not stuck;
 //! - `undiagnosed`: none of the above (worth a closer look).
 //!
 //! The diagnosis reads replica status at the end of the run; it is an explanation, not an
@@ -53,42 +55,24 @@ pub struct StallInput<'a> {
     pub last_progress: SimTime,
     pub end: SimTime,
     pub bound: SimTime,
+    /// The block time T, in microseconds (a view v lasts up to T·2^(v+2)).
+    pub block_time: u64,
     /// M of the validator set at the stalled height.
     pub m: usize,
 }
 
 pub fn diagnose(input: StallInput) -> Stall {
-    let StallInput {
-        replicas,
-        partitions,
-        last_progress,
-        end,
-        bound,
-        m,
-        ..
-    } = input;
-    let running: Vec<usize> = (0..replicas.len())
-        .filter(|&i| replicas[i].honest && replicas[i].up && replicas[i].validator)
-        .collect();
-    let height = running
-        .iter()
-        .map(|&i| replicas[i].ledger_height + 1)
-        .min()
-        .unwrap_or(0);
-    let at_h: Vec<&ReplicaStatus> = running
-        .iter()
-        .filter_map(|&i| replicas[i].status.as_ref())
-        .filter(|s| s.height == height)
-        .collect();
+    let StallInput { replicas, partitions, last_progress, end, bound, block_time, m } = input;
+    let running: Vec<usize> =
+        (0..replicas.len()).filter(|&i| replicas[i].honest && replicas[i].up && replicas[i].validator).collect();
+    let height = running.iter().map(|&i| replicas[i].ledger_height + 1).min().unwrap_or(0);
+    let at_h: Vec<&ReplicaStatus> =
+        running.iter().filter_map(|&i| replicas[i].status.as_ref()).filter(|s| s.height == height).collect();
     let view = at_h.iter().map(|s| s.view).max().unwrap_or(0);
-    let (class, reason) = classify(&running, &at_h, &partitions, last_progress, end, bound, m);
-    Stall {
-        class,
-        height,
-        view,
-        reason,
-        replicas,
-    }
+    let view_timeout = block_time.saturating_mul(1u64 << (view as u32 + 2).min(40));
+    let window = SimTime(bound.0.max(view_timeout.saturating_mul(2)));
+    let (class, reason) = classify(&running, &at_h, &partitions, last_progress, end, window, m);
+    Stall { class, height, view, reason, replicas }
 }
 
 fn classify(
@@ -103,19 +87,11 @@ fn classify(
     if running.len() < m {
         return (
             "too-many-faulty",
-            format!(
-                "only {} honest validators are running; a block needs M = {m}",
-                running.len()
-            ),
+            format!("only {} honest validators are running; a block needs M = {m}", running.len()),
         );
     }
     for groups in partitions {
-        let group_of = |i: usize| {
-            groups
-                .iter()
-                .position(|g| g.contains(&NodeId(i as u32)))
-                .unwrap_or(usize::MAX)
-        };
+        let group_of = |i: usize| groups.iter().position(|g| g.contains(&NodeId(i as u32))).unwrap_or(usize::MAX);
         let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
         for &i in running {
             *sizes.entry(group_of(i)).or_insert(0) += 1;
@@ -131,10 +107,7 @@ fn classify(
             );
         }
     }
-    let committed: Vec<&&ReplicaStatus> = at_h
-        .iter()
-        .filter(|s| s.phase == Phase::CommitSent)
-        .collect();
+    let committed: Vec<&&ReplicaStatus> = at_h.iter().filter(|s| s.phase == Phase::CommitSent).collect();
     let uncommitted = at_h.len() - committed.len();
     if !committed.is_empty() && uncommitted < m {
         let mut per_view: BTreeMap<u8, usize> = BTreeMap::new();
@@ -145,10 +118,7 @@ fn classify(
         }
         let best = per_view.values().copied().max().unwrap_or(0);
         if best < m {
-            let views: Vec<String> = per_view
-                .iter()
-                .map(|(v, c)| format!("{c} in view {v}"))
-                .collect();
+            let views: Vec<String> = per_view.iter().map(|(v, c)| format!("{c} in view {v}")).collect();
             return (
                 "commit-lock",
                 format!(
@@ -163,14 +133,11 @@ fn classify(
         return (
             "still-progressing",
             format!(
-                "an honest replica finalised a block or changed view {} ms before the end (bound {} ms): the run was cut short",
+                "an honest replica finalised a block or changed view {} ms before the end (within {} ms): the run was cut short",
                 end.since(last_progress) / 1000,
                 bound.0 / 1000
             ),
         );
     }
-    (
-        "undiagnosed",
-        "no stall class matches; see the per-replica state".into(),
-    )
+    ("undiagnosed", "no stall class matches; see the per-replica state".into())
 }

@@ -68,10 +68,7 @@ impl Liveness {
                     height: h,
                     nodes: vec![*node],
                     blocks: vec![block.hash],
-                    detail: format!(
-                        "height {h} final in view {} > max_views {}",
-                        block.view, self.max_views
-                    ),
+                    detail: format!("height {h} final in view {} > max_views {}", block.view, self.max_views),
                 });
             }
         }

@@ -152,10 +152,7 @@ impl Observer for Checkers {
         found.extend(self.liveness.observe(rec));
         if self.record(found, rec.step, rec.time) && self.halt {
             let v = &self.violations[self.violations.len() - 1];
-            return Some(Halt(format!(
-                "{} violated at height {}: {}",
-                v.id, v.height, v.detail
-            )));
+            return Some(Halt(format!("{} violated at height {}: {}", v.id, v.height, v.detail)));
         }
         None
     }

@@ -78,10 +78,9 @@ impl Safety {
     pub fn observe(&mut self, rec: &Rec) -> Vec<Found> {
         match &rec.ev {
             Ev::Persist { node, block } if self.honest(*node) => self.on_persist(*node, block),
-            Ev::Note {
-                node,
-                note: Note::CommitSigned { height, block, .. },
-            } if self.honest(*node) => self.on_commit_signed(*node, *height, *block),
+            Ev::Note { node, note: Note::CommitSigned { height, block, .. } } if self.honest(*node) => {
+                self.on_commit_signed(*node, *height, *block)
+            }
             _ => Vec::new(),
         }
     }
@@ -91,9 +90,7 @@ impl Safety {
         if height == 1 {
             return Some(self.cx.schedule.genesis.clone());
         }
-        self.chains[node.idx()]
-            .get(&(height - 1))
-            .map(|b| b.next_validators.clone())
+        self.chains[node.idx()].get(&(height - 1)).map(|b| b.next_validators.clone())
     }
 
     fn on_persist(&mut self, node: NodeId, block: &Rc<Block>) -> Vec<Found> {
@@ -126,28 +123,17 @@ impl Safety {
                 height: h,
                 nodes: vec![node],
                 blocks: vec![block.hash],
-                detail: format!(
-                    "{} persisted height {h} without height {}",
-                    self.name(node),
-                    h - 1
-                ),
+                detail: format!("{} persisted height {h} without height {}", self.name(node), h - 1),
             }),
             Some(set) => {
-                let parent = if h == 1 {
-                    self.cx.genesis
-                } else {
-                    self.chains[node.idx()][&(h - 1)].hash
-                };
+                let parent = if h == 1 { self.cx.genesis } else { self.chains[node.idx()][&(h - 1)].hash };
                 if block.header.prev_hash != parent {
                     found.push(Found {
                         id: "S3",
                         height: h,
                         nodes: vec![node],
                         blocks: vec![block.hash],
-                        detail: format!(
-                            "block {} does not link to its parent {parent}",
-                            block.hash
-                        ),
+                        detail: format!("block {} does not link to its parent {parent}", block.hash),
                     });
                 }
                 let first_sight = self.judged.insert(block.hash);
@@ -200,11 +186,7 @@ impl Safety {
                 if new_branch {
                     known.push(block.clone());
                     let acc = self.accountability_of(h, &first_block, block);
-                    let verdict = if acc.accountable {
-                        "accountable"
-                    } else {
-                        "UNACCOUNTABLE"
-                    };
+                    let verdict = if acc.accountable { "accountable" } else { "UNACCOUNTABLE" };
                     found.push(Found {
                         id: "S1",
                         height: h,
@@ -260,10 +242,7 @@ impl Safety {
                 detail: format!("block {} has no known parent", block.hash),
             }];
         };
-        let siblings = self
-            .tree
-            .neighbors_directed(parent, petgraph::Direction::Outgoing)
-            .count();
+        let siblings = self.tree.neighbors_directed(parent, petgraph::Direction::Outgoing).count();
         self.tree.add_edge(parent, id, ());
         if siblings > 0 {
             return vec![Found {
@@ -285,19 +264,11 @@ impl Safety {
     fn accountability_of(&self, h: u32, a: &Block, b: &Block) -> Accountability {
         let set = self.cx.schedule.set_for(h);
         let signers = |blk: &Block| -> BTreeSet<KeyId> {
-            blk.certificate
-                .iter()
-                .filter_map(|c| set.key(c.index as usize))
-                .collect()
+            blk.certificate.iter().filter_map(|c| set.key(c.index as usize)).collect()
         };
         let double_signers: Vec<KeyId> = signers(a).intersection(&signers(b)).copied().collect();
         let f = set.f();
-        Accountability {
-            height: h,
-            accountable: double_signers.len() > f,
-            double_signers,
-            f,
-        }
+        Accountability { height: h, accountable: double_signers.len() > f, double_signers, f }
     }
 
     fn on_commit_signed(&mut self, node: NodeId, height: u32, block: Hash32) -> Vec<Found> {
@@ -311,10 +282,7 @@ impl Safety {
                 height,
                 nodes: vec![node],
                 blocks: vec![*prev, block],
-                detail: format!(
-                    "{} signed Commit for {prev} and for {block} at height {height}",
-                    self.name(node)
-                ),
+                detail: format!("{} signed Commit for {prev} and for {block} at height {height}", self.name(node)),
             }],
             Some(_) => Vec::new(),
         }

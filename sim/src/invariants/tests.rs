@@ -51,20 +51,9 @@ impl Chain {
         let hash = header.hash();
         let certificate = signers
             .iter()
-            .map(|&i| CertSig {
-                index: i,
-                view,
-                sig: self.keys.keypair(KeyId(i as u32)).unwrap().sign(&hash),
-            })
+            .map(|&i| CertSig { index: i, view, sig: self.keys.keypair(KeyId(i as u32)).unwrap().sign(&hash) })
             .collect();
-        Rc::new(Block {
-            hash,
-            header,
-            txs: vec![],
-            next_validators: next,
-            view,
-            certificate,
-        })
+        Rc::new(Block { hash, header, txs: vec![], next_validators: next, view, certificate })
     }
 
     fn checkers(&self, honest: Vec<bool>) -> Checkers {
@@ -89,32 +78,17 @@ impl Chain {
 /// Feeds events at 1 s intervals; returns the violated ids in order.
 fn feed(c: &mut Checkers, evs: Vec<Ev>) -> Vec<&'static str> {
     for (i, ev) in evs.into_iter().enumerate() {
-        c.observe(&Rec {
-            step: i as u64,
-            time: SimTime::from_secs(i as u64 + 1),
-            ev,
-        });
+        c.observe(&Rec { step: i as u64, time: SimTime::from_secs(i as u64 + 1), ev });
     }
     c.violations.iter().map(|v| v.id).collect()
 }
 
 fn persist(node: u32, block: &Rc<Block>) -> Ev {
-    Ev::Persist {
-        node: NodeId(node),
-        block: block.clone(),
-    }
+    Ev::Persist { node: NodeId(node), block: block.clone() }
 }
 
 fn signed(node: u32, height: u32, block: &Rc<Block>) -> Ev {
-    Ev::Note {
-        node: NodeId(node),
-        note: Note::CommitSigned {
-            height,
-            view: 0,
-            block: block.hash,
-            key: KeyId(node),
-        },
-    }
+    Ev::Note { node: NodeId(node), note: Note::CommitSigned { height, view: 0, block: block.hash, key: KeyId(node) } }
 }
 
 const ALL_HONEST: [bool; N] = [true; N];
@@ -149,14 +123,8 @@ fn s1_two_blocks_at_one_height() {
     let ids = feed(&mut c, vec![persist(0, &a), persist(1, &a), persist(2, &b)]);
     assert!(ids.contains(&"S1"), "{ids:?}");
     let v = c.violations.iter().find(|v| v.id == "S1").unwrap();
-    assert_eq!(
-        (v.height, v.nodes.clone(), v.blocks.clone()),
-        (1, vec![NodeId(0), NodeId(2)], vec![a.hash, b.hash])
-    );
-    assert!(
-        !v.window.is_empty(),
-        "a violation carries the events that led to it"
-    );
+    assert_eq!((v.height, v.nodes.clone(), v.blocks.clone()), (1, vec![NodeId(0), NodeId(2)], vec![a.hash, b.hash]));
+    assert!(!v.window.is_empty(), "a violation carries the events that led to it");
     // A Byzantine node persisting another block is not a violation of honest agreement.
     let mut c = ch.checkers(vec![true, true, false, true]);
     assert!(!feed(&mut c, vec![persist(0, &a), persist(2, &b)]).contains(&"S1"));
@@ -168,15 +136,9 @@ fn s2_a_persisted_height_is_never_replaced() {
     let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
     let b = ch.block(&ch.genesis, 2, 0, &[0, 1, 2]);
     let mut c = ch.checkers(ALL_HONEST.to_vec());
-    assert_eq!(
-        feed(&mut c, vec![persist(0, &a), persist(0, &a)]),
-        Vec::<&str>::new()
-    );
+    assert_eq!(feed(&mut c, vec![persist(0, &a), persist(0, &a)]), Vec::<&str>::new());
     let mut c = ch.checkers(ALL_HONEST.to_vec());
-    assert_eq!(
-        feed(&mut c, vec![persist(0, &a), persist(0, &b)]),
-        vec!["S2"]
-    );
+    assert_eq!(feed(&mut c, vec![persist(0, &a), persist(0, &b)]), vec!["S2"]);
 }
 
 #[test]
@@ -196,19 +158,12 @@ fn s3_certificate_and_linkage() {
             b.certificate[2].sig = ch.keys.keypair(KeyId(3)).unwrap().sign(&b.hash);
             Rc::new(b)
         }),
-        (
-            "does not link to its parent",
-            ch.block(&ch.block(&ch.genesis, 9, 0, &[0, 1, 2]), 1, 0, &[0, 1, 2]),
-        ),
+        ("does not link to its parent", ch.block(&ch.block(&ch.genesis, 9, 0, &[0, 1, 2]), 1, 0, &[0, 1, 2])),
     ];
     for (what, b) in cases {
         let mut c = ch.checkers(ALL_HONEST.to_vec());
         // The unlinked block is at height 2: give node 0 a height 1 first.
-        let evs = if b.height() == 2 {
-            vec![persist(0, &good), persist(0, &b)]
-        } else {
-            vec![persist(0, &b)]
-        };
+        let evs = if b.height() == 2 { vec![persist(0, &good), persist(0, &b)] } else { vec![persist(0, &b)] };
         let ids = feed(&mut c, evs);
         assert!(ids.contains(&"S3"), "{what}: {ids:?}");
     }
@@ -224,10 +179,7 @@ fn s3_block_tree_must_be_a_single_path() {
     let b = ch.block(&ch.genesis, 3, 0, &[1, 2, 3]);
     // Node 2 (Byzantine-free run, but a different branch at height 1): the tree branches.
     let mut c = ch.checkers(ALL_HONEST.to_vec());
-    let ids = feed(
-        &mut c,
-        vec![persist(0, &a), persist(0, &a2), persist(2, &b)],
-    );
+    let ids = feed(&mut c, vec![persist(0, &a), persist(0, &a2), persist(2, &b)]);
     assert!(ids.contains(&"S3"));
     assert!(c.violations.iter().any(|v| v.detail.contains("branches")));
 }
@@ -238,18 +190,9 @@ fn s4_no_honest_double_sign() {
     let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
     let b = ch.block(&ch.genesis, 2, 1, &[0, 1, 2]);
     let mut c = ch.checkers(ALL_HONEST.to_vec());
-    assert_eq!(
-        feed(
-            &mut c,
-            vec![signed(1, 1, &a), signed(1, 2, &b), signed(2, 1, &b)]
-        ),
-        Vec::<&str>::new()
-    );
+    assert_eq!(feed(&mut c, vec![signed(1, 1, &a), signed(1, 2, &b), signed(2, 1, &b)]), Vec::<&str>::new());
     let mut c = ch.checkers(ALL_HONEST.to_vec());
-    assert_eq!(
-        feed(&mut c, vec![signed(1, 1, &a), signed(1, 1, &b)]),
-        vec!["S4"]
-    );
+    assert_eq!(feed(&mut c, vec![signed(1, 1, &a), signed(1, 1, &b)]), vec!["S4"]);
     let mut c = ch.checkers(vec![true, false, true, true]);
     assert_eq!(
         feed(&mut c, vec![signed(1, 1, &a), signed(1, 1, &b)]),
@@ -279,10 +222,7 @@ fn s6_fork_accountability() {
     let mut c = ch.checkers(ALL_HONEST.to_vec());
     let ids = feed(&mut c, vec![persist(0, &a), persist(3, &b)]);
     assert!(ids.contains(&"S1") && !ids.contains(&"S6"), "{ids:?}");
-    assert_eq!(
-        c.safety.accountability[0].double_signers,
-        vec![KeyId(1), KeyId(2)]
-    );
+    assert_eq!(c.safety.accountability[0].double_signers, vec![KeyId(1), KeyId(2)]);
     assert!(c.safety.accountability[0].accountable);
     // Undersized certificates (2 signers each, disjoint): nobody provably equivocated.
     let a = ch.block(&ch.genesis, 1, 0, &[0, 1]);
@@ -299,11 +239,7 @@ fn l1_bounded_liveness_after_gst() {
     let b1 = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
     let b2 = ch.block(&b1, 2, 0, &[0, 1, 2]);
     let b3 = ch.block(&b2, 3, 2, &[0, 1, 2]); // final in view 2 > max_views 1
-    let rec = |t: u64, ev: Ev| Rec {
-        step: t,
-        time: SimTime::from_secs(t),
-        ev,
-    };
+    let rec = |t: u64, ev: Ev| Rec { step: t, time: SimTime::from_secs(t), ev };
     // GST at 5 s, bound 10 s: height 1 at 12 s is fine, height 2 at 25 s is late.
     let mut c = ch.checkers_with(ALL_HONEST.to_vec(), Some(SimTime::from_secs(5)));
     c.observe(&rec(12, persist(0, &b1)));
@@ -343,27 +279,17 @@ fn status(height: u32, view: u8, phase: Phase, committed_view: Option<u8>) -> Re
 }
 
 fn replica(name: &str, up: bool, s: ReplicaStatus) -> ReplicaDiag {
-    ReplicaDiag {
-        name: name.into(),
-        honest: true,
-        up,
-        validator: true,
-        ledger_height: s.height - 1,
-        status: Some(s),
-    }
+    ReplicaDiag { name: name.into(), honest: true, up, validator: true, ledger_height: s.height - 1, status: Some(s) }
 }
 
-fn input<'a>(
-    replicas: Vec<ReplicaDiag>,
-    partitions: Vec<&'a [Vec<NodeId>]>,
-    idle_s: u64,
-) -> StallInput<'a> {
+fn input<'a>(replicas: Vec<ReplicaDiag>, partitions: Vec<&'a [Vec<NodeId>]>, idle_s: u64) -> StallInput<'a> {
     StallInput {
         replicas,
         partitions,
         last_progress: SimTime::from_secs(100),
         end: SimTime::from_secs(100 + idle_s),
         bound: SimTime::from_secs(60),
+        block_time: 1_000_000,
         m: 3,
     }
 }
@@ -378,47 +304,27 @@ fn stall_classes() {
         replica("R3", true, status(3, 1, Phase::ViewChanging, None)),
     ];
     let s = diagnose(input(lock.clone(), vec![], 500));
-    assert_eq!(
-        (s.class, s.height, s.view),
-        ("commit-lock", 3, 1),
-        "{}",
-        s.reason
-    );
+    assert_eq!((s.class, s.height, s.view), ("commit-lock", 3, 1), "{}", s.reason);
     // Two crashed: fewer than M honest validators run.
     let mut two_down = lock.clone();
     two_down[3].up = false;
-    assert_eq!(
-        diagnose(input(two_down, vec![], 500)).class,
-        "too-many-faulty"
-    );
+    assert_eq!(diagnose(input(two_down, vec![], 500)).class, "too-many-faulty");
     // A 2-2 partition of four running validators.
-    let all_up: Vec<ReplicaDiag> = (0..4)
-        .map(|i| {
-            replica(
-                &format!("R{i}"),
-                true,
-                status(3, 0, Phase::ViewChanging, None),
-            )
-        })
-        .collect();
+    let all_up: Vec<ReplicaDiag> =
+        (0..4).map(|i| replica(&format!("R{i}"), true, status(3, 0, Phase::ViewChanging, None))).collect();
     let groups = vec![vec![NodeId(0), NodeId(1)]];
-    assert_eq!(
-        diagnose(input(all_up.clone(), vec![&groups], 500)).class,
-        "partitioned"
-    );
+    assert_eq!(diagnose(input(all_up.clone(), vec![&groups], 500)).class, "partitioned");
     // A 3-1 partition leaves a quorum: not the explanation.
     let groups = vec![vec![NodeId(0)]];
-    assert_ne!(
-        diagnose(input(all_up.clone(), vec![&groups], 500)).class,
-        "partitioned"
-    );
+    assert_ne!(diagnose(input(all_up.clone(), vec![&groups], 500)).class, "partitioned");
     // Recent progress: cut short, not stuck.
-    assert_eq!(
-        diagnose(input(all_up.clone(), vec![], 30)).class,
-        "still-progressing"
-    );
+    assert_eq!(diagnose(input(all_up.clone(), vec![], 30)).class, "still-progressing");
     // Nothing fits.
-    assert_eq!(diagnose(input(all_up, vec![], 500)).class, "undiagnosed");
+    assert_eq!(diagnose(input(all_up.clone(), vec![], 500)).class, "undiagnosed");
+    // At view 6 a view lasts up to T·2^8 = 256 s: 500 s idle is still within two of them.
+    let high: Vec<ReplicaDiag> =
+        (0..4).map(|i| replica(&format!("R{i}"), true, status(3, 6, Phase::ViewChanging, None))).collect();
+    assert_eq!(diagnose(input(high, vec![], 500)).class, "still-progressing");
     // M commits in one view would finish: not a commit lock.
     let mut finishing = lock;
     finishing[0] = replica("R0", true, status(3, 0, Phase::CommitSent, Some(0)));

@@ -20,11 +20,7 @@ pub enum Latency {
     /// Log-normal with the given mean and log-space standard deviation `sigma`.
     LogNormal { mean_ms: f64, sigma: f64 },
     /// Pareto (heavy tail): minimum `scale_ms`, tail index `shape`, optional ceiling.
-    Pareto {
-        scale_ms: f64,
-        shape: f64,
-        cap_ms: Option<f64>,
-    },
+    Pareto { scale_ms: f64, shape: f64, cap_ms: Option<f64> },
 }
 
 impl Latency {
@@ -36,18 +32,12 @@ impl Latency {
                 ms
             }
             Latency::Uniform { min_ms, max_ms } => min_ms + (max_ms - min_ms) * rng.unit(),
-            Latency::Normal { mean_ms, stddev_ms } => {
-                (mean_ms + stddev_ms * rng.std_normal()).max(0.0)
-            }
+            Latency::Normal { mean_ms, stddev_ms } => (mean_ms + stddev_ms * rng.std_normal()).max(0.0),
             Latency::LogNormal { mean_ms, sigma } => {
                 let mu = mean_ms.ln() - sigma * sigma / 2.0;
                 (mu + sigma * rng.std_normal()).exp()
             }
-            Latency::Pareto {
-                scale_ms,
-                shape,
-                cap_ms,
-            } => {
+            Latency::Pareto { scale_ms, shape, cap_ms } => {
                 let x = rng.pareto(scale_ms, shape);
                 match cap_ms {
                     Some(c) => x.min(c),
@@ -65,11 +55,9 @@ impl Latency {
             Latency::Uniform { min_ms, max_ms } => Some((min_ms + max_ms) / 2.0),
             Latency::Normal { mean_ms, .. } => Some(mean_ms),
             Latency::LogNormal { mean_ms, .. } => Some(mean_ms),
-            Latency::Pareto {
-                scale_ms,
-                shape,
-                cap_ms: None,
-            } => (shape > 1.0).then(|| shape * scale_ms / (shape - 1.0)),
+            Latency::Pareto { scale_ms, shape, cap_ms: None } => {
+                (shape > 1.0).then(|| shape * scale_ms / (shape - 1.0))
+            }
             Latency::Pareto { .. } => None,
         }
     }
@@ -78,27 +66,14 @@ impl Latency {
     pub fn scaled(&self, k: f64) -> Latency {
         match *self {
             Latency::Constant { ms } => Latency::Constant { ms: ms * k },
-            Latency::Uniform { min_ms, max_ms } => Latency::Uniform {
-                min_ms: min_ms * k,
-                max_ms: max_ms * k,
-            },
-            Latency::Normal { mean_ms, stddev_ms } => Latency::Normal {
-                mean_ms: mean_ms * k,
-                stddev_ms: stddev_ms * k,
-            },
-            Latency::LogNormal { mean_ms, sigma } => Latency::LogNormal {
-                mean_ms: mean_ms * k,
-                sigma,
-            },
-            Latency::Pareto {
-                scale_ms,
-                shape,
-                cap_ms,
-            } => Latency::Pareto {
-                scale_ms: scale_ms * k,
-                shape,
-                cap_ms: cap_ms.map(|c| c * k),
-            },
+            Latency::Uniform { min_ms, max_ms } => Latency::Uniform { min_ms: min_ms * k, max_ms: max_ms * k },
+            Latency::Normal { mean_ms, stddev_ms } => {
+                Latency::Normal { mean_ms: mean_ms * k, stddev_ms: stddev_ms * k }
+            }
+            Latency::LogNormal { mean_ms, sigma } => Latency::LogNormal { mean_ms: mean_ms * k, sigma },
+            Latency::Pareto { scale_ms, shape, cap_ms } => {
+                Latency::Pareto { scale_ms: scale_ms * k, shape, cap_ms: cap_ms.map(|c| c * k) }
+            }
         }
     }
 }
@@ -110,10 +85,7 @@ mod tests {
 
     fn mean_of(l: &Latency, n: usize) -> f64 {
         let mut rng = SimRng::derive(5, Stream::Network);
-        (0..n)
-            .map(|_| l.sample(&mut rng) as f64 / 1000.0)
-            .sum::<f64>()
-            / n as f64
+        (0..n).map(|_| l.sample(&mut rng) as f64 / 1000.0).sum::<f64>() / n as f64
     }
 
     #[test]
@@ -122,18 +94,9 @@ mod tests {
         // parameters (sd/mean ≤ 0.6 → se ≤ 0.6/316 ≈ 0.2%), so 2% is a safe tolerance.
         let cases = [
             Latency::Constant { ms: 12.0 },
-            Latency::Uniform {
-                min_ms: 10.0,
-                max_ms: 30.0,
-            },
-            Latency::Normal {
-                mean_ms: 50.0,
-                stddev_ms: 10.0,
-            },
-            Latency::LogNormal {
-                mean_ms: 80.0,
-                sigma: 0.5,
-            },
+            Latency::Uniform { min_ms: 10.0, max_ms: 30.0 },
+            Latency::Normal { mean_ms: 50.0, stddev_ms: 10.0 },
+            Latency::LogNormal { mean_ms: 80.0, sigma: 0.5 },
         ];
         for l in &cases {
             let m = mean_of(l, 100_000);
@@ -141,18 +104,10 @@ mod tests {
             assert!((m - want).abs() / want < 0.02, "{l:?}: {m} vs {want}");
         }
         // Pareto with shape 3 has finite variance; mean = 3*10/2 = 15.
-        let p = Latency::Pareto {
-            scale_ms: 10.0,
-            shape: 3.0,
-            cap_ms: None,
-        };
+        let p = Latency::Pareto { scale_ms: 10.0, shape: 3.0, cap_ms: None };
         let m = mean_of(&p, 200_000);
         assert!((m - 15.0).abs() / 15.0 < 0.03, "{m}");
-        let capped = Latency::Pareto {
-            scale_ms: 10.0,
-            shape: 0.5,
-            cap_ms: Some(40.0),
-        };
+        let capped = Latency::Pareto { scale_ms: 10.0, shape: 0.5, cap_ms: Some(40.0) };
         let mut rng = SimRng::derive(1, Stream::Network);
         assert!((0..1000).all(|_| (10_000..=40_000).contains(&capped.sample(&mut rng))));
     }

@@ -36,10 +36,7 @@ pub struct Partition {
 
 impl Partition {
     fn group_of(&self, n: NodeId) -> usize {
-        self.groups
-            .iter()
-            .position(|g| g.contains(&n))
-            .unwrap_or(usize::MAX)
+        self.groups.iter().position(|g| g.contains(&n)).unwrap_or(usize::MAX)
     }
 
     /// True iff the link a—b crosses this cut.
@@ -105,26 +102,10 @@ impl NetworkOptions {
         };
         Some(match name {
             "ideal" => base(Latency::Constant { ms: 1.0 }),
-            "lan" => base(Latency::Normal {
-                mean_ms: 1.0,
-                stddev_ms: 0.3,
-            }),
-            "wan" => base(Latency::LogNormal {
-                mean_ms: 80.0,
-                sigma: 0.4,
-            }),
-            "lossy" => NetworkOptions {
-                loss: 0.1,
-                ..base(Latency::LogNormal {
-                    mean_ms: 80.0,
-                    sigma: 0.4,
-                })
-            },
-            "heavy-tail" => base(Latency::Pareto {
-                scale_ms: 20.0,
-                shape: 1.5,
-                cap_ms: Some(10_000.0),
-            }),
+            "lan" => base(Latency::Normal { mean_ms: 1.0, stddev_ms: 0.3 }),
+            "wan" => base(Latency::LogNormal { mean_ms: 80.0, sigma: 0.4 }),
+            "lossy" => NetworkOptions { loss: 0.1, ..base(Latency::LogNormal { mean_ms: 80.0, sigma: 0.4 }) },
+            "heavy-tail" => base(Latency::Pareto { scale_ms: 20.0, shape: 1.5, cap_ms: Some(10_000.0) }),
             _ => return None,
         })
     }
@@ -169,41 +150,25 @@ pub struct Network {
 impl Network {
     pub fn new(opts: NetworkOptions, n: usize, rng: SimRng, topo_rng: &mut SimRng) -> Network {
         let topology = Topology::build(&opts.topology, n, topo_rng);
-        Network {
-            opts,
-            topology,
-            rng,
-        }
+        Network { opts, topology, rng }
     }
 
     fn hop(&mut self, a: NodeId, b: NodeId, sent: SimTime, size: u32) -> (bool, SimTime, bool) {
-        let degr = self
-            .opts
-            .degradations
-            .iter()
-            .find(|d| d.applies(a, b, sent));
+        let degr = self.opts.degradations.iter().find(|d| d.applies(a, b, sent));
         let loss_p = match degr {
             Some(d) => self.opts.loss.max(d.loss),
             None => self.opts.loss,
         };
         let lost = self.rng.chance(loss_p);
         let mut lat: Micros = match degr {
-            Some(d) => self
-                .opts
-                .latency
-                .scaled(d.latency_factor)
-                .sample(&mut self.rng),
+            Some(d) => self.opts.latency.scaled(d.latency_factor).sample(&mut self.rng),
             None => self.opts.latency.sample(&mut self.rng),
         };
         if let Some(bw) = self.opts.bandwidth_bytes_per_s {
             lat = lat.saturating_add((size as u64).saturating_mul(1_000_000) / bw.max(1));
         }
         let arrives = sent.plus(lat);
-        let cut = self
-            .opts
-            .partitions
-            .iter()
-            .any(|p| p.cuts(a, b, sent, arrives));
+        let cut = self.opts.partitions.iter().any(|p| p.cuts(a, b, sent, arrives));
         (lost, arrives, cut)
     }
 
@@ -226,11 +191,7 @@ impl Network {
         }
         // The duplicate is made on the last hop: it shares the path up to there.
         let dup = if self.rng.chance(self.opts.duplicate) {
-            let last_from = if hops_len >= 2 {
-                NodeId(self.topology.route(from, to)[hops_len - 2])
-            } else {
-                from
-            };
+            let last_from = if hops_len >= 2 { NodeId(self.topology.route(from, to)[hops_len - 2]) } else { from };
             let (_, extra, c) = self.hop(last_from, to, t, size);
             (!c).then_some(extra)
         } else {
@@ -259,10 +220,7 @@ mod tests {
     #[test]
     fn observed_rates_match_configuration() {
         let opts = NetworkOptions {
-            latency: Latency::Normal {
-                mean_ms: 40.0,
-                stddev_ms: 10.0,
-            },
+            latency: Latency::Normal { mean_ms: 40.0, stddev_ms: 10.0 },
             loss: 0.1,
             duplicate: 0.05,
             ..NetworkOptions::preset("lan").unwrap()
@@ -343,11 +301,7 @@ mod tests {
         // the links the partition does not touch.
         let base = NetworkOptions::preset("wan").unwrap();
         let mut cut = base.clone();
-        cut.partitions.push(Partition {
-            groups: vec![vec![NodeId(3)]],
-            from: SimTime::ZERO,
-            until: SimTime::MAX,
-        });
+        cut.partitions.push(Partition { groups: vec![vec![NodeId(3)]], from: SimTime::ZERO, until: SimTime::MAX });
         let (mut a, mut b) = (net(base, 4), net(cut, 4));
         for i in 0..1000u64 {
             let to = NodeId((i % 3) as u32 + 1);

@@ -92,11 +92,7 @@ pub enum Verdict {
     Now(Fate),
     /// Park the delivery until `node` sends a message of `kind`; deliver no earlier than
     /// `at` (the time the network would have delivered it).
-    Held {
-        node: NodeId,
-        kind: Option<MsgKind>,
-        at: SimTime,
-    },
+    Held { node: NodeId, kind: Option<MsgKind>, at: SimTime },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -107,13 +103,7 @@ pub struct RuleSet {
 
 impl RuleSet {
     pub fn new(rules: Vec<Rule>) -> RuleSet {
-        let stats = rules
-            .iter()
-            .map(|r| RuleStats {
-                name: r.name.clone(),
-                ..Default::default()
-            })
-            .collect();
+        let stats = rules.iter().map(|r| RuleStats { name: r.name.clone(), ..Default::default() }).collect();
         RuleSet { rules, stats }
     }
 
@@ -122,14 +112,7 @@ impl RuleSet {
     }
 
     /// Applies the first matching rule to the network's `fate` for this delivery.
-    pub fn decide(
-        &mut self,
-        now: SimTime,
-        from: NodeId,
-        to: NodeId,
-        meta: &MsgMeta,
-        fate: Fate,
-    ) -> Verdict {
+    pub fn decide(&mut self, now: SimTime, from: NodeId, to: NodeId, meta: &MsgMeta, fate: Fate) -> Verdict {
         for (rule, stats) in self.rules.iter().zip(self.stats.iter_mut()) {
             if !rule.matcher.matches(now, from, to, meta) {
                 continue;
@@ -147,22 +130,12 @@ impl RuleSet {
                 (RuleAction::Drop, _) => Verdict::Now(Fate::Dropped(DropReason::Rule)),
                 (RuleAction::DeliverNow, _) => Verdict::Now(Fate::Arrives { at: now, dup: None }),
                 (_, None) => Verdict::Now(fate),
-                (RuleAction::Delay { by }, Some(at)) => Verdict::Now(Fate::Arrives {
-                    at: at.plus(*by),
-                    dup: None,
-                }),
-                (RuleAction::HoldUntil { until }, Some(at)) => Verdict::Now(Fate::Arrives {
-                    at: at.max(*until),
-                    dup: None,
-                }),
-                (RuleAction::HoldUntilSent { node, kind }, Some(at)) => Verdict::Held {
-                    node: *node,
-                    kind: *kind,
-                    at,
-                },
-                (RuleAction::Duplicate, Some(at)) => {
-                    Verdict::Now(Fate::Arrives { at, dup: Some(at) })
+                (RuleAction::Delay { by }, Some(at)) => Verdict::Now(Fate::Arrives { at: at.plus(*by), dup: None }),
+                (RuleAction::HoldUntil { until }, Some(at)) => {
+                    Verdict::Now(Fate::Arrives { at: at.max(*until), dup: None })
                 }
+                (RuleAction::HoldUntilSent { node, kind }, Some(at)) => Verdict::Held { node: *node, kind: *kind, at },
+                (RuleAction::Duplicate, Some(at)) => Verdict::Now(Fate::Arrives { at, dup: Some(at) }),
             };
         }
         Verdict::Now(fate)
@@ -175,14 +148,7 @@ mod tests {
     use crate::protocol::crypto::Hash32;
 
     fn meta(kind: MsgKind, height: u32, view: u8) -> MsgMeta {
-        MsgMeta {
-            kind,
-            height,
-            view,
-            validator: 0,
-            hash: Hash32::ZERO,
-            size: 10,
-        }
+        MsgMeta { kind, height, view, validator: 0, hash: Hash32::ZERO, size: 10 }
     }
 
     fn any() -> MsgMatch {
@@ -200,10 +166,7 @@ mod tests {
 
     #[test]
     fn first_matching_rule_decides_and_nth_counts_matches() {
-        let arrives = Fate::Arrives {
-            at: SimTime(100),
-            dup: None,
-        };
+        let arrives = Fate::Arrives { at: SimTime(100), dup: None };
         let mut rs = RuleSet::new(vec![
             Rule {
                 name: "second commit to n2 is dropped".into(),
@@ -217,10 +180,7 @@ mod tests {
             },
             Rule {
                 name: "commits are delayed".into(),
-                matcher: MsgMatch {
-                    kinds: Some(vec![MsgKind::Commit]),
-                    ..any()
-                },
+                matcher: MsgMatch { kinds: Some(vec![MsgKind::Commit]), ..any() },
                 action: RuleAction::Delay { by: 50 },
             },
         ]);
@@ -228,37 +188,22 @@ mod tests {
         let now = SimTime(10);
         assert_eq!(
             rs.decide(now, NodeId(0), NodeId(2), &c, arrives),
-            Verdict::Now(Fate::Arrives {
-                at: SimTime(150),
-                dup: None
-            })
+            Verdict::Now(Fate::Arrives { at: SimTime(150), dup: None })
         );
-        assert_eq!(
-            rs.decide(now, NodeId(1), NodeId(2), &c, arrives),
-            Verdict::Now(Fate::Dropped(DropReason::Rule))
-        );
+        assert_eq!(rs.decide(now, NodeId(1), NodeId(2), &c, arrives), Verdict::Now(Fate::Dropped(DropReason::Rule)));
         assert_eq!(
             rs.decide(now, NodeId(3), NodeId(2), &c, arrives),
-            Verdict::Now(Fate::Arrives {
-                at: SimTime(150),
-                dup: None
-            })
+            Verdict::Now(Fate::Arrives { at: SimTime(150), dup: None })
         );
         let cv = meta(MsgKind::ChangeView, 1, 0);
-        assert_eq!(
-            rs.decide(now, NodeId(3), NodeId(2), &cv, arrives),
-            Verdict::Now(arrives)
-        );
+        assert_eq!(rs.decide(now, NodeId(3), NodeId(2), &cv, arrives), Verdict::Now(arrives));
         assert_eq!((rs.stats[0].matched, rs.stats[0].applied), (3, 1));
         assert_eq!((rs.stats[1].matched, rs.stats[1].applied), (2, 2));
     }
 
     #[test]
     fn windows_heights_views_and_holds() {
-        let arrives = Fate::Arrives {
-            at: SimTime(100),
-            dup: None,
-        };
+        let arrives = Fate::Arrives { at: SimTime(100), dup: None };
         let mut rs = RuleSet::new(vec![
             Rule {
                 name: "hold view 1 of height 2 until 500".into(),
@@ -269,21 +214,12 @@ mod tests {
                     window_until: SimTime(20),
                     ..any()
                 },
-                action: RuleAction::HoldUntil {
-                    until: SimTime(500),
-                },
+                action: RuleAction::HoldUntil { until: SimTime(500) },
             },
             Rule {
                 name: "n0's requests wait for n3's ChangeView".into(),
-                matcher: MsgMatch {
-                    from: Some(vec![NodeId(0)]),
-                    kinds: Some(vec![MsgKind::PrepareRequest]),
-                    ..any()
-                },
-                action: RuleAction::HoldUntilSent {
-                    node: NodeId(3),
-                    kind: Some(MsgKind::ChangeView),
-                },
+                matcher: MsgMatch { from: Some(vec![NodeId(0)]), kinds: Some(vec![MsgKind::PrepareRequest]), ..any() },
+                action: RuleAction::HoldUntilSent { node: NodeId(3), kind: Some(MsgKind::ChangeView) },
             },
         ]);
         let m = meta(MsgKind::Commit, 2, 1);
@@ -294,10 +230,7 @@ mod tests {
         );
         assert_eq!(
             rs.decide(SimTime(15), NodeId(1), NodeId(2), &m, arrives),
-            Verdict::Now(Fate::Arrives {
-                at: SimTime(500),
-                dup: None
-            })
+            Verdict::Now(Fate::Arrives { at: SimTime(500), dup: None })
         );
         assert_eq!(
             rs.decide(SimTime(20), NodeId(1), NodeId(2), &m, arrives),
@@ -307,17 +240,10 @@ mod tests {
         let req = meta(MsgKind::PrepareRequest, 1, 0);
         assert_eq!(
             rs.decide(SimTime(30), NodeId(0), NodeId(1), &req, arrives),
-            Verdict::Held {
-                node: NodeId(3),
-                kind: Some(MsgKind::ChangeView),
-                at: SimTime(100)
-            }
+            Verdict::Held { node: NodeId(3), kind: Some(MsgKind::ChangeView), at: SimTime(100) }
         );
         // A message the network lost stays lost under a hold.
         let lost = Fate::Dropped(DropReason::Loss);
-        assert_eq!(
-            rs.decide(SimTime(30), NodeId(0), NodeId(1), &req, lost),
-            Verdict::Now(lost)
-        );
+        assert_eq!(rs.decide(SimTime(30), NodeId(0), NodeId(1), &req, lost), Verdict::Now(lost));
     }
 }

@@ -45,11 +45,7 @@ impl Topology {
         }
         let idx = |i: u32| NodeIndex::new(i as usize);
         let link = |g: &mut UnGraph<u32, ()>, a: u32, b: u32| {
-            if a != b
-                && (a as usize) < n
-                && (b as usize) < n
-                && g.find_edge(idx(a), idx(b)).is_none()
-            {
+            if a != b && (a as usize) < n && (b as usize) < n && g.find_edge(idx(a), idx(b)).is_none() {
                 g.add_edge(idx(a), idx(b), ());
             }
         };
@@ -60,10 +56,7 @@ impl Topology {
                         link(&mut g, a, b);
                     }
                 }
-                return Topology {
-                    graph: g,
-                    routes: None,
-                };
+                return Topology { graph: g, routes: None };
             }
             TopologySpec::Ring => {
                 for a in 0..n as u32 {
@@ -93,10 +86,7 @@ impl Topology {
             }
         }
         let routes = (0..n).map(|src| bfs_routes(&g, src)).collect();
-        Topology {
-            graph: g,
-            routes: Some(routes),
-        }
+        Topology { graph: g, routes: Some(routes) }
     }
 
     /// Hops from `a` to `b`: the nodes after `a`, ending with `b`. Empty if unreachable.
@@ -165,13 +155,7 @@ mod tests {
         assert_eq!(star.route(NodeId(2), NodeId(4)), &[0, 4]);
         let mesh = Topology::build(&TopologySpec::Mesh, 4, &mut rng);
         assert_eq!(mesh.route(NodeId(3), NodeId(1)), &[1]);
-        let split = Topology::build(
-            &TopologySpec::Edges {
-                edges: vec![(0, 1)],
-            },
-            3,
-            &mut rng,
-        );
+        let split = Topology::build(&TopologySpec::Edges { edges: vec![(0, 1)] }, 3, &mut rng);
         assert!(split.route(NodeId(0), NodeId(2)).is_empty());
         let rr = Topology::build(&TopologySpec::RandomRegular { degree: 2 }, 10, &mut rng);
         for a in 0..10 {

@@ -117,12 +117,7 @@ pub enum CertError {
 /// Checks `block`'s certificate against `set` (the set declared for its height), requiring
 /// `need` distinct valid signatures. Replicas call it with their quorum; the S3 invariant
 /// calls it with the true M, so a replica that accepts too little is caught.
-pub fn verify_certificate(
-    block: &Block,
-    set: &ValidatorSet,
-    keys: &Keyring,
-    need: usize,
-) -> Result<(), CertError> {
+pub fn verify_certificate(block: &Block, set: &ValidatorSet, keys: &Keyring, need: usize) -> Result<(), CertError> {
     if block.header.hash() != block.hash {
         return Err(CertError::HashMismatch);
     }
@@ -148,10 +143,7 @@ pub fn verify_certificate(
         return Err(CertError::MixedViews { views });
     }
     if block.certificate.len() < need {
-        return Err(CertError::TooFewSignatures {
-            have: block.certificate.len(),
-            need,
-        });
+        return Err(CertError::TooFewSignatures { have: block.certificate.len(), need });
     }
     Ok(())
 }
@@ -182,20 +174,9 @@ mod tests {
         };
         let hash = header.hash();
         let certificate = (0..3u16)
-            .map(|i| CertSig {
-                index: i,
-                view: 0,
-                sig: ring.keypair(KeyId(i as u32)).unwrap().sign(&hash),
-            })
+            .map(|i| CertSig { index: i, view: 0, sig: ring.keypair(KeyId(i as u32)).unwrap().sign(&hash) })
             .collect();
-        let b = Block {
-            hash,
-            header,
-            txs: vec![1, 2],
-            next_validators: set.clone(),
-            view: 0,
-            certificate,
-        };
+        let b = Block { hash, header, txs: vec![1, 2], next_validators: set.clone(), view: 0, certificate };
         (ring, set, b)
     }
 
@@ -203,39 +184,21 @@ mod tests {
     fn certificate_checks() {
         let (ring, set, b) = setup();
         assert_eq!(verify_certificate(&b, &set, &ring, 3), Ok(()));
-        assert_eq!(
-            verify_certificate(&b, &set, &ring, 4),
-            Err(CertError::TooFewSignatures { have: 3, need: 4 })
-        );
+        assert_eq!(verify_certificate(&b, &set, &ring, 4), Err(CertError::TooFewSignatures { have: 3, need: 4 }));
         let mut mixed = b.clone();
         mixed.certificate[1].view = 1;
-        assert!(matches!(
-            verify_certificate(&mixed, &set, &ring, 3),
-            Err(CertError::MixedViews { .. })
-        ));
+        assert!(matches!(verify_certificate(&mixed, &set, &ring, 3), Err(CertError::MixedViews { .. })));
         let mut dup = b.clone();
         dup.certificate[1] = dup.certificate[0];
-        assert_eq!(
-            verify_certificate(&dup, &set, &ring, 3),
-            Err(CertError::DuplicateSigner { index: 0 })
-        );
+        assert_eq!(verify_certificate(&dup, &set, &ring, 3), Err(CertError::DuplicateSigner { index: 0 }));
         let mut forged = b.clone();
         forged.certificate[2].index = 3; // signature by key 2 claimed for index 3
-        assert_eq!(
-            verify_certificate(&forged, &set, &ring, 3),
-            Err(CertError::BadSignature { index: 3 })
-        );
+        assert_eq!(verify_certificate(&forged, &set, &ring, 3), Err(CertError::BadSignature { index: 3 }));
         let mut tampered = b.clone();
         tampered.header.nonce += 1;
-        assert_eq!(
-            verify_certificate(&tampered, &set, &ring, 3),
-            Err(CertError::HashMismatch)
-        );
+        assert_eq!(verify_certificate(&tampered, &set, &ring, 3), Err(CertError::HashMismatch));
         let mut outside = b.clone();
         outside.certificate[0].index = 7;
-        assert_eq!(
-            verify_certificate(&outside, &set, &ring, 3),
-            Err(CertError::IndexOutOfSet { index: 7 })
-        );
+        assert_eq!(verify_certificate(&outside, &set, &ring, 3), Err(CertError::IndexOutOfSet { index: 7 }));
     }
 }

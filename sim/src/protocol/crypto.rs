@@ -112,9 +112,7 @@ impl Serialize for Signature {
 impl<'de> Deserialize<'de> for Signature {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        u128::from_str_radix(&s, 16)
-            .map(Signature)
-            .map_err(|_| serde::de::Error::custom("expected 32 hex digits"))
+        u128::from_str_radix(&s, 16).map(Signature).map_err(|_| serde::de::Error::custom("expected 32 hex digits"))
     }
 }
 
@@ -185,10 +183,7 @@ impl Keyring {
 
     /// Hands out the key pair of `key`. Called by the world builder only.
     pub(crate) fn keypair(&self, key: KeyId) -> Option<KeyPair> {
-        self.secrets.get(key.0 as usize).map(|s| KeyPair {
-            id: key,
-            secret: *s,
-        })
+        self.secrets.get(key.0 as usize).map(|s| KeyPair { id: key, secret: *s })
     }
 }
 
@@ -202,9 +197,7 @@ pub struct Enc {
 
 impl Enc {
     pub fn new() -> Enc {
-        Enc {
-            buf: Vec::with_capacity(128),
-        }
+        Enc { buf: Vec::with_capacity(128) }
     }
     pub fn u8(&mut self, x: u8) -> &mut Self {
         self.buf.push(x);

@@ -138,20 +138,11 @@ pub enum Note {
     /// The replica entered `view` at `height` (view 0 means a new height).
     ViewChanged { height: u32, view: u8 },
     /// The replica signed a Commit for `block` with `key` (S4 watches these).
-    CommitSigned {
-        height: u32,
-        view: u8,
-        block: Hash32,
-        key: KeyId,
-    },
+    CommitSigned { height: u32, view: u8, block: Hash32, key: KeyId },
     /// The replica asked to leave its view.
     ChangeViewSent { height: u32, view: u8, reason: u8 },
     /// A primary proposed `block`.
-    Proposed {
-        height: u32,
-        view: u8,
-        block: Hash32,
-    },
+    Proposed { height: u32, view: u8, block: Hash32 },
     /// A message was refused.
     Rejected { kind: MsgKind, reason: RejectReason },
 }
@@ -207,11 +198,7 @@ impl<'a, M> Cx<'a, M> {
         self.out.push(Action::Send(to, m));
     }
     pub fn set_timer(&mut self, tag: u64, at: SimTime) {
-        self.out.push(Action::SetTimer {
-            slot: TimerSlot::Protocol,
-            tag,
-            at,
-        });
+        self.out.push(Action::SetTimer { slot: TimerSlot::Protocol, tag, at });
     }
     pub fn cancel_timer(&mut self) {
         self.out.push(Action::CancelTimer(TimerSlot::Protocol));
@@ -219,11 +206,7 @@ impl<'a, M> Cx<'a, M> {
     /// Arms the second timer, reserved for wrappers (Byzantine behaviours) so they never
     /// disturb the protocol's own timer.
     pub fn set_adversary_timer(&mut self, tag: u64, at: SimTime) {
-        self.out.push(Action::SetTimer {
-            slot: TimerSlot::Adversary,
-            tag,
-            at,
-        });
+        self.out.push(Action::SetTimer { slot: TimerSlot::Adversary, tag, at });
     }
     pub fn persist(&mut self, b: Rc<Block>) {
         self.out.push(Action::Persist(b));

@@ -47,16 +47,7 @@ pub struct Toy {
 
 impl Toy {
     pub fn new(me: u32, period_us: u64, max_pings: u32) -> Toy {
-        Toy {
-            me,
-            period_us,
-            pings_per_block: 5,
-            max_pings,
-            sent: 0,
-            received: Vec::new(),
-            height: 0,
-            starts: 0,
-        }
+        Toy { me, period_us, pings_per_block: 5, max_pings, sent: 0, received: Vec::new(), height: 0, starts: 0 }
     }
 }
 
@@ -69,10 +60,7 @@ impl Replica for Toy {
     }
 
     fn on_message(&mut self, cx: &mut Cx<Ping>, from: NodeId, msg: &Rc<Ping>) {
-        assert_eq!(
-            from.0, msg.from,
-            "engine delivered a ping with the wrong sender"
-        );
+        assert_eq!(from.0, msg.from, "engine delivered a ping with the wrong sender");
         self.received.push((msg.from, msg.seq, cx.now));
     }
 
@@ -81,10 +69,7 @@ impl Replica for Toy {
             return;
         }
         self.sent += 1;
-        cx.broadcast(Rc::new(Ping {
-            from: self.me,
-            seq: self.sent,
-        }));
+        cx.broadcast(Rc::new(Ping { from: self.me, seq: self.sent }));
         if self.me == 0 && self.sent % self.pings_per_block == 0 {
             self.height += 1;
             let mut b = Block::genesis(Rc::new(ValidatorSet::new(Vec::new())));
@@ -97,10 +82,7 @@ impl Replica for Toy {
     }
 
     fn after_crash(&self, _amnesia: bool) -> Toy {
-        Toy {
-            received: Vec::new(),
-            ..self.clone()
-        }
+        Toy { received: Vec::new(), ..self.clone() }
     }
 
     fn ledger_height(&self) -> u32 {

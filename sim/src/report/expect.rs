@@ -10,22 +10,14 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
     let e = &spec.expect;
     let mut out = Vec::new();
     let violated = &r.outcome.violated;
-    let safety_violated: Vec<&str> = violated
-        .iter()
-        .copied()
-        .filter(|id| id.starts_with('S'))
-        .collect();
-    let default = e.is_empty()
-        || (e.safety_holds.is_none() && e.violations.is_none() && e.liveness_holds.is_none());
+    let safety_violated: Vec<&str> = violated.iter().copied().filter(|id| id.starts_with('S')).collect();
+    let default = e.is_empty() || (e.safety_holds.is_none() && e.violations.is_none() && e.liveness_holds.is_none());
     let safety_holds = e.safety_holds.or(if default { Some(true) } else { None });
     match safety_holds {
-        Some(true) if !safety_violated.is_empty() => out.push(format!(
-            "expected safety to hold, but {} violated",
-            safety_violated.join(", ")
-        )),
-        Some(false) if safety_violated.is_empty() => {
-            out.push("expected a safety violation, but safety held".into())
+        Some(true) if !safety_violated.is_empty() => {
+            out.push(format!("expected safety to hold, but {} violated", safety_violated.join(", ")))
         }
+        Some(false) if safety_violated.is_empty() => out.push("expected a safety violation, but safety held".into()),
         _ => {}
     }
     if let Some(ids) = &e.violations {
@@ -42,18 +34,13 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
     } else if default && violated.contains(&"L1") {
         out.push("L1 violated".into());
     }
-    let liveness_holds = e.liveness_holds.or(if default && e.stall.is_none() {
-        Some(true)
-    } else {
-        None
-    });
+    let liveness_holds = e.liveness_holds.or(if default && e.stall.is_none() { Some(true) } else { None });
     let holds = r.liveness.status == "holds";
     match liveness_holds {
         Some(true) if !holds => out.push(match &r.liveness.stall {
-            Some(s) => format!(
-                "expected liveness, but stalled at height {} in view {} ({})",
-                s.height, s.view, s.class
-            ),
+            Some(s) => {
+                format!("expected liveness, but stalled at height {} in view {} ({})", s.height, s.view, s.class)
+            }
             None => "expected liveness, but the run stopped early".into(),
         }),
         Some(false) if holds => out.push("expected a stall, but the run reached its target".into()),
@@ -71,10 +58,7 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
                 if let Some(h) = want.height
                     && h != s.height
                 {
-                    out.push(format!(
-                        "expected the stall at height {h}, got {}",
-                        s.height
-                    ));
+                    out.push(format!("expected the stall at height {h}, got {}", s.height));
                 }
                 if let Some(v) = want.view
                     && v != s.view
@@ -87,35 +71,23 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
     if let Some(min) = e.min_heights
         && r.heights.finalised < min
     {
-        out.push(format!(
-            "expected at least {min} heights, got {}",
-            r.heights.finalised
-        ));
+        out.push(format!("expected at least {min} heights, got {}", r.heights.finalised));
     }
     if let Some(max) = e.max_view
         && let Some(worst) = r.per_height.iter().map(|h| h.view).max()
         && worst > max
     {
-        out.push(format!(
-            "expected every height final by view {max}, got view {worst}"
-        ));
+        out.push(format!("expected every height final by view {max}, got view {worst}"));
     }
     if let Some(p99) = e.latency_p99_ms
         && r.latency.block_interval_ms.p99 > p99
     {
-        out.push(format!(
-            "expected block interval p99 ≤ {p99} ms, got {}",
-            r.latency.block_interval_ms.p99
-        ));
+        out.push(format!("expected block interval p99 ≤ {p99} ms, got {}", r.latency.block_interval_ms.p99));
     }
     if let Some(d) = e.digests.get(&r.seed)
         && *d != r.digest
     {
-        out.push(format!(
-            "digest changed: pinned {}, got {}",
-            d.to_hex(),
-            r.digest.to_hex()
-        ));
+        out.push(format!("digest changed: pinned {}, got {}", d.to_hex(), r.digest.to_hex()));
     }
     out
 }

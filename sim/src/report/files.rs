@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically, creating parent directories.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = temp_path(path);
     let result = (|| {
@@ -41,18 +38,11 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let tmp = temp_path(path);
         let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        Ok(AtomicFile {
-            tmp,
-            path: path.to_path_buf(),
-            file: Some(file),
-        })
+        Ok(AtomicFile { tmp, path: path.to_path_buf(), file: Some(file) })
     }
 
     pub fn writer(&mut self) -> Option<&mut std::io::BufWriter<std::fs::File>> {

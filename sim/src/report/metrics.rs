@@ -124,9 +124,7 @@ impl Observer for Metrics {
                 Note::Proposed { block, .. } => {
                     self.proposed.entry(*block).or_insert(rec.time);
                 }
-                Note::Rejected { kind, reason } => {
-                    *self.rejected.entry((*kind, *reason)).or_insert(0) += 1
-                }
+                Note::Rejected { kind, reason } => *self.rejected.entry((*kind, *reason)).or_insert(0) += 1,
                 Note::CommitSigned { .. } => self.commits_signed += 1,
                 Note::ChangeViewSent { .. } => {}
             },
@@ -177,10 +175,7 @@ mod tests {
     #[test]
     fn nearest_rank_percentiles() {
         let s = Summary::of_micros((1..=100).map(|x| x * 1000).collect());
-        assert_eq!(
-            (s.count, s.p50, s.p90, s.p99, s.max),
-            (100, 50.0, 90.0, 99.0, 100.0)
-        );
+        assert_eq!((s.count, s.p50, s.p90, s.p99, s.max), (100, 50.0, 90.0, 99.0, 100.0));
         assert_eq!(s.mean, 50.5);
         let one = Summary::of_micros(vec![2500]);
         assert_eq!((one.p50, one.p99, one.max), (2.5, 2.5, 2.5));

@@ -7,6 +7,7 @@
 pub mod expect;
 pub mod files;
 pub mod metrics;
+pub mod plot;
 pub mod summary;
 pub mod trace_file;
 
@@ -110,11 +111,7 @@ pub struct Report {
 
 impl Report {
     pub fn build(spec: &RunSpec, r: &RunResult) -> Report {
-        let name = |i: usize| {
-            spec.nodes
-                .get(i)
-                .map_or("?".to_string(), |n| n.name.clone())
-        };
+        let name = |i: usize| spec.nodes.get(i).map_or("?".to_string(), |n| n.name.clone());
         let m = &r.metrics;
         let mut per_height = Vec::new();
         let mut intervals = Vec::new();
@@ -141,14 +138,9 @@ impl Report {
             });
         }
         let finalised = m.finals.keys().next_back().copied().unwrap_or(0);
-        let min_honest = (0..spec.nodes.len())
-            .filter(|&i| r.honest[i] && r.up[i])
-            .map(|i| r.ledger_heights[i])
-            .min()
-            .unwrap_or(0);
-        let per_node = (0..spec.nodes.len())
-            .map(|i| (name(i), r.ledger_heights[i]))
-            .collect();
+        let min_honest =
+            (0..spec.nodes.len()).filter(|&i| r.honest[i] && r.up[i]).map(|i| r.ledger_heights[i]).min().unwrap_or(0);
+        let per_node = (0..spec.nodes.len()).map(|i| (name(i), r.ledger_heights[i])).collect();
         let messages = MsgKind::ALL
             .iter()
             .filter(|k| m.kind(**k).sent + m.kind(**k).delivered + m.kind(**k).dropped > 0)
@@ -160,20 +152,10 @@ impl Report {
                 id,
                 name: nm,
                 status: r.checkers.status(id),
-                violations: r
-                    .checkers
-                    .violations
-                    .iter()
-                    .filter(|v| v.id == *id)
-                    .cloned()
-                    .collect(),
+                violations: r.checkers.violations.iter().filter(|v| v.id == *id).cloned().collect(),
             })
             .collect();
-        let violated: Vec<&'static str> = invariants
-            .iter()
-            .filter(|i| i.status == "violated")
-            .map(|i| i.id)
-            .collect();
+        let violated: Vec<&'static str> = invariants.iter().filter(|i| i.status == "violated").map(|i| i.id).collect();
         let kind = if violated.iter().any(|id| id.starts_with('S')) {
             "safety-violation"
         } else if !r.liveness_holds {
@@ -188,12 +170,7 @@ impl Report {
             scenario: spec.name.clone(),
             seed: r.seed,
             digest: r.digest,
-            outcome: Outcome {
-                kind,
-                violated,
-                as_expected: true,
-                mismatches: Vec::new(),
-            },
+            outcome: Outcome { kind, violated, as_expected: true, mismatches: Vec::new() },
             stop_reason: match &r.stop {
                 StopReason::Duration => "duration".into(),
                 StopReason::Heights => "heights".into(),
@@ -202,11 +179,7 @@ impl Report {
             },
             sim_time_ms: r.end.as_ms_f64(),
             events: m.events,
-            heights: Heights {
-                finalised,
-                min_honest,
-                per_node,
-            },
+            heights: Heights { finalised, min_honest, per_node },
             latency: Latency {
                 block_interval_ms: Summary::of_micros(intervals),
                 consensus_ms: Summary::of_micros(consensus),
@@ -214,22 +187,11 @@ impl Report {
             views,
             per_height,
             messages,
-            drops: m
-                .drops
-                .iter()
-                .map(|(k, v)| (format!("{k:?}").to_lowercase(), *v))
-                .collect(),
-            rejected: m
-                .rejected
-                .iter()
-                .map(|((k, why), v)| (format!("{}:{why:?}", k.name()), *v))
-                .collect(),
+            drops: m.drops.iter().map(|(k, v)| (format!("{k:?}").to_lowercase(), *v)).collect(),
+            rejected: m.rejected.iter().map(|((k, why), v)| (format!("{}:{why:?}", k.name()), *v)).collect(),
             invariants,
             accountability: r.checkers.safety.accountability.clone(),
-            liveness: Liveness {
-                status: if r.liveness_holds { "holds" } else { "stalls" },
-                stall: r.stall.clone(),
-            },
+            liveness: Liveness { status: if r.liveness_holds { "holds" } else { "stalls" }, stall: r.stall.clone() },
             coverage: r.marks.clone(),
             rules: r.rules.clone(),
             config: spec.clone(),

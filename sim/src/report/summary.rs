@@ -5,16 +5,8 @@ use std::fmt::Write;
 
 pub fn render(r: &Report, report_path: Option<&str>) -> String {
     let mut s = String::new();
-    let verdict = if r.outcome.as_expected {
-        "as expected"
-    } else {
-        "NOT AS EXPECTED"
-    };
-    let _ = writeln!(
-        s,
-        "dbft-sim: {} seed {} — {} ({verdict})",
-        r.scenario, r.seed, r.outcome.kind
-    );
+    let verdict = if r.outcome.as_expected { "as expected" } else { "NOT AS EXPECTED" };
+    let _ = writeln!(s, "dbft-sim: {} seed {} — {} ({verdict})", r.scenario, r.seed, r.outcome.kind);
     let honest = r.config.nodes.len();
     let _ = writeln!(
         s,
@@ -33,63 +25,27 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
         "  block interval ms p50 {} p90 {} p99 {} max {}; consensus ms p50 {} p99 {} max {}",
         b.p50, b.p90, b.p99, b.max, c.p50, c.p99, c.max
     );
-    let views: Vec<String> = r
-        .views
-        .iter()
-        .map(|(v, n)| format!("view {v}: {n}"))
-        .collect();
-    let _ = writeln!(
-        s,
-        "  heights by final view: {}",
-        if views.is_empty() {
-            "none".into()
-        } else {
-            views.join(", ")
-        }
-    );
+    let views: Vec<String> = r.views.iter().map(|(v, n)| format!("view {v}: {n}")).collect();
+    let _ = writeln!(s, "  heights by final view: {}", if views.is_empty() { "none".into() } else { views.join(", ") });
     let msgs: Vec<String> = r
         .messages
         .iter()
-        .map(|(k, c)| {
-            format!(
-                "{k} {}/{}/{}/{}",
-                c.sent, c.delivered, c.dropped, c.duplicated
-            )
-        })
+        .map(|(k, c)| format!("{k} {}/{}/{}/{}", c.sent, c.delivered, c.dropped, c.duplicated))
         .collect();
-    let _ = writeln!(
-        s,
-        "  messages sent/delivered/dropped/duplicated: {}",
-        msgs.join(", ")
-    );
+    let _ = writeln!(s, "  messages sent/delivered/dropped/duplicated: {}", msgs.join(", "));
     if !r.rejected.is_empty() {
         let rej: Vec<String> = r.rejected.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(s, "  rejected: {}", rej.join(", "));
     }
-    let inv: Vec<String> = r
-        .invariants
-        .iter()
-        .map(|i| format!("{} {}", i.id, i.status))
-        .collect();
+    let inv: Vec<String> = r.invariants.iter().map(|i| format!("{} {}", i.id, i.status)).collect();
     let _ = writeln!(s, "  invariants: {}", inv.join(", "));
     for i in &r.invariants {
         for v in &i.violations {
-            let _ = writeln!(
-                s,
-                "    {} at {:.3} s (step {}): {}",
-                v.id,
-                v.time.as_ms_f64() / 1000.0,
-                v.step,
-                v.detail
-            );
+            let _ = writeln!(s, "    {} at {:.3} s (step {}): {}", v.id, v.time.as_ms_f64() / 1000.0, v.step, v.detail);
         }
     }
     if let Some(st) = &r.liveness.stall {
-        let _ = writeln!(
-            s,
-            "  liveness: STALL at height {} view {} — {}: {}",
-            st.height, st.view, st.class, st.reason
-        );
+        let _ = writeln!(s, "  liveness: STALL at height {} view {} — {}: {}", st.height, st.view, st.class, st.reason);
         for d in &st.replicas {
             let state = match &d.status {
                 Some(x) => format!(
@@ -100,19 +56,13 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
                     x.count_committed,
                     x.count_failed,
                     x.change_views,
-                    x.committed_view
-                        .map(|v| format!(" (own commit in view {v})"))
-                        .unwrap_or_default()
+                    x.committed_view.map(|v| format!(" (own commit in view {v})")).unwrap_or_default()
                 ),
                 None => "no status".into(),
             };
             let up = if d.up { "up" } else { "DOWN" };
             let who = if d.honest { "" } else { " byzantine" };
-            let _ = writeln!(
-                s,
-                "    {:<6} {up}{who} ledger {}: {state}",
-                d.name, d.ledger_height
-            );
+            let _ = writeln!(s, "    {:<6} {up}{who} ledger {}: {state}", d.name, d.ledger_height);
         }
     } else {
         let _ = writeln!(s, "  liveness: {}", r.liveness.status);

@@ -13,11 +13,7 @@ pub struct TraceWriter {
 
 impl TraceWriter {
     pub fn new(file: AtomicFile, names: Vec<String>) -> TraceWriter {
-        TraceWriter {
-            file,
-            error: None,
-            names,
-        }
+        TraceWriter { file, error: None, names }
     }
 
     pub fn commit(self) -> std::io::Result<()> {
@@ -54,9 +50,7 @@ impl Observer for TraceWriter {
         };
         self.rename(&mut v);
         if let Some(w) = self.file.writer() {
-            let r = serde_json::to_writer(&mut *w, &v)
-                .map_err(std::io::Error::other)
-                .and_then(|_| w.write_all(b"\n"));
+            let r = serde_json::to_writer(&mut *w, &v).map_err(std::io::Error::other).and_then(|_| w.write_all(b"\n"));
             if let Err(e) = r {
                 self.error = Some(e);
             }

@@ -12,20 +12,13 @@ pub struct ScenarioError {
 
 impl ScenarioError {
     pub fn new(path: impl Into<String>, reason: impl Into<String>) -> ScenarioError {
-        ScenarioError {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        ScenarioError { path: path.into(), reason: reason.into() }
     }
 }
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.reason)
-        } else {
-            write!(f, "{}: {}", self.path, self.reason)
-        }
+        if self.path.is_empty() { write!(f, "{}", self.reason) } else { write!(f, "{}: {}", self.path, self.reason) }
     }
 }
 

@@ -18,19 +18,12 @@ use std::path::Path;
 /// Parses and resolves scenario text.
 pub fn parse(text: &str, default_name: &str) -> Result<RunSpec, ScenarioError> {
     if !text.trim_start().starts_with('{') {
-        return Err(ScenarioError::new(
-            "",
-            "a scenario is a JSON object ({ ... })",
-        ));
+        return Err(ScenarioError::new("", "a scenario is a JSON object ({ ... })"));
     }
     let de = &mut serde_json::Deserializer::from_str(text);
     let raw: schema::Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." || path == "?" {
-            String::new()
-        } else {
-            path
-        };
+        let path = if path == "." || path == "?" { String::new() } else { path };
         ScenarioError::new(path, clean_serde_message(&e.inner().to_string()))
     })?;
     resolve::resolve(&raw, default_name)
@@ -40,10 +33,7 @@ pub fn parse(text: &str, default_name: &str) -> Result<RunSpec, ScenarioError> {
 pub fn load(path: &Path) -> Result<RunSpec, ScenarioError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError::new("", format!("cannot read {}: {e}", path.display())))?;
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("scenario");
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
     parse(&text, stem)
 }
 

@@ -20,12 +20,7 @@ use std::collections::BTreeMap;
 /// Ids of every invariant a scenario may name.
 pub const INVARIANT_IDS: [&str; 7] = ["S1", "S2", "S3", "S4", "S5", "S6", "L1"];
 /// Stall classifications a scenario may expect.
-pub const STALL_CLASSES: [&str; 4] = [
-    "commit-lock",
-    "partitioned",
-    "too-many-faulty",
-    "still-progressing",
-];
+pub const STALL_CLASSES: [&str; 4] = ["commit-lock", "partitioned", "too-many-faulty", "still-progressing"];
 
 pub const DEFAULT_VALIDATORS: u32 = 4;
 pub const DEFAULT_BLOCK_TIME_MS: f64 = 15_000.0;
@@ -74,36 +69,23 @@ impl Names {
     fn node(&self, path: &str, r: &NodeRef) -> Result<NodeId> {
         match r {
             NodeRef::Index(i) if (*i as usize) < self.names.len() => Ok(NodeId(*i)),
-            NodeRef::Index(i) => err(
-                path,
-                format!(
-                    "node index {i} out of range (there are {} nodes)",
-                    self.names.len()
-                ),
-            ),
+            NodeRef::Index(i) => {
+                err(path, format!("node index {i} out of range (there are {} nodes)", self.names.len()))
+            }
             NodeRef::Name(n) => match self.names.iter().position(|x| x == n) {
                 Some(i) => Ok(NodeId(i as u32)),
-                None => err(
-                    path,
-                    format!("unknown node \"{n}\" (known: {})", self.names.join(", ")),
-                ),
+                None => err(path, format!("unknown node \"{n}\" (known: {})", self.names.join(", "))),
             },
         }
     }
 
     fn nodes(&self, path: &str, list: &[NodeRef]) -> Result<Vec<NodeId>> {
-        list.iter()
-            .enumerate()
-            .map(|(i, r)| self.node(&format!("{path}[{i}]"), r))
-            .collect()
+        list.iter().enumerate().map(|(i, r)| self.node(&format!("{path}[{i}]"), r)).collect()
     }
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// Resolves a parsed scenario. `default_name` is used when the file has no `name`.
@@ -111,17 +93,11 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     if let Some(v) = s.version
         && v != 1
     {
-        return err(
-            "version",
-            format!("unsupported version {v} (this build reads version 1)"),
-        );
+        return err("version", format!("unsupported version {v} (this build reads version 1)"));
     }
     let name = s.name.clone().unwrap_or_else(|| default_name.to_string());
     if !valid_name(&name) {
-        return err(
-            "name",
-            "must be 1–64 characters of letters, digits, '.', '_' or '-'",
-        );
+        return err("name", "must be 1–64 characters of letters, digits, '.', '_' or '-'");
     }
     let seed = s.seed.unwrap_or(1);
     let seeds = match &s.seeds {
@@ -132,12 +108,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
 
     // Validators and watchers.
     let (mut names, watchers) = match &s.validators {
-        None => (
-            (0..DEFAULT_VALIDATORS)
-                .map(|i| format!("R{i}"))
-                .collect::<Vec<_>>(),
-            0,
-        ),
+        None => ((0..DEFAULT_VALIDATORS).map(|i| format!("R{i}")).collect::<Vec<_>>(), 0),
         Some(schema::Validators::Count(n)) => {
             if *n == 0 {
                 return err("validators", "must be at least 1");
@@ -162,18 +133,12 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         return err("validators", "must list at least one validator");
     }
     if names.len() as u32 > MAX_NODES || watchers > MAX_NODES {
-        return err(
-            "validators",
-            format!("at most {MAX_NODES} validators and {MAX_NODES} watchers"),
-        );
+        return err("validators", format!("at most {MAX_NODES} validators and {MAX_NODES} watchers"));
     }
     let validators = names.len();
     for (i, n) in names.iter().enumerate() {
         if !valid_name(n) {
-            return err(
-                format!("validators[{i}]"),
-                "node names are 1–64 letters, digits, '.', '_' or '-'",
-            );
+            return err(format!("validators[{i}]"), "node names are 1–64 letters, digits, '.', '_' or '-'");
         }
     }
     names.extend((0..watchers).map(|i| format!("W{i}")));
@@ -184,35 +149,16 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     }
     // Identity-level Byzantine processes: twins and attackers with a leaked key. They are
     // extra nodes named after the validator whose key they hold.
-    let mut roles: Vec<Role> = (0..names.len())
-        .map(|i| {
-            if i < validators {
-                Role::Validator { index: i }
-            } else {
-                Role::Watcher
-            }
-        })
-        .collect();
-    let validator_names = Names {
-        names: names[..validators].to_vec(),
-    };
+    let mut roles: Vec<Role> =
+        (0..names.len()).map(|i| if i < validators { Role::Validator { index: i } } else { Role::Watcher }).collect();
+    let validator_names = Names { names: names[..validators].to_vec() };
     for (i, t) in s.twins.as_deref().unwrap_or(&[]).iter().enumerate() {
-        let of = validator_names
-            .node(&format!("twins[{i}].node"), &t.node)?
-            .idx();
+        let of = validator_names.node(&format!("twins[{i}].node"), &t.node)?.idx();
         names.push(format!("{}.twin", names[of]));
         roles.push(Role::Twin { of });
     }
-    for (i, c) in s
-        .compromised_keys
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .enumerate()
-    {
-        let key_of = validator_names
-            .node(&format!("compromised_keys[{i}].key_of"), &c.key_of)?
-            .idx();
+    for (i, c) in s.compromised_keys.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let key_of = validator_names.node(&format!("compromised_keys[{i}].key_of"), &c.key_of)?.idx();
         names.push(format!("{}.attacker", names[key_of]));
         roles.push(Role::Attacker { key_of });
     }
@@ -221,17 +167,12 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
             return err("twins", format!("duplicate node name \"{n}\""));
         }
     }
-    let lookup = Names {
-        names: names.clone(),
-    };
+    let lookup = Names { names: names.clone() };
     let n_nodes = names.len();
 
     // Protocol.
     let p = s.protocol.clone().unwrap_or_default();
-    let block_time_ms = positive(
-        "protocol.block_time_ms",
-        p.block_time_ms.unwrap_or(DEFAULT_BLOCK_TIME_MS),
-    )?;
+    let block_time_ms = positive("protocol.block_time_ms", p.block_time_ms.unwrap_or(DEFAULT_BLOCK_TIME_MS))?;
     if block_time_ms > 86_400_000.0 {
         return err("protocol.block_time_ms", "must be at most one day");
     }
@@ -279,22 +220,14 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
                 Some(t)
             }
         };
-        crashes.push(CrashSpec {
-            node,
-            at,
-            restart,
-            amnesia: c.amnesia.unwrap_or(false),
-        });
+        crashes.push(CrashSpec { node, at, restart, amnesia: c.amnesia.unwrap_or(false) });
     }
     let mut drift = vec![0i64; n_nodes];
     for (i, d) in faults.clock_drift.unwrap_or_default().iter().enumerate() {
         let path = format!("faults.clock_drift[{i}]");
         let node = lookup.node(&format!("{path}.node"), &d.node)?;
         if !(-500_000..=1_000_000).contains(&d.ppm) {
-            return err(
-                format!("{path}.ppm"),
-                "must be in [-500000, 1000000] (parts per million)",
-            );
+            return err(format!("{path}.ppm"), "must be in [-500000, 1000000] (parts per million)");
         }
         drift[node.idx()] = d.ppm;
     }
@@ -314,10 +247,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         let nodes = lookup.nodes(&format!("{path}.nodes"), &wh.nodes)?;
         let (first, last) = wh.txs;
         if first == 0 || last < first {
-            return err(
-                format!("{path}.txs"),
-                "must be [first, last] with 1 ≤ first ≤ last",
-            );
+            return err(format!("{path}.txs"), "must be [first, last] with 1 ≤ first ≤ last");
         }
         withhold.push(Withhold { nodes, first, last });
     }
@@ -325,10 +255,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         tx_rate_per_s: tx_rate,
         initial_txs: w.initial_txs.unwrap_or(0),
         withhold,
-        until: w
-            .until_ms
-            .map(|u| time_ms("workload.until_ms", u))
-            .transpose()?,
+        until: w.until_ms.map(|u| time_ms("workload.until_ms", u)).transpose()?,
     };
 
     // Stop condition.
@@ -342,37 +269,18 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     };
     let duration = match st.duration_ms {
         Some(d) => SimTime::from_ms_f64(positive("stop.duration_ms", d)?),
-        None => SimTime(
-            protocol
-                .block_time_us
-                .saturating_mul(10 * (heights.unwrap_or(DEFAULT_HEIGHTS) as u64 + 1)),
-        ),
+        None => SimTime(protocol.block_time_us.saturating_mul(10 * (heights.unwrap_or(DEFAULT_HEIGHTS) as u64 + 1))),
     };
-    let stop = StopSpec {
-        heights,
-        duration,
-        on_violation: st.on_violation.unwrap_or(true),
-    };
+    let stop = StopSpec { heights, duration, on_violation: st.on_violation.unwrap_or(true) };
 
     // Liveness.
     let l = s.liveness.clone().unwrap_or_default();
     let max_views = l.max_views.unwrap_or(3);
     let bound = match l.bound_ms {
         Some(b) => SimTime::from_ms_f64(positive("liveness.bound_ms", b)?),
-        None => SimTime(
-            protocol
-                .block_time_us
-                .saturating_mul(1u64 << (max_views as u32 + 2).min(40)),
-        ),
+        None => SimTime(protocol.block_time_us.saturating_mul(1u64 << (max_views as u32 + 2).min(40))),
     };
-    let liveness = LivenessSpec {
-        gst: l
-            .gst_ms
-            .map(|g| time_ms("liveness.gst_ms", g))
-            .transpose()?,
-        bound,
-        max_views,
-    };
+    let liveness = LivenessSpec { gst: l.gst_ms.map(|g| time_ms("liveness.gst_ms", g)).transpose()?, bound, max_views };
 
     let expect = resolve_expect(s.expect.clone().unwrap_or_default())?;
     let rules = resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
@@ -384,21 +292,13 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
                 node: lookup.node(&format!("{path}.node"), node)?,
                 at: time_ms(&format!("{path}.at_ms"), *at_ms)?,
             },
-            schema::TimerControl::Suppress {
-                node,
-                from_ms,
-                until_ms,
-            } => {
+            schema::TimerControl::Suppress { node, from_ms, until_ms } => {
                 let from = time_ms(&format!("{path}.from_ms"), *from_ms)?;
                 let until = time_ms(&format!("{path}.until_ms"), *until_ms)?;
                 if until <= from {
                     return err(format!("{path}.until_ms"), "must be after from_ms");
                 }
-                TimerSpec::Suppress {
-                    node: lookup.node(&format!("{path}.node"), node)?,
-                    from,
-                    until,
-                }
+                TimerSpec::Suppress { node: lookup.node(&format!("{path}.node"), node)?, from, until }
             }
         });
     }
@@ -406,35 +306,24 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     // Byzantine behaviours and who counts as honest.
     let mut behaviours: Vec<Vec<Behaviour>> = vec![Vec::new(); n_nodes];
     let mut byzantine_from = vec![SimTime::ZERO; n_nodes];
-    let mut honest: Vec<bool> = roles
-        .iter()
-        .map(|r| matches!(r, Role::Validator { .. } | Role::Watcher))
-        .collect();
+    let mut honest: Vec<bool> = roles.iter().map(|r| matches!(r, Role::Validator { .. } | Role::Watcher)).collect();
     for (i, b) in s.byzantine.as_deref().unwrap_or(&[]).iter().enumerate() {
         let path = format!("byzantine[{i}]");
         let node = lookup.node(&format!("{path}.node"), &b.node)?.idx();
         if !behaviours[node].is_empty() {
-            return err(
-                format!("{path}.node"),
-                format!("{} already has behaviours", names[node]),
-            );
+            return err(format!("{path}.node"), format!("{} already has behaviours", names[node]));
         }
         if b.behaviours.is_empty() {
-            return err(
-                format!("{path}.behaviours"),
-                "must list at least one behaviour",
-            );
+            return err(format!("{path}.behaviours"), "must list at least one behaviour");
         }
         if let Some(f) = b.from_ms {
             byzantine_from[node] = time_ms(&format!("{path}.from_ms"), f)?;
         }
-        behaviours[node] =
-            resolve_behaviours(&format!("{path}.behaviours"), &b.behaviours, &lookup)?;
+        behaviours[node] = resolve_behaviours(&format!("{path}.behaviours"), &b.behaviours, &lookup)?;
         honest[node] = false;
     }
-    let twin_base = names.len()
-        - s.twins.as_deref().map_or(0, |t| t.len())
-        - s.compromised_keys.as_deref().map_or(0, |c| c.len());
+    let twin_base =
+        names.len() - s.twins.as_deref().map_or(0, |t| t.len()) - s.compromised_keys.as_deref().map_or(0, |c| c.len());
     for (i, t) in s.twins.as_deref().unwrap_or(&[]).iter().enumerate() {
         let path = format!("twins[{i}]");
         let twin = twin_base + i;
@@ -444,27 +333,17 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         let to = lookup.nodes(&format!("{path}.to"), &t.to)?;
         let twin_to = lookup.nodes(&format!("{path}.twin_to"), &t.twin_to)?;
         if !behaviours[of].is_empty() {
-            return err(
-                format!("{path}.node"),
-                format!("{} already has behaviours", names[of]),
-            );
+            return err(format!("{path}.node"), format!("{} already has behaviours", names[of]));
         }
         behaviours[of] = vec![Behaviour::SelectiveDelivery { to }];
         behaviours[twin] = vec![Behaviour::SelectiveDelivery { to: twin_to }];
         honest[of] = false;
     }
     let attacker_base = twin_base + s.twins.as_deref().map_or(0, |t| t.len());
-    for (i, c) in s
-        .compromised_keys
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .enumerate()
-    {
+    for (i, c) in s.compromised_keys.as_deref().unwrap_or(&[]).iter().enumerate() {
         let path = format!("compromised_keys[{i}]");
         let node = attacker_base + i;
-        behaviours[node] =
-            resolve_behaviours(&format!("{path}.behaviours"), &c.behaviours, &lookup)?;
+        behaviours[node] = resolve_behaviours(&format!("{path}.behaviours"), &c.behaviours, &lookup)?;
         if let Some(f) = c.from_ms {
             byzantine_from[node] = time_ms(&format!("{path}.from_ms"), f)?;
         }
@@ -519,12 +398,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
 /// synchronous, so partitions heal, degradations end and scripted rules and timer
 /// suppressions stop. Crashes within F and Byzantine nodes stay as they are: the remaining
 /// honest quorum must finalise on its own.
-fn end_faults_at_gst(
-    gst: SimTime,
-    net: &mut NetworkOptions,
-    rules: &mut [Rule],
-    timers: &mut Vec<TimerSpec>,
-) {
+fn end_faults_at_gst(gst: SimTime, net: &mut NetworkOptions, rules: &mut [Rule], timers: &mut Vec<TimerSpec>) {
     net.partitions.retain(|p| p.from < gst);
     for p in &mut net.partitions {
         p.until = p.until.min(gst);
@@ -544,11 +418,7 @@ fn end_faults_at_gst(
     }
 }
 
-fn resolve_behaviours(
-    path: &str,
-    list: &[schema::BehaviourSpec],
-    names: &Names,
-) -> Result<Vec<Behaviour>> {
+fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names) -> Result<Vec<Behaviour>> {
     use schema::BehaviourSpec as B;
     let mut out = Vec::new();
     for (i, b) in list.iter().enumerate() {
@@ -569,51 +439,26 @@ fn resolve_behaviours(
             },
             B::WithholdCommits { delay_ms, to } => Behaviour::WithholdCommits {
                 delay: time_ms(&format!("{p}.delay_ms"), *delay_ms)?.0,
-                to: to
-                    .as_ref()
-                    .map(|t| names.nodes(&format!("{p}.to"), t))
-                    .transpose()?,
+                to: to.as_ref().map(|t| names.nodes(&format!("{p}.to"), t)).transpose()?,
             },
-            B::ChangeViewFlood {
-                period_ms,
-                forged_view,
-                stale,
-            } => Behaviour::ChangeViewFlood {
+            B::ChangeViewFlood { period_ms, forged_view, stale } => Behaviour::ChangeViewFlood {
                 period: period(*period_ms)?,
                 forged_view: *forged_view,
                 stale: stale.unwrap_or(false),
             },
-            B::Replay { period_ms } => Behaviour::Replay {
-                period: period(*period_ms)?,
-            },
-            B::Forge { period_ms } => Behaviour::Forge {
-                period: period(*period_ms)?,
-            },
-            B::SelectiveDelivery { to } => Behaviour::SelectiveDelivery {
-                to: names.nodes(&format!("{p}.to"), to)?,
-            },
+            B::Replay { period_ms } => Behaviour::Replay { period: period(*period_ms)? },
+            B::Forge { period_ms } => Behaviour::Forge { period: period(*period_ms)? },
+            B::SelectiveDelivery { to } => Behaviour::SelectiveDelivery { to: names.nodes(&format!("{p}.to"), to)? },
         });
     }
     Ok(out)
 }
 
 fn message_kind(path: &str, name: &str) -> Result<MsgKind> {
-    MsgKind::parse(name)
-        .filter(|k| *k != MsgKind::Other)
-        .ok_or_else(|| {
-            let known: Vec<&str> = MsgKind::ALL
-                .iter()
-                .filter(|k| **k != MsgKind::Other)
-                .map(|k| k.name())
-                .collect();
-            ScenarioError::new(
-                path,
-                format!(
-                    "unknown message type \"{name}\" (known: {})",
-                    known.join(", ")
-                ),
-            )
-        })
+    MsgKind::parse(name).filter(|k| *k != MsgKind::Other).ok_or_else(|| {
+        let known: Vec<&str> = MsgKind::ALL.iter().filter(|k| **k != MsgKind::Other).map(|k| k.name()).collect();
+        ScenarioError::new(path, format!("unknown message type \"{name}\" (known: {})", known.join(", ")))
+    })
 }
 
 fn resolve_rules(rules: &[schema::MessageRule], names: &Names) -> Result<Vec<Rule>> {
@@ -622,15 +467,8 @@ fn resolve_rules(rules: &[schema::MessageRule], names: &Names) -> Result<Vec<Rul
         let path = format!("rules[{i}]");
         let m = r.matcher.clone().unwrap_or_default();
         let mp = format!("{path}.match");
-        let from = m
-            .from
-            .as_ref()
-            .map(|v| names.nodes(&format!("{mp}.from"), v))
-            .transpose()?;
-        let to =
-            m.to.as_ref()
-                .map(|v| names.nodes(&format!("{mp}.to"), v))
-                .transpose()?;
+        let from = m.from.as_ref().map(|v| names.nodes(&format!("{mp}.from"), v)).transpose()?;
+        let to = m.to.as_ref().map(|v| names.nodes(&format!("{mp}.to"), v)).transpose()?;
         let kinds = match &m.types {
             None => None,
             Some(v) => Some(
@@ -640,16 +478,9 @@ fn resolve_rules(rules: &[schema::MessageRule], names: &Names) -> Result<Vec<Rul
                     .collect::<Result<Vec<_>>>()?,
             ),
         };
-        let window_from = m
-            .from_ms
-            .map(|x| time_ms(&format!("{mp}.from_ms"), x))
-            .transpose()?
-            .unwrap_or(SimTime::ZERO);
-        let window_until = m
-            .until_ms
-            .map(|x| time_ms(&format!("{mp}.until_ms"), x))
-            .transpose()?
-            .unwrap_or(SimTime::MAX);
+        let window_from = m.from_ms.map(|x| time_ms(&format!("{mp}.from_ms"), x)).transpose()?.unwrap_or(SimTime::ZERO);
+        let window_until =
+            m.until_ms.map(|x| time_ms(&format!("{mp}.until_ms"), x)).transpose()?.unwrap_or(SimTime::MAX);
         if window_until <= window_from {
             return err(format!("{mp}.until_ms"), "must be after from_ms");
         }
@@ -661,25 +492,13 @@ fn resolve_rules(rules: &[schema::MessageRule], names: &Names) -> Result<Vec<Rul
             schema::RuleAction::Drop => RuleAction::Drop,
             schema::RuleAction::Duplicate => RuleAction::Duplicate,
             schema::RuleAction::DeliverNow => RuleAction::DeliverNow,
-            schema::RuleAction::Delay { ms } => RuleAction::Delay {
-                by: time_ms(&format!("{ap}.ms"), *ms)?.0,
-            },
-            schema::RuleAction::Hold {
-                until_ms: Some(t),
-                until_sent: None,
-            } => RuleAction::HoldUntil {
-                until: time_ms(&format!("{ap}.until_ms"), *t)?,
-            },
-            schema::RuleAction::Hold {
-                until_ms: None,
-                until_sent: Some(c),
-            } => RuleAction::HoldUntilSent {
+            schema::RuleAction::Delay { ms } => RuleAction::Delay { by: time_ms(&format!("{ap}.ms"), *ms)?.0 },
+            schema::RuleAction::Hold { until_ms: Some(t), until_sent: None } => {
+                RuleAction::HoldUntil { until: time_ms(&format!("{ap}.until_ms"), *t)? }
+            }
+            schema::RuleAction::Hold { until_ms: None, until_sent: Some(c) } => RuleAction::HoldUntilSent {
                 node: names.node(&format!("{ap}.until_sent.node"), &c.node)?,
-                kind: c
-                    .kind
-                    .as_deref()
-                    .map(|k| message_kind(&format!("{ap}.until_sent.type"), k))
-                    .transpose()?,
+                kind: c.kind.as_deref().map(|k| message_kind(&format!("{ap}.until_sent.type"), k)).transpose()?,
             },
             schema::RuleAction::Hold { .. } => {
                 return err(ap, "hold needs exactly one of until_ms or until_sent");
@@ -706,9 +525,7 @@ fn resolve_rules(rules: &[schema::MessageRule], names: &Names) -> Result<Vec<Rul
 fn resolve_latency(l: &schema::Latency) -> Result<Latency> {
     const P: &str = "network.latency";
     Ok(match *l {
-        schema::Latency::Constant { ms } => Latency::Constant {
-            ms: non_negative(&format!("{P}.ms"), ms)?,
-        },
+        schema::Latency::Constant { ms } => Latency::Constant { ms: non_negative(&format!("{P}.ms"), ms)? },
         schema::Latency::Uniform { min_ms, max_ms } => {
             let min_ms = non_negative(&format!("{P}.min_ms"), min_ms)?;
             let max_ms = non_negative(&format!("{P}.max_ms"), max_ms)?;
@@ -725,11 +542,7 @@ fn resolve_latency(l: &schema::Latency) -> Result<Latency> {
             mean_ms: positive(&format!("{P}.mean_ms"), mean_ms)?,
             sigma: non_negative(&format!("{P}.sigma"), sigma)?,
         },
-        schema::Latency::Pareto {
-            scale_ms,
-            shape,
-            cap_ms,
-        } => {
+        schema::Latency::Pareto { scale_ms, shape, cap_ms } => {
             let scale_ms = positive(&format!("{P}.scale_ms"), scale_ms)?;
             let shape = positive(&format!("{P}.shape"), shape)?;
             if let Some(c) = cap_ms
@@ -737,11 +550,7 @@ fn resolve_latency(l: &schema::Latency) -> Result<Latency> {
             {
                 return err(format!("{P}.cap_ms"), "must be ≥ scale_ms");
             }
-            Latency::Pareto {
-                scale_ms,
-                shape,
-                cap_ms,
-            }
+            Latency::Pareto { scale_ms, shape, cap_ms }
         }
     })
 }
@@ -751,10 +560,7 @@ fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize) -> Result<
     let mut opts = NetworkOptions::preset(preset).ok_or_else(|| {
         ScenarioError::new(
             "network.preset",
-            format!(
-                "unknown preset \"{preset}\" (known: {})",
-                NetworkOptions::PRESETS.join(", ")
-            ),
+            format!("unknown preset \"{preset}\" (known: {})", NetworkOptions::PRESETS.join(", ")),
         )
     })?;
     if let Some(l) = &n.latency {
@@ -774,15 +580,10 @@ fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize) -> Result<
         opts.topology = match t {
             schema::Topology::Mesh => TopologySpec::Mesh,
             schema::Topology::Ring => TopologySpec::Ring,
-            schema::Topology::Star { hub } => TopologySpec::Star {
-                hub: names.node("network.topology.hub", hub)?.0,
-            },
+            schema::Topology::Star { hub } => TopologySpec::Star { hub: names.node("network.topology.hub", hub)?.0 },
             schema::Topology::RandomRegular { degree } => {
                 if *degree == 0 || *degree as usize >= n_nodes.max(2) {
-                    return err(
-                        "network.topology.degree",
-                        format!("must be in 1..{}", n_nodes.max(2)),
-                    );
+                    return err("network.topology.degree", format!("must be in 1..{}", n_nodes.max(2)));
                 }
                 TopologySpec::RandomRegular { degree: *degree }
             }
@@ -804,10 +605,7 @@ fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize) -> Result<
         let mut groups = Vec::new();
         for (g, group) in p.groups.iter().enumerate() {
             if group.is_empty() {
-                return err(
-                    format!("{path}.groups[{g}]"),
-                    "a group must name at least one node",
-                );
+                return err(format!("{path}.groups[{g}]"), "a group must name at least one node");
             }
             let ids = names.nodes(&format!("{path}.groups[{g}]"), group)?;
             for id in &ids {
@@ -828,11 +626,7 @@ fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize) -> Result<
         if until <= from {
             return err(format!("{path}.until_ms"), "must be after from_ms");
         }
-        opts.partitions.push(Partition {
-            groups,
-            from,
-            until,
-        });
+        opts.partitions.push(Partition { groups, from, until });
     }
     for (i, d) in n.degradations.unwrap_or_default().iter().enumerate() {
         let path = format!("network.degradations[{i}]");
@@ -847,10 +641,7 @@ fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize) -> Result<
             from,
             until,
             loss: probability(&format!("{path}.loss"), d.loss.unwrap_or(0.0))?,
-            latency_factor: positive(
-                &format!("{path}.latency_factor"),
-                d.latency_factor.unwrap_or(1.0),
-            )?,
+            latency_factor: positive(&format!("{path}.latency_factor"), d.latency_factor.unwrap_or(1.0))?,
         });
     }
     Ok(opts)
@@ -862,10 +653,7 @@ fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
         Some("holds") => Some(true),
         Some("violated") => Some(false),
         Some(x) => {
-            return err(
-                "expect.safety",
-                format!("\"{x}\": expected \"holds\" or \"violated\""),
-            );
+            return err("expect.safety", format!("\"{x}\": expected \"holds\" or \"violated\""));
         }
     };
     if let Some(v) = &e.violations {
@@ -873,10 +661,7 @@ fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
             if !INVARIANT_IDS.contains(&id.as_str()) {
                 return err(
                     format!("expect.violations[{i}]"),
-                    format!(
-                        "unknown invariant \"{id}\" (known: {})",
-                        INVARIANT_IDS.join(", ")
-                    ),
+                    format!("unknown invariant \"{id}\" (known: {})", INVARIANT_IDS.join(", ")),
                 );
             }
         }
@@ -889,10 +674,7 @@ fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
         Some("holds") => Some(true),
         Some("stalls") => Some(false),
         Some(x) => {
-            return err(
-                "expect.liveness",
-                format!("\"{x}\": expected \"holds\" or \"stalls\""),
-            );
+            return err("expect.liveness", format!("\"{x}\": expected \"holds\" or \"stalls\""));
         }
     };
     let stall = match e.stall {
@@ -903,34 +685,21 @@ fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
             {
                 return err(
                     "expect.stall.class",
-                    format!(
-                        "unknown class \"{c}\" (known: {})",
-                        STALL_CLASSES.join(", ")
-                    ),
+                    format!("unknown class \"{c}\" (known: {})", STALL_CLASSES.join(", ")),
                 );
             }
             if liveness_holds == Some(true) {
                 return err("expect.stall", "contradicts \"liveness\": \"holds\"");
             }
-            Some(ExpectStall {
-                class: s.class,
-                height: s.height,
-                view: s.view,
-            })
+            Some(ExpectStall { class: s.class, height: s.height, view: s.view })
         }
     };
-    let latency_p99_ms = e
-        .latency_p99_ms
-        .map(|x| positive("expect.latency_p99_ms", x))
-        .transpose()?;
+    let latency_p99_ms = e.latency_p99_ms.map(|x| positive("expect.latency_p99_ms", x)).transpose()?;
     let mut digests = BTreeMap::new();
     for (k, v) in e.digests.unwrap_or_default() {
         let path = format!("expect.digests.{k}");
-        let seed: u64 = k
-            .parse()
-            .map_err(|_| ScenarioError::new(&path, "key must be a seed (a decimal integer)"))?;
-        let h = Hash32::from_hex(&v)
-            .ok_or_else(|| ScenarioError::new(&path, "must be 64 hex digits"))?;
+        let seed: u64 = k.parse().map_err(|_| ScenarioError::new(&path, "key must be a seed (a decimal integer)"))?;
+        let h = Hash32::from_hex(&v).ok_or_else(|| ScenarioError::new(&path, "must be 64 hex digits"))?;
         digests.insert(seed, h);
     }
     Ok(ExpectSpec {

@@ -92,26 +92,11 @@ pub struct Network {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Latency {
-    Constant {
-        ms: f64,
-    },
-    Uniform {
-        min_ms: f64,
-        max_ms: f64,
-    },
-    Normal {
-        mean_ms: f64,
-        stddev_ms: f64,
-    },
-    LogNormal {
-        mean_ms: f64,
-        sigma: f64,
-    },
-    Pareto {
-        scale_ms: f64,
-        shape: f64,
-        cap_ms: Option<f64>,
-    },
+    Constant { ms: f64 },
+    Uniform { min_ms: f64, max_ms: f64 },
+    Normal { mean_ms: f64, stddev_ms: f64 },
+    LogNormal { mean_ms: f64, sigma: f64 },
+    Pareto { scale_ms: f64, shape: f64, cap_ms: Option<f64> },
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -254,13 +239,8 @@ pub struct RuleMatch {
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum RuleAction {
     Drop,
-    Delay {
-        ms: f64,
-    },
-    Hold {
-        until_ms: Option<f64>,
-        until_sent: Option<SentCondition>,
-    },
+    Delay { ms: f64 },
+    Hold { until_ms: Option<f64>, until_sent: Option<SentCondition> },
     Duplicate,
     DeliverNow,
 }
@@ -279,11 +259,7 @@ pub enum TimerControl {
     /// Fire the node's armed timer at `at_ms` (as if it expired then).
     Fire { node: NodeRef, at_ms: f64 },
     /// Swallow the node's timer expiries during `[from_ms, until_ms)`.
-    Suppress {
-        node: NodeRef,
-        from_ms: f64,
-        until_ms: f64,
-    },
+    Suppress { node: NodeRef, from_ms: f64, until_ms: f64 },
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -299,29 +275,13 @@ pub struct ByzantineNode {
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum BehaviourSpec {
     Silent,
-    Equivocate {
-        a_to: Option<Vec<NodeRef>>,
-        b_to: Vec<NodeRef>,
-    },
+    Equivocate { a_to: Option<Vec<NodeRef>>, b_to: Vec<NodeRef> },
     DoubleSign,
-    WithholdCommits {
-        delay_ms: f64,
-        to: Option<Vec<NodeRef>>,
-    },
-    ChangeViewFlood {
-        period_ms: f64,
-        forged_view: Option<u8>,
-        stale: Option<bool>,
-    },
-    Replay {
-        period_ms: f64,
-    },
-    Forge {
-        period_ms: f64,
-    },
-    SelectiveDelivery {
-        to: Vec<NodeRef>,
-    },
+    WithholdCommits { delay_ms: f64, to: Option<Vec<NodeRef>> },
+    ChangeViewFlood { period_ms: f64, forged_view: Option<u8>, stale: Option<bool> },
+    Replay { period_ms: f64 },
+    Forge { period_ms: f64 },
+    SelectiveDelivery { to: Vec<NodeRef> },
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -72,15 +72,8 @@ pub struct CrashSpec {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "do", rename_all = "kebab-case")]
 pub enum TimerSpec {
-    Fire {
-        node: NodeId,
-        at: SimTime,
-    },
-    Suppress {
-        node: NodeId,
-        from: SimTime,
-        until: SimTime,
-    },
+    Fire { node: NodeId, at: SimTime },
+    Suppress { node: NodeId, from: SimTime, until: SimTime },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

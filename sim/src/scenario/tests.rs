@@ -29,11 +29,7 @@ fn names_and_watchers_resolve() {
 
 /// Every malformed input names the field path in its error.
 pub const BAD: &[(&str, &str, &str)] = &[
-    (
-        r#"{"validators": "seven"}"#,
-        "validators",
-        "expected a count",
-    ),
+    (r#"{"validators": "seven"}"#, "validators", "expected a count"),
     (r#"{"validators": []}"#, "validators", "at least one"),
     (r#"{"validators": 0}"#, "validators", "at least 1"),
     (
@@ -41,32 +37,12 @@ pub const BAD: &[(&str, &str, &str)] = &[
         "network.latency.mean_ms",
         "> 0",
     ),
-    (
-        r#"{"network": {"latency": {"dist": "constant", "ms": -1}}}"#,
-        "network.latency.ms",
-        "≥ 0",
-    ),
-    (
-        r#"{"network": {"loss": 1.5}}"#,
-        "network.loss",
-        "probability",
-    ),
-    (
-        r#"{"network": {"duplicate": -0.1}}"#,
-        "network.duplicate",
-        "probability",
-    ),
-    (
-        r#"{"network": {"latency": {"dist": "gaussian", "mean_ms": 5}}}"#,
-        "network.latency.dist",
-        "unknown variant",
-    ),
+    (r#"{"network": {"latency": {"dist": "constant", "ms": -1}}}"#, "network.latency.ms", "≥ 0"),
+    (r#"{"network": {"loss": 1.5}}"#, "network.loss", "probability"),
+    (r#"{"network": {"duplicate": -0.1}}"#, "network.duplicate", "probability"),
+    (r#"{"network": {"latency": {"dist": "gaussian", "mean_ms": 5}}}"#, "network.latency.dist", "unknown variant"),
     (r#"{"netwrok": {}}"#, "netwrok", "unknown field `netwrok`"),
-    (
-        r#"{"network": {"loss": 0.1, "los": 0.2}}"#,
-        "network.los",
-        "unknown field `los`",
-    ),
+    (r#"{"network": {"loss": 0.1, "los": 0.2}}"#, "network.los", "unknown field `los`"),
     (
         r#"{"network": {"partitions": [{"groups": [["R0", "R9"]], "from_ms": 0}]}}"#,
         "network.partitions[0].groups[0][1]",
@@ -77,57 +53,21 @@ pub const BAD: &[(&str, &str, &str)] = &[
         "network.partitions[0].until_ms",
         "after",
     ),
-    (
-        r#"{"protocol": {"block_time_ms": 0}}"#,
-        "protocol.block_time_ms",
-        "> 0",
-    ),
-    (
-        r#"{"protocol": {"block_time_ms": "fast"}}"#,
-        "protocol.block_time_ms",
-        "invalid type",
-    ),
-    (
-        r#"{"protocol": {"semantics": "rust"}}"#,
-        "protocol.semantics",
-        "unknown semantics",
-    ),
+    (r#"{"protocol": {"block_time_ms": 0}}"#, "protocol.block_time_ms", "> 0"),
+    (r#"{"protocol": {"block_time_ms": "fast"}}"#, "protocol.block_time_ms", "invalid type"),
+    (r#"{"protocol": {"semantics": "rust"}}"#, "protocol.semantics", "unknown semantics"),
     (
         r#"{"faults": {"crashes": [{"node": "R1", "at_ms": 100, "restart_ms": 50}]}}"#,
         "faults.crashes[0].restart_ms",
         "after",
     ),
-    (
-        r#"{"faults": {"crashes": [{"node": 17, "at_ms": 1}]}}"#,
-        "faults.crashes[0].node",
-        "out of range",
-    ),
-    (
-        r#"{"stop": {"heights": -3}}"#,
-        "stop.heights",
-        "invalid value",
-    ),
+    (r#"{"faults": {"crashes": [{"node": 17, "at_ms": 1}]}}"#, "faults.crashes[0].node", "out of range"),
+    (r#"{"stop": {"heights": -3}}"#, "stop.heights", "invalid value"),
     (r#"{"stop": {"heights": 0}}"#, "stop.heights", "at least 1"),
-    (
-        r#"{"workload": {"tx_rate_per_s": -1}}"#,
-        "workload.tx_rate_per_s",
-        "≥ 0",
-    ),
-    (
-        r#"{"expect": {"safety": "fine"}}"#,
-        "expect.safety",
-        "expected",
-    ),
-    (
-        r#"{"expect": {"violations": ["S9"]}}"#,
-        "expect.violations[0]",
-        "unknown invariant",
-    ),
-    (
-        r#"{"expect": {"digests": {"1": "xyz"}}}"#,
-        "expect.digests.1",
-        "hex",
-    ),
+    (r#"{"workload": {"tx_rate_per_s": -1}}"#, "workload.tx_rate_per_s", "≥ 0"),
+    (r#"{"expect": {"safety": "fine"}}"#, "expect.safety", "expected"),
+    (r#"{"expect": {"violations": ["S9"]}}"#, "expect.violations[0]", "unknown invariant"),
+    (r#"{"expect": {"digests": {"1": "xyz"}}}"#, "expect.digests.1", "hex"),
     (r#"{"validators": ["a", "a"]}"#, "validators", "duplicate"),
     (r#"{"name": "has space"}"#, "name", "letters"),
     (r#"{"version": 2}"#, "version", "unsupported"),
@@ -159,18 +99,11 @@ fn gst_ends_partitions_degradations_and_rules() {
     )
     .unwrap();
     let gst = crate::engine::time::SimTime::from_ms(500);
-    assert_eq!(
-        spec.network.partitions.len(),
-        1,
-        "the partition starting after GST is gone"
-    );
+    assert_eq!(spec.network.partitions.len(), 1, "the partition starting after GST is gone");
     assert_eq!(spec.network.partitions[0].until, gst);
     assert_eq!(spec.network.degradations[0].until, gst);
     assert_eq!(spec.rules[0].matcher.window_until, gst);
     let r1 = &spec.rules[1].matcher;
-    assert_eq!(
-        r1.window_until, r1.window_from,
-        "a rule starting after GST never matches"
-    );
+    assert_eq!(r1.window_until, r1.window_from, "a rule starting after GST never matches");
     assert!(matches!(spec.timers[0], spec::TimerSpec::Suppress { until, .. } if until == gst));
 }

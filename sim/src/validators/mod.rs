@@ -29,10 +29,7 @@ impl ValidatorSet {
         for k in &keys {
             e.u32(k.0);
         }
-        ValidatorSet {
-            hash: e.finish(),
-            keys,
-        }
+        ValidatorSet { hash: e.finish(), keys }
     }
 
     pub fn hash(&self) -> Hash32 {
@@ -80,19 +77,12 @@ pub struct ValidatorSchedule {
 
 impl ValidatorSchedule {
     pub fn fixed(set: Rc<ValidatorSet>) -> ValidatorSchedule {
-        ValidatorSchedule {
-            genesis: set,
-            changes: BTreeMap::new(),
-        }
+        ValidatorSchedule { genesis: set, changes: BTreeMap::new() }
     }
 
     /// The set that validates `height`.
     pub fn set_for(&self, height: u32) -> Rc<ValidatorSet> {
-        self.changes
-            .range(..=height)
-            .next_back()
-            .map_or(&self.genesis, |(_, s)| s)
-            .clone()
+        self.changes.range(..=height).next_back().map_or(&self.genesis, |(_, s)| s).clone()
     }
 }
 
@@ -120,14 +110,7 @@ mod tests {
     #[test]
     fn quorum_arithmetic_matches_reference_table() {
         // Reference §1.1: N=1 → F=0,M=1; 4 → 1,3; 5 → 1,4; 7 → 2,5; 10 → 3,7; 21 → 6,15.
-        for (n, f, m) in [
-            (1, 0, 1),
-            (4, 1, 3),
-            (5, 1, 4),
-            (7, 2, 5),
-            (10, 3, 7),
-            (21, 6, 15),
-        ] {
+        for (n, f, m) in [(1, 0, 1), (4, 1, 3), (5, 1, 4), (7, 2, 5), (10, 3, 7), (21, 6, 15)] {
             assert_eq!((f_of(n), m_of(n)), (f, m), "N={n}");
         }
     }

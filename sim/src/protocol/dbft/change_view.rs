@@ -31,17 +31,12 @@ impl DbftReplica {
         let timeout = self.shifted(expected as u32 + 1);
         self.arm_timer(cx, timeout);
         let sem = self.semantics();
-        if self.more_than_f_nodes_committed_or_lost()
-            && sem.recovery_request_instead_of_change_view(reason)
-        {
+        if self.more_than_f_nodes_committed_or_lost() && sem.recovery_request_instead_of_change_view(reason) {
             cx.mark("ChangeView replaced by RecoveryRequest");
             self.send_recovery_request(cx);
             return;
         }
-        if sem.tx_not_found_decided_late()
-            && reason == ChangeViewReason::Timeout
-            && self.missing_txs() > 0
-        {
+        if sem.tx_not_found_decided_late() && reason == ChangeViewReason::Timeout && self.missing_txs() > 0 {
             reason = ChangeViewReason::TxNotFound;
         }
         self.send_change_view(cx, reason);
@@ -54,17 +49,10 @@ impl DbftReplica {
             return;
         };
         let (h, v) = (self.ctx.height, self.ctx.view);
-        let body = Body::ChangeView {
-            timestamp_ms: Self::now_ms(cx),
-            reason,
-        };
+        let body = Body::ChangeView { timestamp_ms: Self::now_ms(cx), reason };
         let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
         self.ctx.change_views[me] = Some(msg.clone());
-        cx.note(Note::ChangeViewSent {
-            height: h,
-            view: v,
-            reason: reason as u8,
-        });
+        cx.note(Note::ChangeViewSent { height: h, view: v, reason: reason as u8 });
         cx.broadcast(Rc::new(Wire::Consensus(msg)));
     }
 

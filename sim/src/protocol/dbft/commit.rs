@@ -35,17 +35,10 @@ impl DbftReplica {
         if self.ctx.my_commit().is_some() {
             cx.mark("MUTATION: second commit at one height");
         }
-        let body = Body::Commit {
-            signature: sign_header(&key, &header_hash),
-        };
+        let body = Body::Commit { signature: sign_header(&key, &header_hash) };
         let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
         self.ctx.commits[me] = Some(msg.clone());
-        cx.note(Note::CommitSigned {
-            height: h,
-            view: v,
-            block: header_hash,
-            key: key.id,
-        });
+        cx.note(Note::CommitSigned { height: h, view: v, block: header_hash, key: key.id });
         Some(msg)
     }
 
@@ -74,11 +67,9 @@ impl DbftReplica {
     pub(super) fn reverify_commits(&mut self, cx: &mut Cx<Wire>) {
         for i in 0..self.ctx.n() {
             let bad = match self.ctx.commits[i].as_deref() {
-                Some(ConsensusMessage {
-                    view,
-                    body: Body::Commit { signature },
-                    ..
-                }) if *view == self.ctx.view => !self.commit_signature_valid(cx, i, signature),
+                Some(ConsensusMessage { view, body: Body::Commit { signature }, .. }) if *view == self.ctx.view => {
+                    !self.commit_signature_valid(cx, i, signature)
+                }
                 _ => false,
             };
             if bad {
@@ -97,11 +88,8 @@ impl DbftReplica {
         if let Some(existing) = &self.ctx.commits[i] {
             // Under the lock-breaking mutations a validator re-commits in later views; keep
             // the newest so those commits can count.
-            let newer_allowed = self
-                .opts
-                .mutation
-                .is_some_and(|m| m != Mutation::QuorumOffByOne)
-                && existing.view < msg.view;
+            let newer_allowed =
+                self.opts.mutation.is_some_and(|m| m != Mutation::QuorumOffByOne) && existing.view < msg.view;
             if !newer_allowed {
                 if existing.hash != msg.hash {
                     cx.mark("second Commit from one validator ignored");
@@ -131,8 +119,7 @@ impl DbftReplica {
     /// CheckCommits: M Commits of the current view and every transaction → the block.
     pub(super) fn check_commits(&mut self, cx: &mut Cx<Wire>) {
         let need = self.quorum();
-        if self.ctx.block_sent || self.ctx.count_commits_of_view() < need || self.missing_txs() != 0
-        {
+        if self.ctx.block_sent || self.ctx.count_commits_of_view() < need || self.missing_txs() != 0 {
             return;
         }
         let Some(p) = self.ctx.proposal.clone() else {
@@ -144,19 +131,12 @@ impl DbftReplica {
             if certificate.len() == need {
                 break;
             }
-            if let Some(ConsensusMessage {
-                view,
-                body: Body::Commit { signature },
-                ..
-            }) = self.ctx.commits[i].as_deref()
+            if let Some(ConsensusMessage { view, body: Body::Commit { signature }, .. }) =
+                self.ctx.commits[i].as_deref()
                 && *view == self.ctx.view
                 && self.commit_signature_valid(cx, i, signature)
             {
-                certificate.push(CertSig {
-                    index: i as u16,
-                    view: *view,
-                    sig: *signature,
-                });
+                certificate.push(CertSig { index: i as u16, view: *view, sig: *signature });
             }
         }
         if certificate.len() < need {

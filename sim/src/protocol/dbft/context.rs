@@ -78,14 +78,8 @@ impl Context {
     /// drop the proposal and the preparations, keep the commits.
     pub fn enter_view(&mut self, view: u8, clear_change_views: bool) {
         for i in 0..self.n() {
-            let justified = self.change_views[i]
-                .as_ref()
-                .is_some_and(|cv| cv.new_view_number() >= view);
-            self.last_change_views[i] = if justified {
-                self.change_views[i].clone()
-            } else {
-                None
-            };
+            let justified = self.change_views[i].as_ref().is_some_and(|cv| cv.new_view_number() >= view);
+            self.last_change_views[i] = if justified { self.change_views[i].clone() } else { None };
         }
         self.proposal = None;
         self.preparations.iter_mut().for_each(|p| *p = None);
@@ -128,15 +122,12 @@ impl Context {
 
     /// The PrepareRequest of this view, if the primary's slot holds one.
     pub fn request(&self) -> Option<&Rc<ConsensusMessage>> {
-        self.preparations[self.primary()]
-            .as_ref()
-            .filter(|m| matches!(m.body, Body::PrepareRequest { .. }))
+        self.preparations[self.primary()].as_ref().filter(|m| matches!(m.body, Body::PrepareRequest { .. }))
     }
 
     /// ResponseSent ⇔ PreparationPayloads[me] present.
     pub fn response_sent(&self) -> bool {
-        self.my_index
-            .is_some_and(|i| self.preparations[i].is_some())
+        self.my_index.is_some_and(|i| self.preparations[i].is_some())
     }
 
     /// CommitSent ⇔ CommitPayloads[me] present (any view): the commit lock.
@@ -154,8 +145,7 @@ impl Context {
 
     /// ViewChanging ⇔ not watch-only and my stored ChangeView asks for a view above mine.
     pub fn view_changing(&self) -> bool {
-        self.my_change_view()
-            .is_some_and(|cv| cv.new_view_number() > self.view)
+        self.my_change_view().is_some_and(|cv| cv.new_view_number() > self.view)
     }
 
     /// CountCommitted: validators with a stored Commit of any view of this height.
@@ -169,27 +159,17 @@ impl Context {
 
     /// Commits whose view is the current view.
     pub fn count_commits_of_view(&self) -> usize {
-        self.commits
-            .iter()
-            .flatten()
-            .filter(|c| c.view == self.view)
-            .count()
+        self.commits.iter().flatten().filter(|c| c.view == self.view).count()
     }
 
     /// How many stored ChangeViews ask for `view` or higher.
     pub fn count_change_views_for(&self, view: u8) -> usize {
-        self.change_views
-            .iter()
-            .flatten()
-            .filter(|cv| cv.new_view_number() >= view)
-            .count()
+        self.change_views.iter().flatten().filter(|cv| cv.new_view_number() >= view).count()
     }
 
     /// Transactions of the proposal missing from `have`.
     pub fn missing_txs(&self, have: impl Fn(TxId) -> bool) -> usize {
-        self.proposal
-            .as_ref()
-            .map_or(0, |p| p.tx_hashes.iter().filter(|t| !have(**t)).count())
+        self.proposal.as_ref().map_or(0, |p| p.tx_hashes.iter().filter(|t| !have(**t)).count())
     }
 
     /// Adopts the proposal of a PrepareRequest (own or received) and builds the header
@@ -197,23 +177,11 @@ impl Context {
     pub fn adopt_proposal(&mut self, timestamp_ms: u64, nonce: u64, tx_hashes: Vec<TxId>) {
         let header = self.header_for(self.primary() as u16, timestamp_ms, nonce, &tx_hashes);
         let header_hash = header.hash();
-        self.proposal = Some(Proposal {
-            timestamp_ms,
-            nonce,
-            tx_hashes,
-            header,
-            header_hash,
-        });
+        self.proposal = Some(Proposal { timestamp_ms, nonce, tx_hashes, header, header_hash });
     }
 
     /// The header a PrepareRequest from `primary` with these fields proposes at this height.
-    pub fn header_for(
-        &self,
-        primary: u16,
-        timestamp_ms: u64,
-        nonce: u64,
-        tx_hashes: &[TxId],
-    ) -> Header {
+    pub fn header_for(&self, primary: u16, timestamp_ms: u64, nonce: u64, tx_hashes: &[TxId]) -> Header {
         Header {
             version: 0,
             height: self.height,
@@ -232,10 +200,7 @@ impl Context {
         for cv in self.change_views.iter().flatten() {
             views.entry(cv.new_view_number()).or_insert(0);
         }
-        views
-            .keys()
-            .map(|&v| (v, self.count_change_views_for(v)))
-            .collect()
+        views.keys().map(|&v| (v, self.count_change_views_for(v))).collect()
     }
 }
 

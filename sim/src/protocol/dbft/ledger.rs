@@ -31,12 +31,7 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new(genesis: Rc<Block>) -> Ledger {
-        Ledger {
-            chain: vec![genesis],
-            mempool: BTreeSet::new(),
-            on_chain: BTreeSet::new(),
-            orphans: BTreeMap::new(),
-        }
+        Ledger { chain: vec![genesis], mempool: BTreeSet::new(), on_chain: BTreeSet::new(), orphans: BTreeMap::new() }
     }
 
     pub fn tip(&self) -> &Rc<Block> {

@@ -108,24 +108,11 @@ impl Body {
 
     fn encode(&self, e: &mut Enc) {
         match self {
-            Body::ChangeView {
-                timestamp_ms,
-                reason,
-            } => {
+            Body::ChangeView { timestamp_ms, reason } => {
                 e.u8(0x00).u64(*timestamp_ms).u8(*reason as u8);
             }
-            Body::PrepareRequest {
-                version,
-                prev_hash,
-                timestamp_ms,
-                nonce,
-                tx_hashes,
-            } => {
-                e.u8(0x20)
-                    .u32(*version)
-                    .hash(prev_hash)
-                    .u64(*timestamp_ms)
-                    .u64(*nonce);
+            Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } => {
+                e.u8(0x20).u32(*version).hash(prev_hash).u64(*timestamp_ms).u64(*nonce);
                 e.u32(tx_hashes.len() as u32);
                 for t in tx_hashes {
                     e.u64(*t);
@@ -143,10 +130,7 @@ impl Body {
             Body::RecoveryMessage(r) => {
                 e.u8(0x41).u32(r.change_views.len() as u32);
                 for c in &r.change_views {
-                    e.u16(c.validator)
-                        .u8(c.original_view)
-                        .u64(c.timestamp_ms)
-                        .u128(c.sig.0);
+                    e.u16(c.validator).u8(c.original_view).u64(c.timestamp_ms).u128(c.sig.0);
                 }
                 match (&r.prepare_request, &r.preparation_hash) {
                     (Some(req), _) => {
@@ -165,10 +149,7 @@ impl Body {
                 }
                 e.u32(r.commits.len() as u32);
                 for c in &r.commits {
-                    e.u8(c.view)
-                        .u16(c.validator)
-                        .u128(c.signature.0)
-                        .u128(c.sig.0);
+                    e.u8(c.view).u16(c.validator).u128(c.signature.0).u128(c.sig.0);
                 }
             }
         }
@@ -179,9 +160,7 @@ impl Body {
         const WITNESS: u32 = 66;
         match self {
             Body::ChangeView { .. } => 9,
-            Body::PrepareRequest { tx_hashes, .. } => {
-                4 + 32 + 8 + 8 + 1 + 32 * tx_hashes.len() as u32
-            }
+            Body::PrepareRequest { tx_hashes, .. } => 4 + 32 + 8 + 8 + 1 + 32 * tx_hashes.len() as u32,
             Body::PrepareResponse { .. } => 32,
             Body::Commit { .. } => 64,
             Body::RecoveryRequest { .. } => 8,
@@ -219,42 +198,16 @@ impl ConsensusMessage {
     }
 
     /// Builds and signs a message.
-    pub fn signed(
-        height: u32,
-        view: u8,
-        validator: u16,
-        body: Body,
-        key: &KeyPair,
-    ) -> ConsensusMessage {
+    pub fn signed(height: u32, view: u8, validator: u16, body: Body, key: &KeyPair) -> ConsensusMessage {
         let hash = Self::payload_hash(height, view, validator, &body);
-        ConsensusMessage {
-            height,
-            view,
-            validator,
-            sig: key.sign(&hash),
-            body,
-            hash,
-        }
+        ConsensusMessage { height, view, validator, sig: key.sign(&hash), body, hash }
     }
 
     /// Rebuilds a message from its fields and a signature someone else made (recovery
     /// compacts). Whether `sig` is valid is for the receiver to check.
-    pub fn with_sig(
-        height: u32,
-        view: u8,
-        validator: u16,
-        body: Body,
-        sig: Signature,
-    ) -> ConsensusMessage {
+    pub fn with_sig(height: u32, view: u8, validator: u16, body: Body, sig: Signature) -> ConsensusMessage {
         let hash = Self::payload_hash(height, view, validator, &body);
-        ConsensusMessage {
-            height,
-            view,
-            validator,
-            body,
-            hash,
-            sig,
-        }
+        ConsensusMessage { height, view, validator, body, hash, sig }
     }
 
     /// NewViewNumber of a ChangeView: always view + 1 (reference §1.2), as a byte — view
@@ -310,14 +263,7 @@ impl WireMessage for Wire {
             Wire::GetBlocks { from } => {
                 let mut e = Enc::new();
                 e.u8(0x60).u32(*from);
-                MsgMeta {
-                    kind: MsgKind::GetBlocks,
-                    height: *from,
-                    view: 0,
-                    validator: 0,
-                    hash: e.finish(),
-                    size: 40,
-                }
+                MsgMeta { kind: MsgKind::GetBlocks, height: *from, view: 0, validator: 0, hash: e.finish(), size: 40 }
             }
         }
     }
@@ -332,10 +278,7 @@ mod tests {
     fn payload_hash_covers_every_field() {
         let ring = Keyring::generate(1, 2);
         let k = ring.keypair(KeyId(0)).unwrap();
-        let body = Body::ChangeView {
-            timestamp_ms: 5,
-            reason: ChangeViewReason::Timeout,
-        };
+        let body = Body::ChangeView { timestamp_ms: 5, reason: ChangeViewReason::Timeout };
         let m = ConsensusMessage::signed(3, 1, 0, body.clone(), &k);
         assert!(ring.verify(KeyId(0), &m.hash, &m.sig));
         let variants = [
@@ -346,10 +289,7 @@ mod tests {
                 3,
                 1,
                 0,
-                &Body::ChangeView {
-                    timestamp_ms: 5,
-                    reason: ChangeViewReason::ChangeAgreement,
-                },
+                &Body::ChangeView { timestamp_ms: 5, reason: ChangeViewReason::ChangeAgreement },
             ),
         ];
         for h in variants {

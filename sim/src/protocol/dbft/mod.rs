@@ -129,12 +129,7 @@ pub struct DbftReplica {
 impl DbftReplica {
     /// A replica at `node` holding `key` (None for a watch-only node), with the chain at
     /// genesis.
-    pub fn new(
-        node: NodeId,
-        key: Option<KeyPair>,
-        opts: Rc<DbftOptions>,
-        genesis: Rc<Block>,
-    ) -> Self {
+    pub fn new(node: NodeId, key: Option<KeyPair>, opts: Rc<DbftOptions>, genesis: Rc<Block>) -> Self {
         let ledger = Ledger::new(genesis);
         let ctx = Self::fresh_context(&ledger, &opts, key.as_ref());
         let last_seen = match opts.semantics.counts_failed_by_view() {
@@ -204,13 +199,10 @@ impl DbftReplica {
     /// The nonce of a proposal: a digest of who proposes what when (no RNG in a replica).
     fn nonce(&self, cx: &Cx<Wire>) -> u64 {
         let mut e = Enc::new();
-        e.u8(0x4E)
-            .u32(self.key.as_ref().map_or(u32::MAX, |k| k.id.0));
+        e.u8(0x4E).u32(self.key.as_ref().map_or(u32::MAX, |k| k.id.0));
         e.u32(self.ctx.height).u8(self.ctx.view).u64(cx.now.0);
         let h = e.finish();
-        u64::from_le_bytes([
-            h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7],
-        ])
+        u64::from_le_bytes([h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7]])
     }
 
     /// Initialize(view) — reference §1.6.
@@ -222,14 +214,10 @@ impl DbftReplica {
             self.reset_last_seen();
             self.cache.drop_below(self.ctx.height);
         } else {
-            self.ctx
-                .enter_view(view, sem.clears_change_views_on_view_change());
+            self.ctx.enter_view(view, sem.clears_change_views_on_view_change());
         }
         self.touch_own_last_seen();
-        cx.note(Note::ViewChanged {
-            height: self.ctx.height,
-            view: self.ctx.view,
-        });
+        cx.note(Note::ViewChanged { height: self.ctx.height, view: self.ctx.view });
         if sem.caches_future_messages() {
             self.replay_cached(cx);
         }
@@ -258,10 +246,7 @@ impl DbftReplica {
             self.ctx = saved;
             self.reset_last_seen();
             self.touch_own_last_seen();
-            cx.note(Note::ViewChanged {
-                height: self.ctx.height,
-                view: self.ctx.view,
-            });
+            cx.note(Note::ViewChanged { height: self.ctx.height, view: self.ctx.view });
             cx.mark("restart with persisted commit");
             self.check_preparations(cx);
             return;
@@ -339,12 +324,7 @@ impl Replica for DbftReplica {
     }
 
     fn after_crash(&self, amnesia: bool) -> Self {
-        let mut r = DbftReplica::new(
-            self.node,
-            self.key.clone(),
-            self.opts.clone(),
-            self.ledger.chain[0].clone(),
-        );
+        let mut r = DbftReplica::new(self.node, self.key.clone(), self.opts.clone(), self.ledger.chain[0].clone());
         r.ledger = self.ledger.after_crash();
         r.ctx = Self::fresh_context(&r.ledger, &r.opts, r.key.as_ref());
         r.saved = if amnesia { None } else { self.saved.clone() };

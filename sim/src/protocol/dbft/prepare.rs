@@ -12,13 +12,7 @@ impl DbftReplica {
     pub(super) fn send_prepare_request(&mut self, cx: &mut Cx<Wire>) {
         let Some(me) = self.ctx.my_index else { return };
         let Some(key) = self.key.clone() else { return };
-        let txs: Vec<TxId> = self
-            .ledger
-            .mempool
-            .iter()
-            .take(self.opts.max_tx_per_block)
-            .copied()
-            .collect();
+        let txs: Vec<TxId> = self.ledger.mempool.iter().take(self.opts.max_tx_per_block).copied().collect();
         let timestamp_ms = Self::now_ms(cx).max(self.ctx.prev_timestamp_ms.saturating_add(1));
         let nonce = self.nonce(cx);
         let (h, v) = (self.ctx.height, self.ctx.view);
@@ -33,25 +27,16 @@ impl DbftReplica {
         self.ctx.adopt_proposal(timestamp_ms, nonce, txs);
         self.ctx.preparations[me] = Some(msg.clone());
         if let Some(p) = &self.ctx.proposal {
-            cx.note(Note::Proposed {
-                height: h,
-                view: v,
-                block: p.header_hash,
-            });
+            cx.note(Note::Proposed { height: h, view: v, block: p.header_hash });
         }
         cx.broadcast(Rc::new(Wire::Consensus(msg)));
         self.sign_with_preparation(cx);
         // Timer before CheckPreparations: with N = 1 the block is assembled right away and
         // the next height's timer must win.
         let t = self.opts.block_time_us;
-        let timeout = self
-            .shifted(v as u32 + 1)
-            .saturating_sub(if v == 0 { t } else { 0 });
+        let timeout = self.shifted(v as u32 + 1).saturating_sub(if v == 0 { t } else { 0 });
         self.arm_timer(cx, timeout);
-        if self
-            .semantics()
-            .checks_preparations_after_request(self.ctx.n())
-        {
+        if self.semantics().checks_preparations_after_request(self.ctx.n()) {
             self.check_preparations(cx);
         }
     }
@@ -61,8 +46,7 @@ impl DbftReplica {
         if self.ctx.request_sent_or_received() {
             return;
         }
-        if self.semantics().rejects_request_while_view_changing()
-            && self.not_accepting_payloads_due_to_view_changing()
+        if self.semantics().rejects_request_while_view_changing() && self.not_accepting_payloads_due_to_view_changing()
         {
             cx.mark("PrepareRequest ignored while view changing");
             return;
@@ -70,24 +54,15 @@ impl DbftReplica {
         if msg.view != self.ctx.view || msg.validator as usize != self.ctx.primary() {
             return;
         }
-        let Body::PrepareRequest {
-            version,
-            prev_hash,
-            timestamp_ms,
-            nonce,
-            tx_hashes,
-        } = &msg.body
-        else {
+        let Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } = &msg.body else {
             return;
         };
         // Duplicate transaction hashes are rejected when the message is decoded (receive.rs).
-        let header_ok = *version == 0
-            && *prev_hash == self.ctx.prev_hash
-            && tx_hashes.len() <= self.opts.max_tx_per_block;
-        let block_ok = *timestamp_ms > self.ctx.prev_timestamp_ms
-            && !tx_hashes.iter().any(|t| self.ledger.on_chain.contains(t));
-        let in_time =
-            *timestamp_ms <= Self::now_ms(cx).saturating_add(8 * (self.opts.block_time_us / 1_000));
+        let header_ok =
+            *version == 0 && *prev_hash == self.ctx.prev_hash && tx_hashes.len() <= self.opts.max_tx_per_block;
+        let block_ok =
+            *timestamp_ms > self.ctx.prev_timestamp_ms && !tx_hashes.iter().any(|t| self.ledger.on_chain.contains(t));
+        let in_time = *timestamp_ms <= Self::now_ms(cx).saturating_add(8 * (self.opts.block_time_us / 1_000));
         if self.semantics().go_request_verification() {
             if !header_ok {
                 cx.reject(MsgKind::PrepareRequest, RejectReason::Malformed);
@@ -100,14 +75,12 @@ impl DbftReplica {
         }
         self.extend_timer(cx, 2);
         self.request_received = Some((self.ctx.height, cx.now));
-        self.ctx
-            .adopt_proposal(*timestamp_ms, *nonce, tx_hashes.clone());
+        self.ctx.adopt_proposal(*timestamp_ms, *nonce, tx_hashes.clone());
         for slot in self.ctx.preparations.iter_mut() {
             let keep = match slot.as_deref() {
-                Some(ConsensusMessage {
-                    body: Body::PrepareResponse { preparation_hash },
-                    ..
-                }) => *preparation_hash == msg.hash,
+                Some(ConsensusMessage { body: Body::PrepareResponse { preparation_hash }, .. }) => {
+                    *preparation_hash == msg.hash
+                }
                 _ => false,
             };
             if !keep {
@@ -128,8 +101,7 @@ impl DbftReplica {
     /// transaction already on chain).
     fn proposal_block_valid(&self) -> bool {
         self.ctx.proposal.as_ref().is_some_and(|p| {
-            p.timestamp_ms > self.ctx.prev_timestamp_ms
-                && !p.tx_hashes.iter().any(|t| self.ledger.on_chain.contains(t))
+            p.timestamp_ms > self.ctx.prev_timestamp_ms && !p.tx_hashes.iter().any(|t| self.ledger.on_chain.contains(t))
         })
     }
 
@@ -149,10 +121,7 @@ impl DbftReplica {
         {
             return;
         }
-        let proposed = c
-            .proposal
-            .as_ref()
-            .is_some_and(|p| p.tx_hashes.contains(&tx));
+        let proposed = c.proposal.as_ref().is_some_and(|p| p.tx_hashes.contains(&tx));
         if proposed && self.missing_txs() == 0 {
             cx.mark("last missing transaction arrived");
             if !self.semantics().extends_on_response_sent() {
@@ -182,26 +151,15 @@ impl DbftReplica {
         if self.ctx.response_sent() {
             return;
         }
-        let (Some(me), Some(key), Some(request)) = (
-            self.ctx.my_index,
-            self.key.clone(),
-            self.ctx.request().cloned(),
-        ) else {
+        let (Some(me), Some(key), Some(request)) = (self.ctx.my_index, self.key.clone(), self.ctx.request().cloned())
+        else {
             return;
         };
         if self.semantics().extends_on_response_sent() {
             self.extend_timer(cx, 2);
         }
-        let body = Body::PrepareResponse {
-            preparation_hash: request.hash,
-        };
-        let msg = Rc::new(ConsensusMessage::signed(
-            self.ctx.height,
-            self.ctx.view,
-            me as u16,
-            body,
-            &key,
-        ));
+        let body = Body::PrepareResponse { preparation_hash: request.hash };
+        let msg = Rc::new(ConsensusMessage::signed(self.ctx.height, self.ctx.view, me as u16, body, &key));
         self.ctx.preparations[me] = Some(msg.clone());
         cx.broadcast(Rc::new(Wire::Consensus(msg)));
         self.sign_with_preparation(cx);
@@ -217,13 +175,10 @@ impl DbftReplica {
         if msg.view != c.view {
             return;
         }
-        if self.semantics().ignores_response_from_primary() && msg.validator as usize == c.primary()
-        {
+        if self.semantics().ignores_response_from_primary() && msg.validator as usize == c.primary() {
             return;
         }
-        if c.preparations[msg.validator as usize].is_some()
-            || self.not_accepting_payloads_due_to_view_changing()
-        {
+        if c.preparations[msg.validator as usize].is_some() || self.not_accepting_payloads_due_to_view_changing() {
             return;
         }
         if let Some(req) = c.request()
@@ -243,10 +198,7 @@ impl DbftReplica {
     pub(super) fn check_preparations(&mut self, cx: &mut Cx<Wire>) {
         if self.semantics().go_timer_base() {
             let (h, v) = (self.ctx.height, self.ctx.view);
-            if self
-                .go_last_check
-                .is_none_or(|(lh, lv, _)| lh != h || lv != v)
-            {
+            if self.go_last_check.is_none_or(|(lh, lv, _)| lh != h || lv != v) {
                 self.go_last_check = Some((h, v, cx.now));
             }
         }

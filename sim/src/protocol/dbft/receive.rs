@@ -51,10 +51,8 @@ impl FutureCache {
         let Some(inbox) = self.by_height.remove(&height) else {
             return Vec::new();
         };
-        let (requests, responses): (Vec<_>, Vec<_>) = inbox
-            .prepare
-            .into_values()
-            .partition(|m| matches!(m.body, Body::PrepareRequest { .. }));
+        let (requests, responses): (Vec<_>, Vec<_>) =
+            inbox.prepare.into_values().partition(|m| matches!(m.body, Body::PrepareRequest { .. }));
         requests
             .into_iter()
             .chain(responses)
@@ -73,9 +71,7 @@ impl DbftReplica {
     pub(super) fn receive(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: Rc<ConsensusMessage>) {
         let sem = self.semantics();
         let kind = msg.kind();
-        if self.ctx.block_sent
-            && !(sem.caches_future_messages() && kind == MsgKind::RecoveryRequest)
-        {
+        if self.ctx.block_sent && !(sem.caches_future_messages() && kind == MsgKind::RecoveryRequest) {
             return;
         }
         if msg.height < self.ctx.height {
@@ -90,9 +86,7 @@ impl DbftReplica {
             }
             // "Chain is behind": fetch the blocks we miss from whoever is ahead.
             self.request_blocks(cx, from);
-            if sem.caches_future_messages()
-                && msg.height <= self.ctx.height.saturating_add(MAX_CACHED_HEIGHTS)
-            {
+            if sem.caches_future_messages() && msg.height <= self.ctx.height.saturating_add(MAX_CACHED_HEIGHTS) {
                 cx.mark("future-height message cached");
                 self.cache.add(msg);
             }
@@ -137,8 +131,7 @@ impl DbftReplica {
         } else {
             self.opts.schedule.set_for(msg.height)
         };
-        set.key(msg.validator as usize)
-            .is_some_and(|k| cx.keys.verify(k, &msg.hash, &msg.sig))
+        set.key(msg.validator as usize).is_some_and(|k| cx.keys.verify(k, &msg.hash, &msg.sig))
     }
 
     /// Go: replays the cached messages of the current height (Initialize step 3).
@@ -216,12 +209,9 @@ impl DbftReplica {
     pub fn count_failed(&self) -> usize {
         let c = &self.ctx;
         match &self.last_seen {
-            LastSeen::Height(map) => c
-                .validators
-                .keys
-                .iter()
-                .filter(|k| map.get(k).is_none_or(|&h| h < c.height.saturating_sub(1)))
-                .count(),
+            LastSeen::Height(map) => {
+                c.validators.keys.iter().filter(|k| map.get(k).is_none_or(|&h| h < c.height.saturating_sub(1))).count()
+            }
             LastSeen::HeightView(v) => (0..c.n())
                 .filter(|&i| {
                     c.commits[i].is_none()
@@ -275,9 +265,7 @@ fn well_formed(msg: &ConsensusMessage, n: usize) -> Result<(), RejectReason> {
                 && unique(r.preparations.iter().map(|c| c.validator).collect())
                 && unique(r.commits.iter().map(|c| c.validator).collect())
                 && r.prepare_request.as_ref().is_none_or(|q| {
-                    q.height == msg.height
-                        && matches!(q.body, Body::PrepareRequest { .. })
-                        && well_formed(q, n).is_ok()
+                    q.height == msg.height && matches!(q.body, Body::PrepareRequest { .. }) && well_formed(q, n).is_ok()
                 });
             if !ok {
                 return Err(RejectReason::Malformed);

@@ -3,8 +3,7 @@
 
 use super::DbftReplica;
 use super::message::{
-    Body, ChangeViewCompact, ChangeViewReason, CommitCompact, ConsensusMessage, PreparationCompact,
-    Recovery, Wire,
+    Body, ChangeViewCompact, ChangeViewReason, CommitCompact, ConsensusMessage, PreparationCompact, Recovery, Wire,
 };
 use crate::protocol::Cx;
 use crate::protocol::crypto::Hash32;
@@ -16,9 +15,7 @@ impl DbftReplica {
         let (Some(me), Some(key)) = (self.ctx.my_index, self.key.clone()) else {
             return;
         };
-        let body = Body::RecoveryRequest {
-            timestamp_ms: Self::now_ms(cx),
-        };
+        let body = Body::RecoveryRequest { timestamp_ms: Self::now_ms(cx) };
         let msg = ConsensusMessage::signed(self.ctx.height, self.ctx.view, me as u16, body, &key);
         cx.broadcast(Rc::new(Wire::Consensus(Rc::new(msg))));
     }
@@ -86,22 +83,16 @@ impl DbftReplica {
             .preparations
             .iter()
             .flatten()
-            .map(|p| PreparationCompact {
-                validator: p.validator,
-                sig: p.sig,
-            })
+            .map(|p| PreparationCompact { validator: p.validator, sig: p.sig })
             .collect();
         let commits = if c.commit_sent() {
             c.commits
                 .iter()
                 .flatten()
                 .filter_map(|m| match m.body {
-                    Body::Commit { signature } => Some(CommitCompact {
-                        view: m.view,
-                        validator: m.validator,
-                        signature,
-                        sig: m.sig,
-                    }),
+                    Body::Commit { signature } => {
+                        Some(CommitCompact { view: m.view, validator: m.validator, signature, sig: m.sig })
+                    }
                     _ => None,
                 })
                 .collect()
@@ -115,9 +106,7 @@ impl DbftReplica {
             preparations,
             commits,
         }));
-        Some(ConsensusMessage::signed(
-            c.height, c.view, me as u16, body, key,
-        ))
+        Some(ConsensusMessage::signed(c.height, c.view, me as u16, body, key))
     }
 
     /// OnRecoveryMessage: rebuild every contained message with its original signature and
@@ -134,19 +123,13 @@ impl DbftReplica {
             for cv in &r.change_views {
                 // The compact form has no reason on the wire; the rebuilt message says
                 // Timeout, so a ChangeView sent with another reason no longer verifies.
-                let body = Body::ChangeView {
-                    timestamp_ms: cv.timestamp_ms,
-                    reason: ChangeViewReason::Timeout,
-                };
+                let body = Body::ChangeView { timestamp_ms: cv.timestamp_ms, reason: ChangeViewReason::Timeout };
                 let m = ConsensusMessage::with_sig(h, cv.original_view, cv.validator, body, cv.sig);
                 self.receive(cx, from, Rc::new(m));
             }
         }
         // 2. Our view (possibly just entered): the proposal and the responses.
-        if msg.view == self.ctx.view
-            && !self.not_accepting_payloads_due_to_view_changing()
-            && !self.commit_locked()
-        {
+        if msg.view == self.ctx.view && !self.not_accepting_payloads_due_to_view_changing() && !self.commit_locked() {
             let primary = self.ctx.primary() as u16;
             if !self.ctx.request_sent_or_received()
                 && let Some(req) = &r.prepare_request
@@ -158,9 +141,7 @@ impl DbftReplica {
                 cx.mark("PrepareRequest recovered");
                 self.receive(cx, from, req.clone());
             }
-            let hash = r
-                .preparation_hash
-                .or_else(|| self.ctx.request().map(|q| q.hash));
+            let hash = r.preparation_hash.or_else(|| self.ctx.request().map(|q| q.hash));
             if let Some(preparation_hash) = hash {
                 for p in r.preparations.iter().filter(|p| p.validator != primary) {
                     let body = Body::PrepareResponse { preparation_hash };
@@ -172,15 +153,8 @@ impl DbftReplica {
         // 3. Commits of our view or below, each in its own view.
         if msg.view <= self.ctx.view {
             for c in &r.commits {
-                let m = ConsensusMessage::with_sig(
-                    h,
-                    c.view,
-                    c.validator,
-                    Body::Commit {
-                        signature: c.signature,
-                    },
-                    c.sig,
-                );
+                let m =
+                    ConsensusMessage::with_sig(h, c.view, c.validator, Body::Commit { signature: c.signature }, c.sig);
                 self.receive(cx, from, Rc::new(m));
             }
         }

@@ -29,43 +29,20 @@ impl Kit {
             schedule: ValidatorSchedule::fixed(set.clone()),
             mutation: None,
         });
-        Kit {
-            ring,
-            genesis: Rc::new(Block::genesis(set)),
-            opts,
-        }
+        Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }
 
     fn replica(&self, index: u32) -> DbftReplica {
-        DbftReplica::new(
-            NodeId(index),
-            self.ring.keypair(KeyId(index)),
-            self.opts.clone(),
-            self.genesis.clone(),
-        )
+        DbftReplica::new(NodeId(index), self.ring.keypair(KeyId(index)), self.opts.clone(), self.genesis.clone())
     }
 
     fn msg(&self, from: u32, height: u32, view: u8, body: Body) -> Rc<Wire> {
         let key = self.ring.keypair(KeyId(from)).unwrap();
-        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(
-            height,
-            view,
-            from as u16,
-            body,
-            &key,
-        ))))
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(height, view, from as u16, body, &key))))
     }
 
     fn cv(&self, from: u32, height: u32, view: u8) -> Rc<Wire> {
-        self.msg(
-            from,
-            height,
-            view,
-            Body::ChangeView {
-                timestamp_ms: 1,
-                reason: ChangeViewReason::Timeout,
-            },
-        )
+        self.msg(from, height, view, Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout })
     }
 }
 
@@ -127,13 +104,7 @@ fn request(k: &Kit, p: u32, v: u8) -> Rc<Wire> {
         p,
         1,
         v,
-        Body::PrepareRequest {
-            version: 0,
-            prev_hash: k.genesis.hash,
-            timestamp_ms: 10,
-            nonce: 1,
-            tx_hashes: vec![],
-        },
+        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 10, nonce: 1, tx_hashes: vec![] },
     )
 }
 
@@ -145,26 +116,14 @@ fn inner(w: &Rc<Wire>) -> Rc<ConsensusMessage> {
 }
 
 fn response(k: &Kit, from: u32, v: u8, req: &Rc<Wire>) -> Rc<Wire> {
-    k.msg(
-        from,
-        1,
-        v,
-        Body::PrepareResponse {
-            preparation_hash: inner(req).hash,
-        },
-    )
+    k.msg(from, 1, v, Body::PrepareResponse { preparation_hash: inner(req).hash })
 }
 
 /// Go counts a validator as lost until it hears from it in the current view; a stale
 /// ChangeView from each other validator (a recovery request in effect) marks them seen.
 fn hear_from_all(k: &Kit, r: &mut DbftReplica, now: u64, n: u32, me: u32) {
     for from in (0..n).filter(|&i| i != me) {
-        let stale = k.msg(
-            from,
-            r.ctx.height,
-            r.ctx.view,
-            Body::RecoveryRequest { timestamp_ms: now },
-        );
+        let stale = k.msg(from, r.ctx.height, r.ctx.view, Body::RecoveryRequest { timestamp_ms: now });
         deliver(k, r, now, from, stale);
     }
     assert_eq!(r.count_failed(), 0);
@@ -214,11 +173,7 @@ fn primary_sends_prepare_request() {
     let mut p = k.replica(1);
     let out = start(&k, &mut p, 0);
     assert_eq!(out.kinds(), vec![MsgKind::RecoveryRequest]);
-    assert_eq!(
-        out.last_timer(),
-        Some(T),
-        "C# primary waits T before proposing"
-    );
+    assert_eq!(out.last_timer(), Some(T), "C# primary waits T before proposing");
     let out = fire(&k, &mut p, T);
     assert_eq!(out.kinds(), vec![MsgKind::PrepareRequest]);
     // After sending at view 0 the timer is T·2^1 − T = T.
@@ -238,16 +193,11 @@ fn request_gives_response_with_right_hash_and_duplicate_gives_nothing() {
     let req = request(&k, 1, 0);
     let out = deliver(&k, &mut r, 100, 1, req.clone());
     assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse]);
-    let Body::PrepareResponse { preparation_hash } = out.sent[0].body else {
-        panic!()
-    };
+    let Body::PrepareResponse { preparation_hash } = out.sent[0].body else { panic!() };
     assert_eq!(preparation_hash, inner(&req).hash);
     // Timer 2T, extended by 2T/M on the request and (C#) again on sending the response.
     let m = 3;
-    assert_eq!(
-        out.timers,
-        vec![SimTime(2 * T + 2 * T / m), SimTime(2 * T + 2 * (2 * T / m))]
-    );
+    assert_eq!(out.timers, vec![SimTime(2 * T + 2 * T / m), SimTime(2 * T + 2 * (2 * T / m))]);
     let again = deliver(&k, &mut r, 200, 1, req);
     assert!(again.sent.is_empty() && again.timers.is_empty());
 }
@@ -274,16 +224,8 @@ fn request_from_non_primary_or_other_view_is_ignored() {
     let k = Kit::new(4, Semantics::CSharp);
     let mut r = k.replica(2);
     start(&k, &mut r, 0);
-    assert!(
-        deliver(&k, &mut r, 10, 3, request(&k, 3, 0))
-            .sent
-            .is_empty()
-    );
-    assert!(
-        deliver(&k, &mut r, 10, 1, request(&k, 1, 1))
-            .sent
-            .is_empty()
-    );
+    assert!(deliver(&k, &mut r, 10, 3, request(&k, 3, 0)).sent.is_empty());
+    assert!(deliver(&k, &mut r, 10, 1, request(&k, 1, 1)).sent.is_empty());
     assert!(!r.ctx.request_sent_or_received());
 }
 
@@ -295,10 +237,7 @@ fn response_from_primary_index_ignored_by_go() {
     let req = request(&k, 1, 0);
     let fake = response(&k, 1, 0, &req);
     deliver(&k, &mut r, 10, 1, fake);
-    assert!(
-        !r.ctx.request_sent_or_received(),
-        "Go must not store a response in the primary's slot"
-    );
+    assert!(!r.ctx.request_sent_or_received(), "Go must not store a response in the primary's slot");
     // C# has no explicit check: the response lands in the primary's slot (a quirk).
     let k = Kit::new(4, Semantics::CSharp);
     let mut r = k.replica(2);
@@ -316,14 +255,9 @@ fn m_preparations_give_commit() {
     assert!(!r.ctx.commit_sent());
     let out = deliver(&k, &mut r, 300, 3, response(&k, 3, 0, &req));
     assert_eq!(out.kinds(), vec![MsgKind::Commit]);
-    let Body::Commit { signature } = out.sent[0].body else {
-        panic!()
-    };
+    let Body::Commit { signature } = out.sent[0].body else { panic!() };
     let header = r.ctx.proposal.as_ref().unwrap().header_hash;
-    assert!(
-        k.ring.verify(KeyId(2), &header, &signature),
-        "commit signs the header"
-    );
+    assert!(k.ring.verify(KeyId(2), &header, &signature), "commit signs the header");
     // Timer after Commit: T.
     assert_eq!(out.last_timer(), Some(300 + T));
     assert!(r.saved.is_some(), "the context is persisted on Commit");
@@ -346,9 +280,7 @@ fn commit_lock_no_change_view_and_timeout_sends_recovery() {
     assert_eq!(r.ctx.view, 0);
     // And the recovery message carries our commit.
     let out = fire(&k, &mut r, 300 + 3 * T);
-    let Body::RecoveryMessage(rec) = &out.sent[0].body else {
-        panic!()
-    };
+    let Body::RecoveryMessage(rec) = &out.sent[0].body else { panic!() };
     assert_eq!(rec.commits.len(), 1);
 }
 
@@ -372,10 +304,7 @@ fn m_commits_of_one_view_give_block_other_views_never_count() {
     // Our own commit requires M preparations: request + own response + one more.
     let out = deliver(&k, &mut r, 30, 2, response(&k, 2, 0, &req));
     assert_eq!(out.kinds(), vec![MsgKind::Commit]);
-    assert!(
-        out.persisted.is_empty(),
-        "1 commit of view 0 + 2 of view 1 is no block"
-    );
+    assert!(out.persisted.is_empty(), "1 commit of view 0 + 2 of view 1 is no block");
     // Validator 1's commit of view 0 makes two; still no block (M = 3).
     let out = deliver(&k, &mut r, 40, 1, commit(1, 0));
     assert!(out.persisted.is_empty());
@@ -400,32 +329,17 @@ fn commit_with_bad_signature_is_rejected() {
     let header = r.ctx.proposal.as_ref().unwrap().header_hash;
     // Validator 3 signs but claims to be validator 0's commit signature: wrong key.
     let sig = k.ring.keypair(KeyId(3)).unwrap().sign(&header);
-    deliver(
-        &k,
-        &mut r,
-        50,
-        0,
-        k.msg(0, 1, 0, Body::Commit { signature: sig }),
-    );
+    deliver(&k, &mut r, 50, 0, k.msg(0, 1, 0, Body::Commit { signature: sig }));
     assert!(r.ctx.commits[0].is_none());
     // A payload signed by the wrong key never reaches a handler.
     let forged = {
         let key = k.ring.keypair(KeyId(3)).unwrap();
-        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(
-            1,
-            0,
-            0,
-            Body::Commit { signature: sig },
-            &key,
-        ))))
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(1, 0, 0, Body::Commit { signature: sig }, &key))))
     };
     let out = deliver(&k, &mut r, 60, 3, forged);
     assert!(out.notes.iter().any(|n| matches!(
         n,
-        crate::protocol::Note::Rejected {
-            reason: crate::protocol::RejectReason::BadSignature,
-            ..
-        }
+        crate::protocol::Note::Rejected { reason: crate::protocol::RejectReason::BadSignature, .. }
     )));
 }
 
@@ -438,11 +352,7 @@ fn recovery_responders_are_exactly_the_f_plus_1_successors() {
             let r = k.replica(me as u32);
             for s in 0..n {
                 let successors: Vec<usize> = (1..=f + 1).map(|i| (s + i) % n).collect();
-                assert_eq!(
-                    r.is_recovery_responder(s),
-                    successors.contains(&me),
-                    "N={n} me={me} sender={s}"
-                );
+                assert_eq!(r.is_recovery_responder(s), successors.contains(&me), "N={n} me={me} sender={s}");
             }
         }
     }
@@ -457,16 +367,9 @@ fn recovery_request_answered_by_successors_and_deduplicated_in_csharp() {
         let mut r = k.replica(me);
         start(&k, &mut r, 0);
         let out = deliver(&k, &mut r, 10, 0, rr.clone());
-        assert_eq!(
-            out.kinds() == vec![MsgKind::RecoveryMessage],
-            answers,
-            "me={me}"
-        );
+        assert_eq!(out.kinds() == vec![MsgKind::RecoveryMessage], answers, "me={me}");
         if answers {
-            assert!(
-                deliver(&k, &mut r, 20, 0, rr.clone()).sent.is_empty(),
-                "C# answers a payload once"
-            );
+            assert!(deliver(&k, &mut r, 20, 0, rr.clone()).sent.is_empty(), "C# answers a payload once");
         }
     }
     let k = Kit::new(4, Semantics::Go);
@@ -474,11 +377,7 @@ fn recovery_request_answered_by_successors_and_deduplicated_in_csharp() {
     let mut r = k.replica(1);
     start(&k, &mut r, 0);
     deliver(&k, &mut r, 10, 0, rr.clone());
-    assert_eq!(
-        deliver(&k, &mut r, 20, 0, rr).kinds(),
-        vec![MsgKind::RecoveryMessage],
-        "Go does not dedup"
-    );
+    assert_eq!(deliver(&k, &mut r, 20, 0, rr).kinds(), vec![MsgKind::RecoveryMessage], "Go does not dedup");
 }
 
 #[test]
@@ -493,15 +392,7 @@ fn change_view_to_current_or_lower_view_is_a_recovery_request() {
     assert_eq!(r.ctx.view, 1);
     // A ChangeView from view 0 (NewViewNumber 1 ≤ 1) from validator 0: r (index 1) is a
     // successor of 0, so it answers with a RecoveryMessage.
-    let stale = k.msg(
-        0,
-        1,
-        0,
-        Body::ChangeView {
-            timestamp_ms: 99,
-            reason: ChangeViewReason::Timeout,
-        },
-    );
+    let stale = k.msg(0, 1, 0, Body::ChangeView { timestamp_ms: 99, reason: ChangeViewReason::Timeout });
     let out = deliver(&k, &mut r, 20, 0, stale);
     assert_eq!(out.kinds(), vec![MsgKind::RecoveryMessage]);
     assert_eq!(r.ctx.view, 1);
@@ -519,19 +410,11 @@ fn m_change_views_change_view_and_change_agreement_follows_semantics() {
         assert!(out.sent.is_empty());
         let out = deliver(&k, &mut r, 10, 2, k.cv(2, 1, 0));
         assert_eq!(r.ctx.view, 1, "{sem:?}");
-        let sent_cv = out.sent.iter().any(|m| {
-            matches!(
-                m.body,
-                Body::ChangeView {
-                    reason: ChangeViewReason::ChangeAgreement,
-                    ..
-                }
-            )
-        });
-        assert_eq!(
-            sent_cv, agreement,
-            "{sem:?}: ChangeAgreement without own ChangeView"
-        );
+        let sent_cv = out
+            .sent
+            .iter()
+            .any(|m| matches!(m.body, Body::ChangeView { reason: ChangeViewReason::ChangeAgreement, .. }));
+        assert_eq!(sent_cv, agreement, "{sem:?}: ChangeAgreement without own ChangeView");
         // Backup in view 1 (primary is (1-1) mod 4 = 0): timer T·2^2 — except under Go's
         // genesis quirk, where every timer of height 1 is 0 until a checkPrepare.
         let want = if sem == Semantics::Go { 10 } else { 10 + 4 * T };
@@ -555,13 +438,9 @@ fn m_change_views_change_view_and_change_agreement_follows_semantics() {
         out = deliver(&k, &mut r, 5 * T, from, k.cv(from, 1, 2));
     }
     assert_eq!(r.ctx.view, 3);
-    assert!(out.sent.iter().any(|m| matches!(
-        m.body,
-        Body::ChangeView {
-            reason: ChangeViewReason::ChangeAgreement,
-            ..
-        }
-    )));
+    assert!(
+        out.sent.iter().any(|m| matches!(m.body, Body::ChangeView { reason: ChangeViewReason::ChangeAgreement, .. }))
+    );
 }
 
 #[test]
@@ -571,9 +450,7 @@ fn timeout_sends_change_view_with_doubling_timer() {
     start(&k, &mut r, 0);
     let out = fire(&k, &mut r, 2 * T);
     assert_eq!(out.kinds(), vec![MsgKind::ChangeView]);
-    let Body::ChangeView { reason, .. } = out.sent[0].body else {
-        panic!()
-    };
+    let Body::ChangeView { reason, .. } = out.sent[0].body else { panic!() };
     assert_eq!(reason, ChangeViewReason::Timeout);
     assert_eq!(out.sent[0].new_view_number(), 1);
     // The timeout of the target view 1: T·2^2.
@@ -593,26 +470,16 @@ fn timeout_with_missing_transactions_says_tx_not_found() {
         1,
         1,
         0,
-        Body::PrepareRequest {
-            version: 0,
-            prev_hash: k.genesis.hash,
-            timestamp_ms: 10,
-            nonce: 1,
-            tx_hashes: vec![42],
-        },
+        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 10, nonce: 1, tx_hashes: vec![42] },
     );
     let out = deliver(&k, &mut r, 10, 1, req);
     assert!(out.sent.is_empty(), "waits for tx 42");
     let out = fire(&k, &mut r, 5 * T);
-    let Body::ChangeView { reason, .. } = out.sent[0].body else {
-        panic!("{:?}", out.kinds())
-    };
+    let Body::ChangeView { reason, .. } = out.sent[0].body else { panic!("{:?}", out.kinds()) };
     assert_eq!(reason, ChangeViewReason::TxNotFound);
     // When the transaction arrives later (after the view change request) nothing happens
     // while view changing with ≤ F committed or lost.
-    let out = run(&k.ring, 5 * T + 1, |cx| {
-        Replica::on_transaction(&mut r, cx, 42)
-    });
+    let out = run(&k.ring, 5 * T + 1, |cx| Replica::on_transaction(&mut r, cx, 42));
     assert!(out.sent.is_empty());
 }
 
@@ -625,13 +492,7 @@ fn late_transaction_triggers_response() {
         1,
         1,
         0,
-        Body::PrepareRequest {
-            version: 0,
-            prev_hash: k.genesis.hash,
-            timestamp_ms: 10,
-            nonce: 1,
-            tx_hashes: vec![42],
-        },
+        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 10, nonce: 1, tx_hashes: vec![42] },
     );
     deliver(&k, &mut r, 10, 1, req);
     let out = run(&k.ring, 20, |cx| Replica::on_transaction(&mut r, cx, 42));
@@ -647,13 +508,7 @@ fn more_than_f_committed_or_lost_turns_change_view_into_recovery_request() {
     let header = r.ctx.proposal.as_ref().unwrap().header_hash;
     let _ = req;
     let sig = k.ring.keypair(KeyId(0)).unwrap().sign(&header);
-    deliver(
-        &k,
-        &mut r,
-        20,
-        0,
-        k.msg(0, 1, 0, Body::Commit { signature: sig }),
-    );
+    deliver(&k, &mut r, 20, 0, k.msg(0, 1, 0, Body::Commit { signature: sig }));
     assert_eq!(r.ctx.count_committed(), 1);
     if let context::LastSeen::Height(map) = &mut r.last_seen {
         map.remove(&KeyId(3));
@@ -673,11 +528,7 @@ fn change_view_while_view_changing_blocks_request_in_csharp_not_go() {
         fire(&k, &mut r, 2 * T); // ChangeView(1): view changing, nothing committed or lost
         assert!(r.ctx.view_changing());
         let out = deliver(&k, &mut r, 2 * T + 5, 1, request(&k, 1, 0));
-        assert_eq!(
-            out.kinds() == vec![MsgKind::PrepareResponse],
-            accepts,
-            "{sem:?}"
-        );
+        assert_eq!(out.kinds() == vec![MsgKind::PrepareResponse], accepts, "{sem:?}");
     }
 }
 
@@ -693,12 +544,7 @@ fn timers_guard_against_overflow_at_large_views() {
 fn watch_only_node_sends_nothing() {
     let k = Kit::new(4, Semantics::CSharp);
     // Key 4 is not in the set.
-    let mut w = DbftReplica::new(
-        NodeId(4),
-        k.ring.keypair(KeyId(4)),
-        k.opts.clone(),
-        k.genesis.clone(),
-    );
+    let mut w = DbftReplica::new(NodeId(4), k.ring.keypair(KeyId(4)), k.opts.clone(), k.genesis.clone());
     let out = start(&k, &mut w, 0);
     assert!(out.sent.is_empty() && out.timers.is_empty());
     let out = deliver(&k, &mut w, 10, 1, request(&k, 1, 0));
@@ -716,9 +562,7 @@ fn recovery_message_replays_request_responses_and_commits() {
     let out = deliver(&k, &mut a, 20, 2, response(&k, 2, 0, &req));
     assert!(a.ctx.commit_sent(), "{:?}", out.kinds());
     let rec = a.make_recovery_message().unwrap();
-    let Body::RecoveryMessage(body) = &rec.body else {
-        panic!()
-    };
+    let Body::RecoveryMessage(body) = &rec.body else { panic!() };
     assert!(body.prepare_request.is_some());
     assert_eq!(body.preparations.len(), 3);
     assert_eq!(body.commits.len(), 1);
@@ -758,35 +602,16 @@ fn commit_of_current_view_extends_by_4t_over_m_and_nothing_extends_once_committe
     let before = r.timer.deadline.0;
     let header = r.ctx.proposal.as_ref().unwrap().header_hash;
     let sig = k.ring.keypair(KeyId(0)).unwrap().sign(&header);
-    let out = deliver(
-        &k,
-        &mut r,
-        150,
-        0,
-        k.msg(0, 1, 0, Body::Commit { signature: sig }),
-    );
+    let out = deliver(&k, &mut r, 150, 0, k.msg(0, 1, 0, Body::Commit { signature: sig }));
     assert_eq!(out.timers, vec![SimTime(before + 4 * T / 3)]);
     // Once committed (commit lock), extensions stop.
     let req = request(&k, 1, 0);
     deliver(&k, &mut r, 300, 3, response(&k, 3, 0, &req));
     assert!(r.ctx.commit_sent());
     let sig = k.ring.keypair(KeyId(1)).unwrap().sign(&header);
-    let out = deliver(
-        &k,
-        &mut r,
-        310,
-        1,
-        k.msg(1, 1, 0, Body::Commit { signature: sig }),
-    );
-    assert!(
-        out.timers
-            .iter()
-            .all(|t| t.0 != r.timer.deadline.0 + 4 * T / 3)
-    );
-    assert!(
-        !out.persisted.is_empty(),
-        "three commits of view 0: the block"
-    );
+    let out = deliver(&k, &mut r, 310, 1, k.msg(1, 1, 0, Body::Commit { signature: sig }));
+    assert!(out.timers.iter().all(|t| t.0 != r.timer.deadline.0 + 4 * T / 3));
+    assert!(!out.persisted.is_empty(), "three commits of view 0: the block");
 }
 
 #[test]
@@ -813,16 +638,7 @@ fn csharp_primary_of_next_height_waits_t_since_it_received_the_previous_request(
     deliver(&k, &mut r, 20_000, 3, response(&k, 3, 0, &req));
     assert!(r.ctx.commit_sent());
     let header = r.ctx.proposal.as_ref().unwrap().header_hash;
-    let commit = |i: u32| {
-        k.msg(
-            i,
-            1,
-            0,
-            Body::Commit {
-                signature: k.ring.keypair(KeyId(i)).unwrap().sign(&header),
-            },
-        )
-    };
+    let commit = |i: u32| k.msg(i, 1, 0, Body::Commit { signature: k.ring.keypair(KeyId(i)).unwrap().sign(&header) });
     deliver(&k, &mut r, 30_000, 1, commit(1));
     let out = deliver(&k, &mut r, 40_000, 3, commit(3));
     assert_eq!(out.persisted.len(), 1);
@@ -852,17 +668,9 @@ fn go_primary_of_a_later_view_fires_at_once() {
     let mut s = k.replica(0);
     s.go_last_check = Some((0, 0, SimTime(0)));
     s.ctx.view = 1;
-    assert_eq!(
-        s.initial_timeout(SimTime(5 * T)),
-        0,
-        "Go: a view>0 primary fires immediately"
-    );
+    assert_eq!(s.initial_timeout(SimTime(5 * T)), 0, "Go: a view>0 primary fires immediately");
     let k = Kit::new(4, Semantics::CSharp);
     let mut c = k.replica(0);
     c.ctx.view = 1;
-    assert_eq!(
-        c.initial_timeout(SimTime(5 * T)),
-        T,
-        "C#: T (no reference block of its own)"
-    );
+    assert_eq!(c.initial_timeout(SimTime(5 * T)), T, "C#: T (no reference block of its own)");
 }

@@ -27,11 +27,7 @@ impl DbftReplica {
     pub(super) fn arm_timer(&mut self, cx: &mut Cx<Wire>, delay: Micros) {
         let tag = self.timer_tag();
         let at = cx.now.plus(delay);
-        self.timer = super::TimerState {
-            tag,
-            deadline: at,
-            armed: true,
-        };
+        self.timer = super::TimerState { tag, deadline: at, armed: true };
         cx.set_timer(tag, at);
     }
 
@@ -62,9 +58,7 @@ impl DbftReplica {
                 // C#: T less the time since this node received the previous height's
                 // PrepareRequest — only if it also assembled that block itself.
                 match self.request_received {
-                    Some((rh, at)) if rh + 1 == h && self.assembled_height + 1 == h => {
-                        t.saturating_sub(now.since(at))
-                    }
+                    Some((rh, at)) if rh + 1 == h && self.assembled_height + 1 == h => t.saturating_sub(now.since(at)),
                     _ => t,
                 }
             }
