@@ -217,7 +217,8 @@ fn plot_writes_svgs_and_data() {
             assert!(svg.contains(net), "{f} lacks a line for {net}");
         }
     }
-    let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("plot-data.json")).unwrap()).unwrap();
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plot-data.json")).unwrap()).unwrap();
     // 4 networks × (2 validator counts + 2 crash loads) × 1 seed.
     assert_eq!(data.as_array().unwrap().len(), 16);
     assert_eq!(bin().args(["plot", "--validators", "0"]).output().unwrap().status.code(), Some(2));
