@@ -1,19 +1,12 @@
 //! Byzantine behaviours: safety with at most F of them, a caught fork at F+1, the replayed
 //! lock scenarios, and scripted rules that change only what they match.
 
+mod common;
+
+use common::{load, report};
 use dbft_sim::engine::trace::{Ev, Halt, Observer, Rec};
-use dbft_sim::report::Report;
 use dbft_sim::scenario::{self, RunSpec};
 use dbft_sim::world;
-use std::path::Path;
-
-fn load(rel: &str) -> RunSpec {
-    scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)).unwrap()
-}
-
-fn report(s: &RunSpec, seed: u64) -> Report {
-    Report::build(s, &world::run(s, seed, None, false))
-}
 
 /// N=4 (F=1) with one Byzantine identity: R1, the first primary, misbehaves from the start.
 fn one_byzantine(extra: &str) -> RunSpec {

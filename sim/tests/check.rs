@@ -1,27 +1,13 @@
 //! `dbft-sim check`: the regression suite runner, and the suite itself.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use common::{repo, tmpdir};
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn check(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dbft-sim")).arg("check").args(args).current_dir(dir).output().unwrap()
-}
-
-fn tmpdir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "dbft-sim-check-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 const PASSING: &str = r#"{"name": "good", "seeds": [1, 2], "validators": 4, "protocol": {"block_time_ms": 1000},

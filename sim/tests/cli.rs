@@ -1,29 +1,14 @@
 //! The `dbft-sim` binary as a user runs it: determinism across processes, exit codes,
 //! atomic output, clear errors for bad scenarios.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{repo, tmpdir};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dbft-sim"))
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// A fresh, empty temporary directory for one test.
-fn tmpdir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "dbft-sim-test-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn run(args: &[&str]) -> Output {

@@ -1,18 +1,11 @@
 //! The oracles can fail (mutations), do not fail on honest runs (no false alarms), and
 //! explain stalls.
 
+mod common;
+
+use common::{load, report};
 use dbft_sim::report::Report;
-use dbft_sim::scenario::{self, RunSpec};
-use dbft_sim::world;
-use std::path::Path;
-
-fn load(rel: &str) -> RunSpec {
-    scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)).unwrap()
-}
-
-fn report(s: &RunSpec, seed: u64) -> Report {
-    Report::build(s, &world::run(s, seed, None, false))
-}
+use dbft_sim::scenario;
 
 fn safety_violations(r: &Report) -> Vec<&'static str> {
     r.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect()

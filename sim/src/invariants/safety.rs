@@ -20,6 +20,13 @@ pub struct Found {
     pub detail: String,
 }
 
+impl Found {
+    /// A violation about one block persisted by one node.
+    fn about(id: &'static str, node: NodeId, block: &Block, detail: String) -> Found {
+        Found { id, height: block.height(), nodes: vec![node], blocks: vec![block.hash], detail }
+    }
+}
+
 /// The outcome of S6 for one fork.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Accountability {
@@ -118,55 +125,47 @@ impl Safety {
 
         // S3: certificate against the declared set; link to this node's parent.
         match self.declared_set(node, h) {
-            None => found.push(Found {
-                id: "S3",
-                height: h,
-                nodes: vec![node],
-                blocks: vec![block.hash],
-                detail: format!("{} persisted height {h} without height {}", self.name(node), h - 1),
-            }),
+            None => found.push(Found::about(
+                "S3",
+                node,
+                block,
+                format!("{} persisted height {h} without height {}", self.name(node), h - 1),
+            )),
             Some(set) => {
                 let parent = if h == 1 { self.cx.genesis } else { self.chains[node.idx()][&(h - 1)].hash };
                 if block.header.prev_hash != parent {
-                    found.push(Found {
-                        id: "S3",
-                        height: h,
-                        nodes: vec![node],
-                        blocks: vec![block.hash],
-                        detail: format!("block {} does not link to its parent {parent}", block.hash),
-                    });
+                    found.push(Found::about(
+                        "S3",
+                        node,
+                        block,
+                        format!("block {} does not link to its parent {parent}", block.hash),
+                    ));
                 }
                 let first_sight = self.judged.insert(block.hash);
                 if !first_sight {
                     // Judged already, when another replica persisted it.
                 } else if let Err(e) = verify_certificate(block, &set, &self.cx.keys, set.m()) {
-                    found.push(Found {
-                        id: "S3",
-                        height: h,
-                        nodes: vec![node],
-                        blocks: vec![block.hash],
-                        detail: format!(
+                    found.push(Found::about(
+                        "S3",
+                        node,
+                        block,
+                        format!(
                             "block {} certificate invalid: {e:?} (set of {}, M = {})",
                             block.hash,
                             set.n(),
                             set.m()
                         ),
-                    });
+                    ));
                 }
                 // S5: the declared set is the one the independent schedule names.
                 let scheduled = self.cx.schedule.set_for(h);
                 if set.hash() != scheduled.hash() {
-                    found.push(Found {
-                        id: "S5",
-                        height: h,
-                        nodes: vec![node],
-                        blocks: vec![block.hash],
-                        detail: format!(
-                            "chain declares a set of {} for height {h}, schedule says {}",
-                            set.n(),
-                            scheduled.n()
-                        ),
-                    });
+                    found.push(Found::about(
+                        "S5",
+                        node,
+                        block,
+                        format!("chain declares a set of {} for height {h}, schedule says {}", set.n(), scheduled.n()),
+                    ));
                 }
             }
         }
@@ -234,28 +233,21 @@ impl Safety {
         self.tree_ids.insert(block.hash, id);
         self.tree.add_node(id);
         let Some(&parent) = self.tree_ids.get(&block.header.prev_hash) else {
-            return vec![Found {
-                id: "S3",
-                height: block.height(),
-                nodes: vec![node],
-                blocks: vec![block.hash],
-                detail: format!("block {} has no known parent", block.hash),
-            }];
+            return vec![Found::about("S3", node, block, format!("block {} has no known parent", block.hash))];
         };
         let siblings = self.tree.neighbors_directed(parent, petgraph::Direction::Outgoing).count();
         self.tree.add_edge(parent, id, ());
         if siblings > 0 {
-            return vec![Found {
-                id: "S3",
-                height: block.height(),
-                nodes: vec![node],
-                blocks: vec![block.hash],
-                detail: format!(
+            return vec![Found::about(
+                "S3",
+                node,
+                block,
+                format!(
                     "the block tree branches below height {}: block {} is a second child",
                     block.height(),
                     block.hash
                 ),
-            }];
+            )];
         }
         Vec::new()
     }
