@@ -1,7 +1,7 @@
 //! `dbft-sim run <scenario> [--seed N] [--out DIR] [--trace FILE]`.
 
 use super::progress::Progress;
-use crate::engine::trace::{Halt, Observer, Observers, Rec};
+use crate::engine::trace::{Observer, Observers};
 use crate::report::files::{AtomicFile, write_atomic};
 use crate::report::trace_file::TraceWriter;
 use crate::report::{Report, summary};
@@ -12,13 +12,6 @@ use std::path::{Path, PathBuf};
 /// The default output directory of a run.
 pub fn default_out(name: &str, seed: u64) -> PathBuf {
     Path::new("reports").join(name).join(seed.to_string())
-}
-
-struct Tee<'a>(Vec<&'a mut dyn Observer>);
-impl Observer for Tee<'_> {
-    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
-        Observers { list: self.0.iter_mut().map(|o| &mut **o as &mut dyn Observer).collect() }.observe(rec)
-    }
 }
 
 pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, trace: Option<PathBuf>, quiet: bool) -> i32 {
@@ -47,7 +40,7 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, trace: Option<P
         if let Some(t) = trace_writer.as_mut() {
             extra.push(t);
         }
-        let mut tee = Tee(extra);
+        let mut tee = Observers { list: extra };
         world::run(&spec, seed, Some(&mut tee), trace.is_some())
     };
     progress.finish();

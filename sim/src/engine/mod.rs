@@ -37,6 +37,8 @@ enum Event<M> {
         id: u64,
         from: NodeId,
         to: NodeId,
+        /// The message's type, computed once at the send.
+        kind: crate::protocol::MsgKind,
         msg: Rc<M>,
         dup: bool,
     },
@@ -44,7 +46,6 @@ enum Event<M> {
         node: NodeId,
         slot: usize,
         generation: u64,
-        tag: u64,
     },
     Crash(NodeId),
     Restart {
@@ -65,7 +66,10 @@ enum Event<M> {
 /// A delivery parked by a rule until `node` sends a message of `kind`.
 struct Held<M> {
     node: NodeId,
+    /// Released when `node` sends a message of this type (any if None).
     kind: Option<crate::protocol::MsgKind>,
+    /// The held message's own type.
+    kind_of_msg: crate::protocol::MsgKind,
     at: SimTime,
     id: u64,
     from: NodeId,
@@ -77,17 +81,28 @@ struct Held<M> {
 struct Slot<R> {
     replica: R,
     up: bool,
-    /// Bumped whenever the timer is re-armed or cancelled; a queued firing with an older
-    /// generation is stale and skipped (lazy cancellation).
-    timer_gen: [u64; 2],
-    /// The armed timer's tag, if any (the scripted adversary can force it to fire).
-    armed: [Option<u64>; 2],
+    /// The node's two timers.
+    timers: [TimerState; 2],
     /// Honest nodes count for "every node reached height H".
     honest: bool,
     clock: Clock,
     height: u32,
     /// Scripted windows `[from, until)` in which this node's timer expiries are swallowed.
     suppressed: Vec<(SimTime, SimTime)>,
+}
+
+/// One timer of a node. Re-arming does not push a new event when one is already queued
+/// for the same time or earlier: the queued wake-up finds the later deadline and re-queues
+/// itself there. Replicas extend their timers on almost every message (by 2T/M or 4T/M), so
+/// this keeps the queue free of thousands of stale timer events per height.
+#[derive(Clone, Copy, Debug, Default)]
+struct TimerState {
+    /// (tag, deadline in virtual time) of the armed timer.
+    armed: Option<(u64, SimTime)>,
+    /// When the queued wake-up for this timer is due, if one is queued.
+    queued: Option<SimTime>,
+    /// Bumped to invalidate the queued wake-up (a crash, or a re-arm to an earlier time).
+    generation: u64,
 }
 
 /// How a node is set up.
@@ -154,8 +169,7 @@ impl<R: Replica> Engine<R> {
                 height: replica.ledger_height(),
                 replica,
                 up: true,
-                timer_gen: [0; 2],
-                armed: [None; 2],
+                timers: [TimerState::default(); 2],
                 honest: s.honest,
                 clock: s.clock,
                 suppressed: Vec::new(),
@@ -319,8 +333,7 @@ impl<R: Replica> Engine<R> {
                 let h = self.emit(obs, Ev::Start { node });
                 h.or(self.call(node, obs, |r, cx| r.on_start(cx)))
             }
-            Event::Deliver { id, from, to, msg, dup } => {
-                let kind = msg.meta().kind;
+            Event::Deliver { id, from, to, kind, msg, dup } => {
                 if !self.slots[to.idx()].up {
                     let reason = DropReason::RecipientDown;
                     return self.emit(obs, Ev::Drop { id, from, to, kind, reason });
@@ -328,13 +341,22 @@ impl<R: Replica> Engine<R> {
                 let h = self.emit(obs, Ev::Deliver { id, from, to, kind, dup });
                 h.or(self.call(to, obs, |r, cx| r.on_message(cx, from, &msg)))
             }
-            Event::Timer { node, slot: which, generation, tag } => {
+            Event::Timer { node, slot: which, generation } => {
+                let now = self.now;
                 let slot = &mut self.slots[node.idx()];
-                if !slot.up || slot.timer_gen[which] != generation {
+                let timer = &mut slot.timers[which];
+                if !slot.up || timer.generation != generation {
                     return None;
                 }
-                slot.armed[which] = None;
-                let now = self.now;
+                timer.queued = None;
+                let (tag, deadline) = timer.armed?;
+                if deadline > now {
+                    // Extended since this wake-up was queued: sleep until the new deadline.
+                    timer.queued = Some(deadline);
+                    self.queue.push(deadline, Event::Timer { node, slot: which, generation });
+                    return None;
+                }
+                timer.armed = None;
                 if which == TimerSlot::Protocol as usize && slot.suppressed.iter().any(|&(a, b)| now >= a && now < b) {
                     let text = format!("{node} timer expiry suppressed");
                     return self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) });
@@ -345,10 +367,10 @@ impl<R: Replica> Engine<R> {
             Event::ForceTimer(node) => {
                 let slot = &mut self.slots[node.idx()];
                 let p = TimerSlot::Protocol as usize;
-                let tag = slot.armed[p].filter(|_| slot.up)?;
-                // Cancel the pending expiry: the forced one replaces it.
-                slot.timer_gen[p] += 1;
-                slot.armed[p] = None;
+                let (tag, _) = slot.timers[p].armed.filter(|_| slot.up)?;
+                // The forced expiry replaces the pending one (its queued wake-up finds
+                // nothing armed).
+                slot.timers[p].armed = None;
                 let h = self.emit(obs, Ev::Timer { node, tag, forced: true });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }
@@ -358,8 +380,11 @@ impl<R: Replica> Engine<R> {
                     return None;
                 }
                 slot.up = false;
-                slot.timer_gen = slot.timer_gen.map(|g| g + 1);
-                slot.armed = [None; 2];
+                for t in &mut slot.timers {
+                    t.generation += 1;
+                    t.armed = None;
+                    t.queued = None;
+                }
                 self.emit(obs, Ev::Crash { node })
             }
             Event::Restart { node, amnesia } => {
@@ -429,17 +454,19 @@ impl<R: Replica> Engine<R> {
             Action::SetTimer { slot: which, tag, at } => {
                 let which = which as usize;
                 let slot = &mut self.slots[node.idx()];
-                slot.timer_gen[which] += 1;
-                slot.armed[which] = Some(tag);
-                let generation = slot.timer_gen[which];
                 let at = slot.clock.global(at).max(self.now);
-                self.queue.push(at, Event::Timer { node, slot: which, generation, tag });
+                let timer = &mut slot.timers[which];
+                timer.armed = Some((tag, at));
+                if timer.queued.is_none_or(|q| q > at) {
+                    timer.generation += 1;
+                    timer.queued = Some(at);
+                    let generation = timer.generation;
+                    self.queue.push(at, Event::Timer { node, slot: which, generation });
+                }
                 None
             }
             Action::CancelTimer(which) => {
-                let slot = &mut self.slots[node.idx()];
-                slot.timer_gen[which as usize] += 1;
-                slot.armed[which as usize] = None;
+                self.slots[node.idx()].timers[which as usize].armed = None;
                 None
             }
             Action::Persist(block) => {
@@ -466,7 +493,10 @@ impl<R: Replica> Engine<R> {
         self.held = keep;
         for h in release {
             let at = h.at.max(self.now);
-            self.queue.push(at, Event::Deliver { id: h.id, from: h.from, to: h.to, msg: h.msg, dup: false });
+            self.queue.push(
+                at,
+                Event::Deliver { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, msg: h.msg, dup: false },
+            );
         }
     }
 
@@ -498,7 +528,7 @@ impl<R: Replica> Engine<R> {
                 Verdict::Now(f) => f,
                 Verdict::Held { node, kind, at } => {
                     let msg = msg.clone();
-                    self.held.push(Held { node, kind, at, id, from, to, msg });
+                    self.held.push(Held { node, kind, kind_of_msg: meta.kind, at, id, from, to, msg });
                     continue;
                 }
             };
@@ -511,10 +541,10 @@ impl<R: Replica> Engine<R> {
                 }
                 Fate::Arrives { at, dup } => {
                     let m = msg.clone();
-                    self.queue.push(at, Event::Deliver { id, from, to, msg: m, dup: false });
+                    self.queue.push(at, Event::Deliver { id, from, to, kind: meta.kind, msg: m, dup: false });
                     if let Some(d) = dup {
                         let m = msg.clone();
-                        self.queue.push(d, Event::Deliver { id, from, to, msg: m, dup: true });
+                        self.queue.push(d, Event::Deliver { id, from, to, kind: meta.kind, msg: m, dup: true });
                     }
                 }
             }

@@ -1,44 +1,33 @@
-//! The event queue: a min-heap ordered by (time, insertion sequence).
+//! The event queue: pending events ordered by (time, insertion sequence).
 //!
 //! The sequence number is what makes the order total and reproducible: two events at the
 //! same virtual instant come out in the order they were scheduled, never in an order that
-//! depends on heap internals, hashing or memory addresses. `std::collections::BinaryHeap`
-//! is not stable on its own; the sequence tie-breaker makes it so.
+//! depends on queue internals, hashing or memory addresses.
 //!
 //! Deliberately left out: cancellation. Timers are cancelled lazily by the run loop (a fired
-//! timer whose generation is stale is skipped), which keeps the queue a plain heap.
+//! timer whose generation is stale is skipped).
 
 use super::time::SimTime;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
-struct Entry<E> {
-    time: SimTime,
-    seq: u64,
-    event: E,
-}
-
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest (time, seq) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
+/// The ordering key: (time, seq) packed so that integer order is (time, seq) order.
+fn key(time: SimTime, seq: u64) -> u128 {
+    ((time.0 as u128) << 64) | seq as u128
 }
 
 /// Pending events, popped in (time, sequence) order.
+///
+/// A radix heap: event times never go backwards (nothing is scheduled before `now`), so
+/// keys are monotone and each pending key sits in the bucket of the highest bit in which it
+/// differs from the last key popped. Popping empties the lowest non-empty bucket into lower
+/// ones — each key moves at most 128 times over its life, and usually a handful. With
+/// N = 100 the queue holds ~10⁴ deliveries, where a binary heap spent a third of the run
+/// sifting. Events live in a slab; the buckets hold 20-byte (key, slot) pairs.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    last: u128,
+    buckets: Vec<Vec<(u128, u32)>>,
+    len: usize,
+    slab: Vec<Option<E>>,
+    free: Vec<u32>,
     next_seq: u64,
 }
 
@@ -50,38 +39,130 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(1024), next_seq: 0 }
+        EventQueue {
+            last: 0,
+            buckets: (0..129).map(|_| Vec::new()).collect(),
+            len: 0,
+            slab: Vec::with_capacity(1024),
+            free: Vec::new(),
+            next_seq: 0,
+        }
     }
 
-    /// Schedules `event` at `time`; returns its sequence number.
+    fn bucket(&self, k: u128) -> usize {
+        128 - (k ^ self.last).leading_zeros() as usize
+    }
+
+    /// Schedules `event` at `time` (at or after the last event popped); returns its
+    /// sequence number.
     pub fn push(&mut self, time: SimTime, event: E) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, event });
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(event);
+                i
+            }
+            None => {
+                self.slab.push(Some(event));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let k = key(time, seq);
+        if k < self.last {
+            // Only after a peek that looked past this time: re-base the buckets on the new,
+            // smaller key (rare; the engine pops right after it peeks).
+            self.rebase(k);
+        }
+        let b = self.bucket(k);
+        self.buckets[b].push((k, slot));
+        self.len += 1;
         seq
+    }
+
+    /// Re-buckets every pending key relative to `last`, which must not exceed any of them.
+    fn rebase(&mut self, last: u128) {
+        self.last = last;
+        let all: Vec<(u128, u32)> = self.buckets.iter_mut().flat_map(std::mem::take).collect();
+        for (k, slot) in all {
+            let b = self.bucket(k);
+            self.buckets[b].push((k, slot));
+        }
+    }
+
+    /// Makes bucket 0 hold the smallest pending key (and only it).
+    fn settle(&mut self) -> bool {
+        if !self.buckets[0].is_empty() {
+            return true;
+        }
+        let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else { return false };
+        let items = std::mem::take(&mut self.buckets[i]);
+        self.last = items.iter().map(|&(k, _)| k).min().unwrap_or(self.last);
+        for (k, slot) in items {
+            let b = self.bucket(k);
+            self.buckets[b].push((k, slot));
+        }
+        true
     }
 
     /// Removes and returns the earliest event with its time and sequence number.
     pub fn pop(&mut self) -> Option<(SimTime, u64, E)> {
-        self.heap.pop().map(|e| (e.time, e.seq, e.event))
+        if !self.settle() {
+            return None;
+        }
+        let (k, slot) = self.buckets[0].pop()?;
+        self.len -= 1;
+        let event = self.slab[slot as usize].take()?;
+        self.free.push(slot);
+        Some((SimTime((k >> 64) as u64), k as u64, event))
     }
 
-    pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| e.time)
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        if !self.settle() {
+            return None;
+        }
+        self.buckets[0].last().map(|&(k, _)| SimTime((k >> 64) as u64))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len == 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Against a sorted-list model: any interleaving of pushes (never before the last
+        /// pop) and pops yields exactly (time, seq) order.
+        #[test]
+        fn pops_in_time_then_sequence_order(ops in proptest::collection::vec((any::<bool>(), 0u64..50), 1..400)) {
+            let mut q = EventQueue::new();
+            let mut model: Vec<(u64, u64)> = Vec::new();
+            let mut now = 0u64;
+            for (push, dt) in ops {
+                if push || model.is_empty() {
+                    let t = now + dt;
+                    let seq = q.push(SimTime(t), (t, 0u8));
+                    model.push((t, seq));
+                    model.sort();
+                } else {
+                    let want = model.remove(0);
+                    let (t, seq, _) = q.pop().unwrap();
+                    prop_assert_eq!((t.0, seq), want);
+                    now = t.0;
+                }
+                prop_assert_eq!(q.len(), model.len());
+                prop_assert_eq!(q.peek_time().map(|t| t.0), model.first().map(|m| m.0));
+            }
+        }
+    }
 
     #[test]
     fn equal_times_pop_in_insertion_order() {

@@ -159,3 +159,54 @@ fn a_fault_at_time_t_takes_effect_before_anything_else_at_t() {
     assert!(!log.0.iter().any(|(_, s)| s.starts_with("timer n1")));
     assert!(e.replica(NodeId(0)).received.iter().all(|&(from, _, _)| from != 1));
 }
+
+/// A replica that re-arms its timer on a script and records when it fires.
+#[derive(Clone)]
+struct Rearm {
+    fired: Vec<(SimTime, u64)>,
+}
+
+impl Replica for Rearm {
+    type Msg = crate::protocol::toy::Ping;
+    fn on_start(&mut self, cx: &mut Cx<Self::Msg>) {
+        // Extended later (100 → 200), like an ExtendTimer: fires once, at 200.
+        cx.set_timer(1, SimTime(100));
+        cx.set_timer(2, SimTime(200));
+    }
+    fn on_message(&mut self, _: &mut Cx<Self::Msg>, _: NodeId, _: &Rc<Self::Msg>) {}
+    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: u64) {
+        self.fired.push((cx.now, tag));
+        match tag {
+            // Re-armed earlier (500 → 300): fires at 300 only.
+            2 => {
+                cx.set_timer(3, SimTime(500));
+                cx.set_timer(4, SimTime(300));
+            }
+            // Armed then cancelled: never fires.
+            4 => {
+                cx.set_timer(5, SimTime(400));
+                cx.cancel_timer();
+            }
+            _ => {}
+        }
+    }
+    fn after_crash(&self, _: bool) -> Self {
+        self.clone()
+    }
+    fn ledger_height(&self) -> u32 {
+        0
+    }
+}
+
+#[test]
+fn rearmed_timers_fire_once_at_their_latest_deadline() {
+    let opts = NetworkOptions::preset("ideal").unwrap();
+    let mut topo = SimRng::derive(1, Stream::Network);
+    let network = Network::new(opts, 1, SimRng::derive(1, Stream::Network), &mut topo);
+    let setup = NodeSetup { honest: true, clock: Clock::default() };
+    let stop = StopCondition { until: SimTime::from_secs(1), heights: None };
+    let mut e =
+        Engine::new(vec![(Rearm { fired: vec![] }, setup)], network, Rc::new(Keyring::generate(1, 1)), None, stop);
+    assert_eq!(e.run(&mut Digest::default()), StopReason::Quiescent);
+    assert_eq!(e.replica(NodeId(0)).fired, vec![(SimTime(200), 2), (SimTime(300), 4)]);
+}
