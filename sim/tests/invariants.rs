@@ -33,9 +33,19 @@ fn mutations_trip_their_invariants_and_the_honest_protocol_passes_the_same_sched
 }
 
 #[test]
-fn spork_fork_is_accountable() {
+fn spork_fork_is_accountable_and_the_report_explains_it() {
     let s = load("scenarios/attacks/spork-no-commit-phase-4.json");
     let r = report(&s, s.seed);
+    let s1 = &r.invariants.iter().find(|i| i.id == "S1").unwrap().violations[0];
+    assert_eq!(s1.height, 1);
+    // The speaker R1 persisted A first; a backup (the first to assemble B) came second.
+    assert_eq!(s1.node_names[0], "R1");
+    assert!(["R0", "R2", "R3"].contains(&s1.node_names[1].as_str()), "{:?}", s1.node_names);
+    assert_eq!(s1.blocks.len(), 2);
+    assert_ne!(s1.blocks[0], s1.blocks[1]);
+    assert!(!s1.window.is_empty() && s1.window.len() <= dbft_sim::invariants::WINDOW);
+    // The window ends with the persist that broke S1.
+    assert!(matches!(s1.window.last().unwrap().ev, dbft_sim::engine::trace::Ev::Persist { .. }));
     assert_eq!(r.accountability.len(), 1);
     let a = &r.accountability[0];
     assert!(a.accountable && a.double_signers.len() > a.f, "{a:?}");

@@ -58,6 +58,8 @@ pub struct Violation {
     pub time: SimTime,
     pub height: u32,
     pub nodes: Vec<NodeId>,
+    /// The same nodes by name.
+    pub node_names: Vec<String>,
     pub blocks: Vec<Hash32>,
     pub detail: String,
     /// The last events before the violation, oldest first.
@@ -93,12 +95,15 @@ pub struct Checkers {
     window: VecDeque<Rec>,
     pub violations: Vec<Violation>,
     halt: bool,
+    names: Vec<String>,
 }
 
 impl Checkers {
     pub fn new(cx: CheckContext) -> Checkers {
         let halt = cx.halt_on_violation;
+        let names = cx.names.clone();
         Checkers {
+            names,
             liveness: liveness::Liveness::new(&cx),
             safety: safety::Safety::new(cx),
             window: VecDeque::with_capacity(WINDOW),
@@ -132,6 +137,7 @@ impl Checkers {
                 step,
                 time,
                 height: f.height,
+                node_names: f.nodes.iter().map(|n| self.names.get(n.idx()).cloned().unwrap_or_default()).collect(),
                 nodes: f.nodes,
                 blocks: f.blocks,
                 detail: f.detail,
