@@ -26,7 +26,8 @@ pub enum Behaviour {
     /// old RecoveryMessages), oldest first.
     Replay { period: Micros },
     /// Every `period`, a batch of invalid messages: bad signatures, another validator's
-    /// index signed with its own key, an index outside the set, malformed fields, and a
+    /// index signed with its own key, an index outside the set, malformed fields, another
+    /// validator's genuine message relabelled to another view (signature kept), and a
     /// block with a forged certificate.
     Forge { period: Micros },
     /// Honest, but everything it broadcasts goes only to `to`.

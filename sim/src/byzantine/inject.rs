@@ -124,6 +124,12 @@ impl Byzantine {
         forged.push(ConsensusMessage::signed(h, v, me, Body::RecoveryMessage(Box::new(rec)), &key));
         // A Commit whose block signature is garbage.
         forged.push(ConsensusMessage::signed(h, v, me, Body::Commit { signature: Signature(t as u128 * 31) }, &key));
+        // Someone else's genuine message, relabelled to another view with its signature kept.
+        if let Some(m) = &self.state.last_foreign {
+            let mut relabelled = (**m).clone();
+            relabelled.view = relabelled.view.wrapping_add(1);
+            forged.push(relabelled);
+        }
         cx.mark("byzantine: forged messages");
         for m in forged {
             self.deliver(Rc::new(Wire::Consensus(Rc::new(m))), None, out);

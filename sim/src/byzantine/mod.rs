@@ -73,6 +73,8 @@ struct AdversaryState {
     replay_cursor: usize,
     /// Withheld messages: (release time, recipients or everyone, message).
     held: Vec<(SimTime, Option<Vec<NodeId>>, Rc<Wire>)>,
+    /// The latest consensus message another validator sent us (for relabelling forgeries).
+    last_foreign: Option<Rc<ConsensusMessage>>,
     /// (height, view, proposal hash) already double-signed.
     double_signed: BTreeSet<(u32, u8, Hash32)>,
     ticks: u64,

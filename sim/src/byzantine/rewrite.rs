@@ -110,6 +110,9 @@ impl Byzantine {
     /// Records what arrives (for replays) and double-signs every proposal seen.
     pub(super) fn observe_incoming(&mut self, cx: &mut Cx<Wire>, w: &Rc<Wire>) {
         let Some(m) = consensus(w) else { return };
+        if self.behaviours.iter().any(|b| matches!(b, Behaviour::Forge { .. })) {
+            self.state.last_foreign = Some(m.clone());
+        }
         if self.behaviours.iter().any(|b| matches!(b, Behaviour::Replay { .. })) {
             if self.state.seen.len() == SEEN_LIMIT {
                 self.state.seen.remove(0);

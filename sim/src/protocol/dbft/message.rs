@@ -210,6 +210,13 @@ impl ConsensusMessage {
         ConsensusMessage { height, view, validator, body, hash, sig }
     }
 
+    /// Does `hash` really cover this message's fields? A receiver checks this before the
+    /// signature: otherwise a signed message could be relabelled (another view, height or
+    /// body) and still verify.
+    pub fn hash_matches(&self) -> bool {
+        self.hash == Self::payload_hash(self.height, self.view, self.validator, &self.body)
+    }
+
     /// NewViewNumber of a ChangeView: always view + 1 (reference §1.2), as a byte — view
     /// 255 wraps to 0 like C#'s `(byte)(ViewNumber + 1)`, so such a ChangeView is stale.
     pub fn new_view_number(&self) -> u8 {

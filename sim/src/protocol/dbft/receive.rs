@@ -100,7 +100,7 @@ impl DbftReplica {
             cx.reject(kind, reason);
             return;
         }
-        if !cx.keys.verify(key, &msg.hash, &msg.sig) {
+        if !msg.hash_matches() || !cx.keys.verify(key, &msg.hash, &msg.sig) {
             cx.reject(kind, RejectReason::BadSignature);
             return;
         }
@@ -131,7 +131,7 @@ impl DbftReplica {
         } else {
             self.opts.schedule.set_for(msg.height)
         };
-        set.key(msg.validator as usize).is_some_and(|k| cx.keys.verify(k, &msg.hash, &msg.sig))
+        msg.hash_matches() && set.key(msg.validator as usize).is_some_and(|k| cx.keys.verify(k, &msg.hash, &msg.sig))
     }
 
     /// Go: replays the cached messages of the current height (Initialize step 3).
