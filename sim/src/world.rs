@@ -188,8 +188,11 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         }))
     };
     // Without a height target a run "holds" if it was still making progress at the end.
+    // Without a height target, liveness holds if a height was finalised within the
+    // liveness bound before the end.
+    let last_final = metrics.finals.values().next_back().map(|f| f.time);
     let liveness_holds = liveness_reached
-        || (spec.stop.heights.is_none() && stall.as_ref().is_some_and(|s| s.class == "still-progressing"));
+        || (spec.stop.heights.is_none() && last_final.is_some_and(|t| end.since(t) <= spec.liveness.bound.0));
     let ledger_heights = (0..engine.node_count()).map(|i| engine.replica(NodeId(i as u32)).ledger_height()).collect();
     let up = (0..engine.node_count()).map(|i| engine.is_up(NodeId(i as u32))).collect();
     RunResult {

@@ -87,7 +87,7 @@ struct Slot<R> {
     honest: bool,
     clock: Clock,
     height: u32,
-    /// Scripted windows `[from, until)` in which this node's timer expiries are swallowed.
+    /// Scripted windows `[from, until)` whose timer expiries are postponed to `until`.
     suppressed: Vec<(SimTime, SimTime)>,
 }
 
@@ -241,7 +241,7 @@ impl<R: Replica> Engine<R> {
         self.queue.push(at, Event::ForceTimer(node));
     }
 
-    /// Swallows `node`'s timer expiries during `[from, until)`.
+    /// Postpones `node`'s timer expiries that fall in `[from, until)` to `until`.
     pub fn suppress_timers(&mut self, node: NodeId, from: SimTime, until: SimTime) {
         self.slots[node.idx()].suppressed.push((from, until));
     }
@@ -356,11 +356,16 @@ impl<R: Replica> Engine<R> {
                     self.queue.push(deadline, Event::Timer { node, slot: which, generation });
                     return None;
                 }
-                timer.armed = None;
-                if which == TimerSlot::Protocol as usize && slot.suppressed.iter().any(|&(a, b)| now >= a && now < b) {
-                    let text = format!("{node} timer expiry suppressed");
+                if which == TimerSlot::Protocol as usize
+                    && let Some(&(_, until)) = slot.suppressed.iter().find(|&&(a, b)| now >= a && now < b)
+                {
+                    // Suppressed: the expiry is postponed to the end of the window.
+                    timer.queued = Some(until);
+                    self.queue.push(until, Event::Timer { node, slot: which, generation });
+                    let text = format!("{node} timer expiry suppressed until {until}");
                     return self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) });
                 }
+                timer.armed = None;
                 let h = self.emit(obs, Ev::Timer { node, tag, forced: false });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }

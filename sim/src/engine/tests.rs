@@ -210,3 +210,16 @@ fn rearmed_timers_fire_once_at_their_latest_deadline() {
     assert_eq!(e.run(&mut Digest::default()), StopReason::Quiescent);
     assert_eq!(e.replica(NodeId(0)).fired, vec![(SimTime(200), 2), (SimTime(300), 4)]);
 }
+
+#[test]
+fn suppressed_timer_expiries_are_postponed_to_the_window_end() {
+    let mut e = engine(1, 2, "ideal", StopCondition { until: SimTime::from_ms(60), heights: None });
+    e.suppress_timers(NodeId(0), SimTime::from_ms(5), SimTime::from_ms(35));
+    let mut log = Log::default();
+    e.run(&mut log);
+    let t0: Vec<u64> = log.0.iter().filter(|x| x.1 == "timer n0").map(|x| x.0.0 / 1000).collect();
+    // Due at 10 ms, postponed to 35 ms; then every 10 ms again.
+    assert_eq!(t0, [35, 45, 55]);
+    let t1: Vec<u64> = log.0.iter().filter(|x| x.1 == "timer n1").map(|x| x.0.0 / 1000).collect();
+    assert_eq!(t1, [10, 20, 30, 40, 50, 60]);
+}

@@ -58,9 +58,10 @@ impl SimTime {
     }
 }
 
-/// Milliseconds (possibly fractional) to whole microseconds, rounded to nearest.
+/// Milliseconds (possibly fractional) to whole microseconds, rounded to nearest; +∞ (an
+/// overflowing heavy-tail sample) saturates to the end of time, NaN and ≤ 0 give 0.
 pub fn ms_to_micros(ms: f64) -> Micros {
-    if !ms.is_finite() || ms <= 0.0 {
+    if ms.is_nan() || ms <= 0.0 {
         return 0;
     }
     let us = (ms * MICROS_PER_MS as f64).round();
@@ -100,6 +101,7 @@ mod tests {
         assert_eq!(SimTime::from_ms_f64(-3.0).0, 0);
         assert_eq!(SimTime::from_ms_f64(f64::NAN).0, 0);
         assert_eq!(SimTime::from_ms_f64(1e300).0, u64::MAX);
+        assert_eq!(SimTime::from_ms_f64(f64::INFINITY).0, u64::MAX);
         assert_eq!(SimTime::MAX.plus(5), SimTime::MAX);
         assert_eq!(SimTime(3).since(SimTime(5)), 0);
         assert_eq!(SimTime(2_500_001).to_string(), "2.500001s");

@@ -152,7 +152,7 @@ impl Digest {
                 e.u8(5).u32(node.0).u64(*tag).u8(*forced as u8);
             }
             Ev::Persist { node, block } => {
-                e.u8(6).u32(node.0).u32(block.height()).hash(&block.hash).u8(block.view);
+                e.u8(6).u32(node.0).u32(block.height()).hash(&block.digest());
             }
             Ev::Note { node, note } => {
                 e.u8(7).u32(node.0);

@@ -51,8 +51,8 @@ pub struct StallInput<'a> {
     pub replicas: Vec<ReplicaDiag>,
     /// Partition groups active at the end (empty: no partition).
     pub partitions: Vec<&'a [Vec<NodeId>]>,
-    /// Last time an honest replica persisted a block or changed view.
-    pub last_progress: SimTime,
+    /// Last time an honest replica persisted a block or changed view (None: never).
+    pub last_progress: Option<SimTime>,
     pub end: SimTime,
     pub bound: SimTime,
     /// The block time T, in microseconds (a view v lasts up to T·2^(v+2)).
@@ -79,7 +79,7 @@ fn classify(
     running: &[usize],
     at_h: &[&ReplicaStatus],
     partitions: &[&[Vec<NodeId>]],
-    last_progress: SimTime,
+    last_progress: Option<SimTime>,
     end: SimTime,
     bound: SimTime,
     m: usize,
@@ -129,7 +129,9 @@ fn classify(
             );
         }
     }
-    if end.since(last_progress) <= bound.0 {
+    if let Some(last_progress) = last_progress
+        && end.since(last_progress) <= bound.0
+    {
         return (
             "still-progressing",
             format!(

@@ -286,7 +286,7 @@ fn input<'a>(replicas: Vec<ReplicaDiag>, partitions: Vec<&'a [Vec<NodeId>]>, idl
     StallInput {
         replicas,
         partitions,
-        last_progress: SimTime::from_secs(100),
+        last_progress: Some(SimTime::from_secs(100)),
         end: SimTime::from_secs(100 + idle_s),
         bound: SimTime::from_secs(60),
         block_time: 1_000_000,

@@ -129,6 +129,19 @@ pub enum DropReason {
     Rule,
 }
 
+impl DropReason {
+    /// The name used in traces and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Partition => "partition",
+            DropReason::Unreachable => "unreachable",
+            DropReason::RecipientDown => "recipient-down",
+            DropReason::Rule => "rule",
+        }
+    }
+}
+
 /// The network's decision for one (message, recipient).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fate {
@@ -189,14 +202,13 @@ impl Network {
             t = arrives;
             prev = next;
         }
-        // The duplicate is made on the last hop: it shares the path up to there.
-        let dup = if self.rng.chance(self.opts.duplicate) {
-            let last_from = if hops_len >= 2 { NodeId(self.topology.route(from, to)[hops_len - 2]) } else { from };
-            let (_, extra, c) = self.hop(last_from, to, t, size);
-            (!c).then_some(extra)
-        } else {
-            None
-        };
+        // The duplicate is made on the last hop: it shares the path up to there. Its hop is
+        // drawn whether or not the message is duplicated, so the probability does not shift
+        // the draws that follow.
+        let duplicated = self.rng.chance(self.opts.duplicate);
+        let last_from = if hops_len >= 2 { NodeId(self.topology.route(from, to)[hops_len - 2]) } else { from };
+        let (_, extra, dup_cut) = self.hop(last_from, to, t, size);
+        let dup = (duplicated && !dup_cut).then_some(extra);
         if cut {
             Fate::Dropped(DropReason::Partition)
         } else if lost {
@@ -296,10 +308,10 @@ mod tests {
     }
 
     #[test]
-    fn draws_do_not_depend_on_partitions() {
+    fn draws_do_not_depend_on_partitions_or_duplication() {
         // The same sends with and without a partition elsewhere give the same latencies for
         // the links the partition does not touch.
-        let base = NetworkOptions::preset("wan").unwrap();
+        let base = NetworkOptions { duplicate: 0.2, ..NetworkOptions::preset("wan").unwrap() };
         let mut cut = base.clone();
         cut.partitions.push(Partition { groups: vec![vec![NodeId(3)]], from: SimTime::ZERO, until: SimTime::MAX });
         let (mut a, mut b) = (net(base, 4), net(cut, 4));
@@ -311,6 +323,30 @@ mod tests {
                 assert_eq!(fb, Fate::Dropped(DropReason::Partition));
             } else {
                 assert_eq!(fa, fb);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod dup_tests {
+    use super::*;
+    use crate::engine::rng::Stream;
+
+    #[test]
+    fn the_duplication_probability_does_not_shift_later_draws() {
+        let mk = |dup: f64| {
+            let opts = NetworkOptions { duplicate: dup, ..NetworkOptions::preset("wan").unwrap() };
+            let mut topo = SimRng::derive(3, Stream::Network);
+            Network::new(opts, 4, SimRng::derive(3, Stream::Network), &mut topo)
+        };
+        let (mut a, mut b) = (mk(0.0), mk(0.5));
+        for i in 0..500u64 {
+            let (fa, fb) =
+                (a.route(SimTime(i), NodeId(0), NodeId(1), 10), b.route(SimTime(i), NodeId(0), NodeId(1), 10));
+            match (fa, fb) {
+                (Fate::Arrives { at: x, .. }, Fate::Arrives { at: y, .. }) => assert_eq!(x, y),
+                (x, y) => assert_eq!(x, y),
             }
         }
     }

@@ -79,6 +79,17 @@ impl Block {
         self.header.height
     }
 
+    /// A digest of the whole block: the header hash plus the view and the certificate, so
+    /// two copies that differ only in who signed them differ here (the trace digest uses it).
+    pub fn digest(&self) -> Hash32 {
+        let mut e = Enc::new();
+        e.u8(0x42).hash(&self.hash).u8(self.view).u32(self.certificate.len() as u32);
+        for c in &self.certificate {
+            e.u16(c.index).u8(c.view).u128(c.sig.0);
+        }
+        e.finish()
+    }
+
     /// The genesis block (height 0): no certificate; names the initial validator set.
     pub fn genesis(validators: Rc<ValidatorSet>) -> Block {
         let header = Header {

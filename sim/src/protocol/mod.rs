@@ -130,6 +130,18 @@ pub enum RejectReason {
     BadBlock,
 }
 
+impl RejectReason {
+    /// The name used in traces and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::BadSignature => "bad-signature",
+            RejectReason::UnknownValidator => "unknown-validator",
+            RejectReason::Malformed => "malformed",
+            RejectReason::BadBlock => "bad-block",
+        }
+    }
+}
+
 /// Protocol events a replica reports. They feed the trace, the invariant checkers and the
 /// stall diagnosis, so checkers never need to peek into replica internals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -39,7 +39,8 @@ pub struct Metrics {
     pub heights: Vec<u32>,
     pub finals: BTreeMap<u32, Final>,
     proposed: BTreeMap<Hash32, SimTime>,
-    pub last_progress: SimTime,
+    /// Last time an honest replica persisted a block or entered a new view (None: never).
+    pub last_progress: Option<SimTime>,
     pub view_changes: u64,
     pub timers: u64,
     pub events: u64,
@@ -57,7 +58,7 @@ impl Metrics {
             rejected: BTreeMap::new(),
             finals: BTreeMap::new(),
             proposed: BTreeMap::new(),
-            last_progress: SimTime::ZERO,
+            last_progress: None,
             view_changes: 0,
             timers: 0,
             events: 0,
@@ -101,7 +102,7 @@ impl Observer for Metrics {
                     *x = (*x).max(h);
                 }
                 if self.honest(*node) {
-                    self.last_progress = rec.time;
+                    self.last_progress = Some(rec.time);
                     let proposed = self.proposed.get(&block.hash).copied();
                     self.finals.entry(h).or_insert(Final {
                         time: rec.time,
@@ -117,7 +118,7 @@ impl Observer for Metrics {
                     if *view > 0 {
                         self.view_changes += 1;
                         if self.honest(*node) {
-                            self.last_progress = rec.time;
+                            self.last_progress = Some(rec.time);
                         }
                     }
                 }

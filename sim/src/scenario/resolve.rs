@@ -26,6 +26,8 @@ pub const DEFAULT_VALIDATORS: u32 = 4;
 pub const DEFAULT_BLOCK_TIME_MS: f64 = 15_000.0;
 pub const DEFAULT_HEIGHTS: u32 = 10;
 const MAX_NODES: u32 = 1024;
+/// One year of simulated time.
+const MAX_DURATION_MS: f64 = 3.15e10;
 
 fn err<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T> {
     Err(ScenarioError::new(path, reason))
@@ -251,9 +253,13 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         }
         withhold.push(Withhold { nodes, first, last });
     }
+    let initial_txs = w.initial_txs.unwrap_or(0);
+    if initial_txs > 1_000_000 {
+        return err("workload.initial_txs", "must be at most 1000000");
+    }
     let workload = WorkloadOptions {
         tx_rate_per_s: tx_rate,
-        initial_txs: w.initial_txs.unwrap_or(0),
+        initial_txs,
         withhold,
         until: w.until_ms.map(|u| time_ms("workload.until_ms", u)).transpose()?,
     };
@@ -268,7 +274,13 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         (h, _) => h,
     };
     let duration = match st.duration_ms {
-        Some(d) => SimTime::from_ms_f64(positive("stop.duration_ms", d)?),
+        Some(d) => {
+            let d = positive("stop.duration_ms", d)?;
+            if d > MAX_DURATION_MS {
+                return err("stop.duration_ms", "must be at most 3.15e10 (one year of simulated time)");
+            }
+            SimTime::from_ms_f64(d)
+        }
         None => SimTime(protocol.block_time_us.saturating_mul(10 * (heights.unwrap_or(DEFAULT_HEIGHTS) as u64 + 1))),
     };
     let stop = StopSpec { heights, duration, on_violation: st.on_violation.unwrap_or(true) };

@@ -258,7 +258,7 @@ pub struct SentCondition {
 pub enum TimerControl {
     /// Fire the node's armed timer at `at_ms` (as if it expired then).
     Fire { node: NodeRef, at_ms: f64 },
-    /// Swallow the node's timer expiries during `[from_ms, until_ms)`.
+    /// Postpone the node's timer expiries during `[from_ms, until_ms)` to `until_ms`.
     Suppress { node: NodeRef, from_ms: f64, until_ms: f64 },
 }
 

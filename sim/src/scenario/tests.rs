@@ -73,6 +73,8 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"version": 2}"#, "version", "unsupported"),
     (r#"[1, 2]"#, "", "JSON object"),
     (r#"{"seed": 1"#, "", "EOF"),
+    (r#"{"workload": {"initial_txs": 100000000000}}"#, "workload.initial_txs", "at most"),
+    (r#"{"stop": {"duration_ms": 1e300}}"#, "stop.duration_ms", "at most"),
 ];
 
 #[test]

@@ -262,7 +262,7 @@ impl WireMessage for Wire {
                 height: b.height(),
                 view: b.view,
                 validator: b.header.primary,
-                hash: b.hash,
+                hash: b.digest(),
                 size: 700u32
                     .saturating_add((b.txs.len() as u32).saturating_mul(32))
                     .saturating_add((b.certificate.len() as u32).saturating_mul(70)),
