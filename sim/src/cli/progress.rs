@@ -28,7 +28,7 @@ impl Progress {
 impl Observer for Progress {
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
         self.seen += 1;
-        if self.seen % 8192 == 0 {
+        if self.seen.is_multiple_of(8192) {
             self.bar.set_position(rec.time.0 / 1000);
         }
         None

@@ -70,7 +70,7 @@ impl Replica for Toy {
         }
         self.sent += 1;
         cx.broadcast(Rc::new(Ping { from: self.me, seq: self.sent }));
-        if self.me == 0 && self.sent % self.pings_per_block == 0 {
+        if self.me == 0 && self.sent.is_multiple_of(self.pings_per_block) {
             self.height += 1;
             let mut b = Block::genesis(Rc::new(ValidatorSet::new(Vec::new())));
             b.header.height = self.height;
