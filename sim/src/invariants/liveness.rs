@@ -41,6 +41,11 @@ impl Liveness {
     }
 
     pub fn observe(&mut self, rec: &Rec) -> Vec<Found> {
+        if let Ev::Restart { node, amnesia: true } = rec.ev
+            && let Some(h) = self.honest.get_mut(node.idx())
+        {
+            *h = false;
+        }
         let Ev::Persist { node, block } = &rec.ev else {
             return Vec::new();
         };

@@ -84,6 +84,13 @@ impl Safety {
 
     pub fn observe(&mut self, rec: &Rec) -> Vec<Found> {
         match &rec.ev {
+            // A replica that forgot its commit may sign again: faulty from here on (§3.3).
+            Ev::Restart { node, amnesia: true } => {
+                if let Some(h) = self.cx.honest.get_mut(node.idx()) {
+                    *h = false;
+                }
+                Vec::new()
+            }
             Ev::Persist { node, block } if self.honest(*node) => self.on_persist(*node, block),
             Ev::Note { node, note: Note::CommitSigned { height, block, .. } } if self.honest(*node) => {
                 self.on_commit_signed(*node, *height, *block)

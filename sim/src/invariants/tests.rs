@@ -331,3 +331,17 @@ fn stall_classes() {
     finishing[3] = replica("R3", true, status(3, 0, Phase::CommitSent, Some(0)));
     assert_ne!(diagnose(input(finishing, vec![], 500)).class, "commit-lock");
 }
+
+#[test]
+fn s4_across_restarts_and_amnesia() {
+    let ch = Chain::new();
+    let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let b = ch.block(&ch.genesis, 2, 1, &[0, 1, 2]);
+    let restart = |amnesia| Ev::Restart { node: NodeId(1), amnesia };
+    // A restart that kept its state must not sign another block: S4.
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    assert_eq!(feed(&mut c, vec![signed(1, 1, &a), restart(false), signed(1, 1, &b)]), vec!["S4"]);
+    // After an amnesic restart the node is faulty: its second signature is not S4's business.
+    let mut c = ch.checkers(ALL_HONEST.to_vec());
+    assert_eq!(feed(&mut c, vec![signed(1, 1, &a), restart(true), signed(1, 1, &b)]), Vec::<&str>::new());
+}

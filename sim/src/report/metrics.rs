@@ -96,6 +96,11 @@ impl Observer for Metrics {
             }
             Ev::Timer { .. } => self.timers += 1,
             Ev::Crash { .. } => self.crashes += 1,
+            Ev::Restart { node, amnesia: true } => {
+                if let Some(h) = self.honest.get_mut(node.idx()) {
+                    *h = false;
+                }
+            }
             Ev::Persist { node, block } => {
                 let h = block.height();
                 if let Some(x) = self.heights.get_mut(node.idx()) {

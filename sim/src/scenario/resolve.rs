@@ -360,13 +360,6 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
             byzantine_from[node] = time_ms(&format!("{path}.from_ms"), f)?;
         }
     }
-    for c in &crashes {
-        if c.amnesia {
-            // A replica that forgets its commit may sign twice: a faulty node, not an
-            // honest one (reference §3.3).
-            honest[c.node.idx()] = false;
-        }
-    }
 
     let (mut network, mut rules, mut timers) = (network, rules, timers);
     if let Some(gst) = liveness.gst {

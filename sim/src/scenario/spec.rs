@@ -48,7 +48,8 @@ pub struct NodeSpec {
     /// When the behaviours start.
     pub byzantine_from: SimTime,
     /// Whether invariants speak for this process: no behaviours, not a twin or attacker,
-    /// not one half of a twin pair, never restarted with amnesia.
+    /// not one half of a twin pair. (A node that restarts with amnesia stops being honest
+    /// at that restart; the checkers see it in the event stream.)
     pub honest: bool,
 }
 
