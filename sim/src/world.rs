@@ -86,7 +86,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
             (node, setup)
         })
         .collect();
-    let mut topo_rng = SimRng::derive(seed, Stream::Network);
+    let mut topo_rng = SimRng::derive(seed, Stream::Topology);
     let network =
         Network::new(spec.network.clone(), spec.nodes.len(), SimRng::derive(seed, Stream::Network), &mut topo_rng);
     let workload =
@@ -116,6 +116,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
     }
     if let Some(g) = spec.liveness.gst {
         engine.schedule_marker(g, "GST: the network is synchronous from here on");
+        engine.schedule_release_held(g);
     }
     let check = CheckContext {
         honest: honest.clone(),

@@ -153,3 +153,27 @@ fn a_rule_changes_only_what_it_matches() {
     assert_eq!(r.drops.get("rule"), Some(&6));
     assert_eq!(r.outcome.kind, "ok", "one validator's lost commits do not matter");
 }
+
+#[test]
+fn held_messages_never_vanish_unseen() {
+    // R1's commits held until R9... there is no R9: until W0 (a watcher, which never sends
+    // consensus messages) sends a ChangeView — which never happens.
+    let text = |gst: &str| {
+        format!(
+            r#"{{"validators": {{"count": 4, "watchers": 1}}, "protocol": {{"block_time_ms": 1000}}, {gst}
+                "rules": [{{"match": {{"from": ["R1"], "types": ["Commit"]}},
+                            "action": {{"do": "hold", "until_sent": {{"node": "W0", "type": "ChangeView"}}}}}}],
+                "stop": {{"heights": 3}}}}"#
+        )
+    };
+    let s = scenario::parse(&text(""), "held").unwrap();
+    let r = report(&s, 1);
+    let held = r.rules[0].applied;
+    assert!(held > 0);
+    assert_eq!(r.drops.get("rule"), Some(&held), "every held delivery is recorded as dropped at the end");
+    // With GST declared, the rule stops and the held deliveries go out at GST.
+    let s = scenario::parse(&text(r#""liveness": {"gst_ms": 1500},"#), "held").unwrap();
+    let r = report(&s, 1);
+    assert!(r.rules[0].applied > 0);
+    assert_eq!(r.drops.get("rule"), None, "released at GST, not dropped");
+}

@@ -61,6 +61,8 @@ enum Event<M> {
     Marker(Rc<str>),
     /// Scripted timer control: fire the node's armed timer now.
     ForceTimer(NodeId),
+    /// Release every held delivery now.
+    ReleaseHeld,
 }
 
 /// A delivery parked by a rule until `node` sends a message of `kind`.
@@ -280,11 +282,21 @@ impl<R: Replica> Engine<R> {
         }
     }
 
-    /// Runs until the stop condition, quiescence or a halt.
+    /// Runs until the stop condition, quiescence or a halt. Deliveries a rule still holds
+    /// at the end are recorded as dropped (reason `rule`), so no message vanishes unseen.
     pub fn run(&mut self, obs: &mut dyn Observer) -> StopReason {
         if !self.started {
             self.start();
         }
+        let reason = self.run_loop(obs);
+        for h in std::mem::take(&mut self.held) {
+            let ev = Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::Rule };
+            let _ = self.emit(obs, ev);
+        }
+        reason
+    }
+
+    fn run_loop(&mut self, obs: &mut dyn Observer) -> StopReason {
         loop {
             match self.queue.peek_time() {
                 None => return StopReason::Quiescent,
@@ -305,6 +317,12 @@ impl<R: Replica> Engine<R> {
                 return StopReason::Heights;
             }
         }
+    }
+
+    /// At `at` every delivery a rule is holding is released (the end of scripted faults at
+    /// GST).
+    pub fn schedule_release_held(&mut self, at: SimTime) {
+        self.queue.push(at, Event::ReleaseHeld);
     }
 
     fn heights_reached(&self) -> bool {
@@ -430,6 +448,21 @@ impl<R: Replica> Engine<R> {
                 h.or(self.call(node, obs, |r, cx| r.on_transaction(cx, tx)))
             }
             Event::Marker(text) => self.emit(obs, Ev::Marker { text }),
+            Event::ReleaseHeld => {
+                for h in std::mem::take(&mut self.held) {
+                    let at = h.at.max(self.now);
+                    let ev = Event::Deliver {
+                        id: h.id,
+                        from: h.from,
+                        to: h.to,
+                        kind: h.kind_of_msg,
+                        msg: h.msg,
+                        dup: false,
+                    };
+                    self.queue.push(at, ev);
+                }
+                None
+            }
         }
     }
 

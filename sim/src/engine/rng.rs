@@ -17,10 +17,16 @@ use rand_core::{Rng, SeedableRng};
 /// Labels of the per-subsystem streams. Adding a stream never changes the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
+    /// Every delivery decision: loss, latency, duplication.
     Network,
+    /// Random topology generation (random-regular overlays).
+    Topology,
+    /// Reserved for randomised adversaries (today's behaviours are deterministic).
     Adversary,
+    /// Transaction arrival and gossip delay.
     Workload,
     Keys,
+    /// Reserved for per-node randomness outside the replica (replicas draw none).
     Node(u32),
 }
 
@@ -28,6 +34,7 @@ impl Stream {
     fn label(self) -> Vec<u8> {
         match self {
             Stream::Network => b"network".to_vec(),
+            Stream::Topology => b"topology".to_vec(),
             Stream::Adversary => b"adversary".to_vec(),
             Stream::Workload => b"workload".to_vec(),
             Stream::Keys => b"keys".to_vec(),
