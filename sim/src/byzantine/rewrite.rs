@@ -140,9 +140,14 @@ impl Byzantine {
         }
         let header = ctx.header_for(req.validator, *timestamp_ms, *nonce, tx_hashes).hash();
         cx.mark("byzantine: double-signed a proposal");
-        let response = Body::PrepareResponse { preparation_hash: req.hash };
         let commit = Body::Commit { signature: key.sign(&header) };
-        for body in [response, commit] {
+        // A primary does not respond to its own proposal (its request is its preparation).
+        let bodies = if req.validator as usize == me {
+            vec![commit]
+        } else {
+            vec![Body::PrepareResponse { preparation_hash: req.hash }, commit]
+        };
+        for body in bodies {
             let msg = ConsensusMessage::signed(req.height, req.view, me as u16, body, &key);
             self.deliver(Rc::new(Wire::Consensus(Rc::new(msg))), None, out);
         }

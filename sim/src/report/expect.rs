@@ -84,6 +84,19 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
     {
         out.push(format!("expected block interval p99 ≤ {p99} ms, got {}", r.latency.block_interval_ms.p99));
     }
+    for (&h, &v) in &e.views {
+        match r.per_height.iter().find(|x| x.height == h) {
+            Some(x) if x.view != v => out.push(format!("expected height {h} final in view {v}, got view {}", x.view)),
+            Some(_) => {}
+            None => out.push(format!("expected height {h} final in view {v}, but it was not finalised")),
+        }
+    }
+    for (name, &min) in &e.marks {
+        let got = r.coverage.get(name.as_str()).copied().unwrap_or(0);
+        if got < min {
+            out.push(format!("expected coverage mark \"{name}\" at least {min} times, got {got}"));
+        }
+    }
     if let Some(d) = e.digests.get(&r.seed)
         && *d != r.digest
     {

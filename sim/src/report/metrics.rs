@@ -27,6 +27,8 @@ pub struct Final {
     pub view: u8,
     pub block: Hash32,
     pub node: NodeId,
+    /// Validator index of the block's proposer.
+    pub primary: u16,
     /// When the finalised block was proposed, if a Proposed note was seen.
     pub proposed: Option<SimTime>,
 }
@@ -114,6 +116,7 @@ impl Observer for Metrics {
                         view: block.view,
                         block: block.hash,
                         node: *node,
+                        primary: block.header.primary,
                         proposed,
                     });
                 }

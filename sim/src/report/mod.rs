@@ -50,6 +50,8 @@ pub struct HeightRecord {
     pub view: u8,
     pub block: Hash32,
     pub finalised_by: String,
+    /// The validator that proposed the finalised block.
+    pub primary: String,
     /// Time since the previous height was finalised.
     pub interval_ms: f64,
     /// Time from the proposal of the finalised block to its finalisation.
@@ -133,6 +135,7 @@ impl Report {
                 view: f.view,
                 block: f.block,
                 finalised_by: name(f.node.idx()),
+                primary: name(f.primary as usize),
                 interval_ms: interval as f64 / 1000.0,
                 consensus_ms: c.map(|c| c as f64 / 1000.0),
             });

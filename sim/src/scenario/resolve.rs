@@ -707,7 +707,18 @@ fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
         let h = Hash32::from_hex(&v).ok_or_else(|| ScenarioError::new(&path, "must be 64 hex digits"))?;
         digests.insert(seed, h);
     }
+    let mut views = BTreeMap::new();
+    for (k, v) in e.views.unwrap_or_default() {
+        let h: u32 =
+            k.parse().ok().filter(|h| *h >= 1).ok_or_else(|| {
+                ScenarioError::new(format!("expect.views.{k}"), "key must be a height (an integer ≥ 1)")
+            })?;
+        views.insert(h, v);
+    }
+    let marks = e.marks.unwrap_or_default();
     Ok(ExpectSpec {
+        views,
+        marks,
         safety_holds,
         violations: e.violations,
         liveness_holds,

@@ -201,6 +201,10 @@ pub struct Expect {
     pub latency_p99_ms: Option<f64>,
     /// Pinned trace digests by seed (decimal string keys, as JSON requires).
     pub digests: Option<BTreeMap<String, String>>,
+    /// The exact view each listed height must be final in (height → view).
+    pub views: Option<BTreeMap<String, u8>>,
+    /// Coverage marks the run must reach at least this often (name → minimum count).
+    pub marks: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Clone, Debug, Deserialize, Default)]

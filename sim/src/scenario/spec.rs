@@ -116,6 +116,10 @@ pub struct ExpectSpec {
     pub max_view: Option<u8>,
     pub latency_p99_ms: Option<f64>,
     pub digests: BTreeMap<u64, Hash32>,
+    /// Height → the view it must be final in.
+    pub views: BTreeMap<u32, u8>,
+    /// Coverage mark → minimum count.
+    pub marks: BTreeMap<String, u64>,
 }
 
 impl ExpectSpec {
