@@ -105,8 +105,12 @@ fn crashed_primary_costs_exactly_its_heights_one_view_change() {
             assert_eq!(h.view, want, "{semantics}: height {} finalised in view {}", h.height, h.view);
             assert_ne!(h.finalised_by, "R1");
         }
-        // The view-1 primary of height 1 is (1 − 1) mod 7 = R0.
-        assert!(rep.per_height[0].block.to_hex().len() == 64);
+        // The view-1 primary of heights 1 and 8 is (h − 1) mod 7 = R0; every other height
+        // was proposed by its view-0 primary h mod 7.
+        for h in &rep.per_height {
+            let want = if h.height % 7 == 1 { "R0".to_string() } else { format!("R{}", h.height % 7) };
+            assert_eq!(h.primary, want, "{semantics}: height {}", h.height);
+        }
     }
 }
 

@@ -152,10 +152,15 @@ fn s3_certificate_and_linkage() {
             b.certificate[2].view = 1;
             Rc::new(b)
         }),
-        ("signature by a key outside the set", {
+        ("another validator's signature under index 2", {
             let mut b = (*good).clone();
             // Key 3's signature claimed as index 2's.
             b.certificate[2].sig = ch.keys.keypair(KeyId(3)).unwrap().sign(&b.hash);
+            Rc::new(b)
+        }),
+        ("a signer index outside the set", {
+            let mut b = (*good).clone();
+            b.certificate[2].index = 7;
             Rc::new(b)
         }),
         ("does not link to its parent", ch.block(&ch.block(&ch.genesis, 9, 0, &[0, 1, 2]), 1, 0, &[0, 1, 2])),
@@ -166,6 +171,9 @@ fn s3_certificate_and_linkage() {
         let evs = if b.height() == 2 { vec![persist(0, &good), persist(0, &b)] } else { vec![persist(0, &b)] };
         let ids = feed(&mut c, evs);
         assert!(ids.contains(&"S3"), "{what}: {ids:?}");
+        if what.contains("outside the set") {
+            assert!(c.violations[0].detail.contains("IndexOutOfSet"), "{}", c.violations[0].detail);
+        }
     }
     let mut c = ch.checkers(ALL_HONEST.to_vec());
     assert_eq!(feed(&mut c, vec![persist(0, &good)]), Vec::<&str>::new());

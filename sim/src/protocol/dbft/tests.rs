@@ -5,7 +5,7 @@ use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
 use super::semantics::Semantics;
 use super::*;
 use crate::engine::time::SimTime;
-use crate::protocol::crypto::{KeyId, Keyring};
+use crate::protocol::crypto::{Hash32, KeyId, Keyring};
 use crate::protocol::{Action, Cx, MsgKind};
 use crate::validators::{ValidatorSchedule, ValidatorSet};
 
@@ -205,10 +205,6 @@ fn request_gives_response_with_right_hash_and_duplicate_gives_nothing() {
 #[test]
 fn go_does_not_extend_on_sending_the_response() {
     let k = Kit::new(4, Semantics::Go);
-    let mut r = k.replica(2);
-    start(&k, &mut r, 0);
-    hear_from_all(&k, &mut r, 0, 4, 2);
-    fire(&k, &mut r, 0); // the genesis timer: ChangeView(1), timer 4T
     let mut r2 = k.replica(2);
     start(&k, &mut r2, 0);
     fire(&k, &mut r2, 0); // RecoveryRequest instead (nobody heard yet), timer 4T
@@ -604,14 +600,27 @@ fn commit_of_current_view_extends_by_4t_over_m_and_nothing_extends_once_committe
     let sig = k.ring.keypair(KeyId(0)).unwrap().sign(&header);
     let out = deliver(&k, &mut r, 150, 0, k.msg(0, 1, 0, Body::Commit { signature: sig }));
     assert_eq!(out.timers, vec![SimTime(before + 4 * T / 3)]);
-    // Once committed (commit lock), extensions stop.
+}
+
+#[test]
+fn nothing_extends_the_timer_once_committed() {
+    // N = 7 (M = 5), so a few commits do not finish the block.
+    let k = Kit::new(7, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
     let req = request(&k, 1, 0);
-    deliver(&k, &mut r, 300, 3, response(&k, 3, 0, &req));
+    deliver(&k, &mut r, 10, 1, req.clone());
+    for from in [0, 3, 4] {
+        deliver(&k, &mut r, 20, from, response(&k, from, 0, &req));
+    }
     assert!(r.ctx.commit_sent());
-    let sig = k.ring.keypair(KeyId(1)).unwrap().sign(&header);
-    let out = deliver(&k, &mut r, 310, 1, k.msg(1, 1, 0, Body::Commit { signature: sig }));
-    assert!(out.timers.iter().all(|t| t.0 != r.timer.deadline.0 + 4 * T / 3));
-    assert!(!out.persisted.is_empty(), "three commits of view 0: the block");
+    let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+    let commit = |i: u32| k.msg(i, 1, 0, Body::Commit { signature: k.ring.keypair(KeyId(i)).unwrap().sign(&header) });
+    let out = deliver(&k, &mut r, 30, 0, commit(0));
+    assert!(out.timers.is_empty(), "a committed node does not extend: {:?}", out.timers);
+    assert!(out.persisted.is_empty());
+    let out = deliver(&k, &mut r, 40, 3, response(&k, 5, 0, &req));
+    assert!(out.timers.is_empty());
 }
 
 #[test]
@@ -661,16 +670,130 @@ fn go_primary_of_a_later_view_fires_at_once() {
     let mut r = k.replica(0); // primary of height 1, view 1
     r.go_last_check = Some((0, 0, SimTime(0))); // past the genesis quirk
     start(&k, &mut r, 0);
+    let mut out = Out::default();
     for from in [1, 2, 3] {
-        deliver(&k, &mut r, 2 * T, from, k.cv(from, 1, 0));
+        out = deliver(&k, &mut r, 2 * T, from, k.cv(from, 1, 0));
     }
     assert_eq!((r.ctx.view, r.ctx.is_primary()), (1, true));
-    let mut s = k.replica(0);
-    s.go_last_check = Some((0, 0, SimTime(0)));
-    s.ctx.view = 1;
-    assert_eq!(s.initial_timeout(SimTime(5 * T)), 0, "Go: a view>0 primary fires immediately");
+    assert_eq!(out.last_timer(), Some(2 * T), "Go: a view>0 primary's timer expires at once");
+    assert_eq!(fire(&k, &mut r, 2 * T).kinds(), vec![MsgKind::PrepareRequest]);
     let k = Kit::new(4, Semantics::CSharp);
     let mut c = k.replica(0);
     c.ctx.view = 1;
     assert_eq!(c.initial_timeout(SimTime(5 * T)), T, "C#: T (no reference block of its own)");
+}
+
+#[test]
+fn prepare_response_received_extends_by_2t_over_m() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let before = r.timer.deadline.0;
+    // A response before the request: stored, and the timer extended.
+    let out = deliver(&k, &mut r, 5, 3, response(&k, 3, 0, &request(&k, 1, 0)));
+    assert_eq!(out.timers, vec![SimTime(before + 2 * T / 3)]);
+    assert!(r.ctx.preparations[3].is_some());
+}
+
+#[test]
+fn recovery_message_from_a_higher_view_moves_us_there_and_a_recovered_primary_waits() {
+    let k = Kit::new(4, Semantics::CSharp);
+    // Node 3 collects M ChangeViews for view 1 and so enters view 1.
+    let mut a = k.replica(3);
+    start(&k, &mut a, 0);
+    for from in [0, 1, 2] {
+        deliver(&k, &mut a, 10, from, k.cv(from, 1, 0));
+    }
+    assert_eq!(a.ctx.view, 1);
+    let rec = Rc::new(Wire::Consensus(Rc::new(a.make_recovery_message().unwrap())));
+    // Node 0 — the primary of view 1 — never saw the ChangeViews; the recovery message
+    // carries them (M of them, C#), and it follows into view 1.
+    let mut b = k.replica(0);
+    start(&k, &mut b, 0);
+    let out = deliver(&k, &mut b, 20, 3, rec);
+    assert_eq!(b.ctx.view, 1);
+    assert!(b.ctx.is_primary());
+    // Entering a view while recovering, a primary waits T·2^(v+1) instead of proposing
+    // at once (reference §1.5).
+    assert_eq!(out.last_timer(), Some(20 + 4 * T));
+    assert!(out.kinds().iter().all(|k| *k != MsgKind::PrepareRequest));
+}
+
+#[test]
+fn get_blocks_is_answered_with_the_blocks_asked_for() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut s = k.replica(0);
+    start(&k, &mut s, 0);
+    let req = request(&k, 1, 0);
+    deliver(&k, &mut s, 10, 1, req);
+    let header = s.ctx.proposal.as_ref().unwrap().header_hash;
+    for i in 1..=3u32 {
+        let sig = k.ring.keypair(KeyId(i)).unwrap().sign(&header);
+        deliver(&k, &mut s, 20, i, k.msg(i, 1, 0, Body::Commit { signature: sig }));
+    }
+    assert_eq!(s.ledger_height(), 1);
+    let mut buf = Vec::new();
+    let mut cx = Cx::new(SimTime(30), &k.ring, &mut buf);
+    s.on_message(&mut cx, NodeId(3), &Rc::new(Wire::GetBlocks { from: 1 }));
+    let sent: Vec<(NodeId, u32)> = buf
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(to, w) => match &**w {
+                Wire::Block(b) => Some((*to, b.height())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![(NodeId(3), 1)]);
+    // Nothing beyond the tip.
+    let mut buf = Vec::new();
+    let mut cx = Cx::new(SimTime(40), &k.ring, &mut buf);
+    s.on_message(&mut cx, NodeId(3), &Rc::new(Wire::GetBlocks { from: 2 }));
+    assert!(buf.iter().all(|a| !matches!(a, Action::Send(..))));
+}
+
+#[test]
+fn invalid_requests_csharp_ignores_go_changes_view() {
+    let bad_prev = |k: &Kit| {
+        k.msg(
+            1,
+            1,
+            0,
+            Body::PrepareRequest {
+                version: 0,
+                prev_hash: Hash32::of(b"x"),
+                timestamp_ms: 10,
+                nonce: 1,
+                tx_hashes: vec![],
+            },
+        )
+    };
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let out = deliver(&k, &mut r, 10, 1, bad_prev(&k));
+    assert!(out.sent.is_empty(), "C# ignores an invalid request");
+    assert!(!r.ctx.request_sent_or_received());
+    let k = Kit::new(4, Semantics::Go);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    hear_from_all(&k, &mut r, 0, 4, 2);
+    let out = deliver(&k, &mut r, 10, 1, bad_prev(&k));
+    let Body::ChangeView { reason, .. } = out.sent[0].body else { panic!("{:?}", out.kinds()) };
+    assert_eq!(reason, ChangeViewReason::BlockRejectedByPolicy);
+    // A timestamp not after the previous block passes Go's request check but fails its
+    // block check once the transactions are in: TxInvalid.
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    hear_from_all(&k, &mut r, 0, 4, 2);
+    let stale = k.msg(
+        1,
+        1,
+        0,
+        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 0, nonce: 1, tx_hashes: vec![] },
+    );
+    let out = deliver(&k, &mut r, 10, 1, stale);
+    let Body::ChangeView { reason, .. } = out.sent[0].body else { panic!("{:?}", out.kinds()) };
+    assert_eq!(reason, ChangeViewReason::TxInvalid);
 }
