@@ -187,6 +187,27 @@ impl Keyring {
     }
 }
 
+/// A `std::hash::Hasher` over BLAKE3, for hashing whole replica states with `#[derive(Hash)]`
+/// (the field order of the derive is fixed, so the result is reproducible).
+#[derive(Default)]
+pub struct StateHasher(blake3::Hasher);
+
+impl StateHasher {
+    pub fn digest(&self) -> Hash32 {
+        Hash32(*self.0.finalize().as_bytes())
+    }
+}
+
+impl std::hash::Hasher for StateHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(&self) -> u64 {
+        let d = self.digest();
+        u64::from_le_bytes([d.0[0], d.0[1], d.0[2], d.0[3], d.0[4], d.0[5], d.0[6], d.0[7]])
+    }
+}
+
 /// Canonical byte encoding for hashing: fixed-width little-endian fields, length-prefixed
 /// sequences. Used for signatures, block hashes and the trace digest, so it must never
 /// depend on anything but the values written.

@@ -1,3 +1,6 @@
+//! Scenario parsing: defaults, name resolution, GST cuts, and the table of malformed inputs
+//! whose errors must name the field path.
+
 use super::*;
 
 #[test]

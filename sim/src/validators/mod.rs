@@ -68,7 +68,7 @@ impl ValidatorSet {
 /// Which set validates which height: the genesis set, replaced from given heights on.
 /// Every honest primary names `set_for(h + 1)` in block h (NextConsensus), so all honest
 /// replicas agree on the schedule because they read it from the same chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ValidatorSchedule {
     pub genesis: Rc<ValidatorSet>,
     /// Height → the set that validates that height and the ones after it.

@@ -75,7 +75,7 @@ impl Mutation {
 }
 
 /// Protocol options shared by every replica of a run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct DbftOptions {
     /// T: the block time, in microseconds.
     pub block_time_us: u64,
@@ -96,7 +96,7 @@ pub struct TimerState {
 }
 
 /// One dBFT 2.0 replica (validator or watch-only node).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct DbftReplica {
     pub node: NodeId,
     key: Option<KeyPair>,
@@ -351,5 +351,11 @@ impl Replica for DbftReplica {
 
     fn ledger_height(&self) -> u32 {
         self.ledger.height()
+    }
+
+    fn state_hash(&self) -> Hash32 {
+        let mut h = crate::protocol::crypto::StateHasher::default();
+        std::hash::Hash::hash(self, &mut h);
+        h.digest()
     }
 }

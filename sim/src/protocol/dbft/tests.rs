@@ -797,3 +797,14 @@ fn invalid_requests_csharp_ignores_go_changes_view() {
     let Body::ChangeView { reason, .. } = out.sent[0].body else { panic!("{:?}", out.kinds()) };
     assert_eq!(reason, ChangeViewReason::TxInvalid);
 }
+
+#[test]
+fn state_hash_follows_the_state() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let (mut a, req) = backup_with_request(&k);
+    let (b, _) = backup_with_request(&k);
+    assert_eq!(a.state_hash(), b.state_hash(), "same inputs, same state");
+    deliver(&k, &mut a, 300, 3, response(&k, 3, 0, &req));
+    assert_ne!(a.state_hash(), b.state_hash(), "a commit changes the state");
+    assert_eq!(a.clone().state_hash(), a.state_hash());
+}
