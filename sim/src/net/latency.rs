@@ -5,11 +5,12 @@
 
 use crate::engine::rng::SimRng;
 use crate::engine::time::{Micros, ms_to_micros};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// A per-hop latency distribution. All parameters in milliseconds unless noted.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "dist", rename_all = "kebab-case")]
+/// A per-hop latency distribution. All parameters in milliseconds unless noted. Scenario
+/// files use this very shape (`network.latency`); `scenario::resolve` checks the values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Latency {
     /// Always `ms`.
     Constant { ms: f64 },

@@ -527,11 +527,11 @@ fn resolve_rules(rules: &[schema::MessageRule], names: &Names) -> Result<Vec<Rul
     Ok(out)
 }
 
-fn resolve_latency(l: &schema::Latency) -> Result<Latency> {
+fn resolve_latency(l: &Latency) -> Result<Latency> {
     const P: &str = "network.latency";
     Ok(match *l {
-        schema::Latency::Constant { ms } => Latency::Constant { ms: non_negative(&format!("{P}.ms"), ms)? },
-        schema::Latency::Uniform { min_ms, max_ms } => {
+        Latency::Constant { ms } => Latency::Constant { ms: non_negative(&format!("{P}.ms"), ms)? },
+        Latency::Uniform { min_ms, max_ms } => {
             let min_ms = non_negative(&format!("{P}.min_ms"), min_ms)?;
             let max_ms = non_negative(&format!("{P}.max_ms"), max_ms)?;
             if max_ms < min_ms {
@@ -539,15 +539,15 @@ fn resolve_latency(l: &schema::Latency) -> Result<Latency> {
             }
             Latency::Uniform { min_ms, max_ms }
         }
-        schema::Latency::Normal { mean_ms, stddev_ms } => Latency::Normal {
+        Latency::Normal { mean_ms, stddev_ms } => Latency::Normal {
             mean_ms: positive(&format!("{P}.mean_ms"), mean_ms)?,
             stddev_ms: non_negative(&format!("{P}.stddev_ms"), stddev_ms)?,
         },
-        schema::Latency::LogNormal { mean_ms, sigma } => Latency::LogNormal {
+        Latency::LogNormal { mean_ms, sigma } => Latency::LogNormal {
             mean_ms: positive(&format!("{P}.mean_ms"), mean_ms)?,
             sigma: non_negative(&format!("{P}.sigma"), sigma)?,
         },
-        schema::Latency::Pareto { scale_ms, shape, cap_ms } => {
+        Latency::Pareto { scale_ms, shape, cap_ms } => {
             let scale_ms = positive(&format!("{P}.scale_ms"), scale_ms)?;
             let shape = positive(&format!("{P}.shape"), shape)?;
             if let Some(c) = cap_ms

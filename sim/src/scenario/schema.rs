@@ -80,23 +80,13 @@ pub struct Protocol {
 #[serde(deny_unknown_fields)]
 pub struct Network {
     pub preset: Option<String>,
-    pub latency: Option<Latency>,
+    pub latency: Option<crate::net::latency::Latency>,
     pub loss: Option<f64>,
     pub duplicate: Option<f64>,
     pub bandwidth_mbps: Option<f64>,
     pub topology: Option<Topology>,
     pub partitions: Option<Vec<Partition>>,
     pub degradations: Option<Vec<Degradation>>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Latency {
-    Constant { ms: f64 },
-    Uniform { min_ms: f64, max_ms: f64 },
-    Normal { mean_ms: f64, stddev_ms: f64 },
-    LogNormal { mean_ms: f64, sigma: f64 },
-    Pareto { scale_ms: f64, shape: f64, cap_ms: Option<f64> },
 }
 
 #[derive(Clone, Debug, Deserialize)]
