@@ -208,3 +208,25 @@ fn plot_writes_svgs_and_data() {
     assert_eq!(data.as_array().unwrap().len(), 16);
     assert_eq!(bin().args(["plot", "--validators", "0"]).output().unwrap().status.code(), Some(2));
 }
+
+#[test]
+fn narrate_tells_the_run_step_by_step() {
+    let dir = tmpdir("narrate");
+    let out = run(&["run", "scenarios/attacks/crash-lock-4.json", "--narrate", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The lock story of reference §2, in order: the proposal, R1's crash, R2's commit, R3
+    // and R0 asking to leave view 0, and the summary last.
+    let pos = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("missing {needle:?} in narration"));
+    let steps = [
+        "R1 -> all  PrepareRequest h1 v0",
+        "R1 CRASHES",
+        "R2 signs Commit for",
+        "R3 asks to leave h1 v0 (Timeout)",
+        "R0 asks to leave h1 v0 (TxNotFound)",
+        "dbft-sim: crash-lock-4 seed 1",
+    ];
+    for w in steps.windows(2) {
+        assert!(pos(w[0]) < pos(w[1]), "{:?} should come before {:?}", w[0], w[1]);
+    }
+}

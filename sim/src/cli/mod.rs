@@ -37,6 +37,9 @@ pub enum Command {
         /// Print only the verdict line.
         #[arg(long, short)]
         quiet: bool,
+        /// Narrate the run on stdout, one line per event (before the summary).
+        #[arg(long)]
+        narrate: bool,
     },
     /// Run the regression suite: every scenario under PATHS for each of its seeds.
     Check {
@@ -92,7 +95,9 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Run { scenario, seed, out, trace, quiet } => run::run(&scenario, seed, out, trace, quiet),
+        Command::Run { scenario, seed, out, trace, quiet, narrate } => {
+            run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate })
+        }
         Command::Check { paths, jobs, junit, update_digests, seeds, long } => {
             let seeds = match seeds.as_deref().map(check::parse_seeds).transpose() {
                 Ok(s) => s,

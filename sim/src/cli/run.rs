@@ -3,6 +3,7 @@
 use super::progress::Progress;
 use crate::engine::trace::{Observer, Observers};
 use crate::report::files::{AtomicFile, write_atomic};
+use crate::report::narrate::Narrator;
 use crate::report::trace_file::TraceWriter;
 use crate::report::{Report, summary};
 use crate::scenario;
@@ -14,7 +15,17 @@ pub fn default_out(name: &str, seed: u64) -> PathBuf {
     Path::new("reports").join(name).join(seed.to_string())
 }
 
-pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, trace: Option<PathBuf>, quiet: bool) -> i32 {
+/// The options of `dbft-sim run`.
+pub struct RunOptions {
+    pub seed: Option<u64>,
+    pub out: Option<PathBuf>,
+    pub trace: Option<PathBuf>,
+    pub quiet: bool,
+    pub narrate: bool,
+}
+
+pub fn run(path: &Path, opts: RunOptions) -> i32 {
+    let RunOptions { seed, out, trace, quiet, narrate } = opts;
     let spec = match scenario::load(path) {
         Ok(s) => s,
         Err(e) => {
@@ -35,8 +46,13 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, trace: Option<P
         },
     };
     let mut progress = Progress::new(spec.stop.duration, &spec.name);
+    let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut narrator = narrate.then(|| Narrator::new(std::io::stdout().lock(), names));
     let result = {
         let mut extra: Vec<&mut dyn Observer> = vec![&mut progress];
+        if let Some(n) = narrator.as_mut() {
+            extra.push(n);
+        }
         if let Some(t) = trace_writer.as_mut() {
             extra.push(t);
         }

@@ -7,6 +7,7 @@
 pub mod expect;
 pub mod files;
 pub mod metrics;
+pub mod narrate;
 pub mod plot;
 pub mod summary;
 pub mod trace_file;
