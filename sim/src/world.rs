@@ -167,6 +167,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
                     up: engine.is_up(node),
                     validator: matches!(spec.nodes[i].role, Role::Validator { .. }),
                     ledger_height: r.ledger_height(),
+                    last_timer: metrics.last_timer[i],
                     status: r.status(),
                 }
             })

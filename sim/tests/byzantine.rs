@@ -101,6 +101,33 @@ fn crash_lock_stalls_as_commit_lock_and_four_good_nodes_recover() {
     assert!(r.coverage.get("ChangeView replaced by RecoveryRequest").copied().unwrap_or(0) >= 2);
 }
 
+/// The finding behind `commit-extension-starvation-4`: a Commit of the current view extends
+/// the receiver's timer before its block signature is checked, and a rejected Commit is not
+/// stored, so one Byzantine validator sending garbage Commits keeps every honest timer from
+/// firing. The same schedule without the attacker must recover by a view change, which is what
+/// makes the stall the attacker's doing rather than the workload's.
+#[test]
+fn garbage_commits_starve_honest_timers_and_the_honest_schedule_recovers() {
+    let path = common::repo().join("scenarios/attacks/commit-extension-starvation-4.json");
+    let s = load("scenarios/attacks/commit-extension-starvation-4.json");
+    let r = report(&s, s.seed);
+    assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
+    let stall = r.liveness.stall.as_ref().unwrap();
+    assert_eq!((stall.class, stall.height, stall.view), ("timer-starved", 1, 0));
+    assert!(r.rejected.get("Commit:bad-signature").copied().unwrap_or(0) >= 100, "{:?}", r.rejected);
+    assert_eq!(r.heights.finalised, 0);
+
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let obj = doc.as_object_mut().unwrap();
+    obj.remove("byzantine");
+    obj.remove("expect");
+    let honest = scenario::parse(&doc.to_string(), "honest").unwrap();
+    let r = report(&honest, s.seed);
+    assert!(r.liveness.stall.is_none(), "{:?}", r.liveness.stall.map(|s| s.class));
+    assert!(r.heights.finalised >= 3);
+    assert_eq!(r.per_height[0].view, 1, "height 1 needs one view change without the attacker");
+}
+
 /// Collects every event except duplicate deliveries, without step numbers.
 #[derive(Default)]
 struct Events {

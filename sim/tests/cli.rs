@@ -230,3 +230,28 @@ fn narrate_tells_the_run_step_by_step() {
         assert!(pos(w[0]) < pos(w[1]), "{:?} should come before {:?}", w[0], w[1]);
     }
 }
+
+/// Swarm mode as a user runs it: every written-out run replays, with `dbft-sim run`, to the
+/// outcome the swarm counted. Seeds 700..=830 include two runs that stall in a commit lock
+/// (one faulty validator among seven can cause one: reference §2), so `--keep-stalls`
+/// writes files to replay.
+#[test]
+fn swarm_counts_outcomes_and_its_files_replay() {
+    let out_dir = tmpdir("swarm");
+    let out = run(&["swarm", "--seeds", "700..830", "--keep-stalls", "--out", out_dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("131 runs:") && stdout.contains(" 0 safety violations"), "{stdout}");
+    let mut files: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(!files.is_empty(), "{stdout}");
+    assert!(stdout.contains(&format!("stalls: {} commit-lock", files.len())), "{stdout}");
+    for f in &files {
+        let dir = out_dir.join(f.file_stem().unwrap()).join("replay");
+        let r = run(&["run", f.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet"]);
+        assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+        let rep = report(&dir);
+        assert_eq!(rep["liveness"]["status"], "stalls", "{}", f.display());
+        assert_eq!(rep["liveness"]["stall"]["class"], "commit-lock", "{}", f.display());
+    }
+}

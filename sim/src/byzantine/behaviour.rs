@@ -32,14 +32,20 @@ pub enum Behaviour {
     Forge { period: Micros },
     /// Honest, but everything it broadcasts goes only to `to`.
     SelectiveDelivery { to: Vec<NodeId> },
+    /// Every `period`, a Commit of its current view whose block signature is garbage (the
+    /// payload itself is validly signed). Receivers extend their timer by 4T/M before they
+    /// check the block signature, and drop the Commit without storing it — so the next one
+    /// extends again: honest timers can be kept from ever expiring.
+    GarbageCommits { period: Micros },
 }
 
 impl Behaviour {
     pub fn period(&self) -> Option<Micros> {
         match self {
-            Behaviour::ChangeViewFlood { period, .. } | Behaviour::Replay { period } | Behaviour::Forge { period } => {
-                Some(*period)
-            }
+            Behaviour::ChangeViewFlood { period, .. }
+            | Behaviour::Replay { period }
+            | Behaviour::Forge { period }
+            | Behaviour::GarbageCommits { period } => Some(*period),
             Behaviour::WithholdCommits { delay, .. } => Some((*delay / 4).max(1_000)),
             _ => None,
         }
@@ -55,6 +61,7 @@ impl Behaviour {
             Behaviour::Replay { .. } => "replay",
             Behaviour::Forge { .. } => "forge",
             Behaviour::SelectiveDelivery { .. } => "selective-delivery",
+            Behaviour::GarbageCommits { .. } => "garbage-commits",
         }
     }
 }

@@ -17,6 +17,7 @@ impl Byzantine {
                 Behaviour::ChangeViewFlood { forged_view, stale, .. } => self.flood(cx, forged_view, stale, &mut out),
                 Behaviour::Replay { .. } => self.replay(&mut out),
                 Behaviour::Forge { .. } => self.forge(cx, &mut out),
+                Behaviour::GarbageCommits { .. } => self.garbage_commit(cx, &mut out),
                 _ => {}
             }
         }
@@ -74,6 +75,16 @@ impl Byzantine {
             let m = self.state.seen[self.state.replay_cursor % n].clone();
             self.state.replay_cursor += 1;
             self.deliver(Rc::new(Wire::Consensus(m)), None, out);
+        }
+    }
+
+    /// A validly signed Commit of the current view with a garbage block signature.
+    fn garbage_commit(&mut self, cx: &mut Cx<Wire>, out: &mut Vec<Action<Wire>>) {
+        let t = self.state.ticks;
+        let body = Body::Commit { signature: Signature(0xBAD0_0000_0000_0000 ^ t as u128) };
+        if let Some(w) = self.signed(self.inner.ctx.view, body) {
+            cx.mark("byzantine: garbage commit");
+            self.deliver(w, None, out);
         }
     }
 

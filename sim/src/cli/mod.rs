@@ -8,6 +8,7 @@ pub mod parallel;
 pub mod plot;
 pub mod progress;
 pub mod run;
+pub mod swarm;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -82,6 +83,24 @@ pub enum Command {
         #[arg(long, short, default_value_t = 1)]
         jobs: usize,
     },
+    /// Swarm testing: a random configuration per seed (≤ F faults); counterexamples to
+    /// safety are written out as scenario files.
+    Swarm {
+        /// Seeds: "1,2,3" or "1..1000".
+        #[arg(long, default_value = "1..200")]
+        seeds: String,
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+        /// Where counterexamples go.
+        #[arg(long, default_value = "reports/swarm")]
+        out: PathBuf,
+        /// Heights per run.
+        #[arg(long, default_value_t = 6)]
+        heights: u32,
+        /// Also write out runs that stalled.
+        #[arg(long)]
+        keep_stalls: bool,
+    },
 }
 
 /// Parses arguments and runs; returns the process exit code.
@@ -121,6 +140,20 @@ pub fn main() -> i32 {
                 return 2;
             }
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
+        }
+        Command::Swarm { seeds, jobs, out, heights, keep_stalls } => {
+            let seeds = match check::parse_seeds(&seeds) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --seeds: {e}");
+                    return 2;
+                }
+            };
+            if heights == 0 {
+                eprintln!("error: --heights must be > 0");
+                return 2;
+            }
+            swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls })
         }
     }
 }

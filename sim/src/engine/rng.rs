@@ -28,6 +28,8 @@ pub enum Stream {
     Keys,
     /// Reserved for per-node randomness outside the replica (replicas draw none).
     Node(u32),
+    /// Swarm testing: the random configuration of one swarm run.
+    Swarm,
 }
 
 impl Stream {
@@ -38,6 +40,7 @@ impl Stream {
             Stream::Adversary => b"adversary".to_vec(),
             Stream::Workload => b"workload".to_vec(),
             Stream::Keys => b"keys".to_vec(),
+            Stream::Swarm => b"swarm".to_vec(),
             Stream::Node(i) => {
                 let mut v = b"node:".to_vec();
                 v.extend_from_slice(&i.to_le_bytes());

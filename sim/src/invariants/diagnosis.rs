@@ -10,6 +10,11 @@
 //! - `commit-lock`: some honest validators committed (in a view that cannot reach M
 //!   commits) and the uncommitted ones are too few to gather M ChangeViews — neither a
 //!   block nor a view change is reachable (reference §2.1);
+//! - `timer-starved`: some uncommitted honest validators' timers have not expired for
+//!   longer than the window below although nothing progresses — something keeps extending
+//!   them (a Commit of the current view extends the timer by 4T/M before its block
+//!   signature is checked, and a rejected one is not stored, so the next one extends
+//!   again);
 //! - `still-progressing`: honest replicas finalised a block or changed view recently
 //!   enough — within the liveness bound, or within twice the timeout of the view they are
 //!   in (timeouts double with every view, so at high views progress is slow but not over)
@@ -33,8 +38,18 @@ pub struct ReplicaDiag {
     pub up: bool,
     pub validator: bool,
     pub ledger_height: u32,
+    /// When its timer last fired (milliseconds; None: never).
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub last_timer: Option<SimTime>,
     #[serde(flatten)]
     pub status: Option<ReplicaStatus>,
+}
+
+fn ser_opt_ms<S: serde::Serializer>(t: &Option<SimTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_f64(t.as_ms_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -71,7 +86,17 @@ pub fn diagnose(input: StallInput) -> Stall {
     let view = at_h.iter().map(|s| s.view).max().unwrap_or(0);
     let view_timeout = block_time.saturating_mul(1u64 << (view as u32 + 2).min(40));
     let window = SimTime(bound.0.max(view_timeout.saturating_mul(2)));
-    let (class, reason) = classify(&running, &at_h, &partitions, last_progress, end, window, m);
+    // Uncommitted honest validators at the stalled height whose timers have not fired
+    // within the window: they would time out and help a view change, but never do.
+    let starved: Vec<&str> = running
+        .iter()
+        .filter(|&&i| {
+            replicas[i].status.as_ref().is_some_and(|s| s.height == height && s.phase != Phase::CommitSent)
+                && replicas[i].last_timer.is_none_or(|t| end.since(t) > window.0)
+        })
+        .map(|&i| replicas[i].name.as_str())
+        .collect();
+    let (class, reason) = classify(&running, &at_h, &partitions, (last_progress, &starved), end, window, m);
     Stall { class, height, view, reason, replicas }
 }
 
@@ -79,7 +104,7 @@ fn classify(
     running: &[usize],
     at_h: &[&ReplicaStatus],
     partitions: &[&[Vec<NodeId>]],
-    last_progress: Option<SimTime>,
+    (last_progress, starved): (Option<SimTime>, &[&str]),
     end: SimTime,
     bound: SimTime,
     m: usize,
@@ -137,6 +162,16 @@ fn classify(
             format!(
                 "an honest replica finalised a block or changed view {} ms before the end (within {} ms): the run was cut short",
                 end.since(last_progress) / 1000,
+                bound.0 / 1000
+            ),
+        );
+    }
+    if !starved.is_empty() {
+        return (
+            "timer-starved",
+            format!(
+                "the timers of {} have not fired for over {} ms although nothing progresses: something keeps extending them",
+                starved.join(", "),
                 bound.0 / 1000
             ),
         );

@@ -286,8 +286,17 @@ fn status(height: u32, view: u8, phase: Phase, committed_view: Option<u8>) -> Re
     }
 }
 
+/// A replica whose timer fired recently (at 590 s; the tests end at 100 + idle ≤ 600 s).
 fn replica(name: &str, up: bool, s: ReplicaStatus) -> ReplicaDiag {
-    ReplicaDiag { name: name.into(), honest: true, up, validator: true, ledger_height: s.height - 1, status: Some(s) }
+    ReplicaDiag {
+        name: name.into(),
+        honest: true,
+        up,
+        validator: true,
+        ledger_height: s.height - 1,
+        last_timer: Some(SimTime::from_secs(590)),
+        status: Some(s),
+    }
 }
 
 fn input<'a>(replicas: Vec<ReplicaDiag>, partitions: Vec<&'a [Vec<NodeId>]>, idle_s: u64) -> StallInput<'a> {
@@ -329,6 +338,12 @@ fn stall_classes() {
     assert_eq!(diagnose(input(all_up.clone(), vec![], 30)).class, "still-progressing");
     // Nothing fits.
     assert_eq!(diagnose(input(all_up.clone(), vec![], 500)).class, "undiagnosed");
+    // Stuck, and R2's timer has not fired for longer than the window: starved timers.
+    let mut starved = all_up.clone();
+    starved[2].last_timer = Some(SimTime::from_secs(150));
+    let s = diagnose(input(starved, vec![], 500));
+    assert_eq!(s.class, "timer-starved");
+    assert!(s.reason.contains("R2"), "{}", s.reason);
     // At view 6 a view lasts up to T·2^8 = 256 s: 500 s idle is still within two of them.
     let high: Vec<ReplicaDiag> =
         (0..4).map(|i| replica(&format!("R{i}"), true, status(3, 6, Phase::ViewChanging, None))).collect();

@@ -43,6 +43,8 @@ pub struct Metrics {
     proposed: BTreeMap<Hash32, SimTime>,
     /// Last time an honest replica persisted a block or entered a new view (None: never).
     pub last_progress: Option<SimTime>,
+    /// Per node, the last time its timer fired (None: never).
+    pub last_timer: Vec<Option<SimTime>>,
     pub view_changes: u64,
     pub timers: u64,
     pub events: u64,
@@ -54,6 +56,7 @@ impl Metrics {
     pub fn new(honest: Vec<bool>) -> Metrics {
         Metrics {
             heights: vec![0; honest.len()],
+            last_timer: vec![None; honest.len()],
             honest,
             kinds: [KindCounts::default(); MsgKind::ALL.len()],
             drops: BTreeMap::new(),
@@ -96,7 +99,12 @@ impl Observer for Metrics {
                 self.kinds[kind.index()].dropped += 1;
                 *self.drops.entry(*reason).or_insert(0) += 1;
             }
-            Ev::Timer { .. } => self.timers += 1,
+            Ev::Timer { node, .. } => {
+                self.timers += 1;
+                if let Some(t) = self.last_timer.get_mut(node.idx()) {
+                    *t = Some(rec.time);
+                }
+            }
             Ev::Crash { .. } => self.crashes += 1,
             Ev::Restart { node, amnesia: true } => {
                 if let Some(h) = self.honest.get_mut(node.idx()) {

@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 /// Ids of every invariant a scenario may name.
 pub const INVARIANT_IDS: [&str; 7] = ["S1", "S2", "S3", "S4", "S5", "S6", "L1"];
 /// Stall classifications a scenario may expect.
-pub const STALL_CLASSES: [&str; 4] = ["commit-lock", "partitioned", "too-many-faulty", "still-progressing"];
+/// `undiagnosed` is not among them: an expectation names a reason.
+pub const STALL_CLASSES: [&str; 5] =
+    ["commit-lock", "partitioned", "too-many-faulty", "still-progressing", "timer-starved"];
 
 pub const DEFAULT_VALIDATORS: u32 = 4;
 pub const DEFAULT_BLOCK_TIME_MS: f64 = 15_000.0;
@@ -454,6 +456,7 @@ fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names)
             B::Replay { period_ms } => Behaviour::Replay { period: period(*period_ms)? },
             B::Forge { period_ms } => Behaviour::Forge { period: period(*period_ms)? },
             B::SelectiveDelivery { to } => Behaviour::SelectiveDelivery { to: names.nodes(&format!("{p}.to"), to)? },
+            B::GarbageCommits { period_ms } => Behaviour::GarbageCommits { period: period(*period_ms)? },
         });
     }
     Ok(out)

@@ -276,6 +276,7 @@ pub enum BehaviourSpec {
     Replay { period_ms: f64 },
     Forge { period_ms: f64 },
     SelectiveDelivery { to: Vec<NodeRef> },
+    GarbageCommits { period_ms: f64 },
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1,0 +1,204 @@
+//! `dbft-sim swarm`: random configurations, one per seed, hunting for counterexamples.
+//!
+//! Swarm testing (Groce et al., ISSTA 2012; TigerBeetle's `options_swarm`): each seed draws
+//! its own configuration from the swarm stream — validator count, semantics, network
+//! preset, loss, duplication, a partition that heals, and up to F faulty validators, each
+//! crashing, restarting or running one Byzantine behaviour — so that every seed enables a
+//! different subset of fault families. Safety must hold in every run (faults stay within
+//! F). A run that breaks it is written out as an ordinary scenario file, replayable with
+//! `dbft-sim run`; stalls are counted by class (liveness is not promised under Byzantine
+//! behaviour), and written out too with `--keep-stalls`.
+
+use super::parallel;
+use crate::engine::rng::{SimRng, Stream};
+use crate::report::Report;
+use crate::report::files::write_atomic;
+use crate::scenario;
+use crate::world;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub struct SwarmOptions {
+    pub seeds: Vec<u64>,
+    pub jobs: usize,
+    pub out: PathBuf,
+    pub heights: u32,
+    pub keep_stalls: bool,
+}
+
+fn pick<'a, T>(rng: &mut SimRng, xs: &'a [T]) -> &'a T {
+    &xs[rng.below(xs.len() as u64) as usize]
+}
+
+/// The scenario (JSON text) of swarm seed `seed`.
+pub fn generate(seed: u64, heights: u32) -> String {
+    let mut rng = SimRng::derive(seed, Stream::Swarm);
+    let n = *pick(&mut rng, &[4u32, 4, 7, 7, 10]);
+    let f = (n - 1) / 3;
+    let semantics = pick(&mut rng, &["csharp", "go"]);
+    let preset = pick(&mut rng, &["lan", "wan", "wan", "heavy-tail"]);
+    let loss = pick(&mut rng, &[0.0, 0.0, 0.01, 0.05, 0.1]);
+    let duplicate = pick(&mut rng, &[0.0, 0.0, 0.05]);
+    let t = 1000u64;
+    let mut partitions = Vec::new();
+    if rng.chance(0.3) {
+        let size = 1 + rng.below((n / 2) as u64) as usize;
+        let group: Vec<String> =
+            rng.sample_indices(n as usize, size).into_iter().map(|i| format!("\"R{i}\"")).collect();
+        let from = rng.range_inclusive(0, 20 * t);
+        let until = from + rng.range_inclusive(2 * t, 30 * t);
+        partitions.push(format!(r#"{{"groups": [[{}]], "from_ms": {from}, "until_ms": {until}}}"#, group.join(", ")));
+    }
+    // Up to F faulty validators, each with one fault family.
+    let faulty = rng.below(f as u64 + 1) as usize;
+    let (mut crashes, mut byzantine) = (Vec::new(), Vec::new());
+    for v in rng.sample_indices(n as usize, faulty) {
+        let node = format!("\"R{v}\"");
+        let other = format!("\"R{}\"", (v + 1) % n as usize);
+        match rng.below(11) {
+            0 => crashes.push(format!(r#"{{"node": {node}, "at_ms": {}}}"#, rng.range_inclusive(0, 20 * t))),
+            1 => {
+                let at = rng.range_inclusive(0, 20 * t);
+                let amnesia = rng.chance(0.3);
+                crashes.push(format!(
+                    r#"{{"node": {node}, "at_ms": {at}, "restart_ms": {}, "amnesia": {amnesia}}}"#,
+                    at + rng.range_inclusive(t, 20 * t)
+                ));
+            }
+            k => {
+                let b = match k {
+                    2 => r#"{"kind": "silent"}"#.to_string(),
+                    3 => format!(r#"{{"kind": "equivocate", "b_to": [{other}]}}"#),
+                    4 => r#"{"kind": "double-sign"}"#.to_string(),
+                    5 => format!(
+                        r#"{{"kind": "withhold-commits", "delay_ms": {}, "to": [{other}]}}"#,
+                        rng.range_inclusive(t, 10 * t)
+                    ),
+                    6 => format!(
+                        r#"{{"kind": "change-view-flood", "period_ms": {}, "forged_view": 9, "stale": true}}"#,
+                        rng.range_inclusive(t / 10, t)
+                    ),
+                    7 => format!(r#"{{"kind": "replay", "period_ms": {}}}"#, rng.range_inclusive(t / 10, t)),
+                    8 => format!(r#"{{"kind": "forge", "period_ms": {}}}"#, rng.range_inclusive(t / 10, t)),
+                    9 => {
+                        format!(r#"{{"kind": "garbage-commits", "period_ms": {}}}"#, rng.range_inclusive(t / 10, 5 * t))
+                    }
+                    _ => format!(r#"{{"kind": "selective-delivery", "to": [{other}]}}"#),
+                };
+                byzantine.push(format!(
+                    r#"{{"node": {node}, "from_ms": {}, "behaviours": [{b}]}}"#,
+                    rng.range_inclusive(0, 10 * t)
+                ));
+            }
+        }
+    }
+    format!(
+        r#"{{
+  "name": "swarm-{seed}",
+  "description": "Swarm seed {seed}: N={n}, {semantics} semantics, {preset} network, loss {loss}, duplication {duplicate}; {faulty} faulty validator(s) of at most F={f}. Safety must hold.",
+  "seed": {seed},
+  "validators": {n},
+  "protocol": {{"block_time_ms": {t}, "semantics": "{semantics}"}},
+  "network": {{"preset": "{preset}", "loss": {loss}, "duplicate": {duplicate}, "partitions": [{}]}},
+  "faults": {{"crashes": [{}]}},
+  "byzantine": [{}],
+  "stop": {{"heights": {heights}, "duration_ms": {}}},
+  "expect": {{"safety": "holds"}}
+}}
+"#,
+        partitions.join(", "),
+        crashes.join(", "),
+        byzantine.join(", "),
+        600 * t
+    )
+}
+
+/// What a worker sends back (reports hold `Rc`s and stay on their thread).
+struct Outcome {
+    text: String,
+    result: Result<Summary, String>,
+}
+
+struct Summary {
+    safety: Vec<&'static str>,
+    /// The stall class, when the run did not reach its heights.
+    stall: Option<&'static str>,
+}
+
+fn summarise(r: &Report) -> Summary {
+    let safety = r.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect();
+    let stall = r.liveness.stall.as_ref().filter(|_| r.liveness.status != "holds").map(|s| s.class);
+    Summary { safety, stall }
+}
+
+pub fn swarm(o: SwarmOptions) -> i32 {
+    let results = parallel::map("swarm", &o.seeds, o.jobs, |&seed| {
+        let text = generate(seed, o.heights);
+        let result = scenario::parse(&text, "swarm")
+            .map(|spec| summarise(&Report::build(&spec, &world::run(&spec, seed, None, false))))
+            .map_err(|e| e.to_string());
+        Outcome { text, result }
+    });
+    let (mut violations, mut stalls_by_class) = (0, BTreeMap::<&str, u64>::new());
+    let mut ok = 0;
+    for (seed, r) in o.seeds.iter().zip(&results) {
+        let summary = match &r.result {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: swarm seed {seed} generated a bad scenario: {e}");
+                return 2;
+            }
+        };
+        let keep = if !summary.safety.is_empty() {
+            violations += 1;
+            println!("VIOLATION seed {seed}: {}", summary.safety.join(" "));
+            true
+        } else if let Some(class) = summary.stall {
+            *stalls_by_class.entry(class).or_insert(0) += 1;
+            o.keep_stalls
+        } else {
+            ok += 1;
+            false
+        };
+        if keep {
+            let path = o.out.join(format!("swarm-{seed}.json"));
+            match write_atomic(&path, r.text.as_bytes()) {
+                Ok(()) => println!("  wrote {} (replay: dbft-sim run {})", path.display(), path.display()),
+                Err(e) => {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return 2;
+                }
+            }
+        }
+    }
+    let stalls: Vec<String> = stalls_by_class.iter().map(|(c, k)| format!("{k} {c}")).collect();
+    println!(
+        "{} runs: {ok} reached their heights, {violations} safety violations, stalls: {}",
+        o.seeds.len(),
+        if stalls.is_empty() { "none".to_string() } else { stalls.join(", ") }
+    );
+    if violations > 0 { 1 } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_scenarios_are_valid_deterministic_and_varied() {
+        let mut sizes = std::collections::BTreeSet::new();
+        let mut faulty = 0;
+        for seed in 0..200 {
+            let text = generate(seed, 4);
+            assert_eq!(text, generate(seed, 4), "a seed always gives the same configuration");
+            let spec = scenario::parse(&text, "x").unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+            sizes.insert(spec.validators);
+            let f = crate::validators::f_of(spec.validators);
+            let bad = spec.nodes.iter().filter(|n| !n.behaviours.is_empty()).count() + spec.crashes.len();
+            assert!(bad <= f, "seed {seed}: {bad} faulty > F = {f}");
+            faulty += bad;
+        }
+        assert_eq!(sizes.len(), 3);
+        assert!(faulty > 50, "the swarm exercises faults: {faulty}");
+    }
+}
