@@ -108,6 +108,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         }
     }
     engine.set_rules(RuleSet::new(spec.rules.clone()));
+    engine.set_names(spec.nodes.iter().map(|n| n.name.clone()).collect());
     for t in &spec.timers {
         match *t {
             TimerSpec::Fire { node, at } => engine.schedule_forced_timer(node, at),

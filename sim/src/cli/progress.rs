@@ -20,6 +20,11 @@ impl Progress {
         Progress { bar, seen: 0 }
     }
 
+    /// A bar that never draws.
+    pub fn hidden() -> Progress {
+        Progress { bar: ProgressBar::hidden(), seen: 0 }
+    }
+
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

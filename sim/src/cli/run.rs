@@ -8,6 +8,7 @@ use crate::report::trace_file::TraceWriter;
 use crate::report::{Report, summary};
 use crate::scenario;
 use crate::world;
+use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 /// The default output directory of a run.
@@ -45,9 +46,10 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
             }
         },
     };
-    let mut progress = Progress::new(spec.stop.duration, &spec.name);
+    // Narration goes to the terminal the bar would draw on; it shows progress itself.
+    let mut progress = if narrate { Progress::hidden() } else { Progress::new(spec.stop.duration, &spec.name) };
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
-    let mut narrator = narrate.then(|| Narrator::new(std::io::stdout().lock(), names));
+    let mut narrator = narrate.then(|| Narrator::new(BufWriter::new(std::io::stdout().lock()), names));
     let result = {
         let mut extra: Vec<&mut dyn Observer> = vec![&mut progress];
         if let Some(n) = narrator.as_mut() {
@@ -60,6 +62,16 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         world::run(&spec, seed, Some(&mut tee), trace.is_some())
     };
     progress.finish();
+    // A reader who closed the pipe early (`--narrate | head`) still gets the report files;
+    // only the printing stops.
+    let stdout_open = match narrator.map(Narrator::finish) {
+        Some(Err(e)) if e.kind() == ErrorKind::BrokenPipe => false,
+        Some(Err(e)) => {
+            eprintln!("error: cannot write the narration: {e}");
+            return 2;
+        }
+        _ => true,
+    };
     let report = Report::build(&spec, &result);
     let report_path = out.join("report.json");
     if let Err(e) = write_atomic(&report_path, report.to_json().as_bytes()) {
@@ -83,16 +95,23 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         return 2;
     }
     let shown = report_path.display().to_string();
-    if quiet {
-        println!(
+    let text = if quiet {
+        format!(
             "{} seed {}: {} ({})",
             report.scenario,
             seed,
             report.outcome.kind,
             if report.outcome.as_expected { "as expected" } else { "NOT AS EXPECTED" }
-        );
+        )
     } else {
-        println!("{}", summary::render(&report, Some(&shown)));
+        summary::render(&report, Some(&shown))
+    };
+    if stdout_open
+        && let Err(e) = writeln!(std::io::stdout(), "{text}")
+        && e.kind() != ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the summary: {e}");
+        return 2;
     }
     report.exit_code()
 }

@@ -97,10 +97,14 @@ struct Slot<R> {
 /// for the same time or earlier: the queued wake-up finds the later deadline and re-queues
 /// itself there. Replicas extend their timers on almost every message (by 2T/M or 4T/M), so
 /// this keeps the queue free of thousands of stale timer events per height.
+///
+/// The laziness is invisible in the event order: the sequence number is reserved when the
+/// timer is armed and the re-queued wake-up uses it, so an expiry sorts among events at the
+/// same instant exactly as if it had been pushed by the `SetTimer` itself.
 #[derive(Clone, Copy, Debug, Default)]
 struct TimerState {
-    /// (tag, deadline in virtual time) of the armed timer.
-    armed: Option<(u64, SimTime)>,
+    /// (tag, deadline in virtual time, reserved sequence number) of the armed timer.
+    armed: Option<(u64, SimTime, u64)>,
     /// When the queued wake-up for this timer is due, if one is queued.
     queued: Option<SimTime>,
     /// Bumped to invalidate the queued wake-up (a crash, or a re-arm to an earlier time).
@@ -151,6 +155,11 @@ pub struct Engine<R: Replica> {
     /// Coverage marks counted during the run.
     pub marks: BTreeMap<&'static str, u64>,
     started: bool,
+    /// Why the run ended, once it has: the end is final (held deliveries were recorded as
+    /// dropped), so running again only reports it.
+    ended: Option<StopReason>,
+    /// Node names for the engine's own markers (default `n<i>`).
+    names: Vec<String>,
     /// Scripted message rules (the adversary on the wire).
     rules: RuleSet,
     held: Vec<Held<R::Msg>>,
@@ -191,6 +200,8 @@ impl<R: Replica> Engine<R> {
             trace_content: false,
             marks: BTreeMap::new(),
             started: false,
+            ended: None,
+            names: Vec::new(),
             rules: RuleSet::default(),
             held: Vec::new(),
         }
@@ -231,6 +242,15 @@ impl<R: Replica> Engine<R> {
     /// Installs scripted message rules.
     pub fn set_rules(&mut self, rules: RuleSet) {
         self.rules = rules;
+    }
+
+    /// Names the nodes in the markers the engine writes (suppressed timers, held messages).
+    pub fn set_names(&mut self, names: Vec<String>) {
+        self.names = names;
+    }
+
+    fn name(&self, n: NodeId) -> String {
+        self.names.get(n.idx()).cloned().unwrap_or_else(|| n.to_string())
     }
 
     /// How often each rule matched and acted.
@@ -284,7 +304,11 @@ impl<R: Replica> Engine<R> {
 
     /// Runs until the stop condition, quiescence or a halt. Deliveries a rule still holds
     /// at the end are recorded as dropped (reason `rule`), so no message vanishes unseen.
+    /// The end is final: calling `run` again returns the same reason and does nothing.
     pub fn run(&mut self, obs: &mut dyn Observer) -> StopReason {
+        if let Some(reason) = &self.ended {
+            return reason.clone();
+        }
         if !self.started {
             self.start();
         }
@@ -293,6 +317,7 @@ impl<R: Replica> Engine<R> {
             let ev = Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::Rule };
             let _ = self.emit(obs, ev);
         }
+        self.ended = Some(reason.clone());
         reason
     }
 
@@ -367,11 +392,12 @@ impl<R: Replica> Engine<R> {
                     return None;
                 }
                 timer.queued = None;
-                let (tag, deadline) = timer.armed?;
+                let (tag, deadline, seq) = timer.armed?;
                 if deadline > now {
-                    // Extended since this wake-up was queued: sleep until the new deadline.
+                    // Extended since this wake-up was queued: sleep until the new deadline,
+                    // in the place its SetTimer reserved.
                     timer.queued = Some(deadline);
-                    self.queue.push(deadline, Event::Timer { node, slot: which, generation });
+                    self.queue.push_with_seq(deadline, seq, Event::Timer { node, slot: which, generation });
                     return None;
                 }
                 if which == TimerSlot::Protocol as usize
@@ -380,7 +406,7 @@ impl<R: Replica> Engine<R> {
                     // Suppressed: the expiry is postponed to the end of the window.
                     timer.queued = Some(until);
                     self.queue.push(until, Event::Timer { node, slot: which, generation });
-                    let text = format!("{node} timer expiry suppressed until {until}");
+                    let text = format!("{} timer expiry suppressed until {until}", self.name(node));
                     return self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) });
                 }
                 timer.armed = None;
@@ -390,7 +416,7 @@ impl<R: Replica> Engine<R> {
             Event::ForceTimer(node) => {
                 let slot = &mut self.slots[node.idx()];
                 let p = TimerSlot::Protocol as usize;
-                let (tag, _) = slot.timers[p].armed.filter(|_| slot.up)?;
+                let (tag, ..) = slot.timers[p].armed.filter(|_| slot.up)?;
                 // The forced expiry replaces the pending one (its queued wake-up finds
                 // nothing armed).
                 slot.timers[p].armed = None;
@@ -494,12 +520,13 @@ impl<R: Replica> Engine<R> {
                 let slot = &mut self.slots[node.idx()];
                 let at = slot.clock.global(at).max(self.now);
                 let timer = &mut slot.timers[which];
-                timer.armed = Some((tag, at));
+                let seq = self.queue.reserve_seq();
+                timer.armed = Some((tag, at, seq));
                 if timer.queued.is_none_or(|q| q > at) {
                     timer.generation += 1;
                     timer.queued = Some(at);
                     let generation = timer.generation;
-                    self.queue.push(at, Event::Timer { node, slot: which, generation });
+                    self.queue.push_with_seq(at, seq, Event::Timer { node, slot: which, generation });
                 }
                 None
             }
@@ -567,6 +594,14 @@ impl<R: Replica> Engine<R> {
                 Verdict::Held { node, kind, at } => {
                     let msg = msg.clone();
                     self.held.push(Held { node, kind, kind_of_msg: meta.kind, at, id, from, to, msg });
+                    // Said at send time, so a reader of the trace sees why the delivery
+                    // comes late (it shows up as an ordinary delivery when released).
+                    let awaited = kind.map_or("any message".to_string(), |k| format!("{k:?}"));
+                    let (f, t, n) = (self.name(from), self.name(to), self.name(node));
+                    let text = format!("msg {id} {f} -> {t} held until {n} sends {awaited}");
+                    if let Some(h) = self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) }) {
+                        halt.get_or_insert(h);
+                    }
                     continue;
                 }
             };

@@ -2,7 +2,9 @@
 //!
 //! The sequence number is what makes the order total and reproducible: two events at the
 //! same virtual instant come out in the order they were scheduled, never in an order that
-//! depends on queue internals, hashing or memory addresses.
+//! depends on queue internals, hashing or memory addresses. A caller that defers a push
+//! (the engine's lazily re-queued timers) reserves the sequence number when the event is
+//! scheduled and pushes with it later, so the deferral cannot change the order.
 //!
 //! Deliberately left out: cancellation. Timers are cancelled lazily by the run loop (a fired
 //! timer whose generation is stale is skipped).
@@ -29,6 +31,8 @@ pub struct EventQueue<E> {
     slab: Vec<Option<E>>,
     free: Vec<u32>,
     next_seq: u64,
+    /// The key of the last event popped: nothing may be pushed before it.
+    popped: Option<u128>,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -46,6 +50,7 @@ impl<E> EventQueue<E> {
             slab: Vec::with_capacity(1024),
             free: Vec::new(),
             next_seq: 0,
+            popped: None,
         }
     }
 
@@ -56,8 +61,25 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time` (at or after the last event popped); returns its
     /// sequence number.
     pub fn push(&mut self, time: SimTime, event: E) -> u64 {
+        let seq = self.reserve_seq();
+        self.push_with_seq(time, seq, event);
+        seq
+    }
+
+    /// Takes the next sequence number without pushing anything: the event it is for is
+    /// scheduled now and pushed later with [`push_with_seq`](Self::push_with_seq).
+    pub fn reserve_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        seq
+    }
+
+    /// Pushes `event` with a sequence number from [`reserve_seq`](Self::reserve_seq). Each
+    /// (time, seq) may be pending once, and must come after the last event popped.
+    pub fn push_with_seq(&mut self, time: SimTime, seq: u64, event: E) {
+        debug_assert!(seq < self.next_seq, "sequence number {seq} was never reserved");
+        let k = key(time, seq);
+        debug_assert!(self.popped.is_none_or(|p| k > p), "event pushed into the past: {time} after a later pop");
         let slot = match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = Some(event);
@@ -68,7 +90,6 @@ impl<E> EventQueue<E> {
                 (self.slab.len() - 1) as u32
             }
         };
-        let k = key(time, seq);
         if k < self.last {
             // Only after a peek that looked past this time: re-base the buckets on the new,
             // smaller key (rare; the engine pops right after it peeks).
@@ -77,7 +98,6 @@ impl<E> EventQueue<E> {
         let b = self.bucket(k);
         self.buckets[b].push((k, slot));
         self.len += 1;
-        seq
     }
 
     /// Re-buckets every pending key relative to `last`, which must not exceed any of them.
@@ -112,6 +132,7 @@ impl<E> EventQueue<E> {
         }
         let (k, slot) = self.buckets[0].pop()?;
         self.len -= 1;
+        self.popped = Some(k);
         let event = self.slab[slot as usize].take()?;
         self.free.push(slot);
         Some((SimTime((k >> 64) as u64), k as u64, event))
@@ -142,20 +163,32 @@ mod tests {
         /// Against a sorted-list model: any interleaving of pushes (never before the last
         /// pop) and pops yields exactly (time, seq) order.
         #[test]
-        fn pops_in_time_then_sequence_order(ops in proptest::collection::vec((any::<bool>(), 0u64..50), 1..400)) {
+        fn pops_in_time_then_sequence_order(
+            ops in proptest::collection::vec((any::<bool>(), 0u64..50, 0u8..20), 1..400),
+        ) {
             let mut q = EventQueue::new();
             let mut model: Vec<(u64, u64)> = Vec::new();
             let mut now = 0u64;
-            for (push, dt) in ops {
+            for (push, dt, jump) in ops {
                 if push || model.is_empty() {
-                    let t = now + dt;
-                    let seq = q.push(SimTime(t), (t, 0u8));
+                    // Mostly small steps; sometimes a jump into the high bits of the time,
+                    // up to the far end (a drifting clock may ask for SimTime::MAX).
+                    let t = match jump {
+                        0 => (u64::MAX - dt).max(now),
+                        1 => now.saturating_add(1 << (32 + dt % 31)),
+                        _ => now.saturating_add(dt),
+                    };
+                    let seq = q.reserve_seq();
+                    q.push_with_seq(SimTime(t), seq, (t, seq));
                     model.push((t, seq));
                     model.sort();
                 } else {
                     let want = model.remove(0);
-                    let (t, seq, _) = q.pop().unwrap();
+                    let (t, seq, payload) = q.pop().unwrap();
                     prop_assert_eq!((t.0, seq), want);
+                    // The event that comes out is the one pushed with that key (slab slots
+                    // are reused).
+                    prop_assert_eq!(payload, want);
                     now = t.0;
                 }
                 prop_assert_eq!(q.len(), model.len());
@@ -181,6 +214,26 @@ mod tests {
         let even: Vec<u32> = (0..100).filter(|i| i % 2 == 0).collect();
         let expect: Vec<(u64, u32)> = odd.iter().map(|&i| (5, i)).chain(even.iter().map(|&i| (10, i))).collect();
         assert_eq!(out, expect);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "pushed into the past")]
+    fn a_push_into_the_past_is_caught() {
+        let mut q = EventQueue::new();
+        q.push(SimTime(10), ());
+        q.pop();
+        q.push(SimTime(9), ());
+    }
+
+    #[test]
+    fn a_reserved_sequence_number_keeps_its_place_among_equal_times() {
+        let mut q = EventQueue::new();
+        let early = q.reserve_seq();
+        q.push(SimTime(5), "pushed first, scheduled second");
+        q.push_with_seq(SimTime(5), early, "pushed second, scheduled first");
+        assert_eq!(q.pop().map(|x| x.2), Some("pushed second, scheduled first"));
+        assert_eq!(q.pop().map(|x| x.2), Some("pushed first, scheduled second"));
     }
 
     #[test]

@@ -106,6 +106,10 @@ fn stops_when_every_honest_node_reaches_the_height() {
 fn duration_limit_and_quiescence() {
     let mut e = engine(1, 2, "ideal", StopCondition { until: SimTime::from_ms(35), heights: None });
     assert_eq!(e.run(&mut Digest::default()), StopReason::Duration);
+    // The end is final: a second call changes nothing and records nothing.
+    let mut again = Digest::default();
+    assert_eq!(e.run(&mut again), StopReason::Duration);
+    assert_eq!(again.events, 0);
     assert_eq!(e.now(), SimTime::from_ms(35));
     // 20 pings each, then nothing is left to do.
     let mut e = engine(1, 2, "ideal", forever());
@@ -209,6 +213,48 @@ fn rearmed_timers_fire_once_at_their_latest_deadline() {
         Engine::new(vec![(Rearm { fired: vec![] }, setup)], network, Rc::new(Keyring::generate(1, 1)), None, stop);
     assert_eq!(e.run(&mut Digest::default()), StopReason::Quiescent);
     assert_eq!(e.replica(NodeId(0)).fired, vec![(SimTime(200), 2), (SimTime(300), 4)]);
+}
+
+/// Arms its protocol timer for 100, extends it to 200, then arms the adversary timer for
+/// 200: both expire at 200, and the protocol timer was scheduled first.
+#[derive(Clone)]
+struct Tie {
+    fired: Vec<u64>,
+}
+
+impl Replica for Tie {
+    type Msg = crate::protocol::toy::Ping;
+    fn on_start(&mut self, cx: &mut Cx<Self::Msg>) {
+        cx.set_timer(1, SimTime(100));
+        cx.set_timer(2, SimTime(200));
+        cx.set_adversary_timer(3, SimTime(200));
+    }
+    fn on_message(&mut self, _: &mut Cx<Self::Msg>, _: NodeId, _: &Rc<Self::Msg>) {}
+    fn on_timer(&mut self, _: &mut Cx<Self::Msg>, tag: u64) {
+        self.fired.push(tag);
+    }
+    fn after_crash(&self, _: bool) -> Self {
+        self.clone()
+    }
+    fn ledger_height(&self) -> u32 {
+        0
+    }
+}
+
+/// The lazy re-queue of an extended timer (its wake-up at 100 moves itself to 200) must not
+/// move it behind events scheduled later for the same instant: order is (time, scheduling
+/// order), as if every SetTimer had pushed its own event.
+#[test]
+fn an_extended_timer_keeps_its_scheduling_order_at_equal_times() {
+    let opts = NetworkOptions::preset("ideal").unwrap();
+    let mut topo = SimRng::derive(1, Stream::Network);
+    let network = Network::new(opts, 1, SimRng::derive(1, Stream::Network), &mut topo);
+    let setup = NodeSetup { honest: true, clock: Clock::default() };
+    let stop = StopCondition { until: SimTime::from_secs(1), heights: None };
+    let mut e =
+        Engine::new(vec![(Tie { fired: vec![] }, setup)], network, Rc::new(Keyring::generate(1, 1)), None, stop);
+    e.run(&mut Digest::default());
+    assert_eq!(e.replica(NodeId(0)).fired, vec![2, 3]);
 }
 
 #[test]

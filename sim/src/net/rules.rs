@@ -123,19 +123,25 @@ impl RuleSet {
             }
             stats.applied += 1;
             let arrival = match fate {
-                Fate::Arrives { at, .. } => Some(at),
+                Fate::Arrives { at, dup } => Some((at, dup)),
                 Fate::Dropped(_) => None,
             };
+            // A rule that moves a delivery in time moves the network's duplicate with it;
+            // `deliver-now` and `hold until_sent` script one exact delivery.
             return match (&rule.action, arrival) {
                 (RuleAction::Drop, _) => Verdict::Now(Fate::Dropped(DropReason::Rule)),
                 (RuleAction::DeliverNow, _) => Verdict::Now(Fate::Arrives { at: now, dup: None }),
                 (_, None) => Verdict::Now(fate),
-                (RuleAction::Delay { by }, Some(at)) => Verdict::Now(Fate::Arrives { at: at.plus(*by), dup: None }),
-                (RuleAction::HoldUntil { until }, Some(at)) => {
-                    Verdict::Now(Fate::Arrives { at: at.max(*until), dup: None })
+                (RuleAction::Delay { by }, Some((at, dup))) => {
+                    Verdict::Now(Fate::Arrives { at: at.plus(*by), dup: dup.map(|d| d.plus(*by)) })
                 }
-                (RuleAction::HoldUntilSent { node, kind }, Some(at)) => Verdict::Held { node: *node, kind: *kind, at },
-                (RuleAction::Duplicate, Some(at)) => Verdict::Now(Fate::Arrives { at, dup: Some(at) }),
+                (RuleAction::HoldUntil { until }, Some((at, dup))) => {
+                    Verdict::Now(Fate::Arrives { at: at.max(*until), dup: dup.map(|d| d.max(*until)) })
+                }
+                (RuleAction::HoldUntilSent { node, kind }, Some((at, _))) => {
+                    Verdict::Held { node: *node, kind: *kind, at }
+                }
+                (RuleAction::Duplicate, Some((at, _))) => Verdict::Now(Fate::Arrives { at, dup: Some(at) }),
             };
         }
         Verdict::Now(fate)
@@ -195,10 +201,16 @@ mod tests {
             rs.decide(now, NodeId(3), NodeId(2), &c, arrives),
             Verdict::Now(Fate::Arrives { at: SimTime(150), dup: None })
         );
+        // The network's duplicate is delayed with its original, not lost.
+        let twice = Fate::Arrives { at: SimTime(100), dup: Some(SimTime(130)) };
+        assert_eq!(
+            rs.decide(now, NodeId(3), NodeId(2), &c, twice),
+            Verdict::Now(Fate::Arrives { at: SimTime(150), dup: Some(SimTime(180)) })
+        );
         let cv = meta(MsgKind::ChangeView, 1, 0);
         assert_eq!(rs.decide(now, NodeId(3), NodeId(2), &cv, arrives), Verdict::Now(arrives));
-        assert_eq!((rs.stats[0].matched, rs.stats[0].applied), (3, 1));
-        assert_eq!((rs.stats[1].matched, rs.stats[1].applied), (2, 2));
+        assert_eq!((rs.stats[0].matched, rs.stats[0].applied), (4, 1));
+        assert_eq!((rs.stats[1].matched, rs.stats[1].applied), (3, 3));
     }
 
     #[test]
@@ -231,6 +243,17 @@ mod tests {
         assert_eq!(
             rs.decide(SimTime(15), NodeId(1), NodeId(2), &m, arrives),
             Verdict::Now(Fate::Arrives { at: SimTime(500), dup: None })
+        );
+        assert_eq!(
+            rs.decide(
+                SimTime(15),
+                NodeId(1),
+                NodeId(2),
+                &m,
+                Fate::Arrives { at: SimTime(100), dup: Some(SimTime(600)) }
+            ),
+            Verdict::Now(Fate::Arrives { at: SimTime(500), dup: Some(SimTime(600)) }),
+            "a duplicate is held too, and one already later stays later"
         );
         assert_eq!(
             rs.decide(SimTime(20), NodeId(1), NodeId(2), &m, arrives),

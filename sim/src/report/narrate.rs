@@ -18,11 +18,22 @@ use std::io::Write;
 pub struct Narrator<W: Write> {
     out: W,
     names: Vec<String>,
+    /// The first write error; after it the narrator stops writing (a closed pipe, e.g.
+    /// `| head`, ends the narration, not the run).
+    failed: Option<std::io::Error>,
 }
 
 impl<W: Write> Narrator<W> {
     pub fn new(out: W, names: Vec<String>) -> Self {
-        Narrator { out, names }
+        Narrator { out, names, failed: None }
+    }
+
+    /// Flushes what is buffered and hands back the first write error, if any.
+    pub fn finish(mut self) -> Result<(), std::io::Error> {
+        match self.failed.take() {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        }
     }
 
     fn name(&self, n: NodeId) -> &str {
@@ -105,9 +116,11 @@ fn reason_name(code: u8) -> &'static str {
 
 impl<W: Write> Observer for Narrator<W> {
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
-        if let Some(line) = self.line(rec) {
-            // A closed pipe (e.g. `| head`) is not an error of the run.
-            let _ = writeln!(self.out, "{line}");
+        if self.failed.is_none()
+            && let Some(line) = self.line(rec)
+            && let Err(e) = writeln!(self.out, "{line}")
+        {
+            self.failed = Some(e);
         }
         None
     }
@@ -130,5 +143,37 @@ mod tests {
         let note = Ev::Note { node: NodeId(0), note: Note::ViewChanged { height: 3, view: 1 } };
         assert_eq!(n.line(&rec(note)).unwrap(), "    15.200000s R0 enters h3 v1");
         assert!(n.line(&rec(Ev::Tx { node: NodeId(0), tx: 1 })).is_none());
+    }
+
+    /// A writer that accepts `room` bytes, then fails like a closed pipe.
+    struct ClosingPipe {
+        room: usize,
+        writes_after_close: usize,
+    }
+    impl Write for ClosingPipe {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                self.writes_after_close += 1;
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let k = buf.len().min(self.room);
+            self.room -= k;
+            Ok(k)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stops_the_narration_once() {
+        let pipe = ClosingPipe { room: 10, writes_after_close: 0 };
+        let mut n = Narrator::new(pipe, vec!["R0".into()]);
+        for _ in 0..5 {
+            n.observe(&Rec { step: 0, time: SimTime(0), ev: Ev::Start { node: NodeId(0) } });
+        }
+        assert_eq!(n.out.writes_after_close, 1, "one failed write, then silence");
+        let e = n.finish().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
     }
 }

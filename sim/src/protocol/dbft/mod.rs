@@ -205,7 +205,11 @@ impl DbftReplica {
         u64::from_le_bytes([h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7]])
     }
 
-    /// Initialize(view) — reference §1.6.
+    /// Initialize(view) — reference §1.6, in Go's order (nspcc-dev/dbft
+    /// `initializeConsensus`): replay the cached messages, then set the timer. So the timer
+    /// extensions of replayed messages are overwritten by the fresh timer, and when the
+    /// replayed ChangeViews move the node on, the nested Initialize(v+1) runs first and this
+    /// one still sets the timer afterwards — as in Go.
     pub(crate) fn initialize(&mut self, cx: &mut Cx<Wire>, view: u8) {
         let sem = self.semantics();
         if view == 0 {
