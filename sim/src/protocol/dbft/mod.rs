@@ -230,7 +230,7 @@ impl DbftReplica {
             cx.cancel_timer();
             return;
         }
-        let timeout = self.initial_timeout(cx.now);
+        let timeout = self.initial_timeout(cx.now, view);
         self.arm_timer(cx, timeout);
     }
 

@@ -163,7 +163,7 @@ fn backup_sends_nothing_on_start_but_csharp_asks_for_recovery() {
     let mut g = k.replica(3); // height 2's primary is R2; R3 is a backup
     g.ctx.height = 2;
     g.go_last_check = Some((1, 0, SimTime(0)));
-    assert_eq!(g.initial_timeout(SimTime(300_000)), 2 * T - 300_000);
+    assert_eq!(g.initial_timeout(SimTime(300_000), g.ctx.view), 2 * T - 300_000);
 }
 
 #[test]
@@ -680,7 +680,38 @@ fn go_primary_of_a_later_view_fires_at_once() {
     let k = Kit::new(4, Semantics::CSharp);
     let mut c = k.replica(0);
     c.ctx.view = 1;
-    assert_eq!(c.initial_timeout(SimTime(5 * T)), T, "C#: T (no reference block of its own)");
+    assert_eq!(c.initial_timeout(SimTime(5 * T), c.ctx.view), T, "C#: T (no reference block of its own)");
+}
+
+/// Go's Initialize replays cached messages before it sets the timer. Node 1 caches M
+/// ChangeViews of height 2 while finishing height 1; on the new height the replay moves it
+/// to view 1 (where it is primary, timer 0), and then the outer Initialize(0) sets the
+/// timer as for a view-0 primary (Go tests the view it was called with): T less the time
+/// since its last checkPrepare.
+#[test]
+fn go_replayed_change_views_move_the_view_and_the_outer_initialize_sets_the_timer() {
+    let k = Kit::new(4, Semantics::Go);
+    let mut r = k.replica(1); // primary of height 1 view 0 and of height 2 view 1
+    let req = Rc::new(Wire::Consensus(start(&k, &mut r, 0).sent[0].clone()));
+    assert_eq!(inner(&req).kind(), MsgKind::PrepareRequest, "Go's primary proposes at start");
+    for from in [2, 3] {
+        deliver(&k, &mut r, 10_000, from, response(&k, from, 0, &req));
+    }
+    assert!(r.ctx.commit_sent());
+    for from in [0, 2, 3] {
+        let out = deliver(&k, &mut r, 20_000, from, k.cv(from, 2, 0));
+        assert!(out.sent.is_empty() && out.timers.is_empty(), "a future height's ChangeView is cached");
+    }
+    let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+    let commit = |i: u32| k.msg(i, 1, 0, Body::Commit { signature: k.ring.keypair(KeyId(i)).unwrap().sign(&header) });
+    deliver(&k, &mut r, 30_000, 2, commit(2));
+    let out = deliver(&k, &mut r, 40_000, 3, commit(3));
+    assert_eq!(out.persisted.len(), 1);
+    assert_eq!((r.ctx.height, r.ctx.view, r.ctx.is_primary()), (2, 1, true));
+    // The nested Initialize(1) armed 0 (a view>0 primary starts at once); the outer one
+    // then armed T − 40 ms, the last checkPrepare being the one right after its request
+    // at 0 ms (Go's RTT correction is not modelled).
+    assert_eq!(out.timers, vec![SimTime(40_000), SimTime(T)]);
 }
 
 #[test]

@@ -46,14 +46,16 @@ impl DbftReplica {
     }
 
     /// The timer on entering the current view (Initialize step 4).
-    pub(super) fn initial_timeout(&self, now: SimTime) -> Micros {
+    /// `entered` is the view Initialize was called with: Go's primary branch tests it, not
+    /// the current view, which differs when replayed ChangeViews moved the node on first.
+    pub(super) fn initial_timeout(&self, now: SimTime, entered: u8) -> Micros {
         let t = self.opts.block_time_us;
         let (h, v) = (self.ctx.height, self.ctx.view);
         let go = self.semantics().go_timer_base();
         let mut timeout = if self.ctx.is_primary() && !self.recovering {
             if go {
                 // Go: full T at view 0 (minus elapsed below); a view>0 primary fires at once.
-                if v == 0 { t } else { 0 }
+                if entered == 0 { t } else { 0 }
             } else {
                 // C#: T less the time since this node received the previous height's
                 // PrepareRequest — only if it also assembled that block itself.
