@@ -164,6 +164,16 @@ fn a_fault_at_time_t_takes_effect_before_anything_else_at_t() {
     assert!(e.replica(NodeId(0)).received.iter().all(|&(from, _, _)| from != 1));
 }
 
+/// An engine with `replica` as its only node, on an ideal network, for one second.
+fn alone<R: Replica>(replica: R) -> Engine<R> {
+    let opts = NetworkOptions::preset("ideal").unwrap();
+    let mut topo = SimRng::derive(1, Stream::Network);
+    let network = Network::new(opts, 1, SimRng::derive(1, Stream::Network), &mut topo);
+    let setup = NodeSetup { honest: true, clock: Clock::default() };
+    let stop = StopCondition { until: SimTime::from_secs(1), heights: None };
+    Engine::new(vec![(replica, setup)], network, Rc::new(Keyring::generate(1, 1)), None, stop)
+}
+
 /// A replica that re-arms its timer on a script and records when it fires.
 #[derive(Clone)]
 struct Rearm {
@@ -204,13 +214,7 @@ impl Replica for Rearm {
 
 #[test]
 fn rearmed_timers_fire_once_at_their_latest_deadline() {
-    let opts = NetworkOptions::preset("ideal").unwrap();
-    let mut topo = SimRng::derive(1, Stream::Network);
-    let network = Network::new(opts, 1, SimRng::derive(1, Stream::Network), &mut topo);
-    let setup = NodeSetup { honest: true, clock: Clock::default() };
-    let stop = StopCondition { until: SimTime::from_secs(1), heights: None };
-    let mut e =
-        Engine::new(vec![(Rearm { fired: vec![] }, setup)], network, Rc::new(Keyring::generate(1, 1)), None, stop);
+    let mut e = alone(Rearm { fired: vec![] });
     assert_eq!(e.run(&mut Digest::default()), StopReason::Quiescent);
     assert_eq!(e.replica(NodeId(0)).fired, vec![(SimTime(200), 2), (SimTime(300), 4)]);
 }
@@ -246,13 +250,7 @@ impl Replica for Tie {
 /// order), as if every SetTimer had pushed its own event.
 #[test]
 fn an_extended_timer_keeps_its_scheduling_order_at_equal_times() {
-    let opts = NetworkOptions::preset("ideal").unwrap();
-    let mut topo = SimRng::derive(1, Stream::Network);
-    let network = Network::new(opts, 1, SimRng::derive(1, Stream::Network), &mut topo);
-    let setup = NodeSetup { honest: true, clock: Clock::default() };
-    let stop = StopCondition { until: SimTime::from_secs(1), heights: None };
-    let mut e =
-        Engine::new(vec![(Tie { fired: vec![] }, setup)], network, Rc::new(Keyring::generate(1, 1)), None, stop);
+    let mut e = alone(Tie { fired: vec![] });
     e.run(&mut Digest::default());
     assert_eq!(e.replica(NodeId(0)).fired, vec![2, 3]);
 }

@@ -76,12 +76,7 @@ pub fn heights_svg(r: &Report) -> Result<String, String> {
             .map_err(|e| e.to_string())?
             .label("consensus (proposal → final)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], COLORS[1]));
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        draw_legend(&mut chart)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(out)
@@ -140,13 +135,20 @@ pub fn lines_svg(title: &str, x_desc: &str, y_desc: &str, lines: &[Line]) -> Res
                     .map_err(|e| e.to_string())?;
             }
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        draw_legend(&mut chart)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(out)
+}
+
+/// The legend box every chart here draws over its series.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(|e| e.to_string())
 }
