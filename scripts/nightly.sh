@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Nightly: the whole scenario suite including long variants, then the false-alarm sweep.
+# Nightly: the whole scenario suite including long variants, the false-alarm sweep, and a
+# swarm of random configurations (any safety violation is written to reports/swarm/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${JOBS:-$(nproc)}"
 cargo build --release --quiet
 ./target/release/dbft-sim check scenarios --long --jobs "$jobs" --junit reports/nightly-junit.xml
 scripts/sweep.sh 1..2000 "$jobs"
+./target/release/dbft-sim swarm --seeds "${SWARM_SEEDS:-1..20000}" --jobs "$jobs" --out reports/swarm
