@@ -28,6 +28,7 @@ fn at_most_f_byzantine_keep_s1_to_s4_over_200_seeds_each() {
         r#"{"kind": "replay", "period_ms": 250}"#,
         r#"{"kind": "forge", "period_ms": 400}"#,
         r#"{"kind": "selective-delivery", "to": ["R2"]}"#,
+        r#"{"kind": "garbage-commits", "period_ms": 500}"#,
     ];
     let mut cases: Vec<(String, RunSpec)> = behaviours
         .iter()
@@ -48,7 +49,7 @@ fn at_most_f_byzantine_keep_s1_to_s4_over_200_seeds_each() {
             rejected += r.rejected.values().sum::<u64>();
             stalls += (r.liveness.status != "holds") as u32;
         }
-        if what.contains(r#""kind": "forge""#) {
+        if what.contains(r#""kind": "forge""#) || what.contains("garbage-commits") {
             assert!(rejected > 1000, "forgeries must be rejected and counted: {rejected}");
         }
         // Liveness is not promised: a selectively delivering node can desynchronise views
