@@ -10,6 +10,7 @@ pub mod progress;
 pub mod run;
 pub mod swarm;
 
+use crate::protocol::dbft::Mutation;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -100,6 +101,10 @@ pub enum Command {
         /// Also write out runs that stalled.
         #[arg(long)]
         keep_stalls: bool,
+        /// Run a broken protocol variant (no-commit-phase, no-commit-lock,
+        /// quorum-off-by-one): a swarm that cannot find its violations could not find real ones.
+        #[arg(long)]
+        mutation: Option<String>,
     },
 }
 
@@ -141,7 +146,7 @@ pub fn main() -> i32 {
             }
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
-        Command::Swarm { seeds, jobs, out, heights, keep_stalls } => {
+        Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation } => {
             let seeds = match check::parse_seeds(&seeds) {
                 Ok(s) => s,
                 Err(e) => {
@@ -153,7 +158,15 @@ pub fn main() -> i32 {
                 eprintln!("error: --heights must be > 0");
                 return 2;
             }
-            swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls })
+            if let Some(m) = &mutation
+                && Mutation::parse(m).is_none()
+            {
+                eprintln!(
+                    "error: --mutation: unknown mutation \"{m}\" (expected no-commit-phase, no-commit-lock or quorum-off-by-one)"
+                );
+                return 2;
+            }
+            swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation })
         }
     }
 }

@@ -24,14 +24,16 @@ pub struct SwarmOptions {
     pub out: PathBuf,
     pub heights: u32,
     pub keep_stalls: bool,
+    /// A broken protocol variant to run instead of dBFT 2.0 (a test of the swarm itself).
+    pub mutation: Option<String>,
 }
 
 fn pick<'a, T>(rng: &mut SimRng, xs: &'a [T]) -> &'a T {
     &xs[rng.below(xs.len() as u64) as usize]
 }
 
-/// The scenario (JSON text) of swarm seed `seed`.
-pub fn generate(seed: u64, heights: u32) -> String {
+/// The scenario (JSON text) of swarm seed `seed`, optionally with a protocol mutation.
+pub fn generate(seed: u64, heights: u32, mutation: Option<&str>) -> String {
     let mut rng = SimRng::derive(seed, Stream::Swarm);
     let n = *pick(&mut rng, &[4u32, 4, 7, 7, 10]);
     let f = (n - 1) / 3;
@@ -98,7 +100,7 @@ pub fn generate(seed: u64, heights: u32) -> String {
   "description": "Swarm seed {seed}: N={n}, {semantics} semantics, {preset} network, loss {loss}, duplication {duplicate}; {faulty} faulty validator(s) of at most F={f}. Safety must hold.",
   "seed": {seed},
   "validators": {n},
-  "protocol": {{"block_time_ms": {t}, "semantics": "{semantics}"}},
+  "protocol": {{"block_time_ms": {t}, "semantics": "{semantics}"{}}},
   "network": {{"preset": "{preset}", "loss": {loss}, "duplicate": {duplicate}, "partitions": [{}]}},
   "faults": {{"crashes": [{}]}},
   "byzantine": [{}],
@@ -106,6 +108,7 @@ pub fn generate(seed: u64, heights: u32) -> String {
   "expect": {{"safety": "holds"}}
 }}
 "#,
+        mutation.map_or(String::new(), |m| format!(r#", "mutation": "{m}""#)),
         partitions.join(", "),
         crashes.join(", "),
         byzantine.join(", "),
@@ -133,7 +136,7 @@ fn summarise(r: &Report) -> Summary {
 
 pub fn swarm(o: SwarmOptions) -> i32 {
     let results = parallel::map("swarm", &o.seeds, o.jobs, |&seed| {
-        let text = generate(seed, o.heights);
+        let text = generate(seed, o.heights, o.mutation.as_deref());
         let result = scenario::parse(&text, "swarm")
             .map(|spec| summarise(&Report::build(&spec, &world::run(&spec, seed, None, false))))
             .map_err(|e| e.to_string());
@@ -189,8 +192,8 @@ mod tests {
         let mut sizes = std::collections::BTreeSet::new();
         let mut faulty = 0;
         for seed in 0..200 {
-            let text = generate(seed, 4);
-            assert_eq!(text, generate(seed, 4), "a seed always gives the same configuration");
+            let text = generate(seed, 4, None);
+            assert_eq!(text, generate(seed, 4, None), "a seed always gives the same configuration");
             let spec = scenario::parse(&text, "x").unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
             sizes.insert(spec.validators);
             let f = crate::validators::f_of(spec.validators);
