@@ -307,3 +307,33 @@ fn swarm_finds_a_broken_variants_violations_and_they_replay() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--mutation: unknown mutation"));
 }
+
+/// `dbft-sim shrink` as a user runs it on a swarm counterexample: the shrunk file is an
+/// ordinary scenario that expects the violation, so `run` replays it as expected (exit 0),
+/// and it is no bigger than the original. A run without a violation has nothing to shrink.
+#[test]
+fn shrink_writes_a_smaller_scenario_that_still_fails() {
+    let dir = tmpdir("shrink");
+    let out = run(&["swarm", "--seeds", "17", "--mutation", "no-commit-lock", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "seed 17 of this variant is a counterexample");
+    let original = dir.join("swarm-17.json");
+    let small = dir.join("small.json");
+    let out = run(&["shrink", original.to_str().unwrap(), "--out", small.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("violates S4; shrinking"), "{stdout}");
+    let size = |p: &Path| {
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        v["byzantine"].as_array().map_or(0, Vec::len) + v["faults"]["crashes"].as_array().map_or(0, Vec::len)
+    };
+    assert!(size(&small) <= size(&original));
+    let replay = dir.join("replay");
+    let r = run(&["run", small.to_str().unwrap(), "--out", replay.to_str().unwrap(), "--quiet"]);
+    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stdout));
+    assert!(report(&replay)["outcome"]["violated"].to_string().contains("S4"));
+
+    let r = run(&["shrink", "scenarios/happy-4.json", "--out", dir.join("none.json").to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("nothing to shrink"));
+    assert!(!dir.join("none.json").exists());
+}

@@ -8,6 +8,7 @@ pub mod parallel;
 pub mod plot;
 pub mod progress;
 pub mod run;
+pub mod shrink;
 pub mod swarm;
 
 use crate::protocol::dbft::Mutation;
@@ -106,6 +107,18 @@ pub enum Command {
         #[arg(long)]
         mutation: Option<String>,
     },
+    /// Shrink a counterexample: remove faults and simplify the network while the run still
+    /// violates the same safety invariants; write the smaller scenario.
+    Shrink {
+        /// The scenario file (JSON) whose run violates a safety invariant.
+        scenario: PathBuf,
+        /// Seed (default: the scenario's `seed`, or 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where the shrunk scenario goes (default: reports/shrink/<scenario-name>.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Parses arguments and runs; returns the process exit code.
@@ -168,5 +181,6 @@ pub fn main() -> i32 {
             }
             swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation })
         }
+        Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
     }
 }
