@@ -108,9 +108,10 @@ pub enum Command {
         mutation: Option<String>,
     },
     /// Shrink a counterexample: remove faults and simplify the network while the run still
-    /// violates the same safety invariants; write the smaller scenario.
+    /// violates the same safety invariants (or stalls the same way); write the smaller
+    /// scenario.
     Shrink {
-        /// The scenario file (JSON) whose run violates a safety invariant.
+        /// The scenario file (JSON) whose run violates a safety invariant or stalls.
         scenario: PathBuf,
         /// Seed (default: the scenario's `seed`, or 1).
         #[arg(long)]

@@ -1,10 +1,11 @@
-//! `dbft-sim shrink <scenario>`: the smallest scenario that still breaks the same invariants.
+//! `dbft-sim shrink <scenario>`: the smallest scenario that still fails the same way.
 //!
 //! A counterexample from a sweep or a swarm carries everything its seed drew: faults that
 //! matter and faults that do not. Shrinking edits the scenario *document* — so the result
 //! is an ordinary, readable scenario file — one simplification at a time, keeping each one
-//! whose run still violates every safety invariant the original violated, until no single
-//! simplification keeps the violation (a 1-minimal scenario, as delta debugging calls it).
+//! whose run still violates every safety invariant the original violated (or, for a run
+//! that only stalls, still stalls with the same class and no violation), until no single
+//! simplification keeps the failure (a 1-minimal scenario, as delta debugging calls it).
 //! The simplifications, biggest first: drop a Byzantine node, twin, compromised key,
 //! crash, partition, degradation, rule, timer control or withheld-transaction range; drop
 //! one behaviour of several; make a restart a plain crash; zero the loss and duplication;
@@ -113,44 +114,92 @@ pub fn candidates(doc: &Value) -> Vec<Edit> {
     out
 }
 
-/// The safety invariants a run of `doc` with `seed` violates, or why it could not run.
-fn violated(doc: &Value, seed: u64) -> Result<Vec<&'static str>, String> {
+/// What a run of a counterexample shows: the safety invariants it violates, and the stall
+/// it ends in (if it does not reach its heights).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub safety: Vec<&'static str>,
+    /// (class, height, view) of the stall.
+    pub stall: Option<(&'static str, u32, u8)>,
+    /// Every violated invariant, L1 included (for the written `expect`).
+    pub violated: Vec<&'static str>,
+}
+
+impl Failure {
+    /// The same failure, as far as shrinking is concerned: every safety invariant of the
+    /// target still violated; or, for a stall-only target, no safety violation and a stall
+    /// of the same class.
+    fn keeps(&self, target: &Failure) -> bool {
+        if target.safety.is_empty() {
+            self.safety.is_empty() && self.stall.map(|s| s.0) == target.stall.map(|s| s.0)
+        } else {
+            target.safety.iter().all(|id| self.safety.contains(id))
+        }
+    }
+
+    /// The failure in a few words: "S4", or "a commit-lock stall".
+    pub fn describe(&self) -> String {
+        match (self.safety.is_empty(), self.stall) {
+            (false, _) => self.safety.join(" "),
+            (true, Some((class, ..))) => format!("a {class} stall"),
+            (true, None) => "nothing".to_string(),
+        }
+    }
+
+    /// The `expect` block a scenario showing this failure carries.
+    fn expect(&self) -> Value {
+        match (self.safety.is_empty(), self.stall) {
+            (true, Some((class, height, view))) => serde_json::json!({
+                "safety": "holds", "liveness": "stalls", "stall": {"class": class, "height": height, "view": view}
+            }),
+            _ => serde_json::json!({"safety": "violated", "violations": self.violated}),
+        }
+    }
+}
+
+/// How a run of `doc` with `seed` fails, or why it could not run.
+fn failure(doc: &Value, seed: u64) -> Result<Failure, String> {
     let spec = scenario::parse(&doc.to_string(), "shrink").map_err(|e| e.to_string())?;
     let report = Report::build(&spec, &world::run(&spec, seed, None, false));
-    Ok(report.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect())
+    let violated = report.outcome.violated.clone();
+    let safety = violated.iter().copied().filter(|id| id.starts_with('S')).collect();
+    let stall = report.liveness.stall.as_ref().map(|s| (s.class, s.height, s.view));
+    Ok(Failure { safety, stall, violated })
 }
 
 /// The outcome of shrinking: the smaller document and the edits that made it.
 pub struct Shrunk {
     pub doc: Value,
     pub steps: Vec<Edit>,
-    pub violated: Vec<&'static str>,
+    pub failure: Failure,
     pub runs: usize,
 }
 
-/// Shrinks `doc` while a run with `seed` still violates every id in `target`.
-pub fn shrink(doc: &Value, seed: u64, target: &[&'static str], mut on_step: impl FnMut(&Edit)) -> Shrunk {
+/// Shrinks `doc` while a run with `seed` still shows the `target` failure.
+pub fn shrink(doc: &Value, seed: u64, target: &Failure, mut on_step: impl FnMut(&Edit)) -> Shrunk {
     let mut doc = doc.clone();
     let mut steps = Vec::new();
     let mut runs = 0;
-    let keeps = |v: &[&str]| target.iter().all(|id| v.contains(id));
+    let mut current = target.clone();
     'progress: loop {
         for edit in candidates(&doc) {
             let Some(next) = edit.apply(&doc) else { continue };
             runs += 1;
             // A document an edit made invalid (e.g. a rule naming a removed twin) is not
             // a simpler counterexample; skip it.
-            if violated(&next, seed).is_ok_and(|v| keeps(&v)) {
+            if let Ok(f) = failure(&next, seed)
+                && f.keeps(target)
+            {
                 on_step(&edit);
                 steps.push(edit);
                 doc = next;
+                current = f;
                 continue 'progress;
             }
         }
         break;
     }
-    let violated = violated(&doc, seed).unwrap_or_default();
-    Shrunk { doc, steps, violated, runs }
+    Shrunk { doc, steps, failure: current, runs }
 }
 
 pub struct ShrinkOptions {
@@ -179,10 +228,13 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
         return 2;
     };
     let seed = o.seed.unwrap_or(spec.seed);
-    let target = match violated(&doc, seed) {
-        Ok(v) if !v.is_empty() => v,
+    let target = match failure(&doc, seed) {
+        Ok(f) if !f.safety.is_empty() || f.stall.is_some() => f,
         Ok(_) => {
-            eprintln!("error: {} seed {seed} violates no safety invariant: nothing to shrink", path.display());
+            eprintln!(
+                "error: {} seed {seed} violates no safety invariant and does not stall: nothing to shrink",
+                path.display()
+            );
             return 2;
         }
         Err(e) => {
@@ -190,23 +242,24 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
             return 2;
         }
     };
-    println!("{} seed {seed} violates {}; shrinking", path.display(), target.join(" "));
-    let shrunk = shrink(&doc, seed, &target, |e| println!("  {} (still {})", e.describe(), target.join(" ")));
+    let what = target.describe();
+    let verb = if target.safety.is_empty() { "ends in" } else { "violates" };
+    println!("{} seed {seed} {verb} {what}; shrinking", path.display());
+    let shrunk = shrink(&doc, seed, &target, |e| println!("  {} (still {what})", e.describe()));
     let mut doc = shrunk.doc;
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("name".into(), Value::from(format!("{}-shrunk", spec.name)));
         obj.insert(
             "description".into(),
             Value::from(format!(
-                "Shrunk by `dbft-sim shrink` from {} (seed {seed}): {} edits. Explain from the protocol why it breaks {} before adding it to the suite.",
+                "Shrunk by `dbft-sim shrink` from {} (seed {seed}): {} edits. Explain from the protocol why it shows {what} before adding it to the suite.",
                 path.display(),
                 shrunk.steps.len(),
-                target.join(" ")
             )),
         );
         obj.remove("seeds");
         obj.insert("seed".into(), Value::from(seed));
-        obj.insert("expect".into(), serde_json::json!({"safety": "violated", "violations": shrunk.violated}));
+        obj.insert("expect".into(), shrunk.failure.expect());
     }
     let out = o.out.unwrap_or_else(|| Path::new("reports").join("shrink").join(format!("{}.json", spec.name)));
     let mut body = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -272,18 +325,38 @@ mod tests {
     #[test]
     fn a_shrunk_counterexample_still_fails_and_is_one_minimal() {
         let doc: Value = serde_json::from_str(&super::super::swarm::generate(17, 6, Some("no-commit-lock"))).unwrap();
-        let target = violated(&doc, 17).unwrap();
-        assert!(target.contains(&"S4"), "{target:?}");
+        let target = failure(&doc, 17).unwrap();
+        assert!(target.safety.contains(&"S4"), "{target:?}");
+        assert_minimal(&doc, 17, &target);
+    }
+
+    /// Shrinks and checks the result: same failure, and no single edit left that keeps it.
+    fn assert_minimal(doc: &Value, seed: u64, target: &Failure) -> Shrunk {
         let mut logged = 0;
-        let shrunk = shrink(&doc, 17, &target, |_| logged += 1);
+        let shrunk = shrink(doc, seed, target, |_| logged += 1);
         assert_eq!(logged, shrunk.steps.len());
-        let after = violated(&shrunk.doc, 17).unwrap();
-        assert!(target.iter().all(|id| after.contains(id)), "{after:?}");
-        assert_eq!(shrunk.violated, after);
+        let after = failure(&shrunk.doc, seed).unwrap();
+        assert!(after.keeps(target), "{after:?} is not {target:?}");
+        assert_eq!(shrunk.failure, after);
         for edit in candidates(&shrunk.doc) {
             let next = edit.apply(&shrunk.doc).unwrap();
-            let v = violated(&next, 17).unwrap_or_default();
-            assert!(!target.iter().all(|id| v.contains(id)), "{} would still fail: not minimal", edit.describe());
+            let kept = failure(&next, seed).is_ok_and(|f| f.keeps(target));
+            assert!(!kept, "{} would still fail: not minimal", edit.describe());
         }
+        shrunk
+    }
+
+    /// A stall shrinks too, keeping its class and no safety violation. The bundled
+    /// timer-starvation scenario needs its attacker: removing it must lose the stall (the
+    /// same schedule without it recovers, tests/byzantine.rs), so it stays.
+    #[test]
+    fn a_stall_shrinks_keeping_its_class() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/attacks/commit-extension-starvation-4.json");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let target = failure(&doc, 1).unwrap();
+        assert_eq!((target.safety.len(), target.stall.map(|s| s.0)), (0, Some("timer-starved")));
+        let shrunk = assert_minimal(&doc, 1, &target);
+        assert_eq!(shrunk.doc["byzantine"].as_array().map(Vec::len), Some(1), "the attacker is essential");
+        assert_eq!(shrunk.failure.expect()["stall"]["class"], "timer-starved");
     }
 }
