@@ -337,3 +337,34 @@ fn shrink_writes_a_smaller_scenario_that_still_fails() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("nothing to shrink"));
     assert!(!dir.join("none.json").exists());
 }
+
+/// `dbft-sim diff` on a scenario and the same scenario without its message rule: nothing
+/// else differs, so the streams must agree up to the rule's first application (R2's
+/// PrepareResponse held from R3) and part exactly there.
+#[test]
+fn diff_finds_where_a_rule_first_changes_the_run() {
+    let dir = tmpdir("diff");
+    let text = std::fs::read_to_string(repo().join("scenarios/attacks/crash-lock-4.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc.as_object_mut().unwrap().remove("rules");
+    let variant = dir.join("no-rules.json");
+    std::fs::write(&variant, doc.to_string()).unwrap();
+    let out = run(&["diff", "scenarios/attacks/crash-lock-4.json", variant.to_str().unwrap(), "--context", "2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("first difference at event #"), "{stdout}");
+    let a_first = lines.iter().position(|l| l.starts_with("  A ")).unwrap() + 1;
+    assert!(lines[a_first].contains("R2 -> R3 held until R3 sends ChangeView"), "{stdout}");
+
+    let same = run(&["diff", "scenarios/happy-4.json", "scenarios/happy-4.json"]);
+    assert_eq!(same.status.code(), Some(0));
+    let trace = dir.join("happy.jsonl");
+    let r = run(&["run", "scenarios/happy-4.json", "--trace", trace.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(0));
+    let mixed = run(&["diff", "scenarios/happy-4.json", trace.to_str().unwrap()]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("not one of each"));
+    let traces = run(&["diff", trace.to_str().unwrap(), trace.to_str().unwrap()]);
+    assert_eq!(traces.status.code(), Some(0));
+}

@@ -4,6 +4,7 @@
 //! an expectation failed; 2 = bad input or usage (nothing is written).
 
 pub mod check;
+pub mod diff;
 pub mod parallel;
 pub mod plot;
 pub mod progress;
@@ -107,6 +108,18 @@ pub enum Command {
         #[arg(long)]
         mutation: Option<String>,
     },
+    /// Where two runs part ways: the first differing event, with context. A and B are
+    /// scenario files (run with --seed or their own seeds) or trace files (.jsonl).
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Seed for both scenarios (default: each scenario's own).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Events shown before and after the first difference.
+        #[arg(long, default_value_t = 8)]
+        context: usize,
+    },
     /// Shrink a counterexample: remove faults and simplify the network while the run still
     /// violates the same safety invariants (or stalls the same way); write the smaller
     /// scenario.
@@ -182,6 +195,7 @@ pub fn main() -> i32 {
             }
             swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation })
         }
+        Command::Diff { a, b, seed, context } => diff::run(&a, &b, diff::DiffOptions { seed, context }),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
     }
 }

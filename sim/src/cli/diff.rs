@@ -1,0 +1,214 @@
+//! `dbft-sim diff A B`: where two runs part ways.
+//!
+//! When a pinned digest changes, or a scenario and its variant (a rule more, a seed other)
+//! behave differently, the question is *where*: the first event at which the two streams
+//! differ, with what came just before. A and B are scenario files (each run in-process
+//! with `--seed` or its own seed) or trace files written by `run --trace` (`.jsonl`).
+//!
+//! Scenario runs are compared without holding either stream: the first pass keeps one
+//! 64-bit fingerprint per event of A and stops B at its first mismatch; a second pass
+//! replays both, deterministically, and keeps only the lines around that event.
+
+use crate::engine::trace::{Halt, Observer, Rec};
+use crate::report::narrate::Narrator;
+use crate::scenario::{self, RunSpec};
+use crate::world;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::Path;
+
+pub struct DiffOptions {
+    pub seed: Option<u64>,
+    /// Events shown before (and after) the first difference.
+    pub context: usize,
+}
+
+/// Where two event streams part ways.
+#[derive(Debug, PartialEq)]
+pub struct Divergence {
+    /// Index of the first differing event (equal to the shorter length if one stream is a
+    /// prefix of the other).
+    pub at: usize,
+    /// Up to `context` events before it, common to both.
+    pub before: Vec<String>,
+    /// From the first difference on, up to `context` + 1 events of each.
+    pub a: Vec<String>,
+    pub b: Vec<String>,
+}
+
+/// Compares two streams of lines (trace files): None if identical.
+pub fn first_difference(a: &[String], b: &[String], context: usize) -> Option<Divergence> {
+    let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    if at == a.len() && at == b.len() {
+        return None;
+    }
+    let window = |s: &[String]| s[at..s.len().min(at + context + 1)].to_vec();
+    Some(Divergence { at, before: a[at.saturating_sub(context)..at].to_vec(), a: window(a), b: window(b) })
+}
+
+/// A fingerprint of one event: everything but its step number (equal prefixes have equal
+/// steps anyway).
+fn fingerprint(rec: &Rec) -> u64 {
+    let mut h = DefaultHasher::new();
+    rec.time.0.hash(&mut h);
+    serde_json::to_string(&rec.ev).unwrap_or_default().hash(&mut h);
+    h.finish()
+}
+
+/// Pass 1 for A: every event's fingerprint.
+struct Record(Vec<u64>);
+impl Observer for Record {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        self.0.push(fingerprint(rec));
+        None
+    }
+}
+
+/// Pass 1 for B: stops at the first event that differs from A's.
+struct Compare<'a> {
+    a: &'a [u64],
+    seen: usize,
+    differs_at: Option<usize>,
+}
+impl Observer for Compare<'_> {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        if self.a.get(self.seen) != Some(&fingerprint(rec)) {
+            self.differs_at = Some(self.seen);
+            return Some(Halt("diverged".into()));
+        }
+        self.seen += 1;
+        None
+    }
+}
+
+/// Pass 2: the narrated lines of events `from..until`, then stop.
+struct Window {
+    narrator: Narrator<std::io::Sink>,
+    from: usize,
+    until: usize,
+    seen: usize,
+    lines: Vec<String>,
+}
+impl Observer for Window {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        let i = self.seen;
+        self.seen += 1;
+        if i >= self.from && i < self.until {
+            // Events narration leaves out (transactions) are shown as their record.
+            let line = self.narrator.line(rec).unwrap_or_else(|| serde_json::to_string(rec).unwrap_or_default());
+            self.lines.push(format!("#{i} {}", line.trim_start()));
+        }
+        (self.seen >= self.until).then(|| Halt("window done".into()))
+    }
+}
+
+fn window(spec: &RunSpec, seed: u64, from: usize, until: usize) -> Vec<String> {
+    let names = spec.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut w = Window { narrator: Narrator::new(std::io::sink(), names), from, until, seen: 0, lines: Vec::new() };
+    world::run(spec, seed, Some(&mut w), false);
+    w.lines
+}
+
+/// Compares the runs of two scenarios: None if their event streams are identical.
+pub fn diverge_runs(a: (&RunSpec, u64), b: (&RunSpec, u64), context: usize) -> Option<Divergence> {
+    let mut rec = Record(Vec::new());
+    world::run(a.0, a.1, Some(&mut rec), false);
+    let mut cmp = Compare { a: &rec.0, seen: 0, differs_at: None };
+    world::run(b.0, b.1, Some(&mut cmp), false);
+    let at = match cmp.differs_at {
+        Some(at) => at,
+        None if cmp.seen < rec.0.len() => cmp.seen,
+        None => return None,
+    };
+    let from = at.saturating_sub(context);
+    let a_lines = window(a.0, a.1, from, at + context + 1);
+    let b_lines = window(b.0, b.1, at, at + context + 1);
+    let split = (at - from).min(a_lines.len());
+    Some(Divergence { at, before: a_lines[..split].to_vec(), a: a_lines[split..].to_vec(), b: b_lines })
+}
+
+fn load(path: &Path, seed: Option<u64>) -> Result<Input, String> {
+    if path.extension().is_some_and(|e| e == "jsonl") {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(Input::Trace(text.lines().map(str::to_string).collect()));
+    }
+    let spec = scenario::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let seed = seed.unwrap_or(spec.seed);
+    Ok(Input::Scenario(Box::new(spec), seed))
+}
+
+enum Input {
+    Scenario(Box<RunSpec>, u64),
+    Trace(Vec<String>),
+}
+
+pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
+    let (ia, ib) = match (load(a, o.seed), load(b, o.seed)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let d = match (&ia, &ib) {
+        (Input::Scenario(sa, xa), Input::Scenario(sb, xb)) => diverge_runs((sa, *xa), (sb, *xb), o.context),
+        (Input::Trace(la), Input::Trace(lb)) => first_difference(la, lb, o.context),
+        _ => {
+            eprintln!("error: compare two scenarios or two trace files (.jsonl), not one of each");
+            return 2;
+        }
+    };
+    let Some(d) = d else {
+        println!("identical: {} and {} give the same event stream", a.display(), b.display());
+        return 0;
+    };
+    println!("first difference at event #{}", d.at);
+    for l in &d.before {
+        println!("    {l}");
+    }
+    let side = |tag: &str, path: &Path, lines: &[String]| {
+        println!("  {tag} {}:", path.display());
+        if lines.is_empty() {
+            println!("    (ends here)");
+        }
+        for l in lines {
+            println!("    {l}");
+        }
+    };
+    side("A", a, &d.a);
+    side("B", b, &d.b);
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn first_difference_of_lines() {
+        let a = lines(&["1", "2", "3", "4", "5"]);
+        assert_eq!(first_difference(&a, &a, 2), None);
+        let b = lines(&["1", "2", "3", "x", "5"]);
+        let d = first_difference(&a, &b, 2).unwrap();
+        assert_eq!((d.at, d.before, d.a, d.b), (3, lines(&["2", "3"]), lines(&["4", "5"]), lines(&["x", "5"])));
+        // A prefix differs where the shorter one ends.
+        let d = first_difference(&a, &a[..2], 1).unwrap();
+        assert_eq!((d.at, d.before, d.a, d.b), (2, lines(&["2"]), lines(&["3", "4"]), vec![]));
+    }
+
+    /// A run cut short is a prefix of the full run: they part where the short one ends.
+    #[test]
+    fn a_shorter_run_is_a_prefix() {
+        let text = |ms: u32| format!(r#"{{"validators": 4, "stop": {{"heights": 50, "duration_ms": {ms}}}}}"#);
+        let long = scenario::parse(&text(60_000), "long").unwrap();
+        let short = scenario::parse(&text(20_000), "short").unwrap();
+        assert_eq!(diverge_runs((&long, 1), (&long, 1), 3), None);
+        let events = world::run(&short, 1, None, false).metrics.events as usize;
+        let d = diverge_runs((&long, 1), (&short, 1), 3).unwrap();
+        assert_eq!((d.at, d.b.len(), d.a.len(), d.before.len()), (events, 0, 4, 3));
+        assert!(d.a[0].starts_with(&format!("#{events} ")), "{:?}", d.a);
+    }
+}
