@@ -169,13 +169,13 @@ pub fn check(opts: CheckOptions) -> i32 {
         match &e.spec {
             Err(msg) => {
                 errors += 1;
-                println!("ERROR {}  {msg}", e.shown);
+                say!("ERROR {}  {msg}", e.shown);
                 let _ = write!(junit_cases, "{}", junit_case(&e.shown, "load", Some(("error", msg))));
             }
             Ok(_) => {
                 while k < items.len() && items[k].0 == i {
                     let r = &results[k];
-                    println!("{}", r.line);
+                    say!("{}", r.line);
                     if r.pass {
                         passed += 1;
                     } else {
@@ -199,7 +199,7 @@ pub fn check(opts: CheckOptions) -> i32 {
     if skipped > 0 {
         let _ = write!(summary, " ({skipped} long scenarios skipped; --long runs them)");
     }
-    println!("{summary}");
+    say!("{summary}");
     if let Some(path) = &opts.junit {
         let xml = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"dbft-sim check\" tests=\"{}\" failures=\"{failed}\" errors=\"{errors}\">\n<testsuite name=\"scenarios\" tests=\"{}\" failures=\"{failed}\" errors=\"{errors}\">\n{junit_cases}</testsuite>\n</testsuites>\n",
@@ -268,7 +268,7 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], results: &[Outcome]
         };
         out.push('\n');
         match write_atomic(&e.path, out.as_bytes()) {
-            Ok(()) => println!("updated digests: {} (seeds {})", e.shown, moved.join(", ")),
+            Ok(()) => say!("updated digests: {} (seeds {})", e.shown, moved.join(", ")),
             Err(err) => eprintln!("error: cannot write {}: {err}", e.path.display()),
         }
     }

@@ -3,7 +3,8 @@
 //! When a pinned digest changes, or a scenario and its variant (a rule more, a seed other)
 //! behave differently, the question is *where*: the first event at which the two streams
 //! differ, with what came just before. A and B are scenario files (each run in-process
-//! with `--seed` or its own seed) or trace files written by `run --trace` (`.jsonl`).
+//! with `--seed` (B: `--seed-b`) or its own seed) or trace files written by `run --trace`
+//! (`.jsonl`).
 //!
 //! Scenario runs are compared without holding either stream: the first pass keeps one
 //! 64-bit fingerprint per event of A and stops B at its first mismatch; a second pass
@@ -18,6 +19,8 @@ use std::path::Path;
 
 pub struct DiffOptions {
     pub seed: Option<u64>,
+    /// B's seed, when it differs from A's (two seeds of one scenario).
+    pub seed_b: Option<u64>,
     /// Events shown before (and after) the first difference.
     pub context: usize,
 }
@@ -41,7 +44,7 @@ pub fn first_difference(a: &[String], b: &[String], context: usize) -> Option<Di
     if at == a.len() && at == b.len() {
         return None;
     }
-    let window = |s: &[String]| s[at..s.len().min(at + context + 1)].to_vec();
+    let window = |s: &[String]| s[at..s.len().min(at.saturating_add(context).saturating_add(1))].to_vec();
     Some(Divergence { at, before: a[at.saturating_sub(context)..at].to_vec(), a: window(a), b: window(b) })
 }
 
@@ -93,9 +96,7 @@ impl Observer for Window {
         let i = self.seen;
         self.seen += 1;
         if i >= self.from && i < self.until {
-            // Events narration leaves out (transactions) are shown as their record.
-            let line = self.narrator.line(rec).unwrap_or_else(|| serde_json::to_string(rec).unwrap_or_default());
-            self.lines.push(format!("#{i} {}", line.trim_start()));
+            self.lines.push(format!("#{i} {}", self.narrator.line_of_any(rec).trim_start()));
         }
         (self.seen >= self.until).then(|| Halt("window done".into()))
     }
@@ -120,8 +121,9 @@ pub fn diverge_runs(a: (&RunSpec, u64), b: (&RunSpec, u64), context: usize) -> O
         None => return None,
     };
     let from = at.saturating_sub(context);
-    let a_lines = window(a.0, a.1, from, at + context + 1);
-    let b_lines = window(b.0, b.1, at, at + context + 1);
+    let until = at.saturating_add(context).saturating_add(1);
+    let a_lines = window(a.0, a.1, from, until);
+    let b_lines = window(b.0, b.1, at, until);
     let split = (at - from).min(a_lines.len());
     Some(Divergence { at, before: a_lines[..split].to_vec(), a: a_lines[split..].to_vec(), b: b_lines })
 }
@@ -142,7 +144,7 @@ enum Input {
 }
 
 pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
-    let (ia, ib) = match (load(a, o.seed), load(b, o.seed)) {
+    let (ia, ib) = match (load(a, o.seed), load(b, o.seed_b.or(o.seed))) {
         (Ok(x), Ok(y)) => (x, y),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");
@@ -158,20 +160,20 @@ pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
         }
     };
     let Some(d) = d else {
-        println!("identical: {} and {} give the same event stream", a.display(), b.display());
+        say!("identical: {} and {} give the same event stream", a.display(), b.display());
         return 0;
     };
-    println!("first difference at event #{}", d.at);
+    say!("first difference at event #{}", d.at);
     for l in &d.before {
-        println!("    {l}");
+        say!("    {l}");
     }
     let side = |tag: &str, path: &Path, lines: &[String]| {
-        println!("  {tag} {}:", path.display());
+        say!("  {tag} {}:", path.display());
         if lines.is_empty() {
-            println!("    (ends here)");
+            say!("    (ends here)");
         }
         for l in lines {
-            println!("    {l}");
+            say!("    {l}");
         }
     };
     side("A", a, &d.a);

@@ -3,6 +3,15 @@
 //! Exit codes, for every subcommand: 0 = ran and matched expectations; 1 = an invariant or
 //! an expectation failed; 2 = bad input or usage (nothing is written).
 
+/// `println!` for command output, minus the panic: a reader who closed the pipe (`| head`)
+/// ends the printing, not the command — files are still written and the exit code still
+/// tells the outcome. Any other write error is reported once on stderr.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say_line(format_args!($($arg)*))
+    };
+}
+
 pub mod check;
 pub mod diff;
 pub mod parallel;
@@ -116,6 +125,9 @@ pub enum Command {
         /// Seed for both scenarios (default: each scenario's own).
         #[arg(long)]
         seed: Option<u64>,
+        /// Seed for B only, to compare two seeds of one scenario (default: --seed).
+        #[arg(long)]
+        seed_b: Option<u64>,
         /// Events shown before and after the first difference.
         #[arg(long, default_value_t = 8)]
         context: usize,
@@ -195,7 +207,23 @@ pub fn main() -> i32 {
             }
             swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation })
         }
-        Command::Diff { a, b, seed, context } => diff::run(&a, &b, diff::DiffOptions { seed, context }),
+        Command::Diff { a, b, seed, seed_b, context } => diff::run(&a, &b, diff::DiffOptions { seed, seed_b, context }),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
+    }
+}
+
+/// Writes one line of command output (see `say!`).
+pub fn say_line(args: std::fmt::Arguments) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = writeln!(std::io::stdout(), "{args}") {
+        CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {e}");
+        }
     }
 }

@@ -163,7 +163,7 @@ pub fn plot(o: PlotOptions) -> i32 {
         let path = o.out.join(name);
         let written = content.and_then(|c| write_atomic(&path, c.as_bytes()).map_err(|e| e.to_string()));
         match written {
-            Ok(()) => println!("wrote {}", path.display()),
+            Ok(()) => say!("wrote {}", path.display()),
             Err(e) => {
                 eprintln!("error: {}: {e}", path.display());
                 return 2;
@@ -171,9 +171,14 @@ pub fn plot(o: PlotOptions) -> i32 {
         }
     }
     for p in points.iter().filter(|p| p.outcome != "ok" || p.heights < target) {
-        println!(
+        say!(
             "note: {} N={} crashed={} seed {} ended {} after {} of {target} heights (left out of the means)",
-            p.cell.network, p.cell.validators, p.cell.crashed, p.cell.seed, p.outcome, p.heights
+            p.cell.network,
+            p.cell.validators,
+            p.cell.crashed,
+            p.cell.seed,
+            p.outcome,
+            p.heights
         );
     }
     0

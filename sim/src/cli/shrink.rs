@@ -78,8 +78,8 @@ fn len_at(doc: &Value, pointer: &str) -> usize {
     doc.pointer(pointer).and_then(Value::as_array).map_or(0, Vec::len)
 }
 
-/// Every simplification of `doc`, biggest first. Removals go from the last element down so
-/// that an accepted removal leaves the indices of the candidates still to try intact.
+/// Every simplification of `doc`, biggest first (the list is recomputed after every kept
+/// edit, so indices are always those of the current document).
 pub fn candidates(doc: &Value) -> Vec<Edit> {
     let mut out = Vec::new();
     for p in REMOVABLE {
@@ -163,7 +163,14 @@ fn failure(doc: &Value, seed: u64) -> Result<Failure, String> {
     let report = Report::build(&spec, &world::run(&spec, seed, None, false));
     let violated = report.outcome.violated.clone();
     let safety = violated.iter().copied().filter(|id| id.starts_with('S')).collect();
-    let stall = report.liveness.stall.as_ref().map(|s| (s.class, s.height, s.view));
+    // A diagnosis exists whenever the run did not reach a height target, also when it has
+    // none and liveness holds; only a run whose liveness fails has stalled.
+    let stall = report
+        .liveness
+        .stall
+        .as_ref()
+        .filter(|_| report.liveness.status != "holds")
+        .map(|s| (s.class, s.height, s.view));
     Ok(Failure { safety, stall, violated })
 }
 
@@ -244,11 +251,13 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
     };
     let what = target.describe();
     let verb = if target.safety.is_empty() { "ends in" } else { "violates" };
-    println!("{} seed {seed} {verb} {what}; shrinking", path.display());
-    let shrunk = shrink(&doc, seed, &target, |e| println!("  {} (still {what})", e.describe()));
+    say!("{} seed {seed} {verb} {what}; shrinking", path.display());
+    let shrunk = shrink(&doc, seed, &target, |e| say!("  {} (still {what})", e.describe()));
     let mut doc = shrunk.doc;
     if let Some(obj) = doc.as_object_mut() {
-        obj.insert("name".into(), Value::from(format!("{}-shrunk", spec.name)));
+        // Names are at most 64 characters; keep the suffix.
+        let stem: String = spec.name.chars().take(64 - "-shrunk".len()).collect();
+        obj.insert("name".into(), Value::from(format!("{stem}-shrunk")));
         obj.insert(
             "description".into(),
             Value::from(format!(
@@ -264,11 +273,16 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
     let out = o.out.unwrap_or_else(|| Path::new("reports").join("shrink").join(format!("{}.json", spec.name)));
     let mut body = serde_json::to_string_pretty(&doc).unwrap_or_default();
     body.push('\n');
+    // What is written must load: a shrunk scenario nobody can run helps no one.
+    if let Err(e) = scenario::parse(&body, "shrunk") {
+        eprintln!("error: the shrunk scenario does not load ({e}); nothing written");
+        return 2;
+    }
     if let Err(e) = write_atomic(&out, body.as_bytes()) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return 2;
     }
-    println!(
+    say!(
         "{} edits kept of {} tried; wrote {} (replay: dbft-sim run {})",
         shrunk.steps.len(),
         shrunk.runs,

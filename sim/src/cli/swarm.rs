@@ -154,7 +154,7 @@ pub fn swarm(o: SwarmOptions) -> i32 {
         };
         let keep = if !summary.safety.is_empty() {
             violations += 1;
-            println!("VIOLATION seed {seed}: {}", summary.safety.join(" "));
+            say!("VIOLATION seed {seed}: {}", summary.safety.join(" "));
             true
         } else if let Some(class) = summary.stall {
             *stalls_by_class.entry(class).or_insert(0) += 1;
@@ -166,7 +166,7 @@ pub fn swarm(o: SwarmOptions) -> i32 {
         if keep {
             let path = o.out.join(format!("swarm-{seed}.json"));
             match write_atomic(&path, r.text.as_bytes()) {
-                Ok(()) => println!("  wrote {} (replay: dbft-sim run {})", path.display(), path.display()),
+                Ok(()) => say!("  wrote {} (replay: dbft-sim run {})", path.display(), path.display()),
                 Err(e) => {
                     eprintln!("error: cannot write {}: {e}", path.display());
                     return 2;
@@ -175,7 +175,7 @@ pub fn swarm(o: SwarmOptions) -> i32 {
         }
     }
     let stalls: Vec<String> = stalls_by_class.iter().map(|(c, k)| format!("{k} {c}")).collect();
-    println!(
+    say!(
         "{} runs: {ok} reached their heights, {violations} safety violations, stalls: {}",
         o.seeds.len(),
         if stalls.is_empty() { "none".to_string() } else { stalls.join(", ") }

@@ -141,6 +141,8 @@ pub enum StopReason {
 /// A deterministic simulation of `R` replicas.
 pub struct Engine<R: Replica> {
     now: SimTime,
+    /// The sequence number of the event being dispatched: with `now`, its place in the order.
+    now_seq: u64,
     step: u64,
     queue: EventQueue<Event<R::Msg>>,
     slots: Vec<Slot<R>>,
@@ -188,6 +190,7 @@ impl<R: Replica> Engine<R> {
             .collect();
         Engine {
             now: SimTime::ZERO,
+            now_seq: 0,
             step: 0,
             queue,
             slots,
@@ -331,10 +334,11 @@ impl<R: Replica> Engine<R> {
                 }
                 Some(_) => {}
             }
-            let Some((t, _, ev)) = self.queue.pop() else {
+            let Some((t, seq, ev)) = self.queue.pop() else {
                 return StopReason::Quiescent;
             };
             self.now = t;
+            self.now_seq = seq;
             if let Some(Halt(why)) = self.dispatch(ev, obs) {
                 return StopReason::Halted(why);
             }
@@ -393,9 +397,9 @@ impl<R: Replica> Engine<R> {
                 }
                 timer.queued = None;
                 let (tag, deadline, seq) = timer.armed?;
-                if deadline > now {
-                    // Extended since this wake-up was queued: sleep until the new deadline,
-                    // in the place its SetTimer reserved.
+                if (deadline, seq) > (now, self.now_seq) {
+                    // Re-armed since this wake-up was queued (later, or to this same instant
+                    // by a later SetTimer): sleep until the place its last SetTimer reserved.
                     timer.queued = Some(deadline);
                     self.queue.push_with_seq(deadline, seq, Event::Timer { node, slot: which, generation });
                     return None;

@@ -197,6 +197,52 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Deferred pushes, as the engine's timers make them: a sequence number reserved
+        /// earlier is pushed later, strictly after the current time, and must sort by it
+        /// among the events already there.
+        #[test]
+        fn reserved_sequence_numbers_sort_where_they_were_reserved(
+            ops in proptest::collection::vec((0u8..4, 0u64..20), 1..400),
+        ) {
+            let mut q = EventQueue::new();
+            let mut model: Vec<(u64, u64)> = Vec::new();
+            let mut reserved: Vec<u64> = Vec::new();
+            let mut now = 0u64;
+            for (op, dt) in ops {
+                match op {
+                    0 => {
+                        let t = now + dt;
+                        let seq = q.push(SimTime(t), (t, 0));
+                        model.push((t, seq));
+                    }
+                    1 if !model.is_empty() => {
+                        model.sort();
+                        let want = model.remove(0);
+                        let (t, seq, _) = q.pop().unwrap();
+                        prop_assert_eq!((t.0, seq), want);
+                        now = t.0;
+                    }
+                    2 => reserved.push(q.reserve_seq()),
+                    _ if !reserved.is_empty() => {
+                        let seq = reserved.remove(0);
+                        let t = now + 1 + dt;
+                        q.push_with_seq(SimTime(t), seq, (t, seq));
+                        model.push((t, seq));
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(q.len(), model.len());
+            }
+            model.sort();
+            for want in model {
+                let (t, seq, _) = q.pop().unwrap();
+                prop_assert_eq!((t.0, seq), want);
+            }
+            prop_assert!(q.pop().is_none());
+        }
+    }
+
     #[test]
     fn equal_times_pop_in_insertion_order() {
         let mut q = EventQueue::new();

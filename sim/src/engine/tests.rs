@@ -219,19 +219,29 @@ fn rearmed_timers_fire_once_at_their_latest_deadline() {
     assert_eq!(e.replica(NodeId(0)).fired, vec![(SimTime(200), 2), (SimTime(300), 4)]);
 }
 
-/// Arms its protocol timer for 100, extends it to 200, then arms the adversary timer for
-/// 200: both expire at 200, and the protocol timer was scheduled first.
+/// Two timers expiring at the same instant, 200. With `rearm_last` false: the protocol
+/// timer is armed for 100, extended to 200, then the adversary timer is armed — the
+/// protocol timer was scheduled first. With `rearm_last` true: the protocol timer is armed
+/// for 200, the adversary timer for 200, then the protocol timer is re-armed for 200 —
+/// now the adversary timer was scheduled first.
 #[derive(Clone)]
 struct Tie {
+    rearm_last: bool,
     fired: Vec<u64>,
 }
 
 impl Replica for Tie {
     type Msg = crate::protocol::toy::Ping;
     fn on_start(&mut self, cx: &mut Cx<Self::Msg>) {
-        cx.set_timer(1, SimTime(100));
-        cx.set_timer(2, SimTime(200));
-        cx.set_adversary_timer(3, SimTime(200));
+        if self.rearm_last {
+            cx.set_timer(1, SimTime(200));
+            cx.set_adversary_timer(3, SimTime(200));
+            cx.set_timer(2, SimTime(200));
+        } else {
+            cx.set_timer(1, SimTime(100));
+            cx.set_timer(2, SimTime(200));
+            cx.set_adversary_timer(3, SimTime(200));
+        }
     }
     fn on_message(&mut self, _: &mut Cx<Self::Msg>, _: NodeId, _: &Rc<Self::Msg>) {}
     fn on_timer(&mut self, _: &mut Cx<Self::Msg>, tag: u64) {
@@ -250,9 +260,12 @@ impl Replica for Tie {
 /// order), as if every SetTimer had pushed its own event.
 #[test]
 fn an_extended_timer_keeps_its_scheduling_order_at_equal_times() {
-    let mut e = alone(Tie { fired: vec![] });
+    let mut e = alone(Tie { rearm_last: false, fired: vec![] });
     e.run(&mut Digest::default());
     assert_eq!(e.replica(NodeId(0)).fired, vec![2, 3]);
+    let mut e = alone(Tie { rearm_last: true, fired: vec![] });
+    e.run(&mut Digest::default());
+    assert_eq!(e.replica(NodeId(0)).fired, vec![3, 2], "re-armed to the same instant after the other");
 }
 
 #[test]

@@ -40,6 +40,17 @@ impl<W: Write> Narrator<W> {
         self.names.get(n.idx()).map_or("?", |s| s.as_str())
     }
 
+    /// The narration of any event, those `line` leaves out (transactions) included.
+    pub fn line_of_any(&self, rec: &Rec) -> String {
+        match (&rec.ev, self.line(rec)) {
+            (_, Some(line)) => line,
+            (Ev::Tx { node, tx }, None) => {
+                format!("{:>14} {} receives transaction {tx}", rec.time.to_string(), self.name(*node))
+            }
+            (_, None) => format!("{:>14} {}", rec.time.to_string(), serde_json::to_string(&rec.ev).unwrap_or_default()),
+        }
+    }
+
     /// The narration of one event, or None for events left out.
     pub fn line(&self, rec: &Rec) -> Option<String> {
         let t = rec.time;
@@ -143,6 +154,7 @@ mod tests {
         let note = Ev::Note { node: NodeId(0), note: Note::ViewChanged { height: 3, view: 1 } };
         assert_eq!(n.line(&rec(note)).unwrap(), "    15.200000s R0 enters h3 v1");
         assert!(n.line(&rec(Ev::Tx { node: NodeId(0), tx: 1 })).is_none());
+        assert_eq!(n.line_of_any(&rec(Ev::Tx { node: NodeId(1), tx: 9 })), "    15.200000s R1 receives transaction 9");
     }
 
     /// A writer that accepts `room` bytes, then fails like a closed pipe.
