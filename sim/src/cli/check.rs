@@ -67,6 +67,17 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Parses `--seeds` values: `1,2,3`, `1..100` (inclusive) or a mix.
+/// A `--seeds` argument, parsed (and rejected with a clear message, exit 2) by clap.
+#[derive(Clone, Debug)]
+pub struct SeedList(pub Vec<u64>);
+
+impl std::str::FromStr for SeedList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<SeedList, String> {
+        parse_seeds(s).map(SeedList)
+    }
+}
+
 pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
     let mut out = Vec::new();
     for part in s.split(',').filter(|p| !p.is_empty()) {

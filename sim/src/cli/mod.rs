@@ -22,6 +22,7 @@ pub mod shrink;
 pub mod swarm;
 
 use crate::protocol::dbft::Mutation;
+use check::SeedList;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -70,7 +71,7 @@ pub enum Command {
         update_digests: bool,
         /// Run these seeds instead of each scenario's own: "1,2,3" or "1..100".
         #[arg(long)]
-        seeds: Option<String>,
+        seeds: Option<SeedList>,
         /// Also run scenarios tagged "long".
         #[arg(long)]
         long: bool,
@@ -82,7 +83,7 @@ pub enum Command {
         out: PathBuf,
         /// Seeds per matrix cell: "1,2,3" or "1..5".
         #[arg(long, default_value = "1..3")]
-        seeds: String,
+        seeds: SeedList,
         /// Heights per run.
         #[arg(long, default_value_t = 8)]
         heights: u32,
@@ -100,7 +101,7 @@ pub enum Command {
     Swarm {
         /// Seeds: "1,2,3" or "1..1000".
         #[arg(long, default_value = "1..200")]
-        seeds: String,
+        seeds: SeedList,
         #[arg(long, short, default_value_t = 1)]
         jobs: usize,
         /// Where counterexamples go.
@@ -162,23 +163,11 @@ pub fn main() -> i32 {
             run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate })
         }
         Command::Check { paths, jobs, junit, update_digests, seeds, long } => {
-            let seeds = match seeds.as_deref().map(check::parse_seeds).transpose() {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: --seeds: {e}");
-                    return 2;
-                }
-            };
+            let seeds = seeds.map(|s| s.0);
             check::check(check::CheckOptions { paths, jobs, junit, update_digests, seeds, long })
         }
         Command::Plot { out, seeds, heights, block_time_ms, validators, jobs } => {
-            let seeds = match check::parse_seeds(&seeds) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: --seeds: {e}");
-                    return 2;
-                }
-            };
+            let seeds = seeds.0;
             if heights == 0 || block_time_ms == 0 || validators.iter().any(|&n| n == 0 || n > 1024) {
                 eprintln!("error: --heights and --block-time-ms must be > 0, --validators in 1..=1024");
                 return 2;
@@ -186,13 +175,7 @@ pub fn main() -> i32 {
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
         Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation } => {
-            let seeds = match check::parse_seeds(&seeds) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: --seeds: {e}");
-                    return 2;
-                }
-            };
+            let seeds = seeds.0;
             if heights == 0 {
                 eprintln!("error: --heights must be > 0");
                 return 2;
