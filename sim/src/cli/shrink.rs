@@ -126,6 +126,21 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// How the run behind `report` failed (if it did).
+    pub fn of(report: &Report) -> Failure {
+        let violated = report.outcome.violated.clone();
+        let safety = violated.iter().copied().filter(|id| id.starts_with('S')).collect();
+        // A diagnosis exists whenever the run did not reach a height target, also when it
+        // has none and liveness holds; only a run whose liveness fails has stalled.
+        let stall = report
+            .liveness
+            .stall
+            .as_ref()
+            .filter(|_| report.liveness.status != "holds")
+            .map(|s| (s.class, s.height, s.view));
+        Failure { safety, stall, violated }
+    }
+
     /// The same failure, as far as shrinking is concerned: every safety invariant of the
     /// target still violated; or, for a stall-only target, no safety violation and a stall
     /// of the same class.
@@ -160,18 +175,7 @@ impl Failure {
 /// How a run of `doc` with `seed` fails, or why it could not run.
 fn failure(doc: &Value, seed: u64) -> Result<Failure, String> {
     let spec = scenario::parse(&doc.to_string(), "shrink").map_err(|e| e.to_string())?;
-    let report = Report::build(&spec, &world::run(&spec, seed, None, false));
-    let violated = report.outcome.violated.clone();
-    let safety = violated.iter().copied().filter(|id| id.starts_with('S')).collect();
-    // A diagnosis exists whenever the run did not reach a height target, also when it has
-    // none and liveness holds; only a run whose liveness fails has stalled.
-    let stall = report
-        .liveness
-        .stall
-        .as_ref()
-        .filter(|_| report.liveness.status != "holds")
-        .map(|s| (s.class, s.height, s.view));
-    Ok(Failure { safety, stall, violated })
+    Ok(Failure::of(&Report::build(&spec, &world::run(&spec, seed, None, false))))
 }
 
 /// The outcome of shrinking: the smaller document and the edits that made it.

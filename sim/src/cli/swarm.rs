@@ -10,6 +10,7 @@
 //! behaviour), and written out too with `--keep-stalls`.
 
 use super::parallel;
+use super::shrink::Failure;
 use crate::engine::rng::{SimRng, Stream};
 use crate::report::Report;
 use crate::report::files::write_atomic;
@@ -119,26 +120,14 @@ pub fn generate(seed: u64, heights: u32, mutation: Option<&str>) -> String {
 /// What a worker sends back (reports hold `Rc`s and stay on their thread).
 struct Outcome {
     text: String,
-    result: Result<Summary, String>,
-}
-
-struct Summary {
-    safety: Vec<&'static str>,
-    /// The stall class, when the run did not reach its heights.
-    stall: Option<&'static str>,
-}
-
-fn summarise(r: &Report) -> Summary {
-    let safety = r.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect();
-    let stall = r.liveness.stall.as_ref().filter(|_| r.liveness.status != "holds").map(|s| s.class);
-    Summary { safety, stall }
+    result: Result<Failure, String>,
 }
 
 pub fn swarm(o: SwarmOptions) -> i32 {
     let results = parallel::map("swarm", &o.seeds, o.jobs, |&seed| {
         let text = generate(seed, o.heights, o.mutation.as_deref());
         let result = scenario::parse(&text, "swarm")
-            .map(|spec| summarise(&Report::build(&spec, &world::run(&spec, seed, None, false))))
+            .map(|spec| Failure::of(&Report::build(&spec, &world::run(&spec, seed, None, false))))
             .map_err(|e| e.to_string());
         Outcome { text, result }
     });
@@ -156,7 +145,7 @@ pub fn swarm(o: SwarmOptions) -> i32 {
             violations += 1;
             say!("VIOLATION seed {seed}: {}", summary.safety.join(" "));
             true
-        } else if let Some(class) = summary.stall {
+        } else if let Some((class, ..)) = summary.stall {
             *stalls_by_class.entry(class).or_insert(0) += 1;
             o.keep_stalls
         } else {
