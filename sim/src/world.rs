@@ -24,7 +24,9 @@ use crate::protocol::{NodeId, Replica};
 use crate::report::metrics::Metrics;
 use crate::scenario::RunSpec;
 use crate::scenario::spec::{Role, TimerSpec};
-use crate::validators::{ValidatorSchedule, ValidatorSet};
+use crate::invariants::custody_model::ScheduleSpec;
+use crate::validators::ValidatorSet;
+use crate::validators::change::ChangeBook;
 use std::rc::Rc;
 
 /// Everything a run produced, before it is turned into a report.
@@ -58,12 +60,14 @@ pub struct World {
 pub fn build(spec: &RunSpec, seed: u64) -> World {
     let keys = Rc::new(Keyring::generate(seed, spec.validators));
     let genesis_set = Rc::new(ValidatorSet::new((0..spec.validators as u32).map(KeyId).collect()));
-    let schedule = ValidatorSchedule::fixed(genesis_set.clone());
+    let book = Rc::new(ChangeBook::new(Vec::new()));
+    let schedule = ScheduleSpec { genesis: genesis_set.clone(), handoff: spec.protocol.handoff, book: book.clone() };
     let opts = Rc::new(DbftOptions {
         block_time_us: spec.protocol.block_time_us,
         semantics: spec.protocol.semantics,
         max_tx_per_block: spec.protocol.max_tx_per_block,
-        schedule: schedule.clone(),
+        handoff: spec.protocol.handoff,
+        book,
         mutation: spec.protocol.mutation,
     });
     let genesis = Rc::new(Block::genesis(genesis_set));

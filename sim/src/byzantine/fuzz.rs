@@ -12,7 +12,7 @@ use crate::protocol::dbft::message::*;
 use crate::protocol::dbft::semantics::Semantics;
 use crate::protocol::dbft::{DbftOptions, DbftReplica};
 use crate::protocol::{Action, Cx, NodeId, Note, Replica};
-use crate::validators::{ValidatorSchedule, ValidatorSet};
+use crate::validators::ValidatorSet;
 use proptest::prelude::*;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -78,7 +78,8 @@ impl Harness {
             block_time_us: T,
             semantics,
             max_tx_per_block: 8,
-            schedule: ValidatorSchedule::fixed(set.clone()),
+            handoff: Default::default(),
+            book: Default::default(),
             mutation: None,
         });
         let genesis = Rc::new(Block::genesis(set.clone()));
@@ -89,7 +90,7 @@ impl Harness {
             honest: vec![true; N],
             names: (0..N).map(|i| format!("R{i}")).collect(),
             keys: Rc::new(ring.clone()),
-            schedule: ValidatorSchedule::fixed(set),
+            schedule: crate::invariants::custody_model::ScheduleSpec::fixed(set),
             genesis: genesis.hash,
             gst: None,
             bound: SimTime::from_secs(1),

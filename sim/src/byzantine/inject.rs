@@ -151,7 +151,7 @@ impl Byzantine {
         let hash = header.hash();
         let certificate = (0..n.min(3)).map(|i| CertSig { index: i, view: 0, sig: key.sign(&hash) }).collect();
         let block =
-            Block { hash, header, txs: Vec::new(), next_validators: ctx.next_validators.clone(), view: 0, certificate };
+            Block { hash, header, txs: Vec::new(), next_validators: ctx.custody.next_after(&[]), view: 0, certificate };
         self.deliver(Rc::new(Wire::Block(Rc::new(block))), None, out);
     }
 }

@@ -11,15 +11,18 @@
 //! | S2 | no revert: a persisted height is never replaced on an honest replica |
 //! | S3 | certificate: ≥ M valid commit signatures from one view and from the set declared for the height; the block tree across all replicas is a single path |
 //! | S4 | no honest double-sign: an honest replica signs Commit for one block per height, across restarts |
-//! | S5 | set custody: the set the chain declares for height h is the set the schedule says |
-//! | S6 | accountability: a fork is signed by ≥ F+1 members of one set (else "unaccountable") |
+//! | S5 | set custody: every final block carries ≥ M valid signatures of the set the chain itself assigns to its height (and, under the double-quorum rule, of the set before a hand-off), and names the set the chain's changes and the rule give for the next height — by the checkers' own model |
+//! | S6 | accountability: a fork is signed by ≥ F+1 keys that signed both sides (else "unaccountable"); a fork signed by two different sets says so |
 //! | L1 | liveness: after GST every height is final within the bound (time and views) |
+//! | L2 | hand-off liveness: after each hand-off the new set finalises its first height within the bound |
 //!
 //! Deliberately left out: validity of transactions (all are valid in this model) and
 //! censorship; the stall diagnosis (`diagnosis.rs`) explains a stall but is not an
 //! invariant.
 
+pub mod custody_model;
 pub mod diagnosis;
+pub mod handoffs;
 pub mod liveness;
 pub mod safety;
 
@@ -30,13 +33,13 @@ use crate::engine::time::SimTime;
 use crate::engine::trace::{Halt, Observer, Rec};
 use crate::protocol::NodeId;
 use crate::protocol::crypto::{Hash32, Keyring};
-use crate::validators::ValidatorSchedule;
+use custody_model::ScheduleSpec;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// (id, name) of every invariant, in report order.
-pub const INVARIANTS: [(&str, &str); 7] = [
+pub const INVARIANTS: [(&str, &str); 8] = [
     ("S1", "single-block finality"),
     ("S2", "no revert"),
     ("S3", "certificate and single chain"),
@@ -44,6 +47,7 @@ pub const INVARIANTS: [(&str, &str); 7] = [
     ("S5", "set custody"),
     ("S6", "accountability"),
     ("L1", "bounded liveness after GST"),
+    ("L2", "hand-off liveness"),
 ];
 
 /// How many recent events a violation report carries.
@@ -78,8 +82,8 @@ pub struct CheckContext {
     /// Node names, for violation details.
     pub names: Vec<String>,
     pub keys: Rc<Keyring>,
-    /// The independent validator schedule (for S5).
-    pub schedule: ValidatorSchedule,
+    /// What the checkers' own validator-schedule model starts from (S5, S6, L2).
+    pub schedule: ScheduleSpec,
     pub genesis: Hash32,
     pub gst: Option<SimTime>,
     pub bound: SimTime,
@@ -92,6 +96,7 @@ pub struct CheckContext {
 pub struct Checkers {
     pub safety: safety::Safety,
     pub liveness: liveness::Liveness,
+    pub handoffs: handoffs::Handoffs,
     window: VecDeque<Rec>,
     pub violations: Vec<Violation>,
     halt: bool,
@@ -105,6 +110,7 @@ impl Checkers {
         Checkers {
             names,
             liveness: liveness::Liveness::new(&cx),
+            handoffs: handoffs::Handoffs::new(&cx),
             safety: safety::Safety::new(cx),
             window: VecDeque::with_capacity(WINDOW),
             violations: Vec::new(),
@@ -123,9 +129,10 @@ impl Checkers {
         }
     }
 
-    /// Final checks at the end of the run (L1's open height).
+    /// Final checks at the end of the run (L1's and L2's open heights).
     pub fn finish(&mut self, end: SimTime, step: u64) {
-        let found = self.liveness.finish(end);
+        let mut found = self.liveness.finish(end);
+        found.extend(self.handoffs.finish(end, &self.safety.model));
         self.record(found, step, end);
     }
 
@@ -156,6 +163,7 @@ impl Observer for Checkers {
         self.window.push_back(rec.clone());
         let mut found = self.safety.observe(rec);
         found.extend(self.liveness.observe(rec));
+        found.extend(self.handoffs.observe(rec, &self.safety.model));
         if self.record(found, rec.step, rec.time) && self.halt {
             let v = &self.violations[self.violations.len() - 1];
             return Some(Halt(format!("{} violated at height {}: {}", v.id, v.height, v.detail)));

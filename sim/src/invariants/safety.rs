@@ -1,8 +1,9 @@
 //! Safety checkers S1–S6.
 
 use super::CheckContext;
+use super::custody_model::ScheduleModel;
 use crate::engine::trace::{Ev, Rec};
-use crate::protocol::block::{Block, verify_certificate};
+use crate::protocol::block::{Block, Quorum, verify_certificate};
 use crate::protocol::crypto::{Hash32, KeyId};
 use crate::protocol::{NodeId, Note};
 use crate::validators::ValidatorSet;
@@ -33,8 +34,14 @@ pub struct Accountability {
     pub height: u32,
     /// Keys that signed both conflicting blocks.
     pub double_signers: Vec<KeyId>,
+    /// F of the set the chain assigns to the first block's height.
     pub f: usize,
     pub accountable: bool,
+    /// The keys that signed each side.
+    pub signers: [Vec<KeyId>; 2],
+    /// The set the chain assigns to the height, along each side's branch: a fork whose two
+    /// sides were signed by different sets is the risk the safe hand-off rules remove.
+    pub sets: [Vec<KeyId>; 2],
 }
 
 pub struct Safety {
@@ -54,6 +61,8 @@ pub struct Safety {
     signed: BTreeMap<(NodeId, u32), Hash32>,
     /// S6 results, one per forked height.
     pub accountability: Vec<Accountability>,
+    /// S5: the checkers' own model of which set the chain assigns to every height.
+    pub model: ScheduleModel,
 }
 
 impl Safety {
@@ -61,7 +70,9 @@ impl Safety {
         let mut tree = DiGraphMap::new();
         tree.add_node(0);
         let tree_ids = BTreeMap::from([(cx.genesis, 0)]);
+        let model = ScheduleModel::new(cx.schedule.clone(), cx.genesis);
         Safety {
+            model,
             chains: vec![BTreeMap::new(); cx.honest.len()],
             cx,
             first: BTreeMap::new(),
@@ -107,6 +118,64 @@ impl Safety {
         self.chains[node.idx()].get(&(height - 1)).map(|b| b.next_validators.clone())
     }
 
+    /// The quorum a block at `height` needs, given the sets of `height` and of the height
+    /// before: M of its set, and under the double-quorum rule at a hand-off also M of the
+    /// set before.
+    fn quorum<'a>(&self, set: &'a ValidatorSet, before: Option<&'a ValidatorSet>) -> Quorum<'a> {
+        let previous = before
+            .filter(|b| self.model.rule().double_quorum() && b.hash() != set.hash())
+            .map(|b| (b, b.m()));
+        Quorum { set, need: set.m(), previous }
+    }
+
+    /// S5: the block carries a quorum of the set the model assigns to its height (and of
+    /// the set before, at a double-quorum hand-off), and names the set the model gives
+    /// for the next height.
+    fn check_custody(&mut self, node: NodeId, block: &Rc<Block>) -> Vec<Found> {
+        let h = block.height();
+        let parent = block.header.prev_hash;
+        let (Some(own), Some(before)) = (self.model.set_after(&parent, h), self.model.set_after(&parent, h - 1))
+        else {
+            return Vec::new(); // no known parent: S3 reports it
+        };
+        let own = ValidatorSet::new(own.into_iter().collect());
+        let before = ValidatorSet::new(before.into_iter().collect());
+        let mut found = Vec::new();
+        let q = self.quorum(&own, (h > 1).then_some(&before));
+        if let Err(e) = verify_certificate(block, &q, &self.cx.keys) {
+            found.push(Found::about(
+                "S5",
+                node,
+                block,
+                format!(
+                    "block {} does not carry a quorum of the set the chain assigns to height {h} ({} keys {:?}, M = {}): {e:?}",
+                    block.hash,
+                    own.n(),
+                    own.keys,
+                    own.m()
+                ),
+            ));
+        }
+        self.model.add(block);
+        if let Some(next) = self.model.set_after(&block.hash, h + 1)
+            && !next.iter().eq(block.next_validators.keys.iter())
+        {
+            found.push(Found::about(
+                "S5",
+                node,
+                block,
+                format!(
+                    "block {} names {:?} for height {}, but its chain's changes and the hand-off rule give {:?}",
+                    block.hash,
+                    block.next_validators.keys,
+                    h + 1,
+                    next
+                ),
+            ));
+        }
+        found
+    }
+
     fn on_persist(&mut self, node: NodeId, block: &Rc<Block>) -> Vec<Found> {
         let mut found = Vec::new();
         let h = block.height();
@@ -149,30 +218,23 @@ impl Safety {
                     ));
                 }
                 let first_sight = self.judged.insert(block.hash);
-                if !first_sight {
-                    // Judged already, when another replica persisted it.
-                } else if let Err(e) = verify_certificate(block, &set, &self.cx.keys, set.m()) {
-                    found.push(Found::about(
-                        "S3",
-                        node,
-                        block,
-                        format!(
-                            "block {} certificate invalid: {e:?} (set of {}, M = {})",
-                            block.hash,
-                            set.n(),
-                            set.m()
-                        ),
-                    ));
-                }
-                // S5: the declared set is the one the independent schedule names.
-                let scheduled = self.cx.schedule.set_for(h);
-                if set.hash() != scheduled.hash() {
-                    found.push(Found::about(
-                        "S5",
-                        node,
-                        block,
-                        format!("chain declares a set of {} for height {h}, schedule says {}", set.n(), scheduled.n()),
-                    ));
+                if first_sight {
+                    let before = if h > 1 { self.declared_set(node, h - 1) } else { None };
+                    let q = self.quorum(&set, before.as_deref());
+                    if let Err(e) = verify_certificate(block, &q, &self.cx.keys) {
+                        found.push(Found::about(
+                            "S3",
+                            node,
+                            block,
+                            format!(
+                                "block {} certificate invalid: {e:?} (set of {}, M = {})",
+                                block.hash,
+                                set.n(),
+                                set.m()
+                            ),
+                        ));
+                    }
+                    found.extend(self.check_custody(node, block));
                 }
             }
         }
@@ -192,7 +254,11 @@ impl Safety {
                 if new_branch {
                     known.push(block.clone());
                     let acc = self.accountability_of(h, &first_block, block);
-                    let verdict = if acc.accountable { "accountable" } else { "UNACCOUNTABLE" };
+                    let verdict = match (acc.accountable, acc.sets[0] == acc.sets[1]) {
+                        (true, _) => "accountable",
+                        (false, true) => "UNACCOUNTABLE",
+                        (false, false) => "UNACCOUNTABLE: the two sides were signed by different sets",
+                    };
                     found.push(Found {
                         id: "S1",
                         height: h,
@@ -217,9 +283,14 @@ impl Safety {
                             nodes: vec![other, node],
                             blocks: vec![first_block.hash, block.hash],
                             detail: format!(
-                                "fork at height {h} signed by only {} common keys (need ≥ F+1 = {})",
+                                "fork at height {h} signed by only {} common keys (need ≥ F+1 = {}){}",
                                 acc.double_signers.len(),
-                                acc.f + 1
+                                acc.f + 1,
+                                if acc.sets[0] == acc.sets[1] {
+                                    String::new()
+                                } else {
+                                    format!("; one side by the set {:?}, the other by {:?}", acc.sets[0], acc.sets[1])
+                                }
                             ),
                         });
                     }
@@ -259,15 +330,32 @@ impl Safety {
         Vec::new()
     }
 
-    /// S6: which keys signed both blocks, by their certificates.
+    /// S6: which keys signed both blocks, read from their certificates with the set the
+    /// model assigns to the height along each block's own branch.
     fn accountability_of(&self, h: u32, a: &Block, b: &Block) -> Accountability {
-        let set = self.cx.schedule.set_for(h);
-        let signers = |blk: &Block| -> BTreeSet<KeyId> {
-            blk.certificate.iter().filter_map(|c| set.key(c.index as usize)).collect()
+        let side = |blk: &Block| -> (Vec<KeyId>, Vec<KeyId>) {
+            let set = self.model.set_after(&blk.header.prev_hash, h).unwrap_or_default();
+            let before = self.model.set_after(&blk.header.prev_hash, h.saturating_sub(1)).unwrap_or_default();
+            let set = ValidatorSet::new(set.into_iter().collect());
+            let before = ValidatorSet::new(before.into_iter().collect());
+            let q = self.quorum(&set, (h > 1).then_some(&before));
+            let mut signers: Vec<KeyId> = blk.certificate.iter().filter_map(|c| q.signer(c.index as usize)).collect();
+            signers.sort_unstable();
+            signers.dedup();
+            (signers, set.keys)
         };
-        let double_signers: Vec<KeyId> = signers(a).intersection(&signers(b)).copied().collect();
-        let f = set.f();
-        Accountability { height: h, accountable: double_signers.len() > f, double_signers, f }
+        let (sa, set_a) = side(a);
+        let (sb, set_b) = side(b);
+        let double_signers: Vec<KeyId> = sa.iter().filter(|k| sb.contains(k)).copied().collect();
+        let f = crate::validators::f_of(set_a.len());
+        Accountability {
+            height: h,
+            accountable: double_signers.len() > f,
+            double_signers,
+            f,
+            signers: [sa, sb],
+            sets: [set_a, set_b],
+        }
     }
 
     fn on_commit_signed(&mut self, node: NodeId, height: u32, block: Hash32) -> Vec<Found> {

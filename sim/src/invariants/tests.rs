@@ -65,7 +65,7 @@ impl Chain {
             names: (0..honest.len()).map(|i| format!("R{i}")).collect(),
             honest,
             keys: self.keys.clone(),
-            schedule: ValidatorSchedule::fixed(self.set.clone()),
+            schedule: crate::invariants::custody_model::ScheduleSpec::fixed(self.set.clone()),
             genesis: self.genesis.hash,
             gst,
             bound: SimTime::from_secs(10),

@@ -6,7 +6,7 @@
 //! check "≥ M valid signatures, one view, from the set declared for this height" from the
 //! block alone.
 
-use super::crypto::{Enc, Hash32, KeyPair, Keyring, Signature};
+use super::crypto::{Enc, Hash32, KeyId, KeyPair, Keyring, Signature};
 use crate::validators::ValidatorSet;
 use serde::Serialize;
 use std::rc::Rc;
@@ -118,6 +118,8 @@ impl Block {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum CertError {
     TooFewSignatures { have: usize, need: usize },
+    /// A double-quorum hand-off block without enough signatures of the outgoing set.
+    TooFewPreviousSignatures { have: usize, need: usize },
     MixedViews { views: Vec<u8> },
     IndexOutOfSet { index: u16 },
     DuplicateSigner { index: u16 },
@@ -125,36 +127,75 @@ pub enum CertError {
     HashMismatch,
 }
 
-/// Checks `block`'s certificate against `set` (the set declared for its height), requiring
-/// `need` distinct valid signatures. Replicas call it with their quorum; the S3 invariant
-/// calls it with the true M, so a replica that accepts too little is caught.
-pub fn verify_certificate(block: &Block, set: &ValidatorSet, keys: &Keyring, need: usize) -> Result<(), CertError> {
+/// Who must have signed a block, and how many.
+///
+/// The signers of a block are indexed in one list: the block's own set, then — at a
+/// double-quorum hand-off — the keys of the previous set that left, in ascending order.
+/// Those outgoing validators sign the first block of their successors too, so it carries
+/// `need` signatures of its own set and `previous.1` of the set before it.
+#[derive(Clone, Copy, Debug)]
+pub struct Quorum<'a> {
+    pub set: &'a ValidatorSet,
+    pub need: usize,
+    /// The previous set and how many of its keys must have signed (double quorum only).
+    pub previous: Option<(&'a ValidatorSet, usize)>,
+}
+
+impl<'a> Quorum<'a> {
+    pub fn of(set: &'a ValidatorSet, need: usize) -> Quorum<'a> {
+        Quorum { set, need, previous: None }
+    }
+
+    /// The key at signer index `index`.
+    pub fn signer(&self, index: usize) -> Option<KeyId> {
+        if let Some(k) = self.set.key(index) {
+            return Some(k);
+        }
+        let (prev, _) = self.previous?;
+        prev.keys.iter().copied().filter(|k| !self.set.contains(*k)).nth(index - self.set.n())
+    }
+}
+
+/// Checks `block`'s certificate against `q` (the set declared for its height), requiring
+/// `q.need` distinct valid signatures of that set (and of the previous set at a
+/// double-quorum hand-off). Replicas call it with their quorum; the S3 and S5 invariants
+/// call it with the true M, so a replica that accepts too little is caught.
+pub fn verify_certificate(block: &Block, q: &Quorum, keys: &Keyring) -> Result<(), CertError> {
     if block.header.hash() != block.hash {
         return Err(CertError::HashMismatch);
     }
-    let mut seen = vec![false; set.n()];
+    let n = q.set.n();
+    let mut seen: Vec<u16> = Vec::with_capacity(block.certificate.len());
     let mut views: Vec<u8> = Vec::new();
+    let (mut own, mut previous) = (0, 0);
     for cs in &block.certificate {
-        let Some(key) = set.key(cs.index as usize) else {
+        let Some(key) = q.signer(cs.index as usize) else {
             return Err(CertError::IndexOutOfSet { index: cs.index });
         };
-        if seen[cs.index as usize] {
+        if seen.contains(&cs.index) {
             return Err(CertError::DuplicateSigner { index: cs.index });
         }
-        seen[cs.index as usize] = true;
+        seen.push(cs.index);
         if !keys.verify(key, &block.hash, &cs.sig) {
             return Err(CertError::BadSignature { index: cs.index });
         }
         if !views.contains(&cs.view) {
             views.push(cs.view);
         }
+        own += ((cs.index as usize) < n) as usize;
+        previous += q.previous.is_some_and(|(p, _)| p.contains(key)) as usize;
     }
     if views.len() > 1 {
         views.sort_unstable();
         return Err(CertError::MixedViews { views });
     }
-    if block.certificate.len() < need {
-        return Err(CertError::TooFewSignatures { have: block.certificate.len(), need });
+    if own < q.need {
+        return Err(CertError::TooFewSignatures { have: own, need: q.need });
+    }
+    if let Some((_, need)) = q.previous
+        && previous < need
+    {
+        return Err(CertError::TooFewPreviousSignatures { have: previous, need });
     }
     Ok(())
 }
@@ -167,7 +208,6 @@ pub fn sign_header(key: &KeyPair, header_hash: &Hash32) -> Signature {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::crypto::KeyId;
 
     fn setup() -> (Keyring, Rc<ValidatorSet>, Block) {
         let ring = Keyring::generate(3, 4);
@@ -194,22 +234,45 @@ mod tests {
     #[test]
     fn certificate_checks() {
         let (ring, set, b) = setup();
-        assert_eq!(verify_certificate(&b, &set, &ring, 3), Ok(()));
-        assert_eq!(verify_certificate(&b, &set, &ring, 4), Err(CertError::TooFewSignatures { have: 3, need: 4 }));
+        assert_eq!(verify_certificate(&b, &Quorum::of(&set, 3), &ring), Ok(()));
+        assert_eq!(verify_certificate(&b, &Quorum::of(&set, 4), &ring), Err(CertError::TooFewSignatures { have: 3, need: 4 }));
         let mut mixed = b.clone();
         mixed.certificate[1].view = 1;
-        assert!(matches!(verify_certificate(&mixed, &set, &ring, 3), Err(CertError::MixedViews { .. })));
+        assert!(matches!(verify_certificate(&mixed, &Quorum::of(&set, 3), &ring), Err(CertError::MixedViews { .. })));
         let mut dup = b.clone();
         dup.certificate[1] = dup.certificate[0];
-        assert_eq!(verify_certificate(&dup, &set, &ring, 3), Err(CertError::DuplicateSigner { index: 0 }));
+        assert_eq!(verify_certificate(&dup, &Quorum::of(&set, 3), &ring), Err(CertError::DuplicateSigner { index: 0 }));
         let mut forged = b.clone();
         forged.certificate[2].index = 3; // signature by key 2 claimed for index 3
-        assert_eq!(verify_certificate(&forged, &set, &ring, 3), Err(CertError::BadSignature { index: 3 }));
+        assert_eq!(verify_certificate(&forged, &Quorum::of(&set, 3), &ring), Err(CertError::BadSignature { index: 3 }));
         let mut tampered = b.clone();
         tampered.header.nonce += 1;
-        assert_eq!(verify_certificate(&tampered, &set, &ring, 3), Err(CertError::HashMismatch));
+        assert_eq!(verify_certificate(&tampered, &Quorum::of(&set, 3), &ring), Err(CertError::HashMismatch));
         let mut outside = b.clone();
         outside.certificate[0].index = 7;
-        assert_eq!(verify_certificate(&outside, &set, &ring, 3), Err(CertError::IndexOutOfSet { index: 7 }));
+        assert_eq!(verify_certificate(&outside, &Quorum::of(&set, 3), &ring), Err(CertError::IndexOutOfSet { index: 7 }));
+    }
+
+    #[test]
+    fn double_quorum_counts_the_previous_set_by_key() {
+        // Old set {0,1,2,3}; new set {2,3,4,5}: outgoing keys 0 and 1 sign as indices 4, 5.
+        let ring = Keyring::generate(3, 6);
+        let old = ValidatorSet::new((0..4).map(KeyId).collect());
+        let new = ValidatorSet::new((2..6).map(KeyId).collect());
+        let (_, _, mut b) = setup();
+        b.hash = b.header.hash();
+        let sign = |index: u16, key: u32| CertSig { index, view: 0, sig: ring.keypair(KeyId(key)).unwrap().sign(&b.hash) };
+        let q = Quorum { set: &new, need: 3, previous: Some((&old, 3)) };
+        assert_eq!(q.signer(4), Some(KeyId(0)));
+        assert_eq!(q.signer(5), Some(KeyId(1)));
+        assert_eq!(q.signer(6), None);
+        // Keys 4, 5, 2 of the new set (indices 2, 3, 0) and only key 2 of the old set.
+        b.certificate = vec![sign(0, 2), sign(2, 4), sign(3, 5)];
+        assert_eq!(verify_certificate(&b, &q, &ring), Err(CertError::TooFewPreviousSignatures { have: 1, need: 3 }));
+        // Add the outgoing keys 0 and 1: three of the old set (0, 1, 2).
+        b.certificate.extend([sign(4, 0), sign(5, 1)]);
+        assert_eq!(verify_certificate(&b, &q, &ring), Ok(()));
+        // Without the previous requirement the outgoing signatures are simply extra.
+        assert_eq!(verify_certificate(&b, &Quorum::of(&new, 3), &ring), Err(CertError::IndexOutOfSet { index: 4 }));
     }
 }

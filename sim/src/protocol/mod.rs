@@ -128,6 +128,13 @@ pub enum RejectReason {
     Malformed,
     /// A block whose certificate does not prove it final, or that does not link.
     BadBlock,
+    /// Signed with a key whose ejection has taken effect: it can never validate again.
+    RevokedKey,
+    /// Signed with the key of a validator that has left the set (an old set's key).
+    StaleSet,
+    /// For a future height, and not signed by the validator it names in the set this node
+    /// projects for that height: forged, or from a set decided in blocks it has not seen.
+    UnknownFutureSet,
 }
 
 impl RejectReason {
@@ -138,6 +145,9 @@ impl RejectReason {
             RejectReason::UnknownValidator => "unknown-validator",
             RejectReason::Malformed => "malformed",
             RejectReason::BadBlock => "bad-block",
+            RejectReason::RevokedKey => "revoked-key",
+            RejectReason::StaleSet => "stale-set",
+            RejectReason::UnknownFutureSet => "unknown-future-set",
         }
     }
 }

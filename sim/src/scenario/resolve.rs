@@ -203,6 +203,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         semantics,
         max_tx_per_block: p.max_tx_per_block.unwrap_or(512) as usize,
         mutation,
+        handoff: crate::validators::handoff::HandoffOptions::default(),
     };
 
     let network = resolve_network(s.network.clone().unwrap_or_default(), &lookup, n_nodes)?;

@@ -9,6 +9,7 @@ use crate::protocol::NodeId;
 use crate::protocol::crypto::Hash32;
 use crate::protocol::dbft::Mutation;
 use crate::protocol::dbft::semantics::Semantics;
+use crate::validators::handoff::HandoffOptions;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -59,6 +60,8 @@ pub struct ProtocolSpec {
     pub semantics: Semantics,
     pub max_tx_per_block: usize,
     pub mutation: Option<Mutation>,
+    /// How decided validator-set changes take effect.
+    pub handoff: HandoffOptions,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,20 +1,33 @@
-//! Validator sets: who may sign at a height, and the quorum arithmetic derived from it.
+//! Validator sets: who may sign at a height, how the set changes during a run, and the
+//! quorum arithmetic derived from it.
 //!
-//! The chain carries its own validator schedule: the block at height h names the set that
-//! produces height h+1 (dBFT's NextConsensus). Every replica derives F, M and the primary
-//! from the set it knows for the height it is working on; invariants check every persisted
-//! block against the set the chain itself declared for that height.
+//! The chain carries its own validator schedule. The block at height h names the set that
+//! produces height h+1 (dBFT's NextConsensus), and every replica derives N, F, M and the
+//! primary from the set its own chain declares for the height it works on — never from a
+//! global schedule and never from who is alive. The parts:
 //!
-//! Deliberately left out for now: mid-run set changes (join, leave, self-ejection) and
-//! alternative hand-off rules; the schedule below keeps the genesis set unless the scenario
-//! lists changes.
+//! - [`change`] — the change transactions (`join`, `leave`, `rotate`, `replace`, `eject`)
+//!   and what applying one does to a set;
+//! - [`handoff`] — the hand-off rules: when a change that is final in block d starts to
+//!   validate (next block, a refresh period, two blocks later, with a double quorum) and a
+//!   deliberately unsafe rule that switches on a mere proposal;
+//! - [`custody`] — the chain's custody state, advanced one final block at a time, as a
+//!   replica keeps it.
+//!
+//! The invariant checkers do not use [`custody`]: they derive the set of every height
+//! from the final blocks with their own model (`invariants/custody_model.rs`), so a bug
+//! in the replica's derivation cannot hide from its oracle.
+
+pub mod change;
+pub mod custody;
+pub mod handoff;
 
 use crate::protocol::crypto::{Enc, Hash32, KeyId};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::rc::Rc;
 
-/// An ordered list of validator keys. The position of a key is its validator index.
+/// A sorted list of validator keys. The position of a key is its validator index; keys
+/// are kept in ascending order, as Neo orders validators by public key, so every replica
+/// that holds the same set also agrees on every index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ValidatorSet {
     pub keys: Vec<KeyId>,
@@ -23,7 +36,10 @@ pub struct ValidatorSet {
 }
 
 impl ValidatorSet {
-    pub fn new(keys: Vec<KeyId>) -> ValidatorSet {
+    /// The set of `keys`, sorted and without repeats.
+    pub fn new(mut keys: Vec<KeyId>) -> ValidatorSet {
+        keys.sort_unstable();
+        keys.dedup();
         let mut e = Enc::new();
         e.u8(0x56).u32(keys.len() as u32);
         for k in &keys {
@@ -52,7 +68,11 @@ impl ValidatorSet {
     }
 
     pub fn index_of(&self, key: KeyId) -> Option<usize> {
-        self.keys.iter().position(|k| *k == key)
+        self.keys.binary_search(&key).ok()
+    }
+
+    pub fn contains(&self, key: KeyId) -> bool {
+        self.index_of(key).is_some()
     }
 
     pub fn key(&self, index: usize) -> Option<KeyId> {
@@ -62,27 +82,6 @@ impl ValidatorSet {
     /// Primary of height `h` in view `v`: (h − v) mod N (reference §1.1).
     pub fn primary(&self, height: u32, view: u8) -> usize {
         primary_index(height, view, self.n())
-    }
-}
-
-/// Which set validates which height: the genesis set, replaced from given heights on.
-/// Every honest primary names `set_for(h + 1)` in block h (NextConsensus), so all honest
-/// replicas agree on the schedule because they read it from the same chain.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct ValidatorSchedule {
-    pub genesis: Rc<ValidatorSet>,
-    /// Height → the set that validates that height and the ones after it.
-    pub changes: BTreeMap<u32, Rc<ValidatorSet>>,
-}
-
-impl ValidatorSchedule {
-    pub fn fixed(set: Rc<ValidatorSet>) -> ValidatorSchedule {
-        ValidatorSchedule { genesis: set, changes: BTreeMap::new() }
-    }
-
-    /// The set that validates `height`.
-    pub fn set_for(&self, height: u32) -> Rc<ValidatorSet> {
-        self.changes.range(..=height).next_back().map_or(&self.genesis, |(_, s)| s).clone()
     }
 }
 
@@ -124,5 +123,15 @@ mod tests {
         assert_eq!(primary_index(0, 255, 7), 4);
         assert_eq!(primary_index(10, 0, 7), 3);
         assert_eq!(primary_index(11, 0, 7), 4);
+    }
+
+    #[test]
+    fn sets_are_sorted_so_equal_members_mean_equal_indices() {
+        let a = ValidatorSet::new(vec![KeyId(9), KeyId(2), KeyId(5), KeyId(2)]);
+        let b = ValidatorSet::new(vec![KeyId(5), KeyId(9), KeyId(2)]);
+        assert_eq!(a.keys, vec![KeyId(2), KeyId(5), KeyId(9)]);
+        assert_eq!((a.hash(), a.index_of(KeyId(9))), (b.hash(), Some(2)));
+        assert_eq!(a.index_of(KeyId(3)), None);
+        assert_ne!(a.hash(), ValidatorSet::new(vec![KeyId(2), KeyId(5)]).hash());
     }
 }

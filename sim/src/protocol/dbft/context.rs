@@ -9,6 +9,7 @@ use super::message::{Body, ConsensusMessage};
 use crate::protocol::block::{Header, TxId, tx_root};
 use crate::protocol::crypto::{Hash32, KeyId};
 use crate::validators::ValidatorSet;
+use crate::validators::custody::Custody;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -33,7 +34,10 @@ pub struct Context {
     pub my_index: Option<usize>,
     pub prev_hash: Hash32,
     pub prev_timestamp_ms: u64,
-    /// The set this block will name for height + 1 (NextConsensus).
+    /// The chain's custody after the previous block: what decides NextConsensus.
+    pub custody: Rc<Custody>,
+    /// The set this height's block names for height + 1 (NextConsensus): the custody's
+    /// projection until a proposal is known, then what the proposal's transactions make it.
     pub next_validators: Rc<ValidatorSet>,
     pub proposal: Option<Proposal>,
     /// PrepareRequest (at the primary's slot) and PrepareResponses of this view.
@@ -48,13 +52,15 @@ pub struct Context {
 }
 
 impl Context {
+    /// The context of height `height`, validated by `validators` (the set the chain names
+    /// for it, as this replica knows it).
     pub fn new(
         height: u32,
         validators: Rc<ValidatorSet>,
         my_key: Option<KeyId>,
         prev_hash: Hash32,
         prev_timestamp_ms: u64,
-        next_validators: Rc<ValidatorSet>,
+        custody: Rc<Custody>,
     ) -> Context {
         let n = validators.n();
         Context {
@@ -64,7 +70,8 @@ impl Context {
             validators,
             prev_hash,
             prev_timestamp_ms,
-            next_validators,
+            next_validators: custody.next.clone(),
+            custody,
             proposal: None,
             preparations: vec![None; n],
             commits: vec![None; n],
@@ -175,12 +182,15 @@ impl Context {
     /// Adopts the proposal of a PrepareRequest (own or received) and builds the header
     /// every Commit of this view signs.
     pub fn adopt_proposal(&mut self, timestamp_ms: u64, nonce: u64, tx_hashes: Vec<TxId>) {
+        self.next_validators = self.custody.next_after(&tx_hashes);
         let header = self.header_for(self.primary() as u16, timestamp_ms, nonce, &tx_hashes);
         let header_hash = header.hash();
         self.proposal = Some(Proposal { timestamp_ms, nonce, tx_hashes, header, header_hash });
     }
 
     /// The header a PrepareRequest from `primary` with these fields proposes at this height.
+    /// Its NextConsensus is what the custody makes of these transactions: every replica
+    /// computes it itself (as Neo's backups do), so a primary cannot name another set.
     pub fn header_for(&self, primary: u16, timestamp_ms: u64, nonce: u64, tx_hashes: &[TxId]) -> Header {
         Header {
             version: 0,
@@ -190,7 +200,7 @@ impl Context {
             nonce,
             primary,
             tx_root: tx_root(tx_hashes),
-            next_validators: self.next_validators.hash(),
+            next_validators: self.custody.next_after(tx_hashes).hash(),
         }
     }
 

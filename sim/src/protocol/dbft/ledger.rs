@@ -1,16 +1,22 @@
-//! The node's ledger: persisted blocks, the mempool, block relay and catch-up.
+//! The node's ledger: persisted blocks, the chain's custody of its validator set, the
+//! mempool, block relay and catch-up.
 //!
 //! A replica that assembles block h relays it to everyone; a replica that receives a block
 //! for the next height verifies its certificate against the set the chain declared for that
-//! height and persists it — this is how a node locked in an old view's commit gets unstuck
-//! (reference §1.10, §7). A node that hears consensus traffic for a height above its own
-//! asks the sender for the missing blocks (GetBlocks), at most once per block time, which
-//! stands in for Neo's P2P block synchronisation.
+//! height, and the set it names for the height after against what its own custody makes
+//! of the block's transactions, and persists it — this is how a node locked in an old
+//! view's commit gets unstuck (reference §1.10, §7), and how a node outside the validator
+//! set (a watcher, a candidate that has not joined yet, a validator that left) follows the
+//! chain. A node that hears consensus traffic for a height above its own asks the sender
+//! for the missing blocks (GetBlocks), at most once per block time, which stands in for
+//! Neo's P2P block synchronisation; a newcomer syncing from genesis verifies every
+//! certificate along the way.
 
 use super::DbftReplica;
 use super::message::Wire;
-use crate::protocol::block::{Block, TxId, verify_certificate};
+use crate::protocol::block::{Block, Quorum, TxId, verify_certificate};
 use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
+use crate::validators::custody::Custody;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -27,11 +33,21 @@ pub struct Ledger {
     pub mempool: BTreeSet<TxId>,
     pub on_chain: BTreeSet<TxId>,
     orphans: BTreeMap<u32, Rc<Block>>,
+    /// The custody after the tip: who validates the next height, and what is pending.
+    pub custody: Rc<Custody>,
 }
 
 impl Ledger {
-    pub fn new(genesis: Rc<Block>) -> Ledger {
-        Ledger { chain: vec![genesis], mempool: BTreeSet::new(), on_chain: BTreeSet::new(), orphans: BTreeMap::new() }
+    /// A ledger holding only `genesis`, whose custody starts at `custody` (the genesis
+    /// set, the hand-off rule, the change book).
+    pub fn new(genesis: Rc<Block>, custody: Custody) -> Ledger {
+        Ledger {
+            chain: vec![genesis],
+            mempool: BTreeSet::new(),
+            on_chain: BTreeSet::new(),
+            orphans: BTreeMap::new(),
+            custody: Rc::new(custody),
+        }
     }
 
     pub fn tip(&self) -> &Rc<Block> {
@@ -56,17 +72,27 @@ impl Ledger {
             self.mempool.remove(t);
             self.on_chain.insert(*t);
         }
+        self.custody = Rc::new(self.custody.after(&block.txs));
         self.chain.push(block);
     }
 
-    /// What survives a crash: the chain. The mempool and the orphans are memory.
+    /// What survives a crash: the chain (and the custody derived from it). The mempool
+    /// and the orphans are memory.
     pub fn after_crash(&self) -> Ledger {
         Ledger {
             chain: self.chain.clone(),
             mempool: BTreeSet::new(),
             on_chain: self.on_chain.clone(),
             orphans: BTreeMap::new(),
+            custody: self.custody.clone(),
         }
+    }
+
+    /// Transactions for a proposal: change transactions first (they sort above every
+    /// workload id), then the lowest workload ids, at most `max` in all.
+    pub fn proposal_txs(&self, max: usize) -> Vec<TxId> {
+        use crate::validators::change::CHANGE_TX_BASE;
+        self.mempool.range(CHANGE_TX_BASE..).chain(self.mempool.range(..CHANGE_TX_BASE)).take(max).copied().collect()
     }
 }
 
@@ -104,17 +130,26 @@ impl DbftReplica {
         self.ledger.orphans.retain(|h, _| *h > tip);
     }
 
-    /// Verifies a block for the next height and persists it.
+    /// Verifies a block for the next height and persists it: it links to the tip, its
+    /// certificate holds a quorum of the set this node knows for that height, and the set
+    /// it names for the height after is the one this node's custody computes from it.
     fn accept_block(&mut self, cx: &mut Cx<Wire>, block: Rc<Block>) -> bool {
         let tip = self.ledger.tip();
-        let set = &tip.next_validators;
+        let set = self.set_for_next_block();
         let linked = block.header.prev_hash == tip.hash
             && block.header.height == tip.height() + 1
-            && block.header.next_validators == block.next_validators.hash()
-            && block.next_validators.n() > 0
             && block.header.tx_root == crate::protocol::block::tx_root(&block.txs);
+        let custody_ok = block.header.next_validators == block.next_validators.hash()
+            && block.next_validators.hash() == self.ledger.custody.next_after(&block.txs).hash();
         let need = self.quorum_for(set.n());
-        if !linked || verify_certificate(&block, set, cx.keys, need).is_err() {
+        let previous = self.previous_quorum_for_next_block();
+        let q = Quorum { set: &set, need, previous: previous.as_ref().map(|(p, m)| (&**p, *m)) };
+        if !linked || !custody_ok || verify_certificate(&block, &q, cx.keys).is_err() {
+            if linked && !custody_ok {
+                cx.mark("relayed block names another next set");
+            } else if linked && self.signed_by_former_set(cx, &block) {
+                cx.mark("relayed block signed by a former set");
+            }
             cx.reject(MsgKind::Block, RejectReason::BadBlock);
             return false;
         }
@@ -123,9 +158,22 @@ impl DbftReplica {
         true
     }
 
+    /// Does every signature of `block`'s certificate verify under a key that validated
+    /// an earlier height and is no longer in the set (a stale or long-range branch)?
+    fn signed_by_former_set(&self, cx: &Cx<Wire>, block: &Block) -> bool {
+        let former = &self.ledger.custody.former;
+        !former.is_empty()
+            && !block.certificate.is_empty()
+            && block.certificate.iter().all(|c| former.iter().any(|k| cx.keys.verify(*k, &block.hash, &c.sig)))
+    }
+
     /// Appends a final block to the ledger and starts the next height (C#
     /// OnPersistCompleted → InitializeConsensus(0)).
     pub(super) fn persist(&mut self, cx: &mut Cx<Wire>, block: Rc<Block>) {
+        let was_handoff = self.ledger.custody.next.hash() != block.next_validators.hash();
+        if was_handoff {
+            cx.mark("block names a new validator set");
+        }
         self.ledger.append(block.clone());
         self.saved = None;
         cx.persist(block);

@@ -39,7 +39,10 @@ use crate::engine::time::SimTime;
 use crate::protocol::block::{Block, TxId};
 use crate::protocol::crypto::{Enc, Hash32, KeyPair};
 use crate::protocol::{Cx, NodeId, Note, Phase, Replica, ReplicaStatus};
-use crate::validators::ValidatorSchedule;
+use crate::validators::ValidatorSet;
+use crate::validators::change::ChangeBook;
+use crate::validators::custody::Custody;
+use crate::validators::handoff::HandoffOptions;
 use context::{Context, LastSeen};
 use ledger::Ledger;
 use message::Wire;
@@ -82,8 +85,10 @@ pub struct DbftOptions {
     pub semantics: Semantics,
     /// MaxTransactionsPerBlock: the most transactions a primary proposes, and accepts.
     pub max_tx_per_block: usize,
-    /// Which set validates which height (NextConsensus).
-    pub schedule: ValidatorSchedule,
+    /// The hand-off rule and churn limit: how decided set changes take effect.
+    pub handoff: HandoffOptions,
+    /// The bodies of the run's change transactions.
+    pub book: Rc<ChangeBook>,
     pub mutation: Option<Mutation>,
 }
 
@@ -124,14 +129,18 @@ pub struct DbftReplica {
     pending_block: Option<Rc<Block>>,
     /// Last GetBlocks we sent: (first height asked, when).
     sync_asked: Option<(u32, SimTime)>,
+    /// The unsafe `apply-on-propose` rule only: the set this node switched to for the
+    /// given height when it accepted a proposal carrying a change, final or not.
+    adopted: Option<(u32, Rc<ValidatorSet>)>,
 }
 
 impl DbftReplica {
     /// A replica at `node` holding `key` (None for a watch-only node), with the chain at
     /// genesis.
     pub fn new(node: NodeId, key: Option<KeyPair>, opts: Rc<DbftOptions>, genesis: Rc<Block>) -> Self {
-        let ledger = Ledger::new(genesis);
-        let ctx = Self::fresh_context(&ledger, &opts, key.as_ref());
+        let custody = Custody::genesis(genesis.next_validators.clone(), opts.handoff, opts.book.clone());
+        let ledger = Ledger::new(genesis, custody);
+        let ctx = Self::fresh_context(&ledger, key.as_ref(), None);
         let last_seen = match opts.semantics.counts_failed_by_view() {
             true => LastSeen::HeightView(Vec::new()),
             false => LastSeen::Height(BTreeMap::new()),
@@ -153,20 +162,56 @@ impl DbftReplica {
             go_last_check: None,
             pending_block: None,
             sync_asked: None,
+            adopted: None,
         }
     }
 
-    fn fresh_context(ledger: &Ledger, opts: &DbftOptions, key: Option<&KeyPair>) -> Context {
+    /// The context of the height after the tip. Its validators are the set the chain
+    /// names for it (the tip's NextConsensus, which the custody verified), or — under the
+    /// unsafe `apply-on-propose` rule — the set this node switched to on a proposal.
+    fn fresh_context(ledger: &Ledger, key: Option<&KeyPair>, adopted: Option<&(u32, Rc<ValidatorSet>)>) -> Context {
         let tip = ledger.tip();
         let height = tip.height() + 1;
-        Context::new(
-            height,
-            tip.next_validators.clone(),
-            key.map(|k| k.id),
-            tip.hash,
-            tip.header.timestamp_ms,
-            opts.schedule.set_for(height + 1),
-        )
+        let validators = match adopted {
+            Some((h, set)) if *h == height => set.clone(),
+            _ => ledger.custody.next.clone(),
+        };
+        Context::new(height, validators, key.map(|k| k.id), tip.hash, tip.header.timestamp_ms, ledger.custody.clone())
+    }
+
+    /// The set a relayed block for the next height must be signed by, as this node knows
+    /// it: the chain's, or under `apply-on-propose` the one it switched to.
+    pub(crate) fn set_for_next_block(&self) -> Rc<ValidatorSet> {
+        let next = self.ledger.height() + 1;
+        match &self.adopted {
+            Some((h, set)) if *h == next => set.clone(),
+            _ => self.ledger.custody.next.clone(),
+        }
+    }
+
+    /// Under `dual-quorum`, when the next height is the first of a new set: the set before
+    /// it and how many of its signatures the block needs too.
+    pub(crate) fn previous_quorum_for_next_block(&self) -> Option<(Rc<ValidatorSet>, usize)> {
+        let c = &self.ledger.custody;
+        (c.opts().rule.double_quorum() && c.next_is_handoff()).then(|| (c.current.clone(), self.quorum_for(c.current.n())))
+    }
+
+    /// `apply-on-propose` (unsafe on purpose): a replica that accepts a proposal carrying
+    /// a change works with the resulting set from the next height on, before the proposal
+    /// is final — what a naive implementation does.
+    pub(crate) fn switch_on_proposal(&mut self, cx: &mut Cx<Wire>) {
+        if !self.opts.handoff.rule.switches_on_proposal() {
+            return;
+        }
+        let Some(p) = &self.ctx.proposal else { return };
+        if !self.ctx.custody.carries_change(&p.tx_hashes) {
+            return;
+        }
+        let next = self.ctx.next_validators.clone();
+        if self.adopted.as_ref().is_none_or(|(h, s)| *h != self.ctx.height + 1 || s.hash() != next.hash()) {
+            cx.mark("apply-on-propose: switched set before the block is final");
+            self.adopted = Some((self.ctx.height + 1, next));
+        }
     }
 
     pub fn key(&self) -> Option<&KeyPair> {
@@ -213,7 +258,7 @@ impl DbftReplica {
     pub(crate) fn initialize(&mut self, cx: &mut Cx<Wire>, view: u8) {
         let sem = self.semantics();
         if view == 0 {
-            self.ctx = Self::fresh_context(&self.ledger, &self.opts, self.key.as_ref());
+            self.ctx = Self::fresh_context(&self.ledger, self.key.as_ref(), self.adopted.as_ref());
             self.known_hashes.clear();
             self.reset_last_seen();
             self.cache.drop_below(self.ctx.height);
@@ -330,7 +375,7 @@ impl Replica for DbftReplica {
     fn after_crash(&self, amnesia: bool) -> Self {
         let mut r = DbftReplica::new(self.node, self.key.clone(), self.opts.clone(), self.ledger.chain[0].clone());
         r.ledger = self.ledger.after_crash();
-        r.ctx = Self::fresh_context(&r.ledger, &r.opts, r.key.as_ref());
+        r.ctx = Self::fresh_context(&r.ledger, r.key.as_ref(), None);
         r.saved = if amnesia { None } else { self.saved.clone() };
         r
     }

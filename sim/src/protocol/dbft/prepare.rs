@@ -12,7 +12,7 @@ impl DbftReplica {
     pub(super) fn send_prepare_request(&mut self, cx: &mut Cx<Wire>) {
         let Some(me) = self.ctx.my_index else { return };
         let Some(key) = self.key.clone() else { return };
-        let txs: Vec<TxId> = self.ledger.mempool.iter().take(self.opts.max_tx_per_block).copied().collect();
+        let txs: Vec<TxId> = self.ledger.proposal_txs(self.opts.max_tx_per_block);
         let timestamp_ms = Self::now_ms(cx).max(self.ctx.prev_timestamp_ms.saturating_add(1));
         let nonce = self.nonce(cx);
         let (h, v) = (self.ctx.height, self.ctx.view);
@@ -25,6 +25,7 @@ impl DbftReplica {
         };
         let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
         self.ctx.adopt_proposal(timestamp_ms, nonce, txs);
+        self.switch_on_proposal(cx);
         self.ctx.preparations[me] = Some(msg.clone());
         if let Some(p) = &self.ctx.proposal {
             cx.note(Note::Proposed { height: h, view: v, block: p.header_hash });
@@ -76,6 +77,7 @@ impl DbftReplica {
         self.extend_timer(cx, 2);
         self.request_received = Some((self.ctx.height, cx.now));
         self.ctx.adopt_proposal(*timestamp_ms, *nonce, tx_hashes.clone());
+        self.switch_on_proposal(cx);
         for slot in self.ctx.preparations.iter_mut() {
             let keep = match slot.as_deref() {
                 Some(ConsensusMessage { body: Body::PrepareResponse { preparation_hash }, .. }) => {

@@ -78,13 +78,17 @@ impl DbftReplica {
             return;
         }
         if msg.height > self.ctx.height {
-            // Only a message that verifies against the set scheduled for its height says
-            // anything about where the chain is.
-            if !self.signed_by_scheduled_validator(cx, &msg) {
-                cx.reject(kind, RejectReason::BadSignature);
+            // "Chain is behind": fetch the blocks we miss from whoever is ahead. A message
+            // that verifies against the set this node projects for its height says so
+            // with authority and may be kept (Go). One that does not is refused — under
+            // its own reason, because it may come from a set decided in blocks this node
+            // has not seen yet — but still prompts the (rate-limited) block request: a
+            // joiner that slept through a hand-off learns it is behind this way.
+            if !self.signed_by_projected_validator(cx, &msg) {
+                cx.reject(kind, RejectReason::UnknownFutureSet);
+                self.request_blocks(cx, from);
                 return;
             }
-            // "Chain is behind": fetch the blocks we miss from whoever is ahead.
             self.request_blocks(cx, from);
             if sem.caches_future_messages() && msg.height <= self.ctx.height.saturating_add(MAX_CACHED_HEIGHTS) {
                 cx.mark("future-height message cached");
@@ -101,7 +105,8 @@ impl DbftReplica {
             return;
         }
         if !msg.hash_matches() || !cx.keys.verify(key, &msg.hash, &msg.sig) {
-            cx.reject(kind, RejectReason::BadSignature);
+            let reason = self.why_signature_fails(cx, &msg);
+            cx.reject(kind, reason);
             return;
         }
         if sem.caches_future_messages()
@@ -123,13 +128,31 @@ impl DbftReplica {
         }
     }
 
-    /// Does `msg` carry a valid signature of the validator it names, in the set the
-    /// schedule gives for its height?
-    fn signed_by_scheduled_validator(&self, cx: &Cx<Wire>, msg: &ConsensusMessage) -> bool {
+    /// Names a failed signature: made with a key an ejection revoked, made with the key of
+    /// a validator that has left the set (a stale set), or simply bad. Like Neo's receiver,
+    /// which reads the sender's key from the payload, this node can tell who signed.
+    fn why_signature_fails(&self, cx: &Cx<Wire>, msg: &ConsensusMessage) -> RejectReason {
+        let custody = &self.ledger.custody;
+        if !msg.hash_matches() || (custody.former.is_empty() && custody.revoked.is_empty()) {
+            return RejectReason::BadSignature;
+        }
+        let signed_by = |k: &crate::protocol::crypto::KeyId| cx.keys.verify(*k, &msg.hash, &msg.sig);
+        if custody.revoked.iter().any(signed_by) {
+            RejectReason::RevokedKey
+        } else if custody.former.iter().any(signed_by) {
+            RejectReason::StaleSet
+        } else {
+            RejectReason::BadSignature
+        }
+    }
+
+    /// Does `msg` carry a valid signature of the validator it names, in the set this
+    /// node's chain projects for its height (the decided changes applied, nothing more)?
+    fn signed_by_projected_validator(&self, cx: &Cx<Wire>, msg: &ConsensusMessage) -> bool {
         let set = if msg.height == self.ctx.height + 1 {
             self.ctx.next_validators.clone()
         } else {
-            self.opts.schedule.set_for(msg.height)
+            self.ledger.custody.projected(msg.height)
         };
         msg.hash_matches() && set.key(msg.validator as usize).is_some_and(|k| cx.keys.verify(k, &msg.hash, &msg.sig))
     }

@@ -7,7 +7,7 @@ use super::*;
 use crate::engine::time::SimTime;
 use crate::protocol::crypto::{Hash32, KeyId, Keyring};
 use crate::protocol::{Action, Cx, MsgKind};
-use crate::validators::{ValidatorSchedule, ValidatorSet};
+use crate::validators::ValidatorSet;
 
 const T: u64 = 1_000_000; // 1 s block time keeps numbers readable
 
@@ -26,7 +26,8 @@ impl Kit {
             block_time_us: T,
             semantics,
             max_tx_per_block: 100,
-            schedule: ValidatorSchedule::fixed(set.clone()),
+            handoff: Default::default(),
+            book: Default::default(),
             mutation: None,
         });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
