@@ -11,7 +11,7 @@ use crate::engine::clock::Clock;
 use crate::engine::rng::{SimRng, Stream};
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Digest, Observer, Observers};
-use crate::engine::workload::Workload;
+use crate::engine::workload::{ChangeTx, Workload};
 use crate::engine::{Engine, NodeSetup, StopCondition, StopReason};
 use crate::invariants::diagnosis::{self, ReplicaDiag, Stall, StallInput};
 use crate::invariants::{CheckContext, Checkers};
@@ -23,10 +23,10 @@ use crate::protocol::dbft::{DbftOptions, DbftReplica};
 use crate::protocol::{NodeId, Replica};
 use crate::report::metrics::Metrics;
 use crate::scenario::RunSpec;
-use crate::scenario::spec::{Role, TimerSpec};
+use crate::scenario::spec::{ChangeTrigger, TimerSpec};
 use crate::invariants::custody_model::ScheduleSpec;
 use crate::validators::ValidatorSet;
-use crate::validators::change::ChangeBook;
+use crate::validators::change::{ChangeBook, SetChange};
 use std::rc::Rc;
 
 /// Everything a run produced, before it is turned into a report.
@@ -58,9 +58,9 @@ pub struct World {
 
 /// Builds the world of `spec` for `seed`.
 pub fn build(spec: &RunSpec, seed: u64) -> World {
-    let keys = Rc::new(Keyring::generate(seed, spec.validators));
+    let keys = Rc::new(Keyring::generate(seed, spec.validators + spec.candidates));
     let genesis_set = Rc::new(ValidatorSet::new((0..spec.validators as u32).map(KeyId).collect()));
-    let book = Rc::new(ChangeBook::new(Vec::new()));
+    let book = Rc::new(ChangeBook::new(spec.changes.iter().map(|c| c.change.clone()).collect()));
     let schedule = ScheduleSpec { genesis: genesis_set.clone(), handoff: spec.protocol.handoff, book: book.clone() };
     let opts = Rc::new(DbftOptions {
         block_time_us: spec.protocol.block_time_us,
@@ -84,7 +84,10 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
             let node = if n.behaviours.is_empty() {
                 Node::Honest(r)
             } else {
-                Node::Byzantine(Box::new(Byzantine::new(r, n.behaviours.clone(), n.byzantine_from, me, peers.clone())))
+                let mut b = Byzantine::new(r, n.behaviours.clone(), n.byzantine_from, me, peers.clone());
+                // An attacker holding several leaked keys can sign with each of them.
+                b.keys.extend(n.role.keys().into_iter().skip(1).filter_map(|k| keys.keypair(KeyId(k as u32))));
+                Node::Byzantine(Box::new(b))
             };
             let setup = NodeSetup { honest: honest[i], clock: Clock { drift_ppm: n.clock_drift_ppm } };
             (node, setup)
@@ -93,8 +96,27 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
     let mut topo_rng = SimRng::derive(seed, Stream::Topology);
     let network =
         Network::new(spec.network.clone(), spec.nodes.len(), SimRng::derive(seed, Stream::Network), &mut topo_rng);
+    let changes = spec
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ChangeTx {
+            tx: ChangeBook::tx_of(i),
+            origin: c.origin,
+            at: match c.when {
+                ChangeTrigger::At(t) => Some(t),
+                ChangeTrigger::Height(_) => None,
+            },
+            height: match c.when {
+                ChangeTrigger::Height(h) => h,
+                ChangeTrigger::At(_) => 0,
+            },
+            label: describe_change(spec, &c.change),
+        })
+        .collect();
     let workload =
-        Workload::new(spec.workload.clone(), spec.network.latency.clone(), SimRng::derive(seed, Stream::Workload));
+        Workload::new(spec.workload.clone(), spec.network.latency.clone(), SimRng::derive(seed, Stream::Workload))
+            .with_changes(changes, SimRng::derive(seed, Stream::Changes));
     let stop = StopCondition { until: spec.stop.duration, heights: spec.stop.heights };
     let mut engine = Engine::new(replicas, network, keys.clone(), Some(workload), stop);
     for c in &spec.crashes {
@@ -137,6 +159,18 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
     World { engine, honest, check }
 }
 
+/// A change in words, with node names: "rotate R1 -> C1".
+pub fn describe_change(spec: &RunSpec, c: &SetChange) -> String {
+    let name = |k: &KeyId| spec.node_name(NodeId(k.0)).to_string();
+    match c {
+        SetChange::Join { key } => format!("join {}", name(key)),
+        SetChange::Leave { key } => format!("leave {}", name(key)),
+        SetChange::Eject { key } => format!("eject {}", name(key)),
+        SetChange::Rotate { from, to } => format!("rotate {} -> {}", name(from), name(to)),
+        SetChange::Replace { keys } => format!("replace by [{}]", keys.iter().map(name).collect::<Vec<_>>().join(", ")),
+    }
+}
+
 /// Runs `spec` with `seed`; `extra` observers (a trace writer, a progress bar) see every
 /// event too.
 pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_content: bool) -> RunResult {
@@ -158,7 +192,6 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         Some(_) => stop == StopReason::Heights,
         None => false,
     };
-    let n = spec.validators;
     let stall = if liveness_reached || matches!(stop, StopReason::Halted(_)) {
         None
     } else {
@@ -170,7 +203,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
                     name: spec.node_name(node).to_string(),
                     honest: honest[i],
                     up: engine.is_up(node),
-                    validator: matches!(spec.nodes[i].role, Role::Validator { .. }),
+                    validator: r.status().is_some_and(|s| !s.watch_only),
                     ledger_height: r.ledger_height(),
                     last_timer: metrics.last_timer[i],
                     status: r.status(),
@@ -191,7 +224,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
             end,
             bound: spec.liveness.bound,
             block_time: spec.protocol.block_time_us,
-            m: crate::validators::m_of(n),
+            m: stalled_quorum(&engine),
         }))
     };
     // Without a height target a run "holds" if it was still making progress at the end.
@@ -217,4 +250,15 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         up,
         rules: engine.rule_stats().to_vec(),
     }
+}
+
+/// M of the set at the lowest height an honest running validator is working on (the set
+/// its own chain assigns to it), for the stall diagnosis.
+fn stalled_quorum(engine: &Engine<Node>) -> usize {
+    (0..engine.node_count())
+        .map(|i| NodeId(i as u32))
+        .filter(|&n| engine.is_honest(n) && engine.is_up(n))
+        .filter_map(|n| engine.replica(n).status())
+        .min_by_key(|s| s.height)
+        .map_or(1, |s| s.m)
 }

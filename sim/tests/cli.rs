@@ -59,6 +59,7 @@ fn report_has_the_documented_fields() {
         "messages",
         "invariants",
         "liveness",
+        "handoffs",
         "config",
     ] {
         assert!(r.get(key).is_some(), "missing {key}");
@@ -70,7 +71,8 @@ fn report_has_the_documented_fields() {
     for f in ["sent", "delivered", "dropped", "duplicated"] {
         assert!(commit[f].is_u64(), "Commit.{f}");
     }
-    assert_eq!(r["invariants"].as_array().unwrap().len(), 7);
+    let ids: Vec<&str> = r["invariants"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["S1", "S2", "S3", "S4", "S5", "S6", "L1", "L2"]);
     assert_eq!(r["heights"]["finalised"], 10);
 }
 

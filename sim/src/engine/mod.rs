@@ -54,6 +54,8 @@ enum Event<M> {
     },
     /// The workload's next transaction is born.
     NextTx,
+    /// Change transaction `i` of the workload is submitted.
+    SubmitChange(usize),
     TxArrive {
         node: NodeId,
         tx: TxId,
@@ -165,6 +167,10 @@ pub struct Engine<R: Replica> {
     /// Scripted message rules (the adversary on the wire).
     rules: RuleSet,
     held: Vec<Held<R::Msg>>,
+    /// Highest height any honest node persisted (height-triggered changes wait for it).
+    honest_height: u32,
+    /// Height-triggered change transactions not yet submitted: (height, change index).
+    change_triggers: Vec<(u32, usize)>,
 }
 
 impl<R: Replica> Engine<R> {
@@ -207,6 +213,8 @@ impl<R: Replica> Engine<R> {
             names: Vec::new(),
             rules: RuleSet::default(),
             held: Vec::new(),
+            honest_height: 0,
+            change_triggers: Vec::new(),
         }
     }
 
@@ -301,6 +309,14 @@ impl<R: Replica> Engine<R> {
             }
             if let Some(gap) = w.next_gap() {
                 self.queue.push(SimTime(gap), Event::NextTx);
+            }
+            for (i, c) in w.changes.iter().enumerate() {
+                match c.at {
+                    Some(t) => {
+                        self.queue.push(t, Event::SubmitChange(i));
+                    }
+                    None => self.change_triggers.push((c.height, i)),
+                }
             }
         }
     }
@@ -470,6 +486,17 @@ impl<R: Replica> Engine<R> {
                 }
                 None
             }
+            Event::SubmitChange(i) => {
+                let n = self.slots.len();
+                let w = self.workload.as_mut()?;
+                let delays = w.spread_change(i, n);
+                let (tx, origin, label) = (w.changes[i].tx, w.changes[i].origin, w.changes[i].label.clone());
+                let text = format!("change {i} submitted at {}: {label}", self.name(origin));
+                for (j, d) in delays.into_iter().enumerate() {
+                    self.queue.push(self.now.plus(d), Event::TxArrive { node: NodeId(j as u32), tx });
+                }
+                self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) })
+            }
             Event::TxArrive { node, tx } => {
                 if !self.slots[node.idx()].up {
                     return None;
@@ -541,6 +568,10 @@ impl<R: Replica> Engine<R> {
             Action::Persist(block) => {
                 let slot = &mut self.slots[node.idx()];
                 slot.height = slot.height.max(block.height());
+                if slot.honest && block.height() > self.honest_height {
+                    self.honest_height = block.height();
+                    self.trigger_changes();
+                }
                 self.emit(obs, Ev::Persist { node, block })
             }
             Action::Note(note) => self.emit(obs, Ev::Note { node, note }),
@@ -548,6 +579,19 @@ impl<R: Replica> Engine<R> {
                 *self.marks.entry(name).or_insert(0) += 1;
                 None
             }
+        }
+    }
+
+    /// Submits the height-triggered changes whose height an honest node has reached.
+    fn trigger_changes(&mut self) {
+        if self.change_triggers.is_empty() {
+            return;
+        }
+        let h = self.honest_height;
+        let (due, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.change_triggers).into_iter().partition(|t| t.0 <= h);
+        self.change_triggers = wait;
+        for (_, i) in due {
+            self.queue.push(self.now, Event::SubmitChange(i));
         }
     }
 

@@ -30,6 +30,8 @@ pub enum Stream {
     Node(u32),
     /// Swarm testing: the random configuration of one swarm run.
     Swarm,
+    /// Gossip delays of validator-set change transactions.
+    Changes,
 }
 
 impl Stream {
@@ -41,6 +43,7 @@ impl Stream {
             Stream::Workload => b"workload".to_vec(),
             Stream::Keys => b"keys".to_vec(),
             Stream::Swarm => b"swarm".to_vec(),
+            Stream::Changes => b"changes".to_vec(),
             Stream::Node(i) => {
                 let mut v = b"node:".to_vec();
                 v.extend_from_slice(&i.to_le_bytes());

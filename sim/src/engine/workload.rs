@@ -6,6 +6,10 @@
 //! "transaction never arrives" schedule (TxNotFound, the crash lock) is built. All draws
 //! come from the workload stream.
 //!
+//! Validator-set change transactions are submitted the same way — at a time, or when the
+//! chain first reaches a height — at one origin node, and gossiped to the others with
+//! delays from their own stream, so adding a change never moves a workload draw.
+//!
 //! Deliberately left out: transaction validity, fees, sizes and on-demand fetching — a
 //! withheld transaction never arrives at that node.
 
@@ -49,18 +53,46 @@ impl WorkloadOptions {
     }
 }
 
+/// A change transaction waiting to be submitted.
+#[derive(Clone, Debug)]
+pub struct ChangeTx {
+    pub tx: TxId,
+    pub origin: NodeId,
+    /// Submitted at this time, or (if None) when `height` is first persisted.
+    pub at: Option<SimTime>,
+    pub height: u32,
+    /// For the trace: what it does, in words.
+    pub label: String,
+}
+
 /// The workload generator's state.
 pub struct Workload {
     pub opts: WorkloadOptions,
     pub gossip: Latency,
     rng: SimRng,
     pub next_id: TxId,
+    pub changes: Vec<ChangeTx>,
+    change_rng: SimRng,
 }
 
 impl Workload {
     pub fn new(opts: WorkloadOptions, gossip: Latency, rng: SimRng) -> Workload {
         let next_id = opts.initial_txs + 1;
-        Workload { opts, gossip, rng, next_id }
+        let change_rng = rng.clone();
+        Workload { opts, gossip, rng, next_id, changes: Vec::new(), change_rng }
+    }
+
+    /// Adds the run's change transactions, gossiped with delays drawn from `rng`.
+    pub fn with_changes(mut self, changes: Vec<ChangeTx>, rng: SimRng) -> Workload {
+        self.changes = changes;
+        self.change_rng = rng;
+        self
+    }
+
+    /// Per node, the delay after which change `i` reaches it (the origin at once).
+    pub fn spread_change(&mut self, i: usize, n: usize) -> Vec<u64> {
+        let origin = self.changes[i].origin.idx();
+        (0..n).map(|j| if j == origin { 0 } else { self.gossip.sample(&mut self.change_rng) }).collect()
     }
 
     /// Delay until the next transaction is born, or None if the workload is off.

@@ -31,8 +31,10 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
                 out.push(format!("{id} violated, which the scenario does not expect"));
             }
         }
-    } else if default && violated.contains(&"L1") {
-        out.push("L1 violated".into());
+    } else if default {
+        for id in violated.iter().filter(|id| id.starts_with('L')) {
+            out.push(format!("{id} violated"));
+        }
     }
     let liveness_holds = e.liveness_holds.or(if default && e.stall.is_none() { Some(true) } else { None });
     let holds = r.liveness.status == "holds";

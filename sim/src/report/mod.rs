@@ -65,6 +65,24 @@ pub struct Latency {
     pub block_interval_ms: Summary,
     /// Per height: from the winning PrepareRequest to finalisation.
     pub consensus_ms: Summary,
+    /// Per hand-off: from the last height of the old set to the first of the new.
+    pub handoff_ms: Summary,
+}
+
+/// A validator-set hand-off (by the checkers' own schedule model).
+#[derive(Clone, Debug, Serialize)]
+pub struct HandoffRecord {
+    /// The first height of the new set.
+    pub height: u32,
+    pub old: Vec<String>,
+    pub new: Vec<String>,
+    pub joined: Vec<String>,
+    pub left: Vec<String>,
+    /// When the old set's last height was final.
+    pub from_ms: f64,
+    /// When the new set's first height was final (None: not by the end).
+    pub final_ms: Option<f64>,
+    pub latency_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -106,6 +124,8 @@ pub struct Report {
     pub invariants: Vec<InvariantResult>,
     pub accountability: Vec<Accountability>,
     pub liveness: Liveness,
+    /// Every validator-set hand-off, in height order.
+    pub handoffs: Vec<HandoffRecord>,
     pub coverage: BTreeMap<&'static str, u64>,
     /// Every scripted rule with how many (message, recipient) pairs it matched and acted on.
     pub rules: Vec<crate::net::rules::RuleStats>,
@@ -159,12 +179,31 @@ impl Report {
                 violations: r.checkers.violations.iter().filter(|v| v.id == *id).cloned().collect(),
             })
             .collect();
+        let key_name = |k: &crate::protocol::crypto::KeyId| name(k.0 as usize);
+        let handoffs: Vec<HandoffRecord> = r
+            .checkers
+            .handoffs
+            .list
+            .iter()
+            .map(|h| HandoffRecord {
+                height: h.height,
+                old: h.old.iter().map(key_name).collect(),
+                new: h.new.iter().map(key_name).collect(),
+                joined: h.new.iter().filter(|k| !h.old.contains(k)).map(key_name).collect(),
+                left: h.old.iter().filter(|k| !h.new.contains(k)).map(key_name).collect(),
+                from_ms: h.from_ms,
+                final_ms: h.final_ms,
+                latency_ms: h.latency_ms,
+            })
+            .collect();
+        let handoff_latency: Vec<u64> =
+            handoffs.iter().filter_map(|h| h.latency_ms).map(|ms| (ms * 1000.0).round() as u64).collect();
         let violated: Vec<&'static str> = invariants.iter().filter(|i| i.status == "violated").map(|i| i.id).collect();
         let kind = if violated.iter().any(|id| id.starts_with('S')) {
             "safety-violation"
         } else if !r.liveness_holds {
             "stall"
-        } else if violated.contains(&"L1") {
+        } else if violated.iter().any(|id| id.starts_with('L')) {
             "liveness-violation"
         } else {
             "ok"
@@ -187,6 +226,7 @@ impl Report {
             latency: Latency {
                 block_interval_ms: Summary::of_micros(intervals),
                 consensus_ms: Summary::of_micros(consensus),
+                handoff_ms: Summary::of_micros(handoff_latency),
             },
             views,
             per_height,
@@ -196,6 +236,7 @@ impl Report {
             invariants,
             accountability: r.checkers.safety.accountability.clone(),
             liveness: Liveness { status: if r.liveness_holds { "holds" } else { "stalls" }, stall: r.stall.clone() },
+            handoffs,
             coverage: r.marks.clone(),
             rules: r.rules.clone(),
             config: spec.clone(),

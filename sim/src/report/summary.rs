@@ -25,6 +25,22 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
         "  block interval ms p50 {} p90 {} p99 {} max {}; consensus ms p50 {} p99 {} max {}",
         b.p50, b.p90, b.p99, b.max, c.p50, c.p99, c.max
     );
+    if !r.handoffs.is_empty() {
+        let h: Vec<String> = r
+            .handoffs
+            .iter()
+            .map(|h| {
+                let change = match (h.joined.is_empty(), h.left.is_empty()) {
+                    (false, false) => format!("+{} -{}", h.joined.join(","), h.left.join(",")),
+                    (false, true) => format!("+{}", h.joined.join(",")),
+                    _ => format!("-{}", h.left.join(",")),
+                };
+                let took = h.latency_ms.map_or("not final".to_string(), |l| format!("{l:.0} ms"));
+                format!("h{} {change} (N {}→{}, {took})", h.height, h.old.len(), h.new.len())
+            })
+            .collect();
+        let _ = writeln!(s, "  hand-offs: {}", h.join("; "));
+    }
     let views: Vec<String> = r.views.iter().map(|(v, n)| format!("view {v}: {n}")).collect();
     let _ = writeln!(s, "  heights by final view: {}", if views.is_empty() { "none".into() } else { views.join(", ") });
     let msgs: Vec<String> = r

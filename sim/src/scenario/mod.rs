@@ -46,6 +46,15 @@ fn clean_serde_message(m: &str) -> String {
     if m.starts_with("data did not match any variant of untagged enum NodeRef") {
         return "expected a node name or index".into();
     }
+    if m.starts_with("data did not match any variant of untagged enum OneOrMany") {
+        return "expected a node name or index, or a list of them".into();
+    }
+    if m.starts_with("data did not match any variant of untagged enum CountOrNames") {
+        return "expected a count or a list of names".into();
+    }
+    if m.starts_with("data did not match any variant of untagged enum HandoffSpec") {
+        return "expected a rule name or {\"rule\", \"period\", \"churn_limit\"}".into();
+    }
     m.to_string()
 }
 

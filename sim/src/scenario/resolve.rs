@@ -11,14 +11,14 @@ use crate::net::latency::Latency;
 use crate::net::rules::{MsgMatch, Rule, RuleAction};
 use crate::net::topology::TopologySpec;
 use crate::net::{Degradation, NetworkOptions, Partition};
-use crate::protocol::crypto::Hash32;
+use crate::protocol::crypto::{Hash32, KeyId};
+use crate::validators::change::SetChange;
+use crate::validators::handoff::{HandoffOptions, HandoffRule};
 use crate::protocol::dbft::Mutation;
 use crate::protocol::dbft::semantics::Semantics;
 use crate::protocol::{MsgKind, NodeId};
 use std::collections::BTreeMap;
 
-/// Ids of every invariant a scenario may name.
-pub const INVARIANT_IDS: [&str; 7] = ["S1", "S2", "S3", "S4", "S5", "S6", "L1"];
 /// Stall classifications a scenario may expect.
 /// `undiagnosed` is not among them: an expectation names a reason.
 pub const STALL_CLASSES: [&str; 5] =
@@ -110,61 +110,106 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         None => vec![seed],
     };
 
-    // Validators and watchers.
-    let (mut names, watchers) = match &s.validators {
-        None => ((0..DEFAULT_VALIDATORS).map(|i| format!("R{i}")).collect::<Vec<_>>(), 0),
+    // Validators, candidates and watchers. Counts are checked before any name is built.
+    let too_many = |n: u32| n > MAX_NODES;
+    let limit_msg = format!("at most {MAX_NODES}");
+    let (mut names, watchers, candidate_names) = match &s.validators {
+        None => ((0..DEFAULT_VALIDATORS).map(|i| format!("R{i}")).collect::<Vec<_>>(), 0, Vec::new()),
         Some(schema::Validators::Count(n)) => {
             if *n == 0 {
                 return err("validators", "must be at least 1");
             }
-            ((0..*n).map(|i| format!("R{i}")).collect(), 0)
+            if too_many(*n) {
+                return err("validators", format!("{limit_msg} validators"));
+            }
+            ((0..*n).map(|i| format!("R{i}")).collect(), 0, Vec::new())
         }
-        Some(schema::Validators::Names(list)) => (list.clone(), 0),
+        Some(schema::Validators::Names(list)) => (list.clone(), 0, Vec::new()),
         Some(schema::Validators::Spec(spec)) => {
             let names = match (&spec.count, &spec.names) {
                 (Some(_), Some(_)) => {
                     return err("validators", "give either count or names, not both");
                 }
                 (Some(0), None) => return err("validators.count", "must be at least 1"),
+                (Some(n), None) if too_many(*n) => return err("validators.count", format!("{limit_msg} validators")),
                 (Some(n), None) => (0..*n).map(|i| format!("R{i}")).collect(),
                 (None, Some(l)) => l.clone(),
                 (None, None) => (0..DEFAULT_VALIDATORS).map(|i| format!("R{i}")).collect(),
             };
-            (names, spec.watchers.unwrap_or(0))
+            let watchers = spec.watchers.unwrap_or(0);
+            if too_many(watchers) {
+                return err("validators.watchers", format!("{limit_msg} watchers"));
+            }
+            let candidates = match &spec.candidates {
+                None => Vec::new(),
+                Some(schema::CountOrNames::Count(n)) if too_many(*n) => {
+                    return err("validators.candidates", format!("{limit_msg} candidates"));
+                }
+                Some(schema::CountOrNames::Count(n)) => (0..*n).map(|i| format!("C{i}")).collect(),
+                Some(schema::CountOrNames::Names(l)) => l.clone(),
+            };
+            (names, watchers, candidates)
         }
     };
     if names.is_empty() {
         return err("validators", "must list at least one validator");
     }
-    if names.len() as u32 > MAX_NODES || watchers > MAX_NODES {
-        return err("validators", format!("at most {MAX_NODES} validators and {MAX_NODES} watchers"));
+    if names.len() as u32 > MAX_NODES || candidate_names.len() as u32 > MAX_NODES {
+        return err("validators", format!("{limit_msg} validators and {limit_msg} candidates"));
     }
     let validators = names.len();
+    let candidates = candidate_names.len();
     for (i, n) in names.iter().enumerate() {
         if !valid_name(n) {
             return err(format!("validators[{i}]"), "node names are 1–64 letters, digits, '.', '_' or '-'");
         }
     }
+    for (i, n) in candidate_names.iter().enumerate() {
+        if !valid_name(n) {
+            return err(format!("validators.candidates[{i}]"), "node names are 1–64 letters, digits, '.', '_' or '-'");
+        }
+    }
+    names.extend(candidate_names);
     names.extend((0..watchers).map(|i| format!("W{i}")));
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
             return err("validators", format!("duplicate node name \"{n}\""));
         }
     }
+    let keyed = validators + candidates;
     // Identity-level Byzantine processes: twins and attackers with a leaked key. They are
-    // extra nodes named after the validator whose key they hold.
-    let mut roles: Vec<Role> =
-        (0..names.len()).map(|i| if i < validators { Role::Validator { index: i } } else { Role::Watcher }).collect();
-    let validator_names = Names { names: names[..validators].to_vec() };
+    // extra nodes named after the keyed node whose key they hold.
+    let mut roles: Vec<Role> = (0..names.len())
+        .map(|i| match i {
+            i if i < validators => Role::Validator { index: i },
+            i if i < keyed => Role::Candidate { key: i },
+            _ => Role::Watcher,
+        })
+        .collect();
+    let keyed_names = Names { names: names[..keyed].to_vec() };
     for (i, t) in s.twins.as_deref().unwrap_or(&[]).iter().enumerate() {
-        let of = validator_names.node(&format!("twins[{i}].node"), &t.node)?.idx();
+        let of = keyed_names.node(&format!("twins[{i}].node"), &t.node)?.idx();
         names.push(format!("{}.twin", names[of]));
         roles.push(Role::Twin { of });
     }
     for (i, c) in s.compromised_keys.as_deref().unwrap_or(&[]).iter().enumerate() {
-        let key_of = validator_names.node(&format!("compromised_keys[{i}].key_of"), &c.key_of)?.idx();
-        names.push(format!("{}.attacker", names[key_of]));
-        roles.push(Role::Attacker { key_of });
+        let path = format!("compromised_keys[{i}].key_of");
+        let list = c.key_of.list();
+        if list.is_empty() {
+            return err(path, "must name at least one validator or candidate");
+        }
+        let mut keys_of = Vec::new();
+        for (j, r) in list.iter().enumerate() {
+            let p = if matches!(c.key_of, schema::OneOrMany::One(_)) { path.clone() } else { format!("{path}[{j}]") };
+            let k = keyed_names.node(&p, r)?.idx();
+            if keys_of.contains(&k) {
+                return err(p, format!("{} is named twice", names[k]));
+            }
+            keys_of.push(k);
+        }
+        let owner: Vec<&str> = keys_of.iter().map(|&k| names[k].as_str()).collect();
+        names.push(format!("{}.attacker", owner.join("_")));
+        roles.push(Role::Attacker { keys_of });
     }
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
@@ -203,7 +248,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         semantics,
         max_tx_per_block: p.max_tx_per_block.unwrap_or(512) as usize,
         mutation,
-        handoff: crate::validators::handoff::HandoffOptions::default(),
+        handoff: resolve_handoff(p.handoff.as_ref())?,
     };
 
     let network = resolve_network(s.network.clone().unwrap_or_default(), &lookup, n_nodes)?;
@@ -297,6 +342,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     };
     let liveness = LivenessSpec { gst: l.gst_ms.map(|g| time_ms("liveness.gst_ms", g)).transpose()?, bound, max_views };
 
+    let changes = resolve_changes(s.changes.as_deref().unwrap_or(&[]), &lookup, validators, keyed, &stop)?;
     let expect = resolve_expect(s.expect.clone().unwrap_or_default())?;
     let rules = resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
     let mut timers = Vec::new();
@@ -321,7 +367,8 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     // Byzantine behaviours and who counts as honest.
     let mut behaviours: Vec<Vec<Behaviour>> = vec![Vec::new(); n_nodes];
     let mut byzantine_from = vec![SimTime::ZERO; n_nodes];
-    let mut honest: Vec<bool> = roles.iter().map(|r| matches!(r, Role::Validator { .. } | Role::Watcher)).collect();
+    let mut honest: Vec<bool> =
+        roles.iter().map(|r| matches!(r, Role::Validator { .. } | Role::Candidate { .. } | Role::Watcher)).collect();
     for (i, b) in s.byzantine.as_deref().unwrap_or(&[]).iter().enumerate() {
         let path = format!("byzantine[{i}]");
         let node = lookup.node(&format!("{path}.node"), &b.node)?.idx();
@@ -389,6 +436,8 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         seeds,
         nodes,
         validators,
+        candidates,
+        changes,
         protocol,
         network,
         crashes,
@@ -400,6 +449,130 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         timers,
         tags: s.tags.clone().unwrap_or_default(),
     })
+}
+
+fn resolve_handoff(h: Option<&schema::HandoffSpec>) -> Result<HandoffOptions> {
+    let (rule, period, churn_limit, base) = match h {
+        None => return Ok(HandoffOptions::default()),
+        Some(schema::HandoffSpec::Rule(r)) => (r.as_str(), None, None, "protocol.handoff"),
+        Some(schema::HandoffSpec::Spec(o)) => (o.rule.as_str(), o.period, o.churn_limit, "protocol.handoff.rule"),
+    };
+    let rule = match (rule, period) {
+        ("next-block", None) => HandoffRule::NextBlock,
+        ("delay-2", None) => HandoffRule::Delay2,
+        ("dual-quorum", None) => HandoffRule::DualQuorum,
+        ("apply-on-propose", None) => HandoffRule::ApplyOnPropose,
+        ("refresh-period", Some(0)) => return err("protocol.handoff.period", "must be at least 1"),
+        ("refresh-period", Some(k)) => HandoffRule::RefreshPeriod { period: k },
+        ("refresh-period", None) => {
+            return err(base, "refresh-period needs a period: {\"rule\": \"refresh-period\", \"period\": 21}");
+        }
+        (r, Some(_)) if HandoffRule::NAMES.contains(&r) => {
+            return err("protocol.handoff.period", format!("only refresh-period has a period, not {r}"));
+        }
+        (r, _) => {
+            return err(base, format!("unknown hand-off rule \"{r}\" (known: {})", HandoffRule::NAMES.join(", ")));
+        }
+    };
+    if churn_limit == Some(0) {
+        return err("protocol.handoff.churn_limit", "must be at least 1");
+    }
+    Ok(HandoffOptions { rule, churn_limit })
+}
+
+/// Resolves the change transactions. A change names keyed nodes (genesis validators or
+/// candidates; node index = key), is submitted before the run ends, and — read in the
+/// order listed, from the genesis set — never leaves the set empty.
+fn resolve_changes(
+    list: &[schema::ChangeSpec],
+    names: &Names,
+    validators: usize,
+    keyed: usize,
+    stop: &StopSpec,
+) -> Result<Vec<ChangeSubmission>> {
+    use schema::ChangeSpec as C;
+    let key = |path: String, r: &NodeRef| -> Result<KeyId> {
+        let n = names.node(&path, r)?;
+        if n.idx() >= keyed {
+            return err(path, format!("{} holds no validator key (name a validator or a candidate)", names.names[n.idx()]));
+        }
+        Ok(KeyId(n.0))
+    };
+    let mut set: std::collections::BTreeSet<KeyId> = (0..validators as u32).map(KeyId).collect();
+    let mut revoked = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, c) in list.iter().enumerate() {
+        let path = format!("changes[{i}]");
+        let change = match c {
+            C::Join { node, .. } => SetChange::Join { key: key(format!("{path}.node"), node)? },
+            C::Leave { node, .. } => SetChange::Leave { key: key(format!("{path}.node"), node)? },
+            C::Eject { node, .. } => SetChange::Eject { key: key(format!("{path}.node"), node)? },
+            C::Rotate { from, to, .. } => {
+                let (from, to) = (key(format!("{path}.from"), from)?, key(format!("{path}.to"), to)?);
+                if from == to {
+                    return err(format!("{path}.to"), "must differ from `from`");
+                }
+                SetChange::Rotate { from, to }
+            }
+            C::Replace { nodes, .. } => {
+                if nodes.is_empty() {
+                    return err(format!("{path}.nodes"), "the set would become empty");
+                }
+                let mut keys = Vec::new();
+                for (j, r) in nodes.iter().enumerate() {
+                    let k = key(format!("{path}.nodes[{j}]"), r)?;
+                    if keys.contains(&k) {
+                        return err(format!("{path}.nodes[{j}]"), "named twice");
+                    }
+                    keys.push(k);
+                }
+                SetChange::Replace { keys }
+            }
+        };
+        // Read in listed order, the set must never be left empty.
+        let empties = match &change {
+            SetChange::Leave { key } | SetChange::Eject { key } => set.len() == 1 && set.contains(key),
+            SetChange::Replace { keys } => keys.iter().all(|k| revoked.contains(k)),
+            _ => false,
+        };
+        if empties {
+            return err(path, "the set would become empty");
+        }
+        change.apply(&mut set, &mut revoked);
+        let (at_ms, at_height, via) = c.when();
+        let when = match (at_ms, at_height) {
+            (Some(t), None) => {
+                let t = time_ms(&format!("{path}.at_ms"), t)?;
+                if t >= stop.duration {
+                    return err(
+                        format!("{path}.at_ms"),
+                        format!("after the run ends (stop.duration_ms = {})", stop.duration.as_ms_f64()),
+                    );
+                }
+                ChangeTrigger::At(t)
+            }
+            (None, Some(0)) => return err(format!("{path}.at_height"), "must be at least 1"),
+            (None, Some(h)) => {
+                if let Some(target) = stop.heights
+                    && h >= target
+                {
+                    return err(format!("{path}.at_height"), format!("after the run ends (stop.heights = {target})"));
+                }
+                ChangeTrigger::Height(h)
+            }
+            _ => return err(path, "give exactly one of at_ms and at_height"),
+        };
+        let origin = match via {
+            Some(r) => names.node(&format!("{path}.via"), r)?,
+            None => NodeId(match &change {
+                SetChange::Join { key } | SetChange::Leave { key } | SetChange::Eject { key } => key.0,
+                SetChange::Rotate { from, .. } => from.0,
+                SetChange::Replace { keys } => keys[0].0,
+            }),
+        };
+        out.push(ChangeSubmission { change, when, origin });
+    }
+    Ok(out)
 }
 
 /// The liveness phase (DESIGN.md, "Run phases"): from GST on the network is declared
@@ -667,10 +840,11 @@ fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
     };
     if let Some(v) = &e.violations {
         for (i, id) in v.iter().enumerate() {
-            if !INVARIANT_IDS.contains(&id.as_str()) {
+            let ids: Vec<&str> = crate::invariants::INVARIANTS.iter().map(|(id, _)| *id).collect();
+            if !ids.contains(&id.as_str()) {
                 return err(
                     format!("expect.violations[{i}]"),
-                    format!("unknown invariant \"{id}\" (known: {})", INVARIANT_IDS.join(", ")),
+                    format!("unknown invariant \"{id}\" (known: {})", ids.join(", ")),
                 );
             }
         }

@@ -45,6 +45,8 @@ pub struct Scenario {
     pub twins: Option<Vec<Twin>>,
     /// Attacker processes holding a copy of an honest validator's key.
     pub compromised_keys: Option<Vec<CompromisedKey>>,
+    /// Validator-set change transactions, submitted at a time or when a height is reached.
+    pub changes: Option<Vec<ChangeSpec>>,
     /// Free-form labels for `check` (e.g. "long" to run only in the nightly script).
     pub tags: Option<Vec<String>>,
 }
@@ -65,6 +67,16 @@ pub struct ValidatorSpec {
     pub names: Option<Vec<String>>,
     /// Watch-only nodes that follow the chain (named W0, W1, ...).
     pub watchers: Option<u32>,
+    /// Keyed nodes outside the genesis set (standby candidates): a count (named C0, C1,
+    /// ...) or a list of names.
+    pub candidates: Option<CountOrNames>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CountOrNames {
+    Count(u32),
+    Names(Vec<String>),
 }
 
 #[derive(Clone, Debug, Deserialize, Default)]
@@ -74,6 +86,50 @@ pub struct Protocol {
     pub semantics: Option<String>,
     pub max_tx_per_block: Option<u32>,
     pub mutation: Option<String>,
+    /// The hand-off rule: a name, or {"rule", "period", "churn_limit"}.
+    pub handoff: Option<HandoffSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum HandoffSpec {
+    Rule(String),
+    Spec(HandoffObject),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffObject {
+    pub rule: String,
+    /// refresh-period only: K, the set is recomputed at heights divisible by K.
+    pub period: Option<u32>,
+    /// At most this many change transactions take effect per hand-off.
+    pub churn_limit: Option<u32>,
+}
+
+/// One validator-set change transaction. Exactly one of `at_ms` and `at_height` says when
+/// it is submitted; `via` is the node whose mempool receives it first.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ChangeSpec {
+    Join { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
+    Leave { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
+    Rotate { from: NodeRef, to: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
+    Replace { nodes: Vec<NodeRef>, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
+    Eject { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
+}
+
+impl ChangeSpec {
+    /// (at_ms, at_height, via)
+    pub fn when(&self) -> (Option<f64>, Option<u32>, Option<&NodeRef>) {
+        match self {
+            ChangeSpec::Join { at_ms, at_height, via, .. }
+            | ChangeSpec::Leave { at_ms, at_height, via, .. }
+            | ChangeSpec::Rotate { at_ms, at_height, via, .. }
+            | ChangeSpec::Replace { at_ms, at_height, via, .. }
+            | ChangeSpec::Eject { at_ms, at_height, via, .. } => (*at_ms, *at_height, via.as_ref()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Default)]
@@ -293,9 +349,27 @@ pub struct Twin {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompromisedKey {
-    /// The honest validator whose key leaked.
-    pub key_of: NodeRef,
+    /// The honest validator (or candidate) whose key leaked, or a list of them: one
+    /// attacker process then holds all those keys.
+    pub key_of: OneOrMany,
     /// What the attacker (named "<node>.attacker") does with it.
     pub behaviours: Vec<BehaviourSpec>,
     pub from_ms: Option<f64>,
+}
+
+/// One node reference or a list of them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(NodeRef),
+    Many(Vec<NodeRef>),
+}
+
+impl OneOrMany {
+    pub fn list(&self) -> Vec<NodeRef> {
+        match self {
+            OneOrMany::One(r) => vec![r.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }

@@ -9,6 +9,7 @@ use crate::protocol::NodeId;
 use crate::protocol::crypto::Hash32;
 use crate::protocol::dbft::Mutation;
 use crate::protocol::dbft::semantics::Semantics;
+use crate::validators::change::SetChange;
 use crate::validators::handoff::HandoffOptions;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -18,22 +19,35 @@ use std::collections::BTreeMap;
 pub enum Role {
     /// Holds the key of validator `index` of the genesis set.
     Validator { index: usize },
+    /// Holds key `key`, outside the genesis set: a standby candidate that follows the
+    /// chain and validates once its chain says so.
+    Candidate { key: usize },
     /// Follows the chain; never sends consensus messages.
     Watcher,
     /// A second process holding validator `of`'s key (Twins).
     Twin { of: usize },
-    /// An attacker process holding a copy of validator `key_of`'s key.
-    Attacker { key_of: usize },
+    /// An attacker process holding copies of the keys of the keyed nodes `keys_of`.
+    Attacker { keys_of: Vec<usize> },
 }
 
 impl Role {
-    /// The validator key this process holds, if any.
+    /// The (first) key this process holds, if any. Keyed nodes — validators, then
+    /// candidates — come first in the node list, so a key's index is its owner's index.
     pub fn key_index(&self) -> Option<usize> {
-        match *self {
-            Role::Validator { index } => Some(index),
-            Role::Twin { of } => Some(of),
-            Role::Attacker { key_of } => Some(key_of),
+        match self {
+            Role::Validator { index } => Some(*index),
+            Role::Candidate { key } => Some(*key),
+            Role::Twin { of } => Some(*of),
+            Role::Attacker { keys_of } => keys_of.first().copied(),
             Role::Watcher => None,
+        }
+    }
+
+    /// Every key this process holds.
+    pub fn keys(&self) -> Vec<usize> {
+        match self {
+            Role::Attacker { keys_of } => keys_of.clone(),
+            other => other.key_index().into_iter().collect(),
         }
     }
 }
@@ -62,6 +76,25 @@ pub struct ProtocolSpec {
     pub mutation: Option<Mutation>,
     /// How decided validator-set changes take effect.
     pub handoff: HandoffOptions,
+}
+
+/// When a change transaction is submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeTrigger {
+    At(SimTime),
+    /// When an honest node first persists this height.
+    Height(u32),
+}
+
+/// One validator-set change transaction of the scenario (its id is
+/// `CHANGE_TX_BASE + its index`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChangeSubmission {
+    pub change: SetChange,
+    pub when: ChangeTrigger,
+    /// The node whose mempool gets it first; the others after a gossip delay.
+    pub origin: NodeId,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -137,9 +170,15 @@ pub struct RunSpec {
     pub description: String,
     pub seed: u64,
     pub seeds: Vec<u64>,
-    /// Validators first (index = validator index), then watchers.
+    /// Genesis validators first (index = key), then candidates (index = key), watchers,
+    /// twins and attackers.
     pub nodes: Vec<NodeSpec>,
+    /// Size of the genesis set.
     pub validators: usize,
+    /// Keyed nodes outside the genesis set.
+    pub candidates: usize,
+    /// Validator-set change transactions.
+    pub changes: Vec<ChangeSubmission>,
     pub protocol: ProtocolSpec,
     pub network: NetworkOptions,
     pub crashes: Vec<CrashSpec>,

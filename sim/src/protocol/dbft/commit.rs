@@ -28,7 +28,7 @@ impl DbftReplica {
         {
             return Some(existing.clone());
         }
-        let me = self.ctx.my_index?;
+        let me = self.ctx.my_signer()?;
         let key = self.key.clone()?;
         let header_hash = self.ctx.proposal.as_ref()?.header_hash;
         let (h, v) = (self.ctx.height, self.ctx.view);
@@ -56,7 +56,7 @@ impl DbftReplica {
 
     /// Is `signature` validator `index`'s signature over the current proposal's header?
     fn commit_signature_valid(&self, cx: &Cx<Wire>, index: usize, signature: &Signature) -> bool {
-        let (Some(p), Some(key)) = (&self.ctx.proposal, self.ctx.validators.key(index)) else {
+        let (Some(p), Some(key)) = (&self.ctx.proposal, self.ctx.signer_key(index)) else {
             return false;
         };
         cx.keys.verify(key, &p.header_hash, signature)
@@ -65,7 +65,7 @@ impl DbftReplica {
     /// OnPrepareRequest step: re-verify stored Commits of the current view against the
     /// header that is now known, dropping bad ones.
     pub(super) fn reverify_commits(&mut self, cx: &mut Cx<Wire>) {
-        for i in 0..self.ctx.n() {
+        for i in 0..self.ctx.commits.len() {
             let bad = match self.ctx.commits[i].as_deref() {
                 Some(ConsensusMessage { view, body: Body::Commit { signature }, .. }) if *view == self.ctx.view => {
                     !self.commit_signature_valid(cx, i, signature)
@@ -77,6 +77,28 @@ impl DbftReplica {
                 cx.reject(MsgKind::Commit, RejectReason::BadSignature);
             }
         }
+    }
+
+    /// An outgoing validator at a double-quorum hand-off endorses the new set's first
+    /// block: once the proposal has M preparations and every transaction is here, it signs
+    /// the block (a Commit at its outgoing index), once per height — the commit lock holds
+    /// for it as for any validator.
+    pub(super) fn check_endorsement(&mut self, cx: &mut Cx<Wire>) {
+        if self.ctx.my_endorser.is_none()
+            || self.ctx.commit_sent()
+            || self.ctx.proposal.is_none()
+            || self.ctx.count_preparations() < self.quorum()
+            || self.missing_txs() != 0
+        {
+            return;
+        }
+        let Some(commit) = self.make_commit(cx) else {
+            return;
+        };
+        cx.mark("dual-quorum: outgoing validator endorsed the hand-off block");
+        self.saved = Some(self.ctx.clone());
+        cx.broadcast(Rc::new(Wire::Consensus(commit)));
+        self.check_commits(cx);
     }
 
     /// OnCommit.
@@ -117,6 +139,7 @@ impl DbftReplica {
     }
 
     /// CheckCommits: M Commits of the current view and every transaction → the block.
+    /// At a double-quorum hand-off the block also needs M signatures of the previous set.
     pub(super) fn check_commits(&mut self, cx: &mut Cx<Wire>) {
         let need = self.quorum();
         if self.ctx.block_sent || self.ctx.count_commits_of_view() < need || self.missing_txs() != 0 {
@@ -125,23 +148,46 @@ impl DbftReplica {
         let Some(p) = self.ctx.proposal.clone() else {
             return;
         };
-        // The first `need` valid signatures of this view, in validator-index order.
-        let mut certificate = Vec::with_capacity(need);
-        for i in 0..self.ctx.n() {
-            if certificate.len() == need {
-                break;
+        let valid = |this: &Self, i: usize| -> Option<CertSig> {
+            match this.ctx.commits[i].as_deref() {
+                Some(ConsensusMessage { view, body: Body::Commit { signature }, .. })
+                    if *view == this.ctx.view && this.commit_signature_valid(cx, i, signature) =>
+                {
+                    Some(CertSig { index: i as u16, view: *view, sig: *signature })
+                }
+                _ => None,
             }
-            if let Some(ConsensusMessage { view, body: Body::Commit { signature }, .. }) =
-                self.ctx.commits[i].as_deref()
-                && *view == self.ctx.view
-                && self.commit_signature_valid(cx, i, signature)
-            {
-                certificate.push(CertSig { index: i as u16, view: *view, sig: *signature });
+        };
+        let certificate = match self.ctx.previous.clone() {
+            // The first `need` valid signatures of this view, in validator-index order.
+            None => {
+                let mut certificate = Vec::with_capacity(need);
+                for i in 0..self.ctx.n() {
+                    if certificate.len() == need {
+                        break;
+                    }
+                    certificate.extend(valid(self, i));
+                }
+                if certificate.len() < need {
+                    return;
+                }
+                certificate
             }
-        }
-        if certificate.len() < need {
-            return;
-        }
+            // Every valid signature of this view: enough of the new set and of the old.
+            Some(previous) => {
+                let all: Vec<CertSig> = (0..self.ctx.commits.len()).filter_map(|i| valid(self, i)).collect();
+                let own = all.iter().filter(|c| (c.index as usize) < self.ctx.n()).count();
+                let old = all
+                    .iter()
+                    .filter(|c| self.ctx.signer_key(c.index as usize).is_some_and(|k| previous.contains(k)))
+                    .count();
+                if own < need || old < self.quorum_for(previous.n()) {
+                    return;
+                }
+                cx.mark("dual-quorum: hand-off block carries both quorums");
+                all
+            }
+        };
         let block = Block {
             hash: p.header_hash,
             header: p.header,

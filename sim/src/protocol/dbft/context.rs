@@ -32,6 +32,13 @@ pub struct Context {
     pub view: u8,
     pub validators: Rc<ValidatorSet>,
     pub my_index: Option<usize>,
+    /// Under the double-quorum rule at a hand-off height: the set before (whose M
+    /// signatures the block also needs) and its keys that left, which sign as commit
+    /// indices N, N+1, ... after the set's own.
+    pub previous: Option<Rc<ValidatorSet>>,
+    pub outgoing: Vec<KeyId>,
+    /// My commit index as an outgoing validator (N + position in `outgoing`).
+    pub my_endorser: Option<usize>,
     pub prev_hash: Hash32,
     pub prev_timestamp_ms: u64,
     /// The chain's custody after the previous block: what decides NextConsensus.
@@ -42,7 +49,8 @@ pub struct Context {
     pub proposal: Option<Proposal>,
     /// PrepareRequest (at the primary's slot) and PrepareResponses of this view.
     pub preparations: Vec<Slot>,
-    /// Commits of any view of this height, one per validator.
+    /// Commits of any view of this height, one per validator (and one per outgoing
+    /// validator at a double-quorum hand-off).
     pub commits: Vec<Slot>,
     /// Latest ChangeView per validator.
     pub change_views: Vec<Slot>,
@@ -67,6 +75,9 @@ impl Context {
             height,
             view: 0,
             my_index: my_key.and_then(|k| validators.index_of(k)),
+            previous: None,
+            outgoing: Vec::new(),
+            my_endorser: None,
             validators,
             prev_hash,
             prev_timestamp_ms,
@@ -79,6 +90,26 @@ impl Context {
             last_change_views: vec![None; n],
             block_sent: false,
         }
+    }
+
+    /// Makes this a double-quorum hand-off height: `previous` validated the height before,
+    /// and its keys that left sign this height's block too.
+    pub fn with_previous(mut self, previous: Rc<ValidatorSet>, my_key: Option<KeyId>) -> Context {
+        self.outgoing = previous.keys.iter().copied().filter(|k| !self.validators.contains(*k)).collect();
+        self.my_endorser = my_key.and_then(|k| self.outgoing.iter().position(|o| *o == k)).map(|j| self.n() + j);
+        self.commits = vec![None; self.n() + self.outgoing.len()];
+        self.previous = Some(previous);
+        self
+    }
+
+    /// The key that signs as commit index `index`: a validator, or an outgoing one.
+    pub fn signer_key(&self, index: usize) -> Option<KeyId> {
+        self.validators.key(index).or_else(|| index.checked_sub(self.n()).and_then(|j| self.outgoing.get(j).copied()))
+    }
+
+    /// My index among the signers of this height's block, if I sign it.
+    pub fn my_signer(&self) -> Option<usize> {
+        self.my_index.or(self.my_endorser)
     }
 
     /// Initialize(view > 0), step 1 (§1.6): remember the ChangeViews that brought us here,
@@ -139,11 +170,11 @@ impl Context {
 
     /// CommitSent ⇔ CommitPayloads[me] present (any view): the commit lock.
     pub fn commit_sent(&self) -> bool {
-        self.my_index.is_some_and(|i| self.commits[i].is_some())
+        self.my_signer().is_some_and(|i| self.commits[i].is_some())
     }
 
     pub fn my_commit(&self) -> Option<&Rc<ConsensusMessage>> {
-        self.my_index.and_then(|i| self.commits[i].as_ref())
+        self.my_signer().and_then(|i| self.commits[i].as_ref())
     }
 
     pub fn my_change_view(&self) -> Option<&Rc<ConsensusMessage>> {
@@ -155,9 +186,10 @@ impl Context {
         self.my_change_view().is_some_and(|cv| cv.new_view_number() > self.view)
     }
 
-    /// CountCommitted: validators with a stored Commit of any view of this height.
+    /// CountCommitted: validators with a stored Commit of any view of this height
+    /// (outgoing validators' endorsements are not among them).
     pub fn count_committed(&self) -> usize {
-        self.commits.iter().filter(|c| c.is_some()).count()
+        self.commits[..self.n()].iter().filter(|c| c.is_some()).count()
     }
 
     pub fn count_preparations(&self) -> usize {

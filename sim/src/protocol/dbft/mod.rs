@@ -172,11 +172,18 @@ impl DbftReplica {
     fn fresh_context(ledger: &Ledger, key: Option<&KeyPair>, adopted: Option<&(u32, Rc<ValidatorSet>)>) -> Context {
         let tip = ledger.tip();
         let height = tip.height() + 1;
-        let validators = match adopted {
-            Some((h, set)) if *h == height => set.clone(),
-            _ => ledger.custody.next.clone(),
+        let custody = &ledger.custody;
+        let (validators, switched) = match adopted {
+            Some((h, set)) if *h == height => (set.clone(), true),
+            _ => (custody.next.clone(), false),
         };
-        Context::new(height, validators, key.map(|k| k.id), tip.hash, tip.header.timestamp_ms, ledger.custody.clone())
+        let me = key.map(|k| k.id);
+        let ctx = Context::new(height, validators, me, tip.hash, tip.header.timestamp_ms, custody.clone());
+        if custody.opts().rule.double_quorum() && custody.next_is_handoff() && !switched {
+            ctx.with_previous(custody.current.clone(), me)
+        } else {
+            ctx
+        }
     }
 
     /// The set a relayed block for the next height must be signed by, as this node knows

@@ -97,6 +97,7 @@ impl DbftReplica {
         } else {
             cx.mark("waiting for proposed transactions");
         }
+        self.check_endorsement(cx);
     }
 
     /// Block-level checks of the proposal (timestamp after the previous block, no
@@ -114,6 +115,7 @@ impl DbftReplica {
 
     /// OnTransaction (reference §1.7): a proposed transaction arrived late.
     pub(super) fn on_new_transaction(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
+        self.check_endorsement(cx);
         let c = &self.ctx;
         if !c.is_backup()
             || self.not_accepting_payloads_due_to_view_changing()
@@ -194,6 +196,7 @@ impl DbftReplica {
         if !self.ctx.watch_only() && !self.commit_locked() && self.ctx.request_sent_or_received() {
             self.check_preparations(cx);
         }
+        self.check_endorsement(cx);
     }
 
     /// CheckPreparations: M preparations of this view and every transaction → Commit.

@@ -96,11 +96,16 @@ impl DbftReplica {
             }
             return;
         }
-        let Some(key) = self.ctx.validators.key(msg.validator as usize) else {
+        // Outgoing validators of a double-quorum hand-off sign only Commits.
+        let key = match kind {
+            MsgKind::Commit => self.ctx.signer_key(msg.validator as usize),
+            _ => self.ctx.validators.key(msg.validator as usize),
+        };
+        let Some(key) = key else {
             cx.reject(kind, RejectReason::UnknownValidator);
             return;
         };
-        if let Err(reason) = well_formed(&msg, self.ctx.n()) {
+        if let Err(reason) = well_formed(&msg, self.ctx.n(), self.ctx.commits.len()) {
             cx.reject(kind, reason);
             return;
         }
@@ -267,13 +272,14 @@ impl DbftReplica {
 /// lists each transaction once; a RecoveryMessage names each validator at most once per
 /// list and only indices below N (C# drops the whole message otherwise), and embeds only a
 /// PrepareRequest of its own height.
-fn well_formed(msg: &ConsensusMessage, n: usize) -> Result<(), RejectReason> {
-    let unique = |mut v: Vec<u16>| -> bool {
+fn well_formed(msg: &ConsensusMessage, n: usize, signers: usize) -> Result<(), RejectReason> {
+    let unique_below = |mut v: Vec<u16>, n: usize| -> bool {
         let len = v.len();
         v.sort_unstable();
         v.dedup();
         v.len() == len && v.last().is_none_or(|&x| (x as usize) < n)
     };
+    let unique = |v: Vec<u16>| unique_below(v, n);
     match &msg.body {
         Body::PrepareRequest { tx_hashes, .. } => {
             let mut t = tx_hashes.clone();
@@ -286,9 +292,11 @@ fn well_formed(msg: &ConsensusMessage, n: usize) -> Result<(), RejectReason> {
         Body::RecoveryMessage(r) => {
             let ok = unique(r.change_views.iter().map(|c| c.validator).collect())
                 && unique(r.preparations.iter().map(|c| c.validator).collect())
-                && unique(r.commits.iter().map(|c| c.validator).collect())
+                && unique_below(r.commits.iter().map(|c| c.validator).collect(), signers)
                 && r.prepare_request.as_ref().is_none_or(|q| {
-                    q.height == msg.height && matches!(q.body, Body::PrepareRequest { .. }) && well_formed(q, n).is_ok()
+                    q.height == msg.height
+                        && matches!(q.body, Body::PrepareRequest { .. })
+                        && well_formed(q, n, signers).is_ok()
                 });
             if !ok {
                 return Err(RejectReason::Malformed);
