@@ -111,6 +111,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
                 ChangeTrigger::Height(h) => h,
                 ChangeTrigger::At(_) => 0,
             },
+            only: c.only.clone(),
             label: describe_change(spec, &c.change),
         })
         .collect();

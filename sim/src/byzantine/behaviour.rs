@@ -37,6 +37,17 @@ pub enum Behaviour {
     /// check the block signature, and drop the Commit without storing it — so the next one
     /// extends again: honest timers can be kept from ever expiring.
     GarbageCommits { period: Micros },
+    /// Keeps acting as the validator it was: every `period`, with each key it holds, a
+    /// ChangeView, a PrepareRequest, a PrepareResponse and a Commit at the height its chain
+    /// is at, claiming the index that key had in the last set that held it — whether or
+    /// not the chain still counts the key (an ejected or retired key in an attacker's
+    /// hands).
+    StaleSigner { period: Micros },
+    /// A conflicting branch from `from_height` on, signed by the keys it holds at the
+    /// indices they had in the set of `from_height` and naming that same set for every
+    /// next height: every `period` it relays the branch (up to one height past its own
+    /// tip) to everyone, and it answers block requests with it.
+    StaleChain { period: Micros, from_height: u32 },
 }
 
 impl Behaviour {
@@ -45,7 +56,9 @@ impl Behaviour {
             Behaviour::ChangeViewFlood { period, .. }
             | Behaviour::Replay { period }
             | Behaviour::Forge { period }
-            | Behaviour::GarbageCommits { period } => Some(*period),
+            | Behaviour::GarbageCommits { period }
+            | Behaviour::StaleSigner { period }
+            | Behaviour::StaleChain { period, .. } => Some(*period),
             Behaviour::WithholdCommits { delay, .. } => Some((*delay / 4).max(1_000)),
             _ => None,
         }
@@ -62,6 +75,8 @@ impl Behaviour {
             Behaviour::Forge { .. } => "forge",
             Behaviour::SelectiveDelivery { .. } => "selective-delivery",
             Behaviour::GarbageCommits { .. } => "garbage-commits",
+            Behaviour::StaleSigner { .. } => "stale-signer",
+            Behaviour::StaleChain { .. } => "stale-chain",
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Behaviour, Byzantine};
 use crate::protocol::block::{Block, CertSig};
-use crate::protocol::crypto::Signature;
+use crate::protocol::crypto::{KeyPair, Signature};
 use crate::protocol::dbft::message::{Body, ChangeViewReason, ConsensusMessage, PreparationCompact, Recovery, Wire};
 use crate::protocol::{Action, Cx};
 use std::rc::Rc;
@@ -18,6 +18,8 @@ impl Byzantine {
                 Behaviour::Replay { .. } => self.replay(&mut out),
                 Behaviour::Forge { .. } => self.forge(cx, &mut out),
                 Behaviour::GarbageCommits { .. } => self.garbage_commit(cx, &mut out),
+                Behaviour::StaleSigner { .. } => self.stale_sign(cx, &mut out),
+                Behaviour::StaleChain { from_height, .. } => self.stale_chain(cx, from_height, &mut out),
                 _ => {}
             }
         }
@@ -153,6 +155,96 @@ impl Byzantine {
         let block =
             Block { hash, header, txs: Vec::new(), next_validators: ctx.custody.next_after(&[]), view: 0, certificate };
         self.deliver(Rc::new(Wire::Block(Rc::new(block))), None, out);
+    }
+}
+
+impl Byzantine {
+    /// Records, per held key, its index in the set the inner replica works with now.
+    pub(super) fn remember_indices(&mut self) {
+        let set = &self.inner.ctx.validators;
+        for k in &self.keys {
+            if let Some(i) = set.index_of(k.id) {
+                self.state.last_index.insert(k.id, i as u16);
+            }
+        }
+    }
+
+    /// StaleSigner: with every held key, a ChangeView, a PrepareRequest, a PrepareResponse
+    /// for it and a Commit for its header, at the chain's current height and view, at the
+    /// index the key last had.
+    fn stale_sign(&mut self, cx: &mut Cx<Wire>, out: &mut Vec<Action<Wire>>) {
+        let ctx = &self.inner.ctx;
+        let (h, v, t) = (ctx.height, ctx.view, self.state.ticks);
+        let mut msgs = Vec::new();
+        for key in &self.keys {
+            let Some(&index) = self.state.last_index.get(&key.id) else { continue };
+            let counted = ctx.validators.key(index as usize) == Some(key.id);
+            cx.mark(if counted {
+                "byzantine: stale signer signed as a current validator"
+            } else {
+                "byzantine: signed as a validator it no longer is"
+            });
+            let ts = cx.now.0 / 1000 + t;
+            msgs.push(ConsensusMessage::signed(h, v, index, Body::ChangeView { timestamp_ms: ts, reason: ChangeViewReason::Timeout }, key));
+            let request = Body::PrepareRequest { version: 0, prev_hash: ctx.prev_hash, timestamp_ms: ts, nonce: t, tx_hashes: Vec::new() };
+            let header = ctx.header_for(index, ts, t, &[]).hash();
+            let req = ConsensusMessage::signed(h, v, index, request, key);
+            msgs.push(ConsensusMessage::signed(h, v, index, Body::PrepareResponse { preparation_hash: req.hash }, key));
+            msgs.push(req);
+            msgs.push(ConsensusMessage::signed(h, v, index, Body::Commit { signature: key.sign(&header) }, key));
+        }
+        for m in msgs {
+            self.deliver(Rc::new(Wire::Consensus(Rc::new(m))), None, out);
+        }
+    }
+
+    /// StaleChain: extends the conflicting branch from `from` up to one past the inner
+    /// replica's tip and relays all of it.
+    fn stale_chain(&mut self, cx: &mut Cx<Wire>, from: u32, out: &mut Vec<Action<Wire>>) {
+        let ledger = &self.inner.ledger;
+        let tip = ledger.height();
+        if from == 0 || tip + 1 < from {
+            return;
+        }
+        // The set of `from` as the real chain names it, and our keys' places in it.
+        let base = ledger.chain[from as usize - 1].clone();
+        let set = base.next_validators.clone();
+        let signers: Vec<(u16, &KeyPair)> =
+            self.keys.iter().filter_map(|k| set.index_of(k.id).map(|i| (i as u16, k))).collect();
+        let Some(&(primary, _)) = signers.first() else {
+            return;
+        };
+        while self.state.forged.len() < 32 && from + (self.state.forged.len() as u32) <= tip + 1 {
+            let h = from + self.state.forged.len() as u32;
+            let parent = self.state.forged.last().cloned().unwrap_or_else(|| base.clone());
+            let header = crate::protocol::block::Header {
+                version: 0,
+                height: h,
+                prev_hash: parent.hash,
+                timestamp_ms: parent.header.timestamp_ms + 1,
+                nonce: 0x57A1E ^ h as u64,
+                primary,
+                tx_root: crate::protocol::block::tx_root(&[]),
+                next_validators: set.hash(),
+            };
+            let hash = header.hash();
+            let certificate = signers.iter().map(|(i, k)| CertSig { index: *i, view: 0, sig: k.sign(&hash) }).collect();
+            let block = Block { hash, header, txs: Vec::new(), next_validators: set.clone(), view: 0, certificate };
+            self.state.forged.push(Rc::new(block));
+        }
+        cx.mark("byzantine: stale branch relayed");
+        for b in self.state.forged.clone() {
+            self.deliver(Rc::new(Wire::Block(b)), None, out);
+        }
+    }
+
+    /// The stale branch's block at `height`, if it has one.
+    pub(super) fn forged_at(&self, height: u32) -> Option<Rc<Block>> {
+        let from = self.behaviours.iter().find_map(|b| match b {
+            Behaviour::StaleChain { from_height, .. } => Some(*from_height),
+            _ => None,
+        })?;
+        self.state.forged.get(height.checked_sub(from)? as usize).cloned()
     }
 }
 

@@ -22,12 +22,13 @@ mod rewrite;
 
 use crate::engine::time::{Micros, SimTime};
 use crate::protocol::block::TxId;
-use crate::protocol::crypto::{Hash32, KeyPair};
+use crate::protocol::block::Block;
+use crate::protocol::crypto::{Hash32, KeyId, KeyPair};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::{ConsensusMessage, Wire};
 use crate::protocol::{Action, Cx, NodeId, Replica, ReplicaStatus};
 pub use behaviour::Behaviour;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// A simulated process: an honest replica or a Byzantine one. Honest replicas are the
@@ -79,6 +80,10 @@ struct AdversaryState {
     double_signed: BTreeSet<(u32, u8, Hash32)>,
     ticks: u64,
     timer_armed_until: Option<SimTime>,
+    /// Per held key, the index it had in the last set that counted it (stale signing).
+    last_index: BTreeMap<KeyId, u16>,
+    /// The conflicting branch built so far (stale-chain), from its first height on.
+    forged: Vec<Rc<Block>>,
 }
 
 const SEEN_LIMIT: usize = 256;
@@ -139,6 +144,7 @@ impl Byzantine {
             cx.actions().append(&mut buf);
             return;
         }
+        self.remember_indices();
         if let Some(w) = incoming {
             self.observe_incoming(cx, w);
         }
@@ -175,6 +181,7 @@ impl Replica for Node {
             Node::Byzantine(b) if tag == ADVERSARY_TAG => {
                 b.state.timer_armed_until = None;
                 if b.active(cx.now) {
+                    b.remember_indices();
                     b.state.ticks += 1;
                     b.tick(cx);
                     b.release_due(cx);

@@ -28,6 +28,14 @@ impl Byzantine {
             cx.mark("byzantine: silenced a message");
             return;
         }
+        // A block request is answered with the stale branch where it has one.
+        if let (Some(t), Wire::Block(b)) = (to, &*w)
+            && let Some(forged) = self.forged_at(b.height())
+        {
+            cx.mark("byzantine: block request answered with the stale branch");
+            self.deliver(Rc::new(Wire::Block(forged)), Some(t), out);
+            return;
+        }
         if let Some(m) = consensus(&w) {
             for b in &behaviours {
                 match b {

@@ -493,7 +493,9 @@ impl<R: Replica> Engine<R> {
                 let (tx, origin, label) = (w.changes[i].tx, w.changes[i].origin, w.changes[i].label.clone());
                 let text = format!("change {i} submitted at {}: {label}", self.name(origin));
                 for (j, d) in delays.into_iter().enumerate() {
-                    self.queue.push(self.now.plus(d), Event::TxArrive { node: NodeId(j as u32), tx });
+                    if let Some(d) = d {
+                        self.queue.push(self.now.plus(d), Event::TxArrive { node: NodeId(j as u32), tx });
+                    }
                 }
                 self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) })
             }

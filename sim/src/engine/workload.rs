@@ -61,6 +61,8 @@ pub struct ChangeTx {
     /// Submitted at this time, or (if None) when `height` is first persisted.
     pub at: Option<SimTime>,
     pub height: u32,
+    /// If set, only these nodes (and the origin) receive it.
+    pub only: Option<Vec<NodeId>>,
     /// For the trace: what it does, in words.
     pub label: String,
 }
@@ -89,10 +91,20 @@ impl Workload {
         self
     }
 
-    /// Per node, the delay after which change `i` reaches it (the origin at once).
-    pub fn spread_change(&mut self, i: usize, n: usize) -> Vec<u64> {
-        let origin = self.changes[i].origin.idx();
-        (0..n).map(|j| if j == origin { 0 } else { self.gossip.sample(&mut self.change_rng) }).collect()
+    /// Per node, the delay after which change `i` reaches it (the origin at once; None:
+    /// never).
+    pub fn spread_change(&mut self, i: usize, n: usize) -> Vec<Option<u64>> {
+        let c = &self.changes[i];
+        let origin = c.origin.idx();
+        let reaches: Vec<bool> =
+            (0..n).map(|j| j == origin || c.only.as_ref().is_none_or(|l| l.contains(&NodeId(j as u32)))).collect();
+        (0..n)
+            .map(|j| match (j == origin, reaches[j]) {
+                (true, _) => Some(0),
+                (false, true) => Some(self.gossip.sample(&mut self.change_rng)),
+                (false, false) => None,
+            })
+            .collect()
     }
 
     /// Delay until the next transaction is born, or None if the workload is off.

@@ -99,6 +99,39 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
             out.push(format!("expected coverage mark \"{name}\" at least {min} times, got {got}"));
         }
     }
+    if let Some(want) = &e.handoffs {
+        let done: Vec<&crate::report::HandoffRecord> = r.handoffs.iter().filter(|h| h.final_ms.is_some()).collect();
+        if let Some(c) = want.count
+            && done.len() != c as usize
+        {
+            out.push(format!("expected {c} completed hand-offs, got {}", done.len()));
+        }
+        if let Some(hs) = &want.heights {
+            let got: Vec<u32> = r.handoffs.iter().map(|h| h.height).collect();
+            if *hs != got {
+                out.push(format!("expected hand-offs at heights {hs:?}, got {got:?}"));
+            }
+        }
+        if let Some(set) = &want.final_set {
+            let got = done.last().map(|h| h.new.clone()).unwrap_or_else(|| {
+                (0..spec.validators).map(|i| spec.nodes[i].name.clone()).collect()
+            });
+            if *set != got {
+                out.push(format!("expected the final set {set:?}, got {got:?}"));
+            }
+        }
+        for h in &done {
+            let l = h.latency_ms.unwrap_or(0.0);
+            if want.min_latency_ms.is_some_and(|m| l < m) || want.max_latency_ms.is_some_and(|m| l > m) {
+                out.push(format!(
+                    "hand-off at height {} took {l} ms, outside [{}, {}] ms",
+                    h.height,
+                    want.min_latency_ms.unwrap_or(0.0),
+                    want.max_latency_ms.map_or("∞".to_string(), |m| m.to_string())
+                ));
+            }
+        }
+    }
     if let Some(d) = e.digests.get(&r.seed)
         && *d != r.digest
     {

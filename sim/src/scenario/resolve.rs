@@ -343,7 +343,10 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     let liveness = LivenessSpec { gst: l.gst_ms.map(|g| time_ms("liveness.gst_ms", g)).transpose()?, bound, max_views };
 
     let changes = resolve_changes(s.changes.as_deref().unwrap_or(&[]), &lookup, validators, keyed, &stop)?;
-    let expect = resolve_expect(s.expect.clone().unwrap_or_default())?;
+    let mut expect = resolve_expect(s.expect.clone().unwrap_or_default())?;
+    if let Some(h) = s.expect.as_ref().and_then(|e| e.handoffs.as_ref()) {
+        expect.handoffs = Some(resolve_expect_handoffs(h, &lookup, keyed)?);
+    }
     let rules = resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
     let mut timers = Vec::new();
     for (i, t) in s.timers.as_deref().unwrap_or(&[]).iter().enumerate() {
@@ -539,7 +542,7 @@ fn resolve_changes(
             return err(path, "the set would become empty");
         }
         change.apply(&mut set, &mut revoked);
-        let (at_ms, at_height, via) = c.when();
+        let (at_ms, at_height, via, only) = c.when();
         let when = match (at_ms, at_height) {
             (Some(t), None) => {
                 let t = time_ms(&format!("{path}.at_ms"), t)?;
@@ -570,7 +573,8 @@ fn resolve_changes(
                 SetChange::Replace { keys } => keys[0].0,
             }),
         };
-        out.push(ChangeSubmission { change, when, origin });
+        let only = only.map(|l| names.nodes(&format!("{path}.only"), l)).transpose()?;
+        out.push(ChangeSubmission { change, when, origin, only });
     }
     Ok(out)
 }
@@ -631,6 +635,13 @@ fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names)
             B::Forge { period_ms } => Behaviour::Forge { period: period(*period_ms)? },
             B::SelectiveDelivery { to } => Behaviour::SelectiveDelivery { to: names.nodes(&format!("{p}.to"), to)? },
             B::GarbageCommits { period_ms } => Behaviour::GarbageCommits { period: period(*period_ms)? },
+            B::StaleSigner { period_ms } => Behaviour::StaleSigner { period: period(*period_ms)? },
+            B::StaleChain { period_ms, from_height } => {
+                if *from_height == 0 {
+                    return err(format!("{p}.from_height"), "must be at least 1 (genesis cannot be forked)");
+                }
+                Behaviour::StaleChain { period: period(*period_ms)?, from_height: *from_height }
+            }
         });
     }
     Ok(out)
@@ -829,6 +840,34 @@ fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize) -> Result<
     Ok(opts)
 }
 
+fn resolve_expect_handoffs(h: &schema::ExpectHandoffs, names: &Names, keyed: usize) -> Result<ExpectHandoffs> {
+    const P: &str = "expect.handoffs";
+    let final_set = match &h.final_set {
+        None => None,
+        Some(list) => {
+            let mut keys = Vec::new();
+            for (i, r) in list.iter().enumerate() {
+                let n = names.node(&format!("{P}.final_set[{i}]"), r)?;
+                if n.idx() >= keyed {
+                    return err(format!("{P}.final_set[{i}]"), "holds no validator key");
+                }
+                keys.push(n.idx());
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            Some(keys.into_iter().map(|k| names.names[k].clone()).collect())
+        }
+    };
+    if let Some(v) = &h.heights
+        && v.windows(2).any(|w| w[0] >= w[1])
+    {
+        return err(format!("{P}.heights"), "must be increasing");
+    }
+    let min_latency_ms = h.min_latency_ms.map(|x| non_negative(&format!("{P}.min_latency_ms"), x)).transpose()?;
+    let max_latency_ms = h.max_latency_ms.map(|x| positive(&format!("{P}.max_latency_ms"), x)).transpose()?;
+    Ok(ExpectHandoffs { count: h.count, heights: h.heights.clone(), final_set, min_latency_ms, max_latency_ms })
+}
+
 fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
     let safety_holds = match e.safety.as_deref() {
         None => None,
@@ -897,6 +936,7 @@ fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
     Ok(ExpectSpec {
         views,
         marks,
+        handoffs: None,
         safety_holds,
         violations: e.violations,
         liveness_holds,

@@ -108,26 +108,29 @@ pub struct HandoffObject {
 }
 
 /// One validator-set change transaction. Exactly one of `at_ms` and `at_height` says when
-/// it is submitted; `via` is the node whose mempool receives it first.
+/// it is submitted; `via` is the node whose mempool receives it first; `only`, if given,
+/// restricts which nodes ever receive it (a transaction sent privately to a few nodes).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ChangeSpec {
-    Join { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
-    Leave { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
-    Rotate { from: NodeRef, to: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
-    Replace { nodes: Vec<NodeRef>, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
-    Eject { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef> },
+    Join { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
+    Leave { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
+    Rotate { from: NodeRef, to: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
+    Replace { nodes: Vec<NodeRef>, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
+    Eject { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
 }
 
 impl ChangeSpec {
-    /// (at_ms, at_height, via)
-    pub fn when(&self) -> (Option<f64>, Option<u32>, Option<&NodeRef>) {
+    /// (at_ms, at_height, via, only)
+    pub fn when(&self) -> (Option<f64>, Option<u32>, Option<&NodeRef>, Option<&Vec<NodeRef>>) {
         match self {
-            ChangeSpec::Join { at_ms, at_height, via, .. }
-            | ChangeSpec::Leave { at_ms, at_height, via, .. }
-            | ChangeSpec::Rotate { at_ms, at_height, via, .. }
-            | ChangeSpec::Replace { at_ms, at_height, via, .. }
-            | ChangeSpec::Eject { at_ms, at_height, via, .. } => (*at_ms, *at_height, via.as_ref()),
+            ChangeSpec::Join { at_ms, at_height, via, only, .. }
+            | ChangeSpec::Leave { at_ms, at_height, via, only, .. }
+            | ChangeSpec::Rotate { at_ms, at_height, via, only, .. }
+            | ChangeSpec::Replace { at_ms, at_height, via, only, .. }
+            | ChangeSpec::Eject { at_ms, at_height, via, only, .. } => {
+                (*at_ms, *at_height, via.as_ref(), only.as_ref())
+            }
         }
     }
 }
@@ -251,6 +254,22 @@ pub struct Expect {
     pub views: Option<BTreeMap<String, u8>>,
     /// Coverage marks the run must reach at least this often (name → minimum count).
     pub marks: Option<BTreeMap<String, u64>>,
+    /// Validator-set hand-offs the run must make.
+    pub handoffs: Option<ExpectHandoffs>,
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectHandoffs {
+    /// How many hand-offs completed (their first height final).
+    pub count: Option<u32>,
+    /// The first heights of the new sets, in order (completed or not).
+    pub heights: Option<Vec<u32>>,
+    /// The set after the last completed hand-off, by node name.
+    pub final_set: Option<Vec<NodeRef>>,
+    /// Every completed hand-off took at least / at most this long.
+    pub min_latency_ms: Option<f64>,
+    pub max_latency_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Default)]
@@ -333,6 +352,8 @@ pub enum BehaviourSpec {
     Forge { period_ms: f64 },
     SelectiveDelivery { to: Vec<NodeRef> },
     GarbageCommits { period_ms: f64 },
+    StaleSigner { period_ms: f64 },
+    StaleChain { period_ms: f64, from_height: u32 },
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -95,6 +95,8 @@ pub struct ChangeSubmission {
     pub when: ChangeTrigger,
     /// The node whose mempool gets it first; the others after a gossip delay.
     pub origin: NodeId,
+    /// If set, only these nodes (and the origin) ever receive it.
+    pub only: Option<Vec<NodeId>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -156,6 +158,18 @@ pub struct ExpectSpec {
     pub views: BTreeMap<u32, u8>,
     /// Coverage mark → minimum count.
     pub marks: BTreeMap<String, u64>,
+    pub handoffs: Option<ExpectHandoffs>,
+}
+
+/// Expected validator-set hand-offs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ExpectHandoffs {
+    pub count: Option<u32>,
+    pub heights: Option<Vec<u32>>,
+    /// Node names, sorted by key.
+    pub final_set: Option<Vec<String>>,
+    pub min_latency_ms: Option<f64>,
+    pub max_latency_ms: Option<f64>,
 }
 
 impl ExpectSpec {

@@ -111,6 +111,11 @@ impl DbftReplica {
         }
         if !msg.hash_matches() || !cx.keys.verify(key, &msg.hash, &msg.sig) {
             let reason = self.why_signature_fails(cx, &msg);
+            match reason {
+                RejectReason::RevokedKey => cx.mark("rejected: signed by a revoked key"),
+                RejectReason::StaleSet => cx.mark("rejected: signed by a validator that left the set"),
+                _ => {}
+            }
             cx.reject(kind, reason);
             return;
         }
