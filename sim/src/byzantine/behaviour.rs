@@ -44,8 +44,9 @@ pub enum Behaviour {
     /// hands).
     StaleSigner { period: Micros },
     /// A conflicting branch from `from_height` on, signed by the keys it holds at the
-    /// indices they had in the set of `from_height` and naming that same set for every
-    /// next height: every `period` it relays the branch (up to one height past its own
+    /// indices they had in the set of the height before `from_height` (the last set they
+    /// validated, when `from_height` is the first height of their successors) and naming
+    /// that same set for every next height: every `period` it relays the branch (up to one height past its own
     /// tip) to everyone, and it answers block requests with it.
     StaleChain { period: Micros, from_height: u32 },
 }

@@ -206,9 +206,10 @@ impl Byzantine {
         if from == 0 || tip + 1 < from {
             return;
         }
-        // The set of `from` as the real chain names it, and our keys' places in it.
+        // The set of the height before `from` — the last one our keys validated — and our
+        // keys' places in it.
         let base = ledger.chain[from as usize - 1].clone();
-        let set = base.next_validators.clone();
+        let set = ledger.chain[from.saturating_sub(2) as usize].next_validators.clone();
         let signers: Vec<(u16, &KeyPair)> =
             self.keys.iter().filter_map(|k| set.index_of(k.id).map(|i| (i as u16, k))).collect();
         let Some(&(primary, _)) = signers.first() else {

@@ -140,11 +140,11 @@ impl Byzantine {
             let mut inner_cx = Cx::new(cx.now, cx.keys, &mut buf);
             f(&mut self.inner, &mut inner_cx);
         }
+        self.remember_indices();
         if !self.active(cx.now) {
             cx.actions().append(&mut buf);
             return;
         }
-        self.remember_indices();
         if let Some(w) = incoming {
             self.observe_incoming(cx, w);
         }

@@ -75,6 +75,9 @@ impl Byzantine {
                 self.after_own_request(cx, m, out);
             }
         }
+        if self.behaviours.iter().any(|b| matches!(b, Behaviour::SelectiveDelivery { .. })) {
+            cx.mark("byzantine: delivered to a chosen subset");
+        }
         self.deliver(w, to, out);
     }
 

@@ -39,9 +39,11 @@ pub struct Accountability {
     pub accountable: bool,
     /// The keys that signed each side.
     pub signers: [Vec<KeyId>; 2],
-    /// The set the chain assigns to the height, along each side's branch: a fork whose two
-    /// sides were signed by different sets is the risk the safe hand-off rules remove.
+    /// The set the chain assigns to the height, along each side's branch.
     pub sets: [Vec<KeyId>; 2],
+    /// The two blocks have different parents: the branches parted lower down, where the
+    /// fork was judged; S6 does not judge it again.
+    pub continuation: bool,
 }
 
 pub struct Safety {
@@ -252,12 +254,21 @@ impl Safety {
                 let known = self.forks.entry(h).or_default();
                 let new_branch = !known.iter().any(|x| x.hash == block.hash);
                 if new_branch {
+                    // Where the branches part: a sibling (same parent) is judged here; a
+                    // block whose parent differs from every other block at this height
+                    // continues a fork that began lower down, and was judged there.
+                    let sibling = known.iter().find(|x| x.header.prev_hash == block.header.prev_hash).cloned();
                     known.push(block.clone());
-                    let acc = self.accountability_of(h, &first_block, block);
-                    let verdict = match (acc.accountable, acc.sets[0] == acc.sets[1]) {
-                        (true, _) => "accountable",
-                        (false, true) => "UNACCOUNTABLE",
-                        (false, false) => "UNACCOUNTABLE: the two sides were signed by different sets",
+                    let continuation = sibling.is_none();
+                    let against = sibling.unwrap_or_else(|| first_block.clone());
+                    let mut acc = self.accountability_of(h, &against, block);
+                    acc.continuation = continuation;
+                    let disjoint = !acc.signers[0].iter().any(|k| acc.signers[1].contains(k));
+                    let verdict = match (continuation, acc.accountable, disjoint) {
+                        (true, ..) => "continues the fork below this height",
+                        (false, true, _) => "accountable",
+                        (false, false, false) => "UNACCOUNTABLE",
+                        (false, false, true) => "UNACCOUNTABLE: no key signed both sides",
                     };
                     found.push(Found {
                         id: "S1",
@@ -276,7 +287,7 @@ impl Safety {
                             acc.f
                         ),
                     });
-                    if !acc.accountable {
+                    if !acc.accountable && !continuation {
                         found.push(Found {
                             id: "S6",
                             height: h,
@@ -286,11 +297,10 @@ impl Safety {
                                 "fork at height {h} signed by only {} common keys (need ≥ F+1 = {}){}",
                                 acc.double_signers.len(),
                                 acc.f + 1,
-                                if acc.sets[0] == acc.sets[1] {
-                                    String::new()
-                                } else {
-                                    format!("; one side by the set {:?}, the other by {:?}", acc.sets[0], acc.sets[1])
-                                }
+                                format!(
+                                    "; one side signed by {:?}, the other by {:?} (the chain assigns {:?})",
+                                    acc.signers[0], acc.signers[1], acc.sets[0]
+                                )
                             ),
                         });
                     }
@@ -330,31 +340,41 @@ impl Safety {
         Vec::new()
     }
 
-    /// S6: which keys signed both blocks, read from their certificates with the set the
-    /// model assigns to the height along each block's own branch.
+    /// S6: which keys signed both blocks. Each certificate signature is attributed to
+    /// the key that made it (whatever index it claims); a fork is accountable when more
+    /// than F keys of the set the model assigns to the height signed both sides — or,
+    /// under the double-quorum rule, more than F keys of the set before it, which signs
+    /// a hand-off block too (Casper's accountable safety across a dynasty change).
     fn accountability_of(&self, h: u32, a: &Block, b: &Block) -> Accountability {
         let side = |blk: &Block| -> (Vec<KeyId>, Vec<KeyId>) {
-            let set = self.model.set_after(&blk.header.prev_hash, h).unwrap_or_default();
-            let before = self.model.set_after(&blk.header.prev_hash, h.saturating_sub(1)).unwrap_or_default();
-            let set = ValidatorSet::new(set.into_iter().collect());
-            let before = ValidatorSet::new(before.into_iter().collect());
-            let q = self.quorum(&set, (h > 1).then_some(&before));
-            let mut signers: Vec<KeyId> = blk.certificate.iter().filter_map(|c| q.signer(c.index as usize)).collect();
+            let set: Vec<KeyId> =
+                self.model.set_after(&blk.header.prev_hash, h).unwrap_or_default().into_iter().collect();
+            let mut signers: Vec<KeyId> =
+                blk.certificate.iter().filter_map(|c| self.cx.keys.signer_of(&blk.hash, &c.sig)).collect();
             signers.sort_unstable();
             signers.dedup();
-            (signers, set.keys)
+            (signers, set)
         };
         let (sa, set_a) = side(a);
         let (sb, set_b) = side(b);
         let double_signers: Vec<KeyId> = sa.iter().filter(|k| sb.contains(k)).copied().collect();
         let f = crate::validators::f_of(set_a.len());
+        let within = |set: &[KeyId]| double_signers.iter().filter(|k| set.contains(k)).count();
+        let previous: Vec<KeyId> = if self.model.rule().double_quorum() && h > 1 {
+            self.model.set_after(&a.header.prev_hash, h - 1).unwrap_or_default().into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        let accountable = within(&set_a) > f
+            || (!previous.is_empty() && previous != set_a && within(&previous) > crate::validators::f_of(previous.len()));
         Accountability {
             height: h,
-            accountable: double_signers.len() > f,
+            accountable,
             double_signers,
             f,
             signers: [sa, sb],
             sets: [set_a, set_b],
+            continuation: false,
         }
     }
 

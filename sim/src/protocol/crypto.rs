@@ -181,6 +181,12 @@ impl Keyring {
         }
     }
 
+    /// Which key of the run made `sig` over `content`, if any. For the checkers, which
+    /// may know every key: a signature proves its signer whatever index it claimed.
+    pub fn signer_of(&self, content: &Hash32, sig: &Signature) -> Option<KeyId> {
+        (0..self.secrets.len() as u32).map(KeyId).find(|k| self.verify(*k, content, sig))
+    }
+
     /// Hands out the key pair of `key`. Called by the world builder only.
     pub(crate) fn keypair(&self, key: KeyId) -> Option<KeyPair> {
         self.secrets.get(key.0 as usize).map(|s| KeyPair { id: key, secret: *s })

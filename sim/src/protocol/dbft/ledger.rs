@@ -145,10 +145,10 @@ impl DbftReplica {
         let previous = self.previous_quorum_for_next_block();
         let q = Quorum { set: &set, need, previous: previous.as_ref().map(|(p, m)| (&**p, *m)) };
         if !linked || !custody_ok || verify_certificate(&block, &q, cx.keys).is_err() {
-            if linked && !custody_ok {
-                cx.mark("relayed block names another next set");
-            } else if linked && self.signed_by_former_set(cx, &block) {
+            if linked && self.signed_by_former_set(cx, &block) {
                 cx.mark("relayed block signed by a former set");
+            } else if linked && !custody_ok {
+                cx.mark("relayed block names another next set");
             }
             cx.reject(MsgKind::Block, RejectReason::BadBlock);
             return false;
