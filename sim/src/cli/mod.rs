@@ -117,6 +117,10 @@ pub enum Command {
         /// quorum-off-by-one): a swarm that cannot find its violations could not find real ones.
         #[arg(long)]
         mutation: Option<String>,
+        /// Give every seed validator churn under this hand-off rule (e.g. apply-on-propose,
+        /// the deliberately unsafe one); by default half the seeds churn under a safe rule.
+        #[arg(long)]
+        handoff: Option<String>,
     },
     /// Where two runs part ways: the first differing event, with context. A and B are
     /// scenario files (run with --seed or their own seeds) or trace files (.jsonl).
@@ -174,7 +178,7 @@ pub fn main() -> i32 {
             }
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
-        Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation } => {
+        Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation, handoff } => {
             let seeds = seeds.0;
             if heights == 0 {
                 eprintln!("error: --heights must be > 0");
@@ -188,7 +192,14 @@ pub fn main() -> i32 {
                 );
                 return 2;
             }
-            swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation })
+            if let Some(h) = &handoff
+                && !crate::validators::handoff::HandoffRule::NAMES.contains(&h.as_str())
+            {
+                let known = crate::validators::handoff::HandoffRule::NAMES.join(", ");
+                eprintln!("error: --handoff: unknown rule \"{h}\" (expected one of {known})");
+                return 2;
+            }
+            swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation, handoff })
         }
         Command::Diff { a, b, seed, seed_b, context } => diff::run(&a, &b, diff::DiffOptions { seed, seed_b, context }),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),

@@ -7,7 +7,8 @@
 //! that only stalls, still stalls with the same class and no violation), until no single
 //! simplification keeps the failure (a 1-minimal scenario, as delta debugging calls it).
 //! The simplifications, biggest first: drop a Byzantine node, twin, compromised key,
-//! crash, partition, degradation, rule, timer control or withheld-transaction range; drop
+//! crash, partition, degradation, rule, timer control, withheld-transaction range or
+//! validator-set change; drop the recipient restriction of a change; drop
 //! one behaviour of several; make a restart a plain crash; zero the loss and duplication;
 //! and make the network `ideal`. The seed stays fixed, so every step is deterministic.
 
@@ -19,7 +20,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Arrays whose elements may be removed one by one (any length, down to empty).
-const REMOVABLE: [&str; 9] = [
+const REMOVABLE: [&str; 10] = [
     "/byzantine",
     "/twins",
     "/compromised_keys",
@@ -29,6 +30,7 @@ const REMOVABLE: [&str; 9] = [
     "/rules",
     "/timers",
     "/workload/withhold",
+    "/changes",
 ];
 
 /// One simplification of the scenario document.
@@ -101,6 +103,12 @@ pub fn candidates(doc: &Value) -> Vec<Edit> {
         let p = format!("/faults/crashes/{i}");
         if doc.pointer(&format!("{p}/restart_ms")).is_some() {
             out.push(Edit::RemoveKey(p, "restart_ms"));
+        }
+    }
+    for i in 0..len_at(doc, "/changes") {
+        let p = format!("/changes/{i}");
+        if doc.pointer(&format!("{p}/only")).is_some() {
+            out.push(Edit::RemoveKey(p, "only"));
         }
     }
     for p in ["/network/loss", "/network/duplicate"] {

@@ -8,6 +8,13 @@
 //! F). A run that breaks it is written out as an ordinary scenario file, replayable with
 //! `dbft-sim run`; stalls are counted by class (liveness is not promised under Byzantine
 //! behaviour), and written out too with `--keep-stalls`.
+//!
+//! Half the seeds also draw validator churn from a stream of their own (so a seed's other
+//! draws are what they were without churn): standby candidates, a hand-off rule (one of
+//! the safe ones, or the one `--handoff` names), maybe a churn limit, and up to four
+//! changes — joins of candidates, rotations of honest validators to candidates, and leaves
+//! that keep N ≥ 3·faulty + 1, so faults stay within F at every height — submitted when a
+//! random height is reached, some of them privately to a few nodes.
 
 use super::parallel;
 use super::shrink::Failure;
@@ -27,14 +34,93 @@ pub struct SwarmOptions {
     pub keep_stalls: bool,
     /// A broken protocol variant to run instead of dBFT 2.0 (a test of the swarm itself).
     pub mutation: Option<String>,
+    /// Force this hand-off rule on every seed with churn (and give every seed churn).
+    pub handoff: Option<String>,
 }
 
 fn pick<'a, T>(rng: &mut SimRng, xs: &'a [T]) -> &'a T {
     &xs[rng.below(xs.len() as u64) as usize]
 }
 
+/// The safe hand-off rules the swarm draws from, as scenario JSON.
+const SAFE_RULES: [&str; 6] = [
+    r#""next-block""#,
+    r#""next-block""#,
+    r#""delay-2""#,
+    r#"{"rule": "refresh-period", "period": 2}"#,
+    r#"{"rule": "refresh-period", "period": 3}"#,
+    r#""dual-quorum""#,
+];
+
+/// Validator churn for a swarm seed: (candidates, protocol.handoff JSON, changes JSON), or
+/// None for a seed without churn. `faulty` lists the genesis validators that crash or run
+/// a Byzantine behaviour; they are never rotated out, and leaves keep N ≥ 3·faulty + 1.
+fn churn(seed: u64, n: u32, faulty: &[usize], heights: u32, handoff: Option<&str>) -> Option<(u32, String, Vec<String>)> {
+    let mut rng = SimRng::derive(seed, Stream::SwarmChurn);
+    if handoff.is_none() && rng.chance(0.5) {
+        return None;
+    }
+    let candidates = 1 + rng.below(n as u64) as u32;
+    let rule = match handoff {
+        Some("refresh-period") => r#"{"rule": "refresh-period", "period": 3}"#.to_string(),
+        Some(r) => format!(r#""{r}""#),
+        None => pick(&mut rng, &SAFE_RULES).to_string(),
+    };
+    let rule = if rng.chance(0.25) {
+        let limit = 1 + rng.below(2);
+        match rule.strip_prefix('{') {
+            Some(obj) => format!(r#"{{"churn_limit": {limit}, {obj}"#),
+            None => format!(r#"{{"rule": {rule}, "churn_limit": {limit}}}"#),
+        }
+    } else {
+        rule
+    };
+    // Changes may take effect in any subset and order (a private change may never be
+    // proposed), so each must be safe on its own: rotations and leaves touch only honest
+    // genesis validators, each at most once, and leaves stop while n − leaves ≥ 3·faulty + 1.
+    let mut genesis_honest: Vec<String> = (0..n as usize).filter(|i| !faulty.contains(i)).map(|i| format!("R{i}")).collect();
+    let mut outside: Vec<String> = (0..candidates).map(|i| format!("C{i}")).collect();
+    let all: Vec<String> = (0..n).map(|i| format!("R{i}")).chain(outside.iter().cloned()).collect();
+    let mut leaves = 0usize;
+    let mut changes = Vec::new();
+    for _ in 0..1 + rng.below(4) {
+        let at = 1 + rng.below(heights.saturating_sub(1).max(1) as u64);
+        let change = match rng.below(3) {
+            0 if !outside.is_empty() => {
+                let who = outside.remove(rng.below(outside.len() as u64) as usize);
+                format!(r#""do": "join", "node": "{who}""#)
+            }
+            1 if !outside.is_empty() && !genesis_honest.is_empty() => {
+                let from = genesis_honest.remove(rng.below(genesis_honest.len() as u64) as usize);
+                let to = outside.remove(rng.below(outside.len() as u64) as usize);
+                format!(r#""do": "rotate", "from": "{from}", "to": "{to}""#)
+            }
+            _ if n as usize - leaves > 3 * faulty.len() + 1 && !genesis_honest.is_empty() => {
+                let who = genesis_honest.remove(rng.below(genesis_honest.len() as u64) as usize);
+                leaves += 1;
+                format!(r#""do": "leave", "node": "{who}""#)
+            }
+            _ => continue,
+        };
+        let private = if rng.chance(0.3) {
+            let k = 1 + rng.below(all.len() as u64) as usize;
+            let only: Vec<String> = rng.sample_indices(all.len(), k).into_iter().map(|i| format!("\"{}\"", all[i])).collect();
+            format!(r#", "only": [{}]"#, only.join(", "))
+        } else {
+            String::new()
+        };
+        changes.push(format!(r#"{{{change}, "at_height": {at}{private}}}"#));
+    }
+    Some((candidates, rule, changes))
+}
+
 /// The scenario (JSON text) of swarm seed `seed`, optionally with a protocol mutation.
 pub fn generate(seed: u64, heights: u32, mutation: Option<&str>) -> String {
+    generate_with(seed, heights, mutation, None)
+}
+
+/// The scenario of swarm seed `seed`, with the hand-off rule forced to `handoff` if given.
+pub fn generate_with(seed: u64, heights: u32, mutation: Option<&str>, handoff: Option<&str>) -> String {
     let mut rng = SimRng::derive(seed, Stream::Swarm);
     let n = *pick(&mut rng, &[4u32, 4, 7, 7, 10]);
     let f = (n - 1) / 3;
@@ -55,7 +141,8 @@ pub fn generate(seed: u64, heights: u32, mutation: Option<&str>) -> String {
     // Up to F faulty validators, each with one fault family.
     let faulty = rng.below(f as u64 + 1) as usize;
     let (mut crashes, mut byzantine) = (Vec::new(), Vec::new());
-    for v in rng.sample_indices(n as usize, faulty) {
+    let faulty_nodes = rng.sample_indices(n as usize, faulty);
+    for &v in &faulty_nodes {
         let node = format!("\"R{v}\"");
         let other = format!("\"R{}\"", (v + 1) % n as usize);
         match rng.below(11) {
@@ -95,18 +182,28 @@ pub fn generate(seed: u64, heights: u32, mutation: Option<&str>) -> String {
             }
         }
     }
+    let churn = churn(seed, n, &faulty_nodes, heights, handoff);
+    let (validators, handoff, changes, churn_note) = match &churn {
+        None => (n.to_string(), String::new(), String::new(), String::new()),
+        Some((c, rule, changes)) => (
+            format!(r#"{{"count": {n}, "candidates": {c}}}"#),
+            format!(r#", "handoff": {rule}"#),
+            format!(",\n  \"changes\": [{}]", changes.join(", ")),
+            format!("; {c} candidate(s), {} change(s)", changes.len()),
+        ),
+    };
     format!(
         r#"{{
   "name": "swarm-{seed}",
-  "description": "Swarm seed {seed}: N={n}, {semantics} semantics, {preset} network, loss {loss}, duplication {duplicate}; {faulty} faulty validator(s) of at most F={f}. Safety must hold.",
+  "description": "Swarm seed {seed}: N={n}, {semantics} semantics, {preset} network, loss {loss}, duplication {duplicate}; {faulty} faulty validator(s) of at most F={f}{churn_note}. Safety must hold.",
   "seed": {seed},
-  "validators": {n},
-  "protocol": {{"block_time_ms": {t}, "semantics": "{semantics}"{}}},
+  "validators": {validators},
+  "protocol": {{"block_time_ms": {t}, "semantics": "{semantics}"{}{handoff}}},
   "network": {{"preset": "{preset}", "loss": {loss}, "duplicate": {duplicate}, "partitions": [{}]}},
   "faults": {{"crashes": [{}]}},
   "byzantine": [{}],
   "stop": {{"heights": {heights}, "duration_ms": {}}},
-  "expect": {{"safety": "holds"}}
+  "expect": {{"safety": "holds"}}{changes}
 }}
 "#,
         mutation.map_or(String::new(), |m| format!(r#", "mutation": "{m}""#)),
@@ -125,7 +222,7 @@ struct Outcome {
 
 pub fn swarm(o: SwarmOptions) -> i32 {
     let results = parallel::map("swarm", &o.seeds, o.jobs, |&seed| {
-        let text = generate(seed, o.heights, o.mutation.as_deref());
+        let text = generate_with(seed, o.heights, o.mutation.as_deref(), o.handoff.as_deref());
         let result = scenario::parse(&text, "swarm")
             .map(|spec| Failure::of(&Report::build(&spec, &world::run(&spec, seed, None, false))))
             .map_err(|e| e.to_string());

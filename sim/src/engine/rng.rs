@@ -32,6 +32,9 @@ pub enum Stream {
     Swarm,
     /// Gossip delays of validator-set change transactions.
     Changes,
+    /// Swarm testing: the validator churn of one swarm run (apart from the rest of its
+    /// configuration, so adding churn never changes what a seed drew before).
+    SwarmChurn,
 }
 
 impl Stream {
@@ -44,6 +47,7 @@ impl Stream {
             Stream::Keys => b"keys".to_vec(),
             Stream::Swarm => b"swarm".to_vec(),
             Stream::Changes => b"changes".to_vec(),
+            Stream::SwarmChurn => b"swarm-churn".to_vec(),
             Stream::Node(i) => {
                 let mut v = b"node:".to_vec();
                 v.extend_from_slice(&i.to_le_bytes());

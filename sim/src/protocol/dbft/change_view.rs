@@ -83,6 +83,25 @@ impl DbftReplica {
         }
         self.ctx.change_views[i] = Some(msg.clone());
         self.check_expected_view(cx, n);
+        self.follow_view_as_endorser(cx);
+    }
+
+    /// An outgoing validator at a double-quorum hand-off (an addition of this simulator,
+    /// not a dBFT role) has no timer of its own, so it cannot rely on re-sending
+    /// ChangeViews to catch up. It moves to the highest view that M stored ChangeViews
+    /// justify, where the dBFT rule checks only the view of the message just received
+    /// (a node holding ChangeViews for views 1 and 2 that receives another for 1 does not
+    /// look at 1 again) — which can leave a timerless node behind for good.
+    fn follow_view_as_endorser(&mut self, cx: &mut Cx<Wire>) {
+        if self.ctx.my_endorser.is_none() || self.commit_locked() {
+            return;
+        }
+        let m = self.ctx.m();
+        let target = self.ctx.change_view_tally().into_iter().filter(|&(v, c)| v > self.ctx.view && c >= m).map(|(v, _)| v).max();
+        if let Some(v) = target {
+            cx.mark("dual-quorum: outgoing validator follows the view");
+            self.initialize(cx, v);
+        }
     }
 
     /// CheckExpectedView(n): M ChangeViews for n or higher → ChangeAgreement and view n.

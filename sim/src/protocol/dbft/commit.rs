@@ -80,16 +80,18 @@ impl DbftReplica {
     }
 
     /// An outgoing validator at a double-quorum hand-off endorses the new set's first
-    /// block: once the proposal has M preparations and every transaction is here, it signs
-    /// the block (a Commit at its outgoing index), once per height — the commit lock holds
-    /// for it as for any validator.
+    /// block: it answers the proposal with a PrepareResponse (at its outgoing index) once
+    /// every transaction is here, and once both quorums of preparations are in it signs
+    /// the block (a Commit at that index), once per height — the commit lock holds for it
+    /// as for any validator.
     pub(super) fn check_endorsement(&mut self, cx: &mut Cx<Wire>) {
-        if self.ctx.my_endorser.is_none()
-            || self.ctx.commit_sent()
-            || self.ctx.proposal.is_none()
-            || self.ctx.count_preparations() < self.quorum()
-            || self.missing_txs() != 0
-        {
+        if self.ctx.my_endorser.is_none() || self.ctx.commit_sent() || self.ctx.proposal.is_none() {
+            return;
+        }
+        if !self.ctx.response_sent() && self.ctx.request().is_some() && self.missing_txs() == 0 {
+            self.check_prepare_response(cx);
+        }
+        if !self.preparations_complete() || self.missing_txs() != 0 {
             return;
         }
         let Some(commit) = self.make_commit(cx) else {

@@ -47,7 +47,8 @@ pub struct Context {
     /// projection until a proposal is known, then what the proposal's transactions make it.
     pub next_validators: Rc<ValidatorSet>,
     pub proposal: Option<Proposal>,
-    /// PrepareRequest (at the primary's slot) and PrepareResponses of this view.
+    /// PrepareRequest (at the primary's slot) and PrepareResponses of this view (and of the
+    /// outgoing validators at a double-quorum hand-off).
     pub preparations: Vec<Slot>,
     /// Commits of any view of this height, one per validator (and one per outgoing
     /// validator at a double-quorum hand-off).
@@ -98,6 +99,7 @@ impl Context {
         self.outgoing = previous.keys.iter().copied().filter(|k| !self.validators.contains(*k)).collect();
         self.my_endorser = my_key.and_then(|k| self.outgoing.iter().position(|o| *o == k)).map(|j| self.n() + j);
         self.commits = vec![None; self.n() + self.outgoing.len()];
+        self.preparations = vec![None; self.n() + self.outgoing.len()];
         self.previous = Some(previous);
         self
     }
@@ -165,7 +167,7 @@ impl Context {
 
     /// ResponseSent ⇔ PreparationPayloads[me] present.
     pub fn response_sent(&self) -> bool {
-        self.my_index.is_some_and(|i| self.preparations[i].is_some())
+        self.my_signer().is_some_and(|i| self.preparations[i].is_some())
     }
 
     /// CommitSent ⇔ CommitPayloads[me] present (any view): the commit lock.
@@ -192,8 +194,17 @@ impl Context {
         self.commits[..self.n()].iter().filter(|c| c.is_some()).count()
     }
 
+    /// Preparations from validators of this height's set.
     pub fn count_preparations(&self) -> usize {
-        self.preparations.iter().filter(|p| p.is_some()).count()
+        self.preparations[..self.n()].iter().filter(|p| p.is_some()).count()
+    }
+
+    /// Preparations signed by keys of the previous set (double-quorum hand-off only).
+    pub fn count_previous_preparations(&self) -> usize {
+        let Some(prev) = &self.previous else { return 0 };
+        (0..self.preparations.len())
+            .filter(|&i| self.preparations[i].is_some() && self.signer_key(i).is_some_and(|k| prev.contains(k)))
+            .count()
     }
 
     /// Commits whose view is the current view.

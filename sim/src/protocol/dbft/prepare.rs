@@ -148,14 +148,15 @@ impl DbftReplica {
             return;
         }
         // The primary never responds, even to its own request replayed by recovery (C#
-        // CheckPrepareResponse returns there without checking preparations).
-        if !self.ctx.is_backup() {
+        // CheckPrepareResponse returns there without checking preparations). An outgoing
+        // validator at a double-quorum hand-off responds like a backup.
+        if !self.ctx.is_backup() && self.ctx.my_endorser.is_none() {
             return;
         }
         if self.ctx.response_sent() {
             return;
         }
-        let (Some(me), Some(key), Some(request)) = (self.ctx.my_index, self.key.clone(), self.ctx.request().cloned())
+        let (Some(me), Some(key), Some(request)) = (self.ctx.my_signer(), self.key.clone(), self.ctx.request().cloned())
         else {
             return;
         };
@@ -199,6 +200,13 @@ impl DbftReplica {
         self.check_endorsement(cx);
     }
 
+    /// M preparations of this view — and, at a double-quorum hand-off, M of the previous
+    /// set too: nobody commits (and locks) before the block can gather both quorums.
+    pub(super) fn preparations_complete(&self) -> bool {
+        self.ctx.count_preparations() >= self.quorum()
+            && self.ctx.previous.as_ref().is_none_or(|p| self.ctx.count_previous_preparations() >= self.quorum_for(p.n()))
+    }
+
     /// CheckPreparations: M preparations of this view and every transaction → Commit.
     pub(super) fn check_preparations(&mut self, cx: &mut Cx<Wire>) {
         if self.semantics().go_timer_base() {
@@ -207,8 +215,10 @@ impl DbftReplica {
                 self.go_last_check = Some((h, v, cx.now));
             }
         }
+        // Outgoing validators (watch-only for this set) sign through check_endorsement.
         if self.opts.mutation == Some(super::Mutation::NoCommitPhase)
-            || self.ctx.count_preparations() < self.quorum()
+            || self.ctx.watch_only()
+            || !self.preparations_complete()
             || self.ctx.proposal.is_none()
             || self.missing_txs() != 0
         {

@@ -96,9 +96,10 @@ impl DbftReplica {
             }
             return;
         }
-        // Outgoing validators of a double-quorum hand-off sign only Commits.
+        // Outgoing validators of a double-quorum hand-off sign only PrepareResponses and
+        // Commits.
         let key = match kind {
-            MsgKind::Commit => self.ctx.signer_key(msg.validator as usize),
+            MsgKind::Commit | MsgKind::PrepareResponse => self.ctx.signer_key(msg.validator as usize),
             _ => self.ctx.validators.key(msg.validator as usize),
         };
         let Some(key) = key else {
@@ -296,7 +297,7 @@ fn well_formed(msg: &ConsensusMessage, n: usize, signers: usize) -> Result<(), R
         }
         Body::RecoveryMessage(r) => {
             let ok = unique(r.change_views.iter().map(|c| c.validator).collect())
-                && unique(r.preparations.iter().map(|c| c.validator).collect())
+                && unique_below(r.preparations.iter().map(|c| c.validator).collect(), signers)
                 && unique_below(r.commits.iter().map(|c| c.validator).collect(), signers)
                 && r.prepare_request.as_ref().is_none_or(|q| {
                     q.height == msg.height
