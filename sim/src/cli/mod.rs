@@ -121,6 +121,10 @@ pub enum Command {
         /// the deliberately unsafe one); by default half the seeds churn under a safe rule.
         #[arg(long)]
         handoff: Option<String>,
+        /// Honest runs with validator churn (no faults, every change gossiped): safety and
+        /// liveness must both hold; a stall fails the sweep.
+        #[arg(long, conflicts_with_all = ["mutation", "handoff"])]
+        honest_churn: bool,
     },
     /// Where two runs part ways: the first differing event, with context. A and B are
     /// scenario files (run with --seed or their own seeds) or trace files (.jsonl).
@@ -178,7 +182,7 @@ pub fn main() -> i32 {
             }
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
-        Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation, handoff } => {
+        Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
             let seeds = seeds.0;
             if heights == 0 {
                 eprintln!("error: --heights must be > 0");
@@ -199,7 +203,7 @@ pub fn main() -> i32 {
                 eprintln!("error: --handoff: unknown rule \"{h}\" (expected one of {known})");
                 return 2;
             }
-            swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation, handoff })
+            swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn })
         }
         Command::Diff { a, b, seed, seed_b, context } => diff::run(&a, &b, diff::DiffOptions { seed, seed_b, context }),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),

@@ -36,6 +36,8 @@ pub struct SwarmOptions {
     pub mutation: Option<String>,
     /// Force this hand-off rule on every seed with churn (and give every seed churn).
     pub handoff: Option<String>,
+    /// Honest runs with validator churn instead (no faults): a stall fails the sweep too.
+    pub honest_churn: bool,
 }
 
 fn pick<'a, T>(rng: &mut SimRng, xs: &'a [T]) -> &'a T {
@@ -55,9 +57,16 @@ const SAFE_RULES: [&str; 6] = [
 /// Validator churn for a swarm seed: (candidates, protocol.handoff JSON, changes JSON), or
 /// None for a seed without churn. `faulty` lists the genesis validators that crash or run
 /// a Byzantine behaviour; they are never rotated out, and leaves keep N ≥ 3·faulty + 1.
-fn churn(seed: u64, n: u32, faulty: &[usize], heights: u32, handoff: Option<&str>) -> Option<(u32, String, Vec<String>)> {
+fn churn(
+    seed: u64,
+    n: u32,
+    faulty: &[usize],
+    heights: u32,
+    handoff: Option<&str>,
+    always: bool,
+) -> Option<(u32, String, Vec<String>)> {
     let mut rng = SimRng::derive(seed, Stream::SwarmChurn);
-    if handoff.is_none() && rng.chance(0.5) {
+    if handoff.is_none() && rng.chance(0.5) && !always {
         return None;
     }
     let candidates = 1 + rng.below(n as u64) as u32;
@@ -102,7 +111,7 @@ fn churn(seed: u64, n: u32, faulty: &[usize], heights: u32, handoff: Option<&str
             }
             _ => continue,
         };
-        let private = if rng.chance(0.3) {
+        let private = if rng.chance(0.3) && !always {
             let k = 1 + rng.below(all.len() as u64) as usize;
             let only: Vec<String> = rng.sample_indices(all.len(), k).into_iter().map(|i| format!("\"{}\"", all[i])).collect();
             format!(r#", "only": [{}]"#, only.join(", "))
@@ -182,7 +191,7 @@ pub fn generate_with(seed: u64, heights: u32, mutation: Option<&str>, handoff: O
             }
         }
     }
-    let churn = churn(seed, n, &faulty_nodes, heights, handoff);
+    let churn = churn(seed, n, &faulty_nodes, heights, handoff, false);
     let (validators, handoff, changes, churn_note) = match &churn {
         None => (n.to_string(), String::new(), String::new(), String::new()),
         Some((c, rule, changes)) => (
@@ -214,6 +223,34 @@ pub fn generate_with(seed: u64, heights: u32, mutation: Option<&str>, handoff: O
     )
 }
 
+/// An honest run with validator churn: N ∈ {4, 7}, a LAN or WAN without loss, every
+/// change gossiped to everyone (private changes leave proposals with transactions that
+/// backups cannot get, and so change views; see FINDINGS.md), a safe rule drawn per seed.
+/// Safety and liveness must both hold.
+pub fn generate_honest_churn(seed: u64, heights: u32) -> String {
+    let mut rng = SimRng::derive(seed, Stream::Swarm);
+    let n = *pick(&mut rng, &[4u32, 7]);
+    let semantics = pick(&mut rng, &["csharp", "go"]);
+    let preset = pick(&mut rng, &["lan", "wan"]);
+    let (candidates, rule, changes) = churn(seed, n, &[], heights, None, true).unwrap_or_default();
+    format!(
+        r#"{{
+  "name": "honest-churn-{seed}",
+  "description": "Honest churn seed {seed}: N={n}, {semantics}, {preset}, {candidates} candidate(s), {} change(s) under the rule below. Safety and liveness must hold.",
+  "seed": {seed},
+  "validators": {{"count": {n}, "candidates": {candidates}}},
+  "protocol": {{"block_time_ms": 1000, "semantics": "{semantics}", "handoff": {rule}}},
+  "network": {{"preset": "{preset}"}},
+  "changes": [{}],
+  "stop": {{"heights": {heights}, "duration_ms": 600000}},
+  "expect": {{"safety": "holds", "liveness": "holds"}}
+}}
+"#,
+        changes.len(),
+        changes.join(", ")
+    )
+}
+
 /// What a worker sends back (reports hold `Rc`s and stay on their thread).
 struct Outcome {
     text: String,
@@ -222,7 +259,11 @@ struct Outcome {
 
 pub fn swarm(o: SwarmOptions) -> i32 {
     let results = parallel::map("swarm", &o.seeds, o.jobs, |&seed| {
-        let text = generate_with(seed, o.heights, o.mutation.as_deref(), o.handoff.as_deref());
+        let text = if o.honest_churn {
+            generate_honest_churn(seed, o.heights)
+        } else {
+            generate_with(seed, o.heights, o.mutation.as_deref(), o.handoff.as_deref())
+        };
         let result = scenario::parse(&text, "swarm")
             .map(|spec| Failure::of(&Report::build(&spec, &world::run(&spec, seed, None, false))))
             .map_err(|e| e.to_string());
@@ -244,7 +285,10 @@ pub fn swarm(o: SwarmOptions) -> i32 {
             true
         } else if let Some((class, ..)) = summary.stall {
             *stalls_by_class.entry(class).or_insert(0) += 1;
-            o.keep_stalls
+            if o.honest_churn {
+                say!("STALL seed {seed}: {class} (an honest run must not stall)");
+            }
+            o.keep_stalls || o.honest_churn
         } else {
             ok += 1;
             false
@@ -266,7 +310,8 @@ pub fn swarm(o: SwarmOptions) -> i32 {
         o.seeds.len(),
         if stalls.is_empty() { "none".to_string() } else { stalls.join(", ") }
     );
-    if violations > 0 { 1 } else { 0 }
+    let stalled = o.honest_churn && !stalls_by_class.is_empty();
+    if violations > 0 || stalled { 1 } else { 0 }
 }
 
 #[cfg(test)]

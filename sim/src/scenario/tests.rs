@@ -2,6 +2,7 @@
 //! whose errors must name the field path.
 
 use super::*;
+use crate::protocol::NodeId;
 
 #[test]
 fn a_three_line_scenario_runs_with_defaults() {
@@ -78,6 +79,53 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"seed": 1"#, "", "EOF"),
     (r#"{"workload": {"initial_txs": 100000000000}}"#, "workload.initial_txs", "at most"),
     (r#"{"stop": {"duration_ms": 1e300}}"#, "stop.duration_ms", "at most"),
+    // Validator-set changes.
+    (r#"{"validators": 4294967295}"#, "validators", "at most 1024"),
+    (r#"{"validators": {"count": 200000000}}"#, "validators.count", "at most 1024"),
+    (r#"{"validators": {"count": 4, "candidates": 5000}}"#, "validators.candidates", "at most 1024"),
+    (r#"{"validators": {"count": 4, "candidates": "two"}}"#, "validators", "expected a count"),
+    (r#"{"changes": [{"do": "join", "node": "C9", "at_ms": 10}]}"#, "changes[0].node", "unknown node"),
+    (
+        r#"{"validators": {"count": 4, "watchers": 1}, "changes": [{"do": "join", "node": "W0", "at_ms": 10}]}"#,
+        "changes[0].node",
+        "holds no validator key",
+    ),
+    (r#"{"validators": 1, "changes": [{"do": "leave", "node": "R0", "at_ms": 10}]}"#, "changes[0]", "empty"),
+    (
+        r#"{"validators": 2, "changes": [{"do": "leave", "node": "R0", "at_ms": 1}, {"do": "eject", "node": "R1", "at_ms": 2}]}"#,
+        "changes[1]",
+        "empty",
+    ),
+    (r#"{"changes": [{"do": "replace", "nodes": [], "at_ms": 10}]}"#, "changes[0].nodes", "empty"),
+    (r#"{"changes": [{"do": "join", "node": "R1", "at_ms": 1e12}]}"#, "changes[0].at_ms", "after the run ends"),
+    (r#"{"changes": [{"do": "leave", "node": "R1", "at_height": 10}]}"#, "changes[0].at_height", "after the run ends"),
+    (r#"{"changes": [{"do": "leave", "node": "R1"}]}"#, "changes[0]", "exactly one of at_ms and at_height"),
+    (r#"{"changes": [{"do": "leave", "node": "R1", "at_ms": 1, "at_height": 2}]}"#, "changes[0]", "exactly one"),
+    (r#"{"changes": [{"do": "rotate", "from": "R1", "to": "R1", "at_ms": 1}]}"#, "changes[0].to", "differ"),
+    (r#"{"changes": [{"do": "promote", "node": "R1", "at_ms": 1}]}"#, "changes[0].do", "unknown variant"),
+    (r#"{"changes": [{"do": "leave", "node": "R1", "at_ms": 1, "when": 3}]}"#, "changes[0]", "unknown field `when`"),
+    (r#"{"protocol": {"handoff": "after-lunch"}}"#, "protocol.handoff", "unknown hand-off rule"),
+    (r#"{"protocol": {"handoff": "refresh-period"}}"#, "protocol.handoff", "needs a period"),
+    (r#"{"protocol": {"handoff": {"rule": "refresh-period", "period": 0}}}"#, "protocol.handoff.period", "at least 1"),
+    (r#"{"protocol": {"handoff": {"rule": "delay-2", "period": 5}}}"#, "protocol.handoff.period", "only refresh-period"),
+    (r#"{"protocol": {"handoff": {"rule": "delay-2", "churn_limit": 0}}}"#, "protocol.handoff.churn_limit", "at least 1"),
+    (r#"{"protocol": {"handoff": {"rule": "delay-2", "limit": 1}}}"#, "protocol.handoff", "expected a rule name"),
+    (
+        r#"{"compromised_keys": [{"key_of": ["R0", "R0"], "behaviours": [{"kind": "silent"}]}]}"#,
+        "compromised_keys[0].key_of[1]",
+        "named twice",
+    ),
+    (
+        r#"{"byzantine": [{"node": "R0", "behaviours": [{"kind": "stale-chain", "period_ms": 5, "from_height": 0}]}]}"#,
+        "byzantine[0].behaviours[0].from_height",
+        "at least 1",
+    ),
+    (
+        r#"{"expect": {"handoffs": {"final_set": ["R0", "Q"]}}}"#,
+        "expect.handoffs.final_set[1]",
+        "unknown node",
+    ),
+    (r#"{"expect": {"violations": ["L3"]}}"#, "expect.violations[0]", "unknown invariant"),
 ];
 
 #[test]
@@ -88,6 +136,40 @@ fn malformed_scenarios_name_the_path() {
         assert_eq!(e.path, *path, "{text}: {e}");
         assert!(e.reason.contains(reason), "{text}: reason was {e}");
     }
+}
+
+#[test]
+fn candidates_changes_and_handoff_resolve() {
+    use crate::validators::change::SetChange;
+    use crate::validators::handoff::HandoffRule;
+    let spec = parse(
+        r#"{"validators": {"count": 4, "candidates": ["x", "y"], "watchers": 1},
+            "protocol": {"handoff": {"rule": "refresh-period", "period": 21, "churn_limit": 2}},
+            "changes": [{"do": "rotate", "from": "R1", "to": "x", "at_height": 3},
+                        {"do": "join", "node": 5, "at_ms": 100, "via": "W0", "only": ["R0", "W0"]}],
+            "compromised_keys": [{"key_of": ["R0", "x"], "behaviours": [{"kind": "stale-signer", "period_ms": 10}]}]}"#,
+        "s",
+    )
+    .unwrap();
+    // Validators, candidates (index = key), watchers, then attackers.
+    let names: Vec<&str> = spec.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["R0", "R1", "R2", "R3", "x", "y", "W0", "R0_x.attacker"]);
+    assert_eq!((spec.validators, spec.candidates), (4, 2));
+    assert_eq!(spec.nodes[4].role, spec::Role::Candidate { key: 4 });
+    assert_eq!(spec.nodes[7].role.keys(), vec![0, 4]);
+    assert_eq!(spec.protocol.handoff.rule, HandoffRule::RefreshPeriod { period: 21 });
+    assert_eq!(spec.protocol.handoff.churn_limit, Some(2));
+    let key = crate::protocol::crypto::KeyId;
+    assert_eq!(spec.changes[0].change, SetChange::Rotate { from: key(1), to: key(4) });
+    assert_eq!(spec.changes[0].when, spec::ChangeTrigger::Height(3));
+    assert_eq!(spec.changes[0].origin, NodeId(1), "a change starts at the node it is about");
+    assert_eq!(spec.changes[1].change, SetChange::Join { key: key(5) });
+    assert_eq!(spec.changes[1].origin, NodeId(6));
+    assert_eq!(spec.changes[1].only, Some(vec![NodeId(0), NodeId(6)]));
+    // The default rule is next-block, without a churn limit.
+    let plain = parse(r#"{"protocol": {"handoff": "dual-quorum"}}"#, "p").unwrap();
+    assert_eq!(plain.protocol.handoff.rule, HandoffRule::DualQuorum);
+    assert_eq!(parse("{}", "e").unwrap().protocol.handoff.rule, HandoffRule::NextBlock);
 }
 
 #[test]

@@ -33,6 +33,8 @@ pub mod semantics;
 pub mod timer;
 
 #[cfg(test)]
+mod handoff_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::engine::time::SimTime;

@@ -1,0 +1,180 @@
+//! The replica across validator-set changes: which set it works with, what a proposal
+//! names for the next height, which relayed blocks it refuses, and how it names refused
+//! messages from keys outside the set.
+
+use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
+use super::*;
+use crate::engine::time::SimTime;
+use crate::protocol::block::{CertSig, Header, tx_root};
+use crate::protocol::crypto::{KeyId, Keyring};
+use crate::protocol::{Action, Cx, Note, RejectReason};
+use crate::validators::change::SetChange;
+
+const T: u64 = 1_000_000;
+
+/// Four genesis validators (keys 0..3) and two candidates (keys 4, 5), with `changes`.
+struct Kit {
+    ring: Keyring,
+    opts: Rc<DbftOptions>,
+    genesis: Rc<Block>,
+}
+
+impl Kit {
+    fn new(changes: Vec<SetChange>) -> Kit {
+        let ring = Keyring::generate(5, 6);
+        let set = Rc::new(ValidatorSet::new((0..4).map(KeyId).collect()));
+        let opts = Rc::new(DbftOptions {
+            block_time_us: T,
+            semantics: Default::default(),
+            max_tx_per_block: 10,
+            handoff: Default::default(),
+            book: Rc::new(ChangeBook::new(changes)),
+            mutation: None,
+        });
+        Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
+    }
+
+    fn replica(&self, key: u32) -> DbftReplica {
+        DbftReplica::new(NodeId(key), self.ring.keypair(KeyId(key)), self.opts.clone(), self.genesis.clone())
+    }
+
+    /// Block 1 carrying `txs`, naming `next`, signed by keys 0, 1, 2 of the genesis set.
+    fn block1(&self, txs: Vec<u64>, next: Rc<ValidatorSet>) -> Rc<Block> {
+        let header = Header {
+            version: 0,
+            height: 1,
+            prev_hash: self.genesis.hash,
+            timestamp_ms: 5,
+            nonce: 1,
+            primary: 1,
+            tx_root: tx_root(&txs),
+            next_validators: next.hash(),
+        };
+        let hash = header.hash();
+        let certificate = (0..3u16)
+            .map(|i| CertSig { index: i, view: 0, sig: self.ring.keypair(KeyId(i as u32)).unwrap().sign(&hash) })
+            .collect();
+        Rc::new(Block { hash, header, txs, next_validators: next, view: 0, certificate })
+    }
+}
+
+fn set(keys: &[u32]) -> Rc<ValidatorSet> {
+    Rc::new(ValidatorSet::new(keys.iter().map(|k| KeyId(*k)).collect()))
+}
+
+/// Runs one handler; returns its notes and whether it sent a GetBlocks.
+fn call(k: &Kit, r: &mut DbftReplica, f: impl FnOnce(&mut DbftReplica, &mut Cx<Wire>)) -> (Vec<Note>, bool) {
+    let mut buf = Vec::new();
+    {
+        let mut cx = Cx::new(SimTime(10_000), &k.ring, &mut buf);
+        f(r, &mut cx);
+    }
+    let mut notes = Vec::new();
+    let mut get_blocks = false;
+    for a in buf {
+        match a {
+            Action::Note(n) => notes.push(n),
+            Action::Send(_, w) if matches!(*w, Wire::GetBlocks { .. }) => get_blocks = true,
+            _ => {}
+        }
+    }
+    (notes, get_blocks)
+}
+
+fn rejected(notes: &[Note]) -> Vec<RejectReason> {
+    notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::Rejected { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_proposal_names_the_set_its_changes_give() {
+    let k = Kit::new(vec![SetChange::Join { key: KeyId(4) }]);
+    let mut r = k.replica(0);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    assert_eq!(r.ctx.next_validators.keys.len(), 4, "no proposal yet: the set stays");
+    r.ctx.adopt_proposal(5, 1, vec![ChangeBook::tx_of(0)]);
+    assert_eq!(r.ctx.next_validators.hash(), set(&[0, 1, 2, 3, 4]).hash());
+    let header = r.ctx.proposal.as_ref().unwrap().header.clone();
+    assert_eq!(header.next_validators, set(&[0, 1, 2, 3, 4]).hash(), "the signed header commits to it");
+    r.ctx.adopt_proposal(5, 1, vec![7]);
+    assert_eq!(r.ctx.next_validators.hash(), set(&[0, 1, 2, 3]).hash(), "a proposal without the change");
+}
+
+#[test]
+fn a_candidate_joins_and_a_leaver_turns_watch_only_from_their_own_chain() {
+    let k = Kit::new(vec![SetChange::Rotate { from: KeyId(3), to: KeyId(4) }]);
+    let (mut joiner, mut leaver) = (k.replica(4), k.replica(3));
+    call(&k, &mut joiner, |r, cx| r.on_start(cx));
+    call(&k, &mut leaver, |r, cx| r.on_start(cx));
+    assert!(joiner.ctx.watch_only() && !leaver.ctx.watch_only());
+    let block = k.block1(vec![ChangeBook::tx_of(0)], set(&[0, 1, 2, 4]));
+    for r in [&mut joiner, &mut leaver] {
+        let w = Rc::new(Wire::Block(block.clone()));
+        let (notes, _) = call(&k, r, |r, cx| r.on_message(cx, NodeId(1), &w));
+        assert!(rejected(&notes).is_empty(), "{notes:?}");
+        assert_eq!(r.ledger.height(), 1);
+        assert_eq!(r.ctx.validators.hash(), set(&[0, 1, 2, 4]).hash());
+    }
+    assert_eq!(joiner.ctx.my_index, Some(3), "keys sort: 0, 1, 2, 4");
+    assert!(leaver.ctx.watch_only());
+    // N, F, M and the primary come from the new set: h2 v0 → index 2 = key 2.
+    assert_eq!((joiner.ctx.n(), joiner.ctx.m(), joiner.ctx.primary()), (4, 3, 2));
+}
+
+#[test]
+fn a_relayed_block_naming_another_next_set_is_refused() {
+    let k = Kit::new(vec![SetChange::Join { key: KeyId(4) }]);
+    let mut r = k.replica(0);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    // The block carries the join, but names the old set (a primary that "forgot" it), or
+    // names the new set without carrying the change.
+    for (txs, next) in [(vec![ChangeBook::tx_of(0)], set(&[0, 1, 2, 3])), (vec![], set(&[0, 1, 2, 3, 4]))] {
+        let w = Rc::new(Wire::Block(k.block1(txs, next)));
+        let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &w));
+        assert_eq!(rejected(&notes), vec![RejectReason::BadBlock]);
+        assert_eq!(r.ledger.height(), 0);
+    }
+}
+
+#[test]
+fn a_future_message_from_a_set_not_known_yet_is_refused_by_name_and_prompts_a_sync() {
+    let k = Kit::new(vec![]);
+    let mut r = k.replica(0);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    // Key 4 signs as validator 3 at height 3: not what this node projects for height 3.
+    let key4 = k.ring.keypair(KeyId(4)).unwrap();
+    let cv = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout };
+    let m = Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(3, 0, 3, cv.clone(), &key4))));
+    let (notes, sync) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(4), &m));
+    assert_eq!(rejected(&notes), vec![RejectReason::UnknownFutureSet]);
+    assert!(sync, "a node that hears from a height above its own asks for blocks");
+    // Validator 3's own key at height 3 is what it projects: accepted (no rejection).
+    let key3 = k.ring.keypair(KeyId(3)).unwrap();
+    let m = Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(3, 0, 3, cv, &key3))));
+    let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(3), &m));
+    assert!(rejected(&notes).is_empty());
+}
+
+#[test]
+fn messages_from_an_ejected_or_departed_key_are_named() {
+    let k = Kit::new(vec![SetChange::Eject { key: KeyId(3) }, SetChange::Rotate { from: KeyId(2), to: KeyId(4) }]);
+    let mut r = k.replica(0);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    let block = k.block1(vec![ChangeBook::tx_of(0), ChangeBook::tx_of(1)], set(&[0, 1, 4]));
+    let w = Rc::new(Wire::Block(block));
+    call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &w));
+    assert_eq!(r.ctx.validators.hash(), set(&[0, 1, 4]).hash());
+    let cv = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout };
+    for (key, index, why) in [(3, 2u16, RejectReason::RevokedKey), (2, 2, RejectReason::StaleSet), (5, 2, RejectReason::BadSignature)]
+    {
+        let kp = k.ring.keypair(KeyId(key)).unwrap();
+        let m = Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(2, 0, index, cv.clone(), &kp))));
+        let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(key), &m));
+        assert_eq!(rejected(&notes), vec![why], "key {key}");
+    }
+}

@@ -1,0 +1,148 @@
+//! Validator-set changes as a user meets them: the naive rule breaks and the safe ones do
+//! not on the same schedule, an ejected key is refused every time it reaches a replica,
+//! an honest churn sweep keeps safety and liveness, and hand-offs are reported.
+
+mod common;
+
+use common::{load, report};
+use dbft_sim::engine::trace::{Ev, Halt, Observer, Rec};
+use dbft_sim::protocol::{NodeId, Note, RejectReason};
+use dbft_sim::report::Report;
+use dbft_sim::scenario;
+use dbft_sim::validators::handoff::{HandoffOptions, HandoffRule};
+use dbft_sim::world;
+use std::collections::BTreeMap;
+
+fn safety_violations(r: &Report) -> Vec<&'static str> {
+    r.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect()
+}
+
+const SAFE_RULES: [HandoffRule; 4] =
+    [HandoffRule::NextBlock, HandoffRule::Delay2, HandoffRule::RefreshPeriod { period: 2 }, HandoffRule::DualQuorum];
+
+#[test]
+fn the_naive_rule_forks_and_every_safe_rule_survives_the_same_schedule() {
+    let naive = load("scenarios/validators/apply-on-propose-breaks-4.json");
+    let r = report(&naive, naive.seed);
+    assert_eq!(r.outcome.violated, ["S1", "S3", "S5", "S6"]);
+    assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
+    // The first fork is where the branches part (height 2), signed by disjoint keys.
+    let first = &r.accountability[0];
+    assert_eq!((first.height, first.accountable, first.continuation), (2, false, false));
+    assert!(first.double_signers.is_empty());
+    for rule in SAFE_RULES {
+        let mut safe = naive.clone();
+        safe.protocol.handoff = HandoffOptions { rule, churn_limit: None };
+        let r = report(&safe, safe.seed);
+        assert_eq!(safety_violations(&r), Vec::<&str>::new(), "{rule:?}");
+        assert_eq!(r.liveness.status, "holds", "{rule:?}: {:?}", r.liveness.stall.map(|s| s.reason));
+        assert_eq!(r.coverage.get("apply-on-propose: switched set before the block is final"), None, "{rule:?}");
+    }
+}
+
+/// Follows the self-ejection run: every message the attacker signs with R2's revoked key
+/// at height ≥ 5 (the first height without R2) that reaches an honest replica at that
+/// height or below is refused at once — as `revoked-key` at its height, as
+/// `unknown-future-set` by a replica still behind. (One that arrives after the replica has
+/// moved past its height is dropped unread, like any old message.)
+struct EjectionAudit {
+    attacker: NodeId,
+    honest: Vec<bool>,
+    /// Height each node works on, from its ViewChanged notes.
+    height: Vec<u32>,
+    /// Sends by the attacker at height ≥ 5: id → height.
+    sends: BTreeMap<u64, u32>,
+    /// A delivery that must be refused by the next record.
+    expecting: Option<(NodeId, u32)>,
+    checked: u64,
+    revoked: u64,
+    failures: Vec<String>,
+}
+
+impl Observer for EjectionAudit {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        if let Some((node, h)) = self.expecting.take() {
+            match &rec.ev {
+                Ev::Note { node: n, note: Note::Rejected { reason, .. } } if *n == node => {
+                    self.checked += 1;
+                    self.revoked += (*reason == RejectReason::RevokedKey) as u64;
+                    let ok = matches!(reason, RejectReason::RevokedKey | RejectReason::UnknownFutureSet);
+                    if !ok {
+                        self.failures.push(format!("{node:?} refused a height-{h} message as {reason:?}"));
+                    }
+                }
+                other => self.failures.push(format!("{node:?} did not refuse a height-{h} message: {other:?}")),
+            }
+        }
+        match &rec.ev {
+            Ev::Note { node, note: Note::ViewChanged { height, .. } } => self.height[node.idx()] = *height,
+            Ev::Send { id, from, meta, .. } if *from == self.attacker && meta.height >= 5 && meta.kind.is_consensus() => {
+                self.sends.insert(*id, meta.height);
+            }
+            Ev::Deliver { id, to, .. } => {
+                if let Some(&h) = self.sends.get(id)
+                    && self.honest[to.idx()]
+                    && self.height[to.idx()] <= h
+                {
+                    self.expecting = Some((*to, h));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+#[test]
+fn every_message_the_ejected_key_signs_is_refused_where_it_counts() {
+    let spec = load("scenarios/validators/self-ejection-4.json");
+    let attacker = NodeId(spec.nodes.iter().position(|n| n.name == "R2.attacker").unwrap() as u32);
+    let mut audit = EjectionAudit {
+        attacker,
+        honest: spec.nodes.iter().map(|n| n.honest).collect(),
+        height: vec![1; spec.nodes.len()],
+        sends: BTreeMap::new(),
+        expecting: None,
+        checked: 0,
+        revoked: 0,
+        failures: Vec::new(),
+    };
+    let result = world::run(&spec, spec.seed, Some(&mut audit), false);
+    let r = Report::build(&spec, &result);
+    assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
+    assert!(audit.failures.is_empty(), "{:?}", &audit.failures[..audit.failures.len().min(5)]);
+    assert!(audit.checked > 100 && audit.revoked > 100, "checked {} revoked {}", audit.checked, audit.revoked);
+}
+
+#[test]
+fn honest_churn_keeps_safety_and_liveness_on_200_seeds() {
+    let mut rules = BTreeMap::new();
+    let mut handoffs = 0;
+    for seed in 1..=200 {
+        let text = dbft_sim::cli::swarm::generate_honest_churn(seed, 8);
+        let spec = scenario::parse(&text, "churn").unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+        let r = report(&spec, seed);
+        assert!(r.outcome.as_expected, "seed {seed}: {:?}\n{text}", r.outcome.mismatches);
+        *rules.entry(spec.protocol.handoff.rule.name()).or_insert(0) += 1;
+        handoffs += r.handoffs.iter().filter(|h| h.final_ms.is_some()).count();
+    }
+    // The sweep covers every safe rule and makes many hand-offs.
+    assert_eq!(rules.len(), 4, "{rules:?}");
+    assert!(handoffs > 200, "{handoffs} hand-offs");
+}
+
+#[test]
+fn hand_offs_are_reported_with_names_and_latency() {
+    let spec = load("scenarios/validators/disjoint-handoff-7-next-block.json");
+    let r = report(&spec, 1);
+    assert_eq!(r.handoffs.len(), 1);
+    let h = &r.handoffs[0];
+    assert_eq!(h.height, 7);
+    assert_eq!(h.left, ["R0", "R1", "R2", "R3", "R4", "R5", "R6"]);
+    assert_eq!(h.joined, ["C0", "C1", "C2", "C3", "C4", "C5", "C6"]);
+    let latency = h.latency_ms.unwrap();
+    assert_eq!(Some(latency), h.final_ms.map(|f| f - h.from_ms).map(|x| (x * 1000.0).round() / 1000.0));
+    assert_eq!(r.latency.handoff_ms.count, 1);
+    // The same seed, the same run.
+    assert_eq!(report(&spec, 1).digest, r.digest);
+}
