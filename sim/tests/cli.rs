@@ -399,3 +399,39 @@ fn output_to_a_closed_pipe_is_not_a_crash() {
     let r = closed(&["swarm", "--seeds", "17", "--mutation", "no-commit-lock", "--out", dir.to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
 }
+
+/// Under the deliberately unsafe `apply-on-propose` hand-off rule the swarm finds safety
+/// violations among random churn configurations, and `shrink` cuts one down to a scenario
+/// that still violates the same invariants and replays as expected; under the safe rules
+/// the same seeds violate nothing.
+#[test]
+fn swarm_finds_the_naive_hand_off_rule_and_shrink_minimises_it() {
+    let dir = tmpdir("swarm-handoff");
+    let out = run(&["swarm", "--seeds", "1..60", "--handoff", "apply-on-propose", "--out", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(!files.is_empty(), "{stdout}");
+    let original = &files[0];
+    let small = dir.join("small.json");
+    let out = run(&["shrink", original.to_str().unwrap(), "--out", small.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let doc = |p: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let (before, after) = (doc(original), doc(&small));
+    let weight = |v: &serde_json::Value| {
+        ["byzantine", "changes"].iter().map(|k| v[k].as_array().map_or(0, Vec::len)).sum::<usize>()
+            + v["faults"]["crashes"].as_array().map_or(0, Vec::len)
+    };
+    assert!(weight(&after) <= weight(&before));
+    assert!(!after["changes"].as_array().unwrap().is_empty(), "a hand-off violation needs a change");
+    let replay = dir.join("replay");
+    let r = run(&["run", small.to_str().unwrap(), "--out", replay.to_str().unwrap(), "--quiet"]);
+    assert_eq!(r.status.code(), Some(0), "the shrunk file expects its violation");
+    assert_eq!(report(&replay)["outcome"]["kind"], "safety-violation");
+    // The default swarm (safe rules) on the same seeds: no violation.
+    let safe = run(&["swarm", "--seeds", "1..60", "--out", dir.join("safe").to_str().unwrap()]);
+    assert_eq!(safe.status.code(), Some(0), "{}", String::from_utf8_lossy(&safe.stdout));
+    let bad = run(&["swarm", "--handoff", "after-lunch"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
