@@ -21,6 +21,21 @@ const SAFE_RULES: [HandoffRule; 4] =
     [HandoffRule::NextBlock, HandoffRule::Delay2, HandoffRule::RefreshPeriod { period: 2 }, HandoffRule::DualQuorum];
 
 #[test]
+fn a_private_change_and_a_view_change_break_the_naive_rule_and_no_safe_one() {
+    let naive = load("scenarios/validators/private-change-view-change-4.json");
+    let r = report(&naive, naive.seed);
+    assert_eq!(r.outcome.violated, ["S3", "S5"]);
+    assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
+    for rule in SAFE_RULES {
+        let mut safe = naive.clone();
+        safe.protocol.handoff = HandoffOptions { rule, churn_limit: None };
+        let r = report(&safe, safe.seed);
+        assert_eq!(safety_violations(&r), Vec::<&str>::new(), "{rule:?}");
+        assert_eq!(r.liveness.status, "holds", "{rule:?}");
+    }
+}
+
+#[test]
 fn the_naive_rule_forks_and_every_safe_rule_survives_the_same_schedule() {
     let naive = load("scenarios/validators/apply-on-propose-breaks-4.json");
     let r = report(&naive, naive.seed);

@@ -14,6 +14,7 @@ macro_rules! say {
 
 pub mod check;
 pub mod diff;
+pub mod handoffs;
 pub mod parallel;
 pub mod plot;
 pub mod progress;
@@ -126,6 +127,17 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["mutation", "handoff"])]
         honest_churn: bool,
     },
+    /// Every hand-off rule against every validator-set attack scenario: safety, liveness
+    /// and hand-off latency p50/p99 (writes handoff-table.md and .json).
+    HandoffTable {
+        /// Seeds per cell.
+        #[arg(long, default_value = "1..10")]
+        seeds: SeedList,
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+        #[arg(long, default_value = "reports/handoffs")]
+        out: PathBuf,
+    },
     /// Where two runs part ways: the first differing event, with context. A and B are
     /// scenario files (run with --seed or their own seeds) or trace files (.jsonl).
     Diff {
@@ -204,6 +216,9 @@ pub fn main() -> i32 {
                 return 2;
             }
             swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn })
+        }
+        Command::HandoffTable { seeds, jobs, out } => {
+            handoffs::table(handoffs::TableOptions { seeds: seeds.0, jobs, out })
         }
         Command::Diff { a, b, seed, seed_b, context } => diff::run(&a, &b, diff::DiffOptions { seed, seed_b, context }),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
