@@ -91,7 +91,9 @@ impl Observer for EjectionAudit {
         }
         match &rec.ev {
             Ev::Note { node, note: Note::ViewChanged { height, .. } } => self.height[node.idx()] = *height,
-            Ev::Send { id, from, meta, .. } if *from == self.attacker && meta.height >= 5 && meta.kind.is_consensus() => {
+            Ev::Send { id, from, meta, .. }
+                if *from == self.attacker && meta.height >= 5 && meta.kind.is_consensus() =>
+            {
                 self.sends.insert(*id, meta.height);
             }
             Ev::Deliver { id, to, .. } => {

@@ -185,8 +185,20 @@ impl Byzantine {
                 "byzantine: signed as a validator it no longer is"
             });
             let ts = cx.now.0 / 1000 + t;
-            msgs.push(ConsensusMessage::signed(h, v, index, Body::ChangeView { timestamp_ms: ts, reason: ChangeViewReason::Timeout }, key));
-            let request = Body::PrepareRequest { version: 0, prev_hash: ctx.prev_hash, timestamp_ms: ts, nonce: t, tx_hashes: Vec::new() };
+            msgs.push(ConsensusMessage::signed(
+                h,
+                v,
+                index,
+                Body::ChangeView { timestamp_ms: ts, reason: ChangeViewReason::Timeout },
+                key,
+            ));
+            let request = Body::PrepareRequest {
+                version: 0,
+                prev_hash: ctx.prev_hash,
+                timestamp_ms: ts,
+                nonce: t,
+                tx_hashes: Vec::new(),
+            };
             let header = ctx.header_for(index, ts, t, &[]).hash();
             let req = ConsensusMessage::signed(h, v, index, request, key);
             msgs.push(ConsensusMessage::signed(h, v, index, Body::PrepareResponse { preparation_hash: req.hash }, key));

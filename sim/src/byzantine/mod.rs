@@ -21,8 +21,8 @@ mod inject;
 mod rewrite;
 
 use crate::engine::time::{Micros, SimTime};
-use crate::protocol::block::TxId;
 use crate::protocol::block::Block;
+use crate::protocol::block::TxId;
 use crate::protocol::crypto::{Hash32, KeyId, KeyPair};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::{ConsensusMessage, Wire};

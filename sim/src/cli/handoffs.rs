@@ -111,7 +111,12 @@ pub fn table(o: TableOptions) -> i32 {
         RunOutcome {
             violated: rep.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect(),
             live: rep.liveness.status == "holds",
-            latencies: rep.handoffs.iter().filter_map(|h| h.latency_ms).map(|ms| (ms * 1000.0).round() as u64).collect(),
+            latencies: rep
+                .handoffs
+                .iter()
+                .filter_map(|h| h.latency_ms)
+                .map(|ms| (ms * 1000.0).round() as u64)
+                .collect(),
         }
     });
     let mut cells = Vec::new();

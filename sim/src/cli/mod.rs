@@ -215,7 +215,16 @@ pub fn main() -> i32 {
                 eprintln!("error: --handoff: unknown rule \"{h}\" (expected one of {known})");
                 return 2;
             }
-            swarm::swarm(swarm::SwarmOptions { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn })
+            swarm::swarm(swarm::SwarmOptions {
+                seeds,
+                jobs,
+                out,
+                heights,
+                keep_stalls,
+                mutation,
+                handoff,
+                honest_churn,
+            })
         }
         Command::HandoffTable { seeds, jobs, out } => {
             handoffs::table(handoffs::TableOptions { seeds: seeds.0, jobs, out })

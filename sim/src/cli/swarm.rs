@@ -87,7 +87,8 @@ fn churn(
     // Changes may take effect in any subset and order (a private change may never be
     // proposed), so each must be safe on its own: rotations and leaves touch only honest
     // genesis validators, each at most once, and leaves stop while n − leaves ≥ 3·faulty + 1.
-    let mut genesis_honest: Vec<String> = (0..n as usize).filter(|i| !faulty.contains(i)).map(|i| format!("R{i}")).collect();
+    let mut genesis_honest: Vec<String> =
+        (0..n as usize).filter(|i| !faulty.contains(i)).map(|i| format!("R{i}")).collect();
     let mut outside: Vec<String> = (0..candidates).map(|i| format!("C{i}")).collect();
     let all: Vec<String> = (0..n).map(|i| format!("R{i}")).chain(outside.iter().cloned()).collect();
     let mut leaves = 0usize;
@@ -113,7 +114,8 @@ fn churn(
         };
         let private = if rng.chance(0.3) && !always {
             let k = 1 + rng.below(all.len() as u64) as usize;
-            let only: Vec<String> = rng.sample_indices(all.len(), k).into_iter().map(|i| format!("\"{}\"", all[i])).collect();
+            let only: Vec<String> =
+                rng.sample_indices(all.len(), k).into_iter().map(|i| format!("\"{}\"", all[i])).collect();
             format!(r#", "only": [{}]"#, only.join(", "))
         } else {
             String::new()

@@ -590,7 +590,8 @@ impl<R: Replica> Engine<R> {
             return;
         }
         let h = self.honest_height;
-        let (due, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.change_triggers).into_iter().partition(|t| t.0 <= h);
+        let (due, wait): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.change_triggers).into_iter().partition(|t| t.0 <= h);
         self.change_triggers = wait;
         for (_, i) in due {
             self.queue.push(self.now, Event::SubmitChange(i));

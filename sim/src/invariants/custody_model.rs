@@ -33,11 +33,15 @@ impl ScheduleSpec {
     }
 }
 
-/// One branch point: the changes decided from genesis up to and including a block.
+/// One branch point: the changes decided from genesis up to and including a block, and
+/// the sets that chain assigns to the block's own height and to the next (computed once,
+/// when the block is added).
 #[derive(Clone, Debug)]
 struct Branch {
     height: u32,
     decided: Rc<Vec<(u32, TxId)>>,
+    own: Rc<BTreeSet<KeyId>>,
+    next: Rc<BTreeSet<KeyId>>,
 }
 
 /// The model over every branch the run finalised, keyed by block hash.
@@ -48,8 +52,9 @@ pub struct ScheduleModel {
 
 impl ScheduleModel {
     pub fn new(spec: ScheduleSpec, genesis: Hash32) -> ScheduleModel {
-        let branches = BTreeMap::from([(genesis, Branch { height: 0, decided: Rc::new(Vec::new()) })]);
-        ScheduleModel { spec, branches }
+        let set: Rc<BTreeSet<KeyId>> = Rc::new(spec.genesis.keys.iter().copied().collect());
+        let root = Branch { height: 0, decided: Rc::new(Vec::new()), own: set.clone(), next: set };
+        ScheduleModel { spec, branches: BTreeMap::from([(genesis, root)]) }
     }
 
     pub fn rule(&self) -> HandoffRule {
@@ -67,6 +72,7 @@ impl ScheduleModel {
         let h = block.height();
         let changes: Vec<(u32, TxId)> =
             block.txs.iter().filter(|t| self.spec.book.get(**t).is_some()).map(|t| (h, *t)).collect();
+        let own = parent.next.clone();
         let decided = if changes.is_empty() {
             parent.decided.clone()
         } else {
@@ -74,7 +80,10 @@ impl ScheduleModel {
             d.extend(changes);
             Rc::new(d)
         };
-        self.branches.insert(block.hash, Branch { height: h, decided });
+        // Nothing decided on this branch: every height has the genesis set.
+        let next = if decided.is_empty() { own.clone() } else { Rc::new(self.set_at(&decided, h + 1)) };
+        let next = if next == own { own.clone() } else { next };
+        self.branches.insert(block.hash, Branch { height: h, decided, own, next });
         true
     }
 
@@ -84,7 +93,11 @@ impl ScheduleModel {
         if height > b.height + 1 {
             return None;
         }
-        Some(self.set_at(&b.decided, height))
+        Some(match height {
+            h if h == b.height + 1 => (*b.next).clone(),
+            h if h == b.height => (*b.own).clone(),
+            h => self.set_at(&b.decided, h),
+        })
     }
 
     /// Applies, in decided order, every change whose hand-off block is below `height`.
@@ -279,11 +292,9 @@ mod tests {
         let book = Rc::new(ChangeBook::new(vec![SetChange::Join { key: KeyId(4) }]));
         let txs_at = BTreeMap::from([(2, vec![ChangeBook::tx_of(0)])]);
         let blocks = chain(&genesis, &txs_at, 8);
-        for (rule, first) in [
-            (HandoffRule::NextBlock, 3),
-            (HandoffRule::Delay2, 4),
-            (HandoffRule::RefreshPeriod { period: 5 }, 6),
-        ] {
+        for (rule, first) in
+            [(HandoffRule::NextBlock, 3), (HandoffRule::Delay2, 4), (HandoffRule::RefreshPeriod { period: 5 }, 6)]
+        {
             let spec = ScheduleSpec {
                 genesis: genesis_set.clone(),
                 handoff: HandoffOptions { rule, churn_limit: None },

@@ -124,9 +124,8 @@ impl Safety {
     /// before: M of its set, and under the double-quorum rule at a hand-off also M of the
     /// set before.
     fn quorum<'a>(&self, set: &'a ValidatorSet, before: Option<&'a ValidatorSet>) -> Quorum<'a> {
-        let previous = before
-            .filter(|b| self.model.rule().double_quorum() && b.hash() != set.hash())
-            .map(|b| (b, b.m()));
+        let previous =
+            before.filter(|b| self.model.rule().double_quorum() && b.hash() != set.hash()).map(|b| (b, b.m()));
         Quorum { set, need: set.m(), previous }
     }
 
@@ -136,8 +135,7 @@ impl Safety {
     fn check_custody(&mut self, node: NodeId, block: &Rc<Block>) -> Vec<Found> {
         let h = block.height();
         let parent = block.header.prev_hash;
-        let (Some(own), Some(before)) = (self.model.set_after(&parent, h), self.model.set_after(&parent, h - 1))
-        else {
+        let (Some(own), Some(before)) = (self.model.set_after(&parent, h), self.model.set_after(&parent, h - 1)) else {
             return Vec::new(); // no known parent: S3 reports it
         };
         let own = ValidatorSet::new(own.into_iter().collect());
@@ -294,13 +292,12 @@ impl Safety {
                             nodes: vec![other, node],
                             blocks: vec![first_block.hash, block.hash],
                             detail: format!(
-                                "fork at height {h} signed by only {} common keys (need ≥ F+1 = {}){}",
+                                "fork at height {h} signed by only {} common keys (need ≥ F+1 = {}); one side signed by {:?}, the other by {:?} (the chain assigns {:?})",
                                 acc.double_signers.len(),
                                 acc.f + 1,
-                                format!(
-                                    "; one side signed by {:?}, the other by {:?} (the chain assigns {:?})",
-                                    acc.signers[0], acc.signers[1], acc.sets[0]
-                                )
+                                acc.signers[0],
+                                acc.signers[1],
+                                acc.sets[0]
                             ),
                         });
                     }
@@ -366,7 +363,9 @@ impl Safety {
             Vec::new()
         };
         let accountable = within(&set_a) > f
-            || (!previous.is_empty() && previous != set_a && within(&previous) > crate::validators::f_of(previous.len()));
+            || (!previous.is_empty()
+                && previous != set_a
+                && within(&previous) > crate::validators::f_of(previous.len()));
         Accountability {
             height: h,
             accountable,

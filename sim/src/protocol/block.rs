@@ -117,13 +117,27 @@ impl Block {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum CertError {
-    TooFewSignatures { have: usize, need: usize },
+    TooFewSignatures {
+        have: usize,
+        need: usize,
+    },
     /// A double-quorum hand-off block without enough signatures of the outgoing set.
-    TooFewPreviousSignatures { have: usize, need: usize },
-    MixedViews { views: Vec<u8> },
-    IndexOutOfSet { index: u16 },
-    DuplicateSigner { index: u16 },
-    BadSignature { index: u16 },
+    TooFewPreviousSignatures {
+        have: usize,
+        need: usize,
+    },
+    MixedViews {
+        views: Vec<u8>,
+    },
+    IndexOutOfSet {
+        index: u16,
+    },
+    DuplicateSigner {
+        index: u16,
+    },
+    BadSignature {
+        index: u16,
+    },
     HashMismatch,
 }
 
@@ -235,7 +249,10 @@ mod tests {
     fn certificate_checks() {
         let (ring, set, b) = setup();
         assert_eq!(verify_certificate(&b, &Quorum::of(&set, 3), &ring), Ok(()));
-        assert_eq!(verify_certificate(&b, &Quorum::of(&set, 4), &ring), Err(CertError::TooFewSignatures { have: 3, need: 4 }));
+        assert_eq!(
+            verify_certificate(&b, &Quorum::of(&set, 4), &ring),
+            Err(CertError::TooFewSignatures { have: 3, need: 4 })
+        );
         let mut mixed = b.clone();
         mixed.certificate[1].view = 1;
         assert!(matches!(verify_certificate(&mixed, &Quorum::of(&set, 3), &ring), Err(CertError::MixedViews { .. })));
@@ -250,7 +267,10 @@ mod tests {
         assert_eq!(verify_certificate(&tampered, &Quorum::of(&set, 3), &ring), Err(CertError::HashMismatch));
         let mut outside = b.clone();
         outside.certificate[0].index = 7;
-        assert_eq!(verify_certificate(&outside, &Quorum::of(&set, 3), &ring), Err(CertError::IndexOutOfSet { index: 7 }));
+        assert_eq!(
+            verify_certificate(&outside, &Quorum::of(&set, 3), &ring),
+            Err(CertError::IndexOutOfSet { index: 7 })
+        );
     }
 
     #[test]
@@ -261,7 +281,8 @@ mod tests {
         let new = ValidatorSet::new((2..6).map(KeyId).collect());
         let (_, _, mut b) = setup();
         b.hash = b.header.hash();
-        let sign = |index: u16, key: u32| CertSig { index, view: 0, sig: ring.keypair(KeyId(key)).unwrap().sign(&b.hash) };
+        let sign =
+            |index: u16, key: u32| CertSig { index, view: 0, sig: ring.keypair(KeyId(key)).unwrap().sign(&b.hash) };
         let q = Quorum { set: &new, need: 3, previous: Some((&old, 3)) };
         assert_eq!(q.signer(4), Some(KeyId(0)));
         assert_eq!(q.signer(5), Some(KeyId(1)));

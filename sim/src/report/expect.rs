@@ -113,9 +113,10 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
             }
         }
         if let Some(set) = &want.final_set {
-            let got = done.last().map(|h| h.new.clone()).unwrap_or_else(|| {
-                (0..spec.validators).map(|i| spec.nodes[i].name.clone()).collect()
-            });
+            let got = done
+                .last()
+                .map(|h| h.new.clone())
+                .unwrap_or_else(|| (0..spec.validators).map(|i| spec.nodes[i].name.clone()).collect());
             if *set != got {
                 out.push(format!("expected the final set {set:?}, got {got:?}"));
             }

@@ -12,11 +12,11 @@ use crate::net::rules::{MsgMatch, Rule, RuleAction};
 use crate::net::topology::TopologySpec;
 use crate::net::{Degradation, NetworkOptions, Partition};
 use crate::protocol::crypto::{Hash32, KeyId};
-use crate::validators::change::SetChange;
-use crate::validators::handoff::{HandoffOptions, HandoffRule};
 use crate::protocol::dbft::Mutation;
 use crate::protocol::dbft::semantics::Semantics;
 use crate::protocol::{MsgKind, NodeId};
+use crate::validators::change::SetChange;
+use crate::validators::handoff::{HandoffOptions, HandoffRule};
 use std::collections::BTreeMap;
 
 /// Stall classifications a scenario may expect.
@@ -497,7 +497,10 @@ fn resolve_changes(
     let key = |path: String, r: &NodeRef| -> Result<KeyId> {
         let n = names.node(&path, r)?;
         if n.idx() >= keyed {
-            return err(path, format!("{} holds no validator key (name a validator or a candidate)", names.names[n.idx()]));
+            return err(
+                path,
+                format!("{} holds no validator key (name a validator or a candidate)", names.names[n.idx()]),
+            );
         }
         Ok(KeyId(n.0))
     };

@@ -113,16 +113,49 @@ pub struct HandoffObject {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ChangeSpec {
-    Join { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
-    Leave { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
-    Rotate { from: NodeRef, to: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
-    Replace { nodes: Vec<NodeRef>, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
-    Eject { node: NodeRef, at_ms: Option<f64>, at_height: Option<u32>, via: Option<NodeRef>, only: Option<Vec<NodeRef>> },
+    Join {
+        node: NodeRef,
+        at_ms: Option<f64>,
+        at_height: Option<u32>,
+        via: Option<NodeRef>,
+        only: Option<Vec<NodeRef>>,
+    },
+    Leave {
+        node: NodeRef,
+        at_ms: Option<f64>,
+        at_height: Option<u32>,
+        via: Option<NodeRef>,
+        only: Option<Vec<NodeRef>>,
+    },
+    Rotate {
+        from: NodeRef,
+        to: NodeRef,
+        at_ms: Option<f64>,
+        at_height: Option<u32>,
+        via: Option<NodeRef>,
+        only: Option<Vec<NodeRef>>,
+    },
+    Replace {
+        nodes: Vec<NodeRef>,
+        at_ms: Option<f64>,
+        at_height: Option<u32>,
+        via: Option<NodeRef>,
+        only: Option<Vec<NodeRef>>,
+    },
+    Eject {
+        node: NodeRef,
+        at_ms: Option<f64>,
+        at_height: Option<u32>,
+        via: Option<NodeRef>,
+        only: Option<Vec<NodeRef>>,
+    },
 }
 
+/// When and where a change is submitted: (at_ms, at_height, via, only).
+pub type ChangeWhen<'a> = (Option<f64>, Option<u32>, Option<&'a NodeRef>, Option<&'a Vec<NodeRef>>);
+
 impl ChangeSpec {
-    /// (at_ms, at_height, via, only)
-    pub fn when(&self) -> (Option<f64>, Option<u32>, Option<&NodeRef>, Option<&Vec<NodeRef>>) {
+    pub fn when(&self) -> ChangeWhen<'_> {
         match self {
             ChangeSpec::Join { at_ms, at_height, via, only, .. }
             | ChangeSpec::Leave { at_ms, at_height, via, only, .. }

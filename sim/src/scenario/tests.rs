@@ -107,8 +107,16 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"protocol": {"handoff": "after-lunch"}}"#, "protocol.handoff", "unknown hand-off rule"),
     (r#"{"protocol": {"handoff": "refresh-period"}}"#, "protocol.handoff", "needs a period"),
     (r#"{"protocol": {"handoff": {"rule": "refresh-period", "period": 0}}}"#, "protocol.handoff.period", "at least 1"),
-    (r#"{"protocol": {"handoff": {"rule": "delay-2", "period": 5}}}"#, "protocol.handoff.period", "only refresh-period"),
-    (r#"{"protocol": {"handoff": {"rule": "delay-2", "churn_limit": 0}}}"#, "protocol.handoff.churn_limit", "at least 1"),
+    (
+        r#"{"protocol": {"handoff": {"rule": "delay-2", "period": 5}}}"#,
+        "protocol.handoff.period",
+        "only refresh-period",
+    ),
+    (
+        r#"{"protocol": {"handoff": {"rule": "delay-2", "churn_limit": 0}}}"#,
+        "protocol.handoff.churn_limit",
+        "at least 1",
+    ),
     (r#"{"protocol": {"handoff": {"rule": "delay-2", "limit": 1}}}"#, "protocol.handoff", "expected a rule name"),
     (
         r#"{"compromised_keys": [{"key_of": ["R0", "R0"], "behaviours": [{"kind": "silent"}]}]}"#,
@@ -120,11 +128,7 @@ pub const BAD: &[(&str, &str, &str)] = &[
         "byzantine[0].behaviours[0].from_height",
         "at least 1",
     ),
-    (
-        r#"{"expect": {"handoffs": {"final_set": ["R0", "Q"]}}}"#,
-        "expect.handoffs.final_set[1]",
-        "unknown node",
-    ),
+    (r#"{"expect": {"handoffs": {"final_set": ["R0", "Q"]}}}"#, "expect.handoffs.final_set[1]", "unknown node"),
     (r#"{"expect": {"violations": ["L3"]}}"#, "expect.violations[0]", "unknown invariant"),
 ];
 

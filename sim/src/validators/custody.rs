@@ -80,11 +80,7 @@ impl Custody {
         }
         let mut queue = self.pending.clone();
         queue.extend(decided.map(|t| (block, *t)));
-        let take = queue
-            .iter()
-            .take(self.opts.limit())
-            .take_while(|(d, _)| self.opts.rule.eligible(*d, block))
-            .count();
+        let take = queue.iter().take(self.opts.limit()).take_while(|(d, _)| self.opts.rule.eligible(*d, block)).count();
         let mut keys: BTreeSet<KeyId> = self.next.keys.iter().copied().collect();
         let mut revoked = (*self.revoked).clone();
         for (_, tx) in queue.drain(..take) {
@@ -149,7 +145,11 @@ mod tests {
     }
 
     fn custody(rule: HandoffRule, churn: Option<u32>, changes: Vec<SetChange>) -> Custody {
-        Custody::genesis(set(&[0, 1, 2, 3]), HandoffOptions { rule, churn_limit: churn }, Rc::new(ChangeBook::new(changes)))
+        Custody::genesis(
+            set(&[0, 1, 2, 3]),
+            HandoffOptions { rule, churn_limit: churn },
+            Rc::new(ChangeBook::new(changes)),
+        )
     }
 
     /// Runs `heights` blocks; block `h` carries the change transactions listed for it.

@@ -97,7 +97,13 @@ impl DbftReplica {
             return;
         }
         let m = self.ctx.m();
-        let target = self.ctx.change_view_tally().into_iter().filter(|&(v, c)| v > self.ctx.view && c >= m).map(|(v, _)| v).max();
+        let target = self
+            .ctx
+            .change_view_tally()
+            .into_iter()
+            .filter(|&(v, c)| v > self.ctx.view && c >= m)
+            .map(|(v, _)| v)
+            .max();
         if let Some(v) = target {
             cx.mark("dual-quorum: outgoing validator follows the view");
             self.initialize(cx, v);

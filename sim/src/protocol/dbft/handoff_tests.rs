@@ -170,7 +170,8 @@ fn messages_from_an_ejected_or_departed_key_are_named() {
     call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &w));
     assert_eq!(r.ctx.validators.hash(), set(&[0, 1, 4]).hash());
     let cv = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout };
-    for (key, index, why) in [(3, 2u16, RejectReason::RevokedKey), (2, 2, RejectReason::StaleSet), (5, 2, RejectReason::BadSignature)]
+    for (key, index, why) in
+        [(3, 2u16, RejectReason::RevokedKey), (2, 2, RejectReason::StaleSet), (5, 2, RejectReason::BadSignature)]
     {
         let kp = k.ring.keypair(KeyId(key)).unwrap();
         let m = Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(2, 0, index, cv.clone(), &kp))));

@@ -202,7 +202,8 @@ impl DbftReplica {
     /// it and how many of its signatures the block needs too.
     pub(crate) fn previous_quorum_for_next_block(&self) -> Option<(Rc<ValidatorSet>, usize)> {
         let c = &self.ledger.custody;
-        (c.opts().rule.double_quorum() && c.next_is_handoff()).then(|| (c.current.clone(), self.quorum_for(c.current.n())))
+        (c.opts().rule.double_quorum() && c.next_is_handoff())
+            .then(|| (c.current.clone(), self.quorum_for(c.current.n())))
     }
 
     /// `apply-on-propose` (unsafe on purpose): a replica that accepts a proposal carrying

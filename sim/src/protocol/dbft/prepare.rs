@@ -156,7 +156,8 @@ impl DbftReplica {
         if self.ctx.response_sent() {
             return;
         }
-        let (Some(me), Some(key), Some(request)) = (self.ctx.my_signer(), self.key.clone(), self.ctx.request().cloned())
+        let (Some(me), Some(key), Some(request)) =
+            (self.ctx.my_signer(), self.key.clone(), self.ctx.request().cloned())
         else {
             return;
         };
@@ -204,7 +205,11 @@ impl DbftReplica {
     /// set too: nobody commits (and locks) before the block can gather both quorums.
     pub(super) fn preparations_complete(&self) -> bool {
         self.ctx.count_preparations() >= self.quorum()
-            && self.ctx.previous.as_ref().is_none_or(|p| self.ctx.count_previous_preparations() >= self.quorum_for(p.n()))
+            && self
+                .ctx
+                .previous
+                .as_ref()
+                .is_none_or(|p| self.ctx.count_previous_preparations() >= self.quorum_for(p.n()))
     }
 
     /// CheckPreparations: M preparations of this view and every transaction → Commit.
