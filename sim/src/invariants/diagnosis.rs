@@ -15,6 +15,11 @@
 //!   them (a Commit of the current view extends the timer by 4T/M before its block
 //!   signature is checked, and a rejected one is not stored, so the next one extends
 //!   again);
+//! - `view-split`: no honest validator committed, yet the running honest validators at
+//!   the stalled height sit in different views and no view holds M of them — the ones
+//!   behind never gather the ChangeViews that moved the others on (one way: a ChangeView
+//!   replayed from a RecoveryMessage loses its reason, and with it its signature), and the
+//!   ones ahead cannot make a block without them;
 //! - `still-progressing`: honest replicas finalised a block or changed view recently
 //!   enough — within the liveness bound, or within twice the timeout of the view they are
 //!   in (timeouts double with every view, so at high views progress is slow but not over)
@@ -165,6 +170,23 @@ fn classify(
                 bound.0 / 1000
             ),
         );
+    }
+    if committed.is_empty() && at_h.len() == running.len() {
+        let mut per_view: BTreeMap<u8, usize> = BTreeMap::new();
+        for st in at_h.iter() {
+            *per_view.entry(st.view).or_insert(0) += 1;
+        }
+        if per_view.len() > 1 && per_view.values().all(|&c| c < m) && starved.is_empty() {
+            let views: Vec<String> = per_view.iter().map(|(v, c)| format!("{c} in view {v}")).collect();
+            return (
+                "view-split",
+                format!(
+                    "no honest validator committed, and the {} running ones are split across views ({}) with none holding M = {m}: those behind never count the ChangeViews that moved the others on",
+                    running.len(),
+                    views.join(", ")
+                ),
+            );
+        }
     }
     if !starved.is_empty() {
         return (

@@ -348,6 +348,21 @@ fn stall_classes() {
     let high: Vec<ReplicaDiag> =
         (0..4).map(|i| replica(&format!("R{i}"), true, status(3, 6, Phase::ViewChanging, None))).collect();
     assert_eq!(diagnose(input(high, vec![], 500)).class, "still-progressing");
+    // Three running, one crashed: one left behind in view 0, two in view 1, nobody
+    // committed — no view holds M = 3.
+    let split = vec![
+        replica("R0", true, status(3, 1, Phase::RequestSentOrReceived, None)),
+        replica("R1", false, status(3, 0, Phase::Initial, None)),
+        replica("R2", true, status(3, 1, Phase::ResponseSent, None)),
+        replica("R3", true, status(3, 0, Phase::ViewChanging, None)),
+    ];
+    let s = diagnose(input(split.clone(), vec![], 500));
+    assert_eq!(s.class, "view-split", "{}", s.reason);
+    assert!(s.reason.contains("1 in view 0, 2 in view 1"), "{}", s.reason);
+    // With all four running, view 1 holds M = 3: not a split.
+    let mut whole = split;
+    whole[1] = replica("R1", true, status(3, 1, Phase::Initial, None));
+    assert_ne!(diagnose(input(whole, vec![], 500)).class, "view-split");
     // M commits in one view would finish: not a commit lock.
     let mut finishing = lock;
     finishing[0] = replica("R0", true, status(3, 0, Phase::CommitSent, Some(0)));

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 
 /// Stall classifications a scenario may expect.
 /// `undiagnosed` is not among them: an expectation names a reason.
-pub const STALL_CLASSES: [&str; 5] =
-    ["commit-lock", "partitioned", "too-many-faulty", "still-progressing", "timer-starved"];
+pub const STALL_CLASSES: [&str; 6] =
+    ["commit-lock", "partitioned", "too-many-faulty", "still-progressing", "timer-starved", "view-split"];
 
 pub const DEFAULT_VALIDATORS: u32 = 4;
 pub const DEFAULT_BLOCK_TIME_MS: f64 = 15_000.0;

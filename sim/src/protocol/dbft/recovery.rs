@@ -125,6 +125,9 @@ impl DbftReplica {
                 // Timeout, so a ChangeView sent with another reason no longer verifies.
                 let body = Body::ChangeView { timestamp_ms: cv.timestamp_ms, reason: ChangeViewReason::Timeout };
                 let m = ConsensusMessage::with_sig(h, cv.original_view, cv.validator, body, cv.sig);
+                if self.ctx.validators.key(cv.validator as usize).is_some_and(|k| !cx.keys.verify(k, &m.hash, &m.sig)) {
+                    cx.mark("recovered ChangeView no longer matches its signature (its reason is not carried)");
+                }
                 self.receive(cx, from, Rc::new(m));
             }
         }
