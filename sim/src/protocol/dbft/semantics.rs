@@ -169,6 +169,16 @@ impl Semantics {
         self == Semantics::Go
     }
 
+    /// §1.9: C# re-verifies every payload it rebuilds from a RecoveryMessage (the
+    /// blockchain checks its witness before OnConsensusPayload sees it); Go passes the
+    /// rebuilt payloads straight to its handlers without checking their signatures (only
+    /// the top-level RecoveryMessage was verified, by the network layer). A ChangeView sent
+    /// with a reason other than Timeout loses that reason in the compact form, so under C#
+    /// it never survives recovery, and under Go it does (as a Timeout).
+    pub fn verifies_recovered_payloads(self) -> bool {
+        self == Semantics::CSharp
+    }
+
     /// §1.7 CheckPreparations / §1.5: Go runs checkPrepare right after sending its own
     /// PrepareRequest (and records the timer reference there); C# only when N = 1.
     pub fn checks_preparations_after_request(self, n: usize) -> bool {
