@@ -840,3 +840,38 @@ fn state_hash_follows_the_state() {
     assert_ne!(a.state_hash(), b.state_hash(), "a commit changes the state");
     assert_eq!(a.clone().state_hash(), a.state_hash());
 }
+
+/// A RecoveryMessage carries ChangeViews without their reason, so one sent with reason
+/// TxNotFound is rebuilt as Timeout and no longer matches its signature. C# checks the
+/// rebuilt payload and drops it; Go does not check recovered payloads and counts it.
+#[test]
+fn recovered_change_view_with_another_reason_counts_in_go_only() {
+    for (sem, moves) in [(Semantics::CSharp, false), (Semantics::Go, true)] {
+        let k = Kit::new(4, sem);
+        let cv = |from: u32, reason| {
+            let body = Body::ChangeView { timestamp_ms: 5, reason };
+            inner(&k.msg(from, 1, 0, body))
+        };
+        let compact = |m: &Rc<ConsensusMessage>| super::message::ChangeViewCompact {
+            validator: m.validator,
+            original_view: m.view,
+            timestamp_ms: 5,
+            sig: m.sig,
+        };
+        // Validators 1 and 2 asked for view 1 (TxNotFound, Timeout); 3 sends what it has.
+        let (a, b) = (cv(1, ChangeViewReason::TxNotFound), cv(2, ChangeViewReason::Timeout));
+        let mine = cv(3, ChangeViewReason::Timeout);
+        let rec = Body::RecoveryMessage(Box::new(super::message::Recovery {
+            change_views: vec![compact(&a), compact(&b), compact(&mine)],
+            prepare_request: None,
+            preparation_hash: None,
+            preparations: vec![],
+            commits: vec![],
+        }));
+        let mut r = k.replica(0);
+        start(&k, &mut r, 0);
+        deliver(&k, &mut r, 10, 3, k.msg(3, 1, 1, rec));
+        // Three valid votes for view 1 reach M = 3; with one of them dropped, they do not.
+        assert_eq!(r.ctx.view == 1, moves, "{sem:?}");
+    }
+}
