@@ -8,3 +8,7 @@ cargo build --release --quiet
 ./target/release/dbft-sim check scenarios --long --jobs "$jobs" --junit reports/nightly-junit.xml
 scripts/sweep.sh 1..2000 "$jobs"
 ./target/release/dbft-sim swarm --seeds "${SWARM_SEEDS:-1..20000}" --jobs "$jobs" --out reports/swarm
+# Honest validator churn under every safe rule: safety and liveness must both hold.
+./target/release/dbft-sim swarm --honest-churn --seeds "${CHURN_SEEDS:-1..20000}" --heights 8 --jobs "$jobs" --out reports/churn
+# Every hand-off rule against every validator-set attack (reports/handoffs/).
+./target/release/dbft-sim handoff-table --seeds 1..10 --jobs "$jobs"

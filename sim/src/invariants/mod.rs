@@ -30,7 +30,7 @@ pub mod safety;
 mod tests;
 
 use crate::engine::time::SimTime;
-use crate::engine::trace::{Halt, Observer, Rec};
+use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::protocol::NodeId;
 use crate::protocol::crypto::{Hash32, Keyring};
 use custody_model::ScheduleSpec;
@@ -163,7 +163,9 @@ impl Observer for Checkers {
         self.window.push_back(rec.clone());
         let mut found = self.safety.observe(rec);
         found.extend(self.liveness.observe(rec));
-        found.extend(self.handoffs.observe(rec, &self.safety.model));
+        if matches!(rec.ev, Ev::Persist { .. } | Ev::Restart { .. }) {
+            found.extend(self.handoffs.observe(rec, &self.safety.model));
+        }
         if self.record(found, rec.step, rec.time) && self.halt {
             let v = &self.violations[self.violations.len() - 1];
             return Some(Halt(format!("{} violated at height {}: {}", v.id, v.height, v.detail)));

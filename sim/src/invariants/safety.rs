@@ -3,7 +3,7 @@
 use super::CheckContext;
 use super::custody_model::ScheduleModel;
 use crate::engine::trace::{Ev, Rec};
-use crate::protocol::block::{Block, Quorum, verify_certificate};
+use crate::protocol::block::{Block, CertError, Quorum, verify_certificate};
 use crate::protocol::crypto::{Hash32, KeyId};
 use crate::protocol::{NodeId, Note};
 use crate::validators::ValidatorSet;
@@ -132,27 +132,46 @@ impl Safety {
     /// S5: the block carries a quorum of the set the model assigns to its height (and of
     /// the set before, at a double-quorum hand-off), and names the set the model gives
     /// for the next height.
-    fn check_custody(&mut self, node: NodeId, block: &Rc<Block>) -> Vec<Found> {
+    ///
+    /// `declared` are the sets the block's chain declares for its height and the one
+    /// before, and `s3` is the certificate's verdict against them: where the model agrees
+    /// with the chain, the same verdict stands (one verification per block, not two).
+    fn check_custody(
+        &mut self,
+        node: NodeId,
+        block: &Rc<Block>,
+        declared: (&ValidatorSet, Option<&ValidatorSet>),
+        s3: Result<(), CertError>,
+    ) -> Vec<Found> {
         let h = block.height();
         let parent = block.header.prev_hash;
         let (Some(own), Some(before)) = (self.model.set_after(&parent, h), self.model.set_after(&parent, h - 1)) else {
             return Vec::new(); // no known parent: S3 reports it
         };
-        let own = ValidatorSet::new(own.into_iter().collect());
-        let before = ValidatorSet::new(before.into_iter().collect());
+        let same = |model: &std::collections::BTreeSet<KeyId>, set: Option<&ValidatorSet>| {
+            set.is_some_and(|s| model.iter().eq(s.keys.iter()))
+        };
+        let agrees = same(&own, Some(declared.0)) && (h == 1 || same(&before, declared.1));
+        let verdict = if agrees {
+            s3
+        } else {
+            let own = ValidatorSet::new(own.iter().copied().collect());
+            let before = ValidatorSet::new(before.iter().copied().collect());
+            let q = self.quorum(&own, (h > 1).then_some(&before));
+            verify_certificate(block, &q, &self.cx.keys)
+        };
         let mut found = Vec::new();
-        let q = self.quorum(&own, (h > 1).then_some(&before));
-        if let Err(e) = verify_certificate(block, &q, &self.cx.keys) {
+        if let Err(e) = verdict {
+            let m = crate::validators::m_of(own.len());
             found.push(Found::about(
                 "S5",
                 node,
                 block,
                 format!(
-                    "block {} does not carry a quorum of the set the chain assigns to height {h} ({} keys {:?}, M = {}): {e:?}",
+                    "block {} does not carry a quorum of the set the chain assigns to height {h} ({} keys {:?}, M = {m}): {e:?}",
                     block.hash,
-                    own.n(),
-                    own.keys,
-                    own.m()
+                    own.len(),
+                    own
                 ),
             ));
         }
@@ -221,7 +240,8 @@ impl Safety {
                 if first_sight {
                     let before = if h > 1 { self.declared_set(node, h - 1) } else { None };
                     let q = self.quorum(&set, before.as_deref());
-                    if let Err(e) = verify_certificate(block, &q, &self.cx.keys) {
+                    let s3 = verify_certificate(block, &q, &self.cx.keys);
+                    if let Err(e) = &s3 {
                         found.push(Found::about(
                             "S3",
                             node,
@@ -234,7 +254,7 @@ impl Safety {
                             ),
                         ));
                     }
-                    found.extend(self.check_custody(node, block));
+                    found.extend(self.check_custody(node, block, (&set, before.as_deref()), s3));
                 }
             }
         }
