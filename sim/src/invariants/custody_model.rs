@@ -150,11 +150,6 @@ impl ScheduleModel {
             _ => b,
         }
     }
-
-    /// Forgets branches below `height` (the model needs only recent branch points).
-    pub fn prune_below(&mut self, height: u32) {
-        self.branches.retain(|_, b| b.height >= height);
-    }
 }
 
 /// What a change does to a set — the model's own reading of the change semantics

@@ -73,7 +73,11 @@ impl Handoffs {
             return Vec::new();
         };
         let h = block.height();
-        if !self.honest.get(node.idx()).copied().unwrap_or(false) || h != self.last.0 + 1 {
+        // The chain honest replicas finalised first: the next height, on the last block.
+        if !self.honest.get(node.idx()).copied().unwrap_or(false)
+            || h != self.last.0 + 1
+            || block.header.prev_hash != self.last.1
+        {
             return Vec::new();
         }
         let (_, parent, from) = self.last;

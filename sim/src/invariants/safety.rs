@@ -288,16 +288,19 @@ impl Safety {
                         (false, false, false) => "UNACCOUNTABLE",
                         (false, false, true) => "UNACCOUNTABLE: no key signed both sides",
                     };
+                    // Name the block the fork was judged against (the sibling where the branches
+                    // part; for a continuation, the first block persisted at this height).
+                    let other = if against.hash == first_block.hash { other } else { self.finaliser(&against, other) };
                     found.push(Found {
                         id: "S1",
                         height: h,
                         nodes: vec![other, node],
-                        blocks: vec![first_block.hash, block.hash],
+                        blocks: vec![against.hash, block.hash],
                         detail: format!(
                             "{} persisted {} (view {}) and {} persisted {} (view {}) at height {h}; {} double signers, F = {} ({verdict})",
                             self.name(other),
-                            first_block.hash,
-                            first_block.view,
+                            against.hash,
+                            against.view,
                             self.name(node),
                             block.hash,
                             block.view,
@@ -310,7 +313,7 @@ impl Safety {
                             id: "S6",
                             height: h,
                             nodes: vec![other, node],
-                            blocks: vec![first_block.hash, block.hash],
+                            blocks: vec![against.hash, block.hash],
                             detail: format!(
                                 "fork at height {h} signed by only {} common keys (need ≥ F+1 = {}); one side signed by {:?}, the other by {:?} (the chain assigns {:?})",
                                 acc.double_signers.len(),
@@ -327,6 +330,13 @@ impl Safety {
             Some(_) => {}
         }
         found
+    }
+
+    /// The first honest node that persisted `block` (falling back to `default`).
+    fn finaliser(&self, block: &Block, default: NodeId) -> NodeId {
+        (0..self.chains.len())
+            .find(|&i| self.chains[i].get(&block.height()).is_some_and(|b| b.hash == block.hash))
+            .map_or(default, |i| NodeId(i as u32))
     }
 
     /// S3's single-path rule: every block has one parent and no block two children.

@@ -46,7 +46,8 @@ impl HandoffRule {
         match self {
             HandoffRule::NextBlock | HandoffRule::DualQuorum | HandoffRule::ApplyOnPropose => decided <= block,
             HandoffRule::Delay2 => decided < block,
-            HandoffRule::RefreshPeriod { period } => period > 0 && block.is_multiple_of(period) && decided <= block,
+            // A period of 0 (refused in scenarios) reads as 1, as in the checkers' model.
+            HandoffRule::RefreshPeriod { period } => block.is_multiple_of(period.max(1)) && decided <= block,
         }
     }
 
@@ -76,8 +77,9 @@ impl Default for HandoffOptions {
 }
 
 impl HandoffOptions {
+    /// Changes per hand-off; a limit of 0 (refused in scenarios) reads as 1.
     pub fn limit(&self) -> usize {
-        self.churn_limit.map_or(usize::MAX, |k| k as usize)
+        self.churn_limit.map_or(usize::MAX, |k| k.max(1) as usize)
     }
 }
 

@@ -82,7 +82,7 @@ impl Context {
             validators,
             prev_hash,
             prev_timestamp_ms,
-            next_validators: custody.next.clone(),
+            next_validators: custody.next_after(&[]),
             custody,
             proposal: None,
             preparations: vec![None; n],
@@ -95,8 +95,11 @@ impl Context {
 
     /// Makes this a double-quorum hand-off height: `previous` validated the height before,
     /// and its keys that left sign this height's block too.
+    /// A key revoked by an ejection never signs again, not even as an outgoing validator.
     pub fn with_previous(mut self, previous: Rc<ValidatorSet>, my_key: Option<KeyId>) -> Context {
-        self.outgoing = previous.keys.iter().copied().filter(|k| !self.validators.contains(*k)).collect();
+        let revoked = self.custody.revoked.clone();
+        self.outgoing =
+            previous.keys.iter().copied().filter(|k| !self.validators.contains(*k) && !revoked.contains(k)).collect();
         self.my_endorser = my_key.and_then(|k| self.outgoing.iter().position(|o| *o == k)).map(|j| self.n() + j);
         self.commits = vec![None; self.n() + self.outgoing.len()];
         self.preparations = vec![None; self.n() + self.outgoing.len()];
@@ -122,6 +125,7 @@ impl Context {
             self.last_change_views[i] = if justified { self.change_views[i].clone() } else { None };
         }
         self.proposal = None;
+        self.next_validators = self.custody.next_after(&[]);
         self.preparations.iter_mut().for_each(|p| *p = None);
         if clear_change_views {
             self.change_views.iter_mut().for_each(|p| *p = None);

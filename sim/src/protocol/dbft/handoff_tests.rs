@@ -158,6 +158,56 @@ fn a_future_message_from_a_set_not_known_yet_is_refused_by_name_and_prompts_a_sy
     let m = Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(3, 0, 3, cv, &key3))));
     let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(3), &m));
     assert!(rejected(&notes).is_empty());
+    // Junk signed by no registered key is refused as such and prompts no block request.
+    let mut junk = ConsensusMessage::signed(3, 0, 3, Body::RecoveryRequest { timestamp_ms: 1 }, &key3);
+    junk.sig = crate::protocol::crypto::Signature(7);
+    let junk = Rc::new(Wire::Consensus(Rc::new(junk)));
+    let mut fresh = k.replica(1);
+    call(&k, &mut fresh, |r, cx| r.on_start(cx));
+    let (notes, sync) = call(&k, &mut fresh, |r, cx| r.on_message(cx, NodeId(5), &junk));
+    assert_eq!(rejected(&notes), vec![RejectReason::BadSignature]);
+    assert!(!sync);
+}
+
+#[test]
+fn commit_and_response_indices_past_n_exist_only_at_a_double_quorum_hand_off() {
+    // No hand-off: index 4 (= N) is nobody, for every message type.
+    let k = Kit::new(vec![]);
+    let mut r = k.replica(0);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    let key4 = k.ring.keypair(KeyId(4)).unwrap();
+    for body in [
+        Body::Commit { signature: crate::protocol::crypto::Signature(1) },
+        Body::PrepareResponse { preparation_hash: crate::protocol::crypto::Hash32::ZERO },
+        Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout },
+    ] {
+        let m = Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(1, 0, 4, body, &key4))));
+        let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(4), &m));
+        assert_eq!(rejected(&notes), vec![RejectReason::UnknownValidator]);
+    }
+}
+
+#[test]
+fn at_a_double_quorum_hand_off_outgoing_keys_sign_after_the_set_except_revoked_ones() {
+    let changes = vec![SetChange::Eject { key: KeyId(3) }, SetChange::Rotate { from: KeyId(2), to: KeyId(4) }];
+    let mut k = Kit::new(changes);
+    let mut opts = (*k.opts).clone();
+    opts.handoff.rule = crate::validators::handoff::HandoffRule::DualQuorum;
+    k.opts = Rc::new(opts);
+    let (mut staying, mut leaving, mut ejected) = (k.replica(0), k.replica(2), k.replica(3));
+    let block = Rc::new(Wire::Block(k.block1(vec![ChangeBook::tx_of(0), ChangeBook::tx_of(1)], set(&[0, 1, 4]))));
+    for r in [&mut staying, &mut leaving, &mut ejected] {
+        call(&k, r, |r, cx| r.on_start(cx));
+        call(&k, r, |r, cx| r.on_message(cx, NodeId(1), &block));
+        assert_eq!(r.ctx.validators.hash(), set(&[0, 1, 4]).hash());
+        // Key 2 left and signs as index 3 = N; key 3 was ejected and signs nothing.
+        assert_eq!(r.ctx.outgoing, vec![KeyId(2)]);
+        assert_eq!((r.ctx.signer_key(3), r.ctx.signer_key(4)), (Some(KeyId(2)), None));
+        assert_eq!(r.ctx.commits.len(), 4);
+    }
+    assert_eq!((staying.ctx.my_index, staying.ctx.my_endorser), (Some(0), None));
+    assert_eq!((leaving.ctx.my_index, leaving.ctx.my_endorser), (None, Some(3)));
+    assert_eq!((ejected.ctx.my_index, ejected.ctx.my_endorser), (None, None));
 }
 
 #[test]

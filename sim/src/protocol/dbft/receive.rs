@@ -80,11 +80,18 @@ impl DbftReplica {
         if msg.height > self.ctx.height {
             // "Chain is behind": fetch the blocks we miss from whoever is ahead. A message
             // that verifies against the set this node projects for its height says so
-            // with authority and may be kept (Go). One that does not is refused — under
-            // its own reason, because it may come from a set decided in blocks this node
-            // has not seen yet — but still prompts the (rate-limited) block request: a
-            // joiner that slept through a hand-off learns it is behind this way.
+            // with authority and may be kept (Go). One that does not is refused, under its
+            // own reason if a registered key (a validator's or a candidate's, as Neo
+            // registers candidates on chain) signed it — it may come from a set decided in
+            // blocks this node has not seen yet, and then it still prompts the
+            // (rate-limited) block request: a joiner that slept through a hand-off learns
+            // this way that it is behind. Unsigned junk prompts nothing.
             if !self.signed_by_projected_validator(cx, &msg) {
+                let keyed = msg.hash_matches() && cx.keys.signer_of(&msg.hash, &msg.sig).is_some();
+                if !keyed {
+                    cx.reject(kind, RejectReason::BadSignature);
+                    return;
+                }
                 cx.reject(kind, RejectReason::UnknownFutureSet);
                 self.request_blocks(cx, from);
                 return;
