@@ -229,3 +229,45 @@ fn messages_from_an_ejected_or_departed_key_are_named() {
         assert_eq!(rejected(&notes), vec![why], "key {key}");
     }
 }
+
+#[test]
+fn messages_across_a_hand_off_belong_to_their_height() {
+    let k = Kit::new(vec![SetChange::Rotate { from: KeyId(3), to: KeyId(4) }]);
+    let mut r = k.replica(0);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    let w = Rc::new(Wire::Block(k.block1(vec![ChangeBook::tx_of(0)], set(&[0, 1, 2, 4]))));
+    call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &w));
+    assert_eq!(r.ctx.height, 2);
+    let cv = |key: u32, height: u32, index: u16| {
+        let kp = k.ring.keypair(KeyId(key)).unwrap();
+        let body = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout };
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(height, 0, index, body, &kp))))
+    };
+    // The departed key's ChangeView of the old height: dropped unread, like any old message.
+    let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(3), &cv(3, 1, 3)));
+    assert!(notes.is_empty(), "{notes:?}");
+    // The same key at the new height, at its old index: refused as a validator that left.
+    let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(3), &cv(3, 2, 3)));
+    assert_eq!(rejected(&notes), vec![RejectReason::StaleSet]);
+    // The joiner at its index in the new set: stored.
+    let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(4), &cv(4, 2, 3)));
+    assert!(rejected(&notes).is_empty());
+    assert!(r.ctx.change_views[3].is_some());
+    // A RecoveryMessage of the old height is old too; one of the new height from the
+    // joiner is processed (it carries nothing this node lacks).
+    let rec = |key: u32, height: u32, index: u16| {
+        let kp = k.ring.keypair(KeyId(key)).unwrap();
+        let body = Body::RecoveryMessage(Box::new(super::message::Recovery {
+            change_views: vec![],
+            prepare_request: None,
+            preparation_hash: None,
+            preparations: vec![],
+            commits: vec![],
+        }));
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(height, 0, index, body, &kp))))
+    };
+    let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(3), &rec(3, 1, 3)));
+    assert!(notes.is_empty());
+    let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(4), &rec(4, 2, 3)));
+    assert!(rejected(&notes).is_empty());
+}
