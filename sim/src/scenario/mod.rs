@@ -17,15 +17,20 @@ use std::path::Path;
 
 /// Parses and resolves scenario text.
 pub fn parse(text: &str, default_name: &str) -> Result<RunSpec, ScenarioError> {
+    if text.starts_with('\u{feff}') {
+        return Err(ScenarioError::new("", "the file starts with a UTF-8 byte-order mark; save it without one"));
+    }
     if !text.trim_start().starts_with('{') {
         return Err(ScenarioError::new("", "a scenario is a JSON object ({ ... })"));
     }
     let de = &mut serde_json::Deserializer::from_str(text);
-    let raw: schema::Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+    let raw: schema::Scenario = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." || path == "?" { String::new() } else { path };
         ScenarioError::new(path, clean_serde_message(&e.inner().to_string()))
     })?;
+    // Nothing but whitespace may follow the object.
+    de.end().map_err(|e| ScenarioError::new("", format!("text after the scenario object: {e}")))?;
     resolve::resolve(&raw, default_name)
 }
 

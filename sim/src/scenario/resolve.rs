@@ -100,8 +100,8 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         return err("version", format!("unsupported version {v} (this build reads version 1)"));
     }
     let name = s.name.clone().unwrap_or_else(|| default_name.to_string());
-    if !valid_name(&name) {
-        return err("name", "must be 1–64 characters of letters, digits, '.', '_' or '-'");
+    if !valid_name(&name) || name.chars().all(|c| c == '.') {
+        return err("name", "must be 1–64 characters of letters, digits, '.', '_' or '-', and not only dots");
     }
     let seed = s.seed.unwrap_or(1);
     let seeds = match &s.seeds {
@@ -375,6 +375,15 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     for (i, b) in s.byzantine.as_deref().unwrap_or(&[]).iter().enumerate() {
         let path = format!("byzantine[{i}]");
         let node = lookup.node(&format!("{path}.node"), &b.node)?.idx();
+        if matches!(roles[node], Role::Twin { .. } | Role::Attacker { .. }) {
+            return err(
+                format!("{path}.node"),
+                format!(
+                    "{} is a twin or an attacker: its behaviours belong in `twins` or `compromised_keys`",
+                    names[node]
+                ),
+            );
+        }
         if !behaviours[node].is_empty() {
             return err(format!("{path}.node"), format!("{} already has behaviours", names[node]));
         }
@@ -619,8 +628,8 @@ fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names)
             Ok(t.0)
         };
         out.push(match b {
-            B::Silent => Behaviour::Silent,
-            B::DoubleSign => Behaviour::DoubleSign,
+            B::Silent {} => Behaviour::Silent,
+            B::DoubleSign {} => Behaviour::DoubleSign,
             B::Equivocate { a_to, b_to } => Behaviour::Equivocate {
                 a_to: names.nodes(&format!("{p}.a_to"), a_to.as_deref().unwrap_or(&[]))?,
                 b_to: names.nodes(&format!("{p}.b_to"), b_to)?,
@@ -685,9 +694,9 @@ fn resolve_rules(rules: &[schema::MessageRule], names: &Names) -> Result<Vec<Rul
         }
         let ap = format!("{path}.action");
         let action = match &r.action {
-            schema::RuleAction::Drop => RuleAction::Drop,
-            schema::RuleAction::Duplicate => RuleAction::Duplicate,
-            schema::RuleAction::DeliverNow => RuleAction::DeliverNow,
+            schema::RuleAction::Drop {} => RuleAction::Drop,
+            schema::RuleAction::Duplicate {} => RuleAction::Duplicate,
+            schema::RuleAction::DeliverNow {} => RuleAction::DeliverNow,
             schema::RuleAction::Delay { ms } => RuleAction::Delay { by: time_ms(&format!("{ap}.ms"), *ms)?.0 },
             schema::RuleAction::Hold { until_ms: Some(t), until_sent: None } => {
                 RuleAction::HoldUntil { until: time_ms(&format!("{ap}.until_ms"), *t)? }
@@ -774,8 +783,8 @@ fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize) -> Result<
     }
     if let Some(t) = &n.topology {
         opts.topology = match t {
-            schema::Topology::Mesh => TopologySpec::Mesh,
-            schema::Topology::Ring => TopologySpec::Ring,
+            schema::Topology::Mesh {} => TopologySpec::Mesh,
+            schema::Topology::Ring {} => TopologySpec::Ring,
             schema::Topology::Star { hub } => TopologySpec::Star { hub: names.node("network.topology.hub", hub)?.0 },
             schema::Topology::RandomRegular { degree } => {
                 if *degree == 0 || *degree as usize >= n_nodes.max(2) {

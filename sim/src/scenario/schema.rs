@@ -184,8 +184,10 @@ pub struct Network {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Topology {
-    Mesh,
-    Ring,
+    // Empty struct variants, not unit variants: serde's deny_unknown_fields checks the
+    // fields of a struct variant only, so `{"kind": "ring", "zzz": 1}` is an error.
+    Mesh {},
+    Ring {},
     Star { hub: NodeRef },
     RandomRegular { degree: u32 },
     Edges { edges: Vec<(NodeRef, NodeRef)> },
@@ -340,11 +342,11 @@ pub struct RuleMatch {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum RuleAction {
-    Drop,
+    Drop {},
     Delay { ms: f64 },
     Hold { until_ms: Option<f64>, until_sent: Option<SentCondition> },
-    Duplicate,
-    DeliverNow,
+    Duplicate {},
+    DeliverNow {},
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -376,9 +378,9 @@ pub struct ByzantineNode {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum BehaviourSpec {
-    Silent,
+    Silent {},
     Equivocate { a_to: Option<Vec<NodeRef>>, b_to: Vec<NodeRef> },
-    DoubleSign,
+    DoubleSign {},
     WithholdCommits { delay_ms: f64, to: Option<Vec<NodeRef>> },
     ChangeViewFlood { period_ms: f64, forged_view: Option<u8>, stale: Option<bool> },
     Replay { period_ms: f64 },

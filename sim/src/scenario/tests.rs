@@ -130,6 +130,23 @@ pub const BAD: &[(&str, &str, &str)] = &[
     ),
     (r#"{"expect": {"handoffs": {"final_set": ["R0", "Q"]}}}"#, "expect.handoffs.final_set[1]", "unknown node"),
     (r#"{"expect": {"violations": ["L3"]}}"#, "expect.violations[0]", "unknown invariant"),
+    // Hostile input found by probing the binary.
+    (r#"{"seed": 1} xyz"#, "", "text after the scenario object"),
+    (r#"{"seed": 1}]]]"#, "", "text after the scenario object"),
+    ("\u{feff}{\"seed\": 1}", "", "byte-order mark"),
+    (r#"{"network": {"topology": {"kind": "ring", "zzz": 1}}}"#, "network.topology", "unknown field `zzz`"),
+    (
+        r#"{"byzantine": [{"node": "R0", "behaviours": [{"kind": "silent", "from_ms": 5000}]}]}"#,
+        "byzantine[0].behaviours[0]",
+        "unknown field `from_ms`",
+    ),
+    (r#"{"rules": [{"action": {"do": "drop", "ms": 100}}]}"#, "rules[0].action", "unknown field `ms`"),
+    (
+        r#"{"twins": [{"node": "R2", "to": ["R0"], "twin_to": ["R1"]}], "byzantine": [{"node": "R2.twin", "behaviours": [{"kind": "silent"}]}]}"#,
+        "byzantine[0].node",
+        "twin or an attacker",
+    ),
+    (r#"{"name": ".."}"#, "name", "not only dots"),
 ];
 
 #[test]
