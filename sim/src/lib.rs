@@ -1,6 +1,6 @@
 //! dbft-sim: a deterministic discrete-event simulator for dBFT 2.0.
 //!
-//! The folders are the architecture (see DESIGN.md): `engine` (virtual time, the event
+//! The folders are the architecture: `engine` (virtual time, the event
 //! queue, seeded streams, the run loop), `net` (what happens to a message in flight),
 //! `protocol` (the replica interface and dBFT 2.0 itself), `byzantine` (behaviours that wrap
 //! honest replicas), `validators` (who signs at which height), `invariants` (what must never

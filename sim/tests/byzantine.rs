@@ -54,7 +54,7 @@ fn at_most_f_byzantine_keep_s1_to_s4_over_200_seeds_each() {
         }
         // Liveness is not promised: a selectively delivering node can desynchronise views
         // for a while, and even a silent node is the "one dead node" of the known dBFT 2.0
-        // lock (reference §2), which loss can complete. Report it, do not assert it.
+        // lock (docs/dbft-2.0.md §2), which loss can complete. Report it, do not assert it.
         eprintln!("{what}: {stalls} of 200 short runs did not reach 4 heights in 60 s");
     }
 }
@@ -83,7 +83,7 @@ fn crash_lock_stalls_as_commit_lock_and_four_good_nodes_recover() {
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     let stall = r.liveness.stall.as_ref().unwrap();
     assert_eq!((stall.class, stall.height, stall.view), ("commit-lock", 1, 0));
-    // The lock state of reference §2: one dead, one committed, two asking for view 1.
+    // The lock state of docs/dbft-2.0.md §2: one dead, one committed, two asking for view 1.
     let phase = |name: &str| {
         let d = stall.replicas.iter().find(|d| d.name == name).unwrap();
         (d.up, d.status.as_ref().map(|s| s.phase))

@@ -217,7 +217,7 @@ fn narrate_tells_the_run_step_by_step() {
     let out = run(&["run", "scenarios/attacks/crash-lock-4.json", "--narrate", "--out", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    // The lock story of reference §2, in order: the proposal, R1's crash, R2's response
+    // The lock story of docs/dbft-2.0.md §2, in order: the proposal, R1's crash, R2's response
     // held from R3 by the scenario's rule, R2's commit, R3 asking to leave view 0 and only
     // then getting the held response, R0 asking to leave, and the summary last.
     let pos = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("missing {needle:?} in narration"));
@@ -261,7 +261,7 @@ fn narrate_into_a_closed_pipe_still_finishes_the_run() {
 
 /// Swarm mode as a user runs it: every written-out run replays, with `dbft-sim run`, to the
 /// outcome the swarm counted. Seeds 700..=830 include two runs that stall in a commit lock
-/// (one faulty validator among seven can cause one: reference §2), so `--keep-stalls`
+/// (one faulty validator among seven can cause one: docs/dbft-2.0.md §2), so `--keep-stalls`
 /// writes files to replay.
 #[test]
 fn swarm_counts_outcomes_and_its_files_replay() {

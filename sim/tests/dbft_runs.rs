@@ -1,5 +1,5 @@
 //! Whole runs of the dBFT 2.0 replica through the engine, with expectations derived from
-//! the protocol (reference §1.13 happy path, §1.5 timers, §1.9 recovery).
+//! the protocol (docs/dbft-2.0.md §1.13 happy path, §1.5 timers, §1.9 recovery).
 
 use dbft_sim::protocol::MsgKind;
 use dbft_sim::report::Report;

@@ -1,4 +1,4 @@
-//! The catalogue of Byzantine behaviours (validator-sets-and-testing.md §1, §2.5, §5).
+//! The catalogue of Byzantine behaviours: what each one does to the honest replica it wraps.
 
 use crate::engine::time::Micros;
 use crate::protocol::NodeId;

@@ -15,7 +15,7 @@ impl Byzantine {
         for b in self.behaviours.clone() {
             match b {
                 Behaviour::ChangeViewFlood { forged_view, stale, .. } => self.flood(cx, forged_view, stale, &mut out),
-                Behaviour::Replay { .. } => self.replay(&mut out),
+                Behaviour::Replay { .. } => self.replay(cx, &mut out),
                 Behaviour::Forge { .. } => self.forge(cx, &mut out),
                 Behaviour::GarbageCommits { .. } => self.garbage_commit(cx, &mut out),
                 Behaviour::StaleSigner { .. } => self.stale_sign(cx, &mut out),
@@ -71,8 +71,11 @@ impl Byzantine {
         }
     }
 
-    fn replay(&mut self, out: &mut Vec<Action<Wire>>) {
+    fn replay(&mut self, cx: &mut Cx<Wire>, out: &mut Vec<Action<Wire>>) {
         let n = self.state.seen.len();
+        if n > 0 {
+            cx.mark("byzantine: replayed old messages");
+        }
         for _ in 0..n.min(4) {
             let m = self.state.seen[self.state.replay_cursor % n].clone();
             self.state.replay_cursor += 1;

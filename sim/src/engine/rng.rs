@@ -9,7 +9,7 @@
 //! the numbers a seed produces cannot change under a dependency upgrade. Continuous draws
 //! use `f64::ln`/`cos`/`powf` once per sample and are rounded to whole microseconds by the
 //! caller, so last-ulp differences between math libraries almost never reach the
-//! event order (this is the one place a float feeds behaviour; see DESIGN.md).
+//! event order (this is the one place a float feeds behaviour).
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};

@@ -9,7 +9,7 @@
 //!   validators;
 //! - `commit-lock`: some honest validators committed (in a view that cannot reach M
 //!   commits) and the uncommitted ones are too few to gather M ChangeViews — neither a
-//!   block nor a view change is reachable (reference §2.1);
+//!   block nor a view change is reachable (docs/dbft-2.0.md §2.1);
 //! - `timer-starved`: some uncommitted honest validators' timers have not expired for
 //!   longer than the window below although nothing progresses — something keeps extending
 //!   them (a Commit of the current view extends the timer by 4T/M before its block

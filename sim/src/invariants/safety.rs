@@ -97,7 +97,7 @@ impl Safety {
 
     pub fn observe(&mut self, rec: &Rec) -> Vec<Found> {
         match &rec.ev {
-            // A replica that forgot its commit may sign again: faulty from here on (§3.3).
+            // A replica that forgot its commit may sign again: faulty from here on (docs/dbft-2.0.md §3.3).
             Ev::Restart { node, amnesia: true } => {
                 if let Some(h) = self.cx.honest.get_mut(node.idx()) {
                     *h = false;

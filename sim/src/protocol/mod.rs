@@ -248,7 +248,7 @@ impl<'a, M> Cx<'a, M> {
     }
 }
 
-/// Phase of a replica at its current height, for stall diagnosis (reference §1.4).
+/// Phase of a replica at its current height, for stall diagnosis (docs/dbft-2.0.md §1.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {

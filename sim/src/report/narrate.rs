@@ -112,7 +112,7 @@ impl<W: Write> Narrator<W> {
     }
 }
 
-/// ChangeView reason codes (reference §1.2).
+/// ChangeView reason codes (docs/dbft-2.0.md §1.2).
 fn reason_name(code: u8) -> &'static str {
     match code {
         0x00 => "Timeout",

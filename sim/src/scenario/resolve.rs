@@ -591,7 +591,7 @@ fn resolve_changes(
     Ok(out)
 }
 
-/// The liveness phase (DESIGN.md, "Run phases"): from GST on the network is declared
+/// The liveness phase: from GST on the network is declared
 /// synchronous, so partitions heal, degradations end and scripted rules and timer
 /// suppressions stop. Crashes within F and Byzantine nodes stay as they are: the remaining
 /// honest quorum must finalise on its own.

@@ -79,7 +79,7 @@ impl ValidatorSet {
         self.keys.get(index).copied()
     }
 
-    /// Primary of height `h` in view `v`: (h − v) mod N (reference §1.1).
+    /// Primary of height `h` in view `v`: (h − v) mod N (docs/dbft-2.0.md §1.1).
     pub fn primary(&self, height: u32, view: u8) -> usize {
         primary_index(height, view, self.n())
     }
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn quorum_arithmetic_matches_reference_table() {
-        // Reference §1.1: N=1 → F=0,M=1; 4 → 1,3; 5 → 1,4; 7 → 2,5; 10 → 3,7; 21 → 6,15.
+        // docs/dbft-2.0.md §1.1: N=1 → F=0,M=1; 4 → 1,3; 5 → 1,4; 7 → 2,5; 10 → 3,7; 21 → 6,15.
         for (n, f, m) in [(1, 0, 1), (4, 1, 3), (5, 1, 4), (7, 2, 5), (10, 3, 7), (21, 6, 15)] {
             assert_eq!((f_of(n), m_of(n)), (f, m), "N={n}");
         }

@@ -1,4 +1,4 @@
-//! View changes (reference §1.7, §1.8): RequestChangeView, OnChangeView,
+//! View changes (docs/dbft-2.0.md §1.7, §1.8): RequestChangeView, OnChangeView,
 //! CheckExpectedView.
 
 use super::DbftReplica;

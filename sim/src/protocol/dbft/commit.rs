@@ -1,4 +1,4 @@
-//! The commit phase (reference §1.7, §1.10): OnCommit, CheckCommits, block assembly, and
+//! The commit phase (docs/dbft-2.0.md §1.7, §1.10): OnCommit, CheckCommits, block assembly, and
 //! the commit lock.
 
 use super::message::{Body, ConsensusMessage, Wire};

@@ -1,4 +1,4 @@
-//! Per-height consensus state (reference §1.3) and its derived predicates (§1.4).
+//! Per-height consensus state (docs/dbft-2.0.md §1.3) and its derived predicates (§1.4).
 //!
 //! The context is plain data: `Clone`, no interior mutability, every message held as an
 //! `Rc` to the one signed copy that arrived. What is cleared at a new height and what at a

@@ -5,7 +5,7 @@
 //! for the next height verifies its certificate against the set the chain declared for that
 //! height, and the set it names for the height after against what its own custody makes
 //! of the block's transactions, and persists it — this is how a node locked in an old
-//! view's commit gets unstuck (reference §1.10, §7), and how a node outside the validator
+//! view's commit gets unstuck (docs/dbft-2.0.md §1.10), and how a node outside the validator
 //! set (a watcher, a candidate that has not joined yet, a validator that left) follows the
 //! chain. A node that hears consensus traffic for a height above its own asks the sender
 //! for the missing blocks (GetBlocks), at most once per block time, which stands in for

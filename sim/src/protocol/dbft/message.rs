@@ -1,4 +1,4 @@
-//! dBFT 2.0 messages (reference §1.2) and the wire envelope.
+//! dBFT 2.0 messages (docs/dbft-2.0.md §1.2) and the wire envelope.
 //!
 //! Every consensus message carries the common header (height = BlockIndex, view = the
 //! sender's view when it made the message, validator index) and is signed by the sender's
@@ -10,7 +10,7 @@
 //! InvocationScript) so a receiver can rebuild each original message and re-verify it. As
 //! on Neo's wire, the ChangeView compact has no `reason`: a rebuilt ChangeView gets reason
 //! Timeout, so a replayed ChangeView that was sent with another reason fails verification
-//! (a real property of the reference encoding, kept here on purpose).
+//! (a real property of Neo's encoding, kept here on purpose; FINDINGS.md §7).
 
 use crate::protocol::block::TxId;
 use crate::protocol::crypto::{Enc, Hash32, KeyPair, Signature};
@@ -18,7 +18,7 @@ use crate::protocol::{MsgKind, MsgMeta, WireMessage};
 use serde::Serialize;
 use std::rc::Rc;
 
-/// ChangeView reasons (reference §1.2). Informational only: no receiver acts on them.
+/// ChangeView reasons (docs/dbft-2.0.md §1.2). Informational only: no receiver acts on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[repr(u8)]
@@ -217,7 +217,7 @@ impl ConsensusMessage {
         self.hash == Self::payload_hash(self.height, self.view, self.validator, &self.body)
     }
 
-    /// NewViewNumber of a ChangeView: always view + 1 (reference §1.2), as a byte — view
+    /// NewViewNumber of a ChangeView: always view + 1 (docs/dbft-2.0.md §1.2), as a byte — view
     /// 255 wraps to 0 like C#'s `(byte)(ViewNumber + 1)`, so such a ChangeView is stale.
     pub fn new_view_number(&self) -> u8 {
         self.view.wrapping_add(1)

@@ -1,7 +1,7 @@
-//! dBFT 2.0, as the C# DBFTPlugin and nspcc-dev/dbft implement it (reference §1).
+//! dBFT 2.0, as the C# DBFTPlugin and nspcc-dev/dbft implement it (docs/dbft-2.0.md §1).
 //!
-//! The replica is split by concept, and each handler carries the reference's name so it can
-//! be read next to reference §1.7:
+//! The replica is split by concept, and each handler carries the name the C# and Go code give it so it can
+//! be read next to docs/dbft-2.0.md §1.7:
 //! - `receive.rs` — the common filter of every consensus message (§1.7 head, §1.11) and
 //!   Go's cache of future messages;
 //! - `prepare.rs` — SendPrepareRequest, OnPrepareRequest, OnTransaction,
@@ -260,7 +260,7 @@ impl DbftReplica {
         u64::from_le_bytes([h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7]])
     }
 
-    /// Initialize(view) — reference §1.6, in Go's order (nspcc-dev/dbft
+    /// Initialize(view) — docs/dbft-2.0.md §1.6, in Go's order (nspcc-dev/dbft
     /// `initializeConsensus`): replay the cached messages, then set the timer. So the timer
     /// extensions of replayed messages are overwritten by the fresh timer, and when the
     /// replayed ChangeViews move the node on, the nested Initialize(v+1) runs first and this

@@ -1,4 +1,4 @@
-//! The preparation phase (reference §1.7): SendPrepareRequest, OnPrepareRequest,
+//! The preparation phase (docs/dbft-2.0.md §1.7): SendPrepareRequest, OnPrepareRequest,
 //! OnTransaction, CheckPrepareResponse, OnPrepareResponse and CheckPreparations.
 
 use super::DbftReplica;
@@ -113,7 +113,7 @@ impl DbftReplica {
         self.ctx.missing_txs(|t| self.ledger.has_tx(t))
     }
 
-    /// OnTransaction (reference §1.7): a proposed transaction arrived late.
+    /// OnTransaction (docs/dbft-2.0.md §1.7): a proposed transaction arrived late.
     pub(super) fn on_new_transaction(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
         self.check_endorsement(cx);
         let c = &self.ctx;
@@ -129,7 +129,7 @@ impl DbftReplica {
         if proposed && self.missing_txs() == 0 {
             cx.mark("last missing transaction arrived");
             if !self.semantics().extends_on_response_sent() {
-                // Go extends only on this path (reference §1.5, §1.12 #12).
+                // Go extends only on this path (docs/dbft-2.0.md §1.5, §1.12 #12).
                 self.extend_timer(cx, 2);
             }
             self.check_prepare_response(cx);

@@ -1,4 +1,4 @@
-//! The common path of every consensus message (reference §1.7 head and §1.11), the
+//! The common path of every consensus message (docs/dbft-2.0.md §1.7 head and §1.11), the
 //! LastSeenMessage bookkeeping behind CountFailed (§1.4), and Go's cache of messages from
 //! future heights and views.
 //!
@@ -41,7 +41,7 @@ impl FutureCache {
             Body::PrepareRequest { .. } | Body::PrepareResponse { .. } => &mut inbox.prepare,
             Body::ChangeView { .. } => &mut inbox.change_views,
             Body::Commit { .. } => &mut inbox.commits,
-            // Recoveries are not cached (reference §1.11).
+            // Recoveries are not cached (docs/dbft-2.0.md §1.11).
             Body::RecoveryRequest { .. } | Body::RecoveryMessage(_) => return,
         };
         class.insert(m.validator, m);

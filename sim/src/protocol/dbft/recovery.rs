@@ -1,4 +1,4 @@
-//! Recovery (reference §1.9): RecoveryRequest, who answers it, what a RecoveryMessage
+//! Recovery (docs/dbft-2.0.md §1.9): RecoveryRequest, who answers it, what a RecoveryMessage
 //! carries and how it is replayed through the ordinary handlers.
 
 use super::DbftReplica;

@@ -1,9 +1,9 @@
-//! The C#/Go semantics switch (reference §1.12).
+//! The C#/Go semantics switch (docs/dbft-2.0.md §1.12).
 //!
 //! The two reference implementations of dBFT 2.0 differ in ways that change outcomes —
 //! which schedules lock, which recover. `protocol.semantics` picks one; every place the
 //! replica branches on it calls one of the predicates below, each named after the
-//! behaviour and citing the reference section, so a reader can list every switch point
+//! behaviour and citing the section of docs/dbft-2.0.md, so a reader can list every switch point
 //! from this file alone.
 //!
 //! Left out on purpose (no effect in a simulator that persists a block in the same step it

@@ -1,4 +1,4 @@
-//! Unit tests of the dBFT replica, written from the reference text: each drives one
+//! Unit tests of the dBFT replica, written from the protocol as docs/dbft-2.0.md describes it (the § numbers below): each drives one
 //! replica with hand-built messages and checks the exact messages and timers it emits.
 
 use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
@@ -746,7 +746,7 @@ fn recovery_message_from_a_higher_view_moves_us_there_and_a_recovered_primary_wa
     assert_eq!(b.ctx.view, 1);
     assert!(b.ctx.is_primary());
     // Entering a view while recovering, a primary waits T·2^(v+1) instead of proposing
-    // at once (reference §1.5).
+    // at once (docs/dbft-2.0.md §1.5).
     assert_eq!(out.last_timer(), Some(20 + 4 * T));
     assert!(out.kinds().iter().all(|k| *k != MsgKind::PrepareRequest));
 }

@@ -1,10 +1,10 @@
-//! The timer (reference §1.5) and OnTimeout (§1.7).
+//! The timer (docs/dbft-2.0.md §1.5) and OnTimeout (§1.7).
 //!
 //! One timer per replica, tagged with (height, view); a firing whose tag is not the current
 //! (height, view) is ignored. Values are multiples of the block time T: a backup entering
 //! view v waits T·2^(v+1); the primary waits T less the time already spent since its
 //! reference point; extensions add 2T/M or 4T/M to the remaining time. Shifts are capped so
-//! that a large view saturates instead of overflowing (the references overflow near view 17
+//! that a large view saturates instead of overflowing (the C# and Go code overflow near view 17
 //! (C#) and 29 (Go)).
 
 use super::DbftReplica;
