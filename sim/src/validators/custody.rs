@@ -53,18 +53,9 @@ impl Custody {
         &self.opts
     }
 
-    pub fn book(&self) -> &ChangeBook {
-        &self.book
-    }
-
     /// Is this a height where a new set takes over (its set differs from the one before)?
     pub fn next_is_handoff(&self) -> bool {
         self.current.hash() != self.next.hash()
-    }
-
-    /// Changes decided and waiting to take effect.
-    pub fn pending(&self) -> usize {
-        self.pending.len()
     }
 
     /// The custody after block `height + 1` carrying `txs` is persisted.

@@ -230,7 +230,7 @@ impl Context {
     /// every Commit of this view signs.
     pub fn adopt_proposal(&mut self, timestamp_ms: u64, nonce: u64, tx_hashes: Vec<TxId>) {
         self.next_validators = self.custody.next_after(&tx_hashes);
-        let header = self.header_for(self.primary() as u16, timestamp_ms, nonce, &tx_hashes);
+        let header = self.header_naming(&self.next_validators, self.primary() as u16, timestamp_ms, nonce, &tx_hashes);
         let header_hash = header.hash();
         self.proposal = Some(Proposal { timestamp_ms, nonce, tx_hashes, header, header_hash });
     }
@@ -239,6 +239,18 @@ impl Context {
     /// Its NextConsensus is what the custody makes of these transactions: every replica
     /// computes it itself (as Neo's backups do), so a primary cannot name another set.
     pub fn header_for(&self, primary: u16, timestamp_ms: u64, nonce: u64, tx_hashes: &[TxId]) -> Header {
+        self.header_naming(&self.custody.next_after(tx_hashes), primary, timestamp_ms, nonce, tx_hashes)
+    }
+
+    /// The header with NextConsensus `next` (already computed from these transactions).
+    fn header_naming(
+        &self,
+        next: &ValidatorSet,
+        primary: u16,
+        timestamp_ms: u64,
+        nonce: u64,
+        tx_hashes: &[TxId],
+    ) -> Header {
         Header {
             version: 0,
             height: self.height,
@@ -247,7 +259,7 @@ impl Context {
             nonce,
             primary,
             tx_root: tx_root(tx_hashes),
-            next_validators: self.custody.next_after(tx_hashes).hash(),
+            next_validators: next.hash(),
         }
     }
 
