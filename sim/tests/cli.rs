@@ -163,6 +163,46 @@ const BAD: &[(&str, &str)] = &[
     (r#"{"expect": {"violations": ["S42"]}}"#, "expect.violations[0]"),
     (r#"{"expect": {"stall": {"class": "sleepy"}}}"#, "expect.stall.class"),
     (r#"{"workload": {"withhold": [{"nodes": ["R1"], "txs": [5, 2]}]}}"#, "workload.withhold[0].txs"),
+    // Found by probing the binary with malformed files: each once crashed, hung, wrote
+    // outside reports/, or was silently accepted.
+    (r#"{"validators": 4294967295}"#, "validators"),
+    (r#"{"validators": {"count": 200000000}}"#, "validators.count"),
+    (r#"{"network": {"topology": {"kind": "ring", "zzz": 1}}}"#, "network.topology"),
+    (
+        r#"{"byzantine": [{"node": "R1", "behaviours": [{"kind": "silent", "from_ms": 5000}]}]}"#,
+        "byzantine[0].behaviours[0]",
+    ),
+    (r#"{"rules": [{"match": {}, "action": {"do": "drop", "ms": 100}}]}"#, "rules[0].action"),
+    (r#"{"name": ".."}"#, "name"),
+    (
+        r#"{"twins": [{"node": "R1", "to": ["R0"], "twin_to": ["R2"]}], "byzantine": [{"node": "R1.twin", "behaviours": [{"kind": "silent"}]}]}"#,
+        "byzantine[0].node",
+    ),
+    (
+        r#"{"twins": [{"node": "R1", "to": ["R0"], "twin_to": ["R2"]}, {"node": "R1", "to": ["R0"], "twin_to": ["R3"]}]}"#,
+        "twins[1].node",
+    ),
+    (
+        r#"{"compromised_keys": [{"key_of": "R1", "behaviours": []}, {"key_of": "R1", "behaviours": []}]}"#,
+        "compromised_keys[1].key_of",
+    ),
+    (r#"{"validators": 4, "validators": 5}"#, "validators"),
+    (r#"{"expect": {"digests": {"1": "ab", "1": "cd"}}}"#, "expect.digests.1"),
+    (r#"{"expect": {"marks": {"a": 1, "a": 2}}}"#, "expect.marks.a"),
+    (r#"{"expect": {"views": {"1": 1, "01": 2}}}"#, "expect.views.1"),
+    (
+        r#"{"byzantine": [{"node": "R1", "behaviours": [{"kind": "forge", "period_ms": 0.001}]}]}"#,
+        "byzantine[0].behaviours[0].period_ms",
+    ),
+];
+
+/// Whole-file problems: (file content, what the error must say). They have no field path.
+const BAD_FILES: &[(&str, &str)] = &[
+    ("{\"validators\": 4} xyz", "text after the scenario object"),
+    ("{\"validators\": 4}]]]", "text after the scenario object"),
+    ("\u{feff}{\"validators\": 4}", "byte-order mark"),
+    ("[1, 2]", "a scenario is a JSON object"),
+    ("", "a scenario is a JSON object"),
 ];
 
 #[test]
@@ -181,6 +221,16 @@ fn bad_scenarios_exit_2_name_the_path_and_write_nothing() {
         assert!(stderr.contains(&format!("{path}: ")), "{text}: stderr does not name {path}: {stderr}");
         assert!(!out_dir.exists(), "{text}: output directory was created");
         assert!(!trace.exists(), "{text}: trace was written");
+    }
+    for (i, (text, reason)) in BAD_FILES.iter().enumerate() {
+        let s = dir.join(format!("badfile{i}.json"));
+        std::fs::write(&s, text).unwrap();
+        let out_dir = dir.join(format!("outfile{i}"));
+        let out = run(&["run", s.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {stderr}");
+        assert!(stderr.contains(reason), "{text:?}: stderr does not say {reason:?}: {stderr}");
+        assert!(!out_dir.exists(), "{text:?}: output directory was created");
     }
     let missing = run(&["run", dir.join("nope.json").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(2));
@@ -437,4 +487,63 @@ fn swarm_finds_the_naive_hand_off_rule_and_shrink_minimises_it() {
     }
     let bad = run(&["swarm", "--handoff", "after-lunch"]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Bad output paths and bad arguments are found before any work starts: a trace path that
+/// is a directory, an output directory below a file, a seed list over the cap; `diff` of a
+/// file that is not a trace is bad input, not a difference.
+#[test]
+fn bad_output_paths_and_arguments_exit_2_before_running() {
+    let dir = tmpdir("bad-outputs");
+    let out_dir = dir.join("out");
+    let r =
+        run(&["run", "scenarios/happy-4.json", "--out", out_dir.to_str().unwrap(), "--trace", dir.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("is a directory"), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(!out_dir.exists(), "the report was written although the trace could not be");
+    let file = dir.join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let r = run(&["run", "scenarios/happy-4.json", "--out", file.join("sub").to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("is not a directory"));
+    let r = run(&["check", "scenarios/happy-4.json", "--junit", dir.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2), "--junit to a directory is refused before the suite runs");
+    assert!(r.stdout.is_empty(), "nothing ran: {}", String::from_utf8_lossy(&r.stdout));
+
+    let ranges: Vec<String> = (0..200u64).map(|i| format!("{}..{}", i * 1_000_000, i * 1_000_000 + 999_999)).collect();
+    let r = run(&["swarm", "--seeds", &ranges.join(","), "--out", dir.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("too many seeds"));
+
+    let garbage = dir.join("garbage.jsonl");
+    std::fs::write(&garbage, "not json\n").unwrap();
+    let g = garbage.to_str().unwrap();
+    let r = run(&["diff", g, g]);
+    assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stdout));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("not a trace record"));
+}
+
+/// A command whose output cannot be written (a full disk) does not report success.
+#[test]
+fn output_to_a_full_device_is_an_error() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // not Linux: no device that always fails
+    };
+    let r = bin().args(["check", "scenarios/happy-4.json"]).current_dir(repo()).stdout(full).output().unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("cannot write to stdout"));
+}
+
+/// `check` lists each scenario once however it is reached: a symbolic link back to a
+/// folder already walked (a loop) adds nothing.
+#[cfg(unix)]
+#[test]
+fn check_walks_a_symlink_loop_once() {
+    let dir = tmpdir("symlink-loop");
+    std::fs::copy(repo().join("scenarios/happy-4.json"), dir.join("happy-4.json")).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("again")).unwrap();
+    let r = run(&["check", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{stdout}");
+    assert_eq!(stdout.matches("PASS").count(), 1, "{stdout}");
 }

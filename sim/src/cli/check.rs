@@ -5,8 +5,9 @@
 //! then `N passed, N failed`. The output does not depend on `--jobs`: results are printed
 //! in a fixed order (path, then seed) whatever order the workers finish in.
 
+use super::seeds::SeedList;
 use crate::report::Report;
-use crate::report::files::write_atomic;
+use crate::report::files::{check_output_file, write_atomic};
 use crate::scenario::{self, RunSpec};
 use crate::world;
 use std::fmt::Write as _;
@@ -18,7 +19,7 @@ pub struct CheckOptions {
     pub junit: Option<PathBuf>,
     pub update_digests: bool,
     /// Overrides every scenario's seed list.
-    pub seeds: Option<Vec<u64>>,
+    pub seeds: Option<SeedList>,
     /// Also run scenarios tagged "long".
     pub long: bool,
 }
@@ -38,66 +39,58 @@ struct Outcome {
     digest: String,
 }
 
-/// Lists scenario files under `paths`: `*.json`, recursively, in sorted order.
+/// Lists scenario files under `paths`: `*.json`, recursively, in sorted order. Each file
+/// is listed once however it is reached: a symbolic link to a directory already walked (a
+/// loop, or two links to one folder) adds nothing, and neither does a file named twice.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
+    let mut walk = Walk::default();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
+            walk.dir(p).map_err(|e| format!("{}: {e}", p.display()))?;
         } else if p.is_file() {
-            out.push(p.clone());
+            walk.file(p.clone());
         } else {
             return Err(format!("{}: no such file or directory", p.display()));
         }
     }
-    Ok(out)
+    Ok(walk.out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            walk(&e, out)?;
-        } else if e.extension().is_some_and(|x| x == "json") {
-            out.push(e);
+#[derive(Default)]
+struct Walk {
+    out: Vec<PathBuf>,
+    /// Canonical paths of the directories walked and files listed.
+    seen: std::collections::BTreeSet<PathBuf>,
+}
+
+impl Walk {
+    fn first_visit(&mut self, p: &Path) -> bool {
+        // A path that cannot be resolved is listed as written; reading it reports the error.
+        self.seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
+    }
+
+    fn file(&mut self, p: PathBuf) {
+        if self.first_visit(&p) {
+            self.out.push(p);
         }
     }
-    Ok(())
-}
 
-/// Parses `--seeds` values: `1,2,3`, `1..100` (inclusive) or a mix.
-/// A `--seeds` argument, parsed (and rejected with a clear message, exit 2) by clap.
-#[derive(Clone, Debug)]
-pub struct SeedList(pub Vec<u64>);
-
-impl std::str::FromStr for SeedList {
-    type Err = String;
-    fn from_str(s: &str) -> Result<SeedList, String> {
-        parse_seeds(s).map(SeedList)
-    }
-}
-
-pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        if let Some((a, b)) = part.split_once("..") {
-            let (a, b): (u64, u64) = (
-                a.trim().parse().map_err(|_| format!("bad seed range {part}"))?,
-                b.trim().parse().map_err(|_| format!("bad seed range {part}"))?,
-            );
-            if b < a || b - a > 1_000_000 {
-                return Err(format!("bad seed range {part}"));
+    fn dir(&mut self, dir: &Path) -> std::io::Result<()> {
+        if !self.first_visit(dir) {
+            return Ok(());
+        }
+        let mut entries: Vec<PathBuf> =
+            std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        entries.sort();
+        for e in entries {
+            if e.is_dir() {
+                self.dir(&e)?;
+            } else if e.extension().is_some_and(|x| x == "json") {
+                self.file(e);
             }
-            out.extend(a..=b);
-        } else {
-            out.push(part.trim().parse().map_err(|_| format!("bad seed {part}"))?);
         }
+        Ok(())
     }
-    if out.is_empty() {
-        return Err("no seeds".into());
-    }
-    Ok(out)
 }
 
 fn describe(r: &Report) -> String {
@@ -134,6 +127,15 @@ fn run_one(spec: &RunSpec, seed: u64, shown: &str, update: bool) -> Outcome {
     Outcome { pass, line, failure, digest }
 }
 
+/// The most scenario × seed runs one `check` makes (its results and JUnit cases are kept
+/// for the summary; sweeps larger than this are what `swarm` is for).
+pub const MAX_CHECK_RUNS: u64 = 1_000_000;
+
+/// Unreadable files have no work items, so no worker ever runs one.
+fn unreachable_outcome() -> Outcome {
+    Outcome { pass: false, line: String::new(), failure: None, digest: String::new() }
+}
+
 pub fn check(opts: CheckOptions) -> i32 {
     let files = match collect(&opts.paths) {
         Ok(f) => f,
@@ -151,7 +153,13 @@ pub fn check(opts: CheckOptions) -> i32 {
             Entry { path, shown, spec }
         })
         .collect();
-    // Work items: (entry, seed), in output order.
+    if let Some(path) = &opts.junit
+        && let Err(e) = check_output_file(path)
+    {
+        eprintln!("error: --junit: {e}");
+        return 2;
+    }
+    // Work items: (entry, seed), in output order; a run is a few bytes until it runs.
     let mut items: Vec<(usize, u64)> = Vec::new();
     let mut skipped = 0;
     for (i, e) in entries.iter().enumerate() {
@@ -160,48 +168,63 @@ pub fn check(opts: CheckOptions) -> i32 {
                 skipped += 1;
                 continue;
             }
-            let seeds = opts.seeds.clone().unwrap_or_else(|| spec.seeds.clone());
-            items.extend(seeds.into_iter().map(|s| (i, s)));
+            let count = opts.seeds.as_ref().map_or(spec.seeds.len() as u64, SeedList::len);
+            if items.len() as u64 + count > MAX_CHECK_RUNS {
+                eprintln!(
+                    "error: more than {MAX_CHECK_RUNS} scenario × seed runs; check is a regression suite, \
+                     use swarm for sweeps of that size"
+                );
+                return 2;
+            }
+            match &opts.seeds {
+                Some(list) => items.extend(list.iter().map(|s| (i, s))),
+                None => items.extend(spec.seeds.iter().map(|&s| (i, s))),
+            }
         }
     }
-    let results: Vec<Outcome> = super::parallel::map("check", &items, opts.jobs, |&(i, seed)| {
-        let e = &entries[i];
-        match &e.spec {
-            Ok(spec) => run_one(spec, seed, &e.shown, opts.update_digests),
-            // Unreadable files have no work items.
-            Err(_) => Outcome { pass: false, line: String::new(), failure: None, digest: String::new() },
-        }
-    });
 
     let (mut passed, mut failed, mut errors) = (0, 0, 0);
     let mut junit_cases = String::new();
-    let mut k = 0;
-    for (i, e) in entries.iter().enumerate() {
-        match &e.spec {
-            Err(msg) => {
+    let mut digests: Vec<String> = Vec::new();
+    let bar = super::parallel::bar("check", items.len() as u64);
+    // Results print in a fixed order (path, then seed) as each chunk finishes; unreadable
+    // files print at their place in that order.
+    let mut unreadable_before = |upto: usize, reported: &mut usize, junit_cases: &mut String| {
+        for entry in &entries[*reported..upto] {
+            if let Err(msg) = &entry.spec {
                 errors += 1;
-                say!("ERROR {}  {msg}", e.shown);
-                let _ = write!(junit_cases, "{}", junit_case(&e.shown, "load", Some(("error", msg))));
+                say!("ERROR {}  {msg}", entry.shown);
+                let _ = write!(junit_cases, "{}", junit_case(&entry.shown, "load", Some(("error", msg))));
             }
-            Ok(_) => {
-                while k < items.len() && items[k].0 == i {
-                    let r = &results[k];
-                    say!("{}", r.line);
-                    if r.pass {
-                        passed += 1;
-                    } else {
-                        failed += 1;
-                    }
-                    let name = format!("seed {}", items[k].1);
-                    let fail = r.failure.as_deref().map(|f| ("failure", f));
-                    let _ = write!(junit_cases, "{}", junit_case(&e.shown, &name, fail));
-                    k += 1;
-                }
+        }
+        *reported = upto.max(*reported);
+    };
+    let mut reported = 0;
+    for chunk in items.chunks(super::parallel::chunk_size(opts.jobs)) {
+        let results: Vec<Outcome> =
+            super::parallel::map_on(&bar, chunk, opts.jobs, |&(i, seed)| match &entries[i].spec {
+                Ok(spec) => run_one(spec, seed, &entries[i].shown, opts.update_digests),
+                Err(_) => unreachable_outcome(),
+            });
+        for (&(i, seed), r) in chunk.iter().zip(results) {
+            unreadable_before(i, &mut reported, &mut junit_cases);
+            say!("{}", r.line);
+            if r.pass {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+            let fail = r.failure.as_deref().map(|f| ("failure", f));
+            let _ = write!(junit_cases, "{}", junit_case(&entries[i].shown, &format!("seed {seed}"), fail));
+            if opts.update_digests {
+                digests.push(r.digest);
             }
         }
     }
+    unreadable_before(entries.len(), &mut reported, &mut junit_cases);
+    bar.finish_and_clear();
     if opts.update_digests {
-        update_digests(&entries, &items, &results);
+        update_digests(&entries, &items, &digests);
     }
     let mut summary = format!("{passed} passed, {failed} failed");
     if errors > 0 {
@@ -247,7 +270,7 @@ fn junit_case(file: &str, name: &str, failure: Option<(&str, &str)>) -> String {
 }
 
 /// Rewrites the pinned digests of every scenario that pins any, for the seeds just run.
-fn update_digests(entries: &[Entry], items: &[(usize, u64)], results: &[Outcome]) {
+fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String]) {
     for (i, e) in entries.iter().enumerate() {
         let Ok(text) = std::fs::read_to_string(&e.path) else {
             continue;
@@ -265,7 +288,7 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], results: &[Outcome]
                 continue;
             }
             let key = seed.to_string();
-            let new = serde_json::Value::String(results[k].digest.clone());
+            let new = serde_json::Value::String(digests[k].clone());
             if pins.get(&key) != Some(&new) {
                 moved.push(key.clone());
                 pins.insert(key, new);
@@ -288,15 +311,6 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], results: &[Outcome]
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seed_lists() {
-        assert_eq!(parse_seeds("1,2,5").unwrap(), vec![1, 2, 5]);
-        assert_eq!(parse_seeds("3..5,9").unwrap(), vec![3, 4, 5, 9]);
-        assert!(parse_seeds("5..3").is_err());
-        assert!(parse_seeds("x").is_err());
-        assert!(parse_seeds("").is_err());
-    }
 
     #[test]
     fn junit_escapes() {

@@ -131,11 +131,27 @@ pub fn diverge_runs(a: (&RunSpec, u64), b: (&RunSpec, u64), context: usize) -> O
 fn load(path: &Path, seed: Option<u64>) -> Result<Input, String> {
     if path.extension().is_some_and(|e| e == "jsonl") {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        return Ok(Input::Trace(text.lines().map(str::to_string).collect()));
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        check_trace(&lines).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(Input::Trace(lines));
     }
     let spec = scenario::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let seed = seed.unwrap_or(spec.seed);
     Ok(Input::Scenario(Box::new(spec), seed))
+}
+
+/// A trace written by `run --trace`: one JSON object per line, each with its step number
+/// and time. Anything else is bad input (exit 2), not a run that "differs".
+fn check_trace(lines: &[String]) -> Result<(), String> {
+    for (i, line) in lines.iter().enumerate() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("line {}: not a trace record: {e}", i + 1))?;
+        let step = v.get("step").and_then(serde_json::Value::as_u64);
+        if step.is_none() || v.get("time").and_then(serde_json::Value::as_u64).is_none() {
+            return Err(format!("line {}: not a trace record (a trace line has \"step\" and \"time\")", i + 1));
+        }
+    }
+    Ok(())
 }
 
 enum Input {
@@ -187,6 +203,16 @@ mod tests {
 
     fn lines(xs: &[&str]) -> Vec<String> {
         xs.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_trace_is_json_records_with_step_and_time() {
+        assert_eq!(check_trace(&lines(&[r#"{"step": 0, "time": 0, "kind": "start"}"#])), Ok(()));
+        assert_eq!(check_trace(&[]), Ok(()));
+        let e = check_trace(&lines(&[r#"{"step": 0, "time": 0}"#, "garbage"])).unwrap_err();
+        assert!(e.starts_with("line 2: not a trace record"), "{e}");
+        let e = check_trace(&lines(&[r#"{"time": 0}"#])).unwrap_err();
+        assert!(e.contains("\"step\""), "{e}");
     }
 
     #[test]

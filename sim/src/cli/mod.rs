@@ -19,12 +19,13 @@ pub mod parallel;
 pub mod plot;
 pub mod progress;
 pub mod run;
+pub mod seeds;
 pub mod shrink;
 pub mod swarm;
 
 use crate::protocol::dbft::Mutation;
-use check::SeedList;
 use clap::{Parser, Subcommand};
+use seeds::SeedList;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -178,16 +179,26 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match cli.command {
+    let code = dispatch(cli.command);
+    finish(code)
+}
+
+fn dispatch(command: Command) -> i32 {
+    match command {
         Command::Run { scenario, seed, out, trace, quiet, narrate } => {
             run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate })
         }
         Command::Check { paths, jobs, junit, update_digests, seeds, long } => {
-            let seeds = seeds.map(|s| s.0);
             check::check(check::CheckOptions { paths, jobs, junit, update_digests, seeds, long })
         }
         Command::Plot { out, seeds, heights, block_time_ms, validators, jobs } => {
-            let seeds = seeds.0;
+            let seeds = match seeds.to_vec(10_000) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
             if heights == 0 || block_time_ms == 0 || validators.iter().any(|&n| n == 0 || n > 1024) {
                 eprintln!("error: --heights and --block-time-ms must be > 0, --validators in 1..=1024");
                 return 2;
@@ -195,7 +206,6 @@ pub fn main() -> i32 {
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
         Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
-            let seeds = seeds.0;
             if heights == 0 {
                 eprintln!("error: --heights must be > 0");
                 return 2;
@@ -227,7 +237,14 @@ pub fn main() -> i32 {
             })
         }
         Command::HandoffTable { seeds, jobs, out } => {
-            handoffs::table(handoffs::TableOptions { seeds: seeds.0, jobs, out })
+            let seeds = match seeds.to_vec(10_000) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            handoffs::table(handoffs::TableOptions { seeds, jobs, out })
         }
         Command::Diff { a, b, seed, seed_b, context } => diff::run(&a, &b, diff::DiffOptions { seed, seed_b, context }),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
@@ -246,6 +263,26 @@ pub fn say_line(args: std::fmt::Arguments) {
         CLOSED.store(true, Ordering::Relaxed);
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: cannot write to stdout: {e}");
+            STDOUT_FAILED.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// Set when command output could not be written for a reason other than a closed pipe
+/// (a full disk, `> /dev/full`): the command's result never reached its reader, so the
+/// process must not exit 0.
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The exit code, after flushing stdout: an output error turns success into exit 2.
+fn finish(code: i32) -> i32 {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if let Err(e) = std::io::stdout().flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+        && !STDOUT_FAILED.load(Ordering::Relaxed)
+    {
+        eprintln!("error: cannot write to stdout: {e}");
+        STDOUT_FAILED.store(true, Ordering::Relaxed);
+    }
+    if STDOUT_FAILED.load(Ordering::Relaxed) { code.max(2) } else { code }
 }

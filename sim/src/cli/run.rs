@@ -2,7 +2,7 @@
 
 use super::progress::Progress;
 use crate::engine::trace::{Observer, Observers};
-use crate::report::files::{AtomicFile, write_atomic};
+use crate::report::files::{AtomicFile, check_output_file, write_atomic};
 use crate::report::narrate::Narrator;
 use crate::report::trace_file::TraceWriter;
 use crate::report::{Report, summary};
@@ -36,6 +36,13 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     };
     let seed = seed.unwrap_or(spec.seed);
     let out = out.unwrap_or_else(|| default_out(&spec.name, seed));
+    // Every output path is checked before the run, so a bad one costs nothing.
+    let mut targets = vec![out.join("report.json"), out.join("heights.svg")];
+    targets.extend(trace.clone());
+    if let Err(e) = targets.iter().try_for_each(|p| check_output_file(p)) {
+        eprintln!("error: cannot write the run's output: {e}");
+        return 2;
+    }
     let mut trace_writer = match &trace {
         None => None,
         Some(p) => match AtomicFile::create(p) {

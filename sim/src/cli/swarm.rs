@@ -17,6 +17,7 @@
 //! random height is reached, some of them privately to a few nodes.
 
 use super::parallel;
+use super::seeds::SeedList;
 use super::shrink::Failure;
 use crate::engine::rng::{SimRng, Stream};
 use crate::report::Report;
@@ -27,7 +28,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub struct SwarmOptions {
-    pub seeds: Vec<u64>,
+    pub seeds: SeedList,
     pub jobs: usize,
     pub out: PathBuf,
     pub heights: u32,
@@ -260,7 +261,7 @@ struct Outcome {
 }
 
 pub fn swarm(o: SwarmOptions) -> i32 {
-    let results = parallel::map("swarm", &o.seeds, o.jobs, |&seed| {
+    let run_seed = |&seed: &u64| {
         let text = if o.honest_churn {
             generate_honest_churn(seed, o.heights)
         } else {
@@ -270,42 +271,54 @@ pub fn swarm(o: SwarmOptions) -> i32 {
             .map(|spec| Failure::of(&Report::build(&spec, &world::run(&spec, seed, None, false))))
             .map_err(|e| e.to_string());
         Outcome { text, result }
-    });
+    };
     let (mut violations, mut stalls_by_class) = (0, BTreeMap::<&str, u64>::new());
     let mut ok = 0;
-    for (seed, r) in o.seeds.iter().zip(&results) {
-        let summary = match &r.result {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: swarm seed {seed} generated a bad scenario: {e}");
-                return 2;
-            }
-        };
-        let keep = if !summary.safety.is_empty() {
-            violations += 1;
-            say!("VIOLATION seed {seed}: {}", summary.safety.join(" "));
-            true
-        } else if let Some((class, ..)) = summary.stall {
-            *stalls_by_class.entry(class).or_insert(0) += 1;
-            if o.honest_churn {
-                say!("STALL seed {seed}: {class} (an honest run must not stall)");
-            }
-            o.keep_stalls || o.honest_churn
-        } else {
-            ok += 1;
-            false
-        };
-        if keep {
-            let path = o.out.join(format!("swarm-{seed}.json"));
-            match write_atomic(&path, r.text.as_bytes()) {
-                Ok(()) => say!("  wrote {} (replay: dbft-sim run {})", path.display(), path.display()),
+    // Seeds stream through in chunks: memory stays flat however many seeds there are, and
+    // results print in seed order whatever the number of workers.
+    let bar = parallel::bar("swarm", o.seeds.len());
+    let mut seeds = o.seeds.iter();
+    loop {
+        let chunk: Vec<u64> = seeds.by_ref().take(parallel::chunk_size(o.jobs)).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let results = parallel::map_on(&bar, &chunk, o.jobs, run_seed);
+        for (seed, r) in chunk.iter().zip(&results) {
+            let summary = match &r.result {
+                Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: cannot write {}: {e}", path.display());
+                    eprintln!("error: swarm seed {seed} generated a bad scenario: {e}");
                     return 2;
+                }
+            };
+            let keep = if !summary.safety.is_empty() {
+                violations += 1;
+                say!("VIOLATION seed {seed}: {}", summary.safety.join(" "));
+                true
+            } else if let Some((class, ..)) = summary.stall {
+                *stalls_by_class.entry(class).or_insert(0) += 1;
+                if o.honest_churn {
+                    say!("STALL seed {seed}: {class} (an honest run must not stall)");
+                }
+                o.keep_stalls || o.honest_churn
+            } else {
+                ok += 1;
+                false
+            };
+            if keep {
+                let path = o.out.join(format!("swarm-{seed}.json"));
+                match write_atomic(&path, r.text.as_bytes()) {
+                    Ok(()) => say!("  wrote {} (replay: dbft-sim run {})", path.display(), path.display()),
+                    Err(e) => {
+                        eprintln!("error: cannot write {}: {e}", path.display());
+                        return 2;
+                    }
                 }
             }
         }
     }
+    bar.finish_and_clear();
     let stalls: Vec<String> = stalls_by_class.iter().map(|(c, k)| format!("{k} {c}")).collect();
     say!(
         "{} runs: {ok} reached their heights, {violations} safety violations, stalls: {}",

@@ -27,7 +27,14 @@ pub fn parse(text: &str, default_name: &str) -> Result<RunSpec, ScenarioError> {
     let raw: schema::Scenario = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." || path == "?" { String::new() } else { path };
-        ScenarioError::new(path, clean_serde_message(&e.inner().to_string()))
+        let message = e.inner().to_string();
+        // serde reports a repeated field or key at the enclosing object; name the field.
+        let path = match repeated_name(&message) {
+            Some(field) if path.is_empty() => field.to_string(),
+            Some(field) => format!("{path}.{field}"),
+            None => path,
+        };
+        ScenarioError::new(path, clean_serde_message(&message))
     })?;
     // Nothing but whitespace may follow the object.
     de.end().map_err(|e| ScenarioError::new("", format!("text after the scenario object: {e}")))?;
@@ -40,6 +47,12 @@ pub fn load(path: &Path) -> Result<RunSpec, ScenarioError> {
         .map_err(|e| ScenarioError::new("", format!("cannot read {}: {e}", path.display())))?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
     parse(&text, stem)
+}
+
+/// The name in "duplicate field `x`" or "duplicate key `x`" messages.
+fn repeated_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("duplicate field `").or_else(|| message.strip_prefix("duplicate key `"))?;
+    rest.split_once('`').map(|(name, _)| name)
 }
 
 /// serde messages end with " at line L column C"; keep that, but make untagged-enum
@@ -63,5 +76,7 @@ fn clean_serde_message(m: &str) -> String {
     m.to_string()
 }
 
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,8 @@ pub const DEFAULT_VALIDATORS: u32 = 4;
 pub const DEFAULT_BLOCK_TIME_MS: f64 = 15_000.0;
 pub const DEFAULT_HEIGHTS: u32 = 10;
 const MAX_NODES: u32 = 1024;
+/// The shortest period a periodic Byzantine behaviour may have (1 ms).
+const MIN_BEHAVIOUR_PERIOD: SimTime = SimTime(1_000);
 /// One year of simulated time.
 const MAX_DURATION_MS: f64 = 3.15e10;
 
@@ -41,6 +43,17 @@ fn time_ms(path: &str, ms: f64) -> Result<SimTime> {
         return err(path, "must be a finite number ≥ 0 (milliseconds)");
     }
     Ok(SimTime::from_ms_f64(ms))
+}
+
+/// Adds the name of a twin or attacker node, which must not clash with any other node
+/// (a second twin of one validator, two attackers holding the same keys, or a validator
+/// that happens to be called "R1.twin").
+fn push_unique(names: &mut Vec<String>, name: String, path: &str) -> Result<()> {
+    if names.contains(&name) {
+        return err(path, format!("would create a second node named \"{name}\""));
+    }
+    names.push(name);
+    Ok(())
 }
 
 fn positive(path: &str, x: f64) -> Result<f64> {
@@ -188,8 +201,10 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         .collect();
     let keyed_names = Names { names: names[..keyed].to_vec() };
     for (i, t) in s.twins.as_deref().unwrap_or(&[]).iter().enumerate() {
-        let of = keyed_names.node(&format!("twins[{i}].node"), &t.node)?.idx();
-        names.push(format!("{}.twin", names[of]));
+        let path = format!("twins[{i}].node");
+        let of = keyed_names.node(&path, &t.node)?.idx();
+        let name = format!("{}.twin", names[of]);
+        push_unique(&mut names, name, &path)?;
         roles.push(Role::Twin { of });
     }
     for (i, c) in s.compromised_keys.as_deref().unwrap_or(&[]).iter().enumerate() {
@@ -208,13 +223,9 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
             keys_of.push(k);
         }
         let owner: Vec<&str> = keys_of.iter().map(|&k| names[k].as_str()).collect();
-        names.push(format!("{}.attacker", owner.join("_")));
+        let name = format!("{}.attacker", owner.join("_"));
+        push_unique(&mut names, name, &path)?;
         roles.push(Role::Attacker { keys_of });
-    }
-    for (i, n) in names.iter().enumerate() {
-        if names[..i].contains(n) {
-            return err("twins", format!("duplicate node name \"{n}\""));
-        }
     }
     let lookup = Names { names: names.clone() };
     let n_nodes = names.len();
@@ -622,8 +633,10 @@ fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names)
         let p = format!("{path}[{i}]");
         let period = |ms: f64| -> Result<u64> {
             let t = time_ms(&format!("{p}.period_ms"), ms)?;
-            if t.0 == 0 {
-                return err(format!("{p}.period_ms"), "must be > 0");
+            // A floor keeps the work per simulated second bounded: a sub-millisecond period
+            // would schedule millions of actions before the run's first block.
+            if t.0 < MIN_BEHAVIOUR_PERIOD.0 {
+                return err(format!("{p}.period_ms"), "must be at least 1 ms");
             }
             Ok(t.0)
         };
@@ -930,21 +943,27 @@ fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
     };
     let latency_p99_ms = e.latency_p99_ms.map(|x| positive("expect.latency_p99_ms", x)).transpose()?;
     let mut digests = BTreeMap::new();
-    for (k, v) in e.digests.unwrap_or_default() {
+    for (k, v) in e.digests.unwrap_or_default().0 {
         let path = format!("expect.digests.{k}");
         let seed: u64 = k.parse().map_err(|_| ScenarioError::new(&path, "key must be a seed (a decimal integer)"))?;
         let h = Hash32::from_hex(&v).ok_or_else(|| ScenarioError::new(&path, "must be 64 hex digits"))?;
-        digests.insert(seed, h);
+        if digests.insert(seed, h).is_some() {
+            return err(path, format!("seed {seed} is pinned twice"));
+        }
     }
     let mut views = BTreeMap::new();
-    for (k, v) in e.views.unwrap_or_default() {
-        let h: u32 =
-            k.parse().ok().filter(|h| *h >= 1).ok_or_else(|| {
-                ScenarioError::new(format!("expect.views.{k}"), "key must be a height (an integer ≥ 1)")
-            })?;
-        views.insert(h, v);
+    for (k, v) in e.views.unwrap_or_default().0 {
+        let path = format!("expect.views.{k}");
+        let h: u32 = k
+            .parse()
+            .ok()
+            .filter(|h| *h >= 1)
+            .ok_or_else(|| ScenarioError::new(&path, "key must be a height (an integer ≥ 1)"))?;
+        if views.insert(h, v).is_some() {
+            return err(path, format!("height {h} is listed twice"));
+        }
     }
-    let marks = e.marks.unwrap_or_default();
+    let marks = e.marks.unwrap_or_default().0;
     Ok(ExpectSpec {
         views,
         marks,

@@ -6,7 +6,40 @@
 //! `scenarios/README.md`; keep the two in step.
 
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A JSON object read as a map that rejects a key written twice. serde_json (like most
+/// JSON readers) lets the last duplicate win, which would silently drop a pinned digest or
+/// an expected mark that a user wrote; a scenario says each thing once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UniqueMap<V>(pub BTreeMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct UniqueVisitor<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for UniqueVisitor<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!("duplicate key `{key}`")));
+                    }
+                    let value = map.next_value()?;
+                    out.insert(key, value);
+                }
+                Ok(UniqueMap(out))
+            }
+        }
+        d.deserialize_map(UniqueVisitor(PhantomData))
+    }
+}
 
 /// A node reference: its name ("R2", "W0", or a custom name) or its index.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -284,11 +317,11 @@ pub struct Expect {
     pub max_view: Option<u8>,
     pub latency_p99_ms: Option<f64>,
     /// Pinned trace digests by seed (decimal string keys, as JSON requires).
-    pub digests: Option<BTreeMap<String, String>>,
+    pub digests: Option<UniqueMap<String>>,
     /// The exact view each listed height must be final in (height → view).
-    pub views: Option<BTreeMap<String, u8>>,
+    pub views: Option<UniqueMap<u8>>,
     /// Coverage marks the run must reach at least this often (name → minimum count).
-    pub marks: Option<BTreeMap<String, u64>>,
+    pub marks: Option<UniqueMap<u64>>,
     /// Validator-set hand-offs the run must make.
     pub handoffs: Option<ExpectHandoffs>,
 }
