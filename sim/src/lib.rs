@@ -4,14 +4,16 @@
 //! queue, seeded streams, the run loop), `net` (what happens to a message in flight),
 //! `protocol` (the replica interface and dBFT 2.0 itself), `byzantine` (behaviours that wrap
 //! honest replicas), `validators` (who signs at which height), `invariants` (what must never
-//! happen and the stall diagnosis), `scenario` (the file format), `report` (metrics, JSON
-//! report, traces, plots) and `cli` (the `dbft-sim` subcommands).
+//! happen and the stall diagnosis), `phases` (the fault phase, then the liveness phase
+//! after GST), `scenario` (the file format), `report` (metrics, JSON report, traces,
+//! plots) and `cli` (the `dbft-sim` subcommands).
 
 pub mod byzantine;
 pub mod cli;
 pub mod engine;
 pub mod invariants;
 pub mod net;
+pub mod phases;
 pub mod protocol;
 pub mod report;
 pub mod scenario;

@@ -57,6 +57,7 @@ pub struct World {
 }
 
 /// Builds the world of `spec` for `seed`.
+/// Builds the world for `spec` as given (`run` applies the liveness phase first).
 pub fn build(spec: &RunSpec, seed: u64) -> World {
     let keys = Rc::new(Keyring::generate(seed, spec.validators + spec.candidates));
     let genesis_set = Rc::new(ValidatorSet::new((0..spec.validators as u32).map(KeyId).collect()));
@@ -175,6 +176,8 @@ pub fn describe_change(spec: &RunSpec, c: &SetChange) -> String {
 /// Runs `spec` with `seed`; `extra` observers (a trace writer, a progress bar) see every
 /// event too.
 pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_content: bool) -> RunResult {
+    let phased = crate::phases::liveness_phase(spec);
+    let spec: &RunSpec = &phased;
     let World { mut engine, honest, check } = build(spec, seed);
     engine.trace_content = trace_content;
     let mut digest = Digest::default();

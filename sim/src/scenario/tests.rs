@@ -192,26 +192,3 @@ fn candidates_changes_and_handoff_resolve() {
     assert_eq!(plain.protocol.handoff.rule, HandoffRule::DualQuorum);
     assert_eq!(parse("{}", "e").unwrap().protocol.handoff.rule, HandoffRule::NextBlock);
 }
-
-#[test]
-fn gst_ends_partitions_degradations_and_rules() {
-    let spec = parse(
-        r#"{"network": {"partitions": [{"groups": [["R0"]], "from_ms": 10, "until_ms": 900},
-                                      {"groups": [["R1"]], "from_ms": 600}],
-                        "degradations": [{"from_ms": 0, "until_ms": 800, "loss": 0.5}]},
-            "rules": [{"match": {"from_ms": 0}, "action": {"do": "drop"}},
-                      {"match": {"from_ms": 700}, "action": {"do": "drop"}}],
-            "timers": [{"do": "suppress", "node": "R2", "from_ms": 100, "until_ms": 5000}],
-            "liveness": {"gst_ms": 500}}"#,
-        "x",
-    )
-    .unwrap();
-    let gst = crate::engine::time::SimTime::from_ms(500);
-    assert_eq!(spec.network.partitions.len(), 1, "the partition starting after GST is gone");
-    assert_eq!(spec.network.partitions[0].until, gst);
-    assert_eq!(spec.network.degradations[0].until, gst);
-    assert_eq!(spec.rules[0].matcher.window_until, gst);
-    let r1 = &spec.rules[1].matcher;
-    assert_eq!(r1.window_until, r1.window_from, "a rule starting after GST never matches");
-    assert!(matches!(spec.timers[0], spec::TimerSpec::Suppress { until, .. } if until == gst));
-}

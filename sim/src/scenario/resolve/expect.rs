@@ -1,0 +1,124 @@
+//! `expect`: the outcome a scenario claims (safety, liveness, stall, views, marks, digests,
+//! hand-offs), checked by `check`.
+
+use super::*;
+use crate::protocol::crypto::Hash32;
+use std::collections::BTreeMap;
+
+pub(super) fn resolve_expect_handoffs(
+    h: &schema::ExpectHandoffs,
+    names: &Names,
+    keyed: usize,
+) -> Result<ExpectHandoffs> {
+    const P: &str = "expect.handoffs";
+    let final_set = match &h.final_set {
+        None => None,
+        Some(list) => {
+            let mut keys = Vec::new();
+            for (i, r) in list.iter().enumerate() {
+                let n = names.node(&format!("{P}.final_set[{i}]"), r)?;
+                if n.idx() >= keyed {
+                    return err(format!("{P}.final_set[{i}]"), "holds no validator key");
+                }
+                keys.push(n.idx());
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            Some(keys.into_iter().map(|k| names.names[k].clone()).collect())
+        }
+    };
+    if let Some(v) = &h.heights
+        && v.windows(2).any(|w| w[0] >= w[1])
+    {
+        return err(format!("{P}.heights"), "must be increasing");
+    }
+    let min_latency_ms = h.min_latency_ms.map(|x| non_negative(&format!("{P}.min_latency_ms"), x)).transpose()?;
+    let max_latency_ms = h.max_latency_ms.map(|x| positive(&format!("{P}.max_latency_ms"), x)).transpose()?;
+    Ok(ExpectHandoffs { count: h.count, heights: h.heights.clone(), final_set, min_latency_ms, max_latency_ms })
+}
+
+pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
+    let safety_holds = match e.safety.as_deref() {
+        None => None,
+        Some("holds") => Some(true),
+        Some("violated") => Some(false),
+        Some(x) => {
+            return err("expect.safety", format!("\"{x}\": expected \"holds\" or \"violated\""));
+        }
+    };
+    if let Some(v) = &e.violations {
+        for (i, id) in v.iter().enumerate() {
+            let ids: Vec<&str> = crate::invariants::INVARIANTS.iter().map(|(id, _)| *id).collect();
+            if !ids.contains(&id.as_str()) {
+                return err(
+                    format!("expect.violations[{i}]"),
+                    format!("unknown invariant \"{id}\" (known: {})", ids.join(", ")),
+                );
+            }
+        }
+        if safety_holds == Some(true) && v.iter().any(|id| id.starts_with('S')) {
+            return err("expect.violations", "contradicts \"safety\": \"holds\"");
+        }
+    }
+    let liveness_holds = match e.liveness.as_deref() {
+        None => None,
+        Some("holds") => Some(true),
+        Some("stalls") => Some(false),
+        Some(x) => {
+            return err("expect.liveness", format!("\"{x}\": expected \"holds\" or \"stalls\""));
+        }
+    };
+    let stall = match e.stall {
+        None => None,
+        Some(s) => {
+            if let Some(c) = &s.class
+                && !STALL_CLASSES.contains(&c.as_str())
+            {
+                return err(
+                    "expect.stall.class",
+                    format!("unknown class \"{c}\" (known: {})", STALL_CLASSES.join(", ")),
+                );
+            }
+            if liveness_holds == Some(true) {
+                return err("expect.stall", "contradicts \"liveness\": \"holds\"");
+            }
+            Some(ExpectStall { class: s.class, height: s.height, view: s.view })
+        }
+    };
+    let latency_p99_ms = e.latency_p99_ms.map(|x| positive("expect.latency_p99_ms", x)).transpose()?;
+    let mut digests = BTreeMap::new();
+    for (k, v) in e.digests.unwrap_or_default().0 {
+        let path = format!("expect.digests.{k}");
+        let seed: u64 = k.parse().map_err(|_| ScenarioError::new(&path, "key must be a seed (a decimal integer)"))?;
+        let h = Hash32::from_hex(&v).ok_or_else(|| ScenarioError::new(&path, "must be 64 hex digits"))?;
+        if digests.insert(seed, h).is_some() {
+            return err(path, format!("seed {seed} is pinned twice"));
+        }
+    }
+    let mut views = BTreeMap::new();
+    for (k, v) in e.views.unwrap_or_default().0 {
+        let path = format!("expect.views.{k}");
+        let h: u32 = k
+            .parse()
+            .ok()
+            .filter(|h| *h >= 1)
+            .ok_or_else(|| ScenarioError::new(&path, "key must be a height (an integer ≥ 1)"))?;
+        if views.insert(h, v).is_some() {
+            return err(path, format!("height {h} is listed twice"));
+        }
+    }
+    let marks = e.marks.unwrap_or_default().0;
+    Ok(ExpectSpec {
+        views,
+        marks,
+        handoffs: None,
+        safety_holds,
+        violations: e.violations,
+        liveness_holds,
+        stall,
+        min_heights: e.min_heights,
+        max_view: e.max_view,
+        latency_p99_ms,
+        digests,
+    })
+}

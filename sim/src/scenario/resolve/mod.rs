@@ -1,0 +1,178 @@
+//! From the file format to a resolved [`RunSpec`]: defaults, name resolution and every
+//! check that needs more than a type. Each error names the JSON path it is about. One
+//! submodule per section of the file; [`resolve`] calls them in the order a section's
+//! references need (nodes first: everything else names them).
+
+mod byzantine;
+mod changes;
+mod expect;
+mod faults;
+mod network;
+mod nodes;
+mod protocol;
+mod run;
+
+use super::error::{Result, ScenarioError};
+use super::schema::{self, NodeRef};
+use super::spec::*;
+use crate::engine::time::SimTime;
+use crate::protocol::NodeId;
+
+/// Stall classifications a scenario may expect.
+/// `undiagnosed` is not among them: an expectation names a reason.
+pub const STALL_CLASSES: [&str; 6] =
+    ["commit-lock", "partitioned", "too-many-faulty", "still-progressing", "timer-starved", "view-split"];
+
+pub const DEFAULT_VALIDATORS: u32 = 4;
+pub const DEFAULT_BLOCK_TIME_MS: f64 = 15_000.0;
+pub const DEFAULT_HEIGHTS: u32 = 10;
+const MAX_NODES: u32 = 1024;
+/// The shortest period a periodic Byzantine behaviour may have (1 ms).
+const MIN_BEHAVIOUR_PERIOD: SimTime = SimTime(1_000);
+/// One year of simulated time.
+const MAX_DURATION_MS: f64 = 3.15e10;
+
+fn err<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T> {
+    Err(ScenarioError::new(path, reason))
+}
+
+/// A time in milliseconds: finite and ≥ 0.
+fn time_ms(path: &str, ms: f64) -> Result<SimTime> {
+    if !ms.is_finite() || ms < 0.0 {
+        return err(path, "must be a finite number ≥ 0 (milliseconds)");
+    }
+    Ok(SimTime::from_ms_f64(ms))
+}
+
+/// Adds the name of a twin or attacker node, which must not clash with any other node
+/// (a second twin of one validator, two attackers holding the same keys, or a validator
+/// that happens to be called "R1.twin").
+fn push_unique(names: &mut Vec<String>, name: String, path: &str) -> Result<()> {
+    if names.contains(&name) {
+        return err(path, format!("would create a second node named \"{name}\""));
+    }
+    names.push(name);
+    Ok(())
+}
+
+fn positive(path: &str, x: f64) -> Result<f64> {
+    if !x.is_finite() || x <= 0.0 {
+        return err(path, "must be > 0");
+    }
+    Ok(x)
+}
+
+fn non_negative(path: &str, x: f64) -> Result<f64> {
+    if !x.is_finite() || x < 0.0 {
+        return err(path, "must be ≥ 0");
+    }
+    Ok(x)
+}
+
+fn probability(path: &str, p: f64) -> Result<f64> {
+    if !p.is_finite() || !(0.0..=1.0).contains(&p) {
+        return err(path, "must be a probability in [0, 1]");
+    }
+    Ok(p)
+}
+
+/// Names of every node, for resolving references.
+struct Names {
+    names: Vec<String>,
+}
+
+impl Names {
+    fn node(&self, path: &str, r: &NodeRef) -> Result<NodeId> {
+        match r {
+            NodeRef::Index(i) if (*i as usize) < self.names.len() => Ok(NodeId(*i)),
+            NodeRef::Index(i) => {
+                err(path, format!("node index {i} out of range (there are {} nodes)", self.names.len()))
+            }
+            NodeRef::Name(n) => match self.names.iter().position(|x| x == n) {
+                Some(i) => Ok(NodeId(i as u32)),
+                None => err(path, format!("unknown node \"{n}\" (known: {})", self.names.join(", "))),
+            },
+        }
+    }
+
+    fn nodes(&self, path: &str, list: &[NodeRef]) -> Result<Vec<NodeId>> {
+        list.iter().enumerate().map(|(i, r)| self.node(&format!("{path}[{i}]"), r)).collect()
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// Resolves a parsed scenario. `default_name` is used when the file has no `name`.
+pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
+    if let Some(v) = s.version
+        && v != 1
+    {
+        return err("version", format!("unsupported version {v} (this build reads version 1)"));
+    }
+    let name = s.name.clone().unwrap_or_else(|| default_name.to_string());
+    if !valid_name(&name) || name.chars().all(|c| c == '.') {
+        return err("name", "must be 1–64 characters of letters, digits, '.', '_' or '-', and not only dots");
+    }
+    let seed = s.seed.unwrap_or(1);
+    let seeds = match &s.seeds {
+        Some(v) if v.is_empty() => return err("seeds", "must list at least one seed"),
+        Some(v) => v.clone(),
+        None => vec![seed],
+    };
+
+    let nodes::NodeTable { names, roles, validators, candidates } = nodes::resolve_nodes(s)?;
+    let keyed = validators + candidates;
+    let lookup = Names { names: names.clone() };
+    let n_nodes = names.len();
+    let protocol = protocol::resolve_protocol(s.protocol.clone().unwrap_or_default())?;
+    let network = network::resolve_network(s.network.clone().unwrap_or_default(), &lookup, n_nodes)?;
+    let (crashes, drift) = faults::resolve_faults(s.faults.clone().unwrap_or_default(), &lookup, n_nodes)?;
+    let workload = run::resolve_workload(s.workload.clone().unwrap_or_default(), &lookup)?;
+    let stop = run::resolve_stop(s.stop.clone().unwrap_or_default(), protocol.block_time_us)?;
+    let liveness = run::resolve_liveness(s.liveness.clone().unwrap_or_default(), protocol.block_time_us)?;
+    let changes = changes::resolve_changes(s.changes.as_deref().unwrap_or(&[]), &lookup, validators, keyed, &stop)?;
+    let mut expect = expect::resolve_expect(s.expect.clone().unwrap_or_default())?;
+    if let Some(h) = s.expect.as_ref().and_then(|e| e.handoffs.as_ref()) {
+        expect.handoffs = Some(expect::resolve_expect_handoffs(h, &lookup, keyed)?);
+    }
+    let rules = network::resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
+    let timers = faults::resolve_timers(s.timers.as_deref().unwrap_or(&[]), &lookup)?;
+    let byzantine::Faulty { behaviours, byzantine_from, honest } =
+        byzantine::resolve_byzantine(s, &names, &roles, &lookup)?;
+
+    let nodes = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| NodeSpec {
+            name: name.clone(),
+            role: roles[i].clone(),
+            clock_drift_ppm: drift[i],
+            behaviours: behaviours[i].clone(),
+            byzantine_from: byzantine_from[i],
+            honest: honest[i],
+        })
+        .collect();
+
+    Ok(RunSpec {
+        name,
+        description: s.description.clone().unwrap_or_default(),
+        seed,
+        seeds,
+        nodes,
+        validators,
+        candidates,
+        changes,
+        protocol,
+        network,
+        crashes,
+        workload,
+        stop,
+        liveness,
+        expect,
+        rules,
+        timers,
+        tags: s.tags.clone().unwrap_or_default(),
+    })
+}

@@ -1,0 +1,71 @@
+//! `protocol`: block time, C# or Go semantics, a deliberate mutation, the hand-off rule.
+
+use super::{DEFAULT_BLOCK_TIME_MS, err, positive};
+use crate::engine::time::SimTime;
+use crate::protocol::dbft::Mutation;
+use crate::protocol::dbft::semantics::Semantics;
+use crate::scenario::error::{Result, ScenarioError};
+use crate::scenario::schema;
+use crate::scenario::spec::ProtocolSpec;
+use crate::validators::handoff::{HandoffOptions, HandoffRule};
+
+pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
+    let block_time_ms = positive("protocol.block_time_ms", p.block_time_ms.unwrap_or(DEFAULT_BLOCK_TIME_MS))?;
+    if block_time_ms > 86_400_000.0 {
+        return err("protocol.block_time_ms", "must be at most one day");
+    }
+    let semantics = match p.semantics.as_deref() {
+        None => Semantics::CSharp,
+        Some(x) => Semantics::parse(x).ok_or_else(|| {
+            ScenarioError::new(
+                "protocol.semantics",
+                format!("unknown semantics \"{x}\" (expected \"csharp\" or \"go\")"),
+            )
+        })?,
+    };
+    let mutation = match p.mutation.as_deref() {
+        None => None,
+        Some(x) => Some(Mutation::parse(x).ok_or_else(|| {
+            ScenarioError::new(
+                "protocol.mutation",
+                format!("unknown mutation \"{x}\" (expected no-commit-phase, no-commit-lock or quorum-off-by-one)"),
+            )
+        })?),
+    };
+    Ok(ProtocolSpec {
+        block_time_us: SimTime::from_ms_f64(block_time_ms).0.max(1),
+        semantics,
+        max_tx_per_block: p.max_tx_per_block.unwrap_or(512) as usize,
+        mutation,
+        handoff: resolve_handoff(p.handoff.as_ref())?,
+    })
+}
+
+fn resolve_handoff(h: Option<&schema::HandoffSpec>) -> Result<HandoffOptions> {
+    let (rule, period, churn_limit, base) = match h {
+        None => return Ok(HandoffOptions::default()),
+        Some(schema::HandoffSpec::Rule(r)) => (r.as_str(), None, None, "protocol.handoff"),
+        Some(schema::HandoffSpec::Spec(o)) => (o.rule.as_str(), o.period, o.churn_limit, "protocol.handoff.rule"),
+    };
+    let rule = match (rule, period) {
+        ("next-block", None) => HandoffRule::NextBlock,
+        ("delay-2", None) => HandoffRule::Delay2,
+        ("dual-quorum", None) => HandoffRule::DualQuorum,
+        ("apply-on-propose", None) => HandoffRule::ApplyOnPropose,
+        ("refresh-period", Some(0)) => return err("protocol.handoff.period", "must be at least 1"),
+        ("refresh-period", Some(k)) => HandoffRule::RefreshPeriod { period: k },
+        ("refresh-period", None) => {
+            return err(base, "refresh-period needs a period: {\"rule\": \"refresh-period\", \"period\": 21}");
+        }
+        (r, Some(_)) if HandoffRule::NAMES.contains(&r) => {
+            return err("protocol.handoff.period", format!("only refresh-period has a period, not {r}"));
+        }
+        (r, _) => {
+            return err(base, format!("unknown hand-off rule \"{r}\" (known: {})", HandoffRule::NAMES.join(", ")));
+        }
+    };
+    if churn_limit == Some(0) {
+        return err("protocol.handoff.churn_limit", "must be at least 1");
+    }
+    Ok(HandoffOptions { rule, churn_limit })
+}

@@ -1,0 +1,69 @@
+//! `workload` (transactions and who is denied them), `stop` (when a run ends) and
+//! `liveness` (GST, the bound after it, how many views count as progress).
+
+use super::{DEFAULT_HEIGHTS, MAX_DURATION_MS, Names, err, non_negative, positive, time_ms};
+use crate::engine::time::SimTime;
+use crate::engine::workload::{Withhold, WorkloadOptions};
+use crate::scenario::error::Result;
+use crate::scenario::schema;
+use crate::scenario::spec::{LivenessSpec, StopSpec};
+
+pub(super) fn resolve_workload(w: schema::Workload, lookup: &Names) -> Result<WorkloadOptions> {
+    let tx_rate = non_negative("workload.tx_rate_per_s", w.tx_rate_per_s.unwrap_or(1.0))?;
+    if tx_rate > 100_000.0 {
+        return err("workload.tx_rate_per_s", "must be at most 100000");
+    }
+    let mut withhold = Vec::new();
+    for (i, wh) in w.withhold.unwrap_or_default().iter().enumerate() {
+        let path = format!("workload.withhold[{i}]");
+        if wh.nodes.is_empty() {
+            return err(format!("{path}.nodes"), "must list at least one node");
+        }
+        let nodes = lookup.nodes(&format!("{path}.nodes"), &wh.nodes)?;
+        let (first, last) = wh.txs;
+        if first == 0 || last < first {
+            return err(format!("{path}.txs"), "must be [first, last] with 1 ≤ first ≤ last");
+        }
+        withhold.push(Withhold { nodes, first, last });
+    }
+    let initial_txs = w.initial_txs.unwrap_or(0);
+    if initial_txs > 1_000_000 {
+        return err("workload.initial_txs", "must be at most 1000000");
+    }
+    Ok(WorkloadOptions {
+        tx_rate_per_s: tx_rate,
+        initial_txs,
+        withhold,
+        until: w.until_ms.map(|u| time_ms("workload.until_ms", u)).transpose()?,
+    })
+}
+
+pub(super) fn resolve_stop(st: schema::Stop, block_time_us: u64) -> Result<StopSpec> {
+    if st.heights == Some(0) {
+        return err("stop.heights", "must be at least 1");
+    }
+    let heights = match (st.heights, st.duration_ms) {
+        (None, None) => Some(DEFAULT_HEIGHTS),
+        (h, _) => h,
+    };
+    let duration = match st.duration_ms {
+        Some(d) => {
+            let d = positive("stop.duration_ms", d)?;
+            if d > MAX_DURATION_MS {
+                return err("stop.duration_ms", "must be at most 3.15e10 (one year of simulated time)");
+            }
+            SimTime::from_ms_f64(d)
+        }
+        None => SimTime(block_time_us.saturating_mul(10 * (heights.unwrap_or(DEFAULT_HEIGHTS) as u64 + 1))),
+    };
+    Ok(StopSpec { heights, duration, on_violation: st.on_violation.unwrap_or(true) })
+}
+
+pub(super) fn resolve_liveness(l: schema::Liveness, block_time_us: u64) -> Result<LivenessSpec> {
+    let max_views = l.max_views.unwrap_or(3);
+    let bound = match l.bound_ms {
+        Some(b) => SimTime::from_ms_f64(positive("liveness.bound_ms", b)?),
+        None => SimTime(block_time_us.saturating_mul(1u64 << (max_views as u32 + 2).min(40))),
+    };
+    Ok(LivenessSpec { gst: l.gst_ms.map(|g| time_ms("liveness.gst_ms", g)).transpose()?, bound, max_views })
+}
