@@ -8,6 +8,8 @@
 //! after GST), `scenario` (the file format), `report` (metrics, JSON report, traces,
 //! plots) and `cli` (the `dbft-sim` subcommands).
 
+mod names;
+
 pub mod byzantine;
 pub mod cli;
 pub mod engine;

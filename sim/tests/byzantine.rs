@@ -5,6 +5,9 @@ mod common;
 
 use common::{load, report};
 use dbft_sim::engine::trace::{Ev, Halt, Observer, Rec};
+use dbft_sim::invariants::InvariantId;
+use dbft_sim::invariants::diagnosis::StallClass;
+use dbft_sim::report::{LivenessStatus, OutcomeKind};
 use dbft_sim::scenario::{self, RunSpec};
 use dbft_sim::world;
 
@@ -44,10 +47,10 @@ fn at_most_f_byzantine_keep_s1_to_s4_over_200_seeds_each() {
         let mut stalls = 0u32;
         for seed in 0..200 {
             let r = report(s, seed);
-            let safety: Vec<_> = r.outcome.violated.iter().filter(|id| id.starts_with('S')).collect();
+            let safety: Vec<_> = r.outcome.violated.iter().filter(|id| id.is_safety()).collect();
             assert!(safety.is_empty(), "{what} seed {seed}: {safety:?} {:?}", r.invariants);
             rejected += r.rejected.values().sum::<u64>();
-            stalls += (r.liveness.status != "holds") as u32;
+            stalls += (r.liveness.status != LivenessStatus::Holds) as u32;
         }
         if what.contains(r#""kind": "forge""#) || what.contains("garbage-commits") {
             assert!(rejected > 1000, "forgeries must be rejected and counted: {rejected}");
@@ -63,7 +66,7 @@ fn at_most_f_byzantine_keep_s1_to_s4_over_200_seeds_each() {
 fn f_plus_1_colluders_can_fork_and_the_fork_is_caught_and_accountable() {
     let s = load("scenarios/attacks/collusion-f-plus-1-4.json");
     let r = report(&s, s.seed);
-    assert_eq!(r.outcome.violated, vec!["S1", "S3"]);
+    assert_eq!(r.outcome.violated, vec![InvariantId::S1, InvariantId::S3]);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     let a = &r.accountability[0];
     assert!(a.accountable);
@@ -73,7 +76,7 @@ fn f_plus_1_colluders_can_fork_and_the_fork_is_caught_and_accountable() {
     one.nodes[0].behaviours.clear();
     one.nodes[0].honest = true;
     let r = report(&one, one.seed);
-    assert!(r.outcome.violated.iter().all(|id| !id.starts_with('S')), "{:?}", r.outcome.violated);
+    assert!(r.outcome.violated.iter().all(|id| !id.is_safety()), "{:?}", r.outcome.violated);
 }
 
 #[test]
@@ -82,7 +85,7 @@ fn crash_lock_stalls_as_commit_lock_and_four_good_nodes_recover() {
     let r = report(&s, s.seed);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     let stall = r.liveness.stall.as_ref().unwrap();
-    assert_eq!((stall.class, stall.height, stall.view), ("commit-lock", 1, 0));
+    assert_eq!((stall.class, stall.height, stall.view), (StallClass::CommitLock, 1, 0));
     // The lock state of docs/dbft-2.0.md §2: one dead, one committed, two asking for view 1.
     let phase = |name: &str| {
         let d = stall.replicas.iter().find(|d| d.name == name).unwrap();
@@ -114,7 +117,7 @@ fn garbage_commits_starve_honest_timers_and_the_honest_schedule_recovers() {
     let r = report(&s, s.seed);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     let stall = r.liveness.stall.as_ref().unwrap();
-    assert_eq!((stall.class, stall.height, stall.view), ("timer-starved", 1, 0));
+    assert_eq!((stall.class, stall.height, stall.view), (StallClass::TimerStarved, 1, 0));
     assert!(r.rejected.get("Commit:bad-signature").copied().unwrap_or(0) >= 100, "{:?}", r.rejected);
     assert_eq!(r.heights.finalised, 0);
 
@@ -180,7 +183,7 @@ fn a_rule_changes_only_what_it_matches() {
     let r = report(&dropped, 3);
     assert_eq!(r.rules[0].matched, 6);
     assert_eq!(r.drops.get("rule"), Some(&6));
-    assert_eq!(r.outcome.kind, "ok", "one validator's lost commits do not matter");
+    assert_eq!(r.outcome.kind, OutcomeKind::Ok, "one validator's lost commits do not matter");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! the protocol (docs/dbft-2.0.md §1.13 happy path, §1.5 timers, §1.9 recovery).
 
 use dbft_sim::protocol::MsgKind;
+use dbft_sim::report::OutcomeKind;
 use dbft_sim::report::Report;
 use dbft_sim::scenario::{self, RunSpec};
 use dbft_sim::world::{self, RunResult};
@@ -33,7 +34,7 @@ fn honest_networks_finalise_every_height_in_view_0_with_exact_message_counts() {
             ));
             let (r, rep) = run(&s, 1);
             let tag = format!("{semantics} N={n}");
-            assert_eq!(rep.outcome.kind, "ok", "{tag}: {:?}", rep.outcome);
+            assert_eq!(rep.outcome.kind, OutcomeKind::Ok, "{tag}: {:?}", rep.outcome);
             assert_eq!(rep.heights.finalised as u64, H, "{tag}");
             assert!(rep.per_height.iter().all(|h| h.view == 0), "{tag}: a height needed a view change");
             let m = &r.metrics;
@@ -68,7 +69,7 @@ fn block_time_is_about_t_on_a_wan() {
                 "stop": {{"heights": 12}}}}"#
         ));
         let (_, rep) = run(&s, 3);
-        assert_eq!(rep.outcome.kind, "ok");
+        assert_eq!(rep.outcome.kind, OutcomeKind::Ok);
         assert!(rep.per_height.iter().all(|h| h.view == 0));
         // After the first height, a block every T = 15 s plus at most one consensus round
         // (a few WAN round trips, well under 2 s) and never earlier than T minus a round.
@@ -98,7 +99,7 @@ fn crashed_primary_costs_exactly_its_heights_one_view_change() {
             .protocol
             .semantics;
         let (_, rep) = run(&s, 1);
-        assert_eq!(rep.outcome.kind, "ok", "{semantics}: {:?}", rep.outcome);
+        assert_eq!(rep.outcome.kind, OutcomeKind::Ok, "{semantics}: {:?}", rep.outcome);
         // R1 is the view-0 primary of heights h ≡ 1 (mod 7): 1 and 8 among 1..=10.
         for h in &rep.per_height {
             let want = if h.height % 7 == 1 { 1 } else { 0 };
@@ -134,7 +135,7 @@ fn lossy_network_keeps_finalising_and_stays_safe_over_many_seeds() {
             );
             assert_eq!(
                 rep.outcome.kind,
-                "ok",
+                OutcomeKind::Ok,
                 "{semantics} seed {seed}: {:?}",
                 rep.liveness.stall.as_ref().map(|s| &s.reason)
             );

@@ -4,19 +4,22 @@
 mod common;
 
 use common::{load, report};
+use dbft_sim::invariants::InvariantId;
+use dbft_sim::invariants::diagnosis::StallClass;
+use dbft_sim::report::LivenessStatus;
 use dbft_sim::report::Report;
 use dbft_sim::scenario;
 
-fn safety_violations(r: &Report) -> Vec<&'static str> {
-    r.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect()
+fn safety_violations(r: &Report) -> Vec<InvariantId> {
+    r.outcome.violated.iter().copied().filter(|id| id.is_safety()).collect()
 }
 
 #[test]
 fn mutations_trip_their_invariants_and_the_honest_protocol_passes_the_same_schedule() {
     for (file, expected) in [
-        ("scenarios/attacks/spork-no-commit-phase-4.json", vec!["S1", "S3", "S4"]),
-        ("scenarios/attacks/no-commit-lock-4.json", vec!["S1", "S3", "S4"]),
-        ("scenarios/attacks/quorum-off-by-one-4.json", vec!["S3", "S5"]),
+        ("scenarios/attacks/spork-no-commit-phase-4.json", vec![InvariantId::S1, InvariantId::S3, InvariantId::S4]),
+        ("scenarios/attacks/no-commit-lock-4.json", vec![InvariantId::S1, InvariantId::S3, InvariantId::S4]),
+        ("scenarios/attacks/quorum-off-by-one-4.json", vec![InvariantId::S3, InvariantId::S5]),
     ] {
         let mutated = load(file);
         assert!(mutated.protocol.mutation.is_some());
@@ -27,8 +30,13 @@ fn mutations_trip_their_invariants_and_the_honest_protocol_passes_the_same_sched
         let mut honest = mutated.clone();
         honest.protocol.mutation = None;
         let r = report(&honest, honest.seed);
-        assert_eq!(safety_violations(&r), Vec::<&str>::new(), "{file} without the mutation");
-        assert_eq!(r.liveness.status, "holds", "{file} without the mutation: {:?}", r.liveness.stall.map(|s| s.reason));
+        assert_eq!(safety_violations(&r), Vec::<InvariantId>::new(), "{file} without the mutation");
+        assert_eq!(
+            r.liveness.status,
+            LivenessStatus::Holds,
+            "{file} without the mutation: {:?}",
+            r.liveness.stall.map(|s| s.reason)
+        );
     }
 }
 
@@ -36,7 +44,7 @@ fn mutations_trip_their_invariants_and_the_honest_protocol_passes_the_same_sched
 fn spork_fork_is_accountable_and_the_report_explains_it() {
     let s = load("scenarios/attacks/spork-no-commit-phase-4.json");
     let r = report(&s, s.seed);
-    let s1 = &r.invariants.iter().find(|i| i.id == "S1").unwrap().violations[0];
+    let s1 = &r.invariants.iter().find(|i| i.id == InvariantId::S1).unwrap().violations[0];
     assert_eq!(s1.height, 1);
     // The speaker R1 persisted A first; a backup (the first to assemble B) came second.
     assert_eq!(s1.node_names[0], "R1");
@@ -80,7 +88,7 @@ fn stall_is_classified_with_per_replica_state() {
     let r = report(&s, s.seed);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     let stall = r.liveness.stall.as_ref().unwrap();
-    assert_eq!((stall.class, stall.height, stall.view), ("partitioned", 2, 0));
+    assert_eq!((stall.class, stall.height, stall.view), (StallClass::Partitioned, 2, 0));
     assert_eq!(stall.replicas.len(), 4);
     for d in &stall.replicas {
         let st = d.status.as_ref().unwrap();

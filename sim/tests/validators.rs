@@ -6,15 +6,17 @@ mod common;
 
 use common::{load, report};
 use dbft_sim::engine::trace::{Ev, Halt, Observer, Rec};
+use dbft_sim::invariants::InvariantId;
 use dbft_sim::protocol::{NodeId, Note, RejectReason};
+use dbft_sim::report::LivenessStatus;
 use dbft_sim::report::Report;
 use dbft_sim::scenario;
 use dbft_sim::validators::handoff::{HandoffOptions, HandoffRule};
 use dbft_sim::world;
 use std::collections::BTreeMap;
 
-fn safety_violations(r: &Report) -> Vec<&'static str> {
-    r.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect()
+fn safety_violations(r: &Report) -> Vec<InvariantId> {
+    r.outcome.violated.iter().copied().filter(|id| id.is_safety()).collect()
 }
 
 const SAFE_RULES: [HandoffRule; 4] =
@@ -24,14 +26,14 @@ const SAFE_RULES: [HandoffRule; 4] =
 fn a_private_change_and_a_view_change_break_the_naive_rule_and_no_safe_one() {
     let naive = load("scenarios/validators/private-change-view-change-4.json");
     let r = report(&naive, naive.seed);
-    assert_eq!(r.outcome.violated, ["S3", "S5"]);
+    assert_eq!(r.outcome.violated, [InvariantId::S3, InvariantId::S5]);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     for rule in SAFE_RULES {
         let mut safe = naive.clone();
         safe.protocol.handoff = HandoffOptions { rule, churn_limit: None };
         let r = report(&safe, safe.seed);
-        assert_eq!(safety_violations(&r), Vec::<&str>::new(), "{rule:?}");
-        assert_eq!(r.liveness.status, "holds", "{rule:?}");
+        assert_eq!(safety_violations(&r), Vec::<InvariantId>::new(), "{rule:?}");
+        assert_eq!(r.liveness.status, LivenessStatus::Holds, "{rule:?}");
     }
 }
 
@@ -39,7 +41,7 @@ fn a_private_change_and_a_view_change_break_the_naive_rule_and_no_safe_one() {
 fn the_naive_rule_forks_and_every_safe_rule_survives_the_same_schedule() {
     let naive = load("scenarios/validators/apply-on-propose-breaks-4.json");
     let r = report(&naive, naive.seed);
-    assert_eq!(r.outcome.violated, ["S1", "S3", "S5", "S6"]);
+    assert_eq!(r.outcome.violated, [InvariantId::S1, InvariantId::S3, InvariantId::S5, InvariantId::S6]);
     assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
     // The first fork is where the branches part (height 2), signed by disjoint keys.
     let first = &r.accountability[0];
@@ -49,8 +51,8 @@ fn the_naive_rule_forks_and_every_safe_rule_survives_the_same_schedule() {
         let mut safe = naive.clone();
         safe.protocol.handoff = HandoffOptions { rule, churn_limit: None };
         let r = report(&safe, safe.seed);
-        assert_eq!(safety_violations(&r), Vec::<&str>::new(), "{rule:?}");
-        assert_eq!(r.liveness.status, "holds", "{rule:?}: {:?}", r.liveness.stall.map(|s| s.reason));
+        assert_eq!(safety_violations(&r), Vec::<InvariantId>::new(), "{rule:?}");
+        assert_eq!(r.liveness.status, LivenessStatus::Holds, "{rule:?}: {:?}", r.liveness.stall.map(|s| s.reason));
         assert_eq!(r.coverage.get("apply-on-propose: switched set before the block is final"), None, "{rule:?}");
     }
 }

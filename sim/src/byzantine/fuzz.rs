@@ -365,7 +365,7 @@ proptest! {
             }
         }
         h.drain(10_000);
-        let violated: Vec<&str> = h.checkers.violations.iter().map(|v| v.id).filter(|id| id.starts_with('S')).collect();
+        let violated: Vec<_> = h.checkers.violations.iter().map(|v| v.id).filter(|id| id.is_safety()).collect();
         prop_assert!(violated.is_empty(), "{:?}", h.checkers.violations.iter().map(|v| v.detail.clone()).collect::<Vec<_>>());
         prop_assert!(h.rejected > 0, "garbage must be rejected (and counted)");
     }

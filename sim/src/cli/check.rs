@@ -6,8 +6,8 @@
 //! in a fixed order (path, then seed) whatever order the workers finish in.
 
 use super::seeds::SeedList;
-use crate::report::Report;
 use crate::report::files::{check_output_file, write_atomic};
+use crate::report::{LivenessStatus, Report};
 use crate::scenario::{self, RunSpec};
 use crate::world;
 use std::fmt::Write as _;
@@ -96,10 +96,10 @@ impl Walk {
 fn describe(r: &Report) -> String {
     let mut s = r.outcome.kind.to_string();
     if !r.outcome.violated.is_empty() {
-        let _ = write!(s, " [{}]", r.outcome.violated.join(" "));
+        let _ = write!(s, " [{}]", crate::invariants::InvariantId::join(&r.outcome.violated, " "));
     }
     match &r.liveness.stall {
-        Some(st) if r.liveness.status != "holds" => {
+        Some(st) if r.liveness.status != LivenessStatus::Holds => {
             let _ = write!(s, " ({} at height {}, view {})", st.class, st.height, st.view);
         }
         _ => {

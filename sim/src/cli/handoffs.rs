@@ -9,6 +9,8 @@
 //! The result is written as Markdown (the table in `docs/validator-sets.md`) and JSON.
 
 use super::parallel;
+use crate::invariants::InvariantId;
+use crate::report::LivenessStatus;
 use crate::report::Report;
 use crate::report::files::write_atomic;
 use crate::report::metrics::Summary;
@@ -65,7 +67,7 @@ struct CellResult {
     seeds: usize,
     /// Seeds in which some safety invariant failed.
     unsafe_seeds: usize,
-    violated: BTreeSet<&'static str>,
+    violated: BTreeSet<InvariantId>,
     /// Seeds that reached their height target.
     live_seeds: usize,
     handoffs: usize,
@@ -74,7 +76,7 @@ struct CellResult {
 
 /// One run's outcome.
 struct RunOutcome {
-    violated: Vec<&'static str>,
+    violated: Vec<InvariantId>,
     live: bool,
     latencies: Vec<u64>,
 }
@@ -109,8 +111,8 @@ pub fn table(o: TableOptions) -> i32 {
         let spec = variant(&bases[a].2, RULES[r]);
         let rep = Report::build(&spec, &world::run(&spec, seed, None, false));
         RunOutcome {
-            violated: rep.outcome.violated.iter().copied().filter(|id| id.starts_with('S')).collect(),
-            live: rep.liveness.status == "holds",
+            violated: rep.outcome.violated.iter().copied().filter(|id| id.is_safety()).collect(),
+            live: rep.liveness.status == LivenessStatus::Holds,
             latencies: rep
                 .handoffs
                 .iter()
@@ -179,7 +181,7 @@ fn markdown(cells: &[CellResult], seeds: &[u64]) -> String {
             let safety = if c.unsafe_seeds == 0 {
                 "safe".to_string()
             } else {
-                let ids: Vec<&str> = c.violated.iter().copied().collect();
+                let ids: Vec<&str> = c.violated.iter().map(|id| id.as_str()).collect();
                 format!("**{}** ({}/{})", ids.join(" "), c.unsafe_seeds, c.seeds)
             };
             let latency = if c.handoffs == 0 {

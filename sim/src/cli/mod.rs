@@ -117,8 +117,8 @@ pub enum Command {
         keep_stalls: bool,
         /// Run a broken protocol variant (no-commit-phase, no-commit-lock,
         /// quorum-off-by-one): a swarm that cannot find its violations could not find real ones.
-        #[arg(long)]
-        mutation: Option<String>,
+        #[arg(long, value_parser = parse_mutation)]
+        mutation: Option<Mutation>,
         /// Give every seed validator churn under this hand-off rule (e.g. apply-on-propose,
         /// the deliberately unsafe one); by default half the seeds churn under a safe rule.
         #[arg(long)]
@@ -169,6 +169,10 @@ pub enum Command {
     },
 }
 
+fn parse_mutation(s: &str) -> Result<Mutation, String> {
+    Mutation::parse(s).ok_or_else(|| format!("unknown mutation \"{s}\" (expected one of {})", Mutation::expected()))
+}
+
 /// Parses arguments and runs; returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -208,14 +212,6 @@ fn dispatch(command: Command) -> i32 {
         Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
             if heights == 0 {
                 eprintln!("error: --heights must be > 0");
-                return 2;
-            }
-            if let Some(m) = &mutation
-                && Mutation::parse(m).is_none()
-            {
-                eprintln!(
-                    "error: --mutation: unknown mutation \"{m}\" (expected no-commit-phase, no-commit-lock or quorum-off-by-one)"
-                );
                 return 2;
             }
             if let Some(h) = &handoff

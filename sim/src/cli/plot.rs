@@ -9,6 +9,7 @@
 //! - `plot-data.json`: every point with the seeds' individual values.
 
 use super::parallel;
+use crate::report::OutcomeKind;
 use crate::report::Report;
 use crate::report::files::write_atomic;
 use crate::report::plot::{Line, lines_svg};
@@ -46,7 +47,7 @@ struct Point {
     interval_p99_ms: f64,
     max_view: u8,
     heights: u32,
-    outcome: &'static str,
+    outcome: OutcomeKind,
 }
 
 fn scenario_text(c: &Cell, heights: u32, block_time_ms: u64) -> String {
@@ -170,7 +171,7 @@ pub fn plot(o: PlotOptions) -> i32 {
             }
         }
     }
-    for p in points.iter().filter(|p| p.outcome != "ok" || p.heights < target) {
+    for p in points.iter().filter(|p| p.outcome != OutcomeKind::Ok || p.heights < target) {
         say!(
             "note: {} N={} crashed={} seed {} ended {} after {} of {target} heights (left out of the means)",
             p.cell.network,

@@ -12,6 +12,9 @@
 //! one behaviour of several; make a restart a plain crash; zero the loss and duplication;
 //! and make the network `ideal`. The seed stays fixed, so every step is deterministic.
 
+use crate::invariants::InvariantId;
+use crate::invariants::diagnosis::StallClass;
+use crate::report::LivenessStatus;
 use crate::report::Report;
 use crate::report::files::write_atomic;
 use crate::scenario;
@@ -126,25 +129,25 @@ pub fn candidates(doc: &Value) -> Vec<Edit> {
 /// it ends in (if it does not reach its heights).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Failure {
-    pub safety: Vec<&'static str>,
+    pub safety: Vec<InvariantId>,
     /// (class, height, view) of the stall.
-    pub stall: Option<(&'static str, u32, u8)>,
+    pub stall: Option<(StallClass, u32, u8)>,
     /// Every violated invariant, L1 included (for the written `expect`).
-    pub violated: Vec<&'static str>,
+    pub violated: Vec<InvariantId>,
 }
 
 impl Failure {
     /// How the run behind `report` failed (if it did).
     pub fn of(report: &Report) -> Failure {
         let violated = report.outcome.violated.clone();
-        let safety = violated.iter().copied().filter(|id| id.starts_with('S')).collect();
+        let safety = violated.iter().copied().filter(|id| id.is_safety()).collect();
         // A diagnosis exists whenever the run did not reach a height target, also when it
         // has none and liveness holds; only a run whose liveness fails has stalled.
         let stall = report
             .liveness
             .stall
             .as_ref()
-            .filter(|_| report.liveness.status != "holds")
+            .filter(|_| report.liveness.status != LivenessStatus::Holds)
             .map(|s| (s.class, s.height, s.view));
         Failure { safety, stall, violated }
     }
@@ -163,7 +166,7 @@ impl Failure {
     /// The failure in a few words: "S4", or "a commit-lock stall".
     pub fn describe(&self) -> String {
         match (self.safety.is_empty(), self.stall) {
-            (false, _) => self.safety.join(" "),
+            (false, _) => InvariantId::join(&self.safety, " "),
             (true, Some((class, ..))) => format!("a {class} stall"),
             (true, None) => "nothing".to_string(),
         }
@@ -173,7 +176,7 @@ impl Failure {
     fn expect(&self) -> Value {
         match (self.safety.is_empty(), self.stall) {
             (true, Some((class, height, view))) => serde_json::json!({
-                "safety": "holds", "liveness": "stalls", "stall": {"class": class, "height": height, "view": view}
+                "safety": "holds", "liveness": "stalls", "stall": {"class": class.as_str(), "height": height, "view": view}
             }),
             _ => serde_json::json!({"safety": "violated", "violations": self.violated}),
         }
@@ -350,9 +353,14 @@ mod tests {
     /// and ends 1-minimal: every single simplification still possible loses it.
     #[test]
     fn a_shrunk_counterexample_still_fails_and_is_one_minimal() {
-        let doc: Value = serde_json::from_str(&super::super::swarm::generate(17, 6, Some("no-commit-lock"))).unwrap();
+        let doc: Value = serde_json::from_str(&super::super::swarm::generate(
+            17,
+            6,
+            Some(crate::protocol::dbft::Mutation::NoCommitLock),
+        ))
+        .unwrap();
         let target = failure(&doc, 17).unwrap();
-        assert!(target.safety.contains(&"S4"), "{target:?}");
+        assert!(target.safety.contains(&InvariantId::S4), "{target:?}");
         assert_minimal(&doc, 17, &target);
     }
 
@@ -380,7 +388,7 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/attacks/commit-extension-starvation-4.json");
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let target = failure(&doc, 1).unwrap();
-        assert_eq!((target.safety.len(), target.stall.map(|s| s.0)), (0, Some("timer-starved")));
+        assert_eq!((target.safety.len(), target.stall.map(|s| s.0)), (0, Some(StallClass::TimerStarved)));
         let shrunk = assert_minimal(&doc, 1, &target);
         assert_eq!(shrunk.doc["byzantine"].as_array().map(Vec::len), Some(1), "the attacker is essential");
         assert_eq!(shrunk.failure.expect()["stall"]["class"], "timer-starved");

@@ -20,6 +20,8 @@ use super::parallel;
 use super::seeds::SeedList;
 use super::shrink::Failure;
 use crate::engine::rng::{SimRng, Stream};
+use crate::invariants::InvariantId;
+use crate::protocol::dbft::Mutation;
 use crate::report::Report;
 use crate::report::files::write_atomic;
 use crate::scenario;
@@ -34,7 +36,7 @@ pub struct SwarmOptions {
     pub heights: u32,
     pub keep_stalls: bool,
     /// A broken protocol variant to run instead of dBFT 2.0 (a test of the swarm itself).
-    pub mutation: Option<String>,
+    pub mutation: Option<Mutation>,
     /// Force this hand-off rule on every seed with churn (and give every seed churn).
     pub handoff: Option<String>,
     /// Honest runs with validator churn instead (no faults): a stall fails the sweep too.
@@ -127,12 +129,12 @@ fn churn(
 }
 
 /// The scenario (JSON text) of swarm seed `seed`, optionally with a protocol mutation.
-pub fn generate(seed: u64, heights: u32, mutation: Option<&str>) -> String {
+pub fn generate(seed: u64, heights: u32, mutation: Option<Mutation>) -> String {
     generate_with(seed, heights, mutation, None)
 }
 
 /// The scenario of swarm seed `seed`, with the hand-off rule forced to `handoff` if given.
-pub fn generate_with(seed: u64, heights: u32, mutation: Option<&str>, handoff: Option<&str>) -> String {
+pub fn generate_with(seed: u64, heights: u32, mutation: Option<Mutation>, handoff: Option<&str>) -> String {
     let mut rng = SimRng::derive(seed, Stream::Swarm);
     let n = *pick(&mut rng, &[4u32, 4, 7, 7, 10]);
     let f = (n - 1) / 3;
@@ -265,7 +267,7 @@ pub fn swarm(o: SwarmOptions) -> i32 {
         let text = if o.honest_churn {
             generate_honest_churn(seed, o.heights)
         } else {
-            generate_with(seed, o.heights, o.mutation.as_deref(), o.handoff.as_deref())
+            generate_with(seed, o.heights, o.mutation, o.handoff.as_deref())
         };
         let result = scenario::parse(&text, "swarm")
             .map(|spec| Failure::of(&Report::build(&spec, &world::run(&spec, seed, None, false))))
@@ -294,10 +296,10 @@ pub fn swarm(o: SwarmOptions) -> i32 {
             };
             let keep = if !summary.safety.is_empty() {
                 violations += 1;
-                say!("VIOLATION seed {seed}: {}", summary.safety.join(" "));
+                say!("VIOLATION seed {seed}: {}", InvariantId::join(&summary.safety, " "));
                 true
             } else if let Some((class, ..)) = summary.stall {
-                *stalls_by_class.entry(class).or_insert(0) += 1;
+                *stalls_by_class.entry(class.as_str()).or_insert(0) += 1;
                 if o.honest_churn {
                     say!("STALL seed {seed}: {class} (an honest run must not stall)");
                 }

@@ -57,9 +57,30 @@ fn ser_opt_ms<S: serde::Serializer>(t: &Option<SimTime>, s: S) -> Result<S::Ok, 
     }
 }
 
+crate::names::named_enum! {
+    /// Why a run stalled, as the diagnosis classifies it (see the module comment).
+    pub enum StallClass {
+        CommitLock = "commit-lock",
+        Partitioned = "partitioned",
+        TooManyFaulty = "too-many-faulty",
+        StillProgressing = "still-progressing",
+        TimerStarved = "timer-starved",
+        ViewSplit = "view-split",
+        /// No class matches; a scenario cannot expect this one (an expectation names a reason).
+        Undiagnosed = "undiagnosed",
+    }
+}
+
+impl StallClass {
+    /// The classes a scenario may expect.
+    pub fn expectable() -> impl Iterator<Item = StallClass> {
+        StallClass::ALL.iter().copied().filter(|c| *c != StallClass::Undiagnosed)
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Stall {
-    pub class: &'static str,
+    pub class: StallClass,
     pub height: u32,
     pub view: u8,
     pub reason: String,
@@ -113,10 +134,10 @@ fn classify(
     end: SimTime,
     bound: SimTime,
     m: usize,
-) -> (&'static str, String) {
+) -> (StallClass, String) {
     if running.len() < m {
         return (
-            "too-many-faulty",
+            StallClass::TooManyFaulty,
             format!("only {} honest validators are running; a block needs M = {m}", running.len()),
         );
     }
@@ -129,7 +150,7 @@ fn classify(
         let largest = sizes.values().copied().max().unwrap_or(0);
         if largest < m {
             return (
-                "partitioned",
+                StallClass::Partitioned,
                 format!(
                     "a partition splits the {} running honest validators into groups of at most {largest} < M = {m}",
                     running.len()
@@ -150,7 +171,7 @@ fn classify(
         if best < m {
             let views: Vec<String> = per_view.iter().map(|(v, c)| format!("{c} in view {v}")).collect();
             return (
-                "commit-lock",
+                StallClass::CommitLock,
                 format!(
                     "{} honest validators committed ({}) and only {uncommitted} can still send ChangeView: neither M = {m} commits in one view nor M ChangeViews is reachable",
                     committed.len(),
@@ -163,7 +184,7 @@ fn classify(
         && end.since(last_progress) <= bound.0
     {
         return (
-            "still-progressing",
+            StallClass::StillProgressing,
             format!(
                 "an honest replica finalised a block or changed view {} ms before the end (within {} ms): the run was cut short",
                 end.since(last_progress) / 1000,
@@ -179,7 +200,7 @@ fn classify(
         if per_view.len() > 1 && per_view.values().all(|&c| c < m) && starved.is_empty() {
             let views: Vec<String> = per_view.iter().map(|(v, c)| format!("{c} in view {v}")).collect();
             return (
-                "view-split",
+                StallClass::ViewSplit,
                 format!(
                     "no honest validator committed, and the {} running ones are split across views ({}) with none holding M = {m}: those behind never count the ChangeViews that moved the others on",
                     running.len(),
@@ -190,7 +211,7 @@ fn classify(
     }
     if !starved.is_empty() {
         return (
-            "timer-starved",
+            StallClass::TimerStarved,
             format!(
                 "the timers of {} have not fired for over {} ms although nothing progresses: something keeps extending them",
                 starved.join(", "),
@@ -198,5 +219,5 @@ fn classify(
             ),
         );
     }
-    ("undiagnosed", "no stall class matches; see the per-replica state".into())
+    (StallClass::Undiagnosed, "no stall class matches; see the per-replica state".into())
 }

@@ -9,6 +9,7 @@
 //! network may legitimately stop everything).
 
 use super::CheckContext;
+use super::InvariantId;
 use super::custody_model::ScheduleModel;
 use super::safety::Found;
 use crate::engine::time::SimTime;
@@ -99,7 +100,7 @@ impl Handoffs {
         });
         if self.checked(from) && latency > self.bound.0 {
             return vec![Found {
-                id: "L2",
+                id: InvariantId::L2,
                 height: h,
                 nodes: vec![*node],
                 blocks: vec![block.hash],
@@ -138,7 +139,7 @@ impl Handoffs {
         }
         self.reported_open = true;
         vec![Found {
-            id: "L2",
+            id: InvariantId::L2,
             height: h,
             nodes: Vec::new(),
             blocks: Vec::new(),

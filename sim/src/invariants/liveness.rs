@@ -6,6 +6,7 @@
 //! `max_views`. A run that ends with a height open longer than the bound fails L1 too.
 
 use super::CheckContext;
+use super::InvariantId;
 use super::safety::Found;
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Ev, Rec};
@@ -57,7 +58,7 @@ impl Liveness {
         if let (Some(deadline), Some(gst)) = (self.deadline(), self.gst) {
             if rec.time > deadline {
                 found.push(Found {
-                    id: "L1",
+                    id: InvariantId::L1,
                     height: h,
                     nodes: vec![*node],
                     blocks: vec![block.hash],
@@ -69,7 +70,7 @@ impl Liveness {
                 });
             } else if rec.time >= gst && block.view > self.max_views {
                 found.push(Found {
-                    id: "L1",
+                    id: InvariantId::L1,
                     height: h,
                     nodes: vec![*node],
                     blocks: vec![block.hash],
@@ -87,7 +88,7 @@ impl Liveness {
             Some(d) if end > d && !self.reported_open => {
                 self.reported_open = true;
                 vec![Found {
-                    id: "L1",
+                    id: InvariantId::L1,
                     height: self.last.0 + 1,
                     nodes: Vec::new(),
                     blocks: Vec::new(),

@@ -38,17 +38,55 @@ use serde::Serialize;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-/// (id, name) of every invariant, in report order.
-pub const INVARIANTS: [(&str, &str); 8] = [
-    ("S1", "single-block finality"),
-    ("S2", "no revert"),
-    ("S3", "certificate and single chain"),
-    ("S4", "no honest double-sign"),
-    ("S5", "set custody"),
-    ("S6", "accountability"),
-    ("L1", "bounded liveness after GST"),
-    ("L2", "hand-off liveness"),
-];
+crate::names::named_enum! {
+    /// The invariants, in report order (see the table above).
+    pub enum InvariantId {
+        S1 = "S1",
+        S2 = "S2",
+        S3 = "S3",
+        S4 = "S4",
+        S5 = "S5",
+        S6 = "S6",
+        L1 = "L1",
+        L2 = "L2",
+    }
+}
+
+impl InvariantId {
+    /// The invariant's short name in reports.
+    pub fn title(self) -> &'static str {
+        match self {
+            InvariantId::S1 => "single-block finality",
+            InvariantId::S2 => "no revert",
+            InvariantId::S3 => "certificate and single chain",
+            InvariantId::S4 => "no honest double-sign",
+            InvariantId::S5 => "set custody",
+            InvariantId::S6 => "accountability",
+            InvariantId::L1 => "bounded liveness after GST",
+            InvariantId::L2 => "hand-off liveness",
+        }
+    }
+
+    /// `ids` as text, separated by `sep` (for messages and summaries).
+    pub fn join(ids: &[InvariantId], sep: &str) -> String {
+        ids.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(sep)
+    }
+
+    /// Safety invariants (S*) as opposed to liveness ones (L*).
+    pub fn is_safety(self) -> bool {
+        self < InvariantId::L1
+    }
+}
+
+crate::names::named_enum! {
+    /// An invariant's verdict for a run.
+    pub enum InvariantStatus {
+        Holds = "holds",
+        Violated = "violated",
+        /// L1 without a GST: there is no bound to check.
+        NotChecked = "not-checked",
+    }
+}
 
 /// How many recent events a violation report carries.
 pub const WINDOW: usize = 24;
@@ -56,7 +94,7 @@ pub const WINDOW: usize = 24;
 /// One violated invariant, with what a reader needs to find out why.
 #[derive(Clone, Debug, Serialize)]
 pub struct Violation {
-    pub id: &'static str,
+    pub id: InvariantId,
     pub step: u64,
     #[serde(serialize_with = "ser_ms")]
     pub time: SimTime,
@@ -118,14 +156,14 @@ impl Checkers {
         }
     }
 
-    /// Status of invariant `id`: "holds", "violated", or "not-checked" (L1 without GST).
-    pub fn status(&self, id: &str) -> &'static str {
+    /// The verdict on invariant `id` (L1 is not checked without GST).
+    pub fn status(&self, id: InvariantId) -> InvariantStatus {
         if self.violations.iter().any(|v| v.id == id) {
-            "violated"
-        } else if id == "L1" && !self.liveness.enabled() {
-            "not-checked"
+            InvariantStatus::Violated
+        } else if id == InvariantId::L1 && !self.liveness.enabled() {
+            InvariantStatus::NotChecked
         } else {
-            "holds"
+            InvariantStatus::Holds
         }
     }
 

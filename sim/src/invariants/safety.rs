@@ -1,6 +1,7 @@
 //! Safety checkers S1–S6.
 
 use super::CheckContext;
+use super::InvariantId;
 use super::custody_model::ScheduleModel;
 use crate::engine::trace::{Ev, Rec};
 use crate::protocol::block::{Block, CertError, Quorum, verify_certificate};
@@ -14,7 +15,7 @@ use std::rc::Rc;
 /// A violation as a checker finds it; `Checkers` adds time, step and the event window.
 #[derive(Clone, Debug)]
 pub struct Found {
-    pub id: &'static str,
+    pub id: InvariantId,
     pub height: u32,
     pub nodes: Vec<NodeId>,
     pub blocks: Vec<Hash32>,
@@ -23,7 +24,7 @@ pub struct Found {
 
 impl Found {
     /// A violation about one block persisted by one node.
-    fn about(id: &'static str, node: NodeId, block: &Block, detail: String) -> Found {
+    fn about(id: InvariantId, node: NodeId, block: &Block, detail: String) -> Found {
         Found { id, height: block.height(), nodes: vec![node], blocks: vec![block.hash], detail }
     }
 }
@@ -164,7 +165,7 @@ impl Safety {
         if let Err(e) = verdict {
             let m = crate::validators::m_of(own.len());
             found.push(Found::about(
-                "S5",
+                InvariantId::S5,
                 node,
                 block,
                 format!(
@@ -180,7 +181,7 @@ impl Safety {
             && !next.iter().eq(block.next_validators.keys.iter())
         {
             found.push(Found::about(
-                "S5",
+                InvariantId::S5,
                 node,
                 block,
                 format!(
@@ -203,7 +204,7 @@ impl Safety {
         if let Some(prev) = self.chains[node.idx()].get(&h) {
             if prev.hash != block.hash {
                 found.push(Found {
-                    id: "S2",
+                    id: InvariantId::S2,
                     height: h,
                     nodes: vec![node],
                     blocks: vec![prev.hash, block.hash],
@@ -221,7 +222,7 @@ impl Safety {
         // S3: certificate against the declared set; link to this node's parent.
         match self.declared_set(node, h) {
             None => found.push(Found::about(
-                "S3",
+                InvariantId::S3,
                 node,
                 block,
                 format!("{} persisted height {h} without height {}", self.name(node), h - 1),
@@ -230,7 +231,7 @@ impl Safety {
                 let parent = if h == 1 { self.cx.genesis } else { self.chains[node.idx()][&(h - 1)].hash };
                 if block.header.prev_hash != parent {
                     found.push(Found::about(
-                        "S3",
+                        InvariantId::S3,
                         node,
                         block,
                         format!("block {} does not link to its parent {parent}", block.hash),
@@ -243,7 +244,7 @@ impl Safety {
                     let s3 = verify_certificate(block, &q, &self.cx.keys);
                     if let Err(e) = &s3 {
                         found.push(Found::about(
-                            "S3",
+                            InvariantId::S3,
                             node,
                             block,
                             format!(
@@ -292,7 +293,7 @@ impl Safety {
                     // part; for a continuation, the first block persisted at this height).
                     let other = if against.hash == first_block.hash { other } else { self.finaliser(&against, other) };
                     found.push(Found {
-                        id: "S1",
+                        id: InvariantId::S1,
                         height: h,
                         nodes: vec![other, node],
                         blocks: vec![against.hash, block.hash],
@@ -310,7 +311,7 @@ impl Safety {
                     });
                     if !acc.accountable && !continuation {
                         found.push(Found {
-                            id: "S6",
+                            id: InvariantId::S6,
                             height: h,
                             nodes: vec![other, node],
                             blocks: vec![against.hash, block.hash],
@@ -348,13 +349,18 @@ impl Safety {
         self.tree_ids.insert(block.hash, id);
         self.tree.add_node(id);
         let Some(&parent) = self.tree_ids.get(&block.header.prev_hash) else {
-            return vec![Found::about("S3", node, block, format!("block {} has no known parent", block.hash))];
+            return vec![Found::about(
+                InvariantId::S3,
+                node,
+                block,
+                format!("block {} has no known parent", block.hash),
+            )];
         };
         let siblings = self.tree.neighbors_directed(parent, petgraph::Direction::Outgoing).count();
         self.tree.add_edge(parent, id, ());
         if siblings > 0 {
             return vec![Found::about(
-                "S3",
+                InvariantId::S3,
                 node,
                 block,
                 format!(
@@ -414,7 +420,7 @@ impl Safety {
                 Vec::new()
             }
             Some(prev) if *prev != block => vec![Found {
-                id: "S4",
+                id: InvariantId::S4,
                 height,
                 nodes: vec![node],
                 blocks: vec![*prev, block],

@@ -1,7 +1,7 @@
 //! Each invariant against a hand-built event sequence that violates it and one that
 //! satisfies it; the stall classification against hand-built replica states.
 
-use super::diagnosis::{ReplicaDiag, StallInput, diagnose};
+use super::diagnosis::{ReplicaDiag, StallClass, StallInput, diagnose};
 use super::*;
 use crate::engine::trace::{Ev, Rec};
 use crate::protocol::block::{Block, CertSig, Header, tx_root};
@@ -80,7 +80,7 @@ fn feed(c: &mut Checkers, evs: Vec<Ev>) -> Vec<&'static str> {
     for (i, ev) in evs.into_iter().enumerate() {
         c.observe(&Rec { step: i as u64, time: SimTime::from_secs(i as u64 + 1), ev });
     }
-    c.violations.iter().map(|v| v.id).collect()
+    c.violations.iter().map(|v| v.id.as_str()).collect()
 }
 
 fn persist(node: u32, block: &Rc<Block>) -> Ev {
@@ -109,8 +109,8 @@ fn honest_chain_satisfies_everything() {
         evs.push(persist(n, &b2));
     }
     assert_eq!(feed(&mut c, evs), Vec::<&str>::new());
-    for (id, _) in INVARIANTS {
-        assert_ne!(c.status(id), "violated");
+    for &id in InvariantId::ALL {
+        assert_ne!(c.status(id), InvariantStatus::Violated);
     }
 }
 
@@ -122,7 +122,7 @@ fn s1_two_blocks_at_one_height() {
     let mut c = ch.checkers(ALL_HONEST.to_vec());
     let ids = feed(&mut c, vec![persist(0, &a), persist(1, &a), persist(2, &b)]);
     assert!(ids.contains(&"S1"), "{ids:?}");
-    let v = c.violations.iter().find(|v| v.id == "S1").unwrap();
+    let v = c.violations.iter().find(|v| v.id == InvariantId::S1).unwrap();
     assert_eq!((v.height, v.nodes.clone(), v.blocks.clone()), (1, vec![NodeId(0), NodeId(2)], vec![a.hash, b.hash]));
     assert!(!v.window.is_empty(), "a violation carries the events that led to it");
     // A Byzantine node persisting another block is not a violation of honest agreement.
@@ -254,7 +254,7 @@ fn l1_bounded_liveness_after_gst() {
     assert!(c.violations.is_empty());
     c.observe(&rec(25, persist(0, &b2)));
     assert_eq!(c.violations.len(), 1);
-    assert_eq!(c.violations[0].id, "L1");
+    assert_eq!(c.violations[0].id, InvariantId::L1);
     c.observe(&rec(26, persist(0, &b3)));
     assert!(c.violations[1].detail.contains("view 2"));
     // The open height is late at the end if its bound expired.
@@ -266,7 +266,7 @@ fn l1_bounded_liveness_after_gst() {
     c.observe(&rec(500, persist(0, &b1)));
     c.finish(SimTime::from_secs(900), 1);
     assert!(c.violations.is_empty());
-    assert_eq!(c.status("L1"), "not-checked");
+    assert_eq!(c.status(InvariantId::L1), InvariantStatus::NotChecked);
 }
 
 fn status(height: u32, view: u8, phase: Phase, committed_view: Option<u8>) -> ReplicaStatus {
@@ -321,33 +321,33 @@ fn stall_classes() {
         replica("R3", true, status(3, 1, Phase::ViewChanging, None)),
     ];
     let s = diagnose(input(lock.clone(), vec![], 500));
-    assert_eq!((s.class, s.height, s.view), ("commit-lock", 3, 1), "{}", s.reason);
+    assert_eq!((s.class, s.height, s.view), (StallClass::CommitLock, 3, 1), "{}", s.reason);
     // Two crashed: fewer than M honest validators run.
     let mut two_down = lock.clone();
     two_down[3].up = false;
-    assert_eq!(diagnose(input(two_down, vec![], 500)).class, "too-many-faulty");
+    assert_eq!(diagnose(input(two_down, vec![], 500)).class, StallClass::TooManyFaulty);
     // A 2-2 partition of four running validators.
     let all_up: Vec<ReplicaDiag> =
         (0..4).map(|i| replica(&format!("R{i}"), true, status(3, 0, Phase::ViewChanging, None))).collect();
     let groups = vec![vec![NodeId(0), NodeId(1)]];
-    assert_eq!(diagnose(input(all_up.clone(), vec![&groups], 500)).class, "partitioned");
+    assert_eq!(diagnose(input(all_up.clone(), vec![&groups], 500)).class, StallClass::Partitioned);
     // A 3-1 partition leaves a quorum: not the explanation.
     let groups = vec![vec![NodeId(0)]];
-    assert_ne!(diagnose(input(all_up.clone(), vec![&groups], 500)).class, "partitioned");
+    assert_ne!(diagnose(input(all_up.clone(), vec![&groups], 500)).class, StallClass::Partitioned);
     // Recent progress: cut short, not stuck.
-    assert_eq!(diagnose(input(all_up.clone(), vec![], 30)).class, "still-progressing");
+    assert_eq!(diagnose(input(all_up.clone(), vec![], 30)).class, StallClass::StillProgressing);
     // Nothing fits.
-    assert_eq!(diagnose(input(all_up.clone(), vec![], 500)).class, "undiagnosed");
+    assert_eq!(diagnose(input(all_up.clone(), vec![], 500)).class, StallClass::Undiagnosed);
     // Stuck, and R2's timer has not fired for longer than the window: starved timers.
     let mut starved = all_up.clone();
     starved[2].last_timer = Some(SimTime::from_secs(150));
     let s = diagnose(input(starved, vec![], 500));
-    assert_eq!(s.class, "timer-starved");
+    assert_eq!(s.class, StallClass::TimerStarved);
     assert!(s.reason.contains("R2"), "{}", s.reason);
     // At view 6 a view lasts up to T·2^8 = 256 s: 500 s idle is still within two of them.
     let high: Vec<ReplicaDiag> =
         (0..4).map(|i| replica(&format!("R{i}"), true, status(3, 6, Phase::ViewChanging, None))).collect();
-    assert_eq!(diagnose(input(high, vec![], 500)).class, "still-progressing");
+    assert_eq!(diagnose(input(high, vec![], 500)).class, StallClass::StillProgressing);
     // Three running, one crashed: one left behind in view 0, two in view 1, nobody
     // committed — no view holds M = 3.
     let split = vec![
@@ -357,17 +357,17 @@ fn stall_classes() {
         replica("R3", true, status(3, 0, Phase::ViewChanging, None)),
     ];
     let s = diagnose(input(split.clone(), vec![], 500));
-    assert_eq!(s.class, "view-split", "{}", s.reason);
+    assert_eq!(s.class, StallClass::ViewSplit, "{}", s.reason);
     assert!(s.reason.contains("1 in view 0, 2 in view 1"), "{}", s.reason);
     // With all four running, view 1 holds M = 3: not a split.
     let mut whole = split;
     whole[1] = replica("R1", true, status(3, 1, Phase::Initial, None));
-    assert_ne!(diagnose(input(whole, vec![], 500)).class, "view-split");
+    assert_ne!(diagnose(input(whole, vec![], 500)).class, StallClass::ViewSplit);
     // M commits in one view would finish: not a commit lock.
     let mut finishing = lock;
     finishing[0] = replica("R0", true, status(3, 0, Phase::CommitSent, Some(0)));
     finishing[3] = replica("R3", true, status(3, 0, Phase::CommitSent, Some(0)));
-    assert_ne!(diagnose(input(finishing, vec![], 500)).class, "commit-lock");
+    assert_ne!(diagnose(input(finishing, vec![], 500)).class, StallClass::CommitLock);
 }
 
 #[test]

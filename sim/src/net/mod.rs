@@ -71,6 +71,17 @@ impl Degradation {
     }
 }
 
+crate::names::named_enum! {
+    /// The named network models a scenario can start from (`network.preset`).
+    pub enum Preset {
+        Ideal = "ideal",
+        Lan = "lan",
+        Wan = "wan",
+        Lossy = "lossy",
+        HeavyTail = "heavy-tail",
+    }
+}
+
 /// Options of the network model. One struct, every field with its unit.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NetworkOptions {
@@ -90,7 +101,12 @@ pub struct NetworkOptions {
 impl NetworkOptions {
     /// Named presets. `lan`: ~1 ms links; `wan`: log-normal, mean 80 ms; `lossy`: wan with
     /// 10 % loss; `heavy-tail`: Pareto links with a 20 ms floor; `ideal`: constant 1 ms.
+    /// The options of a named preset (`None` for an unknown name).
     pub fn preset(name: &str) -> Option<NetworkOptions> {
+        Preset::parse(name).map(NetworkOptions::of)
+    }
+
+    pub fn of(preset: Preset) -> NetworkOptions {
         let base = |latency| NetworkOptions {
             latency,
             loss: 0.0,
@@ -100,17 +116,14 @@ impl NetworkOptions {
             partitions: Vec::new(),
             degradations: Vec::new(),
         };
-        Some(match name {
-            "ideal" => base(Latency::Constant { ms: 1.0 }),
-            "lan" => base(Latency::Normal { mean_ms: 1.0, stddev_ms: 0.3 }),
-            "wan" => base(Latency::LogNormal { mean_ms: 80.0, sigma: 0.4 }),
-            "lossy" => NetworkOptions { loss: 0.1, ..base(Latency::LogNormal { mean_ms: 80.0, sigma: 0.4 }) },
-            "heavy-tail" => base(Latency::Pareto { scale_ms: 20.0, shape: 1.5, cap_ms: Some(10_000.0) }),
-            _ => return None,
-        })
+        match preset {
+            Preset::Ideal => base(Latency::Constant { ms: 1.0 }),
+            Preset::Lan => base(Latency::Normal { mean_ms: 1.0, stddev_ms: 0.3 }),
+            Preset::Wan => base(Latency::LogNormal { mean_ms: 80.0, sigma: 0.4 }),
+            Preset::Lossy => NetworkOptions { loss: 0.1, ..base(Latency::LogNormal { mean_ms: 80.0, sigma: 0.4 }) },
+            Preset::HeavyTail => base(Latency::Pareto { scale_ms: 20.0, shape: 1.5, cap_ms: Some(10_000.0) }),
+        }
     }
-
-    pub const PRESETS: [&'static str; 5] = ["ideal", "lan", "wan", "lossy", "heavy-tail"];
 }
 
 /// Why a message was not delivered.

@@ -24,7 +24,7 @@ impl Hash32 {
         Hash32(*blake3::hash(bytes).as_bytes())
     }
 
-    /// The first 8 bytes as hex: enough to tell blocks apart in a trace.
+    /// The first 4 bytes as 8 hex digits: enough to tell blocks apart in a trace.
     pub fn short(&self) -> String {
         hex(&self.0[..4])
     }

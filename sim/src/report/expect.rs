@@ -3,26 +3,27 @@
 //! Without an `expect` block the default expectation is "every invariant holds and the
 //! height target is reached". Each mismatch is one human-readable line.
 
-use super::Report;
+use super::{LivenessStatus, Report};
+use crate::invariants::InvariantId;
 use crate::scenario::RunSpec;
 
 pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
     let e = &spec.expect;
     let mut out = Vec::new();
     let violated = &r.outcome.violated;
-    let safety_violated: Vec<&str> = violated.iter().copied().filter(|id| id.starts_with('S')).collect();
+    let safety_violated: Vec<InvariantId> = violated.iter().copied().filter(|id| id.is_safety()).collect();
     let default = e.is_empty() || (e.safety_holds.is_none() && e.violations.is_none() && e.liveness_holds.is_none());
     let safety_holds = e.safety_holds.or(if default { Some(true) } else { None });
     match safety_holds {
         Some(true) if !safety_violated.is_empty() => {
-            out.push(format!("expected safety to hold, but {} violated", safety_violated.join(", ")))
+            out.push(format!("expected safety to hold, but {} violated", InvariantId::join(&safety_violated, ", ")))
         }
         Some(false) if safety_violated.is_empty() => out.push("expected a safety violation, but safety held".into()),
         _ => {}
     }
     if let Some(ids) = &e.violations {
         for id in ids {
-            if !violated.contains(&id.as_str()) {
+            if !violated.contains(id) {
                 out.push(format!("expected {id} to be violated, but it held"));
             }
         }
@@ -32,12 +33,12 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
             }
         }
     } else if default {
-        for id in violated.iter().filter(|id| id.starts_with('L')) {
+        for id in violated.iter().filter(|id| !id.is_safety()) {
             out.push(format!("{id} violated"));
         }
     }
     let liveness_holds = e.liveness_holds.or(if default && e.stall.is_none() { Some(true) } else { None });
-    let holds = r.liveness.status == "holds";
+    let holds = r.liveness.status == LivenessStatus::Holds;
     match liveness_holds {
         Some(true) if !holds => out.push(match &r.liveness.stall {
             Some(s) => {
@@ -52,7 +53,7 @@ pub fn check(spec: &RunSpec, r: &Report) -> Vec<String> {
         match &r.liveness.stall {
             None => out.push("expected a stall, but there is none".into()),
             Some(s) => {
-                if let Some(c) = &want.class
+                if let Some(c) = want.class
                     && c != s.class
                 {
                     out.push(format!("expected stall class {c}, got {}", s.class));

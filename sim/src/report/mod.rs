@@ -15,7 +15,7 @@ pub mod trace_file;
 use crate::engine::StopReason;
 use crate::invariants::diagnosis::Stall;
 use crate::invariants::safety::Accountability;
-use crate::invariants::{INVARIANTS, Violation};
+use crate::invariants::{InvariantId, InvariantStatus, Violation};
 use crate::protocol::MsgKind;
 use crate::protocol::crypto::Hash32;
 use crate::scenario::RunSpec;
@@ -28,10 +28,9 @@ pub const FORMAT: &str = "dbft-sim/report/v1";
 
 #[derive(Clone, Debug, Serialize)]
 pub struct InvariantResult {
-    pub id: &'static str,
+    pub id: InvariantId,
     pub name: &'static str,
-    /// "holds", "violated" or "not-checked".
-    pub status: &'static str,
+    pub status: InvariantStatus,
     pub violations: Vec<Violation>,
 }
 
@@ -87,17 +86,33 @@ pub struct HandoffRecord {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Liveness {
-    /// "holds" or "stalls".
-    pub status: &'static str,
+    pub status: LivenessStatus,
     pub stall: Option<Stall>,
 }
 
-/// The outcome, typed: `ok`, `safety-violation`, `stall` — and whether the scenario's
-/// expectations held.
+crate::names::named_enum! {
+    /// Whether the run reached its height target.
+    pub enum LivenessStatus {
+        Holds = "holds",
+        Stalls = "stalls",
+    }
+}
+
+crate::names::named_enum! {
+    /// What a run came to, most serious first.
+    pub enum OutcomeKind {
+        SafetyViolation = "safety-violation",
+        Stall = "stall",
+        LivenessViolation = "liveness-violation",
+        Ok = "ok",
+    }
+}
+
+/// The outcome, typed — and whether the scenario's expectations held.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
-    pub kind: &'static str,
-    pub violated: Vec<&'static str>,
+    pub kind: OutcomeKind,
+    pub violated: Vec<InvariantId>,
     /// True when the run matched the scenario's `expect` block (or, without one, when it
     /// is `ok`).
     pub as_expected: bool,
@@ -170,13 +185,13 @@ impl Report {
             .filter(|k| m.kind(**k).sent + m.kind(**k).delivered + m.kind(**k).dropped > 0)
             .map(|k| (k.name(), *m.kind(*k)))
             .collect();
-        let invariants: Vec<InvariantResult> = INVARIANTS
+        let invariants: Vec<InvariantResult> = InvariantId::ALL
             .iter()
-            .map(|(id, nm)| InvariantResult {
+            .map(|&id| InvariantResult {
                 id,
-                name: nm,
+                name: id.title(),
                 status: r.checkers.status(id),
-                violations: r.checkers.violations.iter().filter(|v| v.id == *id).cloned().collect(),
+                violations: r.checkers.violations.iter().filter(|v| v.id == id).cloned().collect(),
             })
             .collect();
         let key_name = |k: &crate::protocol::crypto::KeyId| name(k.0 as usize);
@@ -198,15 +213,16 @@ impl Report {
             .collect();
         let handoff_latency: Vec<u64> =
             handoffs.iter().filter_map(|h| h.latency_ms).map(|ms| (ms * 1000.0).round() as u64).collect();
-        let violated: Vec<&'static str> = invariants.iter().filter(|i| i.status == "violated").map(|i| i.id).collect();
-        let kind = if violated.iter().any(|id| id.starts_with('S')) {
-            "safety-violation"
+        let violated: Vec<InvariantId> =
+            invariants.iter().filter(|i| i.status == InvariantStatus::Violated).map(|i| i.id).collect();
+        let kind = if violated.iter().any(|id| id.is_safety()) {
+            OutcomeKind::SafetyViolation
         } else if !r.liveness_holds {
-            "stall"
-        } else if violated.iter().any(|id| id.starts_with('L')) {
-            "liveness-violation"
+            OutcomeKind::Stall
+        } else if !violated.is_empty() {
+            OutcomeKind::LivenessViolation
         } else {
-            "ok"
+            OutcomeKind::Ok
         };
         let mut report = Report {
             format: FORMAT,
@@ -235,7 +251,10 @@ impl Report {
             rejected: m.rejected.iter().map(|((k, why), v)| (format!("{}:{}", k.name(), why.name()), *v)).collect(),
             invariants,
             accountability: r.checkers.safety.accountability.clone(),
-            liveness: Liveness { status: if r.liveness_holds { "holds" } else { "stalls" }, stall: r.stall.clone() },
+            liveness: Liveness {
+                status: if r.liveness_holds { LivenessStatus::Holds } else { LivenessStatus::Stalls },
+                stall: r.stall.clone(),
+            },
             handoffs,
             coverage: r.marks.clone(),
             rules: r.rules.clone(),

@@ -136,7 +136,7 @@ pub struct LivenessSpec {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExpectStall {
-    pub class: Option<String>,
+    pub class: Option<crate::invariants::diagnosis::StallClass>,
     pub height: Option<u32>,
     pub view: Option<u8>,
 }
@@ -146,7 +146,7 @@ pub struct ExpectSpec {
     /// Some(true): every safety invariant holds; Some(false): at least one fails.
     pub safety_holds: Option<bool>,
     /// Invariants that must fail (all others must hold).
-    pub violations: Option<Vec<String>>,
+    pub violations: Option<Vec<crate::invariants::InvariantId>>,
     /// Some(true): the run reaches its height target; Some(false): it stalls.
     pub liveness_holds: Option<bool>,
     pub stall: Option<ExpectStall>,

@@ -54,28 +54,17 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-/// Deliberately broken protocol variants, for proving the invariant checkers can fail.
-/// Selectable only through `protocol.mutation` in a scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mutation {
-    /// dBFT 1.0: the PrepareResponse carries the block signature, the block is published
-    /// with M of them, and a node may change view after responding.
-    NoCommitPhase,
-    /// A committed replica may still change view and commit again in the new view.
-    NoCommitLock,
-    /// Blocks are assembled and accepted with M − 1 commits.
-    QuorumOffByOne,
-}
-
-impl Mutation {
-    pub fn parse(s: &str) -> Option<Mutation> {
-        match s {
-            "no-commit-phase" => Some(Mutation::NoCommitPhase),
-            "no-commit-lock" => Some(Mutation::NoCommitLock),
-            "quorum-off-by-one" => Some(Mutation::QuorumOffByOne),
-            _ => None,
-        }
+crate::names::named_enum! {
+    /// Deliberately broken protocol variants, for proving the invariant checkers can fail.
+    /// Selectable only through `protocol.mutation` in a scenario.
+    pub enum Mutation {
+        /// dBFT 1.0: the PrepareResponse carries the block signature, the block is published
+        /// with M of them, and a node may change view after responding.
+        NoCommitPhase = "no-commit-phase",
+        /// A committed replica may still change view and commit again in the new view.
+        NoCommitLock = "no-commit-lock",
+        /// Blocks are assembled and accepted with M − 1 commits.
+        QuorumOffByOne = "quorum-off-by-one",
     }
 }
 

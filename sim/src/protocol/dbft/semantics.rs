@@ -26,27 +26,19 @@
 //!   PrepareRequest): the wire format is shared.
 
 use super::message::ChangeViewReason;
-use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Semantics {
-    /// The C# DBFTPlugin (neo-project/neo), the reference network.
-    #[default]
-    CSharp,
-    /// nspcc-dev/dbft (neo-go).
-    Go,
+crate::names::named_enum! {
+    #[derive(Default)]
+    pub enum Semantics {
+        /// The C# DBFTPlugin (neo-project/neo), the reference network.
+        #[default]
+        CSharp = "csharp",
+        /// nspcc-dev/dbft (neo-go).
+        Go = "go",
+    }
 }
 
 impl Semantics {
-    pub fn parse(s: &str) -> Option<Semantics> {
-        match s {
-            "csharp" => Some(Semantics::CSharp),
-            "go" => Some(Semantics::Go),
-            _ => None,
-        }
-    }
-
     /// §1.4 / §1.12 #1: "lost" nodes. C#: last seen at a height below h−1, sticky across
     /// heights. Go: no commit and not seen in this height *and view*.
     pub fn counts_failed_by_view(self) -> bool {

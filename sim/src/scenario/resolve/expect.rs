@@ -2,7 +2,10 @@
 //! hand-offs), checked by `check`.
 
 use super::*;
+use crate::invariants::diagnosis::StallClass;
+use crate::invariants::{InvariantId, InvariantStatus};
 use crate::protocol::crypto::Hash32;
+use crate::report::LivenessStatus;
 use std::collections::BTreeMap;
 
 pub(super) fn resolve_expect_handoffs(
@@ -38,51 +41,62 @@ pub(super) fn resolve_expect_handoffs(
 }
 
 pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
-    let safety_holds = match e.safety.as_deref() {
+    let safety_holds = match e.safety.as_deref().map(|x| (x, InvariantStatus::parse(x))) {
         None => None,
-        Some("holds") => Some(true),
-        Some("violated") => Some(false),
-        Some(x) => {
+        Some((_, Some(InvariantStatus::Holds))) => Some(true),
+        Some((_, Some(InvariantStatus::Violated))) => Some(false),
+        Some((x, _)) => {
             return err("expect.safety", format!("\"{x}\": expected \"holds\" or \"violated\""));
         }
     };
-    if let Some(v) = &e.violations {
-        for (i, id) in v.iter().enumerate() {
-            let ids: Vec<&str> = crate::invariants::INVARIANTS.iter().map(|(id, _)| *id).collect();
-            if !ids.contains(&id.as_str()) {
-                return err(
-                    format!("expect.violations[{i}]"),
-                    format!("unknown invariant \"{id}\" (known: {})", ids.join(", ")),
-                );
+    let violations = match &e.violations {
+        None => None,
+        Some(v) => {
+            let mut ids = Vec::new();
+            for (i, id) in v.iter().enumerate() {
+                let Some(id) = InvariantId::parse(id) else {
+                    return err(
+                        format!("expect.violations[{i}]"),
+                        format!("unknown invariant \"{id}\" (known: {})", InvariantId::expected()),
+                    );
+                };
+                ids.push(id);
             }
+            if safety_holds == Some(true) && ids.iter().any(|id| id.is_safety()) {
+                return err("expect.violations", "contradicts \"safety\": \"holds\"");
+            }
+            Some(ids)
         }
-        if safety_holds == Some(true) && v.iter().any(|id| id.starts_with('S')) {
-            return err("expect.violations", "contradicts \"safety\": \"holds\"");
-        }
-    }
+    };
     let liveness_holds = match e.liveness.as_deref() {
         None => None,
-        Some("holds") => Some(true),
-        Some("stalls") => Some(false),
-        Some(x) => {
-            return err("expect.liveness", format!("\"{x}\": expected \"holds\" or \"stalls\""));
-        }
+        Some(x) => match LivenessStatus::parse(x) {
+            Some(l) => Some(l == LivenessStatus::Holds),
+            None => {
+                return err("expect.liveness", format!("\"{x}\": expected one of {}", LivenessStatus::expected()));
+            }
+        },
     };
     let stall = match e.stall {
         None => None,
         Some(s) => {
-            if let Some(c) = &s.class
-                && !STALL_CLASSES.contains(&c.as_str())
-            {
-                return err(
-                    "expect.stall.class",
-                    format!("unknown class \"{c}\" (known: {})", STALL_CLASSES.join(", ")),
-                );
-            }
+            let class = match &s.class {
+                None => None,
+                Some(c) => match StallClass::parse(c).filter(|c| *c != StallClass::Undiagnosed) {
+                    Some(c) => Some(c),
+                    None => {
+                        let known: Vec<&str> = StallClass::expectable().map(StallClass::as_str).collect();
+                        return err(
+                            "expect.stall.class",
+                            format!("unknown class \"{c}\" (known: {})", known.join(", ")),
+                        );
+                    }
+                },
+            };
             if liveness_holds == Some(true) {
                 return err("expect.stall", "contradicts \"liveness\": \"holds\"");
             }
-            Some(ExpectStall { class: s.class, height: s.height, view: s.view })
+            Some(ExpectStall { class, height: s.height, view: s.view })
         }
     };
     let latency_p99_ms = e.latency_p99_ms.map(|x| positive("expect.latency_p99_ms", x)).transpose()?;
@@ -113,7 +127,7 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
         marks,
         handoffs: None,
         safety_holds,
-        violations: e.violations,
+        violations,
         liveness_holds,
         stall,
         min_heights: e.min_heights,

@@ -18,11 +18,6 @@ use super::spec::*;
 use crate::engine::time::SimTime;
 use crate::protocol::NodeId;
 
-/// Stall classifications a scenario may expect.
-/// `undiagnosed` is not among them: an expectation names a reason.
-pub const STALL_CLASSES: [&str; 6] =
-    ["commit-lock", "partitioned", "too-many-faulty", "still-progressing", "timer-starved", "view-split"];
-
 pub const DEFAULT_VALIDATORS: u32 = 4;
 pub const DEFAULT_BLOCK_TIME_MS: f64 = 15_000.0;
 pub const DEFAULT_HEIGHTS: u32 = 10;

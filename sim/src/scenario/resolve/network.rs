@@ -114,7 +114,7 @@ pub(super) fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize)
     let mut opts = NetworkOptions::preset(preset).ok_or_else(|| {
         ScenarioError::new(
             "network.preset",
-            format!("unknown preset \"{preset}\" (known: {})", NetworkOptions::PRESETS.join(", ")),
+            format!("unknown preset \"{preset}\" (known: {})", crate::net::Preset::expected()),
         )
     })?;
     if let Some(l) = &n.latency {

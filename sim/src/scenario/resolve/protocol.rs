@@ -19,7 +19,7 @@ pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
         Some(x) => Semantics::parse(x).ok_or_else(|| {
             ScenarioError::new(
                 "protocol.semantics",
-                format!("unknown semantics \"{x}\" (expected \"csharp\" or \"go\")"),
+                format!("unknown semantics \"{x}\" (expected one of {})", Semantics::expected()),
             )
         })?,
     };
@@ -28,7 +28,7 @@ pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
         Some(x) => Some(Mutation::parse(x).ok_or_else(|| {
             ScenarioError::new(
                 "protocol.mutation",
-                format!("unknown mutation \"{x}\" (expected no-commit-phase, no-commit-lock or quorum-off-by-one)"),
+                format!("unknown mutation \"{x}\" (expected one of {})", Mutation::expected()),
             )
         })?),
     };
