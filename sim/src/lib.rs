@@ -6,7 +6,8 @@
 //! honest replicas), `validators` (who signs at which height), `invariants` (what must never
 //! happen and the stall diagnosis), `phases` (the fault phase, then the liveness phase
 //! after GST), `scenario` (the file format), `report` (metrics, JSON report, traces,
-//! plots) and `cli` (the `dbft-sim` subcommands).
+//! plots), `search` (swarm generation, shrinking, run divergence) and `cli` (the
+//! `dbft-sim` subcommands: argument parsing and output).
 
 mod names;
 
@@ -19,5 +20,6 @@ pub mod phases;
 pub mod protocol;
 pub mod report;
 pub mod scenario;
+pub mod search;
 pub mod validators;
 pub mod world;

@@ -138,7 +138,7 @@ fn honest_churn_keeps_safety_and_liveness_on_200_seeds() {
     let mut rules = BTreeMap::new();
     let mut handoffs = 0;
     for seed in 1..=200 {
-        let text = dbft_sim::cli::swarm::generate_honest_churn(seed, 8);
+        let text = dbft_sim::search::swarm::generate_honest_churn(seed, 8);
         let spec = scenario::parse(&text, "churn").unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
         let r = report(&spec, seed);
         assert!(r.outcome.as_expected, "seed {seed}: {:?}\n{text}", r.outcome.mismatches);

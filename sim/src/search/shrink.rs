@@ -1,0 +1,306 @@
+//! Shrinking: the smallest scenario that still fails the same way.
+//!
+//! A counterexample from a sweep or a swarm carries everything its seed drew: faults that
+//! matter and faults that do not. Shrinking edits the scenario *document* — so the result
+//! is an ordinary, readable scenario file — one simplification at a time, keeping each one
+//! whose run still violates every safety invariant the original violated (or, for a run
+//! that only stalls, still stalls with the same class and no violation), until no single
+//! simplification keeps the failure (a 1-minimal scenario, as delta debugging calls it).
+//! The simplifications, biggest first: drop a Byzantine node, twin, compromised key,
+//! crash, partition, degradation, rule, timer control, withheld-transaction range or
+//! validator-set change; drop the recipient restriction of a change; drop
+//! one behaviour of several; make a restart a plain crash; zero the loss and duplication;
+//! and make the network `ideal`. The seed stays fixed, so every step is deterministic.
+
+use crate::invariants::InvariantId;
+use crate::invariants::diagnosis::StallClass;
+use crate::report::{LivenessStatus, Report};
+use crate::scenario;
+use crate::world;
+use serde_json::Value;
+
+/// Arrays whose elements may be removed one by one (any length, down to empty).
+const REMOVABLE: [&str; 10] = [
+    "/byzantine",
+    "/twins",
+    "/compromised_keys",
+    "/faults/crashes",
+    "/network/partitions",
+    "/network/degradations",
+    "/rules",
+    "/timers",
+    "/workload/withhold",
+    "/changes",
+];
+
+/// One simplification of the scenario document.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Edit {
+    /// Remove element `index` of the array at the pointer.
+    Remove(String, usize),
+    /// Remove `key` from the object at the pointer.
+    RemoveKey(String, &'static str),
+    /// Replace the value at the pointer.
+    Set(String, Value),
+}
+
+impl Edit {
+    /// What the edit does, in the document's own terms.
+    pub fn describe(&self) -> String {
+        match self {
+            Edit::Remove(p, i) => format!("removed {}[{i}]", dotted(p)),
+            Edit::RemoveKey(p, k) => format!("removed {}.{k}", dotted(p)),
+            Edit::Set(p, v) => format!("set {} to {v}", dotted(p)),
+        }
+    }
+
+    /// The document with the edit applied, or None if it no longer applies.
+    fn apply(&self, doc: &Value) -> Option<Value> {
+        let mut d = doc.clone();
+        match self {
+            Edit::Remove(p, i) => {
+                let a = d.pointer_mut(p)?.as_array_mut()?;
+                (*i < a.len()).then(|| a.remove(*i))?;
+            }
+            Edit::RemoveKey(p, k) => {
+                d.pointer_mut(p)?.as_object_mut()?.remove(*k)?;
+            }
+            Edit::Set(p, v) => *d.pointer_mut(p)? = v.clone(),
+        }
+        Some(d)
+    }
+}
+
+/// `/network/partitions` → `network.partitions`.
+fn dotted(pointer: &str) -> String {
+    pointer.trim_start_matches('/').replace('/', ".")
+}
+
+fn len_at(doc: &Value, pointer: &str) -> usize {
+    doc.pointer(pointer).and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// Every simplification of `doc`, biggest first (the list is recomputed after every kept
+/// edit, so indices are always those of the current document).
+pub fn candidates(doc: &Value) -> Vec<Edit> {
+    let mut out = Vec::new();
+    for p in REMOVABLE {
+        for i in (0..len_at(doc, p)).rev() {
+            out.push(Edit::Remove(p.to_string(), i));
+        }
+    }
+    for owner in ["/byzantine", "/compromised_keys"] {
+        for i in 0..len_at(doc, owner) {
+            let p = format!("{owner}/{i}/behaviours");
+            // A node needs at least one behaviour; dropping the last is dropping the node.
+            let n = len_at(doc, &p);
+            if n > 1 {
+                out.extend((0..n).rev().map(|j| Edit::Remove(p.clone(), j)));
+            }
+        }
+    }
+    for i in 0..len_at(doc, "/faults/crashes") {
+        let p = format!("/faults/crashes/{i}");
+        if doc.pointer(&format!("{p}/restart_ms")).is_some() {
+            out.push(Edit::RemoveKey(p, "restart_ms"));
+        }
+    }
+    for i in 0..len_at(doc, "/changes") {
+        let p = format!("/changes/{i}");
+        if doc.pointer(&format!("{p}/only")).is_some() {
+            out.push(Edit::RemoveKey(p, "only"));
+        }
+    }
+    for p in ["/network/loss", "/network/duplicate"] {
+        if doc.pointer(p).and_then(Value::as_f64).is_some_and(|x| x != 0.0) {
+            out.push(Edit::Set(p.to_string(), Value::from(0.0)));
+        }
+    }
+    if doc.pointer("/network/preset").is_some_and(|v| v != "ideal") {
+        out.push(Edit::Set("/network/preset".to_string(), Value::from("ideal")));
+    }
+    out
+}
+
+/// What a run of a counterexample shows: the safety invariants it violates, and the stall
+/// it ends in (if it does not reach its heights).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub safety: Vec<InvariantId>,
+    /// (class, height, view) of the stall.
+    pub stall: Option<(StallClass, u32, u8)>,
+    /// Every violated invariant, L1 included (for the written `expect`).
+    pub violated: Vec<InvariantId>,
+}
+
+impl Failure {
+    /// How the run behind `report` failed (if it did).
+    pub fn of(report: &Report) -> Failure {
+        let violated = report.outcome.violated.clone();
+        let safety = violated.iter().copied().filter(|id| id.is_safety()).collect();
+        // A diagnosis exists whenever the run did not reach a height target, also when it
+        // has none and liveness holds; only a run whose liveness fails has stalled.
+        let stall = report
+            .liveness
+            .stall
+            .as_ref()
+            .filter(|_| report.liveness.status != LivenessStatus::Holds)
+            .map(|s| (s.class, s.height, s.view));
+        Failure { safety, stall, violated }
+    }
+
+    /// The same failure, as far as shrinking is concerned: every safety invariant of the
+    /// target still violated; or, for a stall-only target, no safety violation and a stall
+    /// of the same class.
+    fn keeps(&self, target: &Failure) -> bool {
+        if target.safety.is_empty() {
+            self.safety.is_empty() && self.stall.map(|s| s.0) == target.stall.map(|s| s.0)
+        } else {
+            target.safety.iter().all(|id| self.safety.contains(id))
+        }
+    }
+
+    /// The failure in a few words: "S4", or "a commit-lock stall".
+    pub fn describe(&self) -> String {
+        match (self.safety.is_empty(), self.stall) {
+            (false, _) => InvariantId::join(&self.safety, " "),
+            (true, Some((class, ..))) => format!("a {class} stall"),
+            (true, None) => "nothing".to_string(),
+        }
+    }
+
+    /// The `expect` block a scenario showing this failure carries.
+    pub fn expect(&self) -> Value {
+        match (self.safety.is_empty(), self.stall) {
+            (true, Some((class, height, view))) => serde_json::json!({
+                "safety": "holds", "liveness": "stalls", "stall": {"class": class.as_str(), "height": height, "view": view}
+            }),
+            _ => serde_json::json!({"safety": "violated", "violations": self.violated}),
+        }
+    }
+}
+
+/// How a run of `doc` with `seed` fails, or why it could not run.
+pub fn failure(doc: &Value, seed: u64) -> Result<Failure, String> {
+    let spec = scenario::parse(&doc.to_string(), "shrink").map_err(|e| e.to_string())?;
+    Ok(Failure::of(&Report::build(&spec, &world::run(&spec, seed, None, false))))
+}
+
+/// The outcome of shrinking: the smaller document and the edits that made it.
+pub struct Shrunk {
+    pub doc: Value,
+    pub steps: Vec<Edit>,
+    pub failure: Failure,
+    pub runs: usize,
+}
+
+/// Shrinks `doc` while a run with `seed` still shows the `target` failure.
+pub fn shrink(doc: &Value, seed: u64, target: &Failure, mut on_step: impl FnMut(&Edit)) -> Shrunk {
+    let mut doc = doc.clone();
+    let mut steps = Vec::new();
+    let mut runs = 0;
+    let mut current = target.clone();
+    'progress: loop {
+        for edit in candidates(&doc) {
+            let Some(next) = edit.apply(&doc) else { continue };
+            runs += 1;
+            // A document an edit made invalid (e.g. a rule naming a removed twin) is not
+            // a simpler counterexample; skip it.
+            if let Ok(f) = failure(&next, seed)
+                && f.keeps(target)
+            {
+                on_step(&edit);
+                steps.push(edit);
+                doc = next;
+                current = f;
+                continue 'progress;
+            }
+        }
+        break;
+    }
+    Shrunk { doc, steps, failure: current, runs }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn candidates_cover_the_fault_lists_and_apply_cleanly() {
+        let doc = json!({
+            "validators": 4,
+            "network": {"preset": "wan", "loss": 0.1, "partitions": [{"groups": [["R0"]], "from_ms": 0}]},
+            "faults": {"crashes": [{"node": "R1", "at_ms": 5, "restart_ms": 9}]},
+            "byzantine": [{"node": "R2", "behaviours": [{"kind": "silent"}, {"kind": "double-sign"}]}]
+        });
+        let c = candidates(&doc);
+        let described: Vec<String> = c.iter().map(Edit::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "removed byzantine[0]",
+                "removed faults.crashes[0]",
+                "removed network.partitions[0]",
+                "removed byzantine.0.behaviours[1]",
+                "removed byzantine.0.behaviours[0]",
+                "removed faults.crashes.0.restart_ms",
+                "set network.loss to 0.0",
+                "set network.preset to \"ideal\"",
+            ]
+        );
+        let d = c[5].apply(&doc).unwrap();
+        assert_eq!(d["faults"]["crashes"][0], json!({"node": "R1", "at_ms": 5}));
+        let d = c[3].apply(&doc).unwrap();
+        assert_eq!(d["byzantine"][0]["behaviours"], json!([{"kind": "silent"}]));
+        assert!(Edit::Remove("/rules".into(), 0).apply(&doc).is_none(), "nothing there to remove");
+        // Fully simplified: nothing left to try.
+        let bare = json!({"validators": 4, "network": {"preset": "ideal", "loss": 0.0}});
+        assert!(candidates(&bare).is_empty());
+    }
+
+    /// Shrinking a swarm counterexample of the `no-commit-lock` variant keeps the violation
+    /// and ends 1-minimal: every single simplification still possible loses it.
+    #[test]
+    fn a_shrunk_counterexample_still_fails_and_is_one_minimal() {
+        let doc: Value = serde_json::from_str(&super::super::swarm::generate(
+            17,
+            6,
+            Some(crate::protocol::dbft::Mutation::NoCommitLock),
+        ))
+        .unwrap();
+        let target = failure(&doc, 17).unwrap();
+        assert!(target.safety.contains(&InvariantId::S4), "{target:?}");
+        assert_minimal(&doc, 17, &target);
+    }
+
+    /// Shrinks and checks the result: same failure, and no single edit left that keeps it.
+    fn assert_minimal(doc: &Value, seed: u64, target: &Failure) -> Shrunk {
+        let mut logged = 0;
+        let shrunk = shrink(doc, seed, target, |_| logged += 1);
+        assert_eq!(logged, shrunk.steps.len());
+        let after = failure(&shrunk.doc, seed).unwrap();
+        assert!(after.keeps(target), "{after:?} is not {target:?}");
+        assert_eq!(shrunk.failure, after);
+        for edit in candidates(&shrunk.doc) {
+            let next = edit.apply(&shrunk.doc).unwrap();
+            let kept = failure(&next, seed).is_ok_and(|f| f.keeps(target));
+            assert!(!kept, "{} would still fail: not minimal", edit.describe());
+        }
+        shrunk
+    }
+
+    /// A stall shrinks too, keeping its class and no safety violation. The bundled
+    /// timer-starvation scenario needs its attacker: removing it must lose the stall (the
+    /// same schedule without it recovers, tests/byzantine.rs), so it stays.
+    #[test]
+    fn a_stall_shrinks_keeping_its_class() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/attacks/commit-extension-starvation-4.json");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let target = failure(&doc, 1).unwrap();
+        assert_eq!((target.safety.len(), target.stall.map(|s| s.0)), (0, Some(StallClass::TimerStarved)));
+        let shrunk = assert_minimal(&doc, 1, &target);
+        assert_eq!(shrunk.doc["byzantine"].as_array().map(Vec::len), Some(1), "the attacker is essential");
+        assert_eq!(shrunk.failure.expect()["stall"]["class"], "timer-starved");
+    }
+}
