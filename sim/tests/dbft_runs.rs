@@ -158,3 +158,34 @@ fn same_seed_same_digest_in_one_process() {
     let (c, _) = run(&s, 10);
     assert_ne!(a.digest, c.digest);
 }
+
+/// Transactions pooled before consensus starts are proposed in block 1 under both
+/// semantics. The Go primary of height 1 proposes the moment it starts (nspcc-dev/dbft
+/// `Start` → `sendPrepareRequest` → `Fill`, which takes whatever the mempool holds), so the
+/// transactions must be in its mempool before its start event, not just at the same time.
+#[test]
+fn initial_transactions_are_in_block_one_under_both_semantics() {
+    use dbft_sim::engine::trace::{Ev, Halt, Observer, Rec};
+    struct FirstBlock(Option<usize>);
+    impl Observer for FirstBlock {
+        fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+            if let Ev::Persist { block, .. } = &rec.ev
+                && block.height() == 1
+                && self.0.is_none()
+            {
+                self.0 = Some(block.txs.len());
+            }
+            None
+        }
+    }
+    for semantics in ["csharp", "go"] {
+        let s = spec(&format!(
+            r#"{{"validators": 4, "protocol": {{"semantics": "{semantics}", "block_time_ms": 1000}},
+                "network": {{"preset": "ideal"}}, "workload": {{"initial_txs": 5, "tx_rate_per_s": 0}},
+                "stop": {{"heights": 1}}}}"#
+        ));
+        let mut first = FirstBlock(None);
+        world::run(&s, 1, Some(&mut first), false);
+        assert_eq!(first.0, Some(5), "{semantics}: block 1 holds the five pooled transactions");
+    }
+}

@@ -292,21 +292,24 @@ impl<R: Replica> Engine<R> {
 
     /// Queues the nodes' start and the workload. Done at the first `run`, after the world
     /// has scheduled its faults, so a fault at time t takes effect before anything else
-    /// at t (a node crashed "at 0" never starts).
+    /// at t (a node crashed "at 0" never starts). The initial transactions are in the
+    /// mempools before any node starts, as on a real network whose nodes had pooled them
+    /// before consensus began: a Go primary proposes at once at height 1 and must see them.
     fn start(&mut self) {
         self.started = true;
-        for i in 0..self.slots.len() {
-            self.queue.push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
-        }
-        if let Some(w) = self.workload.as_mut() {
-            let initial = w.opts.initial_txs;
-            for tx in 1..=initial {
+        if let Some(w) = self.workload.as_ref() {
+            for tx in 1..=w.opts.initial_txs {
                 for i in 0..self.slots.len() {
                     if !w.opts.withheld(tx, NodeId(i as u32)) {
                         self.queue.push(SimTime::ZERO, Event::TxArrive { node: NodeId(i as u32), tx });
                     }
                 }
             }
+        }
+        for i in 0..self.slots.len() {
+            self.queue.push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
+        }
+        if let Some(w) = self.workload.as_mut() {
             if let Some(gap) = w.next_gap() {
                 self.queue.push(SimTime(gap), Event::NextTx);
             }
