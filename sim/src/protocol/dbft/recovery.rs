@@ -7,7 +7,6 @@ use super::message::{
 };
 use crate::protocol::Cx;
 use crate::protocol::crypto::Hash32;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 impl DbftReplica {
@@ -165,16 +164,45 @@ impl DbftReplica {
     }
 }
 
-/// The most frequent preparation hash among stored PrepareResponses; ties go to the
-/// smallest hash (C# takes the first of an unordered grouping; a fixed rule keeps runs
-/// reproducible).
+/// The most frequent preparation hash among stored PrepareResponses, as the C# node picks
+/// it when it lacks the PrepareRequest (`MakeRecoveryMessage`: the responses, in validator
+/// order, grouped by hash — groups come in order of first occurrence — then a stable sort
+/// by count, descending). So a tie goes to the hash whose first response has the lowest
+/// validator index.
 fn majority_preparation_hash(preparations: &[Option<Rc<ConsensusMessage>>]) -> Option<Hash32> {
-    let mut counts: BTreeMap<Hash32, usize> = BTreeMap::new();
+    // (hash, count) in order of first occurrence by validator index.
+    let mut groups: Vec<(Hash32, usize)> = Vec::new();
     for p in preparations.iter().flatten() {
         if let Body::PrepareResponse { preparation_hash } = p.body {
-            *counts.entry(preparation_hash).or_insert(0) += 1;
+            match groups.iter_mut().find(|(h, _)| *h == preparation_hash) {
+                Some((_, c)) => *c += 1,
+                None => groups.push((preparation_hash, 1)),
+            }
         }
     }
-    let best = counts.values().copied().max()?;
-    counts.into_iter().find(|(_, c)| *c == best).map(|(h, _)| h)
+    let best = groups.iter().map(|(_, c)| *c).max()?;
+    groups.into_iter().find(|(_, c)| *c == best).map(|(h, _)| h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::crypto::Signature;
+
+    fn response(validator: u16, hash: Hash32) -> Option<Rc<ConsensusMessage>> {
+        let body = Body::PrepareResponse { preparation_hash: hash };
+        Some(Rc::new(ConsensusMessage::with_sig(1, 0, validator, body, Signature(0))))
+    }
+
+    /// C# neo-node `ConsensusContext.MakeRecoveryMessage`: most responses wins; a tie goes
+    /// to the hash first seen in validator order, not to the smaller hash.
+    #[test]
+    fn majority_hash_ties_go_to_the_lowest_validator_index() {
+        let (small, big) = (Hash32([1; 32]), Hash32([9; 32]));
+        let tie = vec![None, response(1, big), response(2, small)];
+        assert_eq!(majority_preparation_hash(&tie), Some(big), "first seen at index 1 wins the tie");
+        let majority = vec![response(0, big), response(1, small), response(2, small)];
+        assert_eq!(majority_preparation_hash(&majority), Some(small), "more responses win");
+        assert_eq!(majority_preparation_hash(&[None, None]), None);
+    }
 }
