@@ -7,6 +7,10 @@
 //! - `too-many-faulty`: fewer than M honest validators are running;
 //! - `partitioned`: at the end an active partition leaves no group with M honest running
 //!   validators;
+//! - `invalid-block`: honest validators at the stalled height assembled a block that their
+//!   own ledger rejected — a Commit counted without a check (stored before the header was
+//!   known, and never re-checked: Go, or a C# primary) had a bad block signature — and now
+//!   wait, deaf to consensus, for a valid block; too few others are left to make one;
 //! - `commit-lock`: some honest validators committed (in a view that cannot reach M
 //!   commits) and the uncommitted ones are too few to gather M ChangeViews — neither a
 //!   block nor a view change is reachable (docs/dbft-2.0.md §2.1);
@@ -61,6 +65,7 @@ crate::names::named_enum! {
     /// Why a run stalled, as the diagnosis classifies it (see the module comment).
     pub enum StallClass {
         CommitLock = "commit-lock",
+        InvalidBlock = "invalid-block",
         Partitioned = "partitioned",
         TooManyFaulty = "too-many-faulty",
         StillProgressing = "still-progressing",
@@ -157,6 +162,18 @@ fn classify(
                 ),
             );
         }
+    }
+    // A replica still at the stalled height in BlockSent assembled a block it could not
+    // persist: its ledger rejected it.
+    let wedged = at_h.iter().filter(|s| s.phase == Phase::BlockSent).count();
+    if wedged > 0 && at_h.len() - wedged < m {
+        return (
+            StallClass::InvalidBlock,
+            format!(
+                "{wedged} honest validators assembled a block their own ledger rejected (a Commit counted unchecked had a bad block signature) and wait for a valid block; only {} others can still make one, fewer than M = {m}",
+                at_h.len() - wedged
+            ),
+        );
     }
     let committed: Vec<&&ReplicaStatus> = at_h.iter().filter(|s| s.phase == Phase::CommitSent).collect();
     let uncommitted = at_h.len() - committed.len();

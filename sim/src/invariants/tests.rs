@@ -383,3 +383,24 @@ fn s4_across_restarts_and_amnesia() {
     let mut c = ch.checkers(ALL_HONEST.to_vec());
     assert_eq!(feed(&mut c, vec![signed(1, 1, &a), restart(true), signed(1, 1, &b)]), Vec::<&str>::new());
 }
+
+/// Three honest validators wedged in BlockSent at the stalled height (each assembled a
+/// block its ledger rejected) leave nobody to make the block: `invalid-block`. With one of
+/// four wedged, three others can still finish, so that is not the explanation.
+#[test]
+fn wedged_validators_explain_an_invalid_block_stall() {
+    let wedged: Vec<ReplicaDiag> = (0..3)
+        .map(|i| replica(&format!("R{i}"), true, status(2, 0, Phase::BlockSent, Some(0))))
+        .chain([replica("R3", false, status(2, 0, Phase::Initial, None))])
+        .collect();
+    let s = diagnose(input(wedged, vec![], 500));
+    assert_eq!((s.class, s.height, s.view), (StallClass::InvalidBlock, 2, 0), "{}", s.reason);
+    assert!(s.reason.contains("3 honest validators assembled a block"), "{}", s.reason);
+    let one: Vec<ReplicaDiag> = (0..4)
+        .map(|i| {
+            let phase = if i == 0 { Phase::BlockSent } else { Phase::ViewChanging };
+            replica(&format!("R{i}"), true, status(2, 1, phase, None))
+        })
+        .collect();
+    assert_ne!(diagnose(input(one, vec![], 500)).class, StallClass::InvalidBlock);
+}

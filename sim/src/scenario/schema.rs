@@ -119,6 +119,8 @@ pub struct Protocol {
     pub semantics: Option<String>,
     pub max_tx_per_block: Option<u32>,
     pub mutation: Option<String>,
+    /// Proposed protocol fixes, by name (e.g. ["verify-stored-commits"]).
+    pub fixes: Option<Vec<String>>,
     /// The hand-off rule: a name, or {"rule", "period", "churn_limit"}.
     pub handoff: Option<HandoffSpec>,
 }

@@ -74,6 +74,8 @@ pub struct ProtocolSpec {
     pub semantics: Semantics,
     pub max_tx_per_block: usize,
     pub mutation: Option<Mutation>,
+    /// Proposed protocol fixes in force.
+    pub fixes: Vec<crate::protocol::dbft::Fix>,
     /// How decided validator-set changes take effect.
     pub handoff: HandoffOptions,
 }

@@ -2,7 +2,7 @@
 //! the commit lock.
 
 use super::message::{Body, ConsensusMessage, Wire};
-use super::{DbftReplica, Mutation};
+use super::{DbftReplica, Fix, Mutation};
 use crate::protocol::block::{Block, CertSig, sign_header};
 use crate::protocol::crypto::Signature;
 use crate::protocol::{Cx, MsgKind, Note, RejectReason};
@@ -161,7 +161,35 @@ impl DbftReplica {
             }
         };
         let certificate = match self.ctx.previous.clone() {
-            // The first `need` valid signatures of this view, in validator-index order.
+            // As the real nodes assemble (neo-node `ConsensusContext.CreateBlock`, neo-go
+            // `getBlockWitness`): the first `need` stored Commits of this view, in
+            // validator-index order, unchecked. A Commit stored before the header was known
+            // and never re-checked (Go; a C# primary) can be garbage: the block is then
+            // invalid, the node's own ledger rejects it, and the node — BlockSent, deaf to
+            // consensus messages and timers — waits for a valid block from the others.
+            None if !self.fixed(Fix::VerifyStoredCommits) => {
+                let stored: Vec<CertSig> = (0..self.ctx.n())
+                    .filter_map(|i| match self.ctx.commits[i].as_deref() {
+                        Some(ConsensusMessage { view, body: Body::Commit { signature }, .. })
+                            if *view == self.ctx.view =>
+                        {
+                            Some(CertSig { index: i as u16, view: *view, sig: *signature })
+                        }
+                        _ => None,
+                    })
+                    .take(need)
+                    .collect();
+                if stored.len() < need {
+                    return;
+                }
+                if stored.iter().any(|c| !self.commit_signature_valid(cx, c.index as usize, &c.sig)) {
+                    cx.mark("assembled a block with an unchecked bad Commit: the ledger rejects it");
+                    self.ctx.block_sent = true;
+                    return;
+                }
+                stored
+            }
+            // The fix: the first `need` valid signatures of this view, in validator-index order.
             None => {
                 let mut certificate = Vec::with_capacity(need);
                 for i in 0..self.ctx.n() {

@@ -30,6 +30,7 @@ impl Kit {
             handoff: Default::default(),
             book: Rc::new(ChangeBook::new(changes)),
             mutation: None,
+            fixes: Vec::new(),
         });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }

@@ -68,6 +68,19 @@ crate::names::named_enum! {
     }
 }
 
+crate::names::named_enum! {
+    /// Proposed protocol fixes: changes to dBFT 2.0 that the findings suggest, switchable
+    /// per scenario (`protocol.fixes`) so a finding's scenario can be replayed with its fix
+    /// and shown to pass.
+    pub enum Fix {
+        /// Check every stored Commit's block signature before it counts towards M, and
+        /// assemble a block only from valid ones. Without it both implementations count
+        /// Commits stored before the header was known (Go never re-checks them; a C#
+        /// primary does not either) and put the first M into the block unchecked.
+        VerifyStoredCommits = "verify-stored-commits",
+    }
+}
+
 /// Protocol options shared by every replica of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct DbftOptions {
@@ -81,6 +94,8 @@ pub struct DbftOptions {
     /// The bodies of the run's change transactions.
     pub book: Rc<ChangeBook>,
     pub mutation: Option<Mutation>,
+    /// Proposed fixes in force (none: the protocol as the real nodes run it).
+    pub fixes: Vec<Fix>,
 }
 
 /// The armed timer: tagged with (height, view); a firing with another tag is ignored.
@@ -219,6 +234,11 @@ impl DbftReplica {
 
     pub fn semantics(&self) -> Semantics {
         self.opts.semantics
+    }
+
+    /// Is the proposed fix `f` in force for this run?
+    pub fn fixed(&self, f: Fix) -> bool {
+        self.opts.fixes.contains(&f)
     }
 
     /// Signatures needed for a block of a set of `n` (M, or M − 1 under the off-by-one

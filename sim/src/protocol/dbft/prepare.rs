@@ -2,6 +2,7 @@
 //! OnTransaction, CheckPrepareResponse, OnPrepareResponse and CheckPreparations.
 
 use super::DbftReplica;
+use super::Fix;
 use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
 use crate::protocol::block::TxId;
 use crate::protocol::{Cx, MsgKind, Note, RejectReason};
@@ -91,7 +92,11 @@ impl DbftReplica {
         }
         let primary = self.ctx.primary();
         self.ctx.preparations[primary] = Some(msg.clone());
-        self.reverify_commits(cx);
+        if self.semantics().reverifies_early_commits() || self.fixed(Fix::VerifyStoredCommits) {
+            self.reverify_commits(cx);
+        } else if self.ctx.commits.iter().flatten().any(|c| c.view == self.ctx.view) {
+            cx.mark("go: Commits stored before the PrepareRequest stay unchecked");
+        }
         if self.missing_txs() == 0 {
             self.check_prepare_response(cx);
         } else {

@@ -17,10 +17,6 @@
 //!   also under Go semantics: the Go library has no persistence of its own, but the issue
 //!   this simulator serves makes persistence the default and state loss a fault option
 //!   (`amnesia`), which is how the Go library behaves after a restart.
-//! - Commits that arrived before the PrepareRequest are re-verified against the header once
-//!   it is known (C#). Go skips that re-check (`updateExistingPayloads` runs before the
-//!   request is stored) and would count a Byzantine node's bad early Commit; here it is
-//!   dropped and counted as rejected.
 //! - Messages are validated as a whole at decode time for both (an out-of-range or repeated
 //!   validator index inside a RecoveryMessage, duplicate transaction hashes in a
 //!   PrepareRequest): the wire format is shared.
@@ -168,6 +164,17 @@ impl Semantics {
     /// with a reason other than Timeout loses that reason in the compact form, so under C#
     /// it never survives recovery, and under Go it does (as a Timeout).
     pub fn verifies_recovered_payloads(self) -> bool {
+        self == Semantics::CSharp
+    }
+
+    /// §1.7 OnPrepareRequest: a C# backup re-verifies the Commits it stored before the
+    /// header was known, once the PrepareRequest gives it (neo-node
+    /// `OnPrepareRequestReceived`). Go never does: `updateExistingPayloads` runs before the
+    /// request is stored, when `MakeHeader` still returns nil, so every check is skipped
+    /// (nspcc-dev/dbft `dbft.go` `onPrepareRequest`), and an early Commit stays unchecked
+    /// for the whole height. Neither re-checks at assembly: the first M Commits of the view
+    /// go into the block as stored (see `check_commits`).
+    pub fn reverifies_early_commits(self) -> bool {
         self == Semantics::CSharp
     }
 

@@ -29,6 +29,7 @@ impl Kit {
             handoff: Default::default(),
             book: Default::default(),
             mutation: None,
+            fixes: Vec::new(),
         });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }
@@ -873,5 +874,49 @@ fn recovered_change_view_with_another_reason_counts_in_go_only() {
         deliver(&k, &mut r, 10, 3, k.msg(3, 1, 1, rec));
         // Three valid votes for view 1 reach M = 3; with one of them dropped, they do not.
         assert_eq!(r.ctx.view == 1, moves, "{sem:?}");
+    }
+}
+
+/// A Commit that arrives before the PrepareRequest cannot be checked (no header yet).
+/// C# re-verifies it when the request arrives (neo-node `ConsensusService.OnMessage.cs`
+/// `OnPrepareRequestReceived`) and drops a bad one; Go does not (nspcc-dev/dbft `dbft.go`
+/// `onPrepareRequest` runs `updateExistingPayloads` before storing the request, when
+/// `MakeHeader` is still nil), and both assemble the block from the first M stored Commits
+/// of the view unchecked (neo-node `ConsensusContext.CreateBlock`, neo-go
+/// `getBlockWitness`). So under Go the garbage Commit goes into the block: the ledger
+/// rejects it and the node stays BlockSent; under C#, or with the `verify-stored-commits`
+/// fix, the node persists a valid block.
+#[test]
+fn early_garbage_commit_wedges_go_but_not_csharp_or_the_fix() {
+    for (semantics, fixes, wedged) in [
+        (Semantics::Go, vec![], true),
+        (Semantics::CSharp, vec![], false),
+        (Semantics::Go, vec![Fix::VerifyStoredCommits], false),
+    ] {
+        let mut k = Kit::new(4, semantics);
+        Rc::make_mut(&mut k.opts).fixes = fixes.clone();
+        let mut r = k.replica(0);
+        start(&k, &mut r, 0);
+        let garbage = k.msg(3, 1, 0, Body::Commit { signature: crate::protocol::crypto::Signature(0xbad) });
+        deliver(&k, &mut r, 10, 3, garbage);
+        let req = request(&k, 1, 0);
+        deliver(&k, &mut r, 20, 1, req.clone());
+        let out = deliver(&k, &mut r, 30, 2, response(&k, 2, 0, &req));
+        assert!(out.kinds().contains(&MsgKind::Commit), "{semantics:?}: M preparations → own Commit");
+        let header = r.ctx.proposal.as_ref().map(|p| p.header_hash).unwrap();
+        let genuine = |i: u32| {
+            let key = k.ring.keypair(KeyId(i)).unwrap();
+            k.msg(i, 1, 0, Body::Commit { signature: crate::protocol::block::sign_header(&key, &header) })
+        };
+        let mut persisted = deliver(&k, &mut r, 40, 1, genuine(1)).persisted;
+        persisted.extend(deliver(&k, &mut r, 50, 2, genuine(2)).persisted);
+        let tag = format!("{semantics:?} {fixes:?}");
+        if wedged {
+            assert!(persisted.is_empty(), "{tag}: no valid block from a bad certificate");
+            assert!(r.ctx.block_sent, "{tag}: BlockSent, waiting for a valid block from others");
+        } else {
+            assert_eq!(persisted.len(), 1, "{tag}: the block of three valid Commits");
+            assert!(persisted[0].certificate.iter().all(|c| c.index != 3), "{tag}: R3's garbage is not in it");
+        }
     }
 }

@@ -2,8 +2,8 @@
 
 use super::{DEFAULT_BLOCK_TIME_MS, err, positive};
 use crate::engine::time::SimTime;
-use crate::protocol::dbft::Mutation;
 use crate::protocol::dbft::semantics::Semantics;
+use crate::protocol::dbft::{Fix, Mutation};
 use crate::scenario::error::{Result, ScenarioError};
 use crate::scenario::schema;
 use crate::scenario::spec::ProtocolSpec;
@@ -32,7 +32,19 @@ pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
             )
         })?),
     };
+    let mut fixes = Vec::new();
+    for (i, f) in p.fixes.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let path = format!("protocol.fixes[{i}]");
+        let Some(fix) = Fix::parse(f) else {
+            return err(path, format!("unknown fix \"{f}\" (expected one of {})", Fix::expected()));
+        };
+        if fixes.contains(&fix) {
+            return err(path, format!("{fix} is listed twice"));
+        }
+        fixes.push(fix);
+    }
     Ok(ProtocolSpec {
+        fixes,
         block_time_us: SimTime::from_ms_f64(block_time_ms).0.max(1),
         semantics,
         max_tx_per_block: p.max_tx_per_block.unwrap_or(512) as usize,
