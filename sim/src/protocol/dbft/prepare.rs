@@ -152,13 +152,18 @@ impl DbftReplica {
             self.request_change_view(cx, ChangeViewReason::TxInvalid);
             return;
         }
-        // The primary never responds, even to its own request replayed by recovery (C#
-        // CheckPrepareResponse returns there without checking preparations). An outgoing
-        // validator at a double-quorum hand-off responds like a backup.
-        if !self.ctx.is_backup() && self.ctx.my_endorser.is_none() {
+        // The C# primary never responds, even to its own request replayed by recovery
+        // (CheckPrepareResponse returns there without checking preparations); a Go primary
+        // does, over its own request. An outgoing validator at a double-quorum hand-off
+        // responds like a backup.
+        let go_primary = self.ctx.is_primary() && self.semantics().primary_answers_own_request();
+        if !self.ctx.is_backup() && self.ctx.my_endorser.is_none() && !go_primary {
             return;
         }
-        if self.ctx.response_sent() {
+        // For the primary "response sent" means its slot is filled — by the request itself,
+        // which Go's response then replaces (the request is gone after that, so this runs
+        // once).
+        if self.ctx.response_sent() && !go_primary {
             return;
         }
         let (Some(me), Some(key), Some(request)) =
@@ -168,6 +173,9 @@ impl DbftReplica {
         };
         if self.semantics().extends_on_response_sent() {
             self.extend_timer(cx, 2);
+        }
+        if go_primary {
+            cx.mark("go: primary answered its own PrepareRequest, overwriting it");
         }
         let body = Body::PrepareResponse { preparation_hash: request.hash };
         let msg = Rc::new(ConsensusMessage::signed(self.ctx.height, self.ctx.view, me as u16, body, &key));

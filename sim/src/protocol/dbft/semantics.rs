@@ -178,6 +178,17 @@ impl Semantics {
         self == Semantics::CSharp
     }
 
+    /// §1.7 OnPrepareRequest: neither implementation asks whether *this* node is the
+    /// primary, only whether the sender is. C# then stops in CheckPrepareResponse before
+    /// responding (neo-node `ConsensusService.Check.cs`); Go answers: a primary that gets
+    /// its own PrepareRequest back (replayed, recovered, or from before a restart) before
+    /// it proposed sends a PrepareResponse, which `makePrepareResponse` writes into its own
+    /// preparation slot — the request's — so it can no longer commit in that view
+    /// (nspcc-dev/dbft `dbft.go` `onPrepareRequest`, `send.go` `sendPrepareResponse`).
+    pub fn primary_answers_own_request(self) -> bool {
+        self == Semantics::Go
+    }
+
     /// §1.7 CheckPreparations / §1.5: Go runs checkPrepare right after sending its own
     /// PrepareRequest (and records the timer reference there); C# only when N = 1.
     pub fn checks_preparations_after_request(self, n: usize) -> bool {

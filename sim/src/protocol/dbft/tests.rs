@@ -920,3 +920,33 @@ fn early_garbage_commit_wedges_go_but_not_csharp_or_the_fix() {
         }
     }
 }
+
+/// A primary that gets its own PrepareRequest back before it proposed (here: the view-1
+/// request of index 0, as a replay or a recovery would bring it) accepts it under both
+/// semantics — neither checks whether *this* node is the primary. C# stops before
+/// responding (neo-node `ConsensusService.Check.cs` `CheckPrepareResponse`) and keeps the
+/// request; Go responds (nspcc-dev/dbft `dbft.go` `onPrepareRequest` → `send.go`
+/// `sendPrepareResponse`), and the response takes the request's slot.
+#[test]
+fn a_go_primary_answers_its_own_request_and_loses_it() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let k = Kit::new(4, sem);
+        let mut r = k.replica(0);
+        start(&k, &mut r, 0);
+        for from in [1, 2, 3] {
+            deliver(&k, &mut r, 10, from, k.cv(from, 1, 0));
+        }
+        assert!(r.ctx.view == 1 && r.ctx.is_primary(), "{sem:?}: index 0 leads view 1");
+        let out = deliver(&k, &mut r, 20, 1, request(&k, 0, 1));
+        match sem {
+            Semantics::CSharp => {
+                assert!(out.kinds().is_empty(), "C#: no response from the primary: {:?}", out.kinds());
+                assert!(r.ctx.request().is_some(), "C#: the request stays in its slot");
+            }
+            Semantics::Go => {
+                assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse], "Go: the primary responds {:?}", r.ctx.view);
+                assert!(r.ctx.request().is_none(), "Go: its response overwrote the request");
+            }
+        }
+    }
+}
