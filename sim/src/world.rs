@@ -115,9 +115,13 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
             label: describe_change(spec, &c.change),
         })
         .collect();
-    let workload =
-        Workload::new(spec.workload.clone(), spec.network.latency.clone(), SimRng::derive(seed, Stream::Workload))
-            .with_changes(changes, SimRng::derive(seed, Stream::Changes));
+    let workload = Workload::new(
+        spec.workload.clone(),
+        spec.network.latency.clone(),
+        SimRng::derive(seed, Stream::Workload),
+        SimRng::derive(seed, Stream::Changes),
+    )
+    .with_changes(changes);
     let stop = StopCondition { until: spec.stop.duration, heights: spec.stop.heights };
     let mut engine = Engine::new(replicas, network, keys.clone(), Some(workload), stop);
     for c in &spec.crashes {
