@@ -318,3 +318,36 @@ impl Observer for Observers<'_> {
         halt
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest_of(evs: Vec<Ev>) -> Hash32 {
+        let mut d = Digest::default();
+        for (step, ev) in evs.into_iter().enumerate() {
+            d.observe(&Rec { step: step as u64, time: SimTime(7), ev });
+        }
+        d.finish()
+    }
+
+    fn held(text: &str, awaited: Option<MsgKind>) -> Ev {
+        let marker = Marker::Held { id: 3, from: NodeId(0), to: NodeId(1), node: NodeId(2), kind: awaited };
+        Ev::Marker { marker, text: Rc::from(text) }
+    }
+
+    #[test]
+    fn marker_text_is_not_hashed_but_what_it_marks_is() {
+        let a = digest_of(vec![held("msg 3 R0 -> R1 held until R2 sends Commit", Some(MsgKind::Commit))]);
+        let reworded = digest_of(vec![held("Alice's message 3 to Bob waits for Carol", Some(MsgKind::Commit))]);
+        let other_kind = digest_of(vec![held("msg 3 R0 -> R1 held until R2 sends Commit", Some(MsgKind::ChangeView))]);
+        let any_kind = digest_of(vec![held("msg 3 R0 -> R1 held until R2 sends Commit", None)]);
+        assert_eq!(a, reworded);
+        assert_ne!(a, other_kind);
+        assert_ne!(a, any_kind);
+        let gst = |text: &str| Ev::Marker { marker: Marker::Gst, text: Rc::from(text) };
+        let heals = Ev::Marker { marker: Marker::PartitionHeals { partition: 0 }, text: Rc::from("GST") };
+        assert_eq!(digest_of(vec![gst("GST")]), digest_of(vec![gst("the network is synchronous")]));
+        assert_ne!(digest_of(vec![gst("GST")]), digest_of(vec![heals]));
+    }
+}
