@@ -3,9 +3,9 @@
 //! Every distribution is sampled from the network's own stream and rounded to whole
 //! microseconds; reordering needs no separate knob, it falls out of random latency.
 //!
-//! Latency draws decide the event order, so the one transcendental function here (`exp`
-//! and `ln` of the log-normal) comes from the pure-Rust `libm` crate, not from `f64::exp`
-//! and `f64::ln`, which call the platform's math library: the same seed gives the same
+//! Latency draws decide the event order, so the one transcendental function here (the
+//! log-normal's `exp`) comes from the pure-Rust `libm` crate, not from `f64::exp`, which
+//! calls the platform's math library: the same seed gives the same
 //! microseconds, hence the same digest, on every machine (see `engine::rng`). The other
 //! samplers are in `engine::rng`; [`Latency::mean_ms`] is arithmetic only.
 
@@ -41,8 +41,8 @@ impl Latency {
             Latency::Uniform { min_ms, max_ms } => min_ms + (max_ms - min_ms) * rng.unit(),
             Latency::Normal { mean_ms, stddev_ms } => (mean_ms + stddev_ms * rng.std_normal()).max(0.0),
             Latency::LogNormal { mean_ms, sigma } => {
-                let mu = libm::log(mean_ms) - sigma * sigma / 2.0;
-                libm::exp(mu + sigma * rng.std_normal())
+                // exp(μ + σz) with μ = ln(mean) − σ²/2, written without a second `ln` per draw.
+                mean_ms * libm::exp(sigma * rng.std_normal() - sigma * sigma / 2.0)
             }
             Latency::Pareto { scale_ms, shape, cap_ms } => {
                 let x = rng.pareto(scale_ms, shape);
