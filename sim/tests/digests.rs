@@ -1,6 +1,6 @@
 //! Pinned digests of runs whose latency is random.
 //!
-//! Latency and transaction arrivals are drawn with `ln`, `exp`, `cos` and `pow`. The
+//! Latency and transaction arrivals are drawn with `ln`, `exp`, `cos` and `sin`. The
 //! simulator takes these from the pure-Rust `libm` crate, not from the platform's math
 //! library (`sim/src/engine/rng.rs` says why), so THESE DIGESTS MUST BE EQUAL ON EVERY
 //! PLATFORM — Linux, macOS, Windows, x86-64, ARM, glibc or musl. If this test fails on one
@@ -18,12 +18,12 @@ use std::process::Command;
 
 /// (scenario, seed, digest): one run per sampler that uses a transcendental function.
 const PINNED: [(&str, u64, &str); 3] = [
-    // WAN, log-normal links (libm log, exp; Box–Muller log, cos), 10 % loss, Poisson
+    // WAN, log-normal links (exp; Box–Muller: log, cos/sin), 10 % loss, Poisson
     // transactions (log).
     ("scenarios/lossy-7.json", 1, "dfecacfa0280d87bfb17bd0f7ffd7fb0c5fa9c3fa51349491bf74e442d7692c6"),
-    // LAN, normal links (Box–Muller: log, cos).
+    // LAN, normal links (Box–Muller: log, cos/sin).
     ("scenarios/baseline/lan-4.json", 2, "8b44b117d14f3e8e3f007d2be3db05b463e99a81a807e661b46f1a4628a4f0c6"),
-    // Heavy tail, Pareto links (pow), which reorder messages.
+    // Heavy tail, Pareto links (log, exp), which reorder messages.
     ("scenarios/baseline/reordering-7.json", 3, "29e7467654200458aeebfb5ff79cb0b03702f7279fa8de1e1ccdda5ddc7b5f53"),
 ];
 
