@@ -10,7 +10,7 @@ use crate::byzantine::{Byzantine, Node};
 use crate::engine::clock::Clock;
 use crate::engine::rng::{SimRng, Stream};
 use crate::engine::time::SimTime;
-use crate::engine::trace::{Digest, Observer, Observers};
+use crate::engine::trace::{Digest, Marker, Observer, Observers};
 use crate::engine::workload::{ChangeTx, Workload};
 use crate::engine::{Engine, NodeSetup, StopCondition, StopReason};
 use crate::invariants::custody_model::ScheduleSpec;
@@ -117,9 +117,13 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
             label: describe_change(spec, &c.change),
         })
         .collect();
-    let workload =
-        Workload::new(spec.workload.clone(), spec.network.latency.clone(), SimRng::derive(seed, Stream::Workload))
-            .with_changes(changes, SimRng::derive(seed, Stream::Changes));
+    let workload = Workload::new(
+        spec.workload.clone(),
+        spec.network.latency.clone(),
+        SimRng::derive(seed, Stream::Workload),
+        SimRng::derive(seed, Stream::Changes),
+    )
+    .with_changes(changes);
     let stop = StopCondition { until: spec.stop.duration, heights: spec.stop.heights };
     let mut engine = Engine::new(replicas, network, keys.clone(), Some(workload), stop);
     for c in &spec.crashes {
@@ -131,9 +135,11 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
     for (i, p) in spec.network.partitions.iter().enumerate() {
         let names = |g: &Vec<NodeId>| g.iter().map(|n| spec.node_name(*n)).collect::<Vec<_>>().join(",");
         let groups: Vec<String> = p.groups.iter().map(|g| format!("[{}]", names(g))).collect();
-        engine.schedule_marker(p.from, &format!("partition {i} starts: {} | rest", groups.join(" ")));
+        let partition = i as u32;
+        let text = format!("partition {i} starts: {} | rest", groups.join(" "));
+        engine.schedule_marker(p.from, Marker::PartitionStarts { partition }, &text);
         if p.until != SimTime::MAX {
-            engine.schedule_marker(p.until, &format!("partition {i} heals"));
+            engine.schedule_marker(p.until, Marker::PartitionHeals { partition }, &format!("partition {i} heals"));
         }
     }
     engine.set_rules(RuleSet::new(spec.rules.clone()));
@@ -145,7 +151,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         }
     }
     if let Some(g) = spec.liveness.gst {
-        engine.schedule_marker(g, "GST: the network is synchronous from here on");
+        engine.schedule_marker(g, Marker::Gst, "GST: the network is synchronous from here on");
         engine.schedule_release_held(g);
     }
     let check = CheckContext {

@@ -27,7 +27,7 @@ use queue::EventQueue;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use time::SimTime;
-use trace::{Ev, Halt, Observer, Rec};
+use trace::{Ev, Halt, Marker, Observer, Rec};
 use workload::Workload;
 
 /// What the queue holds.
@@ -60,7 +60,7 @@ enum Event<M> {
         node: NodeId,
         tx: TxId,
     },
-    Marker(Rc<str>),
+    Marker(Marker, Rc<str>),
     /// Scripted timer control: fire the node's armed timer now.
     ForceTimer(NodeId),
     /// Release every held delivery now.
@@ -162,7 +162,7 @@ pub struct Engine<R: Replica> {
     /// Why the run ended, once it has: the end is final (held deliveries were recorded as
     /// dropped), so running again only reports it.
     ended: Option<StopReason>,
-    /// Node names for the engine's own markers (default `n<i>`).
+    /// Node names for the text of the engine's own markers (default `n<i>`); never hashed.
     names: Vec<String>,
     /// Scripted message rules (the adversary on the wire).
     rules: RuleSet,
@@ -279,9 +279,10 @@ impl<R: Replica> Engine<R> {
         self.slots[node.idx()].suppressed.push((from, until));
     }
 
-    /// A line for readers of the trace at `at` (partition starts, GST, ...).
-    pub fn schedule_marker(&mut self, at: SimTime, text: &str) {
-        self.queue.push(at, Event::Marker(Rc::from(text)));
+    /// A marker at `at` (partition starts, GST, ...): `marker` for the digest, `text` for
+    /// readers of the trace.
+    pub fn schedule_marker(&mut self, at: SimTime, marker: Marker, text: &str) {
+        self.queue.push(at, Event::Marker(marker, Rc::from(text)));
     }
 
     fn emit(&mut self, obs: &mut dyn Observer, ev: Ev) -> Option<Halt> {
@@ -430,7 +431,8 @@ impl<R: Replica> Engine<R> {
                     timer.queued = Some(until);
                     self.queue.push(until, Event::Timer { node, slot: which, generation });
                     let text = format!("{} timer expiry suppressed until {until}", self.name(node));
-                    return self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) });
+                    let marker = Marker::TimerSuppressed { node, until_us: until.0 };
+                    return self.emit(obs, Ev::Marker { marker, text: Rc::from(text.as_str()) });
                 }
                 timer.armed = None;
                 let h = self.emit(obs, Ev::Timer { node, tag, forced: false });
@@ -495,12 +497,13 @@ impl<R: Replica> Engine<R> {
                 let delays = w.spread_change(i, n);
                 let (tx, origin, label) = (w.changes[i].tx, w.changes[i].origin, w.changes[i].label.clone());
                 let text = format!("change {i} submitted at {}: {label}", self.name(origin));
+                let marker = Marker::ChangeSubmitted { change: i as u32, node: origin };
                 for (j, d) in delays.into_iter().enumerate() {
                     if let Some(d) = d {
                         self.queue.push(self.now.plus(d), Event::TxArrive { node: NodeId(j as u32), tx });
                     }
                 }
-                self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) })
+                self.emit(obs, Ev::Marker { marker, text: Rc::from(text.as_str()) })
             }
             Event::TxArrive { node, tx } => {
                 if !self.slots[node.idx()].up {
@@ -509,7 +512,7 @@ impl<R: Replica> Engine<R> {
                 let h = self.emit(obs, Ev::Tx { node, tx });
                 h.or(self.call(node, obs, |r, cx| r.on_transaction(cx, tx)))
             }
-            Event::Marker(text) => self.emit(obs, Ev::Marker { text }),
+            Event::Marker(marker, text) => self.emit(obs, Ev::Marker { marker, text }),
             Event::ReleaseHeld => {
                 for h in std::mem::take(&mut self.held) {
                     let at = h.at.max(self.now);
@@ -653,7 +656,8 @@ impl<R: Replica> Engine<R> {
                     let awaited = kind.map_or("any message".to_string(), |k| format!("{k:?}"));
                     let (f, t, n) = (self.name(from), self.name(to), self.name(node));
                     let text = format!("msg {id} {f} -> {t} held until {n} sends {awaited}");
-                    if let Some(h) = self.emit(obs, Ev::Marker { text: Rc::from(text.as_str()) }) {
+                    let marker = Marker::Held { id, from, to, node, kind };
+                    if let Some(h) = self.emit(obs, Ev::Marker { marker, text: Rc::from(text.as_str()) }) {
                         halt.get_or_insert(h);
                     }
                     continue;

@@ -1,59 +1,125 @@
-//! Seeded randomness: one master seed, one independent ChaCha stream per subsystem.
+//! Seeded randomness: one master seed, a fixed tree of independent ChaCha8 streams.
 //!
-//! Each subsystem (network, adversary, workload, each node, the key generator) draws from
-//! its own ChaCha8 stream whose key is `blake3(master seed, stream label)`. Turning on one
-//! fault therefore never reshuffles the draws of another subsystem, and two runs with the
-//! same seed draw the same numbers in the same order.
+//! # The stream hierarchy
+//!
+//! Every random number of a run — network loss, latency and duplication, the random
+//! topology, transaction arrivals, the gossip of change transactions, every validator's
+//! secret key, and the configuration a `swarm` seed draws — comes from a ChaCha8 stream
+//! (`rand_chacha`) that is derived from the master seed in one uniform way:
+//!
+//! ```text
+//! stream seed (32 bytes) = BLAKE3( "dbft-sim/rng/v1" ‖ master seed as u64 LE ‖ label )
+//! label                  = subsystem name                      (one stream per subsystem)
+//!                        | subsystem name ‖ ":" ‖ item as u32 LE  (one stream per item)
+//! ```
+//!
+//! | [`Stream`]            | label           | what draws from it                                  |
+//! |-----------------------|-----------------|-----------------------------------------------------|
+//! | `Network`             | `network`       | per (message, recipient): loss, latency, duplication |
+//! | `Topology`            | `topology`      | random-regular overlays, once at build time          |
+//! | `Workload`            | `workload`      | transaction births, origins, gossip delays           |
+//! | `Changes`             | `changes`       | gossip delays of validator-set change transactions   |
+//! | `Key(i)`              | `key:` ‖ i      | the 32-byte secret of key `i` (the first 4 words)    |
+//! | `Swarm`               | `swarm`         | a swarm seed's configuration                          |
+//! | `SwarmChurn`          | `swarm-churn`   | a swarm seed's validator churn                        |
+//!
+//! No subsystem name contains `:`, so distinct streams have distinct labels. A stream
+//! depends only on the master seed and its own label: switching one fault on, adding a
+//! change transaction or a candidate key never reshuffles the draws of another subsystem
+//! (nor another key), and two runs with the same seed draw the same numbers in the same
+//! order. Replicas and Byzantine behaviours draw nothing; they are deterministic functions
+//! of what they receive. Adding a stream never changes the others; changing the domain
+//! string, a label or the order of draws within a stream moves every pinned digest.
+//!
+//! # Why the samplers use the `libm` crate
 //!
 //! The samplers below are written here rather than taken from `rand`'s distributions so
-//! the numbers a seed produces cannot change under a dependency upgrade. Continuous draws
-//! use `f64::ln`/`cos`/`powf` once per sample and are rounded to whole microseconds by the
-//! caller, so last-ulp differences between math libraries almost never reach the
-//! event order (this is the one place a float feeds behaviour).
+//! the numbers a seed produces cannot change under a dependency upgrade. The continuous
+//! ones need `ln`, `exp` and `cos`/`sin`. `f64::ln` and friends call the platform's math
+//! library (glibc, musl, Apple's libm, the MSVC CRT), which are not required to round
+//! alike: one ulp of difference in a latency draw can move a delivery by a microsecond,
+//! reorder two events and change the digest. So every transcendental function that can
+//! reach the event stream is taken from the pure-Rust `libm` crate, which computes the same
+//! bits on every target; `sqrt` and the four arithmetic operations are exactly rounded by
+//! IEEE 754 and are left to the hardware. Rust never contracts `a * b + c` into a fused
+//! multiply-add on its own, so the arithmetic is the same everywhere too.
+//!
+//! Floats that never reach behaviour or the digest may use `std`: the report's means and
+//! percentiles (arithmetic only) and the SVG plots (`report::plot`, `plotters`).
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
-/// Labels of the per-subsystem streams. Adding a stream never changes the others.
+/// Domain separation of every stream seed; see the module documentation.
+const DOMAIN: &[u8] = b"dbft-sim/rng/v1";
+
+/// The streams of a run, one per subsystem (and per key). See the module documentation
+/// for the labels. Adding a stream never changes the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
     /// Every delivery decision: loss, latency, duplication.
     Network,
     /// Random topology generation (random-regular overlays).
     Topology,
-    /// Reserved for randomised adversaries (today's behaviours are deterministic).
-    Adversary,
     /// Transaction arrival and gossip delay.
     Workload,
-    Keys,
-    /// Reserved for per-node randomness outside the replica (replicas draw none).
-    Node(u32),
+    /// Gossip delays of validator-set change transactions (apart from the workload, so
+    /// adding a change never moves a workload draw).
+    Changes,
+    /// The secret of key `i` (validators first, then candidates).
+    Key(u32),
     /// Swarm testing: the random configuration of one swarm run.
     Swarm,
-    /// Gossip delays of validator-set change transactions.
-    Changes,
     /// Swarm testing: the validator churn of one swarm run (apart from the rest of its
     /// configuration, so adding churn never changes what a seed drew before).
     SwarmChurn,
 }
 
 impl Stream {
-    fn label(self) -> Vec<u8> {
+    /// The subsystem's name: the first part of the label.
+    pub fn subsystem(self) -> &'static str {
         match self {
-            Stream::Network => b"network".to_vec(),
-            Stream::Topology => b"topology".to_vec(),
-            Stream::Adversary => b"adversary".to_vec(),
-            Stream::Workload => b"workload".to_vec(),
-            Stream::Keys => b"keys".to_vec(),
-            Stream::Swarm => b"swarm".to_vec(),
-            Stream::Changes => b"changes".to_vec(),
-            Stream::SwarmChurn => b"swarm-churn".to_vec(),
-            Stream::Node(i) => {
-                let mut v = b"node:".to_vec();
-                v.extend_from_slice(&i.to_le_bytes());
-                v
-            }
+            Stream::Network => "network",
+            Stream::Topology => "topology",
+            Stream::Workload => "workload",
+            Stream::Changes => "changes",
+            Stream::Key(_) => "key",
+            Stream::Swarm => "swarm",
+            Stream::SwarmChurn => "swarm-churn",
         }
+    }
+
+    /// The item within the subsystem, for subsystems with one stream per item.
+    pub fn item(self) -> Option<u32> {
+        match self {
+            Stream::Key(i) => Some(i),
+            Stream::Network
+            | Stream::Topology
+            | Stream::Workload
+            | Stream::Changes
+            | Stream::Swarm
+            | Stream::SwarmChurn => None,
+        }
+    }
+
+    /// The label hashed into the stream's seed: the subsystem name, then `:` and the item
+    /// (u32, little-endian) if there is one.
+    pub fn label(self) -> Vec<u8> {
+        let mut v = self.subsystem().as_bytes().to_vec();
+        if let Some(i) = self.item() {
+            v.push(b':');
+            v.extend_from_slice(&i.to_le_bytes());
+        }
+        v
+    }
+
+    /// The 32-byte ChaCha8 seed of this stream under `master_seed`.
+    pub fn seed(self, master_seed: u64) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(DOMAIN);
+        h.update(&master_seed.to_le_bytes());
+        h.update(&self.label());
+        *h.finalize().as_bytes()
     }
 }
 
@@ -64,17 +130,22 @@ pub struct SimRng {
 }
 
 impl SimRng {
-    /// The stream `which` derived from `master_seed`.
+    /// The stream `which` derived from `master_seed` (see the module documentation).
     pub fn derive(master_seed: u64, which: Stream) -> SimRng {
-        let mut h = blake3::Hasher::new();
-        h.update(b"dbft-sim/rng/v1");
-        h.update(&master_seed.to_le_bytes());
-        h.update(&which.label());
-        SimRng { inner: ChaCha8Rng::from_seed(*h.finalize().as_bytes()) }
+        SimRng { inner: ChaCha8Rng::from_seed(which.seed(master_seed)) }
     }
 
     pub fn next_u64(&mut self) -> u64 {
         self.inner.next_u64()
+    }
+
+    /// 32 bytes: the next four words, little-endian.
+    pub fn next_bytes32(&mut self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for chunk in out.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out
     }
 
     /// Uniform integer in `0..n` without modulo bias (rejection on the 128-bit product).
@@ -119,20 +190,22 @@ impl SimRng {
 
     /// Standard normal variate (Box–Muller, one of the pair; always two draws).
     pub fn std_normal(&mut self) -> f64 {
-        // 1 - unit() is in (0, 1], so ln never sees 0.
+        // 1 - unit() is in (0, 1], so ln never sees 0. `libm`, not `f64::ln`/`cos`: the same
+        // bits on every platform (module documentation).
         let u1 = 1.0 - self.unit();
         let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        (-2.0 * libm::log(u1)).sqrt() * cos_turns(u2)
     }
 
     /// Exponential variate with the given mean (one draw).
     pub fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.unit()).ln()
+        -mean * libm::log(1.0 - self.unit())
     }
 
     /// Pareto (type I) variate with minimum `scale` and tail index `shape` (one draw).
     pub fn pareto(&mut self, scale: f64, shape: f64) -> f64 {
-        scale / (1.0 - self.unit()).powf(1.0 / shape)
+        // scale / u^(1/shape) for u in (0, 1], as exp and log: libm's pow costs twice as much.
+        scale * libm::exp(-libm::log(1.0 - self.unit()) / shape)
     }
 
     /// Picks `k` distinct indices out of `0..n` (partial Fisher–Yates), in draw order.
@@ -145,6 +218,21 @@ impl SimRng {
         }
         idx.truncate(k);
         idx
+    }
+}
+
+/// `cos(2π·u)` for `u` in `[0, 1)`. The quarter turn nearest `u` is taken off exactly
+/// (`u - k/4` is exact: both are multiples of 2⁻⁵³ and the difference is below 1/8), so
+/// `libm` gets an argument within ±π/4 and needs no argument reduction of its own: the same
+/// value as `libm::cos(TAU * u)` up to rounding, at half the cost.
+fn cos_turns(u: f64) -> f64 {
+    let k = (4.0 * u).round();
+    let x = std::f64::consts::TAU * (u - k * 0.25);
+    match k as u8 {
+        1 => -libm::sin(x),
+        2 => -libm::cos(x),
+        3 => libm::sin(x),
+        _ => libm::cos(x),
     }
 }
 
@@ -165,12 +253,12 @@ mod tests {
         assert_eq!(xa1, xa2);
         assert_ne!(xa1, xb);
         assert_ne!(xa1, xc);
-        assert_ne!(SimRng::derive(1, Stream::Node(0)).next_u64(), SimRng::derive(1, Stream::Node(1)).next_u64());
+        assert_ne!(SimRng::derive(1, Stream::Key(0)).next_u64(), SimRng::derive(1, Stream::Key(1)).next_u64());
     }
 
     #[test]
     fn below_stays_in_range_and_covers_it() {
-        let mut r = SimRng::derive(7, Stream::Adversary);
+        let mut r = SimRng::derive(7, Stream::Topology);
         let mut seen = [0u32; 7];
         for _ in 0..7_000 {
             seen[r.below(7) as usize] += 1;
@@ -198,5 +286,57 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), 4);
+    }
+
+    #[test]
+    fn cos_turns_is_cos_of_whole_turns() {
+        // Every 1/4096 turn, and the largest value `unit()` returns.
+        let us = (0..4096u32).map(|i| i as f64 / 4096.0).chain([1.0 - 1.0 / (1u64 << 53) as f64]);
+        for u in us {
+            let want = (std::f64::consts::TAU * u).cos();
+            assert!((cos_turns(u) - want).abs() < 1e-15, "{u}: {} vs {want}", cos_turns(u));
+        }
+        assert_eq!(cos_turns(0.0), 1.0);
+        assert_eq!(cos_turns(0.5), -1.0);
+    }
+
+    #[test]
+    fn labels_are_distinct_and_unambiguous() {
+        let all = [
+            Stream::Network,
+            Stream::Topology,
+            Stream::Workload,
+            Stream::Changes,
+            Stream::Key(0),
+            Stream::Key(1),
+            Stream::Key(u32::MAX),
+            Stream::Swarm,
+            Stream::SwarmChurn,
+        ];
+        for s in all {
+            assert!(!s.subsystem().contains(':'), "{s:?}");
+        }
+        let mut labels: Vec<Vec<u8>> = all.iter().map(|s| s.label()).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), all.len());
+        assert_eq!(Stream::Key(1).label(), b"key:\x01\x00\x00\x00");
+    }
+
+    /// The derivation and the samplers are integer code, ChaCha8 and `libm`, so these bits
+    /// are the same on every platform; a change here moves every pinned digest.
+    #[test]
+    fn streams_and_samplers_are_pinned_bit_for_bit() {
+        let mut r = SimRng::derive(1, Stream::Network);
+        let words: Vec<u64> = (0..2).map(|_| r.next_u64()).collect();
+        let normal = r.std_normal().to_bits();
+        let exp = r.exponential(1000.0).to_bits();
+        let pareto = r.pareto(10.0, 1.5).to_bits();
+        let key = SimRng::derive(1, Stream::Key(0)).next_bytes32();
+        let got = format!("{words:x?} {normal:x} {exp:x} {pareto:x} {:02x?}", &key[..4]);
+        assert_eq!(
+            got,
+            "[7d87954092db0897, e39800c8ddd5f49] 3fda53b0fea02c5f 403bbbcb2b677cce 402d92bca632287e [a1, 16, 55, 61]"
+        );
     }
 }

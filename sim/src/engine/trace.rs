@@ -10,7 +10,7 @@ use super::time::SimTime;
 use crate::net::DropReason;
 use crate::protocol::block::{Block, TxId};
 use crate::protocol::crypto::{Enc, Hash32};
-use crate::protocol::{MsgMeta, NodeId, Note};
+use crate::protocol::{MsgKind, MsgMeta, NodeId, Note, RejectReason};
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -36,14 +36,14 @@ pub enum Ev {
         id: u64,
         from: NodeId,
         to: NodeId,
-        kind: crate::protocol::MsgKind,
+        kind: MsgKind,
         dup: bool,
     },
     Drop {
         id: u64,
         from: NodeId,
         to: NodeId,
-        kind: crate::protocol::MsgKind,
+        kind: MsgKind,
         reason: DropReason,
     },
     Timer {
@@ -72,10 +72,34 @@ pub enum Ev {
         node: NodeId,
         tx: TxId,
     },
-    /// A scheduled fault or phase boundary (partition start, GST, ...), for readers.
+    /// A scheduled fault or phase boundary (partition start, GST, ...). The digest hashes
+    /// only `marker`; `text` says the same in words for readers (trace file, narration)
+    /// and can be reworded without moving a pinned digest.
     Marker {
+        #[serde(flatten)]
+        marker: Marker,
         text: Rc<str>,
     },
+}
+
+/// What a [`Ev::Marker`] marks, as the digest records it: indices and ids, no text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "marker", rename_all = "kebab-case")]
+pub enum Marker {
+    /// Partition `partition` (its index in `network.partitions`) starts.
+    PartitionStarts { partition: u32 },
+    /// Partition `partition` heals.
+    PartitionHeals { partition: u32 },
+    /// Global stabilisation time: the network is synchronous from here on.
+    Gst,
+    /// Change transaction `change` (its index in `changes`) is submitted at `node`.
+    ChangeSubmitted { change: u32, node: NodeId },
+    /// The delivery of message `id` from `from` to `to` is held by a rule until `node` sends
+    /// a message of type `kind` (any type if None).
+    Held { id: u64, from: NodeId, to: NodeId, node: NodeId, kind: Option<MsgKind> },
+    /// `node`'s protocol timer expiry is postponed by timer control to `until_us` (virtual
+    /// time in microseconds).
+    TimerSuppressed { node: NodeId, until_us: u64 },
 }
 
 /// A persisted block in a trace line: its height, hash, view and certificate size.
@@ -114,6 +138,15 @@ pub trait Observer {
 
 /// Hashes the canonical encoding of every record. Two runs have the same digest iff they
 /// produced the same event stream (same events, same order, same times, same contents).
+///
+/// The encoding is a compact structured record per event: the time, a numeric code for the
+/// event's kind, node indices, message and transaction ids, heights, views, hashes, and
+/// numeric codes for message types, drop and rejection reasons and markers (the code
+/// tables below, fixed by explicit matches so reordering an enum moves nothing). No display
+/// text reaches it — not marker text, node names, rule names or reason names — so rewording
+/// a message never moves a pinned digest. Coverage marks (`Action::Mark`) and the
+/// narration are not events and are not hashed at all. Message contents reach it through
+/// `MsgMeta::hash`, the hash of the message's canonical encoding.
 pub struct Digest {
     hasher: blake3::Hasher,
     enc: Enc,
@@ -139,14 +172,14 @@ impl Digest {
             }
             Ev::Send { id, from, to, meta, .. } => {
                 e.u8(2).u64(*id).u32(from.0).u32(to.map_or(u32::MAX, |n| n.0));
-                e.u8(meta.kind as u8).u32(meta.height).u8(meta.view).u16(meta.validator);
+                e.u8(kind_code(meta.kind)).u32(meta.height).u8(meta.view).u16(meta.validator);
                 e.hash(&meta.hash).u32(meta.size);
             }
             Ev::Deliver { id, to, dup, .. } => {
                 e.u8(3).u64(*id).u32(to.0).u8(*dup as u8);
             }
             Ev::Drop { id, to, reason, .. } => {
-                e.u8(4).u64(*id).u32(to.0).u8(*reason as u8);
+                e.u8(4).u64(*id).u32(to.0).u8(drop_code(*reason));
             }
             Ev::Timer { node, tag, forced } => {
                 e.u8(5).u32(node.0).u64(*tag).u8(*forced as u8);
@@ -167,8 +200,9 @@ impl Digest {
             Ev::Tx { node, tx } => {
                 e.u8(10).u32(node.0).u64(*tx);
             }
-            Ev::Marker { text } => {
-                e.u8(11).bytes(text.as_bytes());
+            Ev::Marker { marker, .. } => {
+                e.u8(11);
+                encode_marker(e, marker);
             }
         }
     }
@@ -189,8 +223,70 @@ fn encode_note(e: &mut Enc, note: &Note) {
             e.u8(4).u32(*height).u8(*view).hash(block);
         }
         Note::Rejected { kind, reason } => {
-            e.u8(5).u8(*kind as u8).u8(*reason as u8);
+            e.u8(5).u8(kind_code(*kind)).u8(reject_code(*reason));
         }
+    }
+}
+
+fn encode_marker(e: &mut Enc, m: &Marker) {
+    match *m {
+        Marker::PartitionStarts { partition } => {
+            e.u8(1).u32(partition);
+        }
+        Marker::PartitionHeals { partition } => {
+            e.u8(2).u32(partition);
+        }
+        Marker::Gst => {
+            e.u8(3);
+        }
+        Marker::ChangeSubmitted { change, node } => {
+            e.u8(4).u32(change).u32(node.0);
+        }
+        Marker::Held { id, from, to, node, kind } => {
+            e.u8(5).u64(id).u32(from.0).u32(to.0).u32(node.0).u8(kind.map_or(0xff, kind_code));
+        }
+        Marker::TimerSuppressed { node, until_us } => {
+            e.u8(6).u32(node.0).u64(until_us);
+        }
+    }
+}
+
+/// The digest's code of a message type.
+fn kind_code(k: MsgKind) -> u8 {
+    match k {
+        MsgKind::ChangeView => 0,
+        MsgKind::PrepareRequest => 1,
+        MsgKind::PrepareResponse => 2,
+        MsgKind::Commit => 3,
+        MsgKind::RecoveryRequest => 4,
+        MsgKind::RecoveryMessage => 5,
+        MsgKind::Block => 6,
+        MsgKind::GetBlocks => 7,
+        MsgKind::Other => 8,
+    }
+}
+
+/// The digest's code of a drop reason.
+fn drop_code(r: DropReason) -> u8 {
+    match r {
+        DropReason::Loss => 0,
+        DropReason::Partition => 1,
+        DropReason::Unreachable => 2,
+        DropReason::RecipientDown => 3,
+        DropReason::Rule => 4,
+    }
+}
+
+/// The digest's code of a rejection reason.
+fn reject_code(r: RejectReason) -> u8 {
+    match r {
+        RejectReason::BadSignature => 0,
+        RejectReason::UnknownValidator => 1,
+        RejectReason::Malformed => 2,
+        RejectReason::BadBlock => 3,
+        RejectReason::RevokedKey => 4,
+        RejectReason::StaleSet => 5,
+        RejectReason::UnknownFutureSet => 6,
     }
 }
 
@@ -220,5 +316,38 @@ impl Observer for Observers<'_> {
             }
         }
         halt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest_of(evs: Vec<Ev>) -> Hash32 {
+        let mut d = Digest::default();
+        for (step, ev) in evs.into_iter().enumerate() {
+            d.observe(&Rec { step: step as u64, time: SimTime(7), ev });
+        }
+        d.finish()
+    }
+
+    fn held(text: &str, awaited: Option<MsgKind>) -> Ev {
+        let marker = Marker::Held { id: 3, from: NodeId(0), to: NodeId(1), node: NodeId(2), kind: awaited };
+        Ev::Marker { marker, text: Rc::from(text) }
+    }
+
+    #[test]
+    fn marker_text_is_not_hashed_but_what_it_marks_is() {
+        let a = digest_of(vec![held("msg 3 R0 -> R1 held until R2 sends Commit", Some(MsgKind::Commit))]);
+        let reworded = digest_of(vec![held("Alice's message 3 to Bob waits for Carol", Some(MsgKind::Commit))]);
+        let other_kind = digest_of(vec![held("msg 3 R0 -> R1 held until R2 sends Commit", Some(MsgKind::ChangeView))]);
+        let any_kind = digest_of(vec![held("msg 3 R0 -> R1 held until R2 sends Commit", None)]);
+        assert_eq!(a, reworded);
+        assert_ne!(a, other_kind);
+        assert_ne!(a, any_kind);
+        let gst = |text: &str| Ev::Marker { marker: Marker::Gst, text: Rc::from(text) };
+        let heals = Ev::Marker { marker: Marker::PartitionHeals { partition: 0 }, text: Rc::from("GST") };
+        assert_eq!(digest_of(vec![gst("GST")]), digest_of(vec![gst("the network is synchronous")]));
+        assert_ne!(digest_of(vec![gst("GST")]), digest_of(vec![heals]));
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! Validator-set change transactions are submitted the same way — at a time, or when the
 //! chain first reaches a height — at one origin node, and gossiped to the others with
-//! delays from their own stream, so adding a change never moves a workload draw.
+//! delays from their own stream (`Stream::Changes`), so adding a change never moves a
+//! workload draw.
 //!
 //! Deliberately left out: transaction validity, fees, sizes and on-demand fetching — a
 //! withheld transaction never arrives at that node.
@@ -78,16 +79,16 @@ pub struct Workload {
 }
 
 impl Workload {
-    pub fn new(opts: WorkloadOptions, gossip: Latency, rng: SimRng) -> Workload {
+    /// A workload drawing transactions from `rng` (the `Workload` stream) and the gossip
+    /// of change transactions from `change_rng` (the `Changes` stream).
+    pub fn new(opts: WorkloadOptions, gossip: Latency, rng: SimRng, change_rng: SimRng) -> Workload {
         let next_id = opts.initial_txs + 1;
-        let change_rng = rng.clone();
         Workload { opts, gossip, rng, next_id, changes: Vec::new(), change_rng }
     }
 
-    /// Adds the run's change transactions, gossiped with delays drawn from `rng`.
-    pub fn with_changes(mut self, changes: Vec<ChangeTx>, rng: SimRng) -> Workload {
+    /// Adds the run's change transactions.
+    pub fn with_changes(mut self, changes: Vec<ChangeTx>) -> Workload {
         self.changes = changes;
-        self.change_rng = rng;
         self
     }
 

@@ -2,6 +2,12 @@
 //!
 //! Every distribution is sampled from the network's own stream and rounded to whole
 //! microseconds; reordering needs no separate knob, it falls out of random latency.
+//!
+//! Latency draws decide the event order, so the one transcendental function here (the
+//! log-normal's `exp`) comes from the pure-Rust `libm` crate, not from `f64::exp`, which
+//! calls the platform's math library: the same seed gives the same
+//! microseconds, hence the same digest, on every machine (see `engine::rng`). The other
+//! samplers are in `engine::rng`; [`Latency::mean_ms`] is arithmetic only.
 
 use crate::engine::rng::SimRng;
 use crate::engine::time::{Micros, ms_to_micros};
@@ -35,8 +41,8 @@ impl Latency {
             Latency::Uniform { min_ms, max_ms } => min_ms + (max_ms - min_ms) * rng.unit(),
             Latency::Normal { mean_ms, stddev_ms } => (mean_ms + stddev_ms * rng.std_normal()).max(0.0),
             Latency::LogNormal { mean_ms, sigma } => {
-                let mu = mean_ms.ln() - sigma * sigma / 2.0;
-                (mu + sigma * rng.std_normal()).exp()
+                // exp(μ + σz) with μ = ln(mean) − σ²/2, written without a second `ln` per draw.
+                mean_ms * libm::exp(sigma * rng.std_normal() - sigma * sigma / 2.0)
             }
             Latency::Pareto { scale_ms, shape, cap_ms } => {
                 let x = rng.pareto(scale_ms, shape);
@@ -111,5 +117,20 @@ mod tests {
         let capped = Latency::Pareto { scale_ms: 10.0, shape: 0.5, cap_ms: Some(40.0) };
         let mut rng = SimRng::derive(1, Stream::Network);
         assert!((0..1000).all(|_| (10_000..=40_000).contains(&capped.sample(&mut rng))));
+    }
+
+    /// Latency draws decide the event order; with `libm` they are the same microseconds on
+    /// every platform (module documentation), so they are pinned here exactly.
+    #[test]
+    fn draws_are_the_same_on_every_platform() {
+        let mut rng = SimRng::derive(1, Stream::Network);
+        let dists = [
+            Latency::LogNormal { mean_ms: 80.0, sigma: 0.4 },
+            Latency::Normal { mean_ms: 1.0, stddev_ms: 0.3 },
+            Latency::Pareto { scale_ms: 20.0, shape: 1.5, cap_ms: Some(10_000.0) },
+        ];
+        let got: Vec<Micros> =
+            dists.iter().flat_map(|l| (0..3).map(|_| l.sample(&mut rng)).collect::<Vec<_>>()).collect();
+        assert_eq!(got, [114_255, 87_058, 67_601, 512, 921, 706, 27_884, 86_209, 32_857]);
     }
 }

@@ -10,6 +10,7 @@
 //! Deliberately left out: key sizes, signature aggregation, multisig scripts. Neo's M-of-N
 //! witness is modelled as a list of (validator index, signature) pairs.
 
+use crate::engine::rng::{SimRng, Stream};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
@@ -151,17 +152,11 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// `count` keys derived from the run's master seed.
+    /// `count` keys derived from the run's master seed: key `i`'s secret is the first 32
+    /// bytes of its own stream `Stream::Key(i)` (`engine::rng`), so adding a candidate
+    /// never changes another key.
     pub fn generate(master_seed: u64, count: usize) -> Keyring {
-        let secrets = (0..count as u32)
-            .map(|i| {
-                let mut h = blake3::Hasher::new();
-                h.update(b"dbft-sim/key/v1");
-                h.update(&master_seed.to_le_bytes());
-                h.update(&i.to_le_bytes());
-                *h.finalize().as_bytes()
-            })
-            .collect();
+        let secrets = (0..count as u32).map(|i| SimRng::derive(master_seed, Stream::Key(i)).next_bytes32()).collect();
         Keyring { secrets }
     }
 

@@ -106,7 +106,7 @@ impl<W: Write> Narrator<W> {
                 format!("{} restarts{}", self.name(*node), if *amnesia { " with amnesia" } else { "" })
             }
             Ev::Tx { .. } => return None,
-            Ev::Marker { text } => format!("-- {text}"),
+            Ev::Marker { text, .. } => format!("-- {text}"),
         };
         Some(format!("{:>14} {text}", t.to_string()))
     }
