@@ -76,6 +76,10 @@ impl DbftReplica {
         let prepare_request = c.request().cloned();
         let preparation_hash = match (&prepare_request, csharp_shape) {
             (None, true) => majority_preparation_hash(&c.preparations),
+            (None, false) => c.preparations.iter().flatten().find_map(|p| match p.body {
+                Body::PrepareResponse { preparation_hash } => Some(preparation_hash),
+                _ => None,
+            }),
             _ => None,
         };
         let preparations = c
@@ -154,9 +158,14 @@ impl DbftReplica {
         }
         // 3. Commits of our view or below, each in its own view.
         if msg.view <= self.ctx.view {
+            let recovery_view = self.semantics().recovered_commits_take_recovery_view();
             for c in &r.commits {
+                let view = if recovery_view { msg.view } else { c.view };
+                if view != c.view {
+                    cx.mark("go: recovered Commit rebuilt in the RecoveryMessage's view");
+                }
                 let m =
-                    ConsensusMessage::with_sig(h, c.view, c.validator, Body::Commit { signature: c.signature }, c.sig);
+                    ConsensusMessage::with_sig(h, view, c.validator, Body::Commit { signature: c.signature }, c.sig);
                 self.receive(cx, from, Rc::new(m));
             }
         }

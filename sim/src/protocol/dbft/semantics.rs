@@ -99,9 +99,23 @@ impl Semantics {
     }
 
     /// §1.9 / §1.12 #11: C# caps the ChangeViews in a RecoveryMessage at M and includes the
-    /// most common preparation hash when the request is unknown; Go includes all and none.
+    /// most common preparation hash when the request is unknown; Go includes all of them,
+    /// and neo-go the hash of the lowest-index PrepareResponse (its `AddPayload` takes the
+    /// first response added, and the library adds them in index order — neo-go
+    /// `pkg/consensus/recovery_message.go`; the library's own test host sends none, and
+    /// `go` models neo-go, the deployed node).
     pub fn recovery_message_csharp_shape(self) -> bool {
         self == Semantics::CSharp
+    }
+
+    /// §1.9: Go rebuilds every recovered Commit in the RecoveryMessage's view, not the
+    /// view it was signed in (neo-go `recovery_message.go` `GetCommits` → `fromPayload`;
+    /// the library's own host does the same); C# keeps each Commit's own view
+    /// (neo-node `RecoveryMessage.GetCommitPayloadsFromRecoveryMessage`). A lower-view
+    /// Commit thus arrives as one of the current view: dropped if the header is known (its
+    /// block signature is over another header), stored unchecked if not.
+    pub fn recovered_commits_take_recovery_view(self) -> bool {
+        self == Semantics::Go
     }
 
     /// §1.5 / §1.12 #12: C# extends the timer by 2T/M when it sends a PrepareResponse; Go

@@ -950,3 +950,66 @@ fn a_go_primary_answers_its_own_request_and_loses_it() {
         }
     }
 }
+
+/// Without the PrepareRequest, a RecoveryMessage still names the proposal its responses
+/// answer: C# the hash most responses carry, a tie going to the first in validator order
+/// (neo-node `ConsensusContext.MakeRecoveryMessage`); neo-go the lowest-index response's
+/// (neo-go `pkg/consensus/recovery_message.go` `AddPayload`, fed in index order by
+/// nspcc-dev/dbft `send.go` `makeRecoveryMessage`).
+#[test]
+fn a_recovery_message_without_the_request_names_the_responses_hash() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let k = Kit::new(7, sem);
+        let mut r = k.replica(0);
+        start(&k, &mut r, 0);
+        let primary = r.ctx.primary() as u32;
+        let (a, b) = (Hash32([9; 32]), Hash32([1; 32]));
+        // Index order of the responders: a from the lowest, then b twice.
+        let responders: Vec<u32> = (1..7).filter(|&i| i != primary).take(3).collect();
+        for (&from, hash) in responders.iter().zip([a, b, b]) {
+            deliver(&k, &mut r, 10, from, k.msg(from, 1, 0, Body::PrepareResponse { preparation_hash: hash }));
+        }
+        assert!(r.ctx.request().is_none());
+        let Some(ConsensusMessage { body: Body::RecoveryMessage(rec), .. }) = r.make_recovery_message() else {
+            panic!("{sem:?}: no RecoveryMessage");
+        };
+        let want = if sem == Semantics::CSharp { b } else { a };
+        assert_eq!(rec.preparation_hash, Some(want), "{sem:?}");
+    }
+}
+
+/// A Commit carried by a RecoveryMessage is rebuilt in its own view by C# and in the
+/// RecoveryMessage's view by Go (neo-go `GetCommits` → `fromPayload`). A view-0 Commit in a
+/// view-1 RecoveryMessage, at a receiver in view 1 that has no header yet: C# stores it as
+/// a view-0 Commit, Go as a view-1 one, unchecked.
+#[test]
+fn a_recovered_commit_takes_the_recovery_view_under_go() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let k = Kit::new(4, sem);
+        let mut r = k.replica(1);
+        start(&k, &mut r, 0);
+        for from in [0, 2, 3] {
+            deliver(&k, &mut r, 10, from, k.cv(from, 1, 0));
+        }
+        assert_eq!(r.ctx.view, 1);
+        let key = k.ring.keypair(KeyId(2)).unwrap();
+        let commit =
+            ConsensusMessage::signed(1, 0, 2, Body::Commit { signature: crate::protocol::crypto::Signature(7) }, &key);
+        let rec = Body::RecoveryMessage(Box::new(super::message::Recovery {
+            change_views: vec![],
+            prepare_request: None,
+            preparation_hash: None,
+            preparations: vec![],
+            commits: vec![super::message::CommitCompact {
+                view: 0,
+                validator: 2,
+                signature: crate::protocol::crypto::Signature(7),
+                sig: commit.sig,
+            }],
+        }));
+        deliver(&k, &mut r, 20, 3, k.msg(3, 1, 1, rec));
+        let stored = r.ctx.commits[2].as_ref().map(|c| c.view);
+        let want = if sem == Semantics::CSharp { 0 } else { 1 };
+        assert_eq!(stored, Some(want), "{sem:?}");
+    }
+}
