@@ -121,6 +121,7 @@ impl DbftReplica {
         let h = msg.height;
         let was_recovering = std::mem::replace(&mut self.recovering, true);
         let from = self.node;
+        let mut rebuilt: Vec<Rc<ConsensusMessage>> = Vec::new();
         // 1. A view above ours: adopt the ChangeViews that justify it.
         if msg.view > self.ctx.view && !self.commit_locked() {
             for cv in &r.change_views {
@@ -131,7 +132,9 @@ impl DbftReplica {
                 if self.ctx.validators.key(cv.validator as usize).is_some_and(|k| !cx.keys.verify(k, &m.hash, &m.sig)) {
                     cx.mark("recovered ChangeView no longer matches its signature (its reason is not carried)");
                 }
-                self.receive(cx, from, Rc::new(m));
+                let m = Rc::new(m);
+                rebuilt.push(m.clone());
+                self.receive(cx, from, m);
             }
         }
         // 2. Our view (possibly just entered): the proposal and the responses.
@@ -145,14 +148,16 @@ impl DbftReplica {
                 && r.preparations.iter().any(|p| p.validator == primary)
             {
                 cx.mark("PrepareRequest recovered");
+                rebuilt.push(req.clone());
                 self.receive(cx, from, req.clone());
             }
             let hash = r.preparation_hash.or_else(|| self.ctx.request().map(|q| q.hash));
             if let Some(preparation_hash) = hash {
                 for p in r.preparations.iter().filter(|p| p.validator != primary) {
                     let body = Body::PrepareResponse { preparation_hash };
-                    let m = ConsensusMessage::with_sig(h, msg.view, p.validator, body, p.sig);
-                    self.receive(cx, from, Rc::new(m));
+                    let m = Rc::new(ConsensusMessage::with_sig(h, msg.view, p.validator, body, p.sig));
+                    rebuilt.push(m.clone());
+                    self.receive(cx, from, m);
                 }
             }
         }
@@ -166,10 +171,23 @@ impl DbftReplica {
                 }
                 let m =
                     ConsensusMessage::with_sig(h, view, c.validator, Body::Commit { signature: c.signature }, c.sig);
-                self.receive(cx, from, Rc::new(m));
+                let m = Rc::new(m);
+                rebuilt.push(m.clone());
+                self.receive(cx, from, m);
             }
         }
         self.recovering = was_recovering;
+        // C# re-verifies each rebuilt payload through the blockchain actor, which publishes
+        // the result to every listener: the consensus service gets each one a second time,
+        // as an ordinary payload (neo-node `ConsensusService.ReverifyAndProcessPayload`,
+        // then `OnConsensusPayload` on the RelayResult). A ChangeView that moved this node
+        // on comes back stale, and so counts as a recovery request.
+        if self.semantics().handles_recovered_payloads_twice() {
+            for m in rebuilt {
+                cx.mark("csharp: recovered payload handled again from the relay result");
+                self.receive(cx, from, m);
+            }
+        }
     }
 }
 

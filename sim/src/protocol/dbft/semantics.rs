@@ -118,6 +118,14 @@ impl Semantics {
         self == Semantics::Go
     }
 
+    /// §1.9: C# handles every payload rebuilt from a RecoveryMessage twice — directly after
+    /// re-verifying it, and again when the blockchain actor publishes the verification
+    /// result to every listener (neo-node `ConsensusService.ReverifyAndProcessPayload` and
+    /// `OnConsensusPayload`). Go handles each once.
+    pub fn handles_recovered_payloads_twice(self) -> bool {
+        self == Semantics::CSharp
+    }
+
     /// §1.5 / §1.12 #12: C# extends the timer by 2T/M when it sends a PrepareResponse; Go
     /// only when the response follows the last missing transaction.
     pub fn extends_on_response_sent(self) -> bool {

@@ -1013,3 +1013,37 @@ fn a_recovered_commit_takes_the_recovery_view_under_go() {
         assert_eq!(stored, Some(want), "{sem:?}");
     }
 }
+
+/// C# handles every payload rebuilt from a RecoveryMessage twice: once after re-verifying
+/// it, and again when the blockchain publishes the verification result (neo-node
+/// `ConsensusService.ReverifyAndProcessPayload`, `OnConsensusPayload`). The recovered
+/// ChangeViews that moved the node to view 1 come back as stale ChangeViews — recovery
+/// requests — and the node, a successor of validator 0, answers with a RecoveryMessage. Go
+/// handles each once and stays quiet.
+#[test]
+fn csharp_handles_recovered_change_views_twice() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let k = Kit::new(4, sem);
+        let mut r = k.replica(1);
+        start(&k, &mut r, 0);
+        let change_views = [0u32, 2, 3]
+            .iter()
+            .map(|&i| {
+                let cv = inner(&k.cv(i, 1, 0));
+                let Body::ChangeView { timestamp_ms, .. } = cv.body else { unreachable!() };
+                super::message::ChangeViewCompact { validator: i as u16, original_view: 0, timestamp_ms, sig: cv.sig }
+            })
+            .collect();
+        let rec = Body::RecoveryMessage(Box::new(super::message::Recovery {
+            change_views,
+            prepare_request: None,
+            preparation_hash: None,
+            preparations: vec![],
+            commits: vec![],
+        }));
+        let out = deliver(&k, &mut r, 20, 3, k.msg(3, 1, 1, rec));
+        assert_eq!(r.ctx.view, 1, "{sem:?}: M recovered ChangeViews move the node to view 1");
+        let answered = out.kinds().contains(&MsgKind::RecoveryMessage);
+        assert_eq!(answered, sem == Semantics::CSharp, "{sem:?}: {:?}", out.kinds());
+    }
+}
