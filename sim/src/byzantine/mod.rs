@@ -19,14 +19,16 @@ pub mod behaviour;
 mod fuzz;
 mod inject;
 mod rewrite;
+pub mod selftest;
 
 use crate::engine::time::{Micros, SimTime};
 use crate::protocol::block::Block;
 use crate::protocol::block::TxId;
-use crate::protocol::crypto::{Hash32, KeyId, KeyPair};
+use crate::protocol::crypto::{Hash32, KeyId, KeyPair, Keyring};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::{ConsensusMessage, Wire};
 use crate::protocol::{Action, Cx, NodeId, Replica, ReplicaStatus};
+use crate::scenario::spec::{NodeSpec, Role};
 pub use behaviour::Behaviour;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -63,7 +65,36 @@ pub struct Byzantine {
     pub peers: Vec<NodeId>,
     /// The keys this process holds (the replica's own first).
     pub keys: Vec<KeyPair>,
+    /// Sends nothing at all, and marks nothing (a twin or attacker the self-test disabled).
+    muted: bool,
     state: AdversaryState,
+}
+
+/// The process of node `i` of `nodes`, around its replica `r`: honest, or wrapped by its
+/// behaviours and holding every key its role gives it (an attacker holding several leaked
+/// keys can sign with each of them).
+pub fn process(nodes: &[NodeSpec], i: usize, r: DbftReplica, peers: &[NodeId], keyring: &Keyring) -> Node {
+    let n = &nodes[i];
+    let mut behaviours = n.behaviours.clone();
+    let mut muted = false;
+    if selftest::disabled(selftest::TWINS) {
+        // Both halves of a twin pair become one honest process: the twin says nothing and
+        // the original delivers to everyone.
+        muted |= matches!(n.role, Role::Twin { .. });
+        if nodes.iter().any(|m| m.role == (Role::Twin { of: i })) {
+            behaviours.clear();
+        }
+    }
+    muted |= matches!(n.role, Role::Attacker { .. }) && selftest::disabled(selftest::COMPROMISED_KEYS);
+    behaviours.retain(|b| !muted && !selftest::disabled(b.name()));
+    if behaviours.is_empty() && !muted {
+        return Node::Honest(r);
+    }
+    let me = NodeId(i as u32);
+    let mut b = Byzantine::new(r, behaviours, n.byzantine_from, me, peers.to_vec());
+    b.muted = muted;
+    b.keys.extend(n.role.keys().into_iter().skip(1).filter_map(|k| keyring.keypair(KeyId(k as u32))));
+    Node::Byzantine(Box::new(b))
 }
 
 /// What the behaviours remember between calls.
@@ -97,7 +128,7 @@ impl Byzantine {
         peers: Vec<NodeId>,
     ) -> Byzantine {
         let keys = inner.key().cloned().into_iter().collect();
-        Byzantine { inner, behaviours, from, me, peers, keys, state: AdversaryState::default() }
+        Byzantine { inner, behaviours, from, me, peers, keys, muted: false, state: AdversaryState::default() }
     }
 
     fn active(&self, now: SimTime) -> bool {
@@ -141,7 +172,10 @@ impl Byzantine {
             f(&mut self.inner, &mut inner_cx);
         }
         self.remember_indices();
-        if !self.active(cx.now) {
+        if self.muted {
+            buf.retain(|a| !matches!(a, Action::Send(..) | Action::Broadcast(_)));
+        }
+        if !self.active(cx.now) || self.muted {
             cx.actions().append(&mut buf);
             return;
         }

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Self-test of the suite: would the tests notice if an attack stopped working?
+#
+# For each Byzantine behaviour (the names in sim/src/byzantine/behaviour.rs), for twins and
+# for compromised keys, turns that one attack into a no-op (cargo feature `selftest`,
+# variable DBFT_SIM_DISABLE, read only by sim/src/byzantine/selftest.rs) and runs
+# `cargo test` and `dbft-sim check scenarios --long`. At least one test or scenario must
+# fail for every switch. Prints a table switch → what caught it; exits 1 if any attack went
+# unnoticed, 2 if the suite is not green with nothing disabled.
+#
+#   scripts/selftest.sh                  # every switch
+#   scripts/selftest.sh replay twins     # only these
+#   QUICK=1 scripts/selftest.sh          # skip `cargo test` where a scenario already caught it
+#
+# One release build with the feature serves every run: the variable is read at run time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="${JOBS:-$(nproc)}"
+quick="${QUICK:-0}"
+out="${OUT:-reports/selftest}"
+mkdir -p "$out"
+
+# Every behaviour's name, as the code spells it, then the identity-level attacks.
+mapfile -t all < <(sed -n '/fn name(&self)/,/^    }/p' sim/src/byzantine/behaviour.rs | grep -oE '=> "[a-z-]+"' | tr -d '=>" ')
+if [ "${#all[@]}" -lt 10 ]; then
+  echo "selftest: could not read the behaviour names from sim/src/byzantine/behaviour.rs" >&2
+  exit 2
+fi
+all+=(twins compromised-keys)
+if [ "$#" -gt 0 ]; then
+  for s in "$@"; do
+    if ! printf '%s\n' "${all[@]}" | grep -qx -- "$s"; then
+      echo "selftest: unknown switch \"$s\" (known: ${all[*]})" >&2
+      exit 2
+    fi
+  done
+  switches=("$@")
+else
+  switches=("${all[@]}")
+fi
+
+features=(--release --features selftest)
+echo "selftest: building once with the selftest feature" >&2
+cargo build "${features[@]}" --quiet
+cargo test "${features[@]}" --no-run --quiet 2>/dev/null
+bin=./target/release/dbft-sim
+
+# Failing tests, one "file::test" per line, from `cargo test` output.
+failed_tests() {
+  awk '/^ *Running /{f = ($2 == "unittests") ? $3 : $2; sub(/^.*\//, "", f); sub(/\.rs$/, "", f)}
+       /^test .* \.\.\. FAILED$/{print f "::" $2}' "$1"
+}
+# Failing scenarios, one "path seed N" per line, from `check` output.
+failed_scenarios() {
+  awk '/^FAIL /{print $2 " seed " $4}' "$1"
+}
+
+run_all() { # $1: switch or "" for none; $2: file prefix
+  local tag="$2" rc_check rc_test
+  set +e
+  DBFT_SIM_DISABLE="$1" "$bin" check scenarios --long --jobs "$jobs" >"$out/$tag.check.txt" 2>&1
+  rc_check=$?
+  if [ "$quick" = 1 ] && [ -n "$1" ] && [ "$rc_check" -ne 0 ]; then
+    : >"$out/$tag.test.txt"
+    rc_test=skipped
+  else
+    DBFT_SIM_DISABLE="$1" cargo test "${features[@]}" --no-fail-fast -- --test-threads "$jobs" >"$out/$tag.test.txt" 2>&1
+    rc_test=$?
+  fi
+  set -e
+  echo "$rc_check $rc_test"
+}
+
+echo "selftest: the suite with nothing disabled must pass" >&2
+read -r c t < <(run_all "" baseline)
+if [ "$c" -ne 0 ] || [ "$t" -ne 0 ]; then
+  echo "selftest: the suite fails with nothing disabled (check exit $c, cargo test exit $t; see $out/baseline.*)" >&2
+  failed_scenarios "$out/baseline.check.txt" >&2
+  failed_tests "$out/baseline.test.txt" >&2
+  exit 2
+fi
+
+unnoticed=()
+rows=()
+for s in "${switches[@]}"; do
+  echo "selftest: disabling $s" >&2
+  read -r c t < <(run_all "$s" "$s")
+  mapfile -t scen < <(failed_scenarios "$out/$s.check.txt")
+  mapfile -t tests < <(failed_tests "$out/$s.test.txt")
+  # A test binary that did not build or crashed fails without a "FAILED" test line.
+  if [ "$t" != skipped ] && [ "$t" -ne 0 ] && [ "${#tests[@]}" -eq 0 ]; then tests=("cargo test exit $t"); fi
+  if [ "$c" -ne 0 ] && [ "${#scen[@]}" -eq 0 ]; then scen=("check exit $c"); fi
+  caught=()
+  [ "${#scen[@]}" -gt 0 ] && caught+=("scenarios (${#scen[@]}): $(printf '%s, ' "${scen[@]}" | sed 's/, $//')")
+  [ "${#tests[@]}" -gt 0 ] && caught+=("tests (${#tests[@]}): $(printf '%s, ' "${tests[@]}" | sed 's/, $//')")
+  if [ "${#caught[@]}" -eq 0 ]; then
+    unnoticed+=("$s")
+    rows+=("$s|NOT CAUGHT")
+  else
+    rows+=("$s|$(printf '%s; ' "${caught[@]}" | sed 's/; $//')")
+  fi
+done
+
+echo
+printf '%-20s %s\n' "disabled" "what caught it"
+printf '%-20s %s\n' "--------" "--------------"
+for r in "${rows[@]}"; do
+  printf '%-20s %s\n' "${r%%|*}" "${r#*|}"
+done
+if [ "${#unnoticed[@]}" -gt 0 ]; then
+  echo
+  echo "selftest: nothing noticed: ${unnoticed[*]}" >&2
+  exit 1
+fi
