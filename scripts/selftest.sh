@@ -42,30 +42,39 @@ fi
 features=(--release --features selftest)
 echo "selftest: building once with the selftest feature" >&2
 cargo build "${features[@]}" --quiet
-cargo test "${features[@]}" --no-run --quiet 2>/dev/null
+# The test executables, run directly from then on (no rebuild, no cargo per run).
+mapfile -t test_bins < <(cargo test "${features[@]}" --no-run --message-format=json 2>/dev/null |
+  grep '"profile":{[^}]*"test":true' | grep -oE '"executable":"[^"]+"' | cut -d'"' -f4 | sort -u)
+if [ "${#test_bins[@]}" -eq 0 ]; then
+  echo "selftest: no test executables were built" >&2
+  exit 2
+fi
 bin=./target/release/dbft-sim
 
-# Failing tests, one "file::test" per line, from `cargo test` output.
+# Failing tests, one "binary::test" per line, from the test executables' output.
 failed_tests() {
-  awk '/^ *Running /{f = ($2 == "unittests") ? $3 : $2; sub(/^.*\//, "", f); sub(/\.rs$/, "", f)}
-       /^test .* \.\.\. FAILED$/{print f "::" $2}' "$1"
+  awk '/^== /{f = $2} /^test .* \.\.\. FAILED$/{print f "::" $2}' "$1"
 }
 # Failing scenarios, one "path seed N" per line, from `check` output.
 failed_scenarios() {
   awk '/^FAIL /{print $2 " seed " $4}' "$1"
 }
 
-run_all() { # $1: switch or "" for none; $2: file prefix
-  local tag="$2" rc_check rc_test
+run_all() { # $1: switch or "" for none; $2: file prefix. Prints "<check exit> <tests exit>".
+  local tag="$2" rc_check rc_test=0 t name
   set +e
   DBFT_SIM_DISABLE="$1" "$bin" check scenarios --long --jobs "$jobs" >"$out/$tag.check.txt" 2>&1
   rc_check=$?
+  : >"$out/$tag.test.txt"
   if [ "$quick" = 1 ] && [ -n "$1" ] && [ "$rc_check" -ne 0 ]; then
-    : >"$out/$tag.test.txt"
     rc_test=skipped
   else
-    DBFT_SIM_DISABLE="$1" cargo test "${features[@]}" --no-fail-fast -- --test-threads "$jobs" >"$out/$tag.test.txt" 2>&1
-    rc_test=$?
+    for t in "${test_bins[@]}"; do
+      name="$(basename "$t")"
+      echo "== ${name%-*}" >>"$out/$tag.test.txt"
+      # cargo runs tests from the package directory.
+      (cd sim && DBFT_SIM_DISABLE="$1" "$t" --test-threads "$jobs") >>"$out/$tag.test.txt" 2>&1 || rc_test=1
+    done
   fi
   set -e
   echo "$rc_check $rc_test"
