@@ -3,21 +3,29 @@
 #
 # For each Byzantine behaviour (the names in sim/src/byzantine/behaviour.rs), for twins and
 # for compromised keys, turns that one attack into a no-op (cargo feature `selftest`,
-# variable DBFT_SIM_DISABLE, read only by sim/src/byzantine/selftest.rs) and runs
-# `cargo test` and `dbft-sim check scenarios --long`. At least one test or scenario must
-# fail for every switch. Prints a table switch → what caught it; exits 1 if any attack went
-# unnoticed, 2 if the suite is not green with nothing disabled.
+# variable DBFT_SIM_DISABLE, read only by sim/src/byzantine/selftest.rs) and runs every
+# test (`cargo test`'s executables) and `dbft-sim check scenarios --long`. At least one test
+# or scenario must fail for every switch. Prints a table switch → what caught it; exits 1
+# if any attack went unnoticed, 2 if the suite is not green with nothing disabled.
 #
 #   scripts/selftest.sh                  # every switch
 #   scripts/selftest.sh replay twins     # only these
-#   QUICK=1 scripts/selftest.sh          # skip `cargo test` where a scenario already caught it
+#   MODE=effect scripts/selftest.sh      # stricter: the attack still runs and marks what it
+#                                        # does, but sends what an honest node would
+#   QUICK=1 scripts/selftest.sh          # skip the tests where a scenario already caught it
 #
 # One release build with the feature serves every run: the variable is read at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${JOBS:-$(nproc)}"
 quick="${QUICK:-0}"
-out="${OUT:-reports/selftest}"
+mode="${MODE:-whole}"
+case "$mode" in
+  whole) suffix="" ;;
+  effect) suffix=":effect" ;;
+  *) echo "selftest: MODE must be whole or effect" >&2; exit 2 ;;
+esac
+out="${OUT:-reports/selftest}/$mode"
 mkdir -p "$out"
 
 # Every behaviour's name, as the code spells it, then the identity-level attacks.
@@ -92,8 +100,8 @@ fi
 unnoticed=()
 rows=()
 for s in "${switches[@]}"; do
-  echo "selftest: disabling $s" >&2
-  read -r c t < <(run_all "$s" "$s")
+  echo "selftest: disabling $s$suffix" >&2
+  read -r c t < <(run_all "$s$suffix" "$s")
   mapfile -t scen < <(failed_scenarios "$out/$s.check.txt")
   mapfile -t tests < <(failed_tests "$out/$s.test.txt")
   # A test binary that did not build or crashed fails without a "FAILED" test line.
@@ -111,6 +119,7 @@ for s in "${switches[@]}"; do
 done
 
 echo
+[ "$mode" = effect ] && echo "effect disabled, marks kept:"
 printf '%-20s %s\n' "disabled" "what caught it"
 printf '%-20s %s\n' "--------" "--------------"
 for r in "${rows[@]}"; do

@@ -363,3 +363,51 @@ fn held_messages_never_vanish_unseen() {
     assert!(r.rules[0].applied > 0);
     assert_eq!(r.drops.get("rule"), None, "released at GST, not dropped");
 }
+
+/// What `withhold-commits-7`'s R4 puts on the wire, and what the blocks carry.
+#[derive(Default)]
+struct Withheld {
+    /// When R4 signed each of its commits, by (height, view).
+    signed: std::collections::BTreeMap<(u32, u8), dbft_sim::engine::time::SimTime>,
+    /// R4's Commit sends: (time, height, view, recipient).
+    sent: Vec<(dbft_sim::engine::time::SimTime, u32, u8, Option<dbft_sim::protocol::NodeId>)>,
+}
+impl Observer for Withheld {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        use dbft_sim::protocol::{MsgKind, NodeId, Note};
+        match &rec.ev {
+            Ev::Note { node: NodeId(4), note: Note::CommitSigned { height, view, .. } } => {
+                self.signed.entry((*height, *view)).or_insert(rec.time);
+            }
+            Ev::Send { from: NodeId(4), to, meta, .. } if meta.kind == MsgKind::Commit => {
+                self.sent.push((rec.time, meta.height, meta.view, *to));
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+/// The effect of withholding, seen on the wire rather than in the attacker's own marks: R4
+/// signs its commits as usual, but each Commit goes out only 20 s later and only to R0.
+/// (Blocks R4 assembles itself are not withheld, and carry its signature.)
+#[test]
+fn withheld_commits_leave_late_and_only_to_the_chosen_node() {
+    let s = load("scenarios/attacks/withhold-commits-7.json");
+    for &seed in &s.seeds {
+        let mut w = Withheld::default();
+        let r = world::run(&s, seed, Some(&mut w), false);
+        assert!(r.liveness_holds, "seed {seed}");
+        assert!(w.signed.len() >= 8, "seed {seed}: R4 signed a commit at every height: {:?}", w.signed);
+        assert!(!w.sent.is_empty(), "seed {seed}: some withheld commit is released within the run");
+        for (at, h, v, to) in &w.sent {
+            let signed = w.signed.get(&(*h, *v)).copied().unwrap_or_else(|| panic!("R4 sent an unsigned h{h} v{v}"));
+            assert!(
+                at.since(signed) >= 20_000_000,
+                "seed {seed}: h{h} v{v} commit sent {} µs after signing",
+                at.since(signed)
+            );
+            assert_eq!(*to, Some(dbft_sim::protocol::NodeId(0)), "seed {seed}: released to R0 only");
+        }
+    }
+}

@@ -52,6 +52,8 @@ pub enum Behaviour {
 }
 
 impl Behaviour {
+    pub const SELECTIVE_DELIVERY: &'static str = "selective-delivery";
+
     pub fn period(&self) -> Option<Micros> {
         match self {
             Behaviour::ChangeViewFlood { period, .. }
@@ -74,7 +76,7 @@ impl Behaviour {
             Behaviour::ChangeViewFlood { .. } => "change-view-flood",
             Behaviour::Replay { .. } => "replay",
             Behaviour::Forge { .. } => "forge",
-            Behaviour::SelectiveDelivery { .. } => "selective-delivery",
+            Behaviour::SelectiveDelivery { .. } => Behaviour::SELECTIVE_DELIVERY,
             Behaviour::GarbageCommits { .. } => "garbage-commits",
             Behaviour::StaleSigner { .. } => "stale-signer",
             Behaviour::StaleChain { .. } => "stale-chain",
