@@ -229,7 +229,9 @@ mod tests {
         }
         let ring8: Vec<(u32, u32)> = (0..8).map(|i| (i, (i + 1) % 8)).collect();
         let diamonds = vec![(0, 5), (0, 3), (0, 4), (5, 1), (3, 1), (4, 1), (1, 2), (6, 7)];
-        let mut cases: Vec<(TopologySpec, usize, Option<Vec<(u32, u32)>>)> = vec![
+        // (spec, nodes, its links where the spec itself lists them)
+        type Case = (TopologySpec, usize, Option<Vec<(u32, u32)>>);
+        let mut cases: Vec<Case> = vec![
             (TopologySpec::Edges { edges: grid.clone() }, 12, Some(grid)),
             (TopologySpec::Ring, 8, Some(ring8)),
             (TopologySpec::Edges { edges: diamonds.clone() }, 8, Some(diamonds)),
