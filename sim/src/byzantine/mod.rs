@@ -81,16 +81,17 @@ pub fn process(nodes: &[NodeSpec], i: usize, r: DbftReplica, peers: &[NodeId], k
     let mut behaviours = n.behaviours.clone();
     let (mut muted, mut effect_off) = (false, Vec::new());
     let twin = matches!(n.role, Role::Twin { .. });
-    let twin_original = nodes.iter().any(|m| m.role == (Role::Twin { of: i }));
+    // (Looked up only when the self-test asks: normal builds never scan the node list.)
+    let twin_original = || nodes.iter().any(|m| m.role == (Role::Twin { of: i }));
     let attacker = matches!(n.role, Role::Attacker { .. });
     match selftest::off(selftest::TWINS) {
         Off::No => {}
         // Both halves become one honest process: the twin says nothing and the original
         // delivers to everyone.
         Off::Whole if twin => (muted, behaviours) = (true, Vec::new()),
-        Off::Whole if twin_original => behaviours.clear(),
+        Off::Whole if twin_original() => behaviours.clear(),
         Off::Effect if twin => muted = true,
-        Off::Effect if twin_original => effect_off.push(Behaviour::SELECTIVE_DELIVERY),
+        Off::Effect if twin_original() => effect_off.push(Behaviour::SELECTIVE_DELIVERY),
         _ => {}
     }
     match selftest::off(selftest::COMPROMISED_KEYS) {
