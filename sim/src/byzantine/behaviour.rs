@@ -52,8 +52,6 @@ pub enum Behaviour {
 }
 
 impl Behaviour {
-    pub const SELECTIVE_DELIVERY: &'static str = "selective-delivery";
-
     pub fn period(&self) -> Option<Micros> {
         match self {
             Behaviour::ChangeViewFlood { period, .. }
@@ -76,7 +74,7 @@ impl Behaviour {
             Behaviour::ChangeViewFlood { .. } => "change-view-flood",
             Behaviour::Replay { .. } => "replay",
             Behaviour::Forge { .. } => "forge",
-            Behaviour::SelectiveDelivery { .. } => Behaviour::SELECTIVE_DELIVERY,
+            Behaviour::SelectiveDelivery { .. } => "selective-delivery",
             Behaviour::GarbageCommits { .. } => "garbage-commits",
             Behaviour::StaleSigner { .. } => "stale-signer",
             Behaviour::StaleChain { .. } => "stale-chain",

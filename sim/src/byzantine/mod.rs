@@ -91,7 +91,7 @@ pub fn process(nodes: &[NodeSpec], i: usize, r: DbftReplica, peers: &[NodeId], k
         Off::Whole if twin => (muted, behaviours) = (true, Vec::new()),
         Off::Whole if twin_original() => behaviours.clear(),
         Off::Effect if twin => muted = true,
-        Off::Effect if twin_original() => effect_off.push(Behaviour::SELECTIVE_DELIVERY),
+        Off::Effect if twin_original() => effect_off.push("selective-delivery"),
         _ => {}
     }
     match selftest::off(selftest::COMPROMISED_KEYS) {

@@ -94,7 +94,7 @@ impl Byzantine {
     /// Sends `w` as the honest replica meant to, unless selective delivery narrows it.
     pub(super) fn deliver(&self, w: Rc<Wire>, to: Option<NodeId>, out: &mut Vec<Action<Wire>>) {
         let subset = self.behaviours.iter().find_map(|b| match b {
-            Behaviour::SelectiveDelivery { to } if !self.effect_off(Behaviour::SELECTIVE_DELIVERY) => Some(to),
+            Behaviour::SelectiveDelivery { to } if !self.effect_off("selective-delivery") => Some(to),
             _ => None,
         });
         match (to, subset) {

@@ -61,3 +61,69 @@ pub fn off(what: &str) -> Off {
 pub fn off(_what: &str) -> Off {
     Off::No
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::byzantine::Behaviour;
+    use crate::engine::time::Micros;
+
+    /// One of every behaviour. The match below stops compiling when a behaviour is added,
+    /// until it is listed here too.
+    fn every_behaviour() -> Vec<Behaviour> {
+        let p: Micros = 1_000;
+        let all = vec![
+            Behaviour::Silent,
+            Behaviour::Equivocate { a_to: vec![], b_to: vec![] },
+            Behaviour::DoubleSign,
+            Behaviour::WithholdCommits { delay: p, to: None },
+            Behaviour::ChangeViewFlood { period: p, forged_view: None, stale: false },
+            Behaviour::Replay { period: p },
+            Behaviour::Forge { period: p },
+            Behaviour::SelectiveDelivery { to: vec![] },
+            Behaviour::GarbageCommits { period: p },
+            Behaviour::StaleSigner { period: p },
+            Behaviour::StaleChain { period: p, from_height: 1 },
+        ];
+        for b in &all {
+            match b {
+                Behaviour::Silent
+                | Behaviour::Equivocate { .. }
+                | Behaviour::DoubleSign
+                | Behaviour::WithholdCommits { .. }
+                | Behaviour::ChangeViewFlood { .. }
+                | Behaviour::Replay { .. }
+                | Behaviour::Forge { .. }
+                | Behaviour::SelectiveDelivery { .. }
+                | Behaviour::GarbageCommits { .. }
+                | Behaviour::StaleSigner { .. }
+                | Behaviour::StaleChain { .. } => {}
+            }
+        }
+        all
+    }
+
+    /// `scripts/selftest.sh` reads the switch names from `Behaviour::name`'s source (the
+    /// `=> "name"` arms); the effect switches are spelled in the behaviours' code. Both must
+    /// name every behaviour exactly, or an attack would silently stay on.
+    #[test]
+    fn every_behaviour_name_is_where_the_selftest_reads_it() {
+        let source = include_str!("behaviour.rs");
+        let body = &source[source.find("fn name(&self)").expect("Behaviour::name")..];
+        let body = &body[..body.find("\n    }\n").expect("the end of Behaviour::name")];
+        let arms: Vec<&str> = body.split("=> \"").skip(1).filter_map(|a| a.split('"').next()).collect();
+        let names: Vec<&str> = every_behaviour().iter().map(|b| b.name()).collect();
+        assert_eq!(arms, names, "the script would read these names");
+        let code = [include_str!("mod.rs"), include_str!("rewrite.rs"), include_str!("inject.rs")].concat();
+        let mut switched = Vec::new();
+        for pattern in ["effect_off(\"", "effect_off.push(\""] {
+            switched.extend(code.split(pattern).skip(1).filter_map(|a| a.split('"').next()));
+        }
+        assert!(switched.len() >= names.len(), "{switched:?}");
+        for s in &switched {
+            assert!(names.contains(s), "effect switch {s:?} names no behaviour");
+        }
+        for n in &names {
+            assert!(switched.contains(n), "behaviour {n} has no effect switch");
+        }
+    }
+}
