@@ -99,17 +99,21 @@ fn bare_loop_events_per_sec(events: u64, pending: usize) -> f64 {
 }
 
 /// Runs `json` once; prints events/s and real-time multiple; returns blocks per wall
-/// second. A run that does not reach its height target is reported as such, not timed.
-fn dbft(label: &str, json: &str) -> f64 {
+/// second, or `None` for a run that did not reach its height target: a stalled run is
+/// reported as such, never timed, and fails the bench (see `main`).
+fn dbft(label: &str, json: &str) -> Option<f64> {
     let spec = scenario::parse(json, "bench").unwrap();
     let t0 = Instant::now();
     let r = world::run(&spec, 1, None, false);
     let dt = t0.elapsed().as_secs_f64();
     let events = r.metrics.events;
     let heights = r.metrics.finals.len();
-    if spec.stop.heights.is_some_and(|h| heights < h as usize) {
-        println!("{label:<34} STALLED at {heights} heights ({:?}): no figure", r.stop);
-        return 0.0;
+    let Some(target) = spec.stop.heights else {
+        panic!("{label}: a bench run needs a height target to be measured against");
+    };
+    if heights < target as usize {
+        println!("{label:<34} STALLED at {heights} of {target} heights ({:?}): no figure", r.stop);
+        return None;
     }
     println!(
         "{label:<34} {events:>10} events  {:>8.2} M events/s  {:>10.0}x real time  ({heights} heights, {:.0} blocks/s)",
@@ -117,7 +121,7 @@ fn dbft(label: &str, json: &str) -> f64 {
         r.end.as_ms_f64() / 1000.0 / dt,
         heights as f64 / dt
     );
-    heights as f64 / dt
+    Some(heights as f64 / dt)
 }
 
 /// N = 7 with seven candidates for 1,000 heights; with `churn`, a rotation every 10
@@ -151,23 +155,36 @@ fn main() {
     println!("engine / bare = {:.2} (the cost of routing, network draws, records and the digest)", engine / bare);
     println!();
     println!("== whole dBFT runs ==");
-    dbft("happy N=7, 50 heights", r#"{"validators": 7, "stop": {"heights": 50}}"#);
-    dbft("lossy 10% N=7, 50 heights", r#"{"validators": 7, "network": {"preset": "lossy"}, "stop": {"heights": 50}}"#);
-    dbft("happy N=21, 20 heights", r#"{"validators": 21, "stop": {"heights": 20}}"#);
-    dbft("happy N=100, 5 heights", r#"{"validators": 100, "stop": {"heights": 5}}"#);
-    dbft(
+    let mut stalled = Vec::new();
+    let mut run = |label: &str, json: &str| {
+        let r = dbft(label, json);
+        if r.is_none() {
+            stalled.push(label.to_string());
+        }
+        r
+    };
+    run("happy N=7, 50 heights", r#"{"validators": 7, "stop": {"heights": 50}}"#);
+    run("lossy 10% N=7, 50 heights", r#"{"validators": 7, "network": {"preset": "lossy"}, "stop": {"heights": 50}}"#);
+    run("happy N=21, 20 heights", r#"{"validators": 21, "stop": {"heights": 20}}"#);
+    run("happy N=100, 5 heights", r#"{"validators": 100, "stop": {"heights": 5}}"#);
+    run(
         "forge + flood N=7, 20 heights",
         r#"{"validators": 7, "byzantine": [{"node": "R3", "behaviours": [{"kind": "forge", "period_ms": 200},
             {"kind": "change-view-flood", "period_ms": 200, "stale": true}]}], "stop": {"heights": 20}}"#,
     );
     println!();
     println!("== validator-set changes: 1,000 heights, N = 7 + 7 candidates, LAN ==");
-    let fixed = dbft("fixed set", &churn_scenario(false));
-    let churn = dbft("a rotation every 10 heights", &churn_scenario(true));
-    if fixed > 0.0 && churn > 0.0 {
+    let fixed = run("fixed set", &churn_scenario(false));
+    let churn = run("a rotation every 10 heights", &churn_scenario(true));
+    if let (Some(fixed), Some(churn)) = (fixed, churn) {
         println!(
             "churn / fixed = {:.2} blocks/s (target ≥ 0.90: a hand-off must not make heights cost more)",
             churn / fixed
         );
+    }
+    // A throughput figure of a run that stalled measures nothing: refuse to pass.
+    if !stalled.is_empty() {
+        eprintln!("bench: {} run(s) did not reach their heights: {}", stalled.len(), stalled.join(", "));
+        std::process::exit(1);
     }
 }

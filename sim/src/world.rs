@@ -6,7 +6,7 @@
 //! invariant checkers and (optionally) a trace writer observe the run, and when it ends
 //! the stall diagnosis reads the replicas' final state.
 
-use crate::byzantine::{Byzantine, Node};
+use crate::byzantine::{self, Node};
 use crate::engine::clock::Clock;
 use crate::engine::rng::{SimRng, Stream};
 use crate::engine::time::SimTime;
@@ -81,16 +81,8 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         .enumerate()
         .map(|(i, n)| {
             let key = n.role.key_index().and_then(|k| keys.keypair(KeyId(k as u32)));
-            let me = NodeId(i as u32);
-            let r = DbftReplica::new(me, key, opts.clone(), genesis.clone());
-            let node = if n.behaviours.is_empty() {
-                Node::Honest(r)
-            } else {
-                let mut b = Byzantine::new(r, n.behaviours.clone(), n.byzantine_from, me, peers.clone());
-                // An attacker holding several leaked keys can sign with each of them.
-                b.keys.extend(n.role.keys().into_iter().skip(1).filter_map(|k| keys.keypair(KeyId(k as u32))));
-                Node::Byzantine(Box::new(b))
-            };
+            let r = DbftReplica::new(NodeId(i as u32), key, opts.clone(), genesis.clone());
+            let node = byzantine::process(&spec.nodes, i, r, &peers, &keys);
             let setup = NodeSetup { honest: honest[i], clock: Clock { drift_ppm: n.clock_drift_ppm } };
             (node, setup)
         })

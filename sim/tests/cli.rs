@@ -271,13 +271,23 @@ fn narrate_tells_the_run_step_by_step() {
     // held from R3 by the scenario's rule, R2's commit, R3 asking to leave view 0 and only
     // then getting the held response, R0 asking to leave, and the summary last.
     let pos = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("missing {needle:?} in narration"));
+    // The held message is named by its id; the delivery must be that same message, whatever
+    // number the run gives it.
+    let held = text
+        .lines()
+        .find(|l| l.contains("R2 -> R3 held until R3 sends ChangeView"))
+        .unwrap_or_else(|| panic!("no held response in narration:\n{text}"));
+    let words: Vec<&str> = held.split_whitespace().collect();
+    let id = words.iter().position(|w| *w == "msg").and_then(|i| words.get(i + 1)).expect("the held message's id");
+    let held_text = format!("msg {id} R2 -> R3 held until R3 sends ChangeView");
+    let delivered = format!("R3 <- R2   PrepareResponse (msg {id})");
     let steps = [
         "R1 -> all  PrepareRequest h1 v0",
         "R1 CRASHES",
-        "msg 13 R2 -> R3 held until R3 sends ChangeView",
+        held_text.as_str(),
         "R2 signs Commit for",
         "R3 asks to leave h1 v0 (Timeout)",
-        "R3 <- R2   PrepareResponse (msg 13)",
+        delivered.as_str(),
         "R0 asks to leave h1 v0 (TxNotFound)",
         "dbft-sim: crash-lock-4 seed 1",
     ];

@@ -14,9 +14,9 @@ use crate::protocol::dbft::{DbftOptions, DbftReplica};
 use crate::protocol::{Action, Cx, NodeId, Note, Replica};
 use crate::validators::ValidatorSet;
 use proptest::prelude::*;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const N: usize = 4;
 const T: u64 = 1_000_000;
@@ -68,6 +68,8 @@ struct Harness {
     checkers: Checkers,
     step: u64,
     rejected: u64,
+    /// Blocks the honest replicas persisted.
+    persisted: u64,
 }
 
 impl Harness {
@@ -108,6 +110,7 @@ impl Harness {
             checkers,
             step: 0,
             rejected: 0,
+            persisted: 0,
         };
         for i in 0..N {
             h.call(i, |r, cx| r.on_start(cx));
@@ -151,7 +154,7 @@ impl Harness {
                     continue;
                 }
                 Action::Persist(block) => {
-                    PERSISTED.fetch_add(1, Ordering::Relaxed);
+                    self.persisted += 1;
                     Ev::Persist { node: NodeId(i as u32), block }
                 }
                 Action::Note(note) => {
@@ -328,60 +331,78 @@ impl Harness {
     }
 }
 
-static FED: AtomicU64 = AtomicU64::new(0);
-static PERSISTED: AtomicU64 = AtomicU64::new(0);
-static TAMPERED: AtomicU64 = AtomicU64::new(0);
+/// What one case of the property fed and saw.
+#[derive(Default)]
+struct Volume {
+    fed: u64,
+    tampered: u64,
+    persisted: u64,
+}
 
-proptest! {
-    // A fixed seed: a CI failure replays exactly (the minimal case is printed).
-    #![proptest_config(ProptestConfig {
+/// One case: `msgs` fed into four honest replicas of `semantics` among their own traffic.
+fn survive(msgs: &[Fuzz], go: bool) -> Result<Volume, TestCaseError> {
+    let mut h = Harness::new(if go { Semantics::Go } else { Semantics::CSharp });
+    let mut v = Volume::default();
+    for (k, f) in msgs.iter().enumerate() {
+        let (w, tampered) = h.build(f);
+        h.now = h.now.plus(500);
+        let to = f.target as usize % N;
+        let (before, height, deaf) = (h.rejected, h.reps[to].ctx.height, h.reps[to].ctx.block_sent);
+        h.call(to, |r, cx| r.on_message(cx, NodeId(4), &w));
+        // A genuine message altered after signing is refused (unless it is for a height
+        // the receiver has already left, or the receiver has assembled its block and waits
+        // for it — both drop messages unread).
+        if tampered
+            && let Wire::Consensus(m) = &*w
+            && m.height >= height
+            && !deaf
+        {
+            prop_assert!(h.rejected > before, "a relabelled message was accepted: {:?}", m);
+            v.tampered += 1;
+        }
+        v.fed += 1;
+        h.drain(8);
+        if k % 10 == 9 {
+            h.fire_timer();
+        }
+    }
+    h.drain(10_000);
+    let violated: Vec<_> = h.checkers.violations.iter().map(|v| v.id).filter(|id| id.is_safety()).collect();
+    prop_assert!(
+        violated.is_empty(),
+        "{:?}",
+        h.checkers.violations.iter().map(|v| v.detail.clone()).collect::<Vec<_>>()
+    );
+    prop_assert!(h.rejected > 0, "garbage must be rejected (and counted)");
+    v.persisted = h.persisted;
+    Ok(v)
+}
+
+/// The property, and the volume it must reach, counted for this run alone.
+#[test]
+fn honest_replicas_survive_at_least_100000_arbitrary_messages() {
+    // A fixed seed: a failure replays exactly (the minimal case is printed).
+    let config = ProptestConfig {
         cases: 1_000,
         failure_persistence: None,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0xDBF7),
         ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn honest_replicas_survive_arbitrary_messages(
-        msgs in proptest::collection::vec(fuzz(), 100),
-        go in any::<bool>(),
-    ) {
-        let mut h = Harness::new(if go { Semantics::Go } else { Semantics::CSharp });
-        for (k, f) in msgs.iter().enumerate() {
-            let (w, tampered) = h.build(f);
-            h.now = h.now.plus(500);
-            let to = f.target as usize % N;
-            let (before, height, deaf) = (h.rejected, h.reps[to].ctx.height, h.reps[to].ctx.block_sent);
-            h.call(to, |r, cx| r.on_message(cx, NodeId(4), &w));
-            // A genuine message altered after signing is refused (unless it is for a height
-            // the receiver has already left, or the receiver has assembled its block and
-            // waits for it — both drop messages unread).
-            if tampered && let Wire::Consensus(m) = &*w && m.height >= height && !deaf {
-                prop_assert!(h.rejected > before, "a relabelled message was accepted: {:?}", m);
-                TAMPERED.fetch_add(1, Ordering::Relaxed);
-            }
-            FED.fetch_add(1, Ordering::Relaxed);
-            h.drain(8);
-            if k % 10 == 9 {
-                h.fire_timer();
-            }
-        }
-        h.drain(10_000);
-        let violated: Vec<_> = h.checkers.violations.iter().map(|v| v.id).filter(|id| id.is_safety()).collect();
-        prop_assert!(violated.is_empty(), "{:?}", h.checkers.violations.iter().map(|v| v.detail.clone()).collect::<Vec<_>>());
-        prop_assert!(h.rejected > 0, "garbage must be rejected (and counted)");
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let (fed, tampered, persisted) = (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64));
+    let result = runner.run(&(proptest::collection::vec(fuzz(), 100), any::<bool>()), |(msgs, go)| {
+        let v = survive(&msgs, go)?;
+        fed.set(fed.get() + v.fed);
+        tampered.set(tampered.get() + v.tampered);
+        persisted.set(persisted.get() + v.persisted);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
-}
-
-#[test]
-fn the_fuzzer_feeds_at_least_100000_messages() {
-    // Runs after (or alongside) the property above in the same process; if run alone it
-    // drives the property itself.
-    if FED.load(Ordering::Relaxed) < 100_000 {
-        honest_replicas_survive_arbitrary_messages();
-    }
-    assert!(FED.load(Ordering::Relaxed) >= 100_000, "{}", FED.load(Ordering::Relaxed));
-    assert!(TAMPERED.load(Ordering::Relaxed) > 1_000, "{}", TAMPERED.load(Ordering::Relaxed));
+    // (Shrinking after a failure would add to the counts, but a failure has panicked.)
+    assert!(fed.get() >= 100_000, "{}", fed.get());
+    assert!(tampered.get() > 1_000, "{}", tampered.get());
     // The honest replicas kept reaching consensus among the garbage.
-    assert!(PERSISTED.load(Ordering::Relaxed) > 1_000, "{}", PERSISTED.load(Ordering::Relaxed));
+    assert!(persisted.get() > 1_000, "{}", persisted.get());
 }

@@ -66,7 +66,9 @@ impl Byzantine {
         for view in views {
             if let Some(w) = self.signed(view, cv(ChangeViewReason::Timeout)) {
                 cx.mark("byzantine: ChangeView flood");
-                self.deliver(w, None, out);
+                if !self.effect_off("change-view-flood") {
+                    self.deliver(w, None, out);
+                }
             }
         }
     }
@@ -76,6 +78,7 @@ impl Byzantine {
         if n > 0 {
             cx.mark("byzantine: replayed old messages");
         }
+        let n = if self.effect_off("replay") { 0 } else { n };
         for _ in 0..n.min(4) {
             let m = self.state.seen[self.state.replay_cursor % n].clone();
             self.state.replay_cursor += 1;
@@ -89,7 +92,9 @@ impl Byzantine {
         let body = Body::Commit { signature: Signature(0xBAD0_0000_0000_0000 ^ t as u128) };
         if let Some(w) = self.signed(self.inner.ctx.view, body) {
             cx.mark("byzantine: garbage commit");
-            self.deliver(w, None, out);
+            if !self.effect_off("garbage-commits") {
+                self.deliver(w, None, out);
+            }
         }
     }
 
@@ -147,6 +152,9 @@ impl Byzantine {
             forged.push(relabelled);
         }
         cx.mark("byzantine: forged messages");
+        if self.effect_off("forge") {
+            return;
+        }
         for m in forged {
             self.deliver(Rc::new(Wire::Consensus(Rc::new(m))), None, out);
         }
@@ -208,6 +216,9 @@ impl Byzantine {
             msgs.push(req);
             msgs.push(ConsensusMessage::signed(h, v, index, Body::Commit { signature: key.sign(&header) }, key));
         }
+        if self.effect_off("stale-signer") {
+            return;
+        }
         for m in msgs {
             self.deliver(Rc::new(Wire::Consensus(Rc::new(m))), None, out);
         }
@@ -249,6 +260,9 @@ impl Byzantine {
             self.state.forged.push(Rc::new(block));
         }
         cx.mark("byzantine: stale branch relayed");
+        if self.effect_off("stale-chain") {
+            return;
+        }
         for b in self.state.forged.clone() {
             self.deliver(Rc::new(Wire::Block(b)), None, out);
         }

@@ -19,14 +19,16 @@ pub mod behaviour;
 mod fuzz;
 mod inject;
 mod rewrite;
+pub mod selftest;
 
 use crate::engine::time::{Micros, SimTime};
 use crate::protocol::block::Block;
 use crate::protocol::block::TxId;
-use crate::protocol::crypto::{Hash32, KeyId, KeyPair};
+use crate::protocol::crypto::{Hash32, KeyId, KeyPair, Keyring};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::{ConsensusMessage, Wire};
 use crate::protocol::{Action, Cx, NodeId, Replica, ReplicaStatus};
+use crate::scenario::spec::{NodeSpec, Role};
 pub use behaviour::Behaviour;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -63,7 +65,56 @@ pub struct Byzantine {
     pub peers: Vec<NodeId>,
     /// The keys this process holds (the replica's own first).
     pub keys: Vec<KeyPair>,
+    /// Sends nothing at all (a twin or attacker the self-test turned off).
+    muted: bool,
+    /// Behaviours whose effect the self-test turned off (they still mark what they do).
+    effect_off: Vec<&'static str>,
     state: AdversaryState,
+}
+
+/// The process of node `i` of `nodes`, around its replica `r`: honest, or wrapped by its
+/// behaviours and holding every key its role gives it (an attacker holding several leaked
+/// keys can sign with each of them). The self-test switches (`selftest.rs`) act here.
+pub fn process(nodes: &[NodeSpec], i: usize, r: DbftReplica, peers: &[NodeId], keyring: &Keyring) -> Node {
+    use selftest::Off;
+    let n = &nodes[i];
+    let mut behaviours = n.behaviours.clone();
+    let (mut muted, mut effect_off) = (false, Vec::new());
+    let twin = matches!(n.role, Role::Twin { .. });
+    // (Looked up only when the self-test asks: normal builds never scan the node list.)
+    let twin_original = || nodes.iter().any(|m| m.role == (Role::Twin { of: i }));
+    let attacker = matches!(n.role, Role::Attacker { .. });
+    match selftest::off(selftest::TWINS) {
+        Off::No => {}
+        // Both halves become one honest process: the twin says nothing and the original
+        // delivers to everyone.
+        Off::Whole if twin => (muted, behaviours) = (true, Vec::new()),
+        Off::Whole if twin_original() => behaviours.clear(),
+        Off::Effect if twin => muted = true,
+        Off::Effect if twin_original() => effect_off.push("selective-delivery"),
+        _ => {}
+    }
+    match selftest::off(selftest::COMPROMISED_KEYS) {
+        Off::Whole if attacker => (muted, behaviours) = (true, Vec::new()),
+        Off::Effect if attacker => muted = true,
+        _ => {}
+    }
+    behaviours.retain(|b| match selftest::off(b.name()) {
+        Off::No => true,
+        Off::Whole => false,
+        Off::Effect => {
+            effect_off.push(b.name());
+            true
+        }
+    });
+    if behaviours.is_empty() && !muted {
+        return Node::Honest(r);
+    }
+    let me = NodeId(i as u32);
+    let mut b = Byzantine::new(r, behaviours, n.byzantine_from, me, peers.to_vec());
+    (b.muted, b.effect_off) = (muted, effect_off);
+    b.keys.extend(n.role.keys().into_iter().skip(1).filter_map(|k| keyring.keypair(KeyId(k as u32))));
+    Node::Byzantine(Box::new(b))
 }
 
 /// What the behaviours remember between calls.
@@ -97,11 +148,34 @@ impl Byzantine {
         peers: Vec<NodeId>,
     ) -> Byzantine {
         let keys = inner.key().cloned().into_iter().collect();
-        Byzantine { inner, behaviours, from, me, peers, keys, state: AdversaryState::default() }
+        Byzantine {
+            inner,
+            behaviours,
+            from,
+            me,
+            peers,
+            keys,
+            muted: false,
+            effect_off: Vec::new(),
+            state: AdversaryState::default(),
+        }
     }
 
     fn active(&self, now: SimTime) -> bool {
         now >= self.from
+    }
+
+    /// Whether the self-test turned the effect of behaviour `name` off (never in normal
+    /// builds: the list is empty).
+    fn effect_off(&self, name: &str) -> bool {
+        !self.effect_off.is_empty() && self.effect_off.contains(&name)
+    }
+
+    /// A muted process (self-test) sends nothing of what one handler call asked for.
+    fn mute(&self, cx: &mut Cx<Wire>) {
+        if self.muted {
+            cx.actions().retain(|a| !matches!(a, Action::Send(..) | Action::Broadcast(_)));
+        }
     }
 
     fn key(&self) -> Option<&KeyPair> {
@@ -164,6 +238,7 @@ impl Replica for Node {
                 b.state.timer_armed_until = None;
                 b.wrap(cx, None, |r, cx| r.on_start(cx));
                 b.arm(cx);
+                b.mute(cx);
             }
         }
     }
@@ -171,7 +246,10 @@ impl Replica for Node {
     fn on_message(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: &Rc<Wire>) {
         match self {
             Node::Honest(r) => r.on_message(cx, from, msg),
-            Node::Byzantine(b) => b.wrap(cx, Some(msg), |r, cx| r.on_message(cx, from, msg)),
+            Node::Byzantine(b) => {
+                b.wrap(cx, Some(msg), |r, cx| r.on_message(cx, from, msg));
+                b.mute(cx);
+            }
         }
     }
 
@@ -187,15 +265,22 @@ impl Replica for Node {
                     b.release_due(cx);
                 }
                 b.arm(cx);
+                b.mute(cx);
             }
-            Node::Byzantine(b) => b.wrap(cx, None, |r, cx| r.on_timer(cx, tag)),
+            Node::Byzantine(b) => {
+                b.wrap(cx, None, |r, cx| r.on_timer(cx, tag));
+                b.mute(cx);
+            }
         }
     }
 
     fn on_transaction(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
         match self {
             Node::Honest(r) => r.on_transaction(cx, tx),
-            Node::Byzantine(b) => b.wrap(cx, None, |r, cx| r.on_transaction(cx, tx)),
+            Node::Byzantine(b) => {
+                b.wrap(cx, None, |r, cx| r.on_transaction(cx, tx));
+                b.mute(cx);
+            }
         }
     }
 

@@ -26,11 +26,14 @@ impl Byzantine {
         let behaviours = self.behaviours.clone();
         if behaviours.iter().any(|b| matches!(b, Behaviour::Silent)) {
             cx.mark("byzantine: silenced a message");
-            return;
+            if !self.effect_off("silent") {
+                return;
+            }
         }
         // A block request is answered with the stale branch where it has one.
         if let (Some(t), Wire::Block(b)) = (to, &*w)
             && let Some(forged) = self.forged_at(b.height())
+            && !self.effect_off("stale-chain")
         {
             cx.mark("byzantine: block request answered with the stale branch");
             self.deliver(Rc::new(Wire::Block(forged)), Some(t), out);
@@ -44,6 +47,9 @@ impl Byzantine {
                             && let Some(variant) = self.conflicting_request(m)
                         {
                             cx.mark("byzantine: equivocating PrepareRequest");
+                            if self.effect_off("equivocate") {
+                                continue;
+                            }
                             let variant = Rc::new(variant);
                             let b_msg = Rc::new(Wire::Consensus(variant.clone()));
                             let a_targets: Vec<NodeId> =
@@ -63,6 +69,10 @@ impl Byzantine {
                         };
                         if carries_commit {
                             cx.mark("byzantine: commit withheld");
+                            if self.effect_off("withhold-commits") {
+                                cx.mark("byzantine: withheld commit released");
+                                continue;
+                            }
                             let targets = release_to.clone().or(to.map(|t| vec![t]));
                             self.state.held.push((cx.now.plus(*delay), targets, w.clone()));
                             return;
@@ -84,7 +94,7 @@ impl Byzantine {
     /// Sends `w` as the honest replica meant to, unless selective delivery narrows it.
     pub(super) fn deliver(&self, w: Rc<Wire>, to: Option<NodeId>, out: &mut Vec<Action<Wire>>) {
         let subset = self.behaviours.iter().find_map(|b| match b {
-            Behaviour::SelectiveDelivery { to } => Some(to),
+            Behaviour::SelectiveDelivery { to } if !self.effect_off("selective-delivery") => Some(to),
             _ => None,
         });
         match (to, subset) {
@@ -151,6 +161,9 @@ impl Byzantine {
         }
         let header = ctx.header_for(req.validator, *timestamp_ms, *nonce, tx_hashes).hash();
         cx.mark("byzantine: double-signed a proposal");
+        if self.effect_off("double-sign") {
+            return;
+        }
         let commit = Body::Commit { signature: key.sign(&header) };
         // A primary does not respond to its own proposal (its request is its preparation).
         let bodies = if req.validator as usize == me {

@@ -166,4 +166,112 @@ mod tests {
             }
         }
     }
+
+    /// The route the rule promises, found by brute force: every simple path from `a` to `b`
+    /// over `adj`, the shortest, of those the lexicographically smallest hop sequence (the
+    /// lowest index first at every step). Empty if `b` cannot be reached.
+    fn brute_force_route(adj: &[Vec<bool>], a: usize, b: usize) -> Vec<u32> {
+        fn walk(adj: &[Vec<bool>], at: usize, b: usize, path: &mut Vec<u32>, best: &mut Option<Vec<u32>>) {
+            if best.as_ref().is_some_and(|p| path.len() > p.len()) {
+                return;
+            }
+            if at == b {
+                if best.as_ref().is_none_or(|p| (path.len(), &*path) < (p.len(), p)) {
+                    *best = Some(path.clone());
+                }
+                return;
+            }
+            for next in 0..adj.len() {
+                if adj[at][next] && !path.contains(&(next as u32)) {
+                    path.push(next as u32);
+                    walk(adj, next, b, path, best);
+                    path.pop();
+                }
+            }
+        }
+        let mut best = None;
+        // The source is not part of a route; keep it out of the path by hand.
+        let mut adj_no_src = adj.to_vec();
+        for row in adj_no_src.iter_mut() {
+            row[a] = false;
+        }
+        walk(&adj_no_src, a, b, &mut Vec::new(), &mut best);
+        best.unwrap_or_default()
+    }
+
+    fn adjacency(n: usize, edges: &[(u32, u32)]) -> Vec<Vec<bool>> {
+        let mut adj = vec![vec![false; n]; n];
+        for &(x, y) in edges {
+            if x != y {
+                adj[x as usize][y as usize] = true;
+                adj[y as usize][x as usize] = true;
+            }
+        }
+        adj
+    }
+
+    #[test]
+    fn routes_are_the_shortest_paths_with_the_lowest_indices_first() {
+        // Graphs with many ties: a 3×4 grid (numbered row by row), an even ring (two ways
+        // round to the opposite node), two hubs joined by several equal paths, a
+        // disconnected pair, and random-regular graphs of a few seeds.
+        let mut grid = Vec::new();
+        for r in 0..3u32 {
+            for c in 0..4u32 {
+                let i = r * 4 + c;
+                if c < 3 {
+                    grid.push((i, i + 1));
+                }
+                if r < 2 {
+                    grid.push((i, i + 4));
+                }
+            }
+        }
+        let ring8: Vec<(u32, u32)> = (0..8).map(|i| (i, (i + 1) % 8)).collect();
+        let diamonds = vec![(0, 5), (0, 3), (0, 4), (5, 1), (3, 1), (4, 1), (1, 2), (6, 7)];
+        // (spec, nodes, its links where the spec itself lists them)
+        type Case = (TopologySpec, usize, Option<Vec<(u32, u32)>>);
+        let mut cases: Vec<Case> = vec![
+            (TopologySpec::Edges { edges: grid.clone() }, 12, Some(grid)),
+            (TopologySpec::Ring, 8, Some(ring8)),
+            (TopologySpec::Edges { edges: diamonds.clone() }, 8, Some(diamonds)),
+        ];
+        for _ in 0..3 {
+            cases.push((TopologySpec::RandomRegular { degree: 2 }, 11, None));
+        }
+        let mut rng = SimRng::derive(7, Stream::Topology);
+        let mut ties = 0;
+        for (spec, n, edges) in cases {
+            let t = Topology::build(&spec, n, &mut rng);
+            // Random graphs: the links are the draw, read back from the graph; the others
+            // come from the spec, independently of the code under test.
+            let edges = edges.unwrap_or_else(|| {
+                t.graph
+                    .edge_indices()
+                    .filter_map(|e| t.graph.edge_endpoints(e))
+                    .map(|(x, y)| (t.graph[x], t.graph[y]))
+                    .collect()
+            });
+            let adj = adjacency(n, &edges);
+            for a in 0..n {
+                for b in 0..n {
+                    if a == b {
+                        continue;
+                    }
+                    let expected = brute_force_route(&adj, a, b);
+                    assert_eq!(t.route(NodeId(a as u32), NodeId(b as u32)), expected, "{spec:?}: {a} -> {b}");
+                    // Count the pairs where the tie-break decided (another shortest path exists).
+                    let mut adj2 = adj.clone();
+                    if let Some(&first) = expected.first()
+                        && expected.len() > 1
+                    {
+                        adj2[a][first as usize] = false;
+                        adj2[first as usize][a] = false;
+                        ties += (brute_force_route(&adj2, a, b).len() == expected.len()) as u32;
+                    }
+                }
+            }
+        }
+        assert!(ties > 20, "the graphs must exercise the tie-break: {ties} pairs");
+    }
 }

@@ -72,6 +72,13 @@ impl DbftReplica {
         let sem = self.semantics();
         let kind = msg.kind();
         if self.ctx.block_sent && !(sem.caches_future_messages() && kind == MsgKind::RecoveryRequest) {
+            // Consensus ignores it; but a node whose own block was rejected syncs blocks
+            // like any node that sees the network ahead of it (block sync is the ledger's,
+            // not consensus's: neo-go's and C#'s P2P layers fetch blocks whatever
+            // consensus is doing).
+            if msg.height > self.ctx.height && self.signed_by_projected_validator(cx, &msg) {
+                self.request_blocks(cx, from);
+            }
             return;
         }
         if msg.height < self.ctx.height {
