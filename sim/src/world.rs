@@ -70,6 +70,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         handoff: spec.protocol.handoff,
         book,
         mutation: spec.protocol.mutation,
+        fetch_txs: spec.network.fetch_txs,
     });
     let genesis = Rc::new(Block::genesis(genesis_set));
     let honest: Vec<bool> = spec.nodes.iter().map(|n| n.honest).collect();

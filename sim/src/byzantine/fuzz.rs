@@ -81,6 +81,7 @@ impl Harness {
             handoff: Default::default(),
             book: Default::default(),
             mutation: None,
+            fetch_txs: false,
         });
         let genesis = Rc::new(Block::genesis(set.clone()));
         let reps = (0..N as u32)

@@ -97,6 +97,21 @@ impl Topology {
         }
     }
 
+    /// The nodes `a` is linked to, in index order (its peers under flood relay).
+    pub fn neighbours(&self, a: NodeId) -> Vec<NodeId> {
+        let n = self.graph.node_count();
+        if a.idx() >= n {
+            return Vec::new();
+        }
+        if self.routes.is_none() {
+            return (0..n as u32).filter(|&b| b != a.0).map(NodeId).collect();
+        }
+        let mut v: Vec<u32> = self.graph.neighbors(NodeIndex::new(a.idx())).map(|x| x.index() as u32).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter().map(NodeId).collect()
+    }
+
     pub fn is_mesh(&self) -> bool {
         self.routes.is_none()
     }

@@ -34,6 +34,7 @@ impl DbftReplica {
         if self.more_than_f_nodes_committed_or_lost() && sem.recovery_request_instead_of_change_view(reason) {
             cx.mark("ChangeView replaced by RecoveryRequest");
             self.send_recovery_request(cx);
+            self.refetch_on_recovery_request(cx);
             return;
         }
         if sem.tx_not_found_decided_late() && reason == ChangeViewReason::Timeout && self.missing_txs() > 0 {

@@ -30,6 +30,7 @@ impl Kit {
             handoff: Default::default(),
             book: Rc::new(ChangeBook::new(changes)),
             mutation: None,
+            fetch_txs: false,
         });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }

@@ -29,6 +29,7 @@ impl Kit {
             handoff: Default::default(),
             book: Default::default(),
             mutation: None,
+            fetch_txs: false,
         });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }

@@ -151,6 +151,15 @@ pub(super) fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize)
             }
         };
     }
+    if let Some(r) = &n.relay {
+        opts.relay = crate::net::Relay::parse(r).ok_or_else(|| {
+            ScenarioError::new(
+                "network.relay",
+                format!("unknown relay \"{r}\" (known: {})", crate::net::Relay::expected()),
+            )
+        })?;
+    }
+    opts.fetch_txs = n.fetch_txs.unwrap_or(opts.relay.is_flood());
     for (i, p) in n.partitions.unwrap_or_default().iter().enumerate() {
         let path = format!("network.partitions[{i}]");
         if p.groups.is_empty() {
