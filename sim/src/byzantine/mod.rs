@@ -171,9 +171,9 @@ impl Replica for Node {
     fn on_message(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: &Rc<Wire>) {
         match self {
             Node::Honest(r) => r.on_message(cx, from, msg),
-            Node::Byzantine(b) if matches!(**msg, Wire::GetData { .. }) => {
-                // A Byzantine node never serves transactions: `withhold` means "nobody
-                // honest has it" once missing transactions are fetched.
+            Node::Byzantine(b) if b.active(cx.now) && matches!(**msg, Wire::GetData { .. }) => {
+                // An active Byzantine node never serves transactions: `withhold` means
+                // "nobody honest has it" once missing transactions are fetched.
                 cx.mark("fetch: Byzantine node refused GetData");
             }
             Node::Byzantine(b) => b.wrap(cx, Some(msg), |r, cx| r.on_message(cx, from, msg)),
