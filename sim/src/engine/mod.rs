@@ -786,4 +786,6 @@ impl<R: Replica> Engine<R> {
 }
 
 #[cfg(test)]
+mod relay_tests;
+#[cfg(test)]
 mod tests;

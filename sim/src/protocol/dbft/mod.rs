@@ -36,6 +36,8 @@ pub mod semantics;
 pub mod timer;
 
 #[cfg(test)]
+mod fetch_tests;
+#[cfg(test)]
 mod handoff_tests;
 #[cfg(test)]
 mod tests;
