@@ -62,6 +62,12 @@ enum Event<M> {
         tx: TxId,
     },
     Marker(Rc<str>),
+    /// Flood relay with `resend`: `node` re-sends its pooled consensus payloads if nothing
+    /// new arrived since this wake-up was queued (neo-go resendDispatcher).
+    Resend {
+        node: NodeId,
+        generation: u64,
+    },
     /// Scripted timer control: fire the node's armed timer now.
     ForceTimer(NodeId),
     /// Release every held delivery now.
@@ -83,7 +89,7 @@ struct Held<M> {
 }
 
 /// Per-node bookkeeping the engine keeps outside the replica.
-struct Slot<R> {
+struct Slot<R: Replica> {
     replica: R,
     up: bool,
     /// The node's two timers.
@@ -97,6 +103,19 @@ struct Slot<R> {
     /// Flood relay: hashes of the gossiped messages this node has seen or sent (Neo's relay
     /// cache / extensible pool). Lost in a crash. Unused under direct relay.
     seen: BTreeSet<Hash32>,
+    /// Flood relay with `resend`: the consensus payloads this node sent or accepted for
+    /// heights it has not persisted, by hash (neo-go's extensible pool), and its resend
+    /// dispatcher.
+    pool: BTreeMap<Hash32, (u32, Rc<R::Msg>)>,
+    resend: ResendState,
+}
+
+/// neo-go's resendDispatcher of one node: bumped on every new consensus payload, which
+/// also resets the interval to the base.
+#[derive(Clone, Copy, Debug, Default)]
+struct ResendState {
+    generation: u64,
+    interval: u64,
 }
 
 /// One timer of a node. Re-arming does not push a new event when one is already queued
@@ -197,6 +216,8 @@ impl<R: Replica> Engine<R> {
                 clock: s.clock,
                 suppressed: Vec::new(),
                 seen: BTreeSet::new(),
+                pool: BTreeMap::new(),
+                resend: ResendState::default(),
             })
             .collect();
         Engine {
@@ -464,6 +485,8 @@ impl<R: Replica> Engine<R> {
                 }
                 slot.up = false;
                 slot.seen.clear();
+                slot.pool.clear();
+                slot.resend.generation += 1;
                 for t in &mut slot.timers {
                     t.generation += 1;
                     t.armed = None;
@@ -522,6 +545,7 @@ impl<R: Replica> Engine<R> {
                 h.or(self.call(node, obs, |r, cx| r.on_transaction(cx, tx)))
             }
             Event::Marker(text) => self.emit(obs, Ev::Marker { text }),
+            Event::Resend { node, generation } => self.resend(node, generation, obs),
             Event::ReleaseHeld => {
                 for h in std::mem::take(&mut self.held) {
                     let at = h.at.max(self.now);
@@ -651,6 +675,9 @@ impl<R: Replica> Engine<R> {
             // Own payloads go into the cache when sent: an echo is dropped (neo-go
             // BroadcastExtensible puts them in the pool).
             self.slots[from.idx()].seen.insert(meta.hash);
+            if meta.kind.is_consensus() {
+                self.pool_payload(from, &msg, meta.hash, meta.height);
+            }
         }
         let more = self.transmit(id, from, &targets, &msg, &meta, obs);
         halt.or(more)
@@ -690,6 +717,10 @@ impl<R: Replica> Engine<R> {
         let mut relayed = false;
         if relays(self) {
             relayed = true;
+            if !is_block {
+                let h = msg.meta().height;
+                self.pool_payload(to, &msg, hash, h);
+            }
             if let Some(h) = self.forward(to, from, &msg, obs) {
                 halt.get_or_insert(h);
             }
@@ -700,6 +731,55 @@ impl<R: Replica> Engine<R> {
         if is_block && !relayed && self.slots[to.idx()].up && relays(self) {
             // Blocks are relayed only after they are persisted (Blockchain.OnNewBlock).
             if let Some(h) = self.forward(to, from, &msg, obs) {
+                halt.get_or_insert(h);
+            }
+        }
+        halt
+    }
+
+    /// Flood with `resend`: keeps an honest node's new consensus payload for re-sending and
+    /// restarts its resend dispatcher at the base interval.
+    fn pool_payload(&mut self, node: NodeId, msg: &Rc<R::Msg>, hash: Hash32, height: u32) {
+        let Some(base) = self.net.opts.resend_us else { return };
+        let slot = &mut self.slots[node.idx()];
+        if !slot.honest || height <= slot.height {
+            return;
+        }
+        slot.pool.insert(hash, (height, msg.clone()));
+        slot.resend.generation += 1;
+        slot.resend.interval = base.max(1);
+        let generation = slot.resend.generation;
+        self.queue.push(self.now.plus(base.max(1)), Event::Resend { node, generation });
+    }
+
+    /// neo-go resendDispatcher: nothing new for an interval, so every pooled payload of a
+    /// height not yet persisted goes to all peers again; the interval doubles.
+    fn resend(&mut self, node: NodeId, generation: u64, obs: &mut dyn Observer) -> Option<Halt> {
+        let slot = &mut self.slots[node.idx()];
+        if !slot.up || slot.resend.generation != generation {
+            return None;
+        }
+        let persisted = slot.height;
+        slot.pool.retain(|_, (h, _)| *h > persisted);
+        if slot.pool.is_empty() {
+            return None;
+        }
+        let msgs: Vec<Rc<R::Msg>> = slot.pool.values().map(|(_, m)| m.clone()).collect();
+        slot.resend.interval = slot.resend.interval.saturating_mul(2);
+        let next = self.now.plus(slot.resend.interval);
+        self.queue.push(next, Event::Resend { node, generation });
+        *self.marks.entry("relay: re-sent pooled payloads").or_insert(0) += 1;
+        let targets = self.net.topology.neighbours(node);
+        let mut halt = None;
+        for m in msgs {
+            let meta = m.meta();
+            let id = self.next_msg_id;
+            self.next_msg_id += 1;
+            let content = if self.trace_content { serde_json::to_value(&*m).ok() } else { None };
+            if let Some(h) = self.emit(obs, Ev::Send { id, from: node, to: None, meta, content }) {
+                halt.get_or_insert(h);
+            }
+            if let Some(h) = self.transmit(id, node, &targets, &m, &meta, obs) {
                 halt.get_or_insert(h);
             }
         }

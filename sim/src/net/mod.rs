@@ -127,6 +127,11 @@ pub struct NetworkOptions {
     pub relay: Relay,
     /// Whether a backup that lacks proposed transactions asks its peers for them (GetData).
     pub fetch_txs: bool,
+    /// Flood only: neo-go's resendDispatcher. A node that has received no new consensus
+    /// payload for this long re-sends every pooled payload of an unpersisted height to its
+    /// peers, doubling the wait each time. None = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resend_us: Option<Micros>,
 }
 
 impl NetworkOptions {
@@ -148,6 +153,7 @@ impl NetworkOptions {
             degradations: Vec::new(),
             relay: Relay::Direct,
             fetch_txs: false,
+            resend_us: None,
         };
         match preset {
             Preset::Ideal => base(Latency::Constant { ms: 1.0 }),

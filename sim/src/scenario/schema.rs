@@ -216,6 +216,8 @@ pub struct Network {
     pub relay: Option<String>,
     /// Backups fetch missing transactions from peers; default: true under flood.
     pub fetch_txs: Option<bool>,
+    /// Flood only: neo-go's resendDispatcher base interval (ms); absent = off.
+    pub resend_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -53,6 +53,8 @@ fn names_and_watchers_resolve() {
 pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"validators": "seven"}"#, "validators", "expected a count"),
     (r#"{"network": {"relay": "gossip"}}"#, "network.relay", "unknown relay"),
+    (r#"{"network": {"resend_ms": 100}}"#, "network.resend_ms", "needs"),
+    (r#"{"network": {"relay": "flood", "resend_ms": 0}}"#, "network.resend_ms", ""),
     (
         r#"{"workload": {"withhold": [{"nodes": ["R0"], "txs": [1, 1], "until_ms": -1}]}}"#,
         "workload.withhold[0].until_ms",
