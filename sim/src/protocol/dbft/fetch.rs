@@ -68,7 +68,7 @@ impl DbftReplica {
     /// Go `sendRecoveryRequest` calls processMissingTx again when the request is known and
     /// transactions are missing; C# does not.
     pub(super) fn refetch_on_recovery_request(&mut self, cx: &mut Cx<Wire>) {
-        if self.semantics().caches_future_messages() && self.ctx.request_sent_or_received() {
+        if self.semantics() == super::semantics::Semantics::Go && self.ctx.request_sent_or_received() {
             self.request_missing_txs(cx);
         }
     }
