@@ -127,3 +127,49 @@ fn on_a_ring_blocks_and_payloads_travel_by_relay() {
     // Some node other than the block's assembler (the primary) re-broadcast a block.
     assert!(rec.broadcasts.iter().any(|&(from, kind, primary)| kind == MsgKind::Block && from.0 != primary as u32));
 }
+
+/// neo-go extpool resendDispatcher (`network.resend_ms`): the primary whose PrepareRequest
+/// was lost on every link re-sends it once nothing new has reached it for the interval;
+/// without the option it is never sent again.
+#[test]
+fn the_resend_dispatcher_re_sends_a_payload_lost_on_every_link() {
+    let scenario = |resend: &str| {
+        format!(
+            r#"{{"validators": 4, "protocol": {{"semantics": "csharp"}}, "workload": {{"tx_rate_per_s": 0}},
+                "network": {{"preset": "ideal", "latency": {{"dist": "constant", "ms": 100}}, "relay": "flood"{resend}}},
+                "rules": [{{"match": {{"types": ["PrepareRequest"], "height": 1, "view": 0, "until_ms": 15500}},
+                           "action": {{"do": "drop"}}}}],
+                "stop": {{"heights": 1, "duration_ms": 600000}}}}"#
+        )
+    };
+    let request_sends = |rec: &Record, times: &BTreeMap<u64, u64>| -> Vec<u64> {
+        rec.sends
+            .iter()
+            .filter(|(_, s)| s.0 == NodeId(1) && s.1 == MsgKind::PrepareRequest && s.3 == 1)
+            .map(|(id, _)| times[id])
+            .collect()
+    };
+    for (resend, expect) in [("", vec![15_000_000]), (r#", "resend_ms": 7500"#, vec![15_000_000, 22_500_000])] {
+        let spec = crate::scenario::parse(&scenario(resend), "t").unwrap();
+        let mut rec = Timed::default();
+        let res = crate::world::run(&spec, 1, Some(&mut rec), false);
+        assert!(res.ledger_heights.iter().all(|&h| h >= 1));
+        assert_eq!(request_sends(&rec.rec, &rec.times), expect, "resend {resend:?}");
+    }
+}
+
+/// `Record` plus the time of every send.
+#[derive(Default)]
+struct Timed {
+    rec: Record,
+    times: BTreeMap<u64, u64>,
+}
+
+impl Observer for Timed {
+    fn observe(&mut self, r: &Rec) -> Option<Halt> {
+        if let Ev::Send { id, .. } = &r.ev {
+            self.times.insert(*id, r.time.0);
+        }
+        self.rec.observe(r)
+    }
+}

@@ -17,11 +17,15 @@ struct Kit {
 
 impl Kit {
     fn new(fetch_txs: bool) -> Kit {
+        Kit::with(fetch_txs, Semantics::CSharp)
+    }
+
+    fn with(fetch_txs: bool, semantics: Semantics) -> Kit {
         let ring = Keyring::generate(7, 4);
         let set = Rc::new(ValidatorSet::new((0..4u32).map(KeyId).collect()));
         let opts = Rc::new(DbftOptions {
             block_time_us: T,
-            semantics: Semantics::CSharp,
+            semantics,
             max_tx_per_block: 100,
             handoff: Default::default(),
             book: Default::default(),
@@ -169,4 +173,31 @@ fn relay_check_follows_the_transport_not_the_consensus() {
     assert!(!r.passes_relay_checks(&k.ring, &Rc::new(Wire::Consensus(Rc::new(forged)))), "bad witness");
     assert!(r.passes_relay_checks(&k.ring, &Rc::new(Wire::Block(k.genesis.clone()))), "persisted block");
     assert!(!r.passes_relay_checks(&k.ring, &Rc::new(Wire::GetData { txs: vec![1] })));
+}
+
+/// Go dbft send.go sendRecoveryRequest: with the request known and transactions missing it
+/// calls processMissingTx again, so a Go backup that times out into a RecoveryRequest (more
+/// than F validators lost) asks its peers once more; C# OnTimer does not.
+#[test]
+fn go_asks_again_when_it_sends_a_recovery_request() {
+    for (sem, again) in [(Semantics::Go, true), (Semantics::CSharp, false)] {
+        let k = Kit::with(true, sem);
+        let mut r = backup(&k, &[]);
+        k.call(|cx| r.on_message(cx, NodeId(1), &k.request(vec![7])));
+        let tag = r.timer.tag;
+        let deadline = r.timer.deadline;
+        let mut buf = Vec::new();
+        let mut cx = Cx::new(deadline, &k.ring, &mut buf);
+        r.on_timer(&mut cx, tag);
+        let got = sent(&buf);
+        let asked = got.iter().any(|(_, w)| matches!(w, Wire::GetData { txs } if txs == &vec![7]));
+        let recovery =
+            got.iter().any(|(_, w)| matches!(w, Wire::Consensus(m) if matches!(m.body, Body::RecoveryRequest { .. })));
+        if again {
+            assert!(recovery, "{sem:?}: R2 and R3 are unseen in this view (> F lost): RecoveryRequest");
+            assert!(asked, "{sem:?}: GetData again with the RecoveryRequest");
+        } else {
+            assert!(!asked, "{sem:?}: no second GetData ({got:?})");
+        }
+    }
 }
