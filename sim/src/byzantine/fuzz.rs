@@ -84,6 +84,7 @@ impl Harness {
             book: Default::default(),
             mutation: None,
             fixes: Vec::new(),
+            fetch_txs: false,
         });
         let genesis = Rc::new(Block::genesis(set.clone()));
         let reps = (0..N as u32)

@@ -246,6 +246,11 @@ impl Replica for Node {
     fn on_message(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: &Rc<Wire>) {
         match self {
             Node::Honest(r) => r.on_message(cx, from, msg),
+            Node::Byzantine(b) if b.active(cx.now) && matches!(**msg, Wire::GetData { .. }) => {
+                // An active Byzantine node never serves transactions: `withhold` means
+                // "nobody honest has it" once missing transactions are fetched.
+                cx.mark("fetch: Byzantine node refused GetData");
+            }
             Node::Byzantine(b) => {
                 b.wrap(cx, Some(msg), |r, cx| r.on_message(cx, from, msg));
                 b.mute(cx);
@@ -302,6 +307,11 @@ impl Replica for Node {
 
     fn ledger_height(&self) -> u32 {
         self.replica().ledger_height()
+    }
+
+    fn relays(&self, keys: &crate::protocol::crypto::Keyring, msg: &Wire) -> bool {
+        // The engine never asks a Byzantine node to relay; answered for completeness.
+        matches!(self, Node::Honest(_)) && self.replica().relays(keys, msg)
     }
 }
 

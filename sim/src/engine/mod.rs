@@ -20,11 +20,12 @@ pub mod workload;
 use crate::net::rules::{RuleSet, RuleStats, Verdict};
 use crate::net::{DropReason, Fate, Network};
 use crate::protocol::block::TxId;
+use crate::protocol::crypto::Hash32;
 use crate::protocol::crypto::Keyring;
 use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerSlot, WireMessage};
 use clock::Clock;
 use queue::EventQueue;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use time::SimTime;
 use trace::{Ev, Halt, Marker, Observer, Rec};
@@ -61,6 +62,12 @@ enum Event<M> {
         tx: TxId,
     },
     Marker(Marker, Rc<str>),
+    /// Flood relay with `resend`: `node` re-sends its pooled consensus payloads if nothing
+    /// new arrived since this wake-up was queued (neo-go resendDispatcher).
+    Resend {
+        node: NodeId,
+        generation: u64,
+    },
     /// Scripted timer control: fire the node's armed timer now.
     ForceTimer(NodeId),
     /// Release every held delivery now.
@@ -82,7 +89,7 @@ struct Held<M> {
 }
 
 /// Per-node bookkeeping the engine keeps outside the replica.
-struct Slot<R> {
+struct Slot<R: Replica> {
     replica: R,
     up: bool,
     /// The node's two timers.
@@ -93,6 +100,22 @@ struct Slot<R> {
     height: u32,
     /// Scripted windows `[from, until)` whose timer expiries are postponed to `until`.
     suppressed: Vec<(SimTime, SimTime)>,
+    /// Flood relay: hashes of the gossiped messages this node has seen or sent (Neo's relay
+    /// cache / extensible pool). Lost in a crash. Unused under direct relay.
+    seen: BTreeSet<Hash32>,
+    /// Flood relay with `resend`: the consensus payloads this node sent or accepted for
+    /// heights it has not persisted, by hash (neo-go's extensible pool), and its resend
+    /// dispatcher.
+    pool: BTreeMap<Hash32, (u32, Rc<R::Msg>)>,
+    resend: ResendState,
+}
+
+/// neo-go's resendDispatcher of one node: bumped on every new consensus payload, which
+/// also resets the interval to the base.
+#[derive(Clone, Copy, Debug, Default)]
+struct ResendState {
+    generation: u64,
+    interval: u64,
 }
 
 /// One timer of a node. Re-arming does not push a new event when one is already queued
@@ -192,6 +215,9 @@ impl<R: Replica> Engine<R> {
                 honest: s.honest,
                 clock: s.clock,
                 suppressed: Vec::new(),
+                seen: BTreeSet::new(),
+                pool: BTreeMap::new(),
+                resend: ResendState::default(),
             })
             .collect();
         Engine {
@@ -301,8 +327,14 @@ impl<R: Replica> Engine<R> {
         if let Some(w) = self.workload.as_ref() {
             for tx in 1..=w.opts.initial_txs {
                 for i in 0..self.slots.len() {
-                    if !w.opts.withheld(tx, NodeId(i as u32)) {
-                        self.queue.push(SimTime::ZERO, Event::TxArrive { node: NodeId(i as u32), tx });
+                    match w.opts.withheld_until(tx, NodeId(i as u32)) {
+                        None => {
+                            self.queue.push(SimTime::ZERO, Event::TxArrive { node: NodeId(i as u32), tx });
+                        }
+                        Some(SimTime::MAX) => {}
+                        Some(until) => {
+                            self.queue.push(until, Event::TxArrive { node: NodeId(i as u32), tx });
+                        }
                     }
                 }
             }
@@ -405,6 +437,9 @@ impl<R: Replica> Engine<R> {
                     let reason = DropReason::RecipientDown;
                     return self.emit(obs, Ev::Drop { id, from, to, kind, reason });
                 }
+                if self.net.opts.relay.is_flood() && kind.is_gossiped() {
+                    return self.deliver_flooded(obs, id, from, to, kind, msg, dup);
+                }
                 let h = self.emit(obs, Ev::Deliver { id, from, to, kind, dup });
                 h.or(self.call(to, obs, |r, cx| r.on_message(cx, from, &msg)))
             }
@@ -454,6 +489,9 @@ impl<R: Replica> Engine<R> {
                     return None;
                 }
                 slot.up = false;
+                slot.seen.clear();
+                slot.pool.clear();
+                slot.resend.generation += 1;
                 for t in &mut slot.timers {
                     t.generation += 1;
                     t.armed = None;
@@ -478,7 +516,7 @@ impl<R: Replica> Engine<R> {
                 if w.opts.until.is_some_and(|u| self.now >= u) {
                     return None;
                 }
-                let (tx, arrivals) = w.spawn(n);
+                let (tx, arrivals) = w.spawn(n, self.now);
                 let gap = w.next_gap();
                 for (i, d) in arrivals.into_iter().enumerate() {
                     if let Some(d) = d {
@@ -513,6 +551,7 @@ impl<R: Replica> Engine<R> {
                 h.or(self.call(node, obs, |r, cx| r.on_transaction(cx, tx)))
             }
             Event::Marker(marker, text) => self.emit(obs, Ev::Marker { marker, text }),
+            Event::Resend { node, generation } => self.resend(node, generation, obs),
             Event::ReleaseHeld => {
                 for h in std::mem::take(&mut self.held) {
                     let at = h.at.max(self.now);
@@ -627,16 +666,165 @@ impl<R: Replica> Engine<R> {
         self.next_msg_id += 1;
         let meta: MsgMeta = msg.meta();
         let content = if self.trace_content { serde_json::to_value(&*msg).ok() } else { None };
-        let mut halt = self.emit(obs, Ev::Send { id, from, to, meta, content });
+        let halt = self.emit(obs, Ev::Send { id, from, to, meta, content });
         self.release_held(from, meta.kind);
         let n = self.slots.len() as u32;
-        let targets = match to {
-            Some(t) if t.0 < n => t.0..t.0 + 1,
-            Some(_) => 0..0,
-            None => 0..n,
+        let flood = self.net.opts.relay.is_flood() && meta.kind.is_gossiped();
+        let targets: Vec<NodeId> = match to {
+            Some(t) if t.0 < n => vec![t],
+            Some(_) => Vec::new(),
+            // Flood: a broadcast goes to the sender's peers, who relay it on.
+            None if flood => self.net.topology.neighbours(from),
+            None => (0..n).map(NodeId).collect(),
         };
-        for t in targets {
-            let to = NodeId(t);
+        if flood {
+            // Own payloads go into the cache when sent: an echo is dropped (neo-go
+            // BroadcastExtensible puts them in the pool).
+            self.slots[from.idx()].seen.insert(meta.hash);
+            if meta.kind.is_consensus() {
+                self.pool_payload(from, &msg, meta.hash, meta.height);
+            }
+        }
+        let more = self.transmit(id, from, &targets, &msg, &meta, obs);
+        halt.or(more)
+    }
+
+    /// Under flood relay, a gossiped message reaches `to`: dropped if its cache holds the
+    /// hash; otherwise recorded, forwarded to `to`'s other peers when `to` is honest and
+    /// the message passes its transport checks (before the replica handles it, as Neo's
+    /// Blockchain.OnInventory relays before consensus sees the payload), and handed to the
+    /// replica. A block is forwarded only once the node has persisted it, so it is cached
+    /// only then. Byzantine nodes never relay (a Byzantine relay may drop).
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_flooded(
+        &mut self,
+        obs: &mut dyn Observer,
+        id: u64,
+        from: NodeId,
+        to: NodeId,
+        kind: crate::protocol::MsgKind,
+        msg: Rc<R::Msg>,
+        dup: bool,
+    ) -> Option<Halt> {
+        let hash = msg.meta().hash;
+        if self.slots[to.idx()].seen.contains(&hash) {
+            *self.marks.entry("relay: dropped duplicate").or_insert(0) += 1;
+            return self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Duplicate });
+        }
+        let is_block = kind == crate::protocol::MsgKind::Block;
+        if !is_block {
+            self.slots[to.idx()].seen.insert(hash);
+        }
+        let mut halt = self.emit(obs, Ev::Deliver { id, from, to, kind, dup });
+        let relays = |e: &Self| {
+            let slot = &e.slots[to.idx()];
+            slot.honest && slot.replica.relays(&e.keys, &msg)
+        };
+        let mut relayed = false;
+        if relays(self) {
+            relayed = true;
+            if !is_block {
+                let h = msg.meta().height;
+                self.pool_payload(to, &msg, hash, h);
+            }
+            if let Some(h) = self.forward(to, from, &msg, obs) {
+                halt.get_or_insert(h);
+            }
+        }
+        if let Some(h) = self.call(to, obs, |r, cx| r.on_message(cx, from, &msg)) {
+            halt.get_or_insert(h);
+        }
+        if is_block && !relayed && self.slots[to.idx()].up && relays(self) {
+            // Blocks are relayed only after they are persisted (Blockchain.OnNewBlock).
+            if let Some(h) = self.forward(to, from, &msg, obs) {
+                halt.get_or_insert(h);
+            }
+        }
+        halt
+    }
+
+    /// Flood with `resend`: keeps an honest node's new consensus payload for re-sending and
+    /// restarts its resend dispatcher at the base interval.
+    fn pool_payload(&mut self, node: NodeId, msg: &Rc<R::Msg>, hash: Hash32, height: u32) {
+        let Some(base) = self.net.opts.resend_us else { return };
+        let slot = &mut self.slots[node.idx()];
+        if !slot.honest || height <= slot.height {
+            return;
+        }
+        slot.pool.insert(hash, (height, msg.clone()));
+        slot.resend.generation += 1;
+        slot.resend.interval = base.max(1);
+        let generation = slot.resend.generation;
+        self.queue.push(self.now.plus(base.max(1)), Event::Resend { node, generation });
+    }
+
+    /// neo-go resendDispatcher: nothing new for an interval, so every pooled payload of a
+    /// height not yet persisted goes to all peers again; the interval doubles.
+    fn resend(&mut self, node: NodeId, generation: u64, obs: &mut dyn Observer) -> Option<Halt> {
+        let slot = &mut self.slots[node.idx()];
+        if !slot.up || slot.resend.generation != generation {
+            return None;
+        }
+        let persisted = slot.height;
+        slot.pool.retain(|_, (h, _)| *h > persisted);
+        if slot.pool.is_empty() {
+            return None;
+        }
+        let msgs: Vec<Rc<R::Msg>> = slot.pool.values().map(|(_, m)| m.clone()).collect();
+        slot.resend.interval = slot.resend.interval.saturating_mul(2);
+        let next = self.now.plus(slot.resend.interval);
+        self.queue.push(next, Event::Resend { node, generation });
+        *self.marks.entry("relay: re-sent pooled payloads").or_insert(0) += 1;
+        let targets = self.net.topology.neighbours(node);
+        let mut halt = None;
+        for m in msgs {
+            let meta = m.meta();
+            let id = self.next_msg_id;
+            self.next_msg_id += 1;
+            let content = if self.trace_content { serde_json::to_value(&*m).ok() } else { None };
+            if let Some(h) = self.emit(obs, Ev::Send { id, from: node, to: None, meta, content }) {
+                halt.get_or_insert(h);
+            }
+            if let Some(h) = self.transmit(id, node, &targets, &m, &meta, obs) {
+                halt.get_or_insert(h);
+            }
+        }
+        halt
+    }
+
+    /// `node` re-relays `msg` (which it got from `got_from`) to its other peers: a new send
+    /// with its own id and per-hop draws. It does not count as `node` sending a message of
+    /// that type for held deliveries (the relay is the transport, not the replica).
+    fn forward(&mut self, node: NodeId, got_from: NodeId, msg: &Rc<R::Msg>, obs: &mut dyn Observer) -> Option<Halt> {
+        let meta = msg.meta();
+        self.slots[node.idx()].seen.insert(meta.hash);
+        let targets: Vec<NodeId> = self.net.topology.neighbours(node).into_iter().filter(|&p| p != got_from).collect();
+        *self.marks.entry("relay: forwarded").or_insert(0) += 1;
+        if meta.height > self.slots[node.idx()].height.saturating_add(1) {
+            *self.marks.entry("relay: forwarded a future-height payload").or_insert(0) += 1;
+        }
+        let id = self.next_msg_id;
+        self.next_msg_id += 1;
+        let content = if self.trace_content { serde_json::to_value(&**msg).ok() } else { None };
+        let halt = self.emit(obs, Ev::Send { id, from: node, to: None, meta, content });
+        let more = self.transmit(id, node, &targets, msg, &meta, obs);
+        halt.or(more)
+    }
+
+    /// Puts one send on the wire to each of `targets`: the network's fate and the rules,
+    /// per recipient.
+    fn transmit(
+        &mut self,
+        id: u64,
+        from: NodeId,
+        targets: &[NodeId],
+        msg: &Rc<R::Msg>,
+        meta: &MsgMeta,
+        obs: &mut dyn Observer,
+    ) -> Option<Halt> {
+        let meta = *meta;
+        let mut halt = None;
+        for &to in targets {
             if to == from {
                 continue;
             }
@@ -684,5 +872,7 @@ impl<R: Replica> Engine<R> {
     }
 }
 
+#[cfg(test)]
+mod relay_tests;
 #[cfg(test)]
 mod tests;

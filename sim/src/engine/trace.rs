@@ -263,6 +263,8 @@ fn kind_code(k: MsgKind) -> u8 {
         MsgKind::Block => 6,
         MsgKind::GetBlocks => 7,
         MsgKind::Other => 8,
+        MsgKind::GetData => 9,
+        MsgKind::Transaction => 10,
     }
 }
 
@@ -274,6 +276,7 @@ fn drop_code(r: DropReason) -> u8 {
         DropReason::Unreachable => 2,
         DropReason::RecipientDown => 3,
         DropReason::Rule => 4,
+        DropReason::Duplicate => 5,
     }
 }
 

@@ -21,12 +21,18 @@ use crate::protocol::NodeId;
 use crate::protocol::block::TxId;
 use serde::Serialize;
 
-/// Transactions `first..=last` never reach `nodes`.
+/// Transactions `first..=last` do not reach `nodes` from the workload: never, or not before
+/// `until` (a late arrival). With transaction fetching on (fetch.rs) a node may still get
+/// them from a peer that holds them, so "never" means "nobody honest has it" only when
+/// every honest node is listed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Withhold {
     pub nodes: Vec<NodeId>,
     pub first: TxId,
     pub last: TxId,
+    /// The end of the window: the transaction reaches the listed nodes then. None = never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<SimTime>,
 }
 
 /// Options of the workload model.
@@ -50,7 +56,17 @@ impl Default for WorkloadOptions {
 
 impl WorkloadOptions {
     pub fn withheld(&self, tx: TxId, node: NodeId) -> bool {
-        self.withhold.iter().any(|w| tx >= w.first && tx <= w.last && w.nodes.contains(&node))
+        self.withheld_until(tx, node).is_some()
+    }
+
+    /// Until when `tx` is kept from `node`: `SimTime::MAX` for never, None if not withheld.
+    /// With several matching entries the latest end wins.
+    pub fn withheld_until(&self, tx: TxId, node: NodeId) -> Option<SimTime> {
+        self.withhold
+            .iter()
+            .filter(|w| tx >= w.first && tx <= w.last && w.nodes.contains(&node))
+            .map(|w| w.until.unwrap_or(SimTime::MAX))
+            .max()
     }
 }
 
@@ -117,16 +133,21 @@ impl Workload {
         Some((self.rng.exponential(mean_us).round() as u64).max(1))
     }
 
-    /// A new transaction: its id and, per node, the delay after which it reaches that node
-    /// (None = withheld). The origin node gets it at once.
-    pub fn spawn(&mut self, n: usize) -> (TxId, Vec<Option<u64>>) {
+    /// A new transaction born at `now`: its id and, per node, the delay after which it
+    /// reaches that node (None = withheld for good; a windowed withhold delays it to the
+    /// window's end). The origin node gets it at once.
+    pub fn spawn(&mut self, n: usize, now: SimTime) -> (TxId, Vec<Option<u64>>) {
         let id = self.next_id;
         self.next_id += 1;
         let origin = self.rng.below(n as u64) as usize;
         let arrivals = (0..n)
             .map(|i| {
                 let d = if i == origin { 0 } else { self.gossip.sample(&mut self.rng) };
-                (!self.opts.withheld(id, NodeId(i as u32))).then_some(d)
+                match self.opts.withheld_until(id, NodeId(i as u32)) {
+                    None => Some(d),
+                    Some(SimTime::MAX) => None,
+                    Some(until) => Some(d.max(until.since(now))),
+                }
             })
             .collect();
         (id, arrivals)

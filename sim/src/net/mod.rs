@@ -10,6 +10,14 @@
 //! or sent before and still travelling when it starts — so a partition stops all traffic
 //! across it for exactly its window.
 //!
+//! Relay (`network.relay`, [`Relay`]): under `direct` a message goes point to point from
+//! its sender to each recipient along the shortest route. Under `flood` the network is
+//! Neo's P2P layer: a broadcast goes to the sender's neighbours in the topology, and every
+//! honest node that accepts a consensus payload re-relays it to its own neighbours, each
+//! hop with its own draws; every node keeps a hash cache and drops what it has seen
+//! (docs/network.md). The engine runs the relay (engine/mod.rs `deliver`); the replica only
+//! says whether a payload passes the transport's checks (`Replica::relays`).
+//!
 //! Deliberately left out: queueing and congestion (bandwidth adds a per-message
 //! transmission delay, links do not contend), connection semantics (there is no TCP; a lost
 //! message is gone), asymmetric partitions.
@@ -82,6 +90,25 @@ crate::names::named_enum! {
     }
 }
 
+crate::names::named_enum! {
+    /// How a message travels (`network.relay`; docs/network.md).
+    pub enum Relay {
+        /// Point to point along the shortest route; intermediate nodes do not look at it and
+        /// the recipient's replica sees every copy (the simulator's original model).
+        Direct = "direct",
+        /// Neo's gossip: broadcasts go to the topology neighbours, honest nodes re-relay
+        /// accepted consensus payloads (and blocks once persisted), a per-node hash cache
+        /// drops every copy after the first.
+        Flood = "flood",
+    }
+}
+
+impl Relay {
+    pub fn is_flood(self) -> bool {
+        self == Relay::Flood
+    }
+}
+
 /// Options of the network model. One struct, every field with its unit.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NetworkOptions {
@@ -96,6 +123,15 @@ pub struct NetworkOptions {
     pub topology: TopologySpec,
     pub partitions: Vec<Partition>,
     pub degradations: Vec<Degradation>,
+    /// How messages travel: point to point or flooded with de-duplication.
+    pub relay: Relay,
+    /// Whether a backup that lacks proposed transactions asks its peers for them (GetData).
+    pub fetch_txs: bool,
+    /// Flood only: neo-go's resendDispatcher. A node that has received no new consensus
+    /// payload for this long re-sends every pooled payload of an unpersisted height to its
+    /// peers, doubling the wait each time. None = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resend_us: Option<Micros>,
 }
 
 impl NetworkOptions {
@@ -115,6 +151,9 @@ impl NetworkOptions {
             topology: TopologySpec::Mesh,
             partitions: Vec::new(),
             degradations: Vec::new(),
+            relay: Relay::Direct,
+            fetch_txs: false,
+            resend_us: None,
         };
         match preset {
             Preset::Ideal => base(Latency::Constant { ms: 1.0 }),
@@ -140,6 +179,8 @@ pub enum DropReason {
     RecipientDown,
     /// A scripted adversary rule dropped it.
     Rule,
+    /// Flood relay: the recipient's hash cache already holds it (a copy it has seen).
+    Duplicate,
 }
 
 impl DropReason {
@@ -151,6 +192,7 @@ impl DropReason {
             DropReason::Unreachable => "unreachable",
             DropReason::RecipientDown => "recipient-down",
             DropReason::Rule => "rule",
+            DropReason::Duplicate => "duplicate",
         }
     }
 }

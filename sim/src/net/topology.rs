@@ -97,6 +97,21 @@ impl Topology {
         }
     }
 
+    /// The nodes `a` is linked to, in index order (its peers under flood relay).
+    pub fn neighbours(&self, a: NodeId) -> Vec<NodeId> {
+        let n = self.graph.node_count();
+        if a.idx() >= n {
+            return Vec::new();
+        }
+        if self.routes.is_none() {
+            return (0..n as u32).filter(|&b| b != a.0).map(NodeId).collect();
+        }
+        let mut v: Vec<u32> = self.graph.neighbors(NodeIndex::new(a.idx())).map(|x| x.index() as u32).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter().map(NodeId).collect()
+    }
+
     pub fn is_mesh(&self) -> bool {
         self.routes.is_none()
     }
@@ -157,6 +172,10 @@ mod tests {
         assert_eq!(mesh.route(NodeId(3), NodeId(1)), &[1]);
         let split = Topology::build(&TopologySpec::Edges { edges: vec![(0, 1)] }, 3, &mut rng);
         assert!(split.route(NodeId(0), NodeId(2)).is_empty());
+        assert_eq!(ring.neighbours(NodeId(0)), vec![NodeId(1), NodeId(5)]);
+        assert_eq!(star.neighbours(NodeId(2)), vec![NodeId(0)]);
+        assert_eq!(mesh.neighbours(NodeId(1)), vec![NodeId(0), NodeId(2), NodeId(3)]);
+        assert!(split.neighbours(NodeId(2)).is_empty());
         let rr = Topology::build(&TopologySpec::RandomRegular { degree: 2 }, 10, &mut rng);
         for a in 0..10 {
             for b in 0..10 {

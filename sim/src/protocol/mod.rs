@@ -56,10 +56,14 @@ pub enum MsgKind {
     GetBlocks,
     /// Anything a test protocol sends.
     Other,
+    /// A request for transactions by hash (Neo's `GetData` of type TX).
+    GetData,
+    /// One transaction sent in answer to a GetData (Neo's `Transaction` message).
+    Transaction,
 }
 
 impl MsgKind {
-    pub const ALL: [MsgKind; 9] = [
+    pub const ALL: [MsgKind; 11] = [
         MsgKind::ChangeView,
         MsgKind::PrepareRequest,
         MsgKind::PrepareResponse,
@@ -69,6 +73,8 @@ impl MsgKind {
         MsgKind::Block,
         MsgKind::GetBlocks,
         MsgKind::Other,
+        MsgKind::GetData,
+        MsgKind::Transaction,
     ];
 
     pub fn index(self) -> usize {
@@ -86,6 +92,8 @@ impl MsgKind {
             MsgKind::Block => "Block",
             MsgKind::GetBlocks => "GetBlocks",
             MsgKind::Other => "Other",
+            MsgKind::GetData => "GetData",
+            MsgKind::Transaction => "Transaction",
         }
     }
 
@@ -96,6 +104,12 @@ impl MsgKind {
     /// True for the dBFT consensus messages (not block relay or sync).
     pub fn is_consensus(self) -> bool {
         self.index() <= MsgKind::RecoveryMessage.index()
+    }
+
+    /// True for what Neo nodes gossip (flood relay, hash cache): consensus payloads and
+    /// blocks. Requests and answers (GetBlocks, GetData, Transaction) go point to point.
+    pub fn is_gossiped(self) -> bool {
+        self.is_consensus() || self == MsgKind::Block
     }
 }
 
@@ -299,6 +313,12 @@ pub trait Replica: Clone {
     }
     /// Height of the last block this replica persisted.
     fn ledger_height(&self) -> u32;
+    /// Under flood relay: does `msg` pass this node's transport checks, so that it forwards
+    /// it to its peers? (Neo: a consensus payload with a valid witness of a whitelisted key
+    /// for a height not yet persisted; a block once persisted.) Pure: no state change.
+    fn relays(&self, _keys: &Keyring, _msg: &Self::Msg) -> bool {
+        false
+    }
     /// Hash of a state summary, for determinism checks and state deduplication.
     fn state_hash(&self) -> Hash32 {
         Hash32::ZERO

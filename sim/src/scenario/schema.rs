@@ -214,6 +214,12 @@ pub struct Network {
     pub topology: Option<Topology>,
     pub partitions: Option<Vec<Partition>>,
     pub degradations: Option<Vec<Degradation>>,
+    /// "direct" (default) or "flood" (docs/network.md).
+    pub relay: Option<String>,
+    /// Backups fetch missing transactions from peers; default: true under flood.
+    pub fetch_txs: Option<bool>,
+    /// Flood only: neo-go's resendDispatcher base interval (ms); absent = off.
+    pub resend_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -284,6 +290,8 @@ pub struct Withhold {
     pub nodes: Vec<NodeRef>,
     /// Transaction ids withheld: [first, last] inclusive.
     pub txs: (u64, u64),
+    /// Withheld until this time (then they arrive); absent: never.
+    pub until_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Default)]

@@ -18,6 +18,24 @@ fn a_three_line_scenario_runs_with_defaults() {
 }
 
 #[test]
+fn relay_defaults_to_direct_and_flood_turns_fetching_on() {
+    let spec = parse(r#"{"validators": 4}"#, "x").unwrap();
+    assert_eq!(spec.network.relay, crate::net::Relay::Direct);
+    assert!(!spec.network.fetch_txs);
+    let spec = parse(r#"{"network": {"relay": "flood"}}"#, "x").unwrap();
+    assert_eq!(spec.network.relay, crate::net::Relay::Flood);
+    assert!(spec.network.fetch_txs);
+    let spec = parse(r#"{"network": {"relay": "flood", "fetch_txs": false}}"#, "x").unwrap();
+    assert!(!spec.network.fetch_txs);
+    let spec =
+        parse(r#"{"workload": {"withhold": [{"nodes": ["R1"], "txs": [2, 3], "until_ms": 1500}]}}"#, "x").unwrap();
+    let w = &spec.workload;
+    assert_eq!(w.withheld_until(2, NodeId(1)), Some(crate::engine::time::SimTime::from_ms(1500)));
+    assert_eq!(w.withheld_until(2, NodeId(0)), None);
+    assert_eq!(w.withheld_until(4, NodeId(1)), None);
+}
+
+#[test]
 fn names_and_watchers_resolve() {
     let spec = parse(
         r#"{"validators": {"names": ["a", "b", "c", "d"], "watchers": 2},
@@ -34,6 +52,14 @@ fn names_and_watchers_resolve() {
 /// Every malformed input names the field path in its error.
 pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"validators": "seven"}"#, "validators", "expected a count"),
+    (r#"{"network": {"relay": "gossip"}}"#, "network.relay", "unknown relay"),
+    (r#"{"network": {"resend_ms": 100}}"#, "network.resend_ms", "needs"),
+    (r#"{"network": {"relay": "flood", "resend_ms": 0}}"#, "network.resend_ms", ""),
+    (
+        r#"{"workload": {"withhold": [{"nodes": ["R0"], "txs": [1, 1], "until_ms": -1}]}}"#,
+        "workload.withhold[0].until_ms",
+        "",
+    ),
     (r#"{"validators": []}"#, "validators", "at least one"),
     (r#"{"validators": 0}"#, "validators", "at least 1"),
     (

@@ -34,6 +34,7 @@ impl DbftReplica {
         if self.more_than_f_nodes_committed_or_lost() && sem.recovery_request_instead_of_change_view(reason) {
             cx.mark("ChangeView replaced by RecoveryRequest");
             self.send_recovery_request(cx);
+            self.refetch_on_recovery_request(cx);
             return;
         }
         if sem.tx_not_found_decided_late() && reason == ChangeViewReason::Timeout && self.missing_txs() > 0 {
@@ -53,6 +54,9 @@ impl DbftReplica {
         let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
         self.ctx.change_views[me] = Some(msg.clone());
         cx.note(Note::ChangeViewSent { height: h, view: v, reason: reason as u8 });
+        if reason == ChangeViewReason::TxNotFound {
+            cx.mark("ChangeView sent with reason TxNotFound");
+        }
         cx.broadcast(Rc::new(Wire::Consensus(msg)));
     }
 

@@ -31,6 +31,7 @@ impl Kit {
             book: Rc::new(ChangeBook::new(changes)),
             mutation: None,
             fixes: Vec::new(),
+            fetch_txs: false,
         });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }

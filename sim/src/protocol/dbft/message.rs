@@ -244,6 +244,14 @@ pub enum Wire {
     GetBlocks {
         from: u32,
     },
+    /// "Send me these transactions" (Neo's `GetData` of type TX; fetch.rs).
+    GetData {
+        txs: Vec<TxId>,
+    },
+    /// One transaction, answering a GetData (Neo's `Transaction` message; fetch.rs).
+    Transaction {
+        tx: TxId,
+    },
 }
 
 impl WireMessage for Wire {
@@ -271,6 +279,22 @@ impl WireMessage for Wire {
                 let mut e = Enc::new();
                 e.u8(0x60).u32(*from);
                 MsgMeta { kind: MsgKind::GetBlocks, height: *from, view: 0, validator: 0, hash: e.finish(), size: 40 }
+            }
+            Wire::GetData { txs } => {
+                let mut e = Enc::new();
+                e.u8(0x61).u32(txs.len() as u32);
+                for t in txs {
+                    e.u64(*t);
+                }
+                // Neo's InvPayload: type byte, count, 32 bytes per hash, plus the message header.
+                let size = 30u32.saturating_add((txs.len() as u32).saturating_mul(32));
+                MsgMeta { kind: MsgKind::GetData, height: 0, view: 0, validator: 0, hash: e.finish(), size }
+            }
+            Wire::Transaction { tx } => {
+                let mut e = Enc::new();
+                e.u8(0x62).u64(*tx);
+                // A small transfer is about 250 bytes on Neo N3.
+                MsgMeta { kind: MsgKind::Transaction, height: 0, view: 0, validator: 0, hash: e.finish(), size: 250 }
             }
         }
     }

@@ -11,6 +11,8 @@
 //! - `recovery.rs` — OnRecoveryRequest, MakeRecoveryMessage, OnRecoveryMessage (§1.9);
 //! - `timer.rs` — OnTimeout and the timer rules (§1.5);
 //! - `ledger.rs` — persisted blocks, mempool, block relay and catch-up;
+//! - `fetch.rs` — GetData / Transaction: fetching a proposal's missing transactions, and
+//!   the transport check behind flood relay (`relays`);
 //! - `context.rs` — the per-height state (§1.3) and its predicates (§1.4);
 //! - `semantics.rs` — every C#/Go switch point (§1.12).
 //!
@@ -24,6 +26,7 @@
 pub mod change_view;
 pub mod commit;
 pub mod context;
+pub mod fetch;
 pub mod ledger;
 pub mod message;
 pub mod prepare;
@@ -32,6 +35,8 @@ pub mod recovery;
 pub mod semantics;
 pub mod timer;
 
+#[cfg(test)]
+mod fetch_tests;
 #[cfg(test)]
 mod handoff_tests;
 #[cfg(test)]
@@ -96,6 +101,8 @@ pub struct DbftOptions {
     pub mutation: Option<Mutation>,
     /// Proposed fixes in force (none: the protocol as the real nodes run it).
     pub fixes: Vec<Fix>,
+    /// Backups ask their peers for a proposal's missing transactions (fetch.rs).
+    pub fetch_txs: bool,
 }
 
 /// The armed timer: tagged with (height, view); a firing with another tag is ignored.
@@ -357,7 +364,7 @@ impl DbftReplica {
         }
     }
 
-    fn on_transaction_arrived(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
+    pub(super) fn on_transaction_arrived(&mut self, cx: &mut Cx<Wire>, tx: TxId) {
         if self.ledger.add_tx(tx) {
             self.on_new_transaction(cx, tx);
         }
@@ -377,6 +384,8 @@ impl Replica for DbftReplica {
             Wire::Consensus(m) => self.receive(cx, from, m.clone()),
             Wire::Block(b) => self.on_block(cx, from, b),
             Wire::GetBlocks { from: start } => self.on_get_blocks(cx, from, *start),
+            Wire::GetData { txs } => self.on_get_data(cx, from, txs),
+            Wire::Transaction { tx } => self.on_transaction_message(cx, *tx),
         }
         self.flush(cx);
     }
@@ -419,6 +428,10 @@ impl Replica for DbftReplica {
 
     fn ledger_height(&self) -> u32 {
         self.ledger.height()
+    }
+
+    fn relays(&self, keys: &crate::protocol::crypto::Keyring, msg: &Wire) -> bool {
+        self.passes_relay_checks(keys, msg)
     }
 
     fn state_hash(&self) -> Hash32 {

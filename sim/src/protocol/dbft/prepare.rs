@@ -101,6 +101,7 @@ impl DbftReplica {
             self.check_prepare_response(cx);
         } else {
             cx.mark("waiting for proposed transactions");
+            self.request_missing_txs(cx);
         }
         self.check_endorsement(cx);
     }

@@ -30,6 +30,7 @@ impl Kit {
             book: Default::default(),
             mutation: None,
             fixes: Vec::new(),
+            fetch_txs: false,
         });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }

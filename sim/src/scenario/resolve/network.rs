@@ -151,6 +151,22 @@ pub(super) fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize)
             }
         };
     }
+    if let Some(r) = &n.relay {
+        opts.relay = crate::net::Relay::parse(r).ok_or_else(|| {
+            ScenarioError::new(
+                "network.relay",
+                format!("unknown relay \"{r}\" (known: {})", crate::net::Relay::expected()),
+            )
+        })?;
+    }
+    opts.fetch_txs = n.fetch_txs.unwrap_or(opts.relay.is_flood());
+    if let Some(r) = n.resend_ms {
+        if !opts.relay.is_flood() {
+            return err("network.resend_ms", "needs \"relay\": \"flood\"");
+        }
+        let r = positive("network.resend_ms", r)?;
+        opts.resend_us = Some(SimTime::from_ms_f64(r).0.max(1));
+    }
     for (i, p) in n.partitions.unwrap_or_default().iter().enumerate() {
         let path = format!("network.partitions[{i}]");
         if p.groups.is_empty() {

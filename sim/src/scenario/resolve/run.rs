@@ -24,7 +24,8 @@ pub(super) fn resolve_workload(w: schema::Workload, lookup: &Names) -> Result<Wo
         if first == 0 || last < first {
             return err(format!("{path}.txs"), "must be [first, last] with 1 ≤ first ≤ last");
         }
-        withhold.push(Withhold { nodes, first, last });
+        let until = wh.until_ms.map(|u| time_ms(&format!("{path}.until_ms"), u)).transpose()?;
+        withhold.push(Withhold { nodes, first, last, until });
     }
     let initial_txs = w.initial_txs.unwrap_or(0);
     if initial_txs > 1_000_000 {
