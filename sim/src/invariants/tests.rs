@@ -280,6 +280,7 @@ fn status(height: u32, view: u8, phase: Phase, committed_view: Option<u8>) -> Re
         count_committed: 0,
         count_failed: 0,
         committed_view,
+        committed_proposal: None,
         change_views: vec![],
         preparations: 0,
         n: N,
