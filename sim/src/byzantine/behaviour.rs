@@ -49,6 +49,14 @@ pub enum Behaviour {
     /// that same set for every next height: every `period` it relays the branch (up to one height past its own
     /// tip) to everyone, and it answers block requests with it.
     StaleChain { period: Micros, from_height: u32 },
+    /// Every `period`, while its height has no PrepareRequest yet, sends each other
+    /// validator its own RecoveryMessage (validly signed by itself) for its current height
+    /// and view, carrying a fabricated PrepareRequest "from the primary" (another nonce and
+    /// timestamp per recipient, garbage signature) and PrepareResponse compacts with garbage
+    /// signatures for every validator but the primary. A receiver that does not verify
+    /// recovered payloads (neo-go) takes the proposal, reaches M preparations and commits to
+    /// a header nobody proposed; each honest node to a different one.
+    ForgeRecovery { period: Micros },
 }
 
 impl Behaviour {
@@ -59,7 +67,8 @@ impl Behaviour {
             | Behaviour::Forge { period }
             | Behaviour::GarbageCommits { period }
             | Behaviour::StaleSigner { period }
-            | Behaviour::StaleChain { period, .. } => Some(*period),
+            | Behaviour::StaleChain { period, .. }
+            | Behaviour::ForgeRecovery { period } => Some(*period),
             Behaviour::WithholdCommits { delay, .. } => Some((*delay / 4).max(1_000)),
             _ => None,
         }
@@ -78,6 +87,7 @@ impl Behaviour {
             Behaviour::GarbageCommits { .. } => "garbage-commits",
             Behaviour::StaleSigner { .. } => "stale-signer",
             Behaviour::StaleChain { .. } => "stale-chain",
+            Behaviour::ForgeRecovery { .. } => "forge-recovery",
         }
     }
 }

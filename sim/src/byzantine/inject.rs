@@ -18,6 +18,7 @@ impl Byzantine {
                 Behaviour::Replay { .. } => self.replay(cx, &mut out),
                 Behaviour::Forge { .. } => self.forge(cx, &mut out),
                 Behaviour::GarbageCommits { .. } => self.garbage_commit(cx, &mut out),
+                Behaviour::ForgeRecovery { .. } => self.forge_recovery(cx, &mut out),
                 Behaviour::StaleSigner { .. } => self.stale_sign(cx, &mut out),
                 Behaviour::StaleChain { from_height, .. } => self.stale_chain(cx, from_height, &mut out),
                 _ => {}
@@ -95,6 +96,65 @@ impl Byzantine {
             if !self.effect_off("garbage-commits") {
                 self.deliver(w, None, out);
             }
+        }
+    }
+
+    /// ForgeRecovery: to each other validator, its own validly signed RecoveryMessage for
+    /// the current height and view carrying a fabricated PrepareRequest at the primary's
+    /// index (a nonce and timestamp of its own per recipient, garbage signature) and
+    /// garbage-signed PrepareResponse compacts for every validator but the primary. Only
+    /// while this height has no PrepareRequest: a receiver takes a recovered request only
+    /// if it has none.
+    fn forge_recovery(&mut self, cx: &mut Cx<Wire>, out: &mut Vec<Action<Wire>>) {
+        let Some(key) = self.key().cloned() else {
+            return;
+        };
+        let ctx = &self.inner.ctx;
+        if ctx.request_sent_or_received() || ctx.watch_only() {
+            return;
+        }
+        let Some(me) = ctx.my_index.map(|i| i as u16) else {
+            return;
+        };
+        let (h, v, n) = (ctx.height, ctx.view, ctx.n() as u16);
+        let primary = ctx.primary() as u16;
+        let t = self.state.ticks;
+        let mut msgs = Vec::new();
+        for to in self.others() {
+            // The same proposal to the same recipient every time; another one to each.
+            let request = Body::PrepareRequest {
+                version: 0,
+                prev_hash: ctx.prev_hash,
+                timestamp_ms: ctx.prev_timestamp_ms + 1 + to.0 as u64,
+                nonce: 0xF0_4CED ^ ((to.0 as u64) << 20),
+                tx_hashes: Vec::new(),
+            };
+            let req = ConsensusMessage::with_sig(h, v, primary, request, Signature(0xF04C_ED00 ^ to.0 as u128));
+            let preparations = (0..n)
+                .map(|i| PreparationCompact {
+                    validator: i,
+                    sig: Signature(0xBAD_5EED ^ ((t as u128) << 32) ^ i as u128),
+                })
+                .collect();
+            let rec = Recovery {
+                change_views: Vec::new(),
+                prepare_request: Some(Rc::new(req)),
+                preparation_hash: None,
+                preparations,
+                commits: Vec::new(),
+            };
+            let m = ConsensusMessage::signed(h, v, me, Body::RecoveryMessage(Box::new(rec)), &key);
+            msgs.push((to, Rc::new(Wire::Consensus(Rc::new(m)))));
+        }
+        if msgs.is_empty() {
+            return;
+        }
+        cx.mark("byzantine: forged RecoveryMessage");
+        if self.effect_off("forge-recovery") {
+            return;
+        }
+        for (to, w) in msgs {
+            self.deliver(w, Some(to), out);
         }
     }
 

@@ -83,6 +83,7 @@ mod tests {
             Behaviour::GarbageCommits { period: p },
             Behaviour::StaleSigner { period: p },
             Behaviour::StaleChain { period: p, from_height: 1 },
+            Behaviour::ForgeRecovery { period: p },
         ];
         for b in &all {
             match b {
@@ -96,7 +97,8 @@ mod tests {
                 | Behaviour::SelectiveDelivery { .. }
                 | Behaviour::GarbageCommits { .. }
                 | Behaviour::StaleSigner { .. }
-                | Behaviour::StaleChain { .. } => {}
+                | Behaviour::StaleChain { .. }
+                | Behaviour::ForgeRecovery { .. } => {}
             }
         }
         all

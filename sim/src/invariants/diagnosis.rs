@@ -12,7 +12,7 @@
 //!   known, and never re-checked: Go, or a C# primary) had a bad block signature — and now
 //!   wait, deaf to consensus, for a valid block; too few others are left to make one;
 //! - `commit-lock`: some honest validators committed (in a view that cannot reach M
-//!   commits) and the uncommitted ones are too few to gather M ChangeViews — neither a
+//!   commits for one proposal) and the uncommitted ones are too few to gather M ChangeViews — neither a
 //!   block nor a view change is reachable (docs/dbft-2.0.md §2.1);
 //! - `timer-starved`: some uncommitted honest validators' timers have not expired for
 //!   longer than the window below although nothing progresses — something keeps extending
@@ -178,19 +178,25 @@ fn classify(
     let committed: Vec<&&ReplicaStatus> = at_h.iter().filter(|s| s.phase == Phase::CommitSent).collect();
     let uncommitted = at_h.len() - committed.len();
     if !committed.is_empty() && uncommitted < m {
+        // Commits count towards one block only within one view and for one proposal.
         let mut per_view: BTreeMap<u8, usize> = BTreeMap::new();
+        let mut per_proposal: BTreeMap<(u8, Option<crate::protocol::crypto::Hash32>), usize> = BTreeMap::new();
         for s in &committed {
             if let Some(v) = s.committed_view {
                 *per_view.entry(v).or_insert(0) += 1;
+                *per_proposal.entry((v, s.committed_proposal)).or_insert(0) += 1;
             }
         }
-        let best = per_view.values().copied().max().unwrap_or(0);
+        let best = per_proposal.values().copied().max().unwrap_or(0);
         if best < m {
-            let views: Vec<String> = per_view.iter().map(|(v, c)| format!("{c} in view {v}")).collect();
+            let mut views: Vec<String> = per_view.iter().map(|(v, c)| format!("{c} in view {v}")).collect();
+            if per_proposal.len() > per_view.len() {
+                views.push(format!("{} different proposals", per_proposal.len()));
+            }
             return (
                 StallClass::CommitLock,
                 format!(
-                    "{} honest validators committed ({}) and only {uncommitted} can still send ChangeView: neither M = {m} commits in one view nor M ChangeViews is reachable",
+                    "{} honest validators committed ({}) and only {uncommitted} can still send ChangeView: neither M = {m} commits for one proposal in one view nor M ChangeViews is reachable",
                     committed.len(),
                     views.join(", ")
                 ),

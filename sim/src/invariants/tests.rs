@@ -280,6 +280,7 @@ fn status(height: u32, view: u8, phase: Phase, committed_view: Option<u8>) -> Re
         count_committed: 0,
         count_failed: 0,
         committed_view,
+        committed_proposal: None,
         change_views: vec![],
         preparations: 0,
         n: N,
@@ -324,6 +325,23 @@ fn stall_classes() {
     ];
     let s = diagnose(input(lock.clone(), vec![], 500));
     assert_eq!((s.class, s.height, s.view), (StallClass::CommitLock, 3, 1), "{}", s.reason);
+    // Three honest validators committed in view 0, each to a different proposal (forged
+    // RecoveryMessages under Go): M Commits in one view, yet no block. With one proposal
+    // it would not be a lock.
+    let split: Vec<ReplicaDiag> = (0..3u8)
+        .map(|i| {
+            let mut st = status(2, 0, Phase::CommitSent, Some(0));
+            st.committed_proposal = Some(crate::protocol::crypto::Hash32([i; 32]));
+            replica(&format!("R{i}"), true, st)
+        })
+        .collect();
+    let s = diagnose(input(split.clone(), vec![], 500));
+    assert_eq!((s.class, s.height, s.view), (StallClass::CommitLock, 2, 0), "{}", s.reason);
+    let mut same = split;
+    for r in &mut same {
+        r.status.as_mut().unwrap().committed_proposal = Some(crate::protocol::crypto::Hash32([9; 32]));
+    }
+    assert_ne!(diagnose(input(same, vec![], 500)).class, StallClass::CommitLock);
     // Two crashed: fewer than M honest validators run.
     let mut two_down = lock.clone();
     two_down[3].up = false;

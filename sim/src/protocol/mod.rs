@@ -285,6 +285,11 @@ pub struct ReplicaStatus {
     pub count_failed: usize,
     /// View in which this replica committed, if it did.
     pub committed_view: Option<u8>,
+    /// The proposal (PrepareRequest hash) this replica committed to, if it did and still
+    /// holds it: Commits of one view count towards one block only if they are for the same
+    /// proposal (a Byzantine node can feed different nodes different ones).
+    #[serde(skip)]
+    pub committed_proposal: Option<crate::protocol::crypto::Hash32>,
     /// (new view number, how many ChangeViews for at least that view it holds).
     pub change_views: Vec<(u8, usize)>,
     pub preparations: usize,

@@ -432,6 +432,7 @@ pub enum BehaviourSpec {
     GarbageCommits { period_ms: f64 },
     StaleSigner { period_ms: f64 },
     StaleChain { period_ms: f64, from_height: u32 },
+    ForgeRecovery { period_ms: f64 },
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -83,6 +83,11 @@ crate::names::named_enum! {
         /// Commits stored before the header was known (Go never re-checks them; a C#
         /// primary does not either) and put the first M into the block unchecked.
         VerifyStoredCommits = "verify-stored-commits",
+        /// Check the signature of every payload rebuilt from a RecoveryMessage, as C# does.
+        /// Without it neo-go checks only the outer RecoveryMessage's witness, so one
+        /// Byzantine validator can make others accept a PrepareRequest and PrepareResponses
+        /// nobody signed (FINDINGS.md #11).
+        VerifyRecoveredPayloads = "verify-recovered-payloads",
     }
 }
 
@@ -418,6 +423,7 @@ impl Replica for DbftReplica {
             count_committed: c.count_committed(),
             count_failed: self.count_failed(),
             committed_view: c.my_commit().map(|m| m.view),
+            committed_proposal: c.my_commit().and(c.request()).map(|r| r.hash),
             change_views: c.change_view_tally(),
             preparations: c.count_preparations(),
             n: c.n(),

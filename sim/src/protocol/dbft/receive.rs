@@ -6,9 +6,9 @@
 //! signature against the key the set of that height holds at that index. A message that
 //! fails is counted as rejected — never a panic, never a state change.
 
-use super::DbftReplica;
 use super::context::LastSeen;
 use super::message::{Body, ConsensusMessage, Wire};
+use super::{DbftReplica, Fix};
 use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -125,11 +125,16 @@ impl DbftReplica {
             return;
         }
         // Go does not check the signatures of payloads rebuilt from a RecoveryMessage.
-        let unchecked = self.recovering && !sem.verifies_recovered_payloads();
+        // (The fix `verify-recovered-payloads` makes it check them.)
+        let unchecked =
+            self.recovering && !sem.verifies_recovered_payloads() && !self.fixed(Fix::VerifyRecoveredPayloads);
         if unchecked && !cx.keys.verify(key, &msg.hash, &msg.sig) {
             cx.mark("Go: recovered payload accepted without a valid signature");
         }
         if !unchecked && (!msg.hash_matches() || !cx.keys.verify(key, &msg.hash, &msg.sig)) {
+            if self.recovering {
+                cx.mark("recovered payload rejected: bad signature");
+            }
             let reason = self.why_signature_fails(cx, &msg);
             match reason {
                 RejectReason::RevokedKey => cx.mark("rejected: signed by a revoked key"),

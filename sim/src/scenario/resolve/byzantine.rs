@@ -113,6 +113,7 @@ fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names)
             B::Forge { period_ms } => Behaviour::Forge { period: period(*period_ms)? },
             B::SelectiveDelivery { to } => Behaviour::SelectiveDelivery { to: names.nodes(&format!("{p}.to"), to)? },
             B::GarbageCommits { period_ms } => Behaviour::GarbageCommits { period: period(*period_ms)? },
+            B::ForgeRecovery { period_ms } => Behaviour::ForgeRecovery { period: period(*period_ms)? },
             B::StaleSigner { period_ms } => Behaviour::StaleSigner { period: period(*period_ms)? },
             B::StaleChain { period_ms, from_height } => {
                 if *from_height == 0 {
