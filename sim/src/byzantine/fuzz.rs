@@ -76,16 +76,7 @@ impl Harness {
     fn new(semantics: Semantics) -> Harness {
         let ring = Keyring::generate(99, N + 1);
         let set = Rc::new(ValidatorSet::new((0..N as u32).map(KeyId).collect()));
-        let opts = Rc::new(DbftOptions {
-            block_time_us: T,
-            semantics,
-            max_tx_per_block: 8,
-            handoff: Default::default(),
-            book: Default::default(),
-            mutation: None,
-            fixes: Vec::new(),
-            fetch_txs: false,
-        });
+        let opts = Rc::new(DbftOptions::for_test(T, semantics, 8));
         let genesis = Rc::new(Block::genesis(set.clone()));
         let reps = (0..N as u32)
             .map(|i| DbftReplica::new(NodeId(i), ring.keypair(KeyId(i)), opts.clone(), genesis.clone()))

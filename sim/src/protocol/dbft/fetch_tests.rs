@@ -23,16 +23,7 @@ impl Kit {
     fn with(fetch_txs: bool, semantics: Semantics) -> Kit {
         let ring = Keyring::generate(7, 4);
         let set = Rc::new(ValidatorSet::new((0..4u32).map(KeyId).collect()));
-        let opts = Rc::new(DbftOptions {
-            block_time_us: T,
-            semantics,
-            max_tx_per_block: 100,
-            handoff: Default::default(),
-            book: Default::default(),
-            mutation: None,
-            fixes: Vec::new(),
-            fetch_txs,
-        });
+        let opts = Rc::new(DbftOptions { fetch_txs, ..DbftOptions::for_test(T, semantics, 100) });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }
 

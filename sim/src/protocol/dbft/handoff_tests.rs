@@ -24,14 +24,8 @@ impl Kit {
         let ring = Keyring::generate(5, 6);
         let set = Rc::new(ValidatorSet::new((0..4).map(KeyId).collect()));
         let opts = Rc::new(DbftOptions {
-            block_time_us: T,
-            semantics: Default::default(),
-            max_tx_per_block: 10,
-            handoff: Default::default(),
             book: Rc::new(ChangeBook::new(changes)),
-            mutation: None,
-            fixes: Vec::new(),
-            fetch_txs: false,
+            ..DbftOptions::for_test(T, Default::default(), 10)
         });
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }

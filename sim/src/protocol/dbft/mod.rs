@@ -110,6 +110,24 @@ pub struct DbftOptions {
     pub fetch_txs: bool,
 }
 
+#[cfg(test)]
+impl DbftOptions {
+    /// The options handler-level tests start from: the protocol as the real nodes run it
+    /// (no mutation, no fix, no fetching, no changes); tests override fields with `..`.
+    pub(crate) fn for_test(block_time_us: u64, semantics: Semantics, max_tx_per_block: usize) -> DbftOptions {
+        DbftOptions {
+            block_time_us,
+            semantics,
+            max_tx_per_block,
+            handoff: Default::default(),
+            book: Default::default(),
+            mutation: None,
+            fixes: Vec::new(),
+            fetch_txs: false,
+        }
+    }
+}
+
 /// The armed timer: tagged with (height, view); a firing with another tag is ignored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TimerState {

@@ -22,16 +22,7 @@ impl Kit {
     fn new(n: usize, semantics: Semantics) -> Kit {
         let ring = Keyring::generate(7, n + 1);
         let set = Rc::new(ValidatorSet::new((0..n as u32).map(KeyId).collect()));
-        let opts = Rc::new(DbftOptions {
-            block_time_us: T,
-            semantics,
-            max_tx_per_block: 100,
-            handoff: Default::default(),
-            book: Default::default(),
-            mutation: None,
-            fixes: Vec::new(),
-            fetch_txs: false,
-        });
+        let opts = Rc::new(DbftOptions::for_test(T, semantics, 100));
         Kit { ring, genesis: Rc::new(Block::genesis(set)), opts }
     }
 
