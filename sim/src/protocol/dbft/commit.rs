@@ -150,15 +150,17 @@ impl DbftReplica {
         let Some(p) = self.ctx.proposal.clone() else {
             return;
         };
-        let valid = |this: &Self, i: usize| -> Option<CertSig> {
+        // Validator i's stored Commit of this view, as a certificate entry (unchecked).
+        let stored = |this: &Self, i: usize| -> Option<CertSig> {
             match this.ctx.commits[i].as_deref() {
-                Some(ConsensusMessage { view, body: Body::Commit { signature }, .. })
-                    if *view == this.ctx.view && this.commit_signature_valid(cx, i, signature) =>
-                {
+                Some(ConsensusMessage { view, body: Body::Commit { signature }, .. }) if *view == this.ctx.view => {
                     Some(CertSig { index: i as u16, view: *view, sig: *signature })
                 }
                 _ => None,
             }
+        };
+        let valid = |this: &Self, i: usize| -> Option<CertSig> {
+            stored(this, i).filter(|c| this.commit_signature_valid(cx, i, &c.sig))
         };
         let certificate = match self.ctx.previous.clone() {
             // As the real nodes assemble (neo-node `ConsensusContext.CreateBlock`, neo-go
@@ -168,26 +170,16 @@ impl DbftReplica {
             // invalid, the node's own ledger rejects it, and the node — BlockSent, deaf to
             // consensus messages and timers — waits for a valid block from the others.
             None if !self.fixed(Fix::VerifyStoredCommits) => {
-                let stored: Vec<CertSig> = (0..self.ctx.n())
-                    .filter_map(|i| match self.ctx.commits[i].as_deref() {
-                        Some(ConsensusMessage { view, body: Body::Commit { signature }, .. })
-                            if *view == self.ctx.view =>
-                        {
-                            Some(CertSig { index: i as u16, view: *view, sig: *signature })
-                        }
-                        _ => None,
-                    })
-                    .take(need)
-                    .collect();
-                if stored.len() < need {
+                let first: Vec<CertSig> = (0..self.ctx.n()).filter_map(|i| stored(self, i)).take(need).collect();
+                if first.len() < need {
                     return;
                 }
-                if stored.iter().any(|c| !self.commit_signature_valid(cx, c.index as usize, &c.sig)) {
+                if first.iter().any(|c| !self.commit_signature_valid(cx, c.index as usize, &c.sig)) {
                     cx.mark("assembled a block with an unchecked bad Commit: the ledger rejects it");
                     self.ctx.block_sent = true;
                     return;
                 }
-                stored
+                first
             }
             // The fix: the first `need` valid signatures of this view, in validator-index order.
             None => {
