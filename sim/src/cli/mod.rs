@@ -78,23 +78,43 @@ pub enum Command {
         #[arg(long)]
         long: bool,
     },
-    /// Plot latency across network models, validator counts and crashed validators.
+    /// Plot runs. With INPUT (a scenario file, a directory of reports or a report.json):
+    /// latency CDFs, height over time, views and messages per height of its runs. Without:
+    /// the sweep of latency across network models, validator counts and crashed validators.
     Plot {
-        /// Output directory for the SVGs and plot-data.json.
-        #[arg(long, default_value = "reports/plots")]
-        out: PathBuf,
-        /// Seeds per matrix cell: "1,2,3" or "1..5".
-        #[arg(long, default_value = "1..3")]
-        seeds: SeedList,
-        /// Heights per run.
+        /// A scenario file (run for --seeds, default its own seeds), a directory searched
+        /// for report.json files, or one report.json.
+        input: Option<PathBuf>,
+        /// Output directory (default: reports/plots for the sweep, reports/<name>/plots
+        /// for INPUT).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seeds: "1,2,3" or "1..5" (default: 1..3 per sweep cell; a scenario's own seeds).
+        #[arg(long)]
+        seeds: Option<SeedList>,
+        /// Sweep: heights per run.
         #[arg(long, default_value_t = 8)]
         heights: u32,
-        /// Block time T in milliseconds.
+        /// Sweep: block time T in milliseconds.
         #[arg(long, default_value_t = 15000)]
         block_time_ms: u64,
-        /// Validator counts to sweep, comma-separated.
+        /// Sweep: validator counts, comma-separated.
         #[arg(long, default_value = "4,7,10,21,50", value_delimiter = ',')]
         validators: Vec<u32>,
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+    },
+    /// Overlay the latency CDFs of several scenarios or report directories (C# vs Go, LAN
+    /// vs WAN, N = 4/7/21, a scenario and its attack variant): writes compare-cdf.svg.
+    Compare {
+        /// Scenario files, report directories or report.json files (two or more).
+        #[arg(num_args = 2.., required = true)]
+        inputs: Vec<PathBuf>,
+        /// Seeds for every scenario input (default: each scenario's own).
+        #[arg(long)]
+        seeds: Option<SeedList>,
+        #[arg(long, default_value = "reports/compare")]
+        out: PathBuf,
         #[arg(long, short, default_value_t = 1)]
         jobs: usize,
     },
@@ -195,19 +215,34 @@ fn dispatch(command: Command) -> i32 {
         Command::Check { paths, jobs, junit, update_digests, seeds, long } => {
             check::check(check::CheckOptions { paths, jobs, junit, update_digests, seeds, long })
         }
-        Command::Plot { out, seeds, heights, block_time_ms, validators, jobs } => {
-            let seeds = match seeds.to_vec(10_000) {
+        Command::Plot { input, out, seeds, heights, block_time_ms, validators, jobs } => {
+            let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: --seeds: {e}");
                     return 2;
                 }
             };
+            if let Some(input) = input {
+                return plot::plot_runs(&input, seeds.as_deref(), out, jobs);
+            }
             if heights == 0 || block_time_ms == 0 || validators.iter().any(|&n| n == 0 || n > 1024) {
                 eprintln!("error: --heights and --block-time-ms must be > 0, --validators in 1..=1024");
                 return 2;
             }
+            let seeds = seeds.unwrap_or_else(|| vec![1, 2, 3]);
+            let out = out.unwrap_or_else(|| PathBuf::from("reports/plots"));
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
+        }
+        Command::Compare { inputs, seeds, out, jobs } => {
+            let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --seeds: {e}");
+                    return 2;
+                }
+            };
+            plot::compare(&inputs, seeds.as_deref(), &out, jobs)
         }
         Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
             if heights == 0 {

@@ -85,7 +85,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         eprintln!("error: cannot write {}: {e}", report_path.display());
         return 2;
     }
-    match crate::report::plot::heights_svg(&report) {
+    match crate::report::plot::RunData::of(&report).and_then(|d| crate::report::plot::heights::svg(&d)) {
         Ok(svg) => {
             let p = out.join("heights.svg");
             if let Err(e) = write_atomic(&p, svg.as_bytes()) {
