@@ -56,6 +56,10 @@ pub enum Command {
         /// Narrate the run on stdout, one line per event (before the summary).
         #[arg(long)]
         narrate: bool,
+        /// Heights of the message-sequence chart: "5" or "3..6" (default: the first height
+        /// with a view change, a violation or the stall).
+        #[arg(long, value_parser = run::parse_heights)]
+        sequence_heights: Option<(u32, u32)>,
     },
     /// Run the regression suite: every scenario under PATHS for each of its seeds.
     Check {
@@ -209,8 +213,8 @@ pub fn main() -> i32 {
 
 fn dispatch(command: Command) -> i32 {
     match command {
-        Command::Run { scenario, seed, out, trace, quiet, narrate } => {
-            run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate })
+        Command::Run { scenario, seed, out, trace, quiet, narrate, sequence_heights } => {
+            run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate, sequence_heights })
         }
         Command::Check { paths, jobs, junit, update_digests, seeds, long } => {
             check::check(check::CheckOptions { paths, jobs, junit, update_digests, seeds, long })

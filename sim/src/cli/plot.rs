@@ -141,7 +141,11 @@ pub fn plot(o: PlotOptions) -> i32 {
             .map(|&net| {
                 o.validators
                     .iter()
-                    .map(|&n| values(&|p| p.cell.network == net && p.cell.crashed == 0 && p.cell.validators == n, &|p| p.consensus_p50_ms))
+                    .map(|&n| {
+                        values(&|p| p.cell.network == net && p.cell.crashed == 0 && p.cell.validators == n, &|p| {
+                            p.consensus_p50_ms
+                        })
+                    })
                     .collect()
             })
             .collect(),
@@ -151,13 +155,21 @@ pub fn plot(o: PlotOptions) -> i32 {
         y_desc: "seconds (log scale)".into(),
         values: NETWORKS
             .iter()
-            .map(|&net| (0..=2u32).map(|k| values(&|p| p.cell.network == net && p.cell.validators == 7 && p.cell.crashed == k, v)).collect())
+            .map(|&net| {
+                (0..=2u32)
+                    .map(|k| values(&|p| p.cell.network == net && p.cell.validators == 7 && p.cell.crashed == k, v))
+                    .collect()
+            })
             .collect(),
     };
     let p50 = crash_panel("block interval p50 over heights", &|p| p.interval_p50_ms / 1000.0);
     let p99 = crash_panel("block interval p99 over heights", &|p| p.interval_p99_ms / 1000.0);
     let note = |runs: usize, out: usize| {
-        let out = if out == 0 { "none left out".to_string() } else { format!("{out} left out: did not finalise {target} heights") };
+        let out = if out == 0 {
+            "none left out".to_string()
+        } else {
+            format!("{out} left out: did not finalise {target} heights")
+        };
         format!("{runs} runs ({} seeds per cell, {target} heights each); {out}", o.seeds.len())
     };
     let n_runs = o.validators.len() * NETWORKS.len() * o.seeds.len();
@@ -272,10 +284,16 @@ pub fn run_plots(label: &str, runs: &[RunData]) -> Vec<(&'static str, Result<Str
         _ => format!("{} runs", runs.len()),
     };
     vec![
-        ("latency-cdf.svg", seeds::cdf_svg(&format!("{label} ({seeds}) — latency CDFs"), &[(label.to_string(), refs.clone())])),
+        (
+            "latency-cdf.svg",
+            seeds::cdf_svg(&format!("{label} ({seeds}) — latency CDFs"), &[(label.to_string(), refs.clone())]),
+        ),
         ("heights-over-time.svg", seeds::progress_svg(&format!("{label} ({seeds}) — height over virtual time"), &refs)),
         ("views-per-height.svg", seeds::views_svg(&format!("{label} ({seeds}) — final view per height"), &refs)),
-        ("messages-per-height.svg", seeds::messages_svg(&format!("{label} ({seeds}) — messages and bytes per height"), &refs)),
+        (
+            "messages-per-height.svg",
+            seeds::messages_svg(&format!("{label} ({seeds}) — messages and bytes per height"), &refs),
+        ),
     ]
 }
 

@@ -4,6 +4,7 @@ use super::progress::Progress;
 use crate::engine::trace::{Observer, Observers};
 use crate::report::files::{AtomicFile, check_output_file, write_atomic};
 use crate::report::narrate::Narrator;
+use crate::report::plot::sequence::Recorder;
 use crate::report::trace_file::TraceWriter;
 use crate::report::{Report, summary};
 use crate::scenario;
@@ -16,6 +17,19 @@ pub fn default_out(name: &str, seed: u64) -> PathBuf {
     Path::new("reports").join(name).join(seed.to_string())
 }
 
+/// Parses `--sequence-heights`: "5" or "3..6" (inclusive, heights from 1).
+pub fn parse_heights(s: &str) -> Result<(u32, u32), String> {
+    let num = |t: &str| t.trim().parse::<u32>().ok().filter(|h| *h >= 1);
+    let bad = || format!("\"{s}\": expected a height (\"5\") or a range (\"3..6\") of heights ≥ 1");
+    match s.split_once("..") {
+        None => num(s).map(|h| (h, h)).ok_or_else(bad),
+        Some((a, b)) => match (num(a), num(b)) {
+            (Some(a), Some(b)) if a <= b => Ok((a, b)),
+            _ => Err(bad()),
+        },
+    }
+}
+
 /// The options of `dbft-sim run`.
 pub struct RunOptions {
     pub seed: Option<u64>,
@@ -23,10 +37,12 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     pub quiet: bool,
     pub narrate: bool,
+    /// The heights of the message-sequence chart (default: see `pages`).
+    pub sequence_heights: Option<(u32, u32)>,
 }
 
 pub fn run(path: &Path, opts: RunOptions) -> i32 {
-    let RunOptions { seed, out, trace, quiet, narrate } = opts;
+    let RunOptions { seed, out, trace, quiet, narrate, sequence_heights } = opts;
     let spec = match scenario::load(path) {
         Ok(s) => s,
         Err(e) => {
@@ -37,7 +53,10 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     let seed = seed.unwrap_or(spec.seed);
     let out = out.unwrap_or_else(|| default_out(&spec.name, seed));
     // Every output path is checked before the run, so a bad one costs nothing.
-    let mut targets = vec![out.join("report.json"), out.join("heights.svg")];
+    let mut targets: Vec<PathBuf> = ["report.json", "heights.svg", "timeline.svg", "sequence.svg", "index.html"]
+        .iter()
+        .map(|f| out.join(f))
+        .collect();
     targets.extend(trace.clone());
     if let Err(e) = targets.iter().try_for_each(|p| check_output_file(p)) {
         eprintln!("error: cannot write the run's output: {e}");
@@ -57,8 +76,9 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     let mut progress = if narrate { Progress::hidden() } else { Progress::new(spec.stop.duration, &spec.name) };
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     let mut narrator = narrate.then(|| Narrator::new(BufWriter::new(std::io::stdout().lock()), names));
+    let mut recorder = Recorder::default();
     let result = {
-        let mut extra: Vec<&mut dyn Observer> = vec![&mut progress];
+        let mut extra: Vec<&mut dyn Observer> = vec![&mut progress, &mut recorder];
         if let Some(n) = narrator.as_mut() {
             extra.push(n);
         }
@@ -85,15 +105,17 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         eprintln!("error: cannot write {}: {e}", report_path.display());
         return 2;
     }
-    match crate::report::plot::RunData::of(&report).and_then(|d| crate::report::plot::heights::svg(&d)) {
-        Ok(svg) => {
-            let p = out.join("heights.svg");
-            if let Err(e) = write_atomic(&p, svg.as_bytes()) {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                return 2;
+    match crate::report::pages::run_files(&report, &recorder, sequence_heights) {
+        Ok(files) => {
+            for (name, content) in files {
+                let p = out.join(name);
+                if let Err(e) = write_atomic(&p, content.as_bytes()) {
+                    eprintln!("error: cannot write {}: {e}", p.display());
+                    return 2;
+                }
             }
         }
-        Err(e) => eprintln!("warning: no heights.svg: {e}"),
+        Err(e) => eprintln!("warning: no figures or index.html: {e}"),
     }
     if let (Some(t), Some(p)) = (trace_writer, &trace)
         && let Err(e) = t.commit()

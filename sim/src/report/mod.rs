@@ -6,8 +6,10 @@
 
 pub mod expect;
 pub mod files;
+pub mod html;
 pub mod metrics;
 pub mod narrate;
+pub mod pages;
 pub mod plot;
 pub mod summary;
 pub mod trace_file;

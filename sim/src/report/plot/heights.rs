@@ -24,7 +24,9 @@ fn shade<X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
         let c = window_color(&w.kind);
         if w.kind == "after-gst" {
             if from <= end_s {
-                chart.draw_series(std::iter::once(PathElement::new(vec![(from, y0), (from, y1)], c.stroke_width(3)))).map_err(e)?;
+                chart
+                    .draw_series(std::iter::once(PathElement::new(vec![(from, y0), (from, y1)], c.stroke_width(3))))
+                    .map_err(e)?;
             }
             continue;
         }
@@ -33,7 +35,9 @@ fn shade<X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
             continue;
         }
         let alpha = if w.until_ms.is_none() { 0.08 } else { 0.18 };
-        chart.draw_series(std::iter::once(Rectangle::new([(from, y0), (until, y1)], c.mix(alpha).filled()))).map_err(e)?;
+        chart
+            .draw_series(std::iter::once(Rectangle::new([(from, y0), (until, y1)], c.mix(alpha).filled())))
+            .map_err(e)?;
     }
     Ok(())
 }
@@ -149,7 +153,11 @@ fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(
         chart.draw_series(LineSeries::new(path, RGBColor(90, 90, 90).stroke_width(2))).map_err(e)?;
     }
     chart
-        .draw_series(d.per_height.iter().map(|h| Circle::new((h.time_ms / 1000.0, h.height as f64), 4, view_color(h.view).filled())))
+        .draw_series(
+            d.per_height
+                .iter()
+                .map(|h| Circle::new((h.time_ms / 1000.0, h.height as f64), 4, view_color(h.view).filled())),
+        )
         .map_err(e)?;
     let forks: Vec<(f64, f64)> = d
         .invariants
@@ -163,7 +171,8 @@ fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(
 
 fn draw_latency(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(), String> {
     let end = end_s(d);
-    let values = d.per_height.iter().flat_map(|h| [Some(h.interval_ms), h.consensus_ms]).flatten().map(|ms| ms / 1000.0);
+    let values =
+        d.per_height.iter().flat_map(|h| [Some(h.interval_ms), h.consensus_ms]).flatten().map(|ms| ms / 1000.0);
     let (caption, (lo, hi)) = match log_bounds(values) {
         Some(b) => ("per finalised height: block interval and consensus latency (log scale)", b),
         None => ("per finalised height: no height was finalised", (0.1, 10.0)),

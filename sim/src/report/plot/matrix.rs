@@ -61,7 +61,11 @@ pub fn svg(
                 .map_err(e)?;
             let label = |v: &f64| {
                 let i = v.round();
-                if (v - i).abs() < 1e-6 && i >= 0.0 { categories.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    categories.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             };
             chart
                 .configure_mesh()
@@ -82,16 +86,16 @@ pub fn svg(
                 for (i, seeds) in per_cat.iter().enumerate() {
                     let x = i as f64 + dx;
                     chart
-                        .draw_series(seeds.iter().filter(|v| **v > 0.0).map(|&v| Circle::new((x, v), 4, c.stroke_width(1))))
+                        .draw_series(
+                            seeds.iter().filter(|v| **v > 0.0).map(|&v| Circle::new((x, v), 4, c.stroke_width(1))),
+                        )
                         .map_err(e)?;
                     if let Some(m) = median(seeds).filter(|m| *m > 0.0) {
                         medians.push((x, m));
                     }
                 }
                 chart.draw_series(LineSeries::new(medians.clone(), c.stroke_width(2))).map_err(e)?;
-                chart
-                    .draw_series(medians.iter().map(|&p| Circle::new(p, 5, c.filled())))
-                    .map_err(e)?;
+                chart.draw_series(medians.iter().map(|&p| Circle::new(p, 5, c.filled()))).map_err(e)?;
             }
         }
         let mut entries: Vec<(String, Swatch)> =

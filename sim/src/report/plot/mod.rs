@@ -18,6 +18,7 @@
 pub mod heights;
 pub mod matrix;
 pub mod seeds;
+pub mod sequence;
 
 use crate::report::windows::Window;
 use plotters::coord::Shift;
@@ -116,8 +117,12 @@ impl RunData {
 
     /// The heights at which two blocks were finalised (S1 violations): forks.
     pub fn fork_heights(&self) -> Vec<u32> {
-        let mut hs: Vec<u32> =
-            self.invariants.iter().filter(|i| i.id == "S1").flat_map(|i| i.violations.iter().map(|v| v.height)).collect();
+        let mut hs: Vec<u32> = self
+            .invariants
+            .iter()
+            .filter(|i| i.id == "S1")
+            .flat_map(|i| i.violations.iter().map(|v| v.height))
+            .collect();
         hs.sort_unstable();
         hs.dedup();
         hs
@@ -208,7 +213,11 @@ pub(crate) enum Swatch {
 }
 
 /// Draws a legend into its own area (beside the plot, so it never covers data).
-pub(crate) fn legend(area: &DrawingArea<SVGBackend, Shift>, title: &str, entries: &[(String, Swatch)]) -> Result<(), String> {
+pub(crate) fn legend(
+    area: &DrawingArea<SVGBackend, Shift>,
+    title: &str,
+    entries: &[(String, Swatch)],
+) -> Result<(), String> {
     let style = (FONT, 13).into_font();
     let mut y = 8;
     if !title.is_empty() {
@@ -218,17 +227,22 @@ pub(crate) fn legend(area: &DrawingArea<SVGBackend, Shift>, title: &str, entries
     for (label, sw) in entries {
         let (x, cy) = (8, y + 7);
         match *sw {
-            Swatch::Line(c, w) => area.draw(&PathElement::new(vec![(x, cy), (x + 22, cy)], c.stroke_width(w))).map_err(e)?,
+            Swatch::Line(c, w) => {
+                area.draw(&PathElement::new(vec![(x, cy), (x + 22, cy)], c.stroke_width(w))).map_err(e)?
+            }
             Swatch::Dash(c) => {
                 for k in 0..3 {
-                    area.draw(&PathElement::new(vec![(x + k * 8, cy), (x + k * 8 + 5, cy)], c.stroke_width(2))).map_err(e)?
+                    area.draw(&PathElement::new(vec![(x + k * 8, cy), (x + k * 8 + 5, cy)], c.stroke_width(2)))
+                        .map_err(e)?
                 }
             }
             Swatch::Dot(c) => area.draw(&Circle::new((x + 11, cy), 4, c.filled())).map_err(e)?,
             Swatch::Ring(c) => area.draw(&Circle::new((x + 11, cy), 4, c.stroke_width(1))).map_err(e)?,
             Swatch::Cross(c) => area.draw(&Cross::new((x + 11, cy), 6, c.stroke_width(3))).map_err(e)?,
             Swatch::Box(c) => area.draw(&Rectangle::new([(x, cy - 6), (x + 22, cy + 6)], c.filled())).map_err(e)?,
-            Swatch::Shade(c) => area.draw(&Rectangle::new([(x, cy - 6), (x + 22, cy + 6)], c.mix(0.25).filled())).map_err(e)?,
+            Swatch::Shade(c) => {
+                area.draw(&Rectangle::new([(x, cy - 6), (x + 22, cy + 6)], c.mix(0.25).filled())).map_err(e)?
+            }
         }
         area.draw(&Text::new(label.clone(), (x + 30, y), style.clone())).map_err(e)?;
         y += 20;

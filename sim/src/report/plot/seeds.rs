@@ -39,7 +39,9 @@ impl Metric {
     fn samples(self, d: &RunData) -> Vec<Sample> {
         match self {
             Metric::BlockInterval => d.per_height.iter().map(|h| (h.interval_ms / 1000.0, 1.0)).collect(),
-            Metric::Consensus => d.per_height.iter().filter_map(|h| h.consensus_ms).map(|c| (c / 1000.0, 1.0)).collect(),
+            Metric::Consensus => {
+                d.per_height.iter().filter_map(|h| h.consensus_ms).map(|c| (c / 1000.0, 1.0)).collect()
+            }
             Metric::TxConfirm => {
                 let w = d.latency.tx_confirm_ms.count as f64 / d.tx_confirm_quantiles_ms.len().max(1) as f64;
                 d.tx_confirm_quantiles_ms.iter().map(|q| (q / 1000.0, w)).collect()
@@ -80,12 +82,14 @@ pub fn cdf_svg(title: &str, groups: &[(String, Vec<&RunData>)]) -> Result<String
         let areas = plots.split_evenly((1, 3));
         let mut notes = Vec::new();
         for (metric, area) in Metric::ALL.iter().zip(areas.iter()) {
-            let lines: Vec<Vec<(f64, f64)>> = groups
-                .iter()
-                .map(|(_, runs)| cdf(runs.iter().flat_map(|d| metric.samples(d)).collect()))
-                .collect();
+            let lines: Vec<Vec<(f64, f64)>> =
+                groups.iter().map(|(_, runs)| cdf(runs.iter().flat_map(|d| metric.samples(d)).collect())).collect();
             let bounds = log_bounds(lines.iter().flatten().map(|p| p.0));
-            let caption = if bounds.is_some() { metric.caption().to_string() } else { format!("{}: no samples", metric.caption()) };
+            let caption = if bounds.is_some() {
+                metric.caption().to_string()
+            } else {
+                format!("{}: no samples", metric.caption())
+            };
             let (lo, hi) = bounds.unwrap_or((0.1, 10.0));
             let mut chart = ChartBuilder::on(area)
                 .caption(caption, (super::FONT, 15))
@@ -106,9 +110,15 @@ pub fn cdf_svg(title: &str, groups: &[(String, Vec<&RunData>)]) -> Result<String
                 .map_err(e)?;
             for (p, name) in PCTS {
                 let grey = RGBColor(170, 170, 170);
-                chart.draw_series(std::iter::once(PathElement::new(vec![(lo, p), (hi, p)], grey.stroke_width(1)))).map_err(e)?;
                 chart
-                    .draw_series(std::iter::once(Text::new(name.to_string(), (lo * 1.05, p - 0.005), (super::FONT, 11).into_font().color(&grey))))
+                    .draw_series(std::iter::once(PathElement::new(vec![(lo, p), (hi, p)], grey.stroke_width(1))))
+                    .map_err(e)?;
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        name.to_string(),
+                        (lo * 1.05, p - 0.005),
+                        (super::FONT, 11).into_font().color(&grey),
+                    )))
                     .map_err(e)?;
             }
             for (g, line) in lines.iter().enumerate() {
@@ -121,7 +131,8 @@ pub fn cdf_svg(title: &str, groups: &[(String, Vec<&RunData>)]) -> Result<String
                     prev = f;
                 }
                 chart.draw_series(LineSeries::new(steps, c.stroke_width(2))).map_err(e)?;
-                let marks: Vec<(f64, f64)> = PCTS.iter().filter_map(|&(p, _)| quantile(line, p).map(|v| (v, p))).collect();
+                let marks: Vec<(f64, f64)> =
+                    PCTS.iter().filter_map(|&(p, _)| quantile(line, p).map(|v| (v, p))).collect();
                 chart.draw_series(marks.iter().map(|&m| Circle::new(m, 4, c.filled()))).map_err(e)?;
                 let q: Vec<String> = PCTS
                     .iter()
@@ -176,13 +187,23 @@ pub fn progress_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
                 let from = w.from_ms / 1000.0;
                 let c = window_color(&w.kind);
                 if w.kind == "after-gst" {
-                    chart.draw_series(std::iter::once(PathElement::new(vec![(from, 0.0), (from, ymax)], c.stroke_width(3)))).map_err(e)?;
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(from, 0.0), (from, ymax)],
+                            c.stroke_width(3),
+                        )))
+                        .map_err(e)?;
                     continue;
                 }
                 let until = w.until_ms.map_or(end, |u| u / 1000.0).min(end);
                 if until > from {
                     let alpha = if w.until_ms.is_none() { 0.08 } else { 0.18 };
-                    chart.draw_series(std::iter::once(Rectangle::new([(from, 0.0), (until, ymax)], c.mix(alpha).filled()))).map_err(e)?;
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(from, 0.0), (until, ymax)],
+                            c.mix(alpha).filled(),
+                        )))
+                        .map_err(e)?;
                 }
             }
         }
@@ -199,7 +220,9 @@ pub fn progress_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
             path.push((d.sim_time_ms / 1000.0, prev));
             chart.draw_series(LineSeries::new(path, c.stroke_width(2))).map_err(e)?;
             if d.liveness.stall.is_some() {
-                chart.draw_series(std::iter::once(Cross::new((d.sim_time_ms / 1000.0, prev), 6, c.stroke_width(3)))).map_err(e)?;
+                chart
+                    .draw_series(std::iter::once(Cross::new((d.sim_time_ms / 1000.0, prev), 6, c.stroke_width(3))))
+                    .map_err(e)?;
             }
             if i < 12 {
                 let what = d.stall_note().unwrap_or_else(|| d.outcome.kind.clone());
@@ -259,7 +282,10 @@ pub fn views_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
                 seen.insert(v);
                 let x = h as f64;
                 chart
-                    .draw_series(std::iter::once(Rectangle::new([(x - 0.4, base), (x + 0.4, base + n as f64)], view_color(v).filled())))
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x - 0.4, base), (x + 0.4, base + n as f64)],
+                        view_color(v).filled(),
+                    )))
                     .map_err(e)?;
                 base += n as f64;
             }
@@ -335,7 +361,10 @@ pub fn messages_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
                     let v = if panel == 0 { s.0 } else { s.1 / 1024.0 } / n;
                     let x = h as f64;
                     chart
-                        .draw_series(std::iter::once(Rectangle::new([(x - 0.4, base), (x + 0.4, base + v)], color(i).filled())))
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x - 0.4, base), (x + 0.4, base + v)],
+                            color(i).filled(),
+                        )))
                         .map_err(e)?;
                     base += v;
                 }
