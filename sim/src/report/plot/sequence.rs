@@ -172,7 +172,7 @@ pub fn sequence_svg(title: &str, names: &[String], items: &[Item], (t0, t1): (Si
     let lane_w = 150.0;
     let left = 110.0;
     let lane_x = |n: u32| left + lane_w * (n as f64 + 0.5);
-    let width = left + lane_w * names.len() as f64 + 200.0;
+    let width = left + lane_w * names.len() as f64 + 240.0;
     let height = y + 60.0;
     let mut s = String::new();
     let _ = write!(
