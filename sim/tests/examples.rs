@@ -25,18 +25,38 @@ fn committed_examples_are_reproduced_byte_for_byte() {
     let out = tmpdir("examples");
     let o = |sub: &str| out.join(sub).display().to_string();
     let runs: Vec<Vec<String>> = vec![
-        vec!["run".into(), "scenarios/attacks/crash-lock-4.json".into(), "--out".into(), o("crash-lock-4"), "--quiet".into()],
-        vec!["run".into(), "scenarios/faults/crash-and-partition-7.json".into(), "--out".into(), o("crash-and-partition-7"), "--quiet".into()],
+        vec![
+            "run".into(),
+            "scenarios/attacks/crash-lock-4.json".into(),
+            "--out".into(),
+            o("crash-lock-4"),
+            "--quiet".into(),
+        ],
+        vec![
+            "run".into(),
+            "scenarios/faults/crash-and-partition-7.json".into(),
+            "--out".into(),
+            o("crash-and-partition-7"),
+            "--quiet".into(),
+        ],
         ["plot", "scenarios/faults/crash-and-partition-7.json", "--seeds", "1..3", "--out"]
             .iter()
             .map(|s| s.to_string())
             .chain([o("crash-and-partition-7-seeds")])
             .collect(),
-        ["compare", "scenarios/happy-7.json", "scenarios/baseline/happy-go-7.json", "scenarios/lossy-7.json", "--seeds", "1..2", "--out"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([o("compare")])
-            .collect(),
+        [
+            "compare",
+            "scenarios/happy-7.json",
+            "scenarios/baseline/happy-go-7.json",
+            "scenarios/lossy-7.json",
+            "--seeds",
+            "1..2",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([o("compare")])
+        .collect(),
         ["plot", "--validators", "4,7,21", "--seeds", "1..3", "--heights", "6", "--out"]
             .iter()
             .map(|s| s.to_string())
@@ -56,6 +76,9 @@ fn committed_examples_are_reproduced_byte_for_byte() {
     assert_eq!(names(&want), names(&got), "reports/examples holds exactly the files scripts/examples.sh writes");
     for (name, bytes) in &want {
         // Paths inside the outputs differ (a report names no path; plots name none).
-        assert!(got[name] == *bytes, "reports/examples/{name} differs from what the program writes now: run scripts/examples.sh");
+        assert!(
+            got[name] == *bytes,
+            "reports/examples/{name} differs from what the program writes now: run scripts/examples.sh"
+        );
     }
 }

@@ -15,6 +15,7 @@ macro_rules! say {
 pub mod check;
 pub mod diff;
 pub mod handoffs;
+pub mod list;
 pub mod parallel;
 pub mod plot;
 pub mod progress;
@@ -121,6 +122,15 @@ pub enum Command {
         out: PathBuf,
         #[arg(long, short, default_value_t = 1)]
         jobs: usize,
+    },
+    /// List scenarios with their seeds, tags and descriptions (default: the bundled ones).
+    List {
+        /// Scenario files or directories (searched recursively for *.json).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Print whole descriptions, not only their first sentence.
+        #[arg(long)]
+        full: bool,
     },
     /// Swarm testing: a random configuration per seed (≤ F faults); counterexamples to
     /// safety are written out as scenario files.
@@ -238,6 +248,7 @@ fn dispatch(command: Command) -> i32 {
             let out = out.unwrap_or_else(|| PathBuf::from("reports/plots"));
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
+        Command::List { paths, full } => list::list(&paths, full),
         Command::Compare { inputs, seeds, out, jobs } => {
             let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
                 Ok(s) => s,

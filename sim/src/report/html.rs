@@ -145,6 +145,13 @@ pub fn run_page(r: &Report, figures: &[(String, String)], sequence: Option<&(Str
             b.push_str("</table>\n");
         }
     }
+    if !r.lints.is_empty() {
+        b.push_str("<h2>Lint warnings</h2>\n<ul id=\"lints\">");
+        for l in &r.lints {
+            let _ = write!(b, "<li><code>{}</code>: {}</li>", esc(&l.field), esc(&l.warning));
+        }
+        b.push_str("</ul>\n");
+    }
     if !r.windows.is_empty() {
         b.push_str("<h2>Disturbances</h2>\n<ul>");
         for w in &r.windows {

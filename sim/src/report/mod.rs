@@ -7,6 +7,7 @@
 pub mod expect;
 pub mod files;
 pub mod html;
+pub mod lint;
 pub mod metrics;
 pub mod narrate;
 pub mod pages;
@@ -177,7 +178,13 @@ pub struct Report {
     pub coverage: BTreeMap<&'static str, u64>,
     /// Every scripted rule with how many (message, recipient) pairs it matched and acted on.
     pub rules: Vec<crate::net::rules::RuleStats>,
+    /// Plausible mistakes in the scenario that are not errors (see `lint`).
+    pub lints: Vec<lint::Lint>,
     pub config: RunSpec,
+    /// The scenario file as written (`run` records it): `dbft-sim run report.json` replays
+    /// the run from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario_source: Option<serde_json::Value>,
 }
 
 impl Report {
@@ -307,7 +314,9 @@ impl Report {
             handoffs,
             coverage: r.marks.clone(),
             rules: r.rules.clone(),
+            lints: lint::check(spec, &r.rules),
             config: spec.clone(),
+            scenario_source: None,
         };
         let mismatches = expect::check(spec, &report);
         report.outcome.as_expected = mismatches.is_empty();
