@@ -132,6 +132,8 @@ pub enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Print the JSON Schema of scenario files (also in docs/scenario.schema.json).
+    Schema,
     /// Swarm testing: a random configuration per seed (≤ F faults); counterexamples to
     /// safety are written out as scenario files.
     Swarm {
@@ -249,6 +251,10 @@ fn dispatch(command: Command) -> i32 {
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
         Command::List { paths, full } => list::list(&paths, full),
+        Command::Schema => {
+            say!("{}", crate::scenario::json_schema().trim_end());
+            0
+        }
         Command::Compare { inputs, seeds, out, jobs } => {
             let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
                 Ok(s) => s,
