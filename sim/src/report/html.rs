@@ -239,3 +239,32 @@ pub fn batch_page(title: &str, rows: &[BatchRow]) -> String {
     b.push_str("</table>\n");
     page(title, &b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, ok: bool) -> BatchRow {
+        BatchRow {
+            scenario: name.into(),
+            seed: 1,
+            outcome: if ok { "ok".into() } else { "stall".into() },
+            as_expected: ok,
+            digest: "ab".repeat(32),
+            detail: String::new(),
+            link: Some(format!("{name}/1/index.html")),
+        }
+    }
+
+    #[test]
+    fn batch_page_counts_runs_and_lists_failures_first() {
+        let html = batch_page("suite <all>", &[row("a", true), row("b", false), row("c", true)]);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<h1>suite &lt;all&gt;</h1>"), "the title is escaped");
+        assert!(html.contains("2 of 3 runs as expected"));
+        let (a, b) = (html.find(">a</a>").unwrap(), html.find(">b</a>").unwrap());
+        assert!(b < a, "the failed run comes first");
+        assert!(html.contains("href=\"b/1/index.html\""));
+        assert!(!html.contains("<script"), "pages have no script");
+    }
+}

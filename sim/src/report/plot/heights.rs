@@ -98,11 +98,13 @@ pub fn svg(d: &RunData) -> Result<String, String> {
 
 fn end_s(d: &RunData) -> f64 {
     let last = d.per_height.last().map_or(0.0, |h| h.time_ms);
-    (d.sim_time_ms.max(last) / 1000.0).max(0.001)
+    // 3 % beyond the end, so a mark at the last instant (a fork that halted the run) shows.
+    (d.sim_time_ms.max(last) / 1000.0 * 1.03).max(0.001)
 }
 
 fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(), String> {
     let end = end_s(d);
+    let run_end = end / 1.03;
     let top_h = d.per_height.iter().map(|h| h.height).max().unwrap_or(0);
     let stalled_at = d.liveness.stall.as_ref().map_or(0, |s| s.height);
     let ymax = top_h.max(stalled_at).max(1) as f64 + 1.0;
@@ -127,7 +129,7 @@ fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(
         .y_label_formatter(&|v| if v.fract() == 0.0 { format!("{v:.0}") } else { String::new() })
         .draw()
         .map_err(e)?;
-    shade(&mut chart, d, end, (0.0, ymax))?;
+    shade(&mut chart, d, run_end, (0.0, ymax))?;
     let mut path = vec![(0.0, 0.0)];
     let mut prev = 0.0;
     for h in &d.per_height {
@@ -141,15 +143,15 @@ fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(
         chart.draw_series(LineSeries::new(path, RGBColor(90, 90, 90).stroke_width(2))).map_err(e)?;
         // Dashes from the last finalisation to the end, at the height reached.
         let mut dashes = Vec::new();
-        let step = (end - last_t) / 40.0;
+        let step = (run_end - last_t) / 40.0;
         let mut t = last_t;
-        while step > 0.0 && t < end {
-            dashes.push(PathElement::new(vec![(t, prev), ((t + step * 0.6).min(end), prev)], FORK.stroke_width(2)));
+        while step > 0.0 && t < run_end {
+            dashes.push(PathElement::new(vec![(t, prev), ((t + step * 0.6).min(run_end), prev)], FORK.stroke_width(2)));
             t += step;
         }
         chart.draw_series(dashes).map_err(e)?;
     } else {
-        path.push((end, prev));
+        path.push((run_end, prev));
         chart.draw_series(LineSeries::new(path, RGBColor(90, 90, 90).stroke_width(2))).map_err(e)?;
     }
     chart
@@ -171,6 +173,7 @@ fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(
 
 fn draw_latency(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(), String> {
     let end = end_s(d);
+    let run_end = end / 1.03;
     let values =
         d.per_height.iter().flat_map(|h| [Some(h.interval_ms), h.consensus_ms]).flatten().map(|ms| ms / 1000.0);
     let (caption, (lo, hi)) = match log_bounds(values) {
@@ -194,7 +197,7 @@ fn draw_latency(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<()
         .y_label_formatter(&|v| fmt_num(*v))
         .draw()
         .map_err(e)?;
-    shade(&mut chart, d, end, (lo, hi))?;
+    shade(&mut chart, d, run_end, (lo, hi))?;
     let interval: Vec<(f64, f64)> = d.per_height.iter().map(|h| (h.time_ms / 1000.0, h.interval_ms / 1000.0)).collect();
     let consensus: Vec<(f64, f64)> =
         d.per_height.iter().filter_map(|h| h.consensus_ms.map(|c| (h.time_ms / 1000.0, c / 1000.0))).collect();

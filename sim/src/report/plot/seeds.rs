@@ -164,7 +164,7 @@ pub fn progress_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
         root.fill(&WHITE).map_err(e)?;
         let root = root.titled(title, (super::FONT, 20)).map_err(e)?;
         let (plot, side) = root.split_horizontally(860);
-        let end = runs.iter().map(|d| d.sim_time_ms / 1000.0).fold(0.001, f64::max);
+        let end = runs.iter().map(|d| d.sim_time_ms / 1000.0).fold(0.001, f64::max) * 1.03;
         let top = runs.iter().flat_map(|d| d.per_height.iter().map(|h| h.height)).max().unwrap_or(0).max(1);
         let ymax = top as f64 + 1.0;
         let mut chart = ChartBuilder::on(&plot)
@@ -195,7 +195,7 @@ pub fn progress_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
                         .map_err(e)?;
                     continue;
                 }
-                let until = w.until_ms.map_or(end, |u| u / 1000.0).min(end);
+                let until = w.until_ms.map_or(end / 1.03, |u| u / 1000.0).min(end / 1.03);
                 if until > from {
                     let alpha = if w.until_ms.is_none() { 0.08 } else { 0.18 };
                     chart
