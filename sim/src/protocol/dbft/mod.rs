@@ -88,6 +88,13 @@ crate::names::named_enum! {
         /// Byzantine validator can make others accept a PrepareRequest and PrepareResponses
         /// nobody signed (FINDINGS.md #11).
         VerifyRecoveredPayloads = "verify-recovered-payloads",
+        /// Extend the timer for a Commit of the current view only once it is stored: after
+        /// its block signature checked out, or when the header is not known yet (the slot
+        /// then holds it, so the sender cannot extend again). Without it both
+        /// implementations extend by 4T/M before the check and drop a bad Commit, so a
+        /// Byzantine validator sending garbage Commits keeps honest timers from expiring
+        /// (FINDINGS.md #8).
+        ExtendAfterCommitCheck = "extend-after-commit-check",
     }
 }
 
