@@ -433,6 +433,8 @@ pub enum BehaviourSpec {
     StaleSigner { period_ms: f64 },
     StaleChain { period_ms: f64, from_height: u32 },
     ForgeRecovery { period_ms: f64 },
+    NonPrimaryRequest { period_ms: f64 },
+    PrimaryResponse { to: Vec<NodeRef> },
 }
 
 #[derive(Clone, Debug, Deserialize)]

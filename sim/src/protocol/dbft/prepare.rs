@@ -54,6 +54,10 @@ impl DbftReplica {
             return;
         }
         if msg.view != self.ctx.view || msg.validator as usize != self.ctx.primary() {
+            if msg.view == self.ctx.view {
+                // Both record the sender as seen first (receive.rs), then drop it.
+                cx.mark("PrepareRequest from a non-primary ignored");
+            }
             return;
         }
         let Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } = &msg.body else {
@@ -196,16 +200,29 @@ impl DbftReplica {
             return;
         }
         if self.semantics().ignores_response_from_primary() && msg.validator as usize == c.primary() {
+            cx.mark("Go: PrepareResponse from the primary ignored");
             return;
         }
         if c.preparations[msg.validator as usize].is_some() || self.not_accepting_payloads_due_to_view_changing() {
             return;
         }
-        if let Some(req) = c.request()
-            && *preparation_hash != req.hash
+        let slot = if self.semantics().compares_response_with_primary_slot() {
+            c.preparations[c.primary()].as_ref()
+        } else {
+            c.request()
+        };
+        if let Some(first) = slot
+            && *preparation_hash != first.hash
         {
-            cx.mark("PrepareResponse for another request");
+            cx.mark(if matches!(first.body, Body::PrepareRequest { .. }) {
+                "PrepareResponse for another request"
+            } else {
+                "C#: PrepareResponse refused: the primary's own PrepareResponse holds the request slot"
+            });
             return;
+        }
+        if msg.validator as usize == c.primary() {
+            cx.mark("C#: the primary's PrepareResponse stored in the request slot");
         }
         self.extend_timer(cx, 2);
         self.ctx.preparations[msg.validator as usize] = Some(msg.clone());
