@@ -13,7 +13,13 @@ impl DbftReplica {
     pub(super) fn send_prepare_request(&mut self, cx: &mut Cx<Wire>) {
         let Some(me) = self.ctx.my_index else { return };
         let Some(key) = self.key.clone() else { return };
-        let txs: Vec<TxId> = self.ledger.proposal_txs(self.opts.max_tx_per_block);
+        let txs: Vec<TxId> = if self.opts.invalid_txs.is_empty() {
+            self.ledger.proposal_txs(self.opts.max_tx_per_block)
+        } else {
+            // A primary leaves out what its own verifier rejects (it never pools them).
+            let all = self.ledger.proposal_txs(usize::MAX);
+            all.into_iter().filter(|&t| !self.rejects_tx(t)).take(self.opts.max_tx_per_block).collect()
+        };
         let timestamp_ms = Self::now_ms(cx).max(self.ctx.prev_timestamp_ms.saturating_add(1));
         let nonce = self.nonce(cx);
         let (h, v) = (self.ctx.height, self.ctx.view);
@@ -148,7 +154,7 @@ impl DbftReplica {
 
     /// CheckPrepareResponse: all transactions present → backups send their PrepareResponse.
     pub(super) fn check_prepare_response(&mut self, cx: &mut Cx<Wire>) {
-        if self.missing_txs() != 0 {
+        if self.missing_txs() != 0 || self.reject_invalid_proposal(cx) {
             return;
         }
         if self.semantics().go_request_verification() && !self.proposal_block_valid() {

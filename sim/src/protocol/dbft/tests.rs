@@ -1136,3 +1136,62 @@ fn a_primary_response_ahead_of_the_request_knocks_a_csharp_backup_out_of_the_vie
         }
     }
 }
+
+/// A backup whose verifier rejects a proposed transaction answers with ChangeView reason
+/// TxInvalid instead of a PrepareResponse (neo-node `ConsensusService.AddTransaction`
+/// → RequestChangeView(TxInvalid); nspcc-dev/dbft `dbft.go` `createAndCheckBlock` failing
+/// neo-go's `verifyBlock` → TxInvalid). A node whose verifier accepts it responds; a primary
+/// never proposes a transaction its own verifier rejects (it would not be in its mempool).
+#[test]
+fn a_rejected_transaction_gives_tx_invalid_and_is_never_proposed() {
+    use super::validity::InvalidTxs;
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let mut k = Kit::new(4, sem);
+        let only = |i: u32| InvalidTxs { nodes: Some(vec![NodeId(i)]), first: 5, last: 5 };
+        Rc::make_mut(&mut k.opts).invalid_txs = vec![only(2), only(1)];
+        let req = k.msg(
+            1,
+            1,
+            0,
+            Body::PrepareRequest {
+                version: 0,
+                prev_hash: k.genesis.hash,
+                timestamp_ms: 10,
+                nonce: 1,
+                tx_hashes: vec![5],
+            },
+        );
+        for (me, rejects) in [(2, true), (0, false)] {
+            let mut r = k.replica(me);
+            run(&k.ring, 0, |cx| r.on_transaction(cx, 5));
+            start(&k, &mut r, 0);
+            hear_from_all(&k, &mut r, 0, 4, me);
+            let out = deliver(&k, &mut r, 10, 1, req.clone());
+            if rejects {
+                let Body::ChangeView { reason, .. } = out.sent[0].body else { panic!("{sem:?}: {:?}", out.kinds()) };
+                assert_eq!(reason, ChangeViewReason::TxInvalid, "{sem:?}");
+                assert!(!r.ctx.response_sent(), "{sem:?}");
+            } else {
+                assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse], "{sem:?}: R0's verifier accepts it");
+            }
+        }
+        // The primary R1 rejects transaction 5 itself and proposes only 6.
+        let mut p = k.replica(1);
+        run(&k.ring, 0, |cx| {
+            p.on_transaction(cx, 5);
+            p.on_transaction(cx, 6);
+        });
+        let mut sent = start(&k, &mut p, 0).sent;
+        if sem == Semantics::CSharp {
+            sent = fire(&k, &mut p, T).sent; // C#: the first primary waits T
+        }
+        let proposed: Vec<_> = sent
+            .iter()
+            .filter_map(|m| match &m.body {
+                Body::PrepareRequest { tx_hashes, .. } => Some(tx_hashes.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(proposed, vec![vec![6]], "{sem:?}");
+    }
+}
