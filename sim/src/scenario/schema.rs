@@ -300,7 +300,7 @@ pub struct Workload {
     pub invalid: Option<Vec<Invalid>>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invalid {
     /// Transaction ids the verifiers reject: [first, last] inclusive.
