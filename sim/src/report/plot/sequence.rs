@@ -420,6 +420,13 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime)
     let width = left + plot_w + 220.0;
     let height = top + lane_h * names.len() as f64 + 70.0;
     const VIEW: [&str; 5] = ["#d9d9d9", "#ffbb78", "#c5b0d5", "#ff9896", "#9edae5"];
+    // One pass over the run's events, grouped by node (a run of 100 nodes has millions).
+    let mut by_node: Vec<Vec<&Item>> = vec![Vec::new(); names.len()];
+    for i in items {
+        if let Some(v) = by_node.get_mut(i.node as usize) {
+            v.push(i);
+        }
+    }
     let mut s = String::new();
     let _ = write!(
         s,
@@ -441,7 +448,7 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime)
         let mut view = 0u8;
         let mut up = true;
         let mut segs: Vec<(SimTime, SimTime, Option<u8>)> = Vec::new();
-        for i in items.iter().filter(|i| i.node == n as u32) {
+        for i in by_node[n].iter() {
             let next = match i.what {
                 What::ViewChanged { view: v, .. } => Some((true, v)),
                 What::Crash => Some((false, view)),
@@ -471,7 +478,7 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime)
                 v.map_or("down".to_string(), |v| format!("view {v}"))
             );
         }
-        for i in items.iter().filter(|i| i.node == n as u32) {
+        for i in by_node[n].iter() {
             let x = x_of(i.time);
             match i.what {
                 What::Persist { height, .. } => {
