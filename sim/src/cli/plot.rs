@@ -306,7 +306,9 @@ pub fn plot_runs(input: &Path, seeds: Option<&[u64]>, out: Option<PathBuf>, jobs
             return 2;
         }
     };
-    let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&label).join("plots"));
+    // A label made of a folder path (reports of several scenarios) becomes one name.
+    let name: String = label.chars().map(|c| if c == '/' || c == '\\' { '_' } else { c }).collect();
+    let out = out.unwrap_or_else(|| PathBuf::from("reports").join(name).join("plots"));
     let code = write_all(&out, run_plots(&label, &runs));
     for r in runs.iter().filter(|r| r.liveness.stall.is_some()) {
         say!("note: {} seed {} {}", r.scenario, r.seed, r.stall_note().unwrap_or_default());
