@@ -87,6 +87,7 @@ impl Harness {
             keys: Rc::new(ring.clone()),
             schedule: crate::invariants::custody_model::ScheduleSpec::fixed(set),
             genesis: genesis.hash,
+            prefix: Vec::new(),
             gst: None,
             bound: SimTime::from_secs(1),
             max_views: 0,

@@ -61,6 +61,8 @@ pub struct Scenario {
     /// The seeds `check` runs.
     pub seeds: Option<Vec<u64>>,
     pub validators: Option<Validators>,
+    /// The first height the run decides; heights below it are final before the run.
+    pub start_height: Option<u32>,
     pub protocol: Option<Protocol>,
     pub network: Option<Network>,
     pub faults: Option<Faults>,

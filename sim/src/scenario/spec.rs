@@ -195,6 +195,9 @@ pub struct RunSpec {
     pub candidates: usize,
     /// Validator-set change transactions.
     pub changes: Vec<ChangeSubmission>,
+    /// The first height the run decides: heights 1 … start_height − 1 are final and
+    /// shared by every node before the run (`protocol::prefix`). 1 by default.
+    pub start_height: u32,
     pub protocol: ProtocolSpec,
     pub network: NetworkOptions,
     pub crashes: Vec<CrashSpec>,

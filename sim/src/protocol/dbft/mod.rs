@@ -185,8 +185,21 @@ impl DbftReplica {
     /// A replica at `node` holding `key` (None for a watch-only node), with the chain at
     /// genesis.
     pub fn new(node: NodeId, key: Option<KeyPair>, opts: Rc<DbftOptions>, genesis: Rc<Block>) -> Self {
+        Self::on_chain(node, key, opts, genesis, &[])
+    }
+
+    /// A replica whose ledger already holds `prefix` (heights 1 … H − 1, final before the
+    /// run): it works on height H, as a real node derives its height from its ledger (C#
+    /// `ConsensusContext.Reset`, Go `context.go` `reset`).
+    pub fn on_chain(
+        node: NodeId,
+        key: Option<KeyPair>,
+        opts: Rc<DbftOptions>,
+        genesis: Rc<Block>,
+        prefix: &[Rc<Block>],
+    ) -> Self {
         let custody = Custody::genesis(genesis.next_validators.clone(), opts.handoff, opts.book.clone());
-        let ledger = Ledger::new(genesis, custody);
+        let ledger = Ledger::with_prefix(genesis, custody, prefix);
         let ctx = Self::fresh_context(&ledger, key.as_ref(), None);
         let last_seen = match opts.semantics.counts_failed_by_view() {
             true => LastSeen::HeightView(Vec::new()),
