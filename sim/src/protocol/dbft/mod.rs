@@ -41,6 +41,8 @@ mod fetch_tests;
 #[cfg(test)]
 mod handoff_tests;
 #[cfg(test)]
+mod start_height_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::engine::time::SimTime;
