@@ -73,6 +73,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         fixes: spec.protocol.fixes.clone(),
         fetch_txs: spec.network.fetch_txs,
         invalid_txs: spec.workload.invalid.clone(),
+        rejected_hashes: spec.protocol.rejected_hashes,
     });
     let genesis = Rc::new(Block::genesis(genesis_set));
     let prefix = crate::protocol::prefix::chain_prefix(&genesis, &keys, spec.start_height);

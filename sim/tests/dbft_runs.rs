@@ -248,3 +248,11 @@ fn start_height_is_validated_with_its_field_path() {
     let s = spec(r#"{"start_height": 5}"#);
     assert_eq!((s.start_height, s.stop.heights), (5, Some(14)));
 }
+
+#[test]
+fn rejected_hashes_is_a_csharp_option() {
+    let e = scenario::parse(r#"{"protocol": {"semantics": "go", "rejected_hashes": true}}"#, "test").unwrap_err();
+    assert!(e.to_string().contains("protocol.rejected_hashes"), "{e}");
+    assert!(spec(r#"{"protocol": {"rejected_hashes": true}}"#).protocol.rejected_hashes);
+    assert!(!spec("{}").protocol.rejected_hashes);
+}

@@ -125,6 +125,8 @@ pub struct Protocol {
     pub fixes: Option<Vec<String>>,
     /// The hand-off rule: a name, or {"rule", "period", "churn_limit"}.
     pub handoff: Option<HandoffSpec>,
+    /// neo-node's RejectedHashes rule (C# only; off by default).
+    pub rejected_hashes: Option<bool>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -78,6 +78,8 @@ pub struct ProtocolSpec {
     pub fixes: Vec<crate::protocol::dbft::Fix>,
     /// How decided validator-set changes take effect.
     pub handoff: HandoffOptions,
+    /// neo-node's RejectedHashes rule (`DbftOptions::rejected_hashes`).
+    pub rejected_hashes: bool,
 }
 
 /// When a change transaction is submitted.

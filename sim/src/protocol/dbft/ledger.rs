@@ -184,6 +184,7 @@ impl DbftReplica {
         if was_handoff {
             cx.mark("block names a new validator set");
         }
+        self.forget_rejections(&block.txs);
         self.ledger.append(block.clone());
         self.saved = None;
         cx.persist(block);

@@ -120,6 +120,12 @@ pub struct DbftOptions {
     pub fetch_txs: bool,
     /// Transactions chosen nodes' verifiers reject (validity.rs); empty: all valid.
     pub invalid_txs: Vec<validity::InvalidTxs>,
+    /// neo-node's RejectedHashes rule (neo-node #984, 2026; not in neo-modules or Go): a
+    /// ChangeView with reason TxInvalid carries the rejected hash, receivers record who
+    /// rejected what, and a primary leaves out a transaction more than F validators
+    /// rejected (validity.rs). Off by default: existing scenarios were written without it
+    /// and the older C# plugin lacks it.
+    pub rejected_hashes: bool,
 }
 
 #[cfg(test)]
@@ -137,6 +143,7 @@ impl DbftOptions {
             fixes: Vec::new(),
             fetch_txs: false,
             invalid_txs: Vec::new(),
+            rejected_hashes: false,
         }
     }
 }
@@ -181,6 +188,10 @@ pub struct DbftReplica {
     /// The unsafe `apply-on-propose` rule only: the set this node switched to for the
     /// given height when it accepted a proposal carrying a change, final or not.
     adopted: Option<(u32, Rc<ValidatorSet>)>,
+    /// C# `ConsensusContext.InvalidTransactions` (the RejectedHashes rule only): who
+    /// rejected which transaction. Kept across heights (Reset does not clear it); a
+    /// transaction leaves it when it leaves the mempool.
+    rejected_by: BTreeMap<TxId, BTreeSet<crate::protocol::crypto::KeyId>>,
 }
 
 impl DbftReplica {
@@ -225,6 +236,7 @@ impl DbftReplica {
             pending_block: None,
             sync_asked: None,
             adopted: None,
+            rejected_by: BTreeMap::new(),
         }
     }
 
