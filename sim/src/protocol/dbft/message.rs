@@ -18,7 +18,8 @@ use crate::protocol::{MsgKind, MsgMeta, WireMessage};
 use serde::Serialize;
 use std::rc::Rc;
 
-/// ChangeView reasons (docs/dbft-2.0.md §1.2). Informational only: no receiver acts on them.
+/// ChangeView reasons (docs/dbft-2.0.md §1.2). No receiver acts on the reason itself; under
+/// `protocol.rejected_hashes` receivers record the hashes a TxInvalid ChangeView carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[repr(u8)]
