@@ -78,6 +78,8 @@ pub struct ProtocolSpec {
     pub fixes: Vec<crate::protocol::dbft::Fix>,
     /// How decided validator-set changes take effect.
     pub handoff: HandoffOptions,
+    /// neo-node's RejectedHashes rule (`DbftOptions::rejected_hashes`).
+    pub rejected_hashes: bool,
 }
 
 /// When a change transaction is submitted.
@@ -195,6 +197,9 @@ pub struct RunSpec {
     pub candidates: usize,
     /// Validator-set change transactions.
     pub changes: Vec<ChangeSubmission>,
+    /// The first height the run decides: heights 1 … start_height − 1 are final and
+    /// shared by every node before the run (`protocol::prefix`). 1 by default.
+    pub start_height: u32,
     pub protocol: ProtocolSpec,
     pub network: NetworkOptions,
     pub crashes: Vec<CrashSpec>,
