@@ -17,6 +17,7 @@ pub mod diff;
 pub mod handoffs;
 pub mod merge;
 pub mod parallel;
+pub mod pins;
 pub mod plot;
 pub mod progress;
 pub mod records;
