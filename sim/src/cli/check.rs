@@ -342,7 +342,7 @@ fn junit_case(file: &str, name: &str, info: Option<CaseInfo>, failure: Option<(&
         );
     }
     if let Some((tag, msg)) = failure {
-        let _ = write!(body, "    <{tag} message=\"{}\">{}</{tag}>\n", xml_escape(msg), xml_escape(msg));
+        let _ = writeln!(body, "    <{tag} message=\"{}\">{}</{tag}>", xml_escape(msg), xml_escape(msg));
     }
     if body.is_empty() { format!("{head}/>\n") } else { format!("{head}>\n{body}  </testcase>\n") }
 }

@@ -163,9 +163,12 @@ mod tests {
         assert_eq!(out, want);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["expect"]["digests"]["7"], "dd");
-        // One pin on a line of its own; an empty object; no pins at all.
+        // A single pin on one line; an empty object; no pins at all.
         let one = "{\"expect\": {\"digests\": {\"3\": \"aa\"}}}";
-        assert_eq!(rewrite(one, &[(4, "bb".into())]).unwrap(), "{\"expect\": {\"digests\": {\"3\": \"aa\", \"4\": \"bb\"}}}");
+        assert_eq!(
+            rewrite(one, &[(4, "bb".into())]).unwrap(),
+            "{\"expect\": {\"digests\": {\"3\": \"aa\", \"4\": \"bb\"}}}"
+        );
         let empty = "{\"expect\": {\"digests\": {}}}";
         assert_eq!(rewrite(empty, &[(4, "bb".into())]).unwrap(), "{\"expect\": {\"digests\": {\"4\": \"bb\"}}}");
         assert_eq!(rewrite("{\"expect\": {}}", &[(1, "aa".into())]), None);
