@@ -103,7 +103,18 @@ pub fn stream<T: Send, R: Send>(
                         })
                     };
                     let Some((k, item)) = taken else { return };
-                    let r = f(&item);
+                    // A panicking run must not leave the others waiting for its result:
+                    // stop everyone, then let the panic end the sweep as it would have.
+                    let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&item))) {
+                        Ok(r) => r,
+                        Err(panic) => {
+                            if let Ok(mut s) = state.lock() {
+                                s.stop = true;
+                            }
+                            wake.notify_all();
+                            std::panic::resume_unwind(panic);
+                        }
+                    };
                     if tx.send((k, item, r)).is_err() {
                         return;
                     }
@@ -162,5 +173,15 @@ mod tests {
             });
             assert_eq!(upto, (0..=37).collect::<Vec<_>>(), "jobs {jobs}");
         }
+    }
+
+    /// A run that panics ends the sweep with that panic instead of leaving the other
+    /// workers waiting for its result forever.
+    #[test]
+    fn a_panicking_item_ends_the_stream() {
+        let r = std::panic::catch_unwind(|| {
+            stream(0..10_000u64, 2, |&x| if x == 5 { panic!("item 5") } else { x }, |_, _| true);
+        });
+        assert!(r.is_err());
     }
 }
