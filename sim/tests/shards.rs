@@ -225,3 +225,25 @@ fn junit_has_time_seed_digest_and_failure_text() {
     assert_eq!(prop("digest"), rec["digest"].as_str().unwrap());
     assert_eq!(rec["digest"].as_str().unwrap().len(), 64);
 }
+
+/// Without a terminal, each result is printed as soon as it is done: the first seed's
+/// line arrives while a sweep far too long to finish is still running (so a CI job killed
+/// on a timeout still has its log up to there).
+#[test]
+fn results_are_printed_while_the_sweep_runs() {
+    use std::io::BufRead;
+    let dir = tmpdir("streaming");
+    let mut child = bin()
+        .args(["swarm", "--seeds", "1..1000000", "--heights", "2", "--jobs", "2", "--out", p(&dir)])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(still_running);
+    assert!(first.starts_with("ok seed 1: 2 heights, digest "), "{first}");
+}
