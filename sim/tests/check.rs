@@ -97,6 +97,11 @@ fn unreadable_scenarios_are_errors() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("ERROR ./b.json  validators: expected a count"), "{stdout}");
     assert!(stdout.contains("2 passed, 0 failed, 1 unreadable"), "{stdout}");
+    // --failures-only hides the passes, never an unreadable file.
+    let out = check(&[".", "--failures-only"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout.contains("ERROR ./b.json") && !stdout.contains("PASS"), "{stdout}");
     assert_eq!(check(&["nowhere"], &dir).status.code(), Some(2));
 }
 

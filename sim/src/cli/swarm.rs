@@ -126,6 +126,9 @@ pub fn swarm(o: SwarmOptions) -> i32 {
                 }
             }
         }
+        if o.sweep.failures_only && r.pass {
+            lines.clear();
+        }
         Ok(lines)
     };
     let ended =

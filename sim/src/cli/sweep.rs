@@ -47,7 +47,8 @@ pub struct Ended {
 /// `items`. `work(k, item)` runs item k and gives its record and whatever else the command
 /// needs; `on(record, Some((item, extra)))` is called for each result in order, and
 /// `on(record, None)` for each record a resumed file already held; it returns the lines
-/// to print for the result (or an exit code to stop with). `name` labels an item on the
+/// to print for the result (or an exit code to stop with), leaving out what
+/// `--failures-only` hides. `name` labels an item on the
 /// progress bar. Errors (unwritable records file, a file of another run) are reported
 /// here and come back as exit code 2.
 pub fn run<T: Send, X: Send>(
@@ -117,7 +118,7 @@ pub fn run<T: Send, X: Send>(
                     return false;
                 }
             };
-            if !(opts.failures_only && record.pass) {
+            if !lines.is_empty() {
                 let print = || lines.iter().for_each(|l| say!("{l}"));
                 if terminal { bar.suspend(print) } else { print() }
             }
