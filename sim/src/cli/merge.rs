@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 /// Failing items and stalled seeds listed by name (the counts are complete).
 const LISTED: usize = 1000;
 const LISTED_STALLS: usize = 20;
+/// Failing items printed (the JSON summary lists up to LISTED).
+const PRINTED: usize = 20;
 
 #[derive(Serialize, Default)]
 struct Spread {
@@ -363,12 +365,15 @@ fn print(s: &Summary, shards: u64) {
             if total > seeds.len() as u64 { format!(" (first {} of {total})", seeds.len()) } else { String::new() };
         say!("    {class}: seeds {}{more}", named.join(", "));
     }
-    for f in &s.failing {
+    for f in s.failing.iter().take(PRINTED) {
         let what = f.failure.clone().unwrap_or_else(|| f.outcome.clone());
         say!("  FAIL {} seed {}: {what}", f.scenario, f.seed);
     }
-    if s.failed > s.failing.len() as u64 {
-        say!("  ... {} more failing items (counts above are complete)", s.failed - s.failing.len() as u64);
+    if s.failed > PRINTED as u64 {
+        say!(
+            "  ... {} more failing items (--json lists {LISTED}; the counts above are complete)",
+            s.failed - PRINTED as u64
+        );
     }
     say!("  consensus latency p50 across seeds: {}", s.consensus_p50_ms.describe());
     say!("  block interval p50 across seeds: {}", s.block_interval_p50_ms.describe());
