@@ -348,6 +348,10 @@ pub struct Expect {
     pub marks: Option<UniqueMap<u64>>,
     /// Validator-set hand-offs the run must make.
     pub handoffs: Option<ExpectHandoffs>,
+    /// Which seeds the expectations are claimed for: "listed" (the default: the
+    /// scenario's own seeds; other seeds, from `check --seeds`, are checked for safety
+    /// only) or "any".
+    pub seeds: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Default)]
