@@ -73,8 +73,10 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         fixes: spec.protocol.fixes.clone(),
         fetch_txs: spec.network.fetch_txs,
         invalid_txs: spec.workload.invalid.clone(),
+        rejected_hashes: spec.protocol.rejected_hashes,
     });
     let genesis = Rc::new(Block::genesis(genesis_set));
+    let prefix = crate::protocol::prefix::chain_prefix(&genesis, &keys, spec.start_height);
     let honest: Vec<bool> = spec.nodes.iter().map(|n| n.honest).collect();
     let peers: Vec<NodeId> = (0..spec.nodes.len() as u32).map(NodeId).collect();
     let replicas = spec
@@ -83,7 +85,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         .enumerate()
         .map(|(i, n)| {
             let key = n.role.key_index().and_then(|k| keys.keypair(KeyId(k as u32)));
-            let r = DbftReplica::new(NodeId(i as u32), key, opts.clone(), genesis.clone());
+            let r = DbftReplica::on_chain(NodeId(i as u32), key, opts.clone(), genesis.clone(), &prefix);
             let node = byzantine::process(&spec.nodes, i, r, &peers, &keys);
             let setup = NodeSetup { honest: honest[i], clock: Clock { drift_ppm: n.clock_drift_ppm } };
             (node, setup)
@@ -154,6 +156,7 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         keys,
         schedule,
         genesis: genesis.hash,
+        prefix,
         gst: spec.liveness.gst,
         bound: spec.liveness.bound,
         max_views: spec.liveness.max_views,
