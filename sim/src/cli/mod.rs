@@ -15,6 +15,7 @@ macro_rules! say {
 pub mod check;
 pub mod diff;
 pub mod handoffs;
+pub mod list;
 pub mod merge;
 pub mod parallel;
 pub mod pins;
@@ -100,6 +101,10 @@ pub enum Command {
         /// Narrate the run on stdout, one line per event (before the summary).
         #[arg(long)]
         narrate: bool,
+        /// Heights of the message-sequence chart: "5" or "3..6" (default: the first height
+        /// with a view change, a violation or the stall).
+        #[arg(long, value_parser = run::parse_heights)]
+        sequence_heights: Option<(u32, u32)>,
     },
     /// Run the regression suite: every scenario under PATHS for each of its seeds.
     Check {
@@ -121,26 +126,57 @@ pub enum Command {
         #[arg(long)]
         long: bool,
     },
-    /// Plot latency across network models, validator counts and crashed validators.
+    /// Plot runs. With INPUT (a scenario file, a directory of reports or a report.json):
+    /// latency CDFs, height over time, views and messages per height of its runs. Without:
+    /// the sweep of latency across network models, validator counts and crashed validators.
     Plot {
-        /// Output directory for the SVGs and plot-data.json.
-        #[arg(long, default_value = "reports/plots")]
-        out: PathBuf,
-        /// Seeds per matrix cell: "1,2,3" or "1..5".
-        #[arg(long, default_value = "1..3")]
-        seeds: SeedList,
-        /// Heights per run.
+        /// A scenario file (run for --seeds, default its own seeds), a directory searched
+        /// for report.json files, or one report.json.
+        input: Option<PathBuf>,
+        /// Output directory (default: reports/plots for the sweep, reports/<name>/plots
+        /// for INPUT).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seeds: "1,2,3" or "1..5" (default: 1..3 per sweep cell; a scenario's own seeds).
+        #[arg(long)]
+        seeds: Option<SeedList>,
+        /// Sweep: heights per run.
         #[arg(long, default_value_t = 8)]
         heights: u32,
-        /// Block time T in milliseconds.
+        /// Sweep: block time T in milliseconds.
         #[arg(long, default_value_t = 15000)]
         block_time_ms: u64,
-        /// Validator counts to sweep, comma-separated.
+        /// Sweep: validator counts, comma-separated.
         #[arg(long, default_value = "4,7,10,21,50", value_delimiter = ',')]
         validators: Vec<u32>,
         #[arg(long, short, default_value_t = 1)]
         jobs: usize,
     },
+    /// Overlay the latency CDFs of several scenarios or report directories (C# vs Go, LAN
+    /// vs WAN, N = 4/7/21, a scenario and its attack variant): writes compare-cdf.svg.
+    Compare {
+        /// Scenario files, report directories or report.json files (two or more).
+        #[arg(num_args = 2.., required = true)]
+        inputs: Vec<PathBuf>,
+        /// Seeds for every scenario input (default: each scenario's own).
+        #[arg(long)]
+        seeds: Option<SeedList>,
+        #[arg(long, default_value = "reports/compare")]
+        out: PathBuf,
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+    },
+    /// List scenarios with their seeds, tags and descriptions (default: the bundled ones).
+    List {
+        /// Scenario files or directories (searched recursively for *.json).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Print whole descriptions, not only their first sentence.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Print the JSON Schema of scenario files (also in docs/scenario.schema.json).
+    Schema,
     /// Swarm testing: a random configuration per seed (≤ F faults); counterexamples to
     /// safety are written out as scenario files.
     Swarm {
@@ -246,25 +282,45 @@ pub fn main() -> i32 {
 
 fn dispatch(command: Command) -> i32 {
     match command {
-        Command::Run { scenario, seed, out, trace, quiet, narrate } => {
-            run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate })
+        Command::Run { scenario, seed, out, trace, quiet, narrate, sequence_heights } => {
+            run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate, sequence_heights })
         }
         Command::Check { paths, sweep, junit, update_digests, seeds, long } => {
             check::check(check::CheckOptions { paths, junit, update_digests, seeds, long, sweep: sweep.options() })
         }
-        Command::Plot { out, seeds, heights, block_time_ms, validators, jobs } => {
-            let seeds = match seeds.to_vec(10_000) {
+        Command::Plot { input, out, seeds, heights, block_time_ms, validators, jobs } => {
+            let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: --seeds: {e}");
                     return 2;
                 }
             };
+            if let Some(input) = input {
+                return plot::plot_runs(&input, seeds.as_deref(), out, jobs);
+            }
             if heights == 0 || block_time_ms == 0 || validators.iter().any(|&n| n == 0 || n > 1024) {
                 eprintln!("error: --heights and --block-time-ms must be > 0, --validators in 1..=1024");
                 return 2;
             }
+            let seeds = seeds.unwrap_or_else(|| vec![1, 2, 3]);
+            let out = out.unwrap_or_else(|| PathBuf::from("reports/plots"));
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
+        }
+        Command::List { paths, full } => list::list(&paths, full),
+        Command::Schema => {
+            say!("{}", crate::scenario::json_schema().trim_end());
+            0
+        }
+        Command::Compare { inputs, seeds, out, jobs } => {
+            let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --seeds: {e}");
+                    return 2;
+                }
+            };
+            plot::compare(&inputs, seeds.as_deref(), &out, jobs)
         }
         Command::Swarm { seeds, sweep, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
             if heights == 0 {
