@@ -83,6 +83,7 @@ pub fn parts(spec: &RunSpec, seed: u64) -> Parts {
         mutation: spec.protocol.mutation,
         fixes: spec.protocol.fixes.clone(),
         fetch_txs: spec.network.fetch_txs,
+        invalid_txs: spec.workload.invalid.clone(),
     });
     let genesis = Rc::new(Block::genesis(genesis_set));
     let honest: Vec<bool> = spec.nodes.iter().map(|n| n.honest).collect();

@@ -57,6 +57,19 @@ pub enum Behaviour {
     /// recovered payloads (neo-go) takes the proposal, reaches M preparations and commits to
     /// a header nobody proposed; each honest node to a different one.
     ForgeRecovery { period: Micros },
+    /// Every `period`, while it is not the primary of its current view, a validly signed
+    /// PrepareRequest of its own (current height and view, its own index, no transactions)
+    /// to everyone. Both implementations record the sender as seen and then drop it
+    /// (neo-node `OnConsensusPayload` sets LastSeenMessage before `OnPrepareRequestReceived`
+    /// checks the primary index; nspcc-dev/dbft `OnReceive` marks the sender seen before
+    /// `onPrepareRequest` does).
+    NonPrimaryRequest { period: Micros },
+    /// As primary, right before each PrepareRequest it sends, a PrepareResponse of its own
+    /// for that request to `to`. C# has no check against a response from the primary's
+    /// index: one that arrives before the request fills the request's slot, the request is
+    /// then ignored and every genuine response refused (its hash is not that payload's), so
+    /// the node cannot commit in this view. Go ignores a response from the primary.
+    PrimaryResponse { to: Vec<NodeId> },
 }
 
 impl Behaviour {
@@ -68,7 +81,8 @@ impl Behaviour {
             | Behaviour::GarbageCommits { period }
             | Behaviour::StaleSigner { period }
             | Behaviour::StaleChain { period, .. }
-            | Behaviour::ForgeRecovery { period } => Some(*period),
+            | Behaviour::ForgeRecovery { period }
+            | Behaviour::NonPrimaryRequest { period } => Some(*period),
             Behaviour::WithholdCommits { delay, .. } => Some((*delay / 4).max(1_000)),
             _ => None,
         }
@@ -88,6 +102,8 @@ impl Behaviour {
             Behaviour::StaleSigner { .. } => "stale-signer",
             Behaviour::StaleChain { .. } => "stale-chain",
             Behaviour::ForgeRecovery { .. } => "forge-recovery",
+            Behaviour::NonPrimaryRequest { .. } => "non-primary-request",
+            Behaviour::PrimaryResponse { .. } => "primary-response",
         }
     }
 }

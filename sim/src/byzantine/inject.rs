@@ -19,6 +19,7 @@ impl Byzantine {
                 Behaviour::Forge { .. } => self.forge(cx, &mut out),
                 Behaviour::GarbageCommits { .. } => self.garbage_commit(cx, &mut out),
                 Behaviour::ForgeRecovery { .. } => self.forge_recovery(cx, &mut out),
+                Behaviour::NonPrimaryRequest { .. } => self.non_primary_request(cx, &mut out),
                 Behaviour::StaleSigner { .. } => self.stale_sign(cx, &mut out),
                 Behaviour::StaleChain { from_height, .. } => self.stale_chain(cx, from_height, &mut out),
                 _ => {}
@@ -155,6 +156,30 @@ impl Byzantine {
         }
         for (to, w) in msgs {
             self.deliver(w, Some(to), out);
+        }
+    }
+
+    /// NonPrimaryRequest: a validly signed PrepareRequest at its own index, for its current
+    /// height and view, while it is not that view's primary.
+    fn non_primary_request(&mut self, cx: &mut Cx<Wire>, out: &mut Vec<Action<Wire>>) {
+        let ctx = &self.inner.ctx;
+        if ctx.watch_only() || ctx.is_primary() {
+            return;
+        }
+        let t = self.state.ticks;
+        let body = Body::PrepareRequest {
+            version: 0,
+            prev_hash: ctx.prev_hash,
+            timestamp_ms: ctx.prev_timestamp_ms + 1,
+            nonce: 0x0B_AD_9E_90 ^ t,
+            tx_hashes: Vec::new(),
+        };
+        let Some(w) = self.signed(ctx.view, body) else {
+            return;
+        };
+        cx.mark("byzantine: PrepareRequest from a non-primary");
+        if !self.effect_off("non-primary-request") {
+            self.deliver(w, None, out);
         }
     }
 

@@ -82,6 +82,7 @@ impl Byzantine {
                 }
             }
             if let Body::PrepareRequest { .. } = m.body {
+                self.primary_response(cx, m, to, out);
                 self.after_own_request(cx, m, out);
             }
         }
@@ -119,6 +120,37 @@ impl Byzantine {
             tx_hashes: tx_hashes.clone(),
         };
         Some(ConsensusMessage::signed(m.height, m.view, m.validator, body, self.key()?))
+    }
+
+    /// PrimaryResponse: ahead of our own PrepareRequest (broadcast), a PrepareResponse of our
+    /// own for it to the chosen nodes — sent first, so on equal latency it arrives first.
+    fn primary_response(
+        &mut self,
+        cx: &mut Cx<Wire>,
+        req: &Rc<ConsensusMessage>,
+        to: Option<NodeId>,
+        out: &mut Vec<Action<Wire>>,
+    ) {
+        let Some(targets) = self.behaviours.iter().find_map(|b| match b {
+            Behaviour::PrimaryResponse { to } => Some(to.clone()),
+            _ => None,
+        }) else {
+            return;
+        };
+        if to.is_some() || req.validator as usize != self.inner.ctx.primary() {
+            return;
+        }
+        let Some(key) = self.key() else { return };
+        let body = Body::PrepareResponse { preparation_hash: req.hash };
+        let msg = ConsensusMessage::signed(req.height, req.view, req.validator, body, key);
+        cx.mark("byzantine: PrepareResponse from the primary");
+        if self.effect_off("primary-response") {
+            return;
+        }
+        let w = Rc::new(Wire::Consensus(Rc::new(msg)));
+        for t in targets {
+            self.deliver(w.clone(), Some(t), out);
+        }
     }
 
     /// Our own proposal counts for double signing too.

@@ -84,6 +84,8 @@ mod tests {
             Behaviour::StaleSigner { period: p },
             Behaviour::StaleChain { period: p, from_height: 1 },
             Behaviour::ForgeRecovery { period: p },
+            Behaviour::NonPrimaryRequest { period: p },
+            Behaviour::PrimaryResponse { to: vec![] },
         ];
         for b in &all {
             match b {
@@ -98,7 +100,9 @@ mod tests {
                 | Behaviour::GarbageCommits { .. }
                 | Behaviour::StaleSigner { .. }
                 | Behaviour::StaleChain { .. }
-                | Behaviour::ForgeRecovery { .. } => {}
+                | Behaviour::ForgeRecovery { .. }
+                | Behaviour::NonPrimaryRequest { .. }
+                | Behaviour::PrimaryResponse { .. } => {}
             }
         }
         all

@@ -46,11 +46,14 @@ pub struct WorkloadOptions {
     pub withhold: Vec<Withhold>,
     /// No transactions are born after this time.
     pub until: Option<SimTime>,
+    /// Transactions chosen nodes' verifiers reject (the replicas act on it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid: Vec<crate::protocol::dbft::validity::InvalidTxs>,
 }
 
 impl Default for WorkloadOptions {
     fn default() -> Self {
-        WorkloadOptions { tx_rate_per_s: 1.0, initial_txs: 0, withhold: Vec::new(), until: None }
+        WorkloadOptions { tx_rate_per_s: 1.0, initial_txs: 0, withhold: Vec::new(), until: None, invalid: Vec::new() }
     }
 }
 

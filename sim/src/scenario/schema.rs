@@ -317,6 +317,16 @@ pub struct Workload {
     pub initial_txs: Option<u64>,
     pub until_ms: Option<f64>,
     pub withhold: Option<Vec<Withhold>>,
+    pub invalid: Option<Vec<Invalid>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invalid {
+    /// Transaction ids the verifiers reject: [first, last] inclusive.
+    pub txs: (u64, u64),
+    /// Whose verifiers reject them; absent: every node's.
+    pub nodes: Option<Vec<NodeRef>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -468,6 +478,8 @@ pub enum BehaviourSpec {
     StaleSigner { period_ms: f64 },
     StaleChain { period_ms: f64, from_height: u32 },
     ForgeRecovery { period_ms: f64 },
+    NonPrimaryRequest { period_ms: f64 },
+    PrimaryResponse { to: Vec<NodeRef> },
 }
 
 #[derive(Clone, Debug, Deserialize)]

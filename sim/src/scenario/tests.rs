@@ -60,6 +60,26 @@ pub const BAD: &[(&str, &str, &str)] = &[
         "workload.withhold[0].until_ms",
         "",
     ),
+    (r#"{"workload": {"invalid": [{"txs": [0, 1]}]}}"#, "workload.invalid[0].txs", "1 ≤ first"),
+    (r#"{"workload": {"invalid": [{"txs": [3, 2]}]}}"#, "workload.invalid[0].txs", "first ≤ last"),
+    (r#"{"workload": {"invalid": [{"txs": [1, 1], "nodes": []}]}}"#, "workload.invalid[0].nodes", "at least one"),
+    (
+        r#"{"workload": {"invalid": [{"txs": [1, 1], "nodes": ["R9"]}]}}"#,
+        "workload.invalid[0].nodes[0]",
+        "unknown node",
+    ),
+    (r#"{"workload": {"invalid": [{"txs": [1, 1], "node": ["R0"]}]}}"#, "workload.invalid[0].node", "unknown field"),
+    (
+        r#"{"byzantine": [{"node": "R0", "behaviours": [{"kind": "primary-response"}]}]}"#,
+        "byzantine[0].behaviours[0]",
+        "to",
+    ),
+    (
+        r#"{"byzantine": [{"node": "R0", "behaviours": [{"kind": "non-primary-request", "period_ms": 0.5}]}]}"#,
+        "byzantine[0].behaviours[0].period_ms",
+        "at least 1 ms",
+    ),
+    (r#"{"protocol": {"fixes": ["extend-after-commit-checks"]}}"#, "protocol.fixes[0]", "extend-after-commit-check"),
     (r#"{"validators": []}"#, "validators", "at least one"),
     (r#"{"validators": 0}"#, "validators", "at least 1"),
     (

@@ -163,7 +163,17 @@ pub fn generate_with(seed: u64, heights: u32, mutation: Option<Mutation>, handof
                     9 => {
                         format!(r#"{{"kind": "garbage-commits", "period_ms": {}}}"#, rng.range_inclusive(t / 10, 5 * t))
                     }
-                    _ => format!(r#"{{"kind": "selective-delivery", "to": [{other}]}}"#),
+                    _ => match rng.below(4) {
+                        0 => format!(r#"{{"kind": "selective-delivery", "to": [{other}]}}"#),
+                        1 => {
+                            format!(r#"{{"kind": "forge-recovery", "period_ms": {}}}"#, rng.range_inclusive(t / 10, t))
+                        }
+                        2 => format!(
+                            r#"{{"kind": "non-primary-request", "period_ms": {}}}"#,
+                            rng.range_inclusive(t / 10, t)
+                        ),
+                        _ => format!(r#"{{"kind": "primary-response", "to": [{other}]}}"#),
+                    },
                 };
                 byzantine.push(format!(
                     r#"{{"node": {node}, "from_ms": {}, "behaviours": [{b}]}}"#,

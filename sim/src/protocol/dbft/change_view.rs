@@ -54,8 +54,10 @@ impl DbftReplica {
         let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
         self.ctx.change_views[me] = Some(msg.clone());
         cx.note(Note::ChangeViewSent { height: h, view: v, reason: reason as u8 });
-        if reason == ChangeViewReason::TxNotFound {
-            cx.mark("ChangeView sent with reason TxNotFound");
+        match reason {
+            ChangeViewReason::TxNotFound => cx.mark("ChangeView sent with reason TxNotFound"),
+            ChangeViewReason::TxInvalid => cx.mark("ChangeView sent with reason TxInvalid"),
+            _ => {}
         }
         cx.broadcast(Rc::new(Wire::Consensus(msg)));
     }

@@ -122,15 +122,29 @@ impl DbftReplica {
             }
         }
         if msg.view == self.ctx.view {
-            self.extend_timer(cx, 4);
+            // Both implementations extend before the block signature is checked (neo-node
+            // `OnCommitReceived`: ExtendTimerByFactor(4) ahead of VerifySignature; nspcc-dev/dbft
+            // `onCommit`: extendTimer(4) ahead of header.Verify), and a bad Commit is not
+            // kept, so its sender can extend again and again (FINDINGS.md #8). The fix
+            // extends only for a Commit that is kept.
+            let after_check = self.fixed(Fix::ExtendAfterCommitCheck);
+            if !after_check {
+                self.extend_timer(cx, 4);
+            }
             if self.ctx.proposal.is_none() {
                 // Header unknown yet: keep it, verify when the request arrives.
                 self.ctx.commits[i] = Some(msg.clone());
             } else if self.commit_signature_valid(cx, i, signature) {
                 self.ctx.commits[i] = Some(msg.clone());
-                self.check_commits(cx);
             } else {
                 cx.reject(MsgKind::Commit, RejectReason::BadSignature);
+                return;
+            }
+            if after_check {
+                self.extend_timer(cx, 4);
+            }
+            if self.ctx.proposal.is_some() {
+                self.check_commits(cx);
             }
             return;
         }

@@ -18,8 +18,8 @@
 //!
 //! This file holds the replica's state, Initialize (§1.6) and the wiring to the engine.
 //!
-//! Deliberately left out: transaction validity and policy limits beyond the transaction
-//! count (every transaction is valid; TxInvalid / TxRejectedByPolicy never fire), Neo's
+//! Deliberately left out: policy limits beyond the transaction count (TxRejectedByPolicy
+//! never fires; transactions are valid unless a scenario names them, `validity.rs`), Neo's
 //! witness scripts (a certificate is a list of signatures) and the wall clock (the
 //! PrepareRequest nonce is derived from the proposer's key, height, view and local time).
 
@@ -34,6 +34,7 @@ pub mod receive;
 pub mod recovery;
 pub mod semantics;
 pub mod timer;
+pub mod validity;
 
 #[cfg(test)]
 mod fetch_tests;
@@ -88,6 +89,13 @@ crate::names::named_enum! {
         /// Byzantine validator can make others accept a PrepareRequest and PrepareResponses
         /// nobody signed (FINDINGS.md #11).
         VerifyRecoveredPayloads = "verify-recovered-payloads",
+        /// Extend the timer for a Commit of the current view only once it is stored: after
+        /// its block signature checked out, or when the header is not known yet (the slot
+        /// then holds it, so the sender cannot extend again). Without it both
+        /// implementations extend by 4T/M before the check and drop a bad Commit, so a
+        /// Byzantine validator sending garbage Commits keeps honest timers from expiring
+        /// (FINDINGS.md #8).
+        ExtendAfterCommitCheck = "extend-after-commit-check",
     }
 }
 
@@ -108,6 +116,8 @@ pub struct DbftOptions {
     pub fixes: Vec<Fix>,
     /// Backups ask their peers for a proposal's missing transactions (fetch.rs).
     pub fetch_txs: bool,
+    /// Transactions chosen nodes' verifiers reject (validity.rs); empty: all valid.
+    pub invalid_txs: Vec<validity::InvalidTxs>,
 }
 
 #[cfg(test)]
@@ -124,6 +134,7 @@ impl DbftOptions {
             mutation: None,
             fixes: Vec::new(),
             fetch_txs: false,
+            invalid_txs: Vec::new(),
         }
     }
 }

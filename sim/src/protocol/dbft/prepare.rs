@@ -13,7 +13,13 @@ impl DbftReplica {
     pub(super) fn send_prepare_request(&mut self, cx: &mut Cx<Wire>) {
         let Some(me) = self.ctx.my_index else { return };
         let Some(key) = self.key.clone() else { return };
-        let txs: Vec<TxId> = self.ledger.proposal_txs(self.opts.max_tx_per_block);
+        let txs: Vec<TxId> = if self.opts.invalid_txs.is_empty() {
+            self.ledger.proposal_txs(self.opts.max_tx_per_block)
+        } else {
+            // A primary leaves out what its own verifier rejects (it never pools them).
+            let all = self.ledger.proposal_txs(usize::MAX);
+            all.into_iter().filter(|&t| !self.rejects_tx(t)).take(self.opts.max_tx_per_block).collect()
+        };
         let timestamp_ms = Self::now_ms(cx).max(self.ctx.prev_timestamp_ms.saturating_add(1));
         let nonce = self.nonce(cx);
         let (h, v) = (self.ctx.height, self.ctx.view);
@@ -54,6 +60,10 @@ impl DbftReplica {
             return;
         }
         if msg.view != self.ctx.view || msg.validator as usize != self.ctx.primary() {
+            if msg.view == self.ctx.view {
+                // Both record the sender as seen first (receive.rs), then drop it.
+                cx.mark("PrepareRequest from a non-primary ignored");
+            }
             return;
         }
         let Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } = &msg.body else {
@@ -144,7 +154,7 @@ impl DbftReplica {
 
     /// CheckPrepareResponse: all transactions present → backups send their PrepareResponse.
     pub(super) fn check_prepare_response(&mut self, cx: &mut Cx<Wire>) {
-        if self.missing_txs() != 0 {
+        if self.missing_txs() != 0 || self.reject_invalid_proposal(cx) {
             return;
         }
         if self.semantics().go_request_verification() && !self.proposal_block_valid() {
@@ -196,16 +206,29 @@ impl DbftReplica {
             return;
         }
         if self.semantics().ignores_response_from_primary() && msg.validator as usize == c.primary() {
+            cx.mark("Go: PrepareResponse from the primary ignored");
             return;
         }
         if c.preparations[msg.validator as usize].is_some() || self.not_accepting_payloads_due_to_view_changing() {
             return;
         }
-        if let Some(req) = c.request()
-            && *preparation_hash != req.hash
+        let slot = if self.semantics().compares_response_with_primary_slot() {
+            c.preparations[c.primary()].as_ref()
+        } else {
+            c.request()
+        };
+        if let Some(first) = slot
+            && *preparation_hash != first.hash
         {
-            cx.mark("PrepareResponse for another request");
+            cx.mark(if matches!(first.body, Body::PrepareRequest { .. }) {
+                "PrepareResponse for another request"
+            } else {
+                "C#: PrepareResponse refused: the primary's own PrepareResponse holds the request slot"
+            });
             return;
+        }
+        if msg.validator as usize == c.primary() {
+            cx.mark("C#: the primary's PrepareResponse stored in the request slot");
         }
         self.extend_timer(cx, 2);
         self.ctx.preparations[msg.validator as usize] = Some(msg.clone());

@@ -138,6 +138,18 @@ impl Semantics {
         self == Semantics::Go
     }
 
+    /// OnPrepareResponse: C# compares a response's preparation hash with the hash of
+    /// whatever payload fills the primary's slot (neo-node `ConsensusService.OnMessage.cs`
+    /// `OnPrepareResponseReceived`). A primary's own PrepareResponse that arrived before its
+    /// request fills that slot, so every genuine response is refused there and the backup
+    /// is out of the view. Go never stores a primary's response (above), so its slot holds
+    /// the request or, at a Go primary that answered its own request, that answer — which
+    /// the simulator does not compare against (Go's `onPrepareResponse` finds no request
+    /// there, logs and keeps the response).
+    pub fn compares_response_with_primary_slot(self) -> bool {
+        self == Semantics::CSharp
+    }
+
     /// §1.7 OnPrepareRequest: which checks a request must pass, and what failing them does.
     /// C# ignores a request whose version, previous hash, transaction count or timestamp
     /// (≤ previous block, > now + 8T) is wrong, or that lists a transaction already on

@@ -1039,3 +1039,159 @@ fn csharp_handles_recovered_change_views_twice() {
         assert_eq!(answered, sem == Semantics::CSharp, "{sem:?}: {:?}", out.kinds());
     }
 }
+
+/// Both implementations extend the timer by 4T/M for a Commit of the current view before
+/// they check its block signature, and keep only a Commit that passes (neo-node
+/// `ConsensusService.OnMessage.cs` `OnCommitReceived`: ExtendTimerByFactor(4) ahead of
+/// VerifySignature; nspcc-dev/dbft `dbft.go` `onCommit`: extendTimer(4) ahead of
+/// header.Verify, which clears the slot on failure). So a garbage Commit extends, and its
+/// sender can extend again with the next one. The `extend-after-commit-check` fix extends
+/// only for a Commit that is kept.
+#[test]
+fn a_garbage_commit_extends_before_its_check_unless_fixed() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        for fixed in [false, true] {
+            let mut k = Kit::new(4, sem);
+            if fixed {
+                Rc::make_mut(&mut k.opts).fixes = vec![Fix::ExtendAfterCommitCheck];
+            }
+            let (mut r, _) = backup_with_request(&k);
+            let before = r.timer.deadline.0;
+            let tag = format!("{sem:?} fixed={fixed}");
+            let garbage = |s: u128| k.msg(0, 1, 0, Body::Commit { signature: crate::protocol::crypto::Signature(s) });
+            let first = deliver(&k, &mut r, 150, 0, garbage(0xbad));
+            let second = deliver(&k, &mut r, 160, 0, garbage(0xbad2));
+            assert!(r.ctx.commits[0].is_none(), "{tag}: a bad Commit is not kept");
+            if fixed {
+                assert!(first.timers.is_empty() && second.timers.is_empty(), "{tag}: no extension");
+                assert_eq!(r.timer.deadline.0, before, "{tag}");
+            } else {
+                assert_eq!(first.timers, vec![SimTime(before + 4 * T / 3)], "{tag}");
+                assert_eq!(second.timers, vec![SimTime(before + 8 * T / 3)], "{tag}: and again");
+            }
+            // A genuine Commit still extends, with or without the fix.
+            let header = r.ctx.proposal.as_ref().unwrap().header_hash;
+            let sig = crate::protocol::block::sign_header(&k.ring.keypair(KeyId(3)).unwrap(), &header);
+            let deadline = r.timer.deadline.0;
+            let out = deliver(&k, &mut r, 170, 3, k.msg(3, 1, 0, Body::Commit { signature: sig }));
+            assert_eq!(out.timers, vec![SimTime(deadline + 4 * T / 3)], "{tag}: a kept Commit extends");
+            assert!(r.ctx.commits[3].is_some(), "{tag}");
+        }
+    }
+}
+
+/// A validly signed PrepareRequest from a validator that is not the primary: both
+/// implementations record the sender as seen (neo-node `ConsensusService.OnMessage.cs`
+/// `OnConsensusPayload` sets LastSeenMessage before dispatching; nspcc-dev/dbft `dbft.go`
+/// `OnReceive` marks the sender seen before `onPrepareRequest`), then drop it because the
+/// sender is not the primary (`OnPrepareRequestReceived`, `onPrepareRequest`). Go counts a
+/// validator it has not heard from in this view as lost, so the drop still changes that
+/// count; nothing else changes.
+#[test]
+fn a_non_primary_request_marks_its_sender_seen_and_is_dropped() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let k = Kit::new(4, sem);
+        let mut r = k.replica(2);
+        start(&k, &mut r, 0);
+        let failed = r.count_failed();
+        let out = deliver(&k, &mut r, 10, 3, request(&k, 3, 0));
+        assert!(out.sent.is_empty() && out.timers.is_empty(), "{sem:?}: {:?}", out.kinds());
+        assert!(!r.ctx.request_sent_or_received() && r.ctx.proposal.is_none(), "{sem:?}");
+        if sem == Semantics::Go {
+            assert_eq!(r.count_failed(), failed - 1, "Go: R3 is no longer counted as lost");
+        } else {
+            assert_eq!((failed, r.count_failed()), (0, 0), "C#: nobody is lost at the first height");
+        }
+        // The genuine request is still accepted afterwards.
+        let out = deliver(&k, &mut r, 20, 1, request(&k, 1, 0));
+        assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse], "{sem:?}");
+    }
+}
+
+/// A PrepareResponse from the primary's index, arriving before its PrepareRequest. Go
+/// ignores it (nspcc-dev/dbft `dbft.go` `onPrepareResponse`: "ignoring PrepareResponse from
+/// primary node"). C# has no such check (neo-node `ConsensusService.OnMessage.cs`
+/// `OnPrepareResponseReceived`): it stores it in the primary's slot, so
+/// RequestSentOrReceived holds and `OnPrepareRequestReceived` ignores the real request; and
+/// a genuine response is compared with the hash of the payload in that slot — the
+/// primary's response, not its request — and refused. The backup cannot commit in this view.
+#[test]
+fn a_primary_response_ahead_of_the_request_knocks_a_csharp_backup_out_of_the_view() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let k = Kit::new(4, sem);
+        let mut r = k.replica(2);
+        start(&k, &mut r, 0);
+        let req = request(&k, 1, 0);
+        deliver(&k, &mut r, 10, 1, response(&k, 1, 0, &req));
+        let on_request = deliver(&k, &mut r, 20, 1, req.clone());
+        deliver(&k, &mut r, 30, 3, response(&k, 3, 0, &req));
+        if sem == Semantics::CSharp {
+            assert!(on_request.sent.is_empty(), "C#: the request is ignored");
+            assert!(r.ctx.proposal.is_none() && r.ctx.request().is_none(), "C#: no proposal");
+            assert!(r.ctx.preparations[3].is_none(), "C#: R3's genuine response is refused");
+        } else {
+            assert_eq!(on_request.kinds(), vec![MsgKind::PrepareResponse], "Go: answers the request");
+            assert!(r.ctx.preparations[3].is_some(), "Go: R3's response counts");
+            assert!(r.ctx.commit_sent(), "Go: request + two responses = M → Commit");
+        }
+    }
+}
+
+/// A backup whose verifier rejects a proposed transaction answers with ChangeView reason
+/// TxInvalid instead of a PrepareResponse (neo-node `ConsensusService.AddTransaction`
+/// → RequestChangeView(TxInvalid); nspcc-dev/dbft `dbft.go` `createAndCheckBlock` failing
+/// neo-go's `verifyBlock` → TxInvalid). A node whose verifier accepts it responds; a primary
+/// never proposes a transaction its own verifier rejects (it would not be in its mempool).
+#[test]
+fn a_rejected_transaction_gives_tx_invalid_and_is_never_proposed() {
+    use super::validity::InvalidTxs;
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let mut k = Kit::new(4, sem);
+        let only = |i: u32| InvalidTxs { nodes: Some(vec![NodeId(i)]), first: 5, last: 5 };
+        Rc::make_mut(&mut k.opts).invalid_txs = vec![only(2), only(1)];
+        let req = k.msg(
+            1,
+            1,
+            0,
+            Body::PrepareRequest {
+                version: 0,
+                prev_hash: k.genesis.hash,
+                timestamp_ms: 10,
+                nonce: 1,
+                tx_hashes: vec![5],
+            },
+        );
+        for (me, rejects) in [(2, true), (0, false)] {
+            let mut r = k.replica(me);
+            run(&k.ring, 0, |cx| r.on_transaction(cx, 5));
+            start(&k, &mut r, 0);
+            hear_from_all(&k, &mut r, 0, 4, me);
+            let out = deliver(&k, &mut r, 10, 1, req.clone());
+            if rejects {
+                let Body::ChangeView { reason, .. } = out.sent[0].body else { panic!("{sem:?}: {:?}", out.kinds()) };
+                assert_eq!(reason, ChangeViewReason::TxInvalid, "{sem:?}");
+                assert!(!r.ctx.response_sent(), "{sem:?}");
+            } else {
+                assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse], "{sem:?}: R0's verifier accepts it");
+            }
+        }
+        // The primary R1 rejects transaction 5 itself and proposes only 6.
+        let mut p = k.replica(1);
+        run(&k.ring, 0, |cx| {
+            p.on_transaction(cx, 5);
+            p.on_transaction(cx, 6);
+        });
+        let mut sent = start(&k, &mut p, 0).sent;
+        if sem == Semantics::CSharp {
+            sent = fire(&k, &mut p, T).sent; // C#: the first primary waits T
+        }
+        let proposed: Vec<_> = sent
+            .iter()
+            .filter_map(|m| match &m.body {
+                Body::PrepareRequest { tx_hashes, .. } => Some(tx_hashes.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(proposed, vec![vec![6]], "{sem:?}");
+    }
+}

@@ -114,6 +114,8 @@ fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names)
             B::SelectiveDelivery { to } => Behaviour::SelectiveDelivery { to: names.nodes(&format!("{p}.to"), to)? },
             B::GarbageCommits { period_ms } => Behaviour::GarbageCommits { period: period(*period_ms)? },
             B::ForgeRecovery { period_ms } => Behaviour::ForgeRecovery { period: period(*period_ms)? },
+            B::NonPrimaryRequest { period_ms } => Behaviour::NonPrimaryRequest { period: period(*period_ms)? },
+            B::PrimaryResponse { to } => Behaviour::PrimaryResponse { to: names.nodes(&format!("{p}.to"), to)? },
             B::StaleSigner { period_ms } => Behaviour::StaleSigner { period: period(*period_ms)? },
             B::StaleChain { period_ms, from_height } => {
                 if *from_height == 0 {

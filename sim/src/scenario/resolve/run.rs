@@ -27,6 +27,20 @@ pub(super) fn resolve_workload(w: schema::Workload, lookup: &Names) -> Result<Wo
         let until = wh.until_ms.map(|u| time_ms(&format!("{path}.until_ms"), u)).transpose()?;
         withhold.push(Withhold { nodes, first, last, until });
     }
+    let mut invalid = Vec::new();
+    for (i, inv) in w.invalid.unwrap_or_default().iter().enumerate() {
+        let path = format!("workload.invalid[{i}]");
+        let (first, last) = inv.txs;
+        if first == 0 || last < first {
+            return err(format!("{path}.txs"), "must be [first, last] with 1 ≤ first ≤ last");
+        }
+        let nodes = match &inv.nodes {
+            Some(n) if n.is_empty() => return err(format!("{path}.nodes"), "must list at least one node"),
+            Some(n) => Some(lookup.nodes(&format!("{path}.nodes"), n)?),
+            None => None,
+        };
+        invalid.push(crate::protocol::dbft::validity::InvalidTxs { nodes, first, last });
+    }
     let initial_txs = w.initial_txs.unwrap_or(0);
     if initial_txs > 1_000_000 {
         return err("workload.initial_txs", "must be at most 1000000");
@@ -36,6 +50,7 @@ pub(super) fn resolve_workload(w: schema::Workload, lookup: &Names) -> Result<Wo
         initial_txs,
         withhold,
         until: w.until_ms.map(|u| time_ms("workload.until_ms", u)).transpose()?,
+        invalid,
     })
 }
 
