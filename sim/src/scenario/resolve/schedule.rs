@@ -37,13 +37,13 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
             let Some(kind) = MsgKind::parse(kind) else {
                 let known: Vec<&str> = MsgKind::ALL.iter().map(|k| k.name()).collect();
                 return err(
-                    &format!("{path}.kind"),
+                    format!("{path}.kind"),
                     format!("unknown message type \"{kind}\" (known: {})", known.join(", ")),
                 );
             };
             let hex_ok = (8..=64).contains(&msg.len()) && msg.bytes().all(|b| b.is_ascii_hexdigit());
             if !hex_ok {
-                return err(&format!("{path}.msg"), "must be 8 to 64 hex digits of the message's content hash");
+                return err(format!("{path}.msg"), "must be 8 to 64 hex digits of the message's content hash");
             }
             Ok(Envelope { from, to, kind, msg: msg.to_ascii_lowercase() })
         };
