@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked -q
 bin=target/release/dbft-sim
 out=$(mktemp -d)
-run() { echo "\$ dbft-sim explore $*"; /usr/bin/time -f "  wall %e s, peak RSS %M KB" "$bin" explore "$@" --out "$out" 2>&1 | grep -v "^dbft-sim explore:" ; }
+run() { echo "\$ dbft-sim explore $*"; /usr/bin/time -f "  wall %e s, peak RSS %M KB" "$bin" explore "$@" --out "$out" 2>&1 | grep -v "^dbft-sim explore:" || true; }
 # Throughput: BFS with a state budget (BFS keeps the frontier's full states: memory-bound).
 run scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --max-states 100000
 # Throughput: DFS (the frontier is a stack: tables dominate memory).
