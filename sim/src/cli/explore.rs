@@ -31,6 +31,8 @@ pub struct ExploreOptions {
     pub reduce: bool,
     /// Deliver recovery messages.
     pub recovery: bool,
+    /// Shrink the written schedules step by step.
+    pub shrink: bool,
 }
 
 /// What the explorer cannot model, by the field that asks for it.
@@ -182,7 +184,17 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             ids.join(", "),
             v.detail
         );
-        match write_and_replay(&out, &original, &spec, &name, &description, bounds.heights, &v.steps, expect) {
+        match write_and_replay(
+            &out,
+            &original,
+            &spec,
+            &name,
+            &description,
+            bounds.heights,
+            &v.steps,
+            expect,
+            opts.shrink.then_some(&bounds),
+        ) {
             Ok(line) => say!("    {line}"),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -234,7 +246,17 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                 st.class.as_str(),
                 st.stall.reason
             );
-            match write_and_replay(&out, &original, &spec, &name, &description, bounds.heights, &st.steps, expect) {
+            match write_and_replay(
+                &out,
+                &original,
+                &spec,
+                &name,
+                &description,
+                bounds.heights,
+                &st.steps,
+                expect,
+                opts.shrink.then_some(&bounds),
+            ) {
                 Ok(line) => say!("    {line}"),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -304,6 +326,50 @@ pub fn scheduled_scenario(
     Value::Object(m)
 }
 
+/// What a replay of a schedule shows: the violated invariants, the stall class, and
+/// whether it ends settled (nothing in flight). None: a step was not possible.
+type Shows = Option<(Vec<crate::invariants::InvariantId>, Option<StallClass>, bool)>;
+
+fn shows(spec: &RunSpec, recovery: bool) -> Shows {
+    let r = world::run(spec, spec.seed, None, false);
+    if r.schedule_error.is_some() {
+        return None;
+    }
+    let mut ids: Vec<_> = r.checkers.violations.iter().map(|v| v.id).collect();
+    ids.sort();
+    ids.dedup();
+    Some((ids, r.stall.map(|s| s.class), crate::explore::schedule::settles(spec, spec.seed, recovery)))
+}
+
+/// Step-level shrinking: removes steps one at a time, keeping a removal when the replay
+/// still shows the same (same violations, same stall class, still settled under the
+/// search's recovery bound), until no single removal does. The result is 1-minimal, not
+/// necessarily the shortest schedule. A shrunk stuck state is settled with the same
+/// diagnosis; that it cannot finish is not searched again.
+fn shrink_steps(original: &Value, spec: &RunSpec, b: &Bounds, steps: &[Step]) -> Result<Vec<Step>, String> {
+    let doc = scheduled_scenario(original, spec, "shrink", "", b.heights, steps, json!({}));
+    let mut replay = scenario::parse(&doc.to_string(), "shrink").map_err(|e| e.to_string())?;
+    let target = shows(&replay, b.recovery);
+    if target.is_none() {
+        return Err("the found schedule does not replay".into());
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        let mut i = 0;
+        while i < replay.schedule.len() {
+            let removed = replay.schedule.remove(i);
+            if !replay.schedule.is_empty() && shows(&replay, b.recovery) == target {
+                changed = true;
+            } else {
+                replay.schedule.insert(i, removed);
+                i += 1;
+            }
+        }
+    }
+    Ok(replay.schedule)
+}
+
 /// Writes the scheduled scenario to `<out>/<name>.json` and runs it: the line says where
 /// it went and whether `run` reproduces the expectation.
 #[allow(clippy::too_many_arguments)]
@@ -316,7 +382,13 @@ fn write_and_replay(
     heights: u32,
     steps: &[Step],
     expect: Value,
+    shrink: Option<&Bounds>,
 ) -> Result<String, String> {
+    let steps = match shrink {
+        Some(b) => shrink_steps(original, spec, b, steps)?,
+        None => steps.to_vec(),
+    };
+    let steps = steps.as_slice();
     let doc = scheduled_scenario(original, spec, name, description, heights, steps, expect);
     let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
     let file = out.join(format!("{name}.json"));

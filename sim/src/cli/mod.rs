@@ -195,6 +195,10 @@ pub enum Command {
         /// never delivered, as in the TLA+ models: the space is far larger with them).
         #[arg(long)]
         recovery: bool,
+        /// Shrink each written schedule: drop steps one at a time while the replay shows
+        /// the same violations or stall class (and stays settled).
+        #[arg(long)]
+        shrink: bool,
     },
     /// Shrink a counterexample: remove faults and simplify the network while the run still
     /// violates the same safety invariants (or stalls the same way); write the smaller
@@ -298,6 +302,7 @@ fn dispatch(command: Command) -> i32 {
             show_schedules,
             no_reduce,
             recovery,
+            shrink,
         } => explore::run(
             &scenario,
             explore::ExploreOptions {
@@ -312,6 +317,7 @@ fn dispatch(command: Command) -> i32 {
                 show_schedules,
                 reduce: !no_reduce,
                 recovery,
+                shrink,
             },
         ),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
