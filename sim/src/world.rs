@@ -84,8 +84,10 @@ pub fn parts(spec: &RunSpec, seed: u64) -> Parts {
         fixes: spec.protocol.fixes.clone(),
         fetch_txs: spec.network.fetch_txs,
         invalid_txs: spec.workload.invalid.clone(),
+        rejected_hashes: spec.protocol.rejected_hashes,
     });
     let genesis = Rc::new(Block::genesis(genesis_set));
+    let prefix = crate::protocol::prefix::chain_prefix(&genesis, &keys, spec.start_height);
     let honest: Vec<bool> = spec.nodes.iter().map(|n| n.honest).collect();
     let peers: Vec<NodeId> = (0..spec.nodes.len() as u32).map(NodeId).collect();
     let nodes = spec
@@ -94,7 +96,7 @@ pub fn parts(spec: &RunSpec, seed: u64) -> Parts {
         .enumerate()
         .map(|(i, n)| {
             let key = n.role.key_index().and_then(|k| keys.keypair(KeyId(k as u32)));
-            let r = DbftReplica::new(NodeId(i as u32), key, opts.clone(), genesis.clone());
+            let r = DbftReplica::on_chain(NodeId(i as u32), key, opts.clone(), genesis.clone(), &prefix);
             byzantine::process(&spec.nodes, i, r, &peers, &keys)
         })
         .collect();
@@ -104,6 +106,7 @@ pub fn parts(spec: &RunSpec, seed: u64) -> Parts {
         keys: keys.clone(),
         schedule,
         genesis: genesis.hash,
+        prefix,
         gst: spec.liveness.gst,
         bound: spec.liveness.bound,
         max_views: spec.liveness.max_views,

@@ -189,3 +189,70 @@ fn initial_transactions_are_in_block_one_under_both_semantics() {
         assert_eq!(first.0, Some(5), "{semantics}: block 1 holds the five pooled transactions");
     }
 }
+
+#[test]
+fn a_run_starting_at_height_5_finalises_5_onwards_with_the_usual_primaries() {
+    // Heights 1..4 are final before the run; the run decides 5..10. Per height the happy
+    // path is the same as from genesis (1 request, N−1 responses, N commits), and the
+    // view-0 primary of height h is h mod N. What differs from a start at height 1 is Go's
+    // zero timer: it applies only at height 1 (initializeConsensus), so a Go network
+    // starting at 5 sends no RecoveryRequest at all, while C# nodes ask once at start
+    // whatever the height (OnStart).
+    const FIRST: u64 = 5;
+    const LAST: u64 = 10;
+    for semantics in ["csharp", "go"] {
+        let n = 4u64;
+        let s = spec(&format!(
+            r#"{{"validators": {n}, "start_height": {FIRST}, "protocol": {{"semantics": "{semantics}", "block_time_ms": 1000}},
+                "network": {{"preset": "ideal"}}, "stop": {{"heights": {LAST}}}}}"#
+        ));
+        let (r, rep) = run(&s, 1);
+        let tag = semantics;
+        assert_eq!(rep.outcome.kind, OutcomeKind::Ok, "{tag}: {:?}", rep.outcome);
+        assert_eq!((rep.heights.start as u64, rep.heights.finalised as u64), (FIRST, LAST), "{tag}");
+        let heights: Vec<u64> = rep.per_height.iter().map(|h| h.height as u64).collect();
+        assert_eq!(heights, (FIRST..=LAST).collect::<Vec<_>>(), "{tag}: the report names the run's heights");
+        for h in &rep.per_height {
+            assert_eq!(h.view, 0, "{tag}: height {} needed a view change", h.height);
+            assert_eq!(h.primary, format!("R{}", h.height as u64 % n), "{tag}: height {}", h.height);
+        }
+        let m = &r.metrics;
+        let sent = |k| m.kind(k).sent;
+        let count = LAST - FIRST + 1;
+        assert_eq!(sent(MsgKind::PrepareRequest), count, "{tag}");
+        assert_eq!(sent(MsgKind::PrepareResponse), count * (n - 1), "{tag}");
+        assert_eq!(sent(MsgKind::Commit), count * n, "{tag}");
+        assert_eq!(sent(MsgKind::ChangeView), 0, "{tag}");
+        let (rr, rm) = if semantics == "go" { (0, 0) } else { (n, n * (f_of(n) + 1)) };
+        assert_eq!(sent(MsgKind::RecoveryRequest), rr, "{tag}");
+        assert_eq!(sent(MsgKind::RecoveryMessage), rm, "{tag}");
+        assert!(r.checkers.violations.is_empty(), "{tag}: {:?}", r.checkers.violations);
+    }
+}
+
+#[test]
+fn start_height_is_validated_with_its_field_path() {
+    let bad = |json: &str, path: &str| {
+        let e = scenario::parse(json, "test").expect_err(json);
+        assert!(e.to_string().contains(path), "{json}: {e}");
+    };
+    bad(r#"{"start_height": 0}"#, "start_height");
+    bad(r#"{"start_height": 1000000}"#, "start_height");
+    bad(r#"{"start_height": 5, "stop": {"heights": 4}}"#, "stop.heights");
+    bad(
+        r#"{"validators": {"count": 4, "candidates": 1}, "start_height": 5,
+            "changes": [{"do": "join", "node": "C0", "at_height": 3}]}"#,
+        "changes[0].at_height",
+    );
+    // Default stop: ten heights from the start.
+    let s = spec(r#"{"start_height": 5}"#);
+    assert_eq!((s.start_height, s.stop.heights), (5, Some(14)));
+}
+
+#[test]
+fn rejected_hashes_is_a_csharp_option() {
+    let e = scenario::parse(r#"{"protocol": {"semantics": "go", "rejected_hashes": true}}"#, "test").unwrap_err();
+    assert!(e.to_string().contains("protocol.rejected_hashes"), "{e}");
+    assert!(spec(r#"{"protocol": {"rejected_hashes": true}}"#).protocol.rejected_hashes);
+    assert!(!spec("{}").protocol.rejected_hashes);
+}

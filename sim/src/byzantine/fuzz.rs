@@ -87,6 +87,7 @@ impl Harness {
             keys: Rc::new(ring.clone()),
             schedule: crate::invariants::custody_model::ScheduleSpec::fixed(set),
             genesis: genesis.hash,
+            prefix: Vec::new(),
             gst: None,
             bound: SimTime::from_secs(1),
             max_views: 0,
@@ -206,7 +207,7 @@ impl Harness {
         };
         let compact_sig = |x: u64| Signature(x as u128 | ((x as u128) << 64));
         let body = match f.kind {
-            0 => Body::ChangeView { timestamp_ms: w(0), reason: ChangeViewReason::Timeout },
+            0 => Body::ChangeView { timestamp_ms: w(0), reason: ChangeViewReason::Timeout, rejected: Vec::new() },
             1 => Body::PrepareRequest {
                 version: (w(1) % 2) as u32,
                 prev_hash: if w(2) % 3 == 0 { Hash32::of(&w(2).to_le_bytes()) } else { target.ctx.prev_hash },

@@ -56,7 +56,7 @@ impl Byzantine {
     fn flood(&mut self, cx: &mut Cx<Wire>, forged_view: Option<u8>, stale: bool, out: &mut Vec<Action<Wire>>) {
         let v = self.inner.ctx.view;
         let ts = cx.now.0 / 1000 + self.state.ticks;
-        let cv = |reason| Body::ChangeView { timestamp_ms: ts, reason };
+        let cv = |reason| Body::ChangeView { timestamp_ms: ts, reason, rejected: Vec::new() };
         let mut views = vec![v];
         if let Some(f) = forged_view {
             views.push(f);
@@ -194,7 +194,7 @@ impl Byzantine {
             return;
         };
         let t = self.state.ticks;
-        let cv = Body::ChangeView { timestamp_ms: t, reason: ChangeViewReason::Timeout };
+        let cv = Body::ChangeView { timestamp_ms: t, reason: ChangeViewReason::Timeout, rejected: Vec::new() };
         let mut forged = Vec::new();
         // A signature that is not anybody's.
         let mut bad = ConsensusMessage::signed(h, v, me, cv.clone(), &key);
@@ -285,7 +285,7 @@ impl Byzantine {
                 h,
                 v,
                 index,
-                Body::ChangeView { timestamp_ms: ts, reason: ChangeViewReason::Timeout },
+                Body::ChangeView { timestamp_ms: ts, reason: ChangeViewReason::Timeout, rejected: Vec::new() },
                 key,
             ));
             let request = Body::PrepareRequest {

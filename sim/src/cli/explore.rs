@@ -52,6 +52,9 @@ fn unsupported(spec: &RunSpec) -> Option<(&'static str, &'static str)> {
     if spec.network.relay.is_flood() {
         return Some(("network.relay", "flood relay is not modelled (messages go point to point)"));
     }
+    if spec.start_height > 1 {
+        return Some(("start_height", "a chain prefix is not modelled (the search starts at height 1)"));
+    }
     if !spec.changes.is_empty() {
         return Some(("changes", "validator-set changes are not modelled"));
     }

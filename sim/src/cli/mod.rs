@@ -16,18 +16,62 @@ pub mod check;
 pub mod diff;
 pub mod explore;
 pub mod handoffs;
+pub mod merge;
 pub mod parallel;
+pub mod pins;
 pub mod plot;
 pub mod progress;
+pub mod records;
 pub mod run;
 pub mod seeds;
+pub mod shard;
 pub mod shrink;
 pub mod swarm;
+pub mod sweep;
 
 use crate::protocol::dbft::Mutation;
 use clap::{Parser, Subcommand};
 use seeds::SeedList;
+use shard::Shard;
 use std::path::PathBuf;
+
+/// The options of every sweep over seeds (`check`, `swarm`).
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// Worker threads (default: every core); the output does not depend on it.
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Write one JSON record per work item to this file (JSON Lines), flushed as results
+    /// come in; with --shard, the shard's output for `dbft-sim merge`.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Run only shard I of N (0 ≤ I < N): every N-th work item, starting with item I.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Continue the --json file of an interrupted run of the same arguments: finished
+    /// items are not run again, a torn last line is dropped.
+    #[arg(long, requires = "json")]
+    resume: bool,
+    /// Print only failed items (and the summary).
+    #[arg(long)]
+    failures_only: bool,
+    /// Stop at the first failed item.
+    #[arg(long)]
+    fail_fast: bool,
+}
+
+impl SweepArgs {
+    fn options(&self) -> sweep::SweepOptions {
+        sweep::SweepOptions {
+            jobs: self.jobs.unwrap_or_else(sweep::default_jobs).max(1),
+            shard: self.shard.unwrap_or(Shard::WHOLE),
+            json: self.json.clone(),
+            resume: self.resume,
+            failures_only: self.failures_only,
+            fail_fast: self.fail_fast,
+        }
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "dbft-sim", version, about = "Deterministic simulator for dBFT 2.0 consensus")]
@@ -63,14 +107,13 @@ pub enum Command {
         /// Scenario files or directories (searched recursively for *.json).
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
-        /// Run this many scenarios in parallel (the output does not depend on it).
-        #[arg(long, short, default_value_t = 1)]
-        jobs: usize,
+        #[command(flatten)]
+        sweep: SweepArgs,
         /// Also write JUnit XML here (one test case per scenario × seed).
         #[arg(long)]
         junit: Option<PathBuf>,
         /// Rewrite the pinned digests (`expect.digests`) of the scenarios that pin them.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["shard", "resume"])]
         update_digests: bool,
         /// Run these seeds instead of each scenario's own: "1,2,3" or "1..100".
         #[arg(long)]
@@ -105,8 +148,8 @@ pub enum Command {
         /// Seeds: "1,2,3" or "1..1000".
         #[arg(long, default_value = "1..200")]
         seeds: SeedList,
-        #[arg(long, short, default_value_t = 1)]
-        jobs: usize,
+        #[command(flatten)]
+        sweep: SweepArgs,
         /// Where counterexamples go.
         #[arg(long, default_value = "reports/swarm")]
         out: PathBuf,
@@ -200,6 +243,20 @@ pub enum Command {
         #[arg(long)]
         shrink: bool,
     },
+    /// Combine the records files (--json) of a sharded run into one summary: counts by
+    /// outcome, invariant and stall class, the failing seeds, latency across seeds. Exit 1
+    /// if a shard is missing or incomplete (or an item failed).
+    Merge {
+        /// Records files, or directories holding them (*.jsonl, recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also write the summary as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write every record, in the unsharded run's order, here (JSON Lines).
+        #[arg(long, value_name = "FILE")]
+        records: Option<PathBuf>,
+    },
     /// Shrink a counterexample: remove faults and simplify the network while the run still
     /// violates the same safety invariants (or stalls the same way); write the smaller
     /// scenario.
@@ -238,8 +295,8 @@ fn dispatch(command: Command) -> i32 {
         Command::Run { scenario, seed, out, trace, quiet, narrate } => {
             run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate })
         }
-        Command::Check { paths, jobs, junit, update_digests, seeds, long } => {
-            check::check(check::CheckOptions { paths, jobs, junit, update_digests, seeds, long })
+        Command::Check { paths, sweep, junit, update_digests, seeds, long } => {
+            check::check(check::CheckOptions { paths, junit, update_digests, seeds, long, sweep: sweep.options() })
         }
         Command::Plot { out, seeds, heights, block_time_ms, validators, jobs } => {
             let seeds = match seeds.to_vec(10_000) {
@@ -255,7 +312,7 @@ fn dispatch(command: Command) -> i32 {
             }
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
-        Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
+        Command::Swarm { seeds, sweep, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
             if heights == 0 {
                 eprintln!("error: --heights must be > 0");
                 return 2;
@@ -269,7 +326,7 @@ fn dispatch(command: Command) -> i32 {
             }
             swarm::swarm(swarm::SwarmOptions {
                 seeds,
-                jobs,
+                sweep: sweep.options(),
                 out,
                 heights,
                 keep_stalls,
@@ -320,6 +377,7 @@ fn dispatch(command: Command) -> i32 {
                 shrink,
             },
         ),
+        Command::Merge { paths, json, records } => merge::merge(&paths, json.as_deref(), records.as_deref()),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
     }
 }

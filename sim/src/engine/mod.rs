@@ -220,6 +220,8 @@ impl<R: Replica> Engine<R> {
                 resend: ResendState::default(),
             })
             .collect();
+        // Heights final before the run (a start height above 1) count as reached.
+        let honest_height = slots.iter().filter(|s| s.honest).map(|s| s.height).max().unwrap_or(0);
         Engine {
             now: SimTime::ZERO,
             now_seq: 0,
@@ -239,7 +241,7 @@ impl<R: Replica> Engine<R> {
             names: Vec::new(),
             rules: RuleSet::default(),
             held: Vec::new(),
-            honest_height: 0,
+            honest_height,
             change_triggers: Vec::new(),
         }
     }

@@ -49,7 +49,8 @@ impl Handoffs {
             honest: cx.honest.clone(),
             gst: cx.gst,
             bound: cx.bound,
-            last: (0, cx.genesis, SimTime::ZERO),
+            // The chain before the run counts as final at time zero.
+            last: cx.prefix.last().map_or((0, cx.genesis, SimTime::ZERO), |b| (b.height(), b.hash, SimTime::ZERO)),
             list: Vec::new(),
             reported_open: false,
         }

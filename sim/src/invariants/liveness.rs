@@ -28,7 +28,8 @@ impl Liveness {
             bound: cx.bound.0,
             max_views: cx.max_views,
             honest: cx.honest.clone(),
-            last: (0, SimTime::ZERO),
+            // The chain before the run counts as final at time zero.
+            last: (cx.prefix.last().map_or(0, |b| b.height()), SimTime::ZERO),
             reported_open: false,
         }
     }

@@ -32,6 +32,7 @@ mod tests;
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::protocol::NodeId;
+use crate::protocol::block::Block;
 use crate::protocol::crypto::{Hash32, Keyring};
 use custody_model::ScheduleSpec;
 use serde::Serialize;
@@ -123,6 +124,9 @@ pub struct CheckContext {
     /// What the checkers' own validator-schedule model starts from (S5, S6, L2).
     pub schedule: ScheduleSpec,
     pub genesis: Hash32,
+    /// The chain final before the run (heights 1 … start − 1, `protocol::prefix`): every
+    /// checker starts from it as every replica does.
+    pub prefix: Vec<Rc<Block>>,
     pub gst: Option<SimTime>,
     pub bound: SimTime,
     pub max_views: u8,

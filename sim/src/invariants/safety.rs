@@ -77,7 +77,7 @@ impl Safety {
         tree.add_node(0);
         let tree_ids = BTreeMap::from([(cx.genesis, 0)]);
         let model = ScheduleModel::new(cx.schedule.clone(), cx.genesis);
-        Safety {
+        let mut safety = Safety {
             model,
             chains: vec![BTreeMap::new(); cx.honest.len()],
             cx,
@@ -88,7 +88,27 @@ impl Safety {
             signed: BTreeMap::new(),
             judged: BTreeSet::new(),
             accountability: Vec::new(),
+        };
+        safety.persist_prefix();
+        safety
+    }
+
+    /// Every honest node starts with the chain final before the run (`CheckContext::prefix`),
+    /// so the checker records it for each as if persisted, and the model follows it. The
+    /// prefix is built to be valid: a finding here is a bug in building it.
+    fn persist_prefix(&mut self) {
+        let prefix = std::mem::take(&mut self.cx.prefix);
+        for n in 0..self.cx.honest.len() {
+            let node = NodeId(n as u32);
+            if !self.honest(node) {
+                continue;
+            }
+            for b in &prefix {
+                let found = self.on_persist(node, b);
+                debug_assert!(found.is_empty(), "the chain before the run fails a safety check: {:?}", found);
+            }
         }
+        self.cx.prefix = prefix;
     }
 
     fn name(&self, n: NodeId) -> &str {

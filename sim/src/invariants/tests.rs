@@ -67,6 +67,7 @@ impl Chain {
             keys: self.keys.clone(),
             schedule: crate::invariants::custody_model::ScheduleSpec::fixed(self.set.clone()),
             genesis: self.genesis.hash,
+            prefix: Vec::new(),
             gst,
             bound: SimTime::from_secs(10),
             max_views: 1,

@@ -36,7 +36,11 @@ pub struct InvariantResult {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Heights {
-    /// Highest height finalised by any honest node.
+    /// The first height the run decided (`start_height`); heights below it were final
+    /// before the run. Shown only when it is not 1.
+    #[serde(skip_serializing_if = "is_one")]
+    pub start: u32,
+    /// Highest height finalised by any honest node (start − 1 when none was).
     pub finalised: u32,
     /// Lowest ledger height among honest nodes that are running at the end.
     pub min_honest: u32,
@@ -176,7 +180,7 @@ impl Report {
                 consensus_ms: c.map(|c| c as f64 / 1000.0),
             });
         }
-        let finalised = m.finals.keys().next_back().copied().unwrap_or(0);
+        let finalised = m.finals.keys().next_back().copied().unwrap_or(spec.start_height.saturating_sub(1));
         let min_honest =
             (0..spec.nodes.len()).filter(|&i| r.honest[i] && r.up[i]).map(|i| r.ledger_heights[i]).min().unwrap_or(0);
         let per_node = (0..spec.nodes.len()).map(|i| (name(i), r.ledger_heights[i])).collect();
@@ -238,7 +242,7 @@ impl Report {
             },
             sim_time_ms: r.end.as_ms_f64(),
             events: m.events,
-            heights: Heights { finalised, min_honest, per_node },
+            heights: Heights { start: spec.start_height, finalised, min_honest, per_node },
             latency: Latency {
                 block_interval_ms: Summary::of_micros(intervals),
                 consensus_ms: Summary::of_micros(consensus),
@@ -275,4 +279,8 @@ impl Report {
         // Serializing plain data cannot fail; fall back to an explicit error object.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
+}
+
+fn is_one(x: &u32) -> bool {
+    *x == 1
 }

@@ -10,10 +10,11 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
     let honest = r.config.nodes.len();
     let _ = writeln!(
         s,
-        "  simulated {:.3} s, {} events, stopped by {}; heights: {} finalised, every running honest node at ≥ {} ({} nodes)",
+        "  simulated {:.3} s, {} events, stopped by {}; heights: {}{} finalised, every running honest node at ≥ {} ({} nodes)",
         r.sim_time_ms / 1000.0,
         r.events,
         r.stop_reason,
+        if r.heights.start == 1 { String::new() } else { format!("{}..", r.heights.start) },
         r.heights.finalised,
         r.heights.min_honest,
         honest

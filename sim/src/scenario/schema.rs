@@ -61,6 +61,8 @@ pub struct Scenario {
     /// The seeds `check` runs.
     pub seeds: Option<Vec<u64>>,
     pub validators: Option<Validators>,
+    /// The first height the run decides; heights below it are final before the run.
+    pub start_height: Option<u32>,
     pub protocol: Option<Protocol>,
     pub network: Option<Network>,
     pub faults: Option<Faults>,
@@ -158,6 +160,8 @@ pub struct Protocol {
     pub fixes: Option<Vec<String>>,
     /// The hand-off rule: a name, or {"rule", "period", "churn_limit"}.
     pub handoff: Option<HandoffSpec>,
+    /// neo-node's RejectedHashes rule (C# only; off by default).
+    pub rejected_hashes: Option<bool>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -379,6 +383,10 @@ pub struct Expect {
     pub marks: Option<UniqueMap<u64>>,
     /// Validator-set hand-offs the run must make.
     pub handoffs: Option<ExpectHandoffs>,
+    /// Which seeds the expectations are claimed for: "listed" (the default: the
+    /// scenario's own seeds; other seeds, from `check --seeds`, are checked for safety
+    /// only) or "any".
+    pub seeds: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Default)]

@@ -78,6 +78,8 @@ pub struct ProtocolSpec {
     pub fixes: Vec<crate::protocol::dbft::Fix>,
     /// How decided validator-set changes take effect.
     pub handoff: HandoffOptions,
+    /// neo-node's RejectedHashes rule (`DbftOptions::rejected_hashes`).
+    pub rejected_hashes: bool,
 }
 
 /// When a change transaction is submitted.
@@ -161,6 +163,9 @@ pub struct ExpectSpec {
     /// Coverage mark → minimum count.
     pub marks: BTreeMap<String, u64>,
     pub handoffs: Option<ExpectHandoffs>,
+    /// The expectations hold for any seed (`"seeds": "any"`), not only the scenario's own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub any_seed: bool,
 }
 
 /// Expected validator-set hand-offs.
@@ -177,6 +182,18 @@ pub struct ExpectHandoffs {
 impl ExpectSpec {
     pub fn is_empty(&self) -> bool {
         *self == ExpectSpec::default()
+    }
+
+    /// What the expectations claim for a seed they were not written for (not among the
+    /// scenario's seeds, and not `"seeds": "any"`): that safety holds, if they claim that
+    /// at all (explicitly or by default); None if they claim nothing for such a seed (an
+    /// attack expected to break safety, or to stall, may do neither with another seed).
+    pub fn for_unlisted_seed(&self) -> Option<ExpectSpec> {
+        let default = self.safety_holds.is_none() && self.violations.is_none() && self.liveness_holds.is_none();
+        let claims_safety = self.safety_holds == Some(true)
+            || self.violations.as_ref().is_some_and(|v| !v.iter().any(|id| id.is_safety()))
+            || default;
+        claims_safety.then(|| ExpectSpec { safety_holds: Some(true), ..ExpectSpec::default() })
     }
 }
 
@@ -195,6 +212,9 @@ pub struct RunSpec {
     pub candidates: usize,
     /// Validator-set change transactions.
     pub changes: Vec<ChangeSubmission>,
+    /// The first height the run decides: heights 1 … start_height − 1 are final and
+    /// shared by every node before the run (`protocol::prefix`). 1 by default.
+    pub start_height: u32,
     pub protocol: ProtocolSpec,
     pub network: NetworkOptions,
     pub crashes: Vec<CrashSpec>,

@@ -3,12 +3,24 @@
 
 use super::DbftReplica;
 use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
+use crate::protocol::block::TxId;
 use crate::protocol::{Cx, Note};
 use std::rc::Rc;
 
 impl DbftReplica {
     /// RequestChangeView(reason).
-    pub(super) fn request_change_view(&mut self, cx: &mut Cx<Wire>, mut reason: ChangeViewReason) {
+    pub(super) fn request_change_view(&mut self, cx: &mut Cx<Wire>, reason: ChangeViewReason) {
+        self.request_change_view_rejecting(cx, reason, Vec::new());
+    }
+
+    /// RequestChangeView(reason, rejectedHashes): the hashes go on the ChangeView only
+    /// under the RejectedHashes rule (neo-node `ConsensusContext.MakeChangeView`).
+    pub(super) fn request_change_view_rejecting(
+        &mut self,
+        cx: &mut Cx<Wire>,
+        mut reason: ChangeViewReason,
+        rejected: Vec<TxId>,
+    ) {
         if self.ctx.watch_only() {
             return;
         }
@@ -40,17 +52,18 @@ impl DbftReplica {
         if sem.tx_not_found_decided_late() && reason == ChangeViewReason::Timeout && self.missing_txs() > 0 {
             reason = ChangeViewReason::TxNotFound;
         }
-        self.send_change_view(cx, reason);
+        self.send_change_view(cx, reason, rejected);
         self.check_expected_view(cx, expected);
     }
 
     /// Makes, stores and broadcasts this node's ChangeView from its current view.
-    fn send_change_view(&mut self, cx: &mut Cx<Wire>, reason: ChangeViewReason) {
+    fn send_change_view(&mut self, cx: &mut Cx<Wire>, reason: ChangeViewReason, rejected: Vec<TxId>) {
         let (Some(me), Some(key)) = (self.ctx.my_index, self.key.clone()) else {
             return;
         };
         let (h, v) = (self.ctx.height, self.ctx.view);
-        let body = Body::ChangeView { timestamp_ms: Self::now_ms(cx), reason };
+        let rejected = if self.opts.rejected_hashes { rejected } else { Vec::new() };
+        let body = Body::ChangeView { timestamp_ms: Self::now_ms(cx), reason, rejected };
         let msg = Rc::new(ConsensusMessage::signed(h, v, me as u16, body, &key));
         self.ctx.change_views[me] = Some(msg.clone());
         cx.note(Note::ChangeViewSent { height: h, view: v, reason: reason as u8 });
@@ -88,6 +101,7 @@ impl DbftReplica {
             }
         }
         self.ctx.change_views[i] = Some(msg.clone());
+        self.record_rejected_hashes(cx, msg);
         self.check_expected_view(cx, n);
         self.follow_view_as_endorser(cx);
     }
@@ -128,7 +142,7 @@ impl DbftReplica {
                 Some(o) => o < n,
             };
             if agree {
-                self.send_change_view(cx, ChangeViewReason::ChangeAgreement);
+                self.send_change_view(cx, ChangeViewReason::ChangeAgreement, Vec::new());
             }
         }
         self.initialize(cx, n);

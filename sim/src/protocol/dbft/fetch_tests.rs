@@ -153,8 +153,9 @@ fn a_fetched_transaction_completes_the_proposal_and_an_unsolicited_one_is_ignore
 fn relay_check_follows_the_transport_not_the_consensus() {
     let k = Kit::new(true);
     let r = k.replica(0);
-    let cv =
-        |from: u32, h: u32| k.signed(from, h, Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout });
+    let cv = |from: u32, h: u32| {
+        k.signed(from, h, Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: Vec::new() })
+    };
     assert!(r.passes_relay_checks(&k.ring, &cv(2, 1)));
     assert!(r.passes_relay_checks(&k.ring, &cv(2, 9)), "future heights are relayed");
     assert!(!r.passes_relay_checks(&k.ring, &cv(2, 0)), "a persisted height is not");

@@ -144,7 +144,7 @@ fn a_future_message_from_a_set_not_known_yet_is_refused_by_name_and_prompts_a_sy
     call(&k, &mut r, |r, cx| r.on_start(cx));
     // Key 4 signs as validator 3 at height 3: not what this node projects for height 3.
     let key4 = k.ring.keypair(KeyId(4)).unwrap();
-    let cv = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout };
+    let cv = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: Vec::new() };
     let m = Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(3, 0, 3, cv.clone(), &key4))));
     let (notes, sync) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(4), &m));
     assert_eq!(rejected(&notes), vec![RejectReason::UnknownFutureSet]);
@@ -175,7 +175,7 @@ fn commit_and_response_indices_past_n_exist_only_at_a_double_quorum_hand_off() {
     for body in [
         Body::Commit { signature: crate::protocol::crypto::Signature(1) },
         Body::PrepareResponse { preparation_hash: crate::protocol::crypto::Hash32::ZERO },
-        Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout },
+        Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: Vec::new() },
     ] {
         let m = Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(1, 0, 4, body, &key4))));
         let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(4), &m));
@@ -215,7 +215,7 @@ fn messages_from_an_ejected_or_departed_key_are_named() {
     let w = Rc::new(Wire::Block(block));
     call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &w));
     assert_eq!(r.ctx.validators.hash(), set(&[0, 1, 4]).hash());
-    let cv = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout };
+    let cv = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: Vec::new() };
     for (key, index, why) in
         [(3, 2u16, RejectReason::RevokedKey), (2, 2, RejectReason::StaleSet), (5, 2, RejectReason::BadSignature)]
     {
@@ -236,7 +236,7 @@ fn messages_across_a_hand_off_belong_to_their_height() {
     assert_eq!(r.ctx.height, 2);
     let cv = |key: u32, height: u32, index: u16| {
         let kp = k.ring.keypair(KeyId(key)).unwrap();
-        let body = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout };
+        let body = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: Vec::new() };
         Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(height, 0, index, body, &kp))))
     };
     // The departed key's ChangeView of the old height: dropped unread, like any old message.

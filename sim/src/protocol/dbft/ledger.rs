@@ -50,6 +50,16 @@ impl Ledger {
         }
     }
 
+    /// A ledger holding `genesis` and then `prefix` (the chain final before the run,
+    /// `protocol::prefix`), its custody advanced over every prefix block.
+    pub fn with_prefix(genesis: Rc<Block>, custody: Custody, prefix: &[Rc<Block>]) -> Ledger {
+        let mut ledger = Ledger::new(genesis, custody);
+        for b in prefix {
+            ledger.append(b.clone());
+        }
+        ledger
+    }
+
     pub fn tip(&self) -> &Rc<Block> {
         // The chain always holds at least the genesis block.
         &self.chain[self.chain.len() - 1]
@@ -174,6 +184,7 @@ impl DbftReplica {
         if was_handoff {
             cx.mark("block names a new validator set");
         }
+        self.forget_rejections(&block.txs);
         self.ledger.append(block.clone());
         self.saved = None;
         cx.persist(block);

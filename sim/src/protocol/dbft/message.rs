@@ -18,7 +18,8 @@ use crate::protocol::{MsgKind, MsgMeta, WireMessage};
 use serde::Serialize;
 use std::rc::Rc;
 
-/// ChangeView reasons (docs/dbft-2.0.md §1.2). Informational only: no receiver acts on them.
+/// ChangeView reasons (docs/dbft-2.0.md §1.2). No receiver acts on the reason itself; under
+/// `protocol.rejected_hashes` receivers record the hashes a TxInvalid ChangeView carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[repr(u8)]
@@ -73,6 +74,10 @@ pub enum Body {
     ChangeView {
         timestamp_ms: u64,
         reason: ChangeViewReason,
+        /// neo-node's RejectedHashes (TxInvalid / TxRejectedByPolicy, only under
+        /// `protocol.rejected_hashes`); empty otherwise, and then not on the wire, so the
+        /// message is the 9-byte ChangeView of the older C# plugin and of Go.
+        rejected: Vec<TxId>,
     },
     PrepareRequest {
         version: u32,
@@ -108,8 +113,14 @@ impl Body {
 
     fn encode(&self, e: &mut Enc) {
         match self {
-            Body::ChangeView { timestamp_ms, reason } => {
+            Body::ChangeView { timestamp_ms, reason, rejected } => {
                 e.u8(0x00).u64(*timestamp_ms).u8(*reason as u8);
+                if !rejected.is_empty() {
+                    e.u32(rejected.len() as u32);
+                    for t in rejected {
+                        e.u64(*t);
+                    }
+                }
             }
             Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } => {
                 e.u8(0x20).u32(*version).hash(prev_hash).u64(*timestamp_ms).u64(*nonce);
@@ -159,7 +170,8 @@ impl Body {
     fn wire_size(&self) -> u32 {
         const WITNESS: u32 = 66;
         match self {
-            Body::ChangeView { .. } => 9,
+            Body::ChangeView { rejected, .. } if rejected.is_empty() => 9,
+            Body::ChangeView { rejected, .. } => 9 + 1 + 32 * rejected.len() as u32,
             Body::PrepareRequest { tx_hashes, .. } => 4 + 32 + 8 + 8 + 1 + 32 * tx_hashes.len() as u32,
             Body::PrepareResponse { .. } => 32,
             Body::Commit { .. } => 64,
@@ -309,7 +321,7 @@ mod tests {
     fn payload_hash_covers_every_field() {
         let ring = Keyring::generate(1, 2);
         let k = ring.keypair(KeyId(0)).unwrap();
-        let body = Body::ChangeView { timestamp_ms: 5, reason: ChangeViewReason::Timeout };
+        let body = Body::ChangeView { timestamp_ms: 5, reason: ChangeViewReason::Timeout, rejected: Vec::new() };
         let m = ConsensusMessage::signed(3, 1, 0, body.clone(), &k);
         assert!(ring.verify(KeyId(0), &m.hash, &m.sig));
         let variants = [
@@ -320,7 +332,7 @@ mod tests {
                 3,
                 1,
                 0,
-                &Body::ChangeView { timestamp_ms: 5, reason: ChangeViewReason::ChangeAgreement },
+                &Body::ChangeView { timestamp_ms: 5, reason: ChangeViewReason::ChangeAgreement, rejected: Vec::new() },
             ),
         ];
         for h in variants {

@@ -41,6 +41,8 @@ mod fetch_tests;
 #[cfg(test)]
 mod handoff_tests;
 #[cfg(test)]
+mod start_height_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::engine::time::SimTime;
@@ -118,6 +120,12 @@ pub struct DbftOptions {
     pub fetch_txs: bool,
     /// Transactions chosen nodes' verifiers reject (validity.rs); empty: all valid.
     pub invalid_txs: Vec<validity::InvalidTxs>,
+    /// neo-node's RejectedHashes rule (neo-node #984, 2026; not in neo-modules or Go): a
+    /// ChangeView with reason TxInvalid carries the rejected hash, receivers record who
+    /// rejected what, and a primary leaves out a transaction more than F validators
+    /// rejected (validity.rs). Off by default: existing scenarios were written without it
+    /// and the older C# plugin lacks it.
+    pub rejected_hashes: bool,
 }
 
 #[cfg(test)]
@@ -135,6 +143,7 @@ impl DbftOptions {
             fixes: Vec::new(),
             fetch_txs: false,
             invalid_txs: Vec::new(),
+            rejected_hashes: false,
         }
     }
 }
@@ -179,14 +188,31 @@ pub struct DbftReplica {
     /// The unsafe `apply-on-propose` rule only: the set this node switched to for the
     /// given height when it accepted a proposal carrying a change, final or not.
     adopted: Option<(u32, Rc<ValidatorSet>)>,
+    /// C# `ConsensusContext.InvalidTransactions` (the RejectedHashes rule only): who
+    /// rejected which transaction. Kept across heights (Reset does not clear it); a
+    /// transaction leaves it when it leaves the mempool.
+    rejected_by: BTreeMap<TxId, BTreeSet<crate::protocol::crypto::KeyId>>,
 }
 
 impl DbftReplica {
     /// A replica at `node` holding `key` (None for a watch-only node), with the chain at
     /// genesis.
     pub fn new(node: NodeId, key: Option<KeyPair>, opts: Rc<DbftOptions>, genesis: Rc<Block>) -> Self {
+        Self::on_chain(node, key, opts, genesis, &[])
+    }
+
+    /// A replica whose ledger already holds `prefix` (heights 1 … H − 1, final before the
+    /// run): it works on height H, as a real node derives its height from its ledger (C#
+    /// `ConsensusContext.Reset`, Go `context.go` `reset`).
+    pub fn on_chain(
+        node: NodeId,
+        key: Option<KeyPair>,
+        opts: Rc<DbftOptions>,
+        genesis: Rc<Block>,
+        prefix: &[Rc<Block>],
+    ) -> Self {
         let custody = Custody::genesis(genesis.next_validators.clone(), opts.handoff, opts.book.clone());
-        let ledger = Ledger::new(genesis, custody);
+        let ledger = Ledger::with_prefix(genesis, custody, prefix);
         let ctx = Self::fresh_context(&ledger, key.as_ref(), None);
         let last_seen = match opts.semantics.counts_failed_by_view() {
             true => LastSeen::HeightView(Vec::new()),
@@ -210,6 +236,7 @@ impl DbftReplica {
             pending_block: None,
             sync_asked: None,
             adopted: None,
+            rejected_by: BTreeMap::new(),
         }
     }
 

@@ -15,6 +15,16 @@ impl DbftReplica {
         let Some(key) = self.key.clone() else { return };
         let txs: Vec<TxId> = if self.opts.invalid_txs.is_empty() {
             self.ledger.proposal_txs(self.opts.max_tx_per_block)
+        } else if self.opts.rejected_hashes {
+            // C# takes MaxTransactionsPerBlock verified transactions (a primary never pools
+            // what its verifier rejects), then leaves out what more than F rejected.
+            let all = self.ledger.proposal_txs(usize::MAX);
+            let mine = all.into_iter().filter(|&t| !self.rejects_tx(t)).take(self.opts.max_tx_per_block);
+            let txs: Vec<TxId> = mine.clone().filter(|&t| self.proposable(t)).collect();
+            if txs.len() < mine.count() {
+                cx.mark("primary leaves out a transaction more than F rejected");
+            }
+            txs
         } else {
             // A primary leaves out what its own verifier rejects (it never pools them).
             let all = self.ledger.proposal_txs(usize::MAX);

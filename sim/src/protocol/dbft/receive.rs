@@ -7,7 +7,7 @@
 //! fails is counted as rejected — never a panic, never a state change.
 
 use super::context::LastSeen;
-use super::message::{Body, ConsensusMessage, Wire};
+use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
 use super::{DbftReplica, Fix};
 use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
 use std::collections::BTreeMap;
@@ -329,6 +329,14 @@ fn well_formed(msg: &ConsensusMessage, n: usize, signers: usize) -> Result<(), R
                         && well_formed(q, n, signers).is_ok()
                 });
             if !ok {
+                return Err(RejectReason::Malformed);
+            }
+        }
+        // RejectedHashes exist on the wire only for the two rejection reasons, at most
+        // ushort.MaxValue of them (neo-node `ChangeView.Deserialize`).
+        Body::ChangeView { reason, rejected, .. } if !rejected.is_empty() => {
+            let carries = matches!(reason, ChangeViewReason::TxInvalid | ChangeViewReason::TxRejectedByPolicy);
+            if !carries || rejected.len() > u16::MAX as usize {
                 return Err(RejectReason::Malformed);
             }
         }

@@ -127,7 +127,11 @@ impl DbftReplica {
             for cv in &r.change_views {
                 // The compact form has no reason on the wire; the rebuilt message says
                 // Timeout, so a ChangeView sent with another reason no longer verifies.
-                let body = Body::ChangeView { timestamp_ms: cv.timestamp_ms, reason: ChangeViewReason::Timeout };
+                let body = Body::ChangeView {
+                    timestamp_ms: cv.timestamp_ms,
+                    reason: ChangeViewReason::Timeout,
+                    rejected: Vec::new(),
+                };
                 let m = ConsensusMessage::with_sig(h, cv.original_view, cv.validator, body, cv.sig);
                 if self.ctx.validators.key(cv.validator as usize).is_some_and(|k| !cx.keys.verify(k, &m.hash, &m.sig)) {
                     cx.mark("recovered ChangeView no longer matches its signature (its reason is not carried)");

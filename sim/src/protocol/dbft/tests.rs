@@ -36,7 +36,12 @@ impl Kit {
     }
 
     fn cv(&self, from: u32, height: u32, view: u8) -> Rc<Wire> {
-        self.msg(from, height, view, Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout })
+        self.msg(
+            from,
+            height,
+            view,
+            Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: Vec::new() },
+        )
     }
 }
 
@@ -382,7 +387,8 @@ fn change_view_to_current_or_lower_view_is_a_recovery_request() {
     assert_eq!(r.ctx.view, 1);
     // A ChangeView from view 0 (NewViewNumber 1 ≤ 1) from validator 0: r (index 1) is a
     // successor of 0, so it answers with a RecoveryMessage.
-    let stale = k.msg(0, 1, 0, Body::ChangeView { timestamp_ms: 99, reason: ChangeViewReason::Timeout });
+    let stale =
+        k.msg(0, 1, 0, Body::ChangeView { timestamp_ms: 99, reason: ChangeViewReason::Timeout, rejected: Vec::new() });
     let out = deliver(&k, &mut r, 20, 0, stale);
     assert_eq!(out.kinds(), vec![MsgKind::RecoveryMessage]);
     assert_eq!(r.ctx.view, 1);
@@ -842,7 +848,7 @@ fn recovered_change_view_with_another_reason_counts_in_go_only() {
     for (sem, moves) in [(Semantics::CSharp, false), (Semantics::Go, true)] {
         let k = Kit::new(4, sem);
         let cv = |from: u32, reason| {
-            let body = Body::ChangeView { timestamp_ms: 5, reason };
+            let body = Body::ChangeView { timestamp_ms: 5, reason, rejected: Vec::new() };
             inner(&k.msg(from, 1, 0, body))
         };
         let compact = |m: &Rc<ConsensusMessage>| super::message::ChangeViewCompact {
@@ -1194,4 +1200,81 @@ fn a_rejected_transaction_gives_tx_invalid_and_is_never_proposed() {
             .collect();
         assert_eq!(proposed, vec![vec![6]], "{sem:?}");
     }
+}
+
+#[test]
+fn rejected_hashes_travel_on_change_views_and_keep_a_transaction_out_of_proposals() {
+    // neo-node #984: ConsensusService.AddTransaction → RequestChangeView(TxInvalid,
+    // tx.Hash); OnChangeViewReceived records the sender under InvalidTransactions[hash];
+    // EnsureMaxBlockLimitation skips a transaction with more than F recorded rejecters.
+    use super::validity::InvalidTxs;
+    let proposal = |rule: bool, rejecters: &[u32]| -> (Vec<TxId>, Vec<TxId>) {
+        let mut k = Kit::new(4, Semantics::CSharp);
+        let opts = Rc::make_mut(&mut k.opts);
+        opts.invalid_txs = vec![InvalidTxs { nodes: Some(vec![NodeId(2), NodeId(3)]), first: 5, last: 5 }];
+        opts.rejected_hashes = rule;
+        // What R2 sends when R1 proposes 5 and 6.
+        let mut b = k.replica(2);
+        run(&k.ring, 0, |cx| {
+            b.on_transaction(cx, 5);
+            b.on_transaction(cx, 6);
+        });
+        start(&k, &mut b, 0);
+        let req = k.msg(
+            1,
+            1,
+            0,
+            Body::PrepareRequest {
+                version: 0,
+                prev_hash: k.genesis.hash,
+                timestamp_ms: 10,
+                nonce: 1,
+                tx_hashes: vec![5, 6],
+            },
+        );
+        let out = deliver(&k, &mut b, 10, 1, req);
+        let sent_hashes = match &out.sent[0].body {
+            Body::ChangeView { reason: ChangeViewReason::TxInvalid, rejected, .. } => rejected.clone(),
+            other => panic!("{other:?}"),
+        };
+        // The primary R1 accepts both; it hears the rejecters' ChangeViews, then proposes.
+        let mut p = k.replica(1);
+        run(&k.ring, 0, |cx| {
+            p.on_transaction(cx, 5);
+            p.on_transaction(cx, 6);
+        });
+        start(&k, &mut p, 0);
+        for &from in rejecters {
+            let body = Body::ChangeView { timestamp_ms: 20, reason: ChangeViewReason::TxInvalid, rejected: vec![5] };
+            deliver(&k, &mut p, 20, from, k.msg(from, 1, 0, body));
+        }
+        let out = fire(&k, &mut p, T); // C#: the first primary waits T
+        let proposed = out
+            .sent
+            .iter()
+            .find_map(|m| match &m.body {
+                Body::PrepareRequest { tx_hashes, .. } => Some(tx_hashes.clone()),
+                _ => None,
+            })
+            .expect("the primary proposes");
+        (sent_hashes, proposed)
+    };
+    // The rule names the rejected transaction; without it the ChangeView is the 9-byte one.
+    assert_eq!(proposal(true, &[]).0, vec![5]);
+    assert_eq!(proposal(false, &[]).0, Vec::<TxId>::new());
+    // F = 1: one rejecter is not enough, two are.
+    assert_eq!(proposal(true, &[2]).1, vec![5, 6]);
+    assert_eq!(proposal(true, &[2, 3]).1, vec![6]);
+    // Without the rule the hashes are not recorded (the older plugin, Go).
+    assert_eq!(proposal(false, &[2, 3]).1, vec![5, 6]);
+}
+
+#[test]
+fn rejected_hashes_on_another_reason_are_malformed() {
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(0);
+    start(&k, &mut r, 0);
+    let body = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: vec![5] };
+    deliver(&k, &mut r, 1, 2, k.msg(2, 1, 0, body));
+    assert!(r.ctx.change_views[2].is_none(), "a Timeout ChangeView has no RejectedHashes on the wire");
 }

@@ -13,6 +13,7 @@ pub(super) fn resolve_changes(
     validators: usize,
     keyed: usize,
     stop: &StopSpec,
+    start_height: u32,
 ) -> Result<Vec<ChangeSubmission>> {
     use schema::ChangeSpec as C;
     let key = |path: String, r: &NodeRef| -> Result<KeyId> {
@@ -79,6 +80,14 @@ pub(super) fn resolve_changes(
                 ChangeTrigger::At(t)
             }
             (None, Some(0)) => return err(format!("{path}.at_height"), "must be at least 1"),
+            (None, Some(h)) if h < start_height => {
+                return err(
+                    format!("{path}.at_height"),
+                    format!(
+                        "must be at least start_height ({start_height}): heights below it are final before the run"
+                    ),
+                );
+            }
             (None, Some(h)) => {
                 if let Some(target) = stop.heights
                     && h >= target

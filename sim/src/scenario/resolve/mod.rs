@@ -126,9 +126,11 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     let network = network::resolve_network(s.network.clone().unwrap_or_default(), &lookup, n_nodes)?;
     let (crashes, drift) = faults::resolve_faults(s.faults.clone().unwrap_or_default(), &lookup, n_nodes)?;
     let workload = run::resolve_workload(s.workload.clone().unwrap_or_default(), &lookup)?;
-    let stop = run::resolve_stop(s.stop.clone().unwrap_or_default(), protocol.block_time_us)?;
+    let start_height = run::resolve_start_height(s.start_height)?;
+    let stop = run::resolve_stop(s.stop.clone().unwrap_or_default(), protocol.block_time_us, start_height)?;
     let liveness = run::resolve_liveness(s.liveness.clone().unwrap_or_default(), protocol.block_time_us)?;
-    let changes = changes::resolve_changes(s.changes.as_deref().unwrap_or(&[]), &lookup, validators, keyed, &stop)?;
+    let changes =
+        changes::resolve_changes(s.changes.as_deref().unwrap_or(&[]), &lookup, validators, keyed, &stop, start_height)?;
     let mut expect = expect::resolve_expect(s.expect.clone().unwrap_or_default())?;
     if let Some(h) = s.expect.as_ref().and_then(|e| e.handoffs.as_ref()) {
         expect.handoffs = Some(expect::resolve_expect_handoffs(h, &lookup, keyed)?);
@@ -161,6 +163,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         validators,
         candidates,
         changes,
+        start_height,
         protocol,
         network,
         crashes,

@@ -43,7 +43,15 @@ pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
         }
         fixes.push(fix);
     }
+    let rejected_hashes = p.rejected_hashes.unwrap_or(false);
+    if rejected_hashes && semantics != Semantics::CSharp {
+        return err(
+            "protocol.rejected_hashes",
+            "only C# has it (neo-node since #984); neo-go and the dbft library do not carry rejected hashes",
+        );
+    }
     Ok(ProtocolSpec {
+        rejected_hashes,
         fixes,
         block_time_us: SimTime::from_ms_f64(block_time_ms).0.max(1),
         semantics,

@@ -54,12 +54,34 @@ pub(super) fn resolve_workload(w: schema::Workload, lookup: &Names) -> Result<Wo
     })
 }
 
-pub(super) fn resolve_stop(st: schema::Stop, block_time_us: u64) -> Result<StopSpec> {
+/// `start_height`: 1 … MAX_START_HEIGHT, 1 by default.
+pub(super) fn resolve_start_height(h: Option<u32>) -> Result<u32> {
+    use crate::protocol::prefix::MAX_START_HEIGHT;
+    match h.unwrap_or(1) {
+        0 => err("start_height", "must be at least 1 (height 0 is the genesis block)"),
+        h if h > MAX_START_HEIGHT => err("start_height", format!("must be at most {MAX_START_HEIGHT}")),
+        h => Ok(h),
+    }
+}
+
+/// `stop.heights` is a height, not a count: the run starting at `start_height` ends once
+/// that height is final, so it must not lie below `start_height` (default: ten heights
+/// from the start).
+pub(super) fn resolve_stop(st: schema::Stop, block_time_us: u64, start_height: u32) -> Result<StopSpec> {
     if st.heights == Some(0) {
         return err("stop.heights", "must be at least 1");
     }
+    if let Some(h) = st.heights
+        && h < start_height
+    {
+        return err(
+            "stop.heights",
+            format!("must be at least start_height ({start_height}): heights below it are final before the run"),
+        );
+    }
+    let before = start_height - 1;
     let heights = match (st.heights, st.duration_ms) {
-        (None, None) => Some(DEFAULT_HEIGHTS),
+        (None, None) => Some(before + DEFAULT_HEIGHTS),
         (h, _) => h,
     };
     let duration = match st.duration_ms {
@@ -70,7 +92,9 @@ pub(super) fn resolve_stop(st: schema::Stop, block_time_us: u64) -> Result<StopS
             }
             SimTime::from_ms_f64(d)
         }
-        None => SimTime(block_time_us.saturating_mul(10 * (heights.unwrap_or(DEFAULT_HEIGHTS) as u64 + 1))),
+        None => SimTime(
+            block_time_us.saturating_mul(10 * ((heights.unwrap_or(before + DEFAULT_HEIGHTS) - before) as u64 + 1)),
+        ),
     };
     Ok(StopSpec { heights, duration, on_violation: st.on_violation.unwrap_or(true) })
 }

@@ -1,7 +1,7 @@
 //! `schedule`: an explicit list of steps (deliver, drop, timer, crash, restart) that a run
 //! takes instead of the seeded network. What the schedule runner cannot model (scripted
 //! rules and timers, timed crashes, partitions, Byzantine behaviours, flood relay,
-//! validator-set changes) is refused here, by name.
+//! validator-set changes, a chain prefix) is refused here, by name.
 
 use super::{Names, Result, err};
 use crate::explore::step::{Envelope, Step};
@@ -28,6 +28,7 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
     refuse("changes", s.changes.as_ref().is_some_and(|c| !c.is_empty()))?;
     refuse("faults", s.faults.is_some())?;
     refuse("network", s.network.is_some())?;
+    refuse("start_height", s.start_height.is_some_and(|h| h != 1))?;
     let mut steps = Vec::with_capacity(list.len());
     for (i, st) in list.iter().enumerate() {
         let path = format!("schedule[{i}]");
