@@ -120,6 +120,10 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         world::run(&spec, seed, Some(&mut tee), trace.is_some())
     };
     progress.finish();
+    if let Some(e) = &result.schedule_error {
+        eprintln!("error: {}: {e}", path.display());
+        return 2;
+    }
     // A reader who closed the pipe early (`--narrate | head`) still gets the report files;
     // only the printing stops.
     let stdout_open = match narrator.map(Narrator::finish) {

@@ -99,6 +99,41 @@ pub struct Scenario {
     pub changes: Option<Vec<ChangeSpec>>,
     /// Free-form labels for `check` (e.g. "long" to run only in the nightly script).
     pub tags: Option<Vec<String>>,
+    /// An explicit schedule: the run takes exactly these steps, in order, instead of the
+    /// seeded network (what `dbft-sim explore` writes).
+    pub schedule: Option<Vec<ScheduleStep>>,
+}
+
+/// One step of an explicit schedule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ScheduleStep {
+    /// Deliver the pending message `from` → `to` of type `kind` whose content hash starts
+    /// with the hex digits `msg`.
+    Deliver {
+        from: NodeRef,
+        to: NodeRef,
+        kind: String,
+        msg: String,
+    },
+    /// Lose that message.
+    Drop {
+        from: NodeRef,
+        to: NodeRef,
+        kind: String,
+        msg: String,
+    },
+    /// Fire the node's armed timer.
+    Timer {
+        node: NodeRef,
+    },
+    Crash {
+        node: NodeRef,
+    },
+    Restart {
+        node: NodeRef,
+        amnesia: Option<bool>,
+    },
 }
 
 /// `7`, `["alice", "bob", ...]`, or `{"count": 7, "watchers": 2}`.

@@ -225,6 +225,8 @@ pub struct RunSpec {
     pub rules: Vec<crate::net::rules::Rule>,
     pub timers: Vec<TimerSpec>,
     pub tags: Vec<String>,
+    /// An explicit schedule (empty: the seeded network decides). See `explore::schedule`.
+    pub schedule: Vec<crate::explore::step::Step>,
 }
 
 impl RunSpec {
