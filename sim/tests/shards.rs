@@ -184,10 +184,18 @@ fn merge_refuses_missing_and_incomplete_shards() {
 fn fail_fast_and_failures_only() {
     let dir = tmpdir("fail-fast");
     let base = ["swarm", "--seeds", "1..60", "--mutation", "no-commit-lock", "--out", p(&dir)];
-    let full = ok(&run(&[&base[..], &["--failures-only", "--jobs", "2"]].concat()), 1);
+    let html = dir.join("batch.html");
+    let full = ok(&run(&[&base[..], &["--failures-only", "--jobs", "2", "--html", p(&html)]].concat()), 1);
     assert!(full.lines().all(|l| !l.starts_with("ok seed") && !l.starts_with("STALL")), "{full}");
     let violations: Vec<&str> = full.lines().filter(|l| l.starts_with("VIOLATION seed")).collect();
     assert!(violations.len() > 1, "{full}");
+    // The batch page speaks for all 60 seeds, lists every one, failures first.
+    let page = std::fs::read_to_string(&html).unwrap();
+    let passed = 60 - violations.len();
+    assert!(page.contains(&format!("{passed} of 60 runs as expected")), "{page}");
+    assert_eq!(page.matches("<tr><td>").count(), 60);
+    let first_ok = page.find("as expected</td>").unwrap();
+    assert!(page.rfind("NOT AS EXPECTED").unwrap() < first_ok, "failures come first");
     let f = dir.join("ff.jsonl");
     let mut outs = vec![];
     for jobs in ["1", "2"] {

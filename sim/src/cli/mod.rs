@@ -59,6 +59,9 @@ pub struct SweepArgs {
     /// Stop at the first failed item.
     #[arg(long)]
     fail_fast: bool,
+    /// Also write a self-contained HTML page of the whole batch (failures first) here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 impl SweepArgs {
@@ -70,6 +73,7 @@ impl SweepArgs {
             resume: self.resume,
             failures_only: self.failures_only,
             fail_fast: self.fail_fast,
+            html: self.html.clone(),
         }
     }
 }

@@ -9,6 +9,8 @@
 
 use super::records::{Header, Record, RecordFile};
 use super::shard::Shard;
+use crate::report::files::{check_output_file, write_atomic};
+use crate::report::html::{BatchRow, BatchTotals, batch_page};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -26,6 +28,8 @@ pub struct SweepOptions {
     pub failures_only: bool,
     /// Stop at the first item that fails.
     pub fail_fast: bool,
+    /// Where the batch's HTML page goes.
+    pub html: Option<PathBuf>,
 }
 
 /// The default `--jobs`: every core this process may use.
@@ -60,11 +64,19 @@ pub fn run<T: Send, X: Send>(
     work: impl Fn(u64, &T) -> (Record, X) + Sync,
     mut on: impl FnMut(&Record, Option<(&T, X)>) -> Result<Vec<String>, i32>,
 ) -> Result<Ended, i32> {
+    if let Some(path) = &opts.html
+        && let Err(e) = check_output_file(path)
+    {
+        eprintln!("error: --html: {e}");
+        return Err(2);
+    }
+    let mut page = BatchPage::default();
     let mut file = None;
     let mut done = 0;
     if let Some(path) = &opts.json {
         let mut failed = None;
         let opened = RecordFile::open(path, header, opts.resume, |r| {
+            page.add(&r);
             if failed.is_none()
                 && let Err(code) = on(&r, None)
             {
@@ -111,6 +123,7 @@ pub fn run<T: Send, X: Send>(
         |(_, t), (record, extra)| {
             ran += 1;
             bar.inc(1);
+            page.add(&record);
             let lines = match on(&record, Some((&t, extra))) {
                 Ok(lines) => lines,
                 Err(code) => {
@@ -146,8 +159,61 @@ pub fn run<T: Send, X: Send>(
     if let Some(code) = error {
         return Err(code);
     }
+    if let Some(path) = &opts.html
+        && let Err(e) = write_atomic(path, page.render(label).as_bytes())
+    {
+        eprintln!("error: --html {}: {e}", path.display());
+        return Err(2);
+    }
     if stopped && done + ran < header.items {
         say!("stopped at the first failure (--fail-fast): {} of {} items run", done + ran, header.items);
     }
     Ok(Ended { resumed: done, ran, stopped })
+}
+
+/// The batch's HTML page, kept bounded however long the sweep: every failed item up to
+/// [`BatchPage::MAX_ROWS`], then passed items while room is left; the totals count all.
+#[derive(Default)]
+struct BatchPage {
+    failed: Vec<BatchRow>,
+    passed: Vec<BatchRow>,
+    total: u64,
+    total_failed: u64,
+}
+
+impl BatchPage {
+    const MAX_ROWS: usize = 10_000;
+
+    fn add(&mut self, r: &Record) {
+        self.total += 1;
+        if !r.pass {
+            self.total_failed += 1;
+        }
+        if self.failed.len() + self.passed.len() >= Self::MAX_ROWS {
+            if r.pass || self.passed.is_empty() {
+                return;
+            }
+            self.passed.pop(); // a failure displaces a passed row
+        }
+        let detail = match (&r.failure, &r.stall) {
+            (Some(f), _) => f.clone(),
+            (None, Some(s)) => format!("{} at h{} v{}", s.class, s.height, s.view),
+            (None, None) => String::new(),
+        };
+        let row = BatchRow {
+            scenario: r.scenario.clone(),
+            seed: r.seed,
+            outcome: r.outcome.clone(),
+            as_expected: r.pass,
+            digest: r.digest.clone(),
+            detail,
+            link: None,
+        };
+        if r.pass { self.passed.push(row) } else { self.failed.push(row) }
+    }
+
+    fn render(&self, label: &str) -> String {
+        let rows: Vec<&BatchRow> = self.failed.iter().chain(&self.passed).collect();
+        batch_page(&format!("dbft-sim {label}"), &rows, BatchTotals { runs: self.total, failed: self.total_failed })
+    }
 }

@@ -205,20 +205,30 @@ pub struct BatchRow {
     pub link: Option<String>,
 }
 
-/// A page listing many runs (for `check` and `swarm`), failures first.
-pub fn batch_page(title: &str, rows: &[BatchRow]) -> String {
-    let failed = rows.iter().filter(|r| !r.as_expected).count();
+/// How many runs a batch page speaks for: all of them, though it may list only some.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchTotals {
+    pub runs: u64,
+    pub failed: u64,
+}
+
+/// A page listing many runs (for `check` and `swarm`), failures first. `totals` counts
+/// the whole batch; `rows` may be a bounded selection of it.
+pub fn batch_page(title: &str, rows: &[&BatchRow], totals: BatchTotals) -> String {
     let mut b = String::new();
     let _ = writeln!(b, "<h1>{}</h1>", esc(title));
     let _ = writeln!(
         b,
         "<p id=\"outcome\"><span class=\"{}\">{} of {} runs as expected</span></p>",
-        if failed == 0 { "ok" } else { "bad" },
-        rows.len() - failed,
-        rows.len()
+        if totals.failed == 0 { "ok" } else { "bad" },
+        totals.runs - totals.failed,
+        totals.runs
     );
+    if (rows.len() as u64) < totals.runs {
+        let _ = writeln!(b, "<p>{} runs listed, failures first.</p>", rows.len());
+    }
     b.push_str("<table><tr><th>scenario</th><th>seed</th><th>outcome</th><th>verdict</th><th>detail</th><th>digest</th></tr>\n");
-    let mut order: Vec<&BatchRow> = rows.iter().collect();
+    let mut order: Vec<&BatchRow> = rows.to_vec();
     order.sort_by_key(|r| r.as_expected);
     for r in order {
         let name = match &r.link {
@@ -258,7 +268,8 @@ mod tests {
 
     #[test]
     fn batch_page_counts_runs_and_lists_failures_first() {
-        let html = batch_page("suite <all>", &[row("a", true), row("b", false), row("c", true)]);
+        let rows = [row("a", true), row("b", false), row("c", true)];
+        let html = batch_page("suite <all>", &rows.iter().collect::<Vec<_>>(), BatchTotals { runs: 3, failed: 1 });
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<h1>suite &lt;all&gt;</h1>"), "the title is escaped");
         assert!(html.contains("2 of 3 runs as expected"));
@@ -266,5 +277,9 @@ mod tests {
         assert!(b < a, "the failed run comes first");
         assert!(html.contains("href=\"b/1/index.html\""));
         assert!(!html.contains("<script"), "pages have no script");
+        assert!(!html.contains("runs listed"), "every run is listed");
+        let part = batch_page("big", &[&rows[1]], BatchTotals { runs: 5000, failed: 7 });
+        assert!(part.contains("4993 of 5000 runs as expected"), "the totals speak for the whole batch");
+        assert!(part.contains("1 runs listed, failures first"));
     }
 }
