@@ -280,7 +280,13 @@ impl Safety {
             }
         }
         found.extend(self.add_to_tree(node, block));
-        self.chains[node.idx()].insert(h, block.clone());
+        // Replicas assemble their own copies of the same block: keep one allocation per
+        // distinct block, so the checker's memory per height does not scale with N.
+        let kept = match self.first.get(&h) {
+            Some((b, _)) if **b == **block => b.clone(),
+            _ => block.clone(),
+        };
+        self.chains[node.idx()].insert(h, kept);
 
         // S1: one block per height across honest replicas.
         match self.first.get(&h) {

@@ -15,6 +15,7 @@
 use super::DbftReplica;
 use super::message::Wire;
 use crate::protocol::block::{Block, Quorum, TxId, verify_certificate};
+use crate::protocol::txset::TxSet;
 use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
 use crate::validators::custody::Custody;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +32,8 @@ pub struct Ledger {
     pub chain: Vec<Rc<Block>>,
     /// Transactions known to this node and not yet on chain.
     pub mempool: BTreeSet<TxId>,
-    pub on_chain: BTreeSet<TxId>,
+    /// Transactions on chain, as runs of consecutive ids (stays small however long the chain).
+    pub on_chain: TxSet,
     orphans: BTreeMap<u32, Rc<Block>>,
     /// The custody after the tip: who validates the next height, and what is pending.
     pub custody: Rc<Custody>,
@@ -44,7 +46,7 @@ impl Ledger {
         Ledger {
             chain: vec![genesis],
             mempool: BTreeSet::new(),
-            on_chain: BTreeSet::new(),
+            on_chain: TxSet::new(),
             orphans: BTreeMap::new(),
             custody: Rc::new(custody),
         }
@@ -86,6 +88,21 @@ impl Ledger {
         self.chain.push(block);
     }
 
+    /// Every honest replica assembles its own copy of each block and relays it to the
+    /// others, so without sharing a run holds N copies of its whole chain. When a relayed
+    /// copy equal to the one persisted here arrives, both sides keep the same allocation:
+    /// the one at the lower address, so every replica that sees the copies converges on one
+    /// of them. Which allocation is kept is invisible to behaviour (the contents are equal);
+    /// only memory depends on it.
+    fn share(&mut self, relayed: &Rc<Block>) {
+        let Some(own) = self.chain.get_mut(relayed.height() as usize) else {
+            return;
+        };
+        if own.height() == relayed.height() && Rc::as_ptr(relayed) < Rc::as_ptr(own) && **own == **relayed {
+            *own = relayed.clone();
+        }
+    }
+
     /// What survives a crash: the chain (and the custody derived from it). The mempool
     /// and the orphans are memory.
     pub fn after_crash(&self) -> Ledger {
@@ -112,6 +129,7 @@ impl DbftReplica {
         let tip = self.ledger.height();
         let h = block.height();
         if h <= tip {
+            self.ledger.share(block);
             return;
         }
         if h > tip + 1 {
