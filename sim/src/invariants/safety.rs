@@ -280,8 +280,9 @@ impl Safety {
             }
         }
         found.extend(self.add_to_tree(node, block));
-        // Replicas assemble their own copies of the same block: keep one allocation per
-        // distinct block, so the checker's memory per height does not scale with N.
+        // Replicas assemble their own copies of a block; keep one allocation when they are
+        // equal (their certificates often differ: each node takes the first M Commits it
+        // received).
         let kept = match self.first.get(&h) {
             Some((b, _)) if **b == **block => b.clone(),
             _ => block.clone(),

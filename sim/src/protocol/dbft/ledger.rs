@@ -88,21 +88,6 @@ impl Ledger {
         self.chain.push(block);
     }
 
-    /// Every honest replica assembles its own copy of each block and relays it to the
-    /// others, so without sharing a run holds N copies of its whole chain. When a relayed
-    /// copy equal to the one persisted here arrives, both sides keep the same allocation:
-    /// the one at the lower address, so every replica that sees the copies converges on one
-    /// of them. Which allocation is kept is invisible to behaviour (the contents are equal);
-    /// only memory depends on it.
-    fn share(&mut self, relayed: &Rc<Block>) {
-        let Some(own) = self.chain.get_mut(relayed.height() as usize) else {
-            return;
-        };
-        if own.height() == relayed.height() && Rc::as_ptr(relayed) < Rc::as_ptr(own) && **own == **relayed {
-            *own = relayed.clone();
-        }
-    }
-
     /// What survives a crash: the chain (and the custody derived from it). The mempool
     /// and the orphans are memory.
     pub fn after_crash(&self) -> Ledger {
@@ -129,7 +114,6 @@ impl DbftReplica {
         let tip = self.ledger.height();
         let h = block.height();
         if h <= tip {
-            self.ledger.share(block);
             return;
         }
         if h > tip + 1 {
