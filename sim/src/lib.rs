@@ -14,6 +14,7 @@ mod names;
 pub mod byzantine;
 pub mod cli;
 pub mod engine;
+pub mod explore;
 pub mod invariants;
 pub mod net;
 pub mod phases;

@@ -47,6 +47,8 @@ pub struct RunResult {
     pub up: Vec<bool>,
     /// How often each scripted rule matched.
     pub rules: Vec<RuleStats>,
+    /// A scheduled run whose schedule named a step that was not possible (bad input).
+    pub schedule_error: Option<String>,
 }
 
 /// A built, not yet run, simulation.
@@ -56,9 +58,18 @@ pub struct World {
     pub check: CheckContext,
 }
 
-/// Builds the world of `spec` for `seed`.
-/// Builds the world for `spec` as given (`run` applies the liveness phase first).
-pub fn build(spec: &RunSpec, seed: u64) -> World {
+/// The replicas of `spec` for `seed`, and what the checkers need to judge them: shared by
+/// the seeded engine ([`build`]) and the scheduled runner and explorer (`explore`).
+pub struct Parts {
+    pub keys: Rc<Keyring>,
+    pub genesis: Rc<Block>,
+    pub honest: Vec<bool>,
+    pub nodes: Vec<Node>,
+    pub check: CheckContext,
+}
+
+/// Builds the replicas of `spec` for `seed` (keys, genesis, options, Byzantine wrappers).
+pub fn parts(spec: &RunSpec, seed: u64) -> Parts {
     let keys = Rc::new(Keyring::generate(seed, spec.validators + spec.candidates));
     let genesis_set = Rc::new(ValidatorSet::new((0..spec.validators as u32).map(KeyId).collect()));
     let book = Rc::new(ChangeBook::new(spec.changes.iter().map(|c| c.change.clone()).collect()));
@@ -80,17 +91,39 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
     let prefix = crate::protocol::prefix::chain_prefix(&genesis, &keys, spec.start_height);
     let honest: Vec<bool> = spec.nodes.iter().map(|n| n.honest).collect();
     let peers: Vec<NodeId> = (0..spec.nodes.len() as u32).map(NodeId).collect();
-    let replicas = spec
+    let nodes = spec
         .nodes
         .iter()
         .enumerate()
         .map(|(i, n)| {
             let key = n.role.key_index().and_then(|k| keys.keypair(KeyId(k as u32)));
             let r = DbftReplica::on_chain(NodeId(i as u32), key, opts.clone(), genesis.clone(), &prefix);
-            let node = byzantine::process(&spec.nodes, i, r, &peers, &keys);
-            let setup = NodeSetup { honest: honest[i], clock: Clock { drift_ppm: n.clock_drift_ppm } };
-            (node, setup)
+            byzantine::process(&spec.nodes, i, r, &peers, &keys)
         })
+        .collect();
+    let check = CheckContext {
+        honest: honest.clone(),
+        names: spec.nodes.iter().map(|n| n.name.clone()).collect(),
+        keys: keys.clone(),
+        schedule,
+        genesis: genesis.hash,
+        prefix,
+        gst: spec.liveness.gst,
+        bound: spec.liveness.bound,
+        max_views: spec.liveness.max_views,
+        halt_on_violation: spec.stop.on_violation,
+    };
+    Parts { keys, genesis, honest, nodes, check }
+}
+
+/// Builds the world for `spec` as given (`run` applies the liveness phase first).
+pub fn build(spec: &RunSpec, seed: u64) -> World {
+    let Parts { keys, honest, nodes, check, .. } = parts(spec, seed);
+    let replicas = nodes
+        .into_iter()
+        .zip(&spec.nodes)
+        .enumerate()
+        .map(|(i, (node, n))| (node, NodeSetup { honest: honest[i], clock: Clock { drift_ppm: n.clock_drift_ppm } }))
         .collect();
     let mut topo_rng = SimRng::derive(seed, Stream::Topology);
     let network =
@@ -151,18 +184,6 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
         engine.schedule_marker(g, Marker::Gst, "GST: the network is synchronous from here on");
         engine.schedule_release_held(g);
     }
-    let check = CheckContext {
-        honest: honest.clone(),
-        names: spec.nodes.iter().map(|n| n.name.clone()).collect(),
-        keys,
-        schedule,
-        genesis: genesis.hash,
-        prefix,
-        gst: spec.liveness.gst,
-        bound: spec.liveness.bound,
-        max_views: spec.liveness.max_views,
-        halt_on_violation: spec.stop.on_violation,
-    };
     World { engine, honest, check }
 }
 
@@ -181,6 +202,9 @@ pub fn describe_change(spec: &RunSpec, c: &SetChange) -> String {
 /// Runs `spec` with `seed`; `extra` observers (a trace writer, a progress bar) see every
 /// event too.
 pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_content: bool) -> RunResult {
+    if !spec.schedule.is_empty() {
+        return crate::explore::schedule::run(spec, seed, extra, trace_content);
+    }
     let phased = crate::phases::liveness_phase(spec);
     let spec: &RunSpec = &phased;
     let World { mut engine, honest, check } = build(spec, seed);
@@ -258,6 +282,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         honest,
         up,
         rules: engine.rule_stats().to_vec(),
+        schedule_error: None,
     }
 }
 

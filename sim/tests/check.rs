@@ -77,8 +77,11 @@ fn pinned_digests_catch_drift_and_update_rewrites_them() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let updated = std::fs::read_to_string(dir.join("pinned.json")).unwrap();
     assert!(!updated.contains(&zero));
-    // Key order and everything else is kept.
-    assert!(updated.find("\"name\"").unwrap() < updated.find("\"expect\"").unwrap());
+    // Only the pinned value changed: the file's own layout (one line for the top-level
+    // object, odd indentation) is kept byte for byte.
+    let doc: serde_json::Value = serde_json::from_str(&updated).unwrap();
+    let pinned = doc["expect"]["digests"]["4"].as_str().unwrap();
+    assert_eq!(updated, text.replace(&zero, pinned));
     // Nothing changed: nothing rewritten.
     let out = check(&["pinned.json", "--update-digests"], &dir);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("updated digests"));
@@ -94,6 +97,11 @@ fn unreadable_scenarios_are_errors() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("ERROR ./b.json  validators: expected a count"), "{stdout}");
     assert!(stdout.contains("2 passed, 0 failed, 1 unreadable"), "{stdout}");
+    // --failures-only hides the passes, never an unreadable file.
+    let out = check(&[".", "--failures-only"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout.contains("ERROR ./b.json") && !stdout.contains("PASS"), "{stdout}");
     assert_eq!(check(&["nowhere"], &dir).status.code(), Some(2));
 }
 
@@ -131,4 +139,35 @@ fn the_scenario_suite_passes() {
         summary += &format!(" ({long} long scenarios skipped; --long runs them)");
     }
     assert_eq!(stdout.lines().last(), Some(summary.as_str()), "{stdout}");
+}
+
+/// `check --seeds` with seeds a scenario was not written for: an attack that stalls with
+/// its own seed need not stall with another, so for other seeds only its safety claim is
+/// checked (and an attack that expects a safety violation claims nothing for them); a
+/// scenario declaring `"seeds": "any"` is held to all of its expectations for every seed.
+#[test]
+fn seeds_outside_a_scenarios_own_are_held_to_what_it_claims_for_any_seed() {
+    let lock = "scenarios/fidelity/equivocation-relay-lock-4.json"; // its own seeds: [3]
+    let out = check(&[lock, "--seeds", "1..3"], &repo());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].contains("seed 1") && lines[0].ends_with("(not one of the scenario's seeds: safety checked)"));
+    assert!(lines[2].contains("seed 3  stall (commit-lock at height 1, view 0)") && !lines[2].contains("not one of"));
+    let out = check(&["scenarios/attacks/no-commit-lock-4.json", "--seeds", "2"], &repo());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing claimed"));
+
+    let dir = tmpdir("any-seed");
+    let text = std::fs::read_to_string(repo().join(lock)).unwrap();
+    let any = text.replacen("\"expect\": {", "\"expect\": {\"seeds\": \"any\", ", 1);
+    assert_ne!(any, text);
+    std::fs::write(dir.join("any.json"), any).unwrap();
+    let out = check(&["any.json", "--seeds", "1..3"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  any.json seed 1") && stdout.contains("expected a stall"), "{stdout}");
+    std::fs::write(dir.join("bad.json"), r#"{"expect": {"seeds": "some"}}"#).unwrap();
+    let out = check(&["bad.json"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("expect.seeds"));
 }

@@ -83,18 +83,19 @@ fn default_output_directory_is_reports_name_seed() {
     let out = bin().args(["run", "s.json", "--seed", "3", "--quiet"]).current_dir(&work).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(work.join("reports/happy-4/3/report.json").is_file());
-    // The report and the per-height plot, and no temporary files left behind.
+    // The report, its figures and page, and no temporary files left behind.
     let mut files: Vec<String> = std::fs::read_dir(work.join("reports/happy-4/3"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, ["heights.svg", "report.json"]);
+    assert_eq!(files, ["heights.svg", "index.html", "report.json", "sequence.svg", "timeline.svg"]);
     let svg = std::fs::read_to_string(work.join("reports/happy-4/3/heights.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).unwrap();
     assert_eq!(doc.root_element().tag_name().name(), "svg");
-    // Ten heights in view 0: ten points, and the legend names view 0.
-    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("circle")).count(), 10 + 1);
+    // Ten heights in view 0: ten points in view 0's colour, and one in the legend.
+    let view0 = doc.descendants().filter(|n| n.has_tag_name("circle") && n.attribute("fill") == Some("#3C3C3C"));
+    assert_eq!(view0.count(), 10 + 1);
     assert!(svg.contains("final in view 0"));
 }
 

@@ -39,7 +39,7 @@ fn honest_networks_finalise_every_height_in_view_0_with_exact_message_counts() {
             assert!(rep.per_height.iter().all(|h| h.view == 0), "{tag}: a height needed a view change");
             let m = &r.metrics;
             let sent = |k| m.kind(k).sent;
-            // §1.13: per height 1 request + (N−1) responses + N commits, all broadcast.
+            // docs/dbft-2.0.md §1.13: per height 1 request + (N−1) responses + N commits, all broadcast.
             assert_eq!(sent(MsgKind::PrepareRequest), H, "{tag}");
             assert_eq!(sent(MsgKind::PrepareResponse), H * (n - 1), "{tag}");
             assert_eq!(sent(MsgKind::Commit), H * n, "{tag}");

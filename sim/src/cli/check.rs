@@ -5,7 +5,9 @@
 //! then `N passed, N failed`. The output does not depend on `--jobs`: results are printed
 //! in a fixed order (path, then seed) whatever order the workers finish in.
 
+use super::records::{Header, Record};
 use super::seeds::SeedList;
+use super::sweep::{self, SweepOptions};
 use crate::report::files::{check_output_file, write_atomic};
 use crate::report::{LivenessStatus, Report};
 use crate::scenario::{self, RunSpec};
@@ -15,28 +17,29 @@ use std::path::{Path, PathBuf};
 
 pub struct CheckOptions {
     pub paths: Vec<PathBuf>,
-    pub jobs: usize,
     pub junit: Option<PathBuf>,
     pub update_digests: bool,
     /// Overrides every scenario's seed list.
     pub seeds: Option<SeedList>,
     /// Also run scenarios tagged "long".
     pub long: bool,
+    pub sweep: SweepOptions,
 }
 
 /// One scenario file of the suite.
 struct Entry {
     path: PathBuf,
     shown: String,
+    /// The file's bytes (hashed into its records and the run's identity).
+    bytes: Vec<u8>,
     spec: Result<RunSpec, String>,
 }
 
-/// The result of one scenario × seed.
-struct Outcome {
-    pass: bool,
+/// What a run gives besides its record: the printed line and, for `--update-digests`
+/// and JUnit, its digest and wall-clock time.
+struct Ran {
     line: String,
-    failure: Option<String>,
-    digest: String,
+    seconds: f64,
 }
 
 /// Lists scenario files under `paths`: `*.json`, recursively, in sorted order. Each file
@@ -109,31 +112,59 @@ fn describe(r: &Report) -> String {
     s
 }
 
-fn run_one(spec: &RunSpec, seed: u64, shown: &str, update: bool) -> Outcome {
+fn run_one(index: u64, e: &Entry, spec: &RunSpec, seed: u64, update: bool) -> (Record, Ran) {
+    let started = std::time::Instant::now();
     let mut spec = spec.clone();
     if update {
         spec.expect.digests.clear();
     }
+    // A seed the scenario was not written for (from --seeds) is held only to what its
+    // expectations claim for any seed (see `ExpectSpec::for_unlisted_seed`).
+    let listed = spec.expect.any_seed || spec.seeds.contains(&seed);
+    let mut note = "";
+    if !listed {
+        match spec.expect.for_unlisted_seed() {
+            Some(e) => {
+                spec.expect = e;
+                note = "  (not one of the scenario's seeds: safety checked)";
+            }
+            None => note = "  (not one of the scenario's seeds: nothing claimed)",
+        }
+    }
     let result = world::run(&spec, seed, None, false);
-    let report = Report::build(&spec, &result);
+    let mut report = Report::build(&spec, &result);
+    if !listed && spec.expect.safety_holds.is_none() {
+        report.outcome.as_expected = true;
+        report.outcome.mismatches.clear();
+    }
     let pass = report.outcome.as_expected;
     let digest = report.digest.to_hex();
     let mark = if pass { "PASS" } else { "FAIL" };
-    let mut line = format!("{mark}  {shown} seed {seed}  {}  digest {}", describe(&report), &digest[..8]);
+    let mut line = format!("{mark}  {} seed {seed}  {}  digest {}{note}", e.shown, describe(&report), &digest[..8]);
     for m in &report.outcome.mismatches {
         let _ = write!(line, "\n        mismatch: {m}");
     }
     let failure = (!pass).then(|| report.outcome.mismatches.join("; "));
-    Outcome { pass, line, failure, digest }
+    let record = Record::of(index, &e.shown, &e.bytes, &report, pass, failure);
+    (record, Ran { line, seconds: started.elapsed().as_secs_f64() })
 }
 
 /// The most scenario × seed runs one `check` makes (its results and JUnit cases are kept
 /// for the summary; sweeps larger than this are what `swarm` is for).
 pub const MAX_CHECK_RUNS: u64 = 1_000_000;
 
-/// Unreadable files have no work items, so no worker ever runs one.
-fn unreachable_outcome() -> Outcome {
-    Outcome { pass: false, line: String::new(), failure: None, digest: String::new() }
+impl CheckOptions {
+    /// The arguments that fix the items and their results, for the records header.
+    fn args(&self, entries: &[Entry]) -> String {
+        let mut a: Vec<String> = entries.iter().map(|e| e.shown.clone()).collect();
+        if self.long {
+            a.push("--long".into());
+        }
+        if let Some(s) = &self.seeds {
+            a.push(format!("--seeds {s}"));
+        }
+        a.join(" ")
+    }
 }
 
 pub fn check(opts: CheckOptions) -> i32 {
@@ -149,8 +180,9 @@ pub fn check(opts: CheckOptions) -> i32 {
         .into_iter()
         .map(|path| {
             let shown = path.strip_prefix(&base).unwrap_or(&path).display().to_string();
+            let bytes = std::fs::read(&path).unwrap_or_default();
             let spec = scenario::load(&path).map_err(|e| e.to_string());
-            Entry { path, shown, spec }
+            Entry { path, shown, bytes, spec }
         })
         .collect();
     if let Some(path) = &opts.junit
@@ -182,47 +214,74 @@ pub fn check(opts: CheckOptions) -> i32 {
             }
         }
     }
+    let mut contents = Vec::new();
+    for e in &entries {
+        contents.extend_from_slice(blake3::hash(&e.bytes).as_bytes());
+    }
+    let header = Header::new("check", opts.args(&entries), &contents, opts.sweep.shard, items.len() as u64);
 
     let (mut passed, mut failed, mut errors) = (0, 0, 0);
     let mut junit_cases = String::new();
     let mut digests: Vec<String> = Vec::new();
-    let bar = super::parallel::bar("check", items.len() as u64);
-    // Results print in a fixed order (path, then seed) as each chunk finishes; unreadable
-    // files print at their place in that order.
-    let mut unreadable_before = |upto: usize, reported: &mut usize, junit_cases: &mut String| {
-        for entry in &entries[*reported..upto] {
+    // Results print in a fixed order (path, then seed) as each finishes; unreadable files
+    // print at their place in that order.
+    let mut reported = 0;
+    let mut unreadable_before = |upto: usize, lines: &mut Vec<String>, junit_cases: &mut String| {
+        for entry in &entries[reported..upto.max(reported)] {
             if let Err(msg) = &entry.spec {
                 errors += 1;
-                say!("ERROR {}  {msg}", entry.shown);
-                let _ = write!(junit_cases, "{}", junit_case(&entry.shown, "load", Some(("error", msg))));
+                lines.push(format!("ERROR {}  {msg}", entry.shown));
+                let _ = write!(junit_cases, "{}", junit_case(&entry.shown, "load", None, Some(("error", msg))));
             }
         }
-        *reported = upto.max(*reported);
+        reported = upto.max(reported);
     };
-    let mut reported = 0;
-    for chunk in items.chunks(super::parallel::chunk_size(opts.jobs)) {
-        let results: Vec<Outcome> =
-            super::parallel::map_on(&bar, chunk, opts.jobs, |&(i, seed)| match &entries[i].spec {
-                Ok(spec) => run_one(spec, seed, &entries[i].shown, opts.update_digests),
-                Err(_) => unreachable_outcome(),
-            });
-        for (&(i, seed), r) in chunk.iter().zip(results) {
-            unreadable_before(i, &mut reported, &mut junit_cases);
-            say!("{}", r.line);
-            if r.pass {
-                passed += 1;
-            } else {
-                failed += 1;
-            }
-            let fail = r.failure.as_deref().map(|f| ("failure", f));
-            let _ = write!(junit_cases, "{}", junit_case(&entries[i].shown, &format!("seed {seed}"), fail));
-            if opts.update_digests {
-                digests.push(r.digest);
-            }
+    let on = |r: &Record, ran: Option<(&(usize, u64), Ran)>| -> Result<Vec<String>, i32> {
+        let mut lines = Vec::new();
+        if r.pass {
+            passed += 1;
+        } else {
+            failed += 1;
         }
+        let fail = r.failure.as_deref().map(|f| ("failure", f));
+        let case = CaseInfo { seed: r.seed, digest: &r.digest, seconds: ran.as_ref().map(|(_, x)| x.seconds) };
+        let Some((&(i, _), ran)) = ran else {
+            // Resumed from the records file: counted, not printed again.
+            let _ = write!(junit_cases, "{}", junit_case(&r.scenario, &format!("seed {}", r.seed), Some(case), fail));
+            return Ok(lines);
+        };
+        unreadable_before(i, &mut lines, &mut junit_cases);
+        if !(opts.sweep.failures_only && r.pass) {
+            lines.push(ran.line);
+        }
+        let _ = write!(junit_cases, "{}", junit_case(&entries[i].shown, &format!("seed {}", r.seed), Some(case), fail));
+        if opts.update_digests {
+            digests.push(r.digest.clone());
+        }
+        Ok(lines)
+    };
+    let ended = sweep::run(
+        "check",
+        &header,
+        items.iter().copied(),
+        &opts.sweep,
+        |&(i, seed)| format!("{} seed {seed}", entries[i].shown),
+        |k, &(i, seed)| match &entries[i].spec {
+            Ok(spec) => run_one(k, &entries[i], spec, seed, opts.update_digests),
+            // Unreadable files have no work items, so no worker ever runs one.
+            Err(_) => (Record::unrun(k, seed), Ran { line: String::new(), seconds: 0.0 }),
+        },
+        on,
+    );
+    let ended = match ended {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    if !ended.stopped {
+        let mut lines = Vec::new();
+        unreadable_before(entries.len(), &mut lines, &mut junit_cases);
+        lines.iter().for_each(|l| say!("{l}"));
     }
-    unreadable_before(entries.len(), &mut reported, &mut junit_cases);
-    bar.finish_and_clear();
     if opts.update_digests {
         update_digests(&entries, &items, &digests);
     }
@@ -232,6 +291,9 @@ pub fn check(opts: CheckOptions) -> i32 {
     }
     if skipped > 0 {
         let _ = write!(summary, " ({skipped} long scenarios skipped; --long runs them)");
+    }
+    if opts.sweep.shard.count > 1 {
+        let _ = write!(summary, " (shard {} of {} items)", opts.sweep.shard, items.len());
     }
     say!("{summary}");
     if let Some(path) = &opts.junit {
@@ -258,51 +320,61 @@ fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn junit_case(file: &str, name: &str, failure: Option<(&str, &str)>) -> String {
-    let class = file.trim_end_matches(".json").replace(['/', '\\'], ".");
-    let head = format!("  <testcase classname=\"{}\" name=\"{}\"", xml_escape(&class), xml_escape(name));
-    match failure {
-        None => format!("{head}/>\n"),
-        Some((tag, msg)) => {
-            format!("{head}>\n    <{tag} message=\"{}\">{}</{tag}>\n  </testcase>\n", xml_escape(msg), xml_escape(msg))
-        }
-    }
+/// What a JUnit test case records of a run besides its verdict.
+struct CaseInfo<'a> {
+    seed: u64,
+    digest: &'a str,
+    /// Wall-clock seconds (None: the result was read back by `--resume`).
+    seconds: Option<f64>,
 }
 
-/// Rewrites the pinned digests of every scenario that pins any, for the seeds just run.
+fn junit_case(file: &str, name: &str, info: Option<CaseInfo>, failure: Option<(&str, &str)>) -> String {
+    let class = file.trim_end_matches(".json").replace(['/', '\\'], ".");
+    let mut head = format!("  <testcase classname=\"{}\" name=\"{}\"", xml_escape(&class), xml_escape(name));
+    let mut body = String::new();
+    if let Some(info) = &info {
+        if let Some(s) = info.seconds {
+            let _ = write!(head, " time=\"{s:.3}\"");
+        }
+        let _ = write!(
+            body,
+            "    <properties>\n      <property name=\"seed\" value=\"{}\"/>\n      <property name=\"digest\" value=\"{}\"/>\n    </properties>\n",
+            info.seed,
+            xml_escape(info.digest)
+        );
+    }
+    if let Some((tag, msg)) = failure {
+        let _ = writeln!(body, "    <{tag} message=\"{}\">{}</{tag}>", xml_escape(msg), xml_escape(msg));
+    }
+    if body.is_empty() { format!("{head}/>\n") } else { format!("{head}>\n{body}  </testcase>\n") }
+}
+
+/// Rewrites the pinned digests of every scenario that pins any, for the seeds just run,
+/// in the file's own text (see `pins`): only the pinned values change.
 fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String]) {
     for (i, e) in entries.iter().enumerate() {
-        let Ok(text) = std::fs::read_to_string(&e.path) else {
+        let Ok(spec) = &e.spec else { continue };
+        if spec.expect.digests.is_empty() {
             continue;
-        };
-        let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
-        let Some(pins) = json.get_mut("expect").and_then(|x| x.get_mut("digests")).and_then(|d| d.as_object_mut())
-        else {
-            continue;
-        };
-        let mut moved = Vec::new();
-        for (k, &(j, seed)) in items.iter().enumerate() {
-            if j != i {
-                continue;
-            }
-            let key = seed.to_string();
-            let new = serde_json::Value::String(digests[k].clone());
-            if pins.get(&key) != Some(&new) {
-                moved.push(key.clone());
-                pins.insert(key, new);
+        }
+        let Ok(text) = std::str::from_utf8(&e.bytes) else { continue };
+        let mut moved: Vec<(u64, String)> = Vec::new();
+        for (&(j, seed), digest) in items.iter().zip(digests) {
+            if j == i && spec.expect.digests.get(&seed).map(|d| d.to_hex()).as_ref() != Some(digest) {
+                moved.retain(|(s, _)| *s != seed);
+                moved.push((seed, digest.clone()));
             }
         }
         if moved.is_empty() {
             continue;
         }
-        let Ok(mut out) = serde_json::to_string_pretty(&json) else {
+        let Some(out) = super::pins::rewrite(text, &moved) else {
+            eprintln!("error: {}: cannot find expect.digests in the file's text; not updated", e.shown);
             continue;
         };
-        out.push('\n');
+        let seeds: Vec<String> = moved.iter().map(|(s, _)| s.to_string()).collect();
         match write_atomic(&e.path, out.as_bytes()) {
-            Ok(()) => say!("updated digests: {} (seeds {})", e.shown, moved.join(", ")),
+            Ok(()) => say!("updated digests: {} (seeds {})", e.shown, seeds.join(", ")),
             Err(err) => eprintln!("error: cannot write {}: {err}", e.path.display()),
         }
     }
@@ -314,7 +386,9 @@ mod tests {
 
     #[test]
     fn junit_escapes() {
-        let c = junit_case("attacks/a.json", "seed 1", Some(("failure", "expected <stall> & \"x\"")));
+        let info = CaseInfo { seed: 7, digest: "ab12", seconds: Some(0.25) };
+        let c = junit_case("attacks/a.json", "seed 1", Some(info), Some(("failure", "expected <stall> & \"x\"")));
+        assert!(c.contains("time=\"0.250\"") && c.contains("name=\"seed\" value=\"7\""), "{c}");
         assert!(c.contains("classname=\"attacks.a\""));
         assert!(c.contains("&lt;stall&gt; &amp; &quot;x&quot;"));
     }

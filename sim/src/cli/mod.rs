@@ -14,19 +14,65 @@ macro_rules! say {
 
 pub mod check;
 pub mod diff;
+pub mod explore;
 pub mod handoffs;
+pub mod list;
+pub mod merge;
 pub mod parallel;
+pub mod pins;
 pub mod plot;
 pub mod progress;
+pub mod records;
 pub mod run;
 pub mod seeds;
+pub mod shard;
 pub mod shrink;
 pub mod swarm;
+pub mod sweep;
 
 use crate::protocol::dbft::Mutation;
 use clap::{Parser, Subcommand};
 use seeds::SeedList;
+use shard::Shard;
 use std::path::PathBuf;
+
+/// The options of every sweep over seeds (`check`, `swarm`).
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// Worker threads (default: every core); the output does not depend on it.
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Write one JSON record per work item to this file (JSON Lines), flushed as results
+    /// come in; with --shard, the shard's output for `dbft-sim merge`.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Run only shard I of N (0 ≤ I < N): every N-th work item, starting with item I.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Continue the --json file of an interrupted run of the same arguments: finished
+    /// items are not run again, a torn last line is dropped.
+    #[arg(long, requires = "json")]
+    resume: bool,
+    /// Print only failed items (and the summary).
+    #[arg(long)]
+    failures_only: bool,
+    /// Stop at the first failed item.
+    #[arg(long)]
+    fail_fast: bool,
+}
+
+impl SweepArgs {
+    fn options(&self) -> sweep::SweepOptions {
+        sweep::SweepOptions {
+            jobs: self.jobs.unwrap_or_else(sweep::default_jobs).max(1),
+            shard: self.shard.unwrap_or(Shard::WHOLE),
+            json: self.json.clone(),
+            resume: self.resume,
+            failures_only: self.failures_only,
+            fail_fast: self.fail_fast,
+        }
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "dbft-sim", version, about = "Deterministic simulator for dBFT 2.0 consensus")]
@@ -56,20 +102,23 @@ pub enum Command {
         /// Narrate the run on stdout, one line per event (before the summary).
         #[arg(long)]
         narrate: bool,
+        /// Heights of the message-sequence chart: "5" or "3..6" (default: the first height
+        /// with a view change, a violation or the stall).
+        #[arg(long, value_parser = run::parse_heights)]
+        sequence_heights: Option<(u32, u32)>,
     },
     /// Run the regression suite: every scenario under PATHS for each of its seeds.
     Check {
         /// Scenario files or directories (searched recursively for *.json).
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
-        /// Run this many scenarios in parallel (the output does not depend on it).
-        #[arg(long, short, default_value_t = 1)]
-        jobs: usize,
+        #[command(flatten)]
+        sweep: SweepArgs,
         /// Also write JUnit XML here (one test case per scenario × seed).
         #[arg(long)]
         junit: Option<PathBuf>,
         /// Rewrite the pinned digests (`expect.digests`) of the scenarios that pin them.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["shard", "resume"])]
         update_digests: bool,
         /// Run these seeds instead of each scenario's own: "1,2,3" or "1..100".
         #[arg(long)]
@@ -78,34 +127,65 @@ pub enum Command {
         #[arg(long)]
         long: bool,
     },
-    /// Plot latency across network models, validator counts and crashed validators.
+    /// Plot runs. With INPUT (a scenario file, a directory of reports or a report.json):
+    /// latency CDFs, height over time, views and messages per height of its runs. Without:
+    /// the sweep of latency across network models, validator counts and crashed validators.
     Plot {
-        /// Output directory for the SVGs and plot-data.json.
-        #[arg(long, default_value = "reports/plots")]
-        out: PathBuf,
-        /// Seeds per matrix cell: "1,2,3" or "1..5".
-        #[arg(long, default_value = "1..3")]
-        seeds: SeedList,
-        /// Heights per run.
+        /// A scenario file (run for --seeds, default its own seeds), a directory searched
+        /// for report.json files, or one report.json.
+        input: Option<PathBuf>,
+        /// Output directory (default: reports/plots for the sweep, reports/<name>/plots
+        /// for INPUT).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seeds: "1,2,3" or "1..5" (default: 1..3 per sweep cell; a scenario's own seeds).
+        #[arg(long)]
+        seeds: Option<SeedList>,
+        /// Sweep: heights per run.
         #[arg(long, default_value_t = 8)]
         heights: u32,
-        /// Block time T in milliseconds.
+        /// Sweep: block time T in milliseconds.
         #[arg(long, default_value_t = 15000)]
         block_time_ms: u64,
-        /// Validator counts to sweep, comma-separated.
+        /// Sweep: validator counts, comma-separated.
         #[arg(long, default_value = "4,7,10,21,50", value_delimiter = ',')]
         validators: Vec<u32>,
         #[arg(long, short, default_value_t = 1)]
         jobs: usize,
     },
+    /// Overlay the latency CDFs of several scenarios or report directories (C# vs Go, LAN
+    /// vs WAN, N = 4/7/21, a scenario and its attack variant): writes compare-cdf.svg.
+    Compare {
+        /// Scenario files, report directories or report.json files (two or more).
+        #[arg(num_args = 2.., required = true)]
+        inputs: Vec<PathBuf>,
+        /// Seeds for every scenario input (default: each scenario's own).
+        #[arg(long)]
+        seeds: Option<SeedList>,
+        #[arg(long, default_value = "reports/compare")]
+        out: PathBuf,
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+    },
+    /// List scenarios with their seeds, tags and descriptions (default: the bundled ones).
+    List {
+        /// Scenario files or directories (searched recursively for *.json).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Print whole descriptions, not only their first sentence.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Print the JSON Schema of scenario files (also in docs/scenario.schema.json).
+    Schema,
     /// Swarm testing: a random configuration per seed (≤ F faults); counterexamples to
     /// safety are written out as scenario files.
     Swarm {
         /// Seeds: "1,2,3" or "1..1000".
         #[arg(long, default_value = "1..200")]
         seeds: SeedList,
-        #[arg(long, short, default_value_t = 1)]
-        jobs: usize,
+        #[command(flatten)]
+        sweep: SweepArgs,
         /// Where counterexamples go.
         #[arg(long, default_value = "reports/swarm")]
         out: PathBuf,
@@ -154,6 +234,65 @@ pub enum Command {
         #[arg(long, default_value_t = 8)]
         context: usize,
     },
+    /// Exhaustive bounded model checking of the scenario's replicas: every order of
+    /// deliveries, timer expiries and crash choices within the bounds; S1–S6 on every step;
+    /// stuck states diagnosed. Counterexamples are written as scenarios with a `schedule`.
+    Explore {
+        /// The scenario file (JSON): validators, semantics, mutation, seed, initial txs.
+        scenario: PathBuf,
+        /// Heights every honest running validator must finalise.
+        #[arg(long, default_value_t = 1)]
+        heights: u32,
+        /// The highest view a replica may enter.
+        #[arg(long, default_value_t = 1)]
+        max_view: u8,
+        /// How many validators may crash (at any point; at most F).
+        #[arg(long, default_value_t = 0)]
+        crashes: u32,
+        /// Messages may also be lost.
+        #[arg(long)]
+        loss: bool,
+        /// Depth-first search (default: breadth-first, shortest counterexamples).
+        #[arg(long)]
+        dfs: bool,
+        /// Stop after this many distinct states.
+        #[arg(long, default_value_t = 50_000_000)]
+        max_states: u64,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        max_seconds: Option<f64>,
+        /// Where counterexample scenarios go (default: reports/explore/<scenario-name>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print every found schedule step by step.
+        #[arg(long)]
+        show_schedules: bool,
+        /// Turn the partial-order reduction off (to measure what it saves).
+        #[arg(long)]
+        no_reduce: bool,
+        /// Also deliver RecoveryRequest and RecoveryMessage (by default they are sent but
+        /// never delivered, as in the TLA+ models: the space is far larger with them).
+        #[arg(long)]
+        recovery: bool,
+        /// Shrink each written schedule: drop steps one at a time while the replay shows
+        /// the same violations or stall class (and stays settled).
+        #[arg(long)]
+        shrink: bool,
+    },
+    /// Combine the records files (--json) of a sharded run into one summary: counts by
+    /// outcome, invariant and stall class, the failing seeds, latency across seeds. Exit 1
+    /// if a shard is missing or incomplete (or an item failed).
+    Merge {
+        /// Records files, or directories holding them (*.jsonl, recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also write the summary as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write every record, in the unsharded run's order, here (JSON Lines).
+        #[arg(long, value_name = "FILE")]
+        records: Option<PathBuf>,
+    },
     /// Shrink a counterexample: remove faults and simplify the network while the run still
     /// violates the same safety invariants (or stalls the same way); write the smaller
     /// scenario.
@@ -189,27 +328,47 @@ pub fn main() -> i32 {
 
 fn dispatch(command: Command) -> i32 {
     match command {
-        Command::Run { scenario, seed, out, trace, quiet, narrate } => {
-            run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate })
+        Command::Run { scenario, seed, out, trace, quiet, narrate, sequence_heights } => {
+            run::run(&scenario, run::RunOptions { seed, out, trace, quiet, narrate, sequence_heights })
         }
-        Command::Check { paths, jobs, junit, update_digests, seeds, long } => {
-            check::check(check::CheckOptions { paths, jobs, junit, update_digests, seeds, long })
+        Command::Check { paths, sweep, junit, update_digests, seeds, long } => {
+            check::check(check::CheckOptions { paths, junit, update_digests, seeds, long, sweep: sweep.options() })
         }
-        Command::Plot { out, seeds, heights, block_time_ms, validators, jobs } => {
-            let seeds = match seeds.to_vec(10_000) {
+        Command::Plot { input, out, seeds, heights, block_time_ms, validators, jobs } => {
+            let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: --seeds: {e}");
                     return 2;
                 }
             };
+            if let Some(input) = input {
+                return plot::plot_runs(&input, seeds.as_deref(), out, jobs);
+            }
             if heights == 0 || block_time_ms == 0 || validators.iter().any(|&n| n == 0 || n > 1024) {
                 eprintln!("error: --heights and --block-time-ms must be > 0, --validators in 1..=1024");
                 return 2;
             }
+            let seeds = seeds.unwrap_or_else(|| vec![1, 2, 3]);
+            let out = out.unwrap_or_else(|| PathBuf::from("reports/plots"));
             plot::plot(plot::PlotOptions { out, seeds, heights, block_time_ms, validators, jobs })
         }
-        Command::Swarm { seeds, jobs, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
+        Command::List { paths, full } => list::list(&paths, full),
+        Command::Schema => {
+            say!("{}", crate::scenario::json_schema().trim_end());
+            0
+        }
+        Command::Compare { inputs, seeds, out, jobs } => {
+            let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --seeds: {e}");
+                    return 2;
+                }
+            };
+            plot::compare(&inputs, seeds.as_deref(), &out, jobs)
+        }
+        Command::Swarm { seeds, sweep, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
             if heights == 0 {
                 eprintln!("error: --heights must be > 0");
                 return 2;
@@ -223,7 +382,7 @@ fn dispatch(command: Command) -> i32 {
             }
             swarm::swarm(swarm::SwarmOptions {
                 seeds,
-                jobs,
+                sweep: sweep.options(),
                 out,
                 heights,
                 keep_stalls,
@@ -243,6 +402,38 @@ fn dispatch(command: Command) -> i32 {
             handoffs::table(handoffs::TableOptions { seeds, jobs, out })
         }
         Command::Diff { a, b, seed, seed_b, context } => diff::run(&a, &b, diff::DiffOptions { seed, seed_b, context }),
+        Command::Explore {
+            scenario,
+            heights,
+            max_view,
+            crashes,
+            loss,
+            dfs,
+            max_states,
+            max_seconds,
+            out,
+            show_schedules,
+            no_reduce,
+            recovery,
+            shrink,
+        } => explore::run(
+            &scenario,
+            explore::ExploreOptions {
+                heights,
+                max_view,
+                crashes,
+                loss,
+                dfs,
+                max_states,
+                max_seconds,
+                out,
+                show_schedules,
+                reduce: !no_reduce,
+                recovery,
+                shrink,
+            },
+        ),
+        Command::Merge { paths, json, records } => merge::merge(&paths, json.as_deref(), records.as_deref()),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
     }
 }

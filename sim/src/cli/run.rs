@@ -4,6 +4,7 @@ use super::progress::Progress;
 use crate::engine::trace::{Observer, Observers};
 use crate::report::files::{AtomicFile, check_output_file, write_atomic};
 use crate::report::narrate::Narrator;
+use crate::report::plot::sequence::Recorder;
 use crate::report::trace_file::TraceWriter;
 use crate::report::{Report, summary};
 use crate::scenario;
@@ -16,6 +17,50 @@ pub fn default_out(name: &str, seed: u64) -> PathBuf {
     Path::new("reports").join(name).join(seed.to_string())
 }
 
+/// Parses `--sequence-heights`: "5" or "3..6" (inclusive, heights from 1).
+pub fn parse_heights(s: &str) -> Result<(u32, u32), String> {
+    let num = |t: &str| t.trim().parse::<u32>().ok().filter(|h| *h >= 1);
+    let bad = || format!("\"{s}\": expected a height (\"5\") or a range (\"3..6\") of heights ≥ 1");
+    match s.split_once("..") {
+        None => num(s).map(|h| (h, h)).ok_or_else(bad),
+        Some((a, b)) => match (num(a), num(b)) {
+            (Some(a), Some(b)) if a <= b => Ok((a, b)),
+            _ => Err(bad()),
+        },
+    }
+}
+
+/// What `run` was given: a scenario file, or a report whose recorded scenario it replays.
+struct Input {
+    spec: crate::scenario::RunSpec,
+    /// The scenario document, recorded in the new report.
+    source: Option<serde_json::Value>,
+    /// For a report: its seed and digest, which the replay must reproduce.
+    replay: Option<(u64, String, String)>,
+}
+
+fn load_input(path: &Path) -> Result<Input, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let value: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    let is_report =
+        value.as_ref().and_then(|v| v.get("format")).and_then(|f| f.as_str()) == Some(crate::report::FORMAT);
+    if !is_report {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
+        let spec = scenario::parse(&text, stem).map_err(|e| e.to_string())?;
+        return Ok(Input { spec, source: value, replay: None });
+    }
+    let v = value.unwrap_or_default();
+    let source = v.get("scenario_source").cloned().ok_or_else(|| {
+        "scenario_source: missing — this report does not record its scenario file (written by a `check`, or by a dbft-sim before 0.1.0); run its scenario file instead".to_string()
+    })?;
+    let name = v.get("scenario").and_then(|s| s.as_str()).unwrap_or("scenario").to_string();
+    let spec = scenario::parse(&source.to_string(), &name).map_err(|e| format!("scenario_source.{e}"))?;
+    let seed = v.get("seed").and_then(|s| s.as_u64()).ok_or("seed: missing or not a number")?;
+    let digest = v.get("digest").and_then(|s| s.as_str()).unwrap_or_default().to_string();
+    let version = v.pointer("/tool/version").and_then(|s| s.as_str()).unwrap_or("an unknown version").to_string();
+    Ok(Input { spec, source: Some(source), replay: Some((seed, digest, version)) })
+}
+
 /// The options of `dbft-sim run`.
 pub struct RunOptions {
     pub seed: Option<u64>,
@@ -23,21 +68,26 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     pub quiet: bool,
     pub narrate: bool,
+    /// The heights of the message-sequence chart (default: see `pages`).
+    pub sequence_heights: Option<(u32, u32)>,
 }
 
 pub fn run(path: &Path, opts: RunOptions) -> i32 {
-    let RunOptions { seed, out, trace, quiet, narrate } = opts;
-    let spec = match scenario::load(path) {
-        Ok(s) => s,
+    let RunOptions { seed, out, trace, quiet, narrate, sequence_heights } = opts;
+    let Input { spec, source, replay } = match load_input(path) {
+        Ok(i) => i,
         Err(e) => {
             eprintln!("error: {}: {e}", path.display());
             return 2;
         }
     };
-    let seed = seed.unwrap_or(spec.seed);
+    let seed = seed.or(replay.as_ref().map(|r| r.0)).unwrap_or(spec.seed);
     let out = out.unwrap_or_else(|| default_out(&spec.name, seed));
     // Every output path is checked before the run, so a bad one costs nothing.
-    let mut targets = vec![out.join("report.json"), out.join("heights.svg")];
+    let mut targets: Vec<PathBuf> = ["report.json", "heights.svg", "timeline.svg", "sequence.svg", "index.html"]
+        .iter()
+        .map(|f| out.join(f))
+        .collect();
     targets.extend(trace.clone());
     if let Err(e) = targets.iter().try_for_each(|p| check_output_file(p)) {
         eprintln!("error: cannot write the run's output: {e}");
@@ -57,8 +107,9 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     let mut progress = if narrate { Progress::hidden() } else { Progress::new(spec.stop.duration, &spec.name) };
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     let mut narrator = narrate.then(|| Narrator::new(BufWriter::new(std::io::stdout().lock()), names));
+    let mut recorder = Recorder::default();
     let result = {
-        let mut extra: Vec<&mut dyn Observer> = vec![&mut progress];
+        let mut extra: Vec<&mut dyn Observer> = vec![&mut progress, &mut recorder];
         if let Some(n) = narrator.as_mut() {
             extra.push(n);
         }
@@ -69,6 +120,10 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         world::run(&spec, seed, Some(&mut tee), trace.is_some())
     };
     progress.finish();
+    if let Some(e) = &result.schedule_error {
+        eprintln!("error: {}: {e}", path.display());
+        return 2;
+    }
     // A reader who closed the pipe early (`--narrate | head`) still gets the report files;
     // only the printing stops.
     let stdout_open = match narrator.map(Narrator::finish) {
@@ -79,21 +134,32 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         }
         _ => true,
     };
-    let report = Report::build(&spec, &result);
+    let mut report = Report::build(&spec, &result);
+    report.scenario_source = source;
+    if let Some((old_seed, digest, version)) = &replay
+        && *old_seed == seed
+        && *digest != report.digest.to_hex()
+    {
+        eprintln!(
+            "warning: the replay's digest differs from the report's (written by dbft-sim {version}): this build behaves differently"
+        );
+    }
     let report_path = out.join("report.json");
     if let Err(e) = write_atomic(&report_path, report.to_json().as_bytes()) {
         eprintln!("error: cannot write {}: {e}", report_path.display());
         return 2;
     }
-    match crate::report::plot::heights_svg(&report) {
-        Ok(svg) => {
-            let p = out.join("heights.svg");
-            if let Err(e) = write_atomic(&p, svg.as_bytes()) {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                return 2;
+    match crate::report::pages::run_files(&report, &recorder, sequence_heights) {
+        Ok(files) => {
+            for (name, content) in files {
+                let p = out.join(name);
+                if let Err(e) = write_atomic(&p, content.as_bytes()) {
+                    eprintln!("error: cannot write {}: {e}", p.display());
+                    return 2;
+                }
             }
         }
-        Err(e) => eprintln!("warning: no heights.svg: {e}"),
+        Err(e) => eprintln!("warning: no figures or index.html: {e}"),
     }
     if let (Some(t), Some(p)) = (trace_writer, &trace)
         && let Err(e) = t.commit()

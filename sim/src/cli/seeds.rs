@@ -39,6 +39,21 @@ impl SeedList {
     }
 }
 
+/// The list as it could be written back: `1..100,7`.
+impl std::fmt::Display for SeedList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, r) in self.ranges.iter().enumerate() {
+            let sep = if i > 0 { "," } else { "" };
+            if r.start() == r.end() {
+                write!(f, "{sep}{}", r.start())?;
+            } else {
+                write!(f, "{sep}{}..{}", r.start(), r.end())?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl std::str::FromStr for SeedList {
     type Err = String;
     fn from_str(s: &str) -> Result<SeedList, String> {
@@ -88,6 +103,7 @@ mod tests {
         let l = parse("3,1..4,9").unwrap();
         assert_eq!(l.iter().collect::<Vec<_>>(), vec![3, 1, 2, 3, 4, 9]);
         assert_eq!(l.len(), 6);
+        assert_eq!(l.to_string(), "3,1..4,9");
         assert_eq!(parse("7").unwrap().to_vec(10), Ok(vec![7]));
         assert!(parse("1..100").unwrap().to_vec(10).unwrap_err().contains("100 seeds, at most 10"));
         for bad in ["", ",", "x", "5..1", "1..x", "..", "-1"] {

@@ -1,23 +1,23 @@
 //! `dbft-sim swarm`: runs the configurations `search::swarm` draws, one per seed, counts
 //! outcomes, and writes every counterexample (and, on request, every stall) out as a
-//! replayable scenario file.
+//! replayable scenario file. With `--json`, one record per seed (see `records`); with
+//! `--shard i/n`, only every n-th seed, for `merge` to combine.
 
-use super::parallel;
+use super::records::{Header, Record};
 use super::seeds::SeedList;
-use crate::invariants::InvariantId;
+use super::sweep::{self, SweepOptions};
 use crate::protocol::dbft::Mutation;
 use crate::report::Report;
 use crate::report::files::write_atomic;
 use crate::scenario;
-use crate::search::shrink::Failure;
 use crate::search::swarm::{generate_honest_churn, generate_with};
 use crate::world;
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 pub struct SwarmOptions {
     pub seeds: SeedList,
-    pub jobs: usize,
     pub out: PathBuf,
     pub heights: u32,
     pub keep_stalls: bool,
@@ -27,79 +27,134 @@ pub struct SwarmOptions {
     pub handoff: Option<String>,
     /// Honest runs with validator churn instead (no faults): a stall fails the sweep too.
     pub honest_churn: bool,
+    pub sweep: SweepOptions,
 }
 
-/// What a worker sends back (reports hold `Rc`s and stay on their thread).
-struct Outcome {
-    text: String,
-    result: Result<Failure, String>,
+/// The most stalled seeds the summary names (the records file has them all).
+const NAMED_STALLS: usize = 20;
+
+impl SwarmOptions {
+    /// The arguments that fix the seeds' results, for the records header.
+    fn args(&self) -> String {
+        let mut a = format!("--seeds {} --heights {}", self.seeds, self.heights);
+        if let Some(m) = self.mutation {
+            a += &format!(" --mutation {m}");
+        }
+        if let Some(h) = &self.handoff {
+            a += &format!(" --handoff {h}");
+        }
+        if self.honest_churn {
+            a += " --honest-churn";
+        }
+        a
+    }
 }
 
 pub fn swarm(o: SwarmOptions) -> i32 {
-    let run_seed = |&seed: &u64| {
+    let header = Header::new("swarm", o.args(), env!("CARGO_PKG_VERSION").as_bytes(), o.sweep.shard, o.seeds.len());
+    let run_seed = |index: u64, &seed: &u64| {
         let text = if o.honest_churn {
             generate_honest_churn(seed, o.heights)
         } else {
             generate_with(seed, o.heights, o.mutation, o.handoff.as_deref())
         };
-        let result = scenario::parse(&text, "swarm")
-            .map(|spec| Failure::of(&Report::build(&spec, &world::run(&spec, seed, None, false))))
-            .map_err(|e| e.to_string());
-        Outcome { text, result }
-    };
-    let (mut violations, mut stalls_by_class) = (0, BTreeMap::<&str, u64>::new());
-    let mut ok = 0;
-    // Seeds stream through in chunks: memory stays flat however many seeds there are, and
-    // results print in seed order whatever the number of workers.
-    let bar = parallel::bar("swarm", o.seeds.len());
-    let mut seeds = o.seeds.iter();
-    loop {
-        let chunk: Vec<u64> = seeds.by_ref().take(parallel::chunk_size(o.jobs)).collect();
-        if chunk.is_empty() {
-            break;
+        let record = scenario::parse(&text, "swarm").map_err(|e| e.to_string()).map(|spec| {
+            let report = Report::build(&spec, &world::run(&spec, seed, None, false));
+            let mut r = Record::of(index, &spec.name, text.as_bytes(), &report, true, None);
+            let violation = r.violated.iter().any(|v| v.starts_with('S'));
+            let stalled_honest = o.honest_churn && r.stall.is_some();
+            if violation || stalled_honest {
+                r.pass = false;
+                r.failure = Some(if violation {
+                    format!("safety violated: {}", safety_of(&r).join(" "))
+                } else {
+                    "an honest run stalled".to_string()
+                });
+            }
+            r
+        });
+        match record {
+            Ok(r) => (r, Ok(text)),
+            // Never expected: the generator writes valid scenarios (a unit test checks).
+            Err(e) => (Record::unrun(index, seed), Err(e)),
         }
-        let results = parallel::map_on(&bar, &chunk, o.jobs, run_seed);
-        for (seed, r) in chunk.iter().zip(&results) {
-            let summary = match &r.result {
-                Ok(s) => s,
+    };
+    let (mut violations, mut stalls_by_class, mut ok) = (0u64, BTreeMap::<String, u64>::new(), 0u64);
+    let mut stalled_seeds: Vec<u64> = Vec::new();
+    let terminal = std::io::stderr().is_terminal();
+    let on = |r: &Record, ran: Option<(&u64, Result<String, String>)>| -> Result<Vec<String>, i32> {
+        let seed = r.seed;
+        let text = match ran {
+            Some((_, Err(e))) => {
+                eprintln!("error: swarm seed {seed} generated a bad scenario: {e}");
+                return Err(2);
+            }
+            Some((_, Ok(text))) => Some(text),
+            None => None,
+        };
+        let mut lines = Vec::new();
+        let keep = if r.violated.iter().any(|v| v.starts_with('S')) {
+            violations += 1;
+            lines.push(format!("VIOLATION seed {seed}: {}", safety_of(r).join(" ")));
+            true
+        } else if let Some(st) = &r.stall {
+            *stalls_by_class.entry(st.class.clone()).or_insert(0) += 1;
+            if stalled_seeds.len() < NAMED_STALLS {
+                stalled_seeds.push(seed);
+            }
+            let note = if o.honest_churn { " (an honest run must not stall)" } else { "" };
+            lines.push(format!("STALL seed {seed}: {} at height {}, view {}{note}", st.class, st.height, st.view));
+            o.keep_stalls || o.honest_churn
+        } else {
+            ok += 1;
+            if !terminal {
+                lines.push(format!(
+                    "ok seed {seed}: {} heights, digest {}",
+                    r.heights,
+                    &r.digest[..8.min(r.digest.len())]
+                ));
+            }
+            false
+        };
+        if keep && let Some(text) = text {
+            let path = o.out.join(format!("swarm-{seed}.json"));
+            match write_atomic(&path, text.as_bytes()) {
+                Ok(()) => lines.push(format!("  wrote {} (replay: dbft-sim run {})", path.display(), path.display())),
                 Err(e) => {
-                    eprintln!("error: swarm seed {seed} generated a bad scenario: {e}");
-                    return 2;
-                }
-            };
-            let keep = if !summary.safety.is_empty() {
-                violations += 1;
-                say!("VIOLATION seed {seed}: {}", InvariantId::join(&summary.safety, " "));
-                true
-            } else if let Some((class, ..)) = summary.stall {
-                *stalls_by_class.entry(class.as_str()).or_insert(0) += 1;
-                if o.honest_churn {
-                    say!("STALL seed {seed}: {class} (an honest run must not stall)");
-                }
-                o.keep_stalls || o.honest_churn
-            } else {
-                ok += 1;
-                false
-            };
-            if keep {
-                let path = o.out.join(format!("swarm-{seed}.json"));
-                match write_atomic(&path, r.text.as_bytes()) {
-                    Ok(()) => say!("  wrote {} (replay: dbft-sim run {})", path.display(), path.display()),
-                    Err(e) => {
-                        eprintln!("error: cannot write {}: {e}", path.display());
-                        return 2;
-                    }
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return Err(2);
                 }
             }
         }
-    }
-    bar.finish_and_clear();
+        if o.sweep.failures_only && r.pass {
+            lines.clear();
+        }
+        Ok(lines)
+    };
+    let ended =
+        match sweep::run("swarm", &header, o.seeds.iter(), &o.sweep, |seed| format!("seed {seed}"), run_seed, on) {
+            Ok(e) => e,
+            Err(code) => return code,
+        };
     let stalls: Vec<String> = stalls_by_class.iter().map(|(c, k)| format!("{k} {c}")).collect();
+    let shard = if o.sweep.shard.count > 1 { format!(" (shard {})", o.sweep.shard) } else { String::new() };
     say!(
-        "{} runs: {ok} reached their heights, {violations} safety violations, stalls: {}",
-        o.seeds.len(),
+        "{} runs{shard}: {ok} reached their heights, {violations} safety violations, stalls: {}",
+        ended.resumed + ended.ran,
         if stalls.is_empty() { "none".to_string() } else { stalls.join(", ") }
     );
-    let stalled = o.honest_churn && !stalls_by_class.is_empty();
-    if violations > 0 || stalled { 1 } else { 0 }
+    let stalled: u64 = stalls_by_class.values().sum();
+    if stalled > 0 {
+        let named: Vec<String> = stalled_seeds.iter().map(u64::to_string).collect();
+        let more =
+            if stalled > named.len() as u64 { format!(" (first {} of {stalled})", named.len()) } else { String::new() };
+        say!("stalled seeds: {}{more}", named.join(", "));
+    }
+    let failed = violations > 0 || (o.honest_churn && stalled > 0);
+    if failed { 1 } else { 0 }
+}
+
+/// The safety invariants a record violates.
+fn safety_of(r: &Record) -> Vec<&str> {
+    r.violated.iter().filter(|v| v.starts_with('S')).map(String::as_str).collect()
 }

@@ -45,6 +45,7 @@ struct Branch {
 }
 
 /// The model over every branch the run finalised, keyed by block hash.
+#[derive(Clone)]
 pub struct ScheduleModel {
     spec: ScheduleSpec,
     branches: BTreeMap<Hash32, Branch>,

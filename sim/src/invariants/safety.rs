@@ -47,6 +47,9 @@ pub struct Accountability {
     pub continuation: bool,
 }
 
+/// `Clone` so the explorer can carry one checker per explored state (copied only when a
+/// step persists a block or signs a Commit).
+#[derive(Clone)]
 pub struct Safety {
     cx: CheckContext,
     /// S1: the first block each height was persisted with by an honest node.

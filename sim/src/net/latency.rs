@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// A per-hop latency distribution. All parameters in milliseconds unless noted. Scenario
 /// files use this very shape (`network.latency`); `scenario::resolve` checks the values.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Latency {
     /// Always `ms`.

@@ -1,9 +1,11 @@
-//! Run metrics, collected as an observer of the event stream: message counts by type,
-//! finalisation times and views per height, rejected messages, progress.
+//! Run metrics, collected as an observer of the event stream: message counts by type
+//! (in all and per height), finalisation times and views per height, transaction
+//! confirmation times, rejected messages, progress.
 
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::net::DropReason;
+use crate::protocol::block::TxId;
 use crate::protocol::crypto::Hash32;
 use crate::protocol::{MsgKind, NodeId, Note, RejectReason};
 use serde::Serialize;
@@ -50,6 +52,14 @@ pub struct Metrics {
     pub events: u64,
     pub crashes: u64,
     pub commits_signed: u64,
+    /// Per height (the height a message is about): messages sent and bytes, by type.
+    pub per_height_kinds: BTreeMap<u32, [(u64, u64); MsgKind::ALL.len()]>,
+    /// Transactions seen by some node and not yet in a finalised block: when the first
+    /// node received each (the nearest the simulator has to its submission).
+    tx_first_seen: BTreeMap<TxId, SimTime>,
+    /// Per confirmed transaction: microseconds from its first arrival at a node to the
+    /// first persistence by an honest node of a block that includes it.
+    pub tx_confirm_us: Vec<u64>,
 }
 
 impl Metrics {
@@ -69,6 +79,9 @@ impl Metrics {
             events: 0,
             crashes: 0,
             commits_signed: 0,
+            per_height_kinds: BTreeMap::new(),
+            tx_first_seen: BTreeMap::new(),
+            tx_confirm_us: Vec::new(),
         }
     }
 
@@ -89,6 +102,12 @@ impl Observer for Metrics {
                 let k = &mut self.kinds[meta.kind.index()];
                 k.sent += 1;
                 k.bytes += meta.size as u64;
+                let per = self.per_height_kinds.entry(meta.height).or_insert([(0, 0); MsgKind::ALL.len()]);
+                per[meta.kind.index()].0 += 1;
+                per[meta.kind.index()].1 += meta.size as u64;
+            }
+            Ev::Tx { tx, .. } => {
+                self.tx_first_seen.entry(*tx).or_insert(rec.time);
             }
             Ev::Deliver { kind, dup, .. } => {
                 let k = &mut self.kinds[kind.index()];
@@ -118,6 +137,11 @@ impl Observer for Metrics {
                 }
                 if self.honest(*node) {
                     self.last_progress = Some(rec.time);
+                    for tx in &block.txs {
+                        if let Some(seen) = self.tx_first_seen.remove(tx) {
+                            self.tx_confirm_us.push(rec.time.since(seen));
+                        }
+                    }
                     let proposed = self.proposed.get(&block.hash).copied();
                     self.finals.entry(h).or_insert(Final {
                         time: rec.time,
@@ -185,6 +209,22 @@ impl Summary {
     }
 }
 
+/// Nearest-rank quantiles at 0 %, 1 %, ..., 100 % of a sample of microseconds, in
+/// milliseconds (empty for an empty sample). 0 % is the minimum.
+pub fn quantiles_ms(xs: &[u64]) -> Vec<f64> {
+    if xs.is_empty() {
+        return Vec::new();
+    }
+    let mut xs = xs.to_vec();
+    xs.sort_unstable();
+    (0..=100)
+        .map(|p| {
+            let rank = ((p as f64 / 100.0 * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+            xs[rank - 1] as f64 / 1000.0
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +237,14 @@ mod tests {
         let one = Summary::of_micros(vec![2500]);
         assert_eq!((one.p50, one.p99, one.max), (2.5, 2.5, 2.5));
         assert_eq!(Summary::of_micros(vec![]).count, 0);
+    }
+
+    #[test]
+    fn quantiles_are_nearest_rank_from_the_minimum() {
+        let q = quantiles_ms(&(1..=200).rev().map(|x| x * 1000).collect::<Vec<_>>());
+        assert_eq!(q.len(), 101);
+        // 0 % is the smallest value; p% of 200 values is the value of rank 2p.
+        assert_eq!((q[0], q[1], q[50], q[99], q[100]), (1.0, 2.0, 100.0, 198.0, 200.0));
+        assert!(quantiles_ms(&[]).is_empty());
     }
 }

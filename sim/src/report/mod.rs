@@ -6,11 +6,15 @@
 
 pub mod expect;
 pub mod files;
+pub mod html;
+pub mod lint;
 pub mod metrics;
 pub mod narrate;
+pub mod pages;
 pub mod plot;
 pub mod summary;
 pub mod trace_file;
+pub mod windows;
 
 use crate::engine::StopReason;
 use crate::invariants::diagnosis::Stall;
@@ -60,7 +64,26 @@ pub struct HeightRecord {
     pub interval_ms: f64,
     /// Time from the proposal of the finalised block to its finalisation.
     pub consensus_ms: Option<f64>,
+    /// Messages about this height: how many were sent (a broadcast counts once) and their
+    /// bytes, by type.
+    pub messages: BTreeMap<&'static str, SentBytes>,
 }
+
+/// Messages sent and their bytes.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SentBytes {
+    pub sent: u64,
+    pub bytes: u64,
+}
+
+/// The program that wrote a report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+pub const TOOL: Tool = Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") };
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Latency {
@@ -70,6 +93,10 @@ pub struct Latency {
     pub consensus_ms: Summary,
     /// Per hand-off: from the last height of the old set to the first of the new.
     pub handoff_ms: Summary,
+    /// Per transaction in a finalised block: from its first arrival at a node (its
+    /// submission, as near as the simulator sees it) to the first persistence of a block
+    /// holding it by an honest node.
+    pub tx_confirm_ms: Summary,
 }
 
 /// A validator-set hand-off (by the checkers' own schedule model).
@@ -126,6 +153,8 @@ pub struct Outcome {
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub format: &'static str,
+    /// The program and version that wrote this report.
+    pub tool: Tool,
     pub scenario: String,
     pub seed: u64,
     pub digest: Hash32,
@@ -137,6 +166,11 @@ pub struct Report {
     pub latency: Latency,
     pub views: BTreeMap<String, u64>,
     pub per_height: Vec<HeightRecord>,
+    /// Transaction confirmation latency at every whole percentile 0, 1, ..., 100 (nearest
+    /// rank, milliseconds; empty without confirmed transactions): enough to draw its CDF.
+    pub tx_confirm_quantiles_ms: Vec<f64>,
+    /// Windows in which the run was disturbed (crashes, partitions, GST, hand-offs, ...).
+    pub windows: Vec<windows::Window>,
     pub messages: BTreeMap<&'static str, KindCounts>,
     pub drops: BTreeMap<String, u64>,
     pub rejected: BTreeMap<String, u64>,
@@ -148,7 +182,13 @@ pub struct Report {
     pub coverage: BTreeMap<&'static str, u64>,
     /// Every scripted rule with how many (message, recipient) pairs it matched and acted on.
     pub rules: Vec<crate::net::rules::RuleStats>,
+    /// Plausible mistakes in the scenario that are not errors (see `lint`).
+    pub lints: Vec<lint::Lint>,
     pub config: RunSpec,
+    /// The scenario file as written (`run` records it): `dbft-sim run report.json` replays
+    /// the run from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario_source: Option<serde_json::Value>,
 }
 
 impl Report {
@@ -178,6 +218,17 @@ impl Report {
                 primary: name(f.primary as usize),
                 interval_ms: interval as f64 / 1000.0,
                 consensus_ms: c.map(|c| c as f64 / 1000.0),
+                messages: m
+                    .per_height_kinds
+                    .get(h)
+                    .map(|per| {
+                        MsgKind::ALL
+                            .iter()
+                            .filter(|k| per[k.index()].0 > 0)
+                            .map(|k| (k.name(), SentBytes { sent: per[k.index()].0, bytes: per[k.index()].1 }))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             });
         }
         let finalised = m.finals.keys().next_back().copied().unwrap_or(spec.start_height.saturating_sub(1));
@@ -228,8 +279,10 @@ impl Report {
         } else {
             OutcomeKind::Ok
         };
+        let windows = windows::of(spec, &handoffs);
         let mut report = Report {
             format: FORMAT,
+            tool: TOOL,
             scenario: spec.name.clone(),
             seed: r.seed,
             digest: r.digest,
@@ -247,9 +300,12 @@ impl Report {
                 block_interval_ms: Summary::of_micros(intervals),
                 consensus_ms: Summary::of_micros(consensus),
                 handoff_ms: Summary::of_micros(handoff_latency),
+                tx_confirm_ms: Summary::of_micros(m.tx_confirm_us.clone()),
             },
             views,
             per_height,
+            tx_confirm_quantiles_ms: metrics::quantiles_ms(&m.tx_confirm_us),
+            windows,
             messages,
             drops: m.drops.iter().map(|(k, v)| (k.name().to_string(), *v)).collect(),
             rejected: m.rejected.iter().map(|((k, why), v)| (format!("{}:{}", k.name(), why.name()), *v)).collect(),
@@ -262,7 +318,9 @@ impl Report {
             handoffs,
             coverage: r.marks.clone(),
             rules: r.rules.clone(),
+            lints: lint::check(spec, &r.rules),
             config: spec.clone(),
+            scenario_source: None,
         };
         let mismatches = expect::check(spec, &report);
         report.outcome.as_expected = mismatches.is_empty();

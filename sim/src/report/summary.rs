@@ -84,6 +84,9 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
     } else {
         let _ = writeln!(s, "  liveness: {}", r.liveness.status);
     }
+    for l in &r.lints {
+        let _ = writeln!(s, "  lint: {}: {}", l.field, l.warning);
+    }
     for m in &r.outcome.mismatches {
         let _ = writeln!(s, "  mismatch: {m}");
     }

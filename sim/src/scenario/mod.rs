@@ -41,6 +41,19 @@ pub fn parse(text: &str, default_name: &str) -> Result<RunSpec, ScenarioError> {
     resolve::resolve(&raw, default_name)
 }
 
+/// The JSON Schema of scenario files, generated from the types the parser reads
+/// (`schema::Scenario` and what it holds), so the two cannot drift apart. Committed as
+/// docs/scenario.schema.json; `dbft-sim schema` prints it. It checks shape — field names,
+/// types, the names of enum values — not the value ranges and node names `resolve`
+/// checks.
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(schema::Scenario);
+    schema.insert("title".into(), "dbft-sim scenario (version 1)".into());
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Reads, parses and resolves a scenario file. The default name is the file stem.
 pub fn load(path: &Path) -> Result<RunSpec, ScenarioError> {
     let text = std::fs::read_to_string(path)

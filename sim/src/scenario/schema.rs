@@ -5,6 +5,7 @@
 //! this into a fully resolved run description. The format is documented field by field in
 //! `scenarios/README.md`; keep the two in step.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use std::collections::BTreeMap;
@@ -16,6 +17,17 @@ use std::marker::PhantomData;
 /// an expected mark that a user wrote; a scenario says each thing once.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UniqueMap<V>(pub BTreeMap<String, V>);
+
+/// In the schema a unique map is an ordinary JSON object (JSON Schema cannot say "no
+/// repeated key"; the parser does).
+impl<V: JsonSchema> JsonSchema for UniqueMap<V> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <BTreeMap<String, V>>::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <BTreeMap<String, V>>::json_schema(generator)
+    }
+}
 
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -42,16 +54,19 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
 }
 
 /// A node reference: its name ("R2", "W0", or a custom name) or its index.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, JsonSchema)]
 #[serde(untagged)]
 pub enum NodeRef {
     Index(u32),
     Name(String),
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// The JSON Schema this file follows, for editors (docs/scenario.schema.json); ignored.
+    #[serde(rename = "$schema")]
+    pub schema: Option<String>,
     /// Format version; only 1 exists.
     pub version: Option<u32>,
     pub name: Option<String>,
@@ -84,10 +99,45 @@ pub struct Scenario {
     pub changes: Option<Vec<ChangeSpec>>,
     /// Free-form labels for `check` (e.g. "long" to run only in the nightly script).
     pub tags: Option<Vec<String>>,
+    /// An explicit schedule: the run takes exactly these steps, in order, instead of the
+    /// seeded network (what `dbft-sim explore` writes).
+    pub schedule: Option<Vec<ScheduleStep>>,
+}
+
+/// One step of an explicit schedule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ScheduleStep {
+    /// Deliver the pending message `from` → `to` of type `kind` whose content hash starts
+    /// with the hex digits `msg`.
+    Deliver {
+        from: NodeRef,
+        to: NodeRef,
+        kind: String,
+        msg: String,
+    },
+    /// Lose that message.
+    Drop {
+        from: NodeRef,
+        to: NodeRef,
+        kind: String,
+        msg: String,
+    },
+    /// Fire the node's armed timer.
+    Timer {
+        node: NodeRef,
+    },
+    Crash {
+        node: NodeRef,
+    },
+    Restart {
+        node: NodeRef,
+        amnesia: Option<bool>,
+    },
 }
 
 /// `7`, `["alice", "bob", ...]`, or `{"count": 7, "watchers": 2}`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Validators {
     Count(u32),
@@ -95,7 +145,7 @@ pub enum Validators {
     Spec(ValidatorSpec),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorSpec {
     pub count: Option<u32>,
@@ -107,14 +157,14 @@ pub struct ValidatorSpec {
     pub candidates: Option<CountOrNames>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum CountOrNames {
     Count(u32),
     Names(Vec<String>),
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Protocol {
     pub block_time_ms: Option<f64>,
@@ -131,14 +181,14 @@ pub struct Protocol {
     pub recovery_reply: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum HandoffSpec {
     Rule(String),
     Spec(HandoffObject),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffObject {
     pub rule: String,
@@ -151,7 +201,7 @@ pub struct HandoffObject {
 /// One validator-set change transaction. Exactly one of `at_ms` and `at_height` says when
 /// it is submitted; `via` is the node whose mempool receives it first; `only`, if given,
 /// restricts which nodes ever receive it (a transaction sent privately to a few nodes).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ChangeSpec {
     Join {
@@ -209,7 +259,7 @@ impl ChangeSpec {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     pub preset: Option<String>,
@@ -228,7 +278,7 @@ pub struct Network {
     pub resend_ms: Option<f64>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Topology {
     // Empty struct variants, not unit variants: serde's deny_unknown_fields checks the
@@ -240,7 +290,7 @@ pub enum Topology {
     Edges { edges: Vec<(NodeRef, NodeRef)> },
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Partition {
     pub groups: Vec<Vec<NodeRef>>,
@@ -248,7 +298,7 @@ pub struct Partition {
     pub until_ms: Option<f64>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Degradation {
     pub nodes: Option<Vec<NodeRef>>,
@@ -258,14 +308,14 @@ pub struct Degradation {
     pub latency_factor: Option<f64>,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
     pub crashes: Option<Vec<Crash>>,
     pub clock_drift: Option<Vec<ClockDrift>>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Crash {
     pub node: NodeRef,
@@ -274,14 +324,14 @@ pub struct Crash {
     pub amnesia: Option<bool>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockDrift {
     pub node: NodeRef,
     pub ppm: i64,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     pub tx_rate_per_s: Option<f64>,
@@ -291,7 +341,7 @@ pub struct Workload {
     pub invalid: Option<Vec<Invalid>>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invalid {
     /// Transaction ids the verifiers reject: [first, last] inclusive.
@@ -300,7 +350,7 @@ pub struct Invalid {
     pub nodes: Option<Vec<NodeRef>>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Withhold {
     pub nodes: Vec<NodeRef>,
@@ -310,7 +360,7 @@ pub struct Withhold {
     pub until_ms: Option<f64>,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stop {
     pub heights: Option<u32>,
@@ -318,7 +368,7 @@ pub struct Stop {
     pub on_violation: Option<bool>,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Liveness {
     /// Global stabilisation time: from here on the network is declared synchronous.
@@ -329,7 +379,7 @@ pub struct Liveness {
     pub max_views: Option<u8>,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// "holds" or "violated".
@@ -350,9 +400,13 @@ pub struct Expect {
     pub marks: Option<UniqueMap<u64>>,
     /// Validator-set hand-offs the run must make.
     pub handoffs: Option<ExpectHandoffs>,
+    /// Which seeds the expectations are claimed for: "listed" (the default: the
+    /// scenario's own seeds; other seeds, from `check --seeds`, are checked for safety
+    /// only) or "any".
+    pub seeds: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectHandoffs {
     /// How many hand-offs completed (their first height final).
@@ -366,7 +420,7 @@ pub struct ExpectHandoffs {
     pub max_latency_ms: Option<f64>,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectStall {
     pub class: Option<String>,
@@ -374,7 +428,7 @@ pub struct ExpectStall {
     pub view: Option<u8>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRule {
     pub name: Option<String>,
@@ -383,7 +437,7 @@ pub struct MessageRule {
     pub action: RuleAction,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
+#[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleMatch {
     pub from: Option<Vec<NodeRef>>,
@@ -398,7 +452,7 @@ pub struct RuleMatch {
     pub nth: Option<u64>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum RuleAction {
     Drop {},
@@ -408,7 +462,7 @@ pub enum RuleAction {
     DeliverNow {},
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SentCondition {
     pub node: NodeRef,
@@ -416,7 +470,7 @@ pub struct SentCondition {
     pub kind: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum TimerControl {
     /// Fire the node's armed timer at `at_ms` (as if it expired then).
@@ -425,7 +479,7 @@ pub enum TimerControl {
     Suppress { node: NodeRef, from_ms: f64, until_ms: f64 },
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ByzantineNode {
     pub node: NodeRef,
@@ -434,7 +488,7 @@ pub struct ByzantineNode {
     pub behaviours: Vec<BehaviourSpec>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum BehaviourSpec {
     Silent {},
@@ -453,7 +507,7 @@ pub enum BehaviourSpec {
     PrimaryResponse { to: Vec<NodeRef> },
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Twin {
     /// The validator whose identity is duplicated (it keeps running too).
@@ -464,7 +518,7 @@ pub struct Twin {
     pub twin_to: Vec<NodeRef>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompromisedKey {
     /// The honest validator (or candidate) whose key leaked, or a list of them: one
@@ -476,7 +530,7 @@ pub struct CompromisedKey {
 }
 
 /// One node reference or a list of them.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(NodeRef),

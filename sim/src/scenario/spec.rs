@@ -171,6 +171,9 @@ pub struct ExpectSpec {
     /// Coverage mark → minimum count.
     pub marks: BTreeMap<String, u64>,
     pub handoffs: Option<ExpectHandoffs>,
+    /// The expectations hold for any seed (`"seeds": "any"`), not only the scenario's own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub any_seed: bool,
 }
 
 /// Expected validator-set hand-offs.
@@ -187,6 +190,18 @@ pub struct ExpectHandoffs {
 impl ExpectSpec {
     pub fn is_empty(&self) -> bool {
         *self == ExpectSpec::default()
+    }
+
+    /// What the expectations claim for a seed they were not written for (not among the
+    /// scenario's seeds, and not `"seeds": "any"`): that safety holds, if they claim that
+    /// at all (explicitly or by default); None if they claim nothing for such a seed (an
+    /// attack expected to break safety, or to stall, may do neither with another seed).
+    pub fn for_unlisted_seed(&self) -> Option<ExpectSpec> {
+        let default = self.safety_holds.is_none() && self.violations.is_none() && self.liveness_holds.is_none();
+        let claims_safety = self.safety_holds == Some(true)
+            || self.violations.as_ref().is_some_and(|v| !v.iter().any(|id| id.is_safety()))
+            || default;
+        claims_safety.then(|| ExpectSpec { safety_holds: Some(true), ..ExpectSpec::default() })
     }
 }
 
@@ -218,6 +233,8 @@ pub struct RunSpec {
     pub rules: Vec<crate::net::rules::Rule>,
     pub timers: Vec<TimerSpec>,
     pub tags: Vec<String>,
+    /// An explicit schedule (empty: the seeded network decides). See `explore::schedule`.
+    pub schedule: Vec<crate::explore::step::Step>,
 }
 
 impl RunSpec {

@@ -10,7 +10,7 @@
 //! InvocationScript) so a receiver can rebuild each original message and re-verify it. As
 //! on Neo's wire, the ChangeView compact has no `reason`: a rebuilt ChangeView gets reason
 //! Timeout, so a replayed ChangeView that was sent with another reason fails verification
-//! (a real property of Neo's encoding, kept here on purpose; FINDINGS.md §7).
+//! (a real property of Neo's encoding, kept here on purpose; FINDINGS.md #7).
 
 use crate::protocol::block::TxId;
 use crate::protocol::crypto::{Enc, Hash32, KeyPair, Signature};

@@ -99,11 +99,16 @@ fn fire(k: &Kit, r: &mut DbftReplica, now: u64) -> Out {
 
 /// The PrepareRequest primary `p` would send at height 1, view `v`, with no transactions.
 fn request(k: &Kit, p: u32, v: u8) -> Rc<Wire> {
+    request_with(k, p, v, vec![])
+}
+
+/// The PrepareRequest primary `p` sends at height 1, view `v`, proposing `tx_hashes`.
+fn request_with(k: &Kit, p: u32, v: u8, tx_hashes: Vec<TxId>) -> Rc<Wire> {
     k.msg(
         p,
         1,
         v,
-        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 10, nonce: 1, tx_hashes: vec![] },
+        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 10, nonce: 1, tx_hashes },
     )
 }
 
@@ -517,12 +522,7 @@ fn timeout_with_missing_transactions_says_tx_not_found() {
     let k = Kit::new(4, Semantics::CSharp);
     let mut r = k.replica(2);
     start(&k, &mut r, 0);
-    let req = k.msg(
-        1,
-        1,
-        0,
-        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 10, nonce: 1, tx_hashes: vec![42] },
-    );
+    let req = request_with(&k, 1, 0, vec![42]);
     let out = deliver(&k, &mut r, 10, 1, req);
     assert!(out.sent.is_empty(), "waits for tx 42");
     let out = fire(&k, &mut r, 5 * T);
@@ -539,12 +539,7 @@ fn late_transaction_triggers_response() {
     let k = Kit::new(4, Semantics::CSharp);
     let mut r = k.replica(2);
     start(&k, &mut r, 0);
-    let req = k.msg(
-        1,
-        1,
-        0,
-        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 10, nonce: 1, tx_hashes: vec![42] },
-    );
+    let req = request_with(&k, 1, 0, vec![42]);
     deliver(&k, &mut r, 10, 1, req);
     let out = run(&k.ring, 20, |cx| Replica::on_transaction(&mut r, cx, 42));
     assert_eq!(out.kinds(), vec![MsgKind::PrepareResponse]);
@@ -1210,18 +1205,7 @@ fn a_rejected_transaction_gives_tx_invalid_and_is_never_proposed() {
         let mut k = Kit::new(4, sem);
         let only = |i: u32| InvalidTxs { nodes: Some(vec![NodeId(i)]), first: 5, last: 5 };
         Rc::make_mut(&mut k.opts).invalid_txs = vec![only(2), only(1)];
-        let req = k.msg(
-            1,
-            1,
-            0,
-            Body::PrepareRequest {
-                version: 0,
-                prev_hash: k.genesis.hash,
-                timestamp_ms: 10,
-                nonce: 1,
-                tx_hashes: vec![5],
-            },
-        );
+        let req = request_with(&k, 1, 0, vec![5]);
         for (me, rejects) in [(2, true), (0, false)] {
             let mut r = k.replica(me);
             run(&k.ring, 0, |cx| r.on_transaction(cx, 5));
@@ -1275,18 +1259,7 @@ fn rejected_hashes_travel_on_change_views_and_keep_a_transaction_out_of_proposal
             b.on_transaction(cx, 6);
         });
         start(&k, &mut b, 0);
-        let req = k.msg(
-            1,
-            1,
-            0,
-            Body::PrepareRequest {
-                version: 0,
-                prev_hash: k.genesis.hash,
-                timestamp_ms: 10,
-                nonce: 1,
-                tx_hashes: vec![5, 6],
-            },
-        );
+        let req = request_with(&k, 1, 0, vec![5, 6]);
         let out = deliver(&k, &mut b, 10, 1, req);
         let sent_hashes = match &out.sent[0].body {
             Body::ChangeView { reason: ChangeViewReason::TxInvalid, rejected, .. } => rejected.clone(),

@@ -122,7 +122,13 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
         }
     }
     let marks = e.marks.unwrap_or_default().0;
+    let any_seed = match e.seeds.as_deref() {
+        None | Some("listed") => false,
+        Some("any") => true,
+        Some(x) => return err("expect.seeds", format!("\"{x}\": expected \"listed\" or \"any\"")),
+    };
     Ok(ExpectSpec {
+        any_seed,
         views,
         marks,
         handoffs: None,

@@ -11,6 +11,7 @@ mod network;
 mod nodes;
 mod protocol;
 mod run;
+mod schedule;
 
 use super::error::{Result, ScenarioError};
 use super::schema::{self, NodeRef};
@@ -136,6 +137,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     }
     let rules = network::resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
     let timers = faults::resolve_timers(s.timers.as_deref().unwrap_or(&[]), &lookup)?;
+    let schedule = schedule::resolve_schedule(s, &lookup)?;
     let byzantine::Faulty { behaviours, byzantine_from, honest } =
         byzantine::resolve_byzantine(s, &names, &roles, &lookup)?;
 
@@ -172,5 +174,6 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         rules,
         timers,
         tags: s.tags.clone().unwrap_or_default(),
+        schedule,
     })
 }

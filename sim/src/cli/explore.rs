@@ -1,0 +1,412 @@
+//! `dbft-sim explore <scenario> [bounds]`: exhaustive bounded search of the scenario's
+//! replicas (explore/search.rs). A safety violation, and the shortest stuck state of each
+//! stall class, are written as scenarios with an explicit `schedule`, replayed with `run`
+//! at once, and the result is printed.
+
+use crate::explore::search::{self, Bounds, Ending, Explorer, Stats};
+use crate::explore::step::Step;
+use crate::invariants::diagnosis::StallClass;
+use crate::report::Report;
+use crate::report::files::{check_output_file, write_atomic};
+use crate::scenario::{self, RunSpec};
+use crate::world;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The options of `dbft-sim explore`.
+pub struct ExploreOptions {
+    pub heights: u32,
+    pub max_view: u8,
+    pub crashes: u32,
+    pub loss: bool,
+    pub dfs: bool,
+    pub max_states: u64,
+    pub max_seconds: Option<f64>,
+    pub out: Option<PathBuf>,
+    /// Print the schedules of what was found.
+    pub show_schedules: bool,
+    /// Partial-order reduction.
+    pub reduce: bool,
+    /// Deliver recovery messages.
+    pub recovery: bool,
+    /// Shrink the written schedules step by step.
+    pub shrink: bool,
+}
+
+/// What the explorer cannot model, by the field that asks for it.
+fn unsupported(spec: &RunSpec) -> Option<(&'static str, &'static str)> {
+    if !spec.crashes.is_empty() {
+        return Some(("faults.crashes", "timed crashes are not modelled; crashes are choices (--crashes K)"));
+    }
+    if !spec.rules.is_empty() {
+        return Some(("rules", "scripted message rules are not modelled (every delivery order is explored)"));
+    }
+    if !spec.timers.is_empty() {
+        return Some(("timers", "scripted timer control is not modelled (timers fire in every order)"));
+    }
+    if !spec.network.partitions.is_empty() {
+        return Some(("network.partitions", "partitions are not modelled"));
+    }
+    if spec.network.relay.is_flood() {
+        return Some(("network.relay", "flood relay is not modelled (messages go point to point)"));
+    }
+    if spec.start_height > 1 {
+        return Some(("start_height", "a chain prefix is not modelled (the search starts at height 1)"));
+    }
+    if !spec.changes.is_empty() {
+        return Some(("changes", "validator-set changes are not modelled"));
+    }
+    if spec.nodes.iter().any(|n| !n.honest) {
+        return Some(("byzantine", "Byzantine nodes are not modelled yet (their state is not hashable)"));
+    }
+    None
+}
+
+pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: cannot read: {e}", path.display());
+            return 2;
+        }
+    };
+    let spec = match scenario::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return 2;
+        }
+    };
+    let original: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return 2;
+        }
+    };
+    if let Some((field, why)) = unsupported(&spec) {
+        eprintln!("error: {}: {field}: {why}", path.display());
+        return 2;
+    }
+    let f = (spec.validators.saturating_sub(1)) / 3;
+    if opts.crashes as usize > f {
+        eprintln!("error: --crashes {} is more than F = {f} for N = {}", opts.crashes, spec.validators);
+        return 2;
+    }
+    if opts.heights == 0 || opts.max_states == 0 {
+        eprintln!("error: --heights and --max-states must be > 0");
+        return 2;
+    }
+    let out = opts.out.clone().unwrap_or_else(|| Path::new("reports").join("explore").join(&spec.name));
+    if let Err(e) = check_output_file(&out.join("x.json")) {
+        eprintln!("error: cannot write to {}: {e}", out.display());
+        return 2;
+    }
+    let bounds = Bounds {
+        heights: opts.heights,
+        max_view: opts.max_view,
+        crashes: opts.crashes,
+        loss: opts.loss,
+        dfs: opts.dfs,
+        max_states: opts.max_states,
+        max_time: opts.max_seconds.map(Duration::from_secs_f64),
+        reduce: opts.reduce,
+        recovery: opts.recovery,
+    };
+    let explorer = match Explorer::new(&spec, bounds.clone()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return 2;
+        }
+    };
+    say!(
+        "dbft-sim explore: {} (N = {}, {} semantics, mutation {}), bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, {}",
+        spec.name,
+        spec.validators,
+        spec.protocol.semantics.as_str(),
+        spec.protocol.mutation.map_or("none", |m| m.as_str()),
+        bounds.heights,
+        bounds.max_view,
+        bounds.crashes,
+        if bounds.loss { "on" } else { "off" },
+        if bounds.recovery { "on" } else { "off" },
+        if bounds.dfs { "DFS" } else { "BFS" }
+    );
+    if !bounds.reduce {
+        say!("  partial-order reduction off");
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    let mut progress = |s: &Stats| {
+        let rate = s.states as f64 / s.elapsed.as_secs_f64().max(1e-9);
+        let mem = search::current_rss().map_or("?".into(), |b| format!("{} MB", b / (1 << 20)));
+        bar.set_message(format!(
+            "states {} ({rate:.0}/s, {} distinct), depth {}, queue {}, memory {mem}",
+            s.states, s.distinct, s.depth, s.queue
+        ));
+        bar.tick();
+    };
+    let outcome = explorer.run(&mut progress);
+    bar.finish_and_clear();
+    let s = &outcome.stats;
+    let secs = s.elapsed.as_secs_f64();
+    let peak = search::peak_rss().map_or("?".into(), |b| format!("{} MB", b / (1 << 20)));
+    say!(
+        "  {}: {} states ({} distinct), {} transitions, depth {}, {:.2} s ({:.0} states/s), peak memory {peak}, {:.0} table bytes/state",
+        outcome.ending.name(),
+        s.states,
+        s.distinct,
+        s.transitions,
+        s.depth,
+        secs,
+        s.states as f64 / secs.max(1e-9),
+        outcome.table_bytes_per_state
+    );
+    say!(
+        "  steps pruned by max view {}: {}; states where every honest running validator finished: {}",
+        bounds.max_view,
+        outcome.pruned,
+        outcome.finished
+    );
+    let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut code = 0;
+    if let Some(v) = &outcome.violation {
+        code = 1;
+        let ids: Vec<&str> = v.ids.iter().map(|i| i.as_str()).collect();
+        say!("  VIOLATION {} after {} steps: {}", ids.join(", "), v.steps.len(), v.detail);
+        let expect = json!({"violations": ids});
+        let name = file_name(&spec.name, &ids.join("-"));
+        let description = format!(
+            "Written by dbft-sim explore: the shortest schedule it found ({}) to a violation of {}: {}",
+            bounds_text(&bounds),
+            ids.join(", "),
+            v.detail
+        );
+        match write_and_replay(
+            &out,
+            &original,
+            &spec,
+            &name,
+            &description,
+            bounds.heights,
+            &v.steps,
+            expect,
+            opts.shrink.then_some(&bounds),
+        ) {
+            Ok(line) => say!("    {line}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        }
+        if opts.show_schedules {
+            show(&v.steps, &names);
+        }
+    } else if outcome.ending == Ending::Complete {
+        say!("  safety: S1–S6 hold in every reachable state within the bounds");
+    } else {
+        say!("  safety: no violation in the states visited (the search is not complete)");
+    }
+    if outcome.violation.is_none() {
+        let complete = outcome.ending == Ending::Complete;
+        say!(
+            "  settled states (nothing in flight) that cannot finish the height within the bounds: {}{}",
+            outcome.cannot_finish,
+            if complete { "" } else { " (incomplete search: unexpanded states count as able to finish)" }
+        );
+        if outcome.stuck.is_empty() {
+            say!("  no settled stuck state");
+        }
+        for st in &outcome.stuck {
+            say!(
+                "  stuck ({}): {} settled states; shortest: {} steps, height {} view {}: {}",
+                st.class.as_str(),
+                st.count,
+                st.steps.len(),
+                st.stall.height,
+                st.stall.view,
+                st.stall.reason
+            );
+            // An undiagnosed stall cannot be expected by class (the schema refuses it).
+            let expect = if st.class == StallClass::Undiagnosed {
+                json!({"safety": "holds", "liveness": "stalls"})
+            } else {
+                json!({
+                    "safety": "holds",
+                    "liveness": "stalls",
+                    "stall": {"class": st.class.as_str(), "height": st.stall.height, "view": st.stall.view}
+                })
+            };
+            let name = file_name(&spec.name, &format!("stuck-{}", st.class.as_str()));
+            let description = format!(
+                "Written by dbft-sim explore: the shortest schedule it found ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}",
+                bounds_text(&bounds),
+                st.class.as_str(),
+                st.stall.reason
+            );
+            match write_and_replay(
+                &out,
+                &original,
+                &spec,
+                &name,
+                &description,
+                bounds.heights,
+                &st.steps,
+                expect,
+                opts.shrink.then_some(&bounds),
+            ) {
+                Ok(line) => say!("    {line}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            }
+            if opts.show_schedules {
+                show(&st.steps, &names);
+            }
+        }
+    }
+    code
+}
+
+/// The bounds in words, for the descriptions of written scenarios.
+fn bounds_text(b: &Bounds) -> String {
+    let on = |x: bool| if x { "on" } else { "off" };
+    format!(
+        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}; {}",
+        b.heights,
+        b.max_view,
+        b.crashes,
+        on(b.loss),
+        on(b.recovery),
+        if b.dfs { "DFS" } else { "BFS" }
+    )
+}
+
+fn show(steps: &[Step], names: &[String]) {
+    for (i, s) in steps.iter().enumerate() {
+        say!("      {:>3}. {}", i + 1, s.describe(names));
+    }
+}
+
+/// `<scenario>-<what>`, cut to the 64 characters a scenario name may have.
+fn file_name(base: &str, what: &str) -> String {
+    let what: String = what.chars().take(40).collect();
+    let keep = 63usize.saturating_sub(what.len());
+    let base: String = base.chars().take(keep).collect();
+    format!("{base}-{what}")
+}
+
+/// The explored scenario with `steps` as its schedule: what fixes the replicas (version,
+/// validators, protocol, workload, seed) is kept, everything the schedule replaces goes.
+pub fn scheduled_scenario(
+    original: &Value,
+    spec: &RunSpec,
+    name: &str,
+    description: &str,
+    heights: u32,
+    steps: &[Step],
+    expect: Value,
+) -> Value {
+    let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut m = Map::new();
+    m.insert("name".into(), json!(name));
+    m.insert("description".into(), json!(description));
+    m.insert("seed".into(), json!(spec.seed));
+    for key in ["version", "validators", "protocol", "workload"] {
+        if let Some(v) = original.get(key) {
+            m.insert(key.into(), v.clone());
+        }
+    }
+    m.insert("stop".into(), json!({"heights": heights}));
+    m.insert("expect".into(), expect);
+    m.insert("schedule".into(), Value::Array(steps.iter().map(|s| s.to_json(&names)).collect()));
+    Value::Object(m)
+}
+
+/// What a replay of a schedule shows: the violated invariants, the stall class, and
+/// whether it ends settled (nothing in flight). None: a step was not possible.
+type Shows = Option<(Vec<crate::invariants::InvariantId>, Option<StallClass>, bool)>;
+
+fn shows(spec: &RunSpec, recovery: bool) -> Shows {
+    let r = world::run(spec, spec.seed, None, false);
+    if r.schedule_error.is_some() {
+        return None;
+    }
+    let mut ids: Vec<_> = r.checkers.violations.iter().map(|v| v.id).collect();
+    ids.sort();
+    ids.dedup();
+    Some((ids, r.stall.map(|s| s.class), crate::explore::schedule::settles(spec, spec.seed, recovery)))
+}
+
+/// Step-level shrinking: removes steps one at a time, keeping a removal when the replay
+/// still shows the same (same violations, same stall class, still settled under the
+/// search's recovery bound), until no single removal does. The result is 1-minimal, not
+/// necessarily the shortest schedule. A shrunk stuck state is settled with the same
+/// diagnosis; that it cannot finish is not searched again.
+fn shrink_steps(original: &Value, spec: &RunSpec, b: &Bounds, steps: &[Step]) -> Result<Vec<Step>, String> {
+    let doc = scheduled_scenario(original, spec, "shrink", "", b.heights, steps, json!({}));
+    let mut replay = scenario::parse(&doc.to_string(), "shrink").map_err(|e| e.to_string())?;
+    let target = shows(&replay, b.recovery);
+    if target.is_none() {
+        return Err("the found schedule does not replay".into());
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        let mut i = 0;
+        while i < replay.schedule.len() {
+            let removed = replay.schedule.remove(i);
+            if !replay.schedule.is_empty() && shows(&replay, b.recovery) == target {
+                changed = true;
+            } else {
+                replay.schedule.insert(i, removed);
+                i += 1;
+            }
+        }
+    }
+    Ok(replay.schedule)
+}
+
+/// Writes the scheduled scenario to `<out>/<name>.json` and runs it: the line says where
+/// it went and whether `run` reproduces the expectation.
+#[allow(clippy::too_many_arguments)]
+fn write_and_replay(
+    out: &Path,
+    original: &Value,
+    spec: &RunSpec,
+    name: &str,
+    description: &str,
+    heights: u32,
+    steps: &[Step],
+    expect: Value,
+    shrink: Option<&Bounds>,
+) -> Result<String, String> {
+    let steps = match shrink {
+        Some(b) => shrink_steps(original, spec, b, steps)?,
+        None => steps.to_vec(),
+    };
+    let steps = steps.as_slice();
+    let doc = scheduled_scenario(original, spec, name, description, heights, steps, expect);
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
+    let file = out.join(format!("{name}.json"));
+    write_atomic(&file, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let replay = scenario::parse(&text, name).map_err(|e| format!("{}: {e}", file.display()))?;
+    let result = world::run(&replay, replay.seed, None, false);
+    if let Some(e) = &result.schedule_error {
+        return Err(format!("{}: the written schedule does not replay: {e}", file.display()));
+    }
+    let report = Report::build(&replay, &result);
+    Ok(format!(
+        "{} ({} steps) -> run: {} ({})",
+        file.display(),
+        steps.len(),
+        report.outcome.kind.as_str(),
+        if report.outcome.as_expected { "as expected" } else { "NOT AS EXPECTED" }
+    ))
+}

@@ -1,0 +1,153 @@
+//! What `check` and `swarm` share: running a sweep of work items on worker threads (one
+//! shard of it, resumed if asked), printing each result as it completes in the run's
+//! order, writing the records file, stopping at the first failure on request.
+//!
+//! On a terminal, a progress bar on stderr shows the count, the ETA and an item in
+//! progress; without one (CI), there is no bar, and every result line is printed — and
+//! flushed — as soon as it and all before it are done, so the log of a killed job ends
+//! at its last finished item.
+
+use super::records::{Header, Record, RecordFile};
+use super::shard::Shard;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// The sweep options every sweeping command takes.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    pub jobs: usize,
+    pub shard: Shard,
+    /// Where the records go (JSON Lines).
+    pub json: Option<PathBuf>,
+    /// Continue the records file instead of starting it afresh.
+    pub resume: bool,
+    /// Print only the items that failed (and the summary).
+    pub failures_only: bool,
+    /// Stop at the first item that fails.
+    pub fail_fast: bool,
+}
+
+/// The default `--jobs`: every core this process may use.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// How a sweep ended.
+pub struct Ended {
+    /// Records read back from the file by `--resume`.
+    pub resumed: u64,
+    /// Items run by this process.
+    pub ran: u64,
+    /// `--fail-fast` stopped the sweep before its last item.
+    pub stopped: bool,
+}
+
+/// Runs shard `opts.shard` of the sweep whose items (in the unsharded run's order) are
+/// `items`. `work(k, item)` runs item k and gives its record and whatever else the command
+/// needs; `on(record, Some((item, extra)))` is called for each result in order, and
+/// `on(record, None)` for each record a resumed file already held; it returns the lines
+/// to print for the result (or an exit code to stop with), leaving out what
+/// `--failures-only` hides. `name` labels an item on the
+/// progress bar. Errors (unwritable records file, a file of another run) are reported
+/// here and come back as exit code 2.
+pub fn run<T: Send, X: Send>(
+    label: &str,
+    header: &Header,
+    items: impl Iterator<Item = T> + Send,
+    opts: &SweepOptions,
+    name: impl Fn(&T) -> String + Sync,
+    work: impl Fn(u64, &T) -> (Record, X) + Sync,
+    mut on: impl FnMut(&Record, Option<(&T, X)>) -> Result<Vec<String>, i32>,
+) -> Result<Ended, i32> {
+    let mut file = None;
+    let mut done = 0;
+    if let Some(path) = &opts.json {
+        let mut failed = None;
+        let opened = RecordFile::open(path, header, opts.resume, |r| {
+            if failed.is_none()
+                && let Err(code) = on(&r, None)
+            {
+                failed = Some(code);
+            }
+        });
+        let r = match opened {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: --json: {e}");
+                return Err(2);
+            }
+        };
+        if let Some(code) = failed {
+            return Err(code);
+        }
+        if r.done > 0 {
+            let rest = if r.complete { "nothing left to run" } else { "running the rest" };
+            say!("resumed {}: {} of {} records already there, {rest}", path.display(), r.done, header.items);
+        }
+        done = r.done;
+        file = Some(r.file);
+    }
+    let terminal = std::io::stderr().is_terminal();
+    let bar = ProgressBar::new(header.items);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{label} [{{bar:30}}] {{pos}}/{{len}} ({{elapsed}}, ETA {{eta}}) {{msg}}"
+    )) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_position(done);
+    let shard = opts.shard;
+    let mine = items.enumerate().map(|(k, t)| (k as u64, t)).filter(move |&(k, _)| shard.owns(k)).skip(done as usize);
+    let (mut ran, mut stopped, mut error) = (0, false, None);
+    super::parallel::stream(
+        mine,
+        opts.jobs,
+        |(k, t)| {
+            if terminal {
+                bar.set_message(name(t));
+            }
+            work(*k, t)
+        },
+        |(_, t), (record, extra)| {
+            ran += 1;
+            bar.inc(1);
+            let lines = match on(&record, Some((&t, extra))) {
+                Ok(lines) => lines,
+                Err(code) => {
+                    error = Some(code);
+                    return false;
+                }
+            };
+            if !lines.is_empty() {
+                let print = || lines.iter().for_each(|l| say!("{l}"));
+                if terminal { bar.suspend(print) } else { print() }
+            }
+            if let Some(f) = &mut file
+                && let Err(e) = f.record(&record).and_then(|()| f.flush())
+            {
+                eprintln!("error: --json: {e}");
+                error = Some(2);
+                return false;
+            }
+            if opts.fail_fast && !record.pass {
+                stopped = true;
+                return false;
+            }
+            true
+        },
+    );
+    bar.finish_and_clear();
+    if let Some(f) = file
+        && let Err(e) = f.finish()
+    {
+        eprintln!("error: --json: {e}");
+        return Err(2);
+    }
+    if let Some(code) = error {
+        return Err(code);
+    }
+    if stopped && done + ran < header.items {
+        say!("stopped at the first failure (--fail-fast): {} of {} items run", done + ran, header.items);
+    }
+    Ok(Ended { resumed: done, ran, stopped })
+}

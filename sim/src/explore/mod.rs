@@ -1,0 +1,16 @@
+//! Exhaustive bounded exploration of the real replica code (`dbft-sim explore`), and the
+//! explicit schedules its counterexamples replay as (docs/explore.md).
+//!
+//! - `step.rs` — one nondeterministic choice as data (deliver, drop, timer, crash,
+//!   restart), as a scenario's `schedule` lists it;
+//! - `model.rs` — the untimed system the steps act on (replicas, messages in flight,
+//!   armed timers, crashed nodes), `Hash` for state fingerprints;
+//! - `schedule.rs` — `run` of a scenario with a `schedule`;
+//! - `search.rs` — BFS / DFS over the reachable states, S1–S4 on every step, stuck states.
+
+pub mod model;
+pub mod schedule;
+pub mod search;
+pub mod step;
+#[cfg(test)]
+mod tests;

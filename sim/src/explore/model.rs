@@ -1,0 +1,398 @@
+//! The untimed system: N replicas, the messages in flight, the armed timers and the
+//! crashed nodes, advanced one explicit [`Step`] at a time. The schedule runner and the
+//! explorer both drive the real replica code through this one type.
+//!
+//! What it abstracts, and why:
+//! - **No time.** Every handler sees the same local time (zero). A timer is armed or not;
+//!   an armed timer may fire at any point, before or after any delivery (the asynchronous
+//!   model of the TLA+ specifications). Deadlines are therefore meaningless here and are
+//!   zeroed in the replica after every step, so two states that differ only in how often a
+//!   timer was extended are one state.
+//! - **Messages in flight are a set.** A copy identical to one still pending for the same
+//!   recipient (same sender, same content hash) merges with it: dBFT replicas handle a
+//!   payload they already hold as a no-op, and without it a committed node's periodic
+//!   re-send would make the state space infinite. A message sent to a node that is down is
+//!   lost at once (`recipient-down`).
+//! - **Heights beyond the target are not sent.** Messages for heights above
+//!   `target` never enter the set: the bounded model ends at the target height.
+//! - **Optionally no recovery** (`Env::recovery`): RecoveryRequest and RecoveryMessage
+//!   are recorded as sent but never enter the set.
+//!
+//! Deliberately left out: Byzantine wrappers (their state is not `Hash`), the adversary
+//! timer, flood relay, partitions and validator-set changes.
+
+use super::step::{Envelope, Step};
+use crate::engine::time::SimTime;
+use crate::engine::trace::{Ev, Halt, Observer, Rec};
+use crate::net::DropReason;
+use crate::protocol::crypto::{Hash32, Keyring};
+use crate::protocol::dbft::DbftReplica;
+use crate::protocol::dbft::message::Wire;
+use crate::protocol::{Action, Cx, MsgKind, NodeId, Note, Replica, TimerSlot, WireMessage};
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+
+/// A message in flight, keyed by (recipient, sender, content hash).
+pub type Key = (NodeId, NodeId, Hash32);
+
+/// A pending message: its id in the trace (not part of the state), type and content.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub id: u64,
+    pub kind: MsgKind,
+    pub msg: Rc<Wire>,
+}
+
+/// What stays fixed while a system runs.
+pub struct Env {
+    pub keys: Rc<Keyring>,
+    pub honest: Vec<bool>,
+    /// The highest height modelled: messages of higher heights are not sent.
+    pub target: u32,
+    /// Serialize message contents into Send records (for a trace file).
+    pub trace_content: bool,
+    /// RecoveryRequest and RecoveryMessage enter the set in flight. Without, they are
+    /// sent (recorded) but never delivered — the explorer's `--recovery off` bound, as
+    /// in the TLA+ models, which have no recovery.
+    pub recovery: bool,
+}
+
+/// One step's side effects that the drivers care about.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// The highest view a replica entered or asked to enter (ChangeView for view v + 1).
+    pub max_view: u8,
+    /// An observer asked to stop.
+    pub halt: Option<Halt>,
+    /// The pending messages this step sent (added, or merged with an identical copy).
+    pub sent: Vec<Key>,
+}
+
+/// The whole nondeterministic system between two steps.
+#[derive(Clone, Debug)]
+pub struct Sys {
+    pub replicas: Vec<DbftReplica>,
+    pub up: Vec<bool>,
+    /// The tag of each node's armed protocol timer.
+    pub timers: Vec<Option<u64>>,
+    pub bag: BTreeMap<Key, Pending>,
+    /// Crashes taken so far (the explorer bounds them).
+    pub crashes: u32,
+    /// Every (node, height, block) an honest node signed a Commit for: S4 judges a new
+    /// signature against it, so two states with different histories differ.
+    signed: BTreeSet<(NodeId, u32, Hash32)>,
+    next_id: u64,
+    /// Records emitted so far (the `step` of the next record).
+    pub records: u64,
+}
+
+/// Equal protocol states hash equally: ids and record counters are left out.
+impl Hash for Sys {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.replicas.hash(h);
+        self.up.hash(h);
+        self.timers.hash(h);
+        self.bag.len().hash(h);
+        for k in self.bag.keys() {
+            k.hash(h);
+        }
+        self.crashes.hash(h);
+        self.signed.hash(h);
+    }
+}
+
+/// The explicit step a driver wants, resolved against the pending messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Deliver(Key),
+    Drop(Key),
+    Timer(NodeId),
+    Crash(NodeId),
+    Restart(NodeId, bool),
+}
+
+impl Act {
+    /// The one replica whose state the step reads and writes (a delivery's or drop's
+    /// recipient, the timer's owner); None for crashes and restarts, which the explorer
+    /// treats as dependent on every other step.
+    pub fn process(self) -> Option<NodeId> {
+        match self {
+            Act::Deliver(k) | Act::Drop(k) => Some(k.0),
+            Act::Timer(n) => Some(n),
+            Act::Crash(_) | Act::Restart(..) => None,
+        }
+    }
+}
+
+struct Emitter<'a> {
+    obs: &'a mut dyn Observer,
+    fx: &'a mut Effects,
+    marks: Option<&'a mut BTreeMap<&'static str, u64>>,
+}
+
+impl Sys {
+    /// The system after its initial transactions reached the mempools (`txs[i]`: those of
+    /// node i) and every node started, in node order. Nothing is delivered yet.
+    pub fn start(
+        env: &Env,
+        replicas: Vec<DbftReplica>,
+        txs: &[Vec<u64>],
+        obs: &mut dyn Observer,
+        marks: Option<&mut BTreeMap<&'static str, u64>>,
+    ) -> (Sys, Effects) {
+        let n = replicas.len();
+        let mut sys = Sys {
+            replicas,
+            up: vec![true; n],
+            timers: vec![None; n],
+            bag: BTreeMap::new(),
+            crashes: 0,
+            signed: BTreeSet::new(),
+            next_id: 0,
+            records: 0,
+        };
+        let mut fx = Effects::default();
+        let mut em = Emitter { obs, fx: &mut fx, marks };
+        for (i, list) in txs.iter().enumerate() {
+            let node = NodeId(i as u32);
+            for &tx in list {
+                sys.emit(&mut em, Ev::Tx { node, tx });
+                sys.call(env, &mut em, node, |r, cx| r.on_transaction(cx, tx));
+            }
+        }
+        for i in 0..n {
+            let node = NodeId(i as u32);
+            sys.emit(&mut em, Ev::Start { node });
+            sys.call(env, &mut em, node, |r, cx| r.on_start(cx));
+        }
+        (sys, fx)
+    }
+
+    /// The steps enabled now, in a fixed order: deliveries (and, with `loss`, drops) in
+    /// the order of the pending set, then timers, then crashes (while `crashes_left`),
+    /// by node. Nodes that finished the target height take no timer step.
+    pub fn enabled(&self, env: &Env, loss: bool, crashes_left: bool, out: &mut Vec<Act>) {
+        out.clear();
+        for k in self.bag.keys() {
+            out.push(Act::Deliver(*k));
+            if loss {
+                out.push(Act::Drop(*k));
+            }
+        }
+        for (i, t) in self.timers.iter().enumerate() {
+            if t.is_some() && self.up[i] && self.replicas[i].ledger_height() < env.target {
+                out.push(Act::Timer(NodeId(i as u32)));
+            }
+        }
+        if crashes_left {
+            for i in 0..self.replicas.len() {
+                if self.up[i] && env.honest[i] {
+                    out.push(Act::Crash(NodeId(i as u32)));
+                }
+            }
+        }
+    }
+
+    /// Every honest, running validator has persisted the target height.
+    pub fn finished(&self, env: &Env) -> bool {
+        (0..self.replicas.len()).all(|i| {
+            let r = &self.replicas[i];
+            !env.honest[i] || !self.up[i] || r.status().is_none_or(|s| s.watch_only) || r.ledger_height() >= env.target
+        })
+    }
+
+    /// The step a driver names, as data a schedule can hold.
+    pub fn describe(&self, act: Act) -> Step {
+        let env = |k: &Key| {
+            let kind = self.bag.get(k).map_or(MsgKind::Other, |p| p.kind);
+            Envelope { from: k.1, to: k.0, kind, msg: hex16(&k.2) }
+        };
+        match act {
+            Act::Deliver(k) => Step::Deliver(env(&k)),
+            Act::Drop(k) => Step::Drop(env(&k)),
+            Act::Timer(n) => Step::Timer { node: n },
+            Act::Crash(n) => Step::Crash { node: n },
+            Act::Restart(node, amnesia) => Step::Restart { node, amnesia },
+        }
+    }
+
+    /// Finds the step a schedule names among what is possible now, or says why not.
+    pub fn resolve(&self, step: &Step) -> Result<Act, String> {
+        let find = |e: &Envelope| -> Result<Key, String> {
+            let found: Vec<&Key> = self
+                .bag
+                .iter()
+                .filter(|(k, p)| k.0 == e.to && k.1 == e.from && p.kind == e.kind && k.2.to_hex().starts_with(&e.msg))
+                .map(|(k, _)| k)
+                .collect();
+            match found.as_slice() {
+                [k] => Ok(**k),
+                [] => {
+                    Err(format!("no {} from {} to {} with hash {}… is in flight", e.kind.name(), e.from, e.to, e.msg))
+                }
+                _ => Err(format!("hash prefix {} names {} messages in flight; give more digits", e.msg, found.len())),
+            }
+        };
+        let live = |n: NodeId| -> Result<(), String> {
+            if n.idx() >= self.replicas.len() { Err(format!("no node {n}")) } else { Ok(()) }
+        };
+        match step {
+            Step::Deliver(e) => Ok(Act::Deliver(find(e)?)),
+            Step::Drop(e) => Ok(Act::Drop(find(e)?)),
+            Step::Timer { node: n } => {
+                live(*n)?;
+                match (self.up[n.idx()], self.timers[n.idx()]) {
+                    (false, _) => Err(format!("{n} is down")),
+                    (true, None) => Err(format!("{n} has no armed timer")),
+                    (true, Some(_)) => Ok(Act::Timer(*n)),
+                }
+            }
+            Step::Crash { node: n } => {
+                live(*n)?;
+                if self.up[n.idx()] { Ok(Act::Crash(*n)) } else { Err(format!("{n} is already down")) }
+            }
+            Step::Restart { node, amnesia } => {
+                live(*node)?;
+                if self.up[node.idx()] { Err(format!("{node} is running")) } else { Ok(Act::Restart(*node, *amnesia)) }
+            }
+        }
+    }
+
+    /// Takes one step. `act` must come from [`Sys::enabled`] or [`Sys::resolve`] on this
+    /// state.
+    pub fn apply(
+        &mut self,
+        env: &Env,
+        act: Act,
+        obs: &mut dyn Observer,
+        marks: Option<&mut BTreeMap<&'static str, u64>>,
+    ) -> Effects {
+        let mut fx = Effects::default();
+        let mut em = Emitter { obs, fx: &mut fx, marks };
+        match act {
+            Act::Deliver(k) => {
+                let Some(p) = self.bag.remove(&k) else { return fx };
+                let (to, from) = (k.0, k.1);
+                self.emit(&mut em, Ev::Deliver { id: p.id, from, to, kind: p.kind, dup: false });
+                self.call(env, &mut em, to, |r, cx| r.on_message(cx, from, &p.msg));
+            }
+            Act::Drop(k) => {
+                let Some(p) = self.bag.remove(&k) else { return fx };
+                let ev = Ev::Drop { id: p.id, from: k.1, to: k.0, kind: p.kind, reason: DropReason::Loss };
+                self.emit(&mut em, ev);
+            }
+            Act::Timer(node) => {
+                let Some(tag) = self.timers[node.idx()].take() else { return fx };
+                self.emit(&mut em, Ev::Timer { node, tag, forced: false });
+                self.call(env, &mut em, node, |r, cx| r.on_timer(cx, tag));
+            }
+            Act::Crash(node) => {
+                self.up[node.idx()] = false;
+                self.timers[node.idx()] = None;
+                self.crashes += 1;
+                self.emit(&mut em, Ev::Crash { node });
+                let lost: Vec<Key> = self.bag.keys().filter(|k| k.0 == node).copied().collect();
+                for k in lost {
+                    if let Some(p) = self.bag.remove(&k) {
+                        let ev =
+                            Ev::Drop { id: p.id, from: k.1, to: k.0, kind: p.kind, reason: DropReason::RecipientDown };
+                        self.emit(&mut em, ev);
+                    }
+                }
+            }
+            Act::Restart(node, amnesia) => {
+                let r = &mut self.replicas[node.idx()];
+                *r = r.after_crash(amnesia);
+                self.up[node.idx()] = true;
+                self.emit(&mut em, Ev::Restart { node, amnesia });
+                self.call(env, &mut em, node, |r, cx| r.on_start(cx));
+            }
+        }
+        fx
+    }
+
+    fn emit(&mut self, em: &mut Emitter, ev: Ev) {
+        let rec = Rec { step: self.records, time: SimTime::ZERO, ev };
+        self.records += 1;
+        if let Some(h) = em.obs.observe(&rec) {
+            em.fx.halt.get_or_insert(h);
+        }
+    }
+
+    /// Runs one handler of `node` and applies what it asked for.
+    fn call(&mut self, env: &Env, em: &mut Emitter, node: NodeId, f: impl FnOnce(&mut DbftReplica, &mut Cx<Wire>)) {
+        let mut buf = Vec::new();
+        {
+            let mut cx = Cx::new(SimTime::ZERO, &env.keys, &mut buf);
+            f(&mut self.replicas[node.idx()], &mut cx);
+        }
+        for a in buf {
+            match a {
+                Action::Broadcast(m) => self.send(env, em, node, None, m),
+                Action::Send(to, m) => self.send(env, em, node, Some(to), m),
+                Action::SetTimer { slot: TimerSlot::Protocol, tag, .. } => self.timers[node.idx()] = Some(tag),
+                Action::CancelTimer(TimerSlot::Protocol) => self.timers[node.idx()] = None,
+                Action::SetTimer { .. } | Action::CancelTimer(_) => {}
+                Action::Persist(block) => self.emit(em, Ev::Persist { node, block }),
+                Action::Note(note) => {
+                    match &note {
+                        Note::CommitSigned { height, block, .. } if env.honest[node.idx()] => {
+                            self.signed.insert((node, *height, *block));
+                        }
+                        Note::ViewChanged { view, .. } => em.fx.max_view = em.fx.max_view.max(*view),
+                        _ => {}
+                    }
+                    self.emit(em, Ev::Note { node, note });
+                }
+                Action::Mark(name) => {
+                    if let Some(m) = em.marks.as_deref_mut() {
+                        *m.entry(name).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        // Deadlines carry no meaning without time (module comment).
+        self.replicas[node.idx()].timer.deadline = SimTime::ZERO;
+    }
+
+    fn send(&mut self, env: &Env, em: &mut Emitter, from: NodeId, to: Option<NodeId>, msg: Rc<Wire>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let meta = msg.meta();
+        if meta.kind == MsgKind::ChangeView {
+            em.fx.max_view = em.fx.max_view.max(meta.view.saturating_add(1));
+        }
+        let content = if env.trace_content { serde_json::to_value(&*msg).ok() } else { None };
+        self.emit(em, Ev::Send { id, from, to, meta, content });
+        if meta.height > env.target {
+            return;
+        }
+        if !env.recovery && matches!(meta.kind, MsgKind::RecoveryRequest | MsgKind::RecoveryMessage) {
+            return;
+        }
+        let n = self.replicas.len() as u32;
+        let targets: Vec<NodeId> = match to {
+            Some(t) if t.0 < n => vec![t],
+            Some(_) => Vec::new(),
+            None => (0..n).map(NodeId).collect(),
+        };
+        for t in targets {
+            if t == from {
+                continue;
+            }
+            if !self.up[t.idx()] {
+                let ev = Ev::Drop { id, from, to: t, kind: meta.kind, reason: DropReason::RecipientDown };
+                self.emit(em, ev);
+                continue;
+            }
+            self.bag.entry((t, from, meta.hash)).or_insert_with(|| Pending { id, kind: meta.kind, msg: msg.clone() });
+            em.fx.sent.push((t, from, meta.hash));
+        }
+    }
+}
+
+/// The first 16 hex digits of a content hash: what a schedule names a message by.
+pub fn hex16(h: &Hash32) -> String {
+    h.to_hex()[..16].to_string()
+}

@@ -1,0 +1,500 @@
+//! The search: every state reachable within the bounds, breadth-first (shortest
+//! counterexamples) or depth-first, each state visited once by its 64-bit fingerprint.
+//!
+//! - **Safety** (S1–S4, and S5/S6 as the checkers judge them) is checked on every step by
+//!   the simulator's own checker, fed the step's records. A checker per state would be
+//!   costly, so states share one until a step persists a block or signs a Commit
+//!   (copy on write). The first violation ends the search.
+//! - **Stuck states** need the whole graph: the search keeps every edge (8 bytes) and,
+//!   once it ends, walks backwards from the states where every honest running validator
+//!   has finished the target height (and from states it never expanded: unknown, so
+//!   assumed able to finish). What is left cannot finish under any schedule within the
+//!   bounds. Of those, the settled ones (nothing in flight) are reported, grouped by the
+//!   stall diagnosis, with the shortest schedule of each group.
+//! - **Bounds.** A step that makes a replica enter, or ask to enter, a view above
+//!   `max_view` is not taken (counted as pruned); crashes are choices while fewer than
+//!   `crashes` were taken; with `loss` every message in flight may also be dropped.
+//!
+//! **Partial-order reduction.** A step of replica p (a delivery to p, a drop of a message
+//! to p, p's timer) reads and writes only p's state and adds messages to the set in
+//! flight, so it commutes with a step of another replica q — unless q's step sent the
+//! very message p's step consumes (set semantics merge copies). After a step of q, the
+//! search therefore skips steps of replicas p < q that were possible before it and that
+//! it did not touch: the order "p first" reaches the same states. Every sequence of steps
+//! is equivalent to one without such an inversion (swap adjacent inversions: the
+//! lexicographically least equivalent has none), so every reachable state is still
+//! visited, and every step into a violation is judged on some path. Because what a node
+//! skips depends on how it was reached, a search node is (state, last replica, the
+//! messages the last step sent to lower replicas); crashes depend on everything and reset
+//! the context. Settled states (nothing in flight) are expanded in full and keyed by
+//! state alone, which makes "can this state still finish?" exact for them: from an
+//! unrestricted node, every path has a reduced equivalent. Stuck states are reported
+//! only among settled ones for that reason.
+//!
+//! No symmetry reduction: replicas are not symmetric (the primary of each view is fixed
+//! by index, and keys differ).
+
+use super::model::{Act, Env, Key, Sys};
+use super::schedule;
+use super::step::Step;
+use crate::engine::trace::{Ev, Halt, Observer, Rec};
+use crate::invariants::InvariantId;
+use crate::invariants::diagnosis::{Stall, StallClass};
+use crate::invariants::safety::{Found, Safety};
+use crate::protocol::NodeId;
+use crate::protocol::Note;
+use crate::scenario::RunSpec;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// What the search may do.
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    /// Heights to finalise (1 or 2 are practical).
+    pub heights: u32,
+    /// The highest view a replica may enter.
+    pub max_view: u8,
+    /// How many crashes are choices (≤ F).
+    pub crashes: u32,
+    /// Messages may be lost.
+    pub loss: bool,
+    /// Depth-first instead of breadth-first.
+    pub dfs: bool,
+    /// Stop after this many distinct states.
+    pub max_states: u64,
+    /// Stop after this much time.
+    pub max_time: Option<Duration>,
+    /// Partial-order reduction (module comment); off only to measure what it saves.
+    pub reduce: bool,
+    /// Deliver RecoveryRequest and RecoveryMessage (off: they are never delivered).
+    pub recovery: bool,
+}
+
+/// Why the search ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Every reachable state within the bounds was visited.
+    Complete,
+    Violation,
+    StateBudget,
+    TimeBudget,
+}
+
+impl Ending {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ending::Complete => "complete",
+            Ending::Violation => "violation",
+            Ending::StateBudget => "state budget reached",
+            Ending::TimeBudget => "time budget reached",
+        }
+    }
+}
+
+/// A safety violation and the schedule that reaches it.
+#[derive(Clone, Debug)]
+pub struct ViolationFound {
+    pub ids: Vec<InvariantId>,
+    pub detail: String,
+    pub steps: Vec<Step>,
+}
+
+/// One group of stuck states (one stall class), with the shortest schedule found.
+#[derive(Clone, Debug)]
+pub struct StuckFound {
+    pub class: StallClass,
+    pub count: u64,
+    pub stall: Stall,
+    pub steps: Vec<Step>,
+}
+
+/// Counters while the search runs (for a progress line).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Search nodes: distinct (state, reduction context) pairs.
+    pub states: u64,
+    /// Distinct states among them.
+    pub distinct: u64,
+    pub transitions: u64,
+    pub depth: u32,
+    pub queue: usize,
+    pub elapsed: Duration,
+}
+
+/// What the search found.
+#[derive(Debug)]
+pub struct Outcome {
+    pub stats: Stats,
+    pub ending: Ending,
+    /// Steps not taken because they went past `max_view`.
+    pub pruned: u64,
+    /// States where every honest running validator finished.
+    pub finished: u64,
+    pub violation: Option<ViolationFound>,
+    /// Settled states (nothing in flight) from which no schedule within the bounds
+    /// finishes (only meaningful when the search is complete).
+    pub cannot_finish: u64,
+    pub stuck: Vec<StuckFound>,
+    /// Bytes the search's own tables use per visited state (fingerprint index, parent,
+    /// depth, flags, edges), not counting the frontier's full states.
+    pub table_bytes_per_state: f64,
+}
+
+/// Fingerprints are hashes already: the visited table uses them as they are.
+#[derive(Default)]
+struct Ident(u64);
+
+impl Hasher for Ident {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | *b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// The fingerprint of a state (SipHash with fixed keys: the same on every run).
+pub fn fingerprint(sys: &Sys) -> u64 {
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    sys.hash(&mut h);
+    h.finish()
+}
+
+/// Feeds the step's records to the state's safety checker, copying it only when a record
+/// can change it.
+struct Judge<'a> {
+    safety: &'a mut Rc<Safety>,
+    found: Vec<Found>,
+}
+
+impl Observer for Judge<'_> {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        let relevant = matches!(
+            rec.ev,
+            Ev::Persist { .. } | Ev::Note { note: Note::CommitSigned { .. }, .. } | Ev::Restart { amnesia: true, .. }
+        );
+        if relevant {
+            self.found.extend(Rc::make_mut(self.safety).observe(rec));
+        }
+        None
+    }
+}
+
+/// The partial-order reduction's memory of the step that led to a state: steps of a
+/// replica numbered below `after` that were already possible before that step (so
+/// independent of it) are not taken — the order with the lower replica first covers them.
+/// Messages the last step sent (or merged with) are new, so always possible.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Reduction {
+    after: Option<NodeId>,
+    sent: Vec<Key>,
+}
+
+impl Reduction {
+    fn after(act: Act, sent: &[Key]) -> Reduction {
+        match act.process() {
+            None => Reduction::default(),
+            Some(q) => {
+                let mut sent: Vec<Key> = sent.iter().filter(|k| k.0 < q).copied().collect();
+                sent.sort();
+                sent.dedup();
+                Reduction { after: Some(q), sent }
+            }
+        }
+    }
+
+    fn allows(&self, act: Act) -> bool {
+        match (self.after, act.process()) {
+            (Some(q), Some(p)) if p < q => match act {
+                Act::Deliver(k) | Act::Drop(k) => self.sent.binary_search(&k).is_ok(),
+                _ => false,
+            },
+            _ => true,
+        }
+    }
+
+    /// The search node's key: the state's fingerprint, with the reduction context unless
+    /// there is none.
+    fn key(&self, fp: u64) -> u64 {
+        if self.after.is_none() {
+            return fp;
+        }
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new();
+        fp.hash(&mut h);
+        self.hash(&mut h);
+        h.finish()
+    }
+}
+
+const EXPANDED: u8 = 1;
+const FINISHED: u8 = 2;
+const SETTLED: u8 = 4;
+
+/// An explorer over one scenario's replicas.
+pub struct Explorer<'a> {
+    spec: &'a RunSpec,
+    env: Env,
+    init: Sys,
+    safety: Rc<Safety>,
+    pub bounds: Bounds,
+}
+
+impl<'a> Explorer<'a> {
+    pub fn new(spec: &'a RunSpec, bounds: Bounds) -> Result<Explorer<'a>, String> {
+        let mut spec_b = bounds.clone();
+        spec_b.heights = bounds.heights.max(1);
+        let mut tmp = spec.clone();
+        tmp.stop.heights = Some(spec_b.heights);
+        let (mut env, replicas, parts) = schedule::setup(&tmp, spec.seed, false)?;
+        env.recovery = bounds.recovery;
+        let mut safety = Rc::new(Safety::new(parts.check.clone()));
+        let mut judge = Judge { safety: &mut safety, found: Vec::new() };
+        let (init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
+        Ok(Explorer { spec, env, init, safety, bounds: spec_b })
+    }
+
+    fn crashes_left(&self, sys: &Sys) -> bool {
+        sys.crashes < self.bounds.crashes
+    }
+
+    /// Runs the search; `progress` is called every few thousand states.
+    pub fn run(&self, progress: &mut dyn FnMut(&Stats)) -> Outcome {
+        let start = Instant::now();
+        let b = &self.bounds;
+        let mut visited: HashMap<u64, u32, BuildHasherDefault<Ident>> = HashMap::default();
+        visited.insert(fingerprint(&self.init), 0);
+        let mut parent: Vec<(u32, u32)> = vec![(u32::MAX, 0)];
+        let mut depth: Vec<u32> = vec![0];
+        let mut flags: Vec<u8> = vec![if self.init.bag.is_empty() { SETTLED } else { 0 }];
+        let mut class: BTreeMap<u32, StallClass> = BTreeMap::new();
+        let mut edges: Vec<(u32, u32)> = Vec::new();
+        let mut frontier: VecDeque<(u32, Sys, Rc<Safety>, Reduction)> = VecDeque::new();
+        frontier.push_back((0, self.init.clone(), self.safety.clone(), Reduction::default()));
+        let mut distinct: std::collections::HashSet<u64, BuildHasherDefault<Ident>> = Default::default();
+        distinct.insert(fingerprint(&self.init));
+        let mut stats = Stats::default();
+        let mut pruned = 0u64;
+        let mut violation: Option<(u32, u32, Vec<Found>)> = None;
+        let mut ending = Ending::Complete;
+        let mut acts = Vec::new();
+        let mut expanded = 0u64;
+        while let Some((i, sys, safety, red)) = if b.dfs { frontier.pop_back() } else { frontier.pop_front() } {
+            let iu = i as usize;
+            stats.depth = stats.depth.max(depth[iu]);
+            if sys.finished(&self.env) {
+                flags[iu] |= FINISHED;
+                continue;
+            }
+            flags[iu] |= EXPANDED;
+            if flags[iu] & SETTLED != 0 {
+                class.insert(i, schedule::stall(self.spec, &sys, &self.env).class);
+            }
+            sys.enabled(&self.env, b.loss, self.crashes_left(&sys), &mut acts);
+            for (k, act) in acts.iter().enumerate() {
+                if b.reduce && !red.allows(*act) {
+                    continue;
+                }
+                let mut next = sys.clone();
+                let mut sf = safety.clone();
+                let mut judge = Judge { safety: &mut sf, found: Vec::new() };
+                let fx = next.apply(&self.env, *act, &mut judge, None);
+                let found = judge.found;
+                stats.transitions += 1;
+                if fx.max_view > b.max_view {
+                    pruned += 1;
+                    continue;
+                }
+                if !found.is_empty() {
+                    violation = Some((i, k as u32, found));
+                    break;
+                }
+                let fp = fingerprint(&next);
+                distinct.insert(fp);
+                // A settled state (nothing in flight) is expanded in full: the stuck-state
+                // analysis is exact there (module comment).
+                let next_red = if next.bag.is_empty() || !b.reduce {
+                    Reduction::default()
+                } else {
+                    Reduction::after(*act, &fx.sent)
+                };
+                let j = match visited.entry(next_red.key(fp)) {
+                    Entry::Occupied(e) => *e.get(),
+                    Entry::Vacant(e) => {
+                        let j = parent.len() as u32;
+                        e.insert(j);
+                        parent.push((i, k as u32));
+                        depth.push(depth[iu] + 1);
+                        flags.push(if next.bag.is_empty() { SETTLED } else { 0 });
+                        frontier.push_back((j, next, sf, next_red));
+                        j
+                    }
+                };
+                if j != i {
+                    edges.push((i, j));
+                }
+            }
+            if violation.is_some() {
+                ending = Ending::Violation;
+                break;
+            }
+            expanded += 1;
+            stats.states = parent.len() as u64;
+            stats.distinct = distinct.len() as u64;
+            if expanded.is_multiple_of(2048) {
+                stats.queue = frontier.len();
+                stats.elapsed = start.elapsed();
+                progress(&stats);
+                if b.max_time.is_some_and(|t| stats.elapsed >= t) {
+                    ending = Ending::TimeBudget;
+                    break;
+                }
+            }
+            if stats.states >= b.max_states {
+                ending = Ending::StateBudget;
+                break;
+            }
+        }
+        stats.states = parent.len() as u64;
+        stats.distinct = distinct.len() as u64;
+        stats.queue = frontier.len();
+        stats.elapsed = start.elapsed();
+        let finished = flags.iter().filter(|f| **f & FINISHED != 0).count() as u64;
+        let n = parent.len();
+        let table_bytes = visited.capacity() * 16 + distinct.capacity() * 8 + n * (8 + 4 + 1) + edges.len() * 8;
+        let table_bytes_per_state = table_bytes as f64 / n.max(1) as f64;
+        let violation = violation.map(|(i, k, found)| {
+            let mut path = self.path_to(&parent, i);
+            path.push(k);
+            let (steps, _) = self.replay(&path);
+            let mut ids: Vec<InvariantId> = found.iter().map(|f| f.id).collect();
+            ids.sort();
+            ids.dedup();
+            let detail = found.iter().map(|f| format!("{}: {}", f.id, f.detail)).collect::<Vec<_>>().join("; ");
+            ViolationFound { ids, detail, steps }
+        });
+        let (cannot_finish, stuck) =
+            if violation.is_none() { self.stuck(&parent, &depth, &flags, &class, &edges) } else { (0, Vec::new()) };
+        Outcome { stats, ending, pruned, finished, violation, cannot_finish, stuck, table_bytes_per_state }
+    }
+
+    /// States that cannot finish, and the settled ones among them grouped by stall class.
+    fn stuck(
+        &self,
+        parent: &[(u32, u32)],
+        depth: &[u32],
+        flags: &[u8],
+        class: &BTreeMap<u32, StallClass>,
+        edges: &[(u32, u32)],
+    ) -> (u64, Vec<StuckFound>) {
+        let n = parent.len();
+        // Reverse adjacency in compressed form: for each state, the states with an edge to it.
+        let mut start = vec![0u32; n + 1];
+        for &(_, j) in edges {
+            start[j as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut from = vec![0u32; edges.len()];
+        for &(i, j) in edges {
+            from[fill[j as usize] as usize] = i;
+            fill[j as usize] += 1;
+        }
+        let mut can = vec![false; n];
+        let mut work: Vec<u32> = Vec::new();
+        for (i, f) in flags.iter().enumerate() {
+            if f & FINISHED != 0 || f & EXPANDED == 0 {
+                can[i] = true;
+                work.push(i as u32);
+            }
+        }
+        while let Some(j) = work.pop() {
+            let (a, z) = (start[j as usize] as usize, start[j as usize + 1] as usize);
+            for &i in &from[a..z] {
+                if !can[i as usize] {
+                    can[i as usize] = true;
+                    work.push(i);
+                }
+            }
+        }
+        // Exact only for settled states (expanded without reduction): count those.
+        let cannot = (0..n).filter(|&i| !can[i] && flags[i] & SETTLED != 0 && flags[i] & EXPANDED != 0).count() as u64;
+        // Per class: how many settled stuck states, and the shallowest.
+        let mut groups: BTreeMap<StallClass, (u64, u32)> = BTreeMap::new();
+        for (&i, &c) in class {
+            if can[i as usize] {
+                continue;
+            }
+            let g = groups.entry(c).or_insert((0, i));
+            g.0 += 1;
+            if depth[i as usize] < depth[g.1 as usize] {
+                g.1 = i;
+            }
+        }
+        let stuck = groups
+            .into_iter()
+            .map(|(class, (count, i))| {
+                let (steps, sys) = self.replay(&self.path_to(parent, i));
+                let stall = schedule::stall(self.spec, &sys, &self.env);
+                StuckFound { class, count, stall, steps }
+            })
+            .collect();
+        (cannot, stuck)
+    }
+
+    /// The action indices from the initial state to state `i`.
+    fn path_to(&self, parent: &[(u32, u32)], mut i: u32) -> Vec<u32> {
+        let mut path = Vec::new();
+        while parent[i as usize].0 != u32::MAX {
+            let (p, k) = parent[i as usize];
+            path.push(k);
+            i = p;
+        }
+        path.reverse();
+        path
+    }
+
+    /// Takes the steps of `path` (action indices) from the initial state: the schedule as
+    /// data, and the state it ends in.
+    fn replay(&self, path: &[u32]) -> (Vec<Step>, Sys) {
+        let mut sys = self.init.clone();
+        let mut safety = self.safety.clone();
+        let mut acts = Vec::new();
+        let mut steps = Vec::with_capacity(path.len());
+        for &k in path {
+            sys.enabled(&self.env, self.bounds.loss, self.crashes_left(&sys), &mut acts);
+            let Some(&act) = acts.get(k as usize) else { break };
+            steps.push(sys.describe(act));
+            let mut judge = Judge { safety: &mut safety, found: Vec::new() };
+            sys.apply(&self.env, act, &mut judge, None);
+        }
+        (steps, sys)
+    }
+}
+
+/// Peak resident memory of this process in bytes (Linux; None elsewhere).
+pub fn peak_rss() -> Option<u64> {
+    proc_status_kb("VmHWM:").map(|kb| kb * 1024)
+}
+
+/// Current resident memory of this process in bytes (Linux; None elsewhere).
+pub fn current_rss() -> Option<u64> {
+    proc_status_kb("VmRSS:").map(|kb| kb * 1024)
+}
+
+fn proc_status_kb(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

@@ -1,0 +1,137 @@
+use super::model::{Act, Sys};
+use super::schedule;
+use super::search::{Bounds, Ending, Explorer, fingerprint};
+use crate::cli::explore::scheduled_scenario;
+use crate::engine::trace::{Halt, Observer, Rec};
+use crate::invariants::InvariantId;
+
+struct Null;
+impl Observer for Null {
+    fn observe(&mut self, _: &Rec) -> Option<Halt> {
+        None
+    }
+}
+
+fn spec(json: &str) -> crate::scenario::RunSpec {
+    crate::scenario::parse(json, "t").expect("scenario")
+}
+
+#[test]
+fn deliveries_to_different_replicas_commute() {
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "go"}, "stop": {"heights": 1}}"#);
+    let (env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
+    let (sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+    let keys: Vec<_> = sys.bag.keys().copied().collect();
+    let (a, b) = (keys[0], *keys.iter().find(|k| k.0 != keys[0].0).expect("two recipients"));
+    let mut x = sys.clone();
+    x.apply(&env, Act::Deliver(a), &mut Null, None);
+    x.apply(&env, Act::Deliver(b), &mut Null, None);
+    let mut y = sys.clone();
+    y.apply(&env, Act::Deliver(b), &mut Null, None);
+    y.apply(&env, Act::Deliver(a), &mut Null, None);
+    if fingerprint(&x) != fingerprint(&y) {
+        let (dx, dy) = (format!("{x:#?}"), format!("{y:#?}"));
+        for (i, (lx, ly)) in dx.lines().zip(dy.lines()).enumerate() {
+            if lx != ly {
+                eprintln!("line {i}: {lx} | {ly}");
+            }
+        }
+    }
+    assert_eq!(fingerprint(&x), fingerprint(&y));
+}
+
+/// A DFS search of a mutated protocol at N = 4 (max view 1, one crash as a choice).
+fn search(mutation: &str) -> super::search::Outcome {
+    let s = spec(&format!(r#"{{"validators": 4, "protocol": {{"semantics": "csharp", "mutation": "{mutation}"}}}}"#));
+    let bounds = Bounds {
+        heights: 1,
+        max_view: 1,
+        crashes: 1,
+        loss: false,
+        dfs: true,
+        max_states: 20_000,
+        max_time: None,
+        reduce: true,
+        recovery: false,
+    };
+    Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
+}
+
+/// The counterexample, written as a scheduled scenario and run with `run`'s code path:
+/// the run must violate exactly the invariants the search reported.
+fn replays(mutation: &str, out: &super::search::Outcome) {
+    let v = out.violation.as_ref().expect("a violation");
+    let original: serde_json::Value = serde_json::from_str(&format!(
+        r#"{{"validators": 4, "protocol": {{"semantics": "csharp", "mutation": "{mutation}"}}}}"#
+    ))
+    .expect("json");
+    let s = spec(&original.to_string());
+    let ids: Vec<&str> = v.ids.iter().map(|i| i.as_str()).collect();
+    let doc = scheduled_scenario(&original, &s, "cx", "test", 1, &v.steps, serde_json::json!({"violations": ids}));
+    let replay = crate::scenario::parse(&doc.to_string(), "cx").expect("the written scenario parses");
+    let result = crate::world::run(&replay, replay.seed, None, false);
+    assert_eq!(result.schedule_error, None);
+    let report = crate::report::Report::build(&replay, &result);
+    assert!(report.outcome.as_expected, "replay of {mutation}: {:?}", report.outcome);
+}
+
+#[test]
+fn quorum_off_by_one_yields_a_certificate_violation_that_replays() {
+    // M − 1 commits make a block: its certificate is short of M signatures (S3).
+    let out = search("quorum-off-by-one");
+    assert_eq!(out.ending, Ending::Violation);
+    let v = out.violation.as_ref().expect("violation");
+    assert!(v.ids.contains(&InvariantId::S3), "{:?}", v.ids);
+    replays("quorum-off-by-one", &out);
+}
+
+#[test]
+fn no_commit_phase_yields_a_double_sign_that_replays() {
+    // dBFT 1.0: a node that signed (in its PrepareResponse) may change view and sign the
+    // next view's block too (S4).
+    let out = search("no-commit-phase");
+    assert_eq!(out.ending, Ending::Violation);
+    let v = out.violation.as_ref().expect("violation");
+    assert!(v.ids.contains(&InvariantId::S4), "{:?}", v.ids);
+    replays("no-commit-phase", &out);
+}
+
+#[test]
+fn a_schedule_step_that_is_not_possible_is_a_schedule_error() {
+    // Nothing is in flight before anyone's timer fired (C# backups send only
+    // RecoveryRequests at start), so no PrepareRequest can be delivered.
+    let s = spec(
+        r#"{"validators": 4, "stop": {"heights": 1}, "schedule": [
+            {"do": "deliver", "from": "R1", "to": "R2", "kind": "PrepareRequest", "msg": "00000000"}]}"#,
+    );
+    let result = crate::world::run(&s, 1, None, false);
+    let e = result.schedule_error.expect("an error");
+    assert!(e.starts_with("schedule[0]"), "{e}");
+}
+
+#[test]
+fn a_schedule_refuses_what_it_cannot_model() {
+    let e = crate::scenario::parse(
+        r#"{"validators": 4, "faults": {"crashes": [{"node": "R1", "at_ms": 0}]},
+            "schedule": [{"do": "timer", "node": "R1"}]}"#,
+        "t",
+    )
+    .expect_err("refused");
+    assert!(e.to_string().contains("faults"), "{e}");
+    let e = crate::scenario::parse(r#"{"validators": 4, "schedule": [{"do": "timer", "node": "R9"}]}"#, "t")
+        .expect_err("refused");
+    assert!(e.to_string().contains("schedule[0].node"), "{e}");
+}
+
+#[test]
+fn the_primary_timer_step_proposes() {
+    // R1 is the primary of height 1, view 0 (N = 4): firing its timer sends the
+    // PrepareRequest, which then is in flight to the three others.
+    let s = spec(r#"{"validators": 4, "stop": {"heights": 1}, "schedule": [{"do": "timer", "node": "R1"}]}"#);
+    let (env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
+    let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+    let act = sys.resolve(&s.schedule[0]).expect("R1 has an armed timer");
+    sys.apply(&env, act, &mut Null, None);
+    let requests = sys.bag.values().filter(|p| p.kind == crate::protocol::MsgKind::PrepareRequest).count();
+    assert_eq!(requests, 3);
+}

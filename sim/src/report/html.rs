@@ -1,0 +1,270 @@
+//! Self-contained HTML pages: `index.html` next to a run's `report.json` (outcome,
+//! expectations, invariants, stall diagnosis, headline numbers, every plot inline, the
+//! message-sequence chart, the narrated events before each violation), and a batch page
+//! listing many runs (for `check` and `swarm`).
+//!
+//! A page has no script, no external style sheet, font or image: it opens from a file, an
+//! archive or a CI artefact store the same way, and a browser shows it without a network.
+
+use super::Report;
+use super::narrate::Narrator;
+use std::fmt::Write;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:24px;max-width:1500px;color:#222}\
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}\
+th{background:#f4f4f4}.ok{color:#1a7f37;font-weight:bold}.bad{color:#c62828;font-weight:bold}\
+.figure{overflow-x:auto;border:1px solid #eee;margin:8px 0}.scroll{max-height:900px;overflow:auto;border:1px solid #eee}\
+pre{background:#f8f8f8;padding:8px;font-size:12px;overflow-x:auto}";
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        esc(title)
+    )
+}
+
+/// An SVG to embed inline (without an XML declaration, which HTML does not allow).
+fn inline_svg(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => "",
+    }
+}
+
+/// The page of one run. `figures` are (heading, SVG) pairs shown in order;
+/// `sequence` is the message-sequence chart (heading, SVG), shown in a scrolling box.
+pub fn run_page(r: &Report, figures: &[(String, String)], sequence: Option<&(String, String)>) -> String {
+    let mut b = String::new();
+    let ok = r.outcome.as_expected;
+    let _ = writeln!(b, "<h1>{} — seed {}</h1>", esc(&r.scenario), r.seed);
+    if !r.config.description.is_empty() {
+        let _ = writeln!(b, "<p>{}</p>", esc(&r.config.description));
+    }
+    let _ = writeln!(
+        b,
+        "<p id=\"outcome\">Outcome: <span class=\"{}\">{}</span> — <span class=\"{}\">{}</span></p>",
+        if r.outcome.kind == super::OutcomeKind::Ok { "ok" } else { "bad" },
+        r.outcome.kind,
+        if ok { "ok" } else { "bad" },
+        if ok { "as expected" } else { "NOT AS EXPECTED" }
+    );
+    if !r.outcome.mismatches.is_empty() {
+        b.push_str("<ul>");
+        for m in &r.outcome.mismatches {
+            let _ = write!(b, "<li class=\"bad\">{}</li>", esc(m));
+        }
+        b.push_str("</ul>\n");
+    }
+    b.push_str("<h2>Headline numbers</h2>\n<table>\n");
+    let row = |b: &mut String, k: &str, v: String| {
+        let _ = writeln!(b, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
+    };
+    row(
+        &mut b,
+        "simulated time",
+        format!("{:.3} s, {} events, stopped by {}", r.sim_time_ms / 1000.0, r.events, r.stop_reason),
+    );
+    row(
+        &mut b,
+        "heights",
+        format!("{} finalised; every running honest node at ≥ {}", r.heights.finalised, r.heights.min_honest),
+    );
+    let l = &r.latency;
+    for (name, s) in [
+        ("block interval (ms)", &l.block_interval_ms),
+        ("consensus, proposal → final (ms)", &l.consensus_ms),
+        ("transaction confirmation (ms)", &l.tx_confirm_ms),
+        ("validator-set hand-off (ms)", &l.handoff_ms),
+    ] {
+        if s.count > 0 {
+            row(&mut b, name, format!("n {} p50 {} p90 {} p99 {} max {}", s.count, s.p50, s.p90, s.p99, s.max));
+        }
+    }
+    let views: Vec<String> = r.views.iter().map(|(v, n)| format!("view {v}: {n}")).collect();
+    row(&mut b, "heights by final view", views.join(", "));
+    let sent: u64 = r.messages.values().map(|c| c.sent).sum();
+    let bytes: u64 = r.messages.values().map(|c| c.bytes).sum();
+    row(&mut b, "messages", format!("{sent} sent, {bytes} bytes"));
+    row(&mut b, "digest", r.digest.to_hex());
+    row(&mut b, "written by", format!("{} {}", r.tool.name, r.tool.version));
+    b.push_str("</table>\n");
+    b.push_str("<h2>Invariants</h2>\n<table id=\"invariants\"><tr><th>id</th><th>invariant</th><th>status</th><th>violations</th></tr>\n");
+    for i in &r.invariants {
+        let class = match i.status {
+            crate::invariants::InvariantStatus::Violated => "bad",
+            crate::invariants::InvariantStatus::Holds => "ok",
+            _ => "",
+        };
+        let _ = writeln!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td></tr>",
+            i.id,
+            esc(i.name),
+            i.status,
+            i.violations.len()
+        );
+    }
+    b.push_str("</table>\n");
+    let _ = writeln!(b, "<h2>Liveness</h2>");
+    match &r.liveness.stall {
+        None => {
+            let _ = writeln!(b, "<p class=\"ok\">{}</p>", r.liveness.status);
+        }
+        Some(st) => {
+            let _ = writeln!(
+                b,
+                "<p id=\"stall\" class=\"bad\">Stalled at height {} view {} — {}</p><p>{}</p>",
+                st.height,
+                st.view,
+                st.class,
+                esc(&st.reason)
+            );
+            b.push_str("<table><tr><th>replica</th><th>up</th><th>honest</th><th>ledger</th><th>state</th></tr>\n");
+            for d in &st.replicas {
+                let state = d.status.as_ref().map_or("no status".to_string(), |x| {
+                    format!(
+                        "h{} v{} {:?} committed={} failed={} change views={:?}",
+                        x.height, x.view, x.phase, x.count_committed, x.count_failed, x.change_views
+                    )
+                });
+                let _ = writeln!(
+                    b,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&d.name),
+                    d.up,
+                    d.honest,
+                    d.ledger_height,
+                    esc(&state)
+                );
+            }
+            b.push_str("</table>\n");
+        }
+    }
+    if !r.lints.is_empty() {
+        b.push_str("<h2>Lint warnings</h2>\n<ul id=\"lints\">");
+        for l in &r.lints {
+            let _ = write!(b, "<li><code>{}</code>: {}</li>", esc(&l.field), esc(&l.warning));
+        }
+        b.push_str("</ul>\n");
+    }
+    if !r.windows.is_empty() {
+        b.push_str("<h2>Disturbances</h2>\n<ul>");
+        for w in &r.windows {
+            let until = w.until_ms.map_or("the end".to_string(), |u| format!("{:.3} s", u / 1000.0));
+            let _ = write!(b, "<li>{}: {:.3} s to {until}</li>", esc(&w.label), w.from_ms / 1000.0);
+        }
+        b.push_str("</ul>\n");
+    }
+    for (heading, svg) in figures {
+        let _ = writeln!(b, "<h2>{}</h2>\n<div class=\"figure plot\">{}</div>", esc(heading), inline_svg(svg));
+    }
+    if let Some((heading, svg)) = sequence {
+        let _ = writeln!(b, "<h2>{}</h2>\n<div class=\"scroll plot\">{}</div>", esc(heading), inline_svg(svg));
+    }
+    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
+    let narrator = Narrator::new(std::io::sink(), names);
+    let violations: Vec<_> = r.invariants.iter().flat_map(|i| i.violations.iter()).collect();
+    if !violations.is_empty() {
+        b.push_str("<h2>Events before each violation</h2>\n");
+        for v in violations {
+            let _ = writeln!(
+                b,
+                "<h3>{} at height {}, {:.3} s: {}</h3>\n<pre>",
+                v.id,
+                v.height,
+                v.time.as_ms_f64() / 1000.0,
+                esc(&v.detail)
+            );
+            for rec in &v.window {
+                let _ = writeln!(b, "{}", esc(&narrator.line_of_any(rec)));
+            }
+            b.push_str("</pre>\n");
+        }
+    }
+    b.push_str("<h2>Summary as printed</h2>\n<pre>");
+    b.push_str(&esc(&super::summary::render(r, None)));
+    b.push_str("</pre>\n");
+    page(&format!("{} seed {}", r.scenario, r.seed), &b)
+}
+
+/// One run of a batch.
+pub struct BatchRow {
+    pub scenario: String,
+    pub seed: u64,
+    pub outcome: String,
+    pub as_expected: bool,
+    pub digest: String,
+    /// Extra text (the stall class, the first mismatch).
+    pub detail: String,
+    /// A link to the run's own page or report, relative to the batch page.
+    pub link: Option<String>,
+}
+
+/// A page listing many runs (for `check` and `swarm`), failures first.
+pub fn batch_page(title: &str, rows: &[BatchRow]) -> String {
+    let failed = rows.iter().filter(|r| !r.as_expected).count();
+    let mut b = String::new();
+    let _ = writeln!(b, "<h1>{}</h1>", esc(title));
+    let _ = writeln!(
+        b,
+        "<p id=\"outcome\"><span class=\"{}\">{} of {} runs as expected</span></p>",
+        if failed == 0 { "ok" } else { "bad" },
+        rows.len() - failed,
+        rows.len()
+    );
+    b.push_str("<table><tr><th>scenario</th><th>seed</th><th>outcome</th><th>verdict</th><th>detail</th><th>digest</th></tr>\n");
+    let mut order: Vec<&BatchRow> = rows.iter().collect();
+    order.sort_by_key(|r| r.as_expected);
+    for r in order {
+        let name = match &r.link {
+            Some(l) => format!("<a href=\"{}\">{}</a>", esc(l), esc(&r.scenario)),
+            None => esc(&r.scenario),
+        };
+        let _ = writeln!(
+            b,
+            "<tr><td>{name}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            r.seed,
+            esc(&r.outcome),
+            if r.as_expected { "ok" } else { "bad" },
+            if r.as_expected { "as expected" } else { "NOT AS EXPECTED" },
+            esc(&r.detail),
+            esc(r.digest.get(..16).unwrap_or(&r.digest))
+        );
+    }
+    b.push_str("</table>\n");
+    page(title, &b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, ok: bool) -> BatchRow {
+        BatchRow {
+            scenario: name.into(),
+            seed: 1,
+            outcome: if ok { "ok".into() } else { "stall".into() },
+            as_expected: ok,
+            digest: "ab".repeat(32),
+            detail: String::new(),
+            link: Some(format!("{name}/1/index.html")),
+        }
+    }
+
+    #[test]
+    fn batch_page_counts_runs_and_lists_failures_first() {
+        let html = batch_page("suite <all>", &[row("a", true), row("b", false), row("c", true)]);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<h1>suite &lt;all&gt;</h1>"), "the title is escaped");
+        assert!(html.contains("2 of 3 runs as expected"));
+        let (a, b) = (html.find(">a</a>").unwrap(), html.find(">b</a>").unwrap());
+        assert!(b < a, "the failed run comes first");
+        assert!(html.contains("href=\"b/1/index.html\""));
+        assert!(!html.contains("<script"), "pages have no script");
+    }
+}

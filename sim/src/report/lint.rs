@@ -1,0 +1,162 @@
+//! Warnings about plausible mistakes in a scenario that are not errors: the run is valid,
+//! but probably not the run its author meant.
+//!
+//! - a scripted rule that never matched a message (a typo in a type name, a height the
+//!   run never reached, a window that closed before anything was sent);
+//! - times that look like seconds written as milliseconds: a crash, a restart or GST
+//!   within the first second, a partition or degraded window shorter than a round trip,
+//!   a run shorter than one block time;
+//! - an equivocating node whose two target lists share an honest node (it gets both
+//!   proposals, which is rarely the schedule intended).
+//!
+//! They are listed in `report.json` (`lints`) and printed with the summary.
+
+use crate::net::latency::Latency;
+use crate::net::rules::RuleStats;
+use crate::scenario::RunSpec;
+use serde::Serialize;
+
+/// One warning: the scenario field it is about and what looks wrong.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Lint {
+    pub field: String,
+    pub warning: String,
+}
+
+fn lint(field: impl Into<String>, warning: impl Into<String>) -> Lint {
+    Lint { field: field.into(), warning: warning.into() }
+}
+
+/// A typical one-hop latency of a distribution, in milliseconds.
+fn typical_ms(l: &Latency) -> f64 {
+    match *l {
+        Latency::Constant { ms } => ms,
+        Latency::Uniform { min_ms, max_ms } => (min_ms + max_ms) / 2.0,
+        Latency::Normal { mean_ms, .. } | Latency::LogNormal { mean_ms, .. } => mean_ms,
+        Latency::Pareto { scale_ms, .. } => scale_ms,
+    }
+}
+
+/// A time in (0, 1000) ms where whole seconds are the usual scale.
+fn looks_like_seconds(ms: f64) -> bool {
+    ms > 0.0 && ms < 1000.0
+}
+
+pub fn check(spec: &RunSpec, rules: &[RuleStats]) -> Vec<Lint> {
+    let mut out = Vec::new();
+    let name = |n: crate::protocol::NodeId| spec.node_name(n).to_string();
+    for (i, r) in rules.iter().enumerate() {
+        if r.matched == 0 {
+            out.push(lint(format!("rules[{i}]"), format!("rule \"{}\" never matched a message", r.name)));
+        }
+    }
+    let secs = "— times are in milliseconds; did you mean seconds?";
+    for (i, c) in spec.crashes.iter().enumerate() {
+        let at = c.at.as_ms_f64();
+        if looks_like_seconds(at) {
+            out.push(lint(format!("faults.crashes[{i}].at_ms"), format!("{} crashes at {at} ms {secs}", name(c.node))));
+        }
+        if let Some(r) = c.restart.map(|t| t.as_ms_f64())
+            && looks_like_seconds(r - at)
+        {
+            out.push(lint(
+                format!("faults.crashes[{i}].restart_ms"),
+                format!("{} restarts {} ms after its crash {secs}", name(c.node), r - at),
+            ));
+        }
+    }
+    let round_trip = 2.0 * typical_ms(&spec.network.latency);
+    for (i, p) in spec.network.partitions.iter().enumerate() {
+        let len = p.until.as_ms_f64() - p.from.as_ms_f64();
+        if len < round_trip {
+            out.push(lint(
+                format!("network.partitions[{i}]"),
+                format!("lasts {len} ms, shorter than a round trip (~{round_trip} ms): it cuts almost nothing {secs}"),
+            ));
+        }
+    }
+    for (i, d) in spec.network.degradations.iter().enumerate() {
+        let len = d.until.as_ms_f64() - d.from.as_ms_f64();
+        if len < round_trip {
+            out.push(lint(
+                format!("network.degradations[{i}]"),
+                format!("lasts {len} ms, shorter than a round trip (~{round_trip} ms) {secs}"),
+            ));
+        }
+    }
+    if let Some(g) = spec.liveness.gst.map(|t| t.as_ms_f64())
+        && looks_like_seconds(g)
+    {
+        out.push(lint("liveness.gst_ms", format!("GST at {g} ms {secs}")));
+    }
+    let block_ms = spec.protocol.block_time_us as f64 / 1000.0;
+    let duration = spec.stop.duration.as_ms_f64();
+    if duration < block_ms {
+        out.push(lint(
+            "stop.duration_ms",
+            format!(
+                "the run lasts {duration} ms, less than one block time ({block_ms} ms): no block can be made {secs}"
+            ),
+        ));
+    }
+    for n in &spec.nodes {
+        for b in &n.behaviours {
+            if let crate::byzantine::Behaviour::Equivocate { a_to, b_to } = b {
+                // Colluders in both lists are usually meant to see both proposals.
+                let honest = |x: &&crate::protocol::NodeId| spec.nodes.get(x.idx()).is_some_and(|n| n.honest);
+                let both: Vec<String> =
+                    a_to.iter().filter(|x| b_to.contains(x)).filter(honest).map(|&x| name(x)).collect();
+                if !both.is_empty() {
+                    out.push(lint(
+                        "byzantine[].behaviours[].a_to",
+                        format!("{} equivocates to overlapping lists: {} get both proposals", n.name, both.join(", ")),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Report;
+
+    fn lints_of(text: &str) -> Vec<Lint> {
+        let spec = crate::scenario::parse(text, "lint").unwrap();
+        Report::build(&spec, &crate::world::run(&spec, 1, None, false)).lints
+    }
+
+    #[test]
+    fn each_plausible_mistake_is_named_with_its_field() {
+        let text = r#"{"validators": 4, "network": {"preset": "lan",
+            "partitions": [{"groups": [["R0"]], "from_ms": 20000, "until_ms": 20000.1}]},
+            "faults": {"crashes": [{"node": "R3", "at_ms": 15}]},
+            "liveness": {"gst_ms": 90},
+            "rules": [{"name": "typo", "match": {"types": ["Commit"], "height": 99}, "action": {"do": "drop"}}],
+            "byzantine": [{"node": "R0", "behaviours": [{"kind": "equivocate", "a_to": ["R1", "R2"], "b_to": ["R2"]}]}],
+            "stop": {"duration_ms": 14000}}"#;
+        let fields: Vec<String> = lints_of(text).into_iter().map(|l| l.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "rules[0]",
+                "faults.crashes[0].at_ms",
+                "network.partitions[0]",
+                "liveness.gst_ms",
+                "stop.duration_ms",
+                "byzantine[].behaviours[].a_to"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_ordinary_scenario_has_none() {
+        let text = r#"{"validators": 4, "faults": {"crashes": [{"node": "R3", "at_ms": 20000}]},
+            "network": {"partitions": [{"groups": [["R0"]], "from_ms": 20000, "until_ms": 30000}]},
+            "rules": [{"match": {"types": ["Commit"]}, "action": {"do": "delay", "ms": 1}}],
+            "stop": {"heights": 2}}"#;
+        assert_eq!(lints_of(text), []);
+    }
+}

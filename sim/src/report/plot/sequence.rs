@@ -1,0 +1,588 @@
+//! A message-sequence chart of a window of heights, and a per-node view/phase timeline of
+//! the whole run, drawn as plain SVG.
+//!
+//! The chart is how a person reads an attack replay: one vertical lane per replica, time
+//! downwards, an arrow per delivered message labelled with its type and view, a dashed
+//! arrow ending in a cross for each dropped one, and marks on the lanes for timer expiries
+//! (◷), rejected messages (!), views entered (v1), Commits signed (C), blocks persisted
+//! (■ h5), crashes and restarts. Time runs down in event order: every distinct instant
+//! gets a row, and a gap adds space growing with the logarithm of its length, so a
+//! 15-second timeout and a 2-millisecond hop both stay readable; the left margin gives the
+//! virtual time of the rows.
+//!
+//! [`Recorder`] observes the run and keeps a compact copy of the events these charts
+//! need (at most [`Recorder::LIMIT`]).
+
+use crate::engine::time::SimTime;
+use crate::engine::trace::{Ev, Halt, Observer, Rec};
+use crate::protocol::{MsgKind, Note};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// What a lane mark or an arrow is.
+#[derive(Clone, Debug)]
+pub enum What {
+    Send { id: u64, to: Option<u32>, kind: MsgKind, height: u32, view: u8 },
+    Deliver { id: u64, from: u32 },
+    Drop { id: u64, from: u32, reason: &'static str },
+    Timer,
+    Persist { height: u32, view: u8 },
+    ViewChanged { height: u32, view: u8 },
+    Proposed { height: u32, view: u8 },
+    CommitSigned { height: u32, view: u8 },
+    ChangeViewSent { height: u32, view: u8 },
+    Rejected { kind: MsgKind, reason: &'static str },
+    Crash,
+    Restart,
+}
+
+/// One recorded event at a node (the recipient, for deliveries and drops).
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub time: SimTime,
+    pub node: u32,
+    pub what: What,
+}
+
+/// Keeps the events the sequence chart and the timeline draw.
+#[derive(Default)]
+pub struct Recorder {
+    pub items: Vec<Item>,
+    /// True when the run had more events than [`Recorder::LIMIT`] (the rest are not kept).
+    pub truncated: bool,
+}
+
+impl Recorder {
+    pub const LIMIT: usize = 2_000_000;
+}
+
+impl Observer for Recorder {
+    fn observe(&mut self, rec: &Rec) -> Option<Halt> {
+        if self.items.len() >= Self::LIMIT {
+            self.truncated = true;
+            return None;
+        }
+        let (node, what) = match &rec.ev {
+            Ev::Send { id, from, to, meta, .. } => (
+                from.0,
+                What::Send { id: *id, to: to.map(|t| t.0), kind: meta.kind, height: meta.height, view: meta.view },
+            ),
+            Ev::Deliver { id, from, to, .. } => (to.0, What::Deliver { id: *id, from: from.0 }),
+            Ev::Drop { id, from, to, reason, .. } => {
+                (to.0, What::Drop { id: *id, from: from.0, reason: reason.name() })
+            }
+            Ev::Timer { node, .. } => (node.0, What::Timer),
+            Ev::Persist { node, block } => (node.0, What::Persist { height: block.height(), view: block.view }),
+            Ev::Crash { node } => (node.0, What::Crash),
+            Ev::Restart { node, .. } => (node.0, What::Restart),
+            Ev::Note { node, note } => (
+                node.0,
+                match *note {
+                    Note::ViewChanged { height, view } => What::ViewChanged { height, view },
+                    Note::Proposed { height, view, .. } => What::Proposed { height, view },
+                    Note::CommitSigned { height, view, .. } => What::CommitSigned { height, view },
+                    Note::ChangeViewSent { height, view, .. } => What::ChangeViewSent { height, view },
+                    Note::Rejected { kind, reason } => What::Rejected { kind, reason: reason.name() },
+                },
+            ),
+            _ => return None,
+        };
+        self.items.push(Item { time: rec.time, node, what });
+        None
+    }
+}
+
+/// The time window of heights `from..=to`: from the first persistence of `from - 1` (the
+/// start for height 1) to the last persistence of `to` by any node (the end of the run if
+/// no node persisted it).
+pub fn window_of(items: &[Item], (from, to): (u32, u32), end: SimTime) -> (SimTime, SimTime) {
+    let persisted =
+        |h: u32| items.iter().filter(move |i| matches!(i.what, What::Persist { height, .. } if height == h));
+    let t0 = if from <= 1 { SimTime::ZERO } else { persisted(from - 1).map(|i| i.time).min().unwrap_or(SimTime::ZERO) };
+    let t1 = persisted(to).map(|i| i.time).max().unwrap_or(end);
+    (t0, t1.max(t0))
+}
+
+fn kind_color(k: MsgKind) -> &'static str {
+    match k {
+        MsgKind::PrepareRequest => "#1f77b4",
+        MsgKind::PrepareResponse => "#2ca02c",
+        MsgKind::Commit => "#d62728",
+        MsgKind::ChangeView => "#ff7f0e",
+        MsgKind::RecoveryRequest => "#9467bd",
+        MsgKind::RecoveryMessage => "#8c564b",
+        MsgKind::Block => "#7f7f7f",
+        _ => "#17becf",
+    }
+}
+
+fn short(k: MsgKind) -> &'static str {
+    match k {
+        MsgKind::PrepareRequest => "PrepReq",
+        MsgKind::PrepareResponse => "PrepResp",
+        MsgKind::Commit => "Commit",
+        MsgKind::ChangeView => "ChangeView",
+        MsgKind::RecoveryRequest => "RecReq",
+        MsgKind::RecoveryMessage => "RecMsg",
+        MsgKind::Block => "Block",
+        MsgKind::GetBlocks => "GetBlocks",
+        MsgKind::GetData => "GetData",
+        MsgKind::Transaction => "Tx",
+        MsgKind::Other => "Other",
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// How many events one chart draws at most (a stalled height can go on for minutes).
+pub const MAX_EVENTS: usize = 1500;
+
+/// The message-sequence chart of the events in `[t0, t1]`.
+pub fn sequence_svg(title: &str, names: &[String], items: &[Item], (t0, t1): (SimTime, SimTime)) -> String {
+    let all: Vec<&Item> = items.iter().filter(|i| i.time >= t0 && i.time <= t1).collect();
+    let truncated = all.len() > MAX_EVENTS;
+    let shown: Vec<&Item> = all.into_iter().take(MAX_EVENTS).collect();
+    // Send records by id, for arrows (a send before the window still draws its arrow).
+    let sends: BTreeMap<u64, &Item> = items
+        .iter()
+        .filter(|i| i.time <= t1)
+        .filter_map(|i| match i.what {
+            What::Send { id, .. } => Some((id, i)),
+            _ => None,
+        })
+        .collect();
+    // Rows: one per distinct instant, spaced by the log of the gap.
+    let top = 96.0;
+    let mut row_y: BTreeMap<SimTime, f64> = BTreeMap::new();
+    let mut y = top;
+    let mut prev: Option<SimTime> = None;
+    for i in &shown {
+        if row_y.contains_key(&i.time) {
+            continue;
+        }
+        if let Some(p) = prev {
+            let gap_ms = i.time.since(p) as f64 / 1000.0;
+            y += 14.0 + 10.0 * (1.0 + gap_ms).log10();
+        }
+        row_y.insert(i.time, y);
+        prev = Some(i.time);
+    }
+    let lane_w = 150.0;
+    let left = 110.0;
+    let lane_x = |n: u32| left + lane_w * (n as f64 + 0.5);
+    let width = left + lane_w * names.len() as f64 + 240.0;
+    let height = y + 60.0;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11">"#
+    );
+    s.push_str(r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="context-stroke"/></marker></defs>"##);
+    let _ = write!(s, r#"<rect x="0" y="0" width="{width:.0}" height="{height:.0}" fill="white"/>"#);
+    let _ =
+        write!(s, r#"<text x="{:.0}" y="24" font-size="18" text-anchor="middle">{}</text>"#, width / 2.0, esc(title));
+    let note = format!(
+        "virtual time {:.3}–{:.3} s; {} events{}; time runs down in event order (gaps compressed)",
+        t0.as_ms_f64() / 1000.0,
+        t1.as_ms_f64() / 1000.0,
+        shown.len(),
+        if truncated { format!(" (first {MAX_EVENTS} shown)") } else { String::new() }
+    );
+    let _ =
+        write!(s, r##"<text x="{:.0}" y="44" text-anchor="middle" fill="#555">{}</text>"##, width / 2.0, esc(&note));
+    let _ = write!(s, r#"<text x="12" y="{:.0}" font-weight="bold">time (s)</text>"#, top - 20.0);
+    for (n, name) in names.iter().enumerate() {
+        let x = lane_x(n as u32);
+        let _ = write!(
+            s,
+            r#"<text x="{x:.0}" y="{:.0}" text-anchor="middle" font-size="13" font-weight="bold">{}</text>"#,
+            top - 20.0,
+            esc(name)
+        );
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.0}" y1="{:.0}" x2="{x:.0}" y2="{:.0}" stroke="#999" stroke-width="1"/>"##,
+            top - 10.0,
+            y + 20.0
+        );
+    }
+    // Time labels on the left, at most one every 12 px.
+    let mut last_label = f64::MIN;
+    for (t, &ry) in &row_y {
+        if ry - last_label >= 12.0 {
+            let _ = write!(s, r##"<text x="12" y="{:.1}" fill="#555">{:.3}</text>"##, ry + 4.0, t.as_ms_f64() / 1000.0);
+            last_label = ry;
+        }
+    }
+    let mut labelled = std::collections::BTreeSet::new();
+    for i in &shown {
+        let ry = row_y[&i.time];
+        let x = lane_x(i.node);
+        match &i.what {
+            What::Deliver { id, from } | What::Drop { id, from, .. } => {
+                let Some(send) = sends.get(id) else { continue };
+                let What::Send { kind, view, height, .. } = send.what else { continue };
+                let sy = row_y.get(&send.time).copied().unwrap_or(top - 8.0);
+                let (sx, c) = (lane_x(*from), kind_color(kind));
+                let dropped = matches!(i.what, What::Drop { .. });
+                let tip = match &i.what {
+                    What::Drop { reason, .. } => format!(
+                        "{} h{height} v{view} {} → {} dropped: {reason}",
+                        short(kind),
+                        names_of(names, *from),
+                        names_of(names, i.node)
+                    ),
+                    _ => format!(
+                        "{} h{height} v{view} {} → {}",
+                        short(kind),
+                        names_of(names, *from),
+                        names_of(names, i.node)
+                    ),
+                };
+                let end_y = if (ry - sy).abs() < 4.0 { sy + 6.0 } else { ry };
+                if dropped {
+                    let _ = write!(
+                        s,
+                        r#"<line x1="{sx:.1}" y1="{sy:.1}" x2="{x:.1}" y2="{end_y:.1}" stroke="{c}" stroke-width="1" stroke-dasharray="4 3" opacity="0.8"><title>{}</title></line>"#,
+                        esc(&tip)
+                    );
+                    let _ = write!(
+                        s,
+                        r##"<text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#d62728" font-size="14" font-weight="bold">×<title>{}</title></text>"##,
+                        end_y + 5.0,
+                        esc(&tip)
+                    );
+                } else {
+                    let _ = write!(
+                        s,
+                        r#"<line x1="{sx:.1}" y1="{sy:.1}" x2="{x:.1}" y2="{end_y:.1}" stroke="{c}" stroke-width="1.2" marker-end="url(#arrow)"><title>{}</title></line>"#,
+                        esc(&tip)
+                    );
+                }
+                if labelled.insert(*id) {
+                    let dir = if x >= sx { 1.0 } else { -1.0 };
+                    let anchor = if dir > 0.0 { "start" } else { "end" };
+                    let _ = write!(
+                        s,
+                        r#"<text x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="{c}" font-size="10">{} v{view}</text>"#,
+                        sx + dir * 6.0,
+                        sy - 3.0,
+                        short(kind)
+                    );
+                }
+            }
+            What::Send { .. } => {
+                let _ = write!(s, r#"<circle cx="{x:.1}" cy="{ry:.1}" r="2.5" fill="black"/>"#);
+            }
+            What::Timer => {
+                let _ = write!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="13" fill="#555">◷<title>{} timer fires at {:.3} s</title></text>"##,
+                    x - 16.0,
+                    ry + 4.0,
+                    esc(names_of(names, i.node)),
+                    i.time.as_ms_f64() / 1000.0
+                );
+            }
+            What::Rejected { kind, reason } => {
+                let _ = write!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="13" font-weight="bold" fill="#d62728">!<title>{} rejects {}: {reason}</title></text>"##,
+                    x + 5.0,
+                    ry + 4.0,
+                    esc(names_of(names, i.node)),
+                    short(*kind)
+                );
+            }
+            What::ViewChanged { height, view } => {
+                let _ = write!(
+                    s,
+                    r##"<rect x="{:.1}" y="{:.1}" width="44" height="14" rx="3" fill="#fff3cd" stroke="#c90"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="10">h{height} v{view}</text>"##,
+                    x - 22.0,
+                    ry - 7.0,
+                    ry + 4.0
+                );
+            }
+            What::CommitSigned { .. } => {
+                let _ = write!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="11" font-weight="bold" fill="#d62728">C</text>"##,
+                    x + 5.0,
+                    ry + 4.0
+                );
+            }
+            What::Proposed { .. } => {
+                let _ = write!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="11" font-weight="bold" fill="#1f77b4">P</text>"##,
+                    x + 5.0,
+                    ry + 4.0
+                );
+            }
+            What::ChangeViewSent { view, .. } => {
+                let _ = write!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#ff7f0e">CV→{}</text>"##,
+                    x + 5.0,
+                    ry + 4.0,
+                    view.saturating_add(1)
+                );
+            }
+            What::Persist { height, view } => {
+                let _ = write!(
+                    s,
+                    r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="#2ca02c"/><text x="{:.1}" y="{:.1}" font-size="11" font-weight="bold" fill="#2ca02c">h{height} final (v{view})</text>"##,
+                    x - 5.0,
+                    ry - 5.0,
+                    x + 8.0,
+                    ry + 4.0
+                );
+            }
+            What::Crash => {
+                let _ = write!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="12" font-weight="bold" fill="#d62728">crash</text>"##,
+                    x + 5.0,
+                    ry + 4.0
+                );
+            }
+            What::Restart => {
+                let _ = write!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="12" font-weight="bold" fill="#2ca02c">restart</text>"##,
+                    x + 5.0,
+                    ry + 4.0
+                );
+            }
+        }
+    }
+    // Legend at the right.
+    let lx = left + lane_w * names.len() as f64 + 20.0;
+    let mut ly = top;
+    let _ = write!(s, r#"<text x="{lx:.0}" y="{ly:.0}" font-weight="bold">legend</text>"#);
+    for k in [
+        MsgKind::PrepareRequest,
+        MsgKind::PrepareResponse,
+        MsgKind::Commit,
+        MsgKind::ChangeView,
+        MsgKind::RecoveryRequest,
+        MsgKind::RecoveryMessage,
+        MsgKind::Block,
+    ] {
+        ly += 18.0;
+        let _ = write!(
+            s,
+            r#"<line x1="{lx:.0}" y1="{:.0}" x2="{:.0}" y2="{:.0}" stroke="{}" stroke-width="2"/><text x="{:.0}" y="{:.0}">{}</text>"#,
+            ly - 4.0,
+            lx + 24.0,
+            ly - 4.0,
+            kind_color(k),
+            lx + 30.0,
+            ly,
+            short(k)
+        );
+    }
+    for (sym, color, text) in [
+        ("×", "#d62728", "dropped (dashed)"),
+        ("!", "#d62728", "message rejected"),
+        ("◷", "#555", "timer expiry"),
+        ("P", "#1f77b4", "proposal made"),
+        ("C", "#d62728", "Commit signed"),
+        ("CV", "#ff7f0e", "ChangeView sent"),
+        ("■", "#2ca02c", "block persisted"),
+    ] {
+        ly += 18.0;
+        let _ = write!(
+            s,
+            r#"<text x="{lx:.0}" y="{ly:.0}" fill="{color}" font-weight="bold">{sym}</text><text x="{:.0}" y="{ly:.0}">{text}</text>"#,
+            lx + 30.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn names_of(names: &[String], n: u32) -> &str {
+    names.get(n as usize).map_or("?", |s| s.as_str())
+}
+
+/// Per node, over the whole run: a bar coloured by the view the node is in (restarting at
+/// each height), with proposals, Commits and persisted blocks marked, and down time grey.
+pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime) -> String {
+    let left = 80.0;
+    let plot_w = 900.0;
+    let lane_h = 34.0;
+    let top = 70.0;
+    let end_ms = end.as_ms_f64().max(1.0);
+    let x_of = |t: SimTime| left + plot_w * t.as_ms_f64() / end_ms;
+    let width = left + plot_w + 220.0;
+    let height = top + lane_h * names.len() as f64 + 70.0;
+    const VIEW: [&str; 5] = ["#d9d9d9", "#ffbb78", "#c5b0d5", "#ff9896", "#9edae5"];
+    // One pass over the run's events, grouped by node (a run of 100 nodes has millions).
+    let mut by_node: Vec<Vec<&Item>> = vec![Vec::new(); names.len()];
+    for i in items {
+        if let Some(v) = by_node.get_mut(i.node as usize) {
+            v.push(i);
+        }
+    }
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11"><rect x="0" y="0" width="{width:.0}" height="{height:.0}" fill="white"/>"#
+    );
+    let _ =
+        write!(s, r#"<text x="{:.0}" y="26" font-size="18" text-anchor="middle">{}</text>"#, width / 2.0, esc(title));
+    for (n, name) in names.iter().enumerate() {
+        let y = top + lane_h * n as f64;
+        let _ = write!(
+            s,
+            r#"<text x="{:.0}" y="{:.1}" text-anchor="end" font-weight="bold">{}</text>"#,
+            left - 8.0,
+            y + lane_h / 2.0 + 4.0,
+            esc(name)
+        );
+        // View segments.
+        let mut seg_start = SimTime::ZERO;
+        let mut view = 0u8;
+        let mut up = true;
+        let mut segs: Vec<(SimTime, SimTime, Option<u8>)> = Vec::new();
+        for i in by_node[n].iter() {
+            let next = match i.what {
+                What::ViewChanged { view: v, .. } => Some((true, v)),
+                What::Crash => Some((false, view)),
+                What::Restart => Some((true, 0)),
+                _ => None,
+            };
+            if let Some((u, v)) = next {
+                segs.push((seg_start, i.time, up.then_some(view)));
+                seg_start = i.time;
+                view = v;
+                up = u;
+            }
+        }
+        segs.push((seg_start, end, up.then_some(view)));
+        for (a, b, v) in segs {
+            let (xa, xb) = (x_of(a), x_of(b));
+            if xb <= xa {
+                continue;
+            }
+            let fill = v.map_or("#555", |v| VIEW[(v as usize).min(VIEW.len() - 1)]);
+            let _ = write!(
+                s,
+                r#"<rect x="{xa:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{fill}"><title>{}</title></rect>"#,
+                y + 6.0,
+                xb - xa,
+                lane_h - 12.0,
+                v.map_or("down".to_string(), |v| format!("view {v}"))
+            );
+        }
+        for i in by_node[n].iter() {
+            let x = x_of(i.time);
+            match i.what {
+                What::Persist { height, .. } => {
+                    let _ = write!(
+                        s,
+                        r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#2ca02c" stroke-width="2"><title>h{height} persisted</title></line>"##,
+                        y + 2.0,
+                        y + lane_h - 2.0
+                    );
+                }
+                What::CommitSigned { height, view } => {
+                    let _ = write!(
+                        s,
+                        r##"<circle cx="{x:.1}" cy="{:.1}" r="3" fill="#d62728"><title>Commit signed h{height} v{view}</title></circle>"##,
+                        y + lane_h / 2.0
+                    );
+                }
+                What::Proposed { height, view } => {
+                    let _ = write!(
+                        s,
+                        r##"<path d="M {:.1} {:.1} l 4 -7 l 4 7 z" fill="#1f77b4"><title>proposed h{height} v{view}</title></path>"##,
+                        x - 4.0,
+                        y + 12.0
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    // Time axis.
+    let axis_y = top + lane_h * names.len() as f64 + 6.0;
+    let _ = write!(
+        s,
+        r#"<line x1="{left:.0}" y1="{axis_y:.0}" x2="{:.0}" y2="{axis_y:.0}" stroke="black"/>"#,
+        left + plot_w
+    );
+    let step = nice_step(end_ms / 1000.0 / 8.0);
+    let mut t = 0.0;
+    while t <= end_ms / 1000.0 + 1e-9 {
+        let x = left + plot_w * t * 1000.0 / end_ms;
+        let _ = write!(
+            s,
+            r#"<line x1="{x:.1}" y1="{axis_y:.0}" x2="{x:.1}" y2="{:.0}" stroke="black"/><text x="{x:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+            axis_y + 5.0,
+            axis_y + 18.0,
+            super::fmt_num(t)
+        );
+        t += step;
+    }
+    let _ = write!(
+        s,
+        r#"<text x="{:.0}" y="{:.0}" text-anchor="middle">virtual time (s)</text>"#,
+        left + plot_w / 2.0,
+        axis_y + 36.0
+    );
+    // Legend.
+    let lx = left + plot_w + 24.0;
+    let mut ly = top;
+    for (v, c) in VIEW.iter().enumerate() {
+        let label = if v + 1 == VIEW.len() { format!("view ≥ {v}") } else { format!("view {v}") };
+        let _ = write!(
+            s,
+            r#"<rect x="{lx:.0}" y="{:.0}" width="20" height="12" fill="{c}"/><text x="{:.0}" y="{ly:.0}">{label}</text>"#,
+            ly - 10.0,
+            lx + 28.0
+        );
+        ly += 18.0;
+    }
+    for (shape, text) in [
+        (r##"<rect x="{X}" y="{Y}" width="20" height="12" fill="#555"/>"##, "down (crashed)"),
+        (r##"<path d="M {X4} {Y12} l 4 -7 l 4 7 z" fill="#1f77b4"/>"##, "proposal"),
+        (r##"<circle cx="{X10}" cy="{Y6}" r="3" fill="#d62728"/>"##, "Commit signed"),
+        (r##"<rect x="{X9}" y="{Y}" width="2" height="12" fill="#2ca02c"/>"##, "block persisted"),
+    ] {
+        let shape = shape
+            .replace("{X4}", &format!("{:.0}", lx + 6.0))
+            .replace("{X10}", &format!("{:.0}", lx + 10.0))
+            .replace("{X9}", &format!("{:.0}", lx + 9.0))
+            .replace("{X}", &format!("{lx:.0}"))
+            .replace("{Y12}", &format!("{:.0}", ly + 2.0))
+            .replace("{Y6}", &format!("{:.0}", ly - 4.0))
+            .replace("{Y}", &format!("{:.0}", ly - 10.0));
+        let _ = write!(s, r#"{shape}<text x="{:.0}" y="{ly:.0}">{text}</text>"#, lx + 28.0);
+        ly += 18.0;
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// A 1-2-5 step near `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if raw <= 0.0 || !raw.is_finite() {
+        return 1.0;
+    }
+    let p = 10f64.powf(raw.log10().floor());
+    let m = raw / p;
+    let nice = if m <= 1.0 {
+        1.0
+    } else if m <= 2.0 {
+        2.0
+    } else if m <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    nice * p
+}

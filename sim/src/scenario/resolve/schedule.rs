@@ -1,0 +1,62 @@
+//! `schedule`: an explicit list of steps (deliver, drop, timer, crash, restart) that a run
+//! takes instead of the seeded network. What the schedule runner cannot model (scripted
+//! rules and timers, timed crashes, partitions, Byzantine behaviours, flood relay,
+//! validator-set changes, a chain prefix) is refused here, by name.
+
+use super::{Names, Result, err};
+use crate::explore::step::{Envelope, Step};
+use crate::protocol::MsgKind;
+use crate::scenario::schema::{self, ScheduleStep};
+
+pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<Vec<Step>> {
+    let Some(list) = &s.schedule else { return Ok(Vec::new()) };
+    if list.is_empty() {
+        return err("schedule", "must list at least one step");
+    }
+    let refuse = |field: &str, present: bool| -> Result<()> {
+        if present {
+            err(field, "cannot be combined with `schedule` (a scheduled run follows its steps only)")
+        } else {
+            Ok(())
+        }
+    };
+    refuse("rules", s.rules.as_ref().is_some_and(|r| !r.is_empty()))?;
+    refuse("timers", s.timers.as_ref().is_some_and(|t| !t.is_empty()))?;
+    refuse("byzantine", s.byzantine.as_ref().is_some_and(|b| !b.is_empty()))?;
+    refuse("twins", s.twins.as_ref().is_some_and(|t| !t.is_empty()))?;
+    refuse("compromised_keys", s.compromised_keys.as_ref().is_some_and(|c| !c.is_empty()))?;
+    refuse("changes", s.changes.as_ref().is_some_and(|c| !c.is_empty()))?;
+    refuse("faults", s.faults.is_some())?;
+    refuse("network", s.network.is_some())?;
+    refuse("start_height", s.start_height.is_some_and(|h| h != 1))?;
+    let mut steps = Vec::with_capacity(list.len());
+    for (i, st) in list.iter().enumerate() {
+        let path = format!("schedule[{i}]");
+        let envelope = |from, to, kind: &String, msg: &String| -> Result<Envelope> {
+            let from = lookup.node(&format!("{path}.from"), from)?;
+            let to = lookup.node(&format!("{path}.to"), to)?;
+            let Some(kind) = MsgKind::parse(kind) else {
+                let known: Vec<&str> = MsgKind::ALL.iter().map(|k| k.name()).collect();
+                return err(
+                    format!("{path}.kind"),
+                    format!("unknown message type \"{kind}\" (known: {})", known.join(", ")),
+                );
+            };
+            let hex_ok = (8..=64).contains(&msg.len()) && msg.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex_ok {
+                return err(format!("{path}.msg"), "must be 8 to 64 hex digits of the message's content hash");
+            }
+            Ok(Envelope { from, to, kind, msg: msg.to_ascii_lowercase() })
+        };
+        steps.push(match st {
+            ScheduleStep::Deliver { from, to, kind, msg } => Step::Deliver(envelope(from, to, kind, msg)?),
+            ScheduleStep::Drop { from, to, kind, msg } => Step::Drop(envelope(from, to, kind, msg)?),
+            ScheduleStep::Timer { node } => Step::Timer { node: lookup.node(&format!("{path}.node"), node)? },
+            ScheduleStep::Crash { node } => Step::Crash { node: lookup.node(&format!("{path}.node"), node)? },
+            ScheduleStep::Restart { node, amnesia } => {
+                Step::Restart { node: lookup.node(&format!("{path}.node"), node)?, amnesia: amnesia.unwrap_or(false) }
+            }
+        });
+    }
+    Ok(steps)
+}

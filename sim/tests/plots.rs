@@ -1,0 +1,165 @@
+//! Every plot type, drawn from real runs, parsed as XML: each has its title, its axis
+//! labels and its legend, and draws what the run contains.
+
+mod common;
+
+use common::{load, repo, report, tmpdir};
+use dbft_sim::report::Report;
+use dbft_sim::report::pages;
+use dbft_sim::report::plot::matrix::{self, Panel};
+use dbft_sim::report::plot::sequence::{self, Recorder};
+use dbft_sim::report::plot::{RunData, heights, seeds};
+use dbft_sim::world;
+use std::process::Command;
+
+/// Every text node of an SVG, trimmed.
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).map(|t| t.trim().to_string()).collect()
+}
+
+fn has(svg: &str, wanted: &[&str]) {
+    let t = texts(svg);
+    for w in wanted {
+        assert!(t.iter().any(|x| x.contains(w)), "no text containing {w:?} in the SVG; texts: {t:?}");
+    }
+}
+
+/// A run and what the recorder saw of it.
+fn recorded(rel: &str, seed: u64) -> (Report, Recorder) {
+    let spec = load(rel);
+    let mut rec = Recorder::default();
+    let result = world::run(&spec, seed, Some(&mut rec), false);
+    (Report::build(&spec, &result), rec)
+}
+
+#[test]
+fn heights_plot_has_time_axis_windows_and_stall_note() {
+    let (r, _) = recorded("scenarios/attacks/crash-lock-4.json", 1);
+    let d = RunData::of(&r).unwrap();
+    let svg = heights::svg(&d).unwrap();
+    // crash-lock-4 stalls at h1 v0 in a commit lock (its expectation says so).
+    has(&svg, &["heights over virtual time", "stalled at h1 v0: commit-lock", "virtual time (s)", "latency (s, log)"]);
+    has(&svg, &["no height was finalised", "R1 down"]);
+    // Tick labels are not "45.0"-style: no label ends in ".0".
+    assert!(texts(&svg).iter().all(|t| !t.ends_with(".0")), "a tick label ends in .0");
+
+    let (r, _) = recorded("scenarios/faults/crash-and-partition-7.json", 1);
+    let svg = heights::svg(&RunData::of(&r).unwrap()).unwrap();
+    has(&svg, &["height reached", "block interval", "consensus (proposal → final)", "partition R0,R2", "GST at 90 s"]);
+    // The scenario finalises heights 1 and 8 (R1's turns) after a view change.
+    has(&svg, &["final in view 0", "final in view 1"]);
+}
+
+#[test]
+fn a_fork_is_marked() {
+    let (r, _) = recorded("scenarios/attacks/collusion-f-plus-1-4.json", 1);
+    let d = RunData::of(&r).unwrap();
+    assert!(!d.fork_heights().is_empty(), "the F+1 collusion forks (S1)");
+    has(&heights::svg(&d).unwrap(), &["fork (S1: two blocks final)"]);
+}
+
+#[test]
+fn seed_plots_name_their_axes_and_runs() {
+    let spec = load("scenarios/happy-4.json");
+    let runs: Vec<RunData> = [1, 2].iter().map(|&s| RunData::of(&report(&spec, s)).unwrap()).collect();
+    let refs: Vec<&RunData> = runs.iter().collect();
+    let cdf = seeds::cdf_svg("happy CDF", &[("happy-4".into(), refs.clone())]).unwrap();
+    has(&cdf, &["happy CDF", "latency (s, log)", "fraction ≤ x", "p50", "p90", "p99", "happy-4 (2 runs)"]);
+    has(&cdf, &["block interval", "consensus", "transaction confirmation"]);
+    let progress = seeds::progress_svg("happy progress", &refs).unwrap();
+    has(
+        &progress,
+        &["happy progress", "virtual time (s)", "height reached", "happy-4 seed 1: ok", "happy-4 seed 2: ok"],
+    );
+    let views = seeds::views_svg("happy views", &refs).unwrap();
+    has(&views, &["happy views", "height", "runs", "final in view 0"]);
+    let msgs = seeds::messages_svg("happy messages", &refs).unwrap();
+    has(&msgs, &["happy messages", "messages sent per height", "KiB", "PrepareRequest", "Commit"]);
+}
+
+#[test]
+fn sweep_chart_uses_the_measured_categories_and_says_what_it_aggregates() {
+    let cats: Vec<String> = ["4", "7", "21"].iter().map(|s| s.to_string()).collect();
+    let series = vec!["lan".to_string(), "wan".to_string()];
+    let panel = Panel {
+        caption: "consensus".into(),
+        y_desc: "ms (log scale)".into(),
+        values: vec![vec![vec![1.0, 2.0], vec![2.0], vec![3.0]], vec![vec![100.0], vec![200.0, 210.0], vec![300.0]]],
+    };
+    let svg = matrix::svg("title here", "note here", "validators N", &cats, &series, &[panel]).unwrap();
+    has(&svg, &["title here", "note here", "validators N", "ms (log scale)", "lan", "wan", "median of seeds"]);
+    let t = texts(&svg);
+    for n in ["4", "7", "21"] {
+        assert!(t.iter().any(|x| x == n), "category {n} is a tick label");
+    }
+    // A categorical axis: no tick between categories (at -0.5, 0.5, 1.5, ...).
+    assert!(!t.iter().any(|x| ["-0.5", "0.5", "1.5", "2.5"].contains(&x.as_str())), "{t:?}");
+}
+
+#[test]
+fn sequence_chart_and_timeline_show_the_lock() {
+    let (r, rec) = recorded("scenarios/attacks/crash-lock-4.json", 1);
+    assert_eq!(pages::default_sequence_heights(&r, &rec), (1, 1), "the stall is at height 1");
+    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
+    let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
+    let window = sequence::window_of(&rec.items, (1, 1), end);
+    let svg = sequence::sequence_svg("lock chart", &names, &rec.items, window);
+    has(&svg, &["lock chart", "R0", "R1", "R2", "R3", "time (s)", "PrepReq v0", "Commit v0", "ChangeView v0", "crash"]);
+    // R1 crashes: messages to it are dropped (recipient-down) and drawn as crosses.
+    let doc_text = texts(&svg);
+    assert!(doc_text.iter().filter(|t| *t == "×").count() > 1, "drops are marked");
+    assert!(svg.contains("recipient-down"), "a drop's tooltip names its reason");
+    let timeline = sequence::timeline_svg("lock timeline", &names, &rec.items, end);
+    has(&timeline, &["lock timeline", "virtual time (s)", "view 0", "down (crashed)", "Commit signed"]);
+}
+
+#[test]
+fn plot_and_compare_commands_write_their_files() {
+    let dir = tmpdir("plot-scenario");
+    let bin = env!("CARGO_BIN_EXE_dbft-sim");
+    let out = Command::new(bin)
+        .args(["plot", "scenarios/happy-4.json", "--seeds", "1..2", "--out", dir.to_str().unwrap()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["latency-cdf.svg", "heights-over-time.svg", "views-per-height.svg", "messages-per-height.svg"] {
+        has(&std::fs::read_to_string(dir.join(f)).unwrap(), &["happy-4 (2 runs)"]);
+    }
+    // Reports on disk plot the same way.
+    let runs = tmpdir("plot-reports");
+    for seed in ["1", "2"] {
+        let o = runs.join(seed);
+        let out = Command::new(bin)
+            .args(["run", "scenarios/happy-4.json", "--seed", seed, "--out", o.to_str().unwrap(), "-q"])
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let from_dir = tmpdir("plot-dir");
+    let out =
+        Command::new(bin).args(["plot", runs.to_str().unwrap(), "--out", from_dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("latency-cdf.svg")).unwrap(),
+        std::fs::read(from_dir.join("latency-cdf.svg")).unwrap(),
+        "a scenario's seeds and their reports on disk plot alike"
+    );
+    let cmp = tmpdir("compare");
+    let out = Command::new(bin)
+        .args(["compare", "scenarios/happy-4.json", "scenarios/baseline/lan-4.json", "--seeds", "1"])
+        .args(["--out", cmp.to_str().unwrap()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    has(
+        &std::fs::read_to_string(cmp.join("compare-cdf.svg")).unwrap(),
+        &["happy-4 (1 runs)", "latency CDFs: happy-4 vs"],
+    );
+    let bad = Command::new(bin).args(["plot", "/nonexistent.json"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

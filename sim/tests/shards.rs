@@ -1,0 +1,249 @@
+//! Sweeps split and interrupted as a cluster splits and interrupts them: `--json` records,
+//! `--shard i/n`, `--resume` after SIGKILL, and `merge` of the pieces.
+
+mod common;
+
+use common::{repo, tmpdir};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dbft-sim"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).current_dir(repo()).output().unwrap()
+}
+
+fn ok(out: &Output, code: i32) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(code), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The record lines of a records file, parsed.
+fn records(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("header").is_none() && v.get("end").is_none())
+        .collect()
+}
+
+const SWARM: [&str; 5] = ["swarm", "--seeds", "1..40", "--heights", "3"];
+
+/// A swarm sweep with 1 worker, with 2, and as 4 shards merges to the same records, in
+/// seed order, one per seed, and to the same summary; the output printed without a
+/// terminal (one line per seed) does not depend on the number of workers either.
+#[test]
+fn jobs_and_shards_give_the_same_merged_records() {
+    let dir = tmpdir("shards-same");
+    let (j1, j2) = (dir.join("j1.jsonl"), dir.join("j2.jsonl"));
+    let out1 = ok(&run(&[&SWARM[..], &["--jobs", "1", "--json", p(&j1), "--out", p(&dir)]].concat()), 0);
+    let out2 = ok(&run(&[&SWARM[..], &["--jobs", "2", "--json", p(&j2), "--out", p(&dir)]].concat()), 0);
+    assert_eq!(out1, out2);
+    assert_eq!(out1.lines().filter(|l| l.contains(" seed ")).count(), 40, "a line per seed: {out1}");
+    for i in 0..4 {
+        let f = dir.join(format!("shards/s{i}.jsonl"));
+        let shard = format!("{i}/4");
+        ok(&run(&[&SWARM[..], &["--jobs", "1", "--shard", &shard, "--json", p(&f), "--out", p(&dir)]].concat()), 0);
+        let seeds: Vec<u64> = records(&f).iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+        assert_eq!(seeds, (1..=40).skip(i).step_by(4).collect::<Vec<u64>>(), "shard {i}: every 4th seed");
+    }
+    let merged = |name: &str, input: &Path| {
+        let (json, recs) = (dir.join(format!("{name}.json")), dir.join(format!("{name}-records.jsonl")));
+        let out = ok(&run(&["merge", p(input), "--json", p(&json), "--records", p(&recs)]), 0);
+        (out, std::fs::read_to_string(json).unwrap(), std::fs::read_to_string(recs).unwrap())
+    };
+    let (a, b, c) = (merged("a", &j1), merged("b", &j2), merged("c", &dir.join("shards")));
+    assert_eq!((&a.1, &a.2), (&b.1, &b.2), "jobs 1 vs 2");
+    assert_eq!((&a.1, &a.2), (&c.1, &c.2), "1 shard vs 4");
+    assert!(c.0.contains("merged 4 shard(s)") && c.0.contains("40 records"), "{}", c.0);
+    let seeds: Vec<u64> = records(&dir.join("c-records.jsonl")).iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds, (1..=40).collect::<Vec<u64>>());
+    // The merged summary counts what the records say.
+    let summary: serde_json::Value = serde_json::from_str(&c.1).unwrap();
+    let stalls = records(&j1).iter().filter(|r| !r["stall"].is_null()).count() as u64;
+    let counted: u64 = summary["stall_classes"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!((summary["records"].as_u64(), counted), (Some(40), stalls));
+}
+
+/// `check` shards the scenario × seed items the same way: the shards' records, merged,
+/// are the unsharded run's.
+#[test]
+fn check_shards_merge_to_the_unsharded_run() {
+    let dir = tmpdir("check-shards");
+    let whole = dir.join("whole.jsonl");
+    ok(&run(&["check", "scenarios/faults", "--json", p(&whole), "--jobs", "2"]), 0);
+    for i in 0..3 {
+        let f = dir.join(format!("shards/{i}.jsonl"));
+        let out = ok(&run(&["check", "scenarios/faults", "--shard", &format!("{i}/3"), "--json", p(&f)]), 0);
+        assert!(out.contains(&format!("(shard {i}/3 of")), "{out}");
+    }
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    ok(&run(&["merge", p(&whole), "--records", p(&a)]), 0);
+    ok(&run(&["merge", p(&dir.join("shards")), "--records", p(&b)]), 0);
+    assert_eq!(std::fs::read_to_string(a).unwrap(), std::fs::read_to_string(b).unwrap());
+}
+
+/// A sweep killed with SIGKILL in the middle keeps what it finished; `merge` calls it
+/// incomplete; `--resume` runs only the rest — also after a torn last line, which a kill
+/// during a write leaves — and the finished file has exactly one record per seed, the
+/// same records as a run never interrupted.
+#[cfg(unix)]
+#[test]
+fn a_killed_run_resumes_to_one_record_per_seed() {
+    let dir = tmpdir("resume");
+    let f = dir.join("r.jsonl");
+    let args = ["swarm", "--seeds", "1..200", "--heights", "3", "--jobs", "2", "--json", p(&f), "--out", p(&dir)];
+    let mut child = bin().args(args).current_dir(repo()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let lines = || std::fs::read_to_string(&f).map_or(0, |t| t.lines().count());
+    let start = std::time::Instant::now();
+    while lines() < 30 && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(!text.contains(r#"{"end":"#), "the run was killed before it finished");
+    let before = records(&f).len();
+    assert!((29..200).contains(&before), "{before}");
+    // What a kill in the middle of a write leaves: half a record, no newline.
+    if text.ends_with('\n') {
+        std::fs::write(&f, format!("{text}{{\"index\":{before},\"scenario\":\"swa")).unwrap();
+    }
+    let m = run(&["merge", p(&f)]);
+    assert_eq!(m.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&m.stderr);
+    assert!(err.contains("shard 0/1") && err.contains("incomplete") && err.contains("no end line"), "{err}");
+
+    let out = ok(&run(&[&args[..], &["--resume"]].concat()), 0);
+    assert!(out.contains(&format!("{before} of 200 records already there")), "{out}");
+    assert!(out.contains("200 runs:"), "the summary counts resumed records too: {out}");
+    let seeds: Vec<u64> = records(&f).iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds, (1..=200).collect::<Vec<u64>>(), "one record per seed, in order");
+    let again = ok(&run(&[&args[..], &["--resume"]].concat()), 0);
+    assert!(again.contains("nothing left to run"), "{again}");
+
+    let straight = dir.join("straight.jsonl");
+    let s_args = ["swarm", "--seeds", "1..200", "--heights", "3", "--json", p(&straight), "--out", p(&dir)];
+    ok(&run(&s_args), 0);
+    assert_eq!(records(&f), records(&straight), "resumed = never interrupted");
+    // Resuming with other arguments is refused, the file untouched.
+    let other = run(&["swarm", "--seeds", "1..201", "--heights", "3", "--json", p(&f), "--resume"]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("another run"));
+    assert_eq!(records(&f).len(), 200);
+}
+
+/// `merge` refuses a run with a shard missing or unfinished, naming it, with exit 1 and
+/// nothing written; files of two different runs are bad input (exit 2).
+#[test]
+fn merge_refuses_missing_and_incomplete_shards() {
+    let dir = tmpdir("merge-missing");
+    for i in [0, 1, 3] {
+        let f = dir.join(format!("s/{i}.jsonl"));
+        ok(&run(&["swarm", "--seeds", "1..12", "--heights", "2", "--shard", &format!("{i}/4"), "--json", p(&f)]), 0);
+    }
+    let out = dir.join("merged.json");
+    let m = run(&["merge", p(&dir.join("s")), "--json", p(&out)]);
+    assert_eq!(m.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&m.stderr);
+    assert!(err.contains("shard 2/4: missing"), "{err}");
+    assert!(!out.exists(), "nothing written");
+
+    ok(
+        &run(&["swarm", "--seeds", "1..12", "--heights", "2", "--shard", "2/4", "--json", p(&dir.join("s/2.jsonl"))]),
+        0,
+    );
+    let s1 = dir.join("s/1.jsonl");
+    let text = std::fs::read_to_string(&s1).unwrap();
+    let cut: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(&s1, cut.join("\n") + "\n").unwrap();
+    let m = run(&["merge", p(&dir.join("s"))]);
+    assert_eq!(m.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&m.stderr);
+    assert!(err.contains("shard 1/4") && err.contains("incomplete, 1 of 3 records"), "{err}");
+    assert!(!err.contains("shard 2/4"), "{err}");
+
+    let other = dir.join("other.jsonl");
+    ok(&run(&["swarm", "--seeds", "1..3", "--heights", "2", "--json", p(&other)]), 0);
+    let m = run(&["merge", p(&dir.join("s/0.jsonl")), p(&other)]);
+    assert_eq!(m.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&m.stderr).contains("not shards of one run"));
+}
+
+/// `--fail-fast` stops at the first failing seed (in seed order, whatever the number of
+/// workers), `--failures-only` prints only failures; the records file of a stopped run
+/// has no end line, so `merge` will not take it for a whole run.
+#[test]
+fn fail_fast_and_failures_only() {
+    let dir = tmpdir("fail-fast");
+    let base = ["swarm", "--seeds", "1..60", "--mutation", "no-commit-lock", "--out", p(&dir)];
+    let full = ok(&run(&[&base[..], &["--failures-only", "--jobs", "2"]].concat()), 1);
+    assert!(full.lines().all(|l| !l.starts_with("ok seed") && !l.starts_with("STALL")), "{full}");
+    let violations: Vec<&str> = full.lines().filter(|l| l.starts_with("VIOLATION seed")).collect();
+    assert!(violations.len() > 1, "{full}");
+    let f = dir.join("ff.jsonl");
+    let mut outs = vec![];
+    for jobs in ["1", "2"] {
+        let out = ok(&run(&[&base[..], &["--fail-fast", "--jobs", jobs, "--json", p(&f)]].concat()), 1);
+        assert_eq!(out.lines().filter(|l| l.starts_with("VIOLATION")).collect::<Vec<_>>(), violations[..1], "{out}");
+        assert!(out.contains("stopped at the first failure"), "{out}");
+        outs.push(out);
+    }
+    assert_eq!(outs[0], outs[1]);
+    let recs = records(&f);
+    assert!(!recs.last().unwrap()["pass"].as_bool().unwrap(), "the last record is the failure");
+    assert_eq!(run(&["merge", p(&f)]).status.code(), Some(1));
+}
+
+/// JUnit test cases carry the wall-clock time, the seed and the digest of their run (the
+/// same digest as the records file), and a failure's text.
+#[test]
+fn junit_has_time_seed_digest_and_failure_text() {
+    let dir = tmpdir("junit");
+    let (xml, json) = (dir.join("j.xml"), dir.join("r.jsonl"));
+    ok(&run(&["check", "scenarios/happy-4.json", "--junit", p(&xml), "--json", p(&json)]), 0);
+    let text = std::fs::read_to_string(&xml).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let case = doc.descendants().find(|n| n.has_tag_name("testcase")).unwrap();
+    assert!(case.attribute("time").unwrap().parse::<f64>().unwrap() > 0.0);
+    let prop = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+            .and_then(|n| n.attribute("value"))
+            .unwrap()
+            .to_string()
+    };
+    let rec = &records(&json)[0];
+    assert_eq!(prop("seed"), rec["seed"].to_string());
+    assert_eq!(prop("digest"), rec["digest"].as_str().unwrap());
+    assert_eq!(rec["digest"].as_str().unwrap().len(), 64);
+}
+
+/// Without a terminal, each result is printed as soon as it is done: the first seed's
+/// line arrives while a sweep far too long to finish is still running (so a CI job killed
+/// on a timeout still has its log up to there).
+#[test]
+fn results_are_printed_while_the_sweep_runs() {
+    use std::io::BufRead;
+    let dir = tmpdir("streaming");
+    let mut child = bin()
+        .args(["swarm", "--seeds", "1..1000000", "--heights", "2", "--jobs", "2", "--out", p(&dir)])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(still_running);
+    assert!(first.starts_with("ok seed 1: 2 heights, digest "), "{first}");
+}
