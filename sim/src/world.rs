@@ -85,6 +85,7 @@ pub fn parts(spec: &RunSpec, seed: u64) -> Parts {
         fetch_txs: spec.network.fetch_txs,
         invalid_txs: spec.workload.invalid.clone(),
         rejected_hashes: spec.protocol.rejected_hashes,
+        recovery_reply: spec.protocol.recovery_reply,
     });
     let genesis = Rc::new(Block::genesis(genesis_set));
     let prefix = crate::protocol::prefix::chain_prefix(&genesis, &keys, spec.start_height);

@@ -283,7 +283,14 @@ impl Safety {
             }
         }
         found.extend(self.add_to_tree(node, block));
-        self.chains[node.idx()].insert(h, block.clone());
+        // Replicas assemble their own copies of a block; keep one allocation when they are
+        // equal (their certificates often differ: each node takes the first M Commits it
+        // received).
+        let kept = match self.first.get(&h) {
+            Some((b, _)) if **b == **block => b.clone(),
+            _ => block.clone(),
+        };
+        self.chains[node.idx()].insert(h, kept);
 
         // S1: one block per height across honest replicas.
         match self.first.get(&h) {

@@ -16,6 +16,7 @@ pub mod dbft;
 pub mod prefix;
 #[cfg(test)]
 pub mod toy;
+pub mod txset;
 
 use self::block::{Block, TxId};
 use self::crypto::{Hash32, KeyId, Keyring};

@@ -177,6 +177,8 @@ pub struct Protocol {
     pub handoff: Option<HandoffSpec>,
     /// neo-node's RejectedHashes rule (C# only; off by default).
     pub rejected_hashes: Option<bool>,
+    /// "broadcast" (default, as both implementations) or "requester".
+    pub recovery_reply: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

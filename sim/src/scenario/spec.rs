@@ -80,6 +80,14 @@ pub struct ProtocolSpec {
     pub handoff: HandoffOptions,
     /// neo-node's RejectedHashes rule (`DbftOptions::rejected_hashes`).
     pub rejected_hashes: bool,
+    /// Who answers a RecoveryRequest's sender (`DbftOptions::recovery_reply`); left out of
+    /// the report at its default so existing reports read as before.
+    #[serde(skip_serializing_if = "is_broadcast")]
+    pub recovery_reply: crate::protocol::dbft::RecoveryReply,
+}
+
+fn is_broadcast(r: &crate::protocol::dbft::RecoveryReply) -> bool {
+    *r == crate::protocol::dbft::RecoveryReply::Broadcast
 }
 
 /// When a change transaction is submitted.

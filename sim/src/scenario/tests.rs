@@ -106,6 +106,7 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"protocol": {"block_time_ms": 0}}"#, "protocol.block_time_ms", "> 0"),
     (r#"{"protocol": {"block_time_ms": "fast"}}"#, "protocol.block_time_ms", "invalid type"),
     (r#"{"protocol": {"semantics": "rust"}}"#, "protocol.semantics", "unknown semantics"),
+    (r#"{"protocol": {"recovery_reply": "all"}}"#, "protocol.recovery_reply", "unknown recovery reply"),
     (
         r#"{"faults": {"crashes": [{"node": "R1", "at_ms": 100, "restart_ms": 50}]}}"#,
         "faults.crashes[0].restart_ms",

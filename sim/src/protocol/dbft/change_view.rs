@@ -4,7 +4,7 @@
 use super::DbftReplica;
 use super::message::{Body, ChangeViewReason, ConsensusMessage, Wire};
 use crate::protocol::block::TxId;
-use crate::protocol::{Cx, Note};
+use crate::protocol::{Cx, NodeId, Note};
 use std::rc::Rc;
 
 impl DbftReplica {
@@ -76,12 +76,12 @@ impl DbftReplica {
     }
 
     /// OnChangeView.
-    pub(super) fn on_change_view(&mut self, cx: &mut Cx<Wire>, msg: &Rc<ConsensusMessage>) {
+    pub(super) fn on_change_view(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: &Rc<ConsensusMessage>) {
         let sem = self.semantics();
         let n = msg.new_view_number();
         if n <= self.ctx.view {
             cx.mark("stale ChangeView treated as RecoveryRequest");
-            self.on_recovery_request(cx, msg);
+            self.on_recovery_request(cx, from, msg);
             if sem.stale_change_view_only_recovery() {
                 return;
             }

@@ -224,6 +224,9 @@ impl DbftReplica {
                 all
             }
         };
+        // Blocks stay in the ledger for the whole run: no spare capacity.
+        let mut certificate = certificate;
+        certificate.shrink_to_fit();
         let block = Block {
             hash: p.header_hash,
             header: p.header,

@@ -15,6 +15,7 @@
 use super::DbftReplica;
 use super::message::Wire;
 use crate::protocol::block::{Block, Quorum, TxId, verify_certificate};
+use crate::protocol::txset::TxSet;
 use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
 use crate::validators::custody::Custody;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +32,8 @@ pub struct Ledger {
     pub chain: Vec<Rc<Block>>,
     /// Transactions known to this node and not yet on chain.
     pub mempool: BTreeSet<TxId>,
-    pub on_chain: BTreeSet<TxId>,
+    /// Transactions on chain, as runs of consecutive ids (stays small however long the chain).
+    pub on_chain: TxSet,
     orphans: BTreeMap<u32, Rc<Block>>,
     /// The custody after the tip: who validates the next height, and what is pending.
     pub custody: Rc<Custody>,
@@ -44,7 +46,7 @@ impl Ledger {
         Ledger {
             chain: vec![genesis],
             mempool: BTreeSet::new(),
-            on_chain: BTreeSet::new(),
+            on_chain: TxSet::new(),
             orphans: BTreeMap::new(),
             custody: Rc::new(custody),
         }

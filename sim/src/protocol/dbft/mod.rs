@@ -32,6 +32,7 @@ pub mod message;
 pub mod prepare;
 pub mod receive;
 pub mod recovery;
+pub use recovery::RecoveryReply;
 pub mod semantics;
 pub mod timer;
 pub mod validity;
@@ -126,6 +127,9 @@ pub struct DbftOptions {
     /// rejected (validity.rs). Off by default: existing scenarios were written without it
     /// and the older C# plugin lacks it.
     pub rejected_hashes: bool,
+    /// Who a RecoveryMessage answering a RecoveryRequest goes to (recovery.rs): everyone
+    /// (both implementations) or only the requester (a scale option).
+    pub recovery_reply: RecoveryReply,
 }
 
 #[cfg(test)]
@@ -144,6 +148,7 @@ impl DbftOptions {
             fetch_txs: false,
             invalid_txs: Vec::new(),
             rejected_hashes: false,
+            recovery_reply: RecoveryReply::Broadcast,
         }
     }
 }

@@ -157,8 +157,8 @@ impl DbftReplica {
             Body::PrepareRequest { .. } => self.on_prepare_request(cx, &msg),
             Body::PrepareResponse { .. } => self.on_prepare_response(cx, &msg),
             Body::Commit { .. } => self.on_commit(cx, &msg),
-            Body::ChangeView { .. } => self.on_change_view(cx, &msg),
-            Body::RecoveryRequest { .. } => self.on_recovery_request(cx, &msg),
+            Body::ChangeView { .. } => self.on_change_view(cx, from, &msg),
+            Body::RecoveryRequest { .. } => self.on_recovery_request(cx, from, &msg),
             Body::RecoveryMessage(_) => self.on_recovery_message(cx, &msg),
         }
     }

@@ -5,7 +5,34 @@ use super::DbftReplica;
 use super::message::{
     Body, ChangeViewCompact, ChangeViewReason, CommitCompact, ConsensusMessage, PreparationCompact, Recovery, Wire,
 };
-use crate::protocol::Cx;
+use crate::protocol::{Cx, NodeId};
+use serde::Serialize;
+
+/// Who receives the RecoveryMessage that answers a RecoveryRequest.
+///
+/// Both reference implementations broadcast it (`Broadcast`, the default). Every C# node asks
+/// for recovery when it starts, and F+1 validators answer each request, so a cold start of N
+/// validators delivers about N·(F+1)·N ≈ N³/3 RecoveryMessages: 9 M at N = 300, 334 M at
+/// N = 1000. `Requester` answers only the node the request came from (N·(F+1) messages), a
+/// deliberate departure for large-N throughput studies; it changes what bystanders learn from
+/// recovery, so it is a scenario option (`protocol.recovery_reply`), never a default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecoveryReply {
+    #[default]
+    Broadcast,
+    Requester,
+}
+
+impl RecoveryReply {
+    pub fn parse(s: &str) -> Option<RecoveryReply> {
+        match s {
+            "broadcast" => Some(RecoveryReply::Broadcast),
+            "requester" => Some(RecoveryReply::Requester),
+            _ => None,
+        }
+    }
+}
 use crate::protocol::crypto::Hash32;
 use std::rc::Rc;
 
@@ -28,8 +55,9 @@ impl DbftReplica {
         (me + n - sender % n + n - 1) % n <= f
     }
 
-    /// OnRecoveryRequest (also used for stale ChangeViews).
-    pub(super) fn on_recovery_request(&mut self, cx: &mut Cx<Wire>, msg: &Rc<ConsensusMessage>) {
+    /// OnRecoveryRequest (also used for stale ChangeViews); `from` is the node the request
+    /// arrived from, which `protocol.recovery_reply: "requester"` answers alone.
+    pub(super) fn on_recovery_request(&mut self, cx: &mut Cx<Wire>, from: NodeId, msg: &Rc<ConsensusMessage>) {
         if self.semantics().dedups_recovery_requests() && !self.known_hashes.insert(msg.hash) {
             cx.mark("recovery request already answered");
             return;
@@ -42,7 +70,14 @@ impl DbftReplica {
         } else if !self.is_recovery_responder(msg.validator as usize) {
             return;
         }
-        self.send_recovery_message(cx);
+        match self.opts.recovery_reply {
+            RecoveryReply::Broadcast => self.send_recovery_message(cx),
+            RecoveryReply::Requester => {
+                if let Some(msg) = self.make_recovery_message() {
+                    cx.send(from, Rc::new(Wire::Consensus(Rc::new(msg))));
+                }
+            }
+        }
     }
 
     pub(super) fn send_recovery_message(&mut self, cx: &mut Cx<Wire>) {

@@ -380,6 +380,61 @@ fn recovery_request_answered_by_successors_and_deduplicated_in_csharp() {
     assert_eq!(deliver(&k, &mut r, 20, 0, rr).kinds(), vec![MsgKind::RecoveryMessage], "Go does not dedup");
 }
 
+/// `protocol.recovery_reply`: the answer to a RecoveryRequest (and to a stale ChangeView,
+/// which C# treats as one) is broadcast by default and goes to the asking node alone under
+/// `requester`.
+#[test]
+fn recovery_reply_requester_answers_the_asking_node_alone() {
+    use crate::protocol::dbft::RecoveryReply;
+    for (reply, stale_cv) in [
+        (RecoveryReply::Broadcast, false),
+        (RecoveryReply::Requester, false),
+        (RecoveryReply::Broadcast, true),
+        (RecoveryReply::Requester, true),
+    ] {
+        let mut k = Kit::new(4, Semantics::CSharp);
+        k.opts = Rc::new(DbftOptions { recovery_reply: reply, ..(*k.opts).clone() });
+        // Responder 1 of sender 0 (F = 1: responders are 1 and 2).
+        let mut r = k.replica(1);
+        start(&k, &mut r, 0);
+        let ask = if stale_cv {
+            // In view 1 after M ChangeViews, a ChangeView from view 0 is stale.
+            for from in [0, 2, 3] {
+                deliver(&k, &mut r, 5, from, k.cv(from, 1, 0));
+            }
+            assert_eq!(r.ctx.view, 1);
+            k.msg(
+                0,
+                1,
+                0,
+                Body::ChangeView { timestamp_ms: 99, reason: ChangeViewReason::Timeout, rejected: Vec::new() },
+            )
+        } else {
+            k.msg(0, 1, 0, Body::RecoveryRequest { timestamp_ms: 1 })
+        };
+        let mut buf = Vec::new();
+        let mut cx = Cx::new(SimTime(10), &k.ring, &mut buf);
+        r.on_message(&mut cx, NodeId(0), &ask);
+        let addressed: Vec<Option<NodeId>> = buf
+            .iter()
+            .filter_map(|a| match a {
+                Action::Broadcast(w) if matches!(&**w, Wire::Consensus(m) if m.kind() == MsgKind::RecoveryMessage) => {
+                    Some(None)
+                }
+                Action::Send(to, w) if matches!(&**w, Wire::Consensus(m) if m.kind() == MsgKind::RecoveryMessage) => {
+                    Some(Some(*to))
+                }
+                _ => None,
+            })
+            .collect();
+        let want = match reply {
+            RecoveryReply::Broadcast => vec![None],
+            RecoveryReply::Requester => vec![Some(NodeId(0))],
+        };
+        assert_eq!(addressed, want, "{reply:?}, stale ChangeView: {stale_cv}");
+    }
+}
+
 #[test]
 fn change_view_to_current_or_lower_view_is_a_recovery_request() {
     let k = Kit::new(4, Semantics::CSharp);

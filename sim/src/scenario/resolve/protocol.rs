@@ -3,7 +3,7 @@
 use super::{DEFAULT_BLOCK_TIME_MS, err, positive};
 use crate::engine::time::SimTime;
 use crate::protocol::dbft::semantics::Semantics;
-use crate::protocol::dbft::{Fix, Mutation};
+use crate::protocol::dbft::{Fix, Mutation, RecoveryReply};
 use crate::scenario::error::{Result, ScenarioError};
 use crate::scenario::schema;
 use crate::scenario::spec::ProtocolSpec;
@@ -50,7 +50,17 @@ pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
             "only C# has it (neo-node since #984); neo-go and the dbft library do not carry rejected hashes",
         );
     }
+    let recovery_reply = match p.recovery_reply.as_deref() {
+        None => RecoveryReply::Broadcast,
+        Some(r) => RecoveryReply::parse(r).ok_or_else(|| {
+            ScenarioError::new(
+                "protocol.recovery_reply",
+                format!("unknown recovery reply \"{r}\" (expected \"broadcast\" or \"requester\")"),
+            )
+        })?,
+    };
     Ok(ProtocolSpec {
+        recovery_reply,
         rejected_hashes,
         fixes,
         block_time_us: SimTime::from_ms_f64(block_time_ms).0.max(1),
