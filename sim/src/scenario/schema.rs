@@ -105,7 +105,7 @@ pub struct Scenario {
 }
 
 /// One step of an explicit schedule.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ScheduleStep {
     /// Deliver the pending message `from` → `to` of type `kind` whose content hash starts
