@@ -173,6 +173,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         outcome.pruned,
         outcome.finished
     );
+    say!(
+        "  distinct local states per replica: {:?}; distinct replica tuples (state without the messages in flight): {}",
+        outcome.local_states,
+        outcome.replica_tuples
+    );
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     let mut code = 0;
     if let Some(v) = &outcome.violation {

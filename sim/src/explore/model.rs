@@ -169,6 +169,11 @@ impl Sys {
         (sys, fx)
     }
 
+    /// Every (node, height, block) an honest node signed a Commit for.
+    pub fn signed_commits(&self) -> &BTreeSet<(NodeId, u32, Hash32)> {
+        &self.signed
+    }
+
     /// The steps enabled now, in a fixed order: deliveries (and, with `loss`, drops) in
     /// the order of the pending set, then timers, then crashes (while `crashes_left`),
     /// by node. Nodes that finished the target height take no timer step.
