@@ -163,10 +163,25 @@ fn main() {
         }
         r
     };
-    run("happy N=7, 50 heights", r#"{"validators": 7, "stop": {"heights": 50}}"#);
+    run("happy N=4, 50 heights", r#"{"validators": 4, "stop": {"heights": 50}}"#);
+    let n7 = run("happy N=7, 50 heights", r#"{"validators": 7, "stop": {"heights": 50}}"#);
     run("lossy 10% N=7, 50 heights", r#"{"validators": 7, "network": {"preset": "lossy"}, "stop": {"heights": 50}}"#);
     run("happy N=21, 20 heights", r#"{"validators": 21, "stop": {"heights": 20}}"#);
-    run("happy N=100, 5 heights", r#"{"validators": 100, "stop": {"heights": 5}}"#);
+    let n100 = run("happy N=100, 5 heights", r#"{"validators": 100, "stop": {"heights": 5}}"#);
+    // Faithful start-up recovery is N³ (docs/performance.md); the scale option answers
+    // only the node that asked.
+    run(
+        "N=300 recovery_reply requester, 3 h",
+        r#"{"validators": 300, "protocol": {"recovery_reply": "requester"}, "stop": {"heights": 3}}"#,
+    );
+    if let (Some(n7), Some(n100)) = (n7, n100) {
+        let n2 = (100.0f64 / 7.0).powi(2);
+        println!(
+            "per-height cost N=100 / N=7 = {:.0}x (N² messages alone: {n2:.0}x; target ≤ {:.0}x)",
+            n7 / n100,
+            1.5 * n2
+        );
+    }
     run(
         "forge + flood N=7, 20 heights",
         r#"{"validators": 7, "byzantine": [{"node": "R3", "behaviours": [{"kind": "forge", "period_ms": 200},
@@ -182,9 +197,44 @@ fn main() {
             churn / fixed
         );
     }
+    println!();
+    println!("== memory: peak RSS of whole `dbft-sim run` processes, N = 7, LAN ==");
+    for heights in [1_000u32, 10_000] {
+        match peak_rss_mb(heights) {
+            Ok(mb) => println!("{heights:>6} heights  peak RSS {mb:>7.1} MB"),
+            Err(e) => println!("{heights:>6} heights  not measured: {e}"),
+        }
+    }
     // A throughput figure of a run that stalled measures nothing: refuse to pass.
     if !stalled.is_empty() {
         eprintln!("bench: {} run(s) did not reach their heights: {}", stalled.len(), stalled.join(", "));
         std::process::exit(1);
     }
+}
+
+/// Peak resident memory of `dbft-sim run` on an N = 7 LAN scenario of `heights` heights,
+/// read by `/usr/bin/time -f %M` (a separate process, so earlier runs of this bench do not
+/// count).
+fn peak_rss_mb(heights: u32) -> Result<f64, String> {
+    let dir = std::env::temp_dir().join(format!("dbft-sim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let file = dir.join(format!("mem-{heights}.json"));
+    let json = format!(
+        r#"{{"name": "mem-{heights}", "validators": 7, "protocol": {{"block_time_ms": 1000}},
+            "network": {{"preset": "lan"}}, "stop": {{"heights": {heights}}}}}"#
+    );
+    std::fs::write(&file, json).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M", env!("CARGO_BIN_EXE_dbft-sim"), "run", "--quiet", "--out"])
+        .arg(dir.join(format!("out-{heights}")))
+        .arg(&file)
+        .output()
+        .map_err(|e| format!("/usr/bin/time: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        return Err(format!("run failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kb: f64 = err.lines().last().and_then(|l| l.trim().parse().ok()).ok_or("no figure from /usr/bin/time")?;
+    Ok(kb / 1024.0)
 }
