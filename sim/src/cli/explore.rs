@@ -179,6 +179,21 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         outcome.replica_tuples
     );
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
+    // Writes one found schedule as a scenario, replays it, and shows its steps on request.
+    let emit = |name: &str, description: &str, steps: &[Step], expect: Value| -> Result<(), i32> {
+        let shrink = opts.shrink.then_some(&bounds);
+        match write_and_replay(&out, &original, &spec, name, description, bounds.heights, steps, expect, shrink) {
+            Ok(line) => say!("    {line}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(2);
+            }
+        }
+        if opts.show_schedules {
+            show(steps, &names);
+        }
+        Ok(())
+    };
     let mut code = 0;
     if let Some(v) = &outcome.violation {
         code = 1;
@@ -192,25 +207,8 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             ids.join(", "),
             v.detail
         );
-        match write_and_replay(
-            &out,
-            &original,
-            &spec,
-            &name,
-            &description,
-            bounds.heights,
-            &v.steps,
-            expect,
-            opts.shrink.then_some(&bounds),
-        ) {
-            Ok(line) => say!("    {line}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        }
-        if opts.show_schedules {
-            show(&v.steps, &names);
+        if let Err(code) = emit(&name, &description, &v.steps, expect) {
+            return code;
         }
     } else if outcome.ending == Ending::Complete {
         say!("  safety: S1–S6 hold in every reachable state within the bounds");
@@ -254,25 +252,8 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                 st.class.as_str(),
                 st.stall.reason
             );
-            match write_and_replay(
-                &out,
-                &original,
-                &spec,
-                &name,
-                &description,
-                bounds.heights,
-                &st.steps,
-                expect,
-                opts.shrink.then_some(&bounds),
-            ) {
-                Ok(line) => say!("    {line}"),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return 2;
-                }
-            }
-            if opts.show_schedules {
-                show(&st.steps, &names);
+            if let Err(code) = emit(&name, &description, &st.steps, expect) {
+                return code;
             }
         }
     }
