@@ -107,7 +107,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     let mut progress = if narrate { Progress::hidden() } else { Progress::new(spec.stop.duration, &spec.name) };
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     let mut narrator = narrate.then(|| Narrator::new(BufWriter::new(std::io::stdout().lock()), names));
-    let mut recorder = Recorder::default();
+    let mut recorder = Recorder::new(sequence_heights);
     let result = {
         let mut extra: Vec<&mut dyn Observer> = vec![&mut progress, &mut recorder];
         if let Some(n) = narrator.as_mut() {
