@@ -135,6 +135,8 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         _ => true,
     };
     let mut report = Report::build(&spec, &result);
+    // The checkers' and metrics' records are in the report now: free them before the pages.
+    drop(result);
     report.scenario_source = source;
     if let Some((old_seed, digest, version)) = &replay
         && *old_seed == seed

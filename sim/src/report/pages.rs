@@ -36,11 +36,9 @@ pub fn run_files(
     let partial = if rec.lane.covers(window) { "" } else { " (not all of its events were kept: a long run)" };
     let seq_title = format!("{} seed {} — messages of {which}{partial}", r.scenario, r.seed);
     let seq = sequence::sequence_svg(&seq_title, &names, rec.lane.items(), window);
-    let figures = vec![
-        ("Heights over virtual time".to_string(), heights_svg.clone()),
-        ("View and phase of every node".to_string(), timeline.clone()),
-    ];
     let heading = format!("Message-sequence chart of {which}");
-    let html = super::html::run_page(r, &figures, Some(&(heading, seq.clone())));
+    let figures =
+        [("Heights over virtual time", heights_svg.as_str()), ("View and phase of every node", timeline.as_str())];
+    let html = super::html::run_page(r, &figures, Some((&heading, &seq)));
     Ok(vec![("heights.svg", heights_svg), ("timeline.svg", timeline), ("sequence.svg", seq), ("index.html", html)])
 }

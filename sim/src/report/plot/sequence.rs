@@ -102,7 +102,7 @@ pub struct Lane {
 }
 
 impl Lane {
-    pub const KEEP: usize = 30_000;
+    pub const KEEP: usize = 20_000;
 
     fn push(&mut self, item: Item) {
         if self.head.len() < Self::KEEP {
