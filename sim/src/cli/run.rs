@@ -151,7 +151,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         eprintln!("error: cannot write {}: {e}", report_path.display());
         return 2;
     }
-    match crate::report::pages::run_files(&report, &recorder, sequence_heights) {
+    match crate::report::pages::run_files(&report, recorder, sequence_heights) {
         Ok(files) => {
             for (name, content) in files {
                 let p = out.join(name);

@@ -46,7 +46,10 @@ fn inline_svg(svg: &str) -> &str {
 /// The page of one run. `figures` are (heading, SVG) pairs shown in order;
 /// `sequence` is the message-sequence chart (heading, SVG), shown in a scrolling box.
 pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &str)>) -> String {
-    let mut b = String::new();
+    // Room for the figures up front: a long run's page is megabytes, and growing by
+    // doubling would hold up to twice that.
+    let svgs: usize = figures.iter().chain(sequence.iter()).map(|(_, svg)| svg.len()).sum();
+    let mut b = String::with_capacity(svgs + 64 * 1024);
     let ok = r.outcome.as_expected;
     let _ = writeln!(b, "<h1>{} — seed {}</h1>", esc(&r.scenario), r.seed);
     if !r.config.description.is_empty() {

@@ -17,25 +17,28 @@ pub fn default_sequence_heights(r: &Report, rec: &Recorder) -> (u32, u32) {
     (h, h)
 }
 
-/// Every figure of one run and its page, as (file name, content).
+/// Every figure of one run and its page, as (file name, content). Takes the recorder to
+/// free each part of it once its figure is drawn (a long run's pages are megabytes).
 pub fn run_files(
     r: &Report,
-    rec: &Recorder,
+    rec: Recorder,
     sequence_heights: Option<(u32, u32)>,
 ) -> Result<Vec<(&'static str, String)>, String> {
-    let data = RunData::of(r)?;
     let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
     let end = SimTime((r.sim_time_ms * 1000.0).round() as u64);
-    let heights_svg = heights::svg(&data)?;
-    let title = format!("{} seed {} — view and phase of every node", r.scenario, r.seed);
-    let timeline = sequence::timeline_svg(&title, &names, &rec.nodes, end);
-    let (a, b) = sequence_heights.unwrap_or_else(|| default_sequence_heights(r, rec));
+    let heights_svg = heights::svg(&RunData::of(r)?)?;
+    let (a, b) = sequence_heights.unwrap_or_else(|| default_sequence_heights(r, &rec));
     let window = sequence::window_of(&rec.nodes, (a, b), end);
     let which = if a == b { format!("height {a}") } else { format!("heights {a}–{b}") };
     // A long run keeps every event only around where the window may be (`Lane`).
     let partial = if rec.lane.covers(window) { "" } else { " (not all of its events were kept: a long run)" };
     let seq_title = format!("{} seed {} — messages of {which}{partial}", r.scenario, r.seed);
     let seq = sequence::sequence_svg(&seq_title, &names, rec.lane.items(), window);
+    let Recorder { nodes, lane, .. } = rec;
+    drop(lane);
+    let title = format!("{} seed {} — view and phase of every node", r.scenario, r.seed);
+    let timeline = sequence::timeline_svg(&title, &names, &nodes, end);
+    drop(nodes);
     let heading = format!("Message-sequence chart of {which}");
     let figures =
         [("Heights over virtual time", heights_svg.as_str()), ("View and phase of every node", timeline.as_str())];
