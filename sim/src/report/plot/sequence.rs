@@ -105,15 +105,24 @@ impl Lane {
     pub const KEEP: usize = 20_000;
 
     fn push(&mut self, item: Item) {
+        // Capacity reserved exactly: growing by doubling would hold up to twice `KEEP`.
         if self.head.len() < Self::KEEP {
+            if self.head.len() == self.head.capacity() {
+                self.head.reserve_exact((2 * self.head.len()).clamp(64, Self::KEEP) - self.head.len());
+            }
             self.head.push(item);
         } else if !self.frozen {
             if self.ring.len() == Self::KEEP {
                 self.ring.pop_front();
                 self.gap = true;
+            } else if self.ring.len() == self.ring.capacity() {
+                self.ring.reserve_exact((2 * self.ring.len()).clamp(64, Self::KEEP) - self.ring.len());
             }
             self.ring.push_back(item);
         } else if self.ring.len() < 2 * Self::KEEP {
+            if self.ring.len() == self.ring.capacity() {
+                self.ring.reserve_exact((2 * self.ring.len()).clamp(64, 2 * Self::KEEP) - self.ring.len());
+            }
             self.ring.push_back(item);
         } else {
             self.truncated = true;
@@ -144,8 +153,12 @@ impl Lane {
 /// Keeps the events the sequence chart and the timeline draw.
 #[derive(Default)]
 pub struct Recorder {
-    /// The timeline's events, for the whole run.
+    /// The timeline's events, for the whole run (once there are more than [`THIN_ABOVE`],
+    /// the timeline is thinned, and a node entering view 0 while in view 0 — every new
+    /// height — adds nothing to it and is not kept).
     pub nodes: Vec<NodeItem>,
+    /// Per node: up, and the view it is in (as the timeline draws it).
+    lanes: Vec<(bool, u8)>,
     /// Every event, for a bounded part of the run.
     pub lane: Lane,
     /// The heights the sequence chart will show, when known before the run.
@@ -155,6 +168,30 @@ pub struct Recorder {
 impl Recorder {
     pub fn new(heights: Option<(u32, u32)>) -> Recorder {
         Recorder { heights, ..Recorder::default() }
+    }
+
+    fn keep_node_item(&mut self, n: NodeItem) {
+        let i = n.node as usize;
+        if self.lanes.len() <= i {
+            self.lanes.resize(i + 1, (true, 0));
+        }
+        let state = &mut self.lanes[i];
+        let next = match n.kind {
+            NodeKind::ViewChanged => (true, n.view),
+            NodeKind::Crash => (false, state.1),
+            NodeKind::Restart => (true, 0),
+            _ => *state,
+        };
+        let redundant = n.kind == NodeKind::ViewChanged && n.view == 0 && next == *state;
+        *state = next;
+        if redundant && self.nodes.len() > THIN_ABOVE {
+            return;
+        }
+        // Grow by a quarter, not by doubling: this list is the recorder's largest.
+        if self.nodes.len() == self.nodes.capacity() {
+            self.nodes.reserve_exact((self.nodes.len() / 4).max(1024));
+        }
+        self.nodes.push(n);
     }
 
     /// Freezes the lane's ring when the chart's window may start here.
@@ -199,7 +236,7 @@ impl Observer for Recorder {
         };
         let item = Item { time: rec.time, node, what };
         if let Some(n) = NodeItem::of(&item) {
-            self.nodes.push(n);
+            self.keep_node_item(n);
         }
         if !self.lane.frozen {
             self.window_may_start(&item);
@@ -563,9 +600,8 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[NodeItem], end: SimT
     if thin {
         let _ = write!(
             s,
-            r##"<text x="{:.0}" y="46" text-anchor="middle" fill="#555">{} events: stretches of one view drawn as one bar, at most one mark of a kind per pixel</text>"##,
-            width / 2.0,
-            items.len()
+            r##"<text x="{:.0}" y="46" text-anchor="middle" fill="#555">a long run: stretches of one view drawn as one bar, at most one mark of a kind per pixel</text>"##,
+            width / 2.0
         );
     }
     for (n, name) in names.iter().enumerate() {
@@ -822,5 +858,44 @@ mod tests {
         assert!((850..=901).contains(&marks), "about one per pixel of 900: {marks}");
         assert_eq!(count(&svg, "<title>view 0</title>"), 1, "one stretch of view 0");
         assert!(svg.contains("at most one mark of a kind per pixel"));
+    }
+}
+
+#[cfg(test)]
+mod recorder_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_run_keeps_no_view_0_entries_that_change_nothing() {
+        let item = |t: u64, kind, view| NodeItem { time: SimTime(t), height: t as u32, node: 0, kind, view };
+        let mut r = Recorder::default();
+        let n = THIN_ABOVE as u64 + 100;
+        for t in 0..n {
+            r.keep_node_item(item(2 * t, NodeKind::ViewChanged, 0));
+            r.keep_node_item(item(2 * t + 1, NodeKind::Persist, 0));
+        }
+        // Every event until there are more than THIN_ABOVE (an odd count: the next is a
+        // persist); after that, only the persists.
+        let kept = r.nodes.len();
+        let rest = 2 * n as usize - (THIN_ABOVE + 1);
+        assert_eq!(kept, THIN_ABOVE + 1 + rest.div_ceil(2));
+        // A view change, a crash and a restart change the lane: kept.
+        r.keep_node_item(item(2 * n, NodeKind::ViewChanged, 1));
+        r.keep_node_item(item(2 * n + 1, NodeKind::ViewChanged, 0));
+        r.keep_node_item(item(2 * n + 2, NodeKind::Crash, 0));
+        r.keep_node_item(item(2 * n + 3, NodeKind::Restart, 0));
+        r.keep_node_item(item(2 * n + 4, NodeKind::ViewChanged, 0));
+        assert_eq!(r.nodes.len(), kept + 4);
+        // The thinned timeline of what was kept is that of every event.
+        let mut all = Vec::new();
+        for t in 0..n {
+            all.push(item(2 * t, NodeKind::ViewChanged, 0));
+            all.push(item(2 * t + 1, NodeKind::Persist, 0));
+        }
+        all.extend(r.nodes[kept..].iter().copied());
+        all.push(item(2 * n + 4, NodeKind::ViewChanged, 0));
+        let names = vec!["R0".to_string()];
+        let end = SimTime(2 * n + 10);
+        assert_eq!(timeline_svg("t", &names, &r.nodes, end), timeline_svg("t", &names, &all, end));
     }
 }
