@@ -21,7 +21,7 @@ use std::time::Instant;
 
 /// A replica that does nothing but keep a message in flight: each delivery sends one
 /// message to a pseudo-random peer.
-#[derive(Clone)]
+#[derive(Clone, Hash)]
 struct Relay {
     me: u32,
     n: u32,
@@ -55,6 +55,9 @@ impl Replica for Relay {
     }
     fn ledger_height(&self) -> u32 {
         0
+    }
+    fn state_hash(&self) -> Hash32 {
+        dbft_sim::protocol::hash_state(self)
     }
 }
 

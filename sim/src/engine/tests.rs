@@ -175,7 +175,7 @@ fn alone<R: Replica>(replica: R) -> Engine<R> {
 }
 
 /// A replica that re-arms its timer on a script and records when it fires.
-#[derive(Clone)]
+#[derive(Clone, Hash)]
 struct Rearm {
     fired: Vec<(SimTime, u64)>,
 }
@@ -210,6 +210,9 @@ impl Replica for Rearm {
     fn ledger_height(&self) -> u32 {
         0
     }
+    fn state_hash(&self) -> crate::protocol::crypto::Hash32 {
+        crate::protocol::hash_state(self)
+    }
 }
 
 #[test]
@@ -224,7 +227,7 @@ fn rearmed_timers_fire_once_at_their_latest_deadline() {
 /// protocol timer was scheduled first. With `rearm_last` true: the protocol timer is armed
 /// for 200, the adversary timer for 200, then the protocol timer is re-armed for 200 —
 /// now the adversary timer was scheduled first.
-#[derive(Clone)]
+#[derive(Clone, Hash)]
 struct Tie {
     rearm_last: bool,
     fired: Vec<u64>,
@@ -252,6 +255,9 @@ impl Replica for Tie {
     }
     fn ledger_height(&self) -> u32 {
         0
+    }
+    fn state_hash(&self) -> crate::protocol::crypto::Hash32 {
+        crate::protocol::hash_state(self)
     }
 }
 

@@ -301,6 +301,14 @@ pub struct ReplicaStatus {
     pub m: usize,
 }
 
+/// The [`Replica::state_hash`] of anything `Hash`: BLAKE3 over the derive's fixed field
+/// order.
+pub fn hash_state<T: std::hash::Hash + ?Sized>(state: &T) -> Hash32 {
+    let mut h = crypto::StateHasher::default();
+    state.hash(&mut h);
+    h.digest()
+}
+
 /// A simulated process. Implementations must be deterministic functions of their state
 /// and inputs; `Clone` so twins, crash images and explorers can copy them.
 pub trait Replica: Clone {
@@ -326,8 +334,9 @@ pub trait Replica: Clone {
     fn relays(&self, _keys: &Keyring, _msg: &Self::Msg) -> bool {
         false
     }
-    /// Hash of a state summary, for determinism checks and state deduplication.
-    fn state_hash(&self) -> Hash32 {
-        Hash32::ZERO
-    }
+    /// Hash of the replica's whole state, for determinism checks and state deduplication.
+    /// No default: two different states must hash differently, so every implementation
+    /// (wrappers included) hashes what it really holds — usually `#[derive(Hash)]` fed to
+    /// [`crypto::StateHasher`].
+    fn state_hash(&self) -> Hash32;
 }

@@ -33,7 +33,7 @@ impl WireMessage for Ping {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Toy {
     pub me: u32,
     pub period_us: u64,
@@ -87,5 +87,9 @@ impl Replica for Toy {
 
     fn ledger_height(&self) -> u32 {
         self.height
+    }
+
+    fn state_hash(&self) -> Hash32 {
+        crate::protocol::hash_state(self)
     }
 }
