@@ -27,7 +27,7 @@ use crate::protocol::block::TxId;
 use crate::protocol::crypto::{Hash32, KeyId, KeyPair, Keyring};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::{ConsensusMessage, Wire};
-use crate::protocol::{Action, Cx, NodeId, Replica, ReplicaStatus};
+use crate::protocol::{Action, Cx, NodeId, Replica, ReplicaStatus, TimerKind};
 use crate::scenario::spec::{NodeSpec, Role};
 pub use behaviour::Behaviour;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,8 +51,6 @@ impl Node {
     }
 }
 
-/// Tag of the adversary's own timer (the protocol's tags never have the top bit set).
-const ADVERSARY_TAG: u64 = 1 << 63;
 
 /// An honest replica wrapped by one or more behaviours, active from `from` on. `Hash`
 /// covers the wrapped replica, the configuration and everything the behaviours remember.
@@ -221,7 +219,7 @@ impl Byzantine {
             return;
         }
         self.state.timer_armed_until = Some(at);
-        cx.set_adversary_timer(ADVERSARY_TAG, at);
+        cx.set_adversary_timer(TimerKind::Adversary, at);
     }
 
     /// Runs one inner handler, then lets the behaviours rewrite what it asked for.
@@ -280,10 +278,10 @@ impl Replica for Node {
         }
     }
 
-    fn on_timer(&mut self, cx: &mut Cx<Wire>, tag: u64) {
+    fn on_timer(&mut self, cx: &mut Cx<Wire>, tag: TimerKind) {
         match self {
             Node::Honest(r) => r.on_timer(cx, tag),
-            Node::Byzantine(b) if tag == ADVERSARY_TAG => {
+            Node::Byzantine(b) if tag == TimerKind::Adversary => {
                 b.state.timer_armed_until = None;
                 if b.active(cx.now) {
                     b.remember_indices();
@@ -393,7 +391,7 @@ mod hash_tests {
         // One adversary tick: the inner replica is untouched, the wrapper's memory moved.
         let mut ticked = a.clone();
         let mut out = Vec::new();
-        ticked.on_timer(&mut Cx::new(SimTime(5_000), &ring, &mut out), ADVERSARY_TAG);
+        ticked.on_timer(&mut Cx::new(SimTime(5_000), &ring, &mut out), TimerKind::Adversary);
         assert_eq!(ticked.replica().state_hash(), a.replica().state_hash());
         assert_ne!(ticked.state_hash(), a.state_hash(), "the tick count is state");
         // Two withheld messages that differ only in content.

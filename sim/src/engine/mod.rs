@@ -25,7 +25,7 @@ use driver::{Choice, Driver, Outgoing, Plan, Scripted};
 use crate::protocol::block::TxId;
 use crate::protocol::crypto::Hash32;
 use crate::protocol::crypto::Keyring;
-use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerSlot, WireMessage};
+use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerKind, TimerSlot, WireMessage};
 use clock::Clock;
 use queue::EventQueue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,7 +143,7 @@ struct ResendState {
 #[derive(Clone, Copy, Debug, Default)]
 struct TimerState {
     /// (tag, deadline in virtual time, reserved sequence number) of the armed timer.
-    armed: Option<(u64, SimTime, u64)>,
+    armed: Option<(TimerKind, SimTime, u64)>,
     /// When the queued wake-up for this timer is due, if one is queued.
     queued: Option<SimTime>,
     /// Bumped to invalidate the queued wake-up (a crash, or a re-arm to an earlier time).
@@ -603,7 +603,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                     return self.emit(obs, Ev::Marker { marker, text: Rc::from(text.as_str()) });
                 }
                 timer.armed = None;
-                let h = self.emit(obs, Ev::Timer { node, tag, forced: false });
+                let h = self.emit(obs, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }
             Event::ForceTimer { node, forced } => {
@@ -613,7 +613,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 // The forced expiry replaces the pending one (its queued wake-up finds
                 // nothing armed).
                 slot.timers[p].armed = None;
-                let h = self.emit(obs, Ev::Timer { node, tag, forced });
+                let h = self.emit(obs, Ev::Timer { node, tag: tag.trace_tag(), forced });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }
             Event::Crash(node) => {

@@ -184,21 +184,21 @@ impl Replica for Rearm {
     type Msg = crate::protocol::toy::Ping;
     fn on_start(&mut self, cx: &mut Cx<Self::Msg>) {
         // Extended later (100 → 200), like an ExtendTimer: fires once, at 200.
-        cx.set_timer(1, SimTime(100));
-        cx.set_timer(2, SimTime(200));
+        cx.set_timer(TimerKind::Other(1), SimTime(100));
+        cx.set_timer(TimerKind::Other(2), SimTime(200));
     }
     fn on_message(&mut self, _: &mut Cx<Self::Msg>, _: NodeId, _: &Rc<Self::Msg>) {}
-    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: u64) {
-        self.fired.push((cx.now, tag));
-        match tag {
+    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: TimerKind) {
+        self.fired.push((cx.now, tag.trace_tag()));
+        match tag.trace_tag() {
             // Re-armed earlier (500 → 300): fires at 300 only.
             2 => {
-                cx.set_timer(3, SimTime(500));
-                cx.set_timer(4, SimTime(300));
+                cx.set_timer(TimerKind::Other(3), SimTime(500));
+                cx.set_timer(TimerKind::Other(4), SimTime(300));
             }
             // Armed then cancelled: never fires.
             4 => {
-                cx.set_timer(5, SimTime(400));
+                cx.set_timer(TimerKind::Other(5), SimTime(400));
                 cx.cancel_timer();
             }
             _ => {}
@@ -237,18 +237,18 @@ impl Replica for Tie {
     type Msg = crate::protocol::toy::Ping;
     fn on_start(&mut self, cx: &mut Cx<Self::Msg>) {
         if self.rearm_last {
-            cx.set_timer(1, SimTime(200));
-            cx.set_adversary_timer(3, SimTime(200));
-            cx.set_timer(2, SimTime(200));
+            cx.set_timer(TimerKind::Other(1), SimTime(200));
+            cx.set_adversary_timer(TimerKind::Other(3), SimTime(200));
+            cx.set_timer(TimerKind::Other(2), SimTime(200));
         } else {
-            cx.set_timer(1, SimTime(100));
-            cx.set_timer(2, SimTime(200));
-            cx.set_adversary_timer(3, SimTime(200));
+            cx.set_timer(TimerKind::Other(1), SimTime(100));
+            cx.set_timer(TimerKind::Other(2), SimTime(200));
+            cx.set_adversary_timer(TimerKind::Other(3), SimTime(200));
         }
     }
     fn on_message(&mut self, _: &mut Cx<Self::Msg>, _: NodeId, _: &Rc<Self::Msg>) {}
-    fn on_timer(&mut self, _: &mut Cx<Self::Msg>, tag: u64) {
-        self.fired.push(tag);
+    fn on_timer(&mut self, _: &mut Cx<Self::Msg>, tag: TimerKind) {
+        self.fired.push(tag.trace_tag());
     }
     fn after_crash(&self, _: bool) -> Self {
         self.clone()

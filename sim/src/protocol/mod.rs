@@ -193,6 +193,33 @@ pub enum TimerSlot {
     Adversary = 1,
 }
 
+/// What an armed timer is for; it comes back to the replica in [`Replica::on_timer`]. A
+/// typed value, so replica state holds (and hashes) what the timer means, not a packed
+/// number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimerKind {
+    /// dBFT's view timer, armed for (height, view): an expiry meant for another height or
+    /// view is stale and ignored.
+    View { height: u32, view: u8 },
+    /// A Byzantine wrapper's own periodic timer (always on [`TimerSlot::Adversary`]).
+    Adversary,
+    /// A test protocol's own numbering.
+    Other(u64),
+}
+
+impl TimerKind {
+    /// The number a trace record carries (`Ev::Timer::tag`, hashed into the digest): the
+    /// packing the engine recorded before timers were typed — (height << 8) | view, the
+    /// top bit for the adversary — so no digest moved.
+    pub fn trace_tag(self) -> u64 {
+        match self {
+            TimerKind::View { height, view } => ((height as u64) << 8) | view as u64,
+            TimerKind::Adversary => 1 << 63,
+            TimerKind::Other(n) => n,
+        }
+    }
+}
+
 /// What a replica asks the world to do.
 #[derive(Debug)]
 pub enum Action<M> {
@@ -204,7 +231,7 @@ pub enum Action<M> {
     /// what that slot had armed. `tag` comes back in `on_timer`.
     SetTimer {
         slot: TimerSlot,
-        tag: u64,
+        tag: TimerKind,
         at: SimTime,
     },
     /// Disarm one of the node's timers.
@@ -235,7 +262,7 @@ impl<'a, M> Cx<'a, M> {
     pub fn send(&mut self, to: NodeId, m: Rc<M>) {
         self.out.push(Action::Send(to, m));
     }
-    pub fn set_timer(&mut self, tag: u64, at: SimTime) {
+    pub fn set_timer(&mut self, tag: TimerKind, at: SimTime) {
         self.out.push(Action::SetTimer { slot: TimerSlot::Protocol, tag, at });
     }
     pub fn cancel_timer(&mut self) {
@@ -243,7 +270,7 @@ impl<'a, M> Cx<'a, M> {
     }
     /// Arms the second timer, reserved for wrappers (Byzantine behaviours) so they never
     /// disturb the protocol's own timer.
-    pub fn set_adversary_timer(&mut self, tag: u64, at: SimTime) {
+    pub fn set_adversary_timer(&mut self, tag: TimerKind, at: SimTime) {
         self.out.push(Action::SetTimer { slot: TimerSlot::Adversary, tag, at });
     }
     pub fn persist(&mut self, b: Rc<Block>) {
@@ -316,7 +343,7 @@ pub trait Replica: Clone {
 
     fn on_start(&mut self, cx: &mut Cx<Self::Msg>);
     fn on_message(&mut self, cx: &mut Cx<Self::Msg>, from: NodeId, msg: &Rc<Self::Msg>);
-    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: u64);
+    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: TimerKind);
     /// A transaction reached this node's mempool.
     fn on_transaction(&mut self, _cx: &mut Cx<Self::Msg>, _tx: TxId) {}
     /// The process as it comes back after a crash: what it persisted survives; with
