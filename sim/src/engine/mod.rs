@@ -1039,6 +1039,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
 }
 
 #[cfg(test)]
+mod driver_tests;
+#[cfg(test)]
 mod relay_tests;
 #[cfg(test)]
 mod tests;
