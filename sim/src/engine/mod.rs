@@ -1,11 +1,28 @@
 //! The engine: virtual clock, event queue, seeded streams and the run loop.
 //!
-//! The engine owns everything nondeterministic: when a message arrives (the network
-//! model), when a transaction appears (the workload), when a node crashes (the fault
-//! schedule). Replicas only react. Each pending event sits in one queue ordered by
-//! (virtual time, insertion sequence); the loop pops the earliest, hands it to its replica,
-//! applies the actions the replica returns, and reports every observable step as a
-//! [`trace::Rec`] to the observers (digest, metrics, invariants, trace file).
+//! Replicas only react; the engine runs them, and a [`driver::Driver`] takes every
+//! nondeterministic choice — the seam between the two (driver.rs). For each copy of a sent
+//! message the driver decides its fate (delivered at t, maybe twice; dropped with a reason;
+//! held until another node sends; or in flight until an explicit step), and before each
+//! event it says what happens next: the earliest entry of the agenda, or an explicit step
+//! of `explore/step.rs` (deliver m, drop m, fire n's timer, crash n, restart n). Three
+//! drivers: [`driver::Random`] (the seeded network), [`driver::Scripted`] (the scenario's
+//! message rules on top of it; the default, what `world.rs` builds) and
+//! [`driver::Schedule`] (a scenario's `schedule`, in the untimed model the explorer uses).
+//! The engine is generic over the driver, so each is monomorphised: no virtual call per
+//! event.
+//!
+//! The agenda is one queue ordered by (virtual time, insertion sequence): timed deliveries,
+//! timer expiries, the workload's transactions, and what the world scripted (crashes,
+//! restarts, forced timers, releases of held deliveries, markers). The loop takes the
+//! driver's next event, hands it to its replica, applies the actions the replica returns,
+//! and reports every observable step as a [`trace::Rec`] to the observers (digest,
+//! metrics, invariants, trace file).
+//!
+//! Not yet behind the driver: the workload's transaction arrivals and the world's timed
+//! faults are still put on the agenda by the world, not chosen by the driver at run time,
+//! and a Byzantine node's choice among its moves is the wrapper's own (seeded by nothing:
+//! it is deterministic in its inputs), not a driver choice.
 //!
 //! Deliberately left out: threads and wall-clock time. A run is one thread; parallel sweeps
 //! run many engines side by side, each with its own state.

@@ -4,9 +4,9 @@
 //! timer fires (plus: a transaction reaches its mempool) — each given the node's current
 //! virtual time and returning [`Action`]s through a [`Cx`]. It never reads a clock, a socket
 //! or a random number generator; everything nondeterministic is decided outside, by the
-//! engine and the network model, from the seeded streams. The same replica code therefore
-//! runs under the random network, under a scripted schedule, and (later) under an
-//! exhaustive explorer.
+//! engine's driver (`engine/driver.rs`), from the seeded streams or an explicit schedule.
+//! The same replica code therefore runs under the random network, under scripted rules,
+//! under an explicit schedule, and under the exhaustive explorer (`explore/`).
 //!
 //! Deliberately left out: anything asynchronous. Handlers run to completion.
 
