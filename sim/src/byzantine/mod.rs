@@ -51,7 +51,6 @@ impl Node {
     }
 }
 
-
 /// An honest replica wrapped by one or more behaviours, active from `from` on. `Hash`
 /// covers the wrapped replica, the configuration and everything the behaviours remember.
 #[derive(Clone, Debug, Hash)]

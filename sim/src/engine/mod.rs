@@ -38,12 +38,12 @@ pub mod workload;
 use crate::explore::step::{Envelope, Step};
 use crate::net::rules::{RuleSet, RuleStats};
 use crate::net::{DropReason, Fate, Network};
-use driver::{Choice, Driver, Outgoing, Plan, Scripted};
 use crate::protocol::block::TxId;
 use crate::protocol::crypto::Hash32;
 use crate::protocol::crypto::Keyring;
 use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerKind, TimerSlot, WireMessage};
 use clock::Clock;
+use driver::{Choice, Driver, Outgoing, Plan, Scripted};
 use queue::EventQueue;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -90,7 +90,10 @@ enum Event<M> {
     },
     /// Fire the node's armed protocol timer now: scripted timer control (`forced`), or a
     /// schedule's `timer` step (not forced: the untimed model has no deadline to force).
-    ForceTimer { node: NodeId, forced: bool },
+    ForceTimer {
+        node: NodeId,
+        forced: bool,
+    },
     /// Release every held delivery now.
     ReleaseHeld,
     /// A schedule's `drop` step: the message in flight is lost.
@@ -461,7 +464,11 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         loop {
             let ev = match self.driver.next(!self.queue.is_empty()) {
                 Plan::End => {
-                    return if D::UNTIMED && self.heights_reached() { StopReason::Heights } else { StopReason::Quiescent };
+                    return if D::UNTIMED && self.heights_reached() {
+                        StopReason::Heights
+                    } else {
+                        StopReason::Quiescent
+                    };
                 }
                 Plan::Step(step) => match self.resolve(&step) {
                     Ok(ev) => ev,
@@ -539,11 +546,17 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     /// The one message in flight (held, not timed) that `e` names.
     fn find_pending(&self, e: &Envelope) -> Result<usize, String> {
         let mut found = self.held.iter().enumerate().filter(|(_, h)| {
-            h.node.is_none() && h.to == e.to && h.from == e.from && h.kind_of_msg == e.kind && h.hash.to_hex().starts_with(&e.msg)
+            h.node.is_none()
+                && h.to == e.to
+                && h.from == e.from
+                && h.kind_of_msg == e.kind
+                && h.hash.to_hex().starts_with(&e.msg)
         });
         match (found.next(), found.count()) {
             (Some((i, _)), 0) => Ok(i),
-            (None, _) => Err(format!("no {} from {} to {} with hash {}… is in flight", e.kind.name(), e.from, e.to, e.msg)),
+            (None, _) => {
+                Err(format!("no {} from {} to {} with hash {}… is in flight", e.kind.name(), e.from, e.to, e.msg))
+            }
             (Some(_), more) => {
                 Err(format!("hash prefix {} names {} messages in flight; give more digits", e.msg, more + 1))
             }
@@ -703,7 +716,9 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             }
             Event::Marker(marker, text) => self.emit(obs, Ev::Marker { marker, text }),
             Event::Resend { node, generation } => self.resend(node, generation, obs),
-            Event::Lose { id, from, to, kind } => self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss }),
+            Event::Lose { id, from, to, kind } => {
+                self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss })
+            }
             Event::ReleaseHeld => {
                 for h in std::mem::take(&mut self.held) {
                     let at = h.at.max(self.now);
@@ -731,7 +746,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         lost.sort_by_key(|h| (h.from, h.hash));
         let mut halt = None;
         for h in lost {
-            let ev = Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::RecipientDown };
+            let ev =
+                Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::RecipientDown };
             if let Some(x) = self.emit(obs, ev) {
                 halt.get_or_insert(x);
             }
@@ -1021,7 +1037,17 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 Choice::HeldUntilSent { node, kind, at } => {
                     let msg = msg.clone();
                     let hash = meta.hash;
-                    self.held.push(Held { node: Some(node), kind, kind_of_msg: meta.kind, at, id, from, to, hash, msg });
+                    self.held.push(Held {
+                        node: Some(node),
+                        kind,
+                        kind_of_msg: meta.kind,
+                        at,
+                        id,
+                        from,
+                        to,
+                        hash,
+                        msg,
+                    });
                     // Said at send time, so a reader of the trace sees why the delivery
                     // comes late (it shows up as an ordinary delivery when released).
                     let awaited = kind.map_or("any message".to_string(), |k| format!("{k:?}"));

@@ -20,11 +20,11 @@ use crate::engine::workload::Workload;
 use crate::engine::{Engine, NodeSetup, StopCondition, StopReason};
 use crate::invariants::Checkers;
 use crate::invariants::diagnosis::{self, ReplicaDiag, Stall, StallInput};
+use crate::net::Network;
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::{NodeId, Replica};
 use crate::report::metrics::Metrics;
 use crate::scenario::RunSpec;
-use crate::net::Network;
 use crate::world::{self, RunResult};
 
 /// The honest replicas of `spec` and the fixed environment of its untimed system.
