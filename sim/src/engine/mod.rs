@@ -720,7 +720,11 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss })
             }
             Event::ReleaseHeld => {
-                for h in std::mem::take(&mut self.held) {
+                // Rule holds only: a copy a schedule keeps in flight waits for its step.
+                let (release, keep): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.held).into_iter().partition(|h| h.node.is_some());
+                self.held = keep;
+                for h in release {
                     let at = h.at.max(self.now);
                     let ev = Event::Deliver {
                         id: h.id,
