@@ -23,9 +23,11 @@
 //!   is delivered unless a step says so, time stays zero, timers fire only when a step
 //!   fires them.
 //!
-//! Every timed choice is convertible to the step vocabulary: a delivery popped from the
-//! agenda is `deliver m`, a drop decided at the send is `drop m`, an expiry is `timer n`
-//! ([`Step`] names messages by content hash, which a timed run also records).
+//! Each timed choice corresponds to a step of that vocabulary: a delivery popped from the
+//! agenda is `deliver m`, a drop decided at the send is `drop m`, an expiry or a forced
+//! timer is `timer n`, a scripted crash or restart is `crash n` / `restart n` ([`Step`]
+//! names messages by content hash, which a timed run records too). The timed drivers do
+//! not write their choices out as steps; only the explorer writes schedules.
 
 use crate::explore::step::Step;
 use crate::net::rules::{RuleSet, RuleStats, Verdict};
