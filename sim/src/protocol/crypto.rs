@@ -22,7 +22,10 @@
 
 use crate::engine::rng::{SimRng, Stream};
 use serde::{Deserialize, Serialize, Serializer};
+use std::any::Any;
+use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 
 /// A 256-bit hash (BLAKE3).
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -208,9 +211,34 @@ impl KeyPair {
 /// Every key of the run. Replicas get `&Keyring` to *verify*; only the world builder hands
 /// out [`KeyPair`]s, one per identity a node legitimately (or, for a compromised key,
 /// illegitimately) holds.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Keyring {
     secrets: Vec<[u8; 32]>,
+    checked: CheckedMessages,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keyring({} keys)", self.secrets.len())
+    }
+}
+
+/// How many shared messages [`Keyring::verify_shared`] remembers.
+const CHECKED_SLOTS: usize = 64;
+
+/// The answers of recent [`Keyring::verify_shared`] checks: (the message, the key, the
+/// answer), in a small table indexed by the message's address.
+///
+/// Why this is sound: each entry holds a clone of the message's `Rc`, so while it is
+/// remembered the allocation can neither be freed (its address reused for other content)
+/// nor changed — `Rc::get_mut` refuses a shared value, `Rc::make_mut` copies it, and the
+/// messages have no interior mutability. The same address therefore means the same content,
+/// and the remembered answer is the one a fresh check would give. The address only decides
+/// which slot an entry takes (a hit or a miss, never an answer), so it reaches no behaviour
+/// and no digest.
+#[derive(Clone, Default)]
+struct CheckedMessages {
+    slots: RefCell<Vec<Option<(Rc<dyn Any>, KeyId, bool)>>>,
 }
 
 impl Keyring {
@@ -219,7 +247,38 @@ impl Keyring {
     /// never changes another key.
     pub fn generate(master_seed: u64, count: usize) -> Keyring {
         let secrets = (0..count as u32).map(|i| SimRng::derive(master_seed, Stream::Key(i)).next_bytes32()).collect();
-        Keyring { secrets }
+        Keyring { secrets, checked: CheckedMessages::default() }
+    }
+
+    /// `check()` — a full check of `msg` against `key`, such as "its hash covers its
+    /// fields and `key` signed that hash" — answered once per shared message and key.
+    ///
+    /// A broadcast reaches every recipient as the same `Rc`, and each recipient would hash
+    /// the content and check the signature again: the answer cannot differ (same content,
+    /// same key), so it is remembered for the most recent messages (see
+    /// [`CheckedMessages`] for why an address identifies the content). A message rebuilt
+    /// or altered by anyone is a new allocation and is checked afresh. `check` must depend
+    /// on nothing but `msg` and `key`.
+    pub fn verify_shared<T: 'static>(&self, msg: &Rc<T>, key: KeyId, check: impl FnOnce() -> bool) -> bool {
+        let addr = Rc::as_ptr(msg) as *const () as usize;
+        let slot = (addr >> 4) % CHECKED_SLOTS;
+        {
+            let slots = self.checked.slots.borrow();
+            if let Some(Some((m, k, ok))) = slots.get(slot)
+                && *k == key
+                && Rc::as_ptr(m) as *const () as usize == addr
+            {
+                return *ok;
+            }
+        }
+        let ok = check();
+        let mut slots = self.checked.slots.borrow_mut();
+        if slots.len() < CHECKED_SLOTS {
+            slots.resize(CHECKED_SLOTS, None);
+        }
+        let shared: Rc<dyn Any> = msg.clone();
+        slots[slot] = Some((shared, key, ok));
+        ok
     }
 
     pub fn len(&self) -> usize {
@@ -354,6 +413,30 @@ mod tests {
             [0x7c, 0x39, 0x56, 0xca, 0x5e, 0xea, 0xfc, 0x3e, 0x36, 0x3e, 0x9d, 0x55, 0x65, 0x46, 0xeb, 0x68];
         // The key is bytes 00..0f: the first 16 bytes of this 32-byte secret.
         assert_eq!(mac(&key, &content).0.to_le_bytes(), want);
+    }
+
+    /// A remembered answer is given only for the very same shared message and key; a copy
+    /// (another allocation, perhaps altered) and another key are checked afresh.
+    #[test]
+    fn verify_shared_remembers_per_message_and_key() {
+        let ring = Keyring::generate(1, 2);
+        let calls = std::cell::Cell::new(0);
+        let check = |answer: bool| {
+            calls.set(calls.get() + 1);
+            answer
+        };
+        let m = Rc::new(5u64);
+        assert!(ring.verify_shared(&m, KeyId(0), || check(true)));
+        assert!(ring.verify_shared(&m, KeyId(0), || check(false)), "the first answer is remembered");
+        assert_eq!(calls.get(), 1);
+        assert!(!ring.verify_shared(&m, KeyId(1), || check(false)), "another key is checked");
+        let copy = Rc::new(*m);
+        assert!(!ring.verify_shared(&copy, KeyId(0), || check(false)), "another allocation is checked");
+        assert_eq!(calls.get(), 3);
+        // While remembered, the message cannot be changed in place.
+        let mut held = m.clone();
+        drop(m);
+        assert!(Rc::get_mut(&mut held).is_none());
     }
 
     #[test]
