@@ -238,8 +238,11 @@ const CHECKED_SLOTS: usize = 64;
 /// and no digest.
 #[derive(Clone, Default)]
 struct CheckedMessages {
-    slots: RefCell<Vec<Option<(Rc<dyn Any>, KeyId, bool)>>>,
+    slots: RefCell<Vec<Option<Checked>>>,
 }
+
+/// One remembered check: the message (kept alive), the key, the answer.
+type Checked = (Rc<dyn Any>, KeyId, bool);
 
 impl Keyring {
     /// `count` keys derived from the run's master seed: key `i`'s secret is the first 32
