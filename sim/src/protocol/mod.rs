@@ -299,6 +299,19 @@ pub struct ReplicaStatus {
     pub n: usize,
     pub f: usize,
     pub m: usize,
+    /// At a double-quorum hand-off height, the block also needs M signatures of the set
+    /// before; without this the diagnosis would count only the new set's quorum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_quorum: Option<PreviousQuorum>,
+}
+
+/// The previous set's share of a double-quorum hand-off block, as one replica sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PreviousQuorum {
+    /// M of the previous set.
+    pub m: usize,
+    /// This replica's key is in the previous set (its Commit counts towards that M).
+    pub member: bool,
 }
 
 /// A simulated process. Implementations must be deterministic functions of their state

@@ -490,6 +490,10 @@ impl Replica for DbftReplica {
             n: c.n(),
             f: c.f(),
             m: c.m(),
+            previous_quorum: c.previous.as_ref().map(|prev| crate::protocol::PreviousQuorum {
+                m: self.quorum_for(prev.n()),
+                member: self.key.as_ref().is_some_and(|k| prev.contains(k.id)),
+            }),
         })
     }
 
