@@ -28,7 +28,7 @@ use crate::net::DropReason;
 use crate::protocol::crypto::{Hash32, Keyring};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::Wire;
-use crate::protocol::{Action, Cx, MsgKind, NodeId, Note, Replica, TimerSlot, WireMessage};
+use crate::protocol::{Action, Cx, MsgKind, NodeId, Note, Replica, TimerKind, TimerSlot, WireMessage};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
@@ -75,7 +75,7 @@ pub struct Sys {
     pub replicas: Vec<DbftReplica>,
     pub up: Vec<bool>,
     /// The tag of each node's armed protocol timer.
-    pub timers: Vec<Option<u64>>,
+    pub timers: Vec<Option<TimerKind>>,
     pub bag: BTreeMap<Key, Pending>,
     /// Crashes taken so far (the explorer bounds them).
     pub crashes: u32,
@@ -289,7 +289,7 @@ impl Sys {
             }
             Act::Timer(node) => {
                 let Some(tag) = self.timers[node.idx()].take() else { return fx };
-                self.emit(&mut em, Ev::Timer { node, tag, forced: false });
+                self.emit(&mut em, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
                 self.call(env, &mut em, node, |r, cx| r.on_timer(cx, tag));
             }
             Act::Crash(node) => {
