@@ -10,29 +10,47 @@
 //! timer whose generation is stale is skipped).
 
 use super::time::SimTime;
+use std::collections::VecDeque;
 
-/// The ordering key: (time, seq) packed so that integer order is (time, seq) order.
-fn key(time: SimTime, seq: u64) -> u128 {
-    ((time.0 as u128) << 64) | seq as u128
+/// A pending event's place in the order; the event itself waits in the slab at `slot`.
+#[derive(Clone, Copy)]
+struct Entry {
+    time: u64,
+    seq: u64,
+    slot: u32,
 }
 
 /// Pending events, popped in (time, sequence) order.
 ///
-/// A radix heap: event times never go backwards (nothing is scheduled before `now`), so
-/// keys are monotone and each pending key sits in the bucket of the highest bit in which it
-/// differs from the last key popped. Popping empties the lowest non-empty bucket into lower
-/// ones — each key moves at most 128 times over its life, and usually a handful. With
-/// N = 100 the queue holds ~10⁴ deliveries, where a binary heap spent a third of the run
-/// sifting. Events live in a slab; the buckets hold 20-byte (key, slot) pairs.
+/// A radix heap over the time: event times never go backwards (nothing is scheduled before
+/// `now`), so each pending event sits in the bucket of the highest bit in which its time
+/// differs from `last`, the smallest pending time seen by the last settle. Popping empties
+/// the lowest non-empty bucket into lower ones — each event moves at most 64 times over
+/// its life, and usually once or twice. With N = 100 the queue holds ~10⁴ deliveries, where
+/// a binary heap spent a third of the run sifting.
+///
+/// Bucket 0 holds the events *at* time `last`, kept sorted by sequence number: that is the
+/// only place the sequence decides anything, so it never takes part in the bucketing
+/// (keying on (time, seq) made events at nearby times climb down through up to 64 extra
+/// buckets). A bit mask of the non-empty buckets finds the lowest one in one instruction,
+/// and the emptied bucket's storage is kept for the next settle, so a settled run does not
+/// allocate. Events live in a slab; the buckets hold 24-byte entries.
 pub struct EventQueue<E> {
-    last: u128,
-    buckets: Vec<Vec<(u128, u32)>>,
+    last: u64,
+    /// Events at time `last`, in increasing sequence order.
+    now: VecDeque<Entry>,
+    /// `buckets[b - 1]` holds events whose time first differs from `last` in bit `b - 1`.
+    buckets: Vec<Vec<Entry>>,
+    /// Bit `b - 1` set iff `buckets[b - 1]` is non-empty.
+    occupied: u64,
+    /// The storage of the last bucket emptied, reused by the next settle.
+    scratch: Vec<Entry>,
     len: usize,
     slab: Vec<Option<E>>,
     free: Vec<u32>,
     next_seq: u64,
-    /// The key of the last event popped: nothing may be pushed before it.
-    popped: Option<u128>,
+    /// The (time, seq) of the last event popped: nothing may be pushed before it.
+    popped: Option<(u64, u64)>,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -45,17 +63,16 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             last: 0,
-            buckets: (0..129).map(|_| Vec::new()).collect(),
+            now: VecDeque::new(),
+            buckets: (0..64).map(|_| Vec::new()).collect(),
+            occupied: 0,
+            scratch: Vec::new(),
             len: 0,
             slab: Vec::with_capacity(1024),
             free: Vec::new(),
             next_seq: 0,
             popped: None,
         }
-    }
-
-    fn bucket(&self, k: u128) -> usize {
-        128 - (k ^ self.last).leading_zeros() as usize
     }
 
     /// Schedules `event` at `time` (at or after the last event popped); returns its
@@ -78,8 +95,10 @@ impl<E> EventQueue<E> {
     /// (time, seq) may be pending once, and must come after the last event popped.
     pub fn push_with_seq(&mut self, time: SimTime, seq: u64, event: E) {
         debug_assert!(seq < self.next_seq, "sequence number {seq} was never reserved");
-        let k = key(time, seq);
-        debug_assert!(self.popped.is_none_or(|p| k > p), "event pushed into the past: {time} after a later pop");
+        debug_assert!(
+            self.popped.is_none_or(|p| (time.0, seq) > p),
+            "event pushed into the past: {time} after a later pop"
+        );
         let slot = match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = Some(event);
@@ -90,37 +109,76 @@ impl<E> EventQueue<E> {
                 (self.slab.len() - 1) as u32
             }
         };
-        if k < self.last {
+        if time.0 < self.last {
             // Only after a peek that looked past this time: re-base the buckets on the new,
-            // smaller key (rare; the engine pops right after it peeks).
-            self.rebase(k);
+            // smaller time (rare; the engine pops right after it peeks).
+            self.rebase(time.0);
         }
-        let b = self.bucket(k);
-        self.buckets[b].push((k, slot));
+        self.place(Entry { time: time.0, seq, slot });
         self.len += 1;
     }
 
-    /// Re-buckets every pending key relative to `last`, which must not exceed any of them.
-    fn rebase(&mut self, last: u128) {
-        self.last = last;
-        let all: Vec<(u128, u32)> = self.buckets.iter_mut().flat_map(std::mem::take).collect();
-        for (k, slot) in all {
-            let b = self.bucket(k);
-            self.buckets[b].push((k, slot));
+    /// Files `e` (whose time is at least `last`) in its bucket.
+    fn place(&mut self, e: Entry) {
+        let x = e.time ^ self.last;
+        if x == 0 {
+            // Usually the newest sequence number, so it goes last; a deferred push with a
+            // reserved (older) number is sorted in.
+            if self.now.back().is_none_or(|b| b.seq < e.seq) {
+                self.now.push_back(e);
+            } else {
+                let at = self.now.partition_point(|p| p.seq < e.seq);
+                self.now.insert(at, e);
+            }
+        } else {
+            let b = 63 - x.leading_zeros() as usize;
+            self.buckets[b].push(e);
+            self.occupied |= 1 << b;
         }
     }
 
-    /// Makes bucket 0 hold the smallest pending key (and only it).
+    /// Re-buckets every pending event relative to `last`, which must not exceed any of
+    /// their times.
+    fn rebase(&mut self, last: u64) {
+        self.last = last;
+        let mut all: Vec<Entry> = self.now.drain(..).collect();
+        for b in self.buckets.iter_mut() {
+            all.append(b);
+        }
+        self.occupied = 0;
+        // Sorted by sequence, events at the new `last` reach bucket 0 in order.
+        all.sort_unstable_by_key(|e| e.seq);
+        for e in all {
+            self.place(e);
+        }
+    }
+
+    /// Makes bucket 0 hold the events at the smallest pending time.
     fn settle(&mut self) -> bool {
-        if !self.buckets[0].is_empty() {
+        if !self.now.is_empty() {
             return true;
         }
-        let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else { return false };
-        let items = std::mem::take(&mut self.buckets[i]);
-        self.last = items.iter().map(|&(k, _)| k).min().unwrap_or(self.last);
-        for (k, slot) in items {
-            let b = self.bucket(k);
-            self.buckets[b].push((k, slot));
+        if self.occupied == 0 {
+            return false;
+        }
+        let i = self.occupied.trailing_zeros() as usize;
+        self.occupied &= !(1 << i);
+        std::mem::swap(&mut self.scratch, &mut self.buckets[i]);
+        let mut items = std::mem::take(&mut self.scratch);
+        self.last = items.iter().map(|e| e.time).min().unwrap_or(self.last);
+        for e in items.drain(..) {
+            let x = e.time ^ self.last;
+            if x == 0 {
+                self.now.push_back(e);
+            } else {
+                let b = 63 - x.leading_zeros() as usize;
+                self.buckets[b].push(e);
+                self.occupied |= 1 << b;
+            }
+        }
+        self.scratch = items;
+        if self.now.len() > 1 {
+            self.now.make_contiguous().sort_unstable_by_key(|e| e.seq);
         }
         true
     }
@@ -130,19 +188,19 @@ impl<E> EventQueue<E> {
         if !self.settle() {
             return None;
         }
-        let (k, slot) = self.buckets[0].pop()?;
+        let e = self.now.pop_front()?;
         self.len -= 1;
-        self.popped = Some(k);
-        let event = self.slab[slot as usize].take()?;
-        self.free.push(slot);
-        Some((SimTime((k >> 64) as u64), k as u64, event))
+        self.popped = Some((e.time, e.seq));
+        let event = self.slab[e.slot as usize].take()?;
+        self.free.push(e.slot);
+        Some((SimTime(e.time), e.seq, event))
     }
 
     pub fn peek_time(&mut self) -> Option<SimTime> {
         if !self.settle() {
             return None;
         }
-        self.buckets[0].last().map(|&(k, _)| SimTime((k >> 64) as u64))
+        self.now.front().map(|e| SimTime(e.time))
     }
 
     pub fn len(&self) -> usize {

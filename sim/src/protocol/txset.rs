@@ -27,6 +27,15 @@ impl TxSet {
 
     /// Adds `tx`; false if it was already there.
     pub fn insert(&mut self, tx: TxId) -> bool {
+        // The common case: the id right after the highest run (blocks take the lowest ids
+        // in order), which extends that run and can neither be present nor bridge to a
+        // later run.
+        if let Some(mut last) = self.runs.last_entry()
+            && last.get().checked_add(1) == Some(tx)
+        {
+            *last.get_mut() = tx;
+            return true;
+        }
         if self.contains(&tx) {
             return false;
         }

@@ -131,7 +131,12 @@ impl DbftReplica {
         if unchecked && !cx.keys.verify(key, &msg.hash, &msg.sig) {
             cx.mark("Go: recovered payload accepted without a valid signature");
         }
-        if !unchecked && (!msg.hash_matches() || !cx.keys.verify(key, &msg.hash, &msg.sig)) {
+        // Checked once per broadcast message and key, however many replicas receive it
+        // (`Keyring::verify_shared`).
+        let verified = |cx: &Cx<Wire>| {
+            cx.keys.verify_shared(&msg, key, || msg.hash_matches() && cx.keys.verify(key, &msg.hash, &msg.sig))
+        };
+        if !unchecked && !verified(cx) {
             if self.recovering {
                 cx.mark("recovered payload rejected: bad signature");
             }
