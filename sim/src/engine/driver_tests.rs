@@ -64,8 +64,16 @@ fn an_impossible_step_is_an_error_naming_it_and_ends_the_run() {
     .expect("parses");
     let mut log = Log::default();
     let result = crate::world::run(&s, 1, Some(&mut log), false);
-    let e = result.schedule_error.expect("an error");
+    let e = result.schedule_error.clone().expect("an error");
     assert!(e.starts_with("schedule[1] (crash R2)") && e.contains("already down"), "{e}");
     // Nothing after the bad step ran: R1's timer never fired.
     assert!(!log.0.iter().any(|r| r.contains("Timer")), "{:?}", log.0);
+    // `check` must not pass it: a stall is what this scenario's (default) expectation
+    // rules out anyway, so expect the stall and see the schedule error alone fail it.
+    let mut stalls = s.clone();
+    stalls.expect.liveness_holds = Some(false);
+    let report = crate::report::Report::build(&stalls, &result);
+    assert!(!report.outcome.as_expected);
+    assert_eq!(report.outcome.mismatches.len(), 1, "{:?}", report.outcome.mismatches);
+    assert!(report.outcome.mismatches[0].starts_with("the schedule could not be followed"));
 }

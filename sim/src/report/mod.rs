@@ -322,7 +322,12 @@ impl Report {
             config: spec.clone(),
             scenario_source: None,
         };
-        let mismatches = expect::check(spec, &report);
+        let mut mismatches = expect::check(spec, &report);
+        // A schedule that cannot be followed proves nothing, whatever the run shows up to
+        // the step that failed.
+        if let Some(e) = &r.schedule_error {
+            mismatches.insert(0, format!("the schedule could not be followed: {e}"));
+        }
         report.outcome.as_expected = mismatches.is_empty();
         report.outcome.mismatches = mismatches;
         report
