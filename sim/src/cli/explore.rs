@@ -3,6 +3,7 @@
 //! stall class, are written as scenarios with an explicit `schedule`, replayed with `run`
 //! at once, and the result is printed.
 
+use crate::explore::model::Prune;
 use crate::explore::search::{self, Bounds, Ending, Explorer, Stats};
 use crate::explore::step::Step;
 use crate::invariants::diagnosis::StallClass;
@@ -29,6 +30,8 @@ pub struct ExploreOptions {
     pub show_schedules: bool,
     /// Partial-order reduction.
     pub reduce: bool,
+    /// Dropping of dead messages.
+    pub prune: crate::explore::model::Prune,
     /// Deliver recovery messages.
     pub recovery: bool,
     /// Shrink the written schedules step by step.
@@ -114,6 +117,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         max_time: opts.max_seconds.map(Duration::from_secs_f64),
         reduce: opts.reduce,
         recovery: opts.recovery,
+        prune: opts.prune,
     };
     let explorer = match Explorer::new(&spec, bounds.clone()) {
         Ok(x) => x,
@@ -137,6 +141,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     );
     if !bounds.reduce {
         say!("  partial-order reduction off");
+    }
+    match bounds.prune {
+        Prune::Off => say!("  dead messages kept in flight"),
+        Prune::Check => say!("  dead messages dropped, each checked to be a no-op (--check-reductions)"),
+        Prune::On => {}
     }
     let bar = ProgressBar::new_spinner();
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
@@ -168,10 +177,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         outcome.table_bytes_per_state
     );
     say!(
-        "  steps pruned by max view {}: {}; states where every honest running validator finished: {}",
+        "  steps pruned by max view {}: {}; states where every honest running validator finished: {}; dead messages dropped: {}",
         bounds.max_view,
         outcome.pruned,
-        outcome.finished
+        outcome.finished,
+        outcome.dead_dropped
     );
     say!(
         "  distinct local states per replica: {:?}; distinct replica tuples (state without the messages in flight): {}",

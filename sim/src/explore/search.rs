@@ -38,7 +38,7 @@
 //! No symmetry reduction: replicas are not symmetric (the primary of each view is fixed
 //! by index, and keys differ).
 
-use super::model::{Act, Env, Key, Sys};
+use super::model::{Act, Env, Key, Prune, Sys};
 use super::schedule;
 use super::step::Step;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
@@ -76,6 +76,9 @@ pub struct Bounds {
     pub reduce: bool,
     /// Deliver RecoveryRequest and RecoveryMessage (off: they are never delivered).
     pub recovery: bool,
+    /// Drop messages their recipient ignores forever (model.rs, protocol/dbft/relevance.rs);
+    /// `Prune::Check` also proves each one a no-op as it is dropped.
+    pub prune: Prune,
 }
 
 /// Why the search ended.
@@ -155,6 +158,8 @@ pub struct Outcome {
     /// bookkeeping that a canonical form could merge.
     pub local_states: Vec<u64>,
     pub replica_tuples: u64,
+    /// Dead messages dropped over all transitions (one message can count on many).
+    pub dead_dropped: u64,
 }
 
 /// Fingerprints are hashes already: the visited table uses them as they are.
@@ -320,7 +325,8 @@ impl<'a> Explorer<'a> {
         env.recovery = bounds.recovery;
         let mut safety = Rc::new(Safety::new(parts.check.clone()));
         let mut judge = Judge { safety: &mut safety, found: Vec::new() };
-        let (init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
+        let (mut init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
+        init.set_prune(&env, bounds.prune);
         Ok(Explorer { spec, env, init, safety, bounds: spec_b })
     }
 
@@ -351,6 +357,7 @@ impl<'a> Explorer<'a> {
         let mut ending = Ending::Complete;
         let mut acts = Vec::new();
         let mut expanded = 0u64;
+        let mut dead_dropped = 0u64;
         while let Some((i, sys, safety, red)) = if b.dfs { frontier.pop_back() } else { frontier.pop_front() } {
             let iu = i as usize;
             stats.depth = stats.depth.max(depth[iu]);
@@ -371,6 +378,7 @@ impl<'a> Explorer<'a> {
                 let mut sf = safety.clone();
                 let mut judge = Judge { safety: &mut sf, found: Vec::new() };
                 let fx = next.apply(&self.env, *act, &mut judge, None);
+                dead_dropped += next.pruned - sys.pruned;
                 let found = judge.found;
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
@@ -469,6 +477,7 @@ impl<'a> Explorer<'a> {
             table_bytes_per_state,
             local_states,
             replica_tuples,
+            dead_dropped,
         }
     }
 
