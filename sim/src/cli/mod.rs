@@ -282,6 +282,14 @@ pub enum Command {
         /// it, and stop with an error unless that is a no-op (slower).
         #[arg(long)]
         check_reductions: bool,
+        /// Instead of the exhaustive search, take this many seeded random walks (each
+        /// step uniform among the enabled ones) and stop at the first violation: reaches
+        /// deep counterexamples fast, proves nothing.
+        #[arg(long)]
+        walks: Option<u64>,
+        /// The longest random walk, in steps.
+        #[arg(long, default_value_t = 200)]
+        walk_depth: u32,
         /// Also deliver RecoveryRequest and RecoveryMessage (by default they are sent but
         /// never delivered, as in the TLA+ models: the space is far larger with them).
         #[arg(long)]
@@ -428,6 +436,8 @@ fn dispatch(command: Command) -> i32 {
             no_reduce,
             no_prune,
             check_reductions,
+            walks,
+            walk_depth,
             recovery,
             shrink,
         } => explore::run(
@@ -448,6 +458,8 @@ fn dispatch(command: Command) -> i32 {
                     (false, true) => crate::explore::model::Prune::Check,
                     (false, false) => crate::explore::model::Prune::On,
                 },
+                walks,
+                walk_depth,
                 recovery,
                 shrink,
             },

@@ -83,7 +83,9 @@ pub struct Effects {
 /// The whole nondeterministic system between two steps.
 #[derive(Clone, Debug)]
 pub struct Sys {
-    pub replicas: Vec<DbftReplica>,
+    /// Shared until a step writes one (`Rc::make_mut`): a successor state copies only
+    /// the replica its step touched, and the search's frontier shares the rest.
+    pub replicas: Vec<Rc<DbftReplica>>,
     pub up: Vec<bool>,
     /// The tag of each node's armed protocol timer.
     pub timers: Vec<Option<u64>>,
@@ -170,7 +172,7 @@ impl Sys {
     ) -> (Sys, Effects) {
         let n = replicas.len();
         let mut sys = Sys {
-            replicas,
+            replicas: replicas.into_iter().map(Rc::new).collect(),
             up: vec![true; n],
             timers: vec![None; n],
             bag: BTreeMap::new(),
@@ -336,8 +338,8 @@ impl Sys {
                 }
             }
             Act::Restart(node, amnesia) => {
-                let r = &mut self.replicas[node.idx()];
-                *r = r.after_crash(amnesia);
+                let r = self.replicas[node.idx()].after_crash(amnesia);
+                self.replicas[node.idx()] = Rc::new(r);
                 self.up[node.idx()] = true;
                 self.emit(&mut em, Ev::Restart { node, amnesia });
                 self.call(env, &mut em, node, |r, cx| r.on_start(cx));
@@ -359,7 +361,7 @@ impl Sys {
         let mut buf = Vec::new();
         {
             let mut cx = Cx::new(SimTime::ZERO, &env.keys, &mut buf);
-            f(&mut self.replicas[node.idx()], &mut cx);
+            f(Rc::make_mut(&mut self.replicas[node.idx()]), &mut cx);
         }
         for a in buf {
             match a {
@@ -387,7 +389,9 @@ impl Sys {
             }
         }
         // Deadlines carry no meaning without time (module comment).
-        self.replicas[node.idx()].timer.deadline = SimTime::ZERO;
+        if self.replicas[node.idx()].timer.deadline != SimTime::ZERO {
+            Rc::make_mut(&mut self.replicas[node.idx()]).timer.deadline = SimTime::ZERO;
+        }
         if self.prune != Prune::Off {
             self.prune_to(env, node);
         }

@@ -79,6 +79,12 @@ pub struct Bounds {
     /// Drop messages their recipient ignores forever (model.rs, protocol/dbft/relevance.rs);
     /// `Prune::Check` also proves each one a no-op as it is dropped.
     pub prune: Prune,
+    /// Instead of the exhaustive search, this many seeded random walks from the initial
+    /// state (each step uniform among the enabled ones within the bounds, until the
+    /// height is finished, nothing is enabled, or `walk_depth` steps): a fast way to deep
+    /// counterexamples that BFS cannot reach and DFS reaches late. Proves nothing.
+    pub walks: Option<u64>,
+    pub walk_depth: u32,
 }
 
 /// Why the search ended.
@@ -89,6 +95,8 @@ pub enum Ending {
     Violation,
     StateBudget,
     TimeBudget,
+    /// Random walks (`Bounds::walks`) ended without a violation: nothing is proven.
+    WalksDone,
 }
 
 impl Ending {
@@ -98,6 +106,7 @@ impl Ending {
             Ending::Violation => "violation",
             Ending::StateBudget => "state budget reached",
             Ending::TimeBudget => "time budget reached",
+            Ending::WalksDone => "random walks done (a sample, not a proof)",
         }
     }
 }
@@ -336,6 +345,9 @@ impl<'a> Explorer<'a> {
 
     /// Runs the search; `progress` is called every few thousand states.
     pub fn run(&self, progress: &mut dyn FnMut(&Stats)) -> Outcome {
+        if self.bounds.walks.is_some() {
+            return self.walks(progress);
+        }
         let start = Instant::now();
         let b = &self.bounds;
         let mut visited: HashMap<u64, u32, BuildHasherDefault<Ident>> = HashMap::default();
@@ -455,12 +467,7 @@ impl<'a> Explorer<'a> {
         let violation = violation.map(|(i, k, found)| {
             let mut path = self.path_to(&parent, i);
             path.push(k);
-            let (steps, _) = self.replay(&path);
-            let mut ids: Vec<InvariantId> = found.iter().map(|f| f.id).collect();
-            ids.sort();
-            ids.dedup();
-            let detail = found.iter().map(|f| format!("{}: {}", f.id, f.detail)).collect::<Vec<_>>().join("; ");
-            ViolationFound { ids, detail, steps }
+            self.violation_found(&path, &found)
         });
         let (cannot_finish, stuck) =
             if violation.is_none() { self.stuck(&parent, &depth, &flags, &class, &edges) } else { (0, Vec::new()) };
@@ -479,6 +486,96 @@ impl<'a> Explorer<'a> {
             replica_tuples,
             dead_dropped,
         }
+    }
+
+    /// Seeded random walks (`Bounds::walks`): stops at the first safety violation. The
+    /// walks draw from one ChaCha8 stream seeded from the scenario seed under the label
+    /// `dbft-sim/explore/walk/v1`, so a run is reproducible.
+    pub fn walks(&self, progress: &mut dyn FnMut(&Stats)) -> Outcome {
+        use rand_core::{Rng, SeedableRng};
+        let start = Instant::now();
+        let b = &self.bounds;
+        let mut seed = blake3::Hasher::new();
+        seed.update(b"dbft-sim/explore/walk/v1");
+        seed.update(&self.spec.seed.to_le_bytes());
+        let mut rng = rand_chacha::ChaCha8Rng::from_seed(*seed.finalize().as_bytes());
+        let mut stats = Stats::default();
+        let (mut pruned, mut finished, mut dead_dropped) = (0u64, 0u64, 0u64);
+        let mut violation = None;
+        let mut acts = Vec::new();
+        'walks: for w in 0..b.walks.unwrap_or(0) {
+            let mut sys = self.init.clone();
+            let mut safety = self.safety.clone();
+            let mut path: Vec<u32> = Vec::new();
+            while (path.len() as u32) < b.walk_depth {
+                if sys.finished(&self.env) {
+                    finished += 1;
+                    break;
+                }
+                sys.enabled(&self.env, b.loss, self.crashes_left(&sys), &mut acts);
+                let mut choices: Vec<u32> = (0..acts.len() as u32).collect();
+                let mut stepped = false;
+                while !choices.is_empty() {
+                    let c = (rng.next_u64() % choices.len() as u64) as usize;
+                    let k = choices.swap_remove(c);
+                    let mut next = sys.clone();
+                    let mut sf = safety.clone();
+                    let mut judge = Judge { safety: &mut sf, found: Vec::new() };
+                    let fx = next.apply(&self.env, acts[k as usize], &mut judge, None);
+                    stats.transitions += 1;
+                    if fx.max_view > b.max_view {
+                        pruned += 1;
+                        continue;
+                    }
+                    dead_dropped += next.pruned - sys.pruned;
+                    path.push(k);
+                    if !judge.found.is_empty() {
+                        violation = Some((path.clone(), judge.found));
+                        break 'walks;
+                    }
+                    (sys, safety, stepped) = (next, sf, true);
+                    break;
+                }
+                if !stepped {
+                    break;
+                }
+            }
+            stats.states += path.len() as u64;
+            stats.depth = stats.depth.max(path.len() as u32);
+            if w % 256 == 255 {
+                stats.elapsed = start.elapsed();
+                progress(&stats);
+                if b.max_time.is_some_and(|t| stats.elapsed >= t) {
+                    break;
+                }
+            }
+        }
+        stats.elapsed = start.elapsed();
+        let ending = if violation.is_some() { Ending::Violation } else { Ending::WalksDone };
+        let violation = violation.map(|(path, found)| self.violation_found(&path, &found));
+        Outcome {
+            stats,
+            ending,
+            pruned,
+            finished,
+            violation,
+            cannot_finish: 0,
+            stuck: Vec::new(),
+            table_bytes_per_state: 0.0,
+            local_states: Vec::new(),
+            replica_tuples: 0,
+            dead_dropped,
+        }
+    }
+
+    /// The schedule of a violation reached by the action indices of `path`.
+    fn violation_found(&self, path: &[u32], found: &[Found]) -> ViolationFound {
+        let (steps, _) = self.replay(path);
+        let mut ids: Vec<InvariantId> = found.iter().map(|f| f.id).collect();
+        ids.sort();
+        ids.dedup();
+        let detail = found.iter().map(|f| format!("{}: {}", f.id, f.detail)).collect::<Vec<_>>().join("; ");
+        ViolationFound { ids, detail, steps }
     }
 
     /// States that cannot finish, and the settled ones among them grouped by stall class.
@@ -575,6 +672,31 @@ impl<'a> Explorer<'a> {
         }
         (steps, sys)
     }
+}
+
+/// Replays `spec.schedule` on the untimed system as the search models it (its recovery
+/// bound, dead messages dropped as it drops them), without checkers: true if every step
+/// was possible and nothing live is in flight at the end (a settled state of the search).
+pub fn settles(spec: &RunSpec, b: &Bounds) -> bool {
+    struct Null;
+    impl Observer for Null {
+        fn observe(&mut self, _: &Rec) -> Option<Halt> {
+            None
+        }
+    }
+    let Ok((mut env, replicas, _)) = schedule::setup(spec, spec.seed, false) else { return false };
+    env.recovery = b.recovery;
+    let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut Null, None);
+    sys.set_prune(&env, b.prune);
+    for step in &spec.schedule {
+        match sys.resolve(step) {
+            Ok(act) => {
+                sys.apply(&env, act, &mut Null, None);
+            }
+            Err(_) => return false,
+        }
+    }
+    sys.bag.is_empty()
 }
 
 /// Peak resident memory of this process in bytes (Linux; None elsewhere).

@@ -54,6 +54,8 @@ fn search(mutation: &str) -> super::search::Outcome {
         reduce: true,
         recovery: false,
         prune: Prune::Check,
+        walks: None,
+        walk_depth: 0,
     };
     Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
 }
@@ -95,6 +97,33 @@ fn no_commit_phase_yields_a_double_sign_that_replays() {
     let v = out.violation.as_ref().expect("violation");
     assert!(v.ids.contains(&InvariantId::S4), "{:?}", v.ids);
     replays("no-commit-phase", &out);
+}
+
+#[test]
+fn no_commit_lock_yields_a_double_sign_that_replays() {
+    // Without the commit lock a validator that sent its view-0 Commit may time out, change
+    // view and commit view 1's block as well (S4). The violation is some 45-60 steps deep:
+    // out of reach of BFS, late for DFS, so seeded random walks find it.
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp", "mutation": "no-commit-lock"}}"#);
+    let bounds = Bounds {
+        heights: 1,
+        max_view: 1,
+        crashes: 0,
+        loss: false,
+        dfs: false,
+        max_states: u64::MAX,
+        max_time: None,
+        reduce: true,
+        recovery: false,
+        prune: Prune::Check,
+        walks: Some(2_000),
+        walk_depth: 200,
+    };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::Violation);
+    let v = out.violation.as_ref().expect("violation");
+    assert!(v.ids.contains(&InvariantId::S4), "{:?}", v.ids);
+    replays("no-commit-lock", &out);
 }
 
 #[test]
@@ -163,6 +192,8 @@ fn small_bounded_search_completes_and_reductions_keep_every_replica_state() {
                 reduce,
                 recovery: false,
                 prune,
+                walks: None,
+                walk_depth: 0,
             };
             Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
         };
