@@ -18,6 +18,9 @@ run scripts/explore/n4-go.json --max-view 1 --crashes 1 --dfs --max-states 20000
 # Counterexamples (seconds or less).
 run scripts/explore/quorum-off-by-one-4.json --max-view 1 --crashes 1 --dfs
 run scripts/explore/no-commit-phase-4.json --max-view 1 --crashes 1 --dfs
+run scripts/explore/no-commit-lock-4.json --max-view 1 --walks 1000
+# What dropping dead messages saves: the same DFS budget with them kept in flight.
+run scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --dfs --max-states 200000 --no-prune
 if [ "${STATERIGHT:-0}" = 1 ]; then
   dir=$(mktemp -d)
   (cd "$dir" && cargo new -q sr && cd sr && cargo add -q stateright@0.31.0 >/dev/null)
