@@ -46,6 +46,7 @@ use crate::invariants::InvariantId;
 use crate::invariants::diagnosis::{Stall, StallClass};
 use crate::invariants::safety::{Found, Safety};
 use crate::protocol::NodeId;
+use crate::protocol::dbft::DbftReplica;
 use crate::protocol::Note;
 use crate::scenario::RunSpec;
 use std::collections::hash_map::Entry;
@@ -222,6 +223,19 @@ fn leaf_fingerprint(sys: &Sys) -> u64 {
     h.finish()
 }
 
+/// Replaces replica `r` of `sys` by the pooled copy of an equal state, or pools it.
+fn intern(pool: &mut HashMap<u64, Rc<DbftReplica>, BuildHasherDefault<Ident>>, sys: &mut Sys, r: usize) {
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    sys.replicas[r].hash(&mut h);
+    match pool.entry(h.finish()) {
+        Entry::Occupied(e) => sys.replicas[r] = e.get().clone(),
+        Entry::Vacant(e) => {
+            e.insert(sys.replicas[r].clone());
+        }
+    }
+}
+
 /// Counts distinct local states per replica and distinct replica tuples.
 #[derive(Default)]
 struct Census {
@@ -370,6 +384,7 @@ impl<'a> Explorer<'a> {
         let mut acts = Vec::new();
         let mut expanded = 0u64;
         let mut dead_dropped = 0u64;
+        let mut pool: HashMap<u64, Rc<DbftReplica>, BuildHasherDefault<Ident>> = HashMap::default();
         while let Some((i, sys, safety, red)) = if b.dfs { frontier.pop_back() } else { frontier.pop_front() } {
             let iu = i as usize;
             stats.depth = stats.depth.max(depth[iu]);
@@ -400,6 +415,14 @@ impl<'a> Explorer<'a> {
                 if !found.is_empty() {
                     violation = Some((i, k as u32, found));
                     break;
+                }
+                // Frontier memory: the replica the step wrote is replaced by the one copy
+                // of an equal replica state seen before (a few hundred per replica), so a
+                // queued state holds little more than its messages in flight. Equal is
+                // judged by a 64-bit hash, like the visited set.
+                match act.process() {
+                    Some(p) => intern(&mut pool, &mut next, p.idx()),
+                    None => (0..next.replicas.len()).for_each(|r| intern(&mut pool, &mut next, r)),
                 }
                 // A finished state is a leaf: it is never expanded, so what is still in
                 // flight there reaches no step, no safety check and no stuck analysis
