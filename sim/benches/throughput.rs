@@ -21,7 +21,7 @@ use std::time::Instant;
 
 /// A replica that does nothing but keep a message in flight: each delivery sends one
 /// message to a pseudo-random peer.
-#[derive(Clone)]
+#[derive(Clone, Hash)]
 struct Relay {
     me: u32,
     n: u32,
@@ -49,12 +49,15 @@ impl Replica for Relay {
         let next = (msg.0.wrapping_mul(6364136223846793005).wrapping_add(self.me as u64) >> 33) as u32 % self.n;
         cx.send(NodeId(if next == self.me { (next + 1) % self.n } else { next }), Rc::new(Token(msg.0 + 1)));
     }
-    fn on_timer(&mut self, _cx: &mut Cx<Token>, _tag: u64) {}
+    fn on_timer(&mut self, _cx: &mut Cx<Token>, _tag: dbft_sim::protocol::TimerKind) {}
     fn after_crash(&self, _amnesia: bool) -> Self {
         self.clone()
     }
     fn ledger_height(&self) -> u32 {
         0
+    }
+    fn state_hash(&self) -> Hash32 {
+        dbft_sim::protocol::hash_state(self)
     }
 }
 

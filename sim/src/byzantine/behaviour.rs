@@ -4,7 +4,7 @@ use crate::engine::time::Micros;
 use crate::protocol::NodeId;
 use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Behaviour {
     /// Sends nothing at all (a crash that keeps its state; the network sees silence).

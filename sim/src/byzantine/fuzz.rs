@@ -61,7 +61,7 @@ fn fuzz() -> impl Strategy<Value = Fuzz> {
 struct Harness {
     ring: Keyring,
     reps: Vec<DbftReplica>,
-    timers: Vec<Option<(u64, SimTime)>>,
+    timers: Vec<Option<(crate::protocol::TimerKind, SimTime)>>,
     queue: VecDeque<(usize, NodeId, Rc<Wire>)>,
     recent: Vec<Rc<ConsensusMessage>>,
     now: SimTime,

@@ -27,7 +27,7 @@ use crate::protocol::block::TxId;
 use crate::protocol::crypto::{Hash32, KeyId, KeyPair, Keyring};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::{ConsensusMessage, Wire};
-use crate::protocol::{Action, Cx, NodeId, Replica, ReplicaStatus};
+use crate::protocol::{Action, Cx, NodeId, Replica, ReplicaStatus, TimerKind};
 use crate::scenario::spec::{NodeSpec, Role};
 pub use behaviour::Behaviour;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,7 +36,7 @@ use std::rc::Rc;
 /// A simulated process: an honest replica or a Byzantine one. Honest replicas are the
 /// common case and stay inline (no indirection per event); the rarer wrapper is boxed.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub enum Node {
     Honest(DbftReplica),
     Byzantine(Box<Byzantine>),
@@ -51,11 +51,9 @@ impl Node {
     }
 }
 
-/// Tag of the adversary's own timer (the protocol's tags never have the top bit set).
-const ADVERSARY_TAG: u64 = 1 << 63;
-
-/// An honest replica wrapped by one or more behaviours, active from `from` on.
-#[derive(Clone, Debug)]
+/// An honest replica wrapped by one or more behaviours, active from `from` on. `Hash`
+/// covers the wrapped replica, the configuration and everything the behaviours remember.
+#[derive(Clone, Debug, Hash)]
 pub struct Byzantine {
     pub inner: DbftReplica,
     pub behaviours: Vec<Behaviour>,
@@ -137,6 +135,27 @@ struct AdversaryState {
     forged: Vec<Rc<Block>>,
 }
 
+/// Every field; a withheld message hashes by its content hash.
+impl std::hash::Hash for AdversaryState {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.seen.hash(h);
+        self.replay_cursor.hash(h);
+        self.held.len().hash(h);
+        for (at, to, w) in &self.held {
+            use crate::protocol::WireMessage;
+            at.hash(h);
+            to.hash(h);
+            w.meta().hash.hash(h);
+        }
+        self.last_foreign.hash(h);
+        self.double_signed.hash(h);
+        self.ticks.hash(h);
+        self.timer_armed_until.hash(h);
+        self.last_index.hash(h);
+        self.forged.hash(h);
+    }
+}
+
 const SEEN_LIMIT: usize = 256;
 
 impl Byzantine {
@@ -199,7 +218,7 @@ impl Byzantine {
             return;
         }
         self.state.timer_armed_until = Some(at);
-        cx.set_adversary_timer(ADVERSARY_TAG, at);
+        cx.set_adversary_timer(TimerKind::Adversary, at);
     }
 
     /// Runs one inner handler, then lets the behaviours rewrite what it asked for.
@@ -258,10 +277,10 @@ impl Replica for Node {
         }
     }
 
-    fn on_timer(&mut self, cx: &mut Cx<Wire>, tag: u64) {
+    fn on_timer(&mut self, cx: &mut Cx<Wire>, tag: TimerKind) {
         match self {
             Node::Honest(r) => r.on_timer(cx, tag),
-            Node::Byzantine(b) if tag == ADVERSARY_TAG => {
+            Node::Byzantine(b) if tag == TimerKind::Adversary => {
                 b.state.timer_armed_until = None;
                 if b.active(cx.now) {
                     b.remember_indices();
@@ -313,6 +332,18 @@ impl Replica for Node {
         // The engine never asks a Byzantine node to relay; answered for completeness.
         matches!(self, Node::Honest(_)) && self.replica().relays(keys, msg)
     }
+
+    /// An honest node hashes as its replica does; a wrapped one hashes the wrapper whole.
+    fn state_hash(&self) -> Hash32 {
+        match self {
+            Node::Honest(r) => r.state_hash(),
+            Node::Byzantine(b) => {
+                let mut h = crate::protocol::crypto::StateHasher::default();
+                std::hash::Hash::hash(&**b, &mut h);
+                h.digest()
+            }
+        }
+    }
 }
 
 /// Sends `w` to each of `to`.
@@ -326,5 +357,51 @@ fn consensus(w: &Wire) -> Option<&Rc<ConsensusMessage>> {
     match w {
         Wire::Consensus(m) => Some(m),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::*;
+    use crate::protocol::dbft::DbftOptions;
+    use crate::protocol::dbft::semantics::Semantics;
+    use crate::validators::ValidatorSet;
+
+    fn wrapped(behaviours: Vec<Behaviour>) -> (Node, Keyring) {
+        let ring = Keyring::generate(7, 4);
+        let set = Rc::new(ValidatorSet::new((0..4).map(KeyId).collect()));
+        let opts = Rc::new(DbftOptions::for_test(1_000_000, Semantics::CSharp, 8));
+        let genesis = Rc::new(Block::genesis(set));
+        let r = DbftReplica::new(NodeId(1), ring.keypair(KeyId(1)), opts, genesis);
+        let peers = (0..4).map(NodeId).collect();
+        (Node::Byzantine(Box::new(Byzantine::new(r, behaviours, SimTime::ZERO, NodeId(1), peers))), ring)
+    }
+
+    #[test]
+    fn a_wrapper_hashes_its_own_state_not_only_the_replica_it_wraps() {
+        let flood = Behaviour::ChangeViewFlood { period: 1_000, forged_view: None, stale: false };
+        let (a, ring) = wrapped(vec![flood.clone()]);
+        assert_ne!(a.state_hash(), Hash32::ZERO);
+        assert_eq!(a.clone().state_hash(), a.state_hash(), "a copy is the same state");
+        // Same inner replica, another behaviour: another process.
+        let (other, _) = wrapped(vec![Behaviour::DoubleSign]);
+        assert_eq!(other.replica().state_hash(), a.replica().state_hash());
+        assert_ne!(other.state_hash(), a.state_hash());
+        // One adversary tick: the inner replica is untouched, the wrapper's memory moved.
+        let mut ticked = a.clone();
+        let mut out = Vec::new();
+        ticked.on_timer(&mut Cx::new(SimTime(5_000), &ring, &mut out), TimerKind::Adversary);
+        assert_eq!(ticked.replica().state_hash(), a.replica().state_hash());
+        assert_ne!(ticked.state_hash(), a.state_hash(), "the tick count is state");
+        // Two withheld messages that differ only in content.
+        let msg = |from| Rc::new(Wire::GetBlocks { from });
+        let (mut x, mut y) = (a.clone(), a.clone());
+        let (Node::Byzantine(bx), Node::Byzantine(by)) = (&mut x, &mut y) else { unreachable!() };
+        bx.state.held.push((SimTime(1), None, msg(1)));
+        by.state.held.push((SimTime(1), None, msg(2)));
+        assert_ne!(x.state_hash(), y.state_hash(), "withheld messages hash by content");
+        // The honest variant hashes as its replica.
+        let honest = Node::Honest(a.replica().clone());
+        assert_eq!(honest.state_hash(), a.replica().state_hash());
     }
 }

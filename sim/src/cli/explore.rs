@@ -224,7 +224,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         let name = file_name(&spec.name, &ids.join("-"));
         let description = format!(
             "Written by dbft-sim explore: {} ({}) to a violation of {}: {}",
-            if bounds.walks.is_some() { "the schedule a seeded random walk found" } else { "the shortest schedule it found" },
+            if bounds.walks.is_some() {
+                "the schedule a seeded random walk found"
+            } else {
+                "the shortest schedule it found"
+            },
             bounds_text(&bounds),
             ids.join(", "),
             v.detail

@@ -1,29 +1,49 @@
 //! The engine: virtual clock, event queue, seeded streams and the run loop.
 //!
-//! The engine owns everything nondeterministic: when a message arrives (the network
-//! model), when a transaction appears (the workload), when a node crashes (the fault
-//! schedule). Replicas only react. Each pending event sits in one queue ordered by
-//! (virtual time, insertion sequence); the loop pops the earliest, hands it to its replica,
-//! applies the actions the replica returns, and reports every observable step as a
-//! [`trace::Rec`] to the observers (digest, metrics, invariants, trace file).
+//! Replicas only react; the engine runs them, and a [`driver::Driver`] takes every
+//! nondeterministic choice — the seam between the two (driver.rs). For each copy of a sent
+//! message the driver decides its fate (delivered at t, maybe twice; dropped with a reason;
+//! held until another node sends; or in flight until an explicit step), and before each
+//! event it says what happens next: the earliest entry of the agenda, or an explicit step
+//! of `explore/step.rs` (deliver m, drop m, fire n's timer, crash n, restart n). Three
+//! drivers: [`driver::Random`] (the seeded network), [`driver::Scripted`] (the scenario's
+//! message rules on top of it; the default, what `world.rs` builds) and
+//! [`driver::Schedule`] (a scenario's `schedule`, in the untimed model the explorer uses).
+//! The engine is generic over the driver, so each is monomorphised: no virtual call per
+//! event.
+//!
+//! The agenda is one queue ordered by (virtual time, insertion sequence): timed deliveries,
+//! timer expiries, the workload's transactions, and what the world scripted (crashes,
+//! restarts, forced timers, releases of held deliveries, markers). The loop takes the
+//! driver's next event, hands it to its replica, applies the actions the replica returns,
+//! and reports every observable step as a [`trace::Rec`] to the observers (digest,
+//! metrics, invariants, trace file).
+//!
+//! Not yet behind the driver: the workload's transaction arrivals and the world's timed
+//! faults are still put on the agenda by the world, not chosen by the driver at run time,
+//! and a Byzantine node's choice among its moves is the wrapper's own (seeded by nothing:
+//! it is deterministic in its inputs), not a driver choice.
 //!
 //! Deliberately left out: threads and wall-clock time. A run is one thread; parallel sweeps
 //! run many engines side by side, each with its own state.
 
 pub mod clock;
+pub mod driver;
 pub mod queue;
 pub mod rng;
 pub mod time;
 pub mod trace;
 pub mod workload;
 
-use crate::net::rules::{RuleSet, RuleStats, Verdict};
+use crate::explore::step::{Envelope, Step};
+use crate::net::rules::{RuleSet, RuleStats};
 use crate::net::{DropReason, Fate, Network};
 use crate::protocol::block::TxId;
 use crate::protocol::crypto::Hash32;
 use crate::protocol::crypto::Keyring;
-use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerSlot, WireMessage};
+use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerKind, TimerSlot, WireMessage};
 use clock::Clock;
+use driver::{Choice, Driver, Outgoing, Plan, Scripted};
 use queue::EventQueue;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -68,15 +88,27 @@ enum Event<M> {
         node: NodeId,
         generation: u64,
     },
-    /// Scripted timer control: fire the node's armed timer now.
-    ForceTimer(NodeId),
+    /// Fire the node's armed protocol timer now: scripted timer control (`forced`), or a
+    /// schedule's `timer` step (not forced: the untimed model has no deadline to force).
+    ForceTimer {
+        node: NodeId,
+        forced: bool,
+    },
     /// Release every held delivery now.
     ReleaseHeld,
+    /// A schedule's `drop` step: the message in flight is lost.
+    Lose {
+        id: u64,
+        from: NodeId,
+        to: NodeId,
+        kind: crate::protocol::MsgKind,
+    },
 }
 
-/// A delivery parked by a rule until `node` sends a message of `kind`.
+/// A delivery parked by a rule until `node` sends a message of `kind`, or (no `node`) in
+/// flight until a schedule's step delivers or drops it.
 struct Held<M> {
-    node: NodeId,
+    node: Option<NodeId>,
     /// Released when `node` sends a message of this type (any if None).
     kind: Option<crate::protocol::MsgKind>,
     /// The held message's own type.
@@ -85,6 +117,8 @@ struct Held<M> {
     id: u64,
     from: NodeId,
     to: NodeId,
+    /// The content hash (a schedule names a message by it).
+    hash: Hash32,
     msg: Rc<M>,
 }
 
@@ -129,7 +163,7 @@ struct ResendState {
 #[derive(Clone, Copy, Debug, Default)]
 struct TimerState {
     /// (tag, deadline in virtual time, reserved sequence number) of the armed timer.
-    armed: Option<(u64, SimTime, u64)>,
+    armed: Option<(TimerKind, SimTime, u64)>,
     /// When the queued wake-up for this timer is due, if one is queued.
     queued: Option<SimTime>,
     /// Bumped to invalidate the queued wake-up (a crash, or a re-arm to an earlier time).
@@ -163,8 +197,9 @@ pub enum StopReason {
     Halted(String),
 }
 
-/// A deterministic simulation of `R` replicas.
-pub struct Engine<R: Replica> {
+/// A deterministic simulation of `R` replicas, its nondeterministic choices taken by `D`
+/// (the scripted random network unless said otherwise).
+pub struct Engine<R: Replica, D: Driver = Scripted> {
     now: SimTime,
     /// The sequence number of the event being dispatched: with `now`, its place in the order.
     now_seq: u64,
@@ -187,8 +222,8 @@ pub struct Engine<R: Replica> {
     ended: Option<StopReason>,
     /// Node names for the text of the engine's own markers (default `n<i>`); never hashed.
     names: Vec<String>,
-    /// Scripted message rules (the adversary on the wire).
-    rules: RuleSet,
+    /// Takes every choice the engine does not (driver.rs).
+    driver: D,
     held: Vec<Held<R::Msg>>,
     /// Highest height any honest node persisted (height-triggered changes wait for it).
     honest_height: u32,
@@ -196,14 +231,34 @@ pub struct Engine<R: Replica> {
     change_triggers: Vec<(u32, usize)>,
 }
 
-impl<R: Replica> Engine<R> {
+impl<R: Replica> Engine<R, Scripted> {
+    /// An engine on the seeded random network (scripted rules can be installed later).
     pub fn new(
         replicas: Vec<(R, NodeSetup)>,
         net: Network,
         keys: Rc<Keyring>,
         workload: Option<Workload>,
         stop: StopCondition,
-    ) -> Engine<R> {
+    ) -> Engine<R, Scripted> {
+        Engine::with_driver(replicas, net, Scripted::default(), keys, workload, stop)
+    }
+
+    /// Installs scripted message rules.
+    pub fn set_rules(&mut self, rules: RuleSet) {
+        self.driver.rules = rules;
+    }
+}
+
+impl<R: Replica, D: Driver> Engine<R, D> {
+    /// An engine whose choices `driver` takes; `net` is the wire it routes on.
+    pub fn with_driver(
+        replicas: Vec<(R, NodeSetup)>,
+        net: Network,
+        driver: D,
+        keys: Rc<Keyring>,
+        workload: Option<Workload>,
+        stop: StopCondition,
+    ) -> Engine<R, D> {
         let queue = EventQueue::new();
         let slots: Vec<Slot<R>> = replicas
             .into_iter()
@@ -239,7 +294,7 @@ impl<R: Replica> Engine<R> {
             started: false,
             ended: None,
             names: Vec::new(),
-            rules: RuleSet::default(),
+            driver,
             held: Vec::new(),
             honest_height,
             change_triggers: Vec::new(),
@@ -278,9 +333,8 @@ impl<R: Replica> Engine<R> {
         self.queue.push(at, Event::Restart { node, amnesia });
     }
 
-    /// Installs scripted message rules.
-    pub fn set_rules(&mut self, rules: RuleSet) {
-        self.rules = rules;
+    pub fn driver(&self) -> &D {
+        &self.driver
     }
 
     /// Names the nodes in the markers the engine writes (suppressed timers, held messages).
@@ -294,12 +348,12 @@ impl<R: Replica> Engine<R> {
 
     /// How often each rule matched and acted.
     pub fn rule_stats(&self) -> &[RuleStats] {
-        &self.rules.stats
+        self.driver.rule_stats()
     }
 
     /// Fires `node`'s armed timer at `at` (if it has one then), as if it expired.
     pub fn schedule_forced_timer(&mut self, node: NodeId, at: SimTime) {
-        self.queue.push(at, Event::ForceTimer(node));
+        self.queue.push(at, Event::ForceTimer { node, forced: true });
     }
 
     /// Postpones `node`'s timer expiries that fall in `[from, until)` to `until`.
@@ -326,6 +380,10 @@ impl<R: Replica> Engine<R> {
     /// before consensus began: a Go primary proposes at once at height 1 and must see them.
     fn start(&mut self) {
         self.started = true;
+        if D::UNTIMED {
+            self.start_untimed();
+            return;
+        }
         if let Some(w) = self.workload.as_ref() {
             for tx in 1..=w.opts.initial_txs {
                 for i in 0..self.slots.len() {
@@ -359,6 +417,25 @@ impl<R: Replica> Engine<R> {
         }
     }
 
+    /// The untimed start (`explore/model.rs` `Sys::start`): each node's initial
+    /// transactions, node by node (withheld ones never arrive: no window can end), then
+    /// every node starts. No workload is generated.
+    fn start_untimed(&mut self) {
+        if let Some(w) = self.workload.as_ref() {
+            for i in 0..self.slots.len() {
+                let node = NodeId(i as u32);
+                for tx in 1..=w.opts.initial_txs {
+                    if w.opts.withheld_until(tx, node).is_none() {
+                        self.queue.push(SimTime::ZERO, Event::TxArrive { node, tx });
+                    }
+                }
+            }
+        }
+        for i in 0..self.slots.len() {
+            self.queue.push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
+        }
+    }
+
     /// Runs until the stop condition, quiescence or a halt. Deliveries a rule still holds
     /// at the end are recorded as dropped (reason `rule`), so no message vanishes unseen.
     /// The end is final: calling `run` again returns the same reason and does nothing.
@@ -370,6 +447,11 @@ impl<R: Replica> Engine<R> {
             self.start();
         }
         let reason = self.run_loop(obs);
+        if D::UNTIMED {
+            // What is still in flight stays in flight: the untimed model has no end of time.
+            self.ended = Some(reason.clone());
+            return reason;
+        }
         for h in std::mem::take(&mut self.held) {
             let ev = Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::Rule };
             let _ = self.emit(obs, ev);
@@ -380,24 +462,103 @@ impl<R: Replica> Engine<R> {
 
     fn run_loop(&mut self, obs: &mut dyn Observer) -> StopReason {
         loop {
-            match self.queue.peek_time() {
-                None => return StopReason::Quiescent,
-                Some(t) if t > self.stop.until => {
-                    self.now = self.stop.until;
-                    return StopReason::Duration;
+            let ev = match self.driver.next(!self.queue.is_empty()) {
+                Plan::End => {
+                    return if D::UNTIMED && self.heights_reached() {
+                        StopReason::Heights
+                    } else {
+                        StopReason::Quiescent
+                    };
                 }
-                Some(_) => {}
-            }
-            let Some((t, seq, ev)) = self.queue.pop() else {
-                return StopReason::Quiescent;
+                Plan::Step(step) => match self.resolve(&step) {
+                    Ok(ev) => ev,
+                    Err(why) => {
+                        self.driver.refused(why);
+                        continue;
+                    }
+                },
+                Plan::Agenda => {
+                    match self.queue.peek_time() {
+                        None => return StopReason::Quiescent,
+                        Some(t) if t > self.stop.until => {
+                            self.now = self.stop.until;
+                            return StopReason::Duration;
+                        }
+                        Some(_) => {}
+                    }
+                    let Some((t, seq, ev)) = self.queue.pop() else {
+                        return StopReason::Quiescent;
+                    };
+                    self.now = t;
+                    self.now_seq = seq;
+                    ev
+                }
             };
-            self.now = t;
-            self.now_seq = seq;
             if let Some(Halt(why)) = self.dispatch(ev, obs) {
                 return StopReason::Halted(why);
             }
-            if self.heights_reached() {
+            if !D::UNTIMED && self.heights_reached() {
                 return StopReason::Heights;
+            }
+        }
+    }
+
+    /// The agenda entry that takes `step` now, or why it is not possible (the step names no
+    /// message in flight, a node that is down, ...): the schedule is wrong, not the protocol.
+    fn resolve(&mut self, step: &Step) -> Result<Event<R::Msg>, String> {
+        let n = self.slots.len();
+        let live = |node: NodeId| if node.idx() < n { Ok(()) } else { Err(format!("no node {node}")) };
+        match step {
+            Step::Deliver(e) | Step::Drop(e) => {
+                let i = self.find_pending(e)?;
+                let h = self.held.remove(i);
+                Ok(match step {
+                    Step::Deliver(_) => {
+                        Event::Deliver { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, msg: h.msg, dup: false }
+                    }
+                    _ => Event::Lose { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg },
+                })
+            }
+            Step::Timer { node } => {
+                live(*node)?;
+                let slot = &self.slots[node.idx()];
+                match (slot.up, slot.timers[TimerSlot::Protocol as usize].armed) {
+                    (false, _) => Err(format!("{node} is down")),
+                    (true, None) => Err(format!("{node} has no armed timer")),
+                    (true, Some(_)) => Ok(Event::ForceTimer { node: *node, forced: false }),
+                }
+            }
+            Step::Crash { node } => {
+                live(*node)?;
+                if self.slots[node.idx()].up { Ok(Event::Crash(*node)) } else { Err(format!("{node} is already down")) }
+            }
+            Step::Restart { node, amnesia } => {
+                live(*node)?;
+                if self.slots[node.idx()].up {
+                    Err(format!("{node} is running"))
+                } else {
+                    Ok(Event::Restart { node: *node, amnesia: *amnesia })
+                }
+            }
+        }
+    }
+
+    /// The one message in flight (held, not timed) that `e` names.
+    fn find_pending(&self, e: &Envelope) -> Result<usize, String> {
+        let mut found = self.held.iter().enumerate().filter(|(_, h)| {
+            h.node.is_none()
+                && h.to == e.to
+                && h.from == e.from
+                && h.kind_of_msg == e.kind
+                && h.hash.to_hex().starts_with(&e.msg)
+        });
+        match (found.next(), found.count()) {
+            (Some((i, _)), 0) => Ok(i),
+            (None, _) => {
+                Err(format!("no {} from {} to {} with hash {}… is in flight", e.kind.name(), e.from, e.to, e.msg))
+            }
+            (Some(_), more) => {
+                Err(format!("hash prefix {} names {} messages in flight; give more digits", e.msg, more + 1))
             }
         }
     }
@@ -472,17 +633,17 @@ impl<R: Replica> Engine<R> {
                     return self.emit(obs, Ev::Marker { marker, text: Rc::from(text.as_str()) });
                 }
                 timer.armed = None;
-                let h = self.emit(obs, Ev::Timer { node, tag, forced: false });
+                let h = self.emit(obs, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }
-            Event::ForceTimer(node) => {
+            Event::ForceTimer { node, forced } => {
                 let slot = &mut self.slots[node.idx()];
                 let p = TimerSlot::Protocol as usize;
                 let (tag, ..) = slot.timers[p].armed.filter(|_| slot.up)?;
                 // The forced expiry replaces the pending one (its queued wake-up finds
                 // nothing armed).
                 slot.timers[p].armed = None;
-                let h = self.emit(obs, Ev::Timer { node, tag, forced: true });
+                let h = self.emit(obs, Ev::Timer { node, tag: tag.trace_tag(), forced });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }
             Event::Crash(node) => {
@@ -499,7 +660,8 @@ impl<R: Replica> Engine<R> {
                     t.armed = None;
                     t.queued = None;
                 }
-                self.emit(obs, Ev::Crash { node })
+                let h = self.emit(obs, Ev::Crash { node });
+                if D::UNTIMED { h.or(self.lose_pending_to(node, obs)) } else { h }
             }
             Event::Restart { node, amnesia } => {
                 let slot = &mut self.slots[node.idx()];
@@ -554,8 +716,15 @@ impl<R: Replica> Engine<R> {
             }
             Event::Marker(marker, text) => self.emit(obs, Ev::Marker { marker, text }),
             Event::Resend { node, generation } => self.resend(node, generation, obs),
+            Event::Lose { id, from, to, kind } => {
+                self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss })
+            }
             Event::ReleaseHeld => {
-                for h in std::mem::take(&mut self.held) {
+                // Rule holds only: a copy a schedule keeps in flight waits for its step.
+                let (release, keep): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.held).into_iter().partition(|h| h.node.is_some());
+                self.held = keep;
+                for h in release {
                     let at = h.at.max(self.now);
                     let ev = Event::Deliver {
                         id: h.id,
@@ -570,6 +739,24 @@ impl<R: Replica> Engine<R> {
                 None
             }
         }
+    }
+
+    /// Untimed: the copies in flight to a node that crashed are lost at once, in the order
+    /// (sender, content hash) — the untimed model's set order.
+    fn lose_pending_to(&mut self, node: NodeId, obs: &mut dyn Observer) -> Option<Halt> {
+        let (mut lost, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.held).into_iter().partition(|h| h.node.is_none() && h.to == node);
+        self.held = keep;
+        lost.sort_by_key(|h| (h.from, h.hash));
+        let mut halt = None;
+        for h in lost {
+            let ev =
+                Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::RecipientDown };
+            if let Some(x) = self.emit(obs, ev) {
+                halt.get_or_insert(x);
+            }
+        }
+        halt
     }
 
     /// Runs one replica handler and applies what it asked for.
@@ -600,6 +787,11 @@ impl<R: Replica> Engine<R> {
                 let slot = &mut self.slots[node.idx()];
                 let at = slot.clock.global(at).max(self.now);
                 let timer = &mut slot.timers[which];
+                if D::UNTIMED {
+                    // Armed, never due: only a schedule's `timer` step fires it.
+                    timer.armed = Some((tag, at, 0));
+                    return None;
+                }
                 let seq = self.queue.reserve_seq();
                 timer.armed = Some((tag, at, seq));
                 if timer.queued.is_none_or(|q| q > at) {
@@ -652,7 +844,7 @@ impl<R: Replica> Engine<R> {
         }
         let (release, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
             .into_iter()
-            .partition(|h| h.node == from && h.kind.is_none_or(|k| k == kind));
+            .partition(|h| h.node == Some(from) && h.kind.is_none_or(|k| k == kind));
         self.held = keep;
         for h in release {
             let at = h.at.max(self.now);
@@ -830,17 +1022,36 @@ impl<R: Replica> Engine<R> {
             if to == from {
                 continue;
             }
-            let fate = self.net.route(self.now, from, to, meta.size);
-            let verdict = if self.rules.is_empty() {
-                Verdict::Now(fate)
-            } else {
-                self.rules.decide(self.now, from, to, &meta, fate)
-            };
-            let fate = match verdict {
-                Verdict::Now(f) => f,
-                Verdict::Held { node, kind, at } => {
+            let recipient_up = self.slots[to.idx()].up;
+            let choice =
+                self.driver.route(&mut self.net, Outgoing { now: self.now, from, to, meta: &meta, recipient_up });
+            let fate = match choice {
+                Choice::Now(f) => f,
+                Choice::Unmodelled => continue,
+                Choice::Pending => {
+                    let hash = meta.hash;
+                    if !self.held.iter().any(|h| h.node.is_none() && h.to == to && h.from == from && h.hash == hash) {
+                        let msg = msg.clone();
+                        let kind_of_msg = meta.kind;
+                        let at = self.now;
+                        self.held.push(Held { node: None, kind: None, kind_of_msg, at, id, from, to, hash, msg });
+                    }
+                    continue;
+                }
+                Choice::HeldUntilSent { node, kind, at } => {
                     let msg = msg.clone();
-                    self.held.push(Held { node, kind, kind_of_msg: meta.kind, at, id, from, to, msg });
+                    let hash = meta.hash;
+                    self.held.push(Held {
+                        node: Some(node),
+                        kind,
+                        kind_of_msg: meta.kind,
+                        at,
+                        id,
+                        from,
+                        to,
+                        hash,
+                        msg,
+                    });
                     // Said at send time, so a reader of the trace sees why the delivery
                     // comes late (it shows up as an ordinary delivery when released).
                     let awaited = kind.map_or("any message".to_string(), |k| format!("{k:?}"));
@@ -874,6 +1085,8 @@ impl<R: Replica> Engine<R> {
     }
 }
 
+#[cfg(test)]
+mod driver_tests;
 #[cfg(test)]
 mod relay_tests;
 #[cfg(test)]

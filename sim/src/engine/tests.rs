@@ -175,7 +175,7 @@ fn alone<R: Replica>(replica: R) -> Engine<R> {
 }
 
 /// A replica that re-arms its timer on a script and records when it fires.
-#[derive(Clone)]
+#[derive(Clone, Hash)]
 struct Rearm {
     fired: Vec<(SimTime, u64)>,
 }
@@ -184,21 +184,21 @@ impl Replica for Rearm {
     type Msg = crate::protocol::toy::Ping;
     fn on_start(&mut self, cx: &mut Cx<Self::Msg>) {
         // Extended later (100 → 200), like an ExtendTimer: fires once, at 200.
-        cx.set_timer(1, SimTime(100));
-        cx.set_timer(2, SimTime(200));
+        cx.set_timer(TimerKind::Other(1), SimTime(100));
+        cx.set_timer(TimerKind::Other(2), SimTime(200));
     }
     fn on_message(&mut self, _: &mut Cx<Self::Msg>, _: NodeId, _: &Rc<Self::Msg>) {}
-    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: u64) {
-        self.fired.push((cx.now, tag));
-        match tag {
+    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: TimerKind) {
+        self.fired.push((cx.now, tag.trace_tag()));
+        match tag.trace_tag() {
             // Re-armed earlier (500 → 300): fires at 300 only.
             2 => {
-                cx.set_timer(3, SimTime(500));
-                cx.set_timer(4, SimTime(300));
+                cx.set_timer(TimerKind::Other(3), SimTime(500));
+                cx.set_timer(TimerKind::Other(4), SimTime(300));
             }
             // Armed then cancelled: never fires.
             4 => {
-                cx.set_timer(5, SimTime(400));
+                cx.set_timer(TimerKind::Other(5), SimTime(400));
                 cx.cancel_timer();
             }
             _ => {}
@@ -209,6 +209,9 @@ impl Replica for Rearm {
     }
     fn ledger_height(&self) -> u32 {
         0
+    }
+    fn state_hash(&self) -> crate::protocol::crypto::Hash32 {
+        crate::protocol::hash_state(self)
     }
 }
 
@@ -224,7 +227,7 @@ fn rearmed_timers_fire_once_at_their_latest_deadline() {
 /// protocol timer was scheduled first. With `rearm_last` true: the protocol timer is armed
 /// for 200, the adversary timer for 200, then the protocol timer is re-armed for 200 —
 /// now the adversary timer was scheduled first.
-#[derive(Clone)]
+#[derive(Clone, Hash)]
 struct Tie {
     rearm_last: bool,
     fired: Vec<u64>,
@@ -234,24 +237,27 @@ impl Replica for Tie {
     type Msg = crate::protocol::toy::Ping;
     fn on_start(&mut self, cx: &mut Cx<Self::Msg>) {
         if self.rearm_last {
-            cx.set_timer(1, SimTime(200));
-            cx.set_adversary_timer(3, SimTime(200));
-            cx.set_timer(2, SimTime(200));
+            cx.set_timer(TimerKind::Other(1), SimTime(200));
+            cx.set_adversary_timer(TimerKind::Other(3), SimTime(200));
+            cx.set_timer(TimerKind::Other(2), SimTime(200));
         } else {
-            cx.set_timer(1, SimTime(100));
-            cx.set_timer(2, SimTime(200));
-            cx.set_adversary_timer(3, SimTime(200));
+            cx.set_timer(TimerKind::Other(1), SimTime(100));
+            cx.set_timer(TimerKind::Other(2), SimTime(200));
+            cx.set_adversary_timer(TimerKind::Other(3), SimTime(200));
         }
     }
     fn on_message(&mut self, _: &mut Cx<Self::Msg>, _: NodeId, _: &Rc<Self::Msg>) {}
-    fn on_timer(&mut self, _: &mut Cx<Self::Msg>, tag: u64) {
-        self.fired.push(tag);
+    fn on_timer(&mut self, _: &mut Cx<Self::Msg>, tag: TimerKind) {
+        self.fired.push(tag.trace_tag());
     }
     fn after_crash(&self, _: bool) -> Self {
         self.clone()
     }
     fn ledger_height(&self) -> u32 {
         0
+    }
+    fn state_hash(&self) -> crate::protocol::crypto::Hash32 {
+        crate::protocol::hash_state(self)
     }
 }
 

@@ -39,7 +39,7 @@ use crate::net::DropReason;
 use crate::protocol::crypto::{Hash32, Keyring};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::Wire;
-use crate::protocol::{Action, Cx, MsgKind, NodeId, Note, Replica, TimerSlot, WireMessage};
+use crate::protocol::{Action, Cx, MsgKind, NodeId, Note, Replica, TimerKind, TimerSlot, WireMessage};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
@@ -88,7 +88,7 @@ pub struct Sys {
     pub replicas: Vec<Rc<DbftReplica>>,
     pub up: Vec<bool>,
     /// The tag of each node's armed protocol timer.
-    pub timers: Vec<Option<u64>>,
+    pub timers: Vec<Option<TimerKind>>,
     pub bag: BTreeMap<Key, Pending>,
     /// Crashes taken so far (the explorer bounds them).
     pub crashes: u32,
@@ -320,7 +320,7 @@ impl Sys {
             }
             Act::Timer(node) => {
                 let Some(tag) = self.timers[node.idx()].take() else { return fx };
-                self.emit(&mut em, Ev::Timer { node, tag, forced: false });
+                self.emit(&mut em, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
                 self.call(env, &mut em, node, |r, cx| r.on_timer(cx, tag));
             }
             Act::Crash(node) => {
@@ -488,8 +488,7 @@ pub fn check_no_op(env: &Env, r: &DbftReplica, from: NodeId, msg: &Rc<Wire>) {
         copy.on_message(&mut cx, from, msg);
     }
     copy.timer.deadline = r.timer.deadline;
-    let outputs: Vec<String> =
-        buf.iter().filter(|a| !matches!(a, Action::Mark(_))).map(|a| format!("{a:?}")).collect();
+    let outputs: Vec<String> = buf.iter().filter(|a| !matches!(a, Action::Mark(_))).map(|a| format!("{a:?}")).collect();
     assert!(
         hash(&copy) == hash(r) && outputs.is_empty(),
         "a message judged dead is not a no-op: {} from {from} to {}: {:?}; outputs {outputs:?}; state {}",

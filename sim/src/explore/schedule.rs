@@ -1,7 +1,9 @@
-//! Runs a scenario that carries an explicit `schedule`: the untimed system of
-//! [`model`](super::model) takes exactly the listed steps, observed by the same digest,
-//! metrics, invariant checkers, trace writer and narrator as a seeded run, so `run`,
-//! `--narrate`, `check`, `diff` and the report work on it unchanged.
+//! Runs a scenario that carries an explicit `schedule`: the engine, driven by the
+//! [`Schedule`] driver, takes exactly the listed steps in the untimed model of
+//! [`model`](super::model), observed by the same digest, metrics, invariant checkers,
+//! trace writer and narrator as a seeded run, so `run`, `--narrate`, `check`, `diff` and
+//! the report take one path. The explorer itself steps [`Sys`] directly (cheaper to clone
+//! and fingerprint); both produce the same records for the same steps (a test checks it).
 //!
 //! Every record carries time zero (the model has no time). A step that is not possible
 //! when its turn comes (no such message in flight, no armed timer) ends the run with a
@@ -9,17 +11,21 @@
 
 use super::model::{Env, Sys};
 use crate::byzantine::Node;
-use crate::engine::StopReason;
+use crate::engine::clock::Clock;
+use crate::engine::driver::Schedule;
+use crate::engine::rng::{SimRng, Stream};
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Digest, Observer, Observers};
+use crate::engine::workload::Workload;
+use crate::engine::{Engine, NodeSetup, StopCondition, StopReason};
 use crate::invariants::Checkers;
 use crate::invariants::diagnosis::{self, ReplicaDiag, Stall, StallInput};
+use crate::net::Network;
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::{NodeId, Replica};
 use crate::report::metrics::Metrics;
 use crate::scenario::RunSpec;
 use crate::world::{self, RunResult};
-use std::collections::BTreeMap;
 
 /// The honest replicas of `spec` and the fixed environment of its untimed system.
 pub fn setup(spec: &RunSpec, seed: u64, trace_content: bool) -> Result<(Env, Vec<DbftReplica>, world::Parts), String> {
@@ -53,13 +59,23 @@ pub fn initial_txs(spec: &RunSpec) -> Vec<Vec<u64>> {
 /// starved and nothing as "still progressing"; what remains is the structural classes
 /// (too-many-faulty, invalid-block, commit-lock, view-split).
 pub fn stall(spec: &RunSpec, sys: &Sys, env: &Env) -> Stall {
-    let replicas: Vec<ReplicaDiag> = (0..sys.replicas.len())
+    untimed_stall(spec, &sys.replicas, &sys.up, &env.honest)
+}
+
+/// `R`: the replicas as the engine holds them, or shared (`Rc`) as the explorer's `Sys` does.
+fn untimed_stall<R: std::borrow::Borrow<DbftReplica>>(
+    spec: &RunSpec,
+    replicas: &[R],
+    up: &[bool],
+    honest: &[bool],
+) -> Stall {
+    let diags: Vec<ReplicaDiag> = (0..replicas.len())
         .map(|i| {
-            let r = &sys.replicas[i];
+            let r: &DbftReplica = replicas[i].borrow();
             ReplicaDiag {
                 name: spec.node_name(NodeId(i as u32)).to_string(),
-                honest: env.honest[i],
-                up: sys.up[i],
+                honest: honest[i],
+                up: up[i],
                 validator: r.status().is_some_and(|s| !s.watch_only),
                 ledger_height: r.ledger_height(),
                 last_timer: Some(SimTime::ZERO),
@@ -67,13 +83,13 @@ pub fn stall(spec: &RunSpec, sys: &Sys, env: &Env) -> Stall {
             }
         })
         .collect();
-    let m = (0..sys.replicas.len())
-        .filter(|&i| env.honest[i] && sys.up[i])
-        .filter_map(|i| sys.replicas[i].status())
+    let m = (0..replicas.len())
+        .filter(|&i| honest[i] && up[i])
+        .filter_map(|i| replicas[i].borrow().status())
         .min_by_key(|s| s.height)
         .map_or(1, |s| s.m);
     diagnosis::diagnose(StallInput {
-        replicas,
+        replicas: diags,
         partitions: Vec::new(),
         last_progress: None,
         end: SimTime::ZERO,
@@ -83,66 +99,63 @@ pub fn stall(spec: &RunSpec, sys: &Sys, env: &Env) -> Stall {
     })
 }
 
-/// Runs `spec` (which has a non-empty `schedule`) with `seed` (it fixes the keys).
+/// Runs `spec` (which has a non-empty `schedule`) with `seed` (it fixes the keys): the
+/// engine with the [`Schedule`] driver, which takes exactly the listed steps in the
+/// untimed model (`engine/driver.rs`), observed like any run.
 pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_content: bool) -> RunResult {
-    let (env, replicas, parts, setup_error) = match setup(spec, seed, trace_content) {
-        Ok((env, replicas, parts)) => (env, replicas, parts, None),
-        Err(e) => {
-            // Resolve refuses Byzantine nodes with a schedule; this is the belt to its braces.
-            let parts = world::parts(spec, seed);
-            let env = Env {
-                keys: parts.keys.clone(),
-                honest: parts.honest.clone(),
-                target: 1,
-                trace_content,
-                recovery: true,
-            };
-            (env, Vec::new(), parts, Some(e))
-        }
+    // Resolve refuses Byzantine nodes with a schedule; this is the belt to its braces.
+    let (replicas, parts, setup_error) = match setup(spec, seed, trace_content) {
+        Ok((_, replicas, parts)) => (replicas, parts, None),
+        Err(e) => (Vec::new(), world::parts(spec, seed), Some(e)),
     };
+    let target = spec.stop.heights.unwrap_or(1);
+    let steps = if setup_error.is_none() { spec.schedule.clone() } else { Vec::new() };
+    let setups: Vec<(DbftReplica, NodeSetup)> = replicas
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (r, NodeSetup { honest: parts.honest[i], clock: Clock::default() }))
+        .collect();
+    let n = setups.len();
+    // The wire is never routed on (the driver keeps every copy in flight until a step).
+    let mut topo_rng = SimRng::derive(seed, Stream::Topology);
+    let net = Network::new(spec.network.clone(), n, SimRng::derive(seed, Stream::Network), &mut topo_rng);
+    let workload = Workload::new(
+        spec.workload.clone(),
+        spec.network.latency.clone(),
+        SimRng::derive(seed, Stream::Workload),
+        SimRng::derive(seed, Stream::Changes),
+    );
+    let stop = StopCondition { until: SimTime::MAX, heights: Some(target) };
+    let mut engine =
+        Engine::with_driver(setups, net, Schedule::new(steps, target), parts.keys.clone(), Some(workload), stop);
+    engine.trace_content = trace_content;
+    engine.set_names(spec.nodes.iter().map(|n| n.name.clone()).collect());
     let mut digest = Digest::default();
     let mut metrics = Metrics::new(parts.honest.clone());
     let mut checkers = Checkers::new(parts.check.clone());
-    let mut marks = BTreeMap::new();
-    let mut error = setup_error;
-    let mut halted = None;
-    let sys = {
+    let reason = {
         let mut obs = Observers { list: vec![&mut digest, &mut metrics, &mut checkers] };
         if let Some(x) = extra {
             obs.list.push(x);
         }
-        let (mut sys, fx) = Sys::start(&env, replicas, &initial_txs(spec), &mut obs, Some(&mut marks));
-        halted = halted.or(fx.halt);
-        if error.is_none() {
-            for (i, step) in spec.schedule.iter().enumerate() {
-                if halted.is_some() {
-                    break;
-                }
-                match sys.resolve(step) {
-                    Ok(act) => {
-                        let fx = sys.apply(&env, act, &mut obs, Some(&mut marks));
-                        halted = halted.or(fx.halt);
-                    }
-                    Err(why) => {
-                        let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
-                        error = Some(format!("schedule[{i}] ({}): {why}", step.describe(&names)));
-                        break;
-                    }
-                }
-            }
-        }
-        sys
+        engine.run(&mut obs)
     };
     checkers.finish(SimTime::ZERO, digest.events);
-    let finished = !sys.replicas.is_empty() && sys.finished(&env);
-    let stop = match (&halted, finished) {
-        (Some(h), _) => StopReason::Halted(h.0.clone()),
-        (None, true) => StopReason::Heights,
-        (None, false) => StopReason::Quiescent,
+    let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
+    let error = setup_error.or_else(|| {
+        engine.driver().error.as_ref().map(|(i, step, why)| format!("schedule[{i}] ({}): {why}", step.describe(&names)))
+    });
+    let finals: Vec<DbftReplica> = (0..n).map(|i| engine.replica(NodeId(i as u32)).clone()).collect();
+    let up: Vec<bool> = (0..n).map(|i| engine.is_up(NodeId(i as u32))).collect();
+    let finished = n > 0 && finished(&finals, &up, &parts.honest, target);
+    let stop = match reason {
+        StopReason::Halted(h) => StopReason::Halted(h),
+        _ if finished => StopReason::Heights,
+        _ => StopReason::Quiescent,
     };
+    let halted = matches!(stop, StopReason::Halted(_));
     let stall: Option<Stall> =
-        (!finished && halted.is_none() && !sys.replicas.is_empty()).then(|| stall(spec, &sys, &env));
-    let n = sys.replicas.len();
+        (!finished && !halted && n > 0).then(|| untimed_stall(spec, &finals, &up, &parts.honest));
     RunResult {
         seed,
         stop,
@@ -152,13 +165,21 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         checkers,
         stall,
         liveness_holds: finished,
-        marks,
-        ledger_heights: (0..n).map(|i| sys.replicas[i].ledger_height()).collect(),
+        marks: engine.marks.clone(),
+        ledger_heights: finals.iter().map(|r| r.ledger_height()).collect(),
         honest: parts.honest,
-        up: sys.up.clone(),
+        up,
         rules: Vec::new(),
         schedule_error: error,
     }
+}
+
+/// Every honest, running validator has persisted `target` ([`Sys::finished`]).
+fn finished(replicas: &[DbftReplica], up: &[bool], honest: &[bool], target: u32) -> bool {
+    (0..replicas.len()).all(|i| {
+        let r = &replicas[i];
+        !honest[i] || !up[i] || r.status().is_none_or(|s| s.watch_only) || r.ledger_height() >= target
+    })
 }
 
 /// Replays `spec.schedule` on the untimed system alone (no checkers): true if every step

@@ -211,7 +211,12 @@ fn small_bounded_search_completes_and_reductions_keep_every_replica_state() {
         for o in [&por, &pruned, &both] {
             assert_eq!(full.local_states, o.local_states, "{semantics}");
             assert_eq!(full.replica_tuples, o.replica_tuples, "{semantics}");
-            assert!(o.stats.distinct < full.stats.distinct, "{semantics}: {} vs {}", o.stats.distinct, full.stats.distinct);
+            assert!(
+                o.stats.distinct < full.stats.distinct,
+                "{semantics}: {} vs {}",
+                o.stats.distinct,
+                full.stats.distinct
+            );
         }
         assert!(pruned.dead_dropped > 0 && full.dead_dropped == 0);
         assert!(both.stats.distinct < por.stats.distinct, "{} vs {}", both.stats.distinct, por.stats.distinct);

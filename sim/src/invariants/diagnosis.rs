@@ -12,7 +12,8 @@
 //!   known, and never re-checked: Go, or a C# primary) had a bad block signature — and now
 //!   wait, deaf to consensus, for a valid block; too few others are left to make one;
 //! - `commit-lock`: some honest validators committed (in a view that cannot reach M
-//!   commits for one proposal) and the uncommitted ones are too few to gather M ChangeViews — neither a
+//!   commits for one proposal — and, at a double-quorum hand-off, M of the previous set
+//!   too) and the uncommitted ones are too few to gather M ChangeViews — neither a
 //!   block nor a view change is reachable (docs/dbft-2.0.md §2.1);
 //! - `timer-starved`: some uncommitted honest validators' timers have not expired for
 //!   longer than the window below although nothing progresses — something keeps extending
@@ -127,8 +128,30 @@ pub fn diagnose(input: StallInput) -> Stall {
         })
         .map(|&i| replicas[i].name.as_str())
         .collect();
-    let (class, reason) = classify(&running, &at_h, &partitions, (last_progress, &starved), end, window, m);
+    // At a double-quorum hand-off height, the Commits of honest members of the previous
+    // set (outgoing ones included, though they are watch-only in the new set) count
+    // towards its M too.
+    let previous = at_h.iter().find_map(|s| s.previous_quorum).map(|pq| PreviousCommits {
+        m: pq.m,
+        committed: replicas
+            .iter()
+            .filter(|r| r.honest && r.up)
+            .filter_map(|r| r.status.as_ref())
+            .filter(|s| s.height == height && s.phase == Phase::CommitSent)
+            .filter(|s| s.previous_quorum.is_some_and(|q| q.member))
+            .map(|s| (s.committed_view, s.committed_proposal))
+            .collect(),
+    });
+    let (class, reason) =
+        classify(&running, &at_h, &partitions, (last_progress, &starved), end, window, (m, previous.as_ref()));
     Stall { class, height, view, reason, replicas }
+}
+
+/// The previous set's side of a double-quorum hand-off: its M and, per committed honest
+/// member, the (view, proposal) it committed to.
+struct PreviousCommits {
+    m: usize,
+    committed: Vec<(Option<u8>, Option<crate::protocol::crypto::Hash32>)>,
 }
 
 fn classify(
@@ -138,7 +161,7 @@ fn classify(
     (last_progress, starved): (Option<SimTime>, &[&str]),
     end: SimTime,
     bound: SimTime,
-    m: usize,
+    (m, previous): (usize, Option<&PreviousCommits>),
 ) -> (StallClass, String) {
     if running.len() < m {
         return (
@@ -187,16 +210,33 @@ fn classify(
                 *per_proposal.entry((v, s.committed_proposal)).or_insert(0) += 1;
             }
         }
-        let best = per_proposal.values().copied().max().unwrap_or(0);
-        if best < m {
+        // A proposal's Commits make a block only with M of this set, and at a
+        // double-quorum hand-off also M of the previous one.
+        let previous_count = |key: &(u8, Option<crate::protocol::crypto::Hash32>)| {
+            previous.map(|p| p.committed.iter().filter(|(v, h)| *v == Some(key.0) && *h == key.1).count())
+        };
+        let reachable = per_proposal
+            .iter()
+            .any(|(key, &c)| c >= m && previous.is_none_or(|p| previous_count(key).unwrap_or(0) >= p.m));
+        if !reachable {
             let mut views: Vec<String> = per_view.iter().map(|(v, c)| format!("{c} in view {v}")).collect();
             if per_proposal.len() > per_view.len() {
                 views.push(format!("{} different proposals", per_proposal.len()));
             }
+            let quorum = match previous {
+                Some(p) => {
+                    let best_previous = per_proposal.keys().filter_map(previous_count).max().unwrap_or(0);
+                    format!(
+                        "M = {m} commits for one proposal in one view together with M = {} of the previous set (at most {best_previous} of its members committed to one),",
+                        p.m
+                    )
+                }
+                None => format!("M = {m} commits for one proposal in one view"),
+            };
             return (
                 StallClass::CommitLock,
                 format!(
-                    "{} honest validators committed ({}) and only {uncommitted} can still send ChangeView: neither M = {m} commits for one proposal in one view nor M ChangeViews is reachable",
+                    "{} honest validators committed ({}) and only {uncommitted} can still send ChangeView: neither {quorum} nor M ChangeViews is reachable",
                     committed.len(),
                     views.join(", ")
                 ),

@@ -287,6 +287,7 @@ fn status(height: u32, view: u8, phase: Phase, committed_view: Option<u8>) -> Re
         n: N,
         f: 1,
         m: 3,
+        previous_quorum: None,
     }
 }
 
@@ -427,4 +428,43 @@ fn wedged_validators_explain_an_invalid_block_stall() {
         })
         .collect();
     assert_ne!(diagnose(input(one, vec![], 500)).class, StallClass::InvalidBlock);
+}
+
+/// At a double-quorum hand-off height the block needs M of the new set and M of the
+/// previous one. Three of the four new validators committed to one proposal (M = 3 of the
+/// new set), but only two of them were in the previous set and the outgoing R4 has not
+/// committed: 2 < M = 3 of the previous set, and one uncommitted validator cannot gather
+/// M ChangeViews — a commit lock the new set's count alone would not show.
+#[test]
+fn a_double_quorum_hand_off_locks_when_the_previous_set_lacks_its_quorum() {
+    use crate::protocol::PreviousQuorum;
+    let hash = Some(crate::protocol::crypto::Hash32([7; 32]));
+    let at_handoff = |name: &str, phase: Phase, member: bool, validator: bool| {
+        let committed = (phase == Phase::CommitSent).then_some(0);
+        let mut st = status(3, 0, phase, committed);
+        st.committed_proposal = committed.and(hash);
+        st.watch_only = !validator;
+        st.previous_quorum = Some(PreviousQuorum { m: 3, member });
+        let mut r = replica(name, true, st);
+        r.validator = validator;
+        r
+    };
+    let build = |outgoing: Phase| {
+        vec![
+            at_handoff("R0", Phase::CommitSent, true, true),
+            at_handoff("R1", Phase::CommitSent, true, true),
+            // A joiner: in the new set only.
+            at_handoff("R2", Phase::CommitSent, false, true),
+            at_handoff("R3", Phase::RequestSentOrReceived, true, true),
+            // Leaving: signs the hand-off block for the previous set, watch-only in the new.
+            at_handoff("R4", outgoing, true, false),
+        ]
+    };
+    let s = diagnose(input(build(Phase::RequestSentOrReceived), vec![], 500));
+    assert_eq!((s.class, s.height, s.view), (StallClass::CommitLock, 3, 0), "{}", s.reason);
+    assert!(s.reason.contains("M = 3 of the previous set (at most 2"), "{}", s.reason);
+    // Once the outgoing validator commits too, both quorums are there: no lock, and
+    // nothing else matches this (artificial) end state.
+    let s = diagnose(input(build(Phase::CommitSent), vec![], 500));
+    assert_eq!(s.class, StallClass::Undiagnosed, "{}", s.reason);
 }

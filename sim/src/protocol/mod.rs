@@ -4,9 +4,9 @@
 //! timer fires (plus: a transaction reaches its mempool) — each given the node's current
 //! virtual time and returning [`Action`]s through a [`Cx`]. It never reads a clock, a socket
 //! or a random number generator; everything nondeterministic is decided outside, by the
-//! engine and the network model, from the seeded streams. The same replica code therefore
-//! runs under the random network, under a scripted schedule, and (later) under an
-//! exhaustive explorer.
+//! engine's driver (`engine/driver.rs`), from the seeded streams or an explicit schedule.
+//! The same replica code therefore runs under the random network, under scripted rules,
+//! under an explicit schedule, and under the exhaustive explorer (`explore/`).
 //!
 //! Deliberately left out: anything asynchronous. Handlers run to completion.
 
@@ -193,6 +193,33 @@ pub enum TimerSlot {
     Adversary = 1,
 }
 
+/// What an armed timer is for; it comes back to the replica in [`Replica::on_timer`]. A
+/// typed value, so replica state holds (and hashes) what the timer means, not a packed
+/// number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimerKind {
+    /// dBFT's view timer, armed for (height, view): an expiry meant for another height or
+    /// view is stale and ignored.
+    View { height: u32, view: u8 },
+    /// A Byzantine wrapper's own periodic timer (always on [`TimerSlot::Adversary`]).
+    Adversary,
+    /// A test protocol's own numbering.
+    Other(u64),
+}
+
+impl TimerKind {
+    /// The number a trace record carries (`Ev::Timer::tag`, hashed into the digest): the
+    /// packing the engine recorded before timers were typed — (height << 8) | view, the
+    /// top bit for the adversary — so no digest moved.
+    pub fn trace_tag(self) -> u64 {
+        match self {
+            TimerKind::View { height, view } => ((height as u64) << 8) | view as u64,
+            TimerKind::Adversary => 1 << 63,
+            TimerKind::Other(n) => n,
+        }
+    }
+}
+
 /// What a replica asks the world to do.
 #[derive(Debug)]
 pub enum Action<M> {
@@ -204,7 +231,7 @@ pub enum Action<M> {
     /// what that slot had armed. `tag` comes back in `on_timer`.
     SetTimer {
         slot: TimerSlot,
-        tag: u64,
+        tag: TimerKind,
         at: SimTime,
     },
     /// Disarm one of the node's timers.
@@ -235,7 +262,7 @@ impl<'a, M> Cx<'a, M> {
     pub fn send(&mut self, to: NodeId, m: Rc<M>) {
         self.out.push(Action::Send(to, m));
     }
-    pub fn set_timer(&mut self, tag: u64, at: SimTime) {
+    pub fn set_timer(&mut self, tag: TimerKind, at: SimTime) {
         self.out.push(Action::SetTimer { slot: TimerSlot::Protocol, tag, at });
     }
     pub fn cancel_timer(&mut self) {
@@ -243,7 +270,7 @@ impl<'a, M> Cx<'a, M> {
     }
     /// Arms the second timer, reserved for wrappers (Byzantine behaviours) so they never
     /// disturb the protocol's own timer.
-    pub fn set_adversary_timer(&mut self, tag: u64, at: SimTime) {
+    pub fn set_adversary_timer(&mut self, tag: TimerKind, at: SimTime) {
         self.out.push(Action::SetTimer { slot: TimerSlot::Adversary, tag, at });
     }
     pub fn persist(&mut self, b: Rc<Block>) {
@@ -299,6 +326,27 @@ pub struct ReplicaStatus {
     pub n: usize,
     pub f: usize,
     pub m: usize,
+    /// At a double-quorum hand-off height, the block also needs M signatures of the set
+    /// before; without this the diagnosis would count only the new set's quorum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_quorum: Option<PreviousQuorum>,
+}
+
+/// The previous set's share of a double-quorum hand-off block, as one replica sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PreviousQuorum {
+    /// M of the previous set.
+    pub m: usize,
+    /// This replica's key is in the previous set (its Commit counts towards that M).
+    pub member: bool,
+}
+
+/// The [`Replica::state_hash`] of anything `Hash`: BLAKE3 over the derive's fixed field
+/// order.
+pub fn hash_state<T: std::hash::Hash + ?Sized>(state: &T) -> Hash32 {
+    let mut h = crypto::StateHasher::default();
+    state.hash(&mut h);
+    h.digest()
 }
 
 /// A simulated process. Implementations must be deterministic functions of their state
@@ -308,7 +356,7 @@ pub trait Replica: Clone {
 
     fn on_start(&mut self, cx: &mut Cx<Self::Msg>);
     fn on_message(&mut self, cx: &mut Cx<Self::Msg>, from: NodeId, msg: &Rc<Self::Msg>);
-    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: u64);
+    fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: TimerKind);
     /// A transaction reached this node's mempool.
     fn on_transaction(&mut self, _cx: &mut Cx<Self::Msg>, _tx: TxId) {}
     /// The process as it comes back after a crash: what it persisted survives; with
@@ -326,8 +374,9 @@ pub trait Replica: Clone {
     fn relays(&self, _keys: &Keyring, _msg: &Self::Msg) -> bool {
         false
     }
-    /// Hash of a state summary, for determinism checks and state deduplication.
-    fn state_hash(&self) -> Hash32 {
-        Hash32::ZERO
-    }
+    /// Hash of the replica's whole state, for determinism checks and state deduplication.
+    /// No default: two different states must hash differently, so every implementation
+    /// (wrappers included) hashes what it really holds — usually `#[derive(Hash)]` fed to
+    /// [`crypto::StateHasher`].
+    fn state_hash(&self) -> Hash32;
 }

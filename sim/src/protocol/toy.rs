@@ -33,7 +33,7 @@ impl WireMessage for Ping {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Toy {
     pub me: u32,
     pub period_us: u64,
@@ -56,7 +56,7 @@ impl Replica for Toy {
 
     fn on_start(&mut self, cx: &mut Cx<Ping>) {
         self.starts += 1;
-        cx.set_timer(0, cx.now.plus(self.period_us));
+        cx.set_timer(crate::protocol::TimerKind::Other(0), cx.now.plus(self.period_us));
     }
 
     fn on_message(&mut self, cx: &mut Cx<Ping>, from: NodeId, msg: &Rc<Ping>) {
@@ -64,7 +64,7 @@ impl Replica for Toy {
         self.received.push((msg.from, msg.seq, cx.now));
     }
 
-    fn on_timer(&mut self, cx: &mut Cx<Ping>, _tag: u64) {
+    fn on_timer(&mut self, cx: &mut Cx<Ping>, _tag: crate::protocol::TimerKind) {
         if self.sent >= self.max_pings {
             return;
         }
@@ -78,7 +78,7 @@ impl Replica for Toy {
             b.hash = b.header.hash();
             cx.persist(Rc::new(b));
         }
-        cx.set_timer(0, cx.now.plus(self.period_us));
+        cx.set_timer(crate::protocol::TimerKind::Other(0), cx.now.plus(self.period_us));
     }
 
     fn after_crash(&self, _amnesia: bool) -> Toy {
@@ -87,5 +87,9 @@ impl Replica for Toy {
 
     fn ledger_height(&self) -> u32 {
         self.height
+    }
+
+    fn state_hash(&self) -> Hash32 {
+        crate::protocol::hash_state(self)
     }
 }

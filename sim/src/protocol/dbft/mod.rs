@@ -154,12 +154,23 @@ impl DbftOptions {
     }
 }
 
-/// The armed timer: tagged with (height, view); a firing with another tag is ignored.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// The armed timer: for a (height, view); a firing for another is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerState {
-    pub tag: u64,
+    pub tag: crate::protocol::TimerKind,
     pub deadline: SimTime,
     pub armed: bool,
+}
+
+/// Nothing armed; the tag is that of height 0, view 0, which no replica ever works on.
+impl Default for TimerState {
+    fn default() -> Self {
+        TimerState {
+            tag: crate::protocol::TimerKind::View { height: 0, view: 0 },
+            deadline: SimTime::ZERO,
+            armed: false,
+        }
+    }
 }
 
 /// One dBFT 2.0 replica (validator or watch-only node).
@@ -457,7 +468,7 @@ impl Replica for DbftReplica {
         self.flush(cx);
     }
 
-    fn on_timer(&mut self, cx: &mut Cx<Wire>, tag: u64) {
+    fn on_timer(&mut self, cx: &mut Cx<Wire>, tag: crate::protocol::TimerKind) {
         self.on_timeout(cx, tag);
         self.flush(cx);
     }
@@ -491,6 +502,10 @@ impl Replica for DbftReplica {
             n: c.n(),
             f: c.f(),
             m: c.m(),
+            previous_quorum: c.previous.as_ref().map(|prev| crate::protocol::PreviousQuorum {
+                m: self.quorum_for(prev.n()),
+                member: self.key.as_ref().is_some_and(|k| prev.contains(k.id)),
+            }),
         })
     }
 

@@ -67,9 +67,12 @@ impl DbftReplica {
                 }
                 match &m.body {
                     Body::PrepareRequest { .. } | Body::PrepareResponse { .. } => {
-                        m.view < c.view || c.preparations.get(i).is_some_and(|s| s.as_ref().is_some_and(|p| p.hash == m.hash))
+                        m.view < c.view
+                            || c.preparations.get(i).is_some_and(|s| s.as_ref().is_some_and(|p| p.hash == m.hash))
                     }
-                    Body::Commit { .. } => c.commits.get(i).is_some_and(|s| s.as_ref().is_some_and(|e| e.view >= m.view)),
+                    Body::Commit { .. } => {
+                        c.commits.get(i).is_some_and(|s| s.as_ref().is_some_and(|e| e.view >= m.view))
+                    }
                     _ => false,
                 }
             }

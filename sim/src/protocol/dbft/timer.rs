@@ -10,12 +10,12 @@
 use super::DbftReplica;
 use super::message::{ChangeViewReason, Wire};
 use crate::engine::time::{Micros, SimTime};
-use crate::protocol::Cx;
+use crate::protocol::{Cx, TimerKind};
 
 impl DbftReplica {
-    /// The timer tag of the current (height, view).
-    pub fn timer_tag(&self) -> u64 {
-        ((self.ctx.height as u64) << 8) | self.ctx.view as u64
+    /// The timer of the current (height, view).
+    pub fn timer_tag(&self) -> TimerKind {
+        TimerKind::View { height: self.ctx.height, view: self.ctx.view }
     }
 
     /// T·2^exp, saturating.
@@ -79,7 +79,7 @@ impl DbftReplica {
     }
 
     /// OnTimeout.
-    pub(super) fn on_timeout(&mut self, cx: &mut Cx<Wire>, tag: u64) {
+    pub(super) fn on_timeout(&mut self, cx: &mut Cx<Wire>, tag: TimerKind) {
         if self.timer.armed && self.timer.tag == tag {
             self.timer.armed = false;
         }
