@@ -201,11 +201,25 @@ fn main() {
         );
     }
     println!();
-    println!("== memory: peak RSS of whole `dbft-sim run` processes, N = 7, LAN ==");
-    for heights in [1_000u32, 10_000] {
-        match peak_rss_mb(heights) {
-            Ok(mb) => println!("{heights:>6} heights  peak RSS {mb:>7.1} MB"),
-            Err(e) => println!("{heights:>6} heights  not measured: {e}"),
+    println!("== memory: peak RSS of whole processes, happy-7 (N = 7, WAN) with its height target raised ==");
+    let mut rss = std::collections::BTreeMap::new();
+    for heights in [1_000u32, 10_000, 100_000] {
+        for cmd in ["check", "run"] {
+            match peak_rss_mb(cmd, heights) {
+                Ok(mb) => {
+                    println!("{cmd:<5} {heights:>7} heights  peak RSS {mb:>7.1} MiB");
+                    rss.insert((cmd, heights), mb);
+                }
+                Err(e) => println!("{cmd:<5} {heights:>7} heights  not measured: {e}"),
+            }
+        }
+    }
+    for cmd in ["check", "run"] {
+        if let (Some(a), Some(b)) = (rss.get(&(cmd, 10_000)), rss.get(&(cmd, 100_000))) {
+            println!(
+                "{cmd:<5} 10,000 heights {a:.1} MiB (target < 50 MiB); 100,000 / 10,000 = {:.1}x (target < 10x)",
+                b / a
+            );
         }
     }
     // A throughput figure of a run that stalled measures nothing: refuse to pass.
@@ -215,27 +229,28 @@ fn main() {
     }
 }
 
-/// Peak resident memory of `dbft-sim run` on an N = 7 LAN scenario of `heights` heights,
-/// read by `/usr/bin/time -f %M` (a separate process, so earlier runs of this bench do not
-/// count).
-fn peak_rss_mb(heights: u32) -> Result<f64, String> {
+/// Peak resident memory in MiB of `dbft-sim run` or `dbft-sim check` on happy-7 (N = 7, WAN,
+/// 15 s blocks) run for `heights` heights, read by `/usr/bin/time -f %M` (a separate process,
+/// so earlier runs of this bench do not count).
+fn peak_rss_mb(cmd: &str, heights: u32) -> Result<f64, String> {
     let dir = std::env::temp_dir().join(format!("dbft-sim-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let file = dir.join(format!("mem-{heights}.json"));
     let json = format!(
-        r#"{{"name": "mem-{heights}", "validators": 7, "protocol": {{"block_time_ms": 1000}},
-            "network": {{"preset": "lan"}}, "stop": {{"heights": {heights}}}}}"#
+        r#"{{"name": "mem-{heights}", "validators": 7, "protocol": {{"block_time_ms": 15000}},
+            "network": {{"preset": "wan"}}, "stop": {{"heights": {heights}}}}}"#
     );
     std::fs::write(&file, json).map_err(|e| e.to_string())?;
-    let out = std::process::Command::new("/usr/bin/time")
-        .args(["-f", "%M", env!("CARGO_BIN_EXE_dbft-sim"), "run", "--quiet", "--out"])
-        .arg(dir.join(format!("out-{heights}")))
-        .arg(&file)
-        .output()
-        .map_err(|e| format!("/usr/bin/time: {e}"))?;
+    let mut command = std::process::Command::new("/usr/bin/time");
+    command.args(["-f", "%M", env!("CARGO_BIN_EXE_dbft-sim"), cmd]);
+    match cmd {
+        "run" => command.args(["--quiet", "--out"]).arg(dir.join(format!("out-{heights}"))),
+        _ => command.args(["--jobs", "1"]),
+    };
+    let out = command.arg(&file).output().map_err(|e| format!("/usr/bin/time: {e}"))?;
     let _ = std::fs::remove_dir_all(&dir);
     if !out.status.success() {
-        return Err(format!("run failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!("{cmd} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
     let err = String::from_utf8_lossy(&out.stderr);
     let kb: f64 = err.lines().last().and_then(|l| l.trim().parse().ok()).ok_or("no figure from /usr/bin/time")?;

@@ -104,14 +104,14 @@ fn sequence_chart_and_timeline_show_the_lock() {
     assert_eq!(pages::default_sequence_heights(&r, &rec), (1, 1), "the stall is at height 1");
     let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
     let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
-    let window = sequence::window_of(&rec.items, (1, 1), end);
-    let svg = sequence::sequence_svg("lock chart", &names, &rec.items, window);
+    let window = sequence::window_of(&rec.nodes, (1, 1), end);
+    let svg = sequence::sequence_svg("lock chart", &names, rec.lane.items(), window);
     has(&svg, &["lock chart", "R0", "R1", "R2", "R3", "time (s)", "PrepReq v0", "Commit v0", "ChangeView v0", "crash"]);
     // R1 crashes: messages to it are dropped (recipient-down) and drawn as crosses.
     let doc_text = texts(&svg);
     assert!(doc_text.iter().filter(|t| *t == "×").count() > 1, "drops are marked");
     assert!(svg.contains("recipient-down"), "a drop's tooltip names its reason");
-    let timeline = sequence::timeline_svg("lock timeline", &names, &rec.items, end);
+    let timeline = sequence::timeline_svg("lock timeline", &names, &rec.nodes, end);
     has(&timeline, &["lock timeline", "virtual time (s)", "view 0", "down (crashed)", "Commit signed"]);
 }
 

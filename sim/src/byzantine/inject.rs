@@ -319,8 +319,12 @@ impl Byzantine {
         }
         // The set of the height before `from` — the last one our keys validated — and our
         // keys' places in it.
-        let base = ledger.chain[from as usize - 1].clone();
-        let set = ledger.chain[from.saturating_sub(2) as usize].next_validators.clone();
+        let (Some(base), Some(below)) =
+            (ledger.chain.get(from as usize - 1), ledger.chain.get(from.saturating_sub(2) as usize))
+        else {
+            return;
+        };
+        let set = below.next_validators.clone();
         let signers: Vec<(u16, &KeyPair)> =
             self.keys.iter().filter_map(|k| set.index_of(k.id).map(|i| (i as u16, k))).collect();
         let Some(&(primary, _)) = signers.first() else {

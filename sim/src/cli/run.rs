@@ -107,7 +107,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     let mut progress = if narrate { Progress::hidden() } else { Progress::new(spec.stop.duration, &spec.name) };
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     let mut narrator = narrate.then(|| Narrator::new(BufWriter::new(std::io::stdout().lock()), names));
-    let mut recorder = Recorder::default();
+    let mut recorder = Recorder::new(sequence_heights);
     let result = {
         let mut extra: Vec<&mut dyn Observer> = vec![&mut progress, &mut recorder];
         if let Some(n) = narrator.as_mut() {
@@ -135,6 +135,8 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         _ => true,
     };
     let mut report = Report::build(&spec, &result);
+    // The checkers' and metrics' records are in the report now: free them before the pages.
+    drop(result);
     report.scenario_source = source;
     if let Some((old_seed, digest, version)) = &replay
         && *old_seed == seed
@@ -149,7 +151,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         eprintln!("error: cannot write {}: {e}", report_path.display());
         return 2;
     }
-    match crate::report::pages::run_files(&report, &recorder, sequence_heights) {
+    match crate::report::pages::run_files(&report, recorder, sequence_heights) {
         Ok(files) => {
             for (name, content) in files {
                 let p = out.join(name);

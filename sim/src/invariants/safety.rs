@@ -8,7 +8,6 @@ use crate::protocol::block::{Block, CertError, Quorum, verify_certificate};
 use crate::protocol::crypto::{Hash32, KeyId};
 use crate::protocol::{NodeId, Note};
 use crate::validators::ValidatorSet;
-use petgraph::graphmap::DiGraphMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -49,22 +48,23 @@ pub struct Accountability {
 
 /// `Clone` so the explorer can carry one checker per explored state (copied only when a
 /// step persists a block or signs a Commit).
+///
+/// Memory: what is kept for good is a few hashes per height ([`AtHeight`]); whole blocks
+/// are kept only while some honest node has not persisted their height yet, because only
+/// then can a second block appear there (a node that has persisted a height is judged by
+/// S2 alone, which needs the hash). A run in which an honest node stays behind for good
+/// (crashed and never restarted) keeps them for every height above it.
 #[derive(Clone)]
 pub struct Safety {
     cx: CheckContext,
-    /// S1: the first block each height was persisted with by an honest node.
-    first: BTreeMap<u32, (Rc<Block>, NodeId)>,
-    /// Every distinct block an honest node persisted at each height.
-    forks: BTreeMap<u32, Vec<Rc<Block>>>,
-    /// S2/S3: per node, height → the block it persisted there.
-    chains: Vec<BTreeMap<u32, Rc<Block>>>,
-    /// S3: the block tree over all honest replicas (ids index `tree_blocks`).
-    tree: DiGraphMap<u32, ()>,
+    /// S1–S4: per height, what honest nodes persisted and signed there.
+    heights: BTreeMap<u32, AtHeight>,
+    /// S3: the block tree over all honest replicas: an id per distinct block …
     tree_ids: BTreeMap<Hash32, u32>,
+    /// … and, per id, whether it already has a child (the tree must be a single path).
+    has_child: Vec<bool>,
     /// S3: blocks whose certificate was already judged (each distinct block once).
     judged: BTreeSet<Hash32>,
-    /// S4: per (node, height), the block it signed a Commit for.
-    signed: BTreeMap<(NodeId, u32), Hash32>,
     /// S6 results, one per forked height.
     pub accountability: Vec<Accountability>,
     /// S5: the checkers' own model of which set the chain assigns to every height.
@@ -73,19 +73,14 @@ pub struct Safety {
 
 impl Safety {
     pub fn new(cx: CheckContext) -> Safety {
-        let mut tree = DiGraphMap::new();
-        tree.add_node(0);
         let tree_ids = BTreeMap::from([(cx.genesis, 0)]);
         let model = ScheduleModel::new(cx.schedule.clone(), cx.genesis);
         let mut safety = Safety {
             model,
-            chains: vec![BTreeMap::new(); cx.honest.len()],
             cx,
-            first: BTreeMap::new(),
-            forks: BTreeMap::new(),
-            tree,
+            heights: BTreeMap::new(),
             tree_ids,
-            signed: BTreeMap::new(),
+            has_child: vec![false],
             judged: BTreeSet::new(),
             accountability: Vec::new(),
         };
@@ -126,6 +121,11 @@ impl Safety {
                 if let Some(h) = self.cx.honest.get_mut(node.idx()) {
                     *h = false;
                 }
+                // Heights waiting only for this node are finished now.
+                let open: Vec<u32> = self.heights.iter().filter(|(_, a)| a.open.is_some()).map(|(h, _)| *h).collect();
+                for h in open {
+                    self.close_if_finished(h);
+                }
                 Vec::new()
             }
             Ev::Persist { node, block } if self.honest(*node) => self.on_persist(*node, block),
@@ -141,7 +141,29 @@ impl Safety {
         if height == 1 {
             return Some(self.cx.schedule.genesis.clone());
         }
-        self.chains[node.idx()].get(&(height - 1)).map(|b| b.next_validators.clone())
+        self.persisted(node, height - 1).map(|k| k.next_validators.clone())
+    }
+
+    /// What `node` persisted at `height`, if it did.
+    fn persisted(&self, node: NodeId, height: u32) -> Option<&Kept> {
+        self.heights.get(&height)?.persisted(node)
+    }
+
+    /// Drops the whole blocks of `height` once every honest node has persisted it.
+    fn close_if_finished(&mut self, height: u32) {
+        let honest = &self.cx.honest;
+        if let Some(at) = self.heights.get_mut(&height)
+            && at.open.is_some()
+            && honest.iter().enumerate().all(|(i, &h)| !h || at.persisted(NodeId(i as u32)).is_some())
+        {
+            at.open = None;
+        }
+    }
+
+    /// The record of `height`, created empty.
+    fn at(&mut self, height: u32) -> &mut AtHeight {
+        let n = self.cx.honest.len();
+        self.heights.entry(height).or_insert_with(|| AtHeight::new(n))
     }
 
     /// The quorum a block at `height` needs, given the sets of `height` and of the height
@@ -224,7 +246,7 @@ impl Safety {
         let h = block.height();
 
         // S2: a height this node already persisted is never replaced.
-        if let Some(prev) = self.chains[node.idx()].get(&h) {
+        if let Some(prev) = self.persisted(node, h) {
             if prev.hash != block.hash {
                 found.push(Found {
                     id: InvariantId::S2,
@@ -251,7 +273,10 @@ impl Safety {
                 format!("{} persisted height {h} without height {}", self.name(node), h - 1),
             )),
             Some(set) => {
-                let parent = if h == 1 { self.cx.genesis } else { self.chains[node.idx()][&(h - 1)].hash };
+                let parent = match self.persisted(node, h - 1) {
+                    Some(k) if h > 1 => k.hash,
+                    _ => self.cx.genesis,
+                };
                 if block.header.prev_hash != parent {
                     found.push(Found::about(
                         InvariantId::S3,
@@ -283,24 +308,24 @@ impl Safety {
             }
         }
         found.extend(self.add_to_tree(node, block));
-        // Replicas assemble their own copies of a block; keep one allocation when they are
-        // equal (their certificates often differ: each node takes the first M Commits it
-        // received).
-        let kept = match self.first.get(&h) {
-            Some((b, _)) if **b == **block => b.clone(),
-            _ => block.clone(),
-        };
-        self.chains[node.idx()].insert(h, kept);
+        // Replicas assemble their own copies of a block (their certificates often differ:
+        // each node takes the first M Commits it received); later checks need only its hash
+        // and the set it names, kept once per distinct pair.
+        let at = self.at(h);
+        at.set_persisted(node, Kept { hash: block.hash, next_validators: block.next_validators.clone() });
 
         // S1: one block per height across honest replicas.
-        match self.first.get(&h) {
+        let first = at.open.as_ref().map(|o| (o.forks[0].clone(), o.first_node));
+        match first {
             None => {
-                self.first.insert(h, (block.clone(), node));
-                self.forks.insert(h, vec![block.clone()]);
+                at.open = Some(Box::new(Open { first_node: node, forks: vec![block.clone()] }));
             }
             Some((b, other)) if b.hash != block.hash => {
-                let (first_block, other) = (b.clone(), *other);
-                let known = self.forks.entry(h).or_default();
+                let (first_block, other) = (b, other);
+                let Some(open) = self.heights.get_mut(&h).and_then(|a| a.open.as_mut()) else {
+                    unreachable!("height {h} is open: it was read above")
+                };
+                let known = &mut open.forks;
                 let new_branch = !known.iter().any(|x| x.hash == block.hash);
                 if new_branch {
                     // Where the branches part: a sibling (same parent) is judged here; a
@@ -360,14 +385,16 @@ impl Safety {
             }
             Some(_) => {}
         }
+        self.close_if_finished(h);
         found
     }
 
     /// The first honest node that persisted `block` (falling back to `default`).
     fn finaliser(&self, block: &Block, default: NodeId) -> NodeId {
-        (0..self.chains.len())
-            .find(|&i| self.chains[i].get(&block.height()).is_some_and(|b| b.hash == block.hash))
-            .map_or(default, |i| NodeId(i as u32))
+        (0..self.cx.honest.len() as u32)
+            .map(NodeId)
+            .find(|&n| self.persisted(n, block.height()).is_some_and(|k| k.hash == block.hash))
+            .unwrap_or(default)
     }
 
     /// S3's single-path rule: every block has one parent and no block two children.
@@ -377,7 +404,7 @@ impl Safety {
         }
         let id = self.tree_ids.len() as u32;
         self.tree_ids.insert(block.hash, id);
-        self.tree.add_node(id);
+        self.has_child.push(false);
         let Some(&parent) = self.tree_ids.get(&block.header.prev_hash) else {
             return vec![Found::about(
                 InvariantId::S3,
@@ -386,9 +413,8 @@ impl Safety {
                 format!("block {} has no known parent", block.hash),
             )];
         };
-        let siblings = self.tree.neighbors_directed(parent, petgraph::Direction::Outgoing).count();
-        self.tree.add_edge(parent, id, ());
-        if siblings > 0 {
+        let siblings = std::mem::replace(&mut self.has_child[parent as usize], true);
+        if siblings {
             return vec![Found::about(
                 InvariantId::S3,
                 node,
@@ -444,24 +470,121 @@ impl Safety {
     }
 
     fn on_commit_signed(&mut self, node: NodeId, height: u32, block: Hash32) -> Vec<Found> {
-        match self.signed.get(&(node, height)) {
+        let at = self.at(height);
+        match at.signed(node) {
             None => {
-                self.signed.insert((node, height), block);
+                at.set_signed(node, block);
                 Vec::new()
             }
-            Some(prev) if *prev != block => vec![Found {
+            Some(prev) if prev != block => vec![Found {
                 id: InvariantId::S4,
                 height,
                 nodes: vec![node],
-                blocks: vec![*prev, block],
+                blocks: vec![prev, block],
                 detail: format!("{} signed Commit for {prev} and for {block} at height {height}", self.name(node)),
             }],
             Some(_) => Vec::new(),
         }
     }
+}
 
-    /// The first block persisted at each height, with its finaliser (for reports).
-    pub fn canonical(&self) -> impl Iterator<Item = (&u32, &(Rc<Block>, NodeId))> {
-        self.first.iter()
+/// What a later check needs of a block an honest node persisted: S2 compares hashes, S3
+/// links to the parent's hash and takes the set it names for the next height.
+#[derive(Clone, Debug, PartialEq)]
+struct Kept {
+    hash: Hash32,
+    next_validators: Rc<ValidatorSet>,
+}
+
+/// The blocks of a height some honest node has not persisted yet: S1 and S6 compare a new
+/// block's parent and certificate with them.
+#[derive(Clone)]
+struct Open {
+    /// The first honest node that persisted a block here (S1's reference).
+    first_node: NodeId,
+    /// Every distinct block (by hash) an honest node persisted here, the first one first.
+    forks: Vec<Rc<Block>>,
+}
+
+/// One height: the distinct blocks persisted and signed there, and per node which.
+#[derive(Clone)]
+struct AtHeight {
+    kept: Few<Kept>,
+    /// S4: the distinct blocks honest nodes signed a Commit for.
+    signed: Few<Hash32>,
+    /// Per node: 1 + the index into `kept` and into `signed` (0: none).
+    by_node: Box<[(u16, u16)]>,
+    /// Until every honest node has persisted this height.
+    open: Option<Box<Open>>,
+}
+
+impl AtHeight {
+    fn new(n: usize) -> AtHeight {
+        AtHeight { kept: Few::None, signed: Few::None, by_node: vec![(0, 0); n].into_boxed_slice(), open: None }
+    }
+
+    fn persisted(&self, node: NodeId) -> Option<&Kept> {
+        let i = self.by_node.get(node.idx())?.0;
+        i.checked_sub(1).map(|i| self.kept.get(i as usize))
+    }
+
+    fn set_persisted(&mut self, node: NodeId, k: Kept) {
+        let i = self.kept.index_of(k);
+        if let Some(slot) = self.by_node.get_mut(node.idx()) {
+            slot.0 = i + 1;
+        }
+    }
+
+    fn signed(&self, node: NodeId) -> Option<Hash32> {
+        let i = self.by_node.get(node.idx())?.1;
+        i.checked_sub(1).map(|i| *self.signed.get(i as usize))
+    }
+
+    fn set_signed(&mut self, node: NodeId, block: Hash32) {
+        let i = self.signed.index_of(block);
+        if let Some(slot) = self.by_node.get_mut(node.idx()) {
+            slot.1 = i + 1;
+        }
+    }
+}
+
+/// A short list of distinct values stored inline while it holds one (nearly always).
+#[derive(Clone)]
+enum Few<T> {
+    None,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: PartialEq> Few<T> {
+    fn get(&self, i: usize) -> &T {
+        match self {
+            Few::One(x) if i == 0 => x,
+            Few::Many(v) => &v[i],
+            _ => panic!("index {i} out of a short list"),
+        }
+    }
+
+    /// The index of `x`, added if new.
+    fn index_of(&mut self, x: T) -> u16 {
+        match self {
+            Few::None => {
+                *self = Few::One(x);
+                0
+            }
+            Few::One(y) if *y == x => 0,
+            Few::One(_) => {
+                let Few::One(y) = std::mem::replace(self, Few::None) else { unreachable!() };
+                *self = Few::Many(vec![y, x]);
+                1
+            }
+            Few::Many(v) => match v.iter().position(|y| *y == x) {
+                Some(i) => i as u16,
+                None => {
+                    v.push(x);
+                    (v.len() - 1) as u16
+                }
+            },
+        }
     }
 }

@@ -22,11 +22,18 @@ th{background:#f4f4f4}.ok{color:#1a7f37;font-weight:bold}.bad{color:#c62828;font
 pre{background:#f8f8f8;padding:8px;font-size:12px;overflow-x:auto}";
 
 fn page(title: &str, body: &str) -> String {
+    format!("{}{body}{PAGE_END}", page_start(title))
+}
+
+/// What comes before a page's body.
+fn page_start(title: &str) -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         esc(title)
     )
 }
+
+const PAGE_END: &str = "</body>\n</html>\n";
 
 /// An SVG to embed inline (without an XML declaration, which HTML does not allow).
 fn inline_svg(svg: &str) -> &str {
@@ -38,8 +45,11 @@ fn inline_svg(svg: &str) -> &str {
 
 /// The page of one run. `figures` are (heading, SVG) pairs shown in order;
 /// `sequence` is the message-sequence chart (heading, SVG), shown in a scrolling box.
-pub fn run_page(r: &Report, figures: &[(String, String)], sequence: Option<&(String, String)>) -> String {
-    let mut b = String::new();
+pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &str)>) -> String {
+    // Room for the figures up front: a long run's page is megabytes, and growing by
+    // doubling would hold up to twice that.
+    let svgs: usize = figures.iter().chain(sequence.iter()).map(|(_, svg)| svg.len()).sum();
+    let mut b = String::with_capacity(svgs + 64 * 1024);
     let ok = r.outcome.as_expected;
     let _ = writeln!(b, "<h1>{} — seed {}</h1>", esc(&r.scenario), r.seed);
     if !r.config.description.is_empty() {
@@ -189,7 +199,12 @@ pub fn run_page(r: &Report, figures: &[(String, String)], sequence: Option<&(Str
     b.push_str("<h2>Summary as printed</h2>\n<pre>");
     b.push_str(&esc(&super::summary::render(r, None)));
     b.push_str("</pre>\n");
-    page(&format!("{} seed {}", r.scenario, r.seed), &b)
+    // The page around the body in place: a long run's page is megabytes.
+    let start = page_start(&format!("{} seed {}", r.scenario, r.seed));
+    b.reserve(start.len() + PAGE_END.len());
+    b.insert_str(0, &start);
+    b.push_str(PAGE_END);
+    b
 }
 
 /// One run of a batch.

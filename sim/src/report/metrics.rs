@@ -42,7 +42,9 @@ pub struct Metrics {
     pub rejected: BTreeMap<(MsgKind, RejectReason), u64>,
     pub heights: Vec<u32>,
     pub finals: BTreeMap<u32, Final>,
-    proposed: BTreeMap<Hash32, SimTime>,
+    /// When each block was first proposed, by (height, hash); heights up to the last
+    /// finalised one are dropped (a height is finalised once).
+    proposed: BTreeMap<(u32, Hash32), SimTime>,
     /// Last time an honest replica persisted a block or entered a new view (None: never).
     pub last_progress: Option<SimTime>,
     /// Per node, the last time its timer fired (None: never).
@@ -53,7 +55,8 @@ pub struct Metrics {
     pub crashes: u64,
     pub commits_signed: u64,
     /// Per height (the height a message is about): messages sent and bytes, by type.
-    pub per_height_kinds: BTreeMap<u32, [(u64, u64); MsgKind::ALL.len()]>,
+    /// (Boxed: a map node then holds eleven small entries, not eleven 176-byte arrays.)
+    pub per_height_kinds: BTreeMap<u32, Box<[(u64, u64); MsgKind::ALL.len()]>>,
     /// Transactions seen by some node and not yet in a finalised block: when the first
     /// node received each (the nearest the simulator has to its submission).
     tx_first_seen: BTreeMap<TxId, SimTime>,
@@ -102,7 +105,8 @@ impl Observer for Metrics {
                 let k = &mut self.kinds[meta.kind.index()];
                 k.sent += 1;
                 k.bytes += meta.size as u64;
-                let per = self.per_height_kinds.entry(meta.height).or_insert([(0, 0); MsgKind::ALL.len()]);
+                let per =
+                    self.per_height_kinds.entry(meta.height).or_insert_with(|| Box::new([(0, 0); MsgKind::ALL.len()]));
                 per[meta.kind.index()].0 += 1;
                 per[meta.kind.index()].1 += meta.size as u64;
             }
@@ -142,7 +146,12 @@ impl Observer for Metrics {
                             self.tx_confirm_us.push(rec.time.since(seen));
                         }
                     }
-                    let proposed = self.proposed.get(&block.hash).copied();
+                    let proposed = self.proposed.get(&(h, block.hash)).copied();
+                    if !self.finals.contains_key(&h) {
+                        // An honest node persists heights in order: every lower height is
+                        // final already, so no later lookup needs a proposal up to `h`.
+                        self.proposed = self.proposed.split_off(&(h + 1, Hash32::ZERO));
+                    }
                     self.finals.entry(h).or_insert(Final {
                         time: rec.time,
                         view: block.view,
@@ -162,8 +171,8 @@ impl Observer for Metrics {
                         }
                     }
                 }
-                Note::Proposed { block, .. } => {
-                    self.proposed.entry(*block).or_insert(rec.time);
+                Note::Proposed { block, height, .. } => {
+                    self.proposed.entry((*height, *block)).or_insert(rec.time);
                 }
                 Note::Rejected { kind, reason } => *self.rejected.entry((*kind, *reason)).or_insert(0) += 1,
                 Note::CommitSigned { .. } => self.commits_signed += 1,

@@ -13,6 +13,7 @@
 //! certificate along the way.
 
 use super::DbftReplica;
+use super::chain::Chain;
 use super::message::Wire;
 use crate::protocol::block::{Block, Quorum, TxId, verify_certificate};
 use crate::protocol::txset::TxSet;
@@ -28,8 +29,8 @@ const MAX_ORPHANS: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ledger {
-    /// Persisted blocks; `chain[h]` is height h, `chain[0]` the genesis block.
-    pub chain: Vec<Rc<Block>>,
+    /// Persisted blocks from the genesis block (height 0) to the tip.
+    pub chain: Chain,
     /// Transactions known to this node and not yet on chain.
     pub mempool: BTreeSet<TxId>,
     /// Transactions on chain, as runs of consecutive ids (stays small however long the chain).
@@ -44,7 +45,7 @@ impl Ledger {
     /// set, the hand-off rule, the change book).
     pub fn new(genesis: Rc<Block>, custody: Custody) -> Ledger {
         Ledger {
-            chain: vec![genesis],
+            chain: Chain::new(genesis),
             mempool: BTreeSet::new(),
             on_chain: TxSet::new(),
             orphans: BTreeMap::new(),
@@ -63,8 +64,7 @@ impl Ledger {
     }
 
     pub fn tip(&self) -> &Rc<Block> {
-        // The chain always holds at least the genesis block.
-        &self.chain[self.chain.len() - 1]
+        self.chain.tip()
     }
 
     pub fn height(&self) -> u32 {
@@ -216,8 +216,9 @@ impl DbftReplica {
         }
         let end = tip.min(start.saturating_add(SYNC_BATCH - 1));
         for h in start..=end {
-            let b = self.ledger.chain[h as usize].clone();
-            cx.send(from, Rc::new(Wire::Block(b)));
+            if let Some(b) = self.ledger.chain.get(h as usize) {
+                cx.send(from, Rc::new(Wire::Block(b)));
+            }
         }
     }
 }

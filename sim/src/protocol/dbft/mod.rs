@@ -23,6 +23,7 @@
 //! witness scripts (a certificate is a list of signatures) and the wall clock (the
 //! PrepareRequest nonce is derived from the proposer's key, height, view and local time).
 
+pub mod chain;
 pub mod change_view;
 pub mod commit;
 pub mod context;
@@ -479,7 +480,8 @@ impl Replica for DbftReplica {
     }
 
     fn after_crash(&self, amnesia: bool) -> Self {
-        let mut r = DbftReplica::new(self.node, self.key.clone(), self.opts.clone(), self.ledger.chain[0].clone());
+        let mut r =
+            DbftReplica::new(self.node, self.key.clone(), self.opts.clone(), self.ledger.chain.genesis().clone());
         r.ledger = self.ledger.after_crash();
         r.ctx = Self::fresh_context(&r.ledger, r.key.as_ref(), None);
         r.saved = if amnesia { None } else { self.saved.clone() };

@@ -106,8 +106,10 @@ pub struct ViolationData {
 impl RunData {
     /// The plot data of a report just built.
     pub fn of(r: &super::Report) -> Result<RunData, String> {
-        let v = serde_json::to_value(r).map_err(|e| e.to_string())?;
-        RunData::from_value(v)
+        // Through the JSON text, not a `Value` tree: a long run's tree is tens of megabytes.
+        let text = serde_json::to_string(r).map_err(|e| e.to_string())?;
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        serde_path_to_error::deserialize(de).map_err(|e| format!("{}: {}", e.path(), e.inner()))
     }
 
     /// The plot data of a parsed `report.json`.

@@ -10,8 +10,11 @@
 //! 15-second timeout and a 2-millisecond hop both stay readable; the left margin gives the
 //! virtual time of the rows.
 //!
-//! [`Recorder`] observes the run and keeps a compact copy of the events these charts
-//! need (at most [`Recorder::LIMIT`]).
+//! [`Recorder`] observes the run and keeps what these charts need: the node-level events
+//! the timeline draws (views entered, proposals, Commits signed, blocks persisted, crashes
+//! and restarts) for the whole run, 16 bytes each, and every event — messages included —
+//! for a bounded part of it (see [`Lane`]), since the sequence chart draws one window of
+//! heights.
 
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
@@ -44,24 +47,168 @@ pub struct Item {
     pub what: What,
 }
 
-/// Keeps the events the sequence chart and the timeline draw.
+/// A node-level event of the timeline, compact (16 bytes): kept for the whole run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeItem {
+    pub time: SimTime,
+    pub height: u32,
+    pub node: u16,
+    pub kind: NodeKind,
+    pub view: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    Persist,
+    ViewChanged,
+    Proposed,
+    CommitSigned,
+    Crash,
+    Restart,
+}
+
+impl NodeItem {
+    fn of(item: &Item) -> Option<NodeItem> {
+        let (kind, height, view) = match item.what {
+            What::Persist { height, view } => (NodeKind::Persist, height, view),
+            What::ViewChanged { height, view } => (NodeKind::ViewChanged, height, view),
+            What::Proposed { height, view } => (NodeKind::Proposed, height, view),
+            What::CommitSigned { height, view } => (NodeKind::CommitSigned, height, view),
+            What::Crash => (NodeKind::Crash, 0, 0),
+            What::Restart => (NodeKind::Restart, 0, 0),
+            _ => return None,
+        };
+        Some(NodeItem { time: item.time, height, node: u16::try_from(item.node).ok()?, kind, view })
+    }
+}
+
+/// Every event of a bounded part of the run: the first [`Lane::KEEP`] events; the most
+/// recent `KEEP` before the chart's window may start (a ring, so a window late in a long
+/// run is there at the end); and, once it may start, `KEEP` more. The window may start at
+/// the first persistence of the height before the one asked for with `--sequence-heights`
+/// or, by default, at the first view change (the default window is the first height with a
+/// view change, a violation or the stall). A run of fewer than `KEEP` events keeps them all,
+/// so its charts are exactly those of the whole run.
 #[derive(Default)]
-pub struct Recorder {
-    pub items: Vec<Item>,
-    /// True when the run had more events than [`Recorder::LIMIT`] (the rest are not kept).
+pub struct Lane {
+    head: Vec<Item>,
+    ring: std::collections::VecDeque<Item>,
+    /// Events were dropped between `head` and `ring`.
+    pub gap: bool,
+    /// The window may have started: the ring keeps what it has and takes `KEEP` more.
+    frozen: bool,
+    /// Events after the frozen ring filled up were not kept.
     pub truncated: bool,
 }
 
+impl Lane {
+    pub const KEEP: usize = 20_000;
+
+    fn push(&mut self, item: Item) {
+        // Capacity reserved exactly: growing by doubling would hold up to twice `KEEP`.
+        if self.head.len() < Self::KEEP {
+            if self.head.len() == self.head.capacity() {
+                self.head.reserve_exact((2 * self.head.len()).clamp(64, Self::KEEP) - self.head.len());
+            }
+            self.head.push(item);
+        } else if !self.frozen {
+            if self.ring.len() == Self::KEEP {
+                self.ring.pop_front();
+                self.gap = true;
+            } else if self.ring.len() == self.ring.capacity() {
+                self.ring.reserve_exact((2 * self.ring.len()).clamp(64, Self::KEEP) - self.ring.len());
+            }
+            self.ring.push_back(item);
+        } else if self.ring.len() < 2 * Self::KEEP {
+            if self.ring.len() == self.ring.capacity() {
+                self.ring.reserve_exact((2 * self.ring.len()).clamp(64, 2 * Self::KEEP) - self.ring.len());
+            }
+            self.ring.push_back(item);
+        } else {
+            self.truncated = true;
+        }
+    }
+
+    /// The kept events in event order.
+    pub fn items(&self) -> impl Iterator<Item = &Item> + Clone {
+        self.head.iter().chain(self.ring.iter())
+    }
+
+    /// Whether every event in `[t0, t1]` was kept.
+    pub fn covers(&self, (t0, t1): (SimTime, SimTime)) -> bool {
+        if !self.gap && !self.truncated {
+            return true;
+        }
+        // Strictly before the last kept event: events at that very instant may be missing.
+        let before = |last: Option<&Item>| last.is_some_and(|i| t1 < i.time);
+        // From the start: the head, and the ring too when nothing was dropped between them.
+        let from_start =
+            if self.gap { before(self.head.last()) } else { before(self.ring.back().or(self.head.last())) };
+        let in_ring =
+            self.gap && self.ring.front().is_some_and(|i| i.time < t0) && (!self.truncated || before(self.ring.back()));
+        from_start || in_ring
+    }
+}
+
+/// Keeps the events the sequence chart and the timeline draw.
+#[derive(Default)]
+pub struct Recorder {
+    /// The timeline's events, for the whole run (once there are more than [`THIN_ABOVE`],
+    /// the timeline is thinned, and a node entering view 0 while in view 0 — every new
+    /// height — adds nothing to it and is not kept).
+    pub nodes: Vec<NodeItem>,
+    /// Per node: up, and the view it is in (as the timeline draws it).
+    lanes: Vec<(bool, u8)>,
+    /// Every event, for a bounded part of the run.
+    pub lane: Lane,
+    /// The heights the sequence chart will show, when known before the run.
+    pub heights: Option<(u32, u32)>,
+}
+
 impl Recorder {
-    pub const LIMIT: usize = 2_000_000;
+    pub fn new(heights: Option<(u32, u32)>) -> Recorder {
+        Recorder { heights, ..Recorder::default() }
+    }
+
+    fn keep_node_item(&mut self, n: NodeItem) {
+        let i = n.node as usize;
+        if self.lanes.len() <= i {
+            self.lanes.resize(i + 1, (true, 0));
+        }
+        let state = &mut self.lanes[i];
+        let next = match n.kind {
+            NodeKind::ViewChanged => (true, n.view),
+            NodeKind::Crash => (false, state.1),
+            NodeKind::Restart => (true, 0),
+            _ => *state,
+        };
+        let redundant = n.kind == NodeKind::ViewChanged && n.view == 0 && next == *state;
+        *state = next;
+        if redundant && self.nodes.len() > THIN_ABOVE {
+            return;
+        }
+        // Grow by a quarter, not by doubling: this list is the recorder's largest.
+        if self.nodes.len() == self.nodes.capacity() {
+            self.nodes.reserve_exact((self.nodes.len() / 4).max(1024));
+        }
+        self.nodes.push(n);
+    }
+
+    /// Freezes the lane's ring when the chart's window may start here.
+    fn window_may_start(&mut self, item: &Item) {
+        let starts = match (self.heights, &item.what) {
+            (Some((a, _)), What::Persist { height, .. }) => height + 1 >= a,
+            (None, What::ViewChanged { view, .. }) => *view > 0,
+            _ => false,
+        };
+        if starts {
+            self.lane.frozen = true;
+        }
+    }
 }
 
 impl Observer for Recorder {
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
-        if self.items.len() >= Self::LIMIT {
-            self.truncated = true;
-            return None;
-        }
         let (node, what) = match &rec.ev {
             Ev::Send { id, from, to, meta, .. } => (
                 from.0,
@@ -87,7 +234,14 @@ impl Observer for Recorder {
             ),
             _ => return None,
         };
-        self.items.push(Item { time: rec.time, node, what });
+        let item = Item { time: rec.time, node, what };
+        if let Some(n) = NodeItem::of(&item) {
+            self.keep_node_item(n);
+        }
+        if !self.lane.frozen {
+            self.window_may_start(&item);
+        }
+        self.lane.push(item);
         None
     }
 }
@@ -95,9 +249,8 @@ impl Observer for Recorder {
 /// The time window of heights `from..=to`: from the first persistence of `from - 1` (the
 /// start for height 1) to the last persistence of `to` by any node (the end of the run if
 /// no node persisted it).
-pub fn window_of(items: &[Item], (from, to): (u32, u32), end: SimTime) -> (SimTime, SimTime) {
-    let persisted =
-        |h: u32| items.iter().filter(move |i| matches!(i.what, What::Persist { height, .. } if height == h));
+pub fn window_of(items: &[NodeItem], (from, to): (u32, u32), end: SimTime) -> (SimTime, SimTime) {
+    let persisted = |h: u32| items.iter().filter(move |i| i.kind == NodeKind::Persist && i.height == h);
     let t0 = if from <= 1 { SimTime::ZERO } else { persisted(from - 1).map(|i| i.time).min().unwrap_or(SimTime::ZERO) };
     let t1 = persisted(to).map(|i| i.time).max().unwrap_or(end);
     (t0, t1.max(t0))
@@ -140,13 +293,17 @@ fn esc(s: &str) -> String {
 pub const MAX_EVENTS: usize = 1500;
 
 /// The message-sequence chart of the events in `[t0, t1]`.
-pub fn sequence_svg(title: &str, names: &[String], items: &[Item], (t0, t1): (SimTime, SimTime)) -> String {
-    let all: Vec<&Item> = items.iter().filter(|i| i.time >= t0 && i.time <= t1).collect();
+pub fn sequence_svg<'a>(
+    title: &str,
+    names: &[String],
+    items: impl Iterator<Item = &'a Item> + Clone,
+    (t0, t1): (SimTime, SimTime),
+) -> String {
+    let all: Vec<&Item> = items.clone().filter(|i| i.time >= t0 && i.time <= t1).collect();
     let truncated = all.len() > MAX_EVENTS;
     let shown: Vec<&Item> = all.into_iter().take(MAX_EVENTS).collect();
     // Send records by id, for arrows (a send before the window still draws its arrow).
     let sends: BTreeMap<u64, &Item> = items
-        .iter()
         .filter(|i| i.time <= t1)
         .filter_map(|i| match i.what {
             What::Send { id, .. } => Some((id, i)),
@@ -408,9 +565,15 @@ fn names_of(names: &[String], n: u32) -> &str {
     names.get(n as usize).map_or("?", |s| s.as_str())
 }
 
+/// Above this many events the timeline draws a long run thinned: consecutive stretches of
+/// one view as one bar, and at most one mark of each kind per pixel and node (the picture
+/// is the same; tooltips name the first event of each pixel). Below, every event is drawn.
+pub const THIN_ABOVE: usize = 20_000;
+
 /// Per node, over the whole run: a bar coloured by the view the node is in (restarting at
 /// each height), with proposals, Commits and persisted blocks marked, and down time grey.
-pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime) -> String {
+pub fn timeline_svg(title: &str, names: &[String], items: &[NodeItem], end: SimTime) -> String {
+    let thin = items.len() > THIN_ABOVE;
     let left = 80.0;
     let plot_w = 900.0;
     let lane_h = 34.0;
@@ -421,7 +584,7 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime)
     let height = top + lane_h * names.len() as f64 + 70.0;
     const VIEW: [&str; 5] = ["#d9d9d9", "#ffbb78", "#c5b0d5", "#ff9896", "#9edae5"];
     // One pass over the run's events, grouped by node (a run of 100 nodes has millions).
-    let mut by_node: Vec<Vec<&Item>> = vec![Vec::new(); names.len()];
+    let mut by_node: Vec<Vec<&NodeItem>> = vec![Vec::new(); names.len()];
     for i in items {
         if let Some(v) = by_node.get_mut(i.node as usize) {
             v.push(i);
@@ -434,6 +597,13 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime)
     );
     let _ =
         write!(s, r#"<text x="{:.0}" y="26" font-size="18" text-anchor="middle">{}</text>"#, width / 2.0, esc(title));
+    if thin {
+        let _ = write!(
+            s,
+            r##"<text x="{:.0}" y="46" text-anchor="middle" fill="#555">a long run: stretches of one view drawn as one bar, at most one mark of a kind per pixel</text>"##,
+            width / 2.0
+        );
+    }
     for (n, name) in names.iter().enumerate() {
         let y = top + lane_h * n as f64;
         let _ = write!(
@@ -449,13 +619,16 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime)
         let mut up = true;
         let mut segs: Vec<(SimTime, SimTime, Option<u8>)> = Vec::new();
         for i in by_node[n].iter() {
-            let next = match i.what {
-                What::ViewChanged { view: v, .. } => Some((true, v)),
-                What::Crash => Some((false, view)),
-                What::Restart => Some((true, 0)),
+            let next = match i.kind {
+                NodeKind::ViewChanged => Some((true, i.view)),
+                NodeKind::Crash => Some((false, view)),
+                NodeKind::Restart => Some((true, 0)),
                 _ => None,
             };
             if let Some((u, v)) = next {
+                if thin && (u, v) == (up, view) {
+                    continue;
+                }
                 segs.push((seg_start, i.time, up.then_some(view)));
                 seg_start = i.time;
                 view = v;
@@ -478,10 +651,26 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime)
                 v.map_or("down".to_string(), |v| format!("view {v}"))
             );
         }
+        // The last pixel each kind of mark was drawn at (thinned runs).
+        let mut drawn: [Option<i64>; 3] = [None; 3];
         for i in by_node[n].iter() {
             let x = x_of(i.time);
-            match i.what {
-                What::Persist { height, .. } => {
+            let slot = match i.kind {
+                NodeKind::Persist => 0,
+                NodeKind::CommitSigned => 1,
+                NodeKind::Proposed => 2,
+                _ => continue,
+            };
+            if thin {
+                let px = x.round() as i64;
+                if drawn[slot] == Some(px) {
+                    continue;
+                }
+                drawn[slot] = Some(px);
+            }
+            let (height, view) = (i.height, i.view);
+            match i.kind {
+                NodeKind::Persist => {
                     let _ = write!(
                         s,
                         r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#2ca02c" stroke-width="2"><title>h{height} persisted</title></line>"##,
@@ -489,14 +678,14 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[Item], end: SimTime)
                         y + lane_h - 2.0
                     );
                 }
-                What::CommitSigned { height, view } => {
+                NodeKind::CommitSigned => {
                     let _ = write!(
                         s,
                         r##"<circle cx="{x:.1}" cy="{:.1}" r="3" fill="#d62728"><title>Commit signed h{height} v{view}</title></circle>"##,
                         y + lane_h / 2.0
                     );
                 }
-                What::Proposed { height, view } => {
+                NodeKind::Proposed => {
                     let _ = write!(
                         s,
                         r##"<path d="M {:.1} {:.1} l 4 -7 l 4 7 z" fill="#1f77b4"><title>proposed h{height} v{view}</title></path>"##,
@@ -585,4 +774,128 @@ fn nice_step(raw: f64) -> f64 {
         10.0
     };
     nice * p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timer(t: u64) -> Item {
+        Item { time: SimTime(t), node: 0, what: What::Timer }
+    }
+
+    #[test]
+    fn a_short_run_keeps_every_event_and_a_long_one_its_start_and_its_end() {
+        let k = Lane::KEEP as u64;
+        let mut lane = Lane::default();
+        (0..k).for_each(|t| lane.push(timer(t)));
+        assert!(!lane.gap && lane.covers((SimTime(0), SimTime(k))));
+        // Twice as many more: the first KEEP stay, then the last KEEP.
+        (k..3 * k).for_each(|t| lane.push(timer(t)));
+        let times: Vec<u64> = lane.items().map(|i| i.time.0).collect();
+        assert_eq!(times.len(), 2 * Lane::KEEP);
+        assert_eq!(
+            (times[0], times[Lane::KEEP - 1], times[Lane::KEEP], times[times.len() - 1]),
+            (0, k - 1, 2 * k, 3 * k - 1)
+        );
+        assert!(lane.gap);
+        assert!(lane.covers((SimTime(10), SimTime(k - 2))), "inside the head");
+        assert!(!lane.covers((SimTime(10), SimTime(k + 5))), "across the gap");
+        assert!(lane.covers((SimTime(2 * k + 1), SimTime(5 * k))), "the end of the run");
+        assert!(!lane.covers((SimTime(2 * k), SimTime(5 * k))), "the ring's first instant may be partial");
+    }
+
+    #[test]
+    fn freezing_keeps_the_ring_and_k_more_then_stops() {
+        let k = Lane::KEEP as u64;
+        let mut lane = Lane::default();
+        (0..2 * k).for_each(|t| lane.push(timer(t)));
+        lane.frozen = true;
+        (2 * k..5 * k).for_each(|t| lane.push(timer(t)));
+        assert!(lane.truncated);
+        let last = lane.items().last().map(|i| i.time.0);
+        assert_eq!(last, Some(3 * k - 1), "KEEP before the freeze and KEEP after");
+        assert!(lane.covers((SimTime(k + 1), SimTime(3 * k - 2))));
+        assert!(!lane.covers((SimTime(k + 1), SimTime(3 * k))), "past the end of what was kept");
+    }
+
+    #[test]
+    fn the_window_freezes_at_the_first_view_change_or_before_the_heights_asked_for() {
+        let persist = |h| Item { time: SimTime(h as u64), node: 1, what: What::Persist { height: h, view: 0 } };
+        let mut r = Recorder::new(Some((5, 6)));
+        r.window_may_start(&persist(3));
+        assert!(!r.lane.frozen);
+        r.window_may_start(&persist(4));
+        assert!(r.lane.frozen, "height 5's window starts when height 4 is first persisted");
+        let mut r = Recorder::new(None);
+        r.window_may_start(&Item { time: SimTime(1), node: 0, what: What::ViewChanged { height: 2, view: 0 } });
+        assert!(!r.lane.frozen, "view 0 starts every height");
+        r.window_may_start(&Item { time: SimTime(2), node: 0, what: What::ViewChanged { height: 2, view: 1 } });
+        assert!(r.lane.frozen);
+    }
+
+    #[test]
+    fn a_long_timeline_is_thinned_to_a_mark_per_pixel() {
+        let names = vec!["R0".to_string()];
+        let item = |t: u64, height: u32, kind| NodeItem { time: SimTime(t), height, node: 0, kind, view: 0 };
+        let run = |n: u32| -> Vec<NodeItem> {
+            (1..=n)
+                .flat_map(|h| {
+                    let t = h as u64 * 1000;
+                    [item(t, h, NodeKind::ViewChanged), item(t + 10, h, NodeKind::Persist)]
+                })
+                .collect()
+        };
+        let count = |svg: &str, what: &str| svg.matches(what).count();
+        let short = run(100);
+        let svg = timeline_svg("t", &names, &short, SimTime(101_000));
+        assert_eq!(count(&svg, "persisted</title>"), 100, "every mark below the threshold");
+        assert_eq!(count(&svg, "<title>view 0</title>"), 101, "a bar per height");
+        let long = run(THIN_ABOVE as u32);
+        let end = SimTime(THIN_ABOVE as u64 * 1000 + 1000);
+        let svg = timeline_svg("t", &names, &long, end);
+        let marks = count(&svg, "persisted</title>");
+        assert!((850..=901).contains(&marks), "about one per pixel of 900: {marks}");
+        assert_eq!(count(&svg, "<title>view 0</title>"), 1, "one stretch of view 0");
+        assert!(svg.contains("at most one mark of a kind per pixel"));
+    }
+}
+
+#[cfg(test)]
+mod recorder_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_run_keeps_no_view_0_entries_that_change_nothing() {
+        let item = |t: u64, kind, view| NodeItem { time: SimTime(t), height: t as u32, node: 0, kind, view };
+        let mut r = Recorder::default();
+        let n = THIN_ABOVE as u64 + 100;
+        for t in 0..n {
+            r.keep_node_item(item(2 * t, NodeKind::ViewChanged, 0));
+            r.keep_node_item(item(2 * t + 1, NodeKind::Persist, 0));
+        }
+        // Every event until there are more than THIN_ABOVE (an odd count: the next is a
+        // persist); after that, only the persists.
+        let kept = r.nodes.len();
+        let rest = 2 * n as usize - (THIN_ABOVE + 1);
+        assert_eq!(kept, THIN_ABOVE + 1 + rest.div_ceil(2));
+        // A view change, a crash and a restart change the lane: kept.
+        r.keep_node_item(item(2 * n, NodeKind::ViewChanged, 1));
+        r.keep_node_item(item(2 * n + 1, NodeKind::ViewChanged, 0));
+        r.keep_node_item(item(2 * n + 2, NodeKind::Crash, 0));
+        r.keep_node_item(item(2 * n + 3, NodeKind::Restart, 0));
+        r.keep_node_item(item(2 * n + 4, NodeKind::ViewChanged, 0));
+        assert_eq!(r.nodes.len(), kept + 4);
+        // The thinned timeline of what was kept is that of every event.
+        let mut all = Vec::new();
+        for t in 0..n {
+            all.push(item(2 * t, NodeKind::ViewChanged, 0));
+            all.push(item(2 * t + 1, NodeKind::Persist, 0));
+        }
+        all.extend(r.nodes[kept..].iter().copied());
+        all.push(item(2 * n + 4, NodeKind::ViewChanged, 0));
+        let names = vec!["R0".to_string()];
+        let end = SimTime(2 * n + 10);
+        assert_eq!(timeline_svg("t", &names, &r.nodes, end), timeline_svg("t", &names, &all, end));
+    }
 }
