@@ -13,11 +13,14 @@ run() { echo "\$ dbft-sim explore $*"; /usr/bin/time -f "  wall %e s, peak RSS %
 # Throughput: BFS with a state budget (BFS keeps the frontier's full states: memory-bound).
 run scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --max-states 100000
 # Throughput: DFS (the frontier is a stack: tables dominate memory).
-run scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --dfs --max-states 200000
-run scripts/explore/n4-go.json --max-view 1 --crashes 1 --dfs --max-states 200000
+run scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --dfs --max-states 100000
+run scripts/explore/n4-go.json --max-view 1 --crashes 1 --dfs --max-states 100000
 # Counterexamples (seconds or less).
 run scripts/explore/quorum-off-by-one-4.json --max-view 1 --crashes 1 --dfs
 run scripts/explore/no-commit-phase-4.json --max-view 1 --crashes 1 --dfs
+run scripts/explore/no-commit-lock-4.json --max-view 1 --walks 1000
+# What dropping dead messages saves: the same DFS budget with them kept in flight.
+run scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --dfs --max-states 100000 --no-prune
 if [ "${STATERIGHT:-0}" = 1 ]; then
   dir=$(mktemp -d)
   (cd "$dir" && cargo new -q sr && cd sr && cargo add -q stateright@0.31.0 >/dev/null)

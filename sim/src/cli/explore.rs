@@ -3,6 +3,7 @@
 //! stall class, are written as scenarios with an explicit `schedule`, replayed with `run`
 //! at once, and the result is printed.
 
+use crate::explore::model::Prune;
 use crate::explore::search::{self, Bounds, Ending, Explorer, Stats};
 use crate::explore::step::Step;
 use crate::invariants::diagnosis::StallClass;
@@ -29,6 +30,11 @@ pub struct ExploreOptions {
     pub show_schedules: bool,
     /// Partial-order reduction.
     pub reduce: bool,
+    /// Seeded random walks instead of the exhaustive search, and their length bound.
+    pub walks: Option<u64>,
+    pub walk_depth: u32,
+    /// Dropping of dead messages.
+    pub prune: crate::explore::model::Prune,
     /// Deliver recovery messages.
     pub recovery: bool,
     /// Shrink the written schedules step by step.
@@ -114,6 +120,9 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         max_time: opts.max_seconds.map(Duration::from_secs_f64),
         reduce: opts.reduce,
         recovery: opts.recovery,
+        prune: opts.prune,
+        walks: opts.walks,
+        walk_depth: opts.walk_depth,
     };
     let explorer = match Explorer::new(&spec, bounds.clone()) {
         Ok(x) => x,
@@ -133,10 +142,19 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         bounds.crashes,
         if bounds.loss { "on" } else { "off" },
         if bounds.recovery { "on" } else { "off" },
-        if bounds.dfs { "DFS" } else { "BFS" }
+        match (bounds.walks, bounds.dfs) {
+            (Some(w), _) => format!("{w} random walks of at most {} steps", bounds.walk_depth),
+            (None, true) => "DFS".to_string(),
+            (None, false) => "BFS".to_string(),
+        }
     );
     if !bounds.reduce {
         say!("  partial-order reduction off");
+    }
+    match bounds.prune {
+        Prune::Off => say!("  dead messages kept in flight"),
+        Prune::Check => say!("  dead messages dropped, each checked to be a no-op (--check-reductions)"),
+        Prune::On => {}
     }
     let bar = ProgressBar::new_spinner();
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
@@ -168,16 +186,19 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         outcome.table_bytes_per_state
     );
     say!(
-        "  steps pruned by max view {}: {}; states where every honest running validator finished: {}",
+        "  steps pruned by max view {}: {}; states where every honest running validator finished: {}; dead messages dropped: {}",
         bounds.max_view,
         outcome.pruned,
-        outcome.finished
+        outcome.finished,
+        outcome.dead_dropped
     );
-    say!(
-        "  distinct local states per replica: {:?}; distinct replica tuples (state without the messages in flight): {}",
-        outcome.local_states,
-        outcome.replica_tuples
-    );
+    if bounds.walks.is_none() {
+        say!(
+            "  distinct local states per replica: {:?}; distinct replica tuples (state without the messages in flight): {}",
+            outcome.local_states,
+            outcome.replica_tuples
+        );
+    }
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     // Writes one found schedule as a scenario, replays it, and shows its steps on request.
     let emit = |name: &str, description: &str, steps: &[Step], expect: Value| -> Result<(), i32> {
@@ -202,7 +223,12 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         let expect = json!({"violations": ids});
         let name = file_name(&spec.name, &ids.join("-"));
         let description = format!(
-            "Written by dbft-sim explore: the shortest schedule it found ({}) to a violation of {}: {}",
+            "Written by dbft-sim explore: {} ({}) to a violation of {}: {}",
+            if bounds.walks.is_some() {
+                "the schedule a seeded random walk found"
+            } else {
+                "the shortest schedule it found"
+            },
             bounds_text(&bounds),
             ids.join(", "),
             v.detail
@@ -270,7 +296,11 @@ fn bounds_text(b: &Bounds) -> String {
         b.crashes,
         on(b.loss),
         on(b.recovery),
-        if b.dfs { "DFS" } else { "BFS" }
+        match (b.walks, b.dfs) {
+            (Some(w), _) => format!("{w} random walks"),
+            (None, true) => "DFS".to_string(),
+            (None, false) => "BFS".to_string(),
+        }
     )
 }
 
@@ -319,7 +349,7 @@ pub fn scheduled_scenario(
 /// whether it ends settled (nothing in flight). None: a step was not possible.
 type Shows = Option<(Vec<crate::invariants::InvariantId>, Option<StallClass>, bool)>;
 
-fn shows(spec: &RunSpec, recovery: bool) -> Shows {
+fn shows(spec: &RunSpec, b: &Bounds) -> Shows {
     let r = world::run(spec, spec.seed, None, false);
     if r.schedule_error.is_some() {
         return None;
@@ -327,7 +357,7 @@ fn shows(spec: &RunSpec, recovery: bool) -> Shows {
     let mut ids: Vec<_> = r.checkers.violations.iter().map(|v| v.id).collect();
     ids.sort();
     ids.dedup();
-    Some((ids, r.stall.map(|s| s.class), crate::explore::schedule::settles(spec, spec.seed, recovery)))
+    Some((ids, r.stall.map(|s| s.class), crate::explore::search::settles(spec, b)))
 }
 
 /// Step-level shrinking: removes steps one at a time, keeping a removal when the replay
@@ -338,7 +368,7 @@ fn shows(spec: &RunSpec, recovery: bool) -> Shows {
 fn shrink_steps(original: &Value, spec: &RunSpec, b: &Bounds, steps: &[Step]) -> Result<Vec<Step>, String> {
     let doc = scheduled_scenario(original, spec, "shrink", "", b.heights, steps, json!({}));
     let mut replay = scenario::parse(&doc.to_string(), "shrink").map_err(|e| e.to_string())?;
-    let target = shows(&replay, b.recovery);
+    let target = shows(&replay, b);
     if target.is_none() {
         return Err("the found schedule does not replay".into());
     }
@@ -348,7 +378,7 @@ fn shrink_steps(original: &Value, spec: &RunSpec, b: &Bounds, steps: &[Step]) ->
         let mut i = 0;
         while i < replay.schedule.len() {
             let removed = replay.schedule.remove(i);
-            if !replay.schedule.is_empty() && shows(&replay, b.recovery) == target {
+            if !replay.schedule.is_empty() && shows(&replay, b) == target {
                 changed = true;
             } else {
                 replay.schedule.insert(i, removed);

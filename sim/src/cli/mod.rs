@@ -274,6 +274,22 @@ pub enum Command {
         /// Turn the partial-order reduction off (to measure what it saves).
         #[arg(long)]
         no_reduce: bool,
+        /// Keep messages their recipient ignores forever in flight (by default they are
+        /// dropped: docs/explore.md §3).
+        #[arg(long)]
+        no_prune: bool,
+        /// Deliver every message judged dead to a copy of its recipient before dropping
+        /// it, and stop with an error unless that is a no-op (slower).
+        #[arg(long)]
+        check_reductions: bool,
+        /// Instead of the exhaustive search, take this many seeded random walks (each
+        /// step uniform among the enabled ones) and stop at the first violation: reaches
+        /// deep counterexamples fast, proves nothing.
+        #[arg(long)]
+        walks: Option<u64>,
+        /// The longest random walk, in steps.
+        #[arg(long, default_value_t = 200)]
+        walk_depth: u32,
         /// Also deliver RecoveryRequest and RecoveryMessage (by default they are sent but
         /// never delivered, as in the TLA+ models: the space is far larger with them).
         #[arg(long)]
@@ -418,6 +434,10 @@ fn dispatch(command: Command) -> i32 {
             out,
             show_schedules,
             no_reduce,
+            no_prune,
+            check_reductions,
+            walks,
+            walk_depth,
             recovery,
             shrink,
         } => explore::run(
@@ -433,6 +453,13 @@ fn dispatch(command: Command) -> i32 {
                 out,
                 show_schedules,
                 reduce: !no_reduce,
+                prune: match (no_prune, check_reductions) {
+                    (true, _) => crate::explore::model::Prune::Off,
+                    (false, true) => crate::explore::model::Prune::Check,
+                    (false, false) => crate::explore::model::Prune::On,
+                },
+                walks,
+                walk_depth,
                 recovery,
                 shrink,
             },

@@ -15,6 +15,17 @@
 //!   lost at once (`recipient-down`).
 //! - **Heights beyond the target are not sent.** Messages for heights above
 //!   `target` never enter the set: the bounded model ends at the target height.
+//! - **Optionally, dead messages are dropped** (`Sys::prune`, the explorer's default): a
+//!   message its recipient ignores forever (`DbftReplica::ignores_forever`,
+//!   protocol/dbft/relevance.rs) never enters the set, and leaves it when a step of its
+//!   recipient makes it dead. Such a delivery changes nothing and emits nothing, now or
+//!   later, so dropping it removes no replica state and no behaviour: a schedule of the
+//!   full system maps to one of the pruned system by leaving out those deliveries, and
+//!   back. What it removes is the enumeration of which dead messages are still pending.
+//!   Deadness depends on the recipient alone, so the set stays canonical (a function of
+//!   the unpruned set and the replicas) and steps of different replicas still commute.
+//!   Scheduled runs (`run`) do not prune: the dead messages stay in flight there, never
+//!   delivered by a schedule the explorer wrote.
 //! - **Optionally no recovery** (`Env::recovery`): RecoveryRequest and RecoveryMessage
 //!   are recorded as sent but never enter the set.
 //!
@@ -72,7 +83,9 @@ pub struct Effects {
 /// The whole nondeterministic system between two steps.
 #[derive(Clone, Debug)]
 pub struct Sys {
-    pub replicas: Vec<DbftReplica>,
+    /// Shared until a step writes one (`Rc::make_mut`): a successor state copies only
+    /// the replica its step touched, and the search's frontier shares the rest.
+    pub replicas: Vec<Rc<DbftReplica>>,
     pub up: Vec<bool>,
     /// The tag of each node's armed protocol timer.
     pub timers: Vec<Option<TimerKind>>,
@@ -85,6 +98,22 @@ pub struct Sys {
     next_id: u64,
     /// Records emitted so far (the `step` of the next record).
     pub records: u64,
+    /// Drop dead messages (module comment); with `Prune::Check`, also deliver each to a
+    /// copy of its recipient first and panic unless that is a no-op.
+    pub prune: Prune,
+    /// Dead messages dropped so far (not part of the state).
+    pub pruned: u64,
+}
+
+/// Whether dead messages are dropped from the set in flight (module comment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Prune {
+    #[default]
+    Off,
+    On,
+    /// On, and each dropped message is first delivered to a copy of its recipient: the
+    /// state must hash the same and nothing but coverage marks may come out.
+    Check,
 }
 
 /// Equal protocol states hash equally: ids and record counters are left out.
@@ -143,7 +172,7 @@ impl Sys {
     ) -> (Sys, Effects) {
         let n = replicas.len();
         let mut sys = Sys {
-            replicas,
+            replicas: replicas.into_iter().map(Rc::new).collect(),
             up: vec![true; n],
             timers: vec![None; n],
             bag: BTreeMap::new(),
@@ -151,6 +180,8 @@ impl Sys {
             signed: BTreeSet::new(),
             next_id: 0,
             records: 0,
+            prune: Prune::Off,
+            pruned: 0,
         };
         let mut fx = Effects::default();
         let mut em = Emitter { obs, fx: &mut fx, marks };
@@ -307,8 +338,8 @@ impl Sys {
                 }
             }
             Act::Restart(node, amnesia) => {
-                let r = &mut self.replicas[node.idx()];
-                *r = r.after_crash(amnesia);
+                let r = self.replicas[node.idx()].after_crash(amnesia);
+                self.replicas[node.idx()] = Rc::new(r);
                 self.up[node.idx()] = true;
                 self.emit(&mut em, Ev::Restart { node, amnesia });
                 self.call(env, &mut em, node, |r, cx| r.on_start(cx));
@@ -330,7 +361,7 @@ impl Sys {
         let mut buf = Vec::new();
         {
             let mut cx = Cx::new(SimTime::ZERO, &env.keys, &mut buf);
-            f(&mut self.replicas[node.idx()], &mut cx);
+            f(Rc::make_mut(&mut self.replicas[node.idx()]), &mut cx);
         }
         for a in buf {
             match a {
@@ -358,7 +389,47 @@ impl Sys {
             }
         }
         // Deadlines carry no meaning without time (module comment).
-        self.replicas[node.idx()].timer.deadline = SimTime::ZERO;
+        if self.replicas[node.idx()].timer.deadline != SimTime::ZERO {
+            Rc::make_mut(&mut self.replicas[node.idx()]).timer.deadline = SimTime::ZERO;
+        }
+        if self.prune != Prune::Off {
+            self.prune_to(env, node);
+        }
+    }
+
+    /// Turns dead-message pruning on (or to checking) and drops what is dead already.
+    pub fn set_prune(&mut self, env: &Env, prune: Prune) {
+        self.prune = prune;
+        if prune != Prune::Off {
+            for i in 0..self.replicas.len() {
+                self.prune_to(env, NodeId(i as u32));
+            }
+        }
+    }
+
+    /// Drops the messages in flight to `node` that it ignores forever.
+    fn prune_to(&mut self, env: &Env, node: NodeId) {
+        let r = &self.replicas[node.idx()];
+        let dead: Vec<Key> = self
+            .bag
+            .range((node, NodeId(0), Hash32::default())..)
+            .take_while(|(k, _)| k.0 == node)
+            .filter(|(_, p)| r.ignores_forever(&p.msg))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in dead {
+            if let Some(p) = self.bag.remove(&k) {
+                self.dead(env, k.1, node, &p.msg);
+            }
+        }
+    }
+
+    /// Counts a dropped dead message; under `Prune::Check`, proves it a no-op first.
+    fn dead(&mut self, env: &Env, from: NodeId, to: NodeId, msg: &Rc<Wire>) {
+        self.pruned += 1;
+        if self.prune == Prune::Check {
+            check_no_op(env, &self.replicas[to.idx()], from, msg);
+        }
     }
 
     fn send(&mut self, env: &Env, em: &mut Emitter, from: NodeId, to: Option<NodeId>, msg: Rc<Wire>) {
@@ -391,10 +462,41 @@ impl Sys {
                 self.emit(em, ev);
                 continue;
             }
+            if self.prune != Prune::Off && self.replicas[t.idx()].ignores_forever(&msg) {
+                self.dead(env, from, t, &msg);
+                continue;
+            }
             self.bag.entry((t, from, meta.hash)).or_insert_with(|| Pending { id, kind: meta.kind, msg: msg.clone() });
             em.fx.sent.push((t, from, meta.hash));
         }
     }
+}
+
+/// Delivers `msg` to a copy of `r` and panics unless nothing changed and nothing but
+/// coverage marks came out (the `--check-reductions` mode).
+pub fn check_no_op(env: &Env, r: &DbftReplica, from: NodeId, msg: &Rc<Wire>) {
+    let hash = |r: &DbftReplica| {
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new();
+        r.hash(&mut h);
+        h.finish()
+    };
+    let mut copy = r.clone();
+    let mut buf = Vec::new();
+    {
+        let mut cx = Cx::new(SimTime::ZERO, &env.keys, &mut buf);
+        copy.on_message(&mut cx, from, msg);
+    }
+    copy.timer.deadline = r.timer.deadline;
+    let outputs: Vec<String> = buf.iter().filter(|a| !matches!(a, Action::Mark(_))).map(|a| format!("{a:?}")).collect();
+    assert!(
+        hash(&copy) == hash(r) && outputs.is_empty(),
+        "a message judged dead is not a no-op: {} from {from} to {}: {:?}; outputs {outputs:?}; state {}",
+        msg.meta().kind.name(),
+        r.node,
+        msg,
+        if hash(&copy) == hash(r) { "unchanged" } else { "changed" },
+    );
 }
 
 /// The first 16 hex digits of a content hash: what a schedule names a message by.

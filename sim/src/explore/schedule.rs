@@ -62,10 +62,16 @@ pub fn stall(spec: &RunSpec, sys: &Sys, env: &Env) -> Stall {
     untimed_stall(spec, &sys.replicas, &sys.up, &env.honest)
 }
 
-fn untimed_stall(spec: &RunSpec, replicas: &[DbftReplica], up: &[bool], honest: &[bool]) -> Stall {
+/// `R`: the replicas as the engine holds them, or shared (`Rc`) as the explorer's `Sys` does.
+fn untimed_stall<R: std::borrow::Borrow<DbftReplica>>(
+    spec: &RunSpec,
+    replicas: &[R],
+    up: &[bool],
+    honest: &[bool],
+) -> Stall {
     let diags: Vec<ReplicaDiag> = (0..replicas.len())
         .map(|i| {
-            let r = &replicas[i];
+            let r: &DbftReplica = replicas[i].borrow();
             ReplicaDiag {
                 name: spec.node_name(NodeId(i as u32)).to_string(),
                 honest: honest[i],
@@ -79,7 +85,7 @@ fn untimed_stall(spec: &RunSpec, replicas: &[DbftReplica], up: &[bool], honest: 
         .collect();
     let m = (0..replicas.len())
         .filter(|&i| honest[i] && up[i])
-        .filter_map(|i| replicas[i].status())
+        .filter_map(|i| replicas[i].borrow().status())
         .min_by_key(|s| s.height)
         .map_or(1, |s| s.m);
     diagnosis::diagnose(StallInput {

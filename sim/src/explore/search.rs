@@ -38,7 +38,7 @@
 //! No symmetry reduction: replicas are not symmetric (the primary of each view is fixed
 //! by index, and keys differ).
 
-use super::model::{Act, Env, Key, Sys};
+use super::model::{Act, Env, Key, Prune, Sys};
 use super::schedule;
 use super::step::Step;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
@@ -47,6 +47,7 @@ use crate::invariants::diagnosis::{Stall, StallClass};
 use crate::invariants::safety::{Found, Safety};
 use crate::protocol::NodeId;
 use crate::protocol::Note;
+use crate::protocol::dbft::DbftReplica;
 use crate::scenario::RunSpec;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -76,6 +77,15 @@ pub struct Bounds {
     pub reduce: bool,
     /// Deliver RecoveryRequest and RecoveryMessage (off: they are never delivered).
     pub recovery: bool,
+    /// Drop messages their recipient ignores forever (model.rs, protocol/dbft/relevance.rs);
+    /// `Prune::Check` also proves each one a no-op as it is dropped.
+    pub prune: Prune,
+    /// Instead of the exhaustive search, this many seeded random walks from the initial
+    /// state (each step uniform among the enabled ones within the bounds, until the
+    /// height is finished, nothing is enabled, or `walk_depth` steps): a fast way to deep
+    /// counterexamples that BFS cannot reach and DFS reaches late. Proves nothing.
+    pub walks: Option<u64>,
+    pub walk_depth: u32,
 }
 
 /// Why the search ended.
@@ -86,6 +96,8 @@ pub enum Ending {
     Violation,
     StateBudget,
     TimeBudget,
+    /// Random walks (`Bounds::walks`) ended without a violation: nothing is proven.
+    WalksDone,
 }
 
 impl Ending {
@@ -95,6 +107,7 @@ impl Ending {
             Ending::Violation => "violation",
             Ending::StateBudget => "state budget reached",
             Ending::TimeBudget => "time budget reached",
+            Ending::WalksDone => "random walks done (a sample, not a proof)",
         }
     }
 }
@@ -155,6 +168,8 @@ pub struct Outcome {
     /// bookkeeping that a canonical form could merge.
     pub local_states: Vec<u64>,
     pub replica_tuples: u64,
+    /// Dead messages dropped over all transitions (one message can count on many).
+    pub dead_dropped: u64,
 }
 
 /// Fingerprints are hashes already: the visited table uses them as they are.
@@ -206,6 +221,19 @@ fn leaf_fingerprint(sys: &Sys) -> u64 {
     sys.crashes.hash(&mut h);
     sys.signed_commits().hash(&mut h);
     h.finish()
+}
+
+/// Replaces replica `r` of `sys` by the pooled copy of an equal state, or pools it.
+fn intern(pool: &mut HashMap<u64, Rc<DbftReplica>, BuildHasherDefault<Ident>>, sys: &mut Sys, r: usize) {
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    sys.replicas[r].hash(&mut h);
+    match pool.entry(h.finish()) {
+        Entry::Occupied(e) => sys.replicas[r] = e.get().clone(),
+        Entry::Vacant(e) => {
+            e.insert(sys.replicas[r].clone());
+        }
+    }
 }
 
 /// Counts distinct local states per replica and distinct replica tuples.
@@ -320,7 +348,8 @@ impl<'a> Explorer<'a> {
         env.recovery = bounds.recovery;
         let mut safety = Rc::new(Safety::new(parts.check.clone()));
         let mut judge = Judge { safety: &mut safety, found: Vec::new() };
-        let (init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
+        let (mut init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
+        init.set_prune(&env, bounds.prune);
         Ok(Explorer { spec, env, init, safety, bounds: spec_b })
     }
 
@@ -330,6 +359,9 @@ impl<'a> Explorer<'a> {
 
     /// Runs the search; `progress` is called every few thousand states.
     pub fn run(&self, progress: &mut dyn FnMut(&Stats)) -> Outcome {
+        if self.bounds.walks.is_some() {
+            return self.walks(progress);
+        }
         let start = Instant::now();
         let b = &self.bounds;
         let mut visited: HashMap<u64, u32, BuildHasherDefault<Ident>> = HashMap::default();
@@ -351,6 +383,8 @@ impl<'a> Explorer<'a> {
         let mut ending = Ending::Complete;
         let mut acts = Vec::new();
         let mut expanded = 0u64;
+        let mut dead_dropped = 0u64;
+        let mut pool: HashMap<u64, Rc<DbftReplica>, BuildHasherDefault<Ident>> = HashMap::default();
         while let Some((i, sys, safety, red)) = if b.dfs { frontier.pop_back() } else { frontier.pop_front() } {
             let iu = i as usize;
             stats.depth = stats.depth.max(depth[iu]);
@@ -371,6 +405,7 @@ impl<'a> Explorer<'a> {
                 let mut sf = safety.clone();
                 let mut judge = Judge { safety: &mut sf, found: Vec::new() };
                 let fx = next.apply(&self.env, *act, &mut judge, None);
+                dead_dropped += next.pruned - sys.pruned;
                 let found = judge.found;
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
@@ -380,6 +415,14 @@ impl<'a> Explorer<'a> {
                 if !found.is_empty() {
                     violation = Some((i, k as u32, found));
                     break;
+                }
+                // Frontier memory: the replica the step wrote is replaced by the one copy
+                // of an equal replica state seen before (a few hundred per replica), so a
+                // queued state holds little more than its messages in flight. Equal is
+                // judged by a 64-bit hash, like the visited set.
+                match act.process() {
+                    Some(p) => intern(&mut pool, &mut next, p.idx()),
+                    None => (0..next.replicas.len()).for_each(|r| intern(&mut pool, &mut next, r)),
                 }
                 // A finished state is a leaf: it is never expanded, so what is still in
                 // flight there reaches no step, no safety check and no stuck analysis
@@ -447,12 +490,7 @@ impl<'a> Explorer<'a> {
         let violation = violation.map(|(i, k, found)| {
             let mut path = self.path_to(&parent, i);
             path.push(k);
-            let (steps, _) = self.replay(&path);
-            let mut ids: Vec<InvariantId> = found.iter().map(|f| f.id).collect();
-            ids.sort();
-            ids.dedup();
-            let detail = found.iter().map(|f| format!("{}: {}", f.id, f.detail)).collect::<Vec<_>>().join("; ");
-            ViolationFound { ids, detail, steps }
+            self.violation_found(&path, &found)
         });
         let (cannot_finish, stuck) =
             if violation.is_none() { self.stuck(&parent, &depth, &flags, &class, &edges) } else { (0, Vec::new()) };
@@ -469,7 +507,98 @@ impl<'a> Explorer<'a> {
             table_bytes_per_state,
             local_states,
             replica_tuples,
+            dead_dropped,
         }
+    }
+
+    /// Seeded random walks (`Bounds::walks`): stops at the first safety violation. The
+    /// walks draw from one ChaCha8 stream seeded from the scenario seed under the label
+    /// `dbft-sim/explore/walk/v1`, so a run is reproducible.
+    pub fn walks(&self, progress: &mut dyn FnMut(&Stats)) -> Outcome {
+        use rand_core::{Rng, SeedableRng};
+        let start = Instant::now();
+        let b = &self.bounds;
+        let mut seed = blake3::Hasher::new();
+        seed.update(b"dbft-sim/explore/walk/v1");
+        seed.update(&self.spec.seed.to_le_bytes());
+        let mut rng = rand_chacha::ChaCha8Rng::from_seed(*seed.finalize().as_bytes());
+        let mut stats = Stats::default();
+        let (mut pruned, mut finished, mut dead_dropped) = (0u64, 0u64, 0u64);
+        let mut violation = None;
+        let mut acts = Vec::new();
+        'walks: for w in 0..b.walks.unwrap_or(0) {
+            let mut sys = self.init.clone();
+            let mut safety = self.safety.clone();
+            let mut path: Vec<u32> = Vec::new();
+            while (path.len() as u32) < b.walk_depth {
+                if sys.finished(&self.env) {
+                    finished += 1;
+                    break;
+                }
+                sys.enabled(&self.env, b.loss, self.crashes_left(&sys), &mut acts);
+                let mut choices: Vec<u32> = (0..acts.len() as u32).collect();
+                let mut stepped = false;
+                while !choices.is_empty() {
+                    let c = (rng.next_u64() % choices.len() as u64) as usize;
+                    let k = choices.swap_remove(c);
+                    let mut next = sys.clone();
+                    let mut sf = safety.clone();
+                    let mut judge = Judge { safety: &mut sf, found: Vec::new() };
+                    let fx = next.apply(&self.env, acts[k as usize], &mut judge, None);
+                    stats.transitions += 1;
+                    if fx.max_view > b.max_view {
+                        pruned += 1;
+                        continue;
+                    }
+                    dead_dropped += next.pruned - sys.pruned;
+                    path.push(k);
+                    if !judge.found.is_empty() {
+                        violation = Some((path.clone(), judge.found));
+                        break 'walks;
+                    }
+                    (sys, safety, stepped) = (next, sf, true);
+                    break;
+                }
+                if !stepped {
+                    break;
+                }
+            }
+            stats.states += path.len() as u64;
+            stats.depth = stats.depth.max(path.len() as u32);
+            if w % 256 == 255 {
+                stats.elapsed = start.elapsed();
+                progress(&stats);
+                if b.max_time.is_some_and(|t| stats.elapsed >= t) {
+                    break;
+                }
+            }
+        }
+        stats.elapsed = start.elapsed();
+        let ending = if violation.is_some() { Ending::Violation } else { Ending::WalksDone };
+        let violation = violation.map(|(path, found)| self.violation_found(&path, &found));
+        Outcome {
+            stats,
+            ending,
+            pruned,
+            finished,
+            violation,
+            cannot_finish: 0,
+            stuck: Vec::new(),
+            table_bytes_per_state: 0.0,
+            local_states: Vec::new(),
+            replica_tuples: 0,
+            dead_dropped,
+        }
+    }
+
+    /// The schedule of a violation reached by the action indices of `path`.
+    fn violation_found(&self, path: &[u32], found: &[Found]) -> ViolationFound {
+        let (steps, _) = self.replay(path);
+        let mut ids: Vec<InvariantId> = found.iter().map(|f| f.id).collect();
+        ids.sort();
+        ids.dedup();
+        let detail = found.iter().map(|f| format!("{}: {}", f.id, f.detail)).collect::<Vec<_>>().join("; ");
+        ViolationFound { ids, detail, steps }
     }
 
     /// States that cannot finish, and the settled ones among them grouped by stall class.
@@ -566,6 +695,31 @@ impl<'a> Explorer<'a> {
         }
         (steps, sys)
     }
+}
+
+/// Replays `spec.schedule` on the untimed system as the search models it (its recovery
+/// bound, dead messages dropped as it drops them), without checkers: true if every step
+/// was possible and nothing live is in flight at the end (a settled state of the search).
+pub fn settles(spec: &RunSpec, b: &Bounds) -> bool {
+    struct Null;
+    impl Observer for Null {
+        fn observe(&mut self, _: &Rec) -> Option<Halt> {
+            None
+        }
+    }
+    let Ok((mut env, replicas, _)) = schedule::setup(spec, spec.seed, false) else { return false };
+    env.recovery = b.recovery;
+    let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut Null, None);
+    sys.set_prune(&env, b.prune);
+    for step in &spec.schedule {
+        match sys.resolve(step) {
+            Ok(act) => {
+                sys.apply(&env, act, &mut Null, None);
+            }
+            Err(_) => return false,
+        }
+    }
+    sys.bag.is_empty()
 }
 
 /// Peak resident memory of this process in bytes (Linux; None elsewhere).

@@ -1,4 +1,4 @@
-use super::model::{Act, Sys};
+use super::model::{Act, Prune, Sys};
 use super::schedule;
 use super::search::{Bounds, Ending, Explorer, fingerprint};
 use crate::cli::explore::scheduled_scenario;
@@ -53,6 +53,9 @@ fn search(mutation: &str) -> super::search::Outcome {
         max_time: None,
         reduce: true,
         recovery: false,
+        prune: Prune::Check,
+        walks: None,
+        walk_depth: 0,
     };
     Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
 }
@@ -97,6 +100,33 @@ fn no_commit_phase_yields_a_double_sign_that_replays() {
 }
 
 #[test]
+fn no_commit_lock_yields_a_double_sign_that_replays() {
+    // Without the commit lock a validator that sent its view-0 Commit may time out, change
+    // view and commit view 1's block as well (S4). The violation is some 45-60 steps deep:
+    // out of reach of BFS, late for DFS, so seeded random walks find it.
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp", "mutation": "no-commit-lock"}}"#);
+    let bounds = Bounds {
+        heights: 1,
+        max_view: 1,
+        crashes: 0,
+        loss: false,
+        dfs: false,
+        max_states: u64::MAX,
+        max_time: None,
+        reduce: true,
+        recovery: false,
+        prune: Prune::Check,
+        walks: Some(2_000),
+        walk_depth: 200,
+    };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::Violation);
+    let v = out.violation.as_ref().expect("violation");
+    assert!(v.ids.contains(&InvariantId::S4), "{:?}", v.ids);
+    replays("no-commit-lock", &out);
+}
+
+#[test]
 fn a_schedule_step_that_is_not_possible_is_a_schedule_error() {
     // Nothing is in flight before anyone's timer fired (C# backups send only
     // RecoveryRequests at start), so no PrepareRequest can be delivered.
@@ -138,38 +168,57 @@ fn the_primary_timer_step_proposes() {
 
 /// The smallest search that completes quickly in a debug build: N = 3 (F = 0), one height,
 /// max view 0, no crash. All three are honest and up, nothing is lost, and view 0 has an
-/// honest primary, so every settled state has delivered every message and all three
+/// honest primary, so every settled state has delivered every live message and all three
 /// signed: it must end complete, with no violation and no settled state that cannot
-/// finish. The reductions
-/// (partial-order reduction, merged finished leaves) only merge or skip orders of states
-/// with the same replicas, so the set of reachable replica states — the census — must be
-/// the same with and without them, while the reduced search visits fewer states.
+/// finish. The reductions (partial-order reduction with merged finished leaves; dropping
+/// dead messages) only merge or skip orders, or remove deliveries that change nothing, so
+/// the set of reachable replica states — the census — must be the same with each of them
+/// and with none, while each reduced search visits fewer states. Dead messages are
+/// dropped under `Prune::Check`: each is first delivered to a copy of its recipient and
+/// must change nothing.
 #[test]
 fn small_bounded_search_completes_and_reductions_keep_every_replica_state() {
-    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
-    let run = |reduce: bool| {
-        let bounds = Bounds {
-            heights: 1,
-            max_view: 0,
-            crashes: 0,
-            loss: false,
-            dfs: true,
-            max_states: 1_000_000,
-            max_time: None,
-            reduce,
-            recovery: false,
+    for semantics in ["csharp", "go"] {
+        let s = spec(&format!(r#"{{"validators": 3, "protocol": {{"semantics": "{semantics}"}}}}"#));
+        let run = |reduce: bool, prune: Prune| {
+            let bounds = Bounds {
+                heights: 1,
+                max_view: 0,
+                crashes: 0,
+                loss: false,
+                dfs: true,
+                max_states: 1_000_000,
+                max_time: None,
+                reduce,
+                recovery: false,
+                prune,
+                walks: None,
+                walk_depth: 0,
+            };
+            Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
         };
-        Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
-    };
-    let (full, reduced) = (run(false), run(true));
-    for o in [&full, &reduced] {
-        assert_eq!(o.ending, Ending::Complete);
-        assert!(o.violation.is_none());
-        assert_eq!(o.cannot_finish, 0);
-        assert!(o.stuck.is_empty());
-        assert!(o.finished > 0);
+        let full = run(false, Prune::Off);
+        let por = run(true, Prune::Off);
+        let pruned = run(false, Prune::Check);
+        let both = run(true, Prune::Check);
+        for o in [&full, &por, &pruned, &both] {
+            assert_eq!(o.ending, Ending::Complete);
+            assert!(o.violation.is_none());
+            assert_eq!(o.cannot_finish, 0);
+            assert!(o.stuck.is_empty());
+            assert!(o.finished > 0);
+        }
+        for o in [&por, &pruned, &both] {
+            assert_eq!(full.local_states, o.local_states, "{semantics}");
+            assert_eq!(full.replica_tuples, o.replica_tuples, "{semantics}");
+            assert!(
+                o.stats.distinct < full.stats.distinct,
+                "{semantics}: {} vs {}",
+                o.stats.distinct,
+                full.stats.distinct
+            );
+        }
+        assert!(pruned.dead_dropped > 0 && full.dead_dropped == 0);
+        assert!(both.stats.distinct < por.stats.distinct, "{} vs {}", both.stats.distinct, por.stats.distinct);
     }
-    assert_eq!(full.local_states, reduced.local_states);
-    assert_eq!(full.replica_tuples, reduced.replica_tuples);
-    assert!(reduced.stats.distinct < full.stats.distinct, "{} vs {}", reduced.stats.distinct, full.stats.distinct);
 }

@@ -33,6 +33,7 @@ pub mod message;
 pub mod prepare;
 pub mod receive;
 pub mod recovery;
+pub mod relevance;
 pub use recovery::RecoveryReply;
 pub mod semantics;
 pub mod timer;
