@@ -32,11 +32,11 @@ mod tests;
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::protocol::NodeId;
+use crate::protocol::Note;
 use crate::protocol::block::Block;
 use crate::protocol::crypto::{Hash32, Keyring};
 use custody_model::ScheduleSpec;
 use serde::Serialize;
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 crate::names::named_enum! {
@@ -139,7 +139,7 @@ pub struct Checkers {
     pub safety: safety::Safety,
     pub liveness: liveness::Liveness,
     pub handoffs: handoffs::Handoffs,
-    window: VecDeque<Rec>,
+    window: Window,
     pub violations: Vec<Violation>,
     halt: bool,
     names: Vec<String>,
@@ -154,7 +154,7 @@ impl Checkers {
             liveness: liveness::Liveness::new(&cx),
             handoffs: handoffs::Handoffs::new(&cx),
             safety: safety::Safety::new(cx),
-            window: VecDeque::with_capacity(WINDOW),
+            window: Window::default(),
             violations: Vec::new(),
             halt,
         }
@@ -190,7 +190,7 @@ impl Checkers {
                 nodes: f.nodes,
                 blocks: f.blocks,
                 detail: f.detail,
-                window: self.window.iter().cloned().collect(),
+                window: self.window.in_order(),
             });
         }
         any
@@ -199,10 +199,16 @@ impl Checkers {
 
 impl Observer for Checkers {
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
-        if self.window.len() == WINDOW {
-            self.window.pop_front();
+        self.window.remember(rec);
+        // Only these events can change a checker's state or verdict (safety: persists,
+        // signed commits, amnesic restarts; liveness: persists, amnesic restarts; hand-offs:
+        // persists and restarts). Every other record — almost all of them are sends and
+        // deliveries — goes only into the window, without building and dropping three
+        // empty verdict lists.
+        if !matches!(rec.ev, Ev::Persist { .. } | Ev::Restart { .. } | Ev::Note { note: Note::CommitSigned { .. }, .. })
+        {
+            return None;
         }
-        self.window.push_back(rec.clone());
         let mut found = self.safety.observe(rec);
         found.extend(self.liveness.observe(rec));
         if matches!(rec.ev, Ev::Persist { .. } | Ev::Restart { .. }) {
@@ -213,5 +219,32 @@ impl Observer for Checkers {
             return Some(Halt(format!("{} violated at height {}: {}", v.id, v.height, v.detail)));
         }
         None
+    }
+}
+
+/// The last [`WINDOW`] records, for violation reports: a ring whose slots are overwritten
+/// in place (`clone_from`), so a record costs one clone and no queue shuffling; the order
+/// is rebuilt only when a violation asks for it.
+#[derive(Default)]
+struct Window {
+    recs: Vec<Rec>,
+    /// The slot the next record overwrites once the ring is full (= the oldest record).
+    next: usize,
+}
+
+impl Window {
+    fn remember(&mut self, rec: &Rec) {
+        if self.recs.len() < WINDOW {
+            self.recs.push(rec.clone());
+        } else {
+            self.recs[self.next].clone_from(rec);
+            self.next = (self.next + 1) % WINDOW;
+        }
+    }
+
+    /// The remembered records, oldest first.
+    fn in_order(&self) -> Vec<Rec> {
+        let (newer, older) = self.recs.split_at(self.next);
+        older.iter().chain(newer).cloned().collect()
     }
 }

@@ -468,3 +468,19 @@ fn a_double_quorum_hand_off_locks_when_the_previous_set_lacks_its_quorum() {
     let s = diagnose(input(build(Phase::CommitSent), vec![], 500));
     assert_eq!(s.class, StallClass::Undiagnosed, "{}", s.reason);
 }
+
+#[test]
+fn window_keeps_the_last_records_oldest_first() {
+    let mut w = Window::default();
+    for step in 0..(WINDOW as u64 + 5) {
+        w.remember(&Rec { step, time: SimTime(step), ev: Ev::Start { node: NodeId(0) } });
+    }
+    let steps: Vec<u64> = w.in_order().iter().map(|r| r.step).collect();
+    let expected: Vec<u64> = (5..WINDOW as u64 + 5).collect();
+    assert_eq!(steps, expected);
+    let mut short = Window::default();
+    for step in 0..3 {
+        short.remember(&Rec { step, time: SimTime(step), ev: Ev::Start { node: NodeId(0) } });
+    }
+    assert_eq!(short.in_order().iter().map(|r| r.step).collect::<Vec<_>>(), vec![0, 1, 2]);
+}
