@@ -203,7 +203,13 @@ pub struct ConsensusMessage {
 
 impl ConsensusMessage {
     pub fn payload_hash(height: u32, view: u8, validator: u16, body: &Body) -> Hash32 {
-        let mut e = Enc::new();
+        // Sized so the encoding does not regrow the buffer (the default 128 bytes is short
+        // of a PrepareRequest with more than 7 transactions).
+        let cap = match body {
+            Body::PrepareRequest { tx_hashes, .. } => 80 + 8 * tx_hashes.len(),
+            _ => 128,
+        };
+        let mut e = Enc { buf: Vec::with_capacity(cap) };
         e.u8(0xDB).u32(height).u8(view).u16(validator);
         body.encode(&mut e);
         e.finish()
