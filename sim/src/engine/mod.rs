@@ -210,6 +210,8 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     keys: Rc<Keyring>,
     workload: Option<Workload>,
     buf: Vec<Action<R::Msg>>,
+    /// Every node, in order: the targets of a broadcast, kept so a send does not allocate.
+    everyone: Vec<NodeId>,
     next_msg_id: u64,
     stop: StopCondition,
     /// Serialize message contents into Send records (only when a trace file wants them).
@@ -287,6 +289,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             keys,
             workload,
             buf: Vec::new(),
+            everyone: Vec::new(),
             next_msg_id: 0,
             stop,
             trace_content: false,
@@ -864,12 +867,24 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         self.release_held(from, meta.kind);
         let n = self.slots.len() as u32;
         let flood = self.net.opts.relay.is_flood() && meta.kind.is_gossiped();
-        let targets: Vec<NodeId> = match to {
-            Some(t) if t.0 < n => vec![t],
-            Some(_) => Vec::new(),
+        let mut everyone = std::mem::take(&mut self.everyone);
+        if everyone.len() != n as usize {
+            everyone = (0..n).map(NodeId).collect();
+        }
+        let one: [NodeId; 1];
+        let peers: Vec<NodeId>;
+        let targets: &[NodeId] = match to {
+            Some(t) if t.0 < n => {
+                one = [t];
+                &one
+            }
+            Some(_) => &[],
             // Flood: a broadcast goes to the sender's peers, who relay it on.
-            None if flood => self.net.topology.neighbours(from),
-            None => (0..n).map(NodeId).collect(),
+            None if flood => {
+                peers = self.net.topology.neighbours(from);
+                &peers
+            }
+            None => &everyone,
         };
         if flood {
             // Own payloads go into the cache when sent: an echo is dropped (neo-go
@@ -879,7 +894,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 self.pool_payload(from, &msg, meta.hash, meta.height);
             }
         }
-        let more = self.transmit(id, from, &targets, &msg, &meta, obs);
+        let more = self.transmit(id, from, targets, &msg, &meta, obs);
+        self.everyone = everyone;
         halt.or(more)
     }
 
