@@ -46,7 +46,7 @@ impl Header {
 }
 
 pub fn tx_root(txs: &[TxId]) -> Hash32 {
-    let mut e = Enc::new();
+    let mut e = Enc { buf: Vec::with_capacity(5 + 8 * txs.len()) };
     e.u8(0x54).u32(txs.len() as u32);
     for t in txs {
         e.u64(*t);
