@@ -331,7 +331,7 @@ mod tests {
                     next
                 }
             };
-            if r % 3 == 0 {
+            if r.is_multiple_of(3) {
                 assert_eq!(fast.remove(id), map.remove(&id), "remove {id} at step {step}");
             } else {
                 let t = SimTime(step);
