@@ -47,7 +47,7 @@ use crate::invariants::diagnosis::{Stall, StallClass};
 use crate::invariants::safety::{Found, Safety};
 use crate::protocol::NodeId;
 use crate::protocol::Note;
-use crate::protocol::dbft::DbftReplica;
+use crate::byzantine::Node;
 use crate::scenario::RunSpec;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -224,7 +224,7 @@ fn leaf_fingerprint(sys: &Sys) -> u64 {
 }
 
 /// Replaces replica `r` of `sys` by the pooled copy of an equal state, or pools it.
-fn intern(pool: &mut HashMap<u64, Rc<DbftReplica>, BuildHasherDefault<Ident>>, sys: &mut Sys, r: usize) {
+fn intern(pool: &mut HashMap<u64, Rc<Node>, BuildHasherDefault<Ident>>, sys: &mut Sys, r: usize) {
     #[allow(deprecated)]
     let mut h = std::hash::SipHasher::new();
     sys.replicas[r].hash(&mut h);
@@ -384,7 +384,7 @@ impl<'a> Explorer<'a> {
         let mut acts = Vec::new();
         let mut expanded = 0u64;
         let mut dead_dropped = 0u64;
-        let mut pool: HashMap<u64, Rc<DbftReplica>, BuildHasherDefault<Ident>> = HashMap::default();
+        let mut pool: HashMap<u64, Rc<Node>, BuildHasherDefault<Ident>> = HashMap::default();
         while let Some((i, sys, safety, red)) = if b.dfs { frontier.pop_back() } else { frontier.pop_front() } {
             let iu = i as usize;
             stats.depth = stats.depth.max(depth[iu]);
