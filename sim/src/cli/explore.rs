@@ -217,6 +217,17 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             outcome.replica_tuples
         );
     }
+    if spec.nodes.iter().any(|n| !n.behaviours.is_empty()) {
+        // Whether the Byzantine behaviours acted at all within the bounds.
+        let acted: Vec<String> = spec
+            .nodes
+            .iter()
+            .flat_map(|n| n.behaviours.iter())
+            .filter_map(crate::explore::model::behaviour_mark)
+            .map(|m| format!("{m}: {}", outcome.marks.get(m).copied().unwrap_or(0)))
+            .collect();
+        say!("  Byzantine behaviour marks (transitions that emitted them): {}", acted.join("; "));
+    }
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     // Writes one found schedule as a scenario, replays it, and shows its steps on request.
     let emit = |name: &str, description: &str, steps: &[Step], expect: Value| -> Result<(), i32> {

@@ -14,3 +14,5 @@ pub mod search;
 pub mod step;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod byzantine_tests;

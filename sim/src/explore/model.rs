@@ -438,7 +438,7 @@ impl Sys {
     fn dead(&mut self, env: &Env, from: NodeId, to: NodeId, msg: &Rc<Wire>) {
         self.pruned += 1;
         if self.prune == Prune::Check {
-            check_no_op(env, self.replicas[to.idx()].replica(), from, msg);
+            check_no_op(env, &self.replicas[to.idx()], from, msg);
         }
     }
 
@@ -545,10 +545,11 @@ pub fn behaviour_mark(b: &Behaviour) -> Option<&'static str> {
     }
 }
 
-/// Delivers `msg` to a copy of `r` and panics unless nothing changed and nothing but
-/// coverage marks came out (the `--check-reductions` mode).
-pub fn check_no_op(env: &Env, r: &DbftReplica, from: NodeId, msg: &Rc<Wire>) {
-    let hash = |r: &DbftReplica| {
+/// Delivers `msg` to a copy of the process `r` (its wrapper too, if Byzantine) and panics
+/// unless nothing changed and nothing but coverage marks came out (the
+/// `--check-reductions` mode).
+pub fn check_no_op(env: &Env, r: &Node, from: NodeId, msg: &Rc<Wire>) {
+    let hash = |r: &Node| {
         #[allow(deprecated)]
         let mut h = std::hash::SipHasher::new();
         r.hash(&mut h);
@@ -560,13 +561,13 @@ pub fn check_no_op(env: &Env, r: &DbftReplica, from: NodeId, msg: &Rc<Wire>) {
         let mut cx = Cx::new(SimTime::ZERO, &env.keys, &mut buf);
         copy.on_message(&mut cx, from, msg);
     }
-    copy.timer.deadline = r.timer.deadline;
+    inner_mut(&mut copy).timer.deadline = r.replica().timer.deadline;
     let outputs: Vec<String> = buf.iter().filter(|a| !matches!(a, Action::Mark(_))).map(|a| format!("{a:?}")).collect();
     assert!(
         hash(&copy) == hash(r) && outputs.is_empty(),
         "a message judged dead is not a no-op: {} from {from} to {}: {:?}; outputs {outputs:?}; state {}",
         msg.meta().kind.name(),
-        r.node,
+        r.replica().node,
         msg,
         if hash(&copy) == hash(r) { "unchanged" } else { "changed" },
     );
