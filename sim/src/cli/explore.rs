@@ -224,6 +224,8 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             .iter()
             .flat_map(|n| n.behaviours.iter())
             .filter_map(crate::explore::model::behaviour_mark)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .map(|m| format!("{m}: {}", outcome.marks.get(m).copied().unwrap_or(0)))
             .collect();
         say!("  Byzantine behaviour marks (transitions that emitted them): {}", acted.join("; "));
