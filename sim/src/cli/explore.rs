@@ -77,7 +77,10 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
         let name = entry.get("node").and_then(Value::as_str).unwrap_or_default();
         let Some(node) = spec.nodes.iter().find(|n| n.name == name) else { continue };
         if node.byzantine_from != crate::engine::time::SimTime::ZERO {
-            return what(&format!("byzantine[{i}].from_ms"), "a Byzantine start time is not modelled (the search has no time)");
+            return what(
+                &format!("byzantine[{i}].from_ms"),
+                "a Byzantine start time is not modelled (the search has no time)",
+            );
         }
         for (j, b) in node.behaviours.iter().enumerate() {
             if let Err(why) = crate::explore::model::untimed_behaviour(b) {

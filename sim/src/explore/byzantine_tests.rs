@@ -98,7 +98,8 @@ fn timed_behaviours_are_refused_with_a_schedule() {
             "schedule": [{"do": "timer", "node": "R1"}]});
         crate::scenario::parse(&doc.to_string(), "t").map(|_| ()).map_err(|e| e.to_string())
     };
-    let flood = with(json!({"node": "R2", "behaviours": [{"kind": "double-sign"}, {"kind": "replay", "period_ms": 100}]}));
+    let flood =
+        with(json!({"node": "R2", "behaviours": [{"kind": "double-sign"}, {"kind": "replay", "period_ms": 100}]}));
     let e = flood.expect_err("a periodic behaviour is refused");
     assert!(e.contains("byzantine[0].behaviours[1]") && e.contains("replay"), "{e}");
     let late = with(json!({"node": "R2", "from_ms": 5, "behaviours": [{"kind": "double-sign"}]}));

@@ -42,11 +42,11 @@
 //! compromised keys, flood relay, partitions and validator-set changes.
 
 use super::step::{Envelope, Step};
+use crate::byzantine::{Behaviour, Node};
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::net::DropReason;
 use crate::protocol::crypto::{Hash32, Keyring};
-use crate::byzantine::{Behaviour, Node};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::Wire;
 use crate::protocol::{Action, Cx, MsgKind, NodeId, Note, Replica, TimerKind, TimerSlot, WireMessage};

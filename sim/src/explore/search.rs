@@ -41,13 +41,13 @@
 use super::model::{Act, Env, Key, Prune, Sys};
 use super::schedule;
 use super::step::Step;
+use crate::byzantine::Node;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::invariants::InvariantId;
 use crate::invariants::diagnosis::{Stall, StallClass};
 use crate::invariants::safety::{Found, Safety};
 use crate::protocol::NodeId;
 use crate::protocol::Note;
-use crate::byzantine::Node;
 use crate::scenario::RunSpec;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -68,7 +68,10 @@ pub(super) fn untimed_byzantine(s: &schema::Scenario, lookup: &Names) -> Result<
     for (i, b) in s.byzantine.as_deref().unwrap_or(&[]).iter().enumerate() {
         let path = format!("byzantine[{i}]");
         if b.from_ms.is_some_and(|f| f != 0.0) {
-            return err(format!("{path}.from_ms"), "a Byzantine start time is not modelled in a scheduled run (no time)");
+            return err(
+                format!("{path}.from_ms"),
+                "a Byzantine start time is not modelled in a scheduled run (no time)",
+            );
         }
         let resolved = super::byzantine::resolve_behaviours(&format!("{path}.behaviours"), &b.behaviours, lookup)?;
         for (j, beh) in resolved.iter().enumerate() {
