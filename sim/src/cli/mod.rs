@@ -313,9 +313,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         records: Option<PathBuf>,
     },
-    /// Shrink a counterexample: remove faults and simplify the network while the run still
-    /// violates the same safety invariants (or stalls the same way); write the smaller
-    /// scenario.
+    /// Shrink a counterexample: remove faults, simplify the network and drop schedule steps
+    /// while the run still violates the same safety invariants (or stalls the same way);
+    /// write the smaller scenario.
     Shrink {
         /// The scenario file (JSON) whose run violates a safety invariant or stalls.
         scenario: PathBuf,

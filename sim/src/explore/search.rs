@@ -709,6 +709,12 @@ impl<'a> Explorer<'a> {
 /// bound, dead messages dropped as it drops them), without checkers: true if every step
 /// was possible and nothing live is in flight at the end (a settled state of the search).
 pub fn settles(spec: &RunSpec, b: &Bounds) -> bool {
+    settles_with(spec, b.recovery, b.prune)
+}
+
+/// [`settles`] for a replay judged outside a search: with or without recovery delivered,
+/// dead messages dropped or not.
+pub fn settles_with(spec: &RunSpec, recovery: bool, prune: crate::explore::model::Prune) -> bool {
     struct Null;
     impl Observer for Null {
         fn observe(&mut self, _: &Rec) -> Option<Halt> {
@@ -716,9 +722,9 @@ pub fn settles(spec: &RunSpec, b: &Bounds) -> bool {
         }
     }
     let Ok((mut env, replicas, _)) = schedule::setup(spec, spec.seed, false) else { return false };
-    env.recovery = b.recovery;
+    env.recovery = recovery;
     let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut Null, None);
-    sys.set_prune(&env, b.prune);
+    sys.set_prune(&env, prune);
     for step in &spec.schedule {
         match sys.resolve(step) {
             Ok(act) => {
