@@ -42,30 +42,51 @@ pub struct ExploreOptions {
 }
 
 /// What the explorer cannot model, by the field that asks for it.
-fn unsupported(spec: &RunSpec) -> Option<(&'static str, &'static str)> {
+fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
+    let what = |f: &str, w: &str| Some((f.to_string(), w.to_string()));
     if !spec.crashes.is_empty() {
-        return Some(("faults.crashes", "timed crashes are not modelled; crashes are choices (--crashes K)"));
+        return what("faults.crashes", "timed crashes are not modelled; crashes are choices (--crashes K)");
     }
     if !spec.rules.is_empty() {
-        return Some(("rules", "scripted message rules are not modelled (every delivery order is explored)"));
+        return what("rules", "scripted message rules are not modelled (every delivery order is explored)");
     }
     if !spec.timers.is_empty() {
-        return Some(("timers", "scripted timer control is not modelled (timers fire in every order)"));
+        return what("timers", "scripted timer control is not modelled (timers fire in every order)");
     }
     if !spec.network.partitions.is_empty() {
-        return Some(("network.partitions", "partitions are not modelled"));
+        return what("network.partitions", "partitions are not modelled");
     }
     if spec.network.relay.is_flood() {
-        return Some(("network.relay", "flood relay is not modelled (messages go point to point)"));
+        return what("network.relay", "flood relay is not modelled (messages go point to point)");
     }
     if spec.start_height > 1 {
-        return Some(("start_height", "a chain prefix is not modelled (the search starts at height 1)"));
+        return what("start_height", "a chain prefix is not modelled (the search starts at height 1)");
     }
     if !spec.changes.is_empty() {
-        return Some(("changes", "validator-set changes are not modelled"));
+        return what("changes", "validator-set changes are not modelled");
     }
-    if spec.nodes.iter().any(|n| !n.honest) {
-        return Some(("byzantine", "Byzantine nodes are not modelled yet (their state is not hashable)"));
+    for field in ["twins", "compromised_keys"] {
+        if original.get(field).and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+            return what(field, "twins and compromised keys are not modelled (only `byzantine` entries)");
+        }
+    }
+    // `byzantine` entries: the node runs its wrapper if the untimed model can run every
+    // behaviour it lists (explore/model.rs `untimed_behaviour`) from the start.
+    let entries = original.get("byzantine").and_then(Value::as_array).map_or(&[][..], |a| a.as_slice());
+    for (i, entry) in entries.iter().enumerate() {
+        let name = entry.get("node").and_then(Value::as_str).unwrap_or_default();
+        let Some(node) = spec.nodes.iter().find(|n| n.name == name) else { continue };
+        if node.byzantine_from != crate::engine::time::SimTime::ZERO {
+            return what(
+                &format!("byzantine[{i}].from_ms"),
+                "a Byzantine start time is not modelled (the search has no time)",
+            );
+        }
+        for (j, b) in node.behaviours.iter().enumerate() {
+            if let Err(why) = crate::explore::model::untimed_behaviour(b) {
+                return Some((format!("byzantine[{i}].behaviours[{j}]"), why));
+            }
+        }
     }
     None
 }
@@ -92,7 +113,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             return 2;
         }
     };
-    if let Some((field, why)) = unsupported(&spec) {
+    if let Some((field, why)) = unsupported(&spec, &original) {
         eprintln!("error: {}: {field}: {why}", path.display());
         return 2;
     }
@@ -199,6 +220,19 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             outcome.replica_tuples
         );
     }
+    if spec.nodes.iter().any(|n| !n.behaviours.is_empty()) {
+        // Whether the Byzantine behaviours acted at all within the bounds.
+        let acted: Vec<String> = spec
+            .nodes
+            .iter()
+            .flat_map(|n| n.behaviours.iter())
+            .filter_map(crate::explore::model::behaviour_mark)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|m| format!("{m}: {}", outcome.marks.get(m).copied().unwrap_or(0)))
+            .collect();
+        say!("  Byzantine behaviour marks (transitions that emitted them): {}", acted.join("; "));
+    }
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     // Writes one found schedule as a scenario, replays it, and shows its steps on request.
     let emit = |name: &str, description: &str, steps: &[Step], expect: Value| -> Result<(), i32> {
@@ -220,7 +254,19 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         code = 1;
         let ids: Vec<&str> = v.ids.iter().map(|i| i.as_str()).collect();
         say!("  VIOLATION {} after {} steps: {}", ids.join(", "), v.steps.len(), v.detail);
-        let expect = json!({"violations": ids});
+        let mut expect = json!({"violations": ids});
+        // An attack's counterexample proves its behaviours acted: each listed behaviour's
+        // coverage mark at least once (the replay fails its expectation otherwise).
+        let marks: Map<String, Value> = spec
+            .nodes
+            .iter()
+            .flat_map(|n| n.behaviours.iter())
+            .filter_map(crate::explore::model::behaviour_mark)
+            .map(|m| (m.to_string(), json!(1)))
+            .collect();
+        if !marks.is_empty() {
+            expect["marks"] = Value::Object(marks);
+        }
         let name = file_name(&spec.name, &ids.join("-"));
         let description = format!(
             "Written by dbft-sim explore: {} ({}) to a violation of {}: {}",
@@ -334,7 +380,7 @@ pub fn scheduled_scenario(
     m.insert("name".into(), json!(name));
     m.insert("description".into(), json!(description));
     m.insert("seed".into(), json!(spec.seed));
-    for key in ["version", "validators", "protocol", "workload"] {
+    for key in ["version", "validators", "protocol", "workload", "byzantine"] {
         if let Some(v) = original.get(key) {
             m.insert(key.into(), v.clone());
         }

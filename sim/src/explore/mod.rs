@@ -8,6 +8,8 @@
 //! - `schedule.rs` — `run` of a scenario with a `schedule`;
 //! - `search.rs` — BFS / DFS over the reachable states, S1–S4 on every step, stuck states.
 
+#[cfg(test)]
+mod byzantine_tests;
 pub mod model;
 pub mod schedule;
 pub mod search;

@@ -29,10 +29,20 @@
 //! - **Optionally no recovery** (`Env::recovery`): RecoveryRequest and RecoveryMessage
 //!   are recorded as sent but never enter the set.
 //!
-//! Deliberately left out: Byzantine wrappers (their state is not `Hash`), the adversary
-//! timer, flood relay, partitions and validator-set changes.
+//! - **Byzantine nodes run their wrapper** (`byzantine/`, the [`Node`] type): its whole
+//!   state (replica and adversary memory) is part of the fingerprint, its sends enter the
+//!   set like any message, its protocol timer is a `timer` step like any node's, and it is
+//!   never a crash choice. The honest predicates (finished, stuck, S4's signature record)
+//!   ignore it. Only behaviours that need neither time nor the adversary timer are
+//!   accepted ([`untimed_behaviour`]): the model has no clock for a `from_ms` window, a
+//!   period or a withholding delay, and the schedule runner has no step that fires the
+//!   adversary timer.
+//!
+//! Deliberately left out: behaviours with an adversary timer or a time window, twins and
+//! compromised keys, flood relay, partitions and validator-set changes.
 
 use super::step::{Envelope, Step};
+use crate::byzantine::{Behaviour, Node};
 use crate::engine::time::SimTime;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::net::DropReason;
@@ -85,7 +95,7 @@ pub struct Effects {
 pub struct Sys {
     /// Shared until a step writes one (`Rc::make_mut`): a successor state copies only
     /// the replica its step touched, and the search's frontier shares the rest.
-    pub replicas: Vec<Rc<DbftReplica>>,
+    pub replicas: Vec<Rc<Node>>,
     pub up: Vec<bool>,
     /// The tag of each node's armed protocol timer.
     pub timers: Vec<Option<TimerKind>>,
@@ -165,7 +175,7 @@ impl Sys {
     /// node i) and every node started, in node order. Nothing is delivered yet.
     pub fn start(
         env: &Env,
-        replicas: Vec<DbftReplica>,
+        replicas: Vec<Node>,
         txs: &[Vec<u64>],
         obs: &mut dyn Observer,
         marks: Option<&mut BTreeMap<&'static str, u64>>,
@@ -357,7 +367,7 @@ impl Sys {
     }
 
     /// Runs one handler of `node` and applies what it asked for.
-    fn call(&mut self, env: &Env, em: &mut Emitter, node: NodeId, f: impl FnOnce(&mut DbftReplica, &mut Cx<Wire>)) {
+    fn call(&mut self, env: &Env, em: &mut Emitter, node: NodeId, f: impl FnOnce(&mut Node, &mut Cx<Wire>)) {
         let mut buf = Vec::new();
         {
             let mut cx = Cx::new(SimTime::ZERO, &env.keys, &mut buf);
@@ -389,8 +399,8 @@ impl Sys {
             }
         }
         // Deadlines carry no meaning without time (module comment).
-        if self.replicas[node.idx()].timer.deadline != SimTime::ZERO {
-            Rc::make_mut(&mut self.replicas[node.idx()]).timer.deadline = SimTime::ZERO;
+        if self.replicas[node.idx()].replica().timer.deadline != SimTime::ZERO {
+            inner_mut(Rc::make_mut(&mut self.replicas[node.idx()])).timer.deadline = SimTime::ZERO;
         }
         if self.prune != Prune::Off {
             self.prune_to(env, node);
@@ -409,12 +419,12 @@ impl Sys {
 
     /// Drops the messages in flight to `node` that it ignores forever.
     fn prune_to(&mut self, env: &Env, node: NodeId) {
-        let r = &self.replicas[node.idx()];
+        let Some(r) = honest_recipient(env, &self.replicas[node.idx()]) else { return };
         let dead: Vec<Key> = self
             .bag
             .range((node, NodeId(0), Hash32::default())..)
             .take_while(|(k, _)| k.0 == node)
-            .filter(|(_, p)| r.ignores_forever(&p.msg))
+            .filter(|(k, p)| env.honest[k.1.idx()] && r.ignores_forever(&p.msg))
             .map(|(k, _)| *k)
             .collect();
         for k in dead {
@@ -462,7 +472,10 @@ impl Sys {
                 self.emit(em, ev);
                 continue;
             }
-            if self.prune != Prune::Off && self.replicas[t.idx()].ignores_forever(&msg) {
+            if self.prune != Prune::Off
+                && env.honest[from.idx()]
+                && honest_recipient(env, &self.replicas[t.idx()]).is_some_and(|r| r.ignores_forever(&msg))
+            {
                 self.dead(env, from, t, &msg);
                 continue;
             }
@@ -472,10 +485,71 @@ impl Sys {
     }
 }
 
-/// Delivers `msg` to a copy of `r` and panics unless nothing changed and nothing but
-/// coverage marks came out (the `--check-reductions` mode).
-pub fn check_no_op(env: &Env, r: &DbftReplica, from: NodeId, msg: &Rc<Wire>) {
-    let hash = |r: &DbftReplica| {
+/// The replica of `node` if dead-message pruning may judge messages to it: only an honest
+/// node's. Pruning rests on `ignores_forever` (protocol/dbft/relevance.rs), which reasons
+/// about the honest handlers alone and assumes the sender is honest. Both halves fail
+/// with Byzantine nodes, so the explorer prunes only messages between honest nodes:
+/// - a Byzantine *recipient* reacts in its wrapper to messages its inner replica ignores
+///   (double-sign answers any PrepareRequest of its height, whatever the view), so a
+///   message dead to the inner replica is not dead to the node;
+/// - a Byzantine *sender* signs what it likes with its own key: a Commit or a preparation
+///   under another validator's index fails verification at the receiver, and whether
+///   that rejection leaves the receiver's state alone is a question relevance.rs never
+///   asks (its argument starts from messages whose signatures verify). Kept in flight,
+///   such a message is simply delivered or not, as any other.
+fn honest_recipient<'a>(env: &Env, node: &'a Node) -> Option<&'a DbftReplica> {
+    match node {
+        Node::Honest(r) if env.honest[r.node.idx()] => Some(r),
+        _ => None,
+    }
+}
+
+/// The inner replica of a process, to write.
+fn inner_mut(node: &mut Node) -> &mut DbftReplica {
+    match node {
+        Node::Honest(r) => r,
+        Node::Byzantine(b) => &mut b.inner,
+    }
+}
+
+/// Whether the untimed model can run behaviour `b`: `Err` says why not. It has no clock
+/// (every handler sees time zero), so a behaviour that acts on its own timer (a period) or
+/// after a delay would act never or at a meaningless instant, and the schedule runner has
+/// no step that fires the adversary timer. The accepted ones react only to what the
+/// wrapped replica sends and receives.
+pub fn untimed_behaviour(b: &Behaviour) -> Result<(), String> {
+    match b {
+        Behaviour::Silent
+        | Behaviour::Equivocate { .. }
+        | Behaviour::DoubleSign
+        | Behaviour::SelectiveDelivery { .. }
+        | Behaviour::PrimaryResponse { .. } => Ok(()),
+        _ => Err(format!(
+            "behaviour `{}` acts on its own timer or after a delay; the untimed model has no time (accepted: silent, \
+             equivocate, double-sign, selective-delivery, primary-response)",
+            b.name()
+        )),
+    }
+}
+
+/// The coverage mark an untimed behaviour ([`untimed_behaviour`]) emits whenever it acts
+/// (`byzantine/rewrite.rs`): what a counterexample expects, to prove it acted.
+pub fn behaviour_mark(b: &Behaviour) -> Option<&'static str> {
+    match b {
+        Behaviour::Silent => Some("byzantine: silenced a message"),
+        Behaviour::Equivocate { .. } => Some("byzantine: equivocating PrepareRequest"),
+        Behaviour::DoubleSign => Some("byzantine: double-signed a proposal"),
+        Behaviour::SelectiveDelivery { .. } => Some("byzantine: delivered to a chosen subset"),
+        Behaviour::PrimaryResponse { .. } => Some("byzantine: PrepareResponse from the primary"),
+        _ => None,
+    }
+}
+
+/// Delivers `msg` to a copy of the process `r` (its wrapper too, if Byzantine) and panics
+/// unless nothing changed and nothing but coverage marks came out (the
+/// `--check-reductions` mode).
+pub fn check_no_op(env: &Env, r: &Node, from: NodeId, msg: &Rc<Wire>) {
+    let hash = |r: &Node| {
         #[allow(deprecated)]
         let mut h = std::hash::SipHasher::new();
         r.hash(&mut h);
@@ -487,13 +561,13 @@ pub fn check_no_op(env: &Env, r: &DbftReplica, from: NodeId, msg: &Rc<Wire>) {
         let mut cx = Cx::new(SimTime::ZERO, &env.keys, &mut buf);
         copy.on_message(&mut cx, from, msg);
     }
-    copy.timer.deadline = r.timer.deadline;
+    inner_mut(&mut copy).timer.deadline = r.replica().timer.deadline;
     let outputs: Vec<String> = buf.iter().filter(|a| !matches!(a, Action::Mark(_))).map(|a| format!("{a:?}")).collect();
     assert!(
         hash(&copy) == hash(r) && outputs.is_empty(),
         "a message judged dead is not a no-op: {} from {from} to {}: {:?}; outputs {outputs:?}; state {}",
         msg.meta().kind.name(),
-        r.node,
+        r.replica().node,
         msg,
         if hash(&copy) == hash(r) { "unchanged" } else { "changed" },
     );

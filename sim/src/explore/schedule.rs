@@ -9,7 +9,7 @@
 //! when its turn comes (no such message in flight, no armed timer) ends the run with a
 //! schedule error naming the step: the file is wrong, not the protocol.
 
-use super::model::{Env, Sys};
+use super::model::{self, Env, Sys};
 use crate::byzantine::Node;
 use crate::engine::clock::Clock;
 use crate::engine::driver::Schedule;
@@ -25,23 +25,26 @@ use crate::protocol::dbft::DbftReplica;
 use crate::protocol::{NodeId, Replica};
 use crate::report::metrics::Metrics;
 use crate::scenario::RunSpec;
+use crate::scenario::spec::Role;
 use crate::world::{self, RunResult};
 
-/// The honest replicas of `spec` and the fixed environment of its untimed system.
-pub fn setup(spec: &RunSpec, seed: u64, trace_content: bool) -> Result<(Env, Vec<DbftReplica>, world::Parts), String> {
+/// The processes of `spec` (honest replicas, and Byzantine wrappers whose behaviours the
+/// untimed model can run: `model::untimed_behaviour`) and the fixed environment of its
+/// untimed system.
+pub fn setup(spec: &RunSpec, seed: u64, trace_content: bool) -> Result<(Env, Vec<Node>, world::Parts), String> {
     let mut parts = world::parts(spec, seed);
-    let mut replicas = Vec::with_capacity(parts.nodes.len());
-    for (i, n) in std::mem::take(&mut parts.nodes).into_iter().enumerate() {
-        match n {
-            Node::Honest(r) => replicas.push(r),
-            Node::Byzantine(_) => {
-                return Err(format!(
-                    "node {}: Byzantine behaviours are not modelled in scheduled runs",
-                    spec.nodes[i].name
-                ));
-            }
+    for (i, n) in spec.nodes.iter().enumerate() {
+        if n.byzantine_from != SimTime::ZERO {
+            return Err(format!("node {}: a Byzantine start time (`from_ms`) is not modelled without time", n.name));
+        }
+        if !matches!(n.role, Role::Validator { .. } | Role::Candidate { .. } | Role::Watcher) {
+            return Err(format!("node {}: twins and attacker processes are not modelled in scheduled runs", n.name));
+        }
+        for b in &n.behaviours {
+            model::untimed_behaviour(b).map_err(|e| format!("node {}: {e}", spec.nodes[i].name))?;
         }
     }
+    let replicas = std::mem::take(&mut parts.nodes);
     let target = spec.stop.heights.unwrap_or(1);
     let env = Env { keys: parts.keys.clone(), honest: parts.honest.clone(), target, trace_content, recovery: true };
     Ok((env, replicas, parts))
@@ -59,19 +62,15 @@ pub fn initial_txs(spec: &RunSpec) -> Vec<Vec<u64>> {
 /// starved and nothing as "still progressing"; what remains is the structural classes
 /// (too-many-faulty, invalid-block, commit-lock, view-split).
 pub fn stall(spec: &RunSpec, sys: &Sys, env: &Env) -> Stall {
-    untimed_stall(spec, &sys.replicas, &sys.up, &env.honest)
+    let replicas: Vec<&DbftReplica> = sys.replicas.iter().map(|n| n.replica()).collect();
+    untimed_stall(spec, &replicas, &sys.up, &env.honest)
 }
 
-/// `R`: the replicas as the engine holds them, or shared (`Rc`) as the explorer's `Sys` does.
-fn untimed_stall<R: std::borrow::Borrow<DbftReplica>>(
-    spec: &RunSpec,
-    replicas: &[R],
-    up: &[bool],
-    honest: &[bool],
-) -> Stall {
+/// The stall diagnosis from the (inner) replicas of every node.
+fn untimed_stall(spec: &RunSpec, replicas: &[&DbftReplica], up: &[bool], honest: &[bool]) -> Stall {
     let diags: Vec<ReplicaDiag> = (0..replicas.len())
         .map(|i| {
-            let r: &DbftReplica = replicas[i].borrow();
+            let r: &DbftReplica = replicas[i];
             ReplicaDiag {
                 name: spec.node_name(NodeId(i as u32)).to_string(),
                 honest: honest[i],
@@ -85,7 +84,7 @@ fn untimed_stall<R: std::borrow::Borrow<DbftReplica>>(
         .collect();
     let m = (0..replicas.len())
         .filter(|&i| honest[i] && up[i])
-        .filter_map(|i| replicas[i].borrow().status())
+        .filter_map(|i| replicas[i].status())
         .min_by_key(|s| s.height)
         .map_or(1, |s| s.m);
     diagnosis::diagnose(StallInput {
@@ -103,14 +102,15 @@ fn untimed_stall<R: std::borrow::Borrow<DbftReplica>>(
 /// engine with the [`Schedule`] driver, which takes exactly the listed steps in the
 /// untimed model (`engine/driver.rs`), observed like any run.
 pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_content: bool) -> RunResult {
-    // Resolve refuses Byzantine nodes with a schedule; this is the belt to its braces.
+    // Resolve refuses what the untimed model cannot run with a schedule; this is the belt
+    // to its braces.
     let (replicas, parts, setup_error) = match setup(spec, seed, trace_content) {
         Ok((_, replicas, parts)) => (replicas, parts, None),
         Err(e) => (Vec::new(), world::parts(spec, seed), Some(e)),
     };
     let target = spec.stop.heights.unwrap_or(1);
     let steps = if setup_error.is_none() { spec.schedule.clone() } else { Vec::new() };
-    let setups: Vec<(DbftReplica, NodeSetup)> = replicas
+    let setups: Vec<(Node, NodeSetup)> = replicas
         .into_iter()
         .enumerate()
         .map(|(i, r)| (r, NodeSetup { honest: parts.honest[i], clock: Clock::default() }))
@@ -145,7 +145,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
     let error = setup_error.or_else(|| {
         engine.driver().error.as_ref().map(|(i, step, why)| format!("schedule[{i}] ({}): {why}", step.describe(&names)))
     });
-    let finals: Vec<DbftReplica> = (0..n).map(|i| engine.replica(NodeId(i as u32)).clone()).collect();
+    let finals: Vec<&DbftReplica> = (0..n).map(|i| engine.replica(NodeId(i as u32)).replica()).collect();
     let up: Vec<bool> = (0..n).map(|i| engine.is_up(NodeId(i as u32))).collect();
     let finished = n > 0 && finished(&finals, &up, &parts.honest, target);
     let stop = match reason {
@@ -175,7 +175,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
 }
 
 /// Every honest, running validator has persisted `target` ([`Sys::finished`]).
-fn finished(replicas: &[DbftReplica], up: &[bool], honest: &[bool], target: u32) -> bool {
+fn finished(replicas: &[&DbftReplica], up: &[bool], honest: &[bool], target: u32) -> bool {
     (0..replicas.len()).all(|i| {
         let r = &replicas[i];
         !honest[i] || !up[i] || r.status().is_none_or(|s| s.watch_only) || r.ledger_height() >= target

@@ -41,13 +41,13 @@
 use super::model::{Act, Env, Key, Prune, Sys};
 use super::schedule;
 use super::step::Step;
+use crate::byzantine::Node;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::invariants::InvariantId;
 use crate::invariants::diagnosis::{Stall, StallClass};
 use crate::invariants::safety::{Found, Safety};
 use crate::protocol::NodeId;
 use crate::protocol::Note;
-use crate::protocol::dbft::DbftReplica;
 use crate::scenario::RunSpec;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -170,6 +170,10 @@ pub struct Outcome {
     pub replica_tuples: u64,
     /// Dead messages dropped over all transitions (one message can count on many).
     pub dead_dropped: u64,
+    /// Coverage marks emitted over all transitions taken (a mark counts once per
+    /// transition that emitted it): shows which protocol paths, and which Byzantine
+    /// behaviours, the search exercised.
+    pub marks: BTreeMap<&'static str, u64>,
 }
 
 /// Fingerprints are hashes already: the visited table uses them as they are.
@@ -224,7 +228,7 @@ fn leaf_fingerprint(sys: &Sys) -> u64 {
 }
 
 /// Replaces replica `r` of `sys` by the pooled copy of an equal state, or pools it.
-fn intern(pool: &mut HashMap<u64, Rc<DbftReplica>, BuildHasherDefault<Ident>>, sys: &mut Sys, r: usize) {
+fn intern(pool: &mut HashMap<u64, Rc<Node>, BuildHasherDefault<Ident>>, sys: &mut Sys, r: usize) {
     #[allow(deprecated)]
     let mut h = std::hash::SipHasher::new();
     sys.replicas[r].hash(&mut h);
@@ -384,7 +388,8 @@ impl<'a> Explorer<'a> {
         let mut acts = Vec::new();
         let mut expanded = 0u64;
         let mut dead_dropped = 0u64;
-        let mut pool: HashMap<u64, Rc<DbftReplica>, BuildHasherDefault<Ident>> = HashMap::default();
+        let mut pool: HashMap<u64, Rc<Node>, BuildHasherDefault<Ident>> = HashMap::default();
+        let mut marks = BTreeMap::new();
         while let Some((i, sys, safety, red)) = if b.dfs { frontier.pop_back() } else { frontier.pop_front() } {
             let iu = i as usize;
             stats.depth = stats.depth.max(depth[iu]);
@@ -404,7 +409,7 @@ impl<'a> Explorer<'a> {
                 let mut next = sys.clone();
                 let mut sf = safety.clone();
                 let mut judge = Judge { safety: &mut sf, found: Vec::new() };
-                let fx = next.apply(&self.env, *act, &mut judge, None);
+                let fx = next.apply(&self.env, *act, &mut judge, Some(&mut marks));
                 dead_dropped += next.pruned - sys.pruned;
                 let found = judge.found;
                 stats.transitions += 1;
@@ -508,6 +513,7 @@ impl<'a> Explorer<'a> {
             local_states,
             replica_tuples,
             dead_dropped,
+            marks,
         }
     }
 
@@ -526,6 +532,7 @@ impl<'a> Explorer<'a> {
         let (mut pruned, mut finished, mut dead_dropped) = (0u64, 0u64, 0u64);
         let mut violation = None;
         let mut acts = Vec::new();
+        let mut marks = BTreeMap::new();
         'walks: for w in 0..b.walks.unwrap_or(0) {
             let mut sys = self.init.clone();
             let mut safety = self.safety.clone();
@@ -544,7 +551,7 @@ impl<'a> Explorer<'a> {
                     let mut next = sys.clone();
                     let mut sf = safety.clone();
                     let mut judge = Judge { safety: &mut sf, found: Vec::new() };
-                    let fx = next.apply(&self.env, acts[k as usize], &mut judge, None);
+                    let fx = next.apply(&self.env, acts[k as usize], &mut judge, Some(&mut marks));
                     stats.transitions += 1;
                     if fx.max_view > b.max_view {
                         pruned += 1;
@@ -588,6 +595,7 @@ impl<'a> Explorer<'a> {
             local_states: Vec::new(),
             replica_tuples: 0,
             dead_dropped,
+            marks,
         }
     }
 

@@ -36,10 +36,10 @@
 //!    its sender's slot, when LastSeen would not change: `on_commit` returns (the slot is
 //!    taken and no newer-view replacement is allowed).
 //!
-//! Messages in the explorer come only from honest replicas (it refuses Byzantine nodes), so
-//! their signatures verify; a message that failed verification would be rejected, which
-//! is an output, so `ignores_forever` never judges a message whose validator index is out of
-//! range. `explore --check-reductions` (and a unit test) delivers every message judged
+//! The explorer asks only about messages from an honest node to an honest node
+//! (explore/model.rs `honest_recipient` says why), so their signatures verify; a message
+//! that failed verification would be rejected, which is an output, so `ignores_forever`
+//! never judges a message whose validator index is out of range. `explore --check-reductions` (and a unit test) delivers every message judged
 //! dead to a copy of the replica at the moment it is dropped and asserts that the state
 //! hash is unchanged and no action other than a coverage mark came out.
 

@@ -79,7 +79,7 @@ pub(super) fn resolve_byzantine(
     Ok(Faulty { behaviours, byzantine_from, honest })
 }
 
-fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names) -> Result<Vec<Behaviour>> {
+pub(super) fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], names: &Names) -> Result<Vec<Behaviour>> {
     use schema::BehaviourSpec as B;
     let mut out = Vec::new();
     for (i, b) in list.iter().enumerate() {

@@ -1,7 +1,8 @@
 //! `schedule`: an explicit list of steps (deliver, drop, timer, crash, restart) that a run
 //! takes instead of the seeded network. What the schedule runner cannot model (scripted
-//! rules and timers, timed crashes, partitions, Byzantine behaviours, flood relay,
-//! validator-set changes, a chain prefix) is refused here, by name.
+//! rules and timers, timed crashes, partitions, twins and compromised keys, Byzantine
+//! behaviours that need time, flood relay, validator-set changes, a chain prefix) is
+//! refused here, by name.
 
 use super::{Names, Result, err};
 use crate::explore::step::{Envelope, Step};
@@ -22,7 +23,7 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
     };
     refuse("rules", s.rules.as_ref().is_some_and(|r| !r.is_empty()))?;
     refuse("timers", s.timers.as_ref().is_some_and(|t| !t.is_empty()))?;
-    refuse("byzantine", s.byzantine.as_ref().is_some_and(|b| !b.is_empty()))?;
+    untimed_byzantine(s, lookup)?;
     refuse("twins", s.twins.as_ref().is_some_and(|t| !t.is_empty()))?;
     refuse("compromised_keys", s.compromised_keys.as_ref().is_some_and(|c| !c.is_empty()))?;
     refuse("changes", s.changes.as_ref().is_some_and(|c| !c.is_empty()))?;
@@ -59,4 +60,25 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
         });
     }
     Ok(steps)
+}
+
+/// `byzantine` entries a scheduled run can model: no start time (`from_ms` other than 0)
+/// and only behaviours that need no clock (`explore::model::untimed_behaviour`).
+pub(super) fn untimed_byzantine(s: &schema::Scenario, lookup: &Names) -> Result<()> {
+    for (i, b) in s.byzantine.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let path = format!("byzantine[{i}]");
+        if b.from_ms.is_some_and(|f| f != 0.0) {
+            return err(
+                format!("{path}.from_ms"),
+                "a Byzantine start time is not modelled in a scheduled run (no time)",
+            );
+        }
+        let resolved = super::byzantine::resolve_behaviours(&format!("{path}.behaviours"), &b.behaviours, lookup)?;
+        for (j, beh) in resolved.iter().enumerate() {
+            if let Err(why) = crate::explore::model::untimed_behaviour(beh) {
+                return err(format!("{path}.behaviours[{j}]"), why);
+            }
+        }
+    }
+    Ok(())
 }

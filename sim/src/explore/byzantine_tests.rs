@@ -1,0 +1,109 @@
+//! Byzantine nodes in the explorer and in scheduled runs: the wrappers act, their sends are
+//! explored like any message, and what the untimed model cannot run is refused by field.
+
+use super::model::Prune;
+use super::search::{Bounds, Ending, Explorer};
+use crate::cli::explore::scheduled_scenario;
+use crate::invariants::InvariantId;
+use serde_json::{Value, json};
+
+const EQUIVOCATE: &str = "byzantine: equivocating PrepareRequest";
+const DOUBLE_SIGN: &str = "byzantine: double-signed a proposal";
+
+/// N = 4; R1 (view 0's primary at height 1) proposes block A to R0 and R2 and block B to
+/// R0 and R3, and signs both; with `colluder`, R0 signs every proposal it sees too.
+fn scenario(colluder: bool) -> Value {
+    let mut byz = vec![json!({"node": "R1", "behaviours": [
+        {"kind": "equivocate", "a_to": ["R0", "R2"], "b_to": ["R0", "R3"]},
+        {"kind": "double-sign"}
+    ]})];
+    if colluder {
+        byz.push(json!({"node": "R0", "behaviours": [{"kind": "double-sign"}]}));
+    }
+    json!({"validators": 4, "seed": 1, "stop": {"heights": 1}, "byzantine": byz})
+}
+
+fn bounds(max_states: u64, walks: Option<u64>, prune: Prune) -> Bounds {
+    Bounds {
+        heights: 1,
+        max_view: 0,
+        crashes: 0,
+        loss: false,
+        dfs: false,
+        max_states,
+        max_time: None,
+        reduce: true,
+        recovery: false,
+        prune,
+        walks,
+        walk_depth: 200,
+    }
+}
+
+/// F + 1 = 2 colluders out of 4 (beyond what dBFT tolerates): R2 can gather A's request,
+/// R0's response and its own (M = 3 preparations), then Commits from R1, R0 and itself;
+/// R3 the same for B. Two honest nodes persist different blocks at height 1 (S1), unless
+/// one hears of the other's block first — so some schedules fork and a random walk finds
+/// one. The schedule, written as a scenario, must replay to S1 with `run`, and the
+/// behaviours' coverage marks show both acted.
+#[test]
+fn two_colluders_fork_height_one_and_the_schedule_replays() {
+    let original = scenario(true);
+    let s = crate::scenario::parse(&original.to_string(), "t").expect("scenario");
+    let out = Explorer::new(&s, bounds(1_000_000, Some(2_000), Prune::On)).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::Violation);
+    let v = out.violation.as_ref().expect("violation");
+    assert_eq!(v.ids, [InvariantId::S1, InvariantId::S3], "{}", v.detail);
+    assert!(out.marks.get(EQUIVOCATE).is_some_and(|&n| n > 0) && out.marks.get(DOUBLE_SIGN).is_some_and(|&n| n > 0));
+    // A fork is also a branching block tree (S3); nothing else may fail.
+    let expect = json!({"violations": ["S1", "S3"], "marks": {EQUIVOCATE: 1, DOUBLE_SIGN: 1}});
+    let doc = scheduled_scenario(&original, &s, "cx", "test", 1, &v.steps, expect);
+    assert!(doc.get("byzantine").is_some(), "the written scenario keeps the Byzantine nodes");
+    let replay = crate::scenario::parse(&doc.to_string(), "cx").expect("the written scenario parses");
+    let result = crate::world::run(&replay, replay.seed, None, false);
+    assert_eq!(result.schedule_error, None);
+    assert!(result.checkers.violations.iter().any(|x| x.id == InvariantId::S1));
+    let report = crate::report::Report::build(&replay, &result);
+    assert!(report.outcome.as_expected, "{:?}", report.outcome);
+}
+
+/// One equivocating, double-signing validator (F = 1): an honest node commits a block
+/// only with M = 3 Commits, at least two of them honest, and an honest node signs one
+/// block per height, so two honest quorums for different blocks would need an honest
+/// node in both. No schedule breaks safety; a bounded BFS (with every dropped dead
+/// message checked to be a no-op) and complete random walks find none, and the marks
+/// show the behaviours acted in them.
+#[test]
+fn one_byzantine_validator_breaks_no_safety_property_in_a_bounded_search() {
+    let s = crate::scenario::parse(&scenario(false).to_string(), "t").expect("scenario");
+    let bfs = Explorer::new(&s, bounds(1_500, None, Prune::Check)).expect("explorer").run(&mut |_| {});
+    assert_eq!(bfs.ending, Ending::StateBudget);
+    let walks = Explorer::new(&s, bounds(1_000_000, Some(300), Prune::On)).expect("explorer").run(&mut |_| {});
+    assert_eq!(walks.ending, Ending::WalksDone);
+    assert!(walks.finished > 0, "some walks finish the height");
+    for out in [&bfs, &walks] {
+        assert!(out.violation.is_none(), "{:?}", out.violation);
+        for mark in [EQUIVOCATE, DOUBLE_SIGN] {
+            assert!(out.marks.get(mark).is_some_and(|&n| n > 0), "{mark}: {:?}", out.marks);
+        }
+    }
+}
+
+/// A behaviour on its own timer, and a start time, are refused by field path in a
+/// scheduled run (the untimed model has no clock and no adversary-timer step).
+#[test]
+fn timed_behaviours_are_refused_with_a_schedule() {
+    let with = |byz: Value| {
+        let doc = json!({"validators": 4, "byzantine": [byz],
+            "schedule": [{"do": "timer", "node": "R1"}]});
+        crate::scenario::parse(&doc.to_string(), "t").map(|_| ()).map_err(|e| e.to_string())
+    };
+    let flood =
+        with(json!({"node": "R2", "behaviours": [{"kind": "double-sign"}, {"kind": "replay", "period_ms": 100}]}));
+    let e = flood.expect_err("a periodic behaviour is refused");
+    assert!(e.contains("byzantine[0].behaviours[1]") && e.contains("replay"), "{e}");
+    let late = with(json!({"node": "R2", "from_ms": 5, "behaviours": [{"kind": "double-sign"}]}));
+    let e = late.expect_err("a start time is refused");
+    assert!(e.contains("byzantine[0].from_ms"), "{e}");
+    with(json!({"node": "R2", "behaviours": [{"kind": "double-sign"}]})).expect("a timer-free behaviour is accepted");
+}
