@@ -14,29 +14,13 @@ use crate::world;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-/// The options of `dbft-sim explore`.
+/// The options of `dbft-sim explore`: the search's bounds and what to do with its finds.
 pub struct ExploreOptions {
-    pub heights: u32,
-    pub max_view: u8,
-    pub crashes: u32,
-    pub loss: bool,
-    pub dfs: bool,
-    pub max_states: u64,
-    pub max_seconds: Option<f64>,
+    pub bounds: Bounds,
     pub out: Option<PathBuf>,
     /// Print the schedules of what was found.
     pub show_schedules: bool,
-    /// Partial-order reduction.
-    pub reduce: bool,
-    /// Seeded random walks instead of the exhaustive search, and their length bound.
-    pub walks: Option<u64>,
-    pub walk_depth: u32,
-    /// Dropping of dead messages.
-    pub prune: crate::explore::model::Prune,
-    /// Deliver recovery messages.
-    pub recovery: bool,
     /// Shrink the written schedules step by step.
     pub shrink: bool,
 }
@@ -118,11 +102,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         return 2;
     }
     let f = (spec.validators.saturating_sub(1)) / 3;
-    if opts.crashes as usize > f {
-        eprintln!("error: --crashes {} is more than F = {f} for N = {}", opts.crashes, spec.validators);
+    if opts.bounds.crashes as usize > f {
+        eprintln!("error: --crashes {} is more than F = {f} for N = {}", opts.bounds.crashes, spec.validators);
         return 2;
     }
-    if opts.heights == 0 || opts.max_states == 0 {
+    if opts.bounds.heights == 0 || opts.bounds.max_states == 0 {
         eprintln!("error: --heights and --max-states must be > 0");
         return 2;
     }
@@ -131,20 +115,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         eprintln!("error: cannot write to {}: {e}", out.display());
         return 2;
     }
-    let bounds = Bounds {
-        heights: opts.heights,
-        max_view: opts.max_view,
-        crashes: opts.crashes,
-        loss: opts.loss,
-        dfs: opts.dfs,
-        max_states: opts.max_states,
-        max_time: opts.max_seconds.map(Duration::from_secs_f64),
-        reduce: opts.reduce,
-        recovery: opts.recovery,
-        prune: opts.prune,
-        walks: opts.walks,
-        walk_depth: opts.walk_depth,
-    };
+    let bounds = opts.bounds;
     let explorer = match Explorer::new(&spec, bounds.clone()) {
         Ok(x) => x,
         Err(e) => {

@@ -88,6 +88,28 @@ pub struct Bounds {
     pub walk_depth: u32,
 }
 
+/// The `dbft-sim explore` command line's defaults: one height, max view 1, no crash or
+/// loss, breadth-first, partial-order reduction and dead-message dropping on, recovery
+/// not delivered.
+impl Default for Bounds {
+    fn default() -> Bounds {
+        Bounds {
+            heights: 1,
+            max_view: 1,
+            crashes: 0,
+            loss: false,
+            dfs: false,
+            max_states: 50_000_000,
+            max_time: None,
+            reduce: true,
+            recovery: false,
+            prune: Prune::On,
+            walks: None,
+            walk_depth: 200,
+        }
+    }
+}
+
 /// Why the search ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {

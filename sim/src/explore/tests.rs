@@ -43,20 +43,7 @@ fn deliveries_to_different_replicas_commute() {
 /// A DFS search of a mutated protocol at N = 4 (max view 1, one crash as a choice).
 fn search(mutation: &str) -> super::search::Outcome {
     let s = spec(&format!(r#"{{"validators": 4, "protocol": {{"semantics": "csharp", "mutation": "{mutation}"}}}}"#));
-    let bounds = Bounds {
-        heights: 1,
-        max_view: 1,
-        crashes: 1,
-        loss: false,
-        dfs: true,
-        max_states: 20_000,
-        max_time: None,
-        reduce: true,
-        recovery: false,
-        prune: Prune::Check,
-        walks: None,
-        walk_depth: 0,
-    };
+    let bounds = Bounds { crashes: 1, dfs: true, max_states: 20_000, prune: Prune::Check, ..Bounds::default() };
     Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
 }
 

@@ -333,24 +333,10 @@ mod tests {
     /// included).
     #[test]
     fn an_explored_schedule_shrinks_to_a_minimal_one() {
-        use crate::explore::model::Prune;
         use crate::explore::search::{Bounds, Ending, Explorer};
         let original = json!({"validators": 4, "protocol": {"semantics": "csharp", "mutation": "no-commit-phase"}});
         let spec = scenario::parse(&original.to_string(), "t").unwrap();
-        let bounds = Bounds {
-            heights: 1,
-            max_view: 1,
-            crashes: 1,
-            loss: false,
-            dfs: true,
-            max_states: 20_000,
-            max_time: None,
-            reduce: true,
-            recovery: false,
-            prune: Prune::On,
-            walks: None,
-            walk_depth: 0,
-        };
+        let bounds = Bounds { crashes: 1, dfs: true, max_states: 20_000, ..Bounds::default() };
         let out = Explorer::new(&spec, bounds).unwrap().run(&mut |_| {});
         assert_eq!(out.ending, Ending::Violation);
         let steps = out.violation.unwrap().steps;
