@@ -181,27 +181,3 @@ fn finished(replicas: &[&DbftReplica], up: &[bool], honest: &[bool], target: u32
         !honest[i] || !up[i] || r.status().is_none_or(|s| s.watch_only) || r.ledger_height() >= target
     })
 }
-
-/// Replays `spec.schedule` on the untimed system alone (no checkers): true if every step
-/// was possible and nothing is in flight at the end (a settled state). `recovery`: as the
-/// explorer's bound (without, recovery messages never count as in flight).
-pub fn settles(spec: &RunSpec, seed: u64, recovery: bool) -> bool {
-    struct Null;
-    impl Observer for Null {
-        fn observe(&mut self, _: &crate::engine::trace::Rec) -> Option<crate::engine::trace::Halt> {
-            None
-        }
-    }
-    let Ok((mut env, replicas, _)) = setup(spec, seed, false) else { return false };
-    env.recovery = recovery;
-    let (mut sys, _) = Sys::start(&env, replicas, &initial_txs(spec), &mut Null, None);
-    for step in &spec.schedule {
-        match sys.resolve(step) {
-            Ok(act) => {
-                sys.apply(&env, act, &mut Null, None);
-            }
-            Err(_) => return false,
-        }
-    }
-    sys.bag.is_empty()
-}
