@@ -218,17 +218,14 @@ impl Hasher for Ident {
 
 /// The fingerprint of a state (SipHash with fixed keys: the same on every run).
 pub fn fingerprint(sys: &Sys) -> u64 {
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new();
-    sys.hash(&mut h);
-    h.finish()
+    super::fingerprint::of(sys)
 }
 
 /// The fingerprint of one replica's local state (module comment of [`Outcome::local_states`]).
 fn local_fingerprint(sys: &Sys, i: usize) -> u64 {
     #[allow(deprecated)]
     let mut h = std::hash::SipHasher::new();
-    sys.replicas[i].hash(&mut h);
+    sys.replica_fp(i).hash(&mut h);
     sys.up[i].hash(&mut h);
     sys.timers[i].hash(&mut h);
     h.finish()
@@ -251,10 +248,7 @@ fn leaf_fingerprint(sys: &Sys) -> u64 {
 
 /// Replaces replica `r` of `sys` by the pooled copy of an equal state, or pools it.
 fn intern(pool: &mut HashMap<u64, Rc<Node>, BuildHasherDefault<Ident>>, sys: &mut Sys, r: usize) {
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new();
-    sys.replicas[r].hash(&mut h);
-    match pool.entry(h.finish()) {
+    match pool.entry(sys.replica_fp(r)) {
         Entry::Occupied(e) => sys.replicas[r] = e.get().clone(),
         Entry::Vacant(e) => {
             e.insert(sys.replicas[r].clone());
