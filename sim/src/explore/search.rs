@@ -29,7 +29,10 @@
 //! the context. Settled states (nothing in flight) are expanded in full and keyed by
 //! state alone, which makes "can this state still finish?" exact for them: from an
 //! unrestricted node, every path has a reduced equivalent. Stuck states are reported
-//! only among settled ones for that reason.
+//! only among settled ones for that reason. Under the synchrony bound timers are offered
+//! only in settled states; a swap of two adjacent deliveries never makes the state
+//! between them settled (the other is still in flight), so no swap moves a timer and the
+//! argument stands.
 //!
 //! **Finished leaves merge.** A state where every honest running validator finished is
 //! never expanded, so the messages still in flight there cannot matter; finished states
