@@ -269,6 +269,10 @@ pub enum Command {
         /// Stop after this many seconds.
         #[arg(long)]
         max_seconds: Option<f64>,
+        /// Stop when resident memory exceeds this many MiB (default: three quarters of
+        /// the machine's memory; 0: no limit).
+        #[arg(long)]
+        max_memory_mb: Option<u64>,
         /// Where counterexample scenarios go (default: reports/explore/<scenario-name>/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -436,6 +440,7 @@ fn dispatch(command: Command) -> i32 {
             dfs,
             max_states,
             max_seconds,
+            max_memory_mb,
             out,
             show_schedules,
             no_reduce,
@@ -457,6 +462,7 @@ fn dispatch(command: Command) -> i32 {
                     dfs,
                     max_states,
                     max_time: max_seconds.map(std::time::Duration::from_secs_f64),
+                    max_memory: explore::memory_budget(max_memory_mb),
                     reduce: !no_reduce,
                     recovery,
                     prune: match (no_prune, check_reductions) {

@@ -33,6 +33,7 @@ fn bounds(max_states: u64, walks: Option<u64>, prune: Prune) -> Bounds {
         dfs: false,
         max_states,
         max_time: None,
+        max_memory: None,
         reduce: true,
         recovery: false,
         prune,

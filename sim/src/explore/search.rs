@@ -79,6 +79,11 @@ pub struct Bounds {
     pub max_states: u64,
     /// Stop after this much time.
     pub max_time: Option<Duration>,
+    /// Stop when the process's resident memory exceeds this many bytes (checked every
+    /// 2,048 expanded states), so a breadth-first search ends with its findings instead
+    /// of being killed by the system. The command line defaults it to three quarters of
+    /// the machine's memory; None here.
+    pub max_memory: Option<u64>,
     /// Partial-order reduction and the merging of finished leaves (module comment); off
     /// only to measure what they save.
     pub reduce: bool,
@@ -97,7 +102,7 @@ pub struct Bounds {
 
 /// The `dbft-sim explore` command line's defaults: one height, max view 1, no crash or
 /// loss, breadth-first, partial-order reduction and dead-message dropping on, recovery
-/// not delivered.
+/// not delivered (but no memory budget: the command line's depends on the machine).
 impl Default for Bounds {
     fn default() -> Bounds {
         Bounds {
@@ -109,6 +114,7 @@ impl Default for Bounds {
             dfs: false,
             max_states: 50_000_000,
             max_time: None,
+            max_memory: None,
             reduce: true,
             recovery: false,
             prune: Prune::On,
@@ -126,6 +132,7 @@ pub enum Ending {
     Violation,
     StateBudget,
     TimeBudget,
+    MemoryBudget,
     /// Random walks (`Bounds::walks`) ended without a violation: nothing is proven.
     WalksDone,
 }
@@ -137,6 +144,7 @@ impl Ending {
             Ending::Violation => "violation",
             Ending::StateBudget => "state budget reached",
             Ending::TimeBudget => "time budget reached",
+            Ending::MemoryBudget => "memory budget reached",
             Ending::WalksDone => "random walks done (a sample, not a proof)",
         }
     }
@@ -486,6 +494,10 @@ impl<'a> Explorer<'a> {
                 progress(&stats);
                 if b.max_time.is_some_and(|t| stats.elapsed >= t) {
                     ending = Ending::TimeBudget;
+                    break;
+                }
+                if b.max_memory.is_some_and(|m| current_rss().is_some_and(|r| r > m)) {
+                    ending = Ending::MemoryBudget;
                     break;
                 }
             }

@@ -101,6 +101,7 @@ fn no_commit_lock_yields_a_double_sign_that_replays() {
         dfs: false,
         max_states: u64::MAX,
         max_time: None,
+        max_memory: None,
         reduce: true,
         recovery: false,
         prune: Prune::Check,
@@ -178,6 +179,7 @@ fn small_bounded_search_completes_and_reductions_keep_every_replica_state() {
                 dfs: true,
                 max_states: 1_000_000,
                 max_time: None,
+                max_memory: None,
                 reduce,
                 recovery: false,
                 prune,
@@ -277,4 +279,15 @@ fn a_replay_says_whether_its_timers_waited_for_the_network() {
     let racing = with(r#"[{"do": "timer", "node": "R1"}, {"do": "timer", "node": "R0"}]"#);
     let two = super::search::replay_of(&racing, &b).expect("follows");
     assert!(!two.synchronous, "{two:?}");
+}
+
+/// A memory budget ends the search as a budget does, with what it found so far: one
+/// byte is exceeded at the first check (after 2,048 expanded states).
+#[test]
+fn a_memory_budget_ends_the_search() {
+    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
+    let bounds = Bounds { max_memory: Some(1), ..Bounds::default() };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::MemoryBudget);
+    assert!(out.stats.states > 2_048 && out.violation.is_none(), "{:?}", out.stats);
 }
