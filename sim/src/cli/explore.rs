@@ -292,7 +292,12 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             };
             let name = file_name(&spec.name, &format!("stuck-{}", st.class.as_str()));
             let description = format!(
-                "Written by dbft-sim explore: the shortest schedule it found ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}",
+                "Written by dbft-sim explore: {} ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}",
+                if bounds.walks.is_some() {
+                    "a seeded random walk's schedule, then the shortest way on that a complete search from the walk's end found"
+                } else {
+                    "the shortest schedule it found"
+                },
                 bounds_text(&bounds),
                 st.class.as_str(),
                 st.stall.reason

@@ -298,6 +298,11 @@ pub enum Command {
         /// The longest random walk, in steps.
         #[arg(long, default_value_t = 200)]
         walk_depth: u32,
+        /// A walk that ends with nothing in flight and the height unfinished is searched
+        /// exhaustively from there, within this many states: a complete search proves a
+        /// stuck state (0: walks look for violations only).
+        #[arg(long, default_value_t = 20_000)]
+        walk_stuck_budget: u64,
         /// Also deliver RecoveryRequest and RecoveryMessage (by default they are sent but
         /// never delivered, as in the TLA+ models: the space is far larger with them).
         #[arg(long)]
@@ -448,6 +453,7 @@ fn dispatch(command: Command) -> i32 {
             check_reductions,
             walks,
             walk_depth,
+            walk_stuck_budget,
             recovery,
             shrink,
         } => explore::run(
@@ -472,6 +478,7 @@ fn dispatch(command: Command) -> i32 {
                     },
                     walks,
                     walk_depth,
+                    walk_stuck_budget,
                 },
                 out,
                 show_schedules,

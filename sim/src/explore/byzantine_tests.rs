@@ -48,6 +48,7 @@ fn bounds(max_states: u64, walks: Option<u64>, prune: Prune) -> Bounds {
         prune,
         walks,
         walk_depth: 200,
+        walk_stuck_budget: 0,
     }
 }
 
