@@ -262,11 +262,18 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     }
     if outcome.violation.is_none() {
         let complete = outcome.ending == Ending::Complete;
-        say!(
-            "  settled states (nothing in flight) that cannot finish the height within the bounds: {}{}",
-            outcome.cannot_finish,
-            if complete { "" } else { " (incomplete search: unexpanded states count as able to finish)" }
-        );
+        if bounds.walks.is_some() {
+            say!(
+                "  settled states proven stuck (a complete search from a walk's end, within --walk-stuck-budget states, finds no way to finish): {}",
+                outcome.cannot_finish
+            );
+        } else {
+            say!(
+                "  settled states (nothing in flight) that cannot finish the height within the bounds: {}{}",
+                outcome.cannot_finish,
+                if complete { "" } else { " (incomplete search: unexpanded states count as able to finish)" }
+            );
+        }
         if outcome.stuck.is_empty() {
             say!("  no settled stuck state");
         }
