@@ -157,6 +157,10 @@ fn main() {
     println!("engine, trivial relay replica {:>7.2} M events/s  ({events} events, digest on)", engine / 1e6);
     println!("engine / bare = {:.2} (the cost of routing, network draws, records and the digest)", engine / bare);
     println!();
+    // `cargo bench --bench throughput -- engine`: only the section above (for profiling).
+    if std::env::args().skip(1).any(|a| a == "engine") {
+        return;
+    }
     println!("== whole dBFT runs ==");
     let mut stalled = Vec::new();
     let mut run = |label: &str, json: &str| {
