@@ -124,7 +124,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         }
     };
     say!(
-        "dbft-sim explore: {} (N = {}, {} semantics, mutation {}), bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, {}",
+        "dbft-sim explore: {} (N = {}, {} semantics, mutation {}), bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, {}, {}",
         spec.name,
         spec.validators,
         spec.protocol.semantics.as_str(),
@@ -134,6 +134,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         bounds.crashes,
         if bounds.loss { "on" } else { "off" },
         if bounds.recovery { "on" } else { "off" },
+        if bounds.synchrony { "timers only when nothing is in flight (synchrony)" } else { "asynchronous" },
         match (bounds.walks, bounds.dfs) {
             (Some(w), _) => format!("{w} random walks of at most {} steps", bounds.walk_depth),
             (None, true) => "DFS".to_string(),
@@ -307,12 +308,13 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
 fn bounds_text(b: &Bounds) -> String {
     let on = |x: bool| if x { "on" } else { "off" };
     format!(
-        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}; {}",
+        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}; {}",
         b.heights,
         b.max_view,
         b.crashes,
         on(b.loss),
         on(b.recovery),
+        on(b.synchrony),
         match (b.walks, b.dfs) {
             (Some(w), _) => format!("{w} random walks"),
             (None, true) => "DFS".to_string(),
@@ -363,8 +365,9 @@ pub fn scheduled_scenario(
 }
 
 /// What a replay of a schedule shows: the violated invariants, the stall class, and
-/// whether it ends settled (nothing in flight). None: a step was not possible.
-type Shows = Option<(Vec<crate::invariants::InvariantId>, Option<StallClass>, bool)>;
+/// whether it ends settled (nothing in flight) and fires timers only when settled. None:
+/// a step was not possible.
+type Shows = Option<(Vec<crate::invariants::InvariantId>, Option<StallClass>, crate::explore::search::Replay)>;
 
 fn shows(spec: &RunSpec, b: &Bounds) -> Shows {
     let r = world::run(spec, spec.seed, None, false);
@@ -374,12 +377,13 @@ fn shows(spec: &RunSpec, b: &Bounds) -> Shows {
     let mut ids: Vec<_> = r.checkers.violations.iter().map(|v| v.id).collect();
     ids.sort();
     ids.dedup();
-    Some((ids, r.stall.map(|s| s.class), crate::explore::search::settles(spec, b)))
+    Some((ids, r.stall.map(|s| s.class), crate::explore::search::replay_of(spec, b)?))
 }
 
 /// Step-level shrinking: removes steps one at a time, keeping a removal when the replay
 /// still shows the same (same violations, same stall class, still settled under the
-/// search's recovery bound), until no single removal does. The result is 1-minimal, not
+/// search's recovery bound, timers still fired only when settled if they were), until no
+/// single removal does. The result is 1-minimal, not
 /// necessarily the shortest schedule. A shrunk stuck state is settled with the same
 /// diagnosis; that it cannot finish is not searched again.
 fn shrink_steps(original: &Value, spec: &RunSpec, b: &Bounds, steps: &[Step]) -> Result<Vec<Step>, String> {

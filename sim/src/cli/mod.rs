@@ -256,6 +256,10 @@ pub enum Command {
         /// Messages may also be lost.
         #[arg(long)]
         loss: bool,
+        /// Timers fire only when nothing is in flight (message delays below every
+        /// timeout); default: the asynchronous model, a timer may fire at any point.
+        #[arg(long)]
+        synchrony: bool,
         /// Depth-first search (default: breadth-first, shortest counterexamples).
         #[arg(long)]
         dfs: bool,
@@ -428,6 +432,7 @@ fn dispatch(command: Command) -> i32 {
             max_view,
             crashes,
             loss,
+            synchrony,
             dfs,
             max_states,
             max_seconds,
@@ -448,6 +453,7 @@ fn dispatch(command: Command) -> i32 {
                     max_view,
                     crashes,
                     loss,
+                    synchrony,
                     dfs,
                     max_states,
                     max_time: max_seconds.map(std::time::Duration::from_secs_f64),

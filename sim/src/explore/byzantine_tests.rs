@@ -29,6 +29,7 @@ fn bounds(max_states: u64, walks: Option<u64>, prune: Prune) -> Bounds {
         max_view: 0,
         crashes: 0,
         loss: false,
+        synchrony: false,
         dfs: false,
         max_states,
         max_time: None,
@@ -106,4 +107,52 @@ fn timed_behaviours_are_refused_with_a_schedule() {
     let e = late.expect_err("a start time is refused");
     assert!(e.contains("byzantine[0].from_ms"), "{e}");
     with(json!({"node": "R2", "behaviours": [{"kind": "double-sign"}]})).expect("a timer-free behaviour is accepted");
+}
+
+/// Dead-message pruning must not judge messages to a Byzantine node by its inner replica
+/// (model.rs, `honest_recipient`): the wrapper reacts to what the inner replica ignores.
+/// R0 double-signs. R1, view 0's primary, proposes and then times out; R0 enters view 1
+/// (its own ChangeView and R2's and R3's: M = 3) and hears R1's ChangeView. R1's view-0
+/// PrepareRequest is now dead to R0's inner replica (a lower view, and R0's record of R1
+/// is already at view 0: ignored now and forever), yet the wrapper still double-signs it. So it must stay in flight under pruning, and delivering it must act.
+/// If pruning asked the inner replica, the message would be gone and the test fails.
+#[test]
+fn pruning_keeps_what_a_byzantine_recipient_acts_on() {
+    use super::model::{Act, Sys};
+    use super::schedule;
+    use crate::protocol::{MsgKind, NodeId};
+    struct Null;
+    impl crate::engine::trace::Observer for Null {
+        fn observe(&mut self, _: &crate::engine::trace::Rec) -> Option<crate::engine::trace::Halt> {
+            None
+        }
+    }
+    let doc = json!({"validators": 4, "seed": 1, "stop": {"heights": 1},
+        "byzantine": [{"node": "R0", "behaviours": [{"kind": "double-sign"}]}]});
+    let s = crate::scenario::parse(&doc.to_string(), "t").expect("scenario");
+    let (env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
+    let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+    sys.set_prune(&env, Prune::On);
+    let n = |i: u32| NodeId(i);
+    for i in [0, 2, 3, 1, 1] {
+        sys.apply(&env, Act::Timer(n(i)), &mut Null, None);
+    }
+    let to_r0 = |sys: &Sys, from: u32, kind: MsgKind| {
+        sys.bag.iter().find(|(k, p)| k.0 == n(0) && k.1 == n(from) && p.kind == kind).map(|(k, _)| *k)
+    };
+    for from in [2, 3, 1] {
+        let k = to_r0(&sys, from, MsgKind::ChangeView).expect("a ChangeView to R0");
+        sys.apply(&env, Act::Deliver(k), &mut Null, None);
+    }
+    assert_eq!(sys.replicas[0].replica().ctx.view, 1, "R0 changed view");
+    let k = to_r0(&sys, 1, MsgKind::PrepareRequest).expect("the view-0 proposal to R0 is still in flight");
+    let msg = sys.bag[&k].msg.clone();
+    assert!(sys.replicas[0].replica().ignores_forever(&msg), "dead to the inner replica");
+    let mut marks = std::collections::BTreeMap::new();
+    sys.apply(&env, Act::Deliver(k), &mut Null, Some(&mut marks));
+    assert_eq!(marks.get(DOUBLE_SIGN), Some(&1), "{marks:?}");
+    assert!(
+        sys.bag.keys().any(|k| k.1 == n(0) && sys.bag[k].kind == MsgKind::Commit),
+        "the double-signed Commit is in flight"
+    );
 }

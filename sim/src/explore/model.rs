@@ -151,6 +151,18 @@ impl Hash for Sys {
     }
 }
 
+/// Which nondeterministic choices a state offers besides deliveries (the search's bounds).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Choices {
+    /// Every message in flight may also be dropped.
+    pub loss: bool,
+    /// An honest running validator may crash.
+    pub crashes_left: bool,
+    /// Timers fire only when nothing is in flight: every message is delivered (or
+    /// dropped) before any timeout expires, i.e. message delays below every timeout.
+    pub synchrony: bool,
+}
+
 /// The explicit step a driver wants, resolved against the pending messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Act {
@@ -240,21 +252,24 @@ impl Sys {
 
     /// The steps enabled now, in a fixed order: deliveries (and, with `loss`, drops) in
     /// the order of the pending set, then timers, then crashes (while `crashes_left`),
-    /// by node. Nodes that finished the target height take no timer step.
-    pub fn enabled(&self, env: &Env, loss: bool, crashes_left: bool, out: &mut Vec<Act>) {
+    /// by node. Nodes that finished the target height take no timer step; under
+    /// `synchrony`, no node does while anything is in flight.
+    pub fn enabled(&self, env: &Env, choices: Choices, out: &mut Vec<Act>) {
         out.clear();
         for k in self.bag.keys() {
             out.push(Act::Deliver(*k));
-            if loss {
+            if choices.loss {
                 out.push(Act::Drop(*k));
             }
         }
-        for (i, t) in self.timers.iter().enumerate() {
-            if t.is_some() && self.up[i] && self.replicas[i].ledger_height() < env.target {
-                out.push(Act::Timer(NodeId(i as u32)));
+        if !choices.synchrony || self.bag.is_empty() {
+            for (i, t) in self.timers.iter().enumerate() {
+                if t.is_some() && self.up[i] && self.replicas[i].ledger_height() < env.target {
+                    out.push(Act::Timer(NodeId(i as u32)));
+                }
             }
         }
-        if crashes_left {
+        if choices.crashes_left {
             for i in 0..self.replicas.len() {
                 if self.up[i] && env.honest[i] {
                     out.push(Act::Crash(NodeId(i as u32)));

@@ -38,7 +38,7 @@
 //! No symmetry reduction: replicas are not symmetric (the primary of each view is fixed
 //! by index, and keys differ).
 
-use super::model::{Act, Env, Key, Prune, Sys};
+use super::model::{Act, Choices, Env, Key, Prune, Sys};
 use super::schedule;
 use super::step::Step;
 use crate::byzantine::Node;
@@ -66,6 +66,10 @@ pub struct Bounds {
     pub crashes: u32,
     /// Messages may be lost.
     pub loss: bool,
+    /// Timers fire only when nothing is in flight ([`Choices::synchrony`]): the network
+    /// delivers within a bound below every timeout. Off: the asynchronous model, where a
+    /// timer may fire before any delivery.
+    pub synchrony: bool,
     /// Depth-first instead of breadth-first.
     pub dfs: bool,
     /// Stop after this many distinct states.
@@ -98,6 +102,7 @@ impl Default for Bounds {
             max_view: 1,
             crashes: 0,
             loss: false,
+            synchrony: false,
             dfs: false,
             max_states: 50_000_000,
             max_time: None,
@@ -373,8 +378,13 @@ impl<'a> Explorer<'a> {
         Ok(Explorer { spec, env, init, safety, bounds: spec_b })
     }
 
-    fn crashes_left(&self, sys: &Sys) -> bool {
-        sys.crashes < self.bounds.crashes
+    /// The choices `sys` offers within the bounds.
+    fn choices(&self, sys: &Sys) -> Choices {
+        Choices {
+            loss: self.bounds.loss,
+            crashes_left: sys.crashes < self.bounds.crashes,
+            synchrony: self.bounds.synchrony,
+        }
     }
 
     /// Runs the search; `progress` is called every few thousand states.
@@ -417,7 +427,7 @@ impl<'a> Explorer<'a> {
             if flags[iu] & SETTLED != 0 {
                 class.insert(i, schedule::stall(self.spec, &sys, &self.env).class);
             }
-            sys.enabled(&self.env, b.loss, self.crashes_left(&sys), &mut acts);
+            sys.enabled(&self.env, self.choices(&sys), &mut acts);
             for (k, act) in acts.iter().enumerate() {
                 if b.reduce && !red.allows(*act) {
                     continue;
@@ -558,7 +568,7 @@ impl<'a> Explorer<'a> {
                     finished += 1;
                     break;
                 }
-                sys.enabled(&self.env, b.loss, self.crashes_left(&sys), &mut acts);
+                sys.enabled(&self.env, self.choices(&sys), &mut acts);
                 let mut choices: Vec<u32> = (0..acts.len() as u32).collect();
                 let mut stepped = false;
                 while !choices.is_empty() {
@@ -711,7 +721,7 @@ impl<'a> Explorer<'a> {
         let mut acts = Vec::new();
         let mut steps = Vec::with_capacity(path.len());
         for &k in path {
-            sys.enabled(&self.env, self.bounds.loss, self.crashes_left(&sys), &mut acts);
+            sys.enabled(&self.env, self.choices(&sys), &mut acts);
             let Some(&act) = acts.get(k as usize) else { break };
             steps.push(sys.describe(act));
             let mut judge = Judge { safety: &mut safety, found: Vec::new() };
@@ -721,35 +731,45 @@ impl<'a> Explorer<'a> {
     }
 }
 
-/// Replays `spec.schedule` on the untimed system as the search models it (its recovery
-/// bound, dead messages dropped as it drops them), without checkers: true if every step
-/// was possible and nothing live is in flight at the end (a settled state of the search).
-pub fn settles(spec: &RunSpec, b: &Bounds) -> bool {
-    settles_with(spec, b.recovery, b.prune)
+/// What a replay of a scheduled scenario on the untimed system shows about the
+/// schedule itself (shrinking keeps both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replay {
+    /// Nothing live is in flight at the end: a settled state of the search.
+    pub settled: bool,
+    /// Every timer step was taken with nothing live in flight (the `--synchrony` bound).
+    pub synchronous: bool,
 }
 
-/// [`settles`] for a replay judged outside a search: with or without recovery delivered,
-/// dead messages dropped or not.
-pub fn settles_with(spec: &RunSpec, recovery: bool, prune: crate::explore::model::Prune) -> bool {
+/// Replays `spec.schedule` on the untimed system as the search models it (its recovery
+/// bound, dead messages dropped as it drops them), without checkers. None if a step was
+/// not possible.
+pub fn replay_of(spec: &RunSpec, b: &Bounds) -> Option<Replay> {
+    replay_with(spec, b.recovery, b.prune)
+}
+
+/// [`replay_of`] for a replay judged outside a search: with or without recovery
+/// delivered, dead messages dropped or not.
+pub fn replay_with(spec: &RunSpec, recovery: bool, prune: crate::explore::model::Prune) -> Option<Replay> {
     struct Null;
     impl Observer for Null {
         fn observe(&mut self, _: &Rec) -> Option<Halt> {
             None
         }
     }
-    let Ok((mut env, replicas, _)) = schedule::setup(spec, spec.seed, false) else { return false };
+    let (mut env, replicas, _) = schedule::setup(spec, spec.seed, false).ok()?;
     env.recovery = recovery;
     let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut Null, None);
     sys.set_prune(&env, prune);
+    let mut synchronous = true;
     for step in &spec.schedule {
-        match sys.resolve(step) {
-            Ok(act) => {
-                sys.apply(&env, act, &mut Null, None);
-            }
-            Err(_) => return false,
+        let act = sys.resolve(step).ok()?;
+        if matches!(act, Act::Timer(_)) && !sys.bag.is_empty() {
+            synchronous = false;
         }
+        sys.apply(&env, act, &mut Null, None);
     }
-    sys.bag.is_empty()
+    Some(Replay { settled: sys.bag.is_empty(), synchronous })
 }
 
 /// Peak resident memory of this process in bytes (Linux; None elsewhere).

@@ -16,6 +16,7 @@
 //! without recovery delivered), or its stall could be just the schedule stopping early.
 //! The seed stays fixed, so every step is deterministic.
 
+use crate::explore::search::Replay;
 use crate::invariants::InvariantId;
 use crate::invariants::diagnosis::StallClass;
 use crate::report::{LivenessStatus, Report};
@@ -138,9 +139,10 @@ pub struct Failure {
     /// Every violated invariant, L1 included (for the written `expect`).
     pub violated: Vec<InvariantId>,
     /// For a scenario with a `schedule`: does its replay end settled (nothing in flight
-    /// that a step could still deliver, dead messages aside), without and with recovery
-    /// delivered?
-    pub settled: Option<[bool; 2]>,
+    /// that a step could still deliver, dead messages aside), and does it fire timers only
+    /// when settled (explore's `--synchrony`), without and with recovery delivered? None
+    /// in an entry: the replay does not follow.
+    pub settled: Option<[Option<Replay>; 2]>,
 }
 
 impl Failure {
@@ -162,13 +164,17 @@ impl Failure {
     /// The same failure, as far as shrinking is concerned: every safety invariant of the
     /// target still violated; or, for a stall-only target, no safety violation and a stall
     /// of the same class.
+    /// A schedule that fired timers only when settled stays so: a counterexample found
+    /// under the synchrony bound must still be one under it.
     fn keeps(&self, target: &Failure) -> bool {
         if target.safety.is_empty() {
             self.safety.is_empty()
                 && self.stall.map(|s| s.0) == target.stall.map(|s| s.0)
                 && self.settled == target.settled
         } else {
+            let synchronous = |f: &Failure, i: usize| f.settled.is_some_and(|r| r[i].is_some_and(|r| r.synchronous));
             target.safety.iter().all(|id| self.safety.contains(id))
+                && (0..2).all(|i| !synchronous(target, i) || synchronous(self, i))
         }
     }
 
@@ -202,9 +208,9 @@ pub fn failure(doc: &Value, seed: u64) -> Result<Failure, String> {
     }
     let mut f = Failure::of(&Report::build(&spec, &result));
     if !spec.schedule.is_empty() {
-        use crate::explore::{model::Prune, search::settles_with};
+        use crate::explore::{model::Prune, search::replay_with};
         spec.seed = seed;
-        f.settled = Some([settles_with(&spec, false, Prune::On), settles_with(&spec, true, Prune::On)]);
+        f.settled = Some([replay_with(&spec, false, Prune::On), replay_with(&spec, true, Prune::On)]);
     }
     Ok(f)
 }
@@ -346,5 +352,21 @@ mod tests {
         let shrunk = assert_minimal(&doc, spec.seed, &target);
         let kept = len_at(&shrunk.doc, "/schedule");
         assert!(kept > 0 && kept < steps.len(), "{kept} of {} steps", steps.len());
+    }
+
+    /// A counterexample whose timers fired only when nothing was in flight (found under
+    /// explore's synchrony bound) keeps that property while it shrinks; one found without
+    /// the bound need not.
+    #[test]
+    fn a_synchronous_counterexample_stays_synchronous() {
+        let with = |synchronous: bool| Failure {
+            safety: vec![InvariantId::S4],
+            stall: None,
+            violated: vec![InvariantId::S4],
+            settled: Some([Some(Replay { settled: false, synchronous }); 2]),
+        };
+        assert!(with(true).keeps(&with(true)));
+        assert!(!with(false).keeps(&with(true)), "a shrink may not make timers race the network");
+        assert!(with(true).keeps(&with(false)) && with(false).keeps(&with(false)));
     }
 }
