@@ -49,10 +49,8 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
     if !spec.changes.is_empty() {
         return what("changes", "validator-set changes are not modelled");
     }
-    for field in ["twins", "compromised_keys"] {
-        if original.get(field).and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
-            return what(field, "twins and compromised keys are not modelled (only `byzantine` entries)");
-        }
+    if original.get("compromised_keys").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+        return what("compromised_keys", "compromised keys are not modelled (`byzantine` entries and twins are)");
     }
     // `byzantine` entries: the node runs its wrapper if the untimed model can run every
     // behaviour it lists (explore/model.rs `untimed_behaviour`) from the start.

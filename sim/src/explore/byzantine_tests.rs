@@ -156,3 +156,56 @@ fn pruning_keeps_what_a_byzantine_recipient_acts_on() {
         "the double-signed Commit is in flight"
     );
 }
+
+const SELECTIVE: &str = "byzantine: delivered to a chosen subset";
+
+/// Twins are processes of their own in the search: R2 runs twice with one key, the
+/// original talking only to R0, the twin only to R1 and R3 (one faulty identity, within
+/// F = 1, so no schedule may break safety: any two quorums of 3 share an honest node). A
+/// bounded search with every dropped dead message checked finds no violation, and the
+/// twins' split acted. A schedule the model takes with twins replays with `run` (the
+/// engine's schedule driver) to the same end: every honest node persists height 1.
+#[test]
+fn twins_are_explored_and_their_schedules_replay() {
+    use super::model::{Act, Sys};
+    use super::schedule;
+    struct Null;
+    impl crate::engine::trace::Observer for Null {
+        fn observe(&mut self, _: &crate::engine::trace::Rec) -> Option<crate::engine::trace::Halt> {
+            None
+        }
+    }
+    let original = json!({"validators": 4, "seed": 1, "stop": {"heights": 1},
+        "twins": [{"node": "R2", "to": ["R0"], "twin_to": ["R1", "R3"]}]});
+    let s = crate::scenario::parse(&original.to_string(), "t").expect("scenario");
+    let out = Explorer::new(&s, bounds(3_000, None, Prune::Check)).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::StateBudget);
+    assert!(out.violation.is_none(), "{:?}", out.violation);
+    assert_eq!(out.local_states.len(), 5, "the twin is a fifth process");
+    assert!(out.marks.get(SELECTIVE).is_some_and(|&n| n > 0), "{:?}", out.marks);
+
+    // One schedule: R1 proposes, then every delivery in the pending set's order until
+    // the height is finished.
+    let (mut env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
+    env.recovery = false;
+    let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+    let mut steps = Vec::new();
+    let mut act = Act::Timer(crate::protocol::NodeId(1));
+    for _ in 0..200 {
+        steps.push(sys.describe(act));
+        sys.apply(&env, act, &mut Null, None);
+        if sys.finished(&env) {
+            break;
+        }
+        let Some(k) = sys.bag.keys().next() else { break };
+        act = Act::Deliver(*k);
+    }
+    assert!(sys.finished(&env), "the schedule finishes height 1");
+    let doc = scheduled_scenario(&original, &s, "twins-replay", "test", 1, &steps, json!({}));
+    let replay = crate::scenario::parse(&doc.to_string(), "cx").expect("a scheduled scenario with twins parses");
+    let result = crate::world::run(&replay, replay.seed, None, false);
+    assert_eq!(result.schedule_error, None);
+    assert!(result.checkers.violations.is_empty(), "{:?}", result.checkers.violations);
+    let report = crate::report::Report::build(&replay, &result);
+    assert_eq!(report.heights.min_honest, 1, "every honest node persisted height 1: {:?}", report.heights);
+}

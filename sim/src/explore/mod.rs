@@ -3,7 +3,7 @@
 //!
 //! - `step.rs` — one nondeterministic choice as data (deliver, drop, timer, crash,
 //!   restart), as a scenario's `schedule` lists it;
-//! - `fingerprint.rs` — 64-bit state fingerprints (SipHash of what `Hash` writes);
+//! - `fingerprint.rs` — 64-bit state fingerprints (a bulk hash of what `Hash` writes);
 //! - `model.rs` — the untimed system the steps act on (replicas, messages in flight,
 //!   armed timers, crashed nodes), `Hash` for state fingerprints;
 //! - `schedule.rs` — `run` of a scenario with a `schedule`;

@@ -38,8 +38,12 @@
 //!   period or a withholding delay, and the schedule runner has no step that fires the
 //!   adversary timer.
 //!
-//! Deliberately left out: behaviours with an adversary timer or a time window, twins and
-//! compromised keys, flood relay, partitions and validator-set changes.
+//! Twins are processes like any other: each half is a Byzantine wrapper (its split is a
+//! selective delivery) holding the shared key.
+//!
+//! Deliberately left out: behaviours with an adversary timer or a time window,
+//! compromised keys (attacker processes), flood relay, partitions and validator-set
+//! changes.
 
 use super::step::{Envelope, Step};
 use crate::byzantine::{Behaviour, Node};

@@ -37,8 +37,8 @@ pub fn setup(spec: &RunSpec, seed: u64, trace_content: bool) -> Result<(Env, Vec
         if n.byzantine_from != SimTime::ZERO {
             return Err(format!("node {}: a Byzantine start time (`from_ms`) is not modelled without time", n.name));
         }
-        if !matches!(n.role, Role::Validator { .. } | Role::Candidate { .. } | Role::Watcher) {
-            return Err(format!("node {}: twins and attacker processes are not modelled in scheduled runs", n.name));
+        if matches!(n.role, Role::Attacker { .. }) {
+            return Err(format!("node {}: attacker processes are not modelled in scheduled runs", n.name));
         }
         for b in &n.behaviours {
             model::untimed_behaviour(b).map_err(|e| format!("node {}: {e}", spec.nodes[i].name))?;

@@ -29,7 +29,10 @@
 //! the context. Settled states (nothing in flight) are expanded in full and keyed by
 //! state alone, which makes "can this state still finish?" exact for them: from an
 //! unrestricted node, every path has a reduced equivalent. Stuck states are reported
-//! only among settled ones for that reason.
+//! only among settled ones for that reason. Under the synchrony bound timers are offered
+//! only in settled states; a swap of two adjacent deliveries never makes the state
+//! between them settled (the other is still in flight), so no swap moves a timer and the
+//! argument stands.
 //!
 //! **Finished leaves merge.** A state where every honest running validator finished is
 //! never expanded, so the messages still in flight there cannot matter; finished states
@@ -228,27 +231,15 @@ pub fn fingerprint(sys: &Sys) -> u64 {
 
 /// The fingerprint of one replica's local state (module comment of [`Outcome::local_states`]).
 fn local_fingerprint(sys: &Sys, i: usize) -> u64 {
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new();
-    sys.replica_fp(i).hash(&mut h);
-    sys.up[i].hash(&mut h);
-    sys.timers[i].hash(&mut h);
-    h.finish()
+    super::fingerprint::of(&(sys.replica_fp(i), sys.up[i], sys.timers[i]))
 }
 
 /// The fingerprint of a finished state, leaving out the messages in flight (see the
 /// search loop: finished states are leaves). Distinct from every [`fingerprint`] by a
 /// marker, so a finished leaf never merges with an unfinished state.
 fn leaf_fingerprint(sys: &Sys) -> u64 {
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new();
-    "finished leaf".hash(&mut h);
-    for i in 0..sys.replicas.len() {
-        local_fingerprint(sys, i).hash(&mut h);
-    }
-    sys.crashes.hash(&mut h);
-    sys.signed_commits().hash(&mut h);
-    h.finish()
+    let locals: Vec<u64> = (0..sys.replicas.len()).map(|i| local_fingerprint(sys, i)).collect();
+    super::fingerprint::of(&("finished leaf", locals, sys.crashes, sys.signed_commits()))
 }
 
 /// Replaces replica `r` of `sys` by the pooled copy of an equal state, or pools it.
@@ -272,14 +263,11 @@ impl Census {
     fn add(&mut self, sys: &Sys) {
         let n = sys.replicas.len();
         self.local.resize_with(n, Default::default);
-        #[allow(deprecated)]
-        let mut h = std::hash::SipHasher::new();
-        for i in 0..n {
-            let f = local_fingerprint(sys, i);
-            self.local[i].insert(f);
-            f.hash(&mut h);
+        let locals: Vec<u64> = (0..n).map(|i| local_fingerprint(sys, i)).collect();
+        for (i, f) in locals.iter().enumerate() {
+            self.local[i].insert(*f);
         }
-        self.tuples.insert(h.finish());
+        self.tuples.insert(super::fingerprint::of(&locals));
     }
 }
 
@@ -342,11 +330,7 @@ impl Reduction {
         if self.after.is_none() {
             return fp;
         }
-        #[allow(deprecated)]
-        let mut h = std::hash::SipHasher::new();
-        fp.hash(&mut h);
-        self.hash(&mut h);
-        h.finish()
+        super::fingerprint::of(&(fp, self))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `schedule`: an explicit list of steps (deliver, drop, timer, crash, restart) that a run
 //! takes instead of the seeded network. What the schedule runner cannot model (scripted
-//! rules and timers, timed crashes, partitions, twins and compromised keys, Byzantine
+//! rules and timers, timed crashes, partitions, compromised keys, Byzantine
 //! behaviours that need time, flood relay, validator-set changes, a chain prefix) is
 //! refused here, by name.
 
@@ -24,7 +24,6 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
     refuse("rules", s.rules.as_ref().is_some_and(|r| !r.is_empty()))?;
     refuse("timers", s.timers.as_ref().is_some_and(|t| !t.is_empty()))?;
     untimed_byzantine(s, lookup)?;
-    refuse("twins", s.twins.as_ref().is_some_and(|t| !t.is_empty()))?;
     refuse("compromised_keys", s.compromised_keys.as_ref().is_some_and(|c| !c.is_empty()))?;
     refuse("changes", s.changes.as_ref().is_some_and(|c| !c.is_empty()))?;
     refuse("faults", s.faults.is_some())?;
