@@ -142,6 +142,9 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     if !bounds.reduce {
         say!("  partial-order reduction off");
     }
+    if let Some(m) = bounds.max_memory {
+        say!("  memory budget: {} MiB of resident memory", m >> 20);
+    }
     match bounds.prune {
         Prune::Off => say!("  dead messages kept in flight"),
         Prune::Check => say!("  dead messages dropped, each checked to be a no-op (--check-reductions)"),
@@ -289,7 +292,12 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             };
             let name = file_name(&spec.name, &format!("stuck-{}", st.class.as_str()));
             let description = format!(
-                "Written by dbft-sim explore: the shortest schedule it found ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}",
+                "Written by dbft-sim explore: {} ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}",
+                if bounds.walks.is_some() {
+                    "a seeded random walk's schedule, then the shortest way on that a complete search from the walk's end found"
+                } else {
+                    "the shortest schedule it found"
+                },
                 bounds_text(&bounds),
                 st.class.as_str(),
                 st.stall.reason
@@ -300,6 +308,21 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         }
     }
     code
+}
+
+/// The memory budget in bytes: `--max-memory-mb` (0: none), or three quarters of the
+/// machine's memory (Linux `/proc/meminfo`; none where it cannot be read).
+pub fn memory_budget(mb: Option<u64>) -> Option<u64> {
+    match mb {
+        Some(0) => None,
+        Some(mb) => Some(mb.saturating_mul(1 << 20)),
+        None => {
+            let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb.saturating_mul(1024) / 4 * 3)
+        }
+    }
 }
 
 /// The bounds in words, for the descriptions of written scenarios.

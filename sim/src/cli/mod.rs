@@ -269,6 +269,10 @@ pub enum Command {
         /// Stop after this many seconds.
         #[arg(long)]
         max_seconds: Option<f64>,
+        /// Stop when resident memory exceeds this many MiB (default: three quarters of
+        /// the machine's memory; 0: no limit).
+        #[arg(long)]
+        max_memory_mb: Option<u64>,
         /// Where counterexample scenarios go (default: reports/explore/<scenario-name>/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -294,6 +298,11 @@ pub enum Command {
         /// The longest random walk, in steps.
         #[arg(long, default_value_t = 200)]
         walk_depth: u32,
+        /// A walk that ends with nothing in flight and the height unfinished is searched
+        /// exhaustively from there, within this many states: a complete search proves a
+        /// stuck state (0: walks look for violations only).
+        #[arg(long, default_value_t = 20_000)]
+        walk_stuck_budget: u64,
         /// Also deliver RecoveryRequest and RecoveryMessage (by default they are sent but
         /// never delivered, as in the TLA+ models: the space is far larger with them).
         #[arg(long)]
@@ -436,6 +445,7 @@ fn dispatch(command: Command) -> i32 {
             dfs,
             max_states,
             max_seconds,
+            max_memory_mb,
             out,
             show_schedules,
             no_reduce,
@@ -443,6 +453,7 @@ fn dispatch(command: Command) -> i32 {
             check_reductions,
             walks,
             walk_depth,
+            walk_stuck_budget,
             recovery,
             shrink,
         } => explore::run(
@@ -457,6 +468,7 @@ fn dispatch(command: Command) -> i32 {
                     dfs,
                     max_states,
                     max_time: max_seconds.map(std::time::Duration::from_secs_f64),
+                    max_memory: explore::memory_budget(max_memory_mb),
                     reduce: !no_reduce,
                     recovery,
                     prune: match (no_prune, check_reductions) {
@@ -466,6 +478,7 @@ fn dispatch(command: Command) -> i32 {
                     },
                     walks,
                     walk_depth,
+                    walk_stuck_budget,
                 },
                 out,
                 show_schedules,

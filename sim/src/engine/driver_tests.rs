@@ -8,8 +8,9 @@ use crate::explore::schedule;
 use std::collections::BTreeMap;
 
 /// The scenarios `explore` wrote (its counterexamples), each replayed both ways.
-const WRITTEN: [&str; 4] = [
+const WRITTEN: [&str; 5] = [
     include_str!("../../../scenarios/explore/explore-4-stuck-commit-lock.json"),
+    include_str!("../../../scenarios/explore/explore-4-recovery-stuck-commit-lock.json"),
     include_str!("../../../scenarios/explore/explore-go-4-stuck-commit-lock.json"),
     include_str!("../../../scenarios/explore/explore-no-commit-phase-4-S4.json"),
     include_str!("../../../scenarios/explore/explore-quorum-off-by-one-4-S3-S5.json"),

@@ -7,6 +7,15 @@ use crate::cli::explore::scheduled_scenario;
 use crate::invariants::InvariantId;
 use serde_json::{Value, json};
 
+/// Observes nothing (steps taken on the untimed model directly).
+struct Null;
+
+impl crate::engine::trace::Observer for Null {
+    fn observe(&mut self, _: &crate::engine::trace::Rec) -> Option<crate::engine::trace::Halt> {
+        None
+    }
+}
+
 const EQUIVOCATE: &str = "byzantine: equivocating PrepareRequest";
 const DOUBLE_SIGN: &str = "byzantine: double-signed a proposal";
 
@@ -33,11 +42,13 @@ fn bounds(max_states: u64, walks: Option<u64>, prune: Prune) -> Bounds {
         dfs: false,
         max_states,
         max_time: None,
+        max_memory: None,
         reduce: true,
         recovery: false,
         prune,
         walks,
         walk_depth: 200,
+        walk_stuck_budget: 0,
     }
 }
 
@@ -121,12 +132,6 @@ fn pruning_keeps_what_a_byzantine_recipient_acts_on() {
     use super::model::{Act, Sys};
     use super::schedule;
     use crate::protocol::{MsgKind, NodeId};
-    struct Null;
-    impl crate::engine::trace::Observer for Null {
-        fn observe(&mut self, _: &crate::engine::trace::Rec) -> Option<crate::engine::trace::Halt> {
-            None
-        }
-    }
     let doc = json!({"validators": 4, "seed": 1, "stop": {"heights": 1},
         "byzantine": [{"node": "R0", "behaviours": [{"kind": "double-sign"}]}]});
     let s = crate::scenario::parse(&doc.to_string(), "t").expect("scenario");
@@ -169,12 +174,6 @@ const SELECTIVE: &str = "byzantine: delivered to a chosen subset";
 fn twins_are_explored_and_their_schedules_replay() {
     use super::model::{Act, Sys};
     use super::schedule;
-    struct Null;
-    impl crate::engine::trace::Observer for Null {
-        fn observe(&mut self, _: &crate::engine::trace::Rec) -> Option<crate::engine::trace::Halt> {
-            None
-        }
-    }
     let original = json!({"validators": 4, "seed": 1, "stop": {"heights": 1},
         "twins": [{"node": "R2", "to": ["R0"], "twin_to": ["R1", "R3"]}]});
     let s = crate::scenario::parse(&original.to_string(), "t").expect("scenario");

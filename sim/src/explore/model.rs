@@ -71,6 +71,7 @@ pub struct Pending {
 }
 
 /// What stays fixed while a system runs.
+#[derive(Clone)]
 pub struct Env {
     pub keys: Rc<Keyring>,
     pub honest: Vec<bool>,

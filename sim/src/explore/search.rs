@@ -79,6 +79,11 @@ pub struct Bounds {
     pub max_states: u64,
     /// Stop after this much time.
     pub max_time: Option<Duration>,
+    /// Stop when the process's resident memory exceeds this many bytes (checked every
+    /// 2,048 expanded states), so a breadth-first search ends with its findings instead
+    /// of being killed by the system. The command line defaults it to three quarters of
+    /// the machine's memory; None here.
+    pub max_memory: Option<u64>,
     /// Partial-order reduction and the merging of finished leaves (module comment); off
     /// only to measure what they save.
     pub reduce: bool,
@@ -93,11 +98,15 @@ pub struct Bounds {
     /// counterexamples that BFS cannot reach and DFS reaches late. Proves nothing.
     pub walks: Option<u64>,
     pub walk_depth: u32,
+    /// A walk that ends settled without finishing is a stuck-state candidate: a complete
+    /// search from its last state within this many states proves it stuck (or shows a
+    /// way out). 0: walks look for violations only.
+    pub walk_stuck_budget: u64,
 }
 
 /// The `dbft-sim explore` command line's defaults: one height, max view 1, no crash or
 /// loss, breadth-first, partial-order reduction and dead-message dropping on, recovery
-/// not delivered.
+/// not delivered (but no memory budget: the command line's depends on the machine).
 impl Default for Bounds {
     fn default() -> Bounds {
         Bounds {
@@ -109,11 +118,13 @@ impl Default for Bounds {
             dfs: false,
             max_states: 50_000_000,
             max_time: None,
+            max_memory: None,
             reduce: true,
             recovery: false,
             prune: Prune::On,
             walks: None,
             walk_depth: 200,
+            walk_stuck_budget: 20_000,
         }
     }
 }
@@ -126,6 +137,7 @@ pub enum Ending {
     Violation,
     StateBudget,
     TimeBudget,
+    MemoryBudget,
     /// Random walks (`Bounds::walks`) ended without a violation: nothing is proven.
     WalksDone,
 }
@@ -137,6 +149,7 @@ impl Ending {
             Ending::Violation => "violation",
             Ending::StateBudget => "state budget reached",
             Ending::TimeBudget => "time budget reached",
+            Ending::MemoryBudget => "memory budget reached",
             Ending::WalksDone => "random walks done (a sample, not a proof)",
         }
     }
@@ -488,6 +501,10 @@ impl<'a> Explorer<'a> {
                     ending = Ending::TimeBudget;
                     break;
                 }
+                if b.max_memory.is_some_and(|m| current_rss().is_some_and(|r| r > m)) {
+                    ending = Ending::MemoryBudget;
+                    break;
+                }
             }
             if stats.states >= b.max_states {
                 ending = Ending::StateBudget;
@@ -541,13 +558,25 @@ impl<'a> Explorer<'a> {
         let mut stats = Stats::default();
         let (mut pruned, mut finished, mut dead_dropped) = (0u64, 0u64, 0u64);
         let mut violation = None;
+        let mut violation_steps: Option<ViolationFound> = None;
         let mut acts = Vec::new();
         let mut marks = BTreeMap::new();
+        // Stuck states proven from walks' ends, per class: (count, shortest schedule, stall).
+        let mut stuck: BTreeMap<StallClass, StuckFound> = BTreeMap::new();
+        let mut tried: std::collections::HashSet<u64, BuildHasherDefault<Ident>> = Default::default();
         'walks: for w in 0..b.walks.unwrap_or(0) {
             let mut sys = self.init.clone();
             let mut safety = self.safety.clone();
             let mut path: Vec<u32> = Vec::new();
-            while (path.len() as u32) < b.walk_depth {
+            // Loops are cut from the path as the walk goes: when a step returns to a state
+            // the path already passed through, the path is cut back to that point (the
+            // walk goes on from the same state), so a schedule written from it has no
+            // detours. `trail[i]` is the state after `i` steps of the path.
+            let mut trail: Vec<u64> = vec![fingerprint(&sys)];
+            let mut on_path: HashMap<u64, usize, BuildHasherDefault<Ident>> = HashMap::default();
+            on_path.insert(trail[0], 0);
+            let mut taken = 0u32;
+            while taken < b.walk_depth {
                 if sys.finished(&self.env) {
                     finished += 1;
                     break;
@@ -569,9 +598,23 @@ impl<'a> Explorer<'a> {
                     }
                     dead_dropped += next.pruned - sys.pruned;
                     path.push(k);
+                    taken += 1;
                     if !judge.found.is_empty() {
                         violation = Some((path.clone(), judge.found));
                         break 'walks;
+                    }
+                    let fp = fingerprint(&next);
+                    match on_path.get(&fp) {
+                        Some(&at) => {
+                            path.truncate(at);
+                            for f in trail.drain(at + 1..) {
+                                on_path.remove(&f);
+                            }
+                        }
+                        None => {
+                            on_path.insert(fp, path.len());
+                            trail.push(fp);
+                        }
                     }
                     (sys, safety, stepped) = (next, sf, true);
                     break;
@@ -580,8 +623,34 @@ impl<'a> Explorer<'a> {
                     break;
                 }
             }
-            stats.states += path.len() as u64;
+            stats.states += taken as u64;
             stats.depth = stats.depth.max(path.len() as u32);
+            if b.walk_stuck_budget > 0
+                && sys.bag.is_empty()
+                && !sys.finished(&self.env)
+                && tried.insert(fingerprint(&sys))
+            {
+                match self.search_from(&sys, &safety) {
+                    Some(Ok(found)) => {
+                        let (walk, _) = self.replay(&path);
+                        for mut st in found {
+                            st.steps = walk.iter().cloned().chain(st.steps).collect();
+                            let kept = stuck.entry(st.class).or_insert_with(|| StuckFound { count: 0, ..st.clone() });
+                            kept.count += st.count;
+                            if st.steps.len() < kept.steps.len() {
+                                (kept.steps, kept.stall) = (st.steps, st.stall);
+                            }
+                        }
+                    }
+                    Some(Err(v)) => {
+                        let (walk, _) = self.replay(&path);
+                        let steps = walk.into_iter().chain(v.steps).collect();
+                        violation_steps = Some(ViolationFound { steps, ..v });
+                        break 'walks;
+                    }
+                    None => {}
+                }
+            }
             if w % 256 == 255 {
                 stats.elapsed = start.elapsed();
                 progress(&stats);
@@ -591,21 +660,44 @@ impl<'a> Explorer<'a> {
             }
         }
         stats.elapsed = start.elapsed();
+        let violation = violation.map(|(path, found)| self.violation_found(&path, &found)).or(violation_steps);
         let ending = if violation.is_some() { Ending::Violation } else { Ending::WalksDone };
-        let violation = violation.map(|(path, found)| self.violation_found(&path, &found));
+        let stuck: Vec<StuckFound> = if violation.is_some() { Vec::new() } else { stuck.into_values().collect() };
         Outcome {
             stats,
             ending,
             pruned,
             finished,
             violation,
-            cannot_finish: 0,
-            stuck: Vec::new(),
+            cannot_finish: stuck.iter().map(|s| s.count).sum(),
+            stuck,
             table_bytes_per_state: 0.0,
             local_states: Vec::new(),
             replica_tuples: 0,
             dead_dropped,
             marks,
+        }
+    }
+
+    /// A complete depth-first search from `sys` (a walk's settled end) within
+    /// `walk_stuck_budget` states: Ok with the settled stuck states it proves (schedules
+    /// from `sys`; empty if every one can finish), Err with a violation it reached, None
+    /// if the budget ran out first (nothing proven).
+    fn search_from(&self, sys: &Sys, safety: &Rc<Safety>) -> Option<Result<Vec<StuckFound>, ViolationFound>> {
+        let bounds = Bounds {
+            dfs: true,
+            walks: None,
+            max_states: self.bounds.walk_stuck_budget,
+            max_time: None,
+            ..self.bounds.clone()
+        };
+        let sub =
+            Explorer { spec: self.spec, env: self.env.clone(), init: sys.clone(), safety: safety.clone(), bounds };
+        let out = sub.run(&mut |_| {});
+        match (out.violation, out.ending) {
+            (Some(v), _) => Some(Err(v)),
+            (None, Ending::Complete) => Some(Ok(out.stuck)),
+            _ => None,
         }
     }
 

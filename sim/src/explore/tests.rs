@@ -101,11 +101,13 @@ fn no_commit_lock_yields_a_double_sign_that_replays() {
         dfs: false,
         max_states: u64::MAX,
         max_time: None,
+        max_memory: None,
         reduce: true,
         recovery: false,
         prune: Prune::Check,
         walks: Some(2_000),
         walk_depth: 200,
+        walk_stuck_budget: 0,
     };
     let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
     assert_eq!(out.ending, Ending::Violation);
@@ -178,11 +180,13 @@ fn small_bounded_search_completes_and_reductions_keep_every_replica_state() {
                 dfs: true,
                 max_states: 1_000_000,
                 max_time: None,
+                max_memory: None,
                 reduce,
                 recovery: false,
                 prune,
                 walks: None,
                 walk_depth: 0,
+                walk_stuck_budget: 0,
             };
             Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
         };
@@ -277,4 +281,40 @@ fn a_replay_says_whether_its_timers_waited_for_the_network() {
     let racing = with(r#"[{"do": "timer", "node": "R1"}, {"do": "timer", "node": "R0"}]"#);
     let two = super::search::replay_of(&racing, &b).expect("follows");
     assert!(!two.synchronous, "{two:?}");
+}
+
+/// A memory budget ends the search as a budget does, with what it found so far: one
+/// byte is exceeded at the first check (after 2,048 expanded states).
+#[test]
+fn a_memory_budget_ends_the_search() {
+    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
+    let bounds = Bounds { max_memory: Some(1), ..Bounds::default() };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::MemoryBudget);
+    assert!(out.stats.states > 2_048 && out.violation.is_none(), "{:?}", out.stats);
+}
+
+/// The four-node lock (docs/dbft-2.0.md: one crash, and a node that committed in view 0
+/// can no longer ask for a view change) is deep for breadth-first search, but random
+/// walks reach it; a walk that ends settled and unfinished is then searched exhaustively
+/// from its end, and that complete search proves no schedule within the bounds finishes.
+/// Under Go semantics, N = 4, max view 1, one crash: 300 walks prove a commit-lock stuck
+/// state, its schedule has no loops (shorter than the walk bound) and replays with `run`
+/// to the same diagnosis.
+#[test]
+fn walks_prove_the_commit_lock_stuck() {
+    use crate::invariants::diagnosis::StallClass;
+    let original: serde_json::Value =
+        serde_json::from_str(r#"{"validators": 4, "protocol": {"semantics": "go"}}"#).expect("json");
+    let s = spec(&original.to_string());
+    let bounds = Bounds { crashes: 1, walks: Some(300), ..Bounds::default() };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    assert!(out.violation.is_none());
+    let lock = out.stuck.iter().find(|st| st.class == StallClass::CommitLock).expect("a commit lock is proven");
+    assert!(lock.steps.len() < 200, "{} steps", lock.steps.len());
+    let doc = scheduled_scenario(&original, &s, "lock", "test", 1, &lock.steps, serde_json::json!({}));
+    let replay = spec(&doc.to_string());
+    let result = crate::world::run(&replay, replay.seed, None, false);
+    assert_eq!(result.schedule_error, None);
+    assert_eq!(result.stall.map(|st| st.class), Some(StallClass::CommitLock));
 }
