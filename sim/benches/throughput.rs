@@ -151,12 +151,24 @@ fn churn_scenario(churn: bool) -> String {
 
 fn main() {
     println!("== engine vs a bare event loop (same run, same machine) ==");
-    let (events, engine) = engine_events_per_sec(64, SimTime::from_secs(10));
-    let bare = bare_loop_events_per_sec(events, 64 * 16);
-    println!("bare (time, seq) heap loop   {:>8.2} M events/s", bare / 1e6);
-    println!("engine, trivial relay replica {:>7.2} M events/s  ({events} events, digest on)", engine / 1e6);
+    // Best of three alternating runs of each: on a shared machine a burst of other work
+    // slows whichever loop it lands on, and one such burst moved the ratio by a fifth; the
+    // fastest run of each is the least disturbed.
+    let (mut events, mut engine, mut bare) = (0, 0f64, 0f64);
+    for _ in 0..3 {
+        let (ev, e) = engine_events_per_sec(64, SimTime::from_secs(10));
+        events = ev;
+        engine = engine.max(e);
+        bare = bare.max(bare_loop_events_per_sec(events, 64 * 16));
+    }
+    println!("bare (time, seq) heap loop   {:>8.2} M events/s  (best of 3)", bare / 1e6);
+    println!("engine, trivial relay replica {:>7.2} M events/s  ({events} events, digest on; best of 3)", engine / 1e6);
     println!("engine / bare = {:.2} (the cost of routing, network draws, records and the digest)", engine / bare);
     println!();
+    // `cargo bench --bench throughput -- engine`: only the section above (for profiling).
+    if std::env::args().skip(1).any(|a| a == "engine") {
+        return;
+    }
     println!("== whole dBFT runs ==");
     let mut stalled = Vec::new();
     let mut run = |label: &str, json: &str| {

@@ -370,6 +370,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         self.queue.push(at, Event::Marker(marker, Rc::from(text)));
     }
 
+    #[inline(always)]
     fn emit(&mut self, obs: &mut dyn Observer, ev: Ev) -> Option<Halt> {
         let rec = Rec { step: self.step, time: self.now, ev };
         self.step += 1;

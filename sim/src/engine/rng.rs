@@ -139,6 +139,13 @@ impl SimRng {
         self.inner.next_u64()
     }
 
+    /// Advances the stream by `words` 64-bit words, as that many `next_u64` calls would.
+    pub fn skip(&mut self, words: u32) {
+        for _ in 0..words {
+            self.inner.next_u64();
+        }
+    }
+
     /// 32 bytes: the next four words, little-endian.
     pub fn next_bytes32(&mut self) -> [u8; 32] {
         let mut out = [0u8; 32];

@@ -9,7 +9,7 @@
 use super::time::SimTime;
 use crate::net::DropReason;
 use crate::protocol::block::{Block, TxId};
-use crate::protocol::crypto::{Enc, Hash32};
+use crate::protocol::crypto::Hash32;
 use crate::protocol::{MsgKind, MsgMeta, NodeId, Note, RejectReason};
 use serde::Serialize;
 use std::rc::Rc;
@@ -155,27 +155,64 @@ pub trait Observer {
 /// either way, so batching moves no digest.
 pub struct Digest {
     hasher: blake3::Hasher,
-    enc: Enc,
+    /// Encoded records not hashed yet: `buf[..len]`.
+    buf: Box<[u8; DIGEST_BATCH + REC_MAX]>,
+    len: usize,
     pub events: u64,
 }
 
 /// How many encoded bytes the digest collects before hashing them: 16 chunks of BLAKE3.
 const DIGEST_BATCH: usize = 16 * 1024;
 
+/// An upper bound on one record's encoding (the longest, a Send, is 69 bytes).
+const REC_MAX: usize = 128;
+
 impl Default for Digest {
     fn default() -> Self {
-        Digest { hasher: blake3::Hasher::new(), enc: Enc { buf: Vec::with_capacity(DIGEST_BATCH + 256) }, events: 0 }
+        Digest { hasher: blake3::Hasher::new(), buf: Box::new([0; DIGEST_BATCH + REC_MAX]), len: 0, events: 0 }
+    }
+}
+
+/// Writes one record's fields at the end of the digest's buffer. The buffer always has
+/// [`REC_MAX`] bytes free, so a field is one bounds-checked copy, without the capacity
+/// checks of a growing `Vec` (a Send record has eleven fields).
+struct Sink<'a> {
+    buf: &'a mut [u8],
+    n: usize,
+}
+
+impl Sink<'_> {
+    #[inline(always)]
+    fn put<const K: usize>(&mut self, x: [u8; K]) -> &mut Self {
+        self.buf[self.n..self.n + K].copy_from_slice(&x);
+        self.n += K;
+        self
+    }
+    fn u8(&mut self, x: u8) -> &mut Self {
+        self.put([x])
+    }
+    fn u16(&mut self, x: u16) -> &mut Self {
+        self.put(x.to_le_bytes())
+    }
+    fn u32(&mut self, x: u32) -> &mut Self {
+        self.put(x.to_le_bytes())
+    }
+    fn u64(&mut self, x: u64) -> &mut Self {
+        self.put(x.to_le_bytes())
+    }
+    fn hash(&mut self, h: &Hash32) -> &mut Self {
+        self.put(h.0)
     }
 }
 
 impl Digest {
     pub fn finish(&self) -> Hash32 {
         let mut h = self.hasher.clone();
-        h.update(&self.enc.buf);
+        h.update(&self.buf[..self.len]);
         Hash32(*h.finalize().as_bytes())
     }
 
-    fn encode(e: &mut Enc, rec: &Rec) {
+    fn encode(e: &mut Sink, rec: &Rec) {
         e.u64(rec.time.0);
         match &rec.ev {
             Ev::Start { node } => {
@@ -219,7 +256,7 @@ impl Digest {
     }
 }
 
-fn encode_note(e: &mut Enc, note: &Note) {
+fn encode_note(e: &mut Sink, note: &Note) {
     match note {
         Note::ViewChanged { height, view } => {
             e.u8(1).u32(*height).u8(*view);
@@ -239,7 +276,7 @@ fn encode_note(e: &mut Enc, note: &Note) {
     }
 }
 
-fn encode_marker(e: &mut Enc, m: &Marker) {
+fn encode_marker(e: &mut Sink, m: &Marker) {
     match *m {
         Marker::PartitionStarts { partition } => {
             e.u8(1).u32(partition);
@@ -306,10 +343,18 @@ fn reject_code(r: RejectReason) -> u8 {
 
 impl Observer for Digest {
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
-        Self::encode(&mut self.enc, rec);
-        if self.enc.buf.len() >= DIGEST_BATCH {
-            self.hasher.update(&self.enc.buf);
-            self.enc.buf.clear();
+        let mut sink = Sink { buf: &mut self.buf[self.len..], n: 0 };
+        Self::encode(&mut sink, rec);
+        self.len += sink.n;
+        if self.len >= DIGEST_BATCH {
+            // Exactly DIGEST_BATCH bytes, the rest kept for the next batch: every update is
+            // then 16 whole chunks at a 16-chunk boundary, which BLAKE3 hashes entirely
+            // with SIMD. An update of 16 KiB plus the tail of the record that crossed the
+            // line would leave a partial chunk for the next update to finish one 64-byte
+            // block at a time.
+            self.hasher.update(&self.buf[..DIGEST_BATCH]);
+            self.buf.copy_within(DIGEST_BATCH..self.len, 0);
+            self.len -= DIGEST_BATCH;
         }
         self.events += 1;
         None
@@ -363,12 +408,16 @@ mod tests {
                 _ => Ev::Tx { node: NodeId(3), tx: i },
             })
             .collect();
-        let mut all = Enc::new();
+        let mut all = Vec::new();
         for (step, ev) in evs.iter().enumerate() {
-            Digest::encode(&mut all, &Rec { step: step as u64, time: SimTime(7), ev: ev.clone() });
+            let mut one = [0u8; REC_MAX];
+            let mut sink = Sink { buf: &mut one, n: 0 };
+            Digest::encode(&mut sink, &Rec { step: step as u64, time: SimTime(7), ev: ev.clone() });
+            let n = sink.n;
+            all.extend_from_slice(&one[..n]);
         }
-        assert!(all.buf.len() > 2 * DIGEST_BATCH, "the test must cross batch boundaries");
-        assert_eq!(digest_of(evs), Hash32::of(&all.buf));
+        assert!(all.len() > 2 * DIGEST_BATCH, "the test must cross batch boundaries");
+        assert_eq!(digest_of(evs), Hash32::of(&all));
     }
 
     #[test]

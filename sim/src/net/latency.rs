@@ -55,6 +55,16 @@ impl Latency {
         ms_to_micros(ms)
     }
 
+    /// How many 64-bit words of the stream one [`sample`](Self::sample) consumes (fixed per
+    /// distribution): a caller that does not need a sample can skip exactly these, so the
+    /// draws that follow are the same as if it had drawn it.
+    pub fn draws(&self) -> u32 {
+        match self {
+            Latency::Constant { .. } | Latency::Uniform { .. } | Latency::Pareto { .. } => 1,
+            Latency::Normal { .. } | Latency::LogNormal { .. } => 2,
+        }
+    }
+
     /// The distribution's mean in milliseconds (uncapped; `None` when infinite).
     pub fn mean_ms(&self) -> Option<f64> {
         match *self {
@@ -93,6 +103,26 @@ mod tests {
     fn mean_of(l: &Latency, n: usize) -> f64 {
         let mut rng = SimRng::derive(5, Stream::Network);
         (0..n).map(|_| l.sample(&mut rng) as f64 / 1000.0).sum::<f64>() / n as f64
+    }
+
+    /// `draws` is what `sample` consumes: after skipping `draws` words a second stream is
+    /// where the sampling one is.
+    #[test]
+    fn draws_is_what_a_sample_consumes() {
+        let cases = [
+            Latency::Constant { ms: 12.0 },
+            Latency::Uniform { min_ms: 10.0, max_ms: 30.0 },
+            Latency::Normal { mean_ms: 50.0, stddev_ms: 10.0 },
+            Latency::LogNormal { mean_ms: 80.0, sigma: 0.5 },
+            Latency::Pareto { scale_ms: 10.0, shape: 3.0, cap_ms: Some(40.0) },
+        ];
+        for l in &cases {
+            let mut sampled = SimRng::derive(9, Stream::Network);
+            let mut skipped = sampled.clone();
+            l.sample(&mut sampled);
+            skipped.skip(l.draws());
+            assert_eq!(sampled.next_u64(), skipped.next_u64(), "{l:?}");
+        }
     }
 
     #[test]

@@ -257,13 +257,19 @@ impl Network {
             t = arrives;
             prev = next;
         }
-        // The duplicate is made on the last hop: it shares the path up to there. Its hop is
-        // drawn whether or not the message is duplicated, so the probability does not shift
-        // the draws that follow.
+        // The duplicate is made on the last hop: it shares the path up to there. Its hop's
+        // draws are taken whether or not the message is duplicated, so the probability does
+        // not shift the draws that follow; without a duplicate they are skipped, not
+        // computed (a hop's loss draw, then its latency's).
         let duplicated = self.rng.chance(self.opts.duplicate);
-        let last_from = if hops_len >= 2 { NodeId(self.topology.route(from, to)[hops_len - 2]) } else { from };
-        let (_, extra, dup_cut) = self.hop(last_from, to, t, size);
-        let dup = (duplicated && !dup_cut).then_some(extra);
+        let dup = if duplicated {
+            let last_from = if hops_len >= 2 { NodeId(self.topology.route(from, to)[hops_len - 2]) } else { from };
+            let (_, extra, dup_cut) = self.hop(last_from, to, t, size);
+            (!dup_cut).then_some(extra)
+        } else {
+            self.rng.skip(1 + self.opts.latency.draws());
+            None
+        };
         if cut {
             Fate::Dropped(DropReason::Partition)
         } else if lost {
