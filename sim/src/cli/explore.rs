@@ -209,8 +209,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     // Writes one found schedule as a scenario, replays it, and shows its steps on request.
     let emit = |name: &str, description: &str, steps: &[Step], expect: Value| -> Result<(), i32> {
-        let shrink = opts.shrink.then_some(&bounds);
-        match write_and_replay(&out, &original, &spec, name, description, bounds.heights, steps, expect, shrink) {
+        match write_and_replay(&out, &original, &spec, name, description, steps, expect, &bounds, opts.shrink) {
             Ok(line) => say!("    {line}"),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -447,16 +446,35 @@ fn write_and_replay(
     spec: &RunSpec,
     name: &str,
     description: &str,
-    heights: u32,
     steps: &[Step],
     expect: Value,
-    shrink: Option<&Bounds>,
+    bounds: &Bounds,
+    shrink: bool,
 ) -> Result<String, String> {
-    let steps = match shrink {
-        Some(b) => shrink_steps(original, spec, b, steps)?,
-        None => steps.to_vec(),
-    };
+    let heights = bounds.heights;
+    let steps = if shrink { shrink_steps(original, spec, bounds, steps)? } else { steps.to_vec() };
     let steps = steps.as_slice();
+    let mut expect = expect;
+    if expect.get("liveness").is_some() {
+        // A stuck state with Byzantine nodes: expect the marks of the behaviours that
+        // acted along this schedule, so the replay shows the attack happened (a stall may
+        // not need every listed behaviour, unlike a violation, which expects them all).
+        let doc = scheduled_scenario(original, spec, name, description, heights, steps, json!({}));
+        let replay = scenario::parse(&doc.to_string(), name).map_err(|e| e.to_string())?;
+        let mut marks = std::collections::BTreeMap::new();
+        search::replay_with(&replay, bounds.recovery, bounds.prune, Some(&mut marks));
+        let acted: Map<String, Value> = spec
+            .nodes
+            .iter()
+            .flat_map(|n| n.behaviours.iter())
+            .filter_map(crate::explore::model::behaviour_mark)
+            .filter(|m| marks.get(m).is_some_and(|&c| c > 0))
+            .map(|m| (m.to_string(), json!(1)))
+            .collect();
+        if !acted.is_empty() {
+            expect["marks"] = Value::Object(acted);
+        }
+    }
     let doc = scheduled_scenario(original, spec, name, description, heights, steps, expect);
     let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
     let file = out.join(format!("{name}.json"));

@@ -260,6 +260,10 @@ pub enum Command {
         /// timeout); default: the asynchronous model, a timer may fire at any point.
         #[arg(long)]
         synchrony: bool,
+        /// How many adversary-timer steps (one period of its periodic behaviours) each
+        /// Byzantine node may take.
+        #[arg(long, default_value_t = 2)]
+        adversary_ticks: u32,
         /// Depth-first search (default: breadth-first, shortest counterexamples).
         #[arg(long)]
         dfs: bool,
@@ -442,6 +446,7 @@ fn dispatch(command: Command) -> i32 {
             crashes,
             loss,
             synchrony,
+            adversary_ticks,
             dfs,
             max_states,
             max_seconds,
@@ -465,6 +470,7 @@ fn dispatch(command: Command) -> i32 {
                     crashes,
                     loss,
                     synchrony,
+                    adversary_ticks,
                     dfs,
                     max_states,
                     max_time: max_seconds.map(std::time::Duration::from_secs_f64),

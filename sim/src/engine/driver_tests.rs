@@ -8,7 +8,8 @@ use crate::explore::schedule;
 use std::collections::BTreeMap;
 
 /// The scenarios `explore` wrote (its counterexamples), each replayed both ways.
-const WRITTEN: [&str; 5] = [
+const WRITTEN: [&str; 6] = [
+    include_str!("../../../scenarios/explore/explore-go-garbage-commit-4-stuck-invalid-block.json"),
     include_str!("../../../scenarios/explore/explore-4-stuck-commit-lock.json"),
     include_str!("../../../scenarios/explore/explore-4-recovery-stuck-commit-lock.json"),
     include_str!("../../../scenarios/explore/explore-go-4-stuck-commit-lock.json"),

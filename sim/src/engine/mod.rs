@@ -92,6 +92,7 @@ enum Event<M> {
     /// schedule's `timer` step (not forced: the untimed model has no deadline to force).
     ForceTimer {
         node: NodeId,
+        slot: TimerSlot,
         forced: bool,
     },
     /// Release every held delivery now.
@@ -356,7 +357,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
 
     /// Fires `node`'s armed timer at `at` (if it has one then), as if it expired.
     pub fn schedule_forced_timer(&mut self, node: NodeId, at: SimTime) {
-        self.queue.push(at, Event::ForceTimer { node, forced: true });
+        self.queue.push(at, Event::ForceTimer { node, slot: TimerSlot::Protocol, forced: true });
     }
 
     /// Postpones `node`'s timer expiries that fall in `[from, until)` to `until`.
@@ -523,13 +524,17 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                     _ => Event::Lose { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg },
                 })
             }
-            Step::Timer { node } => {
+            Step::Timer { node } | Step::AdversaryTimer { node } => {
                 live(*node)?;
+                let (which, what) = match step {
+                    Step::Timer { .. } => (TimerSlot::Protocol, "timer"),
+                    _ => (TimerSlot::Adversary, "adversary timer"),
+                };
                 let slot = &self.slots[node.idx()];
-                match (slot.up, slot.timers[TimerSlot::Protocol as usize].armed) {
+                match (slot.up, slot.timers[which as usize].armed) {
                     (false, _) => Err(format!("{node} is down")),
-                    (true, None) => Err(format!("{node} has no armed timer")),
-                    (true, Some(_)) => Ok(Event::ForceTimer { node: *node, forced: false }),
+                    (true, None) => Err(format!("{node} has no armed {what}")),
+                    (true, Some(_)) => Ok(Event::ForceTimer { node: *node, slot: which, forced: false }),
                 }
             }
             Step::Crash { node } => {
@@ -640,9 +645,9 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 let h = self.emit(obs, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
                 h.or(self.call(node, obs, |r, cx| r.on_timer(cx, tag)))
             }
-            Event::ForceTimer { node, forced } => {
+            Event::ForceTimer { node, slot: which, forced } => {
                 let slot = &mut self.slots[node.idx()];
-                let p = TimerSlot::Protocol as usize;
+                let p = which as usize;
                 let (tag, ..) = slot.timers[p].armed.filter(|_| slot.up)?;
                 // The forced expiry replaces the pending one (its queued wake-up finds
                 // nothing armed).

@@ -39,6 +39,7 @@ fn bounds(max_states: u64, walks: Option<u64>, prune: Prune) -> Bounds {
         crashes: 0,
         loss: false,
         synchrony: false,
+        adversary_ticks: 2,
         dfs: false,
         max_states,
         max_time: None,
@@ -101,8 +102,9 @@ fn one_byzantine_validator_breaks_no_safety_property_in_a_bounded_search() {
     }
 }
 
-/// A behaviour on its own timer, and a start time, are refused by field path in a
-/// scheduled run (the untimed model has no clock and no adversary-timer step).
+/// A behaviour that holds messages back for a delay, and a start time, are refused by
+/// field path in a scheduled run (the untimed model has no clock); a periodic one is
+/// accepted (its period is an adversary-timer step).
 #[test]
 fn timed_behaviours_are_refused_with_a_schedule() {
     let with = |byz: Value| {
@@ -110,10 +112,13 @@ fn timed_behaviours_are_refused_with_a_schedule() {
             "schedule": [{"do": "timer", "node": "R1"}]});
         crate::scenario::parse(&doc.to_string(), "t").map(|_| ()).map_err(|e| e.to_string())
     };
-    let flood =
-        with(json!({"node": "R2", "behaviours": [{"kind": "double-sign"}, {"kind": "replay", "period_ms": 100}]}));
-    let e = flood.expect_err("a periodic behaviour is refused");
-    assert!(e.contains("byzantine[0].behaviours[1]") && e.contains("replay"), "{e}");
+    let withhold = with(
+        json!({"node": "R2", "behaviours": [{"kind": "double-sign"}, {"kind": "withhold-commits", "delay_ms": 100}]}),
+    );
+    let e = withhold.expect_err("a withholding delay is refused");
+    assert!(e.contains("byzantine[0].behaviours[1]") && e.contains("withhold-commits"), "{e}");
+    with(json!({"node": "R2", "behaviours": [{"kind": "replay", "period_ms": 100}]}))
+        .expect("a periodic behaviour is accepted");
     let late = with(json!({"node": "R2", "from_ms": 5, "behaviours": [{"kind": "double-sign"}]}));
     let e = late.expect_err("a start time is refused");
     assert!(e.contains("byzantine[0].from_ms"), "{e}");
@@ -207,4 +212,38 @@ fn twins_are_explored_and_their_schedules_replay() {
     assert!(result.checkers.violations.is_empty(), "{:?}", result.checkers.violations);
     let report = crate::report::Report::build(&replay, &result);
     assert_eq!(report.heights.min_honest, 1, "every honest node persisted height 1: {:?}", report.heights);
+}
+
+/// A periodic behaviour acts on its adversary timer, an explicit step. Under Go, one
+/// Byzantine validator's garbage Commit that arrives before the PrepareRequest is stored,
+/// never checked, and counted: a node that assembles from it has its block rejected and
+/// waits forever (FINDINGS.md #9). So walks at N = 4 (R3 silent and sending garbage
+/// Commits, max view 0) must prove an invalid-block stuck state, whose schedule takes an
+/// adversary-timer step and replays with `run` to the same diagnosis with the attack's
+/// mark. Each node takes at most `adversary_ticks` such steps.
+#[test]
+fn an_adversary_timer_step_drives_a_periodic_attack() {
+    use crate::explore::step::Step;
+    use crate::invariants::diagnosis::StallClass;
+    let original = json!({"validators": 4, "seed": 1, "stop": {"heights": 1}, "protocol": {"semantics": "go"},
+        "byzantine": [{"node": "R3", "behaviours": [{"kind": "silent"}, {"kind": "garbage-commits", "period_ms": 200}]}]});
+    let s = crate::scenario::parse(&original.to_string(), "t").expect("scenario");
+    let mut b = bounds(1_000_000, Some(500), Prune::On);
+    b.walk_stuck_budget = 20_000;
+    b.adversary_ticks = 1;
+    let out = Explorer::new(&s, b).expect("explorer").run(&mut |_| {});
+    assert!(out.violation.is_none(), "{:?}", out.violation);
+    assert!(out.marks.get("byzantine: garbage commit").is_some_and(|&n| n > 0), "{:?}", out.marks);
+    let wedge =
+        out.stuck.iter().find(|st| st.class == StallClass::InvalidBlock).expect("an invalid-block state is proven");
+    let ticks = wedge.steps.iter().filter(|st| matches!(st, Step::AdversaryTimer { .. })).count();
+    assert_eq!(ticks, 1, "one garbage Commit, within the bound of one tick");
+    let expect = json!({"safety": "holds", "liveness": "stalls", "stall": {"class": "invalid-block", "height": 1, "view": 0},
+        "marks": {"byzantine: garbage commit": 1}});
+    let doc = scheduled_scenario(&original, &s, "wedge", "test", 1, &wedge.steps, expect);
+    let replay = crate::scenario::parse(&doc.to_string(), "wedge").expect("the written scenario parses");
+    let result = crate::world::run(&replay, replay.seed, None, false);
+    assert_eq!(result.schedule_error, None);
+    let report = crate::report::Report::build(&replay, &result);
+    assert!(report.outcome.as_expected, "{:?}", report.outcome);
 }

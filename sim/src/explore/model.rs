@@ -31,19 +31,17 @@
 //!
 //! - **Byzantine nodes run their wrapper** (`byzantine/`, the [`Node`] type): its whole
 //!   state (replica and adversary memory) is part of the fingerprint, its sends enter the
-//!   set like any message, its protocol timer is a `timer` step like any node's, and it is
-//!   never a crash choice. The honest predicates (finished, stuck, S4's signature record)
-//!   ignore it. Only behaviours that need neither time nor the adversary timer are
-//!   accepted ([`untimed_behaviour`]): the model has no clock for a `from_ms` window, a
-//!   period or a withholding delay, and the schedule runner has no step that fires the
-//!   adversary timer.
+//!   set like any message, its protocol timer is a `timer` step like any node's, its
+//!   adversary timer (periodic behaviours) an `adversary-timer` step, and it is never a
+//!   crash choice. The honest predicates (finished, stuck, S4's signature record) ignore
+//!   it. Behaviours that need a clock are refused ([`untimed_behaviour`]): the model has
+//!   none for a `from_ms` window or a withholding delay.
 //!
 //! Twins are processes like any other: each half is a Byzantine wrapper (its split is a
 //! selective delivery) holding the shared key.
 //!
-//! Deliberately left out: behaviours with an adversary timer or a time window,
-//! compromised keys (attacker processes), flood relay, partitions and validator-set
-//! changes.
+//! Deliberately left out: behaviours with a time window or a delay, compromised keys
+//! (attacker processes), flood relay, partitions and validator-set changes.
 
 use super::step::{Envelope, Step};
 use crate::byzantine::{Behaviour, Node};
@@ -112,6 +110,11 @@ pub struct Sys {
     pub up: Vec<bool>,
     /// The tag of each node's armed protocol timer.
     pub timers: Vec<Option<TimerKind>>,
+    /// Each Byzantine node's armed adversary timer (its periodic behaviours).
+    pub adversary: Vec<Option<TimerKind>>,
+    /// Adversary timer steps taken per node (the explorer bounds them: every tick is a
+    /// new wrapper state, so unbounded ticks make the space infinite).
+    pub ticks: Vec<u32>,
     pub bag: BTreeMap<Key, Pending>,
     /// Crashes taken so far (the explorer bounds them).
     pub crashes: u32,
@@ -147,6 +150,8 @@ impl Hash for Sys {
         }
         self.up.hash(h);
         self.timers.hash(h);
+        self.adversary.hash(h);
+        self.ticks.hash(h);
         self.bag.len().hash(h);
         for k in self.bag.keys() {
             k.hash(h);
@@ -166,6 +171,8 @@ pub struct Choices {
     /// Timers fire only when nothing is in flight: every message is delivered (or
     /// dropped) before any timeout expires, i.e. message delays below every timeout.
     pub synchrony: bool,
+    /// How many adversary timer steps each Byzantine node may take.
+    pub adversary_ticks: u32,
 }
 
 /// The explicit step a driver wants, resolved against the pending messages.
@@ -174,18 +181,19 @@ pub enum Act {
     Deliver(Key),
     Drop(Key),
     Timer(NodeId),
+    AdversaryTimer(NodeId),
     Crash(NodeId),
     Restart(NodeId, bool),
 }
 
 impl Act {
     /// The one replica whose state the step reads and writes (a delivery's or drop's
-    /// recipient, the timer's owner); None for crashes and restarts, which the explorer
+    /// recipient, the timer's owner, either timer); None for crashes and restarts, which the explorer
     /// treats as dependent on every other step.
     pub fn process(self) -> Option<NodeId> {
         match self {
             Act::Deliver(k) | Act::Drop(k) => Some(k.0),
-            Act::Timer(n) => Some(n),
+            Act::Timer(n) | Act::AdversaryTimer(n) => Some(n),
             Act::Crash(_) | Act::Restart(..) => None,
         }
     }
@@ -213,6 +221,8 @@ impl Sys {
             fps: vec![Cell::new(0); n],
             up: vec![true; n],
             timers: vec![None; n],
+            adversary: vec![None; n],
+            ticks: vec![0; n],
             bag: BTreeMap::new(),
             crashes: 0,
             signed: BTreeSet::new(),
@@ -256,8 +266,8 @@ impl Sys {
     }
 
     /// The steps enabled now, in a fixed order: deliveries (and, with `loss`, drops) in
-    /// the order of the pending set, then timers, then crashes (while `crashes_left`),
-    /// by node. Nodes that finished the target height take no timer step; under
+    /// the order of the pending set, then timers, then adversary timers (while a node
+    /// has ticks left), then crashes (while `crashes_left`), by node. Nodes that finished the target height take no timer step; under
     /// `synchrony`, no node does while anything is in flight.
     pub fn enabled(&self, env: &Env, choices: Choices, out: &mut Vec<Act>) {
         out.clear();
@@ -271,6 +281,11 @@ impl Sys {
             for (i, t) in self.timers.iter().enumerate() {
                 if t.is_some() && self.up[i] && self.replicas[i].ledger_height() < env.target {
                     out.push(Act::Timer(NodeId(i as u32)));
+                }
+            }
+            for (i, t) in self.adversary.iter().enumerate() {
+                if t.is_some() && self.up[i] && self.ticks[i] < choices.adversary_ticks {
+                    out.push(Act::AdversaryTimer(NodeId(i as u32)));
                 }
             }
         }
@@ -301,6 +316,7 @@ impl Sys {
             Act::Deliver(k) => Step::Deliver(env(&k)),
             Act::Drop(k) => Step::Drop(env(&k)),
             Act::Timer(n) => Step::Timer { node: n },
+            Act::AdversaryTimer(n) => Step::AdversaryTimer { node: n },
             Act::Crash(n) => Step::Crash { node: n },
             Act::Restart(node, amnesia) => Step::Restart { node, amnesia },
         }
@@ -335,6 +351,14 @@ impl Sys {
                     (false, _) => Err(format!("{n} is down")),
                     (true, None) => Err(format!("{n} has no armed timer")),
                     (true, Some(_)) => Ok(Act::Timer(*n)),
+                }
+            }
+            Step::AdversaryTimer { node: n } => {
+                live(*n)?;
+                match (self.up[n.idx()], self.adversary[n.idx()]) {
+                    (false, _) => Err(format!("{n} is down")),
+                    (true, None) => Err(format!("{n} has no armed adversary timer")),
+                    (true, Some(_)) => Ok(Act::AdversaryTimer(*n)),
                 }
             }
             Step::Crash { node: n } => {
@@ -376,9 +400,16 @@ impl Sys {
                 self.emit(&mut em, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
                 self.call(env, &mut em, node, |r, cx| r.on_timer(cx, tag));
             }
+            Act::AdversaryTimer(node) => {
+                let Some(tag) = self.adversary[node.idx()].take() else { return fx };
+                self.ticks[node.idx()] += 1;
+                self.emit(&mut em, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
+                self.call(env, &mut em, node, |r, cx| r.on_timer(cx, tag));
+            }
             Act::Crash(node) => {
                 self.up[node.idx()] = false;
                 self.timers[node.idx()] = None;
+                self.adversary[node.idx()] = None;
                 self.crashes += 1;
                 self.emit(&mut em, Ev::Crash { node });
                 let lost: Vec<Key> = self.bag.keys().filter(|k| k.0 == node).copied().collect();
@@ -423,7 +454,8 @@ impl Sys {
                 Action::Send(to, m) => self.send(env, em, node, Some(to), m),
                 Action::SetTimer { slot: TimerSlot::Protocol, tag, .. } => self.timers[node.idx()] = Some(tag),
                 Action::CancelTimer(TimerSlot::Protocol) => self.timers[node.idx()] = None,
-                Action::SetTimer { .. } | Action::CancelTimer(_) => {}
+                Action::SetTimer { slot: TimerSlot::Adversary, tag, .. } => self.adversary[node.idx()] = Some(tag),
+                Action::CancelTimer(TimerSlot::Adversary) => self.adversary[node.idx()] = None,
                 Action::Persist(block) => self.emit(em, Ev::Persist { node, block }),
                 Action::Note(note) => {
                     match &note {
@@ -558,20 +590,31 @@ fn inner_mut(node: &mut Node) -> &mut DbftReplica {
 }
 
 /// Whether the untimed model can run behaviour `b`: `Err` says why not. It has no clock
-/// (every handler sees time zero), so a behaviour that acts on its own timer (a period) or
-/// after a delay would act never or at a meaningless instant, and the schedule runner has
-/// no step that fires the adversary timer. The accepted ones react only to what the
-/// wrapped replica sends and receives.
+/// (every handler sees time zero). A behaviour that acts on its own timer acts when its
+/// adversary timer fires, an explicit step (`adversary-timer`): one period is one step,
+/// and the explorer bounds how many each node takes. A behaviour that holds messages back
+/// for a delay (`withhold-commits`) would release them at a meaningless instant, and the
+/// stale-chain and stale-signer attacks need heights and set changes the model does not
+/// reach; they are refused. The rest react only to what the wrapped replica sends and
+/// receives.
 pub fn untimed_behaviour(b: &Behaviour) -> Result<(), String> {
     match b {
         Behaviour::Silent
         | Behaviour::Equivocate { .. }
         | Behaviour::DoubleSign
         | Behaviour::SelectiveDelivery { .. }
-        | Behaviour::PrimaryResponse { .. } => Ok(()),
+        | Behaviour::PrimaryResponse { .. }
+        | Behaviour::ChangeViewFlood { .. }
+        | Behaviour::Replay { .. }
+        | Behaviour::Forge { .. }
+        | Behaviour::GarbageCommits { .. }
+        | Behaviour::ForgeRecovery { .. }
+        | Behaviour::NonPrimaryRequest { .. } => Ok(()),
         _ => Err(format!(
-            "behaviour `{}` acts on its own timer or after a delay; the untimed model has no time (accepted: silent, \
-             equivocate, double-sign, selective-delivery, primary-response)",
+            "behaviour `{}` acts after a delay or over several heights of a changing set; the untimed model has no \
+             time (accepted: silent, equivocate, double-sign, selective-delivery, primary-response, and the periodic \
+             change-view-flood, replay, forge, garbage-commits, forge-recovery, non-primary-request, whose period is \
+             an adversary-timer step)",
             b.name()
         )),
     }
@@ -586,6 +629,12 @@ pub fn behaviour_mark(b: &Behaviour) -> Option<&'static str> {
         Behaviour::DoubleSign => Some("byzantine: double-signed a proposal"),
         Behaviour::SelectiveDelivery { .. } => Some("byzantine: delivered to a chosen subset"),
         Behaviour::PrimaryResponse { .. } => Some("byzantine: PrepareResponse from the primary"),
+        Behaviour::ChangeViewFlood { .. } => Some("byzantine: ChangeView flood"),
+        Behaviour::Replay { .. } => Some("byzantine: replayed old messages"),
+        Behaviour::Forge { .. } => Some("byzantine: forged messages"),
+        Behaviour::GarbageCommits { .. } => Some("byzantine: garbage commit"),
+        Behaviour::ForgeRecovery { .. } => Some("byzantine: forged RecoveryMessage"),
+        Behaviour::NonPrimaryRequest { .. } => Some("byzantine: PrepareRequest from a non-primary"),
         _ => None,
     }
 }

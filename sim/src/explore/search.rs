@@ -73,6 +73,10 @@ pub struct Bounds {
     /// delivers within a bound below every timeout. Off: the asynchronous model, where a
     /// timer may fire before any delivery.
     pub synchrony: bool,
+    /// How many adversary-timer steps (one period of its periodic behaviours) each
+    /// Byzantine node may take: every tick changes the wrapper's state, so the number is
+    /// bounded like the view.
+    pub adversary_ticks: u32,
     /// Depth-first instead of breadth-first.
     pub dfs: bool,
     /// Stop after this many distinct states.
@@ -115,6 +119,7 @@ impl Default for Bounds {
             crashes: 0,
             loss: false,
             synchrony: false,
+            adversary_ticks: 2,
             dfs: false,
             max_states: 50_000_000,
             max_time: None,
@@ -381,6 +386,7 @@ impl<'a> Explorer<'a> {
             loss: self.bounds.loss,
             crashes_left: sys.crashes < self.bounds.crashes,
             synchrony: self.bounds.synchrony,
+            adversary_ticks: self.bounds.adversary_ticks,
         }
     }
 
@@ -821,12 +827,17 @@ pub struct Replay {
 /// bound, dead messages dropped as it drops them), without checkers. None if a step was
 /// not possible.
 pub fn replay_of(spec: &RunSpec, b: &Bounds) -> Option<Replay> {
-    replay_with(spec, b.recovery, b.prune)
+    replay_with(spec, b.recovery, b.prune, None)
 }
 
 /// [`replay_of`] for a replay judged outside a search: with or without recovery
-/// delivered, dead messages dropped or not.
-pub fn replay_with(spec: &RunSpec, recovery: bool, prune: crate::explore::model::Prune) -> Option<Replay> {
+/// delivered, dead messages dropped or not; `marks` counts the coverage marks emitted.
+pub fn replay_with(
+    spec: &RunSpec,
+    recovery: bool,
+    prune: crate::explore::model::Prune,
+    mut marks: Option<&mut BTreeMap<&'static str, u64>>,
+) -> Option<Replay> {
     struct Null;
     impl Observer for Null {
         fn observe(&mut self, _: &Rec) -> Option<Halt> {
@@ -840,10 +851,10 @@ pub fn replay_with(spec: &RunSpec, recovery: bool, prune: crate::explore::model:
     let mut synchronous = true;
     for step in &spec.schedule {
         let act = sys.resolve(step).ok()?;
-        if matches!(act, Act::Timer(_)) && !sys.bag.is_empty() {
+        if matches!(act, Act::Timer(_) | Act::AdversaryTimer(_)) && !sys.bag.is_empty() {
             synchronous = false;
         }
-        sys.apply(&env, act, &mut Null, None);
+        sys.apply(&env, act, &mut Null, marks.as_deref_mut());
     }
     Some(Replay { settled: sys.bag.is_empty(), synchronous })
 }

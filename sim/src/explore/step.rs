@@ -28,6 +28,11 @@ pub enum Step {
     Timer {
         node: NodeId,
     },
+    /// The Byzantine node's own (adversary) timer fires: one period of its periodic
+    /// behaviours elapses (a flood, a replay, a garbage Commit, ...).
+    AdversaryTimer {
+        node: NodeId,
+    },
     Crash {
         node: NodeId,
     },
@@ -46,6 +51,7 @@ impl Step {
             Step::Deliver(e) => env("deliver", e),
             Step::Drop(e) => env("drop", e),
             Step::Timer { node: n } => json!({"do": "timer", "node": name(n)}),
+            Step::AdversaryTimer { node: n } => json!({"do": "adversary-timer", "node": name(n)}),
             Step::Crash { node: n } => json!({"do": "crash", "node": name(n)}),
             Step::Restart { node, amnesia } => json!({"do": "restart", "node": name(node), "amnesia": amnesia}),
         }
@@ -58,6 +64,7 @@ impl Step {
             Step::Deliver(e) => format!("deliver {} -> {} {} #{}", name(&e.from), name(&e.to), e.kind.name(), e.msg),
             Step::Drop(e) => format!("drop {} -> {} {} #{}", name(&e.from), name(&e.to), e.kind.name(), e.msg),
             Step::Timer { node: n } => format!("timer {}", name(n)),
+            Step::AdversaryTimer { node: n } => format!("adversary timer {}", name(n)),
             Step::Crash { node: n } => format!("crash {}", name(n)),
             Step::Restart { node, amnesia } => {
                 format!("restart {}{}", name(node), if *amnesia { " (amnesia)" } else { "" })

@@ -127,6 +127,11 @@ pub enum ScheduleStep {
     Timer {
         node: NodeRef,
     },
+    /// Fire a Byzantine node's own (adversary) timer: one period of its periodic
+    /// behaviours.
+    AdversaryTimer {
+        node: NodeRef,
+    },
     Crash {
         node: NodeRef,
     },

@@ -52,6 +52,9 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
             ScheduleStep::Deliver { from, to, kind, msg } => Step::Deliver(envelope(from, to, kind, msg)?),
             ScheduleStep::Drop { from, to, kind, msg } => Step::Drop(envelope(from, to, kind, msg)?),
             ScheduleStep::Timer { node } => Step::Timer { node: lookup.node(&format!("{path}.node"), node)? },
+            ScheduleStep::AdversaryTimer { node } => {
+                Step::AdversaryTimer { node: lookup.node(&format!("{path}.node"), node)? }
+            }
             ScheduleStep::Crash { node } => Step::Crash { node: lookup.node(&format!("{path}.node"), node)? },
             ScheduleStep::Restart { node, amnesia } => {
                 Step::Restart { node: lookup.node(&format!("{path}.node"), node)?, amnesia: amnesia.unwrap_or(false) }
