@@ -49,9 +49,6 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
     if !spec.changes.is_empty() {
         return what("changes", "validator-set changes are not modelled");
     }
-    if original.get("compromised_keys").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
-        return what("compromised_keys", "compromised keys are not modelled (`byzantine` entries and twins are)");
-    }
     // `byzantine` entries: the node runs its wrapper if the untimed model can run every
     // behaviour it lists (explore/model.rs `untimed_behaviour`) from the start.
     let entries = original.get("byzantine").and_then(Value::as_array).map_or(&[][..], |a| a.as_slice());
@@ -67,6 +64,21 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
         for (j, b) in node.behaviours.iter().enumerate() {
             if let Err(why) = crate::explore::model::untimed_behaviour(b) {
                 return Some((format!("byzantine[{i}].behaviours[{j}]"), why));
+            }
+        }
+    }
+    // `compromised_keys` entries: their attacker processes, in entry order.
+    let attackers = spec.nodes.iter().filter(|n| matches!(n.role, crate::scenario::spec::Role::Attacker { .. }));
+    for (i, node) in attackers.enumerate() {
+        if node.byzantine_from != crate::engine::time::SimTime::ZERO {
+            return what(
+                &format!("compromised_keys[{i}].from_ms"),
+                "a Byzantine start time is not modelled (the search has no time)",
+            );
+        }
+        for (j, b) in node.behaviours.iter().enumerate() {
+            if let Err(why) = crate::explore::model::untimed_behaviour(b) {
+                return Some((format!("compromised_keys[{i}].behaviours[{j}]"), why));
             }
         }
     }

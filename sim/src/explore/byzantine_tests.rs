@@ -247,3 +247,28 @@ fn an_adversary_timer_step_drives_a_periodic_attack() {
     let report = crate::report::Report::build(&replay, &result);
     assert!(report.outcome.as_expected, "{:?}", report.outcome);
 }
+
+/// A compromised key is an attacker process of its own (R3.attacker holds R3's key and
+/// double-signs every proposal), R3 itself staying honest. One faulty key is within
+/// F = 1: a bounded search with every dropped dead message checked finds no violation,
+/// and the attacker acted. A scheduled run accepts the entry and refuses, by its path,
+/// a behaviour that needs a clock.
+#[test]
+fn a_compromised_key_is_explored_as_an_attacker_process() {
+    let original = json!({"validators": 4, "seed": 1, "stop": {"heights": 1},
+        "compromised_keys": [{"key_of": "R3", "behaviours": [{"kind": "double-sign"}]}]});
+    let s = crate::scenario::parse(&original.to_string(), "t").expect("scenario");
+    let out = Explorer::new(&s, bounds(2_000, None, Prune::Check)).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::StateBudget);
+    assert!(out.violation.is_none(), "{:?}", out.violation);
+    assert_eq!(out.local_states.len(), 5, "the attacker is a fifth process");
+    assert!(out.marks.get(DOUBLE_SIGN).is_some_and(|&n| n > 0), "{:?}", out.marks);
+    let with = |behaviour: Value| {
+        let doc = json!({"validators": 4, "compromised_keys": [{"key_of": "R3", "behaviours": [behaviour]}],
+            "schedule": [{"do": "timer", "node": "R1"}]});
+        crate::scenario::parse(&doc.to_string(), "t").map(|_| ()).map_err(|e| e.to_string())
+    };
+    with(json!({"kind": "double-sign"})).expect("a timer-free attacker is accepted");
+    let e = with(json!({"kind": "withhold-commits", "delay_ms": 100})).expect_err("a delay is refused");
+    assert!(e.contains("compromised_keys[0].behaviours[0]"), "{e}");
+}

@@ -37,11 +37,12 @@
 //!   it. Behaviours that need a clock are refused ([`untimed_behaviour`]): the model has
 //!   none for a `from_ms` window or a withholding delay.
 //!
-//! Twins are processes like any other: each half is a Byzantine wrapper (its split is a
-//! selective delivery) holding the shared key.
+//! Twins and attacker processes (compromised keys) are processes like any other: each
+//! half of a twin pair is a Byzantine wrapper (its split is a selective delivery) holding
+//! the shared key; an attacker is a wrapper holding the leaked keys.
 //!
-//! Deliberately left out: behaviours with a time window or a delay, compromised keys
-//! (attacker processes), flood relay, partitions and validator-set changes.
+//! Deliberately left out: behaviours with a time window or a delay, flood relay,
+//! partitions and validator-set changes.
 
 use super::step::{Envelope, Step};
 use crate::byzantine::{Behaviour, Node};

@@ -25,7 +25,6 @@ use crate::protocol::dbft::DbftReplica;
 use crate::protocol::{NodeId, Replica};
 use crate::report::metrics::Metrics;
 use crate::scenario::RunSpec;
-use crate::scenario::spec::Role;
 use crate::world::{self, RunResult};
 
 /// The processes of `spec` (honest replicas, and Byzantine wrappers whose behaviours the
@@ -36,9 +35,6 @@ pub fn setup(spec: &RunSpec, seed: u64, trace_content: bool) -> Result<(Env, Vec
     for (i, n) in spec.nodes.iter().enumerate() {
         if n.byzantine_from != SimTime::ZERO {
             return Err(format!("node {}: a Byzantine start time (`from_ms`) is not modelled without time", n.name));
-        }
-        if matches!(n.role, Role::Attacker { .. }) {
-            return Err(format!("node {}: attacker processes are not modelled in scheduled runs", n.name));
         }
         for b in &n.behaviours {
             model::untimed_behaviour(b).map_err(|e| format!("node {}: {e}", spec.nodes[i].name))?;

@@ -1,6 +1,6 @@
 //! `schedule`: an explicit list of steps (deliver, drop, timer, crash, restart) that a run
 //! takes instead of the seeded network. What the schedule runner cannot model (scripted
-//! rules and timers, timed crashes, partitions, compromised keys, Byzantine
+//! rules and timers, timed crashes, partitions, Byzantine
 //! behaviours that need time, flood relay, validator-set changes, a chain prefix) is
 //! refused here, by name.
 
@@ -24,7 +24,6 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
     refuse("rules", s.rules.as_ref().is_some_and(|r| !r.is_empty()))?;
     refuse("timers", s.timers.as_ref().is_some_and(|t| !t.is_empty()))?;
     untimed_byzantine(s, lookup)?;
-    refuse("compromised_keys", s.compromised_keys.as_ref().is_some_and(|c| !c.is_empty()))?;
     refuse("changes", s.changes.as_ref().is_some_and(|c| !c.is_empty()))?;
     refuse("faults", s.faults.is_some())?;
     refuse("network", s.network.is_some())?;
@@ -64,18 +63,24 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
     Ok(steps)
 }
 
-/// `byzantine` entries a scheduled run can model: no start time (`from_ms` other than 0)
-/// and only behaviours that need no clock (`explore::model::untimed_behaviour`).
+/// `byzantine` and `compromised_keys` entries a scheduled run can model: no start time
+/// (`from_ms` other than 0) and only behaviours that need no clock
+/// (`explore::model::untimed_behaviour`).
 pub(super) fn untimed_byzantine(s: &schema::Scenario, lookup: &Names) -> Result<()> {
-    for (i, b) in s.byzantine.as_deref().unwrap_or(&[]).iter().enumerate() {
-        let path = format!("byzantine[{i}]");
-        if b.from_ms.is_some_and(|f| f != 0.0) {
+    let byzantine = s.byzantine.as_deref().unwrap_or(&[]).iter().map(|b| (&b.behaviours, b.from_ms));
+    let attackers = s.compromised_keys.as_deref().unwrap_or(&[]).iter().map(|c| (&c.behaviours, c.from_ms));
+    let entries = byzantine
+        .enumerate()
+        .map(|(i, e)| (format!("byzantine[{i}]"), e))
+        .chain(attackers.enumerate().map(|(i, e)| (format!("compromised_keys[{i}]"), e)));
+    for (path, (behaviours, from_ms)) in entries {
+        if from_ms.is_some_and(|f| f != 0.0) {
             return err(
                 format!("{path}.from_ms"),
                 "a Byzantine start time is not modelled in a scheduled run (no time)",
             );
         }
-        let resolved = super::byzantine::resolve_behaviours(&format!("{path}.behaviours"), &b.behaviours, lookup)?;
+        let resolved = super::byzantine::resolve_behaviours(&format!("{path}.behaviours"), behaviours, lookup)?;
         for (j, beh) in resolved.iter().enumerate() {
             if let Err(why) = crate::explore::model::untimed_behaviour(beh) {
                 return err(format!("{path}.behaviours[{j}]"), why);
