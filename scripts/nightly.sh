@@ -14,3 +14,5 @@ scripts/sweep.sh 1..2000 "$jobs"
   --failures-only --json reports/churn.jsonl
 # Every hand-off rule against every validator-set attack (reports/handoffs/).
 ./target/release/dbft-sim handoff-table --seeds 1..10 --jobs "$jobs"
+# The explorer's complete N = 4 searches and its proven locks (docs/explore.md §4.3).
+scripts/explore/complete-n4.sh

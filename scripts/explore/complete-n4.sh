@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The explorer's headline results, re-checked (release build; about 20 minutes on one
+# core, most of it the two complete searches):
+# - N = 4, one height, max view 0, no fault: the search must complete, S1–S6 must hold
+#   in every reachable state, and no settled state may be stuck (C# and Go);
+# - random walks with stuck-state proofs must prove the four-node commit lock (Go; C#
+#   with recovery delivered) and FINDINGS.md #9's Go halt from one garbage-commit node.
+# Exit 1 if any result differs. Used by scripts/nightly.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release --locked -q
+bin=target/release/dbft-sim
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+fail=0
+expect() { # expect <label> <pattern...> -- <explore args...>
+  local label=$1; shift
+  local patterns=()
+  while [ "$1" != "--" ]; do patterns+=("$1"); shift; done
+  shift
+  local log="$out/$label.log"
+  "$bin" explore "$@" --out "$out/$label" >"$log" 2>&1 || true
+  for p in "${patterns[@]}"; do
+    if ! grep -q -- "$p" "$log"; then
+      echo "FAIL  $label: no line with \"$p\""; sed 's/^/      /' "$log" | head -20; fail=1; return
+    fi
+  done
+  echo "ok    $label: $(grep -m1 -F -- "${patterns[0]}" "$log" | sed 's/^ *//' | cut -c1-150)"
+}
+complete=("complete:" "S1–S6 hold in every reachable state" "no settled stuck state")
+expect csharp-max-view-0 "${complete[@]}" -- scripts/explore/n4-csharp.json --max-view 0 --dfs
+expect go-max-view-0 "${complete[@]}" -- scripts/explore/n4-go.json --max-view 0 --dfs
+expect go-commit-lock "stuck (commit-lock)" -- scripts/explore/n4-go.json --max-view 1 --crashes 1 --walks 2000
+expect csharp-commit-lock-recovery "stuck (commit-lock)" -- \
+  scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --walks 2000 --recovery
+expect go-garbage-commit-halt "stuck (invalid-block)" -- \
+  scripts/explore/garbage-commit-4-go.json --max-view 1 --walks 2000 --recovery
+exit $fail
