@@ -49,36 +49,23 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
     if !spec.changes.is_empty() {
         return what("changes", "validator-set changes are not modelled");
     }
-    // `byzantine` entries: the node runs its wrapper if the untimed model can run every
-    // behaviour it lists (explore/model.rs `untimed_behaviour`) from the start.
+    // `byzantine` entries and the attacker processes of `compromised_keys` (in entry
+    // order): each runs its wrapper if the untimed model can run every behaviour it lists
+    // (explore/model.rs `untimed_behaviour`) from the start.
     let entries = original.get("byzantine").and_then(Value::as_array).map_or(&[][..], |a| a.as_slice());
-    for (i, entry) in entries.iter().enumerate() {
+    let byzantine = entries.iter().enumerate().filter_map(|(i, entry)| {
         let name = entry.get("node").and_then(Value::as_str).unwrap_or_default();
-        let Some(node) = spec.nodes.iter().find(|n| n.name == name) else { continue };
-        if node.byzantine_from != crate::engine::time::SimTime::ZERO {
-            return what(
-                &format!("byzantine[{i}].from_ms"),
-                "a Byzantine start time is not modelled (the search has no time)",
-            );
-        }
-        for (j, b) in node.behaviours.iter().enumerate() {
-            if let Err(why) = crate::explore::model::untimed_behaviour(b) {
-                return Some((format!("byzantine[{i}].behaviours[{j}]"), why));
-            }
-        }
-    }
-    // `compromised_keys` entries: their attacker processes, in entry order.
+        spec.nodes.iter().find(|n| n.name == name).map(|node| (format!("byzantine[{i}]"), node))
+    });
     let attackers = spec.nodes.iter().filter(|n| matches!(n.role, crate::scenario::spec::Role::Attacker { .. }));
-    for (i, node) in attackers.enumerate() {
+    let attackers = attackers.enumerate().map(|(i, node)| (format!("compromised_keys[{i}]"), node));
+    for (path, node) in byzantine.chain(attackers) {
         if node.byzantine_from != crate::engine::time::SimTime::ZERO {
-            return what(
-                &format!("compromised_keys[{i}].from_ms"),
-                "a Byzantine start time is not modelled (the search has no time)",
-            );
+            return what(&format!("{path}.from_ms"), "a Byzantine start time is not modelled (the search has no time)");
         }
         for (j, b) in node.behaviours.iter().enumerate() {
             if let Err(why) = crate::explore::model::untimed_behaviour(b) {
-                return Some((format!("compromised_keys[{i}].behaviours[{j}]"), why));
+                return Some((format!("{path}.behaviours[{j}]"), why));
             }
         }
     }

@@ -33,24 +33,7 @@ fn scenario(colluder: bool) -> Value {
 }
 
 fn bounds(max_states: u64, walks: Option<u64>, prune: Prune) -> Bounds {
-    Bounds {
-        heights: 1,
-        max_view: 0,
-        crashes: 0,
-        loss: false,
-        synchrony: false,
-        adversary_ticks: 2,
-        dfs: false,
-        max_states,
-        max_time: None,
-        max_memory: None,
-        reduce: true,
-        recovery: false,
-        prune,
-        walks,
-        walk_depth: 200,
-        walk_stuck_budget: 0,
-    }
+    Bounds { max_view: 0, max_states, prune, walks, walk_stuck_budget: 0, ..Bounds::default() }
 }
 
 /// F + 1 = 2 colluders out of 4 (beyond what dBFT tolerates): R2 can gather A's request,
@@ -72,11 +55,8 @@ fn two_colluders_fork_height_one_and_the_schedule_replays() {
     let expect = json!({"violations": ["S1", "S3"], "marks": {EQUIVOCATE: 1, DOUBLE_SIGN: 1}});
     let doc = scheduled_scenario(&original, &s, "cx", "test", 1, &v.steps, expect);
     assert!(doc.get("byzantine").is_some(), "the written scenario keeps the Byzantine nodes");
-    let replay = crate::scenario::parse(&doc.to_string(), "cx").expect("the written scenario parses");
-    let result = crate::world::run(&replay, replay.seed, None, false);
-    assert_eq!(result.schedule_error, None);
+    let (result, report) = super::tests::replay_doc(&doc);
     assert!(result.checkers.violations.iter().any(|x| x.id == InvariantId::S1));
-    let report = crate::report::Report::build(&replay, &result);
     assert!(report.outcome.as_expected, "{:?}", report.outcome);
 }
 
@@ -206,11 +186,8 @@ fn twins_are_explored_and_their_schedules_replay() {
     }
     assert!(sys.finished(&env), "the schedule finishes height 1");
     let doc = scheduled_scenario(&original, &s, "twins-replay", "test", 1, &steps, json!({}));
-    let replay = crate::scenario::parse(&doc.to_string(), "cx").expect("a scheduled scenario with twins parses");
-    let result = crate::world::run(&replay, replay.seed, None, false);
-    assert_eq!(result.schedule_error, None);
+    let (result, report) = super::tests::replay_doc(&doc);
     assert!(result.checkers.violations.is_empty(), "{:?}", result.checkers.violations);
-    let report = crate::report::Report::build(&replay, &result);
     assert_eq!(report.heights.min_honest, 1, "every honest node persisted height 1: {:?}", report.heights);
 }
 
@@ -241,10 +218,7 @@ fn an_adversary_timer_step_drives_a_periodic_attack() {
     let expect = json!({"safety": "holds", "liveness": "stalls", "stall": {"class": "invalid-block", "height": 1, "view": 0},
         "marks": {"byzantine: garbage commit": 1}});
     let doc = scheduled_scenario(&original, &s, "wedge", "test", 1, &wedge.steps, expect);
-    let replay = crate::scenario::parse(&doc.to_string(), "wedge").expect("the written scenario parses");
-    let result = crate::world::run(&replay, replay.seed, None, false);
-    assert_eq!(result.schedule_error, None);
-    let report = crate::report::Report::build(&replay, &result);
+    let (_, report) = super::tests::replay_doc(&doc);
     assert!(report.outcome.as_expected, "{:?}", report.outcome);
 }
 

@@ -47,6 +47,15 @@ fn search(mutation: &str) -> super::search::Outcome {
     Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
 }
 
+/// Runs a written scheduled scenario with `run`'s code path: every step must be possible.
+pub(super) fn replay_doc(doc: &serde_json::Value) -> (crate::world::RunResult, crate::report::Report) {
+    let replay = crate::scenario::parse(&doc.to_string(), "cx").expect("the written scenario parses");
+    let result = crate::world::run(&replay, replay.seed, None, false);
+    assert_eq!(result.schedule_error, None);
+    let report = crate::report::Report::build(&replay, &result);
+    (result, report)
+}
+
 /// The counterexample, written as a scheduled scenario and run with `run`'s code path:
 /// the run must violate exactly the invariants the search reported.
 fn replays(mutation: &str, out: &super::search::Outcome) {
@@ -58,10 +67,7 @@ fn replays(mutation: &str, out: &super::search::Outcome) {
     let s = spec(&original.to_string());
     let ids: Vec<&str> = v.ids.iter().map(|i| i.as_str()).collect();
     let doc = scheduled_scenario(&original, &s, "cx", "test", 1, &v.steps, serde_json::json!({"violations": ids}));
-    let replay = crate::scenario::parse(&doc.to_string(), "cx").expect("the written scenario parses");
-    let result = crate::world::run(&replay, replay.seed, None, false);
-    assert_eq!(result.schedule_error, None);
-    let report = crate::report::Report::build(&replay, &result);
+    let (_, report) = replay_doc(&doc);
     assert!(report.outcome.as_expected, "replay of {mutation}: {:?}", report.outcome);
 }
 
@@ -93,22 +99,11 @@ fn no_commit_lock_yields_a_double_sign_that_replays() {
     // out of reach of BFS, late for DFS, so seeded random walks find it.
     let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp", "mutation": "no-commit-lock"}}"#);
     let bounds = Bounds {
-        heights: 1,
-        max_view: 1,
-        crashes: 0,
-        loss: false,
-        synchrony: false,
-        adversary_ticks: 2,
-        dfs: false,
         max_states: u64::MAX,
-        max_time: None,
-        max_memory: None,
-        reduce: true,
-        recovery: false,
         prune: Prune::Check,
         walks: Some(2_000),
-        walk_depth: 200,
         walk_stuck_budget: 0,
+        ..Bounds::default()
     };
     let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
     assert_eq!(out.ending, Ending::Violation);
@@ -172,24 +167,7 @@ fn small_bounded_search_completes_and_reductions_keep_every_replica_state() {
     for semantics in ["csharp", "go"] {
         let s = spec(&format!(r#"{{"validators": 3, "protocol": {{"semantics": "{semantics}"}}}}"#));
         let run = |reduce: bool, prune: Prune| {
-            let bounds = Bounds {
-                heights: 1,
-                max_view: 0,
-                crashes: 0,
-                loss: false,
-                synchrony: false,
-                adversary_ticks: 2,
-                dfs: true,
-                max_states: 1_000_000,
-                max_time: None,
-                max_memory: None,
-                reduce,
-                recovery: false,
-                prune,
-                walks: None,
-                walk_depth: 0,
-                walk_stuck_budget: 0,
-            };
+            let bounds = Bounds { max_view: 0, dfs: true, max_states: 1_000_000, reduce, prune, ..Bounds::default() };
             Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
         };
         let full = run(false, Prune::Off);
@@ -315,8 +293,6 @@ fn walks_prove_the_commit_lock_stuck() {
     let lock = out.stuck.iter().find(|st| st.class == StallClass::CommitLock).expect("a commit lock is proven");
     assert!(lock.steps.len() < 200, "{} steps", lock.steps.len());
     let doc = scheduled_scenario(&original, &s, "lock", "test", 1, &lock.steps, serde_json::json!({}));
-    let replay = spec(&doc.to_string());
-    let result = crate::world::run(&replay, replay.seed, None, false);
-    assert_eq!(result.schedule_error, None);
+    let (result, _) = replay_doc(&doc);
     assert_eq!(result.stall.map(|st| st.class), Some(StallClass::CommitLock));
 }
