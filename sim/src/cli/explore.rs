@@ -129,9 +129,9 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         bounds.heights,
         bounds.max_view,
         bounds.crashes,
-        if bounds.loss { "on" } else { "off" },
+        loss_text(&bounds),
         if bounds.recovery { "on" } else { "off" },
-        if bounds.synchrony { "timers only when nothing is in flight (synchrony)" } else { "asynchronous" },
+        timing_text(&bounds),
         match (bounds.walks, bounds.dfs) {
             (Some(w), _) => format!("{w} random walks of at most {} steps", bounds.walk_depth),
             (None, true) => "DFS".to_string(),
@@ -330,17 +330,34 @@ pub fn memory_budget(mb: Option<u64>) -> Option<u64> {
     }
 }
 
+fn loss_text(b: &Bounds) -> String {
+    match (b.loss, b.max_drops) {
+        (false, _) => "off".to_string(),
+        (true, None) => "on".to_string(),
+        (true, Some(k)) => format!("≤ {k} drops"),
+    }
+}
+
+fn timing_text(b: &Bounds) -> &'static str {
+    match (b.deadlines, b.synchrony) {
+        (true, _) => "timers in deadline order, only when nothing is in flight (bounded delays)",
+        (false, true) => "timers only when nothing is in flight (synchrony)",
+        (false, false) => "asynchronous",
+    }
+}
+
 /// The bounds in words, for the descriptions of written scenarios.
 fn bounds_text(b: &Bounds) -> String {
     let on = |x: bool| if x { "on" } else { "off" };
     format!(
-        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}; {}",
+        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}{}; {}",
         b.heights,
         b.max_view,
         b.crashes,
-        on(b.loss),
+        loss_text(b),
         on(b.recovery),
         on(b.synchrony),
+        if b.deadlines { ", timers in deadline order" } else { "" },
         match (b.walks, b.dfs) {
             (Some(w), _) => format!("{w} random walks"),
             (None, true) => "DFS".to_string(),

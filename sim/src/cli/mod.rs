@@ -256,10 +256,18 @@ pub enum Command {
         /// Messages may also be lost.
         #[arg(long)]
         loss: bool,
+        /// Messages may be lost, at most this many on any path (implies --loss).
+        #[arg(long, value_name = "K")]
+        max_drops: Option<u32>,
         /// Timers fire only when nothing is in flight (message delays below every
         /// timeout); default: the asynchronous model, a timer may fire at any point.
         #[arg(long)]
         synchrony: bool,
+        /// Timers fire in deadline order, each only when nothing is in flight: the
+        /// bounded-delay model (every message arrives before the next timer expires).
+        /// Implies --synchrony.
+        #[arg(long)]
+        deadlines: bool,
         /// How many adversary-timer steps (one period of its periodic behaviours) each
         /// Byzantine node may take.
         #[arg(long, default_value_t = 2)]
@@ -445,7 +453,9 @@ fn dispatch(command: Command) -> i32 {
             max_view,
             crashes,
             loss,
+            max_drops,
             synchrony,
+            deadlines,
             adversary_ticks,
             dfs,
             max_states,
@@ -468,8 +478,10 @@ fn dispatch(command: Command) -> i32 {
                     heights,
                     max_view,
                     crashes,
-                    loss,
-                    synchrony,
+                    loss: loss || max_drops.is_some(),
+                    max_drops,
+                    synchrony: synchrony || deadlines,
+                    deadlines,
                     adversary_ticks,
                     dfs,
                     max_states,

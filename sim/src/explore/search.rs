@@ -69,10 +69,16 @@ pub struct Bounds {
     pub crashes: u32,
     /// Messages may be lost.
     pub loss: bool,
+    /// With `loss`: at most this many drop steps on a path (None: any number).
+    pub max_drops: Option<u32>,
     /// Timers fire only when nothing is in flight ([`Choices::synchrony`]): the network
     /// delivers within a bound below every timeout. Off: the asynchronous model, where a
     /// timer may fire before any delivery.
     pub synchrony: bool,
+    /// Timers fire in deadline order, each only when nothing is in flight (the bounded
+    /// delay model: every message arrives before the next timer expires; model.rs,
+    /// "Deadline order"). Implies the synchrony bound.
+    pub deadlines: bool,
     /// How many adversary-timer steps (one period of its periodic behaviours) each
     /// Byzantine node may take: every tick changes the wrapper's state, so the number is
     /// bounded like the view.
@@ -118,7 +124,9 @@ impl Default for Bounds {
             max_view: 1,
             crashes: 0,
             loss: false,
+            max_drops: None,
             synchrony: false,
+            deadlines: false,
             adversary_ticks: 2,
             dfs: false,
             max_states: 50_000_000,
@@ -373,20 +381,25 @@ impl<'a> Explorer<'a> {
         tmp.stop.heights = Some(spec_b.heights);
         let (mut env, replicas, parts) = schedule::setup(&tmp, spec.seed, false)?;
         env.recovery = bounds.recovery;
+        env.deadlines = bounds.deadlines;
         let mut safety = Rc::new(Safety::new(parts.check.clone()));
         let mut judge = Judge { safety: &mut safety, found: Vec::new() };
         let (mut init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
         init.set_prune(&env, bounds.prune);
+        if bounds.max_drops.is_some() {
+            init.count_drops();
+        }
         Ok(Explorer { spec, env, init, safety, bounds: spec_b })
     }
 
     /// The choices `sys` offers within the bounds.
     fn choices(&self, sys: &Sys) -> Choices {
         Choices {
-            loss: self.bounds.loss,
+            loss: self.bounds.loss && self.bounds.max_drops.is_none_or(|m| sys.drops < m),
             crashes_left: sys.crashes < self.bounds.crashes,
             synchrony: self.bounds.synchrony,
             adversary_ticks: self.bounds.adversary_ticks,
+            deadlines: self.bounds.deadlines,
         }
     }
 
@@ -821,6 +834,9 @@ pub struct Replay {
     pub settled: bool,
     /// Every timer step was taken with nothing live in flight (the `--synchrony` bound).
     pub synchronous: bool,
+    /// Every timer step was also one of those due first (the `--deadlines` order; every
+    /// adversary timer counted, however many ticks it took).
+    pub timely: bool,
 }
 
 /// Replays `spec.schedule` on the untimed system as the search models it (its recovery
@@ -846,17 +862,25 @@ pub fn replay_with(
     }
     let (mut env, replicas, _) = schedule::setup(spec, spec.seed, false).ok()?;
     env.recovery = recovery;
+    // Deadlines kept: they change no step's records, only what `timely` can judge.
+    env.deadlines = true;
     let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut Null, None);
     sys.set_prune(&env, prune);
-    let mut synchronous = true;
+    let (mut synchronous, mut timely) = (true, true);
     for step in &spec.schedule {
         let act = sys.resolve(step).ok()?;
-        if matches!(act, Act::Timer(_) | Act::AdversaryTimer(_)) && !sys.bag.is_empty() {
-            synchronous = false;
+        let due = match act {
+            Act::Timer(n) => Some(sys.due[n.idx()]),
+            Act::AdversaryTimer(n) => Some(sys.adversary_due[n.idx()]),
+            _ => None,
+        };
+        if let Some(due) = due {
+            synchronous &= sys.bag.is_empty();
+            timely &= sys.bag.is_empty() && sys.earliest(&env, u32::MAX).is_none_or(|first| due <= first);
         }
         sys.apply(&env, act, &mut Null, marks.as_deref_mut());
     }
-    Some(Replay { settled: sys.bag.is_empty(), synchronous })
+    Some(Replay { settled: sys.bag.is_empty(), synchronous, timely })
 }
 
 /// Peak resident memory of this process in bytes (Linux; None elsewhere).
