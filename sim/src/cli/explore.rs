@@ -129,7 +129,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         bounds.heights,
         bounds.max_view,
         bounds.crashes,
-        loss_text(&bounds),
+        if bounds.withhold {
+            format!("{}; Byzantine nodes withhold at will", loss_text(&bounds))
+        } else {
+            loss_text(&bounds)
+        },
         if bounds.recovery { "on" } else { "off" },
         timing_text(&bounds),
         match (bounds.walks, bounds.dfs) {
@@ -350,7 +354,7 @@ fn timing_text(b: &Bounds) -> &'static str {
 fn bounds_text(b: &Bounds) -> String {
     let on = |x: bool| if x { "on" } else { "off" };
     format!(
-        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}{}; {}",
+        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}{}{}; {}",
         b.heights,
         b.max_view,
         b.crashes,
@@ -358,6 +362,7 @@ fn bounds_text(b: &Bounds) -> String {
         on(b.recovery),
         on(b.synchrony),
         if b.deadlines { ", timers in deadline order" } else { "" },
+        if b.withhold { ", Byzantine nodes withhold at will" } else { "" },
         match (b.walks, b.dfs) {
             (Some(w), _) => format!("{w} random walks"),
             (None, true) => "DFS".to_string(),

@@ -259,6 +259,10 @@ pub enum Command {
         /// Messages may be lost, at most this many on any path (implies --loss).
         #[arg(long, value_name = "K")]
         max_drops: Option<u32>,
+        /// A Byzantine node may withhold any message it sends from any recipient: the
+        /// search chooses which of its messages arrive where (not counted as losses).
+        #[arg(long)]
+        withhold: bool,
         /// Timers fire only when nothing is in flight (message delays below every
         /// timeout); default: the asynchronous model, a timer may fire at any point.
         #[arg(long)]
@@ -454,6 +458,7 @@ fn dispatch(command: Command) -> i32 {
             crashes,
             loss,
             max_drops,
+            withhold,
             synchrony,
             deadlines,
             adversary_ticks,
@@ -480,6 +485,7 @@ fn dispatch(command: Command) -> i32 {
                     crashes,
                     loss: loss || max_drops.is_some(),
                     max_drops,
+                    withhold,
                     synchrony: synchrony || deadlines,
                     deadlines,
                     adversary_ticks,

@@ -200,6 +200,10 @@ pub struct Choices {
     /// Timers fire in deadline order (`Env::deadlines`), and only when nothing is in
     /// flight: of the timers that may fire, only those due first.
     pub deadlines: bool,
+    /// A Byzantine node's message in flight may be dropped whatever `loss` says: the
+    /// node's choice of recipients among what its behaviours send (not a loss; it does
+    /// not count as one).
+    pub withhold: bool,
 }
 
 /// The explicit step a driver wants, resolved against the pending messages.
@@ -305,7 +309,7 @@ impl Sys {
         out.clear();
         for k in self.bag.keys() {
             out.push(Act::Deliver(*k));
-            if choices.loss {
+            if choices.loss || (choices.withhold && !env.honest[k.1.idx()]) {
                 out.push(Act::Drop(*k));
             }
         }
@@ -467,7 +471,11 @@ impl Sys {
             }
             Act::Drop(k) => {
                 let Some(p) = self.bag.remove(&k) else { return fx };
-                self.drops += 1;
+                if env.honest[k.1.idx()] {
+                    self.drops += 1;
+                } else if let Some(m) = em.marks.as_deref_mut() {
+                    *m.entry(crate::engine::WITHHELD_MARK).or_insert(0) += 1;
+                }
                 let ev = Ev::Drop { id: p.id, from: k.1, to: k.0, kind: p.kind, reason: DropReason::Loss };
                 self.emit(&mut em, ev);
             }

@@ -71,6 +71,10 @@ pub struct Bounds {
     pub loss: bool,
     /// With `loss`: at most this many drop steps on a path (None: any number).
     pub max_drops: Option<u32>,
+    /// A Byzantine node may withhold any message it sends from any recipient (a `drop`
+    /// step on its message; not a loss): the explorer chooses, per recipient, which of
+    /// the messages its behaviours produce arrive.
+    pub withhold: bool,
     /// Timers fire only when nothing is in flight ([`Choices::synchrony`]): the network
     /// delivers within a bound below every timeout. Off: the asynchronous model, where a
     /// timer may fire before any delivery.
@@ -125,6 +129,7 @@ impl Default for Bounds {
             crashes: 0,
             loss: false,
             max_drops: None,
+            withhold: false,
             synchrony: false,
             deadlines: false,
             adversary_ticks: 2,
@@ -400,6 +405,7 @@ impl<'a> Explorer<'a> {
             synchrony: self.bounds.synchrony,
             adversary_ticks: self.bounds.adversary_ticks,
             deadlines: self.bounds.deadlines,
+            withhold: self.bounds.withhold,
         }
     }
 
