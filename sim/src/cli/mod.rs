@@ -263,6 +263,12 @@ pub enum Command {
         /// search chooses which of its messages arrive where (not counted as losses).
         #[arg(long)]
         withhold: bool,
+        /// Instead of the exhaustive search: every state within D steps, then the
+        /// shallowest settled unfinished states, each searched on its own (within
+        /// --walk-stuck-budget states) until one is proven stuck: the shortest stuck
+        /// schedule within D steps, without a breadth-first frontier.
+        #[arg(long, value_name = "D")]
+        shortest_stuck: Option<u32>,
         /// Timers fire only when nothing is in flight (message delays below every
         /// timeout); default: the asynchronous model, a timer may fire at any point.
         #[arg(long)]
@@ -459,6 +465,7 @@ fn dispatch(command: Command) -> i32 {
             loss,
             max_drops,
             withhold,
+            shortest_stuck,
             synchrony,
             deadlines,
             adversary_ticks,
@@ -486,6 +493,8 @@ fn dispatch(command: Command) -> i32 {
                     loss: loss || max_drops.is_some(),
                     max_drops,
                     withhold,
+                    shortest_stuck,
+                    stop_at_finish: false,
                     synchrony: synchrony || deadlines,
                     deadlines,
                     adversary_ticks,

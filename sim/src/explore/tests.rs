@@ -387,3 +387,41 @@ fn a_drop_budget_bounds_the_losses_on_a_path() {
     assert_eq!(zero, none);
     assert!(none < one && one < any, "{none} < {one} < {any}");
 }
+
+/// `--shortest-stuck` against breadth-first search, which finds shortest schedules by
+/// construction: N = 3 under bounded delays with one lost message (recovery off) has
+/// commit-lock stuck states (docs/explore.md §4.4). The bounded depth-first search with
+/// per-candidate checks must name the same shortest depth as the complete BFS, prove it
+/// shortest (no shallower candidate undecided), and its schedule must replay to the
+/// same stall class.
+#[test]
+fn the_shortest_stuck_search_agrees_with_breadth_first_search() {
+    use crate::invariants::diagnosis::StallClass;
+    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
+    let base =
+        Bounds { max_view: 1, synchrony: true, deadlines: true, loss: true, max_drops: Some(1), ..Bounds::default() };
+    let bfs = Explorer::new(&s, base.clone()).expect("explorer").run(&mut |_| {});
+    assert_eq!(bfs.ending, Ending::Complete);
+    let lock = bfs.stuck.iter().find(|g| g.class == StallClass::CommitLock).expect("a commit lock");
+    let shortest_bfs = bfs.stuck.iter().map(|g| g.steps.len()).min().expect("stuck states");
+    let bounds = Bounds { shortest_stuck: Some(shortest_bfs as u32 + 2), ..base };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    let sh = out.shortest.expect("shortest-stuck outcome");
+    assert_eq!(out.ending, Ending::DepthDone);
+    assert_eq!(sh.depth, Some(shortest_bfs as u32));
+    assert_eq!(sh.undecided, 0);
+    assert!(sh.can_finish > 0, "shallower settled states exist and can finish");
+    let found = out.stuck.iter().find(|g| g.class == StallClass::CommitLock).expect("the lock");
+    assert_eq!(found.steps.len(), lock.steps.len());
+    let doc = scheduled_scenario(
+        &serde_json::from_str(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#).expect("json"),
+        &s,
+        "cx",
+        "test",
+        1,
+        &found.steps,
+        serde_json::json!({"safety": "holds", "liveness": "stalls", "stall": {"class": "commit-lock", "height": 1, "view": found.stall.view}}),
+    );
+    let (_, report) = replay_doc(&doc);
+    assert!(report.outcome.as_expected, "{:?}", report.outcome);
+}
