@@ -9,6 +9,8 @@
 use super::crypto::{Enc, Hash32, KeyId, KeyPair, Keyring, Signature};
 use crate::validators::ValidatorSet;
 use serde::Serialize;
+use std::cell::OnceCell;
+use std::fmt;
 use std::rc::Rc;
 
 /// A transaction is identified by a number; its content does not matter to consensus.
@@ -63,7 +65,11 @@ pub struct CertSig {
 }
 
 /// A finalised block: header, transactions, the next validator set and the certificate.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+///
+/// Built with [`Block::new`] and not changed afterwards (blocks are shared behind `Rc`):
+/// the block remembers its [`Block::digest`], which a change would leave stale. A clone
+/// forgets it, so a copy may be altered (as Byzantine nodes do) before its digest is taken.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Block {
     pub hash: Hash32,
     pub header: Header,
@@ -72,16 +78,74 @@ pub struct Block {
     /// View in which the block was assembled.
     pub view: u8,
     pub certificate: Vec<CertSig>,
+    #[serde(skip)]
+    digest: DigestMemo,
+}
+
+/// [`Block::digest`] once computed. Not part of the block's value: it compares equal,
+/// hashes to nothing and is not serialised, so blocks compare, hash (replica state hashes)
+/// and print as they did before it existed; a clone starts empty.
+#[derive(Default)]
+struct DigestMemo(OnceCell<Hash32>);
+
+impl Clone for DigestMemo {
+    fn clone(&self) -> Self {
+        DigestMemo::default()
+    }
+}
+
+impl PartialEq for DigestMemo {
+    fn eq(&self, _: &DigestMemo) -> bool {
+        true
+    }
+}
+
+impl Eq for DigestMemo {}
+
+impl std::hash::Hash for DigestMemo {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl fmt::Debug for Block {
+    /// As the derived form printed before the digest memo (which it leaves out).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Block")
+            .field("hash", &self.hash)
+            .field("header", &self.header)
+            .field("txs", &self.txs)
+            .field("next_validators", &self.next_validators)
+            .field("view", &self.view)
+            .field("certificate", &self.certificate)
+            .finish()
+    }
 }
 
 impl Block {
+    pub fn new(
+        hash: Hash32,
+        header: Header,
+        txs: Vec<TxId>,
+        next_validators: Rc<ValidatorSet>,
+        view: u8,
+        certificate: Vec<CertSig>,
+    ) -> Block {
+        Block { hash, header, txs, next_validators, view, certificate, digest: DigestMemo::default() }
+    }
+
     pub fn height(&self) -> u32 {
         self.header.height
     }
 
     /// A digest of the whole block: the header hash plus the view and the certificate, so
     /// two copies that differ only in who signed them differ here (the trace digest uses it).
+    ///
+    /// Computed once per block: a block is hashed when it is relayed (its message's hash)
+    /// and when each node persists it, and the certificate makes it several BLAKE3 blocks.
     pub fn digest(&self) -> Hash32 {
+        *self.digest.0.get_or_init(|| self.compute_digest())
+    }
+
+    fn compute_digest(&self) -> Hash32 {
         // Sized to the encoding (38 bytes + 19 per signature): the default buffer is too
         // small for a 7-signature certificate, and its regrowth cost a fifth of the digest.
         let mut e = Enc { buf: Vec::with_capacity(38 + 19 * self.certificate.len()) };
@@ -104,14 +168,7 @@ impl Block {
             tx_root: tx_root(&[]),
             next_validators: validators.hash(),
         };
-        Block {
-            hash: header.hash(),
-            header,
-            txs: Vec::new(),
-            next_validators: validators,
-            view: 0,
-            certificate: Vec::new(),
-        }
+        Block::new(header.hash(), header, Vec::new(), validators, 0, Vec::new())
     }
 }
 
@@ -243,8 +300,26 @@ mod tests {
         let certificate = (0..3u16)
             .map(|i| CertSig { index: i, view: 0, sig: ring.keypair(KeyId(i as u32)).unwrap().sign(&hash) })
             .collect();
-        let b = Block { hash, header, txs: vec![1, 2], next_validators: set.clone(), view: 0, certificate };
+        let b = Block::new(hash, header, vec![1, 2], set.clone(), 0, certificate);
         (ring, set, b)
+    }
+
+    /// The remembered digest is the computed one, and a clone altered before its digest is
+    /// taken gets its own (the memo does not travel with the clone); the memo changes
+    /// neither equality nor the block's printed form.
+    #[test]
+    fn the_digest_is_remembered_per_block_not_per_clone() {
+        let (_, _, b) = setup();
+        let first = b.digest();
+        assert_eq!(first, b.compute_digest());
+        assert_eq!(b.digest(), first);
+        let mut altered = b.clone();
+        altered.certificate.pop();
+        assert_ne!(altered.digest(), first, "the clone must not reuse the original's digest");
+        assert_eq!(altered.digest(), altered.compute_digest());
+        let fresh = b.clone();
+        assert_eq!(fresh, b);
+        assert!(!format!("{b:?}").contains("digest"), "{b:?}");
     }
 
     #[test]

@@ -200,7 +200,7 @@ fn unpack(p: &[u8], height: u32, prev_hash: Hash32, sets: &[Rc<ValidatorSet>]) -
         tx_root: tx_root(&txs),
         next_validators: ValidatorSet::hash(&next_validators),
     };
-    Some(Block { hash, header, txs, next_validators, view, certificate })
+    Some(Block::new(hash, header, txs, next_validators, view, certificate))
 }
 
 impl PartialEq for Chain {
@@ -260,7 +260,7 @@ mod tests {
             let certificate = (0..3u16)
                 .map(|i| CertSig { index: i, view: 1, sig: Signature(u128::MAX - h as u128 * 31 - i as u128) })
                 .collect();
-            out.push(Rc::new(Block { hash, header, txs, next_validators: set.clone(), view: 1, certificate }));
+            out.push(Rc::new(Block::new(hash, header, txs, set.clone(), 1, certificate)));
             prev = hash;
         }
         (genesis, out)
