@@ -224,11 +224,16 @@ impl fmt::Debug for Keyring {
     }
 }
 
-/// How many shared messages [`Keyring::verify_shared`] remembers.
-const CHECKED_SLOTS: usize = 64;
+/// How many shared messages [`Keyring::verify_shared`] remembers: `CHECKED_SETS` sets of
+/// two.
+const CHECKED_SETS: usize = 64;
 
 /// The answers of recent [`Keyring::verify_shared`] checks: (the message, the key, the
-/// answer), in a small table indexed by the message's address.
+/// answer), in a small table indexed by the message's address. A message may sit in
+/// either of its set's two slots, and a new one replaces the less recently used: with one
+/// slot per address, two messages that map to the same slot and are delivered interleaved
+/// (a Commit and a PrepareResponse of one height, say) evicted each other at every
+/// delivery and were checked again and again.
 ///
 /// Why this is sound: each entry holds a clone of the message's `Rc`, so while it is
 /// remembered the allocation can neither be freed (its address reused for other content)
@@ -239,7 +244,17 @@ const CHECKED_SLOTS: usize = 64;
 /// and no digest.
 #[derive(Clone, Default)]
 struct CheckedMessages {
+    /// Set `i` is slots `2i` and `2i + 1`.
     slots: RefCell<Vec<Option<Checked>>>,
+    /// Per set, the slot (0 or 1) to replace next: the one not used last.
+    victim: RefCell<Vec<u8>>,
+}
+
+/// The set of [`CheckedMessages`] a message at `addr` goes to. Fibonacci hashing (the top
+/// bits of the address times 2^64/φ): allocations of one size sit at a fixed stride, which
+/// the plain low bits would map onto a few sets.
+fn checked_set(addr: usize) -> usize {
+    ((addr as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (u64::BITS - CHECKED_SETS.ilog2())) as usize
 }
 
 /// One remembered check: the message (kept alive), the key, the answer.
@@ -265,23 +280,31 @@ impl Keyring {
     /// on nothing but `msg` and `key`.
     pub fn verify_shared<T: 'static>(&self, msg: &Rc<T>, key: KeyId, check: impl FnOnce() -> bool) -> bool {
         let addr = Rc::as_ptr(msg) as *const () as usize;
-        let slot = (addr >> 4) % CHECKED_SLOTS;
+        let set = checked_set(addr);
         {
             let slots = self.checked.slots.borrow();
-            if let Some(Some((m, k, ok))) = slots.get(slot)
-                && *k == key
-                && Rc::as_ptr(m) as *const () as usize == addr
-            {
-                return *ok;
+            for way in 0..2 {
+                if let Some(Some((m, k, ok))) = slots.get(2 * set + way)
+                    && *k == key
+                    && Rc::as_ptr(m) as *const () as usize == addr
+                {
+                    let ok = *ok;
+                    self.checked.victim.borrow_mut()[set] = 1 - way as u8;
+                    return ok;
+                }
             }
         }
         let ok = check();
         let mut slots = self.checked.slots.borrow_mut();
-        if slots.len() < CHECKED_SLOTS {
-            slots.resize(CHECKED_SLOTS, None);
+        let mut victim = self.checked.victim.borrow_mut();
+        if slots.len() < 2 * CHECKED_SETS {
+            slots.resize(2 * CHECKED_SETS, None);
+            victim.resize(CHECKED_SETS, 0);
         }
+        let way = victim[set] as usize;
         let shared: Rc<dyn Any> = msg.clone();
-        slots[slot] = Some((shared, key, ok));
+        slots[2 * set + way] = Some((shared, key, ok));
+        victim[set] = 1 - way as u8;
         ok
     }
 
@@ -441,6 +464,31 @@ mod tests {
         let mut held = m.clone();
         drop(m);
         assert!(Rc::get_mut(&mut held).is_none());
+    }
+
+    /// Two messages of one set, checked alternately, are both remembered (with one slot
+    /// per set each evicted the other: a check per delivery).
+    #[test]
+    fn verify_shared_keeps_two_messages_of_one_set() {
+        let ring = Keyring::generate(1, 1);
+        let set = |m: &Rc<u64>| checked_set(Rc::as_ptr(m) as *const () as usize);
+        let mut held = vec![Rc::new(0u64)];
+        let (a, b) = loop {
+            let m = Rc::new(held.len() as u64);
+            if let Some(first) = held.iter().find(|h| set(h) == set(&m)) {
+                break (first.clone(), m);
+            }
+            assert!(held.len() < 10_000, "no two allocations share a set");
+            held.push(m);
+        };
+        let calls = std::cell::Cell::new(0);
+        for m in [&a, &b, &a, &b, &a] {
+            assert!(ring.verify_shared(m, KeyId(0), || {
+                calls.set(calls.get() + 1);
+                true
+            }));
+        }
+        assert_eq!(calls.get(), 2, "each message is checked once");
     }
 
     #[test]
