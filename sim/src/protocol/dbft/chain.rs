@@ -130,7 +130,8 @@ impl Chain {
                 _ => runs.push((t, 1)),
             }
         }
-        let mut b: Vec<u8> = Vec::with_capacity(63 + 12 * runs.len() + 19 * block.certificate.len());
+        // 63 bytes of fixed fields, 12 per run, the certificate's 4-byte count and 19 per signature.
+        let mut b: Vec<u8> = Vec::with_capacity(67 + 12 * runs.len() + 19 * block.certificate.len());
         b.extend_from_slice(&block.hash.0);
         b.extend_from_slice(&h.timestamp_ms.to_le_bytes());
         b.extend_from_slice(&h.nonce.to_le_bytes());
