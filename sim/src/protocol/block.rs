@@ -9,7 +9,7 @@
 use super::crypto::{Enc, Hash32, KeyId, KeyPair, Keyring, Signature};
 use crate::validators::ValidatorSet;
 use serde::Serialize;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
@@ -32,7 +32,13 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header's hash, remembered for the last few headers hashed ([`Recent`]): every
+    /// replica builds the same header from the same proposal and hashes it.
     pub fn hash(&self) -> Hash32 {
+        HEADER_HASHES.with_borrow_mut(|m| m.get_or(self, |h| h.compute_hash()))
+    }
+
+    fn compute_hash(&self) -> Hash32 {
         let mut e = Enc::new();
         e.u8(0x48)
             .u32(self.version)
@@ -47,13 +53,62 @@ impl Header {
     }
 }
 
+/// The transaction root of `txs`, remembered for the last few lists hashed ([`Recent`]):
+/// every replica computes it for the same proposal, and again for the same block when it
+/// archives it.
 pub fn tx_root(txs: &[TxId]) -> Hash32 {
+    TX_ROOTS.with_borrow_mut(|m| m.get_or(txs, compute_tx_root))
+}
+
+fn compute_tx_root(txs: &[TxId]) -> Hash32 {
     let mut e = Enc { buf: Vec::with_capacity(5 + 8 * txs.len()) };
     e.u8(0x54).u32(txs.len() as u32);
     for t in txs {
         e.u64(*t);
     }
     e.finish()
+}
+
+/// The last [`RECENT_HASHES`] answers of a hash function of `K`'s content, compared by
+/// content (never by address): the answer for an equal input is the answer, so whether a
+/// lookup hits changes nothing but the work done. One table per thread; the simulator's
+/// runs on a thread share it harmlessly for the same reason.
+struct Recent<K> {
+    entries: Vec<(K, Hash32)>,
+    /// The entry the next new input replaces once the table is full.
+    next: usize,
+}
+
+/// How many recent inputs a [`Recent`] table remembers.
+const RECENT_HASHES: usize = 4;
+
+impl<K> Recent<K> {
+    const fn new() -> Recent<K> {
+        Recent { entries: Vec::new(), next: 0 }
+    }
+
+    fn get_or<Q>(&mut self, input: &Q, compute: impl FnOnce(&Q) -> Hash32) -> Hash32
+    where
+        Q: ?Sized + PartialEq + ToOwned<Owned = K>,
+        K: std::borrow::Borrow<Q>,
+    {
+        if let Some((_, h)) = self.entries.iter().find(|(k, _)| k.borrow() == input) {
+            return *h;
+        }
+        let h = compute(input);
+        if self.entries.len() < RECENT_HASHES {
+            self.entries.push((input.to_owned(), h));
+        } else {
+            self.entries[self.next] = (input.to_owned(), h);
+            self.next = (self.next + 1) % RECENT_HASHES;
+        }
+        h
+    }
+}
+
+thread_local! {
+    static TX_ROOTS: RefCell<Recent<Vec<TxId>>> = const { RefCell::new(Recent::new()) };
+    static HEADER_HASHES: RefCell<Recent<Header>> = const { RefCell::new(Recent::new()) };
 }
 
 /// One commit signature inside a certificate.
@@ -320,6 +375,31 @@ mod tests {
         let fresh = b.clone();
         assert_eq!(fresh, b);
         assert!(!format!("{b:?}").contains("digest"), "{b:?}");
+    }
+
+    /// The remembered tx roots and header hashes are the computed ones, for inputs that
+    /// come back after others pushed them out of the table and for inputs that differ only
+    /// in the last position.
+    #[test]
+    fn remembered_hashes_are_the_computed_ones() {
+        let lists: Vec<Vec<TxId>> = (0..2 * RECENT_HASHES as u64 + 3).map(|i| (i..i + 5).collect()).collect();
+        for round in 0..3 {
+            for (i, txs) in lists.iter().enumerate().rev().skip(round) {
+                assert_eq!(tx_root(txs), compute_tx_root(txs), "list {i} in round {round}");
+                let mut other = txs.clone();
+                *other.last_mut().unwrap() += 100;
+                assert_ne!(tx_root(&other), tx_root(txs));
+                assert_eq!(tx_root(&other), compute_tx_root(&other));
+            }
+        }
+        assert_ne!(tx_root(&[]), tx_root(&[0]));
+        let (_, _, b) = setup();
+        for nonce in [1, 2, 3, 1, 4, 5, 6, 2, 1] {
+            let mut h = b.header.clone();
+            h.nonce = nonce;
+            assert_eq!(h.hash(), h.compute_hash(), "nonce {nonce}");
+        }
+        assert_eq!(b.header.hash(), b.hash);
     }
 
     #[test]
