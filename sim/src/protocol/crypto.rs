@@ -216,6 +216,22 @@ impl KeyPair {
 pub struct Keyring {
     secrets: Vec<[u8; 32]>,
     checked: CheckedMessages,
+    verified: VerifiedSignatures,
+}
+
+/// How many signature checks [`Keyring::verify`] remembers.
+const VERIFIED_SLOTS: usize = 256;
+
+/// Recent answers of [`Keyring::verify`]: (key, content, signature) → valid, in a table
+/// indexed by the signature's low bits. The answer is a function of those three values and
+/// the run's fixed secrets, and an entry is used only for the very same three values, so a
+/// hit gives the answer a fresh check would (and a forged signature, never computed by the
+/// key's owner, is never remembered as valid). It saves the repeats: every replica checks
+/// each Commit's signature over the same header hash when the Commit arrives and again
+/// when it assembles the block, and the checkers check the certificate once more.
+#[derive(Clone, Default)]
+struct VerifiedSignatures {
+    slots: RefCell<Vec<Option<(KeyId, Hash32, Signature, bool)>>>,
 }
 
 impl fmt::Debug for Keyring {
@@ -266,7 +282,7 @@ impl Keyring {
     /// never changes another key.
     pub fn generate(master_seed: u64, count: usize) -> Keyring {
         let secrets = (0..count as u32).map(|i| SimRng::derive(master_seed, Stream::Key(i)).next_bytes32()).collect();
-        Keyring { secrets, checked: CheckedMessages::default() }
+        Keyring { secrets, checked: CheckedMessages::default(), verified: VerifiedSignatures::default() }
     }
 
     /// `check()` — a full check of `msg` against `key`, such as "its hash covers its
@@ -318,10 +334,24 @@ impl Keyring {
 
     /// True iff `sig` is `key`'s signature over `content`. Unknown keys never verify.
     pub fn verify(&self, key: KeyId, content: &Hash32, sig: &Signature) -> bool {
-        match self.secrets.get(key.0 as usize) {
-            Some(secret) => mac(secret, content) == *sig,
-            None => false,
+        let Some(secret) = self.secrets.get(key.0 as usize) else {
+            return false;
+        };
+        let slot = sig.0 as usize % VERIFIED_SLOTS;
+        if let Some(Some((k, c, s, ok))) = self.verified.slots.borrow().get(slot)
+            && *k == key
+            && s == sig
+            && c == content
+        {
+            return *ok;
         }
+        let ok = mac(secret, content) == *sig;
+        let mut slots = self.verified.slots.borrow_mut();
+        if slots.len() < VERIFIED_SLOTS {
+            slots.resize(VERIFIED_SLOTS, None);
+        }
+        slots[slot] = Some((key, *content, *sig, ok));
+        ok
     }
 
     /// Which key of the run made `sig` over `content`, if any. For the checkers, which
@@ -489,6 +519,33 @@ mod tests {
             }));
         }
         assert_eq!(calls.get(), 2, "each message is checked once");
+    }
+
+    /// Remembered answers are the computed ones: a valid signature stays valid, and the
+    /// same signature under another key, over other content or altered into the same slot
+    /// of the table is checked afresh and refused, before and after the valid one is
+    /// remembered.
+    #[test]
+    fn verify_remembers_only_the_same_key_content_and_signature() {
+        let ring = Keyring::generate(5, 3);
+        let (c1, c2) = (Hash32::of(b"one"), Hash32::of(b"two"));
+        let k0 = ring.keypair(KeyId(0)).unwrap();
+        let s = k0.sign(&c1);
+        let same_slot = Signature(s.0.wrapping_add(VERIFIED_SLOTS as u128));
+        for _ in 0..2 {
+            assert!(ring.verify(KeyId(0), &c1, &s));
+            assert!(!ring.verify(KeyId(1), &c1, &s));
+            assert!(!ring.verify(KeyId(0), &c2, &s));
+            assert!(!ring.verify(KeyId(0), &c1, &same_slot));
+            assert!(!ring.verify(KeyId(9), &c1, &s));
+        }
+        for i in 0..3 * VERIFIED_SLOTS as u64 {
+            let c = Hash32::of(&i.to_le_bytes());
+            let sig = k0.sign(&c);
+            assert!(!ring.verify(KeyId(0), &c, &Signature(sig.0.wrapping_add(VERIFIED_SLOTS as u128))));
+            assert!(ring.verify(KeyId(0), &c, &sig));
+            assert!(!ring.verify(KeyId(2), &c, &sig));
+        }
     }
 
     #[test]
