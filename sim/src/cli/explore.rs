@@ -129,10 +129,19 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         bounds.heights,
         bounds.max_view,
         bounds.crashes,
-        if bounds.loss { "on" } else { "off" },
+        if bounds.withhold {
+            format!("{}; Byzantine nodes withhold at will", loss_text(&bounds))
+        } else {
+            loss_text(&bounds)
+        },
         if bounds.recovery { "on" } else { "off" },
-        if bounds.synchrony { "timers only when nothing is in flight (synchrony)" } else { "asynchronous" },
+        timing_text(&bounds),
         match (bounds.walks, bounds.dfs) {
+            _ if bounds.shortest_stuck.is_some() => format!(
+                "the shortest stuck state within {} steps (bounded DFS, then each settled state searched within {} states)",
+                bounds.shortest_stuck.unwrap_or(0),
+                bounds.walk_stuck_budget
+            ),
             (Some(w), _) => format!("{w} random walks of at most {} steps", bounds.walk_depth),
             (None, true) => "DFS".to_string(),
             (None, false) => "BFS".to_string(),
@@ -185,7 +194,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         outcome.finished,
         outcome.dead_dropped
     );
-    if bounds.walks.is_none() {
+    if bounds.walks.is_none() && bounds.shortest_stuck.is_none() {
         say!(
             "  distinct local states per replica: {:?}; distinct replica tuples (state without the messages in flight): {}",
             outcome.local_states,
@@ -260,7 +269,26 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     }
     if outcome.violation.is_none() {
         let complete = outcome.ending == Ending::Complete;
-        if bounds.walks.is_some() {
+        if let Some(sh) = outcome.shortest {
+            match sh.depth {
+                Some(d) => say!(
+                    "  shortest stuck state: {d} steps ({} settled states at that depth proven stuck); {} shallower settled states shown able to finish; {}",
+                    outcome.cannot_finish,
+                    sh.can_finish,
+                    if sh.undecided == 0 {
+                        "none undecided, so no shorter stuck schedule exists within the bounds".to_string()
+                    } else {
+                        format!("{} shallower ones undecided (budget), so a shorter one may exist", sh.undecided)
+                    }
+                ),
+                None => say!(
+                    "  no stuck state within {} steps: {} settled states shown able to finish, {} undecided (budget)",
+                    bounds.shortest_stuck.unwrap_or(0),
+                    sh.can_finish,
+                    sh.undecided
+                ),
+            }
+        } else if bounds.walks.is_some() {
             say!(
                 "  settled states proven stuck (a complete search from a walk's end, within --walk-stuck-budget states, finds no way to finish): {}",
                 outcome.cannot_finish
@@ -298,7 +326,9 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             let name = file_name(&spec.name, &format!("stuck-{}", st.class.as_str()));
             let description = format!(
                 "Written by dbft-sim explore: {} ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}",
-                if bounds.walks.is_some() {
+                if bounds.shortest_stuck.is_some() {
+                    "the shortest stuck schedule within the step bound (every state within it visited at its least depth; this one searched to the end)"
+                } else if bounds.walks.is_some() {
                     "a seeded random walk's schedule, then the shortest way on that a complete search from the walk's end found"
                 } else {
                     "the shortest schedule it found"
@@ -330,18 +360,38 @@ pub fn memory_budget(mb: Option<u64>) -> Option<u64> {
     }
 }
 
+fn loss_text(b: &Bounds) -> String {
+    match (b.loss, b.max_drops) {
+        (false, _) => "off".to_string(),
+        (true, None) => "on".to_string(),
+        (true, Some(k)) => format!("≤ {k} drops"),
+    }
+}
+
+fn timing_text(b: &Bounds) -> &'static str {
+    match (b.deadlines, b.synchrony) {
+        (true, _) => "timers in deadline order, only when nothing is in flight (bounded delays)",
+        (false, true) => "timers only when nothing is in flight (synchrony)",
+        (false, false) => "asynchronous",
+    }
+}
+
 /// The bounds in words, for the descriptions of written scenarios.
 fn bounds_text(b: &Bounds) -> String {
     let on = |x: bool| if x { "on" } else { "off" };
     format!(
-        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}; {}",
+        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}{}{}; {}",
         b.heights,
         b.max_view,
         b.crashes,
-        on(b.loss),
+        loss_text(b),
         on(b.recovery),
         on(b.synchrony),
+        if b.deadlines { ", timers in deadline order" } else { "" },
+        if b.withhold { ", Byzantine nodes withhold at will" } else { "" },
         match (b.walks, b.dfs) {
+            _ if b.shortest_stuck.is_some() =>
+                format!("shortest stuck state within {} steps", b.shortest_stuck.unwrap_or(0)),
             (Some(w), _) => format!("{w} random walks"),
             (None, true) => "DFS".to_string(),
             (None, false) => "BFS".to_string(),

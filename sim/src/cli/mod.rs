@@ -256,10 +256,28 @@ pub enum Command {
         /// Messages may also be lost.
         #[arg(long)]
         loss: bool,
+        /// Messages may be lost, at most this many on any path (implies --loss).
+        #[arg(long, value_name = "K")]
+        max_drops: Option<u32>,
+        /// A Byzantine node may withhold any message it sends from any recipient: the
+        /// search chooses which of its messages arrive where (not counted as losses).
+        #[arg(long)]
+        withhold: bool,
+        /// Instead of the exhaustive search: every state within D steps, then the
+        /// shallowest settled unfinished states, each searched on its own (within
+        /// --walk-stuck-budget states) until one is proven stuck: the shortest stuck
+        /// schedule within D steps, without a breadth-first frontier.
+        #[arg(long, value_name = "D")]
+        shortest_stuck: Option<u32>,
         /// Timers fire only when nothing is in flight (message delays below every
         /// timeout); default: the asynchronous model, a timer may fire at any point.
         #[arg(long)]
         synchrony: bool,
+        /// Timers fire in deadline order, each only when nothing is in flight: the
+        /// bounded-delay model (every message arrives before the next timer expires).
+        /// Implies --synchrony.
+        #[arg(long)]
+        deadlines: bool,
         /// How many adversary-timer steps (one period of its periodic behaviours) each
         /// Byzantine node may take.
         #[arg(long, default_value_t = 2)]
@@ -445,7 +463,11 @@ fn dispatch(command: Command) -> i32 {
             max_view,
             crashes,
             loss,
+            max_drops,
+            withhold,
+            shortest_stuck,
             synchrony,
+            deadlines,
             adversary_ticks,
             dfs,
             max_states,
@@ -468,8 +490,13 @@ fn dispatch(command: Command) -> i32 {
                     heights,
                     max_view,
                     crashes,
-                    loss,
-                    synchrony,
+                    loss: loss || max_drops.is_some(),
+                    max_drops,
+                    withhold,
+                    shortest_stuck,
+                    stop_at_finish: false,
+                    synchrony: synchrony || deadlines,
+                    deadlines,
                     adversary_ticks,
                     dfs,
                     max_states,

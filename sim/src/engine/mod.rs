@@ -171,6 +171,11 @@ struct TimerState {
     generation: u64,
 }
 
+/// The coverage mark of a `drop` step that takes a Byzantine node's message out of flight:
+/// in the untimed model that is the node's own choice not to send it to that recipient
+/// (explore's `--withhold`), not a network loss.
+pub const WITHHELD_MARK: &str = "byzantine: withheld a message from one recipient";
+
 /// How a node is set up.
 #[derive(Clone, Copy, Debug)]
 pub struct NodeSetup {
@@ -726,6 +731,9 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             Event::Marker(marker, text) => self.emit(obs, Ev::Marker { marker, text }),
             Event::Resend { node, generation } => self.resend(node, generation, obs),
             Event::Lose { id, from, to, kind } => {
+                if !self.slots[from.idx()].honest {
+                    *self.marks.entry(WITHHELD_MARK).or_insert(0) += 1;
+                }
                 self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss })
             }
             Event::ReleaseHeld => {

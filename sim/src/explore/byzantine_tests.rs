@@ -246,3 +246,54 @@ fn a_compromised_key_is_explored_as_an_attacker_process() {
     let e = with(json!({"kind": "withhold-commits", "delay_ms": 100})).expect_err("a delay is refused");
     assert!(e.contains("compromised_keys[0].behaviours[0]"), "{e}");
 }
+
+/// `--withhold`: a Byzantine node's choice of recipients. R1, view 0's primary, sends
+/// both of two conflicting PrepareRequests to each other validator (its behaviour's
+/// menu). Only with `withhold` may the search drop them, and only them (no honest
+/// message is in flight yet); a drop is the node's choice, not a loss, so it does not
+/// count against a drop budget and is marked. Written as a schedule that withholds both
+/// from R2, `run` replays it with the same mark, and R2 never sees a proposal.
+#[test]
+fn a_withholding_node_chooses_its_recipients_and_the_replay_shows_it() {
+    use super::model::{Act, Choices, Sys};
+    use super::schedule;
+    use crate::protocol::NodeId;
+    let original = json!({"validators": 4, "seed": 1, "stop": {"heights": 1}, "byzantine": [
+        {"node": "R1", "behaviours": [{"kind": "equivocate", "a_to": ["R0", "R2", "R3"], "b_to": ["R0", "R2", "R3"]}]}
+    ]});
+    let s = crate::scenario::parse(&original.to_string(), "t").expect("scenario");
+    let (mut env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
+    env.recovery = false;
+    let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+    let mut steps = vec![sys.describe(Act::Timer(NodeId(1)))];
+    sys.apply(&env, Act::Timer(NodeId(1)), &mut Null, None);
+    assert_eq!(sys.bag.len(), 6, "two proposals to each of three validators");
+    assert!(sys.bag.keys().all(|k| k.1 == NodeId(1)));
+    let drops = |sys: &Sys, withhold: bool| {
+        let mut acts = Vec::new();
+        sys.enabled(&env, Choices { withhold, ..Choices::default() }, &mut acts);
+        acts.into_iter().filter(|a| matches!(a, Act::Drop(_))).count()
+    };
+    assert_eq!((drops(&sys, false), drops(&sys, true)), (0, 6));
+    let to_r2: Vec<_> = sys.bag.keys().filter(|k| k.0 == NodeId(2)).copied().collect();
+    assert_eq!(to_r2.len(), 2);
+    let mut marks = std::collections::BTreeMap::new();
+    for k in to_r2 {
+        steps.push(sys.describe(Act::Drop(k)));
+        sys.apply(&env, Act::Drop(k), &mut Null, Some(&mut marks));
+    }
+    assert_eq!(sys.drops, 0, "withholding is not a loss");
+    assert_eq!(marks.get(crate::engine::WITHHELD_MARK), Some(&2));
+    let doc = scheduled_scenario(
+        &original,
+        &s,
+        "cx",
+        "test",
+        1,
+        &steps,
+        json!({"liveness": "stalls", "marks": {crate::engine::WITHHELD_MARK: 2, EQUIVOCATE: 1}}),
+    );
+    let (result, report) = super::tests::replay_doc(&doc);
+    assert_eq!(result.marks.get(crate::engine::WITHHELD_MARK), Some(&2));
+    assert!(report.outcome.as_expected, "{:?}", report.outcome);
+}

@@ -82,6 +82,9 @@ pub struct Env {
     /// sent (recorded) but never delivered — the explorer's `--recovery off` bound, as
     /// in the TLA+ models, which have no recovery.
     pub recovery: bool,
+    /// Timers keep their deadlines and fire in deadline order (module comment,
+    /// "Deadline order"); off: the untimed model, deadlines zeroed.
+    pub deadlines: bool,
 }
 
 /// One step's side effects that the drivers care about.
@@ -113,12 +116,23 @@ pub struct Sys {
     pub timers: Vec<Option<TimerKind>>,
     /// Each Byzantine node's armed adversary timer (its periodic behaviours).
     pub adversary: Vec<Option<TimerKind>>,
+    /// Under `Env::deadlines`: the time (µs) until each armed protocol timer and adversary
+    /// timer expires, from now. Handlers always see time zero, so a deadline a handler
+    /// sets is already relative to now; firing a timer moves every other one closer.
+    /// Meaningless (and not hashed) in the untimed model.
+    pub due: Vec<u64>,
+    pub adversary_due: Vec<u64>,
+    deadlines: bool,
     /// Adversary timer steps taken per node (the explorer bounds them: every tick is a
     /// new wrapper state, so unbounded ticks make the space infinite).
     pub ticks: Vec<u32>,
     pub bag: BTreeMap<Key, Pending>,
     /// Crashes taken so far (the explorer bounds them).
     pub crashes: u32,
+    /// Messages dropped by a `drop` step so far; part of the state only when the explorer
+    /// bounds them ([`Sys::count_drops`]).
+    pub drops: u32,
+    drops_counted: bool,
     /// Every (node, height, block) an honest node signed a Commit for: S4 judges a new
     /// signature against it, so two states with different histories differ.
     signed: BTreeSet<(NodeId, u32, Hash32)>,
@@ -152,12 +166,21 @@ impl Hash for Sys {
         self.up.hash(h);
         self.timers.hash(h);
         self.adversary.hash(h);
+        if self.deadlines {
+            for i in 0..self.replicas.len() {
+                self.timers[i].map(|_| self.due[i]).hash(h);
+                self.adversary[i].map(|_| self.adversary_due[i]).hash(h);
+            }
+        }
         self.ticks.hash(h);
         self.bag.len().hash(h);
         for k in self.bag.keys() {
             k.hash(h);
         }
         self.crashes.hash(h);
+        if self.drops_counted {
+            self.drops.hash(h);
+        }
         self.signed.hash(h);
     }
 }
@@ -174,6 +197,13 @@ pub struct Choices {
     pub synchrony: bool,
     /// How many adversary timer steps each Byzantine node may take.
     pub adversary_ticks: u32,
+    /// Timers fire in deadline order (`Env::deadlines`), and only when nothing is in
+    /// flight: of the timers that may fire, only those due first.
+    pub deadlines: bool,
+    /// A Byzantine node's message in flight may be dropped whatever `loss` says: the
+    /// node's choice of recipients among what its behaviours send (not a loss; it does
+    /// not count as one).
+    pub withhold: bool,
 }
 
 /// The explicit step a driver wants, resolved against the pending messages.
@@ -223,9 +253,14 @@ impl Sys {
             up: vec![true; n],
             timers: vec![None; n],
             adversary: vec![None; n],
+            due: vec![0; n],
+            adversary_due: vec![0; n],
+            deadlines: env.deadlines,
             ticks: vec![0; n],
             bag: BTreeMap::new(),
             crashes: 0,
+            drops: 0,
+            drops_counted: false,
             signed: BTreeSet::new(),
             next_id: 0,
             records: 0,
@@ -274,18 +309,20 @@ impl Sys {
         out.clear();
         for k in self.bag.keys() {
             out.push(Act::Deliver(*k));
-            if choices.loss {
+            if choices.loss || (choices.withhold && !env.honest[k.1.idx()]) {
                 out.push(Act::Drop(*k));
             }
         }
-        if !choices.synchrony || self.bag.is_empty() {
-            for (i, t) in self.timers.iter().enumerate() {
-                if t.is_some() && self.up[i] && self.replicas[i].ledger_height() < env.target {
+        if !(choices.synchrony || choices.deadlines) || self.bag.is_empty() {
+            let first = if choices.deadlines { self.earliest(env, choices.adversary_ticks) } else { None };
+            let due = |d: u64| first.is_none_or(|f| d == f);
+            for i in 0..self.timers.len() {
+                if self.protocol_timer_may_fire(env, i) && due(self.due[i]) {
                     out.push(Act::Timer(NodeId(i as u32)));
                 }
             }
-            for (i, t) in self.adversary.iter().enumerate() {
-                if t.is_some() && self.up[i] && self.ticks[i] < choices.adversary_ticks {
+            for i in 0..self.adversary.len() {
+                if self.adversary_timer_may_fire(i, choices.adversary_ticks) && due(self.adversary_due[i]) {
                     out.push(Act::AdversaryTimer(NodeId(i as u32)));
                 }
             }
@@ -295,6 +332,47 @@ impl Sys {
                 if self.up[i] && env.honest[i] {
                     out.push(Act::Crash(NodeId(i as u32)));
                 }
+            }
+        }
+    }
+
+    fn protocol_timer_may_fire(&self, env: &Env, i: usize) -> bool {
+        self.timers[i].is_some() && self.up[i] && self.replicas[i].ledger_height() < env.target
+    }
+
+    fn adversary_timer_may_fire(&self, i: usize, ticks: u32) -> bool {
+        self.adversary[i].is_some() && self.up[i] && self.ticks[i] < ticks
+    }
+
+    /// Under deadline order: when the first timer that may still fire is due (None: no
+    /// such timer). A finished node's timer and a Byzantine node's exhausted adversary
+    /// timer never fire, so they do not hold the others back.
+    pub fn earliest(&self, env: &Env, adversary_ticks: u32) -> Option<u64> {
+        let protocol = (0..self.timers.len()).filter(|&i| self.protocol_timer_may_fire(env, i)).map(|i| self.due[i]);
+        let adversary = (0..self.adversary.len())
+            .filter(|&i| self.adversary_timer_may_fire(i, adversary_ticks))
+            .map(|i| self.adversary_due[i]);
+        protocol.chain(adversary).min()
+    }
+
+    /// Under deadline order: `d` µs pass before a timer fires. Every armed timer comes
+    /// `d` closer, in the system and in the replica that set it (so an extension, which
+    /// adds to the replica's deadline, adds to the time left).
+    fn advance(&mut self, d: u64) {
+        if d == 0 {
+            return;
+        }
+        for i in 0..self.replicas.len() {
+            if self.timers[i].is_some() {
+                self.due[i] = self.due[i].saturating_sub(d);
+            }
+            if self.adversary[i].is_some() {
+                self.adversary_due[i] = self.adversary_due[i].saturating_sub(d);
+            }
+            if self.replicas[i].replica().timer.armed {
+                let t = &mut inner_mut(Rc::make_mut(&mut self.replicas[i])).timer;
+                t.deadline = SimTime(t.deadline.0.saturating_sub(d));
+                self.fps[i].set(0);
             }
         }
     }
@@ -393,15 +471,26 @@ impl Sys {
             }
             Act::Drop(k) => {
                 let Some(p) = self.bag.remove(&k) else { return fx };
+                if env.honest[k.1.idx()] {
+                    self.drops += 1;
+                } else if let Some(m) = em.marks.as_deref_mut() {
+                    *m.entry(crate::engine::WITHHELD_MARK).or_insert(0) += 1;
+                }
                 let ev = Ev::Drop { id: p.id, from: k.1, to: k.0, kind: p.kind, reason: DropReason::Loss };
                 self.emit(&mut em, ev);
             }
             Act::Timer(node) => {
+                if self.deadlines && self.timers[node.idx()].is_some() {
+                    self.advance(self.due[node.idx()]);
+                }
                 let Some(tag) = self.timers[node.idx()].take() else { return fx };
                 self.emit(&mut em, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
                 self.call(env, &mut em, node, |r, cx| r.on_timer(cx, tag));
             }
             Act::AdversaryTimer(node) => {
+                if self.deadlines && self.adversary[node.idx()].is_some() {
+                    self.advance(self.adversary_due[node.idx()]);
+                }
                 let Some(tag) = self.adversary[node.idx()].take() else { return fx };
                 self.ticks[node.idx()] += 1;
                 self.emit(&mut em, Ev::Timer { node, tag: tag.trace_tag(), forced: false });
@@ -453,9 +542,15 @@ impl Sys {
             match a {
                 Action::Broadcast(m) => self.send(env, em, node, None, m),
                 Action::Send(to, m) => self.send(env, em, node, Some(to), m),
-                Action::SetTimer { slot: TimerSlot::Protocol, tag, .. } => self.timers[node.idx()] = Some(tag),
+                Action::SetTimer { slot: TimerSlot::Protocol, tag, at } => {
+                    self.timers[node.idx()] = Some(tag);
+                    self.due[node.idx()] = at.0;
+                }
                 Action::CancelTimer(TimerSlot::Protocol) => self.timers[node.idx()] = None,
-                Action::SetTimer { slot: TimerSlot::Adversary, tag, .. } => self.adversary[node.idx()] = Some(tag),
+                Action::SetTimer { slot: TimerSlot::Adversary, tag, at } => {
+                    self.adversary[node.idx()] = Some(tag);
+                    self.adversary_due[node.idx()] = at.0;
+                }
                 Action::CancelTimer(TimerSlot::Adversary) => self.adversary[node.idx()] = None,
                 Action::Persist(block) => self.emit(em, Ev::Persist { node, block }),
                 Action::Note(note) => {
@@ -476,13 +571,18 @@ impl Sys {
             }
         }
         // Deadlines carry no meaning without time (module comment).
-        if self.replicas[node.idx()].replica().timer.deadline != SimTime::ZERO {
+        if !self.deadlines && self.replicas[node.idx()].replica().timer.deadline != SimTime::ZERO {
             inner_mut(Rc::make_mut(&mut self.replicas[node.idx()])).timer.deadline = SimTime::ZERO;
         }
         self.fps[node.idx()].set(0);
         if self.prune != Prune::Off {
             self.prune_to(env, node);
         }
+    }
+
+    /// Makes the number of drops part of the state: a search that bounds them needs it.
+    pub fn count_drops(&mut self) {
+        self.drops_counted = true;
     }
 
     /// Turns dead-message pruning on (or to checking) and drops what is dead already.

@@ -42,7 +42,14 @@ pub fn setup(spec: &RunSpec, seed: u64, trace_content: bool) -> Result<(Env, Vec
     }
     let replicas = std::mem::take(&mut parts.nodes);
     let target = spec.stop.heights.unwrap_or(1);
-    let env = Env { keys: parts.keys.clone(), honest: parts.honest.clone(), target, trace_content, recovery: true };
+    let env = Env {
+        keys: parts.keys.clone(),
+        honest: parts.honest.clone(),
+        target,
+        trace_content,
+        recovery: true,
+        deadlines: false,
+    };
     Ok((env, replicas, parts))
 }
 

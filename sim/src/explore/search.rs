@@ -69,10 +69,20 @@ pub struct Bounds {
     pub crashes: u32,
     /// Messages may be lost.
     pub loss: bool,
+    /// With `loss`: at most this many drop steps on a path (None: any number).
+    pub max_drops: Option<u32>,
+    /// A Byzantine node may withhold any message it sends from any recipient (a `drop`
+    /// step on its message; not a loss): the explorer chooses, per recipient, which of
+    /// the messages its behaviours produce arrive.
+    pub withhold: bool,
     /// Timers fire only when nothing is in flight ([`Choices::synchrony`]): the network
     /// delivers within a bound below every timeout. Off: the asynchronous model, where a
     /// timer may fire before any delivery.
     pub synchrony: bool,
+    /// Timers fire in deadline order, each only when nothing is in flight (the bounded
+    /// delay model: every message arrives before the next timer expires; model.rs,
+    /// "Deadline order"). Implies the synchrony bound.
+    pub deadlines: bool,
     /// How many adversary-timer steps (one period of its periodic behaviours) each
     /// Byzantine node may take: every tick changes the wrapper's state, so the number is
     /// bounded like the view.
@@ -104,8 +114,15 @@ pub struct Bounds {
     pub walk_depth: u32,
     /// A walk that ends settled without finishing is a stuck-state candidate: a complete
     /// search from its last state within this many states proves it stuck (or shows a
-    /// way out). 0: walks look for violations only.
+    /// way out). 0: walks look for violations only. Also the budget of each candidate's
+    /// search under `shortest_stuck`.
     pub walk_stuck_budget: u64,
+    /// Instead of the exhaustive search: the shortest stuck state within this many
+    /// steps ([`Explorer::shortest_stuck`]).
+    pub shortest_stuck: Option<u32>,
+    /// Stop at the first state where every honest running validator finished (a
+    /// witness that the initial state can finish; [`Ending::FinishReached`]).
+    pub stop_at_finish: bool,
 }
 
 /// The `dbft-sim explore` command line's defaults: one height, max view 1, no crash or
@@ -118,7 +135,10 @@ impl Default for Bounds {
             max_view: 1,
             crashes: 0,
             loss: false,
+            max_drops: None,
+            withhold: false,
             synchrony: false,
+            deadlines: false,
             adversary_ticks: 2,
             dfs: false,
             max_states: 50_000_000,
@@ -130,6 +150,8 @@ impl Default for Bounds {
             walks: None,
             walk_depth: 200,
             walk_stuck_budget: 20_000,
+            shortest_stuck: None,
+            stop_at_finish: false,
         }
     }
 }
@@ -145,6 +167,10 @@ pub enum Ending {
     MemoryBudget,
     /// Random walks (`Bounds::walks`) ended without a violation: nothing is proven.
     WalksDone,
+    /// `stop_at_finish`: a finished state was reached.
+    FinishReached,
+    /// `shortest_stuck`: every state within the step bound was visited.
+    DepthDone,
 }
 
 impl Ending {
@@ -156,6 +182,8 @@ impl Ending {
             Ending::TimeBudget => "time budget reached",
             Ending::MemoryBudget => "memory budget reached",
             Ending::WalksDone => "random walks done (a sample, not a proof)",
+            Ending::FinishReached => "a finished state reached",
+            Ending::DepthDone => "every state within the step bound visited",
         }
     }
 }
@@ -175,6 +203,19 @@ pub struct StuckFound {
     pub count: u64,
     pub stall: Stall,
     pub steps: Vec<Step>,
+}
+
+/// What `shortest_stuck` checked: the settled unfinished states within the step bound,
+/// shallowest first, until the first depth with a proven stuck state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shortest {
+    /// The depth of the shallowest proven stuck state (None: none within the bound).
+    pub depth: Option<u32>,
+    /// Candidates shown able to finish (a finished state reached from them).
+    pub can_finish: u64,
+    /// Candidates shallower than `depth` (all, if None) whose search ran out of budget:
+    /// if any, a shorter stuck state may exist.
+    pub undecided: u64,
 }
 
 /// Counters while the search runs (for a progress line).
@@ -215,6 +256,8 @@ pub struct Outcome {
     /// is the interleaving of genuinely different replica states, not duplicated
     /// bookkeeping that a canonical form could merge.
     pub local_states: Vec<u64>,
+    /// `shortest_stuck`: what the candidates' checks showed.
+    pub shortest: Option<Shortest>,
     pub replica_tuples: u64,
     /// Dead messages dropped over all transitions (one message can count on many).
     pub dead_dropped: u64,
@@ -373,20 +416,26 @@ impl<'a> Explorer<'a> {
         tmp.stop.heights = Some(spec_b.heights);
         let (mut env, replicas, parts) = schedule::setup(&tmp, spec.seed, false)?;
         env.recovery = bounds.recovery;
+        env.deadlines = bounds.deadlines;
         let mut safety = Rc::new(Safety::new(parts.check.clone()));
         let mut judge = Judge { safety: &mut safety, found: Vec::new() };
         let (mut init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
         init.set_prune(&env, bounds.prune);
+        if bounds.max_drops.is_some() {
+            init.count_drops();
+        }
         Ok(Explorer { spec, env, init, safety, bounds: spec_b })
     }
 
     /// The choices `sys` offers within the bounds.
     fn choices(&self, sys: &Sys) -> Choices {
         Choices {
-            loss: self.bounds.loss,
+            loss: self.bounds.loss && self.bounds.max_drops.is_none_or(|m| sys.drops < m),
             crashes_left: sys.crashes < self.bounds.crashes,
             synchrony: self.bounds.synchrony,
             adversary_ticks: self.bounds.adversary_ticks,
+            deadlines: self.bounds.deadlines,
+            withhold: self.bounds.withhold,
         }
     }
 
@@ -394,6 +443,9 @@ impl<'a> Explorer<'a> {
     pub fn run(&self, progress: &mut dyn FnMut(&Stats)) -> Outcome {
         if self.bounds.walks.is_some() {
             return self.walks(progress);
+        }
+        if self.bounds.shortest_stuck.is_some() {
+            return self.shortest_stuck(progress);
         }
         let start = Instant::now();
         let b = &self.bounds;
@@ -424,6 +476,10 @@ impl<'a> Explorer<'a> {
             stats.depth = stats.depth.max(depth[iu]);
             if sys.finished(&self.env) {
                 flags[iu] |= FINISHED;
+                if b.stop_at_finish {
+                    ending = Ending::FinishReached;
+                    break;
+                }
                 continue;
             }
             flags[iu] |= EXPANDED;
@@ -431,7 +487,11 @@ impl<'a> Explorer<'a> {
                 class.insert(i, schedule::stall(self.spec, &sys, &self.env).class);
             }
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
-            for (k, act) in acts.iter().enumerate() {
+            // Looking for a finish: deliveries first (the stack pops the last pushed).
+            let order: Vec<usize> =
+                if b.stop_at_finish { (0..acts.len()).rev().collect() } else { (0..acts.len()).collect() };
+            for k in order {
+                let act = &acts[k];
                 if b.reduce && !red.allows(*act) {
                     continue;
                 }
@@ -530,8 +590,11 @@ impl<'a> Explorer<'a> {
             path.push(k);
             self.violation_found(&path, &found)
         });
-        let (cannot_finish, stuck) =
-            if violation.is_none() { self.stuck(&parent, &depth, &flags, &class, &edges) } else { (0, Vec::new()) };
+        let (cannot_finish, stuck) = if violation.is_none() && ending != Ending::FinishReached {
+            self.stuck(&parent, &depth, &flags, &class, &edges)
+        } else {
+            (0, Vec::new())
+        };
         let local_states = census.local.iter().map(|l| l.len() as u64).collect();
         let replica_tuples = census.tuples.len() as u64;
         Outcome {
@@ -547,6 +610,7 @@ impl<'a> Explorer<'a> {
             replica_tuples,
             dead_dropped,
             marks,
+            shortest: None,
         }
     }
 
@@ -682,6 +746,213 @@ impl<'a> Explorer<'a> {
             replica_tuples: 0,
             dead_dropped,
             marks,
+            shortest: None,
+        }
+    }
+
+    /// The shortest stuck state within `shortest_stuck` = D steps, proven shortest where
+    /// it can be. Breadth-first search gives shortest schedules directly, but its frontier
+    /// holds whole states and runs out of memory a few steps short of a lock
+    /// (docs/explore.md §4.2); this keeps only the search's tables. A depth-first search
+    /// bounded to D steps visits every state within D steps at its least depth: a state
+    /// reached again by a shorter path takes that path and is expanded again. Then each
+    /// settled, unfinished state (a candidate), shallowest first, is searched on its own
+    /// within `walk_stuck_budget` states: reaching a finished state proves it can finish; a
+    /// complete search without one proves it stuck. Checking stops after the first depth
+    /// that holds a proven stuck state. That depth is the shortest unless a shallower
+    /// candidate's search ran out of budget ([`Shortest::undecided`]).
+    pub fn shortest_stuck(&self, progress: &mut dyn FnMut(&Stats)) -> Outcome {
+        let start = Instant::now();
+        let b = &self.bounds;
+        let limit = b.shortest_stuck.unwrap_or(0);
+        let mut visited: HashMap<u64, u32, BuildHasherDefault<Ident>> = HashMap::default();
+        visited.insert(fingerprint(&self.init), 0);
+        let mut distinct: std::collections::HashSet<u64, BuildHasherDefault<Ident>> = Default::default();
+        distinct.insert(fingerprint(&self.init));
+        let mut parent: Vec<(u32, u32)> = vec![(u32::MAX, 0)];
+        let mut depth: Vec<u32> = vec![0];
+        let mut flags: Vec<u8> = vec![if self.init.bag.is_empty() { SETTLED } else { 0 }];
+        let mut stack = vec![(0u32, self.init.clone(), self.safety.clone(), Reduction::default(), 0u32)];
+        let (mut stats, mut pruned, mut dead_dropped, mut expanded) = (Stats::default(), 0u64, 0u64, 0u64);
+        let mut acts = Vec::new();
+        let mut marks = BTreeMap::new();
+        let mut violation: Option<(u32, u32, Vec<Found>)> = None;
+        let mut ending = Ending::DepthDone;
+        while let Some((i, sys, safety, red, d)) = stack.pop() {
+            let iu = i as usize;
+            // A shorter way here was found after this entry was pushed: it was expanded.
+            if d > depth[iu] {
+                continue;
+            }
+            if sys.finished(&self.env) {
+                flags[iu] |= FINISHED;
+                continue;
+            }
+            if d >= limit {
+                continue;
+            }
+            flags[iu] |= EXPANDED;
+            stats.depth = stats.depth.max(d);
+            sys.enabled(&self.env, self.choices(&sys), &mut acts);
+            for (k, act) in acts.iter().enumerate() {
+                if b.reduce && !red.allows(*act) {
+                    continue;
+                }
+                let mut next = sys.clone();
+                let mut sf = safety.clone();
+                let mut judge = Judge { safety: &mut sf, found: Vec::new() };
+                let fx = next.apply(&self.env, *act, &mut judge, Some(&mut marks));
+                dead_dropped += next.pruned - sys.pruned;
+                stats.transitions += 1;
+                if fx.max_view > b.max_view {
+                    pruned += 1;
+                    continue;
+                }
+                if !judge.found.is_empty() {
+                    violation = Some((i, k as u32, judge.found));
+                    break;
+                }
+                let fp = fingerprint(&next);
+                distinct.insert(fp);
+                let next_red = if next.bag.is_empty() || !b.reduce {
+                    Reduction::default()
+                } else {
+                    Reduction::after(*act, &fx.sent)
+                };
+                let nd = d + 1;
+                match visited.entry(next_red.key(fp)) {
+                    Entry::Occupied(e) => {
+                        let j = *e.get() as usize;
+                        if nd < depth[j] {
+                            (depth[j], parent[j]) = (nd, (i, k as u32));
+                            stack.push((j as u32, next, sf, next_red, nd));
+                        }
+                    }
+                    Entry::Vacant(e) => {
+                        let j = parent.len() as u32;
+                        e.insert(j);
+                        parent.push((i, k as u32));
+                        depth.push(nd);
+                        flags.push(if next.bag.is_empty() { SETTLED } else { 0 });
+                        stack.push((j, next, sf, next_red, nd));
+                    }
+                }
+            }
+            if violation.is_some() {
+                ending = Ending::Violation;
+                break;
+            }
+            expanded += 1;
+            if expanded.is_multiple_of(2048) {
+                stats.states = parent.len() as u64;
+                stats.distinct = distinct.len() as u64;
+                stats.queue = stack.len();
+                stats.elapsed = start.elapsed();
+                progress(&stats);
+                if b.max_time.is_some_and(|t| stats.elapsed >= t) {
+                    ending = Ending::TimeBudget;
+                    break;
+                }
+                if b.max_memory.is_some_and(|m| current_rss().is_some_and(|r| r > m)) {
+                    ending = Ending::MemoryBudget;
+                    break;
+                }
+            }
+            if parent.len() as u64 >= b.max_states {
+                ending = Ending::StateBudget;
+                break;
+            }
+        }
+        drop(stack);
+        drop(visited);
+        stats.states = parent.len() as u64;
+        stats.distinct = distinct.len() as u64;
+        let finished = flags.iter().filter(|f| **f & FINISHED != 0).count() as u64;
+        let mut violation = violation.map(|(i, k, found)| {
+            let mut path = self.path_to(&parent, i);
+            path.push(k);
+            self.violation_found(&path, &found)
+        });
+        // The candidates, shallowest first; each is checked only after the enumeration,
+        // when its depth is final.
+        let mut candidates: Vec<u32> = (0..parent.len() as u32)
+            .filter(|&i| flags[i as usize] & SETTLED != 0 && flags[i as usize] & FINISHED == 0)
+            .collect();
+        candidates.sort_by_key(|&i| (depth[i as usize], i));
+        let mut shortest = Shortest::default();
+        let mut groups: BTreeMap<StallClass, StuckFound> = BTreeMap::new();
+        let mut undecided_at: BTreeMap<u32, u64> = BTreeMap::new();
+        let sub_bounds = Bounds {
+            dfs: true,
+            walks: None,
+            shortest_stuck: None,
+            stop_at_finish: true,
+            max_states: b.walk_stuck_budget,
+            max_time: None,
+            ..b.clone()
+        };
+        for (n, &c) in candidates.iter().enumerate() {
+            if violation.is_some() || ending != Ending::DepthDone {
+                break;
+            }
+            let dc = depth[c as usize];
+            if shortest.depth.is_some_and(|found| dc > found) {
+                break;
+            }
+            let (steps, sys, safety) = self.replay_full(&self.path_to(&parent, c));
+            let sub = Explorer {
+                spec: self.spec,
+                env: self.env.clone(),
+                init: sys.clone(),
+                safety,
+                bounds: sub_bounds.clone(),
+            };
+            let out = sub.run(&mut |_| {});
+            match (out.violation, out.ending) {
+                (Some(v), _) => {
+                    violation = Some(ViolationFound { steps: steps.into_iter().chain(v.steps).collect(), ..v })
+                }
+                (None, Ending::FinishReached) => shortest.can_finish += 1,
+                (None, Ending::Complete) => {
+                    shortest.depth = Some(dc);
+                    let stall = schedule::stall(self.spec, &sys, &self.env);
+                    let g = groups.entry(stall.class).or_insert_with(|| StuckFound {
+                        class: stall.class,
+                        count: 0,
+                        stall: stall.clone(),
+                        steps,
+                    });
+                    g.count += 1;
+                }
+                _ => *undecided_at.entry(dc).or_insert(0) += 1,
+            }
+            if n % 64 == 63 {
+                stats.elapsed = start.elapsed();
+                progress(&stats);
+            }
+        }
+        shortest.undecided =
+            undecided_at.iter().filter(|(d, _)| shortest.depth.is_none_or(|f| **d < f)).map(|(_, n)| n).sum();
+        if violation.is_some() {
+            ending = Ending::Violation;
+        }
+        stats.elapsed = start.elapsed();
+        let stuck: Vec<StuckFound> = if violation.is_some() { Vec::new() } else { groups.into_values().collect() };
+        let n = parent.len();
+        Outcome {
+            stats,
+            ending,
+            pruned,
+            finished,
+            violation,
+            cannot_finish: stuck.iter().map(|s| s.count).sum(),
+            stuck,
+            table_bytes_per_state: (distinct.capacity() * 8 + n * (8 + 4 + 1)) as f64 / n.max(1) as f64,
+            local_states: Vec::new(),
+            replica_tuples: 0,
+            dead_dropped,
+            marks,
+            shortest: Some(shortest),
         }
     }
 
@@ -798,6 +1069,12 @@ impl<'a> Explorer<'a> {
     /// Takes the steps of `path` (action indices) from the initial state: the schedule as
     /// data, and the state it ends in.
     fn replay(&self, path: &[u32]) -> (Vec<Step>, Sys) {
+        let (steps, sys, _) = self.replay_full(path);
+        (steps, sys)
+    }
+
+    /// [`Explorer::replay`], with the safety checker as the path leaves it.
+    fn replay_full(&self, path: &[u32]) -> (Vec<Step>, Sys, Rc<Safety>) {
         let mut sys = self.init.clone();
         let mut safety = self.safety.clone();
         let mut acts = Vec::new();
@@ -809,7 +1086,7 @@ impl<'a> Explorer<'a> {
             let mut judge = Judge { safety: &mut safety, found: Vec::new() };
             sys.apply(&self.env, act, &mut judge, None);
         }
-        (steps, sys)
+        (steps, sys, safety)
     }
 }
 
@@ -821,6 +1098,9 @@ pub struct Replay {
     pub settled: bool,
     /// Every timer step was taken with nothing live in flight (the `--synchrony` bound).
     pub synchronous: bool,
+    /// Every timer step was also one of those due first (the `--deadlines` order; every
+    /// adversary timer counted, however many ticks it took).
+    pub timely: bool,
 }
 
 /// Replays `spec.schedule` on the untimed system as the search models it (its recovery
@@ -846,17 +1126,25 @@ pub fn replay_with(
     }
     let (mut env, replicas, _) = schedule::setup(spec, spec.seed, false).ok()?;
     env.recovery = recovery;
+    // Deadlines kept: they change no step's records, only what `timely` can judge.
+    env.deadlines = true;
     let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut Null, None);
     sys.set_prune(&env, prune);
-    let mut synchronous = true;
+    let (mut synchronous, mut timely) = (true, true);
     for step in &spec.schedule {
         let act = sys.resolve(step).ok()?;
-        if matches!(act, Act::Timer(_) | Act::AdversaryTimer(_)) && !sys.bag.is_empty() {
-            synchronous = false;
+        let due = match act {
+            Act::Timer(n) => Some(sys.due[n.idx()]),
+            Act::AdversaryTimer(n) => Some(sys.adversary_due[n.idx()]),
+            _ => None,
+        };
+        if let Some(due) = due {
+            synchronous &= sys.bag.is_empty();
+            timely &= sys.bag.is_empty() && sys.earliest(&env, u32::MAX).is_none_or(|first| due <= first);
         }
         sys.apply(&env, act, &mut Null, marks.as_deref_mut());
     }
-    Some(Replay { settled: sys.bag.is_empty(), synchronous })
+    Some(Replay { settled: sys.bag.is_empty(), synchronous, timely })
 }
 
 /// Peak resident memory of this process in bytes (Linux; None elsewhere).

@@ -296,3 +296,132 @@ fn walks_prove_the_commit_lock_stuck() {
     let (result, _) = replay_doc(&doc);
     assert_eq!(result.stall.map(|st| st.class), Some(StallClass::CommitLock));
 }
+
+/// Deadline order (`--deadlines`). From the protocol's timer table: at height 1 a C#
+/// primary waits T (no previous proposal to count from), a backup entering view 0 waits
+/// 2T, and a C# backup extends its timer by 2T/M when it accepts a PrepareRequest and
+/// again when it sends its PrepareResponse. So at the start only the primary's timer may
+/// fire; once it has fired, T has passed and every backup has T left; the backup that
+/// accepts the proposal (and answers it) then has T + 4T/3 (M = 3).
+#[test]
+fn under_deadlines_only_the_timers_due_first_fire_and_extensions_add_to_the_time_left() {
+    use super::model::Choices;
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "stop": {"heights": 1}, "protocol": {"semantics": "csharp"}}"#);
+    let t = s.protocol.block_time_us;
+    let (mut env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
+    env.recovery = false;
+    env.deadlines = true;
+    let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+    let timers = |sys: &Sys| {
+        let mut acts = Vec::new();
+        sys.enabled(&env, Choices { deadlines: true, ..Choices::default() }, &mut acts);
+        acts.into_iter().filter(|a| matches!(a, Act::Timer(_))).collect::<Vec<_>>()
+    };
+    // R1 is the primary of height 1, view 0 (the test of the synchrony bound above).
+    assert_eq!(timers(&sys), vec![Act::Timer(NodeId(1))]);
+    assert_eq!((sys.due[0], sys.due[1], sys.due[2]), (2 * t, t, 2 * t));
+    sys.apply(&env, Act::Timer(NodeId(1)), &mut Null, None);
+    assert_eq!((sys.due[0], sys.due[2], sys.due[3]), (t, t, t));
+    assert!(timers(&sys).is_empty(), "the PrepareRequests are in flight");
+    let to_r2 = *sys.bag.keys().find(|k| k.0 == NodeId(2)).expect("a PrepareRequest to R2");
+    sys.apply(&env, Act::Deliver(to_r2), &mut Null, None);
+    assert_eq!(sys.due[2], t + 4 * t / 3);
+    assert_eq!(sys.due[0], t, "R0 has not seen the proposal");
+}
+
+/// N = 3 (F = 0), max view 1, no fault, timers in deadline order with zero message
+/// delays: the primary's timer (T) fires before any backup's (2T), and the whole view
+/// (request, responses, Commits) is delivered before the next deadline, so every node
+/// finishes in view 0 and no node ever asks for view 1. The synchrony bound alone lets a
+/// backup time out first (the test above counts requests for view 2 it cut), so this
+/// search must find strictly fewer local states, and nothing pruned.
+#[test]
+fn under_deadlines_the_first_view_always_completes_without_faults() {
+    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
+    let run = |deadlines: bool| {
+        let bounds = Bounds { max_view: 1, synchrony: true, deadlines, dfs: true, ..Bounds::default() };
+        Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {})
+    };
+    let (timed, untimed) = (run(true), run(false));
+    for o in [&timed, &untimed] {
+        assert_eq!(o.ending, Ending::Complete);
+        assert!(o.violation.is_none() && o.stuck.is_empty() && o.cannot_finish == 0);
+    }
+    assert_eq!(timed.pruned, 0, "no node asked for a view above 1, nor for view 1");
+    assert!(untimed.pruned > 0);
+    let (a, b): (u64, u64) = (timed.local_states.iter().sum(), untimed.local_states.iter().sum());
+    assert!(a < b, "{a} vs {b} local states");
+}
+
+/// `replay_of` tells a schedule whose timers fired in deadline order from one where a
+/// backup (2T) fired before the primary (T).
+#[test]
+fn a_replay_says_whether_its_timers_fired_in_deadline_order() {
+    let with = |steps: &str| {
+        spec(&format!(
+            r#"{{"validators": 4, "stop": {{"heights": 1}}, "protocol": {{"semantics": "csharp"}}, "schedule": {steps}}}"#
+        ))
+    };
+    let b = Bounds::default();
+    let primary = super::search::replay_of(&with(r#"[{"do": "timer", "node": "R1"}]"#), &b).expect("follows");
+    assert!(primary.synchronous && primary.timely, "{primary:?}");
+    let backup = super::search::replay_of(&with(r#"[{"do": "timer", "node": "R2"}]"#), &b).expect("follows");
+    assert!(backup.synchronous && !backup.timely, "{backup:?}");
+}
+
+/// A drop budget: with `loss` and at most 0 drops the search is the search without loss;
+/// with at most 1 it sees states neither of those has (a lost message), and fewer than
+/// with unbounded loss.
+#[test]
+fn a_drop_budget_bounds_the_losses_on_a_path() {
+    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
+    let run = |loss: bool, max_drops: Option<u32>| {
+        let bounds = Bounds { max_view: 0, loss, max_drops, dfs: true, ..Bounds::default() };
+        let o = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+        assert_eq!(o.ending, Ending::Complete);
+        assert!(o.violation.is_none());
+        o.stats.distinct
+    };
+    let (none, zero, one, any) = (run(false, None), run(true, Some(0)), run(true, Some(1)), run(true, None));
+    assert_eq!(zero, none);
+    assert!(none < one && one < any, "{none} < {one} < {any}");
+}
+
+/// `--shortest-stuck` against breadth-first search, which finds shortest schedules by
+/// construction: N = 3 under bounded delays with one lost message (recovery off) has
+/// commit-lock stuck states (docs/explore.md §4.4). The bounded depth-first search with
+/// per-candidate checks must name the same shortest depth as the complete BFS, prove it
+/// shortest (no shallower candidate undecided), and its schedule must replay to the
+/// same stall class.
+#[test]
+fn the_shortest_stuck_search_agrees_with_breadth_first_search() {
+    use crate::invariants::diagnosis::StallClass;
+    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
+    let base =
+        Bounds { max_view: 1, synchrony: true, deadlines: true, loss: true, max_drops: Some(1), ..Bounds::default() };
+    let bfs = Explorer::new(&s, base.clone()).expect("explorer").run(&mut |_| {});
+    assert_eq!(bfs.ending, Ending::Complete);
+    let lock = bfs.stuck.iter().find(|g| g.class == StallClass::CommitLock).expect("a commit lock");
+    let shortest_bfs = bfs.stuck.iter().map(|g| g.steps.len()).min().expect("stuck states");
+    let bounds = Bounds { shortest_stuck: Some(shortest_bfs as u32 + 2), ..base };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    let sh = out.shortest.expect("shortest-stuck outcome");
+    assert_eq!(out.ending, Ending::DepthDone);
+    assert_eq!(sh.depth, Some(shortest_bfs as u32));
+    assert_eq!(sh.undecided, 0);
+    assert!(sh.can_finish > 0, "shallower settled states exist and can finish");
+    let found = out.stuck.iter().find(|g| g.class == StallClass::CommitLock).expect("the lock");
+    assert_eq!(found.steps.len(), lock.steps.len());
+    let doc = scheduled_scenario(
+        &serde_json::from_str(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#).expect("json"),
+        &s,
+        "cx",
+        "test",
+        1,
+        &found.steps,
+        serde_json::json!({"safety": "holds", "liveness": "stalls", "stall": {"class": "commit-lock", "height": 1, "view": found.stall.view}}),
+    );
+    let (_, report) = replay_doc(&doc);
+    assert!(report.outcome.as_expected, "{:?}", report.outcome);
+}

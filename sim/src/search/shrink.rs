@@ -165,7 +165,8 @@ impl Failure {
     /// target still violated; or, for a stall-only target, no safety violation and a stall
     /// of the same class.
     /// A schedule that fired timers only when settled stays so: a counterexample found
-    /// under the synchrony bound must still be one under it.
+    /// under the synchrony bound must still be one under it; one whose timers fired in
+    /// deadline order stays in that order.
     fn keeps(&self, target: &Failure) -> bool {
         if target.safety.is_empty() {
             self.safety.is_empty()
@@ -173,8 +174,10 @@ impl Failure {
                 && self.settled == target.settled
         } else {
             let synchronous = |f: &Failure, i: usize| f.settled.is_some_and(|r| r[i].is_some_and(|r| r.synchronous));
+            let timely = |f: &Failure, i: usize| f.settled.is_some_and(|r| r[i].is_some_and(|r| r.timely));
             target.safety.iter().all(|id| self.safety.contains(id))
                 && (0..2).all(|i| !synchronous(target, i) || synchronous(self, i))
+                && (0..2).all(|i| !timely(target, i) || timely(self, i))
         }
     }
 
@@ -363,7 +366,7 @@ mod tests {
             safety: vec![InvariantId::S4],
             stall: None,
             violated: vec![InvariantId::S4],
-            settled: Some([Some(Replay { settled: false, synchronous }); 2]),
+            settled: Some([Some(Replay { settled: false, synchronous, timely: false }); 2]),
         };
         assert!(with(true).keeps(&with(true)));
         assert!(!with(false).keeps(&with(true)), "a shrink may not make timers race the network");
