@@ -231,8 +231,11 @@ const VERIFIED_SLOTS: usize = 256;
 /// when it assembles the block, and the checkers check the certificate once more.
 #[derive(Clone, Default)]
 struct VerifiedSignatures {
-    slots: RefCell<Vec<Option<(KeyId, Hash32, Signature, bool)>>>,
+    slots: RefCell<Vec<Option<Verified>>>,
 }
+
+/// One remembered signature check: key, content, signature, valid.
+type Verified = (KeyId, Hash32, Signature, bool);
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
