@@ -138,7 +138,8 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         timing_text(&bounds),
         match (bounds.walks, bounds.dfs) {
             _ if bounds.shortest_stuck.is_some() => format!(
-                "the shortest stuck state within {} steps (bounded DFS, then each settled state searched within {} states)",
+                "the shortest {}stuck state within {} steps (bounded DFS, then each settled state searched within {} states)",
+                bounds.stuck_class.map_or(String::new(), |c| format!("{c} ")),
                 bounds.shortest_stuck.unwrap_or(0),
                 bounds.walk_stuck_budget
             ),
@@ -272,9 +273,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         if let Some(sh) = outcome.shortest {
             match sh.depth {
                 Some(d) => say!(
-                    "  shortest stuck state: {d} steps ({} settled states at that depth proven stuck); {} shallower settled states shown able to finish; {}",
+                    "  shortest {}stuck state: {d} steps ({} settled states at that depth proven stuck); {} shallower settled states{} shown able to finish; {}",
+                    bounds.stuck_class.map_or(String::new(), |c| format!("{c} ")),
                     outcome.cannot_finish,
                     sh.can_finish,
+                    bounds.stuck_class.map_or(String::new(), |c| format!(" diagnosed {c}")),
                     if sh.undecided == 0 {
                         "none undecided, so no shorter stuck schedule exists within the bounds".to_string()
                     } else {
@@ -390,8 +393,11 @@ fn bounds_text(b: &Bounds) -> String {
         if b.deadlines { ", timers in deadline order" } else { "" },
         if b.withhold { ", Byzantine nodes withhold at will" } else { "" },
         match (b.walks, b.dfs) {
-            _ if b.shortest_stuck.is_some() =>
-                format!("shortest stuck state within {} steps", b.shortest_stuck.unwrap_or(0)),
+            _ if b.shortest_stuck.is_some() => format!(
+                "shortest {}stuck state within {} steps",
+                b.stuck_class.map_or(String::new(), |c| format!("{c} ")),
+                b.shortest_stuck.unwrap_or(0)
+            ),
             (Some(w), _) => format!("{w} random walks"),
             (None, true) => "DFS".to_string(),
             (None, false) => "BFS".to_string(),

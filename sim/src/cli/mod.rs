@@ -269,6 +269,10 @@ pub enum Command {
         /// schedule within D steps, without a breadth-first frontier.
         #[arg(long, value_name = "D")]
         shortest_stuck: Option<u32>,
+        /// With --shortest-stuck: check only settled states whose stall diagnosis is this
+        /// class (e.g. commit-lock), so a shallower artefact of a bound does not end it.
+        #[arg(long, value_name = "CLASS", requires = "shortest_stuck", value_parser = parse_stall_class)]
+        stuck_class: Option<crate::invariants::diagnosis::StallClass>,
         /// Timers fire only when nothing is in flight (message delays below every
         /// timeout); default: the asynchronous model, a timer may fire at any point.
         #[arg(long)]
@@ -466,6 +470,7 @@ fn dispatch(command: Command) -> i32 {
             max_drops,
             withhold,
             shortest_stuck,
+            stuck_class,
             synchrony,
             deadlines,
             adversary_ticks,
@@ -494,6 +499,7 @@ fn dispatch(command: Command) -> i32 {
                     max_drops,
                     withhold,
                     shortest_stuck,
+                    stuck_class,
                     stop_at_finish: false,
                     synchrony: synchrony || deadlines,
                     deadlines,
@@ -557,4 +563,10 @@ fn finish(code: i32) -> i32 {
         STDOUT_FAILED.store(true, Ordering::Relaxed);
     }
     if STDOUT_FAILED.load(Ordering::Relaxed) { code.max(2) } else { code }
+}
+
+fn parse_stall_class(s: &str) -> Result<crate::invariants::diagnosis::StallClass, String> {
+    crate::invariants::diagnosis::StallClass::parse(s).ok_or_else(|| {
+        format!("unknown stall class {s:?}; expected one of {}", crate::invariants::diagnosis::StallClass::expected())
+    })
 }

@@ -120,6 +120,9 @@ pub struct Bounds {
     /// Instead of the exhaustive search: the shortest stuck state within this many
     /// steps ([`Explorer::shortest_stuck`]).
     pub shortest_stuck: Option<u32>,
+    /// With `shortest_stuck`: check only candidates whose stall diagnosis is this class
+    /// (the shortest commit lock, not the shortest artefact of a bound).
+    pub stuck_class: Option<StallClass>,
     /// Stop at the first state where every honest running validator finished (a
     /// witness that the initial state can finish; [`Ending::FinishReached`]).
     pub stop_at_finish: bool,
@@ -151,6 +154,7 @@ impl Default for Bounds {
             walk_depth: 200,
             walk_stuck_budget: 20_000,
             shortest_stuck: None,
+            stuck_class: None,
             stop_at_finish: false,
         }
     }
@@ -900,6 +904,10 @@ impl<'a> Explorer<'a> {
                 break;
             }
             let (steps, sys, safety) = self.replay_full(&self.path_to(&parent, c));
+            let stall = schedule::stall(self.spec, &sys, &self.env);
+            if b.stuck_class.is_some_and(|want| stall.class != want) {
+                continue;
+            }
             let sub = Explorer {
                 spec: self.spec,
                 env: self.env.clone(),
@@ -915,7 +923,6 @@ impl<'a> Explorer<'a> {
                 (None, Ending::FinishReached) => shortest.can_finish += 1,
                 (None, Ending::Complete) => {
                     shortest.depth = Some(dc);
-                    let stall = schedule::stall(self.spec, &sys, &self.env);
                     let g = groups.entry(stall.class).or_insert_with(|| StuckFound {
                         class: stall.class,
                         count: 0,

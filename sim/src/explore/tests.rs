@@ -391,9 +391,9 @@ fn a_drop_budget_bounds_the_losses_on_a_path() {
 /// `--shortest-stuck` against breadth-first search, which finds shortest schedules by
 /// construction: N = 3 under bounded delays with one lost message (recovery off) has
 /// commit-lock stuck states (docs/explore.md §4.4). The bounded depth-first search with
-/// per-candidate checks must name the same shortest depth as the complete BFS, prove it
-/// shortest (no shallower candidate undecided), and its schedule must replay to the
-/// same stall class.
+/// per-candidate checks must name the same shortest depth as the complete BFS, overall
+/// and (`--stuck-class`) for the commit lock alone, prove it shortest (no shallower
+/// candidate undecided), and its schedule must replay to the same stall class.
 #[test]
 fn the_shortest_stuck_search_agrees_with_breadth_first_search() {
     use crate::invariants::diagnosis::StallClass;
@@ -405,13 +405,19 @@ fn the_shortest_stuck_search_agrees_with_breadth_first_search() {
     let lock = bfs.stuck.iter().find(|g| g.class == StallClass::CommitLock).expect("a commit lock");
     let shortest_bfs = bfs.stuck.iter().map(|g| g.steps.len()).min().expect("stuck states");
     let bounds = Bounds { shortest_stuck: Some(shortest_bfs as u32 + 2), ..base };
-    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    let out = Explorer::new(&s, bounds.clone()).expect("explorer").run(&mut |_| {});
     let sh = out.shortest.expect("shortest-stuck outcome");
     assert_eq!(out.ending, Ending::DepthDone);
     assert_eq!(sh.depth, Some(shortest_bfs as u32));
     assert_eq!(sh.undecided, 0);
     assert!(sh.can_finish > 0, "shallower settled states exist and can finish");
-    let found = out.stuck.iter().find(|g| g.class == StallClass::CommitLock).expect("the lock");
+    // Restricted to commit-lock diagnoses: the depth of BFS's shortest commit lock.
+    let bounds = Bounds { stuck_class: Some(StallClass::CommitLock), ..bounds };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    let sh = out.shortest.expect("shortest-stuck outcome");
+    assert_eq!((sh.depth, sh.undecided), (Some(lock.steps.len() as u32), 0));
+    assert!(out.stuck.iter().all(|g| g.class == StallClass::CommitLock));
+    let found = out.stuck.first().expect("the lock");
     assert_eq!(found.steps.len(), lock.steps.len());
     let doc = scheduled_scenario(
         &serde_json::from_str(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#).expect("json"),
