@@ -282,14 +282,7 @@ impl Harness {
                 let hash = header.hash();
                 let certificate =
                     f.compact.iter().map(|&(v, cv, _)| CertSig { index: v, view: cv, sig: sig_of(&hash) }).collect();
-                let block = Block {
-                    hash,
-                    header,
-                    txs: vec![],
-                    next_validators: tip.next_validators.clone(),
-                    view: f.view,
-                    certificate,
-                };
+                let block = Block::new(hash, header, vec![], tip.next_validators.clone(), f.view, certificate);
                 return (Rc::new(Wire::Block(Rc::new(block))), false);
             }
             _ => {

@@ -248,8 +248,7 @@ impl Byzantine {
         let header = ctx.header_for(me, tip.header.timestamp_ms + 1, t, &[]);
         let hash = header.hash();
         let certificate = (0..n.min(3)).map(|i| CertSig { index: i, view: 0, sig: key.sign(&hash) }).collect();
-        let block =
-            Block { hash, header, txs: Vec::new(), next_validators: ctx.custody.next_after(&[]), view: 0, certificate };
+        let block = Block::new(hash, header, Vec::new(), ctx.custody.next_after(&[]), 0, certificate);
         self.deliver(Rc::new(Wire::Block(Rc::new(block))), None, out);
     }
 }
@@ -345,7 +344,7 @@ impl Byzantine {
             };
             let hash = header.hash();
             let certificate = signers.iter().map(|(i, k)| CertSig { index: *i, view: 0, sig: k.sign(&hash) }).collect();
-            let block = Block { hash, header, txs: Vec::new(), next_validators: set.clone(), view: 0, certificate };
+            let block = Block::new(hash, header, Vec::new(), set.clone(), 0, certificate);
             self.state.forged.push(Rc::new(block));
         }
         cx.mark("byzantine: stale branch relayed");

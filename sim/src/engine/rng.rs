@@ -233,7 +233,7 @@ impl SimRng {
 /// `libm` gets an argument within ±π/4 and needs no argument reduction of its own: the same
 /// value as `libm::cos(TAU * u)` up to rounding, at half the cost.
 fn cos_turns(u: f64) -> f64 {
-    let k = (4.0 * u).round();
+    let k = super::time::round(4.0 * u);
     let x = std::f64::consts::TAU * (u - k * 0.25);
     match k as u8 {
         1 => -libm::sin(x),

@@ -216,14 +216,7 @@ mod tests {
                 tx_root: tx_root(&txs),
                 next_validators: Hash32::ZERO,
             };
-            let b = Block {
-                hash: header.hash(),
-                header,
-                txs,
-                next_validators: genesis.next_validators.clone(),
-                view: 0,
-                certificate: Vec::new(),
-            };
+            let b = Block::new(header.hash(), header, txs, genesis.next_validators.clone(), 0, Vec::new());
             prev = b.hash;
             out.push(b);
         }

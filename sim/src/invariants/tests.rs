@@ -53,7 +53,7 @@ impl Chain {
             .iter()
             .map(|&i| CertSig { index: i, view, sig: self.keys.keypair(KeyId(i as u32)).unwrap().sign(&hash) })
             .collect();
-        Rc::new(Block { hash, header, txs: vec![], next_validators: next, view, certificate })
+        Rc::new(Block::new(hash, header, vec![], next, view, certificate))
     }
 
     fn checkers(&self, honest: Vec<bool>) -> Checkers {

@@ -9,6 +9,8 @@
 use super::crypto::{Enc, Hash32, KeyId, KeyPair, Keyring, Signature};
 use crate::validators::ValidatorSet;
 use serde::Serialize;
+use std::cell::{OnceCell, RefCell};
+use std::fmt;
 use std::rc::Rc;
 
 /// A transaction is identified by a number; its content does not matter to consensus.
@@ -30,7 +32,13 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header's hash, remembered for the last few headers hashed ([`Recent`]): every
+    /// replica builds the same header from the same proposal and hashes it.
     pub fn hash(&self) -> Hash32 {
+        HEADER_HASHES.with_borrow_mut(|m| m.get_or(self, |h| h.compute_hash()))
+    }
+
+    fn compute_hash(&self) -> Hash32 {
         let mut e = Enc::new();
         e.u8(0x48)
             .u32(self.version)
@@ -45,13 +53,62 @@ impl Header {
     }
 }
 
+/// The transaction root of `txs`, remembered for the last few lists hashed ([`Recent`]):
+/// every replica computes it for the same proposal, and again for the same block when it
+/// archives it.
 pub fn tx_root(txs: &[TxId]) -> Hash32 {
+    TX_ROOTS.with_borrow_mut(|m| m.get_or(txs, compute_tx_root))
+}
+
+fn compute_tx_root(txs: &[TxId]) -> Hash32 {
     let mut e = Enc { buf: Vec::with_capacity(5 + 8 * txs.len()) };
     e.u8(0x54).u32(txs.len() as u32);
     for t in txs {
         e.u64(*t);
     }
     e.finish()
+}
+
+/// The last [`RECENT_HASHES`] answers of a hash function of `K`'s content, compared by
+/// content (never by address): the answer for an equal input is the answer, so whether a
+/// lookup hits changes nothing but the work done. One table per thread; the simulator's
+/// runs on a thread share it harmlessly for the same reason.
+struct Recent<K> {
+    entries: Vec<(K, Hash32)>,
+    /// The entry the next new input replaces once the table is full.
+    next: usize,
+}
+
+/// How many recent inputs a [`Recent`] table remembers.
+const RECENT_HASHES: usize = 4;
+
+impl<K> Recent<K> {
+    const fn new() -> Recent<K> {
+        Recent { entries: Vec::new(), next: 0 }
+    }
+
+    fn get_or<Q>(&mut self, input: &Q, compute: impl FnOnce(&Q) -> Hash32) -> Hash32
+    where
+        Q: ?Sized + PartialEq + ToOwned<Owned = K>,
+        K: std::borrow::Borrow<Q>,
+    {
+        if let Some((_, h)) = self.entries.iter().find(|(k, _)| k.borrow() == input) {
+            return *h;
+        }
+        let h = compute(input);
+        if self.entries.len() < RECENT_HASHES {
+            self.entries.push((input.to_owned(), h));
+        } else {
+            self.entries[self.next] = (input.to_owned(), h);
+            self.next = (self.next + 1) % RECENT_HASHES;
+        }
+        h
+    }
+}
+
+thread_local! {
+    static TX_ROOTS: RefCell<Recent<Vec<TxId>>> = const { RefCell::new(Recent::new()) };
+    static HEADER_HASHES: RefCell<Recent<Header>> = const { RefCell::new(Recent::new()) };
 }
 
 /// One commit signature inside a certificate.
@@ -63,7 +120,11 @@ pub struct CertSig {
 }
 
 /// A finalised block: header, transactions, the next validator set and the certificate.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+///
+/// Built with [`Block::new`] and not changed afterwards (blocks are shared behind `Rc`):
+/// the block remembers its [`Block::digest`], which a change would leave stale. A clone
+/// forgets it, so a copy may be altered (as Byzantine nodes do) before its digest is taken.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Block {
     pub hash: Hash32,
     pub header: Header,
@@ -72,16 +133,74 @@ pub struct Block {
     /// View in which the block was assembled.
     pub view: u8,
     pub certificate: Vec<CertSig>,
+    #[serde(skip)]
+    digest: DigestMemo,
+}
+
+/// [`Block::digest`] once computed. Not part of the block's value: it compares equal,
+/// hashes to nothing and is not serialised, so blocks compare, hash (replica state hashes)
+/// and print as they did before it existed; a clone starts empty.
+#[derive(Default)]
+struct DigestMemo(OnceCell<Hash32>);
+
+impl Clone for DigestMemo {
+    fn clone(&self) -> Self {
+        DigestMemo::default()
+    }
+}
+
+impl PartialEq for DigestMemo {
+    fn eq(&self, _: &DigestMemo) -> bool {
+        true
+    }
+}
+
+impl Eq for DigestMemo {}
+
+impl std::hash::Hash for DigestMemo {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl fmt::Debug for Block {
+    /// As the derived form printed before the digest memo (which it leaves out).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Block")
+            .field("hash", &self.hash)
+            .field("header", &self.header)
+            .field("txs", &self.txs)
+            .field("next_validators", &self.next_validators)
+            .field("view", &self.view)
+            .field("certificate", &self.certificate)
+            .finish()
+    }
 }
 
 impl Block {
+    pub fn new(
+        hash: Hash32,
+        header: Header,
+        txs: Vec<TxId>,
+        next_validators: Rc<ValidatorSet>,
+        view: u8,
+        certificate: Vec<CertSig>,
+    ) -> Block {
+        Block { hash, header, txs, next_validators, view, certificate, digest: DigestMemo::default() }
+    }
+
     pub fn height(&self) -> u32 {
         self.header.height
     }
 
     /// A digest of the whole block: the header hash plus the view and the certificate, so
     /// two copies that differ only in who signed them differ here (the trace digest uses it).
+    ///
+    /// Computed once per block: a block is hashed when it is relayed (its message's hash)
+    /// and when each node persists it, and the certificate makes it several BLAKE3 blocks.
     pub fn digest(&self) -> Hash32 {
+        *self.digest.0.get_or_init(|| self.compute_digest())
+    }
+
+    fn compute_digest(&self) -> Hash32 {
         // Sized to the encoding (38 bytes + 19 per signature): the default buffer is too
         // small for a 7-signature certificate, and its regrowth cost a fifth of the digest.
         let mut e = Enc { buf: Vec::with_capacity(38 + 19 * self.certificate.len()) };
@@ -104,14 +223,7 @@ impl Block {
             tx_root: tx_root(&[]),
             next_validators: validators.hash(),
         };
-        Block {
-            hash: header.hash(),
-            header,
-            txs: Vec::new(),
-            next_validators: validators,
-            view: 0,
-            certificate: Vec::new(),
-        }
+        Block::new(header.hash(), header, Vec::new(), validators, 0, Vec::new())
     }
 }
 
@@ -243,8 +355,51 @@ mod tests {
         let certificate = (0..3u16)
             .map(|i| CertSig { index: i, view: 0, sig: ring.keypair(KeyId(i as u32)).unwrap().sign(&hash) })
             .collect();
-        let b = Block { hash, header, txs: vec![1, 2], next_validators: set.clone(), view: 0, certificate };
+        let b = Block::new(hash, header, vec![1, 2], set.clone(), 0, certificate);
         (ring, set, b)
+    }
+
+    /// The remembered digest is the computed one, and a clone altered before its digest is
+    /// taken gets its own (the memo does not travel with the clone); the memo changes
+    /// neither equality nor the block's printed form.
+    #[test]
+    fn the_digest_is_remembered_per_block_not_per_clone() {
+        let (_, _, b) = setup();
+        let first = b.digest();
+        assert_eq!(first, b.compute_digest());
+        assert_eq!(b.digest(), first);
+        let mut altered = b.clone();
+        altered.certificate.pop();
+        assert_ne!(altered.digest(), first, "the clone must not reuse the original's digest");
+        assert_eq!(altered.digest(), altered.compute_digest());
+        let fresh = b.clone();
+        assert_eq!(fresh, b);
+        assert!(!format!("{b:?}").contains("digest"), "{b:?}");
+    }
+
+    /// The remembered tx roots and header hashes are the computed ones, for inputs that
+    /// come back after others pushed them out of the table and for inputs that differ only
+    /// in the last position.
+    #[test]
+    fn remembered_hashes_are_the_computed_ones() {
+        let lists: Vec<Vec<TxId>> = (0..2 * RECENT_HASHES as u64 + 3).map(|i| (i..i + 5).collect()).collect();
+        for round in 0..3 {
+            for (i, txs) in lists.iter().enumerate().rev().skip(round) {
+                assert_eq!(tx_root(txs), compute_tx_root(txs), "list {i} in round {round}");
+                let mut other = txs.clone();
+                *other.last_mut().unwrap() += 100;
+                assert_ne!(tx_root(&other), tx_root(txs));
+                assert_eq!(tx_root(&other), compute_tx_root(&other));
+            }
+        }
+        assert_ne!(tx_root(&[]), tx_root(&[0]));
+        let (_, _, b) = setup();
+        for nonce in [1, 2, 3, 1, 4, 5, 6, 2, 1] {
+            let mut h = b.header.clone();
+            h.nonce = nonce;
+            assert_eq!(h.hash(), h.compute_hash(), "nonce {nonce}");
+        }
+        assert_eq!(b.header.hash(), b.hash);
     }
 
     #[test]

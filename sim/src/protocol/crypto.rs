@@ -216,7 +216,26 @@ impl KeyPair {
 pub struct Keyring {
     secrets: Vec<[u8; 32]>,
     checked: CheckedMessages,
+    verified: VerifiedSignatures,
 }
+
+/// How many signature checks [`Keyring::verify`] remembers.
+const VERIFIED_SLOTS: usize = 256;
+
+/// Recent answers of [`Keyring::verify`]: (key, content, signature) → valid, in a table
+/// indexed by the signature's low bits. The answer is a function of those three values and
+/// the run's fixed secrets, and an entry is used only for the very same three values, so a
+/// hit gives the answer a fresh check would (and a forged signature, never computed by the
+/// key's owner, is never remembered as valid). It saves the repeats: every replica checks
+/// each Commit's signature over the same header hash when the Commit arrives and again
+/// when it assembles the block, and the checkers check the certificate once more.
+#[derive(Clone, Default)]
+struct VerifiedSignatures {
+    slots: RefCell<Vec<Option<Verified>>>,
+}
+
+/// One remembered signature check: key, content, signature, valid.
+type Verified = (KeyId, Hash32, Signature, bool);
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -224,11 +243,16 @@ impl fmt::Debug for Keyring {
     }
 }
 
-/// How many shared messages [`Keyring::verify_shared`] remembers.
-const CHECKED_SLOTS: usize = 64;
+/// How many shared messages [`Keyring::verify_shared`] remembers: `CHECKED_SETS` sets of
+/// two.
+const CHECKED_SETS: usize = 64;
 
 /// The answers of recent [`Keyring::verify_shared`] checks: (the message, the key, the
-/// answer), in a small table indexed by the message's address.
+/// answer), in a small table indexed by the message's address. A message may sit in
+/// either of its set's two slots, and a new one replaces the less recently used: with one
+/// slot per address, two messages that map to the same slot and are delivered interleaved
+/// (a Commit and a PrepareResponse of one height, say) evicted each other at every
+/// delivery and were checked again and again.
 ///
 /// Why this is sound: each entry holds a clone of the message's `Rc`, so while it is
 /// remembered the allocation can neither be freed (its address reused for other content)
@@ -239,7 +263,17 @@ const CHECKED_SLOTS: usize = 64;
 /// and no digest.
 #[derive(Clone, Default)]
 struct CheckedMessages {
+    /// Set `i` is slots `2i` and `2i + 1`.
     slots: RefCell<Vec<Option<Checked>>>,
+    /// Per set, the slot (0 or 1) to replace next: the one not used last.
+    victim: RefCell<Vec<u8>>,
+}
+
+/// The set of [`CheckedMessages`] a message at `addr` goes to. Fibonacci hashing (the top
+/// bits of the address times 2^64/φ): allocations of one size sit at a fixed stride, which
+/// the plain low bits would map onto a few sets.
+fn checked_set(addr: usize) -> usize {
+    ((addr as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (u64::BITS - CHECKED_SETS.ilog2())) as usize
 }
 
 /// One remembered check: the message (kept alive), the key, the answer.
@@ -251,7 +285,7 @@ impl Keyring {
     /// never changes another key.
     pub fn generate(master_seed: u64, count: usize) -> Keyring {
         let secrets = (0..count as u32).map(|i| SimRng::derive(master_seed, Stream::Key(i)).next_bytes32()).collect();
-        Keyring { secrets, checked: CheckedMessages::default() }
+        Keyring { secrets, checked: CheckedMessages::default(), verified: VerifiedSignatures::default() }
     }
 
     /// `check()` — a full check of `msg` against `key`, such as "its hash covers its
@@ -265,23 +299,31 @@ impl Keyring {
     /// on nothing but `msg` and `key`.
     pub fn verify_shared<T: 'static>(&self, msg: &Rc<T>, key: KeyId, check: impl FnOnce() -> bool) -> bool {
         let addr = Rc::as_ptr(msg) as *const () as usize;
-        let slot = (addr >> 4) % CHECKED_SLOTS;
+        let set = checked_set(addr);
         {
             let slots = self.checked.slots.borrow();
-            if let Some(Some((m, k, ok))) = slots.get(slot)
-                && *k == key
-                && Rc::as_ptr(m) as *const () as usize == addr
-            {
-                return *ok;
+            for way in 0..2 {
+                if let Some(Some((m, k, ok))) = slots.get(2 * set + way)
+                    && *k == key
+                    && Rc::as_ptr(m) as *const () as usize == addr
+                {
+                    let ok = *ok;
+                    self.checked.victim.borrow_mut()[set] = 1 - way as u8;
+                    return ok;
+                }
             }
         }
         let ok = check();
         let mut slots = self.checked.slots.borrow_mut();
-        if slots.len() < CHECKED_SLOTS {
-            slots.resize(CHECKED_SLOTS, None);
+        let mut victim = self.checked.victim.borrow_mut();
+        if slots.len() < 2 * CHECKED_SETS {
+            slots.resize(2 * CHECKED_SETS, None);
+            victim.resize(CHECKED_SETS, 0);
         }
+        let way = victim[set] as usize;
         let shared: Rc<dyn Any> = msg.clone();
-        slots[slot] = Some((shared, key, ok));
+        slots[2 * set + way] = Some((shared, key, ok));
+        victim[set] = 1 - way as u8;
         ok
     }
 
@@ -295,10 +337,24 @@ impl Keyring {
 
     /// True iff `sig` is `key`'s signature over `content`. Unknown keys never verify.
     pub fn verify(&self, key: KeyId, content: &Hash32, sig: &Signature) -> bool {
-        match self.secrets.get(key.0 as usize) {
-            Some(secret) => mac(secret, content) == *sig,
-            None => false,
+        let Some(secret) = self.secrets.get(key.0 as usize) else {
+            return false;
+        };
+        let slot = sig.0 as usize % VERIFIED_SLOTS;
+        if let Some(Some((k, c, s, ok))) = self.verified.slots.borrow().get(slot)
+            && *k == key
+            && s == sig
+            && c == content
+        {
+            return *ok;
         }
+        let ok = mac(secret, content) == *sig;
+        let mut slots = self.verified.slots.borrow_mut();
+        if slots.len() < VERIFIED_SLOTS {
+            slots.resize(VERIFIED_SLOTS, None);
+        }
+        slots[slot] = Some((key, *content, *sig, ok));
+        ok
     }
 
     /// Which key of the run made `sig` over `content`, if any. For the checkers, which
@@ -441,6 +497,58 @@ mod tests {
         let mut held = m.clone();
         drop(m);
         assert!(Rc::get_mut(&mut held).is_none());
+    }
+
+    /// Two messages of one set, checked alternately, are both remembered (with one slot
+    /// per set each evicted the other: a check per delivery).
+    #[test]
+    fn verify_shared_keeps_two_messages_of_one_set() {
+        let ring = Keyring::generate(1, 1);
+        let set = |m: &Rc<u64>| checked_set(Rc::as_ptr(m) as *const () as usize);
+        let mut held = vec![Rc::new(0u64)];
+        let (a, b) = loop {
+            let m = Rc::new(held.len() as u64);
+            if let Some(first) = held.iter().find(|h| set(h) == set(&m)) {
+                break (first.clone(), m);
+            }
+            assert!(held.len() < 10_000, "no two allocations share a set");
+            held.push(m);
+        };
+        let calls = std::cell::Cell::new(0);
+        for m in [&a, &b, &a, &b, &a] {
+            assert!(ring.verify_shared(m, KeyId(0), || {
+                calls.set(calls.get() + 1);
+                true
+            }));
+        }
+        assert_eq!(calls.get(), 2, "each message is checked once");
+    }
+
+    /// Remembered answers are the computed ones: a valid signature stays valid, and the
+    /// same signature under another key, over other content or altered into the same slot
+    /// of the table is checked afresh and refused, before and after the valid one is
+    /// remembered.
+    #[test]
+    fn verify_remembers_only_the_same_key_content_and_signature() {
+        let ring = Keyring::generate(5, 3);
+        let (c1, c2) = (Hash32::of(b"one"), Hash32::of(b"two"));
+        let k0 = ring.keypair(KeyId(0)).unwrap();
+        let s = k0.sign(&c1);
+        let same_slot = Signature(s.0.wrapping_add(VERIFIED_SLOTS as u128));
+        for _ in 0..2 {
+            assert!(ring.verify(KeyId(0), &c1, &s));
+            assert!(!ring.verify(KeyId(1), &c1, &s));
+            assert!(!ring.verify(KeyId(0), &c2, &s));
+            assert!(!ring.verify(KeyId(0), &c1, &same_slot));
+            assert!(!ring.verify(KeyId(9), &c1, &s));
+        }
+        for i in 0..3 * VERIFIED_SLOTS as u64 {
+            let c = Hash32::of(&i.to_le_bytes());
+            let sig = k0.sign(&c);
+            assert!(!ring.verify(KeyId(0), &c, &Signature(sig.0.wrapping_add(VERIFIED_SLOTS as u128))));
+            assert!(ring.verify(KeyId(0), &c, &sig));
+            assert!(!ring.verify(KeyId(2), &c, &sig));
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod block;
 pub mod crypto;
 pub mod dbft;
+pub mod mempool;
 pub mod prefix;
 #[cfg(test)]
 pub mod toy;

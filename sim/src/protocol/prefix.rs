@@ -45,7 +45,7 @@ pub fn chain_prefix(genesis: &Block, keys: &Keyring, start_height: u32) -> Vec<R
             })
             .collect();
         prev = hash;
-        out.push(Rc::new(Block { hash, header, txs: Vec::new(), next_validators: set.clone(), view: 0, certificate }));
+        out.push(Rc::new(Block::new(hash, header, Vec::new(), set.clone(), 0, certificate)));
     }
     out
 }

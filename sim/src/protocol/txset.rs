@@ -22,6 +22,13 @@ impl TxSet {
     }
 
     pub fn contains(&self, tx: &TxId) -> bool {
+        // The common questions are about ids at or above the highest run (a proposal's
+        // transactions, checked by every replica): answered from that run alone.
+        match self.runs.last_key_value() {
+            None => return false,
+            Some((first, last)) if *tx >= *first => return *tx <= *last,
+            Some(_) => {}
+        }
         self.runs.range(..=*tx).next_back().is_some_and(|(_, last)| *last >= *tx)
     }
 

@@ -130,7 +130,8 @@ impl Chain {
                 _ => runs.push((t, 1)),
             }
         }
-        let mut b: Vec<u8> = Vec::with_capacity(63 + 12 * runs.len() + 19 * block.certificate.len());
+        // 63 bytes of fixed fields, 12 per run, the certificate's 4-byte count and 19 per signature.
+        let mut b: Vec<u8> = Vec::with_capacity(67 + 12 * runs.len() + 19 * block.certificate.len());
         b.extend_from_slice(&block.hash.0);
         b.extend_from_slice(&h.timestamp_ms.to_le_bytes());
         b.extend_from_slice(&h.nonce.to_le_bytes());
@@ -200,7 +201,7 @@ fn unpack(p: &[u8], height: u32, prev_hash: Hash32, sets: &[Rc<ValidatorSet>]) -
         tx_root: tx_root(&txs),
         next_validators: ValidatorSet::hash(&next_validators),
     };
-    Some(Block { hash, header, txs, next_validators, view, certificate })
+    Some(Block::new(hash, header, txs, next_validators, view, certificate))
 }
 
 impl PartialEq for Chain {
@@ -260,7 +261,7 @@ mod tests {
             let certificate = (0..3u16)
                 .map(|i| CertSig { index: i, view: 1, sig: Signature(u128::MAX - h as u128 * 31 - i as u128) })
                 .collect();
-            out.push(Rc::new(Block { hash, header, txs, next_validators: set.clone(), view: 1, certificate }));
+            out.push(Rc::new(Block::new(hash, header, txs, set.clone(), 1, certificate)));
             prev = hash;
         }
         (genesis, out)

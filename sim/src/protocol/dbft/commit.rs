@@ -227,14 +227,14 @@ impl DbftReplica {
         // Blocks stay in the ledger for the whole run: no spare capacity.
         let mut certificate = certificate;
         certificate.shrink_to_fit();
-        let block = Block {
-            hash: p.header_hash,
-            header: p.header,
-            txs: p.tx_hashes,
-            next_validators: self.ctx.next_validators.clone(),
-            view: self.ctx.view,
+        let block = Block::new(
+            p.header_hash,
+            p.header,
+            p.tx_hashes,
+            self.ctx.next_validators.clone(),
+            self.ctx.view,
             certificate,
-        };
+        );
         self.ctx.block_sent = true;
         self.assembled_height = self.ctx.height;
         self.pending_block = Some(Rc::new(block));

@@ -221,11 +221,6 @@ impl Context {
         self.change_views.iter().flatten().filter(|cv| cv.new_view_number() >= view).count()
     }
 
-    /// Transactions of the proposal missing from `have`.
-    pub fn missing_txs(&self, have: impl Fn(TxId) -> bool) -> usize {
-        self.proposal.as_ref().map_or(0, |p| p.tx_hashes.iter().filter(|t| !have(**t)).count())
-    }
-
     /// Adopts the proposal of a PrepareRequest (own or received) and builds the header
     /// every Commit of this view signs.
     pub fn adopt_proposal(&mut self, timestamp_ms: u64, nonce: u64, tx_hashes: Vec<TxId>) {

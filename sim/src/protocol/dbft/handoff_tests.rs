@@ -50,7 +50,7 @@ impl Kit {
         let certificate = (0..3u16)
             .map(|i| CertSig { index: i, view: 0, sig: self.ring.keypair(KeyId(i as u32)).unwrap().sign(&hash) })
             .collect();
-        Rc::new(Block { hash, header, txs, next_validators: next, view: 0, certificate })
+        Rc::new(Block::new(hash, header, txs, next, 0, certificate))
     }
 }
 

@@ -16,10 +16,11 @@ use super::DbftReplica;
 use super::chain::Chain;
 use super::message::Wire;
 use crate::protocol::block::{Block, Quorum, TxId, verify_certificate};
+use crate::protocol::mempool::Mempool;
 use crate::protocol::txset::TxSet;
 use crate::protocol::{Cx, MsgKind, NodeId, RejectReason};
 use crate::validators::custody::Custody;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// How many blocks one GetBlocks answer carries at most.
@@ -32,7 +33,7 @@ pub struct Ledger {
     /// Persisted blocks from the genesis block (height 0) to the tip.
     pub chain: Chain,
     /// Transactions known to this node and not yet on chain.
-    pub mempool: BTreeSet<TxId>,
+    pub mempool: Mempool,
     /// Transactions on chain, as runs of consecutive ids (stays small however long the chain).
     pub on_chain: TxSet,
     orphans: BTreeMap<u32, Rc<Block>>,
@@ -46,7 +47,7 @@ impl Ledger {
     pub fn new(genesis: Rc<Block>, custody: Custody) -> Ledger {
         Ledger {
             chain: Chain::new(genesis),
-            mempool: BTreeSet::new(),
+            mempool: Mempool::new(),
             on_chain: TxSet::new(),
             orphans: BTreeMap::new(),
             custody: Rc::new(custody),
@@ -93,7 +94,7 @@ impl Ledger {
     pub fn after_crash(&self) -> Ledger {
         Ledger {
             chain: self.chain.clone(),
-            mempool: BTreeSet::new(),
+            mempool: Mempool::new(),
             on_chain: self.on_chain.clone(),
             orphans: BTreeMap::new(),
             custody: self.custody.clone(),
@@ -104,7 +105,7 @@ impl Ledger {
     /// workload id), then the lowest workload ids, at most `max` in all.
     pub fn proposal_txs(&self, max: usize) -> Vec<TxId> {
         use crate::validators::change::CHANGE_TX_BASE;
-        self.mempool.range(CHANGE_TX_BASE..).chain(self.mempool.range(..CHANGE_TX_BASE)).take(max).copied().collect()
+        self.mempool.from(CHANGE_TX_BASE).chain(self.mempool.below(CHANGE_TX_BASE)).take(max).collect()
     }
 }
 

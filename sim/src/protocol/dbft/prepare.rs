@@ -136,7 +136,7 @@ impl DbftReplica {
 
     /// Number of proposed transactions this node does not have yet.
     pub(super) fn missing_txs(&self) -> usize {
-        self.ctx.missing_txs(|t| self.ledger.has_tx(t))
+        self.ctx.proposal.as_ref().map_or(0, |p| self.ledger.mempool.count_missing(&p.tx_hashes))
     }
 
     /// OnTransaction (docs/dbft-2.0.md §1.7): a proposed transaction arrived late.

@@ -217,7 +217,13 @@ impl DbftReplica {
         match &mut self.last_seen {
             LastSeen::Height(map) => {
                 if let Some(k) = self.ctx.validators.key(index) {
-                    map.insert(k, h);
+                    // Almost always an update of a key already there: no insertion walk.
+                    match map.get_mut(&k) {
+                        Some(seen) => *seen = h,
+                        None => {
+                            map.insert(k, h);
+                        }
+                    }
                 }
             }
             LastSeen::HeightView(v) => {
@@ -240,11 +246,13 @@ impl DbftReplica {
         let prev = self.ctx.height.saturating_sub(1);
         match &mut self.last_seen {
             LastSeen::Height(map) => {
-                let mut fresh = BTreeMap::new();
-                for k in &self.ctx.validators.keys {
-                    fresh.insert(*k, map.get(k).copied().unwrap_or(prev));
+                // In place (the set rarely changes): keys that left go, new ones start at
+                // the previous height, the others keep their entry.
+                let keys = &self.ctx.validators.keys;
+                map.retain(|k, _| keys.contains(k));
+                for k in keys {
+                    map.entry(*k).or_insert(prev);
                 }
-                *map = fresh;
             }
             LastSeen::HeightView(v) => *v = vec![None; self.ctx.n()],
         }
