@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The explorer's headline results, re-checked (release build; 6.5 minutes on one idle
-# core, most of it the two complete searches):
+# The explorer's headline results, re-checked (release build; about 11 minutes on one
+# idle core, most of it the two complete searches and the shortest-lock search):
 # - N = 4, one height, max view 0, no fault: the search must complete, S1–S6 must hold
 #   in every reachable state, and no settled state may be stuck (C# and Go);
 # - random walks with stuck-state proofs must prove the four-node commit lock (Go; C#
-#   with recovery delivered) and FINDINGS.md #9's Go halt from one garbage-commit node.
+#   with recovery delivered) and FINDINGS.md #9's Go halt from one garbage-commit node;
+# - under bounded delays (timers in deadline order) with one crash and one lost message,
+#   the shortest commit lock must be proven to be 12 steps under C# (about 5 more
+#   minutes; docs/explore.md §4.4).
 # Exit 1 if any result differs. Used by scripts/nightly.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,4 +38,8 @@ expect csharp-commit-lock-recovery "stuck (commit-lock)" -- \
   scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --walks 2000 --recovery
 expect go-garbage-commit-halt "stuck (invalid-block)" -- \
   scripts/explore/garbage-commit-4-go.json --max-view 1 --walks 2000 --recovery
+expect csharp-deadlines-shortest-lock \
+  "shortest commit-lock stuck state: 12 steps" "none undecided, so no shorter stuck schedule exists" -- \
+  scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --deadlines --max-drops 1 \
+  --shortest-stuck 12 --stuck-class commit-lock
 exit $fail
