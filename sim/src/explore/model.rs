@@ -8,6 +8,13 @@
 //!   model of the TLA+ specifications). Deadlines are therefore meaningless here and are
 //!   zeroed in the replica after every step, so two states that differ only in how often a
 //!   timer was extended are one state.
+//! - **Deadline order** (`Env::deadlines`, explore's `--deadlines`): the bounded-delay
+//!   variant. Handlers still see time zero, so a deadline a handler sets is the time left
+//!   from now; the system keeps it per armed timer ([`Sys::due`]) and leaves it in the
+//!   replica, where an extension adds to it. A timer may fire only when nothing is in
+//!   flight and only if it is due first; firing it moves every other armed timer that much
+//!   closer (in the system and in the replica). The time left is part of the state; a
+//!   replica's record of a timer that is no longer armed is zeroed, as in the untimed model.
 //! - **Messages in flight are a set.** A copy identical to one still pending for the same
 //!   recipient (same sender, same content hash) merges with it: dBFT replicas handle a
 //!   payload they already hold as a no-op, and without it a committed node's periodic
@@ -570,8 +577,10 @@ impl Sys {
                 }
             }
         }
-        // Deadlines carry no meaning without time (module comment).
-        if !self.deadlines && self.replicas[node.idx()].replica().timer.deadline != SimTime::ZERO {
+        // Deadlines carry no meaning without time, nor for a timer no longer armed (module
+        // comment).
+        let t = &self.replicas[node.idx()].replica().timer;
+        if (!self.deadlines || !t.armed) && t.deadline != SimTime::ZERO {
             inner_mut(Rc::make_mut(&mut self.replicas[node.idx()])).timer.deadline = SimTime::ZERO;
         }
         self.fps[node.idx()].set(0);
