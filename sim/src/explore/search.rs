@@ -499,12 +499,8 @@ impl<'a> Explorer<'a> {
                 if b.reduce && !red.allows(*act) {
                     continue;
                 }
-                let mut next = sys.clone();
-                let mut sf = safety.clone();
-                let mut judge = Judge { safety: &mut sf, found: Vec::new() };
-                let fx = next.apply(&self.env, *act, &mut judge, Some(&mut marks));
+                let (mut next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
                 dead_dropped += next.pruned - sys.pruned;
-                let found = judge.found;
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
                     pruned += 1;
@@ -563,21 +559,9 @@ impl<'a> Explorer<'a> {
             expanded += 1;
             stats.states = parent.len() as u64;
             stats.distinct = distinct.len() as u64;
-            if expanded.is_multiple_of(2048) {
-                stats.queue = frontier.len();
-                stats.elapsed = start.elapsed();
-                progress(&stats);
-                if b.max_time.is_some_and(|t| stats.elapsed >= t) {
-                    ending = Ending::TimeBudget;
-                    break;
-                }
-                if b.max_memory.is_some_and(|m| current_rss().is_some_and(|r| r > m)) {
-                    ending = Ending::MemoryBudget;
-                    break;
-                }
-            }
-            if stats.states >= b.max_states {
-                ending = Ending::StateBudget;
+            stats.queue = frontier.len();
+            if let Some(e) = self.over_budget(&mut stats, start, expanded, progress) {
+                ending = e;
                 break;
             }
         }
@@ -661,10 +645,7 @@ impl<'a> Explorer<'a> {
                 while !choices.is_empty() {
                     let c = (rng.next_u64() % choices.len() as u64) as usize;
                     let k = choices.swap_remove(c);
-                    let mut next = sys.clone();
-                    let mut sf = safety.clone();
-                    let mut judge = Judge { safety: &mut sf, found: Vec::new() };
-                    let fx = next.apply(&self.env, acts[k as usize], &mut judge, Some(&mut marks));
+                    let (next, sf, fx, found) = self.successor(&sys, &safety, acts[k as usize], &mut marks);
                     stats.transitions += 1;
                     if fx.max_view > b.max_view {
                         pruned += 1;
@@ -673,8 +654,8 @@ impl<'a> Explorer<'a> {
                     dead_dropped += next.pruned - sys.pruned;
                     path.push(k);
                     taken += 1;
-                    if !judge.found.is_empty() {
-                        violation = Some((path.clone(), judge.found));
+                    if !found.is_empty() {
+                        violation = Some((path.clone(), found));
                         break 'walks;
                     }
                     let fp = fingerprint(&next);
@@ -802,18 +783,15 @@ impl<'a> Explorer<'a> {
                 if b.reduce && !red.allows(*act) {
                     continue;
                 }
-                let mut next = sys.clone();
-                let mut sf = safety.clone();
-                let mut judge = Judge { safety: &mut sf, found: Vec::new() };
-                let fx = next.apply(&self.env, *act, &mut judge, Some(&mut marks));
+                let (next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
                 dead_dropped += next.pruned - sys.pruned;
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
                     pruned += 1;
                     continue;
                 }
-                if !judge.found.is_empty() {
-                    violation = Some((i, k as u32, judge.found));
+                if !found.is_empty() {
+                    violation = Some((i, k as u32, found));
                     break;
                 }
                 let fp = fingerprint(&next);
@@ -847,23 +825,11 @@ impl<'a> Explorer<'a> {
                 break;
             }
             expanded += 1;
-            if expanded.is_multiple_of(2048) {
-                stats.states = parent.len() as u64;
-                stats.distinct = distinct.len() as u64;
-                stats.queue = stack.len();
-                stats.elapsed = start.elapsed();
-                progress(&stats);
-                if b.max_time.is_some_and(|t| stats.elapsed >= t) {
-                    ending = Ending::TimeBudget;
-                    break;
-                }
-                if b.max_memory.is_some_and(|m| current_rss().is_some_and(|r| r > m)) {
-                    ending = Ending::MemoryBudget;
-                    break;
-                }
-            }
-            if parent.len() as u64 >= b.max_states {
-                ending = Ending::StateBudget;
+            stats.states = parent.len() as u64;
+            stats.distinct = distinct.len() as u64;
+            stats.queue = stack.len();
+            if let Some(e) = self.over_budget(&mut stats, start, expanded, progress) {
+                ending = e;
                 break;
             }
         }
@@ -983,6 +949,47 @@ impl<'a> Explorer<'a> {
             (None, Ending::Complete) => Some(Ok(out.stuck)),
             _ => None,
         }
+    }
+
+    /// One step from `sys`, whose safety checker is `safety`: the successor, its checker
+    /// (copied only if the step wrote it), the step's effects and the violations it showed.
+    fn successor(
+        &self,
+        sys: &Sys,
+        safety: &Rc<Safety>,
+        act: Act,
+        marks: &mut BTreeMap<&'static str, u64>,
+    ) -> (Sys, Rc<Safety>, super::model::Effects, Vec<Found>) {
+        let mut next = sys.clone();
+        let mut sf = safety.clone();
+        let mut judge = Judge { safety: &mut sf, found: Vec::new() };
+        let fx = next.apply(&self.env, act, &mut judge, Some(marks));
+        let found = judge.found;
+        (next, sf, fx, found)
+    }
+
+    /// Which budget ended the search, if one did: after every expanded state for the
+    /// state budget; every 2,048 (after reporting progress) for time and memory.
+    /// `stats` holds the current states, distinct states and queue.
+    fn over_budget(
+        &self,
+        stats: &mut Stats,
+        start: Instant,
+        expanded: u64,
+        progress: &mut dyn FnMut(&Stats),
+    ) -> Option<Ending> {
+        let b = &self.bounds;
+        if expanded.is_multiple_of(2048) {
+            stats.elapsed = start.elapsed();
+            progress(stats);
+            if b.max_time.is_some_and(|t| stats.elapsed >= t) {
+                return Some(Ending::TimeBudget);
+            }
+            if b.max_memory.is_some_and(|m| current_rss().is_some_and(|r| r > m)) {
+                return Some(Ending::MemoryBudget);
+            }
+        }
+        (stats.states >= b.max_states).then_some(Ending::StateBudget)
     }
 
     /// The schedule of a violation reached by the action indices of `path`.
