@@ -1,6 +1,6 @@
 //! Pinned digests of runs whose latency is random.
 //!
-//! Latency and transaction arrivals are drawn with `ln`, `exp`, `cos` and `sin`. The
+//! Latency and transaction arrivals are drawn with `ln` and `exp`. The
 //! simulator takes these from the pure-Rust `libm` crate, not from the platform's math
 //! library (`sim/src/engine/rng.rs` says why), so THESE DIGESTS MUST BE EQUAL ON EVERY
 //! PLATFORM — Linux, macOS, Windows, x86-64, ARM, glibc or musl. If this test fails on one
@@ -18,10 +18,10 @@ use std::process::Command;
 
 /// (scenario, seed, digest): one run per sampler that uses a transcendental function.
 const PINNED: [(&str, u64, &str); 3] = [
-    // WAN, log-normal links (exp; Box–Muller: log, cos/sin), 10 % loss, Poisson
+    // WAN, log-normal links (exp; the normal quantile: log in its tails), 10 % loss, Poisson
     // transactions (log).
     ("scenarios/lossy-7.json", 1, "908899b90fe4b90b2094a05ab4b897ae10cacb27259d1ece88d909f9de9063d3"),
-    // LAN, normal links (Box–Muller: log, cos/sin).
+    // LAN, normal links (the normal quantile: log in its tails).
     ("scenarios/baseline/lan-4.json", 2, "708f703630f132dc577bd3ab84eda0710ba2b09274e8313a45138bf3fbf9e189"),
     // Heavy tail, Pareto links (log, exp), which reorder messages.
     ("scenarios/baseline/reordering-7.json", 3, "f6142aa85b3e2e3bb7ef9eede699ff5efa99051f58f0bfdb06b415fefb4495b0"),
