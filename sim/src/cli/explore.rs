@@ -371,11 +371,15 @@ fn loss_text(b: &Bounds) -> String {
     }
 }
 
-fn timing_text(b: &Bounds) -> &'static str {
-    match (b.deadlines, b.synchrony) {
-        (true, _) => "timers in deadline order, only when nothing is in flight (bounded delays)",
-        (false, true) => "timers only when nothing is in flight (synchrony)",
-        (false, false) => "asynchronous",
+fn timing_text(b: &Bounds) -> String {
+    match (b.deadlines, b.synchrony, b.max_delay.filter(|&d| d > 0)) {
+        (true, _, Some(d)) => format!(
+            "timers in deadline order, messages in flight up to {} ms (deliveries at timer instants)",
+            d as f64 / 1000.0
+        ),
+        (true, _, None) => "timers in deadline order, only when nothing is in flight (bounded delays)".to_string(),
+        (false, true, _) => "timers only when nothing is in flight (synchrony)".to_string(),
+        (false, false, _) => "asynchronous".to_string(),
     }
 }
 
@@ -383,7 +387,7 @@ fn timing_text(b: &Bounds) -> &'static str {
 fn bounds_text(b: &Bounds) -> String {
     let on = |x: bool| if x { "on" } else { "off" };
     format!(
-        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}{}{}; {}",
+        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}{}{}{}; {}",
         b.heights,
         b.max_view,
         b.crashes,
@@ -391,6 +395,10 @@ fn bounds_text(b: &Bounds) -> String {
         on(b.recovery),
         on(b.synchrony),
         if b.deadlines { ", timers in deadline order" } else { "" },
+        match b.max_delay.filter(|&d| d > 0 && b.deadlines) {
+            Some(d) => format!(", message delays ≤ {} ms", d as f64 / 1000.0),
+            None => String::new(),
+        },
         if b.withhold { ", Byzantine nodes withhold at will" } else { "" },
         match (b.walks, b.dfs) {
             _ if b.shortest_stuck.is_some() => format!(
@@ -517,7 +525,7 @@ fn write_and_replay(
         let doc = scheduled_scenario(original, spec, name, description, heights, steps, json!({}));
         let replay = scenario::parse(&doc.to_string(), name).map_err(|e| e.to_string())?;
         let mut marks = std::collections::BTreeMap::new();
-        search::replay_with(&replay, bounds.recovery, bounds.prune, Some(&mut marks));
+        search::replay_with(&replay, bounds.recovery, bounds.prune, 0, Some(&mut marks));
         let acted: Map<String, Value> = spec
             .nodes
             .iter()

@@ -282,6 +282,11 @@ pub enum Command {
         /// Implies --synchrony.
         #[arg(long)]
         deadlines: bool,
+        /// With --deadlines: messages may take up to this many milliseconds, so a timer
+        /// due sooner can fire while they are in flight (deliveries happen at the
+        /// instants timers fire; docs/explore.md §4.5). Default 0: none in flight.
+        #[arg(long, value_name = "MS", requires = "deadlines", conflicts_with = "synchrony")]
+        max_delay_ms: Option<u64>,
         /// How many adversary-timer steps (one period of its periodic behaviours) each
         /// Byzantine node may take.
         #[arg(long, default_value_t = 2)]
@@ -473,6 +478,7 @@ fn dispatch(command: Command) -> i32 {
             stuck_class,
             synchrony,
             deadlines,
+            max_delay_ms,
             adversary_ticks,
             dfs,
             max_states,
@@ -501,8 +507,9 @@ fn dispatch(command: Command) -> i32 {
                     shortest_stuck,
                     stuck_class,
                     stop_at_finish: false,
-                    synchrony: synchrony || deadlines,
+                    synchrony: (synchrony || deadlines) && max_delay_ms.is_none_or(|d| d == 0),
                     deadlines,
+                    max_delay: max_delay_ms.map(|ms| ms.saturating_mul(1000)),
                     adversary_ticks,
                     dfs,
                     max_states,

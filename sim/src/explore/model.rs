@@ -15,6 +15,16 @@
 //!   flight and only if it is due first; firing it moves every other armed timer that much
 //!   closer (in the system and in the replica). The time left is part of the state; a
 //!   replica's record of a timer that is no longer armed is zeroed, as in the untimed model.
+//! - **Delays** (`Env::max_delay` > 0 with deadline order, explore's `--max-delay-ms`):
+//!   a message may take up to that long. Each message in flight keeps the time left until
+//!   it must have arrived; a timer due first may fire while messages are in flight as
+//!   long as none of them must arrive before it, and firing it moves their time left
+//!   closer too. Deliveries take no time and happen at the instants timers fire, so a
+//!   message sent on a delivery is timed from the last timer, not from a later moment
+//!   the delivery could have had: every schedule of this model is one a network with
+//!   delays up to the bound can produce, but not every such schedule is one of this
+//!   model's (the bound counts from the last timer). A lock found here therefore exists
+//!   under that delay bound; one not found may still exist.
 //! - **Messages in flight are a set.** A copy identical to one still pending for the same
 //!   recipient (same sender, same content hash) merges with it: dBFT replicas handle a
 //!   payload they already hold as a no-op, and without it a committed node's periodic
@@ -65,6 +75,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
+/// Tags the fingerprint of a node that is down ([`Sys::forget_down`]).
+const DOWN: u64 = 0xd0d0_d0d0_d0d0_d0d0;
+
 /// A message in flight, keyed by (recipient, sender, content hash).
 pub type Key = (NodeId, NodeId, Hash32);
 
@@ -74,6 +87,9 @@ pub struct Pending {
     pub id: u64,
     pub kind: MsgKind,
     pub msg: Rc<Wire>,
+    /// Under deadline order with a delay bound: the time (µs) within which it must be
+    /// delivered (or dropped), from now.
+    pub left: u64,
 }
 
 /// What stays fixed while a system runs.
@@ -92,6 +108,10 @@ pub struct Env {
     /// Timers keep their deadlines and fire in deadline order (module comment,
     /// "Deadline order"); off: the untimed model, deadlines zeroed.
     pub deadlines: bool,
+    /// With `deadlines`: the longest message delay (µs). 0: every message arrives before
+    /// the next timer expires. Above 0, a message sent may still be in flight when timers
+    /// due within this much time fire (module comment, "Delays").
+    pub max_delay: u64,
 }
 
 /// One step's side effects that the drivers care about.
@@ -130,6 +150,8 @@ pub struct Sys {
     pub due: Vec<u64>,
     pub adversary_due: Vec<u64>,
     deadlines: bool,
+    /// `Env::max_delay`, kept for hashing and for moving the messages' time left.
+    max_delay: u64,
     /// Adversary timer steps taken per node (the explorer bounds them: every tick is a
     /// new wrapper state, so unbounded ticks make the space infinite).
     pub ticks: Vec<u32>,
@@ -151,6 +173,8 @@ pub struct Sys {
     pub prune: Prune,
     /// Dead messages dropped so far (not part of the state).
     pub pruned: u64,
+    /// A node that is down is fingerprinted by its ledger alone ([`Sys::forget_down`]).
+    forget_down: bool,
 }
 
 /// Whether dead messages are dropped from the set in flight (module comment).
@@ -181,8 +205,11 @@ impl Hash for Sys {
         }
         self.ticks.hash(h);
         self.bag.len().hash(h);
-        for k in self.bag.keys() {
+        for (k, p) in &self.bag {
             k.hash(h);
+            if self.max_delay > 0 {
+                p.left.hash(h);
+            }
         }
         self.crashes.hash(h);
         if self.drops_counted {
@@ -263,6 +290,7 @@ impl Sys {
             due: vec![0; n],
             adversary_due: vec![0; n],
             deadlines: env.deadlines,
+            max_delay: if env.deadlines { env.max_delay } else { 0 },
             ticks: vec![0; n],
             bag: BTreeMap::new(),
             crashes: 0,
@@ -273,6 +301,7 @@ impl Sys {
             records: 0,
             prune: Prune::Off,
             pruned: 0,
+            forget_down: false,
         };
         let mut fx = Effects::default();
         let mut em = Emitter { obs, fx: &mut fx, marks };
@@ -298,7 +327,11 @@ impl Sys {
         if cached != 0 {
             return cached;
         }
-        let fp = super::fingerprint::of(&*self.replicas[i]);
+        let fp = if self.forget_down && !self.up[i] {
+            super::fingerprint::of(&(DOWN, &self.replicas[i].replica().ledger))
+        } else {
+            super::fingerprint::of(&*self.replicas[i])
+        };
         self.fps[i].set(fp);
         fp
     }
@@ -320,7 +353,7 @@ impl Sys {
                 out.push(Act::Drop(*k));
             }
         }
-        if !(choices.synchrony || choices.deadlines) || self.bag.is_empty() {
+        if self.timers_may_fire(env, choices) {
             let first = if choices.deadlines { self.earliest(env, choices.adversary_ticks) } else { None };
             let due = |d: u64| first.is_none_or(|f| d == f);
             for i in 0..self.timers.len() {
@@ -341,6 +374,17 @@ impl Sys {
                 }
             }
         }
+    }
+
+    /// Whether any timer step may be offered now: always in the asynchronous model; under
+    /// the synchrony bound and zero-delay deadlines only when nothing is in flight; with
+    /// a delay bound, when no message in flight must arrive before the first timer due.
+    fn timers_may_fire(&self, env: &Env, choices: Choices) -> bool {
+        if choices.deadlines && self.max_delay > 0 {
+            let Some(first) = self.earliest(env, choices.adversary_ticks) else { return false };
+            return self.bag.values().all(|p| p.left >= first);
+        }
+        !(choices.synchrony || choices.deadlines) || self.bag.is_empty()
     }
 
     fn protocol_timer_may_fire(&self, env: &Env, i: usize) -> bool {
@@ -368,6 +412,11 @@ impl Sys {
     fn advance(&mut self, d: u64) {
         if d == 0 {
             return;
+        }
+        if self.max_delay > 0 {
+            for p in self.bag.values_mut() {
+                p.left = p.left.saturating_sub(d);
+            }
         }
         for i in 0..self.replicas.len() {
             if self.timers[i].is_some() {
@@ -505,6 +554,7 @@ impl Sys {
             }
             Act::Crash(node) => {
                 self.up[node.idx()] = false;
+                self.fps[node.idx()].set(0);
                 self.timers[node.idx()] = None;
                 self.adversary[node.idx()] = None;
                 self.crashes += 1;
@@ -519,6 +569,7 @@ impl Sys {
                 }
             }
             Act::Restart(node, amnesia) => {
+                assert!(!self.forget_down, "a search that forgets down nodes never restarts one");
                 let r = self.replicas[node.idx()].after_crash(amnesia);
                 self.replicas[node.idx()] = Rc::new(r);
                 self.fps[node.idx()].set(0);
@@ -595,6 +646,23 @@ impl Sys {
     }
 
     /// Turns dead-message pruning on (or to checking) and drops what is dead already.
+    /// Fingerprint a node that is down by its ledger alone, for a search that never
+    /// restarts one. Such a node takes no step again: messages to it are lost at once and
+    /// its timers are gone, so its context, caches and received-message records reach no
+    /// later step. What a later check still needs of it is kept: the blocks it persisted
+    /// (its ledger; S1–S3 compare later blocks with them) and the Commits it signed
+    /// ([`Sys::signed_commits`], S4). Without this, a crash at any point multiplies the
+    /// states by the crashed node's local states at that point, which differ only in
+    /// what it can never use (docs/explore.md §3).
+    pub fn forget_down(&mut self) {
+        self.forget_down = true;
+        for (i, fp) in self.fps.iter().enumerate() {
+            if !self.up[i] {
+                fp.set(0);
+            }
+        }
+    }
+
     pub fn set_prune(&mut self, env: &Env, prune: Prune) {
         self.prune = prune;
         if prune != Prune::Off {
@@ -666,7 +734,14 @@ impl Sys {
                 self.dead(env, from, t, &msg);
                 continue;
             }
-            self.bag.entry((t, from, meta.hash)).or_insert_with(|| Pending { id, kind: meta.kind, msg: msg.clone() });
+            // A copy merging with one still pending keeps the earlier time left.
+            let left = self.max_delay;
+            self.bag.entry((t, from, meta.hash)).or_insert_with(|| Pending {
+                id,
+                kind: meta.kind,
+                msg: msg.clone(),
+                left,
+            });
             em.fx.sent.push((t, from, meta.hash));
         }
     }

@@ -49,6 +49,7 @@ pub fn setup(spec: &RunSpec, seed: u64, trace_content: bool) -> Result<(Env, Vec
         trace_content,
         recovery: true,
         deadlines: false,
+        max_delay: 0,
     };
     Ok((env, replicas, parts))
 }

@@ -38,6 +38,11 @@
 //! never expanded, so the messages still in flight there cannot matter; finished states
 //! that differ only in them are one search node (fingerprint without the messages).
 //!
+//! **Crashed nodes are remembered by their ledgers.** The search never restarts a node,
+//! so a node that is down takes no step again; states that differ only in what it held
+//! besides its persisted blocks are one state ([`Sys::forget_down`]). The Commits it
+//! signed stay in the state's signature record (S4).
+//!
 //! No symmetry reduction: replicas are not symmetric (the primary of each view is fixed
 //! by index, and keys differ).
 
@@ -83,6 +88,10 @@ pub struct Bounds {
     /// delay model: every message arrives before the next timer expires; model.rs,
     /// "Deadline order"). Implies the synchrony bound.
     pub deadlines: bool,
+    /// With `deadlines`: the longest message delay in µs (model.rs, "Delays"). None (or
+    /// 0): every message arrives before the next timer expires. Timers then fire with
+    /// messages in flight, so they are not local steps for the partial-order reduction.
+    pub max_delay: Option<u64>,
     /// How many adversary-timer steps (one period of its periodic behaviours) each
     /// Byzantine node may take: every tick changes the wrapper's state, so the number is
     /// bounded like the view.
@@ -98,8 +107,9 @@ pub struct Bounds {
     /// of being killed by the system. The command line defaults it to three quarters of
     /// the machine's memory; None here.
     pub max_memory: Option<u64>,
-    /// Partial-order reduction and the merging of finished leaves (module comment); off
-    /// only to measure what they save.
+    /// Partial-order reduction, the merging of finished leaves and of states that differ
+    /// only in a crashed node's unusable state (module comment, [`Sys::forget_down`]);
+    /// off only to measure what they save.
     pub reduce: bool,
     /// Deliver RecoveryRequest and RecoveryMessage (off: they are never delivered).
     pub recovery: bool,
@@ -142,6 +152,7 @@ impl Default for Bounds {
             withhold: false,
             synchrony: false,
             deadlines: false,
+            max_delay: None,
             adversary_ticks: 2,
             dfs: false,
             max_states: 50_000_000,
@@ -367,7 +378,12 @@ struct Reduction {
 }
 
 impl Reduction {
-    fn after(act: Act, sent: &[Key]) -> Reduction {
+    /// The context after `act`; `timers_global`: timer steps depend on every step
+    /// ([`Explorer::delayed`]) and reset it.
+    fn after(act: Act, sent: &[Key], timers_global: bool) -> Reduction {
+        if timers_global && matches!(act, Act::Timer(_) | Act::AdversaryTimer(_)) {
+            return Reduction::default();
+        }
         match act.process() {
             None => Reduction::default(),
             Some(q) => {
@@ -379,7 +395,10 @@ impl Reduction {
         }
     }
 
-    fn allows(&self, act: Act) -> bool {
+    fn allows(&self, act: Act, timers_global: bool) -> bool {
+        if timers_global && matches!(act, Act::Timer(_) | Act::AdversaryTimer(_)) {
+            return true;
+        }
         match (self.after, act.process()) {
             (Some(q), Some(p)) if p < q => match act {
                 Act::Deliver(k) | Act::Drop(k) => self.sent.binary_search(&k).is_ok(),
@@ -421,10 +440,14 @@ impl<'a> Explorer<'a> {
         let (mut env, replicas, parts) = schedule::setup(&tmp, spec.seed, false)?;
         env.recovery = bounds.recovery;
         env.deadlines = bounds.deadlines;
+        env.max_delay = if bounds.deadlines { bounds.max_delay.unwrap_or(0) } else { 0 };
         let mut safety = Rc::new(Safety::new(parts.check.clone()));
         let mut judge = Judge { safety: &mut safety, found: Vec::new() };
         let (mut init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
         init.set_prune(&env, bounds.prune);
+        if bounds.reduce {
+            init.forget_down();
+        }
         if bounds.max_drops.is_some() {
             init.count_drops();
         }
@@ -436,11 +459,19 @@ impl<'a> Explorer<'a> {
         Choices {
             loss: self.bounds.loss && self.bounds.max_drops.is_none_or(|m| sys.drops < m),
             crashes_left: sys.crashes < self.bounds.crashes,
-            synchrony: self.bounds.synchrony,
+            synchrony: self.bounds.synchrony && !self.delayed(),
             adversary_ticks: self.bounds.adversary_ticks,
             deadlines: self.bounds.deadlines,
             withhold: self.bounds.withhold,
         }
+    }
+
+    /// Timers may fire with messages in flight under a delay bound: a delivery to one
+    /// node then changes whether another's timer may fire, and whether a message is sent
+    /// before or after a timer changes its time left, so timer steps are global for the
+    /// partial-order reduction (like crashes).
+    fn delayed(&self) -> bool {
+        self.bounds.deadlines && self.bounds.max_delay.is_some_and(|d| d > 0)
     }
 
     /// Runs the search; `progress` is called every few thousand states.
@@ -496,7 +527,7 @@ impl<'a> Explorer<'a> {
                 if b.stop_at_finish { (0..acts.len()).rev().collect() } else { (0..acts.len()).collect() };
             for k in order {
                 let act = &acts[k];
-                if b.reduce && !red.allows(*act) {
+                if b.reduce && !red.allows(*act, self.delayed()) {
                     continue;
                 }
                 let (mut next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
@@ -534,7 +565,7 @@ impl<'a> Explorer<'a> {
                 let next_red = if next.bag.is_empty() || !b.reduce || done {
                     Reduction::default()
                 } else {
-                    Reduction::after(*act, &fx.sent)
+                    Reduction::after(*act, &fx.sent, self.delayed())
                 };
                 let j = match visited.entry(next_red.key(fp)) {
                     Entry::Occupied(e) => *e.get(),
@@ -780,7 +811,7 @@ impl<'a> Explorer<'a> {
             stats.depth = stats.depth.max(d);
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
             for (k, act) in acts.iter().enumerate() {
-                if b.reduce && !red.allows(*act) {
+                if b.reduce && !red.allows(*act, self.delayed()) {
                     continue;
                 }
                 let (next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
@@ -799,7 +830,7 @@ impl<'a> Explorer<'a> {
                 let next_red = if next.bag.is_empty() || !b.reduce {
                     Reduction::default()
                 } else {
-                    Reduction::after(*act, &fx.sent)
+                    Reduction::after(*act, &fx.sent, self.delayed())
                 };
                 let nd = d + 1;
                 match visited.entry(next_red.key(fp)) {
@@ -1113,7 +1144,9 @@ pub struct Replay {
     /// Every timer step was taken with nothing live in flight (the `--synchrony` bound).
     pub synchronous: bool,
     /// Every timer step was also one of those due first (the `--deadlines` order; every
-    /// adversary timer counted, however many ticks it took).
+    /// adversary timer counted, however many ticks it took), with nothing in flight that
+    /// had to arrive before it (under the replay's delay bound; with none, nothing in
+    /// flight at all).
     pub timely: bool,
 }
 
@@ -1121,15 +1154,18 @@ pub struct Replay {
 /// bound, dead messages dropped as it drops them), without checkers. None if a step was
 /// not possible.
 pub fn replay_of(spec: &RunSpec, b: &Bounds) -> Option<Replay> {
-    replay_with(spec, b.recovery, b.prune, None)
+    let delay = if b.deadlines { b.max_delay.unwrap_or(0) } else { 0 };
+    replay_with(spec, b.recovery, b.prune, delay, None)
 }
 
 /// [`replay_of`] for a replay judged outside a search: with or without recovery
-/// delivered, dead messages dropped or not; `marks` counts the coverage marks emitted.
+/// delivered, dead messages dropped or not, `timely` judged under a delay bound
+/// (µs, 0: none); `marks` counts the coverage marks emitted.
 pub fn replay_with(
     spec: &RunSpec,
     recovery: bool,
     prune: crate::explore::model::Prune,
+    max_delay: u64,
     mut marks: Option<&mut BTreeMap<&'static str, u64>>,
 ) -> Option<Replay> {
     struct Null;
@@ -1142,6 +1178,7 @@ pub fn replay_with(
     env.recovery = recovery;
     // Deadlines kept: they change no step's records, only what `timely` can judge.
     env.deadlines = true;
+    env.max_delay = max_delay;
     let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut Null, None);
     sys.set_prune(&env, prune);
     let (mut synchronous, mut timely) = (true, true);
@@ -1154,7 +1191,8 @@ pub fn replay_with(
         };
         if let Some(due) = due {
             synchronous &= sys.bag.is_empty();
-            timely &= sys.bag.is_empty() && sys.earliest(&env, u32::MAX).is_none_or(|first| due <= first);
+            let waited = if max_delay > 0 { sys.bag.values().all(|p| p.left >= due) } else { sys.bag.is_empty() };
+            timely &= waited && sys.earliest(&env, u32::MAX).is_none_or(|first| due <= first);
         }
         sys.apply(&env, act, &mut Null, marks.as_deref_mut());
     }

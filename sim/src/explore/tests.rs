@@ -431,3 +431,122 @@ fn the_shortest_stuck_search_agrees_with_breadth_first_search() {
     let (_, report) = replay_doc(&doc);
     assert!(report.outcome.as_expected, "{:?}", report.outcome);
 }
+
+/// A node that is down takes no step again, so what it received after its last persisted
+/// block cannot matter: two states that differ only in that are one state when the
+/// search forgets down nodes (`Sys::forget_down`), and two otherwise. What it persisted
+/// still counts: a down node that persisted height 1 and one that did not differ.
+#[test]
+fn a_crashed_node_is_remembered_by_its_ledger_alone() {
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "stop": {"heights": 1}, "protocol": {"semantics": "csharp"}}"#);
+    let (mut env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
+    env.recovery = false;
+    let (start, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+    let (r2, r3) = (NodeId(2), NodeId(3));
+    // R1 (the primary) proposes; R3 accepts and answers; its PrepareResponse reaches R2,
+    // which has not seen the request and only records it.
+    let mut a = start.clone();
+    a.apply(&env, Act::Timer(NodeId(1)), &mut Null, None);
+    let to_r3 = *a.bag.keys().find(|k| k.0 == r3).expect("the PrepareRequest to R3");
+    a.apply(&env, Act::Deliver(to_r3), &mut Null, None);
+    let mut b = a.clone();
+    let answer = *a.bag.keys().find(|k| k.0 == r2 && k.1 == r3).expect("R3's PrepareResponse to R2");
+    b.apply(&env, Act::Deliver(answer), &mut Null, None);
+    assert_eq!(b.bag.len(), a.bag.len() - 1, "R2 sent nothing");
+    for sys in [&mut a, &mut b] {
+        sys.apply(&env, Act::Crash(r2), &mut Null, None);
+    }
+    assert_eq!(a.bag.keys().collect::<Vec<_>>(), b.bag.keys().collect::<Vec<_>>());
+    assert_ne!(fingerprint(&a), fingerprint(&b), "R2's records differ");
+    a.forget_down();
+    b.forget_down();
+    assert_eq!(fingerprint(&a), fingerprint(&b), "R2 is down: its records cannot matter");
+
+    // Deliver everything: every node persists height 1. Then R2 goes down.
+    let mut done = start.clone();
+    done.apply(&env, Act::Timer(NodeId(1)), &mut Null, None);
+    while let Some(k) = done.bag.keys().next().copied() {
+        done.apply(&env, Act::Deliver(k), &mut Null, None);
+    }
+    assert!(done.finished(&env));
+    let mut early = start;
+    for sys in [&mut done, &mut early] {
+        sys.apply(&env, Act::Crash(r2), &mut Null, None);
+        sys.forget_down();
+    }
+    assert_ne!(done.replica_fp(2), early.replica_fp(2), "R2 persisted a block in one of them");
+}
+
+/// Message delays under deadline order. From the C# timer table (test above): the
+/// primary's timer fires at T with nothing in flight, and sends the PrepareRequests; the
+/// backups that have not seen them are due T later. With delays of at least T, a
+/// backup's timer may fire while a PrepareRequest to it is still in flight (a tie counts:
+/// the message may arrive at the same instant, after the timer), and firing it takes T
+/// off every message's time left. With delays just below T it may not.
+#[test]
+fn with_a_delay_bound_a_timer_may_fire_before_messages_that_need_not_have_arrived() {
+    use super::model::Choices;
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "stop": {"heights": 1}, "protocol": {"semantics": "csharp"}}"#);
+    let t = s.protocol.block_time_us;
+    for (delay, overtakes) in [(t, true), (t - 1, false), (0, false)] {
+        let (mut env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
+        env.recovery = false;
+        env.deadlines = true;
+        env.max_delay = delay;
+        let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+        let timers = |sys: &Sys| {
+            let mut acts = Vec::new();
+            sys.enabled(&env, Choices { deadlines: true, ..Choices::default() }, &mut acts);
+            acts.into_iter().filter(|a| matches!(a, Act::Timer(_))).collect::<Vec<_>>()
+        };
+        assert_eq!(timers(&sys), vec![Act::Timer(NodeId(1))]);
+        sys.apply(&env, Act::Timer(NodeId(1)), &mut Null, None);
+        assert_eq!(sys.bag.len(), 3);
+        assert!(sys.bag.values().all(|p| p.left == delay));
+        let enabled = timers(&sys);
+        if overtakes {
+            for n in [0, 2, 3] {
+                assert!(enabled.contains(&Act::Timer(NodeId(n))), "R{n}'s timer, delay {delay}: {enabled:?}");
+            }
+        } else {
+            assert!(enabled.is_empty(), "delay {delay}: {enabled:?}");
+        }
+        if overtakes {
+            sys.apply(&env, Act::Timer(NodeId(0)), &mut Null, None);
+            let to_r2 = sys.bag.keys().find(|k| k.0 == NodeId(2) && k.1 == NodeId(1)).expect("the request to R2");
+            assert_eq!(sys.bag[to_r2].left, 0, "T passed: it must arrive now");
+        }
+    }
+}
+
+/// The same at the level of a search, N = 3 (F = 0), max view 0, no fault. Every message
+/// is sent at or after the primary's timer (T), and the next timers are the backups' at
+/// 2T, so with delays below T every message still arrives before any other timer: the
+/// search is the zero-delay one, where no node ever asks for a view change. With delays
+/// of T a backup can time out with the proposal or its answers in flight and ask for
+/// view 1 (a step the bound cuts), reaching local states the zero-delay search does not.
+/// Timer steps are global for the reduction under delays; the census must not change
+/// with it.
+#[test]
+fn delays_below_the_gap_between_timers_change_nothing_and_from_it_a_backup_can_time_out() {
+    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
+    let t = s.protocol.block_time_us;
+    let run = |delay: u64, reduce: bool| {
+        let bounds =
+            Bounds { max_view: 0, deadlines: true, max_delay: Some(delay), dfs: true, reduce, ..Bounds::default() };
+        let o = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+        assert_eq!(o.ending, Ending::Complete, "delay {delay}");
+        assert!(o.violation.is_none());
+        o
+    };
+    let (zero, below, at, at_full) = (run(0, true), run(t - 1, true), run(t, true), run(t, false));
+    assert_eq!((below.local_states.clone(), below.stats.distinct), (zero.local_states.clone(), zero.stats.distinct));
+    assert_eq!((zero.pruned, below.pruned), (0, 0), "nobody asks for view 1");
+    assert!(at.pruned > 0, "a backup timed out with messages in flight");
+    let (a, z): (u64, u64) = (at.local_states.iter().sum(), zero.local_states.iter().sum());
+    assert!(a > z, "{a} vs {z} local states");
+    assert_eq!(at.local_states, at_full.local_states);
+    assert_eq!(at.replica_tuples, at_full.replica_tuples);
+}

@@ -213,7 +213,7 @@ pub fn failure(doc: &Value, seed: u64) -> Result<Failure, String> {
     if !spec.schedule.is_empty() {
         use crate::explore::{model::Prune, search::replay_with};
         spec.seed = seed;
-        f.settled = Some([replay_with(&spec, false, Prune::On, None), replay_with(&spec, true, Prune::On, None)]);
+        f.settled = Some([replay_with(&spec, false, Prune::On, 0, None), replay_with(&spec, true, Prune::On, 0, None)]);
     }
     Ok(f)
 }
