@@ -212,6 +212,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
     let mut digest = Digest::default();
     let mut metrics = Metrics::new(honest.clone());
     let mut checkers = Checkers::new(check);
+    engine.keep_recent(checkers.share_window());
     let stop = {
         let mut obs = Observers { list: vec![&mut digest, &mut metrics, &mut checkers] };
         if let Some(x) = extra {

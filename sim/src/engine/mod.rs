@@ -45,10 +45,11 @@ use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerKind, TimerSlot
 use clock::Clock;
 use driver::{Choice, Driver, Outgoing, Plan, Scripted};
 use queue::EventQueue;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use time::SimTime;
-use trace::{Ev, Halt, Marker, Observer, Rec};
+use trace::{Ev, Halt, Marker, Observer, Rec, RecentRecords};
 use workload::Workload;
 
 /// What the queue holds.
@@ -237,6 +238,9 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     honest_height: u32,
     /// Height-triggered change transactions not yet submitted: (height, change index).
     change_triggers: Vec<(u32, usize)>,
+    /// Where every record goes after the observers saw it, if anyone asked
+    /// ([`Engine::keep_recent`]).
+    recent: Option<Rc<RefCell<RecentRecords>>>,
 }
 
 impl<R: Replica> Engine<R, Scripted> {
@@ -307,6 +311,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             held: Vec::new(),
             honest_height,
             change_triggers: Vec::new(),
+            recent: None,
         }
     }
 
@@ -380,7 +385,22 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     fn emit(&mut self, obs: &mut dyn Observer, ev: Ev) -> Option<Halt> {
         let rec = Rec { step: self.step, time: self.now, ev };
         self.step += 1;
-        obs.observe(&rec)
+        match &self.recent {
+            None => obs.observe(&rec),
+            Some(recent) => {
+                // Observed where it is kept: no copy. The observers may read the kept
+                // records (a shared borrow) but never add any.
+                let i = recent.borrow_mut().put(rec);
+                let kept = recent.borrow();
+                obs.observe(kept.get(i))
+            }
+        }
+    }
+
+    /// Keeps the most recent records in `recent` after the observers have seen them (see
+    /// [`RecentRecords`]; the invariant checkers' window).
+    pub fn keep_recent(&mut self, recent: Rc<RefCell<RecentRecords>>) {
+        self.recent = Some(recent);
     }
 
     /// Queues the nodes' start and the workload. Done at the first `run`, after the world

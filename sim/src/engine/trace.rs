@@ -128,6 +128,50 @@ fn ser_time<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_u64(t.0)
 }
 
+/// The most recent records of a run, kept by the engine: each record is moved into the
+/// slot of the oldest and the observers see it there, so keeping the last few costs one
+/// move per event instead of a clone. The invariant checkers read them when they report a
+/// violation (`invariants::Checkers::share_window`); shared through an `Rc<RefCell<_>>` so
+/// that the `Observer` interface stays as it is.
+#[derive(Debug, Default)]
+pub struct RecentRecords {
+    cap: usize,
+    recs: Vec<Rec>,
+    /// The slot the next record replaces once full (= the oldest record).
+    next: usize,
+}
+
+impl RecentRecords {
+    pub fn new(cap: usize) -> RecentRecords {
+        RecentRecords { cap: cap.max(1), recs: Vec::with_capacity(cap.max(1)), next: 0 }
+    }
+
+    /// Keeps `rec` in place of the oldest record; returns its slot.
+    #[inline(always)]
+    pub fn put(&mut self, rec: Rec) -> usize {
+        if self.recs.len() < self.cap {
+            self.recs.push(rec);
+            return self.recs.len() - 1;
+        }
+        let i = self.next;
+        self.next = if i + 1 == self.cap { 0 } else { i + 1 };
+        self.recs[i] = rec;
+        i
+    }
+
+    /// The record in slot `i` (as [`put`](Self::put) returned it).
+    pub fn get(&self, i: usize) -> &Rec {
+        &self.recs[i]
+    }
+
+    /// The newest `k` records (fewer if fewer were kept), oldest first.
+    pub fn last(&self, k: usize) -> Vec<Rec> {
+        let (newer, older) = self.recs.split_at(self.next);
+        let all = older.len() + newer.len();
+        older.iter().chain(newer).skip(all.saturating_sub(k)).cloned().collect()
+    }
+}
+
 /// Why an observer wants the run to stop now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Halt(pub String);

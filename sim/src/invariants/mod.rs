@@ -30,13 +30,14 @@ pub mod safety;
 mod tests;
 
 use crate::engine::time::SimTime;
-use crate::engine::trace::{Ev, Halt, Observer, Rec};
+use crate::engine::trace::{Ev, Halt, Observer, Rec, RecentRecords};
 use crate::protocol::NodeId;
 use crate::protocol::Note;
 use crate::protocol::block::Block;
 use crate::protocol::crypto::{Hash32, Keyring};
 use custody_model::ScheduleSpec;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 crate::names::named_enum! {
@@ -178,6 +179,14 @@ impl Checkers {
         self.record(found, step, end);
     }
 
+    /// Lets the engine keep the window (see [`Window`]): hand the result to
+    /// `Engine::keep_recent` before the run.
+    pub fn share_window(&mut self) -> Rc<RefCell<RecentRecords>> {
+        let shared = Rc::new(RefCell::new(RecentRecords::new(WINDOW)));
+        self.window = Window { shared: Some(shared.clone()), ..Window::default() };
+        shared
+    }
+
     fn record(&mut self, found: Vec<safety::Found>, step: u64, time: SimTime) -> bool {
         let any = !found.is_empty();
         for f in found {
@@ -222,18 +231,30 @@ impl Observer for Checkers {
     }
 }
 
-/// The last [`WINDOW`] records, for violation reports: a ring whose slots are overwritten
-/// in place (`clone_from`), so a record costs one clone and no queue shuffling; the order
-/// is rebuilt only when a violation asks for it.
+/// The last [`WINDOW`] records, for violation reports. Kept one of two ways:
+///
+/// - **Shared** (`world::run`): the engine moves every record into a [`RecentRecords`] the
+///   checkers share ([`Checkers::share_window`]) and the observers see it there. No copy
+///   per event; a violation found while observing record r reads the last `WINDOW`
+///   records, r included, from there.
+/// - **Own** (any other driver of the checkers): a ring whose slots are overwritten in place
+///   (`clone_from`), so a record costs one clone and no queue shuffling.
+///
+/// Both give the same window: the last `WINDOW` records up to and including the one being
+/// observed (at the end of a run, the last `WINDOW` records).
 #[derive(Default)]
 struct Window {
     recs: Vec<Rec>,
     /// The slot the next record overwrites once the ring is full (= the oldest record).
     next: usize,
+    shared: Option<Rc<RefCell<RecentRecords>>>,
 }
 
 impl Window {
     fn remember(&mut self, rec: &Rec) {
+        if self.shared.is_some() {
+            return;
+        }
         if self.recs.len() < WINDOW {
             self.recs.push(rec.clone());
         } else {
@@ -244,6 +265,9 @@ impl Window {
 
     /// The remembered records, oldest first.
     fn in_order(&self) -> Vec<Rec> {
+        if let Some(shared) = &self.shared {
+            return shared.borrow().last(WINDOW);
+        }
         let (newer, older) = self.recs.split_at(self.next);
         older.iter().chain(newer).cloned().collect()
     }

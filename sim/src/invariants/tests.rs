@@ -484,3 +484,41 @@ fn window_keeps_the_last_records_oldest_first() {
     }
     assert_eq!(short.in_order().iter().map(|r| r.step).collect::<Vec<_>>(), vec![0, 1, 2]);
 }
+
+/// A window the engine keeps (`share_window`: each record moved in and observed there)
+/// holds the same records as the checkers' own: for a violation found at record 40
+/// (and 3, before the ring is full), the last `WINDOW` records up to and including it; at
+/// the end of the run (L2's open height), the last `WINDOW` records.
+#[test]
+fn a_shared_window_is_the_checkers_own_window() {
+    let ch = Chain::new();
+    let a = ch.block(&ch.genesis, 1, 0, &[0, 1, 2]);
+    let b = ch.block(&ch.genesis, 2, 1, &[1, 2, 3]);
+    for late in [3usize, 40] {
+        let mut evs: Vec<Ev> = (0..late).map(|i| Ev::Tx { node: NodeId(0), tx: i as u64 }).collect();
+        evs[0] = persist(0, &a);
+        evs.push(persist(2, &b));
+        evs.extend((0..5).map(|i| Ev::Tx { node: NodeId(1), tx: 100 + i }));
+        let mut own = ch.checkers(ALL_HONEST.to_vec());
+        let mut shared = ch.checkers(ALL_HONEST.to_vec());
+        let ring = shared.share_window();
+        for (i, ev) in evs.into_iter().enumerate() {
+            let rec = Rec { step: i as u64, time: SimTime::from_secs(i as u64 + 1), ev };
+            own.observe(&rec);
+            let i = ring.borrow_mut().put(rec);
+            let kept = ring.borrow();
+            shared.observe(kept.get(i));
+        }
+        let end = SimTime::from_secs(1000);
+        own.finish(end, late as u64 + 6);
+        shared.finish(end, late as u64 + 6);
+        let windows = |c: &Checkers| -> Vec<(&'static str, Vec<u64>)> {
+            c.violations.iter().map(|v| (v.id.as_str(), v.window.iter().map(|r| r.step).collect())).collect()
+        };
+        let got = windows(&shared);
+        assert_eq!(got, windows(&own), "violation at record {late}");
+        let s1 = got.iter().find(|w| w.0 == "S1").expect("S1 violated");
+        let want: Vec<u64> = (late.saturating_sub(WINDOW - 1) as u64..=late as u64).collect();
+        assert_eq!(s1.1, want, "the window ends with the violating record");
+    }
+}
