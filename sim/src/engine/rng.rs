@@ -243,6 +243,10 @@ impl SimRng {
 /// the draws (|p − 1/2| ≤ 0.425) two polynomials and a division instead of `ln`, `sqrt`
 /// and `cos`; the tails take one `ln` and one `sqrt`. `libm::log`, not `f64::ln` (module
 /// documentation).
+///
+/// The coefficients are written as published (20 significant digits, so they can be
+/// checked against the paper digit by digit); each parses to the nearest `f64`.
+#[allow(clippy::excessive_precision)]
 pub(crate) fn normal_quantile(p: f64) -> f64 {
     let q = p - 0.5;
     if q.abs() <= 0.425 {
