@@ -550,3 +550,30 @@ fn delays_below_the_gap_between_timers_change_nothing_and_from_it_a_backup_can_t
     assert_eq!(at.local_states, at_full.local_states);
     assert_eq!(at.replica_tuples, at_full.replica_tuples);
 }
+
+/// `scenarios/explore/explore-4-delay-stuck-commit-lock.json` (the four-node commit lock
+/// with recovery delivered and nothing lost, found under delays of up to 20 s) needs
+/// exactly those delays. By its description, R2's PrepareResponse to R3 is sent when R3
+/// extends its timer twice by 2T/M, and must still be in flight when that timer fires
+/// 4T/M later (20 s with T = 15 s, M = 3); every other message arrives sooner. So its
+/// timers fire in deadline order with delays up to 4T/M and not with delays 1 µs less,
+/// nor with none. The suite replays it to the commit-lock diagnosis.
+#[test]
+fn the_delayed_commit_lock_needs_a_message_delayed_by_four_thirds_of_a_block_time() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/explore/explore-4-delay-stuck-commit-lock.json"
+    ))
+    .expect("scenario file");
+    let s = spec(&text);
+    let t = s.protocol.block_time_us;
+    let m = 3;
+    let replay = |delay: u64| {
+        let b = Bounds { recovery: true, deadlines: true, max_delay: Some(delay), ..Bounds::default() };
+        super::search::replay_of(&s, &b).expect("the schedule is followable")
+    };
+    let at = replay(4 * t / m);
+    assert!(at.settled && at.timely, "{at:?}");
+    assert!(!replay(4 * t / m - 1).timely);
+    assert!(!replay(0).timely);
+}
