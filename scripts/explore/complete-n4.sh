@@ -7,7 +7,9 @@
 #   with recovery delivered) and FINDINGS.md #9's Go halt from one garbage-commit node;
 # - under bounded delays (timers in deadline order) with one crash and one lost message,
 #   the shortest commit lock must be proven to be 12 steps under C# (about 5 more
-#   minutes; docs/explore.md §4.4).
+#   minutes; docs/explore.md §4.4);
+# - with messages taking up to 4T/M = 20 s, recovery delivered and nothing lost, walks
+#   must prove the C# four-node commit lock (docs/explore.md §4.5; under a minute).
 # Exit 1 if any result differs. Used by scripts/nightly.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,4 +44,6 @@ expect csharp-deadlines-shortest-lock \
   "shortest commit-lock stuck state: 12 steps" "none undecided, so no shorter stuck schedule exists" -- \
   scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --deadlines --max-drops 1 \
   --shortest-stuck 12 --stuck-class commit-lock
+expect csharp-delay-commit-lock "stuck (commit-lock)" -- \
+  scripts/explore/n4-csharp.json --max-view 2 --crashes 1 --deadlines --max-delay-ms 20000 --recovery --walks 20000
 exit $fail

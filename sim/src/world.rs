@@ -116,20 +116,9 @@ pub fn parts(spec: &RunSpec, seed: u64) -> Parts {
     Parts { keys, genesis, honest, nodes, check }
 }
 
-/// Builds the world for `spec` as given (`run` applies the liveness phase first).
-pub fn build(spec: &RunSpec, seed: u64) -> World {
-    let Parts { keys, honest, nodes, check, .. } = parts(spec, seed);
-    let replicas = nodes
-        .into_iter()
-        .zip(&spec.nodes)
-        .enumerate()
-        .map(|(i, (node, n))| (node, NodeSetup { honest: honest[i], clock: Clock { drift_ppm: n.clock_drift_ppm } }))
-        .collect();
-    let mut topo_rng = SimRng::derive(seed, Stream::Topology);
-    let network =
-        Network::new(spec.network.clone(), spec.nodes.len(), SimRng::derive(seed, Stream::Network), &mut topo_rng);
-    let changes = spec
-        .changes
+/// The scenario's validator-set change transactions, as the workload submits them.
+pub fn change_txs(spec: &RunSpec) -> Vec<ChangeTx> {
+    spec.changes
         .iter()
         .enumerate()
         .map(|(i, c)| ChangeTx {
@@ -146,7 +135,22 @@ pub fn build(spec: &RunSpec, seed: u64) -> World {
             only: c.only.clone(),
             label: describe_change(spec, &c.change),
         })
+        .collect()
+}
+
+/// Builds the world for `spec` as given (`run` applies the liveness phase first).
+pub fn build(spec: &RunSpec, seed: u64) -> World {
+    let Parts { keys, honest, nodes, check, .. } = parts(spec, seed);
+    let replicas = nodes
+        .into_iter()
+        .zip(&spec.nodes)
+        .enumerate()
+        .map(|(i, (node, n))| (node, NodeSetup { honest: honest[i], clock: Clock { drift_ppm: n.clock_drift_ppm } }))
         .collect();
+    let mut topo_rng = SimRng::derive(seed, Stream::Topology);
+    let network =
+        Network::new(spec.network.clone(), spec.nodes.len(), SimRng::derive(seed, Stream::Network), &mut topo_rng);
+    let changes = change_txs(spec);
     let workload = Workload::new(
         spec.workload.clone(),
         spec.network.latency.clone(),

@@ -46,8 +46,22 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
     if spec.start_height > 1 {
         return what("start_height", "a chain prefix is not modelled (the search starts at height 1)");
     }
-    if !spec.changes.is_empty() {
-        return what("changes", "validator-set changes are not modelled");
+    for (i, c) in spec.changes.iter().enumerate() {
+        match c.when {
+            crate::scenario::spec::ChangeTrigger::At(t) if t == crate::engine::time::SimTime::ZERO => {}
+            crate::scenario::spec::ChangeTrigger::At(_) => {
+                return what(
+                    &format!("changes[{i}].at_ms"),
+                    "must be 0 (the search has no time): the change is in its recipients' mempools at the start",
+                );
+            }
+            crate::scenario::spec::ChangeTrigger::Height(_) => {
+                return what(
+                    &format!("changes[{i}].at_height"),
+                    "a change submitted at a height is not modelled (the search has no time); submit it with at_ms 0",
+                );
+            }
+        }
     }
     // `byzantine` entries and the attacker processes of `compromised_keys` (in entry
     // order): each runs its wrapper if the untimed model can run every behaviour it lists
@@ -443,7 +457,7 @@ pub fn scheduled_scenario(
     m.insert("name".into(), json!(name));
     m.insert("description".into(), json!(description));
     m.insert("seed".into(), json!(spec.seed));
-    for key in ["version", "validators", "protocol", "workload", "byzantine"] {
+    for key in ["version", "validators", "protocol", "workload", "byzantine", "twins", "compromised_keys", "changes"] {
         if let Some(v) = original.get(key) {
             m.insert(key.into(), v.clone());
         }

@@ -449,7 +449,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
 
     /// The untimed start (`explore/model.rs` `Sys::start`): each node's initial
     /// transactions, node by node (withheld ones never arrive: no window can end), then
-    /// every node starts. No workload is generated.
+    /// the change transactions submitted at time zero that reach it (no gossip delay:
+    /// there is no time), then every node starts. No workload is generated.
     fn start_untimed(&mut self) {
         if let Some(w) = self.workload.as_ref() {
             for i in 0..self.slots.len() {
@@ -458,6 +459,9 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                     if w.opts.withheld_until(tx, node).is_none() {
                         self.queue.push(SimTime::ZERO, Event::TxArrive { node, tx });
                     }
+                }
+                for c in w.changes.iter().filter(|c| c.at == Some(SimTime::ZERO) && c.reaches(node)) {
+                    self.queue.push(SimTime::ZERO, Event::TxArrive { node, tx: c.tx });
                 }
             }
         }

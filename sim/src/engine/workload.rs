@@ -87,6 +87,14 @@ pub struct ChangeTx {
     pub label: String,
 }
 
+impl ChangeTx {
+    /// Whether `node` ever receives it: the origin does, and the `only` list (or
+    /// everyone).
+    pub fn reaches(&self, node: NodeId) -> bool {
+        node == self.origin || self.only.as_ref().is_none_or(|l| l.contains(&node))
+    }
+}
+
 /// The workload generator's state.
 pub struct Workload {
     pub opts: WorkloadOptions,
@@ -116,8 +124,7 @@ impl Workload {
     pub fn spread_change(&mut self, i: usize, n: usize) -> Vec<Option<u64>> {
         let c = &self.changes[i];
         let origin = c.origin.idx();
-        let reaches: Vec<bool> =
-            (0..n).map(|j| j == origin || c.only.as_ref().is_none_or(|l| l.contains(&NodeId(j as u32)))).collect();
+        let reaches: Vec<bool> = (0..n).map(|j| c.reaches(NodeId(j as u32))).collect();
         (0..n)
             .map(|j| match (j == origin, reaches[j]) {
                 (true, _) => Some(0),

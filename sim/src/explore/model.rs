@@ -58,8 +58,10 @@
 //! half of a twin pair is a Byzantine wrapper (its split is a selective delivery) holding
 //! the shared key; an attacker is a wrapper holding the leaked keys.
 //!
-//! Deliberately left out: behaviours with a time window or a delay, flood relay,
-//! partitions and validator-set changes.
+//! Validator-set change transactions submitted at time zero are in their recipients'
+//! mempools from the start (`schedule::initial_txs`); changes at a later time or height
+//! are refused. Deliberately left out: behaviours with a time window or a delay, flood
+//! relay and partitions.
 
 use super::step::{Envelope, Step};
 use crate::byzantine::{Behaviour, Node};

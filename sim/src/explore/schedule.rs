@@ -55,10 +55,18 @@ pub fn setup(spec: &RunSpec, seed: u64, trace_content: bool) -> Result<(Env, Vec
 }
 
 /// The initial transactions each node's mempool holds (withheld ones never arrive: the
-/// model has no time for a withholding window to end in).
+/// model has no time for a withholding window to end in), then the validator-set change
+/// transactions submitted at time zero that reach it, in the scenario's order (no gossip
+/// delay: the model has no time; changes at a later time or height are refused).
 pub fn initial_txs(spec: &RunSpec) -> Vec<Vec<u64>> {
+    let changes = world::change_txs(spec);
     (0..spec.nodes.len())
-        .map(|i| (1..=spec.workload.initial_txs).filter(|&tx| !spec.workload.withheld(tx, NodeId(i as u32))).collect())
+        .map(|i| {
+            let node = NodeId(i as u32);
+            let txs = (1..=spec.workload.initial_txs).filter(|&tx| !spec.workload.withheld(tx, node));
+            let at_start = changes.iter().filter(|c| c.at == Some(SimTime::ZERO) && c.reaches(node)).map(|c| c.tx);
+            txs.chain(at_start).collect()
+        })
         .collect()
 }
 
@@ -128,7 +136,8 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         spec.network.latency.clone(),
         SimRng::derive(seed, Stream::Workload),
         SimRng::derive(seed, Stream::Changes),
-    );
+    )
+    .with_changes(world::change_txs(spec));
     let stop = StopCondition { until: SimTime::MAX, heights: Some(target) };
     let mut engine =
         Engine::with_driver(setups, net, Schedule::new(steps, target), parts.keys.clone(), Some(workload), stop);

@@ -137,6 +137,21 @@ fn a_schedule_refuses_what_it_cannot_model() {
     let e = crate::scenario::parse(r#"{"validators": 4, "schedule": [{"do": "timer", "node": "R9"}]}"#, "t")
         .expect_err("refused");
     assert!(e.to_string().contains("schedule[0].node"), "{e}");
+    // A validator-set change is modelled only from the start (no time, no heights).
+    let change = |when: &str| {
+        crate::scenario::parse(
+            &format!(
+                r#"{{"validators": {{"count": 4, "candidates": 1}}, "schedule": [{{"do": "timer", "node": "R1"}}],
+                    "changes": [{{"do": "join", "node": "C0", {when}}}]}}"#
+            ),
+            "t",
+        )
+    };
+    assert!(change(r#""at_ms": 0"#).is_ok());
+    let e = change(r#""at_ms": 5"#).expect_err("refused");
+    assert!(e.to_string().contains("changes[0].at_ms"), "{e}");
+    let e = change(r#""at_height": 1"#).expect_err("refused");
+    assert!(e.to_string().contains("changes[0].at_height"), "{e}");
 }
 
 #[test]
@@ -549,4 +564,76 @@ fn delays_below_the_gap_between_timers_change_nothing_and_from_it_a_backup_can_t
     assert!(a > z, "{a} vs {z} local states");
     assert_eq!(at.local_states, at_full.local_states);
     assert_eq!(at.replica_tuples, at_full.replica_tuples);
+}
+
+/// `scenarios/explore/explore-4-delay-stuck-commit-lock.json` (the four-node commit lock
+/// with recovery delivered and nothing lost, found under delays of up to 20 s) needs
+/// exactly those delays. By its description, R2's PrepareResponse to R3 is sent when R3
+/// extends its timer twice by 2T/M, and must still be in flight when that timer fires
+/// 4T/M later (20 s with T = 15 s, M = 3); every other message arrives sooner. So its
+/// timers fire in deadline order with delays up to 4T/M and not with delays 1 µs less,
+/// nor with none. The suite replays it to the commit-lock diagnosis.
+#[test]
+fn the_delayed_commit_lock_needs_a_message_delayed_by_four_thirds_of_a_block_time() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/explore/explore-4-delay-stuck-commit-lock.json"
+    ))
+    .expect("scenario file");
+    let s = spec(&text);
+    let t = s.protocol.block_time_us;
+    let m = 3;
+    let replay = |delay: u64| {
+        let b = Bounds { recovery: true, deadlines: true, max_delay: Some(delay), ..Bounds::default() };
+        super::search::replay_of(&s, &b).expect("the schedule is followable")
+    };
+    let at = replay(4 * t / m);
+    assert!(at.settled && at.timely, "{at:?}");
+    assert!(!replay(4 * t / m - 1).timely);
+    assert!(!replay(0).timely);
+}
+
+/// Validator-set changes in the explorer: S5 (custody) is judged on every step like
+/// S1–S4. With R1 running as twins and a replacement of the set known only to the twin,
+/// R2 and the candidates (`scripts/explore/apply-on-propose-twins-4.json`), the unsafe
+/// rule apply-on-propose lets the candidates switch on the twin's proposal, which never
+/// becomes final, and finalise height 2 with a set the chain never assigned (FINDINGS.md
+/// #2): seeded walks must find an S5 violation, and its schedule must replay to it. Under
+/// next-block, a node switches only once the block carrying the change is final, and
+/// with one faulty identity (F = 1) nothing may break: the same walks must find nothing.
+#[test]
+fn the_explorer_checks_custody_across_a_hand_off() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/explore/apply-on-propose-twins-4.json"
+    ))
+    .expect("explore input");
+    let walk = |doc: &serde_json::Value| {
+        let s = spec(&doc.to_string());
+        let bounds = Bounds { heights: 2, max_view: 1, walks: Some(60), walk_stuck_budget: 0, ..Bounds::default() };
+        let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+        (s, out)
+    };
+    let unsafe_doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let (s, out) = walk(&unsafe_doc);
+    let v = out.violation.as_ref().expect("apply-on-propose breaks custody");
+    assert!(v.ids.contains(&InvariantId::S5), "{:?}", v.ids);
+    let doc = scheduled_scenario(
+        &unsafe_doc,
+        &s,
+        "aop",
+        "test",
+        2,
+        &v.steps,
+        serde_json::json!({"violations": ["S3", "S5"]}),
+    );
+    let (result, report) = replay_doc(&doc);
+    assert!(report.outcome.as_expected, "{:?}", report.outcome);
+    assert!(result.marks.get("apply-on-propose: switched set before the block is final").is_some_and(|&n| n > 0));
+
+    let mut safe_doc = unsafe_doc.clone();
+    safe_doc["protocol"]["handoff"] = serde_json::json!("next-block");
+    let (_, out) = walk(&safe_doc);
+    assert_eq!(out.ending, Ending::WalksDone);
+    assert!(out.violation.is_none(), "{:?}", out.violation.map(|v| v.ids));
 }

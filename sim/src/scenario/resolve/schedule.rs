@@ -1,8 +1,8 @@
 //! `schedule`: an explicit list of steps (deliver, drop, timer, crash, restart) that a run
 //! takes instead of the seeded network. What the schedule runner cannot model (scripted
 //! rules and timers, timed crashes, partitions, Byzantine
-//! behaviours that need time, flood relay, validator-set changes, a chain prefix) is
-//! refused here, by name.
+//! behaviours that need time, flood relay, validator-set changes later than time zero or
+//! at a height, a chain prefix) is refused here, by name.
 
 use super::{Names, Result, err};
 use crate::explore::step::{Envelope, Step};
@@ -24,7 +24,21 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
     refuse("rules", s.rules.as_ref().is_some_and(|r| !r.is_empty()))?;
     refuse("timers", s.timers.as_ref().is_some_and(|t| !t.is_empty()))?;
     untimed_byzantine(s, lookup)?;
-    refuse("changes", s.changes.as_ref().is_some_and(|c| !c.is_empty()))?;
+    for (i, c) in s.changes.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let (at_ms, at_height, _, _) = c.when();
+        if at_height.is_some() {
+            return err(
+                format!("changes[{i}].at_height"),
+                "a change submitted at a height is not modelled in a scheduled run (no time); submit it with at_ms 0",
+            );
+        }
+        if at_ms.is_some_and(|t| t != 0.0) {
+            return err(
+                format!("changes[{i}].at_ms"),
+                "must be 0 in a scheduled run (no time): the change is in its recipients' mempools at the start",
+            );
+        }
+    }
     refuse("faults", s.faults.is_some())?;
     refuse("network", s.network.is_some())?;
     refuse("start_height", s.start_height.is_some_and(|h| h != 1))?;
