@@ -140,6 +140,7 @@ impl DbftReplica {
                 cx.reject(MsgKind::Commit, RejectReason::BadSignature);
                 return;
             }
+            self.mark_own_commit(cx, i);
             if after_check {
                 self.extend_timer(cx, 4);
             }
@@ -152,6 +153,19 @@ impl DbftReplica {
         // it only from a lower view (a higher one was cached before reaching here).
         cx.mark("Commit of another view stored");
         self.ctx.commits[i] = Some(msg.clone());
+        self.mark_own_commit(cx, i);
+    }
+
+    /// Neither the C# plugin (`OnConsensusPayload` checks the index and the sender's
+    /// script hash, not whether the index is its own) nor the Go library (`OnReceive`)
+    /// skips a payload in the node's own name. So a Commit signed with this node's key
+    /// that it did not send (its key is in other hands) fills its own slot, and from then
+    /// on it counts as committed (CommitSent) and never asks to change view
+    /// (FINDINGS.md #12).
+    fn mark_own_commit(&self, cx: &mut Cx<Wire>, i: usize) {
+        if self.ctx.my_index == Some(i) {
+            cx.mark("Commit in this node's own name received and kept");
+        }
     }
 
     /// CheckCommits: M Commits of the current view and every transaction → the block.
