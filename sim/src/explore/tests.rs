@@ -16,6 +16,23 @@ fn spec(json: &str) -> crate::scenario::RunSpec {
     crate::scenario::parse(json, "t").expect("scenario")
 }
 
+/// The started untimed system of `s` (seed 1), recovery not delivered (the explorer's
+/// default), with `env` adjusted by `tune` before the start.
+fn started(s: &crate::scenario::RunSpec, tune: impl FnOnce(&mut super::model::Env)) -> (super::model::Env, Sys) {
+    let (mut env, replicas, _) = schedule::setup(s, 1, false).expect("setup");
+    env.recovery = false;
+    tune(&mut env);
+    let (sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(s), &mut Null, None);
+    (env, sys)
+}
+
+/// The timer steps `sys` offers in deadline order.
+fn deadline_timers(sys: &Sys, env: &super::model::Env) -> Vec<Act> {
+    let mut acts = Vec::new();
+    sys.enabled(env, super::model::Choices { deadlines: true, ..Default::default() }, &mut acts);
+    acts.into_iter().filter(|a| matches!(a, Act::Timer(_))).collect()
+}
+
 #[test]
 fn deliveries_to_different_replicas_commute() {
     let s = spec(r#"{"validators": 4, "protocol": {"semantics": "go"}, "stop": {"heights": 1}}"#);
@@ -320,19 +337,11 @@ fn walks_prove_the_commit_lock_stuck() {
 /// accepts the proposal (and answers it) then has T + 4T/3 (M = 3).
 #[test]
 fn under_deadlines_only_the_timers_due_first_fire_and_extensions_add_to_the_time_left() {
-    use super::model::Choices;
     use crate::protocol::NodeId;
     let s = spec(r#"{"validators": 4, "stop": {"heights": 1}, "protocol": {"semantics": "csharp"}}"#);
     let t = s.protocol.block_time_us;
-    let (mut env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
-    env.recovery = false;
-    env.deadlines = true;
-    let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
-    let timers = |sys: &Sys| {
-        let mut acts = Vec::new();
-        sys.enabled(&env, Choices { deadlines: true, ..Choices::default() }, &mut acts);
-        acts.into_iter().filter(|a| matches!(a, Act::Timer(_))).collect::<Vec<_>>()
-    };
+    let (env, mut sys) = started(&s, |env| env.deadlines = true);
+    let timers = |sys: &Sys| deadline_timers(sys, &env);
     // R1 is the primary of height 1, view 0 (the test of the synchrony bound above).
     assert_eq!(timers(&sys), vec![Act::Timer(NodeId(1))]);
     assert_eq!((sys.due[0], sys.due[1], sys.due[2]), (2 * t, t, 2 * t));
@@ -455,9 +464,7 @@ fn the_shortest_stuck_search_agrees_with_breadth_first_search() {
 fn a_crashed_node_is_remembered_by_its_ledger_alone() {
     use crate::protocol::NodeId;
     let s = spec(r#"{"validators": 4, "stop": {"heights": 1}, "protocol": {"semantics": "csharp"}}"#);
-    let (mut env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
-    env.recovery = false;
-    let (start, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
+    let (env, start) = started(&s, |_| {});
     let (r2, r3) = (NodeId(2), NodeId(3));
     // R1 (the primary) proposes; R3 accepts and answers; its PrepareResponse reaches R2,
     // which has not seen the request and only records it.
@@ -501,21 +508,15 @@ fn a_crashed_node_is_remembered_by_its_ledger_alone() {
 /// off every message's time left. With delays just below T it may not.
 #[test]
 fn with_a_delay_bound_a_timer_may_fire_before_messages_that_need_not_have_arrived() {
-    use super::model::Choices;
     use crate::protocol::NodeId;
     let s = spec(r#"{"validators": 4, "stop": {"heights": 1}, "protocol": {"semantics": "csharp"}}"#);
     let t = s.protocol.block_time_us;
     for (delay, overtakes) in [(t, true), (t - 1, false), (0, false)] {
-        let (mut env, replicas, _) = schedule::setup(&s, 1, false).expect("setup");
-        env.recovery = false;
-        env.deadlines = true;
-        env.max_delay = delay;
-        let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(&s), &mut Null, None);
-        let timers = |sys: &Sys| {
-            let mut acts = Vec::new();
-            sys.enabled(&env, Choices { deadlines: true, ..Choices::default() }, &mut acts);
-            acts.into_iter().filter(|a| matches!(a, Act::Timer(_))).collect::<Vec<_>>()
-        };
+        let (env, mut sys) = started(&s, |env| {
+            env.deadlines = true;
+            env.max_delay = delay;
+        });
+        let timers = |sys: &Sys| deadline_timers(sys, &env);
         assert_eq!(timers(&sys), vec![Act::Timer(NodeId(1))]);
         sys.apply(&env, Act::Timer(NodeId(1)), &mut Null, None);
         assert_eq!(sys.bag.len(), 3);
