@@ -588,10 +588,8 @@ impl<'a> Explorer<'a> {
                 break;
             }
             expanded += 1;
-            stats.states = parent.len() as u64;
-            stats.distinct = distinct.len() as u64;
-            stats.queue = frontier.len();
-            if let Some(e) = self.over_budget(&mut stats, start, expanded, progress) {
+            let sizes = (parent.len(), distinct.len(), frontier.len());
+            if let Some(e) = self.over_budget(&mut stats, sizes, start, expanded, progress) {
                 ending = e;
                 break;
             }
@@ -856,10 +854,8 @@ impl<'a> Explorer<'a> {
                 break;
             }
             expanded += 1;
-            stats.states = parent.len() as u64;
-            stats.distinct = distinct.len() as u64;
-            stats.queue = stack.len();
-            if let Some(e) = self.over_budget(&mut stats, start, expanded, progress) {
+            let sizes = (parent.len(), distinct.len(), stack.len());
+            if let Some(e) = self.over_budget(&mut stats, sizes, start, expanded, progress) {
                 ending = e;
                 break;
             }
@@ -1001,14 +997,16 @@ impl<'a> Explorer<'a> {
 
     /// Which budget ended the search, if one did: after every expanded state for the
     /// state budget; every 2,048 (after reporting progress) for time and memory.
-    /// `stats` holds the current states, distinct states and queue.
+    /// `sizes` are the current states, distinct states and queue, written into `stats`.
     fn over_budget(
         &self,
         stats: &mut Stats,
+        (states, distinct, queue): (usize, usize, usize),
         start: Instant,
         expanded: u64,
         progress: &mut dyn FnMut(&Stats),
     ) -> Option<Ending> {
+        (stats.states, stats.distinct, stats.queue) = (states as u64, distinct as u64, queue);
         let b = &self.bounds;
         if expanded.is_multiple_of(2048) {
             stats.elapsed = start.elapsed();
