@@ -164,6 +164,8 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     );
     if !bounds.reduce {
         say!("  partial-order reduction off");
+    } else if !explorer.bounds.por {
+        say!("  partial-order reduction off (merges kept; with dead state forgotten it costs more than it saves)");
     }
     if explorer.forgets {
         say!(

@@ -313,6 +313,10 @@ pub enum Command {
         /// Turn the partial-order reduction off (to measure what it saves).
         #[arg(long)]
         no_reduce: bool,
+        /// Keep the merges of `--no-reduce` (finished leaves, crashed nodes) but take
+        /// every order of independent steps (no partial-order reduction).
+        #[arg(long)]
+        no_por: bool,
         /// Keep the whole state of every replica in its fingerprint (by default, with
         /// recovery off and only honest processes, a replica is fingerprinted by what a
         /// later step can still read of it: docs/explore.md §4.7).
@@ -492,6 +496,7 @@ fn dispatch(command: Command) -> i32 {
             out,
             show_schedules,
             no_reduce,
+            no_por,
             no_forget,
             no_prune,
             check_reductions,
@@ -522,6 +527,7 @@ fn dispatch(command: Command) -> i32 {
                     max_time: max_seconds.map(std::time::Duration::from_secs_f64),
                     max_memory: explore::memory_budget(max_memory_mb),
                     reduce: !no_reduce,
+                    por: !no_por,
                     forget: !no_forget,
                     recovery,
                     prune: match (no_prune, check_reductions) {

@@ -111,6 +111,11 @@ pub struct Bounds {
     /// only in a crashed node's unusable state (module comment, [`Sys::forget_down`]);
     /// off only to measure what they save.
     pub reduce: bool,
+    /// With `reduce`: the partial-order reduction itself (off: only the merges). Where
+    /// dead state is forgotten, most of what it would skip is merged anyway, and the
+    /// sleep sets that key its visited table cost more than they save (docs/explore.md
+    /// §4.7).
+    pub por: bool,
     /// Fingerprint honest nodes by what a later step can still read of them, and drop
     /// the messages that write only what is forgotten ([`Sys::forget_dead`]). Applies
     /// only where it is sound: recovery off, every process honest; off only to measure
@@ -164,6 +169,7 @@ impl Default for Bounds {
             max_time: None,
             max_memory: None,
             reduce: true,
+            por: true,
             forget: true,
             recovery: false,
             prune: Prune::On,
@@ -457,6 +463,9 @@ impl<'a> Explorer<'a> {
             init.forget_down();
         }
         let forgets = bounds.forget && init.forget_dead(&env);
+        // Measured (docs/explore.md §4.7): with dead state forgotten, the reduction's
+        // sleep sets multiply the search nodes by more than the orders they skip.
+        spec_b.por = bounds.por && !forgets;
         if bounds.max_drops.is_some() {
             init.count_drops();
         }
@@ -536,7 +545,7 @@ impl<'a> Explorer<'a> {
                 if b.stop_at_finish { (0..acts.len()).rev().collect() } else { (0..acts.len()).collect() };
             for k in order {
                 let act = &acts[k];
-                if b.reduce && !red.allows(*act, self.delayed()) {
+                if b.reduce && b.por && !red.allows(*act, self.delayed()) {
                     continue;
                 }
                 let (mut next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
@@ -571,7 +580,7 @@ impl<'a> Explorer<'a> {
                 }
                 // A settled state (nothing in flight) is expanded in full: the stuck-state
                 // analysis is exact there (module comment).
-                let next_red = if next.bag.is_empty() || !b.reduce || done {
+                let next_red = if next.bag.is_empty() || !(b.reduce && b.por) || done {
                     Reduction::default()
                 } else {
                     Reduction::after(*act, &fx.sent, self.delayed())
@@ -818,7 +827,7 @@ impl<'a> Explorer<'a> {
             stats.depth = stats.depth.max(d);
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
             for (k, act) in acts.iter().enumerate() {
-                if b.reduce && !red.allows(*act, self.delayed()) {
+                if b.reduce && b.por && !red.allows(*act, self.delayed()) {
                     continue;
                 }
                 let (next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
@@ -834,7 +843,7 @@ impl<'a> Explorer<'a> {
                 }
                 let fp = fingerprint(&next);
                 distinct.insert(fp);
-                let next_red = if next.bag.is_empty() || !b.reduce {
+                let next_red = if next.bag.is_empty() || !(b.reduce && b.por) {
                     Reduction::default()
                 } else {
                     Reduction::after(*act, &fx.sent, self.delayed())
