@@ -165,6 +165,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     if !bounds.reduce {
         say!("  partial-order reduction off");
     }
+    if explorer.forgets {
+        say!(
+            "  replicas fingerprinted by their live state: dead records forgotten (docs/explore.md §4.7; --no-forget)"
+        );
+    }
     if let Some(m) = bounds.max_memory {
         say!("  memory budget: {} MiB of resident memory", m >> 20);
     }

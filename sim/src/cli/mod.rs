@@ -313,6 +313,11 @@ pub enum Command {
         /// Turn the partial-order reduction off (to measure what it saves).
         #[arg(long)]
         no_reduce: bool,
+        /// Keep the whole state of every replica in its fingerprint (by default, with
+        /// recovery off and only honest processes, a replica is fingerprinted by what a
+        /// later step can still read of it: docs/explore.md §4.7).
+        #[arg(long)]
+        no_forget: bool,
         /// Keep messages their recipient ignores forever in flight (by default they are
         /// dropped: docs/explore.md §3).
         #[arg(long)]
@@ -487,6 +492,7 @@ fn dispatch(command: Command) -> i32 {
             out,
             show_schedules,
             no_reduce,
+            no_forget,
             no_prune,
             check_reductions,
             walks,
@@ -516,6 +522,7 @@ fn dispatch(command: Command) -> i32 {
                     max_time: max_seconds.map(std::time::Duration::from_secs_f64),
                     max_memory: explore::memory_budget(max_memory_mb),
                     reduce: !no_reduce,
+                    forget: !no_forget,
                     recovery,
                     prune: match (no_prune, check_reductions) {
                         (true, _) => crate::explore::model::Prune::Off,

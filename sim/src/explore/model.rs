@@ -71,6 +71,7 @@ use crate::net::DropReason;
 use crate::protocol::crypto::{Hash32, Keyring};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::Wire;
+use crate::protocol::dbft::relevance::LiveState;
 use crate::protocol::{Action, Cx, MsgKind, NodeId, Note, Replica, TimerKind, TimerSlot, WireMessage};
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -177,6 +178,9 @@ pub struct Sys {
     pub pruned: u64,
     /// A node that is down is fingerprinted by its ledger alone ([`Sys::forget_down`]).
     forget_down: bool,
+    /// The target height when an honest node is fingerprinted by what a later step can
+    /// still read of it ([`Sys::forget_dead`]).
+    forget_dead: Option<u32>,
 }
 
 /// Whether dead messages are dropped from the set in flight (module comment).
@@ -304,6 +308,7 @@ impl Sys {
             prune: Prune::Off,
             pruned: 0,
             forget_down: false,
+            forget_dead: None,
         };
         let mut fx = Effects::default();
         let mut em = Emitter { obs, fx: &mut fx, marks };
@@ -329,10 +334,10 @@ impl Sys {
         if cached != 0 {
             return cached;
         }
-        let fp = if self.forget_down && !self.up[i] {
-            super::fingerprint::of(&(DOWN, &self.replicas[i].replica().ledger))
-        } else {
-            super::fingerprint::of(&*self.replicas[i])
+        let fp = match (&*self.replicas[i], self.forget_dead) {
+            (node, _) if self.forget_down && !self.up[i] => super::fingerprint::of(&(DOWN, &node.replica().ledger)),
+            (Node::Honest(replica), Some(target)) => super::fingerprint::of(&LiveState { replica, target }),
+            (node, _) => super::fingerprint::of(node),
         };
         self.fps[i].set(fp);
         fp
@@ -571,7 +576,10 @@ impl Sys {
                 }
             }
             Act::Restart(node, amnesia) => {
-                assert!(!self.forget_down, "a search that forgets down nodes never restarts one");
+                assert!(
+                    !self.forget_down && self.forget_dead.is_none(),
+                    "a search that forgets down nodes or dead state never restarts one"
+                );
                 let r = self.replicas[node.idx()].after_crash(amnesia);
                 self.replicas[node.idx()] = Rc::new(r);
                 self.fps[node.idx()].set(0);
@@ -665,6 +673,43 @@ impl Sys {
         }
     }
 
+    /// Fingerprint every honest node by what a later step can still read of it
+    /// (`LiveState`, protocol/dbft/relevance.rs): nothing of a node that finished the
+    /// target height but its ledger; of a node committed at it, not the preparations,
+    /// ChangeViews and LastSeen records it will never read again; of any node, not what
+    /// only a RecoveryMessage or a restart reads. And drop, as dead, the messages that
+    /// only write what is forgotten. Sound only under the bounds `LiveState` lists,
+    /// which this checks: no recovery delivered, every process honest (no mutation and
+    /// no double-quorum height are checked per replica); the caller never restarts a
+    /// node.
+    pub fn forget_dead(&mut self, env: &Env) -> bool {
+        if env.recovery
+            || env.honest.iter().any(|h| !h)
+            || self.replicas.iter().any(|r| !matches!(**r, Node::Honest(_)))
+        {
+            return false;
+        }
+        self.forget_dead = Some(env.target);
+        for fp in &self.fps {
+            fp.set(0);
+        }
+        if self.prune != Prune::Off {
+            for i in 0..self.replicas.len() {
+                self.prune_to(env, NodeId(i as u32));
+            }
+        }
+        true
+    }
+
+    /// Is `msg` dead to `r` (dropped from the set in flight): ignored forever, or, when
+    /// dead state is forgotten, writing only what is forgotten.
+    fn judged_dead(&self, r: &DbftReplica, msg: &Wire) -> bool {
+        match self.forget_dead {
+            Some(target) => r.ignores_when_forgetting(msg, target),
+            None => r.ignores_forever(msg),
+        }
+    }
+
     pub fn set_prune(&mut self, env: &Env, prune: Prune) {
         self.prune = prune;
         if prune != Prune::Off {
@@ -681,7 +726,7 @@ impl Sys {
             .bag
             .range((node, NodeId(0), Hash32::default())..)
             .take_while(|(k, _)| k.0 == node)
-            .filter(|(k, p)| env.honest[k.1.idx()] && r.ignores_forever(&p.msg))
+            .filter(|(k, p)| env.honest[k.1.idx()] && self.judged_dead(r, &p.msg))
             .map(|(k, _)| *k)
             .collect();
         for k in dead {
@@ -695,7 +740,7 @@ impl Sys {
     fn dead(&mut self, env: &Env, from: NodeId, to: NodeId, msg: &Rc<Wire>) {
         self.pruned += 1;
         if self.prune == Prune::Check {
-            check_no_op(env, &self.replicas[to.idx()], from, msg);
+            check_no_op(env, &self.replicas[to.idx()], from, msg, self.forget_dead);
         }
     }
 
@@ -731,7 +776,7 @@ impl Sys {
             }
             if self.prune != Prune::Off
                 && env.honest[from.idx()]
-                && honest_recipient(env, &self.replicas[t.idx()]).is_some_and(|r| r.ignores_forever(&msg))
+                && honest_recipient(env, &self.replicas[t.idx()]).is_some_and(|r| self.judged_dead(r, &msg))
             {
                 self.dead(env, from, t, &msg);
                 continue;
@@ -829,8 +874,13 @@ pub fn behaviour_mark(b: &Behaviour) -> Option<&'static str> {
 /// Delivers `msg` to a copy of the process `r` (its wrapper too, if Byzantine) and panics
 /// unless nothing changed and nothing but coverage marks came out (the
 /// `--check-reductions` mode).
-pub fn check_no_op(env: &Env, r: &Node, from: NodeId, msg: &Rc<Wire>) {
-    let hash = |r: &Node| super::fingerprint::of(r);
+/// When dead state is forgotten (`forget_dead`, the target height), the live states are
+/// compared instead, and RecoveryMessages may come out: that bound never delivers them.
+pub fn check_no_op(env: &Env, r: &Node, from: NodeId, msg: &Rc<Wire>, forget_dead: Option<u32>) {
+    let hash = |r: &Node| match forget_dead {
+        Some(target) => super::fingerprint::of(&LiveState { replica: r.replica(), target }),
+        None => super::fingerprint::of(r),
+    };
     let mut copy = r.clone();
     let mut buf = Vec::new();
     {
@@ -838,7 +888,14 @@ pub fn check_no_op(env: &Env, r: &Node, from: NodeId, msg: &Rc<Wire>) {
         copy.on_message(&mut cx, from, msg);
     }
     inner_mut(&mut copy).timer.deadline = r.replica().timer.deadline;
-    let outputs: Vec<String> = buf.iter().filter(|a| !matches!(a, Action::Mark(_))).map(|a| format!("{a:?}")).collect();
+    let undelivered = |a: &Action<Wire>| match a {
+        Action::Mark(_) => true,
+        Action::Broadcast(m) | Action::Send(_, m) => {
+            forget_dead.is_some() && !env.recovery && m.meta().kind == MsgKind::RecoveryMessage
+        }
+        _ => false,
+    };
+    let outputs: Vec<String> = buf.iter().filter(|a| !undelivered(a)).map(|a| format!("{a:?}")).collect();
     assert!(
         hash(&copy) == hash(r) && outputs.is_empty(),
         "a message judged dead is not a no-op: {} from {from} to {}: {:?}; outputs {outputs:?}; state {}",

@@ -111,6 +111,11 @@ pub struct Bounds {
     /// only in a crashed node's unusable state (module comment, [`Sys::forget_down`]);
     /// off only to measure what they save.
     pub reduce: bool,
+    /// Fingerprint honest nodes by what a later step can still read of them, and drop
+    /// the messages that write only what is forgotten ([`Sys::forget_dead`]). Applies
+    /// only where it is sound: recovery off, every process honest; off only to measure
+    /// what it saves.
+    pub forget: bool,
     /// Deliver RecoveryRequest and RecoveryMessage (off: they are never delivered).
     pub recovery: bool,
     /// Drop messages their recipient ignores forever (model.rs, protocol/dbft/relevance.rs);
@@ -159,6 +164,7 @@ impl Default for Bounds {
             max_time: None,
             max_memory: None,
             reduce: true,
+            forget: true,
             recovery: false,
             prune: Prune::On,
             walks: None,
@@ -429,6 +435,8 @@ pub struct Explorer<'a> {
     init: Sys,
     safety: Rc<Safety>,
     pub bounds: Bounds,
+    /// Dead replica state is forgotten ([`Bounds::forget`], where it is sound).
+    pub forgets: bool,
 }
 
 impl<'a> Explorer<'a> {
@@ -448,10 +456,11 @@ impl<'a> Explorer<'a> {
         if bounds.reduce {
             init.forget_down();
         }
+        let forgets = bounds.forget && init.forget_dead(&env);
         if bounds.max_drops.is_some() {
             init.count_drops();
         }
-        Ok(Explorer { spec, env, init, safety, bounds: spec_b })
+        Ok(Explorer { spec, env, init, safety, bounds: spec_b, forgets })
     }
 
     /// The choices `sys` offers within the bounds.
@@ -907,6 +916,7 @@ impl<'a> Explorer<'a> {
                 init: sys.clone(),
                 safety,
                 bounds: sub_bounds.clone(),
+                forgets: self.forgets,
             };
             let out = sub.run(&mut |_| {});
             match (out.violation, out.ending) {
@@ -968,8 +978,14 @@ impl<'a> Explorer<'a> {
             max_time: None,
             ..self.bounds.clone()
         };
-        let sub =
-            Explorer { spec: self.spec, env: self.env.clone(), init: sys.clone(), safety: safety.clone(), bounds };
+        let sub = Explorer {
+            spec: self.spec,
+            env: self.env.clone(),
+            init: sys.clone(),
+            safety: safety.clone(),
+            bounds,
+            forgets: self.forgets,
+        };
         let out = sub.run(&mut |_| {});
         match (out.violation, out.ending) {
             (Some(v), _) => Some(Err(v)),
@@ -1211,4 +1227,99 @@ fn proc_status_kb(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+impl Explorer<'_> {
+    /// Every state reachable within the bounds by a plain breadth-first search (no
+    /// partial-order reduction, no merged leaves; finished states are not expanded, as
+    /// in the search), each mapped by `project`. It must meet no violation.
+    pub(super) fn reachable(&self, project: &dyn Fn(&Sys, &Env) -> u64) -> std::collections::BTreeSet<u64> {
+        let mut seen: std::collections::HashSet<u64> = Default::default();
+        let mut out = std::collections::BTreeSet::new();
+        let mut queue = VecDeque::from([self.init.clone()]);
+        seen.insert(fingerprint(&self.init));
+        out.insert(project(&self.init, &self.env));
+        let (mut acts, mut marks) = (Vec::new(), BTreeMap::new());
+        while let Some(sys) = queue.pop_front() {
+            if sys.finished(&self.env) {
+                continue;
+            }
+            sys.enabled(&self.env, self.choices(&sys), &mut acts);
+            for act in &acts {
+                let (next, _, fx, found) = self.successor(&sys, &self.safety, *act, &mut marks);
+                assert!(found.is_empty(), "{found:?}");
+                if fx.max_view > self.bounds.max_view {
+                    continue;
+                }
+                if seen.insert(fingerprint(&next)) {
+                    out.insert(project(&next, &self.env));
+                    queue.push_back(next);
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks that what the fingerprint forgets never matters, by a breadth-first search
+    /// that tells states apart in full (every replica's whole state, the messages in
+    /// flight) while keeping, per fingerprint, the first state seen with it. Every other
+    /// state with that fingerprint must offer the same steps as that one, and each step
+    /// must take both to states that fingerprint alike, with the same view reached and
+    /// no invariant broken. Since every state reached is compared with the one kept for
+    /// its fingerprint, passing makes "equal fingerprints" a bisimulation on the
+    /// reachable states: merging them loses no state, step or violation. Returns how many
+    /// states were compared with a different one.
+    pub(super) fn check_merges(&self) -> u64 {
+        let full = |sys: &Sys| {
+            let replicas: Vec<u64> = sys.replicas.iter().map(|r| super::fingerprint::of(&**r)).collect();
+            super::fingerprint::of(&(replicas, fingerprint(sys)))
+        };
+        let mut reps: HashMap<u64, Sys> = HashMap::new();
+        let mut seen: std::collections::HashSet<u64> = Default::default();
+        let mut queue = VecDeque::new();
+        let (mut acts, mut theirs, mut marks) = (Vec::new(), Vec::new(), BTreeMap::new());
+        let mut checked = 0;
+        let mut visit = |sys: Sys, queue: &mut VecDeque<Sys>| {
+            if !seen.insert(full(&sys)) {
+                return;
+            }
+            match reps.get(&fingerprint(&sys)) {
+                None => {
+                    reps.insert(fingerprint(&sys), sys.clone());
+                }
+                Some(rep) if !sys.finished(&self.env) => {
+                    checked += 1;
+                    sys.enabled(&self.env, self.choices(&sys), &mut acts);
+                    rep.enabled(&self.env, self.choices(rep), &mut theirs);
+                    assert_eq!(acts, theirs, "merged states offer different steps");
+                    for a in &acts {
+                        let (x, _, fx_x, found_x) = self.successor(&sys, &self.safety, *a, &mut marks);
+                        let (y, _, fx_y, found_y) = self.successor(rep, &self.safety, *a, &mut marks);
+                        assert!(found_x.is_empty() && found_y.is_empty());
+                        assert_eq!(fx_x.max_view, fx_y.max_view, "{a:?}");
+                        assert_eq!(fingerprint(&x), fingerprint(&y), "merged states part after {a:?}");
+                    }
+                }
+                Some(_) => {}
+            }
+            queue.push_back(sys);
+        };
+        visit(self.init.clone(), &mut queue);
+        let mut next_acts = Vec::new();
+        while let Some(sys) = queue.pop_front() {
+            if sys.finished(&self.env) {
+                continue;
+            }
+            sys.enabled(&self.env, self.choices(&sys), &mut next_acts);
+            for act in &next_acts {
+                let (next, _, fx, found) = self.successor(&sys, &self.safety, *act, &mut BTreeMap::new());
+                assert!(found.is_empty(), "{found:?}");
+                if fx.max_view <= self.bounds.max_view {
+                    visit(next, &mut queue);
+                }
+            }
+        }
+        checked
+    }
 }

@@ -46,6 +46,7 @@
 use super::DbftReplica;
 use super::context::LastSeen;
 use super::message::{Body, Wire};
+use std::hash::{Hash, Hasher};
 
 impl DbftReplica {
     /// Is delivering `msg` to this replica a no-op now and in every later state (module
@@ -93,6 +94,156 @@ impl DbftReplica {
                 Some(None) => false,
                 Some(Some((sh, sv))) => *sh == h && *sv >= view,
             },
+        }
+    }
+}
+
+/// What a later step can still read of a replica when the explorer forgets the dead part
+/// of replica state (`explore/model.rs`, `Sys::forget_dead`): the state with the fields
+/// no future step reads left out, so two states that differ only there are one state.
+///
+/// It holds only under the bounds that search uses, each needed by one part of the
+/// argument: RecoveryRequests and RecoveryMessages are never delivered (recovery off),
+/// no node restarts, no mutation, no double-quorum hand-off at the height, and every
+/// process is honest. Then:
+///
+/// - **Always dead:** `saved` (read only when a node starts, and nothing restarts),
+///   `known_hashes` (it decides only whether a RecoveryMessage is sent, and none is
+///   delivered) and `last_change_views` (read only to build a RecoveryMessage).
+/// - **Finished** (the ledger holds the target height): every consensus message still
+///   in flight is of a height at or below the target, dead by case 1, every block by
+///   case 2, and no timer step is offered; what GetBlocks, GetData or a transaction
+///   reads is the ledger. So the ledger is the whole live state, as for a node that is
+///   down.
+/// - **Committed at the target height** (CommitSent, the commit lock in force): the
+///   view never changes again (`request_change_view`, `on_change_view` and
+///   `follow_view_as_endorser` return first thing when locked; only a RecoveryMessage
+///   could move it). So a PrepareRequest finds the request slot taken (the node adopted
+///   a proposal before it committed) and returns; a PrepareResponse is stored, or not,
+///   into `preparations`, extends no timer (`extend_timer` returns when locked) and
+///   triggers no CheckPreparations; a ChangeView answers with a RecoveryMessage at most
+///   and stores nothing; Go caches a future-view message, and the cache is replayed only
+///   by an Initialize that never comes (heights above the target are never sent). What
+///   those handlers write — `preparations`, `change_views`, `last_seen`, `cache` — is
+///   read only by themselves, by CountFailed (whose one use left, in
+///   NotAcceptingPayloadsDueToViewChanging, decides only whether a PrepareResponse is
+///   stored) and by RecoveryMessages. The timer bases (`assembled_height`,
+///   `request_received`, `go_last_check`) are read only by the next height's first
+///   timer, above the target. Commits, the proposal, the timer and the ledger stay.
+///
+/// The fields are listed by destructuring, so a field added to the replica or the
+/// context does not compile until it is classified here.
+pub struct LiveState<'a> {
+    pub replica: &'a DbftReplica,
+    pub target: u32,
+}
+
+/// Which of the three forms of [`LiveState`] was written.
+#[derive(Hash)]
+enum Form {
+    Finished,
+    Committed,
+    Running,
+}
+
+impl DbftReplica {
+    /// Committed at the target height with the commit lock in force (see [`LiveState`]).
+    pub fn locked_at(&self, target: u32) -> bool {
+        let c = &self.ctx;
+        c.height == target
+            && self.opts.mutation.is_none()
+            && c.previous.is_none()
+            && c.my_endorser.is_none()
+            && c.commit_sent()
+    }
+
+    /// Is delivering `msg` a no-op on this replica's live state ([`LiveState`]) now and
+    /// later, emitting nothing but coverage marks and RecoveryMessages (which are never
+    /// delivered under that bound)? Besides [`Self::ignores_forever`]: to a node
+    /// committed at the target height, every PrepareRequest, PrepareResponse and
+    /// ChangeView of its height, and under Go a Commit of a higher view (cached).
+    pub fn ignores_when_forgetting(&self, msg: &Wire, target: u32) -> bool {
+        if self.ignores_forever(msg) {
+            return true;
+        }
+        let Wire::Consensus(m) = msg else { return false };
+        if m.height != self.ctx.height || !self.locked_at(target) {
+            return false;
+        }
+        match m.body {
+            Body::PrepareRequest { .. } | Body::PrepareResponse { .. } | Body::ChangeView { .. } => true,
+            Body::Commit { .. } => self.semantics().caches_future_messages() && m.view > self.ctx.view,
+            _ => false,
+        }
+    }
+}
+
+impl Hash for LiveState<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let DbftReplica {
+            node,
+            key,
+            opts,
+            ledger,
+            ctx,
+            saved: _,
+            timer,
+            known_hashes: _,
+            last_seen,
+            cache,
+            recovering,
+            assembled_height,
+            request_received,
+            go_last_check,
+            pending_block,
+            sync_asked,
+            adopted,
+            rejected_by,
+        } = self.replica;
+        node.hash(h);
+        if ledger.height() >= self.target {
+            Form::Finished.hash(h);
+            ledger.hash(h);
+            return;
+        }
+        let committed = self.replica.locked_at(self.target);
+        if committed { Form::Committed } else { Form::Running }.hash(h);
+        key.hash(h);
+        opts.hash(h);
+        ledger.hash(h);
+        timer.hash(h);
+        recovering.hash(h);
+        pending_block.hash(h);
+        sync_asked.hash(h);
+        adopted.hash(h);
+        rejected_by.hash(h);
+        let super::context::Context {
+            height,
+            view,
+            validators,
+            my_index,
+            previous,
+            outgoing,
+            my_endorser,
+            prev_hash,
+            prev_timestamp_ms,
+            custody,
+            next_validators,
+            proposal,
+            preparations,
+            commits,
+            change_views,
+            last_change_views: _,
+            block_sent,
+        } = ctx;
+        (height, view, validators, my_index, previous, outgoing, my_endorser).hash(h);
+        (prev_hash, prev_timestamp_ms, custody, next_validators, proposal, commits, block_sent).hash(h);
+        if !committed {
+            preparations.hash(h);
+            change_views.hash(h);
+            last_seen.hash(h);
+            cache.hash(h);
+            (assembled_height, request_received, go_last_check).hash(h);
         }
     }
 }
