@@ -150,6 +150,13 @@ fn churn_scenario(churn: bool) -> String {
 }
 
 fn main() {
+    // `cargo bench --bench throughput -- engine-profile`: one short engine run and nothing
+    // else, small enough to run under callgrind (`valgrind --tool=callgrind`).
+    if std::env::args().skip(1).any(|a| a == "engine-profile") {
+        let (events, rate) = engine_events_per_sec(64, SimTime::from_secs(1));
+        println!("engine, trivial relay replica {:>7.2} M events/s  ({events} events)", rate / 1e6);
+        return;
+    }
     println!("== engine vs a bare event loop (same run, same machine) ==");
     // Best of three alternating runs of each: on a shared machine a burst of other work
     // slows whichever loop it lands on, and one such burst moved the ratio by a fifth; the

@@ -238,6 +238,10 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     honest_height: u32,
     /// Height-triggered change transactions not yet submitted: (height, change index).
     change_triggers: Vec<(u32, usize)>,
+    /// Whether a node's height or up state changed since the stop condition on heights was
+    /// last evaluated: only a persist, a crash or a restart can make it true, so the run
+    /// loop asks only after those, not after every event.
+    heights_changed: bool,
     /// Where every record goes after the observers saw it, if anyone asked
     /// ([`Engine::keep_recent`]).
     recent: Option<Rc<RefCell<RecentRecords>>>,
@@ -311,6 +315,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             held: Vec::new(),
             honest_height,
             change_triggers: Vec::new(),
+            heights_changed: true,
             recent: None,
         }
     }
@@ -511,27 +516,23 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                         continue;
                     }
                 },
-                Plan::Agenda => {
-                    match self.queue.peek_time() {
-                        None => return StopReason::Quiescent,
-                        Some(t) if t > self.stop.until => {
-                            self.now = self.stop.until;
-                            return StopReason::Duration;
-                        }
-                        Some(_) => {}
+                Plan::Agenda => match self.queue.pop_due(self.stop.until) {
+                    Ok((t, seq, ev)) => {
+                        self.now = t;
+                        self.now_seq = seq;
+                        ev
                     }
-                    let Some((t, seq, ev)) = self.queue.pop() else {
-                        return StopReason::Quiescent;
-                    };
-                    self.now = t;
-                    self.now_seq = seq;
-                    ev
-                }
+                    Err(None) => return StopReason::Quiescent,
+                    Err(Some(_)) => {
+                        self.now = self.stop.until;
+                        return StopReason::Duration;
+                    }
+                },
             };
             if let Some(Halt(why)) = self.dispatch(ev, obs) {
                 return StopReason::Halted(why);
             }
-            if !D::UNTIMED && self.heights_reached() {
+            if !D::UNTIMED && std::mem::take(&mut self.heights_changed) && self.heights_reached() {
                 return StopReason::Heights;
             }
         }
@@ -690,6 +691,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                     return None;
                 }
                 slot.up = false;
+                self.heights_changed = true;
                 slot.seen.clear();
                 slot.pool.clear();
                 slot.resend.generation += 1;
@@ -709,6 +711,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 slot.replica = slot.replica.after_crash(amnesia);
                 slot.height = slot.replica.ledger_height();
                 slot.up = true;
+                self.heights_changed = true;
                 let h = self.emit(obs, Ev::Restart { node, amnesia });
                 h.or(self.call(node, obs, |r, cx| r.on_start(cx)))
             }
@@ -850,6 +853,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             Action::Persist(block) => {
                 let slot = &mut self.slots[node.idx()];
                 slot.height = slot.height.max(block.height());
+                self.heights_changed = true;
                 if slot.honest && block.height() > self.honest_height {
                     self.honest_height = block.height();
                     self.trigger_changes();

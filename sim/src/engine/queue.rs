@@ -20,29 +20,43 @@ struct Entry {
     slot: u32,
 }
 
+/// A settle sorts a bucket of at most this many events into the front instead of spreading
+/// it over the buckets below.
+const SORT_AT_MOST: usize = 32;
+
 /// Pending events, popped in (time, sequence) order.
 ///
 /// A radix heap over the time: event times never go backwards (nothing is scheduled before
-/// `now`), so each pending event sits in the bucket of the highest bit in which its time
-/// differs from `last`, the smallest pending time seen by the last settle. Popping empties
-/// the lowest non-empty bucket into lower ones — each event moves at most 64 times over
-/// its life, and usually once or twice. With N = 100 the queue holds ~10⁴ deliveries, where
-/// a binary heap spent a third of the run sifting.
+/// `now`), so each pending event after `last` (the latest time the front covers, set by
+/// the last settle) sits in the bucket of the highest bit in which its time differs from
+/// `last`. Popping from an empty front empties the lowest non-empty bucket into lower ones
+/// — each event moves at most 64 times over its life. With N = 100 the queue holds ~10⁴
+/// deliveries, where a binary heap spent a third of the run sifting.
 ///
-/// Bucket 0 holds the events *at* time `last`, kept sorted by sequence number: that is the
-/// only place the sequence decides anything, so it never takes part in the bucketing
-/// (keying on (time, seq) made events at nearby times climb down through up to 64 extra
-/// buckets). A bit mask of the non-empty buckets finds the lowest one in one instruction,
-/// and the emptied bucket's storage is kept for the next settle, so a settled run does not
-/// allocate. Events live in a slab; the buckets hold 24-byte entries.
+/// The front, `now`, holds every pending event at or before `last`, sorted by (time,
+/// sequence): that is the only place the sequence decides anything, so it never takes part
+/// in the bucketing (keying on (time, seq) made events at nearby times climb down through
+/// up to 64 extra buckets). A settle that finds the lowest bucket small
+/// ([`SORT_AT_MOST`] events) sorts it into the front whole, with `last` its latest time,
+/// instead of spreading it over the buckets below and again at each later settle: an
+/// event then moves once, not once per level (a WAN delay of 80 ms is 17 levels of
+/// microseconds). A push at or before `last` is sorted into the front; since buckets hold
+/// only times after `last`, that keeps the order total. A bit mask of the non-empty
+/// buckets finds the lowest one in one instruction, each bucket's smallest time is kept as
+/// events are filed, and the emptied bucket's storage is kept for the next settle, so a
+/// settled run does not allocate. Events live in a slab; the buckets hold 24-byte entries.
 pub struct EventQueue<E> {
     last: u64,
-    /// Events at time `last`, in increasing sequence order.
+    /// Events at or before time `last`, in increasing (time, sequence) order.
     now: VecDeque<Entry>,
-    /// `buckets[b - 1]` holds events whose time first differs from `last` in bit `b - 1`.
+    /// `buckets[b - 1]` holds events after `last` whose time first differs from `last` in
+    /// bit `b - 1`.
     buckets: Vec<Vec<Entry>>,
     /// Bit `b - 1` set iff `buckets[b - 1]` is non-empty.
     occupied: u64,
+    /// The smallest time in each bucket (`u64::MAX` when empty), kept as events are filed,
+    /// so a settle knows the new `last` without a pass over the bucket it empties.
+    mins: [u64; 64],
     /// The storage of the last bucket emptied, reused by the next settle.
     scratch: Vec<Entry>,
     len: usize,
@@ -66,6 +80,7 @@ impl<E> EventQueue<E> {
             now: VecDeque::new(),
             buckets: (0..64).map(|_| Vec::new()).collect(),
             occupied: 0,
+            mins: [u64::MAX; 64],
             scratch: Vec::new(),
             len: 0,
             slab: Vec::with_capacity(1024),
@@ -109,51 +124,33 @@ impl<E> EventQueue<E> {
                 (self.slab.len() - 1) as u32
             }
         };
-        if time.0 < self.last {
-            // Only after a peek that looked past this time: re-base the buckets on the new,
-            // smaller time (rare; the engine pops right after it peeks).
-            self.rebase(time.0);
-        }
         self.place(Entry { time: time.0, seq, slot });
         self.len += 1;
     }
 
-    /// Files `e` (whose time is at least `last`) in its bucket.
+    /// Files `e`: into the front if it is due at or before `last`, else in its bucket.
     fn place(&mut self, e: Entry) {
-        let x = e.time ^ self.last;
-        if x == 0 {
-            // Usually the newest sequence number, so it goes last; a deferred push with a
-            // reserved (older) number is sorted in.
-            if self.now.back().is_none_or(|b| b.seq < e.seq) {
+        if e.time <= self.last {
+            // At `last` usually the newest sequence number, so it goes last; an earlier time
+            // or a deferred push with a reserved (older) number is sorted in.
+            let key = (e.time, e.seq);
+            if self.now.back().is_none_or(|b| (b.time, b.seq) < key) {
                 self.now.push_back(e);
             } else {
-                let at = self.now.partition_point(|p| p.seq < e.seq);
+                let at = self.now.partition_point(|p| (p.time, p.seq) < key);
                 self.now.insert(at, e);
             }
         } else {
+            let x = e.time ^ self.last;
             let b = 63 - x.leading_zeros() as usize;
             self.buckets[b].push(e);
+            self.mins[b] = self.mins[b].min(e.time);
             self.occupied |= 1 << b;
         }
     }
 
-    /// Re-buckets every pending event relative to `last`, which must not exceed any of
-    /// their times.
-    fn rebase(&mut self, last: u64) {
-        self.last = last;
-        let mut all: Vec<Entry> = self.now.drain(..).collect();
-        for b in self.buckets.iter_mut() {
-            all.append(b);
-        }
-        self.occupied = 0;
-        // Sorted by sequence, events at the new `last` reach bucket 0 in order.
-        all.sort_unstable_by_key(|e| e.seq);
-        for e in all {
-            self.place(e);
-        }
-    }
-
-    /// Makes bucket 0 hold the events at the smallest pending time.
+    /// Makes the front hold the events at the smallest pending time (and, when the bucket
+    /// it empties is small, every event of that bucket).
     fn settle(&mut self) -> bool {
         if !self.now.is_empty() {
             return true;
@@ -163,23 +160,34 @@ impl<E> EventQueue<E> {
         }
         let i = self.occupied.trailing_zeros() as usize;
         self.occupied &= !(1 << i);
+        let min = std::mem::replace(&mut self.mins[i], u64::MAX);
         std::mem::swap(&mut self.scratch, &mut self.buckets[i]);
         let mut items = std::mem::take(&mut self.scratch);
-        self.last = items.iter().map(|e| e.time).min().unwrap_or(self.last);
-        for e in items.drain(..) {
-            let x = e.time ^ self.last;
-            if x == 0 {
-                self.now.push_back(e);
-            } else {
-                let b = 63 - x.leading_zeros() as usize;
-                self.buckets[b].push(e);
-                self.occupied |= 1 << b;
+        if items.len() <= SORT_AT_MOST {
+            // All of it to the front. Every other bucket's times differ from the old `last`
+            // above bit i and this bucket's times agree with it there, so they all come
+            // after the new `last` and stay in their buckets.
+            items.sort_unstable_by_key(|e| (e.time, e.seq));
+            self.last = items.last().map_or(self.last, |e| e.time);
+            self.now.extend(items.drain(..));
+        } else {
+            self.last = min;
+            for e in items.drain(..) {
+                let x = e.time ^ self.last;
+                if x == 0 {
+                    self.now.push_back(e);
+                } else {
+                    let b = 63 - x.leading_zeros() as usize;
+                    self.buckets[b].push(e);
+                    self.mins[b] = self.mins[b].min(e.time);
+                    self.occupied |= 1 << b;
+                }
+            }
+            if self.now.len() > 1 {
+                self.now.make_contiguous().sort_unstable_by_key(|e| e.seq);
             }
         }
         self.scratch = items;
-        if self.now.len() > 1 {
-            self.now.make_contiguous().sort_unstable_by_key(|e| e.seq);
-        }
         true
     }
 
@@ -188,6 +196,23 @@ impl<E> EventQueue<E> {
         if !self.settle() {
             return None;
         }
+        self.take_front()
+    }
+
+    /// [`pop`](Self::pop) if the earliest event is due at or before `limit`; otherwise
+    /// leaves it and says when it is due (`Err(None)`: nothing is pending). One settle for
+    /// the run loop's peek and pop.
+    pub fn pop_due(&mut self, limit: SimTime) -> Result<(SimTime, u64, E), Option<SimTime>> {
+        if !self.settle() {
+            return Err(None);
+        }
+        match self.now.front() {
+            Some(e) if e.time > limit.0 => Err(Some(SimTime(e.time))),
+            _ => self.take_front().ok_or(None),
+        }
+    }
+
+    fn take_front(&mut self) -> Option<(SimTime, u64, E)> {
         let e = self.now.pop_front()?;
         self.len -= 1;
         self.popped = Some((e.time, e.seq));
@@ -299,6 +324,22 @@ mod tests {
             }
             prop_assert!(q.pop().is_none());
         }
+    }
+
+    #[test]
+    fn pop_due_takes_only_what_is_due_by_the_limit() {
+        let mut q = EventQueue::new();
+        assert!(matches!(q.pop_due(SimTime(100)), Err(None)));
+        q.push(SimTime(50), "b");
+        q.push(SimTime(10), "a");
+        q.push(SimTime(200), "c");
+        assert_eq!(q.pop_due(SimTime(100)).ok().map(|x| (x.0, x.2)), Some((SimTime(10), "a")));
+        assert_eq!(q.pop_due(SimTime(50)).ok().map(|x| (x.0, x.2)), Some((SimTime(50), "b")));
+        assert!(matches!(q.pop_due(SimTime(100)), Err(Some(SimTime(200)))));
+        // Left in place: still pending, and popped once the limit allows it.
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.pop_due(SimTime::MAX).ok().map(|x| x.2), Some("c"));
+        assert!(matches!(q.pop_due(SimTime::MAX), Err(None)));
     }
 
     #[test]

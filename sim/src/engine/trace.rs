@@ -224,10 +224,11 @@ impl Default for Digest {
 }
 
 /// Writes one record's fields at the end of the digest's buffer. The buffer always has
-/// [`REC_MAX`] bytes free, so a field is one bounds-checked copy, without the capacity
-/// checks of a growing `Vec` (a Send record has eleven fields).
+/// [`REC_MAX`] bytes free, and the sink sees exactly those as a fixed-size array: each
+/// arm of the encoder writes its fields at offsets known when compiling, so the bounds
+/// checks fold away and a field is one store (a Send record has eleven fields).
 struct Sink<'a> {
-    buf: &'a mut [u8],
+    buf: &'a mut [u8; REC_MAX],
     n: usize,
 }
 
@@ -238,18 +239,23 @@ impl Sink<'_> {
         self.n += K;
         self
     }
+    #[inline(always)]
     fn u8(&mut self, x: u8) -> &mut Self {
         self.put([x])
     }
+    #[inline(always)]
     fn u16(&mut self, x: u16) -> &mut Self {
         self.put(x.to_le_bytes())
     }
+    #[inline(always)]
     fn u32(&mut self, x: u32) -> &mut Self {
         self.put(x.to_le_bytes())
     }
+    #[inline(always)]
     fn u64(&mut self, x: u64) -> &mut Self {
         self.put(x.to_le_bytes())
     }
+    #[inline(always)]
     fn hash(&mut self, h: &Hash32) -> &mut Self {
         self.put(h.0)
     }
@@ -262,6 +268,7 @@ impl Digest {
         h.finish()
     }
 
+    #[inline(always)]
     fn encode(e: &mut Sink, rec: &Rec) {
         e.u64(rec.time.0);
         match &rec.ev {
@@ -306,6 +313,7 @@ impl Digest {
     }
 }
 
+#[inline(always)]
 fn encode_note(e: &mut Sink, note: &Note) {
     match note {
         Note::ViewChanged { height, view } => {
@@ -392,8 +400,11 @@ fn reject_code(r: RejectReason) -> u8 {
 }
 
 impl Observer for Digest {
+    #[inline]
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
-        let mut sink = Sink { buf: &mut self.buf[self.len..], n: 0 };
+        let window: &mut [u8; REC_MAX] =
+            (&mut self.buf[self.len..self.len + REC_MAX]).try_into().expect("REC_MAX bytes");
+        let mut sink = Sink { buf: window, n: 0 };
         Self::encode(&mut sink, rec);
         self.len += sink.n;
         if self.len >= DIGEST_BATCH {
