@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The explorer's headline results, re-checked (release build; about 25 minutes on one
-# idle core, most of it the three complete searches and the shortest-lock search):
+# The explorer's headline results, re-checked (release build; a few minutes on one idle
+# core since dead replica state is forgotten, docs/explore.md §4.7):
 # - N = 4, one height, max view 0, no fault: the search must complete, S1–S6 must hold
 #   in every reachable state, and no settled state may be stuck (C# and Go); the same
-#   under Go with one crash as a choice (about 12 more minutes);
+#   with one crash as a choice (under C# the one stuck state is the primary crashing
+#   before it proposes, with view 1 beyond the bound);
+# - N = 3, max view 1, asynchronous (C#): complete, S1–S6 hold, and the commit lock of
+#   F = 0 without recovery is among the stuck states;
 # - random walks with stuck-state proofs must prove the four-node commit lock (Go; C#
 #   with recovery delivered) and FINDINGS.md #9's Go halt from one garbage-commit node;
 # - under bounded delays (timers in deadline order) with one crash and one lost message,
@@ -37,6 +40,10 @@ complete=("complete:" "S1–S6 hold in every reachable state" "no settled stuck 
 expect csharp-max-view-0 "${complete[@]}" -- scripts/explore/n4-csharp.json --max-view 0 --dfs
 expect go-max-view-0 "${complete[@]}" -- scripts/explore/n4-go.json --max-view 0 --dfs
 expect go-max-view-0-one-crash "${complete[@]}" -- scripts/explore/n4-go.json --max-view 0 --crashes 1 --dfs
+expect csharp-max-view-0-one-crash "complete:" "S1–S6 hold in every reachable state" "stuck (undiagnosed): 1 settled states; shortest: 1 steps" -- \
+  scripts/explore/n4-csharp.json --max-view 0 --crashes 1 --dfs
+expect n3-csharp-max-view-1 "complete:" "S1–S6 hold in every reachable state" "stuck (commit-lock)" -- \
+  scripts/explore/n3-csharp.json --max-view 1 --dfs
 expect go-commit-lock "stuck (commit-lock)" -- scripts/explore/n4-go.json --max-view 1 --crashes 1 --walks 2000
 expect csharp-commit-lock-recovery "stuck (commit-lock)" -- \
   scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --walks 2000 --recovery
