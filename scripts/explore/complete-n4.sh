@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The explorer's headline results, re-checked (release build; a few minutes on one idle
-# core since dead replica state is forgotten, docs/explore.md §4.7):
+# The explorer's headline results, re-checked (release build; under two minutes on two
+# cores since dead replica state is forgotten, docs/explore.md §4.7):
 # - N = 4, one height, max view 0, no fault: the search must complete, S1–S6 must hold
 #   in every reachable state, and no settled state may be stuck (C# and Go); the same
 #   with one crash as a choice (under C# the one stuck state is the primary crashing
