@@ -43,6 +43,12 @@
 //!   the unpruned set and the replicas) and steps of different replicas still commute.
 //!   Scheduled runs (`run`) do not prune: the dead messages stay in flight there, never
 //!   delivered by a schedule the explorer wrote.
+//! - **Optionally, dead replica state is forgotten** ([`Sys::forget_dead`], the
+//!   explorer's default where it is sound: recovery off, every process honest): an
+//!   honest replica is fingerprinted by what a later step can still read of it
+//!   (`LiveState`, protocol/dbft/relevance.rs), and the messages that write only what is
+//!   forgotten are dead too. States whose replicas differ only in forgotten records are
+//!   then one state; a unit test checks that such states are bisimilar.
 //! - **Optionally no recovery** (`Env::recovery`): RecoveryRequest and RecoveryMessage
 //!   are recorded as sent but never enter the set.
 //!
