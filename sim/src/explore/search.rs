@@ -1240,33 +1240,38 @@ fn proc_status_kb(field: &str) -> Option<u64> {
 
 #[cfg(test)]
 impl Explorer<'_> {
-    /// Every state reachable within the bounds by a plain breadth-first search (no
-    /// partial-order reduction, no merged leaves; finished states are not expanded, as
-    /// in the search), each mapped by `project`. It must meet no violation.
-    pub(super) fn reachable(&self, project: &dyn Fn(&Sys, &Env) -> u64) -> std::collections::BTreeSet<u64> {
+    /// A plain breadth-first search (no partial-order reduction, no merged leaves;
+    /// finished states are not expanded, as in the search) that tells states apart by
+    /// `key` and calls `visit` on each new one. It must meet no violation.
+    fn plain_bfs(&self, key: &dyn Fn(&Sys) -> u64, visit: &mut dyn FnMut(&Sys)) {
         let mut seen: std::collections::HashSet<u64> = Default::default();
-        let mut out = std::collections::BTreeSet::new();
+        seen.insert(key(&self.init));
+        visit(&self.init);
         let mut queue = VecDeque::from([self.init.clone()]);
-        seen.insert(fingerprint(&self.init));
-        out.insert(project(&self.init, &self.env));
-        let (mut acts, mut marks) = (Vec::new(), BTreeMap::new());
+        let mut acts = Vec::new();
         while let Some(sys) = queue.pop_front() {
             if sys.finished(&self.env) {
                 continue;
             }
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
             for act in &acts {
-                let (next, _, fx, found) = self.successor(&sys, &self.safety, *act, &mut marks);
+                let (next, _, fx, found) = self.successor(&sys, &self.safety, *act, &mut BTreeMap::new());
                 assert!(found.is_empty(), "{found:?}");
-                if fx.max_view > self.bounds.max_view {
-                    continue;
-                }
-                if seen.insert(fingerprint(&next)) {
-                    out.insert(project(&next, &self.env));
+                if fx.max_view <= self.bounds.max_view && seen.insert(key(&next)) {
+                    visit(&next);
                     queue.push_back(next);
                 }
             }
         }
+    }
+
+    /// Every state reachable within the bounds ([`Self::plain_bfs`] by fingerprint), each
+    /// mapped by `project`.
+    pub(super) fn reachable(&self, project: &dyn Fn(&Sys, &Env) -> u64) -> std::collections::BTreeSet<u64> {
+        let mut out = std::collections::BTreeSet::new();
+        self.plain_bfs(&fingerprint, &mut |sys| {
+            out.insert(project(sys, &self.env));
+        });
         out
     }
 
@@ -1285,50 +1290,28 @@ impl Explorer<'_> {
             super::fingerprint::of(&(replicas, fingerprint(sys)))
         };
         let mut reps: HashMap<u64, Sys> = HashMap::new();
-        let mut seen: std::collections::HashSet<u64> = Default::default();
-        let mut queue = VecDeque::new();
         let (mut acts, mut theirs, mut marks) = (Vec::new(), Vec::new(), BTreeMap::new());
         let mut checked = 0;
-        let mut visit = |sys: Sys, queue: &mut VecDeque<Sys>| {
-            if !seen.insert(full(&sys)) {
+        self.plain_bfs(&full, &mut |sys| {
+            let Some(rep) = reps.get(&fingerprint(sys)) else {
+                reps.insert(fingerprint(sys), sys.clone());
+                return;
+            };
+            if sys.finished(&self.env) {
                 return;
             }
-            match reps.get(&fingerprint(&sys)) {
-                None => {
-                    reps.insert(fingerprint(&sys), sys.clone());
-                }
-                Some(rep) if !sys.finished(&self.env) => {
-                    checked += 1;
-                    sys.enabled(&self.env, self.choices(&sys), &mut acts);
-                    rep.enabled(&self.env, self.choices(rep), &mut theirs);
-                    assert_eq!(acts, theirs, "merged states offer different steps");
-                    for a in &acts {
-                        let (x, _, fx_x, found_x) = self.successor(&sys, &self.safety, *a, &mut marks);
-                        let (y, _, fx_y, found_y) = self.successor(rep, &self.safety, *a, &mut marks);
-                        assert!(found_x.is_empty() && found_y.is_empty());
-                        assert_eq!(fx_x.max_view, fx_y.max_view, "{a:?}");
-                        assert_eq!(fingerprint(&x), fingerprint(&y), "merged states part after {a:?}");
-                    }
-                }
-                Some(_) => {}
+            checked += 1;
+            sys.enabled(&self.env, self.choices(sys), &mut acts);
+            rep.enabled(&self.env, self.choices(rep), &mut theirs);
+            assert_eq!(acts, theirs, "merged states offer different steps");
+            for a in &acts {
+                let (x, _, fx_x, found_x) = self.successor(sys, &self.safety, *a, &mut marks);
+                let (y, _, fx_y, found_y) = self.successor(rep, &self.safety, *a, &mut marks);
+                assert!(found_x.is_empty() && found_y.is_empty());
+                assert_eq!(fx_x.max_view, fx_y.max_view, "{a:?}");
+                assert_eq!(fingerprint(&x), fingerprint(&y), "merged states part after {a:?}");
             }
-            queue.push_back(sys);
-        };
-        visit(self.init.clone(), &mut queue);
-        let mut next_acts = Vec::new();
-        while let Some(sys) = queue.pop_front() {
-            if sys.finished(&self.env) {
-                continue;
-            }
-            sys.enabled(&self.env, self.choices(&sys), &mut next_acts);
-            for act in &next_acts {
-                let (next, _, fx, found) = self.successor(&sys, &self.safety, *act, &mut BTreeMap::new());
-                assert!(found.is_empty(), "{found:?}");
-                if fx.max_view <= self.bounds.max_view {
-                    visit(next, &mut queue);
-                }
-            }
-        }
+        });
         checked
     }
 }
