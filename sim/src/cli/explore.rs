@@ -4,7 +4,7 @@
 //! at once, and the result is printed.
 
 use crate::explore::model::Prune;
-use crate::explore::search::{self, Bounds, Ending, Explorer, Stats};
+use crate::explore::search::{self, Bounds, Ending, Explorer, Stats, StuckFound};
 use crate::explore::step::Step;
 use crate::invariants::diagnosis::StallClass;
 use crate::report::Report;
@@ -329,9 +329,10 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         }
         for st in &outcome.stuck {
             say!(
-                "  stuck ({}): {} settled states; shortest: {} steps, height {} view {}: {}",
+                "  stuck ({}): {} settled states{}; shortest: {} steps, height {} view {}: {}",
                 st.class.as_str(),
                 st.count,
+                past_bound_text(st, &bounds),
                 st.steps.len(),
                 st.stall.height,
                 st.stall.view,
@@ -349,7 +350,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             };
             let name = file_name(&spec.name, &format!("stuck-{}", st.class.as_str()));
             let description = format!(
-                "Written by dbft-sim explore: {} ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}",
+                "Written by dbft-sim explore: {} ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}{}",
                 if bounds.shortest_stuck.is_some() {
                     "the shortest stuck schedule within the step bound (every state within it visited at its least depth; this one searched to the end)"
                 } else if bounds.walks.is_some() {
@@ -359,7 +360,15 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                 },
                 bounds_text(&bounds),
                 st.class.as_str(),
-                st.stall.reason
+                st.stall.reason,
+                if st.past_bound == st.count && st.class == StallClass::Undiagnosed {
+                    format!(
+                        ". From every such state a step into a view above {} can be taken and was cut: an artefact of the view bound, not a lock",
+                        bounds.max_view
+                    )
+                } else {
+                    String::new()
+                }
             );
             if let Err(code) = emit(&name, &description, &st.steps, expect) {
                 return code;
@@ -367,6 +376,21 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         }
     }
     code
+}
+
+/// How many of a stuck group can still take a step the view bound cuts (empty if none):
+/// for those the bound may be what stops them, unless the diagnosis holds in every view.
+fn past_bound_text(st: &StuckFound, bounds: &Bounds) -> String {
+    match st.past_bound {
+        0 => String::new(),
+        k if k == st.count && st.class == StallClass::Undiagnosed => {
+            format!(
+                " (from every one a step past max view {} can be reached, which the bound cuts: an artefact of the bound)",
+                bounds.max_view
+            )
+        }
+        k => format!(" ({k} of them can reach a step past max view {}, which the bound cuts)", bounds.max_view),
+    }
 }
 
 /// The memory budget in bytes: `--max-memory-mb` (0: none), or three quarters of the

@@ -228,6 +228,11 @@ pub struct ViolationFound {
 pub struct StuckFound {
     pub class: StallClass,
     pub count: u64,
+    /// Of `count`, the states from which a step into a view above `max_view` can be
+    /// reached (a step the bound cut). For those the bound may be all that stops them,
+    /// unless the stall diagnosis proves otherwise (a commit lock holds in every view);
+    /// an undiagnosed group where this equals `count` is an artefact of the view bound.
+    pub past_bound: u64,
     pub stall: Stall,
     pub steps: Vec<Step>,
 }
@@ -433,6 +438,8 @@ impl Reduction {
 const EXPANDED: u8 = 1;
 const FINISHED: u8 = 2;
 const SETTLED: u8 = 4;
+/// A step from this state went past `max_view` (pruned).
+const PAST_BOUND: u8 = 8;
 
 /// An explorer over one scenario's replicas.
 pub struct Explorer<'a> {
@@ -553,6 +560,7 @@ impl<'a> Explorer<'a> {
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
                     pruned += 1;
+                    flags[iu] |= PAST_BOUND;
                     continue;
                 }
                 if !found.is_empty() {
@@ -737,8 +745,13 @@ impl<'a> Explorer<'a> {
                         let (walk, _) = self.replay(&path);
                         for mut st in found {
                             st.steps = walk.iter().cloned().chain(st.steps).collect();
-                            let kept = stuck.entry(st.class).or_insert_with(|| StuckFound { count: 0, ..st.clone() });
+                            let kept = stuck.entry(st.class).or_insert_with(|| StuckFound {
+                                count: 0,
+                                past_bound: 0,
+                                ..st.clone()
+                            });
                             kept.count += st.count;
+                            kept.past_bound += st.past_bound;
                             if st.steps.len() < kept.steps.len() {
                                 (kept.steps, kept.stall) = (st.steps, st.stall);
                             }
@@ -938,10 +951,13 @@ impl<'a> Explorer<'a> {
                     let g = groups.entry(stall.class).or_insert_with(|| StuckFound {
                         class: stall.class,
                         count: 0,
+                        past_bound: 0,
                         stall: stall.clone(),
                         steps,
                     });
                     g.count += 1;
+                    // Its own search saw every state reachable from it.
+                    g.past_bound += u64::from(out.pruned > 0);
                 }
                 _ => *undecided_at.entry(dc).or_insert(0) += 1,
             }
@@ -1099,24 +1115,44 @@ impl<'a> Explorer<'a> {
         }
         // Exact only for settled states (expanded without reduction): count those.
         let cannot = (0..n).filter(|&i| !can[i] && flags[i] & SETTLED != 0 && flags[i] & EXPANDED != 0).count() as u64;
-        // Per class: how many settled stuck states, and the shallowest.
-        let mut groups: BTreeMap<StallClass, (u64, u32)> = BTreeMap::new();
+        // The states from which a step past the view bound can be reached: backwards from
+        // the states where one was cut.
+        let mut past = vec![false; n];
+        for (i, f) in flags.iter().enumerate() {
+            if f & PAST_BOUND != 0 {
+                past[i] = true;
+                work.push(i as u32);
+            }
+        }
+        while let Some(j) = work.pop() {
+            let (a, z) = (start[j as usize] as usize, start[j as usize + 1] as usize);
+            for &i in &from[a..z] {
+                if !past[i as usize] {
+                    past[i as usize] = true;
+                    work.push(i);
+                }
+            }
+        }
+        // Per class: how many settled stuck states, how many of them reach the bound, and
+        // the shallowest.
+        let mut groups: BTreeMap<StallClass, (u64, u64, u32)> = BTreeMap::new();
         for (&i, &c) in class {
             if can[i as usize] {
                 continue;
             }
-            let g = groups.entry(c).or_insert((0, i));
+            let g = groups.entry(c).or_insert((0, 0, i));
             g.0 += 1;
-            if depth[i as usize] < depth[g.1 as usize] {
-                g.1 = i;
+            g.1 += u64::from(past[i as usize]);
+            if depth[i as usize] < depth[g.2 as usize] {
+                g.2 = i;
             }
         }
         let stuck = groups
             .into_iter()
-            .map(|(class, (count, i))| {
+            .map(|(class, (count, past_bound, i))| {
                 let (steps, sys) = self.replay(&self.path_to(parent, i));
                 let stall = schedule::stall(self.spec, &sys, &self.env);
-                StuckFound { class, count, stall, steps }
+                StuckFound { class, count, past_bound, stall, steps }
             })
             .collect();
         (cannot, stuck)
