@@ -332,7 +332,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                 "  stuck ({}): {} settled states{}; shortest: {} steps, height {} view {}: {}",
                 st.class.as_str(),
                 st.count,
-                past_bound_text(st, &bounds),
+                bounds_note(st, &bounds),
                 st.steps.len(),
                 st.stall.height,
                 st.stall.view,
@@ -361,13 +361,9 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                 bounds_text(&bounds),
                 st.class.as_str(),
                 st.stall.reason,
-                if st.past_bound == st.count && st.class == StallClass::Undiagnosed {
-                    format!(
-                        ". From every such state a step into a view above {} can be taken and was cut: an artefact of the view bound, not a lock",
-                        bounds.max_view
-                    )
-                } else {
-                    String::new()
+                match bounds_note(st, &bounds) {
+                    note if note.is_empty() => String::new(),
+                    note => format!(". Of the {} such states{note}", st.count),
                 }
             );
             if let Err(code) = emit(&name, &description, &st.steps, expect) {
@@ -378,19 +374,32 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     code
 }
 
-/// How many of a stuck group can still take a step the view bound cuts (empty if none):
-/// for those the bound may be what stops them, unless the diagnosis holds in every view.
-fn past_bound_text(st: &StuckFound, bounds: &Bounds) -> String {
+/// What in a stuck group the bounds may account for (empty if nothing): how many can
+/// still reach a step the view bound cuts (for those the bound may be what stops them,
+/// unless the diagnosis holds in every view), and how many a step where a node asks for
+/// recovery that `recovery off` never answers.
+fn bounds_note(st: &StuckFound, bounds: &Bounds) -> String {
+    let all_or = |k: u64| if k == st.count { "all".to_string() } else { format!("{k} of them") };
+    let mut parts = Vec::new();
     match st.past_bound {
-        0 => String::new(),
-        k if k == st.count && st.class == StallClass::Undiagnosed => {
-            format!(
-                " (from every one a step past max view {} can be reached, which the bound cuts: an artefact of the bound)",
-                bounds.max_view
-            )
-        }
-        k => format!(" ({k} of them can reach a step past max view {}, which the bound cuts)", bounds.max_view),
+        0 => {}
+        k if k == st.count && st.class == StallClass::Undiagnosed => parts.push(format!(
+            "from every one a step past max view {} can be reached, which the bound cuts: an artefact of the bound",
+            bounds.max_view
+        )),
+        k => parts.push(format!(
+            "{} can reach a step past max view {}, which the bound cuts",
+            all_or(k),
+            bounds.max_view
+        )),
     }
+    if st.asks_recovery > 0 && !bounds.recovery {
+        parts.push(format!(
+            "{} can reach a step where a node asks for recovery, never answered with recovery off: with --recovery the answer may unlock them",
+            all_or(st.asks_recovery)
+        ));
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join("; ")) }
 }
 
 /// The memory budget in bytes: `--max-memory-mb` (0: none), or three quarters of the
