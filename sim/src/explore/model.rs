@@ -823,6 +823,15 @@ fn honest_recipient<'a>(env: &Env, node: &'a Node) -> Option<&'a DbftReplica> {
     }
 }
 
+#[cfg(test)]
+impl Sys {
+    /// Replica `i`'s inner replica, to write by hand (its cached fingerprint dropped).
+    pub(super) fn replica_mut(&mut self, i: usize) -> &mut DbftReplica {
+        self.fps[i].set(0);
+        inner_mut(Rc::make_mut(&mut self.replicas[i]))
+    }
+}
+
 /// The inner replica of a process, to write.
 fn inner_mut(node: &mut Node) -> &mut DbftReplica {
     match node {

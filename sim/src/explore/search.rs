@@ -1338,6 +1338,56 @@ impl Explorer<'_> {
         out
     }
 
+    /// The start of this explorer's search, its safety checker there, and its fixed
+    /// environment (for tests that drive the system by hand).
+    pub(super) fn start(&self) -> (&Sys, &Rc<Safety>, &Env) {
+        (&self.init, &self.safety, &self.env)
+    }
+
+    /// One step by hand, judged by the checker: the next state and checker.
+    pub(super) fn step(&self, sys: &Sys, safety: &Rc<Safety>, act: Act) -> (Sys, Rc<Safety>) {
+        let (next, sf, _, found) = self.successor(sys, safety, act, &mut BTreeMap::new());
+        assert!(found.is_empty(), "{found:?}");
+        (next, sf)
+    }
+
+    /// Checks that two states with one fingerprint are bisimilar as far as `limit` pairs:
+    /// a breadth-first search over pairs of states, from (`x`, `y`), where both must
+    /// offer the same steps and every step must take both to states that fingerprint
+    /// alike, with the same view reached and no violation. Returns the pairs checked.
+    /// `safety` is the checker as the path to `x` left it (the same serves `y`: the pair
+    /// differs only in what the checkers have already judged).
+    pub(super) fn check_pair(&self, x: &Sys, y: &Sys, safety: &Rc<Safety>, limit: usize) -> usize {
+        assert_eq!(fingerprint(x), fingerprint(y), "the pair does not merge to begin with");
+        let mut seen: std::collections::HashSet<u64> = Default::default();
+        let mut queue = VecDeque::from([(x.clone(), y.clone(), safety.clone())]);
+        let (mut acts, mut theirs, mut marks) = (Vec::new(), Vec::new(), BTreeMap::new());
+        let mut checked = 0;
+        while let Some((x, y, safety)) = queue.pop_front() {
+            if checked == limit {
+                break;
+            }
+            checked += 1;
+            if x.finished(&self.env) {
+                continue;
+            }
+            x.enabled(&self.env, self.choices(&x), &mut acts);
+            y.enabled(&self.env, self.choices(&y), &mut theirs);
+            assert_eq!(acts, theirs, "merged states offer different steps");
+            for a in &acts {
+                let (x2, sf, fx_x, found_x) = self.successor(&x, &safety, *a, &mut marks);
+                let (y2, _, fx_y, found_y) = self.successor(&y, &safety, *a, &mut marks);
+                assert!(found_x.is_empty() && found_y.is_empty(), "{found_x:?} {found_y:?}");
+                assert_eq!(fx_x.max_view, fx_y.max_view, "{a:?}");
+                assert_eq!(fingerprint(&x2), fingerprint(&y2), "merged states part after {a:?}");
+                if fx_x.max_view <= self.bounds.max_view && seen.insert(fingerprint(&x2)) {
+                    queue.push_back((x2, y2, sf));
+                }
+            }
+        }
+        checked
+    }
+
     /// Checks that what the fingerprint forgets never matters, by a breadth-first search
     /// that tells states apart in full (every replica's whole state, the messages in
     /// flight) while keeping, per fingerprint, the first state seen with it. Every other

@@ -724,3 +724,62 @@ fn stuck_states_that_only_a_bound_stops_are_marked_as_such() {
     assert!(group(&raised, StallClass::Undiagnosed).is_none(), "{:?}", raised.stuck);
     assert!(group(&raised, StallClass::CommitLock).is_some_and(|g| g.past_bound == 0));
 }
+
+/// A node's certificate for a block is the first M Commits it happened to receive; once
+/// the block is persisted nothing reads it again among honest nodes (a peer that fetches
+/// the block accepts any quorum of the right set), so forgetting state hashes persisted
+/// blocks without it (`Ledger::hash_without_certificates`). N = 4, two heights: run the
+/// first height to the settled start of the second, then give R0 a copy of block 1
+/// signed by another quorum (R1, R2, R3; every signature verifies). The two states must
+/// differ in full, merge under forgetting, and stay merged under every schedule of the
+/// second height explored from them (a pair bisimulation, breadth-first, to a bound).
+#[test]
+fn persisted_blocks_that_differ_only_in_their_certificates_are_one_state() {
+    use crate::protocol::NodeId;
+    use crate::protocol::block::{Block, CertSig};
+    use crate::protocol::crypto::KeyId;
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let bounds = Bounds { heights: 2, max_view: 0, synchrony: true, reduce: false, ..Bounds::default() };
+    let explorer = Explorer::new(&s, bounds).expect("explorer");
+    assert!(explorer.forgets);
+    let (init, safety, env) = explorer.start();
+    // Deliver in key order; when nothing is in flight, fire view 0's primary's timer
+    // (R1 at height 1), until everyone persisted height 1 and nothing is in flight.
+    let (mut x, mut safety) = (init.clone(), safety.clone());
+    let mut acts = Vec::new();
+    let persisted = |sys: &Sys, i: usize| crate::protocol::Replica::ledger_height(&*sys.replicas[i]) >= 1;
+    loop {
+        x.enabled(env, super::model::Choices { synchrony: true, ..Default::default() }, &mut acts);
+        let act = match acts.iter().find(|a| matches!(a, Act::Deliver(_))) {
+            Some(a) => *a,
+            None if (0..4).all(|i| persisted(&x, i)) => break,
+            None => *acts.iter().find(|a| matches!(a, Act::Timer(NodeId(1)))).expect("R1's timer"),
+        };
+        (x, safety) = explorer.step(&x, &safety, act);
+    }
+    let crate::byzantine::Node::Honest(r0) = &*x.replicas[0] else { panic!("honest") };
+    let ours = r0.ledger.chain.get(1).expect("block 1");
+    let certificate: Vec<CertSig> = (1..4u16)
+        .map(|i| CertSig { index: i, view: 0, sig: env.keys.keypair(KeyId(i as u32)).expect("key").sign(&ours.hash) })
+        .collect();
+    assert_ne!(certificate, ours.certificate, "R0's own certificate includes its own Commit");
+    assert!(certificate.iter().all(|c| env.keys.verify(KeyId(c.index as u32), &ours.hash, &c.sig)));
+    let theirs = Block::new(
+        ours.hash,
+        ours.header.clone(),
+        ours.txs.clone(),
+        ours.next_validators.clone(),
+        ours.view,
+        certificate,
+    );
+    let mut y = x.clone();
+    let r = y.replica_mut(0);
+    let mut chain = crate::protocol::dbft::chain::Chain::new(r.ledger.chain.genesis().clone());
+    chain.push(std::rc::Rc::new(theirs));
+    r.ledger.chain = chain;
+    let full = |sys: &Sys| super::fingerprint::of(&*sys.replicas[0]);
+    assert_ne!(full(&x), full(&y));
+    assert_eq!(fingerprint(&x), fingerprint(&y));
+    let checked = explorer.check_pair(&x, &y, &safety, 3_000);
+    assert_eq!(checked, 3_000, "the second height was explored from the pair");
+}

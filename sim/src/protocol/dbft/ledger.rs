@@ -42,6 +42,24 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Hashes the ledger as its `Hash` does, except the certificates of persisted blocks
+    /// ([`super::relevance::LiveState`]): once a block is persisted nothing in the
+    /// protocol reads its certificate again except a peer that fetches the block, and
+    /// among honest nodes every certificate it can get holds a quorum of the right set,
+    /// so that peer accepts it whichever M signatures it carries. A node's certificate is
+    /// the first M Commits it happened to receive, so without this two nodes past the
+    /// same block differ in up to C(N, M) ways for nothing. Blocks not yet persisted
+    /// (orphans) are hashed whole.
+    pub fn hash_without_certificates<H: std::hash::Hasher>(&self, h: &mut H) {
+        use std::hash::Hash;
+        let Ledger { chain, mempool, on_chain, orphans, custody } = self;
+        h.write_usize(chain.len());
+        for b in chain.blocks() {
+            (b.hash, &b.header, &b.txs, &b.next_validators, b.view).hash(h);
+        }
+        (mempool, on_chain, orphans, custody).hash(h);
+    }
+
     /// A ledger holding only `genesis`, whose custody starts at `custody` (the genesis
     /// set, the hand-off rule, the change book).
     pub fn new(genesis: Rc<Block>, custody: Custody) -> Ledger {
