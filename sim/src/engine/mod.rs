@@ -947,7 +947,9 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 slot.replica.on_transaction(&mut cx, tx);
             }
         }
-        slot.arrivals.drain(..k);
+        // (Copy entries: moving the rest down beats a `Drain`.)
+        slot.arrivals.copy_within(k.., 0);
+        slot.arrivals.truncate(slot.arrivals.len() - k);
         // An inert replica asks for nothing; should one break that promise, its actions
         // are still carried out (late) rather than lost.
         debug_assert!(buf.is_empty(), "{node}: an inert replica acted on a transaction");
