@@ -4,7 +4,7 @@
 //! at once, and the result is printed.
 
 use crate::explore::model::Prune;
-use crate::explore::search::{self, Bounds, Ending, Explorer, Stats};
+use crate::explore::search::{self, Bounds, Ending, Explorer, Stats, StuckFound};
 use crate::explore::step::Step;
 use crate::invariants::diagnosis::StallClass;
 use crate::report::Report;
@@ -329,9 +329,10 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         }
         for st in &outcome.stuck {
             say!(
-                "  stuck ({}): {} settled states; shortest: {} steps, height {} view {}: {}",
+                "  stuck ({}): {} settled states{}; shortest: {} steps, height {} view {}: {}",
                 st.class.as_str(),
                 st.count,
+                bounds_note(st, &bounds),
                 st.steps.len(),
                 st.stall.height,
                 st.stall.view,
@@ -349,7 +350,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             };
             let name = file_name(&spec.name, &format!("stuck-{}", st.class.as_str()));
             let description = format!(
-                "Written by dbft-sim explore: {} ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}",
+                "Written by dbft-sim explore: {} ({}) to a state where nothing is in flight, no schedule within the bounds finishes the height, and the stall diagnosis says {}: {}{}",
                 if bounds.shortest_stuck.is_some() {
                     "the shortest stuck schedule within the step bound (every state within it visited at its least depth; this one searched to the end)"
                 } else if bounds.walks.is_some() {
@@ -359,7 +360,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                 },
                 bounds_text(&bounds),
                 st.class.as_str(),
-                st.stall.reason
+                st.stall.reason,
+                match bounds_note(st, &bounds) {
+                    note if note.is_empty() => String::new(),
+                    note => format!(". Of the {} such states{note}", st.count),
+                }
             );
             if let Err(code) = emit(&name, &description, &st.steps, expect) {
                 return code;
@@ -367,6 +372,34 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         }
     }
     code
+}
+
+/// What in a stuck group the bounds may account for (empty if nothing): how many can
+/// still reach a step the view bound cuts (for those the bound may be what stops them,
+/// unless the diagnosis holds in every view), and how many a step where a node asks for
+/// recovery that `recovery off` never answers.
+fn bounds_note(st: &StuckFound, bounds: &Bounds) -> String {
+    let all_or = |k: u64| if k == st.count { "all".to_string() } else { format!("{k} of them") };
+    let mut parts = Vec::new();
+    match st.past_bound {
+        0 => {}
+        k if k == st.count && st.class == StallClass::Undiagnosed => parts.push(format!(
+            "from every one a step past max view {} can be reached, which the bound cuts: an artefact of the bound",
+            bounds.max_view
+        )),
+        k => parts.push(format!(
+            "{} can reach a step past max view {}, which the bound cuts",
+            all_or(k),
+            bounds.max_view
+        )),
+    }
+    if st.asks_recovery > 0 && !bounds.recovery {
+        parts.push(format!(
+            "{} can reach a step where a node asks for recovery, never answered with recovery off: with --recovery the answer may unlock them",
+            all_or(st.asks_recovery)
+        ));
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join("; ")) }
 }
 
 /// The memory budget in bytes: `--max-memory-mb` (0: none), or three quarters of the

@@ -7,15 +7,19 @@ use crate::explore::model::Sys;
 use crate::explore::schedule;
 use std::collections::BTreeMap;
 
-/// The scenarios `explore` wrote (its counterexamples), each replayed both ways.
-const WRITTEN: [&str; 6] = [
-    include_str!("../../../scenarios/explore/explore-go-garbage-commit-4-stuck-invalid-block.json"),
-    include_str!("../../../scenarios/explore/explore-4-stuck-commit-lock.json"),
-    include_str!("../../../scenarios/explore/explore-4-recovery-stuck-commit-lock.json"),
-    include_str!("../../../scenarios/explore/explore-go-4-stuck-commit-lock.json"),
-    include_str!("../../../scenarios/explore/explore-no-commit-phase-4-S4.json"),
-    include_str!("../../../scenarios/explore/explore-quorum-off-by-one-4-S3-S5.json"),
-];
+/// The scenarios `explore` wrote (its counterexamples): every file in
+/// `scenarios/explore/`, read when the test runs so that a new one is covered too.
+fn written() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/explore");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("scenarios/explore")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "scenarios/explore/ holds the written scenarios ({})", files.len());
+    files.into_iter().map(|p| (p.display().to_string(), std::fs::read_to_string(&p).expect("readable"))).collect()
+}
 
 /// Every record, in order, as text (debug form: every field, times included).
 #[derive(Default)]
@@ -43,8 +47,8 @@ fn model_records(spec: &crate::scenario::RunSpec) -> (Vec<String>, BTreeMap<&'st
 
 #[test]
 fn a_scheduled_run_through_the_engine_records_what_the_model_records() {
-    for json in WRITTEN {
-        let spec = crate::scenario::parse(json, "written").expect("parses");
+    for (path, json) in written() {
+        let spec = crate::scenario::parse(&json, &path).expect("parses");
         let (want, want_marks) = model_records(&spec);
         let mut got = Log::default();
         let result = crate::world::run(&spec, spec.seed, Some(&mut got), false);

@@ -132,6 +132,9 @@ pub struct Effects {
     pub halt: Option<Halt>,
     /// The pending messages this step sent (added, or merged with an identical copy).
     pub sent: Vec<Key>,
+    /// An honest node asked for recovery and, recovery being off, nobody will answer:
+    /// a state stuck after such a step may be an artefact of that bound.
+    pub unanswered_recovery: bool,
 }
 
 /// The whole nondeterministic system between two steps.
@@ -763,6 +766,7 @@ impl Sys {
             return;
         }
         if !env.recovery && matches!(meta.kind, MsgKind::RecoveryRequest | MsgKind::RecoveryMessage) {
+            em.fx.unanswered_recovery |= meta.kind == MsgKind::RecoveryRequest && env.honest[from.idx()];
             return;
         }
         let n = self.replicas.len() as u32;

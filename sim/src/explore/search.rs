@@ -228,6 +228,15 @@ pub struct ViolationFound {
 pub struct StuckFound {
     pub class: StallClass,
     pub count: u64,
+    /// Of `count`, the states from which a step into a view above `max_view` can be
+    /// reached (a step the bound cut). For those the bound may be all that stops them,
+    /// unless the stall diagnosis proves otherwise (a commit lock holds in every view);
+    /// an undiagnosed group where this equals `count` is an artefact of the view bound.
+    pub past_bound: u64,
+    /// Of `count`, the states from which a step can be reached where an honest node asks
+    /// for recovery that, under `recovery off`, is never answered. With recovery
+    /// delivered, the answer may unlock them (docs/explore.md §5).
+    pub asks_recovery: u64,
     pub stall: Stall,
     pub steps: Vec<Step>,
 }
@@ -265,6 +274,9 @@ pub struct Outcome {
     pub ending: Ending,
     /// Steps not taken because they went past `max_view`.
     pub pruned: u64,
+    /// Steps taken where an honest node asked for recovery that nobody answers
+    /// ([`super::model::Effects::unanswered_recovery`]).
+    pub unanswered_recovery: u64,
     /// States where every honest running validator finished.
     pub finished: u64,
     pub violation: Option<ViolationFound>,
@@ -433,6 +445,10 @@ impl Reduction {
 const EXPANDED: u8 = 1;
 const FINISHED: u8 = 2;
 const SETTLED: u8 = 4;
+/// A step from this state went past `max_view` (pruned).
+const PAST_BOUND: u8 = 8;
+/// A step from this state sent a RecoveryRequest that is never delivered.
+const ASKS_RECOVERY: u8 = 16;
 
 /// An explorer over one scenario's replicas.
 pub struct Explorer<'a> {
@@ -516,7 +532,7 @@ impl<'a> Explorer<'a> {
         let mut census = Census::default();
         census.add(&self.init);
         let mut stats = Stats::default();
-        let mut pruned = 0u64;
+        let (mut pruned, mut unanswered_recovery) = (0u64, 0u64);
         let mut violation: Option<(u32, u32, Vec<Found>)> = None;
         let mut ending = Ending::Complete;
         let mut acts = Vec::new();
@@ -553,7 +569,12 @@ impl<'a> Explorer<'a> {
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
                     pruned += 1;
+                    flags[iu] |= PAST_BOUND;
                     continue;
+                }
+                if fx.unanswered_recovery {
+                    unanswered_recovery += 1;
+                    flags[iu] |= ASKS_RECOVERY;
                 }
                 if !found.is_empty() {
                     violation = Some((i, k as u32, found));
@@ -636,6 +657,7 @@ impl<'a> Explorer<'a> {
             stats,
             ending,
             pruned,
+            unanswered_recovery,
             finished,
             violation,
             cannot_finish,
@@ -661,7 +683,7 @@ impl<'a> Explorer<'a> {
         seed.update(&self.spec.seed.to_le_bytes());
         let mut rng = rand_chacha::ChaCha8Rng::from_seed(*seed.finalize().as_bytes());
         let mut stats = Stats::default();
-        let (mut pruned, mut finished, mut dead_dropped) = (0u64, 0u64, 0u64);
+        let (mut pruned, mut finished, mut dead_dropped, mut unanswered_recovery) = (0u64, 0u64, 0u64, 0u64);
         let mut violation = None;
         let mut violation_steps: Option<ViolationFound> = None;
         let mut acts = Vec::new();
@@ -698,6 +720,7 @@ impl<'a> Explorer<'a> {
                         pruned += 1;
                         continue;
                     }
+                    unanswered_recovery += u64::from(fx.unanswered_recovery);
                     dead_dropped += next.pruned - sys.pruned;
                     path.push(k);
                     taken += 1;
@@ -737,8 +760,13 @@ impl<'a> Explorer<'a> {
                         let (walk, _) = self.replay(&path);
                         for mut st in found {
                             st.steps = walk.iter().cloned().chain(st.steps).collect();
-                            let kept = stuck.entry(st.class).or_insert_with(|| StuckFound { count: 0, ..st.clone() });
+                            let kept = stuck.entry(st.class).or_insert_with(|| StuckFound {
+                                count: 0,
+                                past_bound: 0,
+                                ..st.clone()
+                            });
                             kept.count += st.count;
+                            kept.past_bound += st.past_bound;
                             if st.steps.len() < kept.steps.len() {
                                 (kept.steps, kept.stall) = (st.steps, st.stall);
                             }
@@ -769,6 +797,7 @@ impl<'a> Explorer<'a> {
             stats,
             ending,
             pruned,
+            unanswered_recovery,
             finished,
             violation,
             cannot_finish: stuck.iter().map(|s| s.count).sum(),
@@ -806,6 +835,7 @@ impl<'a> Explorer<'a> {
         let mut flags: Vec<u8> = vec![if self.init.bag.is_empty() { SETTLED } else { 0 }];
         let mut stack = vec![(0u32, self.init.clone(), self.safety.clone(), Reduction::default(), 0u32)];
         let (mut stats, mut pruned, mut dead_dropped, mut expanded) = (Stats::default(), 0u64, 0u64, 0u64);
+        let mut unanswered_recovery = 0u64;
         let mut acts = Vec::new();
         let mut marks = BTreeMap::new();
         let mut violation: Option<(u32, u32, Vec<Found>)> = None;
@@ -837,6 +867,7 @@ impl<'a> Explorer<'a> {
                     pruned += 1;
                     continue;
                 }
+                unanswered_recovery += u64::from(fx.unanswered_recovery);
                 if !found.is_empty() {
                     violation = Some((i, k as u32, found));
                     break;
@@ -938,10 +969,15 @@ impl<'a> Explorer<'a> {
                     let g = groups.entry(stall.class).or_insert_with(|| StuckFound {
                         class: stall.class,
                         count: 0,
+                        past_bound: 0,
+                        asks_recovery: 0,
                         stall: stall.clone(),
                         steps,
                     });
                     g.count += 1;
+                    // Its own search saw every state reachable from it.
+                    g.past_bound += u64::from(out.pruned > 0);
+                    g.asks_recovery += u64::from(out.unanswered_recovery > 0);
                 }
                 _ => *undecided_at.entry(dc).or_insert(0) += 1,
             }
@@ -962,6 +998,7 @@ impl<'a> Explorer<'a> {
             stats,
             ending,
             pruned,
+            unanswered_recovery,
             finished,
             violation,
             cannot_finish: stuck.iter().map(|s| s.count).sum(),
@@ -1099,24 +1136,50 @@ impl<'a> Explorer<'a> {
         }
         // Exact only for settled states (expanded without reduction): count those.
         let cannot = (0..n).filter(|&i| !can[i] && flags[i] & SETTLED != 0 && flags[i] & EXPANDED != 0).count() as u64;
-        // Per class: how many settled stuck states, and the shallowest.
-        let mut groups: BTreeMap<StallClass, (u64, u32)> = BTreeMap::new();
+        // The states from which a step of a kind can be reached: backwards from the states
+        // where one was taken (or cut).
+        let reaching = |bit: u8| {
+            let mut seen = vec![false; n];
+            let mut work: Vec<u32> = Vec::new();
+            for (i, f) in flags.iter().enumerate() {
+                if f & bit != 0 {
+                    seen[i] = true;
+                    work.push(i as u32);
+                }
+            }
+            while let Some(j) = work.pop() {
+                let (a, z) = (start[j as usize] as usize, start[j as usize + 1] as usize);
+                for &i in &from[a..z] {
+                    if !seen[i as usize] {
+                        seen[i as usize] = true;
+                        work.push(i);
+                    }
+                }
+            }
+            seen
+        };
+        let (past, asks) = (reaching(PAST_BOUND), reaching(ASKS_RECOVERY));
+        // Per class: how many settled stuck states, how many of them reach the view bound
+        // and an unanswered recovery request, and the shallowest.
+        let mut groups: BTreeMap<StallClass, (u64, u64, u64, u32)> = BTreeMap::new();
         for (&i, &c) in class {
             if can[i as usize] {
                 continue;
             }
-            let g = groups.entry(c).or_insert((0, i));
+            let g = groups.entry(c).or_insert((0, 0, 0, i));
             g.0 += 1;
-            if depth[i as usize] < depth[g.1 as usize] {
-                g.1 = i;
+            g.1 += u64::from(past[i as usize]);
+            g.2 += u64::from(asks[i as usize]);
+            if depth[i as usize] < depth[g.3 as usize] {
+                g.3 = i;
             }
         }
         let stuck = groups
             .into_iter()
-            .map(|(class, (count, i))| {
+            .map(|(class, (count, past_bound, asks_recovery, i))| {
                 let (steps, sys) = self.replay(&self.path_to(parent, i));
                 let stall = schedule::stall(self.spec, &sys, &self.env);
-                StuckFound { class, count, stall, steps }
+                StuckFound { class, count, past_bound, asks_recovery, stall, steps }
             })
             .collect();
         (cannot, stuck)

@@ -689,3 +689,38 @@ fn forgetting_dead_state_reaches_exactly_the_live_forms_of_the_full_search() {
         assert!(forgetting.check_merges() > 0, "{semantics}: no merge of different replica states was checked");
     }
 }
+
+/// Stuck states that only a bound stops are told apart. N = 3 (F = 0) under deadline
+/// order with one lost message, max view 0: a loss before anyone commits leaves a change
+/// to view 1 as the only way on, which the view bound cuts, so every such state must
+/// count as reaching a step past it (and none asks for recovery: nobody counts a Commit
+/// or a failed node, so the timers ask for a view change); raised to max view 1, with
+/// the drop budget spent, view 1 completes and no undiagnosed stuck state is left. The
+/// commit lock, in contrast, never tries to leave view 0: a C# node that counts more than
+/// F Commits asks for recovery instead of changing view (RequestChangeView), so every
+/// state of that group reaches an unanswered recovery request and none the view bound.
+#[test]
+fn stuck_states_that_only_a_bound_stops_are_marked_as_such() {
+    use crate::invariants::diagnosis::StallClass;
+    let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
+    let bounds = |max_view| Bounds {
+        max_view,
+        deadlines: true,
+        synchrony: true,
+        loss: true,
+        max_drops: Some(1),
+        ..Bounds::default()
+    };
+    let o = Explorer::new(&s, bounds(0)).expect("explorer").run(&mut |_| {});
+    assert_eq!(o.ending, Ending::Complete);
+    let group = |o: &super::search::Outcome, c| o.stuck.iter().find(|g| g.class == c).cloned();
+    let artefact = group(&o, StallClass::Undiagnosed).expect("states stopped by the bound");
+    assert!(artefact.count > 0 && artefact.past_bound == artefact.count, "{artefact:?}");
+    assert_eq!(artefact.asks_recovery, 0, "{artefact:?}");
+    let lock = group(&o, StallClass::CommitLock).expect("the commit lock");
+    assert_eq!((lock.past_bound, lock.asks_recovery), (0, lock.count), "{lock:?}");
+    let raised = Explorer::new(&s, bounds(1)).expect("explorer").run(&mut |_| {});
+    assert_eq!(raised.ending, Ending::Complete);
+    assert!(group(&raised, StallClass::Undiagnosed).is_none(), "{:?}", raised.stuck);
+    assert!(group(&raised, StallClass::CommitLock).is_some_and(|g| g.past_bound == 0));
+}
