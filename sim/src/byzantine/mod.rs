@@ -320,6 +320,14 @@ impl Replica for Node {
         }
     }
 
+    /// A wrapped node's behaviour may react to anything: every arrival stays an event.
+    fn transactions_inert(&self) -> bool {
+        match self {
+            Node::Honest(r) => r.transactions_inert(),
+            Node::Byzantine(_) => false,
+        }
+    }
+
     fn status(&self) -> Option<ReplicaStatus> {
         self.replica().status()
     }

@@ -81,6 +81,9 @@ enum Event<M> {
     TxArrive {
         node: NodeId,
         tx: TxId,
+        /// The origin's own arrival of a transaction whose other arrivals may be kept
+        /// back ([`Engine::keep_back`]): its record dates the submission.
+        origin: bool,
     },
     Marker(Marker, Rc<str>),
     /// Flood relay with `resend`: `node` re-sends its pooled consensus payloads if nothing
@@ -105,6 +108,23 @@ enum Event<M> {
         to: NodeId,
         kind: crate::protocol::MsgKind,
     },
+}
+
+impl<M> Event<M> {
+    /// The node whose replica this event reaches, if any: its kept-back transaction
+    /// arrivals are handed over first.
+    #[inline]
+    fn node(&self) -> Option<NodeId> {
+        match *self {
+            Event::Start(n) | Event::Crash(n) => Some(n),
+            Event::Deliver { to, .. } => Some(to),
+            Event::Timer { node, .. }
+            | Event::ForceTimer { node, .. }
+            | Event::Restart { node, .. }
+            | Event::TxArrive { node, .. } => Some(node),
+            _ => None,
+        }
+    }
 }
 
 /// A delivery parked by a rule until `node` sends a message of `kind`, or (no `node`) in
@@ -144,6 +164,10 @@ struct Slot<R: Replica> {
     /// dispatcher.
     pool: BTreeMap<Hash32, (u32, Rc<R::Msg>)>,
     resend: ResendState,
+    /// Gossiped transactions on their way to this node while its replica is
+    /// [`Replica::transactions_inert`]: (arrival time, reserved sequence number, id), in
+    /// (time, sequence) order. See [`Engine::absorb_arrivals`].
+    arrivals: Vec<(SimTime, u64, TxId)>,
 }
 
 /// neo-go's resendDispatcher of one node: bumped on every new consensus payload, which
@@ -245,6 +269,11 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     /// Where every record goes after the observers saw it, if anyone asked
     /// ([`Engine::keep_recent`]).
     recent: Option<Rc<RefCell<RecentRecords>>>,
+    /// How many arrivals all nodes' `arrivals` hold.
+    lazy_arrivals: usize,
+    /// Keep gossiped transaction arrivals back while a replica is inert ([`Engine::keep_back`]).
+    /// On by default; off only to check that it changes nothing a replica sees.
+    pub keep_back_arrivals: bool,
 }
 
 impl<R: Replica> Engine<R, Scripted> {
@@ -289,6 +318,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 seen: BTreeSet::new(),
                 pool: BTreeMap::new(),
                 resend: ResendState::default(),
+                arrivals: Vec::new(),
             })
             .collect();
         // Heights final before the run (a start height above 1) count as reached.
@@ -317,6 +347,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             change_triggers: Vec::new(),
             heights_changed: true,
             recent: None,
+            lazy_arrivals: 0,
+            keep_back_arrivals: true,
         }
     }
 
@@ -424,11 +456,12 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 for i in 0..self.slots.len() {
                     match w.opts.withheld_until(tx, NodeId(i as u32)) {
                         None => {
-                            self.queue.push(SimTime::ZERO, Event::TxArrive { node: NodeId(i as u32), tx });
+                            self.queue
+                                .push(SimTime::ZERO, Event::TxArrive { node: NodeId(i as u32), tx, origin: false });
                         }
                         Some(SimTime::MAX) => {}
                         Some(until) => {
-                            self.queue.push(until, Event::TxArrive { node: NodeId(i as u32), tx });
+                            self.queue.push(until, Event::TxArrive { node: NodeId(i as u32), tx, origin: false });
                         }
                     }
                 }
@@ -462,11 +495,11 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 let node = NodeId(i as u32);
                 for tx in 1..=w.opts.initial_txs {
                     if w.opts.withheld_until(tx, node).is_none() {
-                        self.queue.push(SimTime::ZERO, Event::TxArrive { node, tx });
+                        self.queue.push(SimTime::ZERO, Event::TxArrive { node, tx, origin: false });
                     }
                 }
                 for c in w.changes.iter().filter(|c| c.at == Some(SimTime::ZERO) && c.reaches(node)) {
-                    self.queue.push(SimTime::ZERO, Event::TxArrive { node, tx: c.tx });
+                    self.queue.push(SimTime::ZERO, Event::TxArrive { node, tx: c.tx, origin: false });
                 }
             }
         }
@@ -522,17 +555,25 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                         self.now_seq = seq;
                         ev
                     }
-                    Err(None) => return StopReason::Quiescent,
-                    Err(Some(_)) => {
+                    Err(next) => {
+                        // Arrivals kept back that the run reaches are handed over: those
+                        // due by the time limit (all of them, if nothing else is left).
+                        let last = self.absorb_all((self.stop.until, u64::MAX), obs);
+                        if next.is_none() && self.lazy_arrivals == 0 {
+                            self.now = self.now.max(last.unwrap_or(SimTime::ZERO));
+                            return StopReason::Quiescent;
+                        }
                         self.now = self.stop.until;
                         return StopReason::Duration;
                     }
                 },
             };
             if let Some(Halt(why)) = self.dispatch(ev, obs) {
+                self.absorb_all((self.now, self.now_seq), obs);
                 return StopReason::Halted(why);
             }
             if !D::UNTIMED && std::mem::take(&mut self.heights_changed) && self.heights_reached() {
+                self.absorb_all((self.now, self.now_seq), obs);
                 return StopReason::Heights;
             }
         }
@@ -625,6 +666,11 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     }
 
     fn dispatch(&mut self, ev: Event<R::Msg>, obs: &mut dyn Observer) -> Option<Halt> {
+        if self.lazy_arrivals > 0
+            && let Some(node) = ev.node()
+        {
+            self.absorb_arrivals(node, (self.now, self.now_seq), obs);
+        }
         match ev {
             Event::Start(node) => {
                 if !self.slots[node.idx()].up {
@@ -723,10 +769,23 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 }
                 let (tx, arrivals) = w.spawn(n, self.now);
                 let gap = w.next_gap();
+                // The origin's own arrival (no delay) and every arrival of a withheld
+                // transaction stay events: the metrics date a transaction's submission by
+                // its first arrival record.
+                let keep_back = !D::UNTIMED
+                    && self.keep_back_arrivals
+                    && !w.opts.withhold.iter().any(|h| tx >= h.first && tx <= h.last);
                 for (i, d) in arrivals.into_iter().enumerate() {
                     if let Some(d) = d {
                         let node = NodeId(i as u32);
-                        self.queue.push(self.now.plus(d), Event::TxArrive { node, tx });
+                        let at = self.now.plus(d);
+                        if keep_back && d > 0 && self.slots[i].replica.transactions_inert() {
+                            let seq = self.queue.reserve_seq();
+                            self.keep_back(node, at, seq, tx);
+                        } else {
+                            let origin = keep_back && d == 0;
+                            self.queue.push(at, Event::TxArrive { node, tx, origin });
+                        }
                     }
                 }
                 if let Some(g) = gap {
@@ -743,13 +802,20 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 let marker = Marker::ChangeSubmitted { change: i as u32, node: origin };
                 for (j, d) in delays.into_iter().enumerate() {
                     if let Some(d) = d {
-                        self.queue.push(self.now.plus(d), Event::TxArrive { node: NodeId(j as u32), tx });
+                        self.queue
+                            .push(self.now.plus(d), Event::TxArrive { node: NodeId(j as u32), tx, origin: false });
                     }
                 }
                 self.emit(obs, Ev::Marker { marker, text: Rc::from(text.as_str()) })
             }
-            Event::TxArrive { node, tx } => {
+            Event::TxArrive { node, tx, origin } => {
                 if !self.slots[node.idx()].up {
+                    if origin {
+                        // No record dates the submission now: the first node up to get
+                        // the transaction must record it, so none of its arrivals
+                        // (all later) stays kept back.
+                        self.release_tx(tx);
+                    }
                     return None;
                 }
                 let h = self.emit(obs, Ev::Tx { node, tx });
@@ -819,7 +885,87 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             }
         }
         self.buf = buf;
+        let slot = &self.slots[node.idx()];
+        if !slot.arrivals.is_empty() && !slot.replica.transactions_inert() {
+            self.release_arrivals(node);
+        }
         halt
+    }
+
+    /// Keeps a gossiped transaction's arrival at `node` back instead of queueing it: the
+    /// replica is [`Replica::transactions_inert`], so the arrival would only add it to
+    /// the mempool, which nobody reads before the node's next event. `seq` is reserved
+    /// from the queue, so every other event keeps its place in the order.
+    ///
+    /// What this changes: such an arrival leaves no `Tx` record (a third of all events
+    /// of a run with a workload were these), so trace digests differ from a build that
+    /// queued every arrival; what every replica sees, and when, does not.
+    fn keep_back(&mut self, node: NodeId, at: SimTime, seq: u64, tx: TxId) {
+        let list = &mut self.slots[node.idx()].arrivals;
+        let i = list.partition_point(|&(t, s, _)| (t, s) < (at, seq));
+        list.insert(i, (at, seq, tx));
+        self.lazy_arrivals += 1;
+    }
+
+    /// `node`'s replica stopped being inert: its kept-back arrivals (all due after the
+    /// event being dispatched) become events at their own places in the order.
+    fn release_arrivals(&mut self, node: NodeId) {
+        let list = std::mem::take(&mut self.slots[node.idx()].arrivals);
+        self.lazy_arrivals -= list.len();
+        for (at, seq, tx) in list {
+            self.queue.push_with_seq(at, seq, Event::TxArrive { node, tx, origin: false });
+        }
+    }
+
+    /// Every kept-back arrival of `tx` becomes an event at its own place in the order.
+    fn release_tx(&mut self, tx: TxId) {
+        for i in 0..self.slots.len() {
+            let list = &mut self.slots[i].arrivals;
+            let Some(j) = list.iter().position(|a| a.2 == tx) else { continue };
+            let (at, seq, _) = list.remove(j);
+            self.lazy_arrivals -= 1;
+            self.queue.push_with_seq(at, seq, Event::TxArrive { node: NodeId(i as u32), tx, origin: false });
+        }
+    }
+
+    /// Hands `node` its kept-back arrivals due before `before` (a place in the (time,
+    /// sequence) order), each as `on_transaction` at its own time, with no record. A node
+    /// that is down drops them, as it drops a queued arrival. Returns the latest arrival
+    /// time handed over or dropped.
+    fn absorb_arrivals(&mut self, node: NodeId, before: (SimTime, u64), obs: &mut dyn Observer) -> Option<SimTime> {
+        let slot = &mut self.slots[node.idx()];
+        let k = slot.arrivals.partition_point(|&(t, s, _)| (t, s) < before);
+        if k == 0 {
+            return None;
+        }
+        self.lazy_arrivals -= k;
+        let last = slot.arrivals[k - 1].0;
+        let mut buf = std::mem::take(&mut self.buf);
+        if slot.up {
+            for &(at, _, tx) in &slot.arrivals[..k] {
+                let mut cx = Cx::new(slot.clock.local(at), &self.keys, &mut buf);
+                slot.replica.on_transaction(&mut cx, tx);
+            }
+        }
+        // (Copy entries: moving the rest down beats a `Drain`.)
+        slot.arrivals.copy_within(k.., 0);
+        slot.arrivals.truncate(slot.arrivals.len() - k);
+        // An inert replica asks for nothing; should one break that promise, its actions
+        // are still carried out (late) rather than lost.
+        debug_assert!(buf.is_empty(), "{node}: an inert replica acted on a transaction");
+        for a in buf.drain(..) {
+            let _ = self.apply(node, a, obs);
+        }
+        self.buf = buf;
+        Some(last)
+    }
+
+    /// [`absorb_arrivals`](Self::absorb_arrivals) for every node; the latest time handed.
+    fn absorb_all(&mut self, before: (SimTime, u64), obs: &mut dyn Observer) -> Option<SimTime> {
+        if self.lazy_arrivals == 0 {
+            return None;
+        }
+        (0..self.slots.len()).filter_map(|i| self.absorb_arrivals(NodeId(i as u32), before, obs)).max()
     }
 
     fn apply(&mut self, node: NodeId, a: Action<R::Msg>, obs: &mut dyn Observer) -> Option<Halt> {
@@ -1143,6 +1289,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     }
 }
 
+#[cfg(test)]
+mod arrival_tests;
 #[cfg(test)]
 mod driver_tests;
 #[cfg(test)]

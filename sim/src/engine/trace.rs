@@ -400,7 +400,7 @@ fn reject_code(r: RejectReason) -> u8 {
 }
 
 impl Observer for Digest {
-    #[inline]
+    #[inline(always)]
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
         let window: &mut [u8; REC_MAX] =
             (&mut self.buf[self.len..self.len + REC_MAX]).try_into().expect("REC_MAX bytes");

@@ -207,7 +207,7 @@ impl Checkers {
 }
 
 impl Observer for Checkers {
-    #[inline]
+    #[inline(always)]
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
         self.window.remember(rec);
         // Only these events can change a checker's state or verdict (safety: persists,

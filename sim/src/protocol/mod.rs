@@ -360,6 +360,15 @@ pub trait Replica: Clone {
     fn on_timer(&mut self, cx: &mut Cx<Self::Msg>, tag: TimerKind);
     /// A transaction reached this node's mempool.
     fn on_transaction(&mut self, _cx: &mut Cx<Self::Msg>, _tx: TxId) {}
+    /// Whether a transaction arriving now would only join the mempool: `on_transaction`
+    /// in this state asks for no action (no message, timer, note or mark), and leaves a
+    /// state of which this is still true. While it holds, the engine may hand the node
+    /// its gossiped transactions late — all those due before its next event, just before
+    /// that event, in arrival order — instead of one event each: the node cannot tell.
+    /// False (the default) keeps every arrival an event of its own.
+    fn transactions_inert(&self) -> bool {
+        false
+    }
     /// The process as it comes back after a crash: what it persisted survives; with
     /// `amnesia` only the ledger survives (the saved consensus context is lost).
     fn after_crash(&self, amnesia: bool) -> Self;

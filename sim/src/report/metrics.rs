@@ -98,7 +98,7 @@ impl Metrics {
 }
 
 impl Observer for Metrics {
-    #[inline]
+    #[inline(always)]
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
         self.events += 1;
         match &rec.ev {

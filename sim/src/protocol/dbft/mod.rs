@@ -479,6 +479,17 @@ impl Replica for DbftReplica {
         self.flush(cx);
     }
 
+    /// `on_new_transaction` acts only for an outgoing validator that endorses a hand-off
+    /// block (`check_endorsement`) or for a backup that has the view's PrepareRequest and
+    /// has not answered it (it may be waiting for this transaction). Neither depends on
+    /// the mempool, so an arrival cannot make it false; the test is wider than the
+    /// handler's own (it ignores view changing and Go's commit check), which only makes
+    /// more arrivals events.
+    fn transactions_inert(&self) -> bool {
+        let c = &self.ctx;
+        c.my_endorser.is_none() && !(c.is_backup() && c.request_sent_or_received() && !c.response_sent())
+    }
+
     fn after_crash(&self, amnesia: bool) -> Self {
         let mut r =
             DbftReplica::new(self.node, self.key.clone(), self.opts.clone(), self.ledger.chain.genesis().clone());
