@@ -384,7 +384,7 @@ fn bounds_note(st: &StuckFound, bounds: &Bounds) -> String {
     match st.past_bound {
         0 => {}
         k if k == st.count && st.class == StallClass::Undiagnosed => parts.push(format!(
-            "from every one a step past max view {} can be reached, which the bound cuts: an artefact of the bound",
+            "from every one a step past max view {} can be reached, which the bound cuts: probably an artefact of the bound (raise --max-view to check)",
             bounds.max_view
         )),
         k => parts.push(format!(

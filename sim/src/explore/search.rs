@@ -231,7 +231,8 @@ pub struct StuckFound {
     /// Of `count`, the states from which a step into a view above `max_view` can be
     /// reached (a step the bound cut). For those the bound may be all that stops them,
     /// unless the stall diagnosis proves otherwise (a commit lock holds in every view);
-    /// an undiagnosed group where this equals `count` is an artefact of the view bound.
+    /// an undiagnosed group where this equals `count` is probably an artefact of the view
+    /// bound (a search with a higher bound tells).
     pub past_bound: u64,
     /// Of `count`, the states from which a step can be reached where an honest node asks
     /// for recovery that, under `recovery off`, is never answered. With recovery
