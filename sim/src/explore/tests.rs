@@ -732,7 +732,8 @@ fn stuck_states_that_only_a_bound_stops_are_marked_as_such() {
 /// first height to the settled start of the second, then give R0 a copy of block 1
 /// signed by another quorum (R1, R2, R3; every signature verifies). The two states must
 /// differ in full, merge under forgetting, and stay merged under every schedule of the
-/// second height explored from them (a pair bisimulation, breadth-first, to a bound).
+/// second height explored from them (a pair bisimulation, breadth-first, to a bound;
+/// a GetBlocks answer, which carries the sender's certificate, is not among them).
 #[test]
 fn persisted_blocks_that_differ_only_in_their_certificates_are_one_state() {
     use crate::protocol::NodeId;

@@ -50,6 +50,13 @@ impl Ledger {
     /// the first M Commits it happened to receive, so without this two nodes past the
     /// same block differ in up to C(N, M) ways for nothing. Blocks not yet persisted
     /// (orphans) are hashed whole.
+    ///
+    /// Why merging is sound: "equal once every certificate is erased, those of blocks in
+    /// flight included" is a bisimulation that no invariant, finish or stall verdict can
+    /// tell apart (S5 judges a certificate when it is persisted, and every honest one
+    /// passes). States with equal fingerprints are equal under it (the fingerprint erases
+    /// less: a block a node sends on a GetBlocks carries its own certificate), so the
+    /// search still visits a state of every class that is reachable.
     pub fn hash_without_certificates<H: std::hash::Hasher>(&self, h: &mut H) {
         use std::hash::Hash;
         let Ledger { chain, mempool, on_chain, orphans, custody } = self;
