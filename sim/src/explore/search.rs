@@ -1118,32 +1118,13 @@ impl<'a> Explorer<'a> {
             from[fill[j as usize] as usize] = i;
             fill[j as usize] += 1;
         }
-        let mut can = vec![false; n];
-        let mut work: Vec<u32> = Vec::new();
-        for (i, f) in flags.iter().enumerate() {
-            if f & FINISHED != 0 || f & EXPANDED == 0 {
-                can[i] = true;
-                work.push(i as u32);
-            }
-        }
-        while let Some(j) = work.pop() {
-            let (a, z) = (start[j as usize] as usize, start[j as usize + 1] as usize);
-            for &i in &from[a..z] {
-                if !can[i as usize] {
-                    can[i as usize] = true;
-                    work.push(i);
-                }
-            }
-        }
-        // Exact only for settled states (expanded without reduction): count those.
-        let cannot = (0..n).filter(|&i| !can[i] && flags[i] & SETTLED != 0 && flags[i] & EXPANDED != 0).count() as u64;
-        // The states from which a step of a kind can be reached: backwards from the states
-        // where one was taken (or cut).
-        let reaching = |bit: u8| {
+        // The states from which a state whose flags match `root` can be reached: backwards
+        // over the edges from those states.
+        let reaching = |root: &dyn Fn(u8) -> bool| {
             let mut seen = vec![false; n];
             let mut work: Vec<u32> = Vec::new();
             for (i, f) in flags.iter().enumerate() {
-                if f & bit != 0 {
+                if root(*f) {
                     seen[i] = true;
                     work.push(i as u32);
                 }
@@ -1159,7 +1140,13 @@ impl<'a> Explorer<'a> {
             }
             seen
         };
-        let (past, asks) = (reaching(PAST_BOUND), reaching(ASKS_RECOVERY));
+        // Finished states, and states never expanded (unknown, so assumed able to finish).
+        let can = reaching(&|f| f & FINISHED != 0 || f & EXPANDED == 0);
+        // Exact only for settled states (expanded without reduction): count those.
+        let cannot = (0..n).filter(|&i| !can[i] && flags[i] & SETTLED != 0 && flags[i] & EXPANDED != 0).count() as u64;
+        // Where a step past the view bound was cut, or an unanswered recovery asked for.
+        let past = reaching(&|f| f & PAST_BOUND != 0);
+        let asks = reaching(&|f| f & ASKS_RECOVERY != 0);
         // Per class: how many settled stuck states, how many of them reach the view bound
         // and an unanswered recovery request, and the shallowest.
         let mut groups: BTreeMap<StallClass, (u64, u64, u64, u32)> = BTreeMap::new();
@@ -1352,6 +1339,26 @@ impl Explorer<'_> {
         (next, sf)
     }
 
+    /// One step on from two states with one fingerprint: both must offer the same steps,
+    /// and each step must take both to states that fingerprint alike, with the same view
+    /// reached and no violation. The successors (of `x`, of `y`, `x`'s checker, the view).
+    fn step_merged(&self, x: &Sys, y: &Sys, safety: &Rc<Safety>) -> Vec<(Sys, Sys, Rc<Safety>, u8)> {
+        let (mut acts, mut theirs, mut marks) = (Vec::new(), Vec::new(), BTreeMap::new());
+        x.enabled(&self.env, self.choices(x), &mut acts);
+        y.enabled(&self.env, self.choices(y), &mut theirs);
+        assert_eq!(acts, theirs, "merged states offer different steps");
+        acts.iter()
+            .map(|a| {
+                let (x2, sf, fx_x, found_x) = self.successor(x, safety, *a, &mut marks);
+                let (y2, _, fx_y, found_y) = self.successor(y, safety, *a, &mut marks);
+                assert!(found_x.is_empty() && found_y.is_empty(), "{found_x:?} {found_y:?}");
+                assert_eq!(fx_x.max_view, fx_y.max_view, "{a:?}");
+                assert_eq!(fingerprint(&x2), fingerprint(&y2), "merged states part after {a:?}");
+                (x2, y2, sf, fx_x.max_view)
+            })
+            .collect()
+    }
+
     /// Checks that two states with one fingerprint are bisimilar as far as `limit` pairs:
     /// a breadth-first search over pairs of states, from (`x`, `y`), where both must
     /// offer the same steps and every step must take both to states that fingerprint
@@ -1362,7 +1369,6 @@ impl Explorer<'_> {
         assert_eq!(fingerprint(x), fingerprint(y), "the pair does not merge to begin with");
         let mut seen: std::collections::HashSet<u64> = Default::default();
         let mut queue = VecDeque::from([(x.clone(), y.clone(), safety.clone())]);
-        let (mut acts, mut theirs, mut marks) = (Vec::new(), Vec::new(), BTreeMap::new());
         let mut checked = 0;
         while let Some((x, y, safety)) = queue.pop_front() {
             if checked == limit {
@@ -1372,16 +1378,8 @@ impl Explorer<'_> {
             if x.finished(&self.env) {
                 continue;
             }
-            x.enabled(&self.env, self.choices(&x), &mut acts);
-            y.enabled(&self.env, self.choices(&y), &mut theirs);
-            assert_eq!(acts, theirs, "merged states offer different steps");
-            for a in &acts {
-                let (x2, sf, fx_x, found_x) = self.successor(&x, &safety, *a, &mut marks);
-                let (y2, _, fx_y, found_y) = self.successor(&y, &safety, *a, &mut marks);
-                assert!(found_x.is_empty() && found_y.is_empty(), "{found_x:?} {found_y:?}");
-                assert_eq!(fx_x.max_view, fx_y.max_view, "{a:?}");
-                assert_eq!(fingerprint(&x2), fingerprint(&y2), "merged states part after {a:?}");
-                if fx_x.max_view <= self.bounds.max_view && seen.insert(fingerprint(&x2)) {
+            for (x2, y2, sf, max_view) in self.step_merged(&x, &y, &safety) {
+                if max_view <= self.bounds.max_view && seen.insert(fingerprint(&x2)) {
                     queue.push_back((x2, y2, sf));
                 }
             }
@@ -1404,7 +1402,6 @@ impl Explorer<'_> {
             super::fingerprint::of(&(replicas, fingerprint(sys)))
         };
         let mut reps: HashMap<u64, Sys> = HashMap::new();
-        let (mut acts, mut theirs, mut marks) = (Vec::new(), Vec::new(), BTreeMap::new());
         let mut checked = 0;
         self.plain_bfs(&full, &mut |sys| {
             let Some(rep) = reps.get(&fingerprint(sys)) else {
@@ -1415,16 +1412,7 @@ impl Explorer<'_> {
                 return;
             }
             checked += 1;
-            sys.enabled(&self.env, self.choices(sys), &mut acts);
-            rep.enabled(&self.env, self.choices(rep), &mut theirs);
-            assert_eq!(acts, theirs, "merged states offer different steps");
-            for a in &acts {
-                let (x, _, fx_x, found_x) = self.successor(sys, &self.safety, *a, &mut marks);
-                let (y, _, fx_y, found_y) = self.successor(rep, &self.safety, *a, &mut marks);
-                assert!(found_x.is_empty() && found_y.is_empty());
-                assert_eq!(fx_x.max_view, fx_y.max_view, "{a:?}");
-                assert_eq!(fingerprint(&x), fingerprint(&y), "merged states part after {a:?}");
-            }
+            self.step_merged(sys, rep, &self.safety);
         });
         checked
     }
