@@ -16,6 +16,7 @@ use crate::protocol::block::TxId;
 use crate::protocol::crypto::{Enc, Hash32, KeyPair, Signature};
 use crate::protocol::{MsgKind, MsgMeta, WireMessage};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// ChangeView reasons (docs/dbft-2.0.md §1.2). No receiver acts on the reason itself; under
@@ -188,6 +189,39 @@ impl Body {
     }
 }
 
+/// How many payload encodings [`PayloadMemo`] remembers.
+const PAYLOAD_SLOTS: usize = 256;
+
+/// Recent payload encodings and their hashes, one slot per (validator, message type)
+/// modulo [`PAYLOAD_SLOTS`]. An entry answers only an identical encoding (compared byte
+/// for byte, never by address), so whether a lookup hits changes nothing but the work
+/// done; a collision only evicts. One table per thread, also holding the buffer each
+/// payload is encoded into, so hashing a payload allocates nothing once warm.
+struct PayloadMemo {
+    enc: Vec<u8>,
+    slots: Vec<(Vec<u8>, Hash32)>,
+}
+
+impl PayloadMemo {
+    fn get_or(&mut self, slot: usize, encoding: &[u8]) -> Hash32 {
+        if self.slots.is_empty() {
+            self.slots = vec![(Vec::new(), Hash32::ZERO); PAYLOAD_SLOTS];
+        }
+        let (known, hash) = &mut self.slots[slot];
+        if known.as_slice() != encoding {
+            *hash = Hash32::of(encoding);
+            known.clear();
+            known.extend_from_slice(encoding);
+        }
+        *hash
+    }
+}
+
+thread_local! {
+    static PAYLOAD_HASHES: RefCell<PayloadMemo> =
+        const { RefCell::new(PayloadMemo { enc: Vec::new(), slots: Vec::new() }) };
+}
+
 /// A signed dBFT consensus message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ConsensusMessage {
@@ -202,17 +236,19 @@ pub struct ConsensusMessage {
 }
 
 impl ConsensusMessage {
+    /// The payload hash, remembered for recent payloads ([`PayloadMemo`]): a message is
+    /// hashed when its sender signs it and again by the first receiver that checks it.
     pub fn payload_hash(height: u32, view: u8, validator: u16, body: &Body) -> Hash32 {
-        // Sized so the encoding does not regrow the buffer (the default 128 bytes is short
-        // of a PrepareRequest with more than 7 transactions).
-        let cap = match body {
-            Body::PrepareRequest { tx_hashes, .. } => 80 + 8 * tx_hashes.len(),
-            _ => 128,
-        };
-        let mut e = Enc { buf: Vec::with_capacity(cap) };
-        e.u8(0xDB).u32(height).u8(view).u16(validator);
-        body.encode(&mut e);
-        e.finish()
+        PAYLOAD_HASHES.with_borrow_mut(|memo| {
+            let mut e = Enc { buf: std::mem::take(&mut memo.enc) };
+            e.buf.clear();
+            e.u8(0xDB).u32(height).u8(view).u16(validator);
+            body.encode(&mut e);
+            let slot = (validator as usize).wrapping_mul(8).wrapping_add(body.kind() as usize) % PAYLOAD_SLOTS;
+            let h = memo.get_or(slot, &e.buf);
+            memo.enc = e.buf;
+            h
+        })
     }
 
     /// Builds and signs a message.
@@ -348,5 +384,48 @@ mod tests {
         // Rebuilt with the same fields and the original signature, it still verifies.
         let rebuilt = ConsensusMessage::with_sig(3, 1, 0, body, m.sig);
         assert_eq!(rebuilt, m);
+    }
+
+    /// The memo answers exactly what hashing the encoding answers, whatever the order of
+    /// lookups, slot collisions (validators 0 and 32 share slots) and repeats.
+    #[test]
+    fn remembered_payload_hashes_are_the_hashes() {
+        let direct = |height: u32, view: u8, validator: u16, body: &Body| {
+            let mut e = Enc::new();
+            e.u8(0xDB).u32(height).u8(view).u16(validator);
+            body.encode(&mut e);
+            e.finish()
+        };
+        let bodies = [
+            Body::Commit { signature: Signature(7) },
+            Body::Commit { signature: Signature(8) },
+            Body::PrepareResponse { preparation_hash: Hash32::of(b"a") },
+            Body::PrepareRequest {
+                version: 0,
+                prev_hash: Hash32::of(b"p"),
+                timestamp_ms: 9,
+                nonce: 1,
+                tx_hashes: (1..40).collect(),
+            },
+            Body::PrepareRequest {
+                version: 0,
+                prev_hash: Hash32::of(b"p"),
+                timestamp_ms: 9,
+                nonce: 1,
+                tx_hashes: vec![],
+            },
+            Body::ChangeView { timestamp_ms: 5, reason: ChangeViewReason::Timeout, rejected: vec![3] },
+            Body::RecoveryRequest { timestamp_ms: 5 },
+        ];
+        for round in 0..3u32 {
+            for (i, body) in bodies.iter().enumerate() {
+                for validator in [0u16, 32, 1] {
+                    let (height, view) = (round % 2 + 1, (i % 2) as u8);
+                    let want = direct(height, view, validator, body);
+                    assert_eq!(ConsensusMessage::payload_hash(height, view, validator, body), want);
+                    assert_eq!(ConsensusMessage::payload_hash(height, view, validator, body), want);
+                }
+            }
+        }
     }
 }
