@@ -98,7 +98,7 @@ impl DbftReplica {
             return;
         };
         cx.mark("dual-quorum: outgoing validator endorsed the hand-off block");
-        self.saved = Some(self.ctx.clone());
+        self.save_context();
         cx.broadcast(Rc::new(Wire::Consensus(commit)));
         self.check_commits(cx);
     }

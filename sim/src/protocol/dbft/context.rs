@@ -16,7 +16,7 @@ use std::rc::Rc;
 type Slot = Option<Rc<ConsensusMessage>>;
 
 /// The proposal of the current view, adopted from the PrepareRequest.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Proposal {
     pub timestamp_ms: u64,
     pub nonce: u64,
@@ -25,7 +25,9 @@ pub struct Proposal {
     pub header_hash: Hash32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// `Clone` is written out so that `clone_from` reuses the lists' storage (the saved
+/// context of every Commit, see [`spare_clone`]); a clone equals what a derived one gives.
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Context {
     /// BlockIndex: the height being built (last persisted + 1).
     pub height: u32,
@@ -58,6 +60,147 @@ pub struct Context {
     /// The ChangeViews that justified entering the current view (for RecoveryMessages).
     pub last_change_views: Vec<Slot>,
     pub block_sent: bool,
+}
+
+impl Clone for Proposal {
+    fn clone(&self) -> Self {
+        let Proposal { timestamp_ms, nonce, tx_hashes, header, header_hash } = self;
+        Proposal {
+            timestamp_ms: *timestamp_ms,
+            nonce: *nonce,
+            tx_hashes: tx_hashes.clone(),
+            header: header.clone(),
+            header_hash: *header_hash,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let Proposal { timestamp_ms, nonce, tx_hashes, header, header_hash } = source;
+        self.timestamp_ms = *timestamp_ms;
+        self.nonce = *nonce;
+        self.tx_hashes.clone_from(tx_hashes);
+        self.header.clone_from(header);
+        self.header_hash = *header_hash;
+    }
+}
+
+impl Clone for Context {
+    fn clone(&self) -> Self {
+        let Context {
+            height,
+            view,
+            validators,
+            my_index,
+            previous,
+            outgoing,
+            my_endorser,
+            prev_hash,
+            prev_timestamp_ms,
+            custody,
+            next_validators,
+            proposal,
+            preparations,
+            commits,
+            change_views,
+            last_change_views,
+            block_sent,
+        } = self;
+        Context {
+            height: *height,
+            view: *view,
+            validators: validators.clone(),
+            my_index: *my_index,
+            previous: previous.clone(),
+            outgoing: outgoing.clone(),
+            my_endorser: *my_endorser,
+            prev_hash: *prev_hash,
+            prev_timestamp_ms: *prev_timestamp_ms,
+            custody: custody.clone(),
+            next_validators: next_validators.clone(),
+            proposal: proposal.clone(),
+            preparations: preparations.clone(),
+            commits: commits.clone(),
+            change_views: change_views.clone(),
+            last_change_views: last_change_views.clone(),
+            block_sent: *block_sent,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let Context {
+            height,
+            view,
+            validators,
+            my_index,
+            previous,
+            outgoing,
+            my_endorser,
+            prev_hash,
+            prev_timestamp_ms,
+            custody,
+            next_validators,
+            proposal,
+            preparations,
+            commits,
+            change_views,
+            last_change_views,
+            block_sent,
+        } = source;
+        self.height = *height;
+        self.view = *view;
+        self.validators.clone_from(validators);
+        self.my_index = *my_index;
+        self.previous.clone_from(previous);
+        self.outgoing.clone_from(outgoing);
+        self.my_endorser = *my_endorser;
+        self.prev_hash = *prev_hash;
+        self.prev_timestamp_ms = *prev_timestamp_ms;
+        self.custody.clone_from(custody);
+        self.next_validators.clone_from(next_validators);
+        self.proposal.clone_from(proposal);
+        self.preparations.clone_from(preparations);
+        self.commits.clone_from(commits);
+        self.change_views.clone_from(change_views);
+        self.last_change_views.clone_from(last_change_views);
+        self.block_sent = *block_sent;
+    }
+}
+
+/// How many discarded contexts [`recycle`] keeps per thread for [`spare_clone`].
+const SPARE_CONTEXTS: usize = 16;
+
+thread_local! {
+    static SPARES: std::cell::RefCell<Vec<Context>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A clone of `ctx`, made in the storage of a context [`recycle`]d earlier if there is
+/// one (C# saves the context at every Commit and drops it at the next block: a clone and
+/// a drop of five lists per replica and height otherwise). The clone is the same either
+/// way; only where its lists live differs.
+pub fn spare_clone(ctx: &Context) -> Context {
+    match SPARES.with_borrow_mut(|s| s.pop()) {
+        Some(mut spare) => {
+            spare.clone_from(ctx);
+            spare
+        }
+        None => ctx.clone(),
+    }
+}
+
+/// Gives a context that is no longer wanted to [`spare_clone`]: its messages and
+/// transactions are released now, its lists' storage kept for the next clone.
+pub fn recycle(mut ctx: Context) {
+    for list in [&mut ctx.preparations, &mut ctx.commits, &mut ctx.change_views, &mut ctx.last_change_views] {
+        list.clear();
+    }
+    if let Some(p) = &mut ctx.proposal {
+        p.tx_hashes.clear();
+    }
+    SPARES.with_borrow_mut(|s| {
+        if s.len() < SPARE_CONTEXTS {
+            s.push(ctx);
+        }
+    });
 }
 
 impl Context {
@@ -93,10 +236,47 @@ impl Context {
         }
     }
 
+    /// `*self = Context::new(..)` with the same arguments, keeping the lists' storage (a
+    /// replica starts a new context at every height).
+    pub fn renew(
+        &mut self,
+        height: u32,
+        validators: Rc<ValidatorSet>,
+        my_key: Option<KeyId>,
+        prev_hash: Hash32,
+        prev_timestamp_ms: u64,
+        custody: Rc<Custody>,
+    ) {
+        let n = validators.n();
+        self.height = height;
+        self.view = 0;
+        self.my_index = my_key.and_then(|k| validators.index_of(k));
+        self.previous = None;
+        self.outgoing.clear();
+        self.my_endorser = None;
+        self.validators = validators;
+        self.prev_hash = prev_hash;
+        self.prev_timestamp_ms = prev_timestamp_ms;
+        self.next_validators = custody.next_after(&[]);
+        self.custody = custody;
+        self.proposal = None;
+        for list in [&mut self.preparations, &mut self.commits, &mut self.change_views, &mut self.last_change_views] {
+            list.clear();
+            list.resize(n, None);
+        }
+        self.block_sent = false;
+    }
+
     /// Makes this a double-quorum hand-off height: `previous` validated the height before,
     /// and its keys that left sign this height's block too.
     /// A key revoked by an ejection never signs again, not even as an outgoing validator.
     pub fn with_previous(mut self, previous: Rc<ValidatorSet>, my_key: Option<KeyId>) -> Context {
+        self.set_previous(previous, my_key);
+        self
+    }
+
+    /// [`with_previous`](Self::with_previous) in place.
+    pub fn set_previous(&mut self, previous: Rc<ValidatorSet>, my_key: Option<KeyId>) {
         let revoked = self.custody.revoked.clone();
         self.outgoing =
             previous.keys.iter().copied().filter(|k| !self.validators.contains(*k) && !revoked.contains(k)).collect();
@@ -104,7 +284,6 @@ impl Context {
         self.commits = vec![None; self.n() + self.outgoing.len()];
         self.preparations = vec![None; self.n() + self.outgoing.len()];
         self.previous = Some(previous);
-        self
     }
 
     /// The key that signs as commit index `index`: a validator, or an outgoing one.

@@ -200,6 +200,10 @@ fn at_a_double_quorum_hand_off_outgoing_keys_sign_after_the_set_except_revoked_o
         assert_eq!(r.ctx.outgoing, vec![KeyId(2)]);
         assert_eq!((r.ctx.signer_key(3), r.ctx.signer_key(4)), (Some(KeyId(2)), None));
         assert_eq!(r.ctx.commits.len(), 4);
+        // The context renewed in place at the new height is the one built from scratch.
+        let fresh = DbftReplica::fresh_context(&r.ledger, r.key.as_ref(), r.adopted.as_ref());
+        assert_eq!(r.ctx, fresh);
+        assert_eq!(format!("{:?}", r.ctx), format!("{fresh:?}"));
     }
     assert_eq!((staying.ctx.my_index, staying.ctx.my_endorser), (Some(0), None));
     assert_eq!((leaving.ctx.my_index, leaving.ctx.my_endorser), (None, Some(3)));
@@ -266,4 +270,36 @@ fn messages_across_a_hand_off_belong_to_their_height() {
     assert!(notes.is_empty());
     let (notes, _) = call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(4), &rec(4, 2, 3)));
     assert!(rejected(&notes).is_empty());
+}
+
+/// A context copied into recycled storage (`spare_clone`, `clone_from`) is the context:
+/// the same as a plain clone whatever the storage held before, here a context of another
+/// set size with a proposal and messages.
+#[test]
+fn contexts_copied_into_recycled_storage_are_equal_to_clones() {
+    let k = Kit::new(vec![SetChange::Join { key: KeyId(4) }]);
+    let mut r = k.replica(1);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    r.ctx.adopt_proposal(5, 1, (1..30).collect());
+    let before = r.ctx.clone();
+    let block = Rc::new(Wire::Block(k.block1(vec![ChangeBook::tx_of(0)], set(&[0, 1, 2, 3, 4]))));
+    call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &block));
+    assert_eq!(r.ctx.n(), 5);
+    let cv = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: Vec::new() };
+    let m = Rc::new(ConsensusMessage::signed(2, 0, 3, cv, &k.ring.keypair(KeyId(3)).unwrap()));
+    r.ctx.change_views[3] = Some(m);
+    r.ctx.adopt_proposal(6, 2, vec![9]);
+    let now = r.ctx.clone();
+    let mut into = before.clone();
+    into.clone_from(&now);
+    assert_eq!(into, now);
+    assert_eq!(format!("{into:?}"), format!("{now:?}"));
+    context::recycle(before.clone());
+    context::recycle(now.clone());
+    for want in [&before, &now, &before] {
+        let copy = context::spare_clone(want);
+        assert_eq!(&copy, want);
+        assert_eq!(format!("{copy:?}"), format!("{want:?}"));
+        context::recycle(copy);
+    }
 }

@@ -214,7 +214,9 @@ impl DbftReplica {
         }
         self.forget_rejections(&block.txs);
         self.ledger.append(block.clone());
-        self.saved = None;
+        if let Some(saved) = self.saved.take() {
+            super::context::recycle(saved);
+        }
         cx.persist(block);
         self.initialize(cx, 0);
     }

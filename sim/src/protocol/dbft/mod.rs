@@ -263,18 +263,45 @@ impl DbftReplica {
     /// unsafe `apply-on-propose` rule — the set this node switched to on a proposal.
     fn fresh_context(ledger: &Ledger, key: Option<&KeyPair>, adopted: Option<&(u32, Rc<ValidatorSet>)>) -> Context {
         let tip = ledger.tip();
-        let height = tip.height() + 1;
         let custody = &ledger.custody;
-        let (validators, switched) = match adopted {
-            Some((h, set)) if *h == height => (set.clone(), true),
-            _ => (custody.next.clone(), false),
-        };
+        let (height, validators, switched) = Self::next_height_set(ledger, adopted);
         let me = key.map(|k| k.id);
         let ctx = Context::new(height, validators, me, tip.hash, tip.header.timestamp_ms, custody.clone());
         if custody.opts().rule.double_quorum() && custody.next_is_handoff() && !switched {
             ctx.with_previous(custody.current.clone(), me)
         } else {
             ctx
+        }
+    }
+
+    /// C# ConsensusContext.Save: `saved` becomes a copy of the context (made in recycled
+    /// storage, [`context::spare_clone`]).
+    pub(super) fn save_context(&mut self) {
+        match &mut self.saved {
+            Some(saved) => saved.clone_from(&self.ctx),
+            None => self.saved = Some(context::spare_clone(&self.ctx)),
+        }
+    }
+
+    /// `self.ctx = Self::fresh_context(..)` in place, keeping the context's storage.
+    fn renew_context(&mut self) {
+        let tip = self.ledger.tip();
+        let custody = &self.ledger.custody;
+        let (height, validators, switched) = Self::next_height_set(&self.ledger, self.adopted.as_ref());
+        let me = self.key.as_ref().map(|k| k.id);
+        self.ctx.renew(height, validators, me, tip.hash, tip.header.timestamp_ms, custody.clone());
+        if custody.opts().rule.double_quorum() && custody.next_is_handoff() && !switched {
+            self.ctx.set_previous(custody.current.clone(), me);
+        }
+    }
+
+    /// The height after the tip, the set that validates it, and whether that set is one
+    /// this node switched to on a proposal (`apply-on-propose`).
+    fn next_height_set(ledger: &Ledger, adopted: Option<&(u32, Rc<ValidatorSet>)>) -> (u32, Rc<ValidatorSet>, bool) {
+        let height = ledger.tip().height() + 1;
+        match adopted {
+            Some((h, set)) if *h == height => (height, set.clone(), true),
+            _ => (height, ledger.custody.next.clone(), false),
         }
     }
 
@@ -363,7 +390,7 @@ impl DbftReplica {
     pub(crate) fn initialize(&mut self, cx: &mut Cx<Wire>, view: u8) {
         let sem = self.semantics();
         if view == 0 {
-            self.ctx = Self::fresh_context(&self.ledger, self.key.as_ref(), self.adopted.as_ref());
+            self.renew_context();
             self.known_hashes.clear();
             self.reset_last_seen();
             self.cache.drop_below(self.ctx.height);

@@ -281,7 +281,7 @@ impl DbftReplica {
         };
         // C# persists the context on every Commit (ConsensusContext.Save): the commit lock
         // survives a crash.
-        self.saved = Some(self.ctx.clone());
+        self.save_context();
         cx.broadcast(Rc::new(Wire::Consensus(commit)));
         let t = self.opts.block_time_us;
         self.arm_timer(cx, t);
