@@ -271,6 +271,9 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     recent: Option<Rc<RefCell<RecentRecords>>>,
     /// How many arrivals all nodes' `arrivals` hold.
     lazy_arrivals: usize,
+    /// The workload's per-node delays of the transaction being spawned (kept so a spawn
+    /// does not allocate).
+    spawned: Vec<Option<u64>>,
     /// Keep gossiped transaction arrivals back while a replica is inert ([`Engine::keep_back`]).
     /// On by default; off only to check that it changes nothing a replica sees.
     pub keep_back_arrivals: bool,
@@ -348,6 +351,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             heights_changed: true,
             recent: None,
             lazy_arrivals: 0,
+            spawned: Vec::new(),
             keep_back_arrivals: true,
         }
     }
@@ -767,7 +771,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 if w.opts.until.is_some_and(|u| self.now >= u) {
                     return None;
                 }
-                let (tx, arrivals) = w.spawn(n, self.now);
+                let mut arrivals = std::mem::take(&mut self.spawned);
+                let tx = w.spawn_into(n, self.now, &mut arrivals);
                 let gap = w.next_gap();
                 // The origin's own arrival (no delay) and every arrival of a withheld
                 // transaction stay events: the metrics date a transaction's submission by
@@ -775,7 +780,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 let keep_back = !D::UNTIMED
                     && self.keep_back_arrivals
                     && !w.opts.withhold.iter().any(|h| tx >= h.first && tx <= h.last);
-                for (i, d) in arrivals.into_iter().enumerate() {
+                for (i, &d) in arrivals.iter().enumerate() {
                     if let Some(d) = d {
                         let node = NodeId(i as u32);
                         let at = self.now.plus(d);
@@ -788,6 +793,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                         }
                     }
                 }
+                self.spawned = arrivals;
                 if let Some(g) = gap {
                     self.queue.push(self.now.plus(g), Event::NextTx);
                 }

@@ -147,19 +147,26 @@ impl Workload {
     /// reaches that node (None = withheld for good; a windowed withhold delays it to the
     /// window's end). The origin node gets it at once.
     pub fn spawn(&mut self, n: usize, now: SimTime) -> (TxId, Vec<Option<u64>>) {
+        let mut arrivals = Vec::with_capacity(n);
+        let id = self.spawn_into(n, now, &mut arrivals);
+        (id, arrivals)
+    }
+
+    /// [`spawn`](Self::spawn) with the delays written into `arrivals` (cleared first), so
+    /// a caller that keeps the list allocates nothing per transaction.
+    pub fn spawn_into(&mut self, n: usize, now: SimTime, arrivals: &mut Vec<Option<u64>>) -> TxId {
         let id = self.next_id;
         self.next_id += 1;
         let origin = self.rng.below(n as u64) as usize;
-        let arrivals = (0..n)
-            .map(|i| {
-                let d = if i == origin { 0 } else { self.gossip.sample(&mut self.rng) };
-                match self.opts.withheld_until(id, NodeId(i as u32)) {
-                    None => Some(d),
-                    Some(SimTime::MAX) => None,
-                    Some(until) => Some(d.max(until.since(now))),
-                }
-            })
-            .collect();
-        (id, arrivals)
+        arrivals.clear();
+        arrivals.extend((0..n).map(|i| {
+            let d = if i == origin { 0 } else { self.gossip.sample(&mut self.rng) };
+            match self.opts.withheld_until(id, NodeId(i as u32)) {
+                None => Some(d),
+                Some(SimTime::MAX) => None,
+                Some(until) => Some(d.max(until.since(now))),
+            }
+        }));
+        id
     }
 }

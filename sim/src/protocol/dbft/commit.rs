@@ -198,7 +198,10 @@ impl DbftReplica {
             // invalid, the node's own ledger rejects it, and the node — BlockSent, deaf to
             // consensus messages and timers — waits for a valid block from the others.
             None if !self.fixed(Fix::VerifyStoredCommits) => {
-                let first: Vec<CertSig> = (0..self.ctx.n()).filter_map(|i| stored(self, i)).take(need).collect();
+                // Sized to the quorum: the block keeps this list, and a collected one grew
+                // past it and was shrunk back (two reallocations per block).
+                let mut first: Vec<CertSig> = Vec::with_capacity(need);
+                first.extend((0..self.ctx.n()).filter_map(|i| stored(self, i)).take(need));
                 if first.len() < need {
                     return;
                 }
