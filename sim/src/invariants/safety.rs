@@ -8,10 +8,35 @@ use crate::protocol::block::{Block, CertError, Quorum, verify_certificate};
 use crate::protocol::crypto::{Hash32, KeyId};
 use crate::protocol::{NodeId, Note};
 use crate::validators::ValidatorSet;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 /// A violation as a checker finds it; `Checkers` adds time, step and the event window.
+/// Hashes a [`Hash32`] key by its first eight bytes: block hashes are BLAKE3 outputs, so
+/// these are as good as any hash of them. For the two tables of block hashes that are
+/// only looked up, never iterated (their order could reach nothing); a `BTreeMap` compared
+/// 32-byte keys a dozen times per lookup, twice per persist.
+#[derive(Default)]
+struct ByHash(u64);
+
+impl Hasher for ByHash {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut w = [0u8; 8];
+        let n = bytes.len().min(8);
+        w[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(w);
+    }
+
+    fn write_usize(&mut self, _: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type ByHashBuild = BuildHasherDefault<ByHash>;
+
 #[derive(Clone, Debug)]
 pub struct Found {
     pub id: InvariantId,
@@ -60,11 +85,11 @@ pub struct Safety {
     /// S1–S4: per height, what honest nodes persisted and signed there.
     heights: BTreeMap<u32, AtHeight>,
     /// S3: the block tree over all honest replicas: an id per distinct block …
-    tree_ids: BTreeMap<Hash32, u32>,
+    tree_ids: HashMap<Hash32, u32, ByHashBuild>,
     /// … and, per id, whether it already has a child (the tree must be a single path).
     has_child: Vec<bool>,
     /// S3: blocks whose certificate was already judged (each distinct block once).
-    judged: BTreeSet<Hash32>,
+    judged: HashSet<Hash32, ByHashBuild>,
     /// S6 results, one per forked height.
     pub accountability: Vec<Accountability>,
     /// S5: the checkers' own model of which set the chain assigns to every height.
@@ -73,7 +98,8 @@ pub struct Safety {
 
 impl Safety {
     pub fn new(cx: CheckContext) -> Safety {
-        let tree_ids = BTreeMap::from([(cx.genesis, 0)]);
+        let mut tree_ids = HashMap::default();
+        tree_ids.insert(cx.genesis, 0);
         let model = ScheduleModel::new(cx.schedule.clone(), cx.genesis);
         let mut safety = Safety {
             model,
@@ -81,7 +107,7 @@ impl Safety {
             heights: BTreeMap::new(),
             tree_ids,
             has_child: vec![false],
-            judged: BTreeSet::new(),
+            judged: HashSet::default(),
             accountability: Vec::new(),
         };
         safety.persist_prefix();
