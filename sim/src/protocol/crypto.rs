@@ -386,9 +386,22 @@ impl fmt::Debug for Keyring {
     }
 }
 
-/// How many shared messages [`Keyring::verify_shared`] remembers: `CHECKED_SETS` sets of
-/// two.
+/// How many shared messages [`Keyring::verify_shared`] remembers at least: `CHECKED_SETS`
+/// sets of two.
 const CHECKED_SETS: usize = 64;
+
+/// At most this many sets ([`checked_sets`]).
+const MAX_CHECKED_SETS: usize = 4096;
+
+/// The number of sets for a run of `keys` keys: a power of two near `keys²/2`, at least
+/// [`CHECKED_SETS`], at most [`MAX_CHECKED_SETS`]. Broadcasts in flight at once grow with
+/// N²: at a C# cold start every node asks for recovery and about N/3 answer each by
+/// broadcast, all at once, so at N = 100 some 3,400 RecoveryMessages are delivered
+/// interleaved, and 128 remembered messages missed four deliveries in five (each miss a
+/// payload hash and a signature check). Up to 11 keys the table is as it was.
+fn checked_sets(keys: usize) -> usize {
+    (keys.saturating_mul(keys) / 2).next_power_of_two().clamp(CHECKED_SETS, MAX_CHECKED_SETS)
+}
 
 /// The answers of recent [`Keyring::verify_shared`] checks: (the message, the key, the
 /// answer), in a small table indexed by the message's address. A message may sit in
@@ -406,6 +419,8 @@ const CHECKED_SETS: usize = 64;
 /// and no digest.
 #[derive(Clone, Default)]
 struct CheckedMessages {
+    /// How many sets ([`checked_sets`]; a power of two; 0 until set: [`CHECKED_SETS`]).
+    sets: usize,
     /// Set `i` is slots `2i` and `2i + 1`.
     slots: RefCell<Vec<Option<Checked>>>,
     /// Per set, the slot (0 or 1) to replace next: the one not used last.
@@ -415,8 +430,8 @@ struct CheckedMessages {
 /// The set of [`CheckedMessages`] a message at `addr` goes to. Fibonacci hashing (the top
 /// bits of the address times 2^64/φ): allocations of one size sit at a fixed stride, which
 /// the plain low bits would map onto a few sets.
-fn checked_set(addr: usize) -> usize {
-    ((addr as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (u64::BITS - CHECKED_SETS.ilog2())) as usize
+fn checked_set(addr: usize, sets: usize) -> usize {
+    ((addr as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (u64::BITS - sets.ilog2())) as usize
 }
 
 /// One remembered check: the message (kept alive), the key, the answer.
@@ -428,7 +443,8 @@ impl Keyring {
     /// never changes another key.
     pub fn generate(master_seed: u64, count: usize) -> Keyring {
         let secrets = (0..count as u32).map(|i| SimRng::derive(master_seed, Stream::Key(i)).next_bytes32()).collect();
-        Keyring { secrets, checked: CheckedMessages::default(), verified: VerifiedSignatures::default() }
+        let checked = CheckedMessages { sets: checked_sets(count), ..CheckedMessages::default() };
+        Keyring { secrets, checked, verified: VerifiedSignatures::default() }
     }
 
     /// `check()` — a full check of `msg` against `key`, such as "its hash covers its
@@ -442,7 +458,8 @@ impl Keyring {
     /// on nothing but `msg` and `key`.
     pub fn verify_shared<T: 'static>(&self, msg: &Rc<T>, key: KeyId, check: impl FnOnce() -> bool) -> bool {
         let addr = Rc::as_ptr(msg) as *const () as usize;
-        let set = checked_set(addr);
+        let sets = if self.checked.sets == 0 { CHECKED_SETS } else { self.checked.sets };
+        let set = checked_set(addr, sets);
         {
             let slots = self.checked.slots.borrow();
             for way in 0..2 {
@@ -459,9 +476,9 @@ impl Keyring {
         let ok = check();
         let mut slots = self.checked.slots.borrow_mut();
         let mut victim = self.checked.victim.borrow_mut();
-        if slots.len() < 2 * CHECKED_SETS {
-            slots.resize(2 * CHECKED_SETS, None);
-            victim.resize(CHECKED_SETS, 0);
+        if slots.len() < 2 * sets {
+            slots.resize(2 * sets, None);
+            victim.resize(sets, 0);
         }
         let way = victim[set] as usize;
         let shared: Rc<dyn Any> = msg.clone();
@@ -647,7 +664,7 @@ mod tests {
     #[test]
     fn verify_shared_keeps_two_messages_of_one_set() {
         let ring = Keyring::generate(1, 1);
-        let set = |m: &Rc<u64>| checked_set(Rc::as_ptr(m) as *const () as usize);
+        let set = |m: &Rc<u64>| checked_set(Rc::as_ptr(m) as *const () as usize, checked_sets(1));
         let mut held = vec![Rc::new(0u64)];
         let (a, b) = loop {
             let m = Rc::new(held.len() as u64);
@@ -737,5 +754,19 @@ mod tests {
         assert_eq!(Hash32::from_hex(&h.to_hex()), Some(h));
         assert_eq!(Hash32::from_hex("zz"), None);
         assert_eq!(h.short().len(), 8);
+    }
+
+    /// The table keeps its old size up to 11 keys and grows with N² beyond, within bounds.
+    #[test]
+    fn the_shared_check_table_grows_with_the_square_of_the_keys() {
+        for keys in [0, 1, 7, 11] {
+            assert_eq!(checked_sets(keys), CHECKED_SETS);
+        }
+        assert_eq!(checked_sets(21), 256);
+        assert_eq!(checked_sets(100), MAX_CHECKED_SETS);
+        assert_eq!(checked_sets(usize::MAX), MAX_CHECKED_SETS);
+        for keys in 0..200 {
+            assert!(checked_sets(keys).is_power_of_two());
+        }
     }
 }
