@@ -316,13 +316,25 @@ impl DbftReplica {
 /// list and only indices below N (C# drops the whole message otherwise), and embeds only a
 /// PrepareRequest of its own height.
 fn well_formed(msg: &ConsensusMessage, n: usize, signers: usize) -> Result<(), RejectReason> {
-    let unique_below = |mut v: Vec<u16>, n: usize| -> bool {
+    // Distinct and all below `n`. Compacts are listed in validator order (as replicas
+    // build them), and an increasing list needs no sorted copy.
+    fn unique_below(v: impl Iterator<Item = u16> + Clone, n: usize) -> bool {
+        let mut prev: Option<u16> = None;
+        let increasing = v.clone().all(|x| {
+            let up = prev.is_none_or(|p| p < x);
+            prev = Some(x);
+            up
+        });
+        if increasing {
+            return prev.is_none_or(|x| (x as usize) < n);
+        }
+        let mut v: Vec<u16> = v.collect();
         let len = v.len();
         v.sort_unstable();
         v.dedup();
         v.len() == len && v.last().is_none_or(|&x| (x as usize) < n)
-    };
-    let unique = |v: Vec<u16>| unique_below(v, n);
+    }
+    let unique = |v| unique_below(v, n);
     match &msg.body {
         // Ids in increasing order (how proposals list them) are distinct without a sort.
         Body::PrepareRequest { tx_hashes, .. } if tx_hashes.windows(2).all(|w| w[0] < w[1]) => {}
@@ -335,9 +347,9 @@ fn well_formed(msg: &ConsensusMessage, n: usize, signers: usize) -> Result<(), R
             }
         }
         Body::RecoveryMessage(r) => {
-            let ok = unique(r.change_views.iter().map(|c| c.validator).collect())
-                && unique_below(r.preparations.iter().map(|c| c.validator).collect(), signers)
-                && unique_below(r.commits.iter().map(|c| c.validator).collect(), signers)
+            let ok = unique(r.change_views.iter().map(|c| c.validator))
+                && unique_below(r.preparations.iter().map(|c| c.validator), signers)
+                && unique_below(r.commits.iter().map(|c| c.validator), signers)
                 && r.prepare_request.as_ref().is_none_or(|q| {
                     q.height == msg.height
                         && matches!(q.body, Body::PrepareRequest { .. })
@@ -358,4 +370,59 @@ fn well_formed(msg: &ConsensusMessage, n: usize, signers: usize) -> Result<(), R
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::crypto::{Hash32, Signature};
+    use crate::protocol::dbft::message::{CommitCompact, PreparationCompact, Recovery};
+
+    fn recovery(preparations: &[u16], commits: &[u16]) -> ConsensusMessage {
+        let sig = Signature(0);
+        let r = Recovery {
+            change_views: Vec::new(),
+            prepare_request: None,
+            preparation_hash: None,
+            preparations: preparations.iter().map(|&validator| PreparationCompact { validator, sig }).collect(),
+            commits: commits
+                .iter()
+                .map(|&validator| CommitCompact { view: 0, validator, signature: sig, sig })
+                .collect(),
+        };
+        let body = Body::RecoveryMessage(Box::new(r));
+        ConsensusMessage { height: 1, view: 0, validator: 0, body, hash: Hash32::ZERO, sig }
+    }
+
+    fn request(txs: &[u64]) -> ConsensusMessage {
+        let body = Body::PrepareRequest {
+            version: 0,
+            prev_hash: Hash32::ZERO,
+            timestamp_ms: 0,
+            nonce: 0,
+            tx_hashes: txs.to_vec(),
+        };
+        ConsensusMessage { height: 1, view: 0, validator: 0, body, hash: Hash32::ZERO, sig: Signature(0) }
+    }
+
+    /// Lists in any order: distinct entries below the bound pass, a repeat (adjacent or
+    /// not) or an index out of range fails, whether or not the list is increasing.
+    #[test]
+    fn recovery_lists_and_proposals_must_name_each_entry_once() {
+        let ok = |m: &ConsensusMessage| well_formed(m, 4, 5).is_ok();
+        assert!(ok(&recovery(&[], &[])));
+        assert!(ok(&recovery(&[0, 1, 3], &[0, 4])));
+        assert!(ok(&recovery(&[3, 0, 1], &[4, 0])));
+        assert!(!ok(&recovery(&[0, 1, 1], &[])));
+        assert!(!ok(&recovery(&[1, 0, 1], &[])));
+        assert!(!ok(&recovery(&[], &[2, 3, 2])));
+        assert!(!ok(&recovery(&[0, 5], &[])));
+        assert!(!ok(&recovery(&[5, 0], &[])));
+        assert!(!ok(&recovery(&[], &[0, 1, 2, 3, 4, 5])));
+        assert!(ok(&request(&[])));
+        assert!(ok(&request(&[1, 2, 9])));
+        assert!(ok(&request(&[9, 1, 2])));
+        assert!(!ok(&request(&[1, 2, 2])));
+        assert!(!ok(&request(&[2, 1, 2])));
+    }
 }
