@@ -249,6 +249,10 @@ impl DbftReplica {
                 // In place (the set rarely changes): keys that left go, new ones start at
                 // the previous height, the others keep their entry.
                 let keys = &self.ctx.validators.keys;
+                if map.len() == keys.len() && map.keys().eq(keys.iter()) {
+                    // Exactly the set's keys already (the usual case): nothing to do.
+                    return;
+                }
                 map.retain(|k, _| keys.contains(k));
                 for k in keys {
                     map.entry(*k).or_insert(prev);
