@@ -8,7 +8,7 @@ use crate::protocol::block::{Block, CertError, Quorum, verify_certificate};
 use crate::protocol::crypto::{Hash32, KeyId};
 use crate::protocol::{NodeId, Note};
 use crate::validators::ValidatorSet;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
@@ -83,7 +83,7 @@ pub struct Accountability {
 pub struct Safety {
     cx: CheckContext,
     /// S1–S4: per height, what honest nodes persisted and signed there.
-    heights: BTreeMap<u32, AtHeight>,
+    heights: ByHeight,
     /// S3: the block tree over all honest replicas: an id per distinct block …
     tree_ids: HashMap<Hash32, u32, ByHashBuild>,
     /// … and, per id, whether it already has a child (the tree must be a single path).
@@ -104,7 +104,7 @@ impl Safety {
         let mut safety = Safety {
             model,
             cx,
-            heights: BTreeMap::new(),
+            heights: ByHeight::default(),
             tree_ids,
             has_child: vec![false],
             judged: HashSet::default(),
@@ -148,7 +148,7 @@ impl Safety {
                     *h = false;
                 }
                 // Heights waiting only for this node are finished now.
-                let open: Vec<u32> = self.heights.iter().filter(|(_, a)| a.open.is_some()).map(|(h, _)| *h).collect();
+                let open: Vec<u32> = self.heights.iter().filter(|(_, a)| a.open.is_some()).map(|(h, _)| h).collect();
                 for h in open {
                     self.close_if_finished(h);
                 }
@@ -172,13 +172,13 @@ impl Safety {
 
     /// What `node` persisted at `height`, if it did.
     fn persisted(&self, node: NodeId, height: u32) -> Option<&Kept> {
-        self.heights.get(&height)?.persisted(node)
+        self.heights.get(height)?.persisted(node)
     }
 
     /// Drops the whole blocks of `height` once every honest node has persisted it.
     fn close_if_finished(&mut self, height: u32) {
         let honest = &self.cx.honest;
-        if let Some(at) = self.heights.get_mut(&height)
+        if let Some(at) = self.heights.get_mut(height)
             && at.open.is_some()
             && honest.iter().enumerate().all(|(i, &h)| !h || at.persisted(NodeId(i as u32)).is_some())
         {
@@ -189,7 +189,7 @@ impl Safety {
     /// The record of `height`, created empty.
     fn at(&mut self, height: u32) -> &mut AtHeight {
         let n = self.cx.honest.len();
-        self.heights.entry(height).or_insert_with(|| AtHeight::new(n))
+        self.heights.get_or_insert_with(height, || AtHeight::new(n))
     }
 
     /// The quorum a block at `height` needs, given the sets of `height` and of the height
@@ -348,7 +348,7 @@ impl Safety {
             }
             Some((b, other)) if b.hash != block.hash => {
                 let (first_block, other) = (b, other);
-                let Some(open) = self.heights.get_mut(&h).and_then(|a| a.open.as_mut()) else {
+                let Some(open) = self.heights.get_mut(h).and_then(|a| a.open.as_mut()) else {
                     unreachable!("height {h} is open: it was read above")
                 };
                 let known = &mut open.forks;
@@ -532,6 +532,54 @@ struct Open {
     forks: Vec<Rc<Block>>,
 }
 
+/// The [`AtHeight`] records by height, in a list indexed from the lowest height recorded:
+/// honest nodes persist and sign heights in order, so the heights recorded form a range
+/// (with a gap at most below a run's start height), and a lookup is an index where a
+/// `BTreeMap` walked its nodes — a few times per persist. A height never recorded reads as
+/// absent, as in the map; iteration is in increasing height, as the map's.
+#[derive(Clone, Default)]
+struct ByHeight {
+    /// The height of `slots[0]`.
+    first: u32,
+    slots: std::collections::VecDeque<Option<AtHeight>>,
+}
+
+impl ByHeight {
+    fn index(&self, height: u32) -> Option<usize> {
+        let i = height.checked_sub(self.first)? as usize;
+        (i < self.slots.len()).then_some(i)
+    }
+
+    fn get(&self, height: u32) -> Option<&AtHeight> {
+        self.slots[self.index(height)?].as_ref()
+    }
+
+    fn get_mut(&mut self, height: u32) -> Option<&mut AtHeight> {
+        let i = self.index(height)?;
+        self.slots[i].as_mut()
+    }
+
+    fn get_or_insert_with(&mut self, height: u32, new: impl FnOnce() -> AtHeight) -> &mut AtHeight {
+        if self.slots.is_empty() {
+            self.first = height;
+        }
+        while height < self.first {
+            self.slots.push_front(None);
+            self.first -= 1;
+        }
+        let i = (height - self.first) as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        self.slots[i].get_or_insert_with(new)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, &AtHeight)> {
+        let first = self.first;
+        self.slots.iter().enumerate().filter_map(move |(i, a)| a.as_ref().map(|a| (first + i as u32, a)))
+    }
+}
+
 /// One height: the distinct blocks persisted and signed there, and per node which.
 #[derive(Clone)]
 struct AtHeight {
@@ -612,5 +660,34 @@ impl<T: PartialEq> Few<T> {
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod by_height_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Against a `BTreeMap`: inserts in and out of order, below the first height, with
+    /// gaps; every lookup and the iteration order agree (a record is told apart by the
+    /// size it was made with).
+    #[test]
+    fn heights_answer_as_a_map_does() {
+        let mut list = ByHeight::default();
+        let mut map: BTreeMap<u32, usize> = BTreeMap::new();
+        let order = [5u32, 6, 7, 7, 9, 3, 12, 4, 5, 1, 20, 2, 8];
+        for (k, &h) in order.iter().enumerate() {
+            let size = k % 4 + 1;
+            let got = list.get_or_insert_with(h, || AtHeight::new(size)).by_node.len();
+            assert_eq!(got, *map.entry(h).or_insert(size));
+            for q in 0..25u32 {
+                assert_eq!(list.get(q).map(|a| a.by_node.len()), map.get(&q).copied(), "height {q}");
+                assert_eq!(list.get_mut(q).is_some(), map.contains_key(&q));
+            }
+            let a: Vec<(u32, usize)> = list.iter().map(|(h, a)| (h, a.by_node.len())).collect();
+            let b: Vec<(u32, usize)> = map.iter().map(|(h, s)| (*h, *s)).collect();
+            assert_eq!(a, b);
+        }
+        assert!(list.get(u32::MAX).is_none());
     }
 }
