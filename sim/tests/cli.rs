@@ -564,3 +564,33 @@ fn check_walks_a_symlink_loop_once() {
     assert_eq!(r.status.code(), Some(0), "{stdout}");
     assert_eq!(stdout.matches("PASS").count(), 1, "{stdout}");
 }
+
+/// `explore --restarts` needs crashes to restart from, and `--amnesia` needs `--restarts`:
+/// both refused with exit 2 and a message naming the option, before any search.
+#[test]
+fn explore_refuses_restarts_without_crashes() {
+    let dir = tmpdir("explore-restarts");
+    let out_dir = dir.to_str().unwrap();
+    let out = run(&["explore", "scripts/explore/n4-go.json", "--restarts", "1", "--out", out_dir]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--restarts 1 needs crashes"), "{out:?}");
+    let out = run(&["explore", "scripts/explore/n4-go.json", "--crashes", "1", "--amnesia", "--out", out_dir]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--restarts"), "{out:?}");
+    let out = run(&[
+        "explore",
+        "scripts/explore/n4-go.json",
+        "--max-view",
+        "0",
+        "--crashes",
+        "1",
+        "--restarts",
+        "1",
+        "--walks",
+        "20",
+        "--out",
+        out_dir,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("crashes ≤ 1, restarts ≤ 1"), "{out:?}");
+}

@@ -117,6 +117,10 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         eprintln!("error: --crashes {} is more than F = {f} for N = {}", opts.bounds.crashes, spec.validators);
         return 2;
     }
+    if opts.bounds.restarts > 0 && opts.bounds.crashes == 0 {
+        eprintln!("error: --restarts {} needs crashes to restart from (--crashes K)", opts.bounds.restarts);
+        return 2;
+    }
     if opts.bounds.heights == 0 || opts.bounds.max_states == 0 {
         eprintln!("error: --heights and --max-states must be > 0");
         return 2;
@@ -135,14 +139,14 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         }
     };
     say!(
-        "dbft-sim explore: {} (N = {}, {} semantics, mutation {}), bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, {}, {}",
+        "dbft-sim explore: {} (N = {}, {} semantics, mutation {}), bounds: heights {}, max view {}, {}, loss {}, recovery {}, {}, {}",
         spec.name,
         spec.validators,
         spec.protocol.semantics.as_str(),
         spec.protocol.mutation.map_or("none", |m| m.as_str()),
         bounds.heights,
         bounds.max_view,
-        bounds.crashes,
+        crash_text(&bounds),
         if bounds.withhold {
             format!("{}; Byzantine nodes withhold at will", loss_text(&bounds))
         } else {
@@ -170,6 +174,12 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     if explorer.forgets {
         say!(
             "  replicas fingerprinted by their live state: dead records forgotten (docs/explore.md §4.7; --no-forget)"
+        );
+    }
+    if bounds.restarts > 0 {
+        say!(
+            "  restarts are choices: a down node keeps its ledger{} (docs/explore.md §4.9)",
+            if bounds.amnesia { "" } else { " and the saved context a restart reloads" }
         );
     }
     if let Some(m) = bounds.max_memory {
@@ -437,14 +447,22 @@ fn timing_text(b: &Bounds) -> String {
     }
 }
 
+/// The crash and restart choices in words.
+fn crash_text(b: &Bounds) -> String {
+    match b.restarts {
+        0 => format!("crashes ≤ {}", b.crashes),
+        r => format!("crashes ≤ {}, restarts ≤ {r}{}", b.crashes, if b.amnesia { " (amnesia)" } else { "" }),
+    }
+}
+
 /// The bounds in words, for the descriptions of written scenarios.
 fn bounds_text(b: &Bounds) -> String {
     let on = |x: bool| if x { "on" } else { "off" };
     format!(
-        "bounds: heights {}, max view {}, crashes ≤ {}, loss {}, recovery {}, synchrony {}{}{}{}; {}",
+        "bounds: heights {}, max view {}, {}, loss {}, recovery {}, synchrony {}{}{}{}; {}",
         b.heights,
         b.max_view,
-        b.crashes,
+        crash_text(b),
         loss_text(b),
         on(b.recovery),
         on(b.synchrony),

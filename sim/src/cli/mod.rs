@@ -253,6 +253,15 @@ pub enum Command {
         /// How many validators may crash (at any point; at most F).
         #[arg(long, default_value_t = 0)]
         crashes: u32,
+        /// How many restarts of crashed honest validators are choices (needs --crashes).
+        /// The search then keeps down nodes and dead state in full and drops no message
+        /// as dead (a restarted node may act on them again).
+        #[arg(long, default_value_t = 0)]
+        restarts: u32,
+        /// Restarts lose the saved context (the node knows only its chain): the checkers
+        /// count such a node as faulty from its restart on.
+        #[arg(long, requires = "restarts")]
+        amnesia: bool,
         /// Messages may also be lost.
         #[arg(long)]
         loss: bool,
@@ -480,6 +489,8 @@ fn dispatch(command: Command) -> i32 {
             heights,
             max_view,
             crashes,
+            restarts,
+            amnesia,
             loss,
             max_drops,
             withhold,
@@ -512,6 +523,8 @@ fn dispatch(command: Command) -> i32 {
                     heights,
                     max_view,
                     crashes,
+                    restarts,
+                    amnesia,
                     loss: loss || max_drops.is_some(),
                     max_drops,
                     withhold,

@@ -77,7 +77,7 @@ use crate::net::DropReason;
 use crate::protocol::crypto::{Hash32, Keyring};
 use crate::protocol::dbft::DbftReplica;
 use crate::protocol::dbft::message::Wire;
-use crate::protocol::dbft::relevance::LiveState;
+use crate::protocol::dbft::relevance::{LiveState, Reloadable};
 use crate::protocol::{Action, Cx, MsgKind, NodeId, Note, Replica, TimerKind, TimerSlot, WireMessage};
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,6 +170,8 @@ pub struct Sys {
     pub bag: BTreeMap<Key, Pending>,
     /// Crashes taken so far (the explorer bounds them).
     pub crashes: u32,
+    /// Restarts taken so far (the explorer bounds them; `--restarts`).
+    pub restarts: u32,
     /// Messages dropped by a `drop` step so far; part of the state only when the explorer
     /// bounds them ([`Sys::count_drops`]).
     pub drops: u32,
@@ -190,6 +192,11 @@ pub struct Sys {
     /// The target height when an honest node is fingerprinted by what a later step can
     /// still read of it ([`Sys::forget_dead`]).
     forget_dead: Option<u32>,
+    /// Restarts are choices ([`Sys::allow_restarts`]): a down node may act again.
+    restarts_allowed: bool,
+    /// ... and without amnesia, so the saved context a restart reloads is part of the
+    /// state of a forgotten node.
+    keep_saved: bool,
 }
 
 /// Whether dead messages are dropped from the set in flight (module comment).
@@ -227,6 +234,11 @@ impl Hash for Sys {
             }
         }
         self.crashes.hash(h);
+        // Only searches with restart choices take any: leaving the count out otherwise
+        // keeps every other search's fingerprints as they were.
+        if self.restarts > 0 {
+            self.restarts.hash(h);
+        }
         if self.drops_counted {
             self.drops.hash(h);
         }
@@ -241,6 +253,10 @@ pub struct Choices {
     pub loss: bool,
     /// An honest running validator may crash.
     pub crashes_left: bool,
+    /// A crashed honest node may restart (`--restarts`), with its saved context or, with
+    /// `amnesia`, without it.
+    pub restarts_left: bool,
+    pub amnesia: bool,
     /// Timers fire only when nothing is in flight: every message is delivered (or
     /// dropped) before any timeout expires, i.e. message delays below every timeout.
     pub synchrony: bool,
@@ -309,6 +325,7 @@ impl Sys {
             ticks: vec![0; n],
             bag: BTreeMap::new(),
             crashes: 0,
+            restarts: 0,
             drops: 0,
             drops_counted: false,
             signed: BTreeSet::new(),
@@ -318,6 +335,8 @@ impl Sys {
             pruned: 0,
             forget_down: false,
             forget_dead: None,
+            restarts_allowed: false,
+            keep_saved: false,
         };
         let mut fx = Effects::default();
         let mut em = Emitter { obs, fx: &mut fx, marks };
@@ -344,8 +363,18 @@ impl Sys {
             return cached;
         }
         let fp = match (&*self.replicas[i], self.forget_dead) {
-            (node, _) if self.forget_down && !self.up[i] => super::fingerprint::of(&(DOWN, &node.replica().ledger)),
-            (Node::Honest(replica), Some(target)) => super::fingerprint::of(&LiveState { replica, target }),
+            (node, _) if self.forget_down && !self.up[i] => {
+                let r = node.replica();
+                let fp = super::fingerprint::of(&(DOWN, &r.ledger));
+                match (self.keep_saved, self.forget_dead) {
+                    (false, _) => fp,
+                    (true, Some(_)) => super::fingerprint::of(&(fp, Reloadable(r))),
+                    (true, None) => super::fingerprint::of(&(fp, r.reloadable())),
+                }
+            }
+            (Node::Honest(replica), Some(target)) => {
+                super::fingerprint::of(&LiveState { replica, target, keep_saved: self.keep_saved })
+            }
             (node, _) => super::fingerprint::of(node),
         };
         self.fps[i].set(fp);
@@ -359,7 +388,8 @@ impl Sys {
 
     /// The steps enabled now, in a fixed order: deliveries (and, with `loss`, drops) in
     /// the order of the pending set, then timers, then adversary timers (while a node
-    /// has ticks left), then crashes (while `crashes_left`), by node. Nodes that finished the target height take no timer step; under
+    /// has ticks left), then crashes (while `crashes_left`), then restarts of crashed honest nodes (while
+    /// `restarts_left`), by node. Nodes that finished the target height take no timer step; under
     /// `synchrony`, no node does while anything is in flight.
     pub fn enabled(&self, env: &Env, choices: Choices, out: &mut Vec<Act>) {
         out.clear();
@@ -387,6 +417,13 @@ impl Sys {
             for i in 0..self.replicas.len() {
                 if self.up[i] && env.honest[i] {
                     out.push(Act::Crash(NodeId(i as u32)));
+                }
+            }
+        }
+        if choices.restarts_left {
+            for i in 0..self.replicas.len() {
+                if !self.up[i] && env.honest[i] {
+                    out.push(Act::Restart(NodeId(i as u32), choices.amnesia));
                 }
             }
         }
@@ -586,13 +623,14 @@ impl Sys {
             }
             Act::Restart(node, amnesia) => {
                 assert!(
-                    !self.forget_down && self.forget_dead.is_none(),
-                    "a search that forgets down nodes or dead state never restarts one"
+                    self.restarts_allowed || (!self.forget_down && self.forget_dead.is_none()),
+                    "a search that forgets down nodes or dead state restarts one only if told so (allow_restarts)"
                 );
                 let r = self.replicas[node.idx()].after_crash(amnesia);
                 self.replicas[node.idx()] = Rc::new(r);
                 self.fps[node.idx()].set(0);
                 self.up[node.idx()] = true;
+                self.restarts += 1;
                 self.emit(&mut em, Ev::Restart { node, amnesia });
                 self.call(env, &mut em, node, |r, cx| r.on_start(cx));
             }
@@ -673,6 +711,19 @@ impl Sys {
     /// ([`Sys::signed_commits`], S4). Without this, a crash at any point multiplies the
     /// states by the crashed node's local states at that point, which differ only in
     /// what it can never use (docs/explore.md §3).
+    /// Restarts become choices: a down node keeps, besides its ledger, what a restart
+    /// reloads (the saved context, unless restarts come with amnesia), and so does a
+    /// forgotten running node ([`LiveState::keep_saved`]). Dead messages stay dead across
+    /// a restart because the crash before it dropped every message in flight to the node
+    /// (protocol/dbft/relevance.rs).
+    pub fn allow_restarts(&mut self, amnesia: bool) {
+        self.restarts_allowed = true;
+        self.keep_saved = !amnesia;
+        for fp in &self.fps {
+            fp.set(0);
+        }
+    }
+
     pub fn forget_down(&mut self) {
         self.forget_down = true;
         for (i, fp) in self.fps.iter().enumerate() {
@@ -897,7 +948,8 @@ pub fn behaviour_mark(b: &Behaviour) -> Option<&'static str> {
 /// compared instead, and RecoveryMessages may come out: that bound never delivers them.
 pub fn check_no_op(env: &Env, r: &Node, from: NodeId, msg: &Rc<Wire>, forget_dead: Option<u32>) {
     let hash = |r: &Node| match forget_dead {
-        Some(target) => super::fingerprint::of(&LiveState { replica: r.replica(), target }),
+        // Keeping the reloadable saved context makes the comparison only stricter.
+        Some(target) => super::fingerprint::of(&LiveState { replica: r.replica(), target, keep_saved: true }),
         None => super::fingerprint::of(r),
     };
     let mut copy = r.clone();

@@ -38,10 +38,12 @@
 //! never expanded, so the messages still in flight there cannot matter; finished states
 //! that differ only in them are one search node (fingerprint without the messages).
 //!
-//! **Crashed nodes are remembered by their ledgers.** The search never restarts a node,
-//! so a node that is down takes no step again; states that differ only in what it held
-//! besides its persisted blocks are one state ([`Sys::forget_down`]). The Commits it
-//! signed stay in the state's signature record (S4).
+//! **Crashed nodes are remembered by their ledgers.** A node that is down takes no step
+//! again unless restarts are choices, and a restart reads only its ledger and (without
+//! amnesia) its saved committed context; states that differ only in what else it held
+//! are one state ([`Sys::forget_down`], [`Sys::allow_restarts`]). The Commits it signed
+//! stay in the state's signature record (S4). A restart, like a crash, depends on every
+//! other step for the partial-order reduction.
 //!
 //! No symmetry reduction: replicas are not symmetric (the primary of each view is fixed
 //! by index, and keys differ).
@@ -72,6 +74,12 @@ pub struct Bounds {
     pub max_view: u8,
     /// How many crashes are choices (≤ F).
     pub crashes: u32,
+    /// How many restarts of crashed honest nodes are choices. A down node then keeps what
+    /// a restart reloads ([`Sys::allow_restarts`]); the dead-message argument holds between
+    /// a node's crashes, and a crash drops everything in flight to it.
+    pub restarts: u32,
+    /// Restarts lose the saved context (the node comes back knowing only its chain).
+    pub amnesia: bool,
     /// Messages may be lost.
     pub loss: bool,
     /// With `loss`: at most this many drop steps on a path (None: any number).
@@ -157,6 +165,8 @@ impl Default for Bounds {
             heights: 1,
             max_view: 1,
             crashes: 0,
+            restarts: 0,
+            amnesia: false,
             loss: false,
             max_drops: None,
             withhold: false,
@@ -340,7 +350,7 @@ fn local_fingerprint(sys: &Sys, i: usize) -> u64 {
 /// marker, so a finished leaf never merges with an unfinished state.
 fn leaf_fingerprint(sys: &Sys) -> u64 {
     let locals: Vec<u64> = (0..sys.replicas.len()).map(|i| local_fingerprint(sys, i)).collect();
-    super::fingerprint::of(&("finished leaf", locals, sys.crashes, sys.signed_commits()))
+    super::fingerprint::of(&("finished leaf", locals, sys.crashes, sys.restarts, sys.signed_commits()))
 }
 
 /// Replaces replica `r` of `sys` by the pooled copy of an equal state, or pools it.
@@ -475,6 +485,9 @@ impl<'a> Explorer<'a> {
         let mut safety = Rc::new(Safety::new(parts.check.clone()));
         let mut judge = Judge { safety: &mut safety, found: Vec::new() };
         let (mut init, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut judge, None);
+        if bounds.restarts > 0 {
+            init.allow_restarts(bounds.amnesia);
+        }
         init.set_prune(&env, bounds.prune);
         if bounds.reduce {
             init.forget_down();
@@ -494,6 +507,8 @@ impl<'a> Explorer<'a> {
         Choices {
             loss: self.bounds.loss && self.bounds.max_drops.is_none_or(|m| sys.drops < m),
             crashes_left: sys.crashes < self.bounds.crashes,
+            restarts_left: sys.restarts < self.bounds.restarts,
+            amnesia: self.bounds.amnesia,
             synchrony: self.bounds.synchrony && !self.delayed(),
             adversary_ticks: self.bounds.adversary_ticks,
             deadlines: self.bounds.deadlines,

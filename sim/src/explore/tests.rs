@@ -665,11 +665,18 @@ fn the_explorer_checks_custody_across_a_hand_off() {
 /// successors must merge again (`Explorer::check_merges`).
 #[test]
 fn forgetting_dead_state_reaches_exactly_the_live_forms_of_the_full_search() {
-    let cases: [(&str, Bounds); 4] = [
+    // The last three restart the crashed node (with its saved context, and with
+    // amnesia): what a restart reloads must be kept, and messages judged dead before the
+    // crash must stay dead for the new incarnation.
+    let restart = Bounds { max_view: 0, crashes: 1, restarts: 1, synchrony: true, ..Bounds::default() };
+    let cases: [(&str, Bounds); 7] = [
         ("csharp", Bounds { deadlines: true, synchrony: true, max_drops: Some(1), loss: true, ..Bounds::default() }),
         ("go", Bounds { deadlines: true, synchrony: true, max_drops: Some(1), loss: true, ..Bounds::default() }),
         ("go", Bounds::default()),
         ("csharp", Bounds { max_view: 0, crashes: 1, ..Bounds::default() }),
+        ("csharp", restart.clone()),
+        ("go", restart.clone()),
+        ("csharp", Bounds { amnesia: true, ..restart }),
     ];
     for (semantics, b) in cases {
         let s = spec(&format!(r#"{{"validators": 3, "protocol": {{"semantics": "{semantics}"}}}}"#));

@@ -4,12 +4,15 @@
 //!
 //! [`DbftReplica::ignores_forever`] is conservative: it says yes only where the code below
 //! it returns before changing anything, *now and in every later state of this replica*
-//! (no restart in between: the explorer does not restart nodes). The argument rests on
-//! three monotone quantities:
+//! until it crashes. That is enough even where restarts are explorer choices
+//! (`--restarts`): a crash drops every message in flight to the node, and messages sent
+//! to it while it is down are lost at once, so no message judged dead while it runs is
+//! ever delivered to a restarted incarnation. The argument rests on three quantities,
+//! monotone while the node runs:
 //!
 //! - **Height.** `ctx.height` is always `ledger.height() + 1` (set by `fresh_context` or
 //!   from a saved context of that height), and the ledger only grows (`persist` appends;
-//!   `after_crash` keeps the chain, and a restart is not an explorer step anyway).
+//!   `after_crash` keeps the chain, so the height never falls, not even across a restart).
 //! - **View within a height.** `initialize(v)` with `v > 0` is called only for a view above
 //!   the current one (`check_expected_view`, `follow_view_as_endorser`); `initialize(0)`
 //!   only at a new height or at start.
@@ -104,10 +107,13 @@ impl DbftReplica {
 ///
 /// It holds only under the bounds that search uses, each needed by one part of the
 /// argument: RecoveryRequests and RecoveryMessages are never delivered (recovery off),
-/// no node restarts, no mutation, no double-quorum hand-off at the height, and every
-/// process is honest. Then:
+/// no mutation, no double-quorum hand-off at the height, and every process is honest.
+/// Restarts may be choices: what a restart reads (the ledger, and without amnesia the
+/// saved context, `keep_saved`) is kept, and the rest holds between crashes (module
+/// comment). Then:
 ///
-/// - **Always dead:** `saved` (read only when a node starts, and nothing restarts),
+/// - **Always dead:** `saved` (read only when a node starts; where restarts are choices,
+///   the part a restart reloads is kept),
 ///   `known_hashes` (it decides only whether a RecoveryMessage is sent, and none is
 ///   delivered) and `last_change_views` (read only to build a RecoveryMessage).
 /// - **Finished** (the ledger holds the target height): every consensus message still
@@ -136,6 +142,11 @@ impl DbftReplica {
 pub struct LiveState<'a> {
     pub replica: &'a DbftReplica,
     pub target: u32,
+    /// Restarts without amnesia are possible (explore's `--restarts`): the saved context a
+    /// restart would reload is live ([`DbftReplica::reloadable`]). Nothing else survives a
+    /// crash: the crash drops every message in flight to the node, so the monotone
+    /// quantities above need to hold only between its crashes, and they do.
+    pub keep_saved: bool,
 }
 
 /// Which of the three forms of [`LiveState`] was written.
@@ -147,6 +158,13 @@ enum Form {
 }
 
 impl DbftReplica {
+    /// The saved context a restart (without amnesia) would reload: only a committed one of
+    /// the height after the ledger's (`start`); any other is never read again, since the
+    /// ledger only grows.
+    pub fn reloadable(&self) -> Option<&super::context::Context> {
+        self.saved.as_ref().filter(|s| s.height == self.ledger.height() + 1 && s.commit_sent())
+    }
+
     /// Committed at the target height with the commit lock in force (see [`LiveState`]).
     pub fn locked_at(&self, target: u32) -> bool {
         let c = &self.ctx;
@@ -201,6 +219,9 @@ impl Hash for LiveState<'_> {
             rejected_by,
         } = self.replica;
         node.hash(h);
+        if self.keep_saved {
+            Reloadable(self.replica).hash(h);
+        }
         if ledger.height() >= self.target {
             Form::Finished.hash(h);
             ledger.hash_without_certificates(h);
@@ -217,27 +238,8 @@ impl Hash for LiveState<'_> {
         sync_asked.hash(h);
         adopted.hash(h);
         rejected_by.hash(h);
-        let super::context::Context {
-            height,
-            view,
-            validators,
-            my_index,
-            previous,
-            outgoing,
-            my_endorser,
-            prev_hash,
-            prev_timestamp_ms,
-            custody,
-            next_validators,
-            proposal,
-            preparations,
-            commits,
-            change_views,
-            last_change_views: _,
-            block_sent,
-        } = ctx;
-        (height, view, validators, my_index, previous, outgoing, my_endorser).hash(h);
-        (prev_hash, prev_timestamp_ms, custody, next_validators, proposal, commits, block_sent).hash(h);
+        let super::context::Context { preparations, change_views, .. } = ctx;
+        hash_committed_context(ctx, h);
         if !committed {
             preparations.hash(h);
             change_views.hash(h);
@@ -246,4 +248,52 @@ impl Hash for LiveState<'_> {
             (assembled_height, request_received, go_last_check).hash(h);
         }
     }
+}
+
+/// The live part of the saved context a restart reloads, for a node whose dead state is
+/// forgotten: none, or its committed projection ([`hash_committed_context`]).
+pub struct Reloadable<'a>(pub &'a DbftReplica);
+
+impl Hash for Reloadable<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match self.0.reloadable() {
+            None => 0u8.hash(h),
+            Some(saved) => {
+                1u8.hash(h);
+                hash_committed_context(saved, h);
+            }
+        }
+    }
+}
+
+/// What a later step can read of a context with the commit lock in force ([`LiveState`],
+/// "Committed"): everything but the preparations and ChangeViews. Also the live part of
+/// the saved context a restart reloads ([`DbftReplica::reloadable`]): the restarted node
+/// is locked at once, and the one read of the saved preparations (`start` calls
+/// CheckPreparations, which re-sends the Commit) asks only whether M of them are there,
+/// which is true of every saved context — the replica saves only right after that test
+/// passed (CheckPreparations and, at a double-quorum height that forgetting excludes,
+/// the endorsement check).
+fn hash_committed_context<H: Hasher>(ctx: &super::context::Context, h: &mut H) {
+    let super::context::Context {
+        height,
+        view,
+        validators,
+        my_index,
+        previous,
+        outgoing,
+        my_endorser,
+        prev_hash,
+        prev_timestamp_ms,
+        custody,
+        next_validators,
+        proposal,
+        preparations: _,
+        commits,
+        change_views: _,
+        last_change_views: _,
+        block_sent,
+    } = ctx;
+    (height, view, validators, my_index, previous, outgoing, my_endorser).hash(h);
+    (prev_hash, prev_timestamp_ms, custody, next_validators, proposal, commits, block_sent).hash(h);
 }
