@@ -11,6 +11,8 @@
 #   S1–S6 hold, and the shortest commit lock is 17 steps, a state where a node asks for
 #   recovery that is never answered (docs/explore.md §4.8; about 30 s); Go with one lost
 #   message: complete, with commit-lock stuck states (about 30 s);
+# - N = 4, max view 0, one crash and one restart as choices, synchrony bound (C#, with the
+#   saved context and with amnesia): complete, S1–S6 hold (docs/explore.md §4.9; about 30 s);
 # - random walks with stuck-state proofs must prove the four-node commit lock (Go; C#
 #   with recovery delivered) and FINDINGS.md #9's Go halt from one garbage-commit node;
 # - under bounded delays (timers in deadline order) with one crash and one lost message,
@@ -53,6 +55,10 @@ expect csharp-max-view-1-one-crash-synchrony "complete:" "S1–S6 hold in every 
   scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --synchrony
 expect go-max-view-1-one-crash-one-loss-synchrony "complete:" "S1–S6 hold in every reachable state" "stuck (commit-lock)" -- \
   scripts/explore/n4-go.json --max-view 1 --crashes 1 --synchrony --max-drops 1 --dfs
+expect csharp-max-view-0-crash-restart-synchrony "complete:" "S1–S6 hold in every reachable state" "restarts ≤ 1" -- \
+  scripts/explore/n4-csharp.json --max-view 0 --crashes 1 --restarts 1 --synchrony --dfs
+expect csharp-max-view-0-crash-amnesia-synchrony "complete:" "S1–S6 hold in every reachable state" "(amnesia)" -- \
+  scripts/explore/n4-csharp.json --max-view 0 --crashes 1 --restarts 1 --amnesia --synchrony --dfs
 expect go-commit-lock "stuck (commit-lock)" -- scripts/explore/n4-go.json --max-view 1 --crashes 1 --walks 2000
 expect csharp-commit-lock-recovery "stuck (commit-lock)" -- \
   scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --walks 2000 --recovery
