@@ -338,24 +338,38 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             say!("  no settled stuck state");
         }
         for st in &outcome.stuck {
+            // The group's class is the diagnosis of the states as the search held them; a
+            // state merged with one that differs only in forgotten records (which the
+            // diagnosis may read) can be classed by the other. The schedule's own state,
+            // replayed exactly, is what `run` diagnoses, so the written expectation and the
+            // printed reason are that state's.
+            let merged_note = if st.stall.class == st.class {
+                String::new()
+            } else {
+                format!(
+                    " (this state itself: {}; its group's class comes from states it merged with)",
+                    st.stall.class.as_str()
+                )
+            };
             say!(
-                "  stuck ({}): {} settled states{}; shortest: {} steps, height {} view {}: {}",
+                "  stuck ({}): {} settled states{}; shortest: {} steps, height {} view {}: {}{}",
                 st.class.as_str(),
                 st.count,
                 bounds_note(st, &bounds),
                 st.steps.len(),
                 st.stall.height,
                 st.stall.view,
-                st.stall.reason
+                st.stall.reason,
+                merged_note
             );
             // An undiagnosed stall cannot be expected by class (the schema refuses it).
-            let expect = if st.class == StallClass::Undiagnosed {
+            let expect = if st.stall.class == StallClass::Undiagnosed {
                 json!({"safety": "holds", "liveness": "stalls"})
             } else {
                 json!({
                     "safety": "holds",
                     "liveness": "stalls",
-                    "stall": {"class": st.class.as_str(), "height": st.stall.height, "view": st.stall.view}
+                    "stall": {"class": st.stall.class.as_str(), "height": st.stall.height, "view": st.stall.view}
                 })
             };
             let name = file_name(&spec.name, &format!("stuck-{}", st.class.as_str()));
@@ -369,7 +383,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                     "the shortest schedule it found"
                 },
                 bounds_text(&bounds),
-                st.class.as_str(),
+                st.stall.class.as_str(),
                 st.stall.reason,
                 match bounds_note(st, &bounds) {
                     note if note.is_empty() => String::new(),

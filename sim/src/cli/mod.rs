@@ -253,9 +253,9 @@ pub enum Command {
         /// How many validators may crash (at any point; at most F).
         #[arg(long, default_value_t = 0)]
         crashes: u32,
-        /// How many restarts of crashed honest validators are choices (needs --crashes).
-        /// The search then keeps down nodes and dead state in full and drops no message
-        /// as dead (a restarted node may act on them again).
+        /// How many restarts of crashed honest validators are choices (needs --crashes):
+        /// at any point after the crash, with the saved context (or, with --amnesia,
+        /// without it).
         #[arg(long, default_value_t = 0)]
         restarts: u32,
         /// Restarts lose the saved context (the node knows only its chain): the checkers

@@ -84,6 +84,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
+/// Counted (in a search's marks) each time a restart step is taken.
+pub const RESTART_MARK: &str = "explore: a crashed node restarted";
+
 /// Tags the fingerprint of a node that is down ([`Sys::forget_down`]).
 const DOWN: u64 = 0xd0d0_d0d0_d0d0_d0d0;
 
@@ -172,6 +175,9 @@ pub struct Sys {
     pub crashes: u32,
     /// Restarts taken so far (the explorer bounds them; `--restarts`).
     pub restarts: u32,
+    /// The nodes restarted with amnesia: the checkers count them faulty from then on, so
+    /// two states that differ only in which node that was differ.
+    amnesiac: BTreeSet<NodeId>,
     /// Messages dropped by a `drop` step so far; part of the state only when the explorer
     /// bounds them ([`Sys::count_drops`]).
     pub drops: u32,
@@ -238,6 +244,7 @@ impl Hash for Sys {
         // keeps every other search's fingerprints as they were.
         if self.restarts > 0 {
             self.restarts.hash(h);
+            self.amnesiac.hash(h);
         }
         if self.drops_counted {
             self.drops.hash(h);
@@ -326,6 +333,7 @@ impl Sys {
             bag: BTreeMap::new(),
             crashes: 0,
             restarts: 0,
+            amnesiac: BTreeSet::new(),
             drops: 0,
             drops_counted: false,
             signed: BTreeSet::new(),
@@ -365,7 +373,9 @@ impl Sys {
         let fp = match (&*self.replicas[i], self.forget_dead) {
             (node, _) if self.forget_down && !self.up[i] => {
                 let r = node.replica();
-                let fp = super::fingerprint::of(&(DOWN, &r.ledger));
+                // The node's id too: the search interns replicas by fingerprint across
+                // slots, and a restart rebuilds the node from the one it finds there.
+                let fp = super::fingerprint::of(&(DOWN, r.node, &r.ledger));
                 match (self.keep_saved, self.forget_dead) {
                     (false, _) => fp,
                     (true, Some(_)) => super::fingerprint::of(&(fp, Reloadable(r))),
@@ -627,6 +637,13 @@ impl Sys {
                     "a search that forgets down nodes or dead state restarts one only if told so (allow_restarts)"
                 );
                 let r = self.replicas[node.idx()].after_crash(amnesia);
+                assert_eq!(r.replica().node, node, "a node restarts as itself");
+                if amnesia {
+                    self.amnesiac.insert(node);
+                }
+                if let Some(m) = em.marks.as_deref_mut() {
+                    *m.entry(RESTART_MARK).or_insert(0) += 1;
+                }
                 self.replicas[node.idx()] = Rc::new(r);
                 self.fps[node.idx()].set(0);
                 self.up[node.idx()] = true;
@@ -740,8 +757,8 @@ impl Sys {
     /// only a RecoveryMessage or a restart reads. And drop, as dead, the messages that
     /// only write what is forgotten. Sound only under the bounds `LiveState` lists,
     /// which this checks: no recovery delivered, every process honest (no mutation and
-    /// no double-quorum height are checked per replica); the caller never restarts a
-    /// node.
+    /// no double-quorum height are checked per replica); a node restarts only
+    /// after [`Sys::allow_restarts`], which keeps what a restart reloads.
     pub fn forget_dead(&mut self, env: &Env) -> bool {
         if env.recovery
             || env.honest.iter().any(|h| !h)

@@ -791,3 +791,47 @@ fn persisted_blocks_that_differ_only_in_their_certificates_are_one_state() {
     let checked = explorer.check_pair(&x, &y, &safety, 3_000);
     assert_eq!(checked, 3_000, "the second height was explored from the pair");
 }
+
+/// Which node restarted with amnesia is part of the state: the checkers count that node
+/// faulty from then on, so a later double-sign by the other one must still be judged.
+/// From the start (recovery off, nothing delivered yet), "R2 crashes and restarts with
+/// amnesia" and "R3 does" leave equal replicas behind; only that record tells them apart.
+#[test]
+fn which_node_restarted_with_amnesia_is_part_of_the_state() {
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let bounds = Bounds { max_view: 0, crashes: 1, restarts: 1, amnesia: true, synchrony: true, ..Bounds::default() };
+    let explorer = Explorer::new(&s, bounds).expect("explorer");
+    let (init, safety, _) = explorer.start();
+    let bounce = |n: u32| {
+        let (x, sf) = explorer.step(init, safety, Act::Crash(NodeId(n)));
+        explorer.step(&x, &sf, Act::Restart(NodeId(n), true)).0
+    };
+    let (two, three) = (bounce(2), bounce(3));
+    for i in 0..4 {
+        assert_eq!(two.replica_fp(i), three.replica_fp(i), "R{i} is the same in both");
+    }
+    assert_ne!(fingerprint(&two), fingerprint(&three));
+}
+
+/// A search with restarts and every reduction on (down nodes forgotten, replicas
+/// interned by fingerprint across slots) restarts each node as itself: `Sys::step`
+/// asserts it. A down node's fingerprint without its id let two nodes that crashed with
+/// equal ledgers share one interned replica, and a restart then brought back the other.
+#[test]
+fn a_reduced_search_with_restarts_restarts_each_node_as_itself() {
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let bounds = Bounds {
+        max_view: 0,
+        crashes: 1,
+        restarts: 1,
+        synchrony: true,
+        dfs: true,
+        max_states: 30_000,
+        ..Bounds::default()
+    };
+    let o = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    assert!(matches!(o.ending, Ending::Complete | Ending::StateBudget), "{:?}", o.ending);
+    assert!(o.violation.is_none(), "no violation expected");
+    assert!(o.marks.get(super::model::RESTART_MARK).is_some_and(|&n| n > 0), "{:?}", o.marks);
+}

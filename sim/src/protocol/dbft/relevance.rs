@@ -251,16 +251,26 @@ impl Hash for LiveState<'_> {
 }
 
 /// The live part of the saved context a restart reloads, for a node whose dead state is
-/// forgotten: none, or its committed projection ([`hash_committed_context`]).
+/// forgotten: none, or its committed projection ([`hash_committed_context`]) where the
+/// restarted node is locked at once, else the whole context.
 pub struct Reloadable<'a>(pub &'a DbftReplica);
 
 impl Hash for Reloadable<'_> {
     fn hash<H: Hasher>(&self, h: &mut H) {
         match self.0.reloadable() {
             None => 0u8.hash(h),
-            Some(saved) => {
+            // The projection only where the restarted node is locked at once (what
+            // `locked_at` requires besides the height): under a lock-breaking mutation or
+            // as an outgoing endorser the saved preparations and ChangeViews are read again.
+            Some(saved)
+                if self.0.opts.mutation.is_none() && saved.previous.is_none() && saved.my_endorser.is_none() =>
+            {
                 1u8.hash(h);
                 hash_committed_context(saved, h);
+            }
+            Some(saved) => {
+                2u8.hash(h);
+                saved.hash(h);
             }
         }
     }
