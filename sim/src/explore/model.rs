@@ -84,7 +84,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
-/// Counted (in a search's marks) each time a restart step is taken.
+/// Counted (in a search's marks) each time a restart choice is taken.
 pub const RESTART_MARK: &str = "explore: a crashed node restarted";
 
 /// Tags the fingerprint of a node that is down ([`Sys::forget_down`]).
@@ -641,7 +641,11 @@ impl Sys {
                 if amnesia {
                     self.amnesiac.insert(node);
                 }
-                if let Some(m) = em.marks.as_deref_mut() {
+                // Counted only where restarts are the search's choices: a scheduled run's
+                // marks stay the engine's own (engine/driver_tests.rs compares them).
+                if self.restarts_allowed
+                    && let Some(m) = em.marks.as_deref_mut()
+                {
                     *m.entry(RESTART_MARK).or_insert(0) += 1;
                 }
                 self.replicas[node.idx()] = Rc::new(r);
