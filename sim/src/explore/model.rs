@@ -723,15 +723,6 @@ impl Sys {
         self.drops_counted = true;
     }
 
-    /// Turns dead-message pruning on (or to checking) and drops what is dead already.
-    /// Fingerprint a node that is down by its ledger alone, for a search that never
-    /// restarts one. Such a node takes no step again: messages to it are lost at once and
-    /// its timers are gone, so its context, caches and received-message records reach no
-    /// later step. What a later check still needs of it is kept: the blocks it persisted
-    /// (its ledger; S1–S3 compare later blocks with them) and the Commits it signed
-    /// ([`Sys::signed_commits`], S4). Without this, a crash at any point multiplies the
-    /// states by the crashed node's local states at that point, which differ only in
-    /// what it can never use (docs/explore.md §3).
     /// Restarts become choices: a down node keeps, besides its ledger, what a restart
     /// reloads (the saved context, unless restarts come with amnesia), and so does a
     /// forgotten running node ([`LiveState::keep_saved`]). Dead messages stay dead across
@@ -745,6 +736,15 @@ impl Sys {
         }
     }
 
+    /// Fingerprint a node that is down by its ledger alone (and, where restarts are
+    /// choices, by what a restart reloads: [`Sys::allow_restarts`]). Without restart
+    /// choices such a node takes no step again: messages to it are lost at once and
+    /// its timers are gone, so its context, caches and received-message records reach no
+    /// later step. What a later check still needs of it is kept: the blocks it persisted
+    /// (its ledger; S1–S3 compare later blocks with them) and the Commits it signed
+    /// ([`Sys::signed_commits`], S4). Without this, a crash at any point multiplies the
+    /// states by the crashed node's local states at that point, which differ only in
+    /// what it can never use (docs/explore.md §3).
     pub fn forget_down(&mut self) {
         self.forget_down = true;
         for (i, fp) in self.fps.iter().enumerate() {
@@ -791,6 +791,7 @@ impl Sys {
         }
     }
 
+    /// Turns dead-message pruning on (or to checking) and drops what is dead already.
     pub fn set_prune(&mut self, env: &Env, prune: Prune) {
         self.prune = prune;
         if prune != Prune::Off {
