@@ -665,11 +665,17 @@ fn the_explorer_checks_custody_across_a_hand_off() {
 /// successors must merge again (`Explorer::check_merges`).
 #[test]
 fn forgetting_dead_state_reaches_exactly_the_live_forms_of_the_full_search() {
-    // The last three restart the crashed node (with its saved context, and with
-    // amnesia): what a restart reloads must be kept, and messages judged dead before the
-    // crash must stay dead for the new incarnation.
+    // Three restart the crashed node (with its saved context, and with amnesia): what a
+    // restart reloads must be kept, and messages judged dead before the crash must stay
+    // dead for the new incarnation. The last runs on to a second height with a crash, so
+    // nodes are running, locked and finished below the target, each in its own form
+    // (the searches judge the second height with the checker of the path to it). At N = 3
+    // every preparation is needed for a quorum, so which ones a locked node holds is
+    // written in the messages still in flight: the N = 4 pair test below is the one that
+    // tells the "locked below the target" form from the running one.
     let restart = Bounds { max_view: 0, crashes: 1, restarts: 1, synchrony: true, ..Bounds::default() };
-    let cases: [(&str, Bounds); 7] = [
+    let two_heights = Bounds { heights: 2, restarts: 0, ..restart.clone() };
+    let cases: [(&str, Bounds); 8] = [
         ("csharp", Bounds { deadlines: true, synchrony: true, max_drops: Some(1), loss: true, ..Bounds::default() }),
         ("go", Bounds { deadlines: true, synchrony: true, max_drops: Some(1), loss: true, ..Bounds::default() }),
         ("go", Bounds::default()),
@@ -677,6 +683,7 @@ fn forgetting_dead_state_reaches_exactly_the_live_forms_of_the_full_search() {
         ("csharp", restart.clone()),
         ("go", restart.clone()),
         ("csharp", Bounds { amnesia: true, ..restart }),
+        ("csharp", two_heights),
     ];
     for (semantics, b) in cases {
         let s = spec(&format!(r#"{{"validators": 3, "protocol": {{"semantics": "{semantics}"}}}}"#));
@@ -840,4 +847,55 @@ fn a_reduced_search_with_restarts_restarts_each_node_as_itself() {
     assert!(matches!(o.ending, Ending::Complete | Ending::StateBudget), "{:?}", o.ending);
     assert!(o.violation.is_none(), "no violation expected");
     assert!(o.marks.get(super::model::RESTART_MARK).is_some_and(|&n| n > 0), "{:?}", o.marks);
+}
+
+/// A node restarted from a saved context below the target height. Two heights, N = 4
+/// (M = 3): R2 commits at height 1 on the PrepareRequest, its own PrepareResponse and
+/// one other — R0's in one state, R3's in the other — and crashes. Its saved contexts
+/// differ only in that preparation, which a down node's fingerprint leaves out (it keeps
+/// the committed projection a restart reloads), so the two states merge. Restarted, R2 is
+/// locked at height 1 while the search runs on to height 2: the "locked below the
+/// target" form of its live state leaves the preparations out too, so the restarted
+/// states merge again, and every schedule explored from the pair (its restart, the other
+/// three finishing height 1, height 2) keeps them merged (a pair bisimulation,
+/// breadth-first, to a bound). Hashed in the running form, the restarted states differ.
+#[test]
+fn a_node_restarted_below_the_target_height_merges_by_what_it_reloads() {
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let bounds =
+        Bounds { heights: 2, max_view: 0, crashes: 1, restarts: 1, synchrony: true, reduce: true, ..Bounds::default() };
+    let explorer = Explorer::new(&s, bounds).expect("explorer");
+    assert!(explorer.forgets);
+    let (init, safety, _) = explorer.start();
+    let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
+    let deliver = |sys: &Sys, sf: &std::rc::Rc<crate::invariants::safety::Safety>, to: NodeId, from: NodeId| {
+        let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
+        explorer.step(sys, sf, Act::Deliver(k))
+    };
+    // R1, the primary of height 1 view 0, proposes; R0, R2 and R3 accept and answer.
+    let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
+    for to in [r0, r2, r3] {
+        (sys, sf) = deliver(&sys, &sf, to, r1);
+    }
+    let committed_on = |other: NodeId| {
+        let (x, sf) = deliver(&sys, &sf, r2, other);
+        let crate::byzantine::Node::Honest(r) = &*x.replicas[2] else { panic!("honest") };
+        assert!(r.ctx.commit_sent() && r.reloadable().is_some(), "R2 committed and saved its context");
+        explorer.step(&x, &sf, Act::Crash(r2))
+    };
+    let ((x, sf), (y, _)) = (committed_on(r0), committed_on(r3));
+    let saved = |sys: &Sys| {
+        let crate::byzantine::Node::Honest(r) = &*sys.replicas[2] else { panic!("honest") };
+        r.reloadable().expect("saved").preparations.clone()
+    };
+    assert_ne!(saved(&x), saved(&y), "the saved contexts differ in one preparation");
+    assert_eq!(fingerprint(&x), fingerprint(&y), "a down node is its ledger and what a restart reloads");
+    let (bx, _) = explorer.step(&x, &sf, Act::Restart(r2, false));
+    let (by, _) = explorer.step(&y, &sf, Act::Restart(r2, false));
+    let crate::byzantine::Node::Honest(back) = &*bx.replicas[2] else { panic!("honest") };
+    assert!(back.ctx.commit_sent() && back.ctx.height == 1, "restarted locked below the target");
+    assert_eq!(fingerprint(&bx), fingerprint(&by), "restarted, R2 is locked below the target");
+    let checked = explorer.check_pair(&x, &y, &sf, 3_000);
+    assert_eq!(checked, 3_000, "the pair was explored through the restart and on");
 }

@@ -136,6 +136,16 @@ impl DbftReplica {
 ///   stored) and by RecoveryMessages. The timer bases (`assembled_height`,
 ///   `request_received`, `go_last_check`) are read only by the next height's first
 ///   timer, above the target. Commits, the proposal, the timer and the ledger stay.
+/// - **Locked below the target** (two heights: committed at height 1 while the search
+///   runs on to 2): the same handlers hold at any height, so `preparations` and
+///   `change_views` are dead here too — a new height renews the context without reading
+///   them, and persisting a block reads the commits and the proposal. But the next height
+///   is reached now, so what it reads stays: `last_seen` (kept across heights), the Go
+///   cache (it holds the next height's messages) and the timer bases. Because `see()`
+///   still writes LastSeen, no message is dropped as dead for this form; it only merges
+///   states. It is also what a node restarted from a saved context below the target
+///   becomes, which is why a down node may keep only the committed projection of that
+///   context ([`Reloadable`]).
 ///
 /// The fields are listed by destructuring, so a field added to the replica or the
 /// context does not compile until it is classified here.
@@ -149,11 +159,12 @@ pub struct LiveState<'a> {
     pub keep_saved: bool,
 }
 
-/// Which of the three forms of [`LiveState`] was written.
+/// Which of the four forms of [`LiveState`] was written.
 #[derive(Hash)]
 enum Form {
     Finished,
     Committed,
+    LockedBelow,
     Running,
 }
 
@@ -167,12 +178,15 @@ impl DbftReplica {
 
     /// Committed at the target height with the commit lock in force (see [`LiveState`]).
     pub fn locked_at(&self, target: u32) -> bool {
+        self.ctx.height == target && self.locked()
+    }
+
+    /// Committed at its current height with the commit lock in force: no lock-breaking
+    /// mutation, not at a double-quorum hand-off, its Commit sent. Its view never changes
+    /// again at this height (see [`LiveState`], "Locked below the target").
+    fn locked(&self) -> bool {
         let c = &self.ctx;
-        c.height == target
-            && self.opts.mutation.is_none()
-            && c.previous.is_none()
-            && c.my_endorser.is_none()
-            && c.commit_sent()
+        self.opts.mutation.is_none() && c.previous.is_none() && c.my_endorser.is_none() && c.commit_sent()
     }
 
     /// Is delivering `msg` a no-op on this replica's live state ([`LiveState`]) now and
@@ -228,7 +242,13 @@ impl Hash for LiveState<'_> {
             return;
         }
         let committed = self.replica.locked_at(self.target);
-        if committed { Form::Committed } else { Form::Running }.hash(h);
+        let locked = self.replica.locked();
+        match (committed, locked) {
+            (true, _) => Form::Committed,
+            (false, true) => Form::LockedBelow,
+            (false, false) => Form::Running,
+        }
+        .hash(h);
         key.hash(h);
         opts.hash(h);
         ledger.hash_without_certificates(h);
@@ -240,9 +260,11 @@ impl Hash for LiveState<'_> {
         rejected_by.hash(h);
         let super::context::Context { preparations, change_views, .. } = ctx;
         hash_committed_context(ctx, h);
-        if !committed {
+        if !locked {
             preparations.hash(h);
             change_views.hash(h);
+        }
+        if !committed {
             last_seen.hash(h);
             cache.hash(h);
             (assembled_height, request_received, go_last_check).hash(h);
