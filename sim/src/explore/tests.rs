@@ -861,11 +861,50 @@ fn a_reduced_search_with_restarts_restarts_each_node_as_itself() {
 /// breadth-first, to a bound). Hashed in the running form, the restarted states differ.
 #[test]
 fn a_node_restarted_below_the_target_height_merges_by_what_it_reloads() {
-    use crate::protocol::NodeId;
     let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
-    let bounds =
-        Bounds { heights: 2, max_view: 0, crashes: 1, restarts: 1, synchrony: true, reduce: true, ..Bounds::default() };
-    let explorer = Explorer::new(&s, bounds).expect("explorer");
+    let explorer = Explorer::new(&s, two_heights_with_a_restart()).expect("explorer");
+    let (x, y, sf) = committed_on_different_preparations_then_crashed(&explorer);
+    assert_eq!(fingerprint(&x), fingerprint(&y), "a down node is its ledger and what a restart reloads");
+    let r2 = crate::protocol::NodeId(2);
+    let (bx, _) = explorer.step(&x, &sf, Act::Restart(r2, false));
+    let (by, _) = explorer.step(&y, &sf, Act::Restart(r2, false));
+    let crate::byzantine::Node::Honest(back) = &*bx.replicas[2] else { panic!("honest") };
+    assert!(back.ctx.commit_sent() && back.ctx.height == 1, "restarted locked below the target");
+    assert_eq!(fingerprint(&bx), fingerprint(&by), "restarted, R2 is locked below the target");
+    let checked = explorer.check_pair(&x, &y, &sf, 3_000);
+    assert_eq!(checked, 3_000, "the pair was explored through the restart and on");
+}
+
+/// Under a lock-breaking mutation the same two crashed states stay apart: a node
+/// restarted from its saved Commit is not locked there, so the handlers may read its
+/// saved preparations again (a PrepareResponse it lacks is stored and CheckPreparations
+/// runs), and a down node keeps its whole saved context ([`Reloadable`]'s third case).
+/// This guards the rule, it does not show a schedule on which merging would go wrong:
+/// here the PrepareResponse one of them lacks was dropped by the crash and is never sent
+/// again, and finding such a schedule needs a search at N = 4 without the reductions.
+///
+/// [`Reloadable`]: crate::protocol::dbft::relevance::Reloadable
+#[test]
+fn under_a_lock_breaking_mutation_a_down_node_keeps_its_whole_saved_context() {
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp", "mutation": "no-commit-lock"}}"#);
+    let explorer = Explorer::new(&s, two_heights_with_a_restart()).expect("explorer");
+    let (x, y, _) = committed_on_different_preparations_then_crashed(&explorer);
+    assert_ne!(fingerprint(&x), fingerprint(&y), "the saved preparations may be read again");
+}
+
+fn two_heights_with_a_restart() -> Bounds {
+    Bounds { heights: 2, max_view: 0, crashes: 1, restarts: 1, synchrony: true, reduce: true, ..Bounds::default() }
+}
+
+/// From the start: R1 (the primary of height 1, view 0) proposes, R0, R2 and R3 accept
+/// and answer; R2 then receives R0's PrepareResponse (first state) or R3's (second),
+/// which makes its quorum, commits, saves its context, and crashes (dropping the other
+/// PrepareResponse in flight to it, so the messages in flight are the same). Returns both
+/// states and the checker after the first (the steps are the same kinds).
+fn committed_on_different_preparations_then_crashed(
+    explorer: &Explorer<'_>,
+) -> (Sys, Sys, std::rc::Rc<crate::invariants::safety::Safety>) {
+    use crate::protocol::NodeId;
     assert!(explorer.forgets);
     let (init, safety, _) = explorer.start();
     let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
@@ -873,7 +912,6 @@ fn a_node_restarted_below_the_target_height_merges_by_what_it_reloads() {
         let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
         explorer.step(sys, sf, Act::Deliver(k))
     };
-    // R1, the primary of height 1 view 0, proposes; R0, R2 and R3 accept and answer.
     let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
     for to in [r0, r2, r3] {
         (sys, sf) = deliver(&sys, &sf, to, r1);
@@ -890,12 +928,6 @@ fn a_node_restarted_below_the_target_height_merges_by_what_it_reloads() {
         r.reloadable().expect("saved").preparations.clone()
     };
     assert_ne!(saved(&x), saved(&y), "the saved contexts differ in one preparation");
-    assert_eq!(fingerprint(&x), fingerprint(&y), "a down node is its ledger and what a restart reloads");
-    let (bx, _) = explorer.step(&x, &sf, Act::Restart(r2, false));
-    let (by, _) = explorer.step(&y, &sf, Act::Restart(r2, false));
-    let crate::byzantine::Node::Honest(back) = &*bx.replicas[2] else { panic!("honest") };
-    assert!(back.ctx.commit_sent() && back.ctx.height == 1, "restarted locked below the target");
-    assert_eq!(fingerprint(&bx), fingerprint(&by), "restarted, R2 is locked below the target");
-    let checked = explorer.check_pair(&x, &y, &sf, 3_000);
-    assert_eq!(checked, 3_000, "the pair was explored through the restart and on");
+    assert_eq!(x.bag.keys().collect::<Vec<_>>(), y.bag.keys().collect::<Vec<_>>(), "the same messages in flight");
+    (x, y, sf)
 }
