@@ -931,3 +931,46 @@ fn committed_on_different_preparations_then_crashed(
     assert_eq!(x.bag.keys().collect::<Vec<_>>(), y.bag.keys().collect::<Vec<_>>(), "the same messages in flight");
     (x, y, sf)
 }
+
+/// A ChangeView for a view not above the recipient's is dropped as dead while forgetting
+/// (`stale_change_view_is_dead`), though C# stores it when the sender's slot is empty: the
+/// live state writes such a slot as empty. At N = 4 a node enters view 1 on three
+/// ChangeViews, and the fourth arrives stale, to an empty slot; at N = 3 every slot is
+/// filled first, so the forgetting test above never meets the case. Built by hand under
+/// `Prune::Check`, which delivers each dropped message to a copy of its recipient and
+/// panics unless the live state is unchanged (with the slot hashed as stored, it panics).
+#[test]
+fn a_stale_change_view_stored_by_csharp_changes_nothing_live() {
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let bounds = Bounds { prune: Prune::Check, ..Bounds::default() };
+    let explorer = Explorer::new(&s, bounds).expect("explorer");
+    assert!(explorer.forgets);
+    let (init, safety, _) = explorer.start();
+    let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
+    let deliver = |sys: &Sys, sf: &std::rc::Rc<crate::invariants::safety::Safety>, to: NodeId, from: NodeId| {
+        let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
+        explorer.step(sys, sf, Act::Deliver(k))
+    };
+    // R1 proposes and R0 accepts (so R0 has seen R1 at this height); then R0, R2 and R3
+    // time out and ask for view 1, and R0 enters it on its own request and R2's and R3's.
+    let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
+    (sys, sf) = deliver(&sys, &sf, r0, r1);
+    for n in [r0, r2, r3] {
+        (sys, sf) = explorer.step(&sys, &sf, Act::Timer(n));
+    }
+    for from in [r2, r3] {
+        (sys, sf) = deliver(&sys, &sf, r0, from);
+    }
+    let r0_state = |sys: &Sys| {
+        let crate::byzantine::Node::Honest(r) = &*sys.replicas[0] else { panic!("honest") };
+        (r.ctx.view, r.ctx.change_views[1].is_some())
+    };
+    assert_eq!(r0_state(&sys), (1, false), "R0 is in view 1 and holds no ChangeView of R1");
+    // R1 times out in view 0 and asks for view 1: stale for R0, so dropped (and checked).
+    let before = sys.pruned;
+    (sys, _) = explorer.step(&sys, &sf, Act::Timer(r1));
+    assert!(!sys.bag.keys().any(|k| k.0 == r0 && k.1 == r1), "R1's ChangeView to R0 was dropped as dead");
+    assert!(sys.pruned > before);
+    assert!(sys.bag.keys().any(|k| k.0 == r2 && k.1 == r1), "and is in flight to R2, still in view 0");
+}
