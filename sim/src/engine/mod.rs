@@ -168,6 +168,9 @@ struct Slot<R: Replica> {
     /// [`Replica::transactions_inert`]: (arrival time, reserved sequence number, id), in
     /// (time, sequence) order. See [`Engine::absorb_arrivals`].
     arrivals: Vec<(SimTime, u64, TxId)>,
+    /// The latest time a crash of this node is scheduled (None: never). Past it the node
+    /// stays up for good if it is up: no crash, so no restart, is left.
+    last_crash: Option<SimTime>,
 }
 
 /// neo-go's resendDispatcher of one node: bumped on every new consensus payload, which
@@ -277,6 +280,13 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     /// Keep gossiped transaction arrivals back while a replica is inert ([`Engine::keep_back`]).
     /// On by default; off only to check that it changes nothing a replica sees.
     pub keep_back_arrivals: bool,
+    /// Hand deliveries their recipient ignores for good over at the send, without an
+    /// event (`transmit`). On by default; off only to check that it changes nothing a
+    /// replica sees.
+    pub hand_over_ignored: bool,
+    /// Per message type: copies handed over that way, and how many of them were
+    /// duplicates ([`Engine::ignored_deliveries`]).
+    ignored: [(u64, u64); crate::protocol::MsgKind::ALL.len()],
 }
 
 impl<R: Replica> Engine<R, Scripted> {
@@ -322,6 +332,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 pool: BTreeMap::new(),
                 resend: ResendState::default(),
                 arrivals: Vec::new(),
+                last_crash: None,
             })
             .collect();
         // Heights final before the run (a start height above 1) count as reached.
@@ -353,6 +364,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             lazy_arrivals: 0,
             spawned: Vec::new(),
             keep_back_arrivals: true,
+            hand_over_ignored: true,
+            ignored: [(0, 0); crate::protocol::MsgKind::ALL.len()],
         }
     }
 
@@ -381,7 +394,36 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     }
 
     pub fn schedule_crash(&mut self, node: NodeId, at: SimTime) {
+        let last = &mut self.slots[node.idx()].last_crash;
+        *last = Some(last.map_or(at, |t| t.max(at)));
         self.queue.push(at, Event::Crash(node));
+    }
+
+    /// Per message type (indexed as [`crate::protocol::MsgKind::ALL`]): the deliveries
+    /// handed over at the send because their recipient ignores them for good, without an
+    /// event or a record (`transmit`), and how many of those were duplicates. Every one of
+    /// them arrives (the network decided so, or cannot drop); the metrics count them as
+    /// delivered.
+    pub fn ignored_deliveries(&self) -> &[(u64, u64); crate::protocol::MsgKind::ALL.len()] {
+        &self.ignored
+    }
+
+    /// Whether a copy of `meta` sent to `to` now may be handed over without an event: the
+    /// driver allows it, `meta`'s type is not flooded (a flooded delivery fills the relay
+    /// cache and may be forwarded), and `to` is an honest node that is up, has no crash
+    /// ahead of it (so the copy cannot meet it down) and whose replica ignores the
+    /// message for good.
+    #[inline]
+    fn ignored_for_good(&self, to: NodeId, meta: &MsgMeta, flood: bool) -> bool {
+        if D::UNTIMED || !self.hand_over_ignored || flood {
+            return false;
+        }
+        let slot = &self.slots[to.idx()];
+        slot.up
+            && slot.honest
+            && slot.last_crash.is_none_or(|t| t <= self.now)
+            && slot.replica.ignores_for_good(meta)
+            && self.driver.hands_over_ignored(meta.kind)
     }
 
     pub fn schedule_restart(&mut self, node: NodeId, at: SimTime, amnesia: bool) {
@@ -1228,8 +1270,17 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     ) -> Option<Halt> {
         let meta = *meta;
         let mut halt = None;
+        let flood = self.net.opts.relay.is_flood() && meta.kind.is_gossiped();
         for &to in targets {
             if to == from {
+                continue;
+            }
+            // A copy its recipient ignores for good is handed over here: counted, no queue
+            // event, no record. When the network cannot drop or duplicate it, its fate is
+            // certain and nothing is drawn for it either.
+            let ignored = self.ignored_for_good(to, &meta, flood);
+            if ignored && self.net.always_arrives(from, to) {
+                self.ignored[meta.kind.index()].0 += 1;
                 continue;
             }
             let recipient_up = self.slots[to.idx()].up;
@@ -1280,6 +1331,11 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                     if let Some(h) = h {
                         halt.get_or_insert(h);
                     }
+                }
+                Fate::Arrives { dup, .. } if ignored => {
+                    let counts = &mut self.ignored[meta.kind.index()];
+                    counts.0 += 1 + dup.is_some() as u64;
+                    counts.1 += dup.is_some() as u64;
                 }
                 Fate::Arrives { at, dup } => {
                     let m = msg.clone();

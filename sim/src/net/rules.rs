@@ -111,6 +111,13 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
+    /// True if no rule can match a message of type `kind` (each names its types, and
+    /// `kind` is not among them): such copies get the network's fate untouched and count
+    /// for no rule.
+    pub fn never_matches(&self, kind: MsgKind) -> bool {
+        self.rules.iter().all(|r| r.matcher.kinds.as_ref().is_some_and(|v| !v.contains(&kind)))
+    }
+
     /// Applies the first matching rule to the network's `fate` for this delivery.
     pub fn decide(&mut self, now: SimTime, from: NodeId, to: NodeId, meta: &MsgMeta, fate: Fate) -> Verdict {
         for (rule, stats) in self.rules.iter().zip(self.stats.iter_mut()) {
