@@ -38,7 +38,7 @@ pub mod topology;
 use crate::engine::rng::SimRng;
 use crate::engine::time::{Micros, SimTime};
 use crate::protocol::NodeId;
-use latency::Latency;
+use latency::{Latency, Sampler};
 use serde::Serialize;
 use topology::{Topology, TopologySpec};
 
@@ -222,6 +222,8 @@ pub struct Network {
     pub opts: NetworkOptions,
     pub topology: Topology,
     rng: SimRng,
+    /// `opts.latency`, ready to draw from.
+    sampler: Sampler,
     /// Whether any hop can be lost (base loss or a degradation's loss above 0): only then
     /// is a hop's loss draw taken.
     loss_draws: bool,
@@ -235,7 +237,8 @@ impl Network {
         let topology = Topology::build(&opts.topology, n, topo_rng);
         let loss_draws = opts.loss > 0.0 || opts.degradations.iter().any(|d| d.loss > 0.0);
         let dup_draws = opts.duplicate > 0.0;
-        Network { opts, topology, rng, loss_draws, dup_draws }
+        let sampler = Sampler::new(&opts.latency);
+        Network { opts, topology, rng, sampler, loss_draws, dup_draws }
     }
 
     /// The words one hop takes from the stream: its loss draw (if any hop can be lost) and
@@ -253,8 +256,8 @@ impl Network {
         // No loss draw on a network that loses nothing (`loss_p` is then 0: never lost).
         let lost = self.loss_draws && self.rng.chance(loss_p);
         let mut lat: Micros = match degr {
-            Some(d) => self.opts.latency.scaled(d.latency_factor).sample(&mut self.rng),
-            None => self.opts.latency.sample(&mut self.rng),
+            Some(d) => self.sampler.sample_scaled(d.latency_factor, &mut self.rng),
+            None => self.sampler.sample(&mut self.rng),
         };
         if let Some(bw) = self.opts.bandwidth_bytes_per_s {
             lat = lat.saturating_add((size as u64).saturating_mul(1_000_000) / bw.max(1));
@@ -457,14 +460,17 @@ mod dup_tests {
     fn a_lossless_network_takes_only_latency_draws() {
         let opts = NetworkOptions::preset("wan").unwrap();
         assert_eq!((opts.loss, opts.duplicate), (0.0, 0.0));
-        let latency = opts.latency.clone();
+        let latency = latency::Sampler::new(&opts.latency);
         let mut topo = SimRng::derive(5, Stream::Network);
         let mut net = Network::new(opts, 4, SimRng::derive(5, Stream::Network), &mut topo);
         let mut mirror = SimRng::derive(5, Stream::Network);
         for i in 0..500u64 {
             let now = SimTime(i * 1000);
             let want = now.plus(latency.sample(&mut mirror));
-            assert_eq!(net.route(now, NodeId(0), NodeId(1 + (i % 3) as u32), 10), Fate::Arrives { at: want, dup: None });
+            assert_eq!(
+                net.route(now, NodeId(0), NodeId(1 + (i % 3) as u32), 10),
+                Fate::Arrives { at: want, dup: None }
+            );
         }
     }
 
