@@ -1356,6 +1356,8 @@ mod arrival_tests;
 #[cfg(test)]
 mod driver_tests;
 #[cfg(test)]
+mod ignored_tests;
+#[cfg(test)]
 mod relay_tests;
 #[cfg(test)]
 mod tests;
