@@ -96,12 +96,12 @@ pub trait Driver {
         &[]
     }
 
-    /// Whether a copy of a message of type `kind` that its recipient ignores for good
-    /// ([`crate::protocol::Replica::ignores_for_good`]) may be handed over at the send,
+    /// Whether `copy`, which its recipient ignores for good
+    /// ([`crate::protocol::Replica::ignores_for_good`]), may be handed over at the send,
     /// without an event or a record (engine/mod.rs `transmit`). Only on the seeded random
-    /// network, where no scripted rule can match the type (and hold, move or count the
-    /// copy): a schedule names its deliveries step by step.
-    fn hands_over_ignored(&self, _kind: MsgKind) -> bool {
+    /// network, and only if no scripted rule matches the copy (a rule may hold, move or
+    /// duplicate it, and counts it): a schedule names its deliveries step by step.
+    fn hands_over_ignored(&self, _copy: &Outgoing<'_>) -> bool {
         false
     }
 }
@@ -117,7 +117,7 @@ impl Driver for Random {
     }
 
     #[inline]
-    fn hands_over_ignored(&self, _kind: MsgKind) -> bool {
+    fn hands_over_ignored(&self, _copy: &Outgoing<'_>) -> bool {
         true
     }
 
@@ -157,8 +157,8 @@ impl Driver for Scripted {
     }
 
     #[inline]
-    fn hands_over_ignored(&self, kind: MsgKind) -> bool {
-        self.rules.never_matches(kind)
+    fn hands_over_ignored(&self, c: &Outgoing<'_>) -> bool {
+        !self.rules.any_matches(c.now, c.from, c.to, c.meta)
     }
 }
 

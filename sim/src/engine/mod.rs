@@ -408,22 +408,21 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         &self.ignored
     }
 
-    /// Whether a copy of `meta` sent to `to` now may be handed over without an event: the
-    /// driver allows it, `meta`'s type is not flooded (a flooded delivery fills the relay
-    /// cache and may be forwarded), and `to` is an honest node that is up, has no crash
-    /// ahead of it (so the copy cannot meet it down) and whose replica ignores the
-    /// message for good.
+    /// Whether `copy` may be handed over without an event: its type is not flooded (a
+    /// flooded delivery fills the relay cache and may be forwarded), its recipient is an
+    /// honest node that is up, has no crash ahead of it (so the copy cannot meet it down)
+    /// and whose replica ignores the message for good, and the driver allows it.
     #[inline]
-    fn ignored_for_good(&self, to: NodeId, meta: &MsgMeta, flood: bool) -> bool {
+    fn ignored_for_good(&self, copy: &Outgoing<'_>, flood: bool) -> bool {
         if D::UNTIMED || !self.hand_over_ignored || flood {
             return false;
         }
-        let slot = &self.slots[to.idx()];
+        let slot = &self.slots[copy.to.idx()];
         slot.up
             && slot.honest
             && slot.last_crash.is_none_or(|t| t <= self.now)
-            && slot.replica.ignores_for_good(meta)
-            && self.driver.hands_over_ignored(meta.kind)
+            && slot.replica.ignores_for_good(copy.meta)
+            && self.driver.hands_over_ignored(copy)
     }
 
     pub fn schedule_restart(&mut self, node: NodeId, at: SimTime, amnesia: bool) {
@@ -1275,17 +1274,13 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             if to == from {
                 continue;
             }
-            // A copy its recipient ignores for good is handed over here: counted, no queue
-            // event, no record. When the network cannot drop or duplicate it, its fate is
-            // certain and nothing is drawn for it either.
-            let ignored = self.ignored_for_good(to, &meta, flood);
-            if ignored && self.net.always_arrives(from, to) {
-                self.ignored[meta.kind.index()].0 += 1;
-                continue;
-            }
             let recipient_up = self.slots[to.idx()].up;
-            let choice =
-                self.driver.route(&mut self.net, Outgoing { now: self.now, from, to, meta: &meta, recipient_up });
+            let copy = Outgoing { now: self.now, from, to, meta: &meta, recipient_up };
+            // A copy its recipient ignores for good is routed as any other (the same draws:
+            // whether it is handed over changes no other copy's fate) and, if it arrives,
+            // handed over here: counted, no queue event, no record.
+            let ignored = self.ignored_for_good(&copy, flood);
+            let choice = self.driver.route(&mut self.net, copy);
             let fate = match choice {
                 Choice::Now(f) => f,
                 Choice::Unmodelled => continue,

@@ -267,16 +267,6 @@ impl Network {
         (lost, arrives, cut)
     }
 
-    /// Whether every copy from `from` to `to` certainly arrives, once, whatever the draws:
-    /// no loss or duplication anywhere, no partition, and a route. Its arrival time is then
-    /// the only thing [`route`](Self::route) would draw.
-    pub fn always_arrives(&self, from: NodeId, to: NodeId) -> bool {
-        !self.loss_draws
-            && !self.dup_draws
-            && self.opts.partitions.is_empty()
-            && !self.topology.route(from, to).is_empty()
-    }
-
     /// Decides the fate of a message of `size` bytes sent from `from` to `to` at `now`.
     pub fn route(&mut self, now: SimTime, from: NodeId, to: NodeId, size: u32) -> Fate {
         let hops_len = self.topology.route(from, to).len();

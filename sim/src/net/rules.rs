@@ -111,11 +111,11 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
-    /// True if no rule can match a message of type `kind` (each names its types, and
-    /// `kind` is not among them): such copies get the network's fate untouched and count
-    /// for no rule.
-    pub fn never_matches(&self, kind: MsgKind) -> bool {
-        self.rules.iter().all(|r| r.matcher.kinds.as_ref().is_some_and(|v| !v.contains(&kind)))
+    /// True if some rule's pattern fits this (message, recipient) pair. Counts nothing: a
+    /// pair no rule fits gets the network's fate untouched from [`decide`](Self::decide)
+    /// and counts for no rule.
+    pub fn any_matches(&self, now: SimTime, from: NodeId, to: NodeId, meta: &MsgMeta) -> bool {
+        self.rules.iter().any(|r| r.matcher.matches(now, from, to, meta))
     }
 
     /// Applies the first matching rule to the network's `fate` for this delivery.
