@@ -1308,24 +1308,26 @@ fn proc_status_kb(field: &str) -> Option<u64> {
 impl Explorer<'_> {
     /// A plain breadth-first search (no partial-order reduction, no merged leaves;
     /// finished states are not expanded, as in the search) that tells states apart by
-    /// `key` and calls `visit` on each new one. It must meet no violation.
-    fn plain_bfs(&self, key: &dyn Fn(&Sys) -> u64, visit: &mut dyn FnMut(&Sys)) {
+    /// `key` and calls `visit` on each new one with its own checker (the checker of the
+    /// path that first reached it: a second height is judged against the first). It must
+    /// meet no violation.
+    fn plain_bfs(&self, key: &dyn Fn(&Sys) -> u64, visit: &mut dyn FnMut(&Sys, &Rc<Safety>)) {
         let mut seen: std::collections::HashSet<u64> = Default::default();
         seen.insert(key(&self.init));
-        visit(&self.init);
-        let mut queue = VecDeque::from([self.init.clone()]);
+        visit(&self.init, &self.safety);
+        let mut queue = VecDeque::from([(self.init.clone(), self.safety.clone())]);
         let mut acts = Vec::new();
-        while let Some(sys) = queue.pop_front() {
+        while let Some((sys, safety)) = queue.pop_front() {
             if sys.finished(&self.env) {
                 continue;
             }
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
             for act in &acts {
-                let (next, _, fx, found) = self.successor(&sys, &self.safety, *act, &mut BTreeMap::new());
+                let (next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut BTreeMap::new());
                 assert!(found.is_empty(), "{found:?}");
                 if fx.max_view <= self.bounds.max_view && seen.insert(key(&next)) {
-                    visit(&next);
-                    queue.push_back(next);
+                    visit(&next, &sf);
+                    queue.push_back((next, sf));
                 }
             }
         }
@@ -1335,7 +1337,7 @@ impl Explorer<'_> {
     /// mapped by `project`.
     pub(super) fn reachable(&self, project: &dyn Fn(&Sys, &Env) -> u64) -> std::collections::BTreeSet<u64> {
         let mut out = std::collections::BTreeSet::new();
-        self.plain_bfs(&fingerprint, &mut |sys| {
+        self.plain_bfs(&fingerprint, &mut |sys, _| {
             out.insert(project(sys, &self.env));
         });
         out
@@ -1418,7 +1420,7 @@ impl Explorer<'_> {
         };
         let mut reps: HashMap<u64, Sys> = HashMap::new();
         let mut checked = 0;
-        self.plain_bfs(&full, &mut |sys| {
+        self.plain_bfs(&full, &mut |sys, safety| {
             let Some(rep) = reps.get(&fingerprint(sys)) else {
                 reps.insert(fingerprint(sys), sys.clone());
                 return;
@@ -1427,7 +1429,7 @@ impl Explorer<'_> {
                 return;
             }
             checked += 1;
-            self.step_merged(sys, rep, &self.safety);
+            self.step_merged(sys, rep, safety);
         });
         checked
     }

@@ -665,11 +665,17 @@ fn the_explorer_checks_custody_across_a_hand_off() {
 /// successors must merge again (`Explorer::check_merges`).
 #[test]
 fn forgetting_dead_state_reaches_exactly_the_live_forms_of_the_full_search() {
-    // The last three restart the crashed node (with its saved context, and with
-    // amnesia): what a restart reloads must be kept, and messages judged dead before the
-    // crash must stay dead for the new incarnation.
+    // Three restart the crashed node (with its saved context, and with amnesia): what a
+    // restart reloads must be kept, and messages judged dead before the crash must stay
+    // dead for the new incarnation. The last runs on to a second height with a crash, so
+    // nodes are running, locked and finished below the target, each in its own form
+    // (the searches judge the second height with the checker of the path to it). At N = 3
+    // every preparation is needed for a quorum, so which ones a locked node holds is
+    // written in the messages still in flight: the N = 4 pair test below is the one that
+    // tells the "locked below the target" form from the running one.
     let restart = Bounds { max_view: 0, crashes: 1, restarts: 1, synchrony: true, ..Bounds::default() };
-    let cases: [(&str, Bounds); 7] = [
+    let two_heights = Bounds { heights: 2, restarts: 0, ..restart.clone() };
+    let cases: [(&str, Bounds); 8] = [
         ("csharp", Bounds { deadlines: true, synchrony: true, max_drops: Some(1), loss: true, ..Bounds::default() }),
         ("go", Bounds { deadlines: true, synchrony: true, max_drops: Some(1), loss: true, ..Bounds::default() }),
         ("go", Bounds::default()),
@@ -677,6 +683,7 @@ fn forgetting_dead_state_reaches_exactly_the_live_forms_of_the_full_search() {
         ("csharp", restart.clone()),
         ("go", restart.clone()),
         ("csharp", Bounds { amnesia: true, ..restart }),
+        ("csharp", two_heights),
     ];
     for (semantics, b) in cases {
         let s = spec(&format!(r#"{{"validators": 3, "protocol": {{"semantics": "{semantics}"}}}}"#));
@@ -840,4 +847,130 @@ fn a_reduced_search_with_restarts_restarts_each_node_as_itself() {
     assert!(matches!(o.ending, Ending::Complete | Ending::StateBudget), "{:?}", o.ending);
     assert!(o.violation.is_none(), "no violation expected");
     assert!(o.marks.get(super::model::RESTART_MARK).is_some_and(|&n| n > 0), "{:?}", o.marks);
+}
+
+/// A node restarted from a saved context below the target height. Two heights, N = 4
+/// (M = 3): R2 commits at height 1 on the PrepareRequest, its own PrepareResponse and
+/// one other — R0's in one state, R3's in the other — and crashes. Its saved contexts
+/// differ only in that preparation, which a down node's fingerprint leaves out (it keeps
+/// the committed projection a restart reloads), so the two states merge. Restarted, R2 is
+/// locked at height 1 while the search runs on to height 2: the "locked below the
+/// target" form of its live state leaves the preparations out too, so the restarted
+/// states merge again, and every schedule explored from the pair (its restart, the other
+/// three finishing height 1, height 2) keeps them merged (a pair bisimulation,
+/// breadth-first, to a bound). Hashed in the running form, the restarted states differ.
+#[test]
+fn a_node_restarted_below_the_target_height_merges_by_what_it_reloads() {
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let explorer = Explorer::new(&s, two_heights_with_a_restart()).expect("explorer");
+    let (x, y, sf) = committed_on_different_preparations_then_crashed(&explorer);
+    assert_eq!(fingerprint(&x), fingerprint(&y), "a down node is its ledger and what a restart reloads");
+    let r2 = crate::protocol::NodeId(2);
+    let (bx, _) = explorer.step(&x, &sf, Act::Restart(r2, false));
+    let (by, _) = explorer.step(&y, &sf, Act::Restart(r2, false));
+    let crate::byzantine::Node::Honest(back) = &*bx.replicas[2] else { panic!("honest") };
+    assert!(back.ctx.commit_sent() && back.ctx.height == 1, "restarted locked below the target");
+    assert_eq!(fingerprint(&bx), fingerprint(&by), "restarted, R2 is locked below the target");
+    let checked = explorer.check_pair(&x, &y, &sf, 3_000);
+    assert_eq!(checked, 3_000, "the pair was explored through the restart and on");
+}
+
+/// Under a lock-breaking mutation the same two crashed states stay apart: a node
+/// restarted from its saved Commit is not locked there, so the handlers may read its
+/// saved preparations again (a PrepareResponse it lacks is stored and CheckPreparations
+/// runs), and a down node keeps its whole saved context ([`Reloadable`]'s third case).
+/// This guards the rule, it does not show a schedule on which merging would go wrong:
+/// here the PrepareResponse one of them lacks was dropped by the crash and is never sent
+/// again, and finding such a schedule needs a search at N = 4 without the reductions.
+///
+/// [`Reloadable`]: crate::protocol::dbft::relevance::Reloadable
+#[test]
+fn under_a_lock_breaking_mutation_a_down_node_keeps_its_whole_saved_context() {
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp", "mutation": "no-commit-lock"}}"#);
+    let explorer = Explorer::new(&s, two_heights_with_a_restart()).expect("explorer");
+    let (x, y, _) = committed_on_different_preparations_then_crashed(&explorer);
+    assert_ne!(fingerprint(&x), fingerprint(&y), "the saved preparations may be read again");
+}
+
+fn two_heights_with_a_restart() -> Bounds {
+    Bounds { heights: 2, max_view: 0, crashes: 1, restarts: 1, synchrony: true, reduce: true, ..Bounds::default() }
+}
+
+/// From the start: R1 (the primary of height 1, view 0) proposes, R0, R2 and R3 accept
+/// and answer; R2 then receives R0's PrepareResponse (first state) or R3's (second),
+/// which makes its quorum, commits, saves its context, and crashes (dropping the other
+/// PrepareResponse in flight to it, so the messages in flight are the same). Returns both
+/// states and the checker after the first (the steps are the same kinds).
+fn committed_on_different_preparations_then_crashed(
+    explorer: &Explorer<'_>,
+) -> (Sys, Sys, std::rc::Rc<crate::invariants::safety::Safety>) {
+    use crate::protocol::NodeId;
+    assert!(explorer.forgets);
+    let (init, safety, _) = explorer.start();
+    let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
+    let deliver = |sys: &Sys, sf: &std::rc::Rc<crate::invariants::safety::Safety>, to: NodeId, from: NodeId| {
+        let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
+        explorer.step(sys, sf, Act::Deliver(k))
+    };
+    let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
+    for to in [r0, r2, r3] {
+        (sys, sf) = deliver(&sys, &sf, to, r1);
+    }
+    let committed_on = |other: NodeId| {
+        let (x, sf) = deliver(&sys, &sf, r2, other);
+        let crate::byzantine::Node::Honest(r) = &*x.replicas[2] else { panic!("honest") };
+        assert!(r.ctx.commit_sent() && r.reloadable().is_some(), "R2 committed and saved its context");
+        explorer.step(&x, &sf, Act::Crash(r2))
+    };
+    let ((x, sf), (y, _)) = (committed_on(r0), committed_on(r3));
+    let saved = |sys: &Sys| {
+        let crate::byzantine::Node::Honest(r) = &*sys.replicas[2] else { panic!("honest") };
+        r.reloadable().expect("saved").preparations.clone()
+    };
+    assert_ne!(saved(&x), saved(&y), "the saved contexts differ in one preparation");
+    assert_eq!(x.bag.keys().collect::<Vec<_>>(), y.bag.keys().collect::<Vec<_>>(), "the same messages in flight");
+    (x, y, sf)
+}
+
+/// A ChangeView for a view not above the recipient's is dropped as dead while forgetting
+/// (`stale_change_view_is_dead`), though C# stores it when the sender's slot is empty: the
+/// live state writes such a slot as empty. At N = 4 a node enters view 1 on three
+/// ChangeViews, and the fourth arrives stale, to an empty slot; at N = 3 every slot is
+/// filled first, so the forgetting test above never meets the case. Built by hand under
+/// `Prune::Check`, which delivers each dropped message to a copy of its recipient and
+/// panics unless the live state is unchanged (with the slot hashed as stored, it panics).
+#[test]
+fn a_stale_change_view_stored_by_csharp_changes_nothing_live() {
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let bounds = Bounds { prune: Prune::Check, ..Bounds::default() };
+    let explorer = Explorer::new(&s, bounds).expect("explorer");
+    assert!(explorer.forgets);
+    let (init, safety, _) = explorer.start();
+    let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
+    let deliver = |sys: &Sys, sf: &std::rc::Rc<crate::invariants::safety::Safety>, to: NodeId, from: NodeId| {
+        let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
+        explorer.step(sys, sf, Act::Deliver(k))
+    };
+    // R1 proposes and R0 accepts (so R0 has seen R1 at this height); then R0, R2 and R3
+    // time out and ask for view 1, and R0 enters it on its own request and R2's and R3's.
+    let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
+    (sys, sf) = deliver(&sys, &sf, r0, r1);
+    for n in [r0, r2, r3] {
+        (sys, sf) = explorer.step(&sys, &sf, Act::Timer(n));
+    }
+    for from in [r2, r3] {
+        (sys, sf) = deliver(&sys, &sf, r0, from);
+    }
+    let r0_state = |sys: &Sys| {
+        let crate::byzantine::Node::Honest(r) = &*sys.replicas[0] else { panic!("honest") };
+        (r.ctx.view, r.ctx.change_views[1].is_some())
+    };
+    assert_eq!(r0_state(&sys), (1, false), "R0 is in view 1 and holds no ChangeView of R1");
+    // R1 times out in view 0 and asks for view 1: stale for R0, so dropped (and checked).
+    let before = sys.pruned;
+    (sys, _) = explorer.step(&sys, &sf, Act::Timer(r1));
+    assert!(!sys.bag.keys().any(|k| k.0 == r0 && k.1 == r1), "R1's ChangeView to R0 was dropped as dead");
+    assert!(sys.pruned > before);
+    assert!(sys.bag.keys().any(|k| k.0 == r2 && k.1 == r1), "and is in flight to R2, still in view 0");
 }

@@ -13,7 +13,7 @@ use crate::validators::custody::Custody;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-type Slot = Option<Rc<ConsensusMessage>>;
+pub(super) type Slot = Option<Rc<ConsensusMessage>>;
 
 /// The proposal of the current view, adopted from the PrepareRequest.
 #[derive(Debug, PartialEq, Eq, Hash)]

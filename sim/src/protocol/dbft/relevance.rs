@@ -48,7 +48,7 @@
 
 use super::DbftReplica;
 use super::context::LastSeen;
-use super::message::{Body, Wire};
+use super::message::{Body, ChangeViewReason, Wire};
 use std::hash::{Hash, Hasher};
 
 impl DbftReplica {
@@ -136,6 +136,16 @@ impl DbftReplica {
 ///   stored) and by RecoveryMessages. The timer bases (`assembled_height`,
 ///   `request_received`, `go_last_check`) are read only by the next height's first
 ///   timer, above the target. Commits, the proposal, the timer and the ledger stay.
+/// - **Locked below the target** (two heights: committed at height 1 while the search
+///   runs on to 2): the same handlers hold at any height, so `preparations` and
+///   `change_views` are dead here too — a new height renews the context without reading
+///   them, and persisting a block reads the commits and the proposal. But the next height
+///   is reached now, so what it reads stays: `last_seen` (kept across heights), the Go
+///   cache (it holds the next height's messages) and the timer bases. Because `see()`
+///   still writes LastSeen, no message is dropped as dead for this form; it only merges
+///   states. It is also what a node restarted from a saved context below the target
+///   becomes, which is why a down node may keep only the committed projection of that
+///   context ([`Reloadable`]).
 ///
 /// The fields are listed by destructuring, so a field added to the replica or the
 /// context does not compile until it is classified here.
@@ -149,11 +159,12 @@ pub struct LiveState<'a> {
     pub keep_saved: bool,
 }
 
-/// Which of the three forms of [`LiveState`] was written.
+/// Which of the four forms of [`LiveState`] was written.
 #[derive(Hash)]
 enum Form {
     Finished,
     Committed,
+    LockedBelow,
     Running,
 }
 
@@ -167,25 +178,36 @@ impl DbftReplica {
 
     /// Committed at the target height with the commit lock in force (see [`LiveState`]).
     pub fn locked_at(&self, target: u32) -> bool {
+        self.ctx.height == target && self.locked()
+    }
+
+    /// Committed at its current height with the commit lock in force: no lock-breaking
+    /// mutation, not at a double-quorum hand-off, its Commit sent. Its view never changes
+    /// again at this height (see [`LiveState`], "Locked below the target").
+    fn locked(&self) -> bool {
         let c = &self.ctx;
-        c.height == target
-            && self.opts.mutation.is_none()
-            && c.previous.is_none()
-            && c.my_endorser.is_none()
-            && c.commit_sent()
+        self.opts.mutation.is_none() && c.previous.is_none() && c.my_endorser.is_none() && c.commit_sent()
     }
 
     /// Is delivering `msg` a no-op on this replica's live state ([`LiveState`]) now and
     /// later, emitting nothing but coverage marks and RecoveryMessages (which are never
-    /// delivered under that bound)? Besides [`Self::ignores_forever`]: to a node
-    /// committed at the target height, every PrepareRequest, PrepareResponse and
-    /// ChangeView of its height, and under Go a Commit of a higher view (cached).
+    /// delivered under that bound)? Besides [`Self::ignores_forever`]: a ChangeView for a
+    /// view not above the current one from a sender already seen
+    /// ([`Self::stale_change_view_is_dead`]); and to a node committed at the target
+    /// height, every PrepareRequest, PrepareResponse and ChangeView of its height, and
+    /// under Go a Commit of a higher view (cached).
     pub fn ignores_when_forgetting(&self, msg: &Wire, target: u32) -> bool {
         if self.ignores_forever(msg) {
             return true;
         }
         let Wire::Consensus(m) = msg else { return false };
-        if m.height != self.ctx.height || !self.locked_at(target) {
+        if m.height != self.ctx.height {
+            return false;
+        }
+        if self.stale_change_view_is_dead(m) {
+            return true;
+        }
+        if !self.locked_at(target) {
             return false;
         }
         match m.body {
@@ -193,6 +215,49 @@ impl DbftReplica {
             Body::Commit { .. } => self.semantics().caches_future_messages() && m.view > self.ctx.view,
             _ => false,
         }
+    }
+}
+
+impl DbftReplica {
+    /// A ChangeView of the current height that asks for a view at or below the current
+    /// one, from a sender already seen at this height (so LastSeen does not change),
+    /// while forgetting. `on_change_view` treats it as a RecoveryRequest (which writes
+    /// only the answered-requests record, dead, and sends at most a RecoveryMessage,
+    /// never delivered under that bound); Go then returns, and so does a locked node. C#
+    /// may store it in the sender's ChangeView slot, but a stored ChangeView for a view
+    /// not above the current one is read by nobody: CountChangeViews counts only those
+    /// for a higher view, the ChangeViews that justify a new view are those for it or
+    /// higher, ViewChanging reads only the node's own slot (and its own stale request
+    /// does not make it view changing either), and the slot's test against a later
+    /// ChangeView of the same sender ends the same way for a stale one (not stored, or
+    /// stored and again stale) and for a fresh one (stored in both cases). So the live
+    /// state writes such a slot as empty ([`change_views_live`]), and storing it changes
+    /// nothing. What else the handler does after storing — CheckExpectedView for a view
+    /// not above the current one, the rejected-hash record (only for a TxInvalid or
+    /// TxRejectedByPolicy ChangeView that carries hashes, under `rejected_hashes`), the
+    /// outgoing validator's catch-up (only at a double-quorum height) — is excluded here
+    /// or returns at once. The view only grows within the height, so it stays stale.
+    fn stale_change_view_is_dead(&self, m: &super::message::ConsensusMessage) -> bool {
+        let Body::ChangeView { reason, rejected, .. } = &m.body else { return false };
+        let records_hashes = self.opts.rejected_hashes
+            && !rejected.is_empty()
+            && matches!(reason, ChangeViewReason::TxInvalid | ChangeViewReason::TxRejectedByPolicy);
+        let i = m.validator as usize;
+        m.new_view_number() <= self.ctx.view
+            && i < self.ctx.n()
+            && self.ctx.my_endorser.is_none()
+            && !records_hashes
+            && self.seen_already(i, m.view)
+    }
+}
+
+/// The ChangeView slots as the live state reads them: a ChangeView for a view not above
+/// the current one is read by nobody ([`DbftReplica::stale_change_view_is_dead`]), so it
+/// is written as an empty slot.
+fn change_views_live<H: Hasher>(change_views: &[super::context::Slot], view: u8, h: &mut H) {
+    change_views.len().hash(h);
+    for slot in change_views {
+        slot.as_ref().filter(|cv| cv.new_view_number() > view).hash(h);
     }
 }
 
@@ -228,7 +293,13 @@ impl Hash for LiveState<'_> {
             return;
         }
         let committed = self.replica.locked_at(self.target);
-        if committed { Form::Committed } else { Form::Running }.hash(h);
+        let locked = self.replica.locked();
+        match (committed, locked) {
+            (true, _) => Form::Committed,
+            (false, true) => Form::LockedBelow,
+            (false, false) => Form::Running,
+        }
+        .hash(h);
         key.hash(h);
         opts.hash(h);
         ledger.hash_without_certificates(h);
@@ -240,9 +311,11 @@ impl Hash for LiveState<'_> {
         rejected_by.hash(h);
         let super::context::Context { preparations, change_views, .. } = ctx;
         hash_committed_context(ctx, h);
-        if !committed {
+        if !locked {
             preparations.hash(h);
-            change_views.hash(h);
+            change_views_live(change_views, ctx.view, h);
+        }
+        if !committed {
             last_seen.hash(h);
             cache.hash(h);
             (assembled_height, request_received, go_last_check).hash(h);
