@@ -95,8 +95,8 @@ fn ignored_deliveries_change_only_their_own_records() {
             }
         }
         assert_eq!(on.blocks.len() + left_out, off.blocks.len(), "{path}: a recorded delivery the queued run lacks");
-        // Counted at the send: copies still travelling when the run stopped count too.
-        assert!(copies >= left_out as u64, "{path}: {copies} counted, {left_out} left out");
+        // Counted exactly as the queued run delivered them.
+        assert_eq!(copies, left_out as u64, "{path}: {copies} counted, {left_out} left out");
         handed += left_out;
     }
     assert!(handed > 100, "only {handed} deliveries handed over");

@@ -287,6 +287,12 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     /// Per message type: copies handed over that way, and how many of them were
     /// duplicates ([`Engine::ignored_deliveries`]).
     ignored: [(u64, u64); crate::protocol::MsgKind::ALL.len()],
+    /// The handed-over copies that may still be travelling: (arrival, the sequence number
+    /// its event would have had, type index, duplicate). At the end of the run those not
+    /// yet due are taken out of the counts, as their events would never have been
+    /// dispatched. Pruned of past ones when it reaches `ignored_prune_at`.
+    ignored_in_flight: Vec<(SimTime, u64, usize, bool)>,
+    ignored_prune_at: usize,
 }
 
 impl<R: Replica> Engine<R, Scripted> {
@@ -366,6 +372,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             keep_back_arrivals: true,
             hand_over_ignored: true,
             ignored: [(0, 0); crate::protocol::MsgKind::ALL.len()],
+            ignored_in_flight: Vec::new(),
+            ignored_prune_at: 1024,
         }
     }
 
@@ -568,6 +576,20 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             // What is still in flight stays in flight: the untimed model has no end of time.
             self.ended = Some(reason.clone());
             return reason;
+        }
+        // Handed-over copies whose delivery the run did not reach are not delivered: after
+        // the time limit, or after the event the run stopped at (a quiescent run reached
+        // every one).
+        let reached = match reason {
+            StopReason::Quiescent => (SimTime::MAX, u64::MAX),
+            StopReason::Duration => (self.stop.until, u64::MAX),
+            StopReason::Heights | StopReason::Halted(_) => (self.now, self.now_seq),
+        };
+        for (at, seq, k, dup) in std::mem::take(&mut self.ignored_in_flight) {
+            if (at, seq) > reached {
+                self.ignored[k].0 -= 1;
+                self.ignored[k].1 -= dup as u64;
+            }
         }
         for h in std::mem::take(&mut self.held) {
             let ev = Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::Rule };
@@ -1327,10 +1349,24 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                         halt.get_or_insert(h);
                     }
                 }
-                Fate::Arrives { dup, .. } if ignored => {
-                    let counts = &mut self.ignored[meta.kind.index()];
+                Fate::Arrives { at, dup } if ignored => {
+                    let k = meta.kind.index();
+                    let counts = &mut self.ignored[k];
                     counts.0 += 1 + dup.is_some() as u64;
                     counts.1 += dup.is_some() as u64;
+                    // The sequence numbers its events would have taken: every other event
+                    // keeps its own.
+                    let seq = self.queue.reserve_seq();
+                    self.ignored_in_flight.push((at, seq, k, false));
+                    if let Some(d) = dup {
+                        let seq = self.queue.reserve_seq();
+                        self.ignored_in_flight.push((d, seq, k, true));
+                    }
+                    if self.ignored_in_flight.len() >= self.ignored_prune_at {
+                        let past = (self.now, self.now_seq);
+                        self.ignored_in_flight.retain(|&(t, s, ..)| (t, s) > past);
+                        self.ignored_prune_at = (2 * self.ignored_in_flight.len()).max(1024);
+                    }
                 }
                 Fate::Arrives { at, dup } => {
                     let m = msg.clone();

@@ -24,8 +24,7 @@ pub struct KindCounts {
     /// Of `delivered`: copies handed over at the send, without an event or a record,
     /// because their recipient had already persisted the height (a relayed block reaching
     /// a node that has it; engine/mod.rs `transmit`, docs/performance.md ninth pass).
-    /// Counted when sent: a run that stops while such a copy is still travelling counts
-    /// it delivered.
+    /// Counted as a queued delivery would be: not if the run ended before its arrival.
     pub ignored: u64,
 }
 
