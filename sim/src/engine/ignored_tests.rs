@@ -4,8 +4,9 @@
 //! same records apart from those deliveries, every replica ends in the same state, and
 //! each delivery left out is a block reaching a node that had persisted its height.
 
+use super::arrival_tests::{assert_same_run, run_observed};
 use super::trace::{Ev, Halt, Observer, Rec};
-use crate::protocol::{MsgKind, NodeId, Replica};
+use crate::protocol::MsgKind;
 use crate::world;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,16 +48,11 @@ impl Observer for Log {
 /// bundled scenario.
 fn run(path: &str, seed: u64, hand_over: bool) -> (Log, u64, Vec<String>, u64) {
     let spec = crate::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap();
-    let spec = crate::phases::liveness_phase(&spec);
-    let mut w = world::build(&spec, seed);
-    w.engine.hand_over_ignored = hand_over;
     let mut log = Log::default();
-    w.engine.run(&mut log);
-    let e = &w.engine;
-    let states = (0..e.node_count()).map(|i| e.replica(NodeId(i as u32)).state_hash().to_hex()).collect();
-    let (copies, _) = e.ignored_deliveries()[MsgKind::Block.index()];
-    assert!(e.ignored_deliveries().iter().enumerate().all(|(k, c)| k == MsgKind::Block.index() || c.0 == 0));
-    (log, e.now().0, states, copies)
+    let (end, states, ignored) = run_observed(&spec, seed, |e| e.hand_over_ignored = hand_over, &mut log);
+    let (copies, _) = ignored[MsgKind::Block.index()];
+    assert!(ignored.iter().enumerate().all(|(k, c)| k == MsgKind::Block.index() || c.0 == 0));
+    (log, end, states, copies)
 }
 
 #[test]
@@ -78,12 +74,7 @@ fn ignored_deliveries_change_only_their_own_records() {
         let (on, on_end, on_states, copies) = run(path, seed, true);
         let (off, off_end, off_states, none) = run(path, seed, false);
         assert_eq!(none, 0, "{path}: handed over with the mechanism off");
-        assert_eq!(on.other.len(), off.other.len(), "{path}: record count");
-        for (i, (a, b)) in on.other.iter().zip(&off.other).enumerate() {
-            assert_eq!(a, b, "{path}: record {i} (block deliveries left out)");
-        }
-        assert_eq!(on_end, off_end, "{path}: end of the run");
-        assert_eq!(on_states, off_states, "{path}: replica states at the end");
+        assert_same_run(path, "block deliveries", (&on.other, on_end, &on_states), (&off.other, off_end, &off_states));
         // The block deliveries still recorded are recorded as before; every one left out
         // reached a node that had persisted the block's height, and was counted.
         let recorded: std::collections::BTreeSet<_> = on.blocks.iter().map(|b| b.0).collect();

@@ -117,6 +117,14 @@ pub fn round(x: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// The next state of a xorshift64 generator (test inputs only).
+    fn xorshift(v: &mut u64) -> u64 {
+        *v ^= *v << 13;
+        *v ^= *v >> 7;
+        *v ^= *v << 17;
+        *v
+    }
+
     /// The same bits as `f64::round` on the edges (just below and at halves, the end of the
     /// fast range, negatives, zeros, infinities, NaN) and on many values in between.
     #[test]
@@ -146,9 +154,7 @@ mod tests {
         ];
         let mut v = 0x9e37_79b9_7f4a_7c15_u64;
         for _ in 0..100_000 {
-            v ^= v << 13;
-            v ^= v >> 7;
-            v ^= v << 17;
+            let v = xorshift(&mut v);
             xs.push((v >> 11) as f64 / (1u64 << 53) as f64 * 4.0);
             xs.push(f64::from_bits(v >> 2));
         }
@@ -190,9 +196,7 @@ mod tests {
             vec![0.0005, 0.0015, 0.0025, 0.00049999, 1.0005, 79.9995, p52_ms, p52_ms * 0.999_999, 5e-324, 1e19];
         let mut v = 0x2545_f491_4f6c_dd1d_u64;
         for _ in 0..100_000 {
-            v ^= v << 13;
-            v ^= v >> 7;
-            v ^= v << 17;
+            let v = xorshift(&mut v);
             ms.push((v >> 11) as f64 / (1u64 << 53) as f64 * 500.0);
             ms.push((v >> 40) as f64 / 2000.0); // exact halves of a microsecond and between
         }

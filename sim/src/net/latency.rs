@@ -184,9 +184,12 @@ fn lookup(table: &[f64], u: f64) -> Option<f64> {
 /// The quantile function at the grid points `EDGE / CELLS ..= 1 − EDGE / CELLS`: Φ⁻¹
 /// (`sigma` None) or the unit-mean log-normal's exp(σΦ⁻¹ − σ²/2). Built once per thread
 /// and shape (≈ 0.5 M instructions), then shared.
+/// Tabulated quantile functions built on this thread, by the bits of σ (None: Φ⁻¹).
+type Tables = RefCell<Vec<(Option<u64>, Rc<[f64]>)>>;
+
 fn quantile_table(sigma: Option<f64>) -> Rc<[f64]> {
     thread_local! {
-        static TABLES: RefCell<Vec<(Option<u64>, Rc<[f64]>)>> = const { RefCell::new(Vec::new()) };
+        static TABLES: Tables = const { RefCell::new(Vec::new()) };
     }
     let key = sigma.map(f64::to_bits);
     TABLES.with(|t| {
