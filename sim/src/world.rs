@@ -253,6 +253,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         engine.run(&mut obs)
     };
     let end = engine.now();
+    metrics.add_ignored(engine.ignored_deliveries());
     checkers.finish(end, digest.events);
     let liveness_reached = match spec.stop.heights {
         Some(_) => stop == StopReason::Heights,

@@ -320,6 +320,14 @@ impl Replica for Node {
         }
     }
 
+    /// A wrapped node's behaviour may react to anything: every delivery stays an event.
+    fn ignores_for_good(&self, meta: &crate::protocol::MsgMeta) -> bool {
+        match self {
+            Node::Honest(r) => r.ignores_for_good(meta),
+            Node::Byzantine(_) => false,
+        }
+    }
+
     /// A wrapped node's behaviour may react to anything: every arrival stays an event.
     fn transactions_inert(&self) -> bool {
         match self {

@@ -126,7 +126,11 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     }
     // A reader who closed the pipe early (`--narrate | head`) still gets the report files;
     // only the printing stops.
-    let stdout_open = match narrator.map(Narrator::finish) {
+    let unrecorded: u64 = result.metrics.kinds.iter().map(|k| k.ignored).sum();
+    let stdout_open = match narrator.map(|mut n| {
+        n.unrecorded(unrecorded);
+        n.finish()
+    }) {
         Some(Err(e)) if e.kind() == ErrorKind::BrokenPipe => false,
         Some(Err(e)) => {
             eprintln!("error: cannot write the narration: {e}");

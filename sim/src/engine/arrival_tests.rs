@@ -38,14 +38,42 @@ fn run(path: &str, seed: u64, keep_back: bool) -> (Log, u64, Vec<String>) {
     } else {
         crate::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap()
     };
-    let spec = crate::phases::liveness_phase(&spec);
-    let mut w = world::build(&spec, seed);
-    w.engine.keep_back_arrivals = keep_back;
     let mut log = Log::default();
-    w.engine.run(&mut log);
+    let (end, states, _) = run_observed(&spec, seed, |e| e.keep_back_arrivals = keep_back, &mut log);
+    (log, end, states)
+}
+
+/// Two runs of `path` agree on every record but those of `left_out`, on the end and on
+/// every replica's final state: (records, end, state hashes) with a mechanism on and off.
+pub(super) fn assert_same_run(
+    path: &str,
+    left_out: &str,
+    on: (&[String], u64, &[String]),
+    off: (&[String], u64, &[String]),
+) {
+    assert_eq!(on.0.len(), off.0.len(), "{path}: record count");
+    for (i, (a, b)) in on.0.iter().zip(off.0).enumerate() {
+        assert_eq!(a, b, "{path}: record {i} ({left_out} left out)");
+    }
+    assert_eq!(on.1, off.1, "{path}: end of the run");
+    assert_eq!(on.2, off.2, "{path}: replica states at the end");
+}
+
+/// Runs `spec` (with its liveness phase) at `seed` on an engine `set` adjusts, for `obs`:
+/// the final time, every replica's state hash, and the engine's handed-over deliveries.
+pub(super) fn run_observed(
+    spec: &crate::scenario::RunSpec,
+    seed: u64,
+    set: impl FnOnce(&mut super::Engine<crate::byzantine::Node>),
+    obs: &mut dyn Observer,
+) -> (u64, Vec<String>, [(u64, u64); crate::protocol::MsgKind::ALL.len()]) {
+    let spec = crate::phases::liveness_phase(spec);
+    let mut w = world::build(&spec, seed);
+    set(&mut w.engine);
+    w.engine.run(obs);
     let e = &w.engine;
     let states = (0..e.node_count()).map(|i| e.replica(NodeId(i as u32)).state_hash().to_hex()).collect();
-    (log, e.now().0, states)
+    (e.now().0, states, *e.ignored_deliveries())
 }
 
 #[test]
@@ -66,12 +94,7 @@ fn kept_back_arrivals_change_only_the_arrival_records() {
     for (path, seed) in cases {
         let (on, on_end, on_states) = run(path, seed, true);
         let (off, off_end, off_states) = run(path, seed, false);
-        assert_eq!(on.other.len(), off.other.len(), "{path}: record count");
-        for (i, (a, b)) in on.other.iter().zip(&off.other).enumerate() {
-            assert_eq!(a, b, "{path}: record {i} (arrival records left out)");
-        }
-        assert_eq!(on_end, off_end, "{path}: end of the run");
-        assert_eq!(on_states, off_states, "{path}: replica states at the end");
+        assert_same_run(path, "arrival records", (&on.other, on_end, &on_states), (&off.other, off_end, &off_states));
         // The arrivals still recorded are recorded as before, at the same times.
         let all: std::collections::BTreeSet<_> = off.txs.iter().collect();
         assert!(on.txs.iter().all(|t| all.contains(t)), "{path}: an arrival record that the queued run lacks");

@@ -95,6 +95,15 @@ pub trait Driver {
     fn rule_stats(&self) -> &[RuleStats] {
         &[]
     }
+
+    /// Whether `copy`, which its recipient ignores for good
+    /// ([`crate::protocol::Replica::ignores_for_good`]), may be handed over at the send,
+    /// without an event or a record (engine/mod.rs `transmit`). Only on the seeded random
+    /// network, and only if no scripted rule matches the copy (a rule may hold, move or
+    /// duplicate it, and counts it): a schedule names its deliveries step by step.
+    fn hands_over_ignored(&self, _copy: &Outgoing<'_>) -> bool {
+        false
+    }
 }
 
 /// The seeded random network alone: each copy's fate is the network's draw.
@@ -105,6 +114,11 @@ impl Driver for Random {
     #[inline]
     fn route(&mut self, net: &mut Network, c: Outgoing<'_>) -> Choice {
         Choice::Now(net.route(c.now, c.from, c.to, c.meta.size))
+    }
+
+    #[inline]
+    fn hands_over_ignored(&self, _copy: &Outgoing<'_>) -> bool {
+        true
     }
 
     #[inline]
@@ -140,6 +154,11 @@ impl Driver for Scripted {
 
     fn rule_stats(&self) -> &[RuleStats] {
         &self.rules.stats
+    }
+
+    #[inline]
+    fn hands_over_ignored(&self, c: &Outgoing<'_>) -> bool {
+        !self.rules.any_matches(c.now, c.from, c.to, c.meta)
     }
 }
 

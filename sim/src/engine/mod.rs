@@ -168,6 +168,9 @@ struct Slot<R: Replica> {
     /// [`Replica::transactions_inert`]: (arrival time, reserved sequence number, id), in
     /// (time, sequence) order. See [`Engine::absorb_arrivals`].
     arrivals: Vec<(SimTime, u64, TxId)>,
+    /// The latest time a crash of this node is scheduled (None: never). Past it the node
+    /// stays up for good if it is up: no crash, so no restart, is left.
+    last_crash: Option<SimTime>,
 }
 
 /// neo-go's resendDispatcher of one node: bumped on every new consensus payload, which
@@ -277,6 +280,19 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     /// Keep gossiped transaction arrivals back while a replica is inert ([`Engine::keep_back`]).
     /// On by default; off only to check that it changes nothing a replica sees.
     pub keep_back_arrivals: bool,
+    /// Hand deliveries their recipient ignores for good over at the send, without an
+    /// event (`transmit`). On by default; off only to check that it changes nothing a
+    /// replica sees.
+    pub hand_over_ignored: bool,
+    /// Per message type: copies handed over that way, and how many of them were
+    /// duplicates ([`Engine::ignored_deliveries`]).
+    ignored: [(u64, u64); crate::protocol::MsgKind::ALL.len()],
+    /// The handed-over copies that may still be travelling: (arrival, the sequence number
+    /// its event would have had, type index, duplicate). At the end of the run those not
+    /// yet due are taken out of the counts, as their events would never have been
+    /// dispatched. Pruned of past ones when it reaches `ignored_prune_at`.
+    ignored_in_flight: Vec<(SimTime, u64, usize, bool)>,
+    ignored_prune_at: usize,
 }
 
 impl<R: Replica> Engine<R, Scripted> {
@@ -322,6 +338,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 pool: BTreeMap::new(),
                 resend: ResendState::default(),
                 arrivals: Vec::new(),
+                last_crash: None,
             })
             .collect();
         // Heights final before the run (a start height above 1) count as reached.
@@ -353,6 +370,10 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             lazy_arrivals: 0,
             spawned: Vec::new(),
             keep_back_arrivals: true,
+            hand_over_ignored: true,
+            ignored: [(0, 0); crate::protocol::MsgKind::ALL.len()],
+            ignored_in_flight: Vec::new(),
+            ignored_prune_at: 1024,
         }
     }
 
@@ -381,7 +402,35 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     }
 
     pub fn schedule_crash(&mut self, node: NodeId, at: SimTime) {
+        let last = &mut self.slots[node.idx()].last_crash;
+        *last = Some(last.map_or(at, |t| t.max(at)));
         self.queue.push(at, Event::Crash(node));
+    }
+
+    /// Per message type (indexed as [`crate::protocol::MsgKind::ALL`]): the deliveries
+    /// handed over at the send because their recipient ignores them for good, without an
+    /// event or a record (`transmit`), and how many of those were duplicates. Every one of
+    /// them arrives (the network decided so, or cannot drop); the metrics count them as
+    /// delivered.
+    pub fn ignored_deliveries(&self) -> &[(u64, u64); crate::protocol::MsgKind::ALL.len()] {
+        &self.ignored
+    }
+
+    /// Whether `copy` may be handed over without an event: its type is not flooded (a
+    /// flooded delivery fills the relay cache and may be forwarded), its recipient is an
+    /// honest node that is up, has no crash ahead of it (so the copy cannot meet it down)
+    /// and whose replica ignores the message for good, and the driver allows it.
+    #[inline]
+    fn ignored_for_good(&self, copy: &Outgoing<'_>, flood: bool) -> bool {
+        if D::UNTIMED || !self.hand_over_ignored || flood {
+            return false;
+        }
+        let slot = &self.slots[copy.to.idx()];
+        slot.up
+            && slot.honest
+            && slot.last_crash.is_none_or(|t| t <= self.now)
+            && slot.replica.ignores_for_good(copy.meta)
+            && self.driver.hands_over_ignored(copy)
     }
 
     pub fn schedule_restart(&mut self, node: NodeId, at: SimTime, amnesia: bool) {
@@ -527,6 +576,20 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             // What is still in flight stays in flight: the untimed model has no end of time.
             self.ended = Some(reason.clone());
             return reason;
+        }
+        // Handed-over copies whose delivery the run did not reach are not delivered: after
+        // the time limit, or after the event the run stopped at (a quiescent run reached
+        // every one).
+        let reached = match reason {
+            StopReason::Quiescent => (SimTime::MAX, u64::MAX),
+            StopReason::Duration => (self.stop.until, u64::MAX),
+            StopReason::Heights | StopReason::Halted(_) => (self.now, self.now_seq),
+        };
+        for (at, seq, k, dup) in std::mem::take(&mut self.ignored_in_flight) {
+            if (at, seq) > reached {
+                self.ignored[k].0 -= 1;
+                self.ignored[k].1 -= dup as u64;
+            }
         }
         for h in std::mem::take(&mut self.held) {
             let ev = Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::Rule };
@@ -1228,13 +1291,18 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     ) -> Option<Halt> {
         let meta = *meta;
         let mut halt = None;
+        let flood = self.net.opts.relay.is_flood() && meta.kind.is_gossiped();
         for &to in targets {
             if to == from {
                 continue;
             }
             let recipient_up = self.slots[to.idx()].up;
-            let choice =
-                self.driver.route(&mut self.net, Outgoing { now: self.now, from, to, meta: &meta, recipient_up });
+            let copy = Outgoing { now: self.now, from, to, meta: &meta, recipient_up };
+            // A copy its recipient ignores for good is routed as any other (the same draws:
+            // whether it is handed over changes no other copy's fate) and, if it arrives,
+            // handed over here: counted, no queue event, no record.
+            let ignored = self.ignored_for_good(&copy, flood);
+            let choice = self.driver.route(&mut self.net, copy);
             let fate = match choice {
                 Choice::Now(f) => f,
                 Choice::Unmodelled => continue,
@@ -1281,6 +1349,25 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                         halt.get_or_insert(h);
                     }
                 }
+                Fate::Arrives { at, dup } if ignored => {
+                    let k = meta.kind.index();
+                    let counts = &mut self.ignored[k];
+                    counts.0 += 1 + dup.is_some() as u64;
+                    counts.1 += dup.is_some() as u64;
+                    // The sequence numbers its events would have taken: every other event
+                    // keeps its own.
+                    let seq = self.queue.reserve_seq();
+                    self.ignored_in_flight.push((at, seq, k, false));
+                    if let Some(d) = dup {
+                        let seq = self.queue.reserve_seq();
+                        self.ignored_in_flight.push((d, seq, k, true));
+                    }
+                    if self.ignored_in_flight.len() >= self.ignored_prune_at {
+                        let past = (self.now, self.now_seq);
+                        self.ignored_in_flight.retain(|&(t, s, ..)| (t, s) > past);
+                        self.ignored_prune_at = (2 * self.ignored_in_flight.len()).max(1024);
+                    }
+                }
                 Fate::Arrives { at, dup } => {
                     let m = msg.clone();
                     self.queue.push(at, Event::Deliver { id, from, to, kind: meta.kind, msg: m, dup: false });
@@ -1299,6 +1386,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
 mod arrival_tests;
 #[cfg(test)]
 mod driver_tests;
+#[cfg(test)]
+mod ignored_tests;
 #[cfg(test)]
 mod relay_tests;
 #[cfg(test)]

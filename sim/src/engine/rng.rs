@@ -203,8 +203,15 @@ impl SimRng {
     /// samples are symmetric about 0 bit for bit. The smallest |z| the tails reach is
     /// Φ⁻¹(2⁻⁵³) ≈ −8.21: a sample beyond 8.2σ has probability below 10⁻¹⁵.
     pub fn std_normal(&mut self) -> f64 {
+        normal_quantile(self.normal_uniform())
+    }
+
+    /// The uniform `u` that [`std_normal`](Self::std_normal) inverts (one draw): (2k + 1)/2⁵³
+    /// for 52 random bits k, in (0, 1), symmetric about 1/2.
+    #[inline]
+    pub fn normal_uniform(&mut self) -> f64 {
         let k = self.next_u64() >> 12;
-        normal_quantile((2 * k + 1) as f64 * (1.0 / (1u64 << 53) as f64))
+        (2 * k + 1) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// Exponential variate with the given mean (one draw).

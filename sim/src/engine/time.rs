@@ -60,11 +60,20 @@ impl SimTime {
 
 /// Milliseconds (possibly fractional) to whole microseconds, rounded to nearest; +∞ (an
 /// overflowing heavy-tail sample) saturates to the end of time, NaN and ≤ 0 give 0.
+#[inline]
 pub fn ms_to_micros(ms: f64) -> Micros {
+    let x = ms * MICROS_PER_MS as f64;
+    if x > 0.0 && x < 4_503_599_627_370_496.0 {
+        // `round` (below) and the conversion in one: on (0, 2⁵²) the truncation is exact
+        // and converts through i64 (one instruction; the u64 conversion of a float is a
+        // branchy sequence on x86-64).
+        let t = x as i64;
+        return (t + (x - t as f64 >= 0.5) as i64) as u64;
+    }
     if ms.is_nan() || ms <= 0.0 {
         return 0;
     }
-    let us = round(ms * MICROS_PER_MS as f64);
+    let us = round(x);
     if us >= u64::MAX as f64 { u64::MAX } else { us as u64 }
 }
 
@@ -108,6 +117,14 @@ pub fn round(x: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// The next state of a xorshift64 generator (test inputs only).
+    fn xorshift(v: &mut u64) -> u64 {
+        *v ^= *v << 13;
+        *v ^= *v >> 7;
+        *v ^= *v << 17;
+        *v
+    }
+
     /// The same bits as `f64::round` on the edges (just below and at halves, the end of the
     /// fast range, negatives, zeros, infinities, NaN) and on many values in between.
     #[test]
@@ -137,9 +154,7 @@ mod tests {
         ];
         let mut v = 0x9e37_79b9_7f4a_7c15_u64;
         for _ in 0..100_000 {
-            v ^= v << 13;
-            v ^= v >> 7;
-            v ^= v << 17;
+            let v = xorshift(&mut v);
             xs.push((v >> 11) as f64 / (1u64 << 53) as f64 * 4.0);
             xs.push(f64::from_bits(v >> 2));
         }
@@ -160,5 +175,33 @@ mod tests {
         assert_eq!(SimTime::MAX.plus(5), SimTime::MAX);
         assert_eq!(SimTime(3).since(SimTime(5)), 0);
         assert_eq!(SimTime(2_500_001).to_string(), "2.500001s");
+    }
+
+    /// The fused fast path gives what `f64::round` and a saturating conversion give, on
+    /// halves, the edges of the fast range and many values in between.
+    #[test]
+    fn ms_to_micros_is_round_then_convert() {
+        let reference = |ms: f64| -> u64 {
+            let us = (ms * 1000.0).round();
+            if ms.is_nan() || ms <= 0.0 {
+                0
+            } else if us >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                us as u64
+            }
+        };
+        let p52_ms = 4_503_599_627_370_496.0 / 1000.0;
+        let mut ms =
+            vec![0.0005, 0.0015, 0.0025, 0.00049999, 1.0005, 79.9995, p52_ms, p52_ms * 0.999_999, 5e-324, 1e19];
+        let mut v = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..100_000 {
+            let v = xorshift(&mut v);
+            ms.push((v >> 11) as f64 / (1u64 << 53) as f64 * 500.0);
+            ms.push((v >> 40) as f64 / 2000.0); // exact halves of a microsecond and between
+        }
+        for m in ms {
+            assert_eq!(ms_to_micros(m), reference(m), "{m:e} ms");
+        }
     }
 }

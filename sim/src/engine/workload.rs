@@ -16,7 +16,7 @@
 
 use super::rng::SimRng;
 use super::time::{MICROS_PER_SEC, SimTime};
-use crate::net::latency::Latency;
+use crate::net::latency::{Latency, Sampler};
 use crate::protocol::NodeId;
 use crate::protocol::block::TxId;
 use serde::Serialize;
@@ -99,6 +99,8 @@ impl ChangeTx {
 pub struct Workload {
     pub opts: WorkloadOptions,
     pub gossip: Latency,
+    /// `gossip`, ready to draw from.
+    gossip_sampler: Sampler,
     rng: SimRng,
     pub next_id: TxId,
     pub changes: Vec<ChangeTx>,
@@ -110,7 +112,8 @@ impl Workload {
     /// of change transactions from `change_rng` (the `Changes` stream).
     pub fn new(opts: WorkloadOptions, gossip: Latency, rng: SimRng, change_rng: SimRng) -> Workload {
         let next_id = opts.initial_txs + 1;
-        Workload { opts, gossip, rng, next_id, changes: Vec::new(), change_rng }
+        let gossip_sampler = Sampler::new(&gossip);
+        Workload { opts, gossip, gossip_sampler, rng, next_id, changes: Vec::new(), change_rng }
     }
 
     /// Adds the run's change transactions.
@@ -128,7 +131,7 @@ impl Workload {
         (0..n)
             .map(|j| match (j == origin, reaches[j]) {
                 (true, _) => Some(0),
-                (false, true) => Some(self.gossip.sample(&mut self.change_rng)),
+                (false, true) => Some(self.gossip_sampler.sample(&mut self.change_rng)),
                 (false, false) => None,
             })
             .collect()
@@ -160,7 +163,7 @@ impl Workload {
         let origin = self.rng.below(n as u64) as usize;
         arrivals.clear();
         arrivals.extend((0..n).map(|i| {
-            let d = if i == origin { 0 } else { self.gossip.sample(&mut self.rng) };
+            let d = if i == origin { 0 } else { self.gossip_sampler.sample(&mut self.rng) };
             match self.opts.withheld_until(id, NodeId(i as u32)) {
                 None => Some(d),
                 Some(SimTime::MAX) => None,

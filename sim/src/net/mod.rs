@@ -1,9 +1,18 @@
 //! The network model: what happens to a message between a send and a delivery.
 //!
 //! Per recipient and per hop: a loss draw and a latency draw (plus a size/bandwidth delay
-//! when configured); per recipient: a duplication draw. All draws come from the network's
-//! own ChaCha stream and the number of draws per message does not depend on partitions or
-//! probabilities, so switching a partition on does not reshuffle the rest of the run.
+//! when configured); per recipient: a duplication draw, and when there is no duplicate the
+//! draws its hop would have taken are skipped. All draws come from the network's own
+//! ChaCha stream and the number of draws per message does not depend on partitions, so
+//! switching a partition on does not reshuffle the rest of the run.
+//!
+//! A draw that cannot matter is not taken (issue 15, ninth pass): a network whose loss
+//! probability is 0 everywhere (base and every degradation window) takes no loss draws,
+//! and one whose duplication probability is 0 takes no duplication draws and skips no
+//! duplicate hop. The choice depends on the configuration alone, fixed for the run, so it
+//! is as deterministic as the draws; but a probability that is 0 and one that is merely
+//! small (0.01) no longer share their later draws. Among networks that take the draws
+//! (any positive probability), changing a probability still shifts nothing.
 //!
 //! Partitions cut links between groups of nodes for a window `[from, until)`. A message is
 //! lost if it is in flight across a cut link at any moment of the window — sent during it,
@@ -29,7 +38,7 @@ pub mod topology;
 use crate::engine::rng::SimRng;
 use crate::engine::time::{Micros, SimTime};
 use crate::protocol::NodeId;
-use latency::Latency;
+use latency::{Latency, Sampler};
 use serde::Serialize;
 use topology::{Topology, TopologySpec};
 
@@ -213,12 +222,29 @@ pub struct Network {
     pub opts: NetworkOptions,
     pub topology: Topology,
     rng: SimRng,
+    /// `opts.latency`, ready to draw from.
+    sampler: Sampler,
+    /// Whether any hop can be lost (base loss or a degradation's loss above 0): only then
+    /// is a hop's loss draw taken.
+    loss_draws: bool,
+    /// Whether a copy can be duplicated: only then is the duplication draw taken (and a
+    /// duplicate hop's draws skipped when there is none).
+    dup_draws: bool,
 }
 
 impl Network {
     pub fn new(opts: NetworkOptions, n: usize, rng: SimRng, topo_rng: &mut SimRng) -> Network {
         let topology = Topology::build(&opts.topology, n, topo_rng);
-        Network { opts, topology, rng }
+        let loss_draws = opts.loss > 0.0 || opts.degradations.iter().any(|d| d.loss > 0.0);
+        let dup_draws = opts.duplicate > 0.0;
+        let sampler = Sampler::new(&opts.latency);
+        Network { opts, topology, rng, sampler, loss_draws, dup_draws }
+    }
+
+    /// The words one hop takes from the stream: its loss draw (if any hop can be lost) and
+    /// its latency draw.
+    fn hop_draws(&self) -> u32 {
+        self.loss_draws as u32 + self.opts.latency.draws()
     }
 
     fn hop(&mut self, a: NodeId, b: NodeId, sent: SimTime, size: u32) -> (bool, SimTime, bool) {
@@ -227,10 +253,11 @@ impl Network {
             Some(d) => self.opts.loss.max(d.loss),
             None => self.opts.loss,
         };
-        let lost = self.rng.chance(loss_p);
+        // No loss draw on a network that loses nothing (`loss_p` is then 0: never lost).
+        let lost = self.loss_draws && self.rng.chance(loss_p);
         let mut lat: Micros = match degr {
-            Some(d) => self.opts.latency.scaled(d.latency_factor).sample(&mut self.rng),
-            None => self.opts.latency.sample(&mut self.rng),
+            Some(d) => self.sampler.sample_scaled(d.latency_factor, &mut self.rng),
+            None => self.sampler.sample(&mut self.rng),
         };
         if let Some(bw) = self.opts.bandwidth_bytes_per_s {
             lat = lat.saturating_add((size as u64).saturating_mul(1_000_000) / bw.max(1));
@@ -260,14 +287,17 @@ impl Network {
         // The duplicate is made on the last hop: it shares the path up to there. Its hop's
         // draws are taken whether or not the message is duplicated, so the probability does
         // not shift the draws that follow; without a duplicate they are skipped, not
-        // computed (a hop's loss draw, then its latency's).
-        let duplicated = self.rng.chance(self.opts.duplicate);
-        let dup = if duplicated {
+        // computed (a hop's loss draw, then its latency's). A network that duplicates
+        // nothing takes neither the duplication draw nor the hop's.
+        let duplicated = self.dup_draws && self.rng.chance(self.opts.duplicate);
+        let dup = if !self.dup_draws {
+            None
+        } else if duplicated {
             let last_from = if hops_len >= 2 { NodeId(self.topology.route(from, to)[hops_len - 2]) } else { from };
             let (_, extra, dup_cut) = self.hop(last_from, to, t, size);
             (!dup_cut).then_some(extra)
         } else {
-            self.rng.skip(1 + self.opts.latency.draws());
+            self.rng.skip(self.hop_draws());
             None
         };
         if cut {
@@ -401,7 +431,8 @@ mod dup_tests {
             let mut topo = SimRng::derive(3, Stream::Network);
             Network::new(opts, 4, SimRng::derive(3, Stream::Network), &mut topo)
         };
-        let (mut a, mut b) = (mk(0.0), mk(0.5));
+        // Any positive probability takes the same draws (0 takes none: see below).
+        let (mut a, mut b) = (mk(0.001), mk(0.5));
         for i in 0..500u64 {
             let (fa, fb) =
                 (a.route(SimTime(i), NodeId(0), NodeId(1), 10), b.route(SimTime(i), NodeId(0), NodeId(1), 10));
@@ -409,6 +440,54 @@ mod dup_tests {
                 (Fate::Arrives { at: x, .. }, Fate::Arrives { at: y, .. }) => assert_eq!(x, y),
                 (x, y) => assert_eq!(x, y),
             }
+        }
+    }
+
+    /// A network that neither loses nor duplicates takes one word per hop, the latency
+    /// draw: every arrival is exactly the send time plus a latency drawn from a copy of the
+    /// stream. A leftover loss or duplication draw would shift every later latency.
+    #[test]
+    fn a_lossless_network_takes_only_latency_draws() {
+        let opts = NetworkOptions::preset("wan").unwrap();
+        assert_eq!((opts.loss, opts.duplicate), (0.0, 0.0));
+        let latency = latency::Sampler::new(&opts.latency);
+        let mut topo = SimRng::derive(5, Stream::Network);
+        let mut net = Network::new(opts, 4, SimRng::derive(5, Stream::Network), &mut topo);
+        let mut mirror = SimRng::derive(5, Stream::Network);
+        for i in 0..500u64 {
+            let now = SimTime(i * 1000);
+            let want = now.plus(latency.sample(&mut mirror));
+            assert_eq!(
+                net.route(now, NodeId(0), NodeId(1 + (i % 3) as u32), 10),
+                Fate::Arrives { at: want, dup: None }
+            );
+        }
+    }
+
+    /// Loss configured only in a degradation window still draws: inside the window every
+    /// hop is lost (probability 1), outside none is, and the latency draws of the copies
+    /// around the window stay in step with a network whose base loss is positive but tiny.
+    #[test]
+    fn a_degradation_with_loss_turns_loss_draws_on() {
+        let window = |base: f64| {
+            let mut opts = NetworkOptions { loss: base, ..NetworkOptions::preset("wan").unwrap() };
+            opts.degradations.push(Degradation {
+                nodes: Vec::new(),
+                from: SimTime::from_ms(100),
+                until: SimTime::from_ms(200),
+                loss: 1.0,
+                latency_factor: 1.0,
+            });
+            let mut topo = SimRng::derive(6, Stream::Network);
+            Network::new(opts, 4, SimRng::derive(6, Stream::Network), &mut topo)
+        };
+        let (mut zero, mut tiny) = (window(0.0), window(1e-300));
+        for ms in 0..300u64 {
+            let now = SimTime::from_ms(ms);
+            let (a, b) = (zero.route(now, NodeId(0), NodeId(1), 10), tiny.route(now, NodeId(0), NodeId(1), 10));
+            assert_eq!(a, b, "at {now}");
+            let inside = (100..200).contains(&ms);
+            assert_eq!(a == Fate::Dropped(DropReason::Loss), inside, "at {now}: {a:?}");
         }
     }
 }

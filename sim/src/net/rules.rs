@@ -111,6 +111,13 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
+    /// True if some rule's pattern fits this (message, recipient) pair. Counts nothing: a
+    /// pair no rule fits gets the network's fate untouched from [`decide`](Self::decide)
+    /// and counts for no rule.
+    pub fn any_matches(&self, now: SimTime, from: NodeId, to: NodeId, meta: &MsgMeta) -> bool {
+        self.rules.iter().any(|r| r.matcher.matches(now, from, to, meta))
+    }
+
     /// Applies the first matching rule to the network's `fate` for this delivery.
     pub fn decide(&mut self, now: SimTime, from: NodeId, to: NodeId, meta: &MsgMeta, fate: Fate) -> Verdict {
         for (rule, stats) in self.rules.iter().zip(self.stats.iter_mut()) {

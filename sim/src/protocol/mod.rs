@@ -369,6 +369,14 @@ pub trait Replica: Clone {
     fn transactions_inert(&self) -> bool {
         false
     }
+    /// Whether delivering a message described by `meta` to this replica does nothing,
+    /// now and in every state it can reach from here (restarts included): the handler
+    /// would ask for no action and change no state. Only then may the engine hand such a
+    /// delivery over without an event (engine/mod.rs `transmit`; docs/performance.md,
+    /// ninth pass). False (the default) keeps every delivery an event.
+    fn ignores_for_good(&self, _meta: &MsgMeta) -> bool {
+        false
+    }
     /// The process as it comes back after a crash: what it persisted survives; with
     /// `amnesia` only the ledger survives (the saved consensus context is lost).
     fn after_crash(&self, amnesia: bool) -> Self;

@@ -1,5 +1,8 @@
 //! A human-readable narration of a run, one line per event, for reading an attack
-//! scenario step by step (`dbft-sim run --narrate`). Transaction arrivals are left out.
+//! scenario step by step (`dbft-sim run --narrate`). Transaction arrivals are left out,
+//! and so are the deliveries the engine hands over without a record (a block reaching a
+//! node that has persisted its height: docs/performance.md, ninth pass); a closing line
+//! counts those ([`Narrator::unrecorded`]).
 //!
 //! ```text
 //!    15.000000s R1 -> all  PrepareRequest h1 v0 #ab12cd34 (msg 41)
@@ -26,6 +29,20 @@ pub struct Narrator<W: Write> {
 impl<W: Write> Narrator<W> {
     pub fn new(out: W, names: Vec<String>) -> Self {
         Narrator { out, names, failed: None }
+    }
+
+    /// Closes the narration with the number of deliveries that had no record (and so no
+    /// line): blocks that reached nodes which had persisted their height. Nothing if none.
+    pub fn unrecorded(&mut self, deliveries: u64) {
+        if self.failed.is_none()
+            && deliveries > 0
+            && let Err(e) = writeln!(
+                self.out,
+                "({deliveries} deliveries of a block to a node that had already persisted its height are not narrated: they change nothing, and count as delivered)"
+            )
+        {
+            self.failed = Some(e);
+        }
     }
 
     /// Flushes what is buffered and hands back the first write error, if any.

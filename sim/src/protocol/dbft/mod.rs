@@ -514,6 +514,16 @@ impl Replica for DbftReplica {
         self.flush(cx);
     }
 
+    /// A block of a height this node has persisted: `on_block` returns at once (`h <= tip`)
+    /// and `flush` has nothing to flush (a pending block is persisted before its handler
+    /// returns). Heights only grow, and a restart keeps the ledger (`after_crash`), so this
+    /// stays true for good.
+    fn ignores_for_good(&self, meta: &crate::protocol::MsgMeta) -> bool {
+        meta.kind == crate::protocol::MsgKind::Block
+            && meta.height <= self.ledger.height()
+            && self.pending_block.is_none()
+    }
+
     /// `on_new_transaction` acts only for an outgoing validator that endorses a hand-off
     /// block (`check_endorsement`) or for a backup that has the view's PrepareRequest and
     /// has not answered it (it may be waiting for this transaction). Neither depends on
