@@ -974,3 +974,29 @@ fn a_stale_change_view_stored_by_csharp_changes_nothing_live() {
     assert!(sys.pruned > before);
     assert!(sys.bag.keys().any(|k| k.0 == r2 && k.1 == r1), "and is in flight to R2, still in view 0");
 }
+
+/// Under C# a node that times out again in the same view sends the same ChangeView
+/// again; a copy reaching a node that stored the first is dropped as dead while
+/// forgetting (`repeated_change_view_is_dead`), checked a no-op under `Prune::Check`.
+/// (Go replaces an equal request and clears the slots at a view change, so the rule is
+/// C#'s only.)
+#[test]
+fn a_repeated_change_view_reaching_a_node_that_stored_it_is_dead() {
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let explorer = Explorer::new(&s, Bounds { prune: Prune::Check, ..Bounds::default() }).expect("explorer");
+    let (init, safety, _) = explorer.start();
+    let (r0, r2, r3) = (NodeId(0), NodeId(2), NodeId(3));
+    // R0 (a backup) times out and asks for view 1; R2 stores the request, R3 not yet.
+    let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r0));
+    let k = *sys.bag.keys().find(|k| k.0 == r2 && k.1 == r0).expect("R0's ChangeView to R2");
+    (sys, sf) = explorer.step(&sys, &sf, Act::Deliver(k));
+    let crate::byzantine::Node::Honest(r) = &*sys.replicas[2] else { panic!("honest") };
+    assert_eq!((r.ctx.view, r.ctx.change_views[0].as_ref().map(|cv| cv.new_view_number())), (0, Some(1)));
+    // R0 times out again in view 0: the same request, dropped for R2, still in flight to R3.
+    let before = sys.pruned;
+    (sys, _) = explorer.step(&sys, &sf, Act::Timer(r0));
+    assert!(!sys.bag.keys().any(|k| k.0 == r2 && k.1 == r0), "the copy to R2 was dropped as dead");
+    assert!(sys.pruned > before);
+    assert!(sys.bag.keys().any(|k| k.0 == r3 && k.1 == r0));
+}

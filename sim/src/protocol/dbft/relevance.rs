@@ -193,7 +193,8 @@ impl DbftReplica {
     /// later, emitting nothing but coverage marks and RecoveryMessages (which are never
     /// delivered under that bound)? Besides [`Self::ignores_forever`]: a ChangeView for a
     /// view not above the current one from a sender already seen
-    /// ([`Self::stale_change_view_is_dead`]); and to a node committed at the target
+    /// ([`Self::stale_change_view_is_dead`]), under C# one its sender's slot already
+    /// answers ([`Self::repeated_change_view_is_dead`]); and to a node committed at the target
     /// height, every PrepareRequest, PrepareResponse and ChangeView of its height, and
     /// under Go a Commit of a higher view (cached).
     pub fn ignores_when_forgetting(&self, msg: &Wire, target: u32) -> bool {
@@ -204,7 +205,7 @@ impl DbftReplica {
         if m.height != self.ctx.height {
             return false;
         }
-        if self.stale_change_view_is_dead(m) {
+        if self.stale_change_view_is_dead(m) || self.repeated_change_view_is_dead(m) {
             return true;
         }
         if !self.locked_at(target) {
@@ -247,6 +248,32 @@ impl DbftReplica {
             && i < self.ctx.n()
             && self.ctx.my_endorser.is_none()
             && !records_hashes
+            && self.seen_already(i, m.view)
+    }
+
+    /// Under C#, a ChangeView for a higher view whose sender's slot already holds one for
+    /// that view or a higher one, from a sender already seen, while forgetting: a node
+    /// that times out again in the same view sends the same request again, and a copy
+    /// reaching a node that stored the first changes nothing. `on_change_view` returns at
+    /// the slot test (C# keeps an equal one), after at most a locked node's
+    /// RecoveryMessage (never delivered under that bound). Later: C# never clears the
+    /// slots within a height and replaces one only by a request for a view not below it,
+    /// so the test keeps failing; once the view reaches the request's, it is stale
+    /// ([`Self::stale_change_view_is_dead`]). Go replaces an equal request and clears the
+    /// slots at every view change, so this does not hold there.
+    fn repeated_change_view_is_dead(&self, m: &super::message::ConsensusMessage) -> bool {
+        let sem = self.semantics();
+        if !matches!(m.body, Body::ChangeView { .. })
+            || sem.replaces_equal_change_view()
+            || sem.clears_change_views_on_view_change()
+        {
+            return false;
+        }
+        let i = m.validator as usize;
+        let n = m.new_view_number();
+        n > self.ctx.view
+            && self.ctx.change_views.get(i).is_some_and(|s| s.as_ref().is_some_and(|s| s.new_view_number() >= n))
+            && i < self.ctx.n()
             && self.seen_already(i, m.view)
     }
 }
