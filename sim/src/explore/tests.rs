@@ -893,7 +893,7 @@ fn under_a_lock_breaking_mutation_a_down_node_keeps_its_whole_saved_context() {
 }
 
 fn two_heights_with_a_restart() -> Bounds {
-    Bounds { heights: 2, max_view: 0, crashes: 1, restarts: 1, synchrony: true, reduce: true, ..Bounds::default() }
+    Bounds { heights: 2, max_view: 1, crashes: 1, restarts: 1, synchrony: true, reduce: true, ..Bounds::default() }
 }
 
 /// From the start: R1 (the primary of height 1, view 0) proposes, R0, R2 and R3 accept
@@ -943,8 +943,47 @@ fn committed_on_different_preparations_then_crashed(
 fn a_stale_change_view_stored_by_csharp_changes_nothing_live() {
     use crate::protocol::NodeId;
     let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
-    let bounds = Bounds { prune: Prune::Check, ..Bounds::default() };
-    let explorer = Explorer::new(&s, bounds).expect("explorer");
+    let explorer = Explorer::new(&s, Bounds { prune: Prune::Check, ..Bounds::default() }).expect("explorer");
+    let (r0, r1, r2) = (NodeId(0), NodeId(1), NodeId(2));
+    let (sys, sf) = r0_in_view_1_without_r1s_change_view(&explorer);
+    // R1 times out in view 0 and asks for view 1: stale for R0, so dropped (and checked).
+    let before = sys.pruned;
+    let (sys, _) = explorer.step(&sys, &sf, Act::Timer(r1));
+    assert!(!sys.bag.keys().any(|k| k.0 == r0 && k.1 == r1), "R1's ChangeView to R0 was dropped as dead");
+    assert!(sys.pruned > before);
+    assert!(sys.bag.keys().any(|k| k.0 == r2 && k.1 == r1), "and is in flight to R2, still in view 0");
+}
+
+/// The same stale ChangeView, delivered (C# stores it in R1's empty slot at R0) or
+/// dropped: the two states merge and stay merged under every schedule explored from them
+/// (a pair bisimulation, breadth-first, to a bound). Nothing is pruned here, so both
+/// orders are real states of the unreduced model.
+#[test]
+fn a_stale_change_view_delivered_or_dropped_leaves_bisimilar_states() {
+    use crate::protocol::NodeId;
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
+    let explorer =
+        Explorer::new(&s, Bounds { prune: Prune::Off, reduce: false, ..Bounds::default() }).expect("explorer");
+    let (r0, r1) = (NodeId(0), NodeId(1));
+    let (sys, sf) = r0_in_view_1_without_r1s_change_view(&explorer);
+    let (sys, sf) = explorer.step(&sys, &sf, Act::Timer(r1));
+    let k = *sys.bag.keys().find(|k| k.0 == r0 && k.1 == r1).expect("R1's ChangeView to R0");
+    let (stored, _) = explorer.step(&sys, &sf, Act::Deliver(k));
+    let crate::byzantine::Node::Honest(r) = &*stored.replicas[0] else { panic!("honest") };
+    assert!(r.ctx.change_views[1].is_some(), "C# stored the stale request");
+    let mut dropped = sys.clone();
+    dropped.bag.remove(&k);
+    assert_eq!(fingerprint(&stored), fingerprint(&dropped));
+    assert_eq!(explorer.check_pair(&stored, &dropped, &sf, 3_000), 3_000);
+}
+
+/// From the start at N = 4 (C#): R1 proposes and R0 accepts (so R0 has seen R1 at this
+/// height); R0, R2 and R3 time out and ask for view 1, and R0 enters it on its own
+/// request and R2's and R3's. R0 holds no ChangeView of R1.
+fn r0_in_view_1_without_r1s_change_view(
+    explorer: &Explorer<'_>,
+) -> (Sys, std::rc::Rc<crate::invariants::safety::Safety>) {
+    use crate::protocol::NodeId;
     assert!(explorer.forgets);
     let (init, safety, _) = explorer.start();
     let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
@@ -952,8 +991,6 @@ fn a_stale_change_view_stored_by_csharp_changes_nothing_live() {
         let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
         explorer.step(sys, sf, Act::Deliver(k))
     };
-    // R1 proposes and R0 accepts (so R0 has seen R1 at this height); then R0, R2 and R3
-    // time out and ask for view 1, and R0 enters it on its own request and R2's and R3's.
     let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
     (sys, sf) = deliver(&sys, &sf, r0, r1);
     for n in [r0, r2, r3] {
@@ -962,17 +999,9 @@ fn a_stale_change_view_stored_by_csharp_changes_nothing_live() {
     for from in [r2, r3] {
         (sys, sf) = deliver(&sys, &sf, r0, from);
     }
-    let r0_state = |sys: &Sys| {
-        let crate::byzantine::Node::Honest(r) = &*sys.replicas[0] else { panic!("honest") };
-        (r.ctx.view, r.ctx.change_views[1].is_some())
-    };
-    assert_eq!(r0_state(&sys), (1, false), "R0 is in view 1 and holds no ChangeView of R1");
-    // R1 times out in view 0 and asks for view 1: stale for R0, so dropped (and checked).
-    let before = sys.pruned;
-    (sys, _) = explorer.step(&sys, &sf, Act::Timer(r1));
-    assert!(!sys.bag.keys().any(|k| k.0 == r0 && k.1 == r1), "R1's ChangeView to R0 was dropped as dead");
-    assert!(sys.pruned > before);
-    assert!(sys.bag.keys().any(|k| k.0 == r2 && k.1 == r1), "and is in flight to R2, still in view 0");
+    let crate::byzantine::Node::Honest(r) = &*sys.replicas[0] else { panic!("honest") };
+    assert_eq!((r.ctx.view, r.ctx.change_views[1].is_some()), (1, false));
+    (sys, sf)
 }
 
 /// Under C# a node that times out again in the same view sends the same ChangeView
@@ -999,4 +1028,77 @@ fn a_repeated_change_view_reaching_a_node_that_stored_it_is_dead() {
     assert!(!sys.bag.keys().any(|k| k.0 == r2 && k.1 == r0), "the copy to R2 was dropped as dead");
     assert!(sys.pruned > before);
     assert!(sys.bag.keys().any(|k| k.0 == r3 && k.1 == r0));
+}
+
+/// Under `rejected_hashes` a stale ChangeView slot is read: C# stores a later stale
+/// ChangeView of the same sender only if the slot does not already hold one for that
+/// view or higher, and storing records the rejected hashes it carries. Found by review:
+/// R2 rejects transaction 1 (a TxInvalid request from view 0), then times out in view 0
+/// (a Timeout request); R1 is in view 1 already. In A, R1 stores the stale Timeout
+/// request, then R2's view-1 PrepareResponse; in B the PrepareResponse comes first. When
+/// stale slots were written as empty and stale requests dropped, A and B merged, and
+/// R2's TxInvalid request then recorded the rejection in B only. Now the stale rule is
+/// off under `rejected_hashes`: the Timeout request stays in flight in B, and the two
+/// states do not merge.
+#[test]
+fn under_rejected_hashes_a_stale_change_view_slot_is_live() {
+    use crate::protocol::NodeId;
+    use crate::protocol::dbft::message::{Body, ChangeViewReason, ConsensusMessage as Cm, Wire};
+    let s = spec(
+        r#"{"validators": 4, "protocol": {"semantics": "csharp", "rejected_hashes": true},
+            "workload": {"tx_rate_per_s": 0, "initial_txs": 1, "invalid": [{"txs": [1, 1], "nodes": ["R2", "R3"]}]}}"#,
+    );
+    let explorer = Explorer::new(&s, Bounds { reduce: false, ..Bounds::default() }).expect("explorer");
+    assert!(explorer.forgets);
+    let (init, safety, _) = explorer.start();
+    let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
+    type Sf = std::rc::Rc<crate::invariants::safety::Safety>;
+    let find = |sys: &Sys, to: NodeId, from: NodeId, pred: &dyn Fn(&Cm) -> bool| {
+        sys.bag
+            .iter()
+            .find(|(k, p)| k.0 == to && k.1 == from && matches!(&*p.msg, Wire::Consensus(m) if pred(m)))
+            .map(|(k, _)| *k)
+    };
+    let d = |sys: &Sys, sf: &Sf, to, from, pred: &dyn Fn(&Cm) -> bool| {
+        let k = find(sys, to, from, pred).unwrap_or_else(|| panic!("no such message to {to} from {from}"));
+        explorer.step(sys, sf, Act::Deliver(k))
+    };
+    let rejects = |m: &Cm| matches!(m.body, Body::ChangeView { reason: ChangeViewReason::TxInvalid, .. });
+    let timeout = |m: &Cm| matches!(m.body, Body::ChangeView { reason: ChangeViewReason::Timeout, .. });
+    let request = |m: &Cm| matches!(m.body, Body::PrepareRequest { .. });
+    let response = |m: &Cm| matches!(m.body, Body::PrepareResponse { .. }) && m.view == 1;
+    let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
+    for to in [r2, r3, r0] {
+        (sys, sf) = d(&sys, &sf, to, r1, &request);
+    }
+    // R2 (and R3) rejected tx 1 on the request; R2 then times out too, as do R0 and R1.
+    for n in [r2, r0, r1] {
+        (sys, sf) = explorer.step(&sys, &sf, Act::Timer(n));
+    }
+    // R1, R0 and R2 enter view 1.
+    let entering: [(NodeId, NodeId, &dyn Fn(&Cm) -> bool); 6] = [
+        (r1, r0, &timeout),
+        (r1, r3, &rejects),
+        (r0, r3, &rejects),
+        (r0, r2, &rejects),
+        (r2, r3, &rejects),
+        (r2, r0, &timeout),
+    ];
+    for (to, from, pred) in entering {
+        (sys, sf) = d(&sys, &sf, to, from, pred);
+    }
+    let view = |sys: &Sys, i: usize| sys.replicas[i].replica().ctx.view;
+    assert_eq!((view(&sys, 0), view(&sys, 1), view(&sys, 2)), (1, 1, 1));
+    // R0, primary of view 1, proposes; R2 accepts and answers.
+    (sys, sf) = explorer.step(&sys, &sf, Act::Timer(r0));
+    (sys, sf) = d(&sys, &sf, r2, r0, &request);
+    let (a, sfa) = d(&sys, &sf, r1, r2, &timeout);
+    let (a, sfa) = d(&a, &sfa, r1, r2, &response);
+    let (b, sfb) = d(&sys, &sf, r1, r2, &response);
+    assert!(find(&b, r1, r2, &timeout).is_some(), "the stale Timeout request is not dropped under rejected_hashes");
+    if fingerprint(&a) == fingerprint(&b) {
+        let (a2, _) = d(&a, &sfa, r1, r2, &rejects);
+        let (b2, _) = d(&b, &sfb, r1, r2, &rejects);
+        assert_eq!(fingerprint(&a2), fingerprint(&b2), "merged states must stay merged");
+    }
 }

@@ -48,7 +48,7 @@
 
 use super::DbftReplica;
 use super::context::LastSeen;
-use super::message::{Body, ChangeViewReason, Wire};
+use super::message::{Body, Wire};
 use std::hash::{Hash, Hasher};
 
 impl DbftReplica {
@@ -234,20 +234,22 @@ impl DbftReplica {
     /// stored and again stale) and for a fresh one (stored in both cases). So the live
     /// state writes such a slot as empty ([`change_views_live`]), and storing it changes
     /// nothing. What else the handler does after storing — CheckExpectedView for a view
-    /// not above the current one, the rejected-hash record (only for a TxInvalid or
-    /// TxRejectedByPolicy ChangeView that carries hashes, under `rejected_hashes`), the
-    /// outgoing validator's catch-up (only at a double-quorum height) — is excluded here
-    /// or returns at once. The view only grows within the height, so it stays stale.
+    /// not above the current one, the rejected-hash record (only under
+    /// `rejected_hashes`), the outgoing validator's catch-up (only at a double-quorum
+    /// height) — is excluded here or returns at once. The view only grows within the
+    /// height, so it stays stale.
+    ///
+    /// Not under `rejected_hashes`: there a stale slot is read after all. Whether a later
+    /// stale ChangeView of the same sender is stored, and so whether the rejected hashes
+    /// it carries are recorded (a live record), depends on what the slot holds.
     fn stale_change_view_is_dead(&self, m: &super::message::ConsensusMessage) -> bool {
-        let Body::ChangeView { reason, rejected, .. } = &m.body else { return false };
-        let records_hashes = self.opts.rejected_hashes
-            && !rejected.is_empty()
-            && matches!(reason, ChangeViewReason::TxInvalid | ChangeViewReason::TxRejectedByPolicy);
+        if !matches!(m.body, Body::ChangeView { .. }) || self.opts.rejected_hashes {
+            return false;
+        }
         let i = m.validator as usize;
         m.new_view_number() <= self.ctx.view
             && i < self.ctx.n()
             && self.ctx.my_endorser.is_none()
-            && !records_hashes
             && self.seen_already(i, m.view)
     }
 
@@ -280,11 +282,12 @@ impl DbftReplica {
 
 /// The ChangeView slots as the live state reads them: a ChangeView for a view not above
 /// the current one is read by nobody ([`DbftReplica::stale_change_view_is_dead`]), so it
-/// is written as an empty slot.
-fn change_views_live<H: Hasher>(change_views: &[super::context::Slot], view: u8, h: &mut H) {
+/// is written as an empty slot — except under `rejected_hashes`, where it decides
+/// whether a later stale ChangeView's hashes are recorded.
+fn change_views_live<H: Hasher>(change_views: &[super::context::Slot], view: u8, rejected_hashes: bool, h: &mut H) {
     change_views.len().hash(h);
     for slot in change_views {
-        slot.as_ref().filter(|cv| cv.new_view_number() > view).hash(h);
+        slot.as_ref().filter(|cv| rejected_hashes || cv.new_view_number() > view).hash(h);
     }
 }
 
@@ -340,7 +343,7 @@ impl Hash for LiveState<'_> {
         hash_committed_context(ctx, h);
         if !locked {
             preparations.hash(h);
-            change_views_live(change_views, ctx.view, h);
+            change_views_live(change_views, ctx.view, opts.rejected_hashes, h);
         }
         if !committed {
             last_seen.hash(h);
