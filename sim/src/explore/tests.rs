@@ -1076,7 +1076,8 @@ fn under_rejected_hashes_a_stale_change_view_slot_is_live() {
         (sys, sf) = explorer.step(&sys, &sf, Act::Timer(n));
     }
     // R1, R0 and R2 enter view 1.
-    let entering: [(NodeId, NodeId, &dyn Fn(&Cm) -> bool); 6] = [
+    type Pick<'a> = &'a dyn Fn(&Cm) -> bool;
+    let entering: [(NodeId, NodeId, Pick); 6] = [
         (r1, r0, &timeout),
         (r1, r3, &rejects),
         (r0, r3, &rejects),
