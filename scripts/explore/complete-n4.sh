@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The explorer's headline results, re-checked (release build; about five minutes on two
+# The explorer's headline results, re-checked (release build; about four minutes on two
 # cores since dead replica state is forgotten, docs/explore.md §4.7):
 # - N = 4, one height, max view 0, no fault: the search must complete, S1–S6 must hold
 #   in every reachable state, and no settled state may be stuck (C# and Go); the same
@@ -13,6 +13,7 @@
 #   message: complete, with commit-lock stuck states (about 30 s);
 # - N = 4, max view 0, one crash and one restart as choices, synchrony bound (C#, with the
 #   saved context and with amnesia): complete, S1–S6 hold (docs/explore.md §4.9; about 30 s);
+#   the same at max view 1 with the saved context (about two minutes);
 # - random walks with stuck-state proofs must prove the four-node commit lock (Go; C#
 #   with recovery delivered) and FINDINGS.md #9's Go halt from one garbage-commit node;
 # - under bounded delays (timers in deadline order) with one crash and one lost message,
@@ -57,6 +58,8 @@ expect go-max-view-1-one-crash-one-loss-synchrony "complete:" "S1–S6 hold in e
   scripts/explore/n4-go.json --max-view 1 --crashes 1 --synchrony --max-drops 1 --dfs
 expect csharp-max-view-0-crash-restart-synchrony "complete:" "S1–S6 hold in every reachable state" "restarts ≤ 1" -- \
   scripts/explore/n4-csharp.json --max-view 0 --crashes 1 --restarts 1 --synchrony --dfs
+expect csharp-max-view-1-crash-restart-synchrony "complete:" "S1–S6 hold in every reachable state" "restarts ≤ 1" -- \
+  scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --restarts 1 --synchrony --dfs
 expect csharp-max-view-0-crash-amnesia-synchrony "complete:" "S1–S6 hold in every reachable state" "(amnesia)" -- \
   scripts/explore/n4-csharp.json --max-view 0 --crashes 1 --restarts 1 --amnesia --synchrony --dfs
 expect go-commit-lock "stuck (commit-lock)" -- scripts/explore/n4-go.json --max-view 1 --crashes 1 --walks 2000
