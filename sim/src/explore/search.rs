@@ -1383,6 +1383,19 @@ impl Explorer<'_> {
     /// `safety` is the checker as the path to `x` left it (the same serves `y`: the pair
     /// differs only in what the checkers have already judged).
     pub(super) fn check_pair(&self, x: &Sys, y: &Sys, safety: &Rc<Safety>, limit: usize) -> usize {
+        self.check_pair_visiting(x, y, safety, limit, &mut |_| {})
+    }
+
+    /// [`Self::check_pair`], calling `visit` on the first state of each pair checked (so a
+    /// test can say how far the pairs went).
+    pub(super) fn check_pair_visiting(
+        &self,
+        x: &Sys,
+        y: &Sys,
+        safety: &Rc<Safety>,
+        limit: usize,
+        visit: &mut dyn FnMut(&Sys),
+    ) -> usize {
         assert_eq!(fingerprint(x), fingerprint(y), "the pair does not merge to begin with");
         let mut seen: std::collections::HashSet<u64> = Default::default();
         let mut queue = VecDeque::from([(x.clone(), y.clone(), safety.clone())]);
@@ -1392,6 +1405,7 @@ impl Explorer<'_> {
                 break;
             }
             checked += 1;
+            visit(&x);
             if x.finished(&self.env) {
                 continue;
             }

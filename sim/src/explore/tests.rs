@@ -858,7 +858,8 @@ fn a_reduced_search_with_restarts_restarts_each_node_as_itself() {
 /// target" form of its live state leaves the preparations out too, so the restarted
 /// states merge again, and every schedule explored from the pair (its restart, the other
 /// three finishing height 1, height 2) keeps them merged (a pair bisimulation,
-/// breadth-first, to a bound). Hashed in the running form, the restarted states differ.
+/// breadth-first, 5,000 pairs; the test checks they reach the restarted, locked R2 and
+/// height 2). Hashed in the running form, the restarted states differ.
 #[test]
 fn a_node_restarted_below_the_target_height_merges_by_what_it_reloads() {
     let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp"}}"#);
@@ -871,8 +872,15 @@ fn a_node_restarted_below_the_target_height_merges_by_what_it_reloads() {
     let crate::byzantine::Node::Honest(back) = &*bx.replicas[2] else { panic!("honest") };
     assert!(back.ctx.commit_sent() && back.ctx.height == 1, "restarted locked below the target");
     assert_eq!(fingerprint(&bx), fingerprint(&by), "restarted, R2 is locked below the target");
-    let checked = explorer.check_pair(&x, &y, &sf, 3_000);
-    assert_eq!(checked, 3_000, "the pair was explored through the restart and on");
+    // How far the pairs went: R2 back up and locked at height 1, and nodes at height 2.
+    let (mut r2_locked_up, mut at_height_2) = (false, false);
+    let checked = explorer.check_pair_visiting(&x, &y, &sf, 5_000, &mut |s| {
+        let r = s.replicas[2].replica();
+        r2_locked_up |= s.up[2] && r.ctx.height == 1 && r.ctx.commit_sent();
+        at_height_2 |= s.replicas.iter().any(|n| n.replica().ctx.height == 2);
+    });
+    assert_eq!(checked, 5_000, "the pair was explored through the restart and on");
+    assert!(r2_locked_up && at_height_2, "restarted and locked: {r2_locked_up}; height 2 reached: {at_height_2}");
 }
 
 /// Under a lock-breaking mutation the same two crashed states stay apart: a node
