@@ -142,8 +142,8 @@ impl DbftReplica {
 ///   them, and persisting a block reads the commits and the proposal. But the next height
 ///   is reached now, so what it reads stays: `last_seen` (kept across heights), the Go
 ///   cache (it holds the next height's messages) and the timer bases. Because `see()`
-///   still writes LastSeen, no message is dropped as dead for this form; it only merges
-///   states. It is also what a node restarted from a saved context below the target
+///   still writes LastSeen, no message is dropped as dead for this form beyond what
+///   every form drops (stale and repeated ChangeViews); it only merges states. It is also what a node restarted from a saved context below the target
 ///   becomes, which is why a down node may keep only the committed projection of that
 ///   context ([`Reloadable`]).
 ///
