@@ -143,9 +143,10 @@ impl DbftReplica {
 ///   is reached now, so what it reads stays: `last_seen` (kept across heights), the Go
 ///   cache (it holds the next height's messages) and the timer bases. Because `see()`
 ///   still writes LastSeen, no message is dropped as dead for this form beyond what
-///   every form drops (stale and repeated ChangeViews); it only merges states. It is also what a node restarted from a saved context below the target
-///   becomes, which is why a down node may keep only the committed projection of that
-///   context ([`Reloadable`]).
+///   every form drops (stale and repeated ChangeViews); it only merges states. It is
+///   also what a node restarted from a saved context below the target becomes, which is
+///   why a down node may keep only the committed projection of that context
+///   ([`Reloadable`]).
 ///
 /// The fields are listed by destructuring, so a field added to the replica or the
 /// context does not compile until it is classified here.
