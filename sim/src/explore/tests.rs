@@ -909,17 +909,12 @@ fn two_heights_with_a_restart() -> Bounds {
 /// which makes its quorum, commits, saves its context, and crashes (dropping the other
 /// PrepareResponse in flight to it, so the messages in flight are the same). Returns both
 /// states and the checker after the first (the steps are the same kinds).
-fn committed_on_different_preparations_then_crashed(
-    explorer: &Explorer<'_>,
-) -> (Sys, Sys, std::rc::Rc<crate::invariants::safety::Safety>) {
+fn committed_on_different_preparations_then_crashed(explorer: &Explorer<'_>) -> (Sys, Sys, Sf) {
     use crate::protocol::NodeId;
     assert!(explorer.forgets);
     let (init, safety, _) = explorer.start();
     let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
-    let deliver = |sys: &Sys, sf: &std::rc::Rc<crate::invariants::safety::Safety>, to: NodeId, from: NodeId| {
-        let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
-        explorer.step(sys, sf, Act::Deliver(k))
-    };
+    let deliver = |sys: &Sys, sf: &Sf, to, from| deliver_from(explorer, sys, sf, to, from);
     let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
     for to in [r0, r2, r3] {
         (sys, sf) = deliver(&sys, &sf, to, r1);
@@ -988,17 +983,12 @@ fn a_stale_change_view_delivered_or_dropped_leaves_bisimilar_states() {
 /// From the start at N = 4 (C#): R1 proposes and R0 accepts (so R0 has seen R1 at this
 /// height); R0, R2 and R3 time out and ask for view 1, and R0 enters it on its own
 /// request and R2's and R3's. R0 holds no ChangeView of R1.
-fn r0_in_view_1_without_r1s_change_view(
-    explorer: &Explorer<'_>,
-) -> (Sys, std::rc::Rc<crate::invariants::safety::Safety>) {
+fn r0_in_view_1_without_r1s_change_view(explorer: &Explorer<'_>) -> (Sys, Sf) {
     use crate::protocol::NodeId;
     assert!(explorer.forgets);
     let (init, safety, _) = explorer.start();
     let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
-    let deliver = |sys: &Sys, sf: &std::rc::Rc<crate::invariants::safety::Safety>, to: NodeId, from: NodeId| {
-        let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
-        explorer.step(sys, sf, Act::Deliver(k))
-    };
+    let deliver = |sys: &Sys, sf: &Sf, to, from| deliver_from(explorer, sys, sf, to, from);
     let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r1));
     (sys, sf) = deliver(&sys, &sf, r0, r1);
     for n in [r0, r2, r3] {
@@ -1026,8 +1016,7 @@ fn a_repeated_change_view_reaching_a_node_that_stored_it_is_dead() {
     let (r0, r2, r3) = (NodeId(0), NodeId(2), NodeId(3));
     // R0 (a backup) times out and asks for view 1; R2 stores the request, R3 not yet.
     let (mut sys, mut sf) = explorer.step(init, safety, Act::Timer(r0));
-    let k = *sys.bag.keys().find(|k| k.0 == r2 && k.1 == r0).expect("R0's ChangeView to R2");
-    (sys, sf) = explorer.step(&sys, &sf, Act::Deliver(k));
+    (sys, sf) = deliver_from(&explorer, &sys, &sf, r2, r0);
     let crate::byzantine::Node::Honest(r) = &*sys.replicas[2] else { panic!("honest") };
     assert_eq!((r.ctx.view, r.ctx.change_views[0].as_ref().map(|cv| cv.new_view_number())), (0, Some(1)));
     // R0 times out again in view 0: the same request, dropped for R2, still in flight to R3.
@@ -1060,7 +1049,6 @@ fn under_rejected_hashes_a_stale_change_view_slot_is_live() {
     assert!(explorer.forgets);
     let (init, safety, _) = explorer.start();
     let (r0, r1, r2, r3) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
-    type Sf = std::rc::Rc<crate::invariants::safety::Safety>;
     let find = |sys: &Sys, to: NodeId, from: NodeId, pred: &dyn Fn(&Cm) -> bool| {
         sys.bag
             .iter()
@@ -1110,4 +1098,20 @@ fn under_rejected_hashes_a_stale_change_view_slot_is_live() {
         let (b2, _) = d(&b, &sfb, r1, r2, &rejects);
         assert_eq!(fingerprint(&a2), fingerprint(&b2), "merged states must stay merged");
     }
+}
+
+/// A safety checker as the explorer's steps hand it on.
+type Sf = std::rc::Rc<crate::invariants::safety::Safety>;
+
+/// One step by hand: delivers the (first, in key order) message in flight from `from` to
+/// `to`.
+fn deliver_from(
+    explorer: &Explorer<'_>,
+    sys: &Sys,
+    sf: &Sf,
+    to: crate::protocol::NodeId,
+    from: crate::protocol::NodeId,
+) -> (Sys, Sf) {
+    let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
+    explorer.step(sys, sf, Act::Deliver(k))
 }
