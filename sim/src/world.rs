@@ -254,6 +254,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
     };
     let end = engine.now();
     metrics.add_ignored(engine.ignored_deliveries());
+    metrics.add_unrecorded_duplicate_drops(engine.unrecorded_duplicate_drops());
     checkers.finish(end, digest.events);
     let liveness_reached = match spec.stop.heights {
         Some(_) => stop == StopReason::Heights,
@@ -311,7 +312,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         checkers,
         stall,
         liveness_holds,
-        marks: engine.marks.clone(),
+        marks: engine.all_marks(),
         ledger_heights,
         honest,
         up,

@@ -127,8 +127,9 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     // A reader who closed the pipe early (`--narrate | head`) still gets the report files;
     // only the printing stops.
     let unrecorded: u64 = result.metrics.kinds.iter().map(|k| k.ignored).sum();
+    let unrecorded_drops: u64 = result.metrics.kinds.iter().map(|k| k.unrecorded_drops).sum();
     let stdout_open = match narrator.map(|mut n| {
-        n.unrecorded(unrecorded);
+        n.unrecorded(unrecorded, unrecorded_drops);
         n.finish()
     }) {
         Some(Err(e)) if e.kind() == ErrorKind::BrokenPipe => false,

@@ -97,8 +97,9 @@ pub trait Driver {
     }
 
     /// Whether `copy`, which its recipient ignores for good
-    /// ([`crate::protocol::Replica::ignores_for_good`]), may be handed over at the send,
-    /// without an event or a record (engine/mod.rs `transmit`). Only on the seeded random
+    /// ([`crate::protocol::Replica::ignores_for_good`]) or whose recipient's relay cache
+    /// already holds it (a certain duplicate under flood relay), may be handed over at the
+    /// send, without an event or a record (engine/mod.rs `transmit`). Only on the seeded random
     /// network, and only if no scripted rule matches the copy (a rule may hold, move or
     /// duplicate it, and counts it): a schedule names its deliveries step by step.
     fn hands_over_ignored(&self, _copy: &Outgoing<'_>) -> bool {

@@ -39,14 +39,14 @@ use crate::explore::step::{Envelope, Step};
 use crate::net::rules::{RuleSet, RuleStats};
 use crate::net::{DropReason, Fate, Network};
 use crate::protocol::block::TxId;
-use crate::protocol::crypto::Hash32;
 use crate::protocol::crypto::Keyring;
+use crate::protocol::crypto::{ByHashBuild, Hash32};
 use crate::protocol::{Action, Cx, MsgMeta, NodeId, Replica, TimerKind, TimerSlot, WireMessage};
 use clock::Clock;
 use driver::{Choice, Driver, Outgoing, Plan, Scripted};
 use queue::EventQueue;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use time::SimTime;
 use trace::{Ev, Halt, Marker, Observer, Rec, RecentRecords};
@@ -158,7 +158,7 @@ struct Slot<R: Replica> {
     suppressed: Vec<(SimTime, SimTime)>,
     /// Flood relay: hashes of the gossiped messages this node has seen or sent (Neo's relay
     /// cache / extensible pool). Lost in a crash. Unused under direct relay.
-    seen: BTreeSet<Hash32>,
+    seen: HashSet<Hash32, ByHashBuild>,
     /// Flood relay with `resend`: the consensus payloads this node sent or accepted for
     /// heights it has not persisted, by hash (neo-go's extensible pool), and its resend
     /// dispatcher.
@@ -250,8 +250,12 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     stop: StopCondition,
     /// Serialize message contents into Send records (only when a trace file wants them).
     pub trace_content: bool,
-    /// Coverage marks counted during the run.
+    /// Coverage marks counted during the run (see [`Engine::all_marks`]).
     pub marks: BTreeMap<&'static str, u64>,
+    /// Flood relay's per-copy marks, counted here and added by [`Engine::all_marks`] (a map
+    /// entry per copy cost a tenth of a 100-node gossip run): payloads forwarded, of them
+    /// for a height beyond the next, and duplicates dropped on arrival.
+    relay_marks: RelayMarks,
     started: bool,
     /// Why the run ended, once it has: the end is final (held deliveries were recorded as
     /// dropped), so running again only reports it.
@@ -284,15 +288,39 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     /// event (`transmit`). On by default; off only to check that it changes nothing a
     /// replica sees.
     pub hand_over_ignored: bool,
+    /// Drop flooded copies that are certain duplicates at the send, without an event
+    /// ([`Engine::certain_duplicate`]). On by default; off only to check that it changes
+    /// nothing but their own drop records.
+    pub hand_over_duplicates: bool,
     /// Per message type: copies handed over that way, and how many of them were
     /// duplicates ([`Engine::ignored_deliveries`]).
     ignored: [(u64, u64); crate::protocol::MsgKind::ALL.len()],
+    /// Per message type: flooded copies dropped at the send as certain duplicates
+    /// ([`Engine::certain_duplicate`], [`Engine::unrecorded_duplicate_drops`]).
+    seen_drops: [u64; crate::protocol::MsgKind::ALL.len()],
     /// The handed-over copies that may still be travelling: (arrival, the sequence number
-    /// its event would have had, type index, duplicate). At the end of the run those not
+    /// its event would have had, type index, what it is). At the end of the run those not
     /// yet due are taken out of the counts, as their events would never have been
     /// dispatched. Pruned of past ones when it reaches `ignored_prune_at`.
-    ignored_in_flight: Vec<(SimTime, u64, usize, bool)>,
+    ignored_in_flight: Vec<(SimTime, u64, usize, Handed)>,
     ignored_prune_at: usize,
+}
+
+/// Counts of flood relay's per-copy coverage marks ([`Engine::all_marks`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct RelayMarks {
+    forwarded: u64,
+    forwarded_future: u64,
+    dropped_duplicate: u64,
+}
+
+/// What a copy handed over at the send would have been, had it been queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Handed {
+    /// A delivery its recipient ignores for good (`dup`: the network's second copy).
+    Ignored { dup: bool },
+    /// A flooded copy its recipient's relay cache drops as a duplicate.
+    SeenDrop,
 }
 
 impl<R: Replica> Engine<R, Scripted> {
@@ -334,7 +362,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 honest: s.honest,
                 clock: s.clock,
                 suppressed: Vec::new(),
-                seen: BTreeSet::new(),
+                seen: HashSet::default(),
                 pool: BTreeMap::new(),
                 resend: ResendState::default(),
                 arrivals: Vec::new(),
@@ -358,6 +386,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             stop,
             trace_content: false,
             marks: BTreeMap::new(),
+            relay_marks: RelayMarks::default(),
             started: false,
             ended: None,
             names: Vec::new(),
@@ -371,7 +400,9 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             spawned: Vec::new(),
             keep_back_arrivals: true,
             hand_over_ignored: true,
+            hand_over_duplicates: true,
             ignored: [(0, 0); crate::protocol::MsgKind::ALL.len()],
+            seen_drops: [0; crate::protocol::MsgKind::ALL.len()],
             ignored_in_flight: Vec::new(),
             ignored_prune_at: 1024,
         }
@@ -414,6 +445,53 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     /// delivered.
     pub fn ignored_deliveries(&self) -> &[(u64, u64); crate::protocol::MsgKind::ALL.len()] {
         &self.ignored
+    }
+
+    /// Per message type: the flooded copies dropped as duplicates without an event or a
+    /// record, because their recipient's relay cache already held their hash when they
+    /// were sent ([`Engine::certain_duplicate`]). Only those whose arrival the run reached;
+    /// the report counts them as dropped (reason `duplicate`) and in the coverage mark
+    /// `relay: dropped duplicate`, as a queued copy would have been.
+    pub fn unrecorded_duplicate_drops(&self) -> &[u64; crate::protocol::MsgKind::ALL.len()] {
+        &self.seen_drops
+    }
+
+    /// Every coverage mark of the run: those counted in [`Engine::marks`], flood relay's
+    /// per-copy ones, and the duplicates dropped at the send
+    /// ([`Engine::unrecorded_duplicate_drops`]) counted as those dropped on arrival.
+    pub fn all_marks(&self) -> BTreeMap<&'static str, u64> {
+        let mut marks = self.marks.clone();
+        let r = self.relay_marks;
+        let unrecorded: u64 = self.seen_drops.iter().sum();
+        for (name, n) in [
+            ("relay: forwarded", r.forwarded),
+            ("relay: forwarded a future-height payload", r.forwarded_future),
+            ("relay: dropped duplicate", r.dropped_duplicate + unrecorded),
+        ] {
+            if n > 0 {
+                *marks.entry(name).or_insert(0) += n;
+            }
+        }
+        marks
+    }
+
+    /// Whether a flooded `copy` is certain to be dropped as a duplicate when it arrives, so
+    /// that it may be handed over at the send without an event (`transmit`): its
+    /// recipient's relay cache holds the hash already, and nothing can empty the cache
+    /// before the arrival — the recipient is up and has no crash ahead (a crash is the only
+    /// thing that clears the cache, and a node down now could restart with an empty one).
+    /// The cache check is the first thing an arrival meets (`deliver_flooded`), for every
+    /// recipient, honest or not. Only where the driver allows it (no rule fits the copy).
+    #[inline]
+    fn certain_duplicate(&self, copy: &Outgoing<'_>, flood: bool) -> bool {
+        if D::UNTIMED || !self.hand_over_duplicates || !flood {
+            return false;
+        }
+        let slot = &self.slots[copy.to.idx()];
+        slot.up
+            && slot.last_crash.is_none_or(|t| t <= self.now)
+            && slot.seen.contains(&copy.meta.hash)
+            && self.driver.hands_over_ignored(copy)
     }
 
     /// Whether `copy` may be handed over without an event: its type is not flooded (a
@@ -585,12 +663,18 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             StopReason::Duration => (self.stop.until, u64::MAX),
             StopReason::Heights | StopReason::Halted(_) => (self.now, self.now_seq),
         };
-        for (at, seq, k, dup) in std::mem::take(&mut self.ignored_in_flight) {
+        for (at, seq, k, what) in std::mem::take(&mut self.ignored_in_flight) {
             if (at, seq) > reached {
-                self.ignored[k].0 -= 1;
-                self.ignored[k].1 -= dup as u64;
+                match what {
+                    Handed::Ignored { dup } => {
+                        self.ignored[k].0 -= 1;
+                        self.ignored[k].1 -= dup as u64;
+                    }
+                    Handed::SeenDrop => self.seen_drops[k] -= 1,
+                }
             }
         }
+
         for h in std::mem::take(&mut self.held) {
             let ev = Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::Rule };
             let _ = self.emit(obs, ev);
@@ -1129,7 +1213,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             everyone = (0..n).map(NodeId).collect();
         }
         let one: [NodeId; 1];
-        let peers: Vec<NodeId>;
+        let peers: Rc<[NodeId]>;
         let targets: &[NodeId] = match to {
             Some(t) if t.0 < n => {
                 one = [t];
@@ -1151,7 +1235,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 self.pool_payload(from, &msg, meta.hash, meta.height);
             }
         }
-        let more = self.transmit(id, from, targets, &msg, &meta, obs);
+        let more = self.transmit(id, from, targets, None, &msg, &meta, obs);
         self.everyone = everyone;
         halt.or(more)
     }
@@ -1175,7 +1259,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     ) -> Option<Halt> {
         let hash = msg.meta().hash;
         if self.slots[to.idx()].seen.contains(&hash) {
-            *self.marks.entry("relay: dropped duplicate").or_insert(0) += 1;
+            self.relay_marks.dropped_duplicate += 1;
             return self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Duplicate });
         }
         let is_block = kind == crate::protocol::MsgKind::Block;
@@ -1252,7 +1336,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             if let Some(h) = self.emit(obs, Ev::Send { id, from: node, to: None, meta, content }) {
                 halt.get_or_insert(h);
             }
-            if let Some(h) = self.transmit(id, node, &targets, &m, &meta, obs) {
+            if let Some(h) = self.transmit(id, node, &targets, None, &m, &meta, obs) {
                 halt.get_or_insert(h);
             }
         }
@@ -1265,26 +1349,28 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     fn forward(&mut self, node: NodeId, got_from: NodeId, msg: &Rc<R::Msg>, obs: &mut dyn Observer) -> Option<Halt> {
         let meta = msg.meta();
         self.slots[node.idx()].seen.insert(meta.hash);
-        let targets: Vec<NodeId> = self.net.topology.neighbours(node).into_iter().filter(|&p| p != got_from).collect();
-        *self.marks.entry("relay: forwarded").or_insert(0) += 1;
+        let targets = self.net.topology.neighbours(node);
+        self.relay_marks.forwarded += 1;
         if meta.height > self.slots[node.idx()].height.saturating_add(1) {
-            *self.marks.entry("relay: forwarded a future-height payload").or_insert(0) += 1;
+            self.relay_marks.forwarded_future += 1;
         }
         let id = self.next_msg_id;
         self.next_msg_id += 1;
         let content = if self.trace_content { serde_json::to_value(&**msg).ok() } else { None };
         let halt = self.emit(obs, Ev::Send { id, from: node, to: None, meta, content });
-        let more = self.transmit(id, node, &targets, msg, &meta, obs);
+        let more = self.transmit(id, node, &targets, Some(got_from), msg, &meta, obs);
         halt.or(more)
     }
 
-    /// Puts one send on the wire to each of `targets`: the network's fate and the rules,
-    /// per recipient.
+    /// Puts one send on the wire to each of `targets` but `except` (the peer a forwarded
+    /// payload came from): the network's fate and the rules, per recipient.
+    #[allow(clippy::too_many_arguments)]
     fn transmit(
         &mut self,
         id: u64,
         from: NodeId,
         targets: &[NodeId],
+        except: Option<NodeId>,
         msg: &Rc<R::Msg>,
         meta: &MsgMeta,
         obs: &mut dyn Observer,
@@ -1293,7 +1379,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         let mut halt = None;
         let flood = self.net.opts.relay.is_flood() && meta.kind.is_gossiped();
         for &to in targets {
-            if to == from {
+            if to == from || Some(to) == except {
                 continue;
             }
             let recipient_up = self.slots[to.idx()].up;
@@ -1302,6 +1388,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             // whether it is handed over changes no other copy's fate) and, if it arrives,
             // handed over here: counted, no queue event, no record.
             let ignored = self.ignored_for_good(&copy, flood);
+            let seen = self.certain_duplicate(&copy, flood);
             let choice = self.driver.route(&mut self.net, copy);
             let fate = match choice {
                 Choice::Now(f) => f,
@@ -1349,18 +1436,25 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                         halt.get_or_insert(h);
                     }
                 }
-                Fate::Arrives { at, dup } if ignored => {
+                Fate::Arrives { at, dup } if ignored || seen => {
                     let k = meta.kind.index();
-                    let counts = &mut self.ignored[k];
-                    counts.0 += 1 + dup.is_some() as u64;
-                    counts.1 += dup.is_some() as u64;
+                    let copies = 1 + dup.is_some() as u64;
+                    let (first, second) = if seen {
+                        self.seen_drops[k] += copies;
+                        (Handed::SeenDrop, Handed::SeenDrop)
+                    } else {
+                        let counts = &mut self.ignored[k];
+                        counts.0 += copies;
+                        counts.1 += dup.is_some() as u64;
+                        (Handed::Ignored { dup: false }, Handed::Ignored { dup: true })
+                    };
                     // The sequence numbers its events would have taken: every other event
                     // keeps its own.
                     let seq = self.queue.reserve_seq();
-                    self.ignored_in_flight.push((at, seq, k, false));
+                    self.ignored_in_flight.push((at, seq, k, first));
                     if let Some(d) = dup {
                         let seq = self.queue.reserve_seq();
-                        self.ignored_in_flight.push((d, seq, k, true));
+                        self.ignored_in_flight.push((d, seq, k, second));
                     }
                     if self.ignored_in_flight.len() >= self.ignored_prune_at {
                         let past = (self.now, self.now_seq);
@@ -1390,5 +1484,7 @@ mod driver_tests;
 mod ignored_tests;
 #[cfg(test)]
 mod relay_tests;
+#[cfg(test)]
+mod seen_drop_tests;
 #[cfg(test)]
 mod tests;

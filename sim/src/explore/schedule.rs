@@ -178,7 +178,7 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         checkers,
         stall,
         liveness_holds: finished,
-        marks: engine.marks.clone(),
+        marks: engine.all_marks(),
         ledger_heights: finals.iter().map(|r| r.ledger_height()).collect(),
         honest: parts.honest,
         up,

@@ -5,37 +5,13 @@ use super::InvariantId;
 use super::custody_model::ScheduleModel;
 use crate::engine::trace::{Ev, Rec};
 use crate::protocol::block::{Block, CertError, Quorum, verify_certificate};
-use crate::protocol::crypto::{Hash32, KeyId};
+use crate::protocol::crypto::{ByHashBuild, Hash32, KeyId};
 use crate::protocol::{NodeId, Note};
 use crate::validators::ValidatorSet;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 /// A violation as a checker finds it; `Checkers` adds time, step and the event window.
-/// Hashes a [`Hash32`] key by its first eight bytes: block hashes are BLAKE3 outputs, so
-/// these are as good as any hash of them. For the two tables of block hashes that are
-/// only looked up, never iterated (their order could reach nothing); a `BTreeMap` compared
-/// 32-byte keys a dozen times per lookup, twice per persist.
-#[derive(Default)]
-struct ByHash(u64);
-
-impl Hasher for ByHash {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut w = [0u8; 8];
-        let n = bytes.len().min(8);
-        w[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(w);
-    }
-
-    fn write_usize(&mut self, _: usize) {}
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type ByHashBuild = BuildHasherDefault<ByHash>;
 
 #[derive(Clone, Debug)]
 pub struct Found {

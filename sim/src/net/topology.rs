@@ -10,6 +10,7 @@ use crate::engine::rng::SimRng;
 use crate::protocol::NodeId;
 use petgraph::graph::{NodeIndex, UnGraph};
 use serde::Serialize;
+use std::rc::Rc;
 
 /// The shape of the network.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -28,6 +29,23 @@ pub enum TopologySpec {
     Edges { edges: Vec<(u32, u32)> },
 }
 
+/// Each node's peers in index order; in a mesh, everyone else.
+fn peers_of(g: &UnGraph<u32, ()>, mesh: bool) -> Vec<Rc<[NodeId]>> {
+    let n = g.node_count();
+    (0..n)
+        .map(|a| {
+            let mut v: Vec<u32> = if mesh {
+                (0..n as u32).filter(|&b| b != a as u32).collect()
+            } else {
+                g.neighbors(NodeIndex::new(a)).map(|x| x.index() as u32).collect()
+            };
+            v.sort_unstable();
+            v.dedup();
+            v.into_iter().map(NodeId).collect()
+        })
+        .collect()
+}
+
 /// A built topology with precomputed routes.
 #[derive(Clone, Debug)]
 pub struct Topology {
@@ -35,6 +53,9 @@ pub struct Topology {
     /// `routes[a][b]` = the nodes after `a` on the path to `b` (ends with `b`); empty when
     /// unreachable. `None` for a mesh, where every route is the direct link.
     routes: Option<Vec<Vec<Vec<u32>>>>,
+    /// `peers[a]`: the nodes `a` is linked to, in index order, built once (flood relay
+    /// asks for them on every forward).
+    peers: Vec<Rc<[NodeId]>>,
 }
 
 impl Topology {
@@ -56,7 +77,8 @@ impl Topology {
                         link(&mut g, a, b);
                     }
                 }
-                return Topology { graph: g, routes: None };
+                let peers = peers_of(&g, true);
+                return Topology { graph: g, routes: None, peers };
             }
             TopologySpec::Ring => {
                 for a in 0..n as u32 {
@@ -86,7 +108,8 @@ impl Topology {
             }
         }
         let routes = (0..n).map(|src| bfs_routes(&g, src)).collect();
-        Topology { graph: g, routes: Some(routes) }
+        let peers = peers_of(&g, false);
+        Topology { graph: g, routes: Some(routes), peers }
     }
 
     /// Hops from `a` to `b`: the nodes after `a`, ending with `b`. Empty if unreachable.
@@ -98,18 +121,8 @@ impl Topology {
     }
 
     /// The nodes `a` is linked to, in index order (its peers under flood relay).
-    pub fn neighbours(&self, a: NodeId) -> Vec<NodeId> {
-        let n = self.graph.node_count();
-        if a.idx() >= n {
-            return Vec::new();
-        }
-        if self.routes.is_none() {
-            return (0..n as u32).filter(|&b| b != a.0).map(NodeId).collect();
-        }
-        let mut v: Vec<u32> = self.graph.neighbors(NodeIndex::new(a.idx())).map(|x| x.index() as u32).collect();
-        v.sort_unstable();
-        v.dedup();
-        v.into_iter().map(NodeId).collect()
+    pub fn neighbours(&self, a: NodeId) -> Rc<[NodeId]> {
+        self.peers.get(a.idx()).cloned().unwrap_or_else(|| Rc::from(Vec::new()))
     }
 
     pub fn is_mesh(&self) -> bool {
@@ -172,9 +185,9 @@ mod tests {
         assert_eq!(mesh.route(NodeId(3), NodeId(1)), &[1]);
         let split = Topology::build(&TopologySpec::Edges { edges: vec![(0, 1)] }, 3, &mut rng);
         assert!(split.route(NodeId(0), NodeId(2)).is_empty());
-        assert_eq!(ring.neighbours(NodeId(0)), vec![NodeId(1), NodeId(5)]);
-        assert_eq!(star.neighbours(NodeId(2)), vec![NodeId(0)]);
-        assert_eq!(mesh.neighbours(NodeId(1)), vec![NodeId(0), NodeId(2), NodeId(3)]);
+        assert_eq!(*ring.neighbours(NodeId(0)), [NodeId(1), NodeId(5)]);
+        assert_eq!(*star.neighbours(NodeId(2)), [NodeId(0)]);
+        assert_eq!(*mesh.neighbours(NodeId(1)), [NodeId(0), NodeId(2), NodeId(3)]);
         assert!(split.neighbours(NodeId(2)).is_empty());
         let rr = Topology::build(&TopologySpec::RandomRegular { degree: 2 }, 10, &mut rng);
         for a in 0..10 {

@@ -57,6 +57,31 @@ use std::rc::Rc;
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Hash32(pub [u8; 32]);
 
+/// Hashes a [`Hash32`] key by its first eight bytes: content hashes are BLAKE3 outputs, so
+/// these are as good as any hash of them. For tables of hashes that are only looked up,
+/// never iterated (their order could reach nothing): a `BTreeMap` compared 32-byte keys a
+/// dozen times per lookup.
+#[derive(Default)]
+pub struct ByHash(u64);
+
+impl std::hash::Hasher for ByHash {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut w = [0u8; 8];
+        let n = bytes.len().min(8);
+        w[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(w);
+    }
+
+    fn write_usize(&mut self, _: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap`/`HashSet` hasher for [`Hash32`] keys ([`ByHash`]).
+pub type ByHashBuild = std::hash::BuildHasherDefault<ByHash>;
+
 impl Hash32 {
     pub const ZERO: Hash32 = Hash32([0; 32]);
 
@@ -360,6 +385,7 @@ pub struct Keyring {
     secrets: Vec<[u8; 32]>,
     checked: CheckedMessages,
     verified: VerifiedSignatures,
+    signers: KnownSigners,
 }
 
 /// How many signature checks [`Keyring::verify`] remembers.
@@ -379,6 +405,24 @@ struct VerifiedSignatures {
 
 /// One remembered signature check: key, content, signature, valid.
 type Verified = (KeyId, Hash32, Signature, bool);
+
+/// How many answers of [`Keyring::signer_of`] are remembered.
+const SIGNER_SLOTS: usize = 4096;
+
+/// Recent answers of [`Keyring::signer_of`]: (content, signature) → the signing key or
+/// none, in a table indexed by the signature's low bits. `signer_of` tries every key in
+/// turn, so one call costs up to N MACs, and under flood relay every node makes it for
+/// every new payload it forwards (the transport check): N² MACs per payload, most of the
+/// work of a 100-node gossip run. The answer is a function of the two values and the run's
+/// fixed secrets, and an entry answers only for the very same two, so a hit returns what a
+/// fresh scan would; a miss (or a slot taken by another signature) scans as before.
+#[derive(Clone, Default)]
+struct KnownSigners {
+    slots: RefCell<Vec<Option<KnownSigner>>>,
+}
+
+/// One remembered answer: content, signature, signer.
+type KnownSigner = (Hash32, Signature, Option<KeyId>);
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -444,7 +488,7 @@ impl Keyring {
     pub fn generate(master_seed: u64, count: usize) -> Keyring {
         let secrets = (0..count as u32).map(|i| SimRng::derive(master_seed, Stream::Key(i)).next_bytes32()).collect();
         let checked = CheckedMessages { sets: checked_sets(count), ..CheckedMessages::default() };
-        Keyring { secrets, checked, verified: VerifiedSignatures::default() }
+        Keyring { secrets, checked, verified: VerifiedSignatures::default(), signers: KnownSigners::default() }
     }
 
     /// `check()` — a full check of `msg` against `key`, such as "its hash covers its
@@ -520,7 +564,20 @@ impl Keyring {
     /// Which key of the run made `sig` over `content`, if any. For the checkers, which
     /// may know every key: a signature proves its signer whatever index it claimed.
     pub fn signer_of(&self, content: &Hash32, sig: &Signature) -> Option<KeyId> {
-        (0..self.secrets.len() as u32).map(KeyId).find(|k| self.verify(*k, content, sig))
+        let slot = sig.0 as usize % SIGNER_SLOTS;
+        if let Some(Some((c, s, signer))) = self.signers.slots.borrow().get(slot)
+            && s == sig
+            && c == content
+        {
+            return *signer;
+        }
+        let signer = (0..self.secrets.len() as u32).map(KeyId).find(|k| self.verify(*k, content, sig));
+        let mut slots = self.signers.slots.borrow_mut();
+        if slots.len() < SIGNER_SLOTS {
+            slots.resize(SIGNER_SLOTS, None);
+        }
+        slots[slot] = Some((*content, *sig, signer));
+        signer
     }
 
     /// Hands out the key pair of `key`. Called by the world builder only.
@@ -708,6 +765,30 @@ mod tests {
             assert!(!ring.verify(KeyId(0), &c, &Signature(sig.0.wrapping_add(VERIFIED_SLOTS as u128))));
             assert!(ring.verify(KeyId(0), &c, &sig));
             assert!(!ring.verify(KeyId(2), &c, &sig));
+        }
+    }
+
+    /// `signer_of` answers from its table exactly as a scan of every key would: the right
+    /// signer of each key, none for a forged signature, none for a valid signature over
+    /// other content (same signature, so the same slot), none for a signature sharing a
+    /// slot — each asked twice, so the second answer comes from the table where it can.
+    #[test]
+    fn signer_of_remembers_only_the_same_content_and_signature() {
+        let ring = Keyring::generate(7, 5);
+        let scan = |c: &Hash32, s: &Signature| (0..5).map(KeyId).find(|k| ring.verify(*k, c, s));
+        for i in 0..3 * SIGNER_SLOTS as u64 {
+            let (c, other) = (Hash32::of(&i.to_le_bytes()), Hash32::of(&(i + 1).to_le_bytes()));
+            let key = KeyId((i % 5) as u32);
+            let sig = ring.keypair(key).unwrap().sign(&c);
+            let forged = Signature(sig.0 ^ 1);
+            let same_slot = Signature(sig.0.wrapping_add(SIGNER_SLOTS as u128));
+            for _ in 0..2 {
+                assert_eq!(ring.signer_of(&c, &sig), Some(key));
+                assert_eq!(ring.signer_of(&other, &sig), None);
+                assert_eq!(ring.signer_of(&c, &forged), None);
+                assert_eq!(ring.signer_of(&c, &same_slot), None);
+                assert_eq!(ring.signer_of(&c, &sig), scan(&c, &sig));
+            }
         }
     }
 

@@ -26,6 +26,11 @@ pub struct KindCounts {
     /// a node that has it; engine/mod.rs `transmit`, docs/performance.md ninth pass).
     /// Counted as a queued delivery would be: not if the run ended before its arrival.
     pub ignored: u64,
+    /// Of `dropped`: flooded copies dropped as duplicates without an event or a record,
+    /// because their recipient's relay cache already held the hash when they were sent
+    /// (engine/mod.rs `certain_duplicate`, docs/performance.md tenth pass). Counted as a
+    /// queued copy would be: not if the run ended before its arrival.
+    pub unrecorded_drops: u64,
 }
 
 /// When and how a height became final (its first persist by an honest node).
@@ -110,6 +115,20 @@ impl Metrics {
             k.delivered += copies;
             k.duplicated += dups;
             k.ignored += copies;
+        }
+    }
+
+    /// Adds the duplicates the flood relay dropped without a record
+    /// ([`crate::engine::Engine::unrecorded_duplicate_drops`]) to the dropped counts, under
+    /// the reason `duplicate`.
+    pub fn add_unrecorded_duplicate_drops(&mut self, drops: &[u64; MsgKind::ALL.len()]) {
+        for (k, &n) in self.kinds.iter_mut().zip(drops) {
+            k.dropped += n;
+            k.unrecorded_drops += n;
+        }
+        let total: u64 = drops.iter().sum();
+        if total > 0 {
+            *self.drops.entry(DropReason::Duplicate).or_insert(0) += total;
         }
     }
 }

@@ -31,17 +31,27 @@ impl<W: Write> Narrator<W> {
         Narrator { out, names, failed: None }
     }
 
-    /// Closes the narration with the number of deliveries that had no record (and so no
-    /// line): blocks that reached nodes which had persisted their height. Nothing if none.
-    pub fn unrecorded(&mut self, deliveries: u64) {
-        if self.failed.is_none()
-            && deliveries > 0
-            && let Err(e) = writeln!(
-                self.out,
+    /// Closes the narration with the number of copies that had no record (and so no
+    /// line): blocks that reached nodes which had persisted their height, and flooded
+    /// copies that reached nodes whose relay cache held them already. Nothing if none.
+    pub fn unrecorded(&mut self, deliveries: u64, duplicate_drops: u64) {
+        if self.failed.is_some() {
+            return;
+        }
+        let mut line = |text: String| {
+            if let Err(e) = writeln!(self.out, "{text}") {
+                self.failed.get_or_insert(e);
+            }
+        };
+        if deliveries > 0 {
+            line(format!(
                 "({deliveries} deliveries of a block to a node that had already persisted its height are not narrated: they change nothing, and count as delivered)"
-            )
-        {
-            self.failed = Some(e);
+            ));
+        }
+        if duplicate_drops > 0 {
+            line(format!(
+                "({duplicate_drops} relayed copies reaching a node that had already seen them are not narrated: its relay cache drops them, and they count as dropped duplicates)"
+            ));
         }
     }
 
