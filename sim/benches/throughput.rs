@@ -236,7 +236,7 @@ fn main() {
             |short_h: f64, short: f64, long_h: f64, long: f64| (long_h / long - short_h / short) / (long_h - short_h);
         let n2 = (100.0f64 / 7.0).powi(2);
         println!(
-            "flood: per-height cost N=100 (overlay) / N=7 (mesh) = {:.0}x after start-up (target ≤ {:.0}x); N=7 flood / direct = {:.2} blocks/s",
+            "flood: per-height cost N=100 (overlay) / N=7 (mesh) = {:.0}x after start-up (target ≤ {:.0}x); N=7 flood runs at {:.2}x direct's blocks/s",
             marginal(5.0, c, 15.0, d) / marginal(50.0, a, 500.0, b),
             1.5 * n2,
             b / direct

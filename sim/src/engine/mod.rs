@@ -479,7 +479,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     /// that it may be handed over at the send without an event (`transmit`): its
     /// recipient's relay cache holds the hash already, and nothing can empty the cache
     /// before the arrival — the recipient is up and has no crash ahead (a crash is the only
-    /// thing that clears the cache, and a node down now could restart with an empty one).
+    /// thing that clears the cache, and a node down now could restart with an empty one;
+    /// a crash due at this very instant counts as ahead, as its event may still be queued).
     /// The cache check is the first thing an arrival meets (`deliver_flooded`), for every
     /// recipient, honest or not. Only where the driver allows it (no rule fits the copy).
     #[inline]
@@ -489,14 +490,15 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         }
         let slot = &self.slots[copy.to.idx()];
         slot.up
-            && slot.last_crash.is_none_or(|t| t <= self.now)
+            && slot.last_crash.is_none_or(|t| t < self.now)
             && slot.seen.contains(&copy.meta.hash)
             && self.driver.hands_over_ignored(copy)
     }
 
     /// Whether `copy` may be handed over without an event: its type is not flooded (a
     /// flooded delivery fills the relay cache and may be forwarded), its recipient is an
-    /// honest node that is up, has no crash ahead of it (so the copy cannot meet it down)
+    /// honest node that is up, has no crash ahead of it, not even one due at this instant
+    /// (so the copy cannot meet it down)
     /// and whose replica ignores the message for good, and the driver allows it.
     #[inline]
     fn ignored_for_good(&self, copy: &Outgoing<'_>, flood: bool) -> bool {
@@ -506,7 +508,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         let slot = &self.slots[copy.to.idx()];
         slot.up
             && slot.honest
-            && slot.last_crash.is_none_or(|t| t <= self.now)
+            && slot.last_crash.is_none_or(|t| t < self.now)
             && slot.replica.ignores_for_good(copy.meta)
             && self.driver.hands_over_ignored(copy)
     }
@@ -710,8 +712,14 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                         // Arrivals kept back that the run reaches are handed over: those
                         // due by the time limit (all of them, if nothing else is left).
                         let last = self.absorb_all((self.stop.until, u64::MAX), obs);
-                        if next.is_none() && self.lazy_arrivals == 0 {
-                            self.now = self.now.max(last.unwrap_or(SimTime::ZERO));
+                        // Copies handed over at the send that are still travelling are
+                        // events a queued run would still dispatch: the run ends at the
+                        // last of them, or at the time limit if one falls after it.
+                        let now = (self.now, self.now_seq);
+                        let handed =
+                            self.ignored_in_flight.iter().filter(|&&(t, s, ..)| (t, s) > now).map(|e| e.0).max();
+                        if next.is_none() && self.lazy_arrivals == 0 && handed.is_none_or(|t| t <= self.stop.until) {
+                            self.now = self.now.max(last.unwrap_or(SimTime::ZERO)).max(handed.unwrap_or(SimTime::ZERO));
                             return StopReason::Quiescent;
                         }
                         self.now = self.stop.until;
