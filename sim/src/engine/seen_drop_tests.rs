@@ -129,3 +129,67 @@ fn no_copy_to_a_node_with_a_crash_ahead_is_dropped_at_the_send() {
     assert_eq!(left_out(2), 0, "a copy to R2 (crash ahead) left out");
     assert!(left_out(3) > 0, "no copy to R3 left out");
 }
+
+/// A run that goes quiet while copies dropped at the send are still travelling ends where
+/// the queued run ends: at the last of them. Seven toy nodes gossip 3 pings each over a
+/// lossless LAN mesh and stop; the last events of the queued run are duplicate drops, most
+/// of them known at the send (pings go out every 0.1 ms, well inside the latency, so the
+/// nodes fall silent long before their copies land).
+#[test]
+fn a_quiet_run_ends_at_the_last_copy_dropped_at_the_send() {
+    use super::clock::Clock;
+    use super::rng::{SimRng, Stream};
+    use super::time::SimTime;
+    use super::{Engine, NodeSetup, StopCondition, StopReason};
+    use crate::net::{Network, NetworkOptions, Relay};
+    use crate::protocol::crypto::Keyring;
+    use crate::protocol::toy::Toy;
+    use std::rc::Rc;
+    let run = |hand_over: bool, until: SimTime| {
+        let mut opts = NetworkOptions::preset("lan").unwrap();
+        opts.relay = Relay::Flood;
+        let mut topo = SimRng::derive(3, Stream::Network);
+        let net = Network::new(opts, 7, SimRng::derive(3, Stream::Network), &mut topo);
+        let nodes = (0..7)
+            .map(|i| {
+                let toy = Toy { gossip: true, ..Toy::new(i, 100, 3) };
+                (toy, NodeSetup { honest: true, clock: Clock::default() })
+            })
+            .collect();
+        let stop = StopCondition { until, heights: None };
+        let mut e: Engine<Toy> = Engine::new(nodes, net, Rc::new(Keyring::generate(3, 7)), None, stop);
+        e.hand_over_duplicates = hand_over;
+        let mut log = Log::default();
+        let reason = e.run(&mut log);
+        let unrecorded: u64 = e.unrecorded_duplicate_drops().iter().sum();
+        (reason, e.now(), log, unrecorded)
+    };
+    let minute = SimTime::from_secs(60);
+    let (on_reason, on_end, on, unrecorded) = run(true, minute);
+    let (off_reason, off_end, off, _) = run(false, minute);
+    assert_eq!(off_reason, StopReason::Quiescent);
+    assert_eq!(on_reason, StopReason::Quiescent);
+    assert!(unrecorded > 0, "nothing dropped at the send");
+    assert_eq!(on.other, off.other, "records besides duplicate drops");
+    // The queued run's last record is a duplicate drop the other run left out.
+    let last = off.dups.last().map(|d| SimTime(d.0));
+    assert!(last.is_some_and(|t| t > SimTime(on.dups.last().map_or(0, |d| d.0))), "the last drop was recorded");
+    assert_eq!(on_end, off_end, "end of the run");
+    // A time limit after every event the run with the mechanism records, but before the
+    // last drop it left out: the queued run still has that drop in its queue and stops at
+    // the limit, and so must the other (its queue is empty there), counting only the
+    // copies that arrived by then.
+    let last_other = on.other.last().and_then(|r| r.split(' ').next()?.parse::<u64>().ok()).unwrap_or(0);
+    let last_recorded = last_other.max(on.dups.last().map_or(0, |d| d.0));
+    let until = SimTime((last_recorded + off_end.0) / 2);
+    assert!(
+        last_recorded < until.0 && until < off_end,
+        "a limit between the two: {last_recorded} {until:?} {off_end:?}"
+    );
+    let (on_reason, on_end, on, unrecorded) = run(true, until);
+    let (off_reason, off_end, off, _) = run(false, until);
+    assert_eq!((on_reason, off_reason), (StopReason::Duration, StopReason::Duration));
+    assert_eq!(on_end, off_end);
+    let left_out = off.dups.iter().filter(|d| !on.dups.contains(d)).count() as u64;
+    assert_eq!(unrecorded, left_out, "counted only up to the limit");
+}

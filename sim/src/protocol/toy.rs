@@ -16,6 +16,8 @@ use std::rc::Rc;
 pub struct Ping {
     pub from: u32,
     pub seq: u32,
+    /// Typed as a consensus payload, so flood relay gossips it ([`Toy::gossip`]).
+    pub gossip: bool,
 }
 
 impl WireMessage for Ping {
@@ -23,7 +25,7 @@ impl WireMessage for Ping {
         let mut e = Enc::new();
         e.u32(self.from).u32(self.seq);
         MsgMeta {
-            kind: MsgKind::Other,
+            kind: if self.gossip { MsgKind::Commit } else { MsgKind::Other },
             height: self.seq,
             view: 0,
             validator: self.from as u16,
@@ -43,11 +45,24 @@ pub struct Toy {
     pub received: Vec<(u32, u32, SimTime)>,
     pub height: u32,
     pub starts: u32,
+    /// Pings travel as gossip under flood relay: typed as consensus payloads, and every
+    /// node forwards them (`relays`), so they reach nodes through relays as well.
+    pub gossip: bool,
 }
 
 impl Toy {
     pub fn new(me: u32, period_us: u64, max_pings: u32) -> Toy {
-        Toy { me, period_us, pings_per_block: 5, max_pings, sent: 0, received: Vec::new(), height: 0, starts: 0 }
+        Toy {
+            me,
+            period_us,
+            pings_per_block: 5,
+            max_pings,
+            sent: 0,
+            received: Vec::new(),
+            height: 0,
+            starts: 0,
+            gossip: false,
+        }
     }
 }
 
@@ -60,7 +75,9 @@ impl Replica for Toy {
     }
 
     fn on_message(&mut self, cx: &mut Cx<Ping>, from: NodeId, msg: &Rc<Ping>) {
-        assert_eq!(from.0, msg.from, "engine delivered a ping with the wrong sender");
+        if !self.gossip {
+            assert_eq!(from.0, msg.from, "engine delivered a ping with the wrong sender");
+        }
         self.received.push((msg.from, msg.seq, cx.now));
     }
 
@@ -69,7 +86,7 @@ impl Replica for Toy {
             return;
         }
         self.sent += 1;
-        cx.broadcast(Rc::new(Ping { from: self.me, seq: self.sent }));
+        cx.broadcast(Rc::new(Ping { from: self.me, seq: self.sent, gossip: self.gossip }));
         if self.me == 0 && self.sent.is_multiple_of(self.pings_per_block) {
             self.height += 1;
             let mut b = Block::genesis(Rc::new(ValidatorSet::new(Vec::new())));
@@ -79,6 +96,10 @@ impl Replica for Toy {
             cx.persist(Rc::new(b));
         }
         cx.set_timer(crate::protocol::TimerKind::Other(0), cx.now.plus(self.period_us));
+    }
+
+    fn relays(&self, _keys: &crate::protocol::crypto::Keyring, _msg: &Ping) -> bool {
+        self.gossip
     }
 
     fn after_crash(&self, _amnesia: bool) -> Toy {
