@@ -274,6 +274,23 @@ fn main() {
             );
         }
     }
+    // Under flood relay every node keeps a cache of the payloads it has seen.
+    let flood: Vec<Option<f64>> = [10_000u32, 100_000]
+        .iter()
+        .map(|&heights| match peak_rss_mb_with("check", heights, r#", "relay": "flood""#) {
+            Ok(mb) => {
+                println!("check {heights:>7} heights, flood relay  peak RSS {mb:>7.1} MiB");
+                Some(mb)
+            }
+            Err(e) => {
+                println!("check {heights:>7} heights, flood relay  not measured: {e}");
+                None
+            }
+        })
+        .collect();
+    if let [Some(a), Some(b)] = flood[..] {
+        println!("flood 10,000 heights {a:.1} MiB (target < 50 MiB); 100,000 / 10,000 = {:.1}x (target < 10x)", b / a);
+    }
     // A throughput figure of a run that stalled measures nothing: refuse to pass.
     if !stalled.is_empty() {
         eprintln!("bench: {} run(s) did not reach their heights: {}", stalled.len(), stalled.join(", "));
@@ -285,12 +302,17 @@ fn main() {
 /// 15 s blocks) run for `heights` heights, read by `/usr/bin/time -f %M` (a separate process,
 /// so earlier runs of this bench do not count).
 fn peak_rss_mb(cmd: &str, heights: u32) -> Result<f64, String> {
+    peak_rss_mb_with(cmd, heights, "")
+}
+
+/// [`peak_rss_mb`] with `relay` (e.g. `, "relay": "flood"`) added to the network options.
+fn peak_rss_mb_with(cmd: &str, heights: u32, relay: &str) -> Result<f64, String> {
     let dir = std::env::temp_dir().join(format!("dbft-sim-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let file = dir.join(format!("mem-{heights}.json"));
     let json = format!(
         r#"{{"name": "mem-{heights}", "validators": 7, "protocol": {{"block_time_ms": 15000}},
-            "network": {{"preset": "wan"}}, "stop": {{"heights": {heights}}}}}"#
+            "network": {{"preset": "wan"{relay}}}, "stop": {{"heights": {heights}}}}}"#
     );
     std::fs::write(&file, json).map_err(|e| e.to_string())?;
     let mut command = std::process::Command::new("/usr/bin/time");
