@@ -313,9 +313,7 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
 /// 100,000-height N = 7 run, ~10⁷ lookups against up to 1.5 M keys per node, the chance
 /// that any fresh payload is taken for a duplicate is below 10⁻⁶.
 fn relay_key(h: &Hash32) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&h.0[..8]);
-    u64::from_le_bytes(w)
+    h.first_word()
 }
 
 /// Counts of flood relay's per-copy coverage marks ([`Engine::all_marks`]).

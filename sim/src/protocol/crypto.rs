@@ -98,6 +98,12 @@ impl Hash32 {
         hex(&self.0)
     }
 
+    /// The first eight bytes as a little-endian word: a key as good as the whole hash for
+    /// tables that can accept a 2⁻⁶⁴ chance of two hashes sharing it.
+    pub fn first_word(&self) -> u64 {
+        word(&self.0, 0)
+    }
+
     pub fn from_hex(s: &str) -> Option<Hash32> {
         if s.len() != 64 {
             return None;
