@@ -6,13 +6,17 @@
 //! - `fingerprint.rs` — 64-bit state fingerprints (a bulk hash of what `Hash` writes);
 //! - `model.rs` — the untimed system the steps act on (replicas, messages in flight,
 //!   armed timers, crashed nodes), `Hash` for state fingerprints;
+//! - `bag.rs` — the messages in flight, a sorted list (copied at every step too);
+//! - `row.rs` — per-node values stored inline (the system is copied at every step);
 //! - `schedule.rs` — `run` of a scenario with a `schedule`;
 //! - `search.rs` — BFS / DFS over the reachable states, S1–S4 on every step, stuck states.
 
+pub mod bag;
 #[cfg(test)]
 mod byzantine_tests;
 pub mod fingerprint;
 pub mod model;
+pub mod row;
 pub mod schedule;
 pub mod search;
 pub mod step;

@@ -69,6 +69,8 @@
 //! are refused. Deliberately left out: behaviours with a time window or a delay, flood
 //! relay and partitions.
 
+use super::bag::Bag;
+use super::row::Row;
 use super::step::{Envelope, Step};
 use crate::byzantine::{Behaviour, Node};
 use crate::engine::time::SimTime;
@@ -153,24 +155,24 @@ pub struct Sys {
     /// one replica afresh and reuses the others' (hashing whole replicas was 60 % of the
     /// search's time).
     fps: Vec<Cell<u64>>,
-    pub up: Vec<bool>,
+    pub up: Row<bool>,
     /// The tag of each node's armed protocol timer.
-    pub timers: Vec<Option<TimerKind>>,
+    pub timers: Row<Option<TimerKind>>,
     /// Each Byzantine node's armed adversary timer (its periodic behaviours).
-    pub adversary: Vec<Option<TimerKind>>,
+    pub adversary: Row<Option<TimerKind>>,
     /// Under `Env::deadlines`: the time (µs) until each armed protocol timer and adversary
     /// timer expires, from now. Handlers always see time zero, so a deadline a handler
     /// sets is already relative to now; firing a timer moves every other one closer.
     /// Meaningless (and not hashed) in the untimed model.
-    pub due: Vec<u64>,
-    pub adversary_due: Vec<u64>,
+    pub due: Row<u64>,
+    pub adversary_due: Row<u64>,
     deadlines: bool,
     /// `Env::max_delay`, kept for hashing and for moving the messages' time left.
     max_delay: u64,
     /// Adversary timer steps taken per node (the explorer bounds them: every tick is a
     /// new wrapper state, so unbounded ticks make the space infinite).
-    pub ticks: Vec<u32>,
-    pub bag: BTreeMap<Key, Pending>,
+    pub ticks: Row<u32>,
+    pub bag: Bag,
     /// Crashes taken so far (the explorer bounds them).
     pub crashes: u32,
     /// Restarts taken so far (the explorer bounds them; `--restarts`).
@@ -322,15 +324,15 @@ impl Sys {
         let mut sys = Sys {
             replicas: replicas.into_iter().map(Rc::new).collect(),
             fps: vec![Cell::new(0); n],
-            up: vec![true; n],
-            timers: vec![None; n],
-            adversary: vec![None; n],
-            due: vec![0; n],
-            adversary_due: vec![0; n],
+            up: Row::filled(true, n),
+            timers: Row::filled(None, n),
+            adversary: Row::filled(None, n),
+            due: Row::filled(0, n),
+            adversary_due: Row::filled(0, n),
             deadlines: env.deadlines,
             max_delay: if env.deadlines { env.max_delay } else { 0 },
-            ticks: vec![0; n],
-            bag: BTreeMap::new(),
+            ticks: Row::filled(0, n),
+            bag: Bag::default(),
             crashes: 0,
             restarts: 0,
             amnesiac: BTreeSet::new(),
@@ -500,7 +502,9 @@ impl Sys {
     pub fn finished(&self, env: &Env) -> bool {
         (0..self.replicas.len()).all(|i| {
             let r = &self.replicas[i];
-            !env.honest[i] || !self.up[i] || r.status().is_none_or(|s| s.watch_only) || r.ledger_height() >= env.target
+            // (The context's own flag, not `status()`: this runs for every state the
+            // search reaches, and a status is a tally of the whole context.)
+            !env.honest[i] || !self.up[i] || r.ledger_height() >= env.target || r.replica().ctx.watch_only()
         })
     }
 
@@ -806,7 +810,7 @@ impl Sys {
         let Some(r) = honest_recipient(env, &self.replicas[node.idx()]) else { return };
         let dead: Vec<Key> = self
             .bag
-            .range((node, NodeId(0), Hash32::default())..)
+            .from(&(node, NodeId(0), Hash32::default()))
             .take_while(|(k, _)| k.0 == node)
             .filter(|(k, p)| env.honest[k.1.idx()] && self.judged_dead(r, &p.msg))
             .map(|(k, _)| *k)
@@ -866,12 +870,7 @@ impl Sys {
             }
             // A copy merging with one still pending keeps the earlier time left.
             let left = self.max_delay;
-            self.bag.entry((t, from, meta.hash)).or_insert_with(|| Pending {
-                id,
-                kind: meta.kind,
-                msg: msg.clone(),
-                left,
-            });
+            self.bag.insert_if_absent((t, from, meta.hash), || Pending { id, kind: meta.kind, msg: msg.clone(), left });
             em.fx.sent.push((t, from, meta.hash));
         }
     }

@@ -191,6 +191,6 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
 fn finished(replicas: &[&DbftReplica], up: &[bool], honest: &[bool], target: u32) -> bool {
     (0..replicas.len()).all(|i| {
         let r = &replicas[i];
-        !honest[i] || !up[i] || r.status().is_none_or(|s| s.watch_only) || r.ledger_height() >= target
+        !honest[i] || !up[i] || r.ledger_height() >= target || r.ctx.watch_only()
     })
 }

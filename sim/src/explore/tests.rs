@@ -499,7 +499,8 @@ fn a_crashed_node_is_remembered_by_its_ledger_alone() {
     // Deliver everything: every node persists height 1. Then R2 goes down.
     let mut done = start.clone();
     done.apply(&env, Act::Timer(NodeId(1)), &mut Null, None);
-    while let Some(k) = done.bag.keys().next().copied() {
+    loop {
+        let Some(k) = done.bag.keys().next().copied() else { break };
         done.apply(&env, Act::Deliver(k), &mut Null, None);
     }
     assert!(done.finished(&env));

@@ -17,7 +17,7 @@ use crate::protocol::crypto::KeyId;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Custody {
     /// Height of the last block applied (0: genesis).
     pub height: u32,
@@ -33,6 +33,17 @@ pub struct Custody {
     pub former: Rc<BTreeSet<KeyId>>,
     opts: HandoffOptions,
     book: Rc<ChangeBook>,
+}
+
+/// Hashes what changes along a chain. The hand-off options and the change book are the
+/// run's (every custody of a run holds the same ones), so they take part in equality but
+/// not in the hash: equal custodies still hash equally, and the explorer, which
+/// fingerprints replica states on every step, does not hash the whole book each time.
+impl std::hash::Hash for Custody {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Custody { height, current, next, pending, revoked, former, opts: _, book: _ } = self;
+        (height, current, next, pending, revoked, former).hash(h);
+    }
 }
 
 impl Custody {

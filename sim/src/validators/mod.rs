@@ -28,11 +28,21 @@ use serde::Serialize;
 /// A sorted list of validator keys. The position of a key is its validator index; keys
 /// are kept in ascending order, as Neo orders validators by public key, so every replica
 /// that holds the same set also agrees on every index.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ValidatorSet {
     pub keys: Vec<KeyId>,
     #[serde(skip)]
     hash: Hash32,
+}
+
+/// Hashes the set's digest, not its key list: the digest is a function of the keys, so
+/// equal sets hash equally, and a replica state (which holds several sets: its context's,
+/// its custody's, every block's NextConsensus) hashes in a few words instead of one per
+/// key. The explorer fingerprints a replica on every step (docs/explore.md §6).
+impl std::hash::Hash for ValidatorSet {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.hash.hash(h);
+    }
 }
 
 impl ValidatorSet {
@@ -98,8 +108,12 @@ pub fn primary_index(height: u32, view: u8, n: usize) -> usize {
     if n == 0 {
         return 0;
     }
-    let n = n as i64;
-    (((height as i64 - view as i64) % n + n) % n) as usize
+    // (h mod N − v mod N) mod N, in unsigned arithmetic: one division when v < N (every
+    // view a run reaches at N ≥ 4 but the rarest), where the signed form took two 64-bit
+    // ones on every call — and the primary is asked for on every consensus message.
+    let h = (height as u64 % n as u64) as usize;
+    let v = if (view as usize) < n { view as usize } else { view as usize % n };
+    if h >= v { h - v } else { h + n - v }
 }
 
 #[cfg(test)]
@@ -123,6 +137,20 @@ mod tests {
         assert_eq!(primary_index(0, 255, 7), 4);
         assert_eq!(primary_index(10, 0, 7), 3);
         assert_eq!(primary_index(11, 0, 7), 4);
+    }
+
+    #[test]
+    fn primary_index_is_the_euclidean_remainder_of_h_minus_v() {
+        // The unsigned form against the definition, over every view and set sizes that
+        // are below, equal to and above the views (so both branches and the wrap run).
+        for n in 1..=300usize {
+            for height in (0..700u32).chain([u32::MAX - 1, u32::MAX]) {
+                for view in [0u8, 1, 2, 3, 6, 7, 99, 254, 255] {
+                    let want = (height as i64 - view as i64).rem_euclid(n as i64) as usize;
+                    assert_eq!(primary_index(height, view, n), want, "h={height} v={view} n={n}");
+                }
+            }
+        }
     }
 
     #[test]

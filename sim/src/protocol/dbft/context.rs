@@ -15,6 +15,95 @@ use std::rc::Rc;
 
 pub(super) type Slot = Option<Rc<ConsensusMessage>>;
 
+/// One message slot per validator, shared between copies of a context until one of them
+/// writes it (copy on write: [`DerefMut`](std::ops::DerefMut) un-shares first).
+///
+/// Copies of a context are common and mostly unwritten: the explorer copies a replica for
+/// every step it takes (and a step writes at most one of the four lists), and C# saves the
+/// context at every Commit. Sharing makes such a copy four reference counts instead of four
+/// lists. Reads, equality, hashing and printing are those of the list itself, so replica
+/// states compare and hash as before.
+///
+/// `clone` shares; `clone_from` into a list nobody else holds copies into its storage
+/// instead, as the saved context does ([`spare_clone`]): the live context then keeps its
+/// lists to itself and writes them without copying them first.
+#[derive(PartialEq, Eq, Hash)]
+pub struct Slots(Rc<Vec<Slot>>);
+
+impl Clone for Slots {
+    fn clone(&self) -> Slots {
+        Slots(self.0.clone())
+    }
+
+    fn clone_from(&mut self, source: &Slots) {
+        match Rc::get_mut(&mut self.0) {
+            Some(list) => list.clone_from(&source.0),
+            None => *self = source.clone(),
+        }
+    }
+}
+
+impl Slots {
+    /// `n` empty slots.
+    pub fn empty(n: usize) -> Slots {
+        Slots(Rc::new(vec![None; n]))
+    }
+
+    /// Sets slot i to `f(i)` for every i, writing only if some slot changes: a list shared
+    /// with another context stays shared when the new values are the old ones (a view
+    /// change clearing preparations that are empty already), and one that must change is
+    /// built afresh rather than copied and then overwritten.
+    pub fn set_each(&mut self, mut f: impl FnMut(usize) -> Slot) {
+        let n = self.0.len();
+        let Some((first, v)) = (0..n).map(|i| (i, f(i))).find(|(i, v)| self.0[*i] != *v) else {
+            return;
+        };
+        match Rc::get_mut(&mut self.0) {
+            Some(list) => {
+                list[first] = v;
+                for (i, slot) in list.iter_mut().enumerate().skip(first + 1) {
+                    *slot = f(i);
+                }
+            }
+            None => {
+                let mut list = Vec::with_capacity(n);
+                list.extend_from_slice(&self.0[..first]);
+                list.push(v);
+                list.extend((first + 1..n).map(f));
+                self.0 = Rc::new(list);
+            }
+        }
+    }
+
+    /// Lets go of the messages: empties the list in place when no other context shares
+    /// it (keeping its storage), else stops sharing it.
+    fn release(&mut self) {
+        match Rc::get_mut(&mut self.0) {
+            Some(list) => list.clear(),
+            None => *self = Slots::empty(0),
+        }
+    }
+}
+
+impl std::ops::Deref for Slots {
+    type Target = Vec<Slot>;
+    fn deref(&self) -> &Vec<Slot> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Slots {
+    fn deref_mut(&mut self) -> &mut Vec<Slot> {
+        Rc::make_mut(&mut self.0)
+    }
+}
+
+impl std::fmt::Debug for Slots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// The proposal of the current view, adopted from the PrepareRequest.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Proposal {
@@ -51,14 +140,14 @@ pub struct Context {
     pub proposal: Option<Proposal>,
     /// PrepareRequest (at the primary's slot) and PrepareResponses of this view (and of the
     /// outgoing validators at a double-quorum hand-off).
-    pub preparations: Vec<Slot>,
+    pub preparations: Slots,
     /// Commits of any view of this height, one per validator (and one per outgoing
     /// validator at a double-quorum hand-off).
-    pub commits: Vec<Slot>,
+    pub commits: Slots,
     /// Latest ChangeView per validator.
-    pub change_views: Vec<Slot>,
+    pub change_views: Slots,
     /// The ChangeViews that justified entering the current view (for RecoveryMessages).
-    pub last_change_views: Vec<Slot>,
+    pub last_change_views: Slots,
     pub block_sent: bool,
 }
 
@@ -191,7 +280,7 @@ pub fn spare_clone(ctx: &Context) -> Context {
 /// transactions are released now, its lists' storage kept for the next clone.
 pub fn recycle(mut ctx: Context) {
     for list in [&mut ctx.preparations, &mut ctx.commits, &mut ctx.change_views, &mut ctx.last_change_views] {
-        list.clear();
+        list.release();
     }
     if let Some(p) = &mut ctx.proposal {
         p.tx_hashes.clear();
@@ -228,10 +317,10 @@ impl Context {
             next_validators: custody.next_after(&[]),
             custody,
             proposal: None,
-            preparations: vec![None; n],
-            commits: vec![None; n],
-            change_views: vec![None; n],
-            last_change_views: vec![None; n],
+            preparations: Slots::empty(n),
+            commits: Slots::empty(n),
+            change_views: Slots::empty(n),
+            last_change_views: Slots::empty(n),
             block_sent: false,
         }
     }
@@ -281,8 +370,8 @@ impl Context {
         self.outgoing =
             previous.keys.iter().copied().filter(|k| !self.validators.contains(*k) && !revoked.contains(k)).collect();
         self.my_endorser = my_key.and_then(|k| self.outgoing.iter().position(|o| *o == k)).map(|j| self.n() + j);
-        self.commits = vec![None; self.n() + self.outgoing.len()];
-        self.preparations = vec![None; self.n() + self.outgoing.len()];
+        self.commits = Slots::empty(self.n() + self.outgoing.len());
+        self.preparations = Slots::empty(self.n() + self.outgoing.len());
         self.previous = Some(previous);
     }
 
@@ -299,15 +388,13 @@ impl Context {
     /// Initialize(view > 0), step 1 (§1.6): remember the ChangeViews that brought us here,
     /// drop the proposal and the preparations, keep the commits.
     pub fn enter_view(&mut self, view: u8, clear_change_views: bool) {
-        for i in 0..self.n() {
-            let justified = self.change_views[i].as_ref().is_some_and(|cv| cv.new_view_number() >= view);
-            self.last_change_views[i] = if justified { self.change_views[i].clone() } else { None };
-        }
+        let change_views = &self.change_views;
+        self.last_change_views.set_each(|i| change_views[i].clone().filter(|cv| cv.new_view_number() >= view));
         self.proposal = None;
         self.next_validators = self.custody.next_after(&[]);
-        self.preparations.iter_mut().for_each(|p| *p = None);
+        self.preparations.set_each(|_| None);
         if clear_change_views {
-            self.change_views.iter_mut().for_each(|p| *p = None);
+            self.change_views.set_each(|_| None);
         }
         self.view = view;
     }
