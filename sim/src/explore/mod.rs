@@ -4,6 +4,7 @@
 //! - `step.rs` — one nondeterministic choice as data (deliver, drop, timer, crash,
 //!   restart), as a scenario's `schedule` lists it;
 //! - `fingerprint.rs` — 64-bit state fingerprints (a bulk hash of what `Hash` writes);
+//! - `graph.rs` — the search graph's edges, grouped by source, for the stuck-state analysis;
 //! - `model.rs` — the untimed system the steps act on (replicas, messages in flight,
 //!   armed timers, crashed nodes), `Hash` for state fingerprints;
 //! - `bag.rs` — the messages in flight, a sorted list (copied at every step too);
@@ -15,6 +16,7 @@ pub mod bag;
 #[cfg(test)]
 mod byzantine_tests;
 pub mod fingerprint;
+pub mod graph;
 pub mod model;
 pub mod row;
 pub mod schedule;

@@ -48,6 +48,7 @@
 //! No symmetry reduction: replicas are not symmetric (the primary of each view is fixed
 //! by index, and keys differ).
 
+use super::graph::Edges;
 use super::model::{Act, Choices, Env, Key, Prune, Sys};
 use super::schedule;
 use super::step::Step;
@@ -540,11 +541,18 @@ impl<'a> Explorer<'a> {
         let mut depth: Vec<u32> = vec![0];
         let mut flags: Vec<u8> = vec![if self.init.bag.is_empty() { SETTLED } else { 0 }];
         let mut class: BTreeMap<u32, StallClass> = BTreeMap::new();
-        let mut edges: Vec<(u32, u32)> = Vec::new();
+        let mut edges = Edges::default();
+        let mut successors: Vec<u32> = Vec::new();
         let mut frontier: VecDeque<(u32, Sys, Rc<Safety>, Reduction)> = VecDeque::new();
         frontier.push_back((0, self.init.clone(), self.safety.clone(), Reduction::default()));
+        // Distinct fingerprints apart from the search nodes: only the partial-order
+        // reduction keys a node by more than its state's fingerprint (`Reduction::key`);
+        // without it the visited set is the set of distinct states.
+        let keyed_by_context = b.reduce && b.por;
         let mut distinct: std::collections::HashSet<u64, BuildHasherDefault<Ident>> = Default::default();
-        distinct.insert(fingerprint(&self.init));
+        if keyed_by_context {
+            distinct.insert(fingerprint(&self.init));
+        }
         let mut census = Census::default();
         census.add(&self.init);
         let mut stats = Stats::default();
@@ -572,6 +580,7 @@ impl<'a> Explorer<'a> {
                 class.insert(i, schedule::stall(self.spec, &sys, &self.env).class);
             }
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
+            successors.clear();
             // Looking for a finish: deliveries first (the stack pops the last pushed).
             let order: Vec<usize> =
                 if b.stop_at_finish { (0..acts.len()).rev().collect() } else { (0..acts.len()).collect() };
@@ -612,7 +621,7 @@ impl<'a> Explorer<'a> {
                 // search were such leaves (docs/explore.md §4).
                 let done = b.reduce && next.finished(&self.env);
                 let fp = if done { leaf_fingerprint(&next) } else { fingerprint(&next) };
-                if distinct.insert(fp) {
+                if keyed_by_context && distinct.insert(fp) {
                     census.add(&next);
                 }
                 // A settled state (nothing in flight) is expanded in full: the stuck-state
@@ -625,6 +634,9 @@ impl<'a> Explorer<'a> {
                 let j = match visited.entry(next_red.key(fp)) {
                     Entry::Occupied(e) => *e.get(),
                     Entry::Vacant(e) => {
+                        if !keyed_by_context {
+                            census.add(&next);
+                        }
                         let j = parent.len() as u32;
                         e.insert(j);
                         parent.push((i, k as u32));
@@ -634,28 +646,32 @@ impl<'a> Explorer<'a> {
                         j
                     }
                 };
-                if j != i {
-                    edges.push((i, j));
-                }
+                successors.push(j);
             }
             if violation.is_some() {
                 ending = Ending::Violation;
                 break;
             }
+            edges.grow_to(parent.len());
+            if !edges.set(i, &mut successors) {
+                ending = Ending::MemoryBudget;
+                break;
+            }
             expanded += 1;
-            let sizes = (parent.len(), distinct.len(), frontier.len());
+            let distinct_count = if keyed_by_context { distinct.len() } else { visited.len() };
+            let sizes = (parent.len(), distinct_count, frontier.len());
             if let Some(e) = self.over_budget(&mut stats, sizes, start, expanded, progress) {
                 ending = e;
                 break;
             }
         }
         stats.states = parent.len() as u64;
-        stats.distinct = distinct.len() as u64;
+        stats.distinct = if keyed_by_context { distinct.len() } else { visited.len() } as u64;
         stats.queue = frontier.len();
         stats.elapsed = start.elapsed();
         let finished = flags.iter().filter(|f| **f & FINISHED != 0).count() as u64;
         let n = parent.len();
-        let table_bytes = visited.capacity() * 16 + distinct.capacity() * 8 + n * (8 + 4 + 1) + edges.len() * 8;
+        let table_bytes = visited.capacity() * 16 + distinct.capacity() * 8 + n * (8 + 4 + 1) + edges.bytes();
         let table_bytes_per_state = table_bytes as f64 / n.max(1) as f64;
         let violation = violation.map(|(i, k, found)| {
             let mut path = self.path_to(&parent, i);
@@ -663,7 +679,7 @@ impl<'a> Explorer<'a> {
             self.violation_found(&path, &found)
         });
         let (cannot_finish, stuck) = if violation.is_none() && ending != Ending::FinishReached {
-            self.stuck(&parent, &depth, &flags, &class, &edges)
+            self.stuck(&parent, &depth, &flags, &class, edges)
         } else {
             (0, Vec::new())
         };
@@ -1116,45 +1132,13 @@ impl<'a> Explorer<'a> {
         depth: &[u32],
         flags: &[u8],
         class: &BTreeMap<u32, StallClass>,
-        edges: &[(u32, u32)],
+        edges: Edges,
     ) -> (u64, Vec<StuckFound>) {
         let n = parent.len();
-        // Reverse adjacency in compressed form: for each state, the states with an edge to it.
-        let mut start = vec![0u32; n + 1];
-        for &(_, j) in edges {
-            start[j as usize + 1] += 1;
-        }
-        for i in 0..n {
-            start[i + 1] += start[i];
-        }
-        let mut fill = start.clone();
-        let mut from = vec![0u32; edges.len()];
-        for &(i, j) in edges {
-            from[fill[j as usize] as usize] = i;
-            fill[j as usize] += 1;
-        }
+        let back = edges.reverse(n);
         // The states from which a state whose flags match `root` can be reached: backwards
         // over the edges from those states.
-        let reaching = |root: &dyn Fn(u8) -> bool| {
-            let mut seen = vec![false; n];
-            let mut work: Vec<u32> = Vec::new();
-            for (i, f) in flags.iter().enumerate() {
-                if root(*f) {
-                    seen[i] = true;
-                    work.push(i as u32);
-                }
-            }
-            while let Some(j) = work.pop() {
-                let (a, z) = (start[j as usize] as usize, start[j as usize + 1] as usize);
-                for &i in &from[a..z] {
-                    if !seen[i as usize] {
-                        seen[i as usize] = true;
-                        work.push(i);
-                    }
-                }
-            }
-            seen
-        };
+        let reaching = |root: &dyn Fn(u8) -> bool| back.reaching(|i| root(flags[i]));
         // Finished states, and states never expanded (unknown, so assumed able to finish).
         let can = reaching(&|f| f & FINISHED != 0 || f & EXPANDED == 0);
         // Exact only for settled states (expanded without reduction): count those.
