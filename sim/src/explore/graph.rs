@@ -128,7 +128,7 @@ mod tests {
         edges.grow_to(n);
         let mut pairs = Vec::new();
         for i in 0..n {
-            if next() % 5 == 0 {
+            if next().is_multiple_of(5) {
                 continue; // never expanded
             }
             let mut to: Vec<u32> = (0..next() % 4).map(|_| (next() % n) as u32).collect();
@@ -137,7 +137,7 @@ mod tests {
             pairs.extend(to.iter().filter(|&&j| j as usize != i).map(|&j| (i, j as usize)));
             assert!(edges.set(i as u32, &mut to));
         }
-        let roots = |i: usize| i % 37 == 0;
+        let roots = |i: usize| i.is_multiple_of(37);
         let got = edges.reverse(n).reaching(roots);
         let mut want: Vec<bool> = (0..n).map(roots).collect();
         loop {
