@@ -565,6 +565,33 @@ fn check_walks_a_symlink_loop_once() {
     assert_eq!(stdout.matches("PASS").count(), 1, "{stdout}");
 }
 
+/// A search whose stderr is not a terminal (a log, CI) reports progress as plain lines
+/// (the spinner draws nothing there): with `--progress-every 0`, one per progress report,
+/// each naming states, rate, depth, queue and memory; none for a search too short to
+/// report.
+#[test]
+fn explore_prints_plain_progress_lines_to_a_log() {
+    let dir = tmpdir("explore-progress");
+    let out_dir = dir.to_str().unwrap();
+    let args = ["explore", "scripts/explore/n4-csharp.json", "--dfs", "--max-states", "12000", "--out", out_dir];
+    let out = run(&[&args[..], &["--progress-every", "0"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("] states ")).collect();
+    // Progress is reported every 2,048 expanded states: at least four times before 12,000 are found.
+    assert!(lines.len() >= 4, "{stderr}");
+    for l in &lines {
+        for part in ["/s, ", "distinct), depth ", ", queue ", ", memory "] {
+            assert!(l.contains(part), "{l}");
+        }
+    }
+    // The default interval (30 s) is longer than this search: no line at all after the
+    // first report, which comes at once.
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains("] states ")).count() <= 1);
+}
+
 /// `explore --restarts` needs crashes to restart from, and `--amnesia` needs `--restarts`:
 /// both refused with exit 2 and a message naming the option, before any search.
 #[test]

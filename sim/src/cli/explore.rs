@@ -23,6 +23,8 @@ pub struct ExploreOptions {
     pub show_schedules: bool,
     /// Shrink the written schedules step by step.
     pub shrink: bool,
+    /// How often a plain progress line goes to stderr when it is not a terminal.
+    pub progress_every: std::time::Duration,
 }
 
 /// What the explorer cannot model, by the field that asks for it.
@@ -194,14 +196,28 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
         bar.set_style(style);
     }
+    // A terminal gets the spinner; a log (CI, `nohup`, a batch job) gets a plain line
+    // every `--progress-every` seconds, since the spinner draws nothing there and a long
+    // search would otherwise say nothing until it ends.
+    let every = opts.progress_every;
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last_line: Option<std::time::Duration> = None;
     let mut progress = |s: &Stats| {
         let rate = s.states as f64 / s.elapsed.as_secs_f64().max(1e-9);
         let mem = search::current_rss().map_or("?".into(), |b| format!("{} MB", b / (1 << 20)));
-        bar.set_message(format!(
+        let line = format!(
             "states {} ({rate:.0}/s, {} distinct), depth {}, queue {}, memory {mem}",
             s.states, s.distinct, s.depth, s.queue
-        ));
-        bar.tick();
+        );
+        if plain {
+            if last_line.is_none_or(|t| s.elapsed >= t + every) {
+                last_line = Some(s.elapsed);
+                eprintln!("  [{:.0} s] {line}", s.elapsed.as_secs_f64());
+            }
+        } else {
+            bar.set_message(line);
+            bar.tick();
+        }
     };
     let outcome = explorer.run(&mut progress);
     bar.finish_and_clear();

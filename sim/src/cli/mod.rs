@@ -313,6 +313,10 @@ pub enum Command {
         /// the machine's memory; 0: no limit).
         #[arg(long)]
         max_memory_mb: Option<u64>,
+        /// When stderr is not a terminal (a log, CI, a batch job): print a progress line
+        /// (states, states/s, depth, queue, memory) at most this often, in seconds.
+        #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+        progress_every: f64,
         /// Where counterexample scenarios go (default: reports/explore/<scenario-name>/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -504,6 +508,7 @@ fn dispatch(command: Command) -> i32 {
             max_states,
             max_seconds,
             max_memory_mb,
+            progress_every,
             out,
             show_schedules,
             no_reduce,
@@ -555,6 +560,7 @@ fn dispatch(command: Command) -> i32 {
                 out,
                 show_schedules,
                 shrink,
+                progress_every: std::time::Duration::from_secs_f64(progress_every.max(0.0)),
             },
         ),
         Command::Merge { paths, json, records } => merge::merge(&paths, json.as_deref(), records.as_deref()),
