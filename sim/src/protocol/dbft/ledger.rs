@@ -215,7 +215,7 @@ impl DbftReplica {
         self.forget_rejections(&block.txs);
         self.ledger.append(block.clone());
         if let Some(saved) = self.saved.take() {
-            super::context::recycle(saved);
+            super::context::recycle(*saved);
         }
         cx.persist(block);
         self.initialize(cx, 0);

@@ -174,7 +174,7 @@ impl DbftReplica {
     /// the height after the ledger's (`start`); any other is never read again, since the
     /// ledger only grows.
     pub fn reloadable(&self) -> Option<&super::context::Context> {
-        self.saved.as_ref().filter(|s| s.height == self.ledger.height() + 1 && s.commit_sent())
+        self.saved.as_deref().filter(|s| s.height == self.ledger.height() + 1 && s.commit_sent())
     }
 
     /// Committed at the target height with the commit lock in force (see [`LiveState`]).
