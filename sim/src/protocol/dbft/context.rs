@@ -24,11 +24,13 @@ pub(super) type Slot = Option<Rc<ConsensusMessage>>;
 /// lists. Reads, equality, hashing and printing are those of the list itself, so replica
 /// states compare and hash as before.
 ///
-/// `clone` shares; `clone_from` into a list nobody else holds copies into its storage
-/// instead, as the saved context does ([`spare_clone`]): the live context then keeps its
-/// lists to itself and writes them without copying them first.
+/// `clone` shares; `clone_from` into a list of the same length that nobody else holds
+/// copies into its storage instead, as the saved context does ([`spare_clone`]): the live
+/// context then keeps its lists to itself and writes them without copying them first.
+/// One allocation holds the count and the slots (`Rc<[Slot]>`), so a read is one
+/// indirection, as it was for the plain list.
 #[derive(PartialEq, Eq, Hash)]
-pub struct Slots(Rc<Vec<Slot>>);
+pub struct Slots(Rc<[Slot]>);
 
 impl Clone for Slots {
     fn clone(&self) -> Slots {
@@ -37,8 +39,8 @@ impl Clone for Slots {
 
     fn clone_from(&mut self, source: &Slots) {
         match Rc::get_mut(&mut self.0) {
-            Some(list) => list.clone_from(&source.0),
-            None => *self = source.clone(),
+            Some(list) if list.len() == source.len() => list.clone_from_slice(&source.0),
+            _ => *self = source.clone(),
         }
     }
 }
@@ -46,7 +48,16 @@ impl Clone for Slots {
 impl Slots {
     /// `n` empty slots.
     pub fn empty(n: usize) -> Slots {
-        Slots(Rc::new(vec![None; n]))
+        Slots((0..n).map(|_| None).collect())
+    }
+
+    /// Makes this `n` empty slots: in place when nobody else holds the list and its
+    /// length is right, else as a new list.
+    fn reset(&mut self, n: usize) {
+        match Rc::get_mut(&mut self.0) {
+            Some(list) if list.len() == n => list.fill(None),
+            _ => *self = Slots::empty(n),
+        }
     }
 
     /// Sets slot i to `f(i)` for every i, writing only if some slot changes: a list shared
@@ -66,34 +77,39 @@ impl Slots {
                 }
             }
             None => {
-                let mut list = Vec::with_capacity(n);
-                list.extend_from_slice(&self.0[..first]);
-                list.push(v);
-                list.extend((first + 1..n).map(f));
-                self.0 = Rc::new(list);
+                let mut v = Some(v);
+                let old = &self.0;
+                let list: Rc<[Slot]> = (0..n)
+                    .map(|i| match i.cmp(&first) {
+                        std::cmp::Ordering::Less => old[i].clone(),
+                        std::cmp::Ordering::Equal => v.take().flatten(),
+                        std::cmp::Ordering::Greater => f(i),
+                    })
+                    .collect();
+                self.0 = list;
             }
         }
     }
 
-    /// Lets go of the messages: empties the list in place when no other context shares
-    /// it (keeping its storage), else stops sharing it.
+    /// Lets go of the messages: empties the slots in place when no other context shares
+    /// the list (keeping its storage for [`Slots::clone_from`]), else stops sharing it.
     fn release(&mut self) {
         match Rc::get_mut(&mut self.0) {
-            Some(list) => list.clear(),
+            Some(list) => list.fill(None),
             None => *self = Slots::empty(0),
         }
     }
 }
 
 impl std::ops::Deref for Slots {
-    type Target = Vec<Slot>;
-    fn deref(&self) -> &Vec<Slot> {
+    type Target = [Slot];
+    fn deref(&self) -> &[Slot] {
         &self.0
     }
 }
 
 impl std::ops::DerefMut for Slots {
-    fn deref_mut(&mut self) -> &mut Vec<Slot> {
+    fn deref_mut(&mut self) -> &mut [Slot] {
         Rc::make_mut(&mut self.0)
     }
 }
@@ -350,8 +366,7 @@ impl Context {
         self.custody = custody;
         self.proposal = None;
         for list in [&mut self.preparations, &mut self.commits, &mut self.change_views, &mut self.last_change_views] {
-            list.clear();
-            list.resize(n, None);
+            list.reset(n);
         }
         self.block_sent = false;
     }
