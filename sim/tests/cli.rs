@@ -585,11 +585,17 @@ fn explore_prints_plain_progress_lines_to_a_log() {
             assert!(l.contains(part), "{l}");
         }
     }
-    // The default interval (30 s) is longer than this search: no line at all after the
-    // first report, which comes at once.
+    // The default interval (30 s) is longer than this search: the first report, which
+    // comes at once, and no other.
     let out = run(&args);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains("] states ")).count() <= 1);
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains("] states ")).count(), 1);
+    // An interval that is not a number of seconds is refused before any search.
+    for bad in ["-1", "nan", "inf", "1e30"] {
+        let out = run(&[&args[..], &["--progress-every", bad]].concat());
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--progress-every"), "{bad}: {out:?}");
+    }
 }
 
 /// `explore --restarts` needs crashes to restart from, and `--amnesia` needs `--restarts`:

@@ -23,9 +23,13 @@ pub struct ExploreOptions {
     pub show_schedules: bool,
     /// Shrink the written schedules step by step.
     pub shrink: bool,
-    /// How often a plain progress line goes to stderr when it is not a terminal.
-    pub progress_every: std::time::Duration,
+    /// How often (seconds) a plain progress line goes to stderr when it is not a
+    /// terminal; checked by `run` (0 to [`MAX_PROGRESS_SECS`]).
+    pub progress_every: f64,
 }
+
+/// The longest `--progress-every` interval (a year): anything longer is no interval.
+pub const MAX_PROGRESS_SECS: f64 = 365.0 * 86_400.0;
 
 /// What the explorer cannot model, by the field that asks for it.
 fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
@@ -119,6 +123,13 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         eprintln!("error: --crashes {} is more than F = {f} for N = {}", opts.bounds.crashes, spec.validators);
         return 2;
     }
+    if !(0.0..=MAX_PROGRESS_SECS).contains(&opts.progress_every) {
+        eprintln!(
+            "error: --progress-every {}: must be a number of seconds from 0 to {MAX_PROGRESS_SECS}",
+            opts.progress_every
+        );
+        return 2;
+    }
     if opts.bounds.restarts > 0 && opts.bounds.crashes == 0 {
         eprintln!("error: --restarts {} needs crashes to restart from (--crashes K)", opts.bounds.restarts);
         return 2;
@@ -199,7 +210,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     // A terminal gets the spinner; a log (CI, `nohup`, a batch job) gets a plain line
     // every `--progress-every` seconds, since the spinner draws nothing there and a long
     // search would otherwise say nothing until it ends.
-    let every = opts.progress_every;
+    let every = std::time::Duration::from_secs_f64(opts.progress_every);
     let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut last_line: Option<std::time::Duration> = None;
     let mut progress = |s: &Stats| {
@@ -210,7 +221,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             s.states, s.distinct, s.depth, s.queue
         );
         if plain {
-            if last_line.is_none_or(|t| s.elapsed >= t + every) {
+            if last_line.is_none_or(|t| t.checked_add(every).is_some_and(|due| s.elapsed >= due)) {
                 last_line = Some(s.elapsed);
                 eprintln!("  [{:.0} s] {line}", s.elapsed.as_secs_f64());
             }

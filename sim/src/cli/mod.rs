@@ -315,7 +315,7 @@ pub enum Command {
         max_memory_mb: Option<u64>,
         /// When stderr is not a terminal (a log, CI, a batch job): print a progress line
         /// (states, states/s, depth, queue, memory) at most this often, in seconds.
-        #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 30.0, value_name = "SECS", allow_negative_numbers = true)]
         progress_every: f64,
         /// Where counterexample scenarios go (default: reports/explore/<scenario-name>/).
         #[arg(long)]
@@ -560,7 +560,7 @@ fn dispatch(command: Command) -> i32 {
                 out,
                 show_schedules,
                 shrink,
-                progress_every: std::time::Duration::from_secs_f64(progress_every.max(0.0)),
+                progress_every,
             },
         ),
         Command::Merge { paths, json, records } => merge::merge(&paths, json.as_deref(), records.as_deref()),

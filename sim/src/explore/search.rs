@@ -654,6 +654,9 @@ impl<'a> Explorer<'a> {
             }
             edges.grow_to(parent.len());
             if !edges.set(i, &mut successors) {
+                // Its edges are not kept: count it as never expanded (unknown, so able to
+                // finish), or the stuck analysis would take it for a dead end.
+                flags[iu] &= !EXPANDED;
                 ending = Ending::MemoryBudget;
                 break;
             }
