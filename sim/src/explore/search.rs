@@ -663,7 +663,10 @@ impl<'a> Explorer<'a> {
             expanded += 1;
             let distinct_count = if keyed_by_context { distinct.len() } else { visited.len() };
             let sizes = (parent.len(), distinct_count, frontier.len());
-            if let Some(e) = self.over_budget(&mut stats, sizes, start, expanded, progress) {
+            // The stuck analysis at the end builds the edges reversed (4 bytes per edge and
+            // per state) and three marks per state: the memory budget keeps room for it.
+            let reserve = 4 * (edges.len() + parent.len()) + 3 * parent.len();
+            if let Some(e) = self.over_budget(&mut stats, sizes, start, expanded, reserve, progress) {
                 ending = e;
                 break;
             }
@@ -676,6 +679,11 @@ impl<'a> Explorer<'a> {
         let n = parent.len();
         let table_bytes = visited.capacity() * 16 + distinct.capacity() * 8 + n * (8 + 4 + 1) + edges.bytes();
         let table_bytes_per_state = table_bytes as f64 / n.max(1) as f64;
+        let local_states = census.local.iter().map(|l| l.len() as u64).collect();
+        let replica_tuples = census.tuples.len() as u64;
+        // What the analysis below does not read goes first: on a search stopped by the
+        // memory budget the visited set alone is a quarter of the memory.
+        drop((visited, distinct, frontier, pool, census));
         let violation = violation.map(|(i, k, found)| {
             let mut path = self.path_to(&parent, i);
             path.push(k);
@@ -686,8 +694,6 @@ impl<'a> Explorer<'a> {
         } else {
             (0, Vec::new())
         };
-        let local_states = census.local.iter().map(|l| l.len() as u64).collect();
-        let replica_tuples = census.tuples.len() as u64;
         Outcome {
             stats,
             ending,
@@ -939,7 +945,7 @@ impl<'a> Explorer<'a> {
             }
             expanded += 1;
             let sizes = (parent.len(), distinct.len(), stack.len());
-            if let Some(e) = self.over_budget(&mut stats, sizes, start, expanded, progress) {
+            if let Some(e) = self.over_budget(&mut stats, sizes, start, expanded, 0, progress) {
                 ending = e;
                 break;
             }
@@ -1101,6 +1107,7 @@ impl<'a> Explorer<'a> {
         (states, distinct, queue): (usize, usize, usize),
         start: Instant,
         expanded: u64,
+        reserve: usize,
         progress: &mut dyn FnMut(&Stats),
     ) -> Option<Ending> {
         (stats.states, stats.distinct, stats.queue) = (states as u64, distinct as u64, queue);
@@ -1111,7 +1118,7 @@ impl<'a> Explorer<'a> {
             if b.max_time.is_some_and(|t| stats.elapsed >= t) {
                 return Some(Ending::TimeBudget);
             }
-            if b.max_memory.is_some_and(|m| current_rss().is_some_and(|r| r > m)) {
+            if b.max_memory.is_some_and(|m| current_rss().is_some_and(|r| r.saturating_add(reserve as u64) > m)) {
                 return Some(Ending::MemoryBudget);
             }
         }
