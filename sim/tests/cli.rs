@@ -581,7 +581,7 @@ fn explore_prints_plain_progress_lines_to_a_log() {
     // Progress is reported every 2,048 expanded states: at least four times before 12,000 are found.
     assert!(lines.len() >= 4, "{stderr}");
     for l in &lines {
-        for part in ["/s, ", "distinct), depth ", ", queue ", ", memory "] {
+        for part in ["/s, ", "distinct), depth ", ", queue ", ", memory ", ", replica tuples "] {
             assert!(l.contains(part), "{l}");
         }
     }

@@ -216,8 +216,10 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     let mut progress = |s: &Stats| {
         let rate = s.states as f64 / s.elapsed.as_secs_f64().max(1e-9);
         let mem = search::current_rss().map_or("?".into(), |b| format!("{} MB", b / (1 << 20)));
+        let tuples =
+            if s.replica_tuples > 0 { format!(", replica tuples {}", s.replica_tuples) } else { String::new() };
         let line = format!(
-            "states {} ({rate:.0}/s, {} distinct), depth {}, queue {}, memory {mem}",
+            "states {} ({rate:.0}/s, {} distinct), depth {}, queue {}, memory {mem}{tuples}",
             s.states, s.distinct, s.depth, s.queue
         );
         if plain {

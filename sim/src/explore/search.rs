@@ -277,6 +277,10 @@ pub struct Stats {
     pub depth: u32,
     pub queue: usize,
     pub elapsed: Duration,
+    /// Distinct replica tuples so far (the census; 0 where a search keeps none): while it
+    /// still grows, the search is still finding new combinations of replica states, not
+    /// only new messages in flight over known ones.
+    pub replica_tuples: u64,
 }
 
 /// What the search found.
@@ -666,6 +670,7 @@ impl<'a> Explorer<'a> {
             // The stuck analysis at the end builds the edges reversed (4 bytes per edge and
             // per state) and three marks per state: the memory budget keeps room for it.
             let reserve = 4 * (edges.len() + parent.len()) + 3 * parent.len();
+            stats.replica_tuples = census.tuples.len() as u64;
             if let Some(e) = self.over_budget(&mut stats, sizes, start, expanded, reserve, progress) {
                 ending = e;
                 break;
