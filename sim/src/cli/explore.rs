@@ -419,8 +419,52 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                     note => format!(". Of the {} such states{note}", st.count),
                 }
             );
-            if let Err(code) = emit(&name, &description, &st.steps, expect) {
+            if let Err(code) = emit(&name, &description, &st.steps, expect.clone()) {
                 return code;
+            }
+            // The states no bound explains, when some of the group's are explained.
+            let explained = st.past_bound > 0 || (st.asks_recovery > 0 && !bounds.recovery);
+            if let Some(robust) = st.robust.as_ref().filter(|_| explained) {
+                let (past, ask) = (
+                    format!("a step past max view {}", bounds.max_view),
+                    "a step where a node asks for recovery nobody answers",
+                );
+                let neither = format!("neither {past} nor {ask}");
+                match &robust.shallowest {
+                    None if robust.count == 0 => say!("    every one of them can reach {past} or {ask}"),
+                    None => say!("    {} of them can reach {neither}, the shortest above among them", robust.count),
+                    Some((stall, steps)) => {
+                        say!(
+                            "    {} of them can reach {neither}; the shortest of those: {} steps, height {} view {}: {}",
+                            robust.count,
+                            steps.len(),
+                            stall.height,
+                            stall.view,
+                            stall.reason
+                        );
+                        let name = file_name(&spec.name, &format!("stuck-{}-unbounded", st.class.as_str()));
+                        let description = format!(
+                            "Written by dbft-sim explore: the shortest schedule it found ({}) to a settled state that cannot finish the height, diagnosed {}: {}, from which {neither} can be reached: neither bound is what stops it. {} of the group's {} states are such.",
+                            bounds_text(&bounds),
+                            stall.class.as_str(),
+                            stall.reason,
+                            robust.count,
+                            st.count
+                        );
+                        let expect = if stall.class == StallClass::Undiagnosed {
+                            json!({"safety": "holds", "liveness": "stalls"})
+                        } else {
+                            json!({
+                                "safety": "holds",
+                                "liveness": "stalls",
+                                "stall": {"class": stall.class.as_str(), "height": stall.height, "view": stall.view}
+                            })
+                        };
+                        if let Err(code) = emit(&name, &description, steps, expect) {
+                            return code;
+                        }
+                    }
+                }
             }
         }
     }

@@ -251,6 +251,18 @@ pub struct StuckFound {
     pub asks_recovery: u64,
     pub stall: Stall,
     pub steps: Vec<Step>,
+    /// The group's states that reach neither a step past the view bound nor an
+    /// unanswered recovery request (neither bound can be what stops them), and the
+    /// shallowest of them when it is not the group's shortest itself. Only the exhaustive
+    /// search reports it (`None` from walks and `--shortest-stuck`).
+    pub robust: Option<Robust>,
+}
+
+/// [`StuckFound::robust`]: how many, and the shallowest one's diagnosis and schedule.
+#[derive(Clone, Debug)]
+pub struct Robust {
+    pub count: u64,
+    pub shallowest: Option<(Stall, Vec<Step>)>,
 }
 
 /// What `shortest_stuck` checked: the settled unfinished states within the step bound,
@@ -455,6 +467,100 @@ impl Reduction {
             return fp;
         }
         super::fingerprint::of(&(fp, self))
+    }
+}
+
+/// One stall class's settled stuck states ([`group_stuck`]).
+#[derive(Debug, PartialEq, Eq)]
+struct Group {
+    count: u64,
+    /// How many can reach a step past the view bound, and an unanswered recovery request.
+    past_bound: u64,
+    asks_recovery: u64,
+    /// The shallowest state of the group (the first in state order among equals).
+    shallowest: u32,
+    /// The states that reach neither (`StuckFound::robust`), and the shallowest of them.
+    robust_count: u64,
+    robust_at: Option<u32>,
+}
+
+/// Groups the settled stuck states (`class`: the settled states' diagnoses; `can[i]`:
+/// state i can still finish) by stall class, counting per group the states that can reach
+/// a step past the view bound (`past`) and an unanswered recovery request (`asks`), and
+/// finding the shallowest state (`depth`) of the group and of the part that reaches neither.
+fn group_stuck(
+    class: &BTreeMap<u32, StallClass>,
+    can: &[bool],
+    past: &[bool],
+    asks: &[bool],
+    depth: &[u32],
+) -> BTreeMap<StallClass, Group> {
+    let mut groups: BTreeMap<StallClass, Group> = BTreeMap::new();
+    for (&i, &c) in class {
+        let iu = i as usize;
+        if can[iu] {
+            continue;
+        }
+        let g = groups.entry(c).or_insert(Group {
+            count: 0,
+            past_bound: 0,
+            asks_recovery: 0,
+            shallowest: i,
+            robust_count: 0,
+            robust_at: None,
+        });
+        g.count += 1;
+        g.past_bound += u64::from(past[iu]);
+        g.asks_recovery += u64::from(asks[iu]);
+        if depth[iu] < depth[g.shallowest as usize] {
+            g.shallowest = i;
+        }
+        if !past[iu] && !asks[iu] {
+            g.robust_count += 1;
+            if g.robust_at.is_none_or(|r| depth[iu] < depth[r as usize]) {
+                g.robust_at = Some(i);
+            }
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    /// Counts and shallowest states per class, on states chosen so that every branch
+    /// shows: a state that can finish (left out), one past the bound, one asking for
+    /// recovery, both, and the robust ones at several depths.
+    #[test]
+    fn stuck_states_group_by_class_with_the_part_no_bound_explains() {
+        use StallClass::{CommitLock, Undiagnosed};
+        //              state:  0      1      2      3      4      5      6      7
+        let can = [false, false, false, false, false, true, false, false];
+        let past = [true, false, false, true, false, false, false, false];
+        let asks = [false, true, false, true, false, false, false, false];
+        let depth = [3, 1, 9, 2, 5, 0, 7, 4];
+        let class: BTreeMap<u32, StallClass> = [
+            (0, CommitLock),
+            (1, CommitLock),
+            (2, CommitLock),
+            (3, CommitLock),
+            (4, CommitLock),
+            (5, CommitLock),
+            (6, Undiagnosed),
+            (7, Undiagnosed),
+        ]
+        .into_iter()
+        .collect();
+        let g = group_stuck(&class, &can, &past, &asks, &depth);
+        assert_eq!(
+            g[&CommitLock],
+            Group { count: 5, past_bound: 2, asks_recovery: 2, shallowest: 1, robust_count: 2, robust_at: Some(4) }
+        );
+        assert_eq!(
+            g[&Undiagnosed],
+            Group { count: 2, past_bound: 0, asks_recovery: 0, shallowest: 7, robust_count: 2, robust_at: Some(7) }
+        );
     }
 }
 
@@ -809,6 +915,7 @@ impl<'a> Explorer<'a> {
                             let kept = stuck.entry(st.class).or_insert_with(|| StuckFound {
                                 count: 0,
                                 past_bound: 0,
+                                robust: None,
                                 ..st.clone()
                             });
                             kept.count += st.count;
@@ -1019,6 +1126,7 @@ impl<'a> Explorer<'a> {
                         asks_recovery: 0,
                         stall: stall.clone(),
                         steps,
+                        robust: None,
                     });
                     g.count += 1;
                     // Its own search saw every state reachable from it.
@@ -1163,25 +1271,17 @@ impl<'a> Explorer<'a> {
         let asks = reaching(&|f| f & ASKS_RECOVERY != 0);
         // Per class: how many settled stuck states, how many of them reach the view bound
         // and an unanswered recovery request, and the shallowest.
-        let mut groups: BTreeMap<StallClass, (u64, u64, u64, u32)> = BTreeMap::new();
-        for (&i, &c) in class {
-            if can[i as usize] {
-                continue;
-            }
-            let g = groups.entry(c).or_insert((0, 0, 0, i));
-            g.0 += 1;
-            g.1 += u64::from(past[i as usize]);
-            g.2 += u64::from(asks[i as usize]);
-            if depth[i as usize] < depth[g.3 as usize] {
-                g.3 = i;
-            }
-        }
-        let stuck = groups
+        let stuck = group_stuck(class, &can, &past, &asks, depth)
             .into_iter()
-            .map(|(class, (count, past_bound, asks_recovery, i))| {
+            .map(|(class, Group { count, past_bound, asks_recovery, shallowest: i, robust_count, robust_at })| {
                 let (steps, sys) = self.replay(&self.path_to(parent, i));
                 let stall = schedule::stall(self.spec, &sys, &self.env);
-                StuckFound { class, count, past_bound, asks_recovery, stall, steps }
+                let shallowest = robust_at.filter(|&r| r != i).map(|r| {
+                    let (steps, sys) = self.replay(&self.path_to(parent, r));
+                    (schedule::stall(self.spec, &sys, &self.env), steps)
+                });
+                let robust = Some(Robust { count: robust_count, shallowest });
+                StuckFound { class, count, past_bound, asks_recovery, stall, steps, robust }
             })
             .collect();
         (cannot, stuck)
