@@ -151,33 +151,25 @@ mod tests {
         let pairs_short: Vec<(usize, usize)> = pairs.iter().copied().filter(|&(i, _)| i < n - 40).collect();
         let got_short = short.reverse(n).reaching(roots);
         let got = edges.reverse(n).reaching(roots);
-        let mut want: Vec<bool> = (0..n).map(roots).collect();
-        loop {
-            let mut changed = false;
-            for &(i, j) in &pairs {
-                if want[j] && !want[i] {
-                    want[i] = true;
-                    changed = true;
+        // The plain fixpoint over the (source, target) pairs.
+        let fixpoint = |pairs: &[(usize, usize)]| {
+            let mut want: Vec<bool> = (0..n).map(roots).collect();
+            loop {
+                let mut changed = false;
+                for &(i, j) in pairs {
+                    if want[j] && !want[i] {
+                        want[i] = true;
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    return want;
                 }
             }
-            if !changed {
-                break;
-            }
-        }
+        };
+        let want = fixpoint(&pairs);
         assert_eq!(got, want);
-        let mut want_short: Vec<bool> = (0..n).map(roots).collect();
-        loop {
-            let mut changed = false;
-            for &(i, j) in &pairs_short {
-                if want_short[j] && !want_short[i] {
-                    want_short[i] = true;
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
+        let want_short = fixpoint(&pairs_short);
         assert_eq!(got_short, want_short);
         assert!(want.iter().filter(|&&w| w).count() > n / 10, "the graph must connect enough to test something");
         assert!(want.iter().any(|&w| !w), "and leave some states unable to reach a root");
