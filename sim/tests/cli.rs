@@ -627,3 +627,35 @@ fn explore_refuses_restarts_without_crashes() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("crashes ≤ 1, restarts ≤ 1"), "{out:?}");
 }
+
+/// `explore --after-schedule` searches on from where a scenario's schedule ends: from the
+/// end of the bundled four-node lock found with recovery delivered, the complete search
+/// with recovery on says no continuation finishes, and the stuck schedule it writes
+/// replays with `run` from the start (it begins with the scenario's steps). A scenario
+/// without a schedule, or a step the bounds cannot take, is refused with exit 2 and
+/// nothing written.
+#[test]
+fn explore_after_schedule_decides_a_stuck_state_under_other_bounds() {
+    let dir = tmpdir("explore-after");
+    let out_dir = dir.to_str().unwrap();
+    let lock = "scenarios/explore/explore-4-recovery-stuck-commit-lock.json";
+    let out = run(&["explore", lock, "--after-schedule", "--recovery", "--crashes", "1", "--dfs", "--out", out_dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("starting where the scenario's schedule ends: 38 steps"), "{stdout}");
+    assert!(stdout.contains("its end is stuck under these bounds too"), "{stdout}");
+    assert!(stdout.contains("-> run: stall (as expected)"), "{stdout}");
+    // Without the option the schedule is not followed, and the output says so.
+    let out = run(&["explore", lock, "--max-view", "0", "--max-states", "200", "--out", out_dir]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schedule (38 steps) is not followed"), "{out:?}");
+    let empty = tmpdir("explore-after-refused");
+    let refused = empty.to_str().unwrap();
+    let out = run(&["explore", "scripts/explore/n4-go.json", "--after-schedule", "--out", refused]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a scenario with a schedule"), "{out:?}");
+    // The schedule crashes a node; with no crash allowed it cannot be followed.
+    let out = run(&["explore", lock, "--after-schedule", "--recovery", "--out", refused]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more than --crashes 0"), "{out:?}");
+    assert_eq!(std::fs::read_dir(&empty).map(|d| d.count()).unwrap_or(0), 0, "nothing written");
+}

@@ -26,6 +26,8 @@ pub struct ExploreOptions {
     /// How often (seconds) a plain progress line goes to stderr when it is not a
     /// terminal; checked by `run` (0 to [`MAX_PROGRESS_SECS`]).
     pub progress_every: f64,
+    /// Start where the scenario's `schedule` ends ([`Explorer::start_after_schedule`]).
+    pub after_schedule: bool,
 }
 
 /// The longest `--progress-every` interval (a year): anything longer is no interval.
@@ -144,13 +146,23 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         return 2;
     }
     let bounds = opts.bounds;
-    let explorer = match Explorer::new(&spec, bounds.clone()) {
+    let mut explorer = match Explorer::new(&spec, bounds.clone()) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {}: {e}", path.display());
             return 2;
         }
     };
+    if opts.after_schedule {
+        if spec.schedule.is_empty() {
+            eprintln!("error: {}: schedule: --after-schedule needs a scenario with a schedule", path.display());
+            return 2;
+        }
+        if let Err(e) = explorer.start_after_schedule() {
+            eprintln!("error: {}: {e}", path.display());
+            return 2;
+        }
+    }
     say!(
         "dbft-sim explore: {} (N = {}, {} semantics, mutation {}), bounds: heights {}, max view {}, {}, loss {}, recovery {}, {}, {}",
         spec.name,
@@ -179,6 +191,21 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             (None, false) => "BFS".to_string(),
         }
     );
+    match explorer.start_point() {
+        (0, _, _) if !spec.schedule.is_empty() && !opts.after_schedule => say!(
+            "  the scenario's schedule ({} steps) is not followed: the search starts at its initial state (--after-schedule starts where it ends)",
+            spec.schedule.len()
+        ),
+        (0, 0, _) if !opts.after_schedule => {}
+        (k, skipped, settled) => say!(
+            "  starting where the scenario's schedule ends: {k} steps taken under these bounds{}, {}",
+            match skipped {
+                0 => String::new(),
+                s => format!(" ({s} deliveries skipped: dead here, a no-op for their recipients)"),
+            },
+            if settled { "nothing in flight" } else { "messages still in flight" }
+        ),
+    }
     if !bounds.reduce {
         say!("  partial-order reduction off");
     } else if !explorer.bounds.por {
@@ -327,6 +354,17 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         say!("  safety: S1–S6 hold in every reachable state within the bounds");
     } else {
         say!("  safety: no violation in the states visited (the search is not complete)");
+    }
+    if outcome.violation.is_none() && opts.after_schedule && bounds.walks.is_none() && bounds.shortest_stuck.is_none() {
+        match (outcome.ending == Ending::Complete, outcome.finished) {
+            (true, 0) => say!(
+                "  from the schedule's end no reachable state finishes the height: its end is stuck under these bounds too"
+            ),
+            (_, k) if k > 0 => say!(
+                "  from the schedule's end {k} reachable states finish the height: its end is not stuck under these bounds"
+            ),
+            _ => say!("  from the schedule's end no finished state was reached, but the search is not complete"),
+        }
     }
     if outcome.violation.is_none() {
         let complete = outcome.ending == Ending::Complete;

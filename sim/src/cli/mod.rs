@@ -323,6 +323,12 @@ pub enum Command {
         /// Print every found schedule step by step.
         #[arg(long)]
         show_schedules: bool,
+        /// Start the search where the scenario's own `schedule` ends (its steps taken
+        /// under these bounds) instead of at its initial state: e.g. whether a stuck state
+        /// found with recovery off stays stuck with --recovery. Written schedules begin
+        /// with the scenario's steps.
+        #[arg(long)]
+        after_schedule: bool,
         /// Turn the partial-order reduction off (to measure what it saves).
         #[arg(long)]
         no_reduce: bool,
@@ -511,6 +517,7 @@ fn dispatch(command: Command) -> i32 {
             progress_every,
             out,
             show_schedules,
+            after_schedule,
             no_reduce,
             no_por,
             no_forget,
@@ -561,6 +568,7 @@ fn dispatch(command: Command) -> i32 {
                 show_schedules,
                 shrink,
                 progress_every,
+                after_schedule,
             },
         ),
         Command::Merge { paths, json, records } => merge::merge(&paths, json.as_deref(), records.as_deref()),

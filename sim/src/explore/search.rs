@@ -581,6 +581,12 @@ pub struct Explorer<'a> {
     pub bounds: Bounds,
     /// Dead replica state is forgotten ([`Bounds::forget`], where it is sound).
     pub forgets: bool,
+    /// The steps that led to `init` when the search starts after the scenario's own
+    /// schedule ([`Explorer::start_after_schedule`]): every written schedule begins
+    /// with them, so it replays from the scenario's initial state.
+    prefix: Vec<Step>,
+    /// Deliveries of the scenario's schedule skipped as dead when starting after it.
+    skipped: usize,
 }
 
 impl<'a> Explorer<'a> {
@@ -610,7 +616,77 @@ impl<'a> Explorer<'a> {
         if bounds.max_drops.is_some() {
             init.count_drops();
         }
-        Ok(Explorer { spec, env, init, safety, bounds: spec_b, forgets })
+        Ok(Explorer { spec, env, init, safety, bounds: spec_b, forgets, prefix: Vec::new(), skipped: 0 })
+    }
+
+    /// Starts the search where the scenario's own `schedule` ends instead of at its
+    /// initial state: the steps are taken on the untimed system under these bounds (with
+    /// `--recovery`, the recovery messages the schedule never delivered stay in flight),
+    /// and every schedule the search writes begins with them. This is how a stuck state
+    /// found under one bound is put to another: a complete search from it that reaches no
+    /// finished state proves it stuck under the new bounds too. Err names the step that
+    /// is not possible here, or the violation the schedule itself shows.
+    pub fn start_after_schedule(&mut self) -> Result<(), String> {
+        let mut sys = self.init.clone();
+        let mut safety = self.safety.clone();
+        // The same steps on a copy that keeps every message: a delivery the search's
+        // model has already dropped as dead (a no-op for its recipient, docs/explore.md
+        // §3) is found there and skipped, so a schedule written under other bounds
+        // (recovery off, where other messages are dead) still starts the search.
+        let mut shadow = sys.clone();
+        shadow.set_prune(&self.env, super::model::Prune::Off);
+        let mut shadow_safety = self.safety.clone();
+        let mut prefix = Vec::with_capacity(self.spec.schedule.len());
+        for (i, step) in self.spec.schedule.iter().enumerate() {
+            let act = match sys.resolve(step) {
+                Ok(act) => act,
+                Err(e) => match shadow.resolve(step) {
+                    Ok(dead @ Act::Deliver(_)) => {
+                        let mut judge = Judge { safety: &mut shadow_safety, found: Vec::new() };
+                        shadow.apply(&self.env, dead, &mut judge, None);
+                        self.skipped += 1;
+                        continue;
+                    }
+                    _ => return Err(format!("schedule[{i}]: {e}")),
+                },
+            };
+            if matches!(act, Act::Drop(_)) && !self.bounds.loss && !self.bounds.withhold {
+                return Err(format!("schedule[{i}]: a lost message, and loss is off here (--loss)"));
+            }
+            prefix.push(sys.describe(act));
+            let mut judge = Judge { safety: &mut safety, found: Vec::new() };
+            let fx = sys.apply(&self.env, act, &mut judge, None);
+            if let Some(f) = judge.found.first() {
+                return Err(format!(
+                    "schedule[{i}]: the schedule itself violates {}: {} (replay it with `dbft-sim run`)",
+                    f.id, f.detail
+                ));
+            }
+            if fx.max_view > self.bounds.max_view {
+                return Err(format!(
+                    "schedule[{i}]: the schedule goes to view {}, past --max-view {}",
+                    fx.max_view, self.bounds.max_view
+                ));
+            }
+            if let Ok(same) = shadow.resolve(step) {
+                let mut judge = Judge { safety: &mut shadow_safety, found: Vec::new() };
+                shadow.apply(&self.env, same, &mut judge, None);
+            }
+        }
+        if sys.crashes > self.bounds.crashes || sys.restarts > self.bounds.restarts {
+            return Err(format!(
+                "schedule: it takes {} crashes and {} restarts, more than --crashes {} and --restarts {} allow",
+                sys.crashes, sys.restarts, self.bounds.crashes, self.bounds.restarts
+            ));
+        }
+        (self.init, self.safety, self.prefix) = (sys, safety, prefix);
+        Ok(())
+    }
+
+    /// Where the search starts: how many of the scenario's steps it starts after, how
+    /// many of its deliveries were skipped as dead, and whether nothing is in flight.
+    pub fn start_point(&self) -> (usize, usize, bool) {
+        (self.prefix.len(), self.skipped, self.init.bag.is_empty())
     }
 
     /// The choices `sys` offers within the bounds.
@@ -1110,6 +1186,8 @@ impl<'a> Explorer<'a> {
                 safety,
                 bounds: sub_bounds.clone(),
                 forgets: self.forgets,
+                prefix: Vec::new(),
+                skipped: 0,
             };
             let out = sub.run(&mut |_| {});
             match (out.violation, out.ending) {
@@ -1185,6 +1263,8 @@ impl<'a> Explorer<'a> {
             safety: safety.clone(),
             bounds,
             forgets: self.forgets,
+            prefix: Vec::new(),
+            skipped: 0,
         };
         let out = sub.run(&mut |_| {});
         match (out.violation, out.ending) {
@@ -1311,7 +1391,8 @@ impl<'a> Explorer<'a> {
         let mut sys = self.init.clone();
         let mut safety = self.safety.clone();
         let mut acts = Vec::new();
-        let mut steps = Vec::with_capacity(path.len());
+        let mut steps = Vec::with_capacity(self.prefix.len() + path.len());
+        steps.extend(self.prefix.iter().cloned());
         for &k in path {
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
             let Some(&act) = acts.get(k as usize) else { break };

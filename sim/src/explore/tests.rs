@@ -4,6 +4,7 @@ use super::search::{Bounds, Ending, Explorer, fingerprint};
 use crate::cli::explore::scheduled_scenario;
 use crate::engine::trace::{Halt, Observer, Rec};
 use crate::invariants::InvariantId;
+use crate::invariants::diagnosis::StallClass;
 
 struct Null;
 impl Observer for Null {
@@ -1115,4 +1116,69 @@ fn deliver_from(
 ) -> (Sys, Sf) {
     let k = *sys.bag.keys().find(|k| k.0 == to && k.1 == from).expect("a message in flight");
     explorer.step(sys, sf, Act::Deliver(k))
+}
+
+fn bundled(name: &str) -> crate::scenario::RunSpec {
+    let path = format!("{}/../scenarios/explore/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    spec(&std::fs::read_to_string(path).expect("scenario file"))
+}
+
+/// `explore --after-schedule` puts a stuck state found under one bound to another. The
+/// four-node lock of `explore-4-recovery-stuck-commit-lock.json` was found with recovery
+/// delivered, and by its description neither M Commits nor M ChangeViews can ever form:
+/// a complete search from its end, recovery on, must reach no finished state, and the
+/// stuck schedule it writes must begin with the scenario's own steps (so it replays from
+/// the start). The lock of `explore-4-synchrony-stuck-commit-lock.json` holds only while
+/// recovery is never answered: by its description a RecoveryMessage hands the stuck backup
+/// the PrepareRequest, which it then accepts, so with recovery on a finished state must
+/// be reachable from its end.
+#[test]
+fn a_search_after_a_schedule_tells_a_lock_recovery_opens_from_one_it_does_not() {
+    let bounds = Bounds { max_view: 1, crashes: 1, dfs: true, recovery: true, ..Bounds::default() };
+    let locked = bundled("explore-4-recovery-stuck-commit-lock");
+    let mut x = Explorer::new(&locked, bounds.clone()).expect("explorer");
+    x.start_after_schedule().expect("the schedule is followable with recovery on");
+    assert_eq!(x.start_point(), (locked.schedule.len(), 0, true));
+    let out = x.run(&mut |_| {});
+    assert_eq!(out.ending, Ending::Complete);
+    assert_eq!(out.finished, 0, "no continuation finishes the height");
+    assert!(out.violation.is_none());
+    let stuck = out.stuck.iter().find(|s| s.class == StallClass::CommitLock).expect("a commit-lock state");
+    assert!(stuck.steps.starts_with(&locked.schedule), "written schedules start with the scenario's steps");
+
+    let opened = bundled("explore-4-synchrony-stuck-commit-lock");
+    let mut x = Explorer::new(&opened, Bounds { stop_at_finish: true, ..bounds.clone() }).expect("explorer");
+    x.start_after_schedule().expect("followable");
+    let out = x.run(&mut |_| {});
+    assert_eq!(out.ending, Ending::FinishReached, "with recovery answered the backup commits");
+    // Without recovery the same state is stuck (the search the scenario came from).
+    let mut x = Explorer::new(&opened, Bounds { recovery: false, stop_at_finish: true, ..bounds }).expect("explorer");
+    x.start_after_schedule().expect("followable");
+    let out = x.run(&mut |_| {});
+    assert_eq!((out.ending, out.finished), (Ending::Complete, 0));
+}
+
+/// A schedule the bounds cannot follow is refused with the step that fails, not searched
+/// from somewhere else.
+#[test]
+fn a_search_after_a_schedule_refuses_a_step_it_cannot_take() {
+    let s = bundled("explore-4-robust-stuck-commit-lock");
+    // The schedule crashes R3: with no crash allowed it is refused.
+    let mut x = Explorer::new(&s, Bounds { crashes: 0, ..Bounds::default() }).expect("explorer");
+    let e = x.start_after_schedule().expect_err("a crash beyond --crashes 0");
+    assert!(e.contains("crashes"), "{e}");
+    // A delivery of a message nobody sent.
+    let mut doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../scenarios/explore/explore-4-robust-stuck-commit-lock.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("file"),
+    )
+    .expect("json");
+    doc["schedule"][3]["msg"] = serde_json::json!("00000000deadbeef");
+    let bad = spec(&doc.to_string());
+    let mut x = Explorer::new(&bad, Bounds { crashes: 1, ..Bounds::default() }).expect("explorer");
+    let e = x.start_after_schedule().expect_err("no such message");
+    assert!(e.starts_with("schedule[3]:"), "{e}");
 }
