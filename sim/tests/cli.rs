@@ -653,9 +653,13 @@ fn explore_after_schedule_decides_a_stuck_state_under_other_bounds() {
     let out = run(&["explore", "scripts/explore/n4-go.json", "--after-schedule", "--out", refused]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a scenario with a schedule"), "{out:?}");
-    // The schedule crashes a node; with no crash allowed it cannot be followed.
+    // The schedule crashes R0 at step 7; with no crash allowed it cannot be followed.
     let out = run(&["explore", lock, "--after-schedule", "--recovery", "--out", refused]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("more than --crashes 0"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("schedule[7]: a crash of a node that may not crash here (--crashes 0)"),
+        "{out:?}"
+    );
     assert_eq!(std::fs::read_dir(&empty).map(|d| d.count()).unwrap_or(0), 0, "nothing written");
 }

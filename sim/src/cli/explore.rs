@@ -368,10 +368,15 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     }
     if outcome.violation.is_none() {
         let complete = outcome.ending == Ending::Complete;
+        // `--shortest-stuck` counts steps from where the search starts.
+        let after = match explorer.start_point().0 {
+            0 => String::new(),
+            k => format!(" after the scenario's {k}"),
+        };
         if let Some(sh) = outcome.shortest {
             match sh.depth {
                 Some(d) => say!(
-                    "  shortest {}stuck state: {d} steps ({} settled states at that depth proven stuck); {} shallower settled states{} shown able to finish; {}",
+                    "  shortest {}stuck state: {d} steps{after} ({} settled states at that depth proven stuck); {} shallower settled states{} shown able to finish; {}",
                     bounds.stuck_class.map_or(String::new(), |c| format!("{c} ")),
                     outcome.cannot_finish,
                     sh.can_finish,
@@ -383,7 +388,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                     }
                 ),
                 None => say!(
-                    "  no stuck state within {} steps: {} settled states shown able to finish, {} undecided (budget)",
+                    "  no stuck state within {} steps{after}: {} settled states shown able to finish, {} undecided (budget)",
                     bounds.shortest_stuck.unwrap_or(0),
                     sh.can_finish,
                     sh.undecided

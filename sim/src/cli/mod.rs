@@ -326,7 +326,8 @@ pub enum Command {
         /// Start the search where the scenario's own `schedule` ends (its steps taken
         /// under these bounds) instead of at its initial state: e.g. whether a stuck state
         /// found with recovery off stays stuck with --recovery. Written schedules begin
-        /// with the scenario's steps.
+        /// with the scenario's steps (less deliveries skipped as dead; --shrink may drop
+        /// more).
         #[arg(long)]
         after_schedule: bool,
         /// Turn the partial-order reduction off (to measure what it saves).

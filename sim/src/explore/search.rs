@@ -630,13 +630,15 @@ impl<'a> Explorer<'a> {
         let mut sys = self.init.clone();
         let mut safety = self.safety.clone();
         // The same steps on a copy that keeps every message: a delivery the search's
-        // model has already dropped as dead (a no-op for its recipient, docs/explore.md
-        // §3) is found there and skipped, so a schedule written under other bounds
-        // (recovery off, where other messages are dead) still starts the search.
+        // model has already dropped as dead (docs/explore.md §3) is found there and
+        // skipped, so a schedule written under other bounds (recovery off, where other
+        // messages are dead) still starts the search. The copy holds every message the
+        // model holds, so each step taken is taken there too, as the same action.
         let mut shadow = sys.clone();
         shadow.set_prune(&self.env, super::model::Prune::Off);
         let mut shadow_safety = self.safety.clone();
         let mut prefix = Vec::with_capacity(self.spec.schedule.len());
+        let mut acts = Vec::new();
         for (i, step) in self.spec.schedule.iter().enumerate() {
             let act = match sys.resolve(step) {
                 Ok(act) => act,
@@ -650,8 +652,10 @@ impl<'a> Explorer<'a> {
                     _ => return Err(format!("schedule[{i}]: {e}")),
                 },
             };
-            if matches!(act, Act::Drop(_)) && !self.bounds.loss && !self.bounds.withhold {
-                return Err(format!("schedule[{i}]: a lost message, and loss is off here (--loss)"));
+            // Only a step the search itself could take here: the bounds' choices.
+            sys.enabled(&self.env, self.choices(&sys), &mut acts);
+            if !acts.contains(&act) {
+                return Err(format!("schedule[{i}]: {}", self.not_allowed(act)));
             }
             prefix.push(sys.describe(act));
             let mut judge = Judge { safety: &mut safety, found: Vec::new() };
@@ -668,19 +672,39 @@ impl<'a> Explorer<'a> {
                     fx.max_view, self.bounds.max_view
                 ));
             }
-            if let Ok(same) = shadow.resolve(step) {
-                let mut judge = Judge { safety: &mut shadow_safety, found: Vec::new() };
-                shadow.apply(&self.env, same, &mut judge, None);
-            }
-        }
-        if sys.crashes > self.bounds.crashes || sys.restarts > self.bounds.restarts {
-            return Err(format!(
-                "schedule: it takes {} crashes and {} restarts, more than --crashes {} and --restarts {} allow",
-                sys.crashes, sys.restarts, self.bounds.crashes, self.bounds.restarts
-            ));
+            let mut judge = Judge { safety: &mut shadow_safety, found: Vec::new() };
+            shadow.apply(&self.env, act, &mut judge, None);
         }
         (self.init, self.safety, self.prefix) = (sys, safety, prefix);
         Ok(())
+    }
+
+    /// Why `act`, a step of the scenario's schedule, is not among the choices the
+    /// bounds offer at that point.
+    fn not_allowed(&self, act: Act) -> String {
+        let b = &self.bounds;
+        match act {
+            Act::Timer(_) if b.deadlines => {
+                "a timer fires out of deadline order or with messages in flight, which --deadlines forbids".into()
+            }
+            Act::Timer(_) if b.synchrony => "a timer fires with messages in flight, which --synchrony forbids".into(),
+            Act::Timer(_) => "a timer that is not armed here".into(),
+            Act::AdversaryTimer(_) => {
+                format!("an adversary timer step beyond --adversary-ticks {}", b.adversary_ticks)
+            }
+            Act::Crash(_) => format!("a crash of a node that may not crash here (--crashes {})", b.crashes),
+            Act::Restart(..) => format!(
+                "a restart the bounds do not offer (--restarts {}{})",
+                b.restarts,
+                if b.amnesia { ", --amnesia" } else { "" }
+            ),
+            Act::Drop(_) => format!(
+                "a lost message, and the bounds allow no loss here (--loss {}, --max-drops {})",
+                if b.loss { "on" } else { "off" },
+                b.max_drops.map_or("none".to_string(), |m| m.to_string())
+            ),
+            Act::Deliver(_) => "a delivery the bounds do not offer here".into(),
+        }
     }
 
     /// Where the search starts: how many of the scenario's steps it starts after, how

@@ -1181,4 +1181,36 @@ fn a_search_after_a_schedule_refuses_a_step_it_cannot_take() {
     let mut x = Explorer::new(&bad, Bounds { crashes: 1, ..Bounds::default() }).expect("explorer");
     let e = x.start_after_schedule().expect_err("no such message");
     assert!(e.starts_with("schedule[3]:"), "{e}");
+    // A step the bounds do not offer: under --synchrony a timer fires only with nothing
+    // in flight, and with recovery delivered the start-up RecoveryRequests are in flight
+    // when R1's timer fires (step 1).
+    let sync = Bounds { crashes: 1, recovery: true, synchrony: true, ..Bounds::default() };
+    let e = Explorer::new(&s, sync).expect("explorer").start_after_schedule().expect_err("synchrony");
+    assert!(e.starts_with("schedule[1]:") && e.contains("--synchrony"), "{e}");
+    // A restart without --restarts is refused, not taken (nor a panic).
+    let restart = bundled("explore-4-restart-lost-block");
+    let i = restart.schedule.iter().position(|st| matches!(st, super::step::Step::Restart { .. })).expect("a restart");
+    let mut x = Explorer::new(&restart, Bounds { crashes: 1, ..Bounds::default() }).expect("explorer");
+    let e = x.start_after_schedule().expect_err("no restarts allowed");
+    assert!(e.starts_with(&format!("schedule[{i}]:")) && e.contains("--restarts 0"), "{e}");
+    let mut x = Explorer::new(&restart, Bounds { crashes: 1, restarts: 1, ..Bounds::default() }).expect("explorer");
+    x.start_after_schedule().expect("allowed with --restarts 1");
+}
+
+/// The suite's `explore-4-stuck-commit-lock.json` was written with recovery off, and its
+/// step 44 delivers R1's view-0 PrepareRequest to R0, in view 1 by then. With recovery
+/// delivered the search judges that message dead when R0 moves on (a preparation of a
+/// lower view from a sender already seen at this height changes nothing,
+/// `ignores_forever`) and drops it before the schedule gets there. Starting after the
+/// schedule skips that one delivery instead of refusing the schedule, and, as the
+/// description says the lock holds only while recovery goes unanswered, a finished state
+/// is then reachable.
+#[test]
+fn a_search_after_a_schedule_skips_deliveries_the_model_dropped_as_dead() {
+    let s = bundled("explore-4-stuck-commit-lock");
+    let b = Bounds { crashes: 1, recovery: true, dfs: true, stop_at_finish: true, ..Bounds::default() };
+    let mut x = Explorer::new(&s, b).expect("explorer");
+    x.start_after_schedule().expect("followable, one delivery skipped");
+    assert_eq!(x.start_point(), (s.schedule.len() - 1, 1, false));
+    assert_eq!(x.run(&mut |_| {}).ending, Ending::FinishReached);
 }
