@@ -145,7 +145,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         eprintln!("error: cannot write to {}: {e}", out.display());
         return 2;
     }
-    let bounds = opts.bounds;
+    let mut bounds = opts.bounds;
+    // Starting after a schedule asks whether its end can still finish: the exhaustive
+    // search stops at the first finished state (the answer), and runs to the end, with
+    // the stuck states it proves, only when none is reachable.
+    bounds.stop_at_finish |= opts.after_schedule && bounds.walks.is_none() && bounds.shortest_stuck.is_none();
     let mut explorer = match Explorer::new(&spec, bounds.clone()) {
         Ok(x) => x,
         Err(e) => {
@@ -356,12 +360,17 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         say!("  safety: no violation in the states visited (the search is not complete)");
     }
     if outcome.violation.is_none() && opts.after_schedule && bounds.walks.is_none() && bounds.shortest_stuck.is_none() {
-        match (outcome.ending == Ending::Complete, outcome.finished) {
-            (true, 0) => say!(
-                "  from the schedule's end no reachable state finishes the height: its end is stuck under these bounds too"
+        match outcome.ending {
+            Ending::Complete if outcome.pruned > 0 => say!(
+                "  from the schedule's end no reachable state finishes the height within these bounds, but {} steps past max view {} were cut: a higher --max-view may open it",
+                outcome.pruned,
+                bounds.max_view
             ),
-            (_, k) if k > 0 => say!(
-                "  from the schedule's end {k} reachable states finish the height: its end is not stuck under these bounds"
+            Ending::Complete => say!(
+                "  from the schedule's end no reachable state finishes the height, and no step was cut by the view bound: its end is stuck under these bounds too, whatever the max view"
+            ),
+            Ending::FinishReached => say!(
+                "  from the schedule's end a state where the height is finished is reachable: its end is not stuck under these bounds (the search stopped there)"
             ),
             _ => say!("  from the schedule's end no finished state was reached, but the search is not complete"),
         }
