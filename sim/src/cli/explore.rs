@@ -149,7 +149,8 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     // Starting after a schedule asks whether its end can still finish: the exhaustive
     // search stops at the first finished state (the answer), and runs to the end, with
     // the stuck states it proves, only when none is reachable.
-    bounds.stop_at_finish |= opts.after_schedule && bounds.walks.is_none() && bounds.shortest_stuck.is_none();
+    let asks_if_end_finishes = opts.after_schedule && bounds.walks.is_none() && bounds.shortest_stuck.is_none();
+    bounds.stop_at_finish |= asks_if_end_finishes;
     let mut explorer = match Explorer::new(&spec, bounds.clone()) {
         Ok(x) => x,
         Err(e) => {
@@ -359,7 +360,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     } else {
         say!("  safety: no violation in the states visited (the search is not complete)");
     }
-    if outcome.violation.is_none() && opts.after_schedule && bounds.walks.is_none() && bounds.shortest_stuck.is_none() {
+    if outcome.violation.is_none() && asks_if_end_finishes {
         match outcome.ending {
             Ending::Complete if outcome.pruned > 0 => say!(
                 "  from the schedule's end no reachable state finishes the height within these bounds, but {} steps past max view {} were cut: a higher --max-view may open it",

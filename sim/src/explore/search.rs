@@ -1203,17 +1203,7 @@ impl<'a> Explorer<'a> {
             if b.stuck_class.is_some_and(|want| stall.class != want) {
                 continue;
             }
-            let sub = Explorer {
-                spec: self.spec,
-                env: self.env.clone(),
-                init: sys.clone(),
-                safety,
-                bounds: sub_bounds.clone(),
-                forgets: self.forgets,
-                prefix: Vec::new(),
-                skipped: 0,
-            };
-            let out = sub.run(&mut |_| {});
+            let out = self.started_at(&sys, safety, sub_bounds.clone()).run(&mut |_| {});
             match (out.violation, out.ending) {
                 (Some(v), _) => {
                     violation = Some(ViolationFound { steps: steps.into_iter().chain(v.steps).collect(), ..v })
@@ -1268,6 +1258,22 @@ impl<'a> Explorer<'a> {
         }
     }
 
+    /// The same explorer started at `sys` (its checker `safety`) under `bounds`: the
+    /// searches run from a candidate or a walk's end. Its schedules start at `sys`; the
+    /// caller prefixes the steps that led there.
+    fn started_at(&self, sys: &Sys, safety: Rc<Safety>, bounds: Bounds) -> Explorer<'a> {
+        Explorer {
+            spec: self.spec,
+            env: self.env.clone(),
+            init: sys.clone(),
+            safety,
+            bounds,
+            forgets: self.forgets,
+            prefix: Vec::new(),
+            skipped: 0,
+        }
+    }
+
     /// A complete depth-first search from `sys` (a walk's settled end) within
     /// `walk_stuck_budget` states: Ok with the settled stuck states it proves (schedules
     /// from `sys`; empty if every one can finish), Err with a violation it reached, None
@@ -1280,17 +1286,7 @@ impl<'a> Explorer<'a> {
             max_time: None,
             ..self.bounds.clone()
         };
-        let sub = Explorer {
-            spec: self.spec,
-            env: self.env.clone(),
-            init: sys.clone(),
-            safety: safety.clone(),
-            bounds,
-            forgets: self.forgets,
-            prefix: Vec::new(),
-            skipped: 0,
-        };
-        let out = sub.run(&mut |_| {});
+        let out = self.started_at(sys, safety.clone(), bounds).run(&mut |_| {});
         match (out.violation, out.ending) {
             (Some(v), _) => Some(Err(v)),
             (None, Ending::Complete) => Some(Ok(out.stuck)),
