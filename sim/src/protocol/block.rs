@@ -39,17 +39,17 @@ impl Header {
     }
 
     fn compute_hash(&self) -> Hash32 {
-        let mut e = Enc::new();
-        e.u8(0x48)
-            .u32(self.version)
-            .u32(self.height)
-            .hash(&self.prev_hash)
-            .u64(self.timestamp_ms)
-            .u64(self.nonce)
-            .u16(self.primary)
-            .hash(&self.tx_root)
-            .hash(&self.next_validators);
-        e.finish()
+        Enc::hashed(|e| {
+            e.u8(0x48)
+                .u32(self.version)
+                .u32(self.height)
+                .hash(&self.prev_hash)
+                .u64(self.timestamp_ms)
+                .u64(self.nonce)
+                .u16(self.primary)
+                .hash(&self.tx_root)
+                .hash(&self.next_validators);
+        })
     }
 }
 
@@ -61,12 +61,12 @@ pub fn tx_root(txs: &[TxId]) -> Hash32 {
 }
 
 fn compute_tx_root(txs: &[TxId]) -> Hash32 {
-    let mut e = Enc { buf: Vec::with_capacity(5 + 8 * txs.len()) };
-    e.u8(0x54).u32(txs.len() as u32);
-    for t in txs {
-        e.u64(*t);
-    }
-    e.finish()
+    Enc::hashed(|e| {
+        e.u8(0x54).u32(txs.len() as u32);
+        for t in txs {
+            e.u64(*t);
+        }
+    })
 }
 
 /// The last [`RECENT_HASHES`] answers of a hash function of `K`'s content, compared by
@@ -201,14 +201,13 @@ impl Block {
     }
 
     fn compute_digest(&self) -> Hash32 {
-        // Sized to the encoding (38 bytes + 19 per signature): the default buffer is too
-        // small for a 7-signature certificate, and its regrowth cost a fifth of the digest.
-        let mut e = Enc { buf: Vec::with_capacity(38 + 19 * self.certificate.len()) };
-        e.u8(0x42).hash(&self.hash).u8(self.view).u32(self.certificate.len() as u32);
-        for c in &self.certificate {
-            e.u16(c.index).u8(c.view).u128(c.sig.0);
-        }
-        e.finish()
+        // A kept buffer: it grows once to the largest certificate, then never regrows.
+        Enc::hashed(|e| {
+            e.u8(0x42).hash(&self.hash).u8(self.view).u32(self.certificate.len() as u32);
+            for c in &self.certificate {
+                e.u16(c.index).u8(c.view).u128(c.sig.0);
+            }
+        })
     }
 
     /// The genesis block (height 0): no certificate; names the initial validator set.

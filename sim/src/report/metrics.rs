@@ -142,8 +142,15 @@ impl Observer for Metrics {
                 let k = &mut self.kinds[meta.kind.index()];
                 k.sent += 1;
                 k.bytes += meta.size as u64;
-                let per =
-                    self.per_height_kinds.entry(meta.height).or_insert_with(|| Box::new([(0, 0); MsgKind::ALL.len()]));
+                // Almost every send is for the newest height counted: reach it down the
+                // map's right edge instead of searching (a search per send was 0.8 % of a run).
+                let per = match self.per_height_kinds.last_entry() {
+                    Some(e) if *e.key() == meta.height => e.into_mut(),
+                    _ => self
+                        .per_height_kinds
+                        .entry(meta.height)
+                        .or_insert_with(|| Box::new([(0, 0); MsgKind::ALL.len()])),
+                };
                 per[meta.kind.index()].0 += 1;
                 per[meta.kind.index()].1 += meta.size as u64;
             }

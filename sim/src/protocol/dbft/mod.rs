@@ -377,10 +377,10 @@ impl DbftReplica {
 
     /// The nonce of a proposal: a digest of who proposes what when (no RNG in a replica).
     fn nonce(&self, cx: &Cx<Wire>) -> u64 {
-        let mut e = Enc::new();
-        e.u8(0x4E).u32(self.key.as_ref().map_or(u32::MAX, |k| k.id.0));
-        e.u32(self.ctx.height).u8(self.ctx.view).u64(cx.now.0);
-        let h = e.finish();
+        let h = Enc::hashed(|e| {
+            e.u8(0x4E).u32(self.key.as_ref().map_or(u32::MAX, |k| k.id.0));
+            e.u32(self.ctx.height).u8(self.ctx.view).u64(cx.now.0);
+        });
         u64::from_le_bytes([h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7]])
     }
 
