@@ -465,6 +465,33 @@ fn output_to_a_closed_pipe_is_not_a_crash() {
     assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
     let r = closed(&["swarm", "--seeds", "17", "--mutation", "no-commit-lock", "--out", dir.to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
+    // Errors and progress lines go to stderr: with it closed as well (`2>&1 | head`), the
+    // exit code is still the command's own, not a panic's 101.
+    let both_closed = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let err = writer.try_clone().unwrap();
+        bin().args(args).current_dir(repo()).stdout(writer).stderr(err).status().unwrap()
+    };
+    assert_eq!(both_closed(&["explore", "no-such-scenario.json"]).code(), Some(2));
+    assert_eq!(both_closed(&["run", "scenarios/happy-4.json", "--seeds", "x"]).code(), Some(2));
+    let explored = dir.join("explored");
+    let search = [
+        "explore",
+        "scripts/explore/n4-go.json",
+        "--max-view",
+        "1",
+        "--crashes",
+        "1",
+        "--dfs",
+        "--max-states",
+        "3000",
+        "--progress-every",
+        "0",
+        "--out",
+        explored.to_str().unwrap(),
+    ];
+    assert_eq!(both_closed(&search).code(), Some(0), "a search's progress into a closed pipe");
 }
 
 /// Under the deliberately unsafe `apply-on-propose` hand-off rule the swarm finds safety

@@ -171,7 +171,7 @@ pub fn check(opts: CheckOptions) -> i32 {
     let files = match collect(&opts.paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return 2;
         }
     };
@@ -188,7 +188,7 @@ pub fn check(opts: CheckOptions) -> i32 {
     if let Some(path) = &opts.junit
         && let Err(e) = check_output_file(path)
     {
-        eprintln!("error: --junit: {e}");
+        tell!("error: --junit: {e}");
         return 2;
     }
     // Work items: (entry, seed), in output order; a run is a few bytes until it runs.
@@ -202,7 +202,7 @@ pub fn check(opts: CheckOptions) -> i32 {
             }
             let count = opts.seeds.as_ref().map_or(spec.seeds.len() as u64, SeedList::len);
             if items.len() as u64 + count > MAX_CHECK_RUNS {
-                eprintln!(
+                tell!(
                     "error: more than {MAX_CHECK_RUNS} scenario × seed runs; check is a regression suite, \
                      use swarm for sweeps of that size"
                 );
@@ -303,7 +303,7 @@ pub fn check(opts: CheckOptions) -> i32 {
             passed + failed + errors
         );
         if let Err(e) = write_atomic(path, xml.as_bytes()) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            tell!("error: cannot write {}: {e}", path.display());
             return 2;
         }
     }
@@ -369,13 +369,13 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String])
             continue;
         }
         let Some(out) = super::pins::rewrite(text, &moved) else {
-            eprintln!("error: {}: cannot find expect.digests in the file's text; not updated", e.shown);
+            tell!("error: {}: cannot find expect.digests in the file's text; not updated", e.shown);
             continue;
         };
         let seeds: Vec<String> = moved.iter().map(|(s, _)| s.to_string()).collect();
         match write_atomic(&e.path, out.as_bytes()) {
             Ok(()) => say!("updated digests: {} (seeds {})", e.shown, seeds.join(", ")),
-            Err(err) => eprintln!("error: cannot write {}: {err}", e.path.display()),
+            Err(err) => tell!("error: cannot write {}: {err}", e.path.display()),
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
     let (ia, ib) = match (load(a, o.seed), load(b, o.seed_b.or(o.seed))) {
         (Ok(x), Ok(y)) => (x, y),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return 2;
         }
     };
@@ -42,7 +42,7 @@ pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
         (Input::Scenario(sa, xa), Input::Scenario(sb, xb)) => diverge_runs((sa, *xa), (sb, *xb), o.context),
         (Input::Trace(la), Input::Trace(lb)) => first_difference(la, lb, o.context),
         _ => {
-            eprintln!("error: compare two scenarios or two trace files (.jsonl), not one of each");
+            tell!("error: compare two scenarios or two trace files (.jsonl), not one of each");
             return 2;
         }
     };

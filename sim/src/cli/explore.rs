@@ -98,51 +98,55 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {}: cannot read: {e}", path.display());
+            tell!("error: {}: cannot read: {e}", path.display());
             return 2;
         }
     };
     let spec = match scenario::load(path) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            tell!("error: {}: {e}", path.display());
             return 2;
         }
     };
     let original: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            tell!("error: {}: {e}", path.display());
             return 2;
         }
     };
     if let Some((field, why)) = unsupported(&spec, &original) {
-        eprintln!("error: {}: {field}: {why}", path.display());
+        tell!("error: {}: {field}: {why}", path.display());
         return 2;
     }
     let f = (spec.validators.saturating_sub(1)) / 3;
     if opts.bounds.crashes as usize > f {
-        eprintln!("error: --crashes {} is more than F = {f} for N = {}", opts.bounds.crashes, spec.validators);
+        tell!("error: --crashes {} is more than F = {f} for N = {}", opts.bounds.crashes, spec.validators);
         return 2;
     }
     if !(0.0..=MAX_PROGRESS_SECS).contains(&opts.progress_every) {
-        eprintln!(
+        tell!(
             "error: --progress-every {}: must be a number of seconds from 0 to {MAX_PROGRESS_SECS}",
             opts.progress_every
         );
         return 2;
     }
     if opts.bounds.restarts > 0 && opts.bounds.crashes == 0 {
-        eprintln!("error: --restarts {} needs crashes to restart from (--crashes K)", opts.bounds.restarts);
+        tell!("error: --restarts {} needs crashes to restart from (--crashes K)", opts.bounds.restarts);
         return 2;
     }
     if opts.bounds.heights == 0 || opts.bounds.max_states == 0 {
-        eprintln!("error: --heights and --max-states must be > 0");
+        tell!("error: --heights and --max-states must be > 0");
+        return 2;
+    }
+    if opts.bounds.walks == Some(0) || opts.bounds.walk_depth == 0 {
+        tell!("error: --walks and --walk-depth must be > 0 (without --walks the search is exhaustive)");
         return 2;
     }
     let out = opts.out.clone().unwrap_or_else(|| Path::new("reports").join("explore").join(&spec.name));
     if let Err(e) = check_output_file(&out.join("x.json")) {
-        eprintln!("error: cannot write to {}: {e}", out.display());
+        tell!("error: cannot write to {}: {e}", out.display());
         return 2;
     }
     let mut bounds = opts.bounds;
@@ -154,17 +158,17 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     let mut explorer = match Explorer::new(&spec, bounds.clone()) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            tell!("error: {}: {e}", path.display());
             return 2;
         }
     };
     if opts.after_schedule {
         if spec.schedule.is_empty() {
-            eprintln!("error: {}: schedule: --after-schedule needs a scenario with a schedule", path.display());
+            tell!("error: {}: schedule: --after-schedule needs a scenario with a schedule", path.display());
             return 2;
         }
         if let Err(e) = explorer.start_after_schedule() {
-            eprintln!("error: {}: {e}", path.display());
+            tell!("error: {}: {e}", path.display());
             return 2;
         }
     }
@@ -257,7 +261,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         if plain {
             if last_line.is_none_or(|t| t.checked_add(every).is_some_and(|due| s.elapsed >= due)) {
                 last_line = Some(s.elapsed);
-                eprintln!("  [{:.0} s] {line}", s.elapsed.as_secs_f64());
+                tell!("  [{:.0} s] {line}", s.elapsed.as_secs_f64());
             }
         } else {
             bar.set_message(line);
@@ -313,7 +317,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         match write_and_replay(&out, &original, &spec, name, description, steps, expect, &bounds, opts.shrink) {
             Ok(line) => say!("    {line}"),
             Err(e) => {
-                eprintln!("error: {e}");
+                tell!("error: {e}");
                 return Err(2);
             }
         }
@@ -469,7 +473,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                 st.stall.reason,
                 match bounds_note(st, &bounds) {
                     note if note.is_empty() => String::new(),
-                    note => format!(". Of the {} such states{note}", st.count),
+                    note => format!(". The search found {} such states{note}", st.count),
                 }
             );
             if let Err(code) = emit(&name, &description, &st.steps, expect.clone()) {
@@ -634,6 +638,9 @@ fn show(steps: &[Step], names: &[String]) {
 /// `<scenario>-<what>`, cut to the 64 characters a scenario name may have.
 fn file_name(base: &str, what: &str) -> String {
     let what: String = what.chars().take(40).collect();
+    // A scenario the explorer wrote, explored again (`--after-schedule`), already says
+    // what it shows: `…-stuck-commit-lock`, not `…-stuck-commit-lock-stuck-commit-lock`.
+    let base = base.strip_suffix(&format!("-{what}")).unwrap_or(base);
     let keep = 63usize.saturating_sub(what.len());
     let base: String = base.chars().take(keep).collect();
     format!("{base}-{what}")
@@ -737,7 +744,7 @@ fn write_and_replay(
         let doc = scheduled_scenario(original, spec, name, description, heights, steps, json!({}));
         let replay = scenario::parse(&doc.to_string(), name).map_err(|e| e.to_string())?;
         let mut marks = std::collections::BTreeMap::new();
-        search::replay_with(&replay, bounds.recovery, bounds.prune, 0, Some(&mut marks));
+        search::replay_with(&replay, bounds.recovery, bounds.prune, false, 0, Some(&mut marks));
         let acted: Map<String, Value> = spec
             .nodes
             .iter()

@@ -94,7 +94,7 @@ pub fn table(o: TableOptions) -> i32 {
         match scenario::load(std::path::Path::new(path)) {
             Ok(s) => bases.push((label, path, s)),
             Err(e) => {
-                eprintln!("error: {path}: {e}");
+                tell!("error: {path}: {e}");
                 return 2;
             }
         }
@@ -146,7 +146,7 @@ pub fn table(o: TableOptions) -> i32 {
         .and_then(|_| write_atomic(&o.out.join("handoff-table.md"), md.as_bytes()))
         .and_then(|_| write_atomic(&o.out.join("handoff-table.json"), json.as_bytes()))
     {
-        eprintln!("error: cannot write to {}: {e}", o.out.display());
+        tell!("error: cannot write to {}: {e}", o.out.display());
         return 2;
     }
     say!("{md}");

@@ -15,7 +15,7 @@ pub fn list(paths: &[PathBuf], full: bool) -> i32 {
     let files = match super::check::collect(paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return 2;
         }
     };
@@ -41,7 +41,7 @@ pub fn list(paths: &[PathBuf], full: bool) -> i32 {
                 }
             }
             Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
+                tell!("error: {}: {e}", f.display());
                 code = 2;
             }
         }

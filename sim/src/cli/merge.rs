@@ -196,7 +196,7 @@ pub fn merge(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path>)
     match merge_inner(paths, json, records_out) {
         Ok(code) => code,
         Err((code, msg)) => {
-            eprintln!("error: {msg}");
+            tell!("error: {msg}");
             code
         }
     }
@@ -251,9 +251,9 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
     }
     if !problems.is_empty() {
         for p in &problems {
-            eprintln!("error: {p}");
+            tell!("error: {p}");
         }
-        eprintln!(
+        tell!(
             "error: {} of {n} shards of `{} {}` missing or incomplete; nothing merged",
             problems.len(),
             first.command,

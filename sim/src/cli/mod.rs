@@ -12,6 +12,15 @@ macro_rules! say {
     };
 }
 
+/// `eprintln!` for errors, warnings and progress, minus the panic: with stderr closed
+/// (`dbft-sim … 2>&1 | head`) the command still runs to its end and exits with its own
+/// code, not a panic's 101.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        $crate::cli::tell_line(format_args!($($arg)*))
+    };
+}
+
 pub mod check;
 pub mod diff;
 pub mod explore;
@@ -431,7 +440,7 @@ fn dispatch(command: Command) -> i32 {
             let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: --seeds: {e}");
+                    tell!("error: --seeds: {e}");
                     return 2;
                 }
             };
@@ -439,7 +448,7 @@ fn dispatch(command: Command) -> i32 {
                 return plot::plot_runs(&input, seeds.as_deref(), out, jobs);
             }
             if heights == 0 || block_time_ms == 0 || validators.iter().any(|&n| n == 0 || n > 1024) {
-                eprintln!("error: --heights and --block-time-ms must be > 0, --validators in 1..=1024");
+                tell!("error: --heights and --block-time-ms must be > 0, --validators in 1..=1024");
                 return 2;
             }
             let seeds = seeds.unwrap_or_else(|| vec![1, 2, 3]);
@@ -455,7 +464,7 @@ fn dispatch(command: Command) -> i32 {
             let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: --seeds: {e}");
+                    tell!("error: --seeds: {e}");
                     return 2;
                 }
             };
@@ -463,14 +472,14 @@ fn dispatch(command: Command) -> i32 {
         }
         Command::Swarm { seeds, sweep, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
             if heights == 0 {
-                eprintln!("error: --heights must be > 0");
+                tell!("error: --heights must be > 0");
                 return 2;
             }
             if let Some(h) = &handoff
                 && !crate::validators::handoff::HandoffRule::NAMES.contains(&h.as_str())
             {
                 let known = crate::validators::handoff::HandoffRule::NAMES.join(", ");
-                eprintln!("error: --handoff: unknown rule \"{h}\" (expected one of {known})");
+                tell!("error: --handoff: unknown rule \"{h}\" (expected one of {known})");
                 return 2;
             }
             swarm::swarm(swarm::SwarmOptions {
@@ -488,7 +497,7 @@ fn dispatch(command: Command) -> i32 {
             let seeds = match seeds.to_vec(10_000) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    tell!("error: {e}");
                     return 2;
                 }
             };
@@ -578,6 +587,16 @@ fn dispatch(command: Command) -> i32 {
 }
 
 /// Writes one line of command output (see `say!`).
+/// [`tell!`]: one line on stderr; once stderr cannot be written, nothing more is tried.
+pub fn tell_line(args: std::fmt::Arguments) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if !CLOSED.load(Ordering::Relaxed) && writeln!(std::io::stderr(), "{args}").is_err() {
+        CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
 pub fn say_line(args: std::fmt::Arguments) {
     use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -588,7 +607,7 @@ pub fn say_line(args: std::fmt::Arguments) {
     if let Err(e) = writeln!(std::io::stdout(), "{args}") {
         CLOSED.store(true, Ordering::Relaxed);
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to stdout: {e}");
+            tell!("error: cannot write to stdout: {e}");
             STDOUT_FAILED.store(true, Ordering::Relaxed);
         }
     }
@@ -607,7 +626,7 @@ fn finish(code: i32) -> i32 {
         && e.kind() != std::io::ErrorKind::BrokenPipe
         && !STDOUT_FAILED.load(Ordering::Relaxed)
     {
-        eprintln!("error: cannot write to stdout: {e}");
+        tell!("error: cannot write to stdout: {e}");
         STDOUT_FAILED.store(true, Ordering::Relaxed);
     }
     if STDOUT_FAILED.load(Ordering::Relaxed) { code.max(2) } else { code }

@@ -90,7 +90,7 @@ fn write_all(out: &Path, files: Vec<(&str, Result<String, String>)>) -> i32 {
         match written {
             Ok(()) => say!("wrote {}", path.display()),
             Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
+                tell!("error: {}: {e}", path.display());
                 return 2;
             }
         }
@@ -119,7 +119,7 @@ pub fn plot(o: PlotOptions) -> i32 {
         match r {
             Ok(p) => points.push(p),
             Err(e) => {
-                eprintln!("error: {e}");
+                tell!("error: {e}");
                 return 2;
             }
         }
@@ -302,7 +302,7 @@ pub fn plot_runs(input: &Path, seeds: Option<&[u64]>, out: Option<PathBuf>, jobs
     let (label, runs) = match load_runs(input, seeds, jobs) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return 2;
         }
     };
@@ -323,7 +323,7 @@ pub fn compare(inputs: &[PathBuf], seeds: Option<&[u64]>, out: &Path, jobs: usiz
         match load_runs(input, seeds, jobs) {
             Ok(g) => groups.push(g),
             Err(e) => {
-                eprintln!("error: {e}");
+                tell!("error: {e}");
                 return 2;
             }
         }

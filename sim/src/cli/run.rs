@@ -77,7 +77,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     let Input { spec, source, replay } = match load_input(path) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            tell!("error: {}: {e}", path.display());
             return 2;
         }
     };
@@ -90,7 +90,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         .collect();
     targets.extend(trace.clone());
     if let Err(e) = targets.iter().try_for_each(|p| check_output_file(p)) {
-        eprintln!("error: cannot write the run's output: {e}");
+        tell!("error: cannot write the run's output: {e}");
         return 2;
     }
     let mut trace_writer = match &trace {
@@ -98,7 +98,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         Some(p) => match AtomicFile::create(p) {
             Ok(f) => Some(TraceWriter::new(f, spec.nodes.iter().map(|n| n.name.clone()).collect())),
             Err(e) => {
-                eprintln!("error: cannot create trace file {}: {e}", p.display());
+                tell!("error: cannot create trace file {}: {e}", p.display());
                 return 2;
             }
         },
@@ -121,7 +121,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     };
     progress.finish();
     if let Some(e) = &result.schedule_error {
-        eprintln!("error: {}: {e}", path.display());
+        tell!("error: {}: {e}", path.display());
         return 2;
     }
     // A reader who closed the pipe early (`--narrate | head`) still gets the report files;
@@ -134,7 +134,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     }) {
         Some(Err(e)) if e.kind() == ErrorKind::BrokenPipe => false,
         Some(Err(e)) => {
-            eprintln!("error: cannot write the narration: {e}");
+            tell!("error: cannot write the narration: {e}");
             return 2;
         }
         _ => true,
@@ -147,13 +147,13 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         && *old_seed == seed
         && *digest != report.digest.to_hex()
     {
-        eprintln!(
+        tell!(
             "warning: the replay's digest differs from the report's (written by dbft-sim {version}): this build behaves differently"
         );
     }
     let report_path = out.join("report.json");
     if let Err(e) = write_atomic(&report_path, report.to_json().as_bytes()) {
-        eprintln!("error: cannot write {}: {e}", report_path.display());
+        tell!("error: cannot write {}: {e}", report_path.display());
         return 2;
     }
     match crate::report::pages::run_files(&report, recorder, sequence_heights) {
@@ -161,17 +161,17 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
             for (name, content) in files {
                 let p = out.join(name);
                 if let Err(e) = write_atomic(&p, content.as_bytes()) {
-                    eprintln!("error: cannot write {}: {e}", p.display());
+                    tell!("error: cannot write {}: {e}", p.display());
                     return 2;
                 }
             }
         }
-        Err(e) => eprintln!("warning: no figures or index.html: {e}"),
+        Err(e) => tell!("warning: no figures or index.html: {e}"),
     }
     if let (Some(t), Some(p)) = (trace_writer, &trace)
         && let Err(e) = t.commit()
     {
-        eprintln!("error: cannot write trace {}: {e}", p.display());
+        tell!("error: cannot write trace {}: {e}", p.display());
         return 2;
     }
     let shown = report_path.display().to_string();
@@ -190,7 +190,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         && let Err(e) = writeln!(std::io::stdout(), "{text}")
         && e.kind() != ErrorKind::BrokenPipe
     {
-        eprintln!("error: cannot write the summary: {e}");
+        tell!("error: cannot write the summary: {e}");
         return 2;
     }
     report.exit_code()

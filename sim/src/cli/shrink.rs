@@ -16,7 +16,7 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            tell!("error: {}: {e}", path.display());
             return 2;
         }
     };
@@ -24,32 +24,38 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
     let spec = match scenario::parse(&text, &default_name(path)) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            tell!("error: {}: {e}", path.display());
             return 2;
         }
     };
     let Ok(doc) = serde_json::from_str::<Value>(&text) else {
-        eprintln!("error: {}: not JSON", path.display());
+        tell!("error: {}: not JSON", path.display());
         return 2;
     };
     let seed = o.seed.unwrap_or(spec.seed);
     let target = match failure(&doc, seed) {
         Ok(f) if !f.safety.is_empty() || f.stall.is_some() => f,
         Ok(_) => {
-            eprintln!(
+            tell!(
                 "error: {} seed {seed} violates no safety invariant and does not stall: nothing to shrink",
                 path.display()
             );
             return 2;
         }
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            tell!("error: {}: {e}", path.display());
             return 2;
         }
     };
     let what = target.describe();
     let verb = if target.safety.is_empty() { "ends in" } else { "violates" };
     say!("{} seed {seed} {verb} {what}; shrinking", path.display());
+    if target.safety.is_empty() && !target.settles() {
+        say!(
+            "  its schedule ends with messages in flight that could still change the outcome: a shorter \
+             schedule would stall as well without being stuck, so no step is removed"
+        );
+    }
     let shrunk = shrink(&doc, seed, &target, |e| say!("  {} (still {what})", e.describe()));
     let mut doc = shrunk.doc;
     if let Some(obj) = doc.as_object_mut() {
@@ -73,11 +79,11 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
     body.push('\n');
     // What is written must load: a shrunk scenario nobody can run helps no one.
     if let Err(e) = scenario::parse(&body, "shrunk") {
-        eprintln!("error: the shrunk scenario does not load ({e}); nothing written");
+        tell!("error: the shrunk scenario does not load ({e}); nothing written");
         return 2;
     }
     if let Err(e) = write_atomic(&out, body.as_bytes()) {
-        eprintln!("error: cannot write {}: {e}", out.display());
+        tell!("error: cannot write {}: {e}", out.display());
         return 2;
     }
     say!(

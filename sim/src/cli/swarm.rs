@@ -86,7 +86,7 @@ pub fn swarm(o: SwarmOptions) -> i32 {
         let seed = r.seed;
         let text = match ran {
             Some((_, Err(e))) => {
-                eprintln!("error: swarm seed {seed} generated a bad scenario: {e}");
+                tell!("error: swarm seed {seed} generated a bad scenario: {e}");
                 return Err(2);
             }
             Some((_, Ok(text))) => Some(text),
@@ -121,7 +121,7 @@ pub fn swarm(o: SwarmOptions) -> i32 {
             match write_atomic(&path, text.as_bytes()) {
                 Ok(()) => lines.push(format!("  wrote {} (replay: dbft-sim run {})", path.display(), path.display())),
                 Err(e) => {
-                    eprintln!("error: cannot write {}: {e}", path.display());
+                    tell!("error: cannot write {}: {e}", path.display());
                     return Err(2);
                 }
             }

@@ -67,7 +67,7 @@ pub fn run<T: Send, X: Send>(
     if let Some(path) = &opts.html
         && let Err(e) = check_output_file(path)
     {
-        eprintln!("error: --html: {e}");
+        tell!("error: --html: {e}");
         return Err(2);
     }
     let mut page = BatchPage::default();
@@ -86,7 +86,7 @@ pub fn run<T: Send, X: Send>(
         let r = match opened {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: --json: {e}");
+                tell!("error: --json: {e}");
                 return Err(2);
             }
         };
@@ -138,7 +138,7 @@ pub fn run<T: Send, X: Send>(
             if let Some(f) = &mut file
                 && let Err(e) = f.record(&record).and_then(|()| f.flush())
             {
-                eprintln!("error: --json: {e}");
+                tell!("error: --json: {e}");
                 error = Some(2);
                 return false;
             }
@@ -153,7 +153,7 @@ pub fn run<T: Send, X: Send>(
     if let Some(f) = file
         && let Err(e) = f.finish()
     {
-        eprintln!("error: --json: {e}");
+        tell!("error: --json: {e}");
         return Err(2);
     }
     if let Some(code) = error {
@@ -162,7 +162,7 @@ pub fn run<T: Send, X: Send>(
     if let Some(path) = &opts.html
         && let Err(e) = write_atomic(path, page.render(label).as_bytes())
     {
-        eprintln!("error: --html {}: {e}", path.display());
+        tell!("error: --html {}: {e}", path.display());
         return Err(2);
     }
     if stopped && done + ran < header.items {

@@ -156,7 +156,9 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
     checkers.finish(SimTime::ZERO, digest.events);
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     let error = setup_error.or_else(|| {
-        engine.driver().error.as_ref().map(|(i, step, why)| format!("schedule[{i}] ({}): {why}", step.describe(&names)))
+        engine.driver().error.as_ref().map(|(i, step, why)| {
+            format!("schedule[{i}] ({}): {}", step.describe(&names), super::step::with_names(why, &names))
+        })
     });
     let finals: Vec<&DbftReplica> = (0..n).map(|i| engine.replica(NodeId(i as u32)).replica()).collect();
     let up: Vec<bool> = (0..n).map(|i| engine.is_up(NodeId(i as u32))).collect();

@@ -649,7 +649,10 @@ impl<'a> Explorer<'a> {
                         self.skipped += 1;
                         continue;
                     }
-                    _ => return Err(format!("schedule[{i}]: {e}")),
+                    _ => {
+                        let names: Vec<String> = self.spec.nodes.iter().map(|n| n.name.clone()).collect();
+                        return Err(format!("schedule[{i}]: {}", super::step::with_names(&e, &names)));
+                    }
                 },
             };
             // Only a step the search itself could take here: the bounds' choices.
@@ -1440,20 +1443,30 @@ pub struct Replay {
 }
 
 /// Replays `spec.schedule` on the untimed system as the search models it (its recovery
-/// bound, dead messages dropped as it drops them), without checkers. None if a step was
-/// not possible.
+/// bound, dead messages dropped as it drops them, dead state forgotten where it forgets
+/// it), without checkers. None if a step was not possible.
 pub fn replay_of(spec: &RunSpec, b: &Bounds) -> Option<Replay> {
     let delay = if b.deadlines { b.max_delay.unwrap_or(0) } else { 0 };
-    replay_with(spec, b.recovery, b.prune, delay, None)
+    replay_with(spec, b.recovery, b.prune, b.forget, delay, None)
 }
 
 /// [`replay_of`] for a replay judged outside a search: with or without recovery
 /// delivered, dead messages dropped or not, `timely` judged under a delay bound
 /// (µs, 0: none); `marks` counts the coverage marks emitted.
+///
+/// With `forget` (and pruning), messages are judged dead as a search that forgets dead
+/// state judges them ([`Sys::forget_dead`], where it applies: recovery off, every
+/// process honest): a message that writes only what no later step reads is dead too.
+/// Without it, a stuck state the search found with nothing in flight replayed with such
+/// messages still "in flight" and looked unsettled, and a shrink comparing settledness
+/// compared nothing. A delivery of a message this replay has dropped as dead (a
+/// schedule written without pruning or forgetting) is skipped: a no-op for its
+/// recipient.
 pub fn replay_with(
     spec: &RunSpec,
     recovery: bool,
     prune: crate::explore::model::Prune,
+    forget: bool,
     max_delay: u64,
     mut marks: Option<&mut BTreeMap<&'static str, u64>>,
 ) -> Option<Replay> {
@@ -1469,10 +1482,34 @@ pub fn replay_with(
     env.deadlines = true;
     env.max_delay = max_delay;
     let (mut sys, _) = Sys::start(&env, replicas, &schedule::initial_txs(spec), &mut Null, None);
+    // The same steps on a copy that keeps every message (as `start_after_schedule`
+    // does): a delivery of a message this model has dropped as dead is skipped, so a
+    // schedule written without pruning or forgetting still replays.
+    let mut shadow = sys.clone();
     sys.set_prune(&env, prune);
+    if forget && prune != Prune::Off {
+        let restarts: Vec<bool> = spec
+            .schedule
+            .iter()
+            .filter_map(|s| if let Step::Restart { amnesia, .. } = s { Some(*amnesia) } else { None })
+            .collect();
+        if !restarts.is_empty() {
+            sys.allow_restarts(restarts.iter().any(|a| *a));
+        }
+        sys.forget_dead(&env);
+    }
     let (mut synchronous, mut timely) = (true, true);
     for step in &spec.schedule {
-        let act = sys.resolve(step).ok()?;
+        let act = match sys.resolve(step) {
+            Ok(act) => act,
+            Err(_) => match shadow.resolve(step) {
+                Ok(dead @ Act::Deliver(_)) if prune != Prune::Off => {
+                    shadow.apply(&env, dead, &mut Null, None);
+                    continue;
+                }
+                _ => return None,
+            },
+        };
         let due = match act {
             Act::Timer(n) => Some(sys.due[n.idx()]),
             Act::AdversaryTimer(n) => Some(sys.adversary_due[n.idx()]),
@@ -1484,6 +1521,7 @@ pub fn replay_with(
             timely &= waited && sys.earliest(&env, u32::MAX).is_none_or(|first| due <= first);
         }
         sys.apply(&env, act, &mut Null, marks.as_deref_mut());
+        shadow.apply(&env, act, &mut Null, None);
     }
     Some(Replay { settled: sys.bag.is_empty(), synchronous, timely })
 }

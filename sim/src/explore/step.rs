@@ -72,3 +72,51 @@ impl Step {
         }
     }
 }
+
+/// `text` (an error about a step, written with node ids: "no Commit from n2 to n3 …")
+/// with each node id replaced by the scenario's name for it, so the error names nodes
+/// as the schedule does ("R2"). An id is `n` and digits standing alone; hashes are hex
+/// and never contain an `n`.
+pub fn with_names(text: &str, names: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut prev_word = false;
+    while let Some(c) = rest.chars().next() {
+        // `n` is one byte, so the digits after it start at byte 1.
+        let digits = if c == 'n' { rest[1..].bytes().take_while(u8::is_ascii_digit).count() } else { 0 };
+        let stands_alone = digits > 0 && !prev_word && !rest[1 + digits..].starts_with(char::is_alphanumeric);
+        let id = stands_alone.then(|| rest[1..1 + digits].parse::<usize>().ok()).flatten().and_then(|i| names.get(i));
+        match id {
+            Some(name) => {
+                out.push_str(name);
+                rest = &rest[1 + digits..];
+                prev_word = true;
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+                prev_word = c.is_alphanumeric();
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::with_names;
+
+    #[test]
+    fn node_ids_in_an_error_become_names() {
+        let names = ["R0".to_string(), "R1".into(), "R2".into(), "R3".into()];
+        assert_eq!(
+            with_names("no Commit from n2 to n3 with hash 0n1ab… is in flight; n9 and n1x and an1 stay", &names),
+            "no Commit from R2 to R3 with hash 0n1ab… is in flight; n9 and n1x and an1 stay"
+        );
+        assert_eq!(with_names("n0 is down", &names), "R0 is down");
+        assert_eq!(with_names("n", &names), "n");
+        assert_eq!(with_names("é n1", &names), "é R1");
+        assert_eq!(with_names("… is in flight", &names), "… is in flight");
+        assert_eq!(with_names("n2…", &names), "R2…");
+    }
+}

@@ -12,8 +12,10 @@
 //! one behaviour of several; make a restart a plain crash; zero the loss and duplication;
 //! and make the network `ideal`; and for a scenario with an explicit `schedule` (what
 //! `explore` writes), drop one step. A shrunk schedule must still be followable, and a
-//! stuck state must still be as settled as the original (nothing left in flight, with and
-//! without recovery delivered), or its stall could be just the schedule stopping early.
+//! stuck state must still be as settled as the original (nothing live left in flight, with
+//! and without recovery delivered, judged as the explorer judges it), or its stall could
+//! be just the schedule stopping early; a scheduled stall whose end is not settled at all
+//! is not shrunk (every prefix of it would pass for the same stall).
 //! The seed stays fixed, so every step is deterministic.
 
 use crate::explore::search::Replay;
@@ -172,6 +174,7 @@ impl Failure {
             self.safety.is_empty()
                 && self.stall.map(|s| s.0) == target.stall.map(|s| s.0)
                 && self.settled == target.settled
+                && target.settles()
         } else {
             let synchronous = |f: &Failure, i: usize| f.settled.is_some_and(|r| r[i].is_some_and(|r| r.synchronous));
             let timely = |f: &Failure, i: usize| f.settled.is_some_and(|r| r[i].is_some_and(|r| r.timely));
@@ -179,6 +182,14 @@ impl Failure {
                 && (0..2).all(|i| !synchronous(target, i) || synchronous(self, i))
                 && (0..2).all(|i| !timely(target, i) || timely(self, i))
         }
+    }
+
+    /// Can a stall of this failure be told from a schedule that merely stops early? Yes
+    /// without a schedule (the run stops by itself), and for a schedule whose replay ends
+    /// settled with or without recovery delivered. A scheduled stall that ends with live
+    /// messages in flight is not shrunk: any prefix of it "stalls" the same way.
+    pub fn settles(&self) -> bool {
+        self.settled.is_none_or(|r| r.iter().any(|x| x.is_some_and(|x| x.settled)))
     }
 
     /// The failure in a few words: "S4", or "a commit-lock stall".
@@ -213,7 +224,10 @@ pub fn failure(doc: &Value, seed: u64) -> Result<Failure, String> {
     if !spec.schedule.is_empty() {
         use crate::explore::{model::Prune, search::replay_with};
         spec.seed = seed;
-        f.settled = Some([replay_with(&spec, false, Prune::On, 0, None), replay_with(&spec, true, Prune::On, 0, None)]);
+        f.settled = Some([
+            replay_with(&spec, false, Prune::On, true, 0, None),
+            replay_with(&spec, true, Prune::On, true, 0, None),
+        ]);
     }
     Ok(f)
 }
@@ -355,6 +369,55 @@ mod tests {
         let shrunk = assert_minimal(&doc, spec.seed, &target);
         let kept = len_at(&shrunk.doc, "/schedule");
         assert!(kept > 0 && kept < steps.len(), "{kept} of {} steps", steps.len());
+    }
+
+    fn bundled_explore(name: &str) -> Value {
+        let path = format!("{}/../scenarios/explore/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// A stuck state shrinks only to states that are stuck too. The bundled C# lock was
+    /// written before the explorer dropped dead messages (48 steps, 11 of them deliveries
+    /// of messages the explorer now drops as dead). Shrunk, its end must still be settled
+    /// as the explorer judges it, and a complete search from that end under the bounds it
+    /// was found with must reach no state that finishes the height. (When settledness was
+    /// judged without dropping what the explorer drops, the original did not replay as
+    /// settled, the comparison compared nothing, and shrinks kept short prefixes with
+    /// messages in flight from which the height finishes.)
+    #[test]
+    fn a_shrunk_stuck_state_is_still_stuck() {
+        use crate::explore::search::{Bounds, Ending, Explorer};
+        let doc = bundled_explore("explore-4-stuck-commit-lock");
+        let before = len_at(&doc, "/schedule");
+        let target = failure(&doc, 1).unwrap();
+        assert_eq!(target.stall.map(|s| s.0), Some(StallClass::CommitLock));
+        assert!(target.settles(), "the explorer found it with nothing in flight: {target:?}");
+        let shrunk = shrink(&doc, 1, &target, |_| {});
+        let after = len_at(&shrunk.doc, "/schedule");
+        assert!(after < before, "{after} of {before} steps: the dead deliveries at least can go");
+        let spec = scenario::parse(&shrunk.doc.to_string(), "shrunk").unwrap();
+        let bounds = Bounds { max_view: 1, crashes: 1, stop_at_finish: true, ..Bounds::default() };
+        let mut x = Explorer::new(&spec, bounds).unwrap();
+        x.start_after_schedule().expect("the shrunk schedule is followable under its bounds");
+        let out = x.run(&mut |_| {});
+        assert_eq!((out.ending, out.finished), (Ending::Complete, 0), "no continuation finishes the height");
+    }
+
+    /// A scheduled stall that ends with live messages in flight cannot be told from a
+    /// schedule that stops early, so no step of it is removed (any shorter prefix would
+    /// "stall" as well).
+    #[test]
+    fn a_schedule_that_stops_early_is_not_shrunk() {
+        let mut doc = bundled_explore("explore-4-robust-stuck-commit-lock");
+        if let Some(steps) = doc["schedule"].as_array_mut() {
+            steps.truncate(6);
+        }
+        let target = failure(&doc, 1).unwrap();
+        assert!(target.stall.is_some() && target.safety.is_empty(), "{target:?}");
+        assert!(!target.settles(), "six steps in, messages are in flight: {target:?}");
+        assert!(!target.keeps(&target), "not even a schedule showing exactly the same is kept");
+        let shrunk = shrink(&doc, 1, &target, |_| {});
+        assert!(shrunk.steps.is_empty(), "{} edits kept", shrunk.steps.len());
     }
 
     /// A counterexample whose timers fired only when nothing was in flight (found under
