@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `dbft-sim explore`: explored states/s and the search tables' bytes per
 # visited state, on fixed bounded searches (release build). One command:
-#   scripts/explore-bench.sh            # our explorer only (about 2 minutes)
+#   scripts/explore-bench.sh            # our explorer only (seconds to 2 minutes)
 #   STATERIGHT=1 scripts/explore-bench.sh   # also stateright 0.31's 2pc and paxos examples
 #                                          # (downloads the crate; needs network access)
 set -euo pipefail
@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked -q
 bin=target/release/dbft-sim
 out=$(mktemp -d)
+dir=""
+trap 'rm -rf "$out" ${dir:+"$dir"}' EXIT
 run() { echo "\$ dbft-sim explore $*"; /usr/bin/time -f "  wall %e s, peak RSS %M KB" "$bin" explore "$@" --out "$out" 2>&1 | grep -v "^dbft-sim explore:" || true; }
 # Throughput: BFS with a state budget (BFS keeps the frontier's full states: memory-bound).
 run scripts/explore/n4-csharp.json --max-view 1 --crashes 1 --max-states 100000

@@ -199,6 +199,8 @@ pub struct RecordFile {
     path: PathBuf,
     written: u64,
     items: u64,
+    /// The file already has its end line (a finished run resumed): none is added.
+    ended: bool,
 }
 
 /// What an existing file already holds, for `--resume`.
@@ -232,6 +234,7 @@ impl RecordFile {
                     path: path.to_path_buf(),
                     written: done,
                     items: header.items,
+                    ended: complete,
                 };
                 return Ok(Resumed { file, done, complete });
             }
@@ -240,8 +243,13 @@ impl RecordFile {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let f = std::fs::File::create(path).map_err(|e| format!("cannot create {shown}: {e}"))?;
-        let mut file =
-            RecordFile { out: std::io::BufWriter::new(f), path: path.to_path_buf(), written: 0, items: header.items };
+        let mut file = RecordFile {
+            out: std::io::BufWriter::new(f),
+            path: path.to_path_buf(),
+            written: 0,
+            items: header.items,
+            ended: false,
+        };
         file.line(&serde_json::json!({ "header": header }))?;
         file.flush()?;
         Ok(Resumed { file, done: 0, complete: false })
@@ -263,9 +271,10 @@ impl RecordFile {
         self.out.flush().map_err(|e| format!("cannot write {}: {e}", self.path.display()))
     }
 
-    /// Writes the end line if every item of the shard has its record.
+    /// Writes the end line if every item of the shard has its record (and the file does
+    /// not have it already: resuming a finished run leaves the file as it was).
     pub fn finish(mut self) -> Result<(), String> {
-        if self.written == self.items {
+        if self.written == self.items && !self.ended {
             self.line(&serde_json::json!({ "end": { "records": self.written } }))?;
         }
         self.flush()?;
@@ -389,6 +398,13 @@ mod tests {
         assert!(lines[3].starts_with(r#"{"end":{"records":2}"#), "{text}");
         let again = RecordFile::open(&path, &h, true, |_| {}).unwrap();
         assert!(again.complete && again.done == 2);
+        // Resuming a finished file (a requeued task that had completed) changes nothing,
+        // however often.
+        again.file.finish().unwrap();
+        let twice = RecordFile::open(&path, &h, true, |_| {}).unwrap();
+        assert!(twice.complete && twice.done == 2);
+        twice.file.finish().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "still one end line");
     }
 
     #[test]

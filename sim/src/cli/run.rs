@@ -156,6 +156,22 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         tell!("error: cannot write {}: {e}", report_path.display());
         return 2;
     }
+    // The last height an honest node worked on: a window beyond it would chart nothing
+    // of the heights asked for (it spanned the whole run, titled "height 50").
+    let last = report.heights.finalised.saturating_add(1);
+    let sequence_heights = match sequence_heights {
+        Some((a, _)) if a > last => {
+            tell!(
+                "warning: --sequence-heights: the run got no further than height {last}; the sequence chart shows its default heights instead"
+            );
+            None
+        }
+        Some((a, b)) if b > last => {
+            tell!("warning: --sequence-heights: the run got no further than height {last}; the chart ends there");
+            Some((a, last))
+        }
+        other => other,
+    };
     match crate::report::pages::run_files(&report, recorder, sequence_heights) {
         Ok(files) => {
             for (name, content) in files {

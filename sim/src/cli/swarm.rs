@@ -62,13 +62,15 @@ pub fn swarm(o: SwarmOptions) -> i32 {
             let report = Report::build(&spec, &world::run(&spec, seed, None, false));
             let mut r = Record::of(index, &spec.name, text.as_bytes(), &report, true, None);
             let violation = r.violated.iter().any(|v| v.starts_with('S'));
-            let stalled_honest = o.honest_churn && r.stall.is_some();
+            // Any run that did not reach its heights (a diagnosed stall, or a run a
+            // liveness checker halted, L2), or reached them late (L1, L2).
+            let stalled_honest = o.honest_churn && r.outcome != "ok";
             if violation || stalled_honest {
                 r.pass = false;
                 r.failure = Some(if violation {
                     format!("safety violated: {}", safety_of(&r).join(" "))
                 } else {
-                    "an honest run stalled".to_string()
+                    format!("an honest run ended in {}", stall_label(&r))
                 });
             }
             r
@@ -97,13 +99,22 @@ pub fn swarm(o: SwarmOptions) -> i32 {
             violations += 1;
             lines.push(format!("VIOLATION seed {seed}: {}", safety_of(r).join(" ")));
             true
-        } else if let Some(st) = &r.stall {
-            *stalls_by_class.entry(st.class.clone()).or_insert(0) += 1;
+        } else if r.outcome != "ok" {
+            // A diagnosed stall by its class; a run halted by a liveness checker (L2: a
+            // hand-off's new set did not finalise in time) or one that reached its heights
+            // late (a liveness violation) by what it violated, never as "ok".
+            let label = stall_label(r);
+            *stalls_by_class.entry(label.clone()).or_insert(0) += 1;
             if stalled_seeds.len() < NAMED_STALLS {
                 stalled_seeds.push(seed);
             }
             let note = if o.honest_churn { " (an honest run must not stall)" } else { "" };
-            lines.push(format!("STALL seed {seed}: {} at height {}, view {}{note}", st.class, st.height, st.view));
+            let at = match &r.stall {
+                Some(st) => format!(" at height {}, view {}", st.height, st.view),
+                None => format!(" after {} heights", r.heights),
+            };
+            let what = if r.outcome == "liveness-violation" { "LIVENESS" } else { "STALL" };
+            lines.push(format!("{what} seed {seed}: {label}{at}{note}"));
             o.keep_stalls || o.honest_churn
         } else {
             ok += 1;
@@ -139,7 +150,7 @@ pub fn swarm(o: SwarmOptions) -> i32 {
     let stalls: Vec<String> = stalls_by_class.iter().map(|(c, k)| format!("{k} {c}")).collect();
     let shard = if o.sweep.shard.count > 1 { format!(" (shard {})", o.sweep.shard) } else { String::new() };
     say!(
-        "{} runs{shard}: {ok} reached their heights, {violations} safety violations, stalls: {}",
+        "{} runs{shard}: {ok} ok, {violations} safety violations, stalls (by class, or by the liveness invariant that stopped the run): {}",
         ended.resumed + ended.ran,
         if stalls.is_empty() { "none".to_string() } else { stalls.join(", ") }
     );
@@ -152,6 +163,18 @@ pub fn swarm(o: SwarmOptions) -> i32 {
     }
     let failed = violations > 0 || (o.honest_churn && stalled > 0);
     if failed { 1 } else { 0 }
+}
+
+/// How a record that is neither ok nor a safety violation is counted: its stall class;
+/// for a run that stopped without one, the liveness invariants it violated ("L2
+/// halted"); for one that reached its heights late, "late: L1".
+fn stall_label(r: &Record) -> String {
+    if let Some(st) = &r.stall {
+        return st.class.clone();
+    }
+    let ids: Vec<&str> = r.violated.iter().filter(|v| !v.starts_with('S')).map(String::as_str).collect();
+    let ids = if ids.is_empty() { "unclassified".to_string() } else { ids.join("+") };
+    if r.outcome == "liveness-violation" { format!("late: {ids}") } else { format!("{ids} halted") }
 }
 
 /// The safety invariants a record violates.
