@@ -4,7 +4,10 @@
 //! finalised — the report lists every replica's view, phase, CountCommitted, CountFailed
 //! and ChangeView tally, and classifies the stall:
 //!
-//! - `too-many-faulty`: fewer than M honest validators are running;
+//! - `too-many-faulty`: fewer than M honest validators are running; or, at a double-quorum
+//!   hand-off height, fewer than M of the previous set are honest, running and able to
+//!   sign (a key an ejection revoked never signs again), so its block can never carry
+//!   the previous set's quorum;
 //! - `partitioned`: at the end an active partition leaves no group with M honest running
 //!   validators;
 //! - `invalid-block`: honest validators at the stalled height assembled a block that their
@@ -133,6 +136,12 @@ pub fn diagnose(input: StallInput) -> Stall {
     // towards its M too.
     let previous = at_h.iter().find_map(|s| s.previous_quorum).map(|pq| PreviousCommits {
         m: pq.m,
+        signers: replicas
+            .iter()
+            .filter(|r| r.honest && r.up)
+            .filter_map(|r| r.status.as_ref())
+            .filter(|s| s.height == height && s.previous_quorum.is_some_and(|q| q.member))
+            .count(),
         committed: replicas
             .iter()
             .filter(|r| r.honest && r.up)
@@ -151,6 +160,9 @@ pub fn diagnose(input: StallInput) -> Stall {
 /// member, the (view, proposal) it committed to.
 struct PreviousCommits {
     m: usize,
+    /// Honest, running members of the previous set at the stalled height whose keys can
+    /// still sign (outgoing validators included, ejected ones not).
+    signers: usize,
     committed: Vec<(Option<u8>, Option<crate::protocol::crypto::Hash32>)>,
 }
 
@@ -167,6 +179,15 @@ fn classify(
         return (
             StallClass::TooManyFaulty,
             format!("only {} honest validators are running; a block needs M = {m}", running.len()),
+        );
+    }
+    if let Some(p) = previous.filter(|p| p.signers < p.m) {
+        return (
+            StallClass::TooManyFaulty,
+            format!(
+                "a double-quorum hand-off height: only {} honest running validators of the previous set can still sign (keys revoked by an ejection never sign again), and its block needs M = {} of them",
+                p.signers, p.m
+            ),
         );
     }
     for groups in partitions {

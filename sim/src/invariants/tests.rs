@@ -469,6 +469,39 @@ fn a_double_quorum_hand_off_locks_when_the_previous_set_lacks_its_quorum() {
     assert_eq!(s.class, StallClass::Undiagnosed, "{}", s.reason);
 }
 
+/// At a double-quorum hand-off whose previous set had two of four members ejected, only
+/// two of its members can still sign (an ejected key never signs again): M = 3 of the
+/// previous set is out of reach whatever the views, so the stall is `too-many-faulty`,
+/// not a run cut short. With one of them not ejected (three signers) nothing says so.
+#[test]
+fn a_double_quorum_hand_off_with_too_few_previous_signers_is_too_many_faulty() {
+    use crate::protocol::PreviousQuorum;
+    let at_handoff = |name: &str, member: bool, validator: bool| {
+        let mut st = status(3, 2, Phase::ViewChanging, None);
+        st.watch_only = !validator;
+        st.previous_quorum = Some(PreviousQuorum { m: 3, member });
+        let mut r = replica(name, true, st);
+        r.validator = validator;
+        r
+    };
+    let build = |r3_signs: bool| {
+        vec![
+            at_handoff("R0", true, true),
+            at_handoff("R1", true, true),
+            // Ejected from the previous set: watch-only now, and its key is revoked.
+            at_handoff("R2", false, false),
+            at_handoff("R3", r3_signs, r3_signs),
+            // A joiner: in the new set only.
+            at_handoff("C0", false, true),
+        ]
+    };
+    let s = diagnose(input(build(false), vec![], 500));
+    assert_eq!((s.class, s.height), (StallClass::TooManyFaulty, 3), "{}", s.reason);
+    assert!(s.reason.contains("only 2 honest running validators of the previous set can still sign"), "{}", s.reason);
+    let s = diagnose(input(build(true), vec![], 500));
+    assert_eq!(s.class, StallClass::Undiagnosed, "three of the previous set can sign: {}", s.reason);
+}
+
 #[test]
 fn window_keeps_the_last_records_oldest_first() {
     let mut w = Window::default();

@@ -338,7 +338,8 @@ pub struct ReplicaStatus {
 pub struct PreviousQuorum {
     /// M of the previous set.
     pub m: usize,
-    /// This replica's key is in the previous set (its Commit counts towards that M).
+    /// This replica's key is in the previous set and not revoked by an ejection (its
+    /// Commit counts towards that M).
     pub member: bool,
 }
 

@@ -564,7 +564,8 @@ impl Replica for DbftReplica {
             m: c.m(),
             previous_quorum: c.previous.as_ref().map(|prev| crate::protocol::PreviousQuorum {
                 m: self.quorum_for(prev.n()),
-                member: self.key.as_ref().is_some_and(|k| prev.contains(k.id)),
+                // A key an ejection revoked is in the previous set but never signs again.
+                member: self.key.as_ref().is_some_and(|k| prev.contains(k.id) && !c.custody.revoked.contains(&k.id)),
             }),
         })
     }
