@@ -391,6 +391,18 @@ fn swarm_and_merge_agree_on_what_is_ok() {
     let merged = run(&["merge", records.to_str().unwrap()]);
     let merged = String::from_utf8_lossy(&merged.stdout);
     assert!(merged.contains(&format!("ok {ok_lines}")), "swarm: {ok_lines} ok; merge:\n{merged}");
+    // Each record counts its completed hand-offs, and the summary adds them up: how much
+    // hand-off the sweep exercised (half the seeds draw churn).
+    let text = std::fs::read_to_string(&records).unwrap();
+    let per_record: Vec<u64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("handoffs").and_then(|h| h.as_u64()))
+        .collect();
+    assert_eq!(per_record.len(), 40);
+    let (total, runs) = (per_record.iter().sum::<u64>(), per_record.iter().filter(|&&h| h > 0).count());
+    assert!(total > 0, "{stdout}");
+    assert!(stdout.contains(&format!("hand-offs completed: {total}, in {runs} of the runs")), "{stdout}");
 }
 
 /// The swarm must be able to find what it hunts for: under the `no-commit-lock` mutation (a

@@ -103,6 +103,10 @@ pub struct Record {
     pub digest: String,
     /// Highest height finalised.
     pub heights: u32,
+    /// Validator-set hand-offs whose new set finalised its first height (0 without
+    /// changes; records written before this field read as 0).
+    #[serde(default)]
+    pub handoffs: u32,
     pub events: u64,
     pub sim_time_ms: f64,
     pub block_interval_p50_ms: Option<f64>,
@@ -136,6 +140,7 @@ impl Record {
             stall,
             digest: report.digest.to_hex(),
             heights: report.heights.finalised,
+            handoffs: report.handoffs.iter().filter(|h| h.final_ms.is_some()).count() as u32,
             events: report.events,
             sim_time_ms: report.sim_time_ms,
             block_interval_p50_ms: some(&l.block_interval_ms, l.block_interval_ms.p50),
@@ -162,6 +167,7 @@ impl Record {
             stall: None,
             digest: String::new(),
             heights: 0,
+            handoffs: 0,
             events: 0,
             sim_time_ms: 0.0,
             block_interval_p50_ms: None,
@@ -358,6 +364,7 @@ mod tests {
             pass: true,
             outcome: "ok".into(),
             heights: 3,
+            handoffs: 0,
             block_interval_p50_ms: Some(1.0),
             ..Record::unrun(index, index)
         }

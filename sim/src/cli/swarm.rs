@@ -82,6 +82,8 @@ pub fn swarm(o: SwarmOptions) -> i32 {
         }
     };
     let (mut violations, mut stalls_by_class, mut ok) = (0u64, BTreeMap::<String, u64>::new(), 0u64);
+    // How much hand-off the sweep exercised: completed hand-offs, and the runs with one.
+    let (mut handoffs, mut runs_with_handoff) = (0u64, 0u64);
     let mut stalled_seeds: Vec<u64> = Vec::new();
     let terminal = std::io::stderr().is_terminal();
     let on = |r: &Record, ran: Option<(&u64, Result<String, String>)>| -> Result<Vec<String>, i32> {
@@ -95,6 +97,8 @@ pub fn swarm(o: SwarmOptions) -> i32 {
             None => None,
         };
         let mut lines = Vec::new();
+        handoffs += u64::from(r.handoffs);
+        runs_with_handoff += u64::from(r.handoffs > 0);
         let keep = if r.violated.iter().any(|v| v.starts_with('S')) {
             violations += 1;
             lines.push(format!("VIOLATION seed {seed}: {}", safety_of(r).join(" ")));
@@ -154,6 +158,9 @@ pub fn swarm(o: SwarmOptions) -> i32 {
         ended.resumed + ended.ran,
         if stalls.is_empty() { "none".to_string() } else { stalls.join(", ") }
     );
+    if handoffs > 0 {
+        say!("hand-offs completed: {handoffs}, in {runs_with_handoff} of the runs");
+    }
     let stalled: u64 = stalls_by_class.values().sum();
     if stalled > 0 {
         let named: Vec<String> = stalled_seeds.iter().map(u64::to_string).collect();
