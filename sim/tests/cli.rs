@@ -772,3 +772,56 @@ fn sequence_heights_beyond_the_run_are_said_and_not_drawn() {
     let svg = std::fs::read_to_string(dir.join("sequence.svg")).unwrap();
     assert!(svg.contains("messages of heights 9–11"), "cut at the last height worked on");
 }
+
+/// Inputs that are not files and flag values out of range are refused at once with exit
+/// 2: a device is not read until memory runs out, a FIFO named like a scenario does not
+/// block `check`, and `--jobs` or `--max-seconds` cannot ask for a million threads or a
+/// NaN time limit (which panicked).
+#[test]
+fn hostile_paths_and_flags_are_refused_at_once() {
+    let started = std::time::Instant::now();
+    for args in [
+        vec!["run", "/dev/zero"],
+        vec!["explore", "/dev/urandom"],
+        vec!["shrink", "/dev/zero"],
+        vec!["check", "scenarios/happy-4.json", "--jobs", "1000000"],
+        vec!["explore", "scripts/explore/quorum-off-by-one-4.json", "--max-seconds", "NaN"],
+        vec!["explore", "scripts/explore/quorum-off-by-one-4.json", "--max-seconds=-1"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{args:?}");
+    }
+    let dir = tmpdir("fifo-check");
+    let fifo = dir.join("x.json");
+    if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+        std::fs::copy(repo().join("scenarios/happy-4.json"), dir.join("happy-4.json")).unwrap();
+        let out = run(&["check", dir.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("not a regular file"));
+    }
+    assert!(started.elapsed().as_secs() < 60, "refusals are immediate");
+}
+
+/// `merge` reads a records file's header as data: a shard count the file's own item
+/// counts contradict (here 2^64 − 1 shards of a one-seed run) is refused at once, not
+/// taken as 2^64 shards to look for.
+#[test]
+fn merge_refuses_a_header_that_contradicts_itself() {
+    let dir = tmpdir("merge-header");
+    let records = dir.join("a.jsonl");
+    let out = run(&["swarm", "--seeds", "1..2", "--json", records.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&records).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut header: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(header["header"]["shard"]["count"], 1);
+    header["header"]["shard"]["count"] = serde_json::json!(u64::MAX);
+    lines[0] = header.to_string();
+    std::fs::write(&records, lines.join("\n") + "\n").unwrap();
+    let started = std::time::Instant::now();
+    let out = run(&["merge", records.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its header is not one dbft-sim writes"));
+    assert!(started.elapsed().as_secs() < 10);
+}

@@ -180,7 +180,9 @@ pub fn check(opts: CheckOptions) -> i32 {
         .into_iter()
         .map(|path| {
             let shown = path.strip_prefix(&base).unwrap_or(&path).display().to_string();
-            let bytes = std::fs::read(&path).unwrap_or_default();
+            // Guarded as `load` is: a FIFO named `x.json` would block a plain read for ever.
+            let bytes =
+                scenario::read_text(&path, scenario::MAX_INPUT_BYTES).map(String::into_bytes).unwrap_or_default();
             let spec = scenario::load(&path).map_err(|e| e.to_string());
             Entry { path, shown, bytes, spec }
         })
@@ -282,9 +284,8 @@ pub fn check(opts: CheckOptions) -> i32 {
         unreadable_before(entries.len(), &mut lines, &mut junit_cases);
         lines.iter().for_each(|l| say!("{l}"));
     }
-    if opts.update_digests {
-        update_digests(&entries, &items, &digests);
-    }
+    // A pin that should have moved and could not be written is an error: exit 2.
+    let unwritten = opts.update_digests && !update_digests(&entries, &items, &digests);
     let mut summary = format!("{passed} passed, {failed} failed");
     if errors > 0 {
         let _ = write!(summary, ", {errors} unreadable");
@@ -307,7 +308,7 @@ pub fn check(opts: CheckOptions) -> i32 {
             return 2;
         }
     }
-    if errors > 0 {
+    if errors > 0 || unwritten {
         2
     } else if failed > 0 {
         1
@@ -350,8 +351,10 @@ fn junit_case(file: &str, name: &str, info: Option<CaseInfo>, failure: Option<(&
 }
 
 /// Rewrites the pinned digests of every scenario that pins any, for the seeds just run,
-/// in the file's own text (see `pins`): only the pinned values change.
-fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String]) {
+/// in the file's own text (see `pins`): only the pinned values change. False if a file
+/// that needed new pins could not be rewritten.
+fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String]) -> bool {
+    let mut all = true;
     for (i, e) in entries.iter().enumerate() {
         let Ok(spec) = &e.spec else { continue };
         if spec.expect.digests.is_empty() {
@@ -370,14 +373,19 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String])
         }
         let Some(out) = super::pins::rewrite(text, &moved) else {
             tell!("error: {}: cannot find expect.digests in the file's text; not updated", e.shown);
+            all = false;
             continue;
         };
         let seeds: Vec<String> = moved.iter().map(|(s, _)| s.to_string()).collect();
         match write_atomic(&e.path, out.as_bytes()) {
             Ok(()) => say!("updated digests: {} (seeds {})", e.shown, seeds.join(", ")),
-            Err(err) => tell!("error: cannot write {}: {err}", e.path.display()),
+            Err(err) => {
+                tell!("error: cannot write {}: {err}", e.path.display());
+                all = false;
+            }
         }
     }
+    all
 }
 
 #[cfg(test)]

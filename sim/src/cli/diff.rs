@@ -15,7 +15,8 @@ pub struct DiffOptions {
 
 fn load(path: &Path, seed: Option<u64>) -> Result<Input, String> {
     if path.extension().is_some_and(|e| e == "jsonl") {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // A trace may be large (no size limit), but it must be a file.
+        let text = crate::scenario::read_text(path, u64::MAX - 1).map_err(|e| format!("{}: {e}", path.display()))?;
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
         check_trace(&lines).map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok(Input::Trace(lines));

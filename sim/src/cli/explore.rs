@@ -95,7 +95,7 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
 }
 
 pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
-    let text = match std::fs::read_to_string(path) {
+    let text = match scenario::read_text(path, scenario::MAX_INPUT_BYTES) {
         Ok(t) => t,
         Err(e) => {
             tell!("error: {}: cannot read: {e}", path.display());

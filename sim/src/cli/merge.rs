@@ -213,6 +213,20 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
     for p in &found {
         headers.push((p.clone(), Reader::open(p).map_err(bad)?.1));
     }
+    // A header is data too: one that contradicts itself (written by hand, or damaged)
+    // must not make merge expect 2^64 shards.
+    for (p, h) in &headers {
+        let (index, count) = (h.shard.index, h.shard.count);
+        let owned = if index >= h.total { 0 } else { (h.total - index - 1) / count.max(1) + 1 };
+        if count == 0 || count > super::shard::MAX_SHARDS || index >= count || h.items != owned {
+            return Err(bad(format!(
+                "{}: its header is not one dbft-sim writes (shard {index} of {count}, {} of {} items)",
+                p.display(),
+                h.items,
+                h.total
+            )));
+        }
+    }
     let first = headers[0].1.clone();
     for (p, h) in &headers {
         if h.run != first.run || h.shard.count != first.shard.count {
@@ -250,8 +264,12 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
         }
     }
     if !problems.is_empty() {
-        for p in &problems {
+        const LISTED: usize = 50;
+        for p in problems.iter().take(LISTED) {
             tell!("error: {p}");
+        }
+        if problems.len() > LISTED {
+            tell!("error: … and {} more", problems.len() - LISTED);
         }
         tell!(
             "error: {} of {n} shards of `{} {}` missing or incomplete; nothing merged",

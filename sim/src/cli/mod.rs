@@ -48,9 +48,9 @@ use std::path::PathBuf;
 /// The options of every sweep over seeds (`check`, `swarm`).
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// Worker threads (default: every core); the output does not depend on it.
-    #[arg(long, short)]
-    jobs: Option<usize>,
+    /// Worker threads, 1–1024 (default: every core); the output does not depend on it.
+    #[arg(long, short, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
     /// Write one JSON record per work item to this file (JSON Lines), flushed as results
     /// come in; with --shard, the shard's output for `dbft-sim merge`.
     #[arg(long, value_name = "FILE")]
@@ -76,7 +76,7 @@ pub struct SweepArgs {
 impl SweepArgs {
     fn options(&self) -> sweep::SweepOptions {
         sweep::SweepOptions {
-            jobs: self.jobs.unwrap_or_else(sweep::default_jobs).max(1),
+            jobs: self.jobs.map_or_else(sweep::default_jobs, |j| j as usize).max(1),
             shard: self.shard.unwrap_or(Shard::WHOLE),
             json: self.json.clone(),
             resume: self.resume,
@@ -538,55 +538,61 @@ fn dispatch(command: Command) -> i32 {
             walk_stuck_budget,
             recovery,
             shrink,
-        } => explore::run(
-            &scenario,
-            explore::ExploreOptions {
-                bounds: crate::explore::search::Bounds {
-                    heights,
-                    max_view,
-                    crashes,
-                    restarts,
-                    amnesia,
-                    loss: loss || max_drops.is_some(),
-                    max_drops,
-                    withhold,
-                    shortest_stuck,
-                    stuck_class,
-                    stop_at_finish: false,
-                    synchrony: (synchrony || deadlines) && max_delay_ms.is_none_or(|d| d == 0),
-                    deadlines,
-                    max_delay: max_delay_ms.map(|ms| ms.saturating_mul(1000)),
-                    adversary_ticks,
-                    dfs,
-                    max_states,
-                    max_time: max_seconds.map(std::time::Duration::from_secs_f64),
-                    max_memory: explore::memory_budget(max_memory_mb),
-                    reduce: !no_reduce,
-                    por: !no_por,
-                    forget: !no_forget,
-                    recovery,
-                    prune: match (no_prune, check_reductions) {
-                        (true, _) => crate::explore::model::Prune::Off,
-                        (false, true) => crate::explore::model::Prune::Check,
-                        (false, false) => crate::explore::model::Prune::On,
+        } => {
+            // A year at most: `Duration` cannot hold NaN, infinity or a negative time.
+            if let Some(s) = max_seconds.filter(|s| !(*s > 0.0 && *s <= 3.2e7)) {
+                tell!("error: --max-seconds {s}: expected a number of seconds in (0, 3.2e7]");
+                return 2;
+            }
+            explore::run(
+                &scenario,
+                explore::ExploreOptions {
+                    bounds: crate::explore::search::Bounds {
+                        heights,
+                        max_view,
+                        crashes,
+                        restarts,
+                        amnesia,
+                        loss: loss || max_drops.is_some(),
+                        max_drops,
+                        withhold,
+                        shortest_stuck,
+                        stuck_class,
+                        stop_at_finish: false,
+                        synchrony: (synchrony || deadlines) && max_delay_ms.is_none_or(|d| d == 0),
+                        deadlines,
+                        max_delay: max_delay_ms.map(|ms| ms.saturating_mul(1000)),
+                        adversary_ticks,
+                        dfs,
+                        max_states,
+                        max_time: max_seconds.map(std::time::Duration::from_secs_f64),
+                        max_memory: explore::memory_budget(max_memory_mb),
+                        reduce: !no_reduce,
+                        por: !no_por,
+                        forget: !no_forget,
+                        recovery,
+                        prune: match (no_prune, check_reductions) {
+                            (true, _) => crate::explore::model::Prune::Off,
+                            (false, true) => crate::explore::model::Prune::Check,
+                            (false, false) => crate::explore::model::Prune::On,
+                        },
+                        walks,
+                        walk_depth,
+                        walk_stuck_budget,
                     },
-                    walks,
-                    walk_depth,
-                    walk_stuck_budget,
+                    out,
+                    show_schedules,
+                    shrink,
+                    progress_every,
+                    after_schedule,
                 },
-                out,
-                show_schedules,
-                shrink,
-                progress_every,
-                after_schedule,
-            },
-        ),
+            )
+        }
         Command::Merge { paths, json, records } => merge::merge(&paths, json.as_deref(), records.as_deref()),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
     }
 }
 
-/// Writes one line of command output (see `say!`).
 /// [`tell!`]: one line on stderr; once stderr cannot be written, nothing more is tried.
 pub fn tell_line(args: std::fmt::Arguments) {
     use std::io::Write;
@@ -597,6 +603,7 @@ pub fn tell_line(args: std::fmt::Arguments) {
     }
 }
 
+/// Writes one line of command output (see `say!`).
 pub fn say_line(args: std::fmt::Arguments) {
     use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};

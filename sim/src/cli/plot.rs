@@ -238,7 +238,8 @@ pub fn load_runs(input: &Path, seeds: Option<&[u64]>, jobs: usize) -> Result<(St
         let label = if same { name } else { input.display().to_string() };
         return Ok((label, runs));
     }
-    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: cannot read: {e}", input.display()))?;
+    let text = crate::scenario::read_text(input, crate::scenario::MAX_INPUT_BYTES)
+        .map_err(|e| format!("{}: cannot read: {e}", input.display()))?;
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
         && v.get("format").and_then(|f| f.as_str()) == Some(FORMAT)
     {
@@ -268,7 +269,8 @@ fn find_reports(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
 }
 
 fn read_report(path: &Path) -> Result<RunData, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let text = crate::scenario::read_text(path, crate::scenario::MAX_INPUT_BYTES)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
     if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
         return Err(format!("{}: format: not a dbft-sim report ({FORMAT})", path.display()));

@@ -40,7 +40,7 @@ struct Input {
 }
 
 fn load_input(path: &Path) -> Result<Input, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let text = scenario::read_text(path, scenario::MAX_INPUT_BYTES).map_err(|e| format!("cannot read: {e}"))?;
     let value: Option<serde_json::Value> = serde_json::from_str(&text).ok();
     let is_report =
         value.as_ref().and_then(|v| v.get("format")).and_then(|f| f.as_str()) == Some(crate::report::FORMAT);

@@ -34,6 +34,10 @@ impl std::fmt::Display for Shard {
     }
 }
 
+/// The most shards a run may have: far more than a cluster runs tasks, and few enough
+/// that `merge` can list every one it expects.
+pub const MAX_SHARDS: u64 = 1_000_000;
+
 impl std::str::FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> Result<Shard, String> {
@@ -43,6 +47,9 @@ impl std::str::FromStr for Shard {
         let count: u64 = n.trim().parse().map_err(|_| bad())?;
         if count == 0 || index >= count {
             return Err(bad());
+        }
+        if count > MAX_SHARDS {
+            return Err(format!("bad shard \"{s}\": at most {MAX_SHARDS} shards"));
         }
         Ok(Shard { index, count })
     }

@@ -13,7 +13,7 @@ pub struct ShrinkOptions {
 }
 
 pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
-    let text = match std::fs::read_to_string(path) {
+    let text = match scenario::read_text(path, scenario::MAX_INPUT_BYTES) {
         Ok(t) => t,
         Err(e) => {
             tell!("error: {}: {e}", path.display());

@@ -7,6 +7,14 @@ use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically, creating parent directories.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let path = &match target_of(path)? {
+        Target::InPlace(p) => {
+            let mut f = std::fs::OpenOptions::new().write(true).open(p)?;
+            f.write_all(bytes)?;
+            return f.flush();
+        }
+        Target::Atomic(p) => p,
+    };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     remove_stale_temps(dir);
@@ -21,6 +29,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Where an output named `path` goes.
+enum Target {
+    /// A regular file, new or existing: written to a temporary file renamed over it.
+    Atomic(PathBuf),
+    /// Something that exists and is not a regular file or a directory — a device such as
+    /// `/dev/null`, a FIFO: written in place. Renaming a temporary file over it would
+    /// replace the device node with a plain file (as root, `--trace /dev/null` did).
+    InPlace(PathBuf),
+}
+
+/// Resolves a symbolic link (the file it names is written, the link stays) and tells a
+/// special file from a regular one.
+fn target_of(path: &Path) -> std::io::Result<Target> {
+    let mut path = path.to_path_buf();
+    // At most a few levels: a loop of links fails below with the system's own error.
+    for _ in 0..8 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+            }
+            _ => break,
+        }
+    }
+    Ok(match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => Target::InPlace(path),
+        _ => Target::Atomic(path),
+    })
 }
 
 /// Checks, before a long run, that `path` can become a file: it is not a directory and
@@ -88,19 +129,27 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// A writer to a temporary file that becomes `path` only on `commit` (for streams too
 /// large to hold in memory, such as traces). Dropped without commit, it removes itself.
 pub struct AtomicFile {
-    tmp: PathBuf,
+    /// None: a special file written in place (see [`write_atomic`]).
+    tmp: Option<PathBuf>,
     path: PathBuf,
     file: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 impl AtomicFile {
     pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
+        let path = match target_of(path)? {
+            Target::InPlace(p) => {
+                let file = std::io::BufWriter::new(std::fs::OpenOptions::new().write(true).open(&p)?);
+                return Ok(AtomicFile { tmp: None, path: p, file: Some(file) });
+            }
+            Target::Atomic(p) => p,
+        };
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         remove_stale_temps(dir);
-        let tmp = temp_path(path);
+        let tmp = temp_path(&path);
         let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        Ok(AtomicFile { tmp, path: path.to_path_buf(), file: Some(file) })
+        Ok(AtomicFile { tmp: Some(tmp), path, file: Some(file) })
     }
 
     pub fn writer(&mut self) -> Option<&mut std::io::BufWriter<std::fs::File>> {
@@ -108,11 +157,14 @@ impl AtomicFile {
     }
 
     pub fn commit(mut self) -> std::io::Result<()> {
+        let Some(tmp) = self.tmp.take() else {
+            return self.file.take().map_or(Ok(()), |mut f| f.flush());
+        };
         if let Some(mut f) = self.file.take() {
             f.flush()?;
             f.get_ref().sync_all()?;
         }
-        std::fs::rename(&self.tmp, &self.path)
+        std::fs::rename(&tmp, &self.path)
     }
 }
 
@@ -120,7 +172,9 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.is_some() {
             self.file = None;
-            let _ = std::fs::remove_file(&self.tmp);
+            if let Some(tmp) = &self.tmp {
+                let _ = std::fs::remove_file(tmp);
+            }
         }
     }
 }
@@ -134,6 +188,49 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// An output named through a symbolic link writes the file the link names and keeps
+    /// the link; a FIFO (like a device such as `/dev/null`) is written in place, never
+    /// replaced by a plain file.
+    #[cfg(unix)]
+    #[test]
+    fn links_are_written_through_and_special_files_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let d = scratch("special");
+        let target = d.join("real.json");
+        std::fs::write(&target, "old").unwrap();
+        let link = d.join("link.json");
+        std::os::unix::fs::symlink("real.json", &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        let mut streamed = AtomicFile::create(&link).unwrap();
+        streamed.writer().unwrap().write_all(b"streamed").unwrap();
+        streamed.commit().unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "streamed");
+
+        let fifo = d.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo on this machine
+        }
+        for streamed in [false, true] {
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+            };
+            if streamed {
+                let mut f = AtomicFile::create(&fifo).unwrap();
+                f.writer().unwrap().write_all(b"through the pipe").unwrap();
+                f.commit().unwrap();
+            } else {
+                write_atomic(&fifo, b"through the pipe").unwrap();
+            }
+            assert_eq!(reader.join().unwrap(), b"through the pipe");
+            assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
+        }
     }
 
     #[test]

@@ -56,10 +56,35 @@ pub fn json_schema() -> String {
 
 /// Reads, parses and resolves a scenario file. The default name is the file stem.
 pub fn load(path: &Path) -> Result<RunSpec, ScenarioError> {
-    let text = std::fs::read_to_string(path)
+    let text = read_text(path, MAX_INPUT_BYTES)
         .map_err(|e| ScenarioError::new("", format!("cannot read {}: {e}", path.display())))?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
     parse(&text, stem)
+}
+
+/// The largest scenario or report this tool reads (a report of 100,000 heights is
+/// about a tenth of it): a bigger file is a mistake (`run /dev/zero`), not a scenario.
+pub const MAX_INPUT_BYTES: u64 = 256 << 20;
+
+/// Reads an input file as text: a regular file (or a link to one) of at most `limit`
+/// bytes. A device or a FIFO is refused at once instead of read until memory runs out
+/// (`/dev/zero`) or forever (a FIFO nobody writes).
+pub fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(if meta.is_dir() { "a directory" } else { "not a regular file" }));
+    }
+    if meta.len() > limit {
+        return Err(std::io::Error::other(format!("larger than {} MiB", limit >> 20)));
+    }
+    let mut text = String::new();
+    // Read at most one byte past the limit: a file that grew since is caught too.
+    std::fs::File::open(path)?.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("larger than {} MiB", limit >> 20)));
+    }
+    Ok(text)
 }
 
 /// The name in "duplicate field `x`" or "duplicate key `x`" messages.

@@ -126,6 +126,12 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"seed": 1"#, "", "EOF"),
     (r#"{"workload": {"initial_txs": 100000000000}}"#, "workload.initial_txs", "at most"),
     (r#"{"stop": {"duration_ms": 1e300}}"#, "stop.duration_ms", "at most"),
+    (r#"{"stop": {"heights": 4294967295}}"#, "stop.heights", "more than one year"),
+    (
+        r#"{"protocol": {"block_time_ms": 15000}, "stop": {"heights": 2200000}}"#,
+        "stop.heights",
+        "at most 2100000 heights",
+    ),
     // Validator-set changes.
     (r#"{"validators": 4294967295}"#, "validators", "at most 1024"),
     (r#"{"validators": {"count": 200000000}}"#, "validators.count", "at most 1024"),

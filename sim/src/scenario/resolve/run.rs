@@ -84,6 +84,20 @@ pub(super) fn resolve_stop(st: schema::Stop, block_time_us: u64, start_height: u
         (None, None) => Some(before + DEFAULT_HEIGHTS),
         (h, _) => h,
     };
+    // Every height takes at least a block time: a target no run within the one-year
+    // limit can reach is refused here, not simulated until memory runs out.
+    let to_decide = (heights.unwrap_or(before + DEFAULT_HEIGHTS) - before) as u64;
+    let max_us = (MAX_DURATION_MS * 1000.0) as u64;
+    if to_decide.saturating_mul(block_time_us) > max_us {
+        return err(
+            "stop.heights",
+            format!(
+                "{to_decide} heights of at least {} ms each need more than one year of simulated time (the limit; at most {} heights at this block time)",
+                block_time_us / 1000,
+                max_us / block_time_us.max(1)
+            ),
+        );
+    }
     let duration = match st.duration_ms {
         Some(d) => {
             let d = positive("stop.duration_ms", d)?;
@@ -92,9 +106,8 @@ pub(super) fn resolve_stop(st: schema::Stop, block_time_us: u64, start_height: u
             }
             SimTime::from_ms_f64(d)
         }
-        None => SimTime(
-            block_time_us.saturating_mul(10 * ((heights.unwrap_or(before + DEFAULT_HEIGHTS) - before) as u64 + 1)),
-        ),
+        // Ten block times per height (view changes included), within the year.
+        None => SimTime(block_time_us.saturating_mul(10 * (to_decide + 1)).min(max_us)),
     };
     Ok(StopSpec { heights, duration, on_violation: st.on_violation.unwrap_or(true) })
 }
