@@ -792,7 +792,23 @@ fn hostile_paths_and_flags_are_refused_at_once() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{args:?}");
     }
+    // Output places that cannot work are refused before the run: `--out` naming a file
+    // for swarm's counterexamples, a trace that would overwrite the run's own report,
+    // an output directory that cannot be made.
     let dir = tmpdir("fifo-check");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out_dir = dir.join("o");
+    let report = out_dir.join("report.json");
+    for args in [
+        vec!["swarm", "--seeds", "1..3", "--out", file.to_str().unwrap()],
+        vec!["run", "scenarios/happy-4.json", "--out", out_dir.to_str().unwrap(), "--trace", report.to_str().unwrap()],
+        vec!["run", "scenarios/happy-4.json", "--out", "/proc/dbft-sim-cannot-be-here"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!out_dir.exists(), "nothing written");
     let fifo = dir.join("x.json");
     if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
         std::fs::copy(repo().join("scenarios/happy-4.json"), dir.join("happy-4.json")).unwrap();

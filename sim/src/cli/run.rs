@@ -72,6 +72,10 @@ pub struct RunOptions {
     pub sequence_heights: Option<(u32, u32)>,
 }
 
+/// Above this many validators `run` warns about the cost of the cold start's broadcast
+/// recovery answers.
+const LARGE_N: usize = 300;
+
 pub fn run(path: &Path, opts: RunOptions) -> i32 {
     let RunOptions { seed, out, trace, quiet, narrate, sequence_heights } = opts;
     let Input { spec, source, replay } = match load_input(path) {
@@ -82,15 +86,34 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         }
     };
     let seed = seed.or(replay.as_ref().map(|r| r.0)).unwrap_or(spec.seed);
+    if spec.validators > LARGE_N && spec.protocol.recovery_reply == crate::protocol::dbft::RecoveryReply::Broadcast {
+        tell!(
+            "warning: N = {}: a cold start makes about N³/3 RecoveryMessage deliveries (every node asks, about N/3 answer by broadcast): minutes and GBs from N ≈ 400 on; \"protocol\": {{\"recovery_reply\": \"requester\"}} avoids it (docs/performance.md)",
+            spec.validators
+        );
+    }
     let out = out.unwrap_or_else(|| default_out(&spec.name, seed));
     // Every output path is checked before the run, so a bad one costs nothing.
     let mut targets: Vec<PathBuf> = ["report.json", "heights.svg", "timeline.svg", "sequence.svg", "index.html"]
         .iter()
         .map(|f| out.join(f))
         .collect();
+    if let Some(t) = trace.as_ref().filter(|t| targets.contains(t)) {
+        tell!("error: --trace {}: that is one of the run's own output files", t.display());
+        return 2;
+    }
     targets.extend(trace.clone());
     if let Err(e) = targets.iter().try_for_each(|p| check_output_file(p)) {
         tell!("error: cannot write the run's output: {e}");
+        return 2;
+    }
+    // The output directory is made now, so a place where none can be made (`/proc/x`)
+    // fails before the run, not after it.
+    if let Err(e) = std::fs::create_dir_all(&out)
+        .map_err(|e| e.to_string())
+        .and_then(|()| check_output_file(&out.join("report.json")))
+    {
+        tell!("error: cannot write the run's output to {}: {e}", out.display());
         return 2;
     }
     let mut trace_writer = match &trace {

@@ -51,6 +51,12 @@ impl SwarmOptions {
 }
 
 pub fn swarm(o: SwarmOptions) -> i32 {
+    // Where counterexamples go is checked before the first seed runs, not when the first
+    // one is found.
+    if let Err(e) = crate::report::files::check_output_dir(&o.out) {
+        tell!("error: --out: {e}");
+        return 2;
+    }
     let header = Header::new("swarm", o.args(), env!("CARGO_PKG_VERSION").as_bytes(), o.sweep.shard, o.seeds.len());
     let run_seed = |index: u64, &seed: &u64| {
         let text = if o.honest_churn {

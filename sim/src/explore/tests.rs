@@ -308,14 +308,24 @@ fn a_replay_says_whether_its_timers_waited_for_the_network() {
 }
 
 /// A memory budget ends the search as a budget does, with what it found so far: one
-/// byte is exceeded at the first check (after 2,048 expanded states).
+/// byte is exceeded at the first check, when 2,048 states have been found (or 2,048
+/// expanded, whichever comes first). Checked by new states too: at N = 100 a handful of
+/// expansions adds thousands of states, and a search told to stop at 500 MB ran to 7 GB
+/// between checks counted by expansions only.
 #[test]
 fn a_memory_budget_ends_the_search() {
     let s = spec(r#"{"validators": 3, "protocol": {"semantics": "csharp"}}"#);
     let bounds = Bounds { max_memory: Some(1), ..Bounds::default() };
     let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
     assert_eq!(out.ending, Ending::MemoryBudget);
-    assert!(out.stats.states > 2_048 && out.violation.is_none(), "{:?}", out.stats);
+    assert!((2_048..4_096).contains(&out.stats.states) && out.violation.is_none(), "{:?}", out.stats);
+    // N = 40: every state has dozens of successors; the first check comes after a few
+    // dozen expansions, not 2,048 of them.
+    let wide = spec(r#"{"validators": 40}"#);
+    let out =
+        Explorer::new(&wide, Bounds { max_memory: Some(1), ..Bounds::default() }).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::MemoryBudget);
+    assert!(out.stats.states < 4_096 + 2_000, "{:?}", out.stats);
 }
 
 /// The four-node lock (docs/dbft-2.0.md: one crash, and a node that committed in view 0

@@ -71,10 +71,18 @@ pub fn check_output_file(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err(format!("{} is a directory, not a file", path.display()));
     }
-    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => check_output_dir(dir),
-        None => Ok(()),
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    check_output_dir(dir)?;
+    // Where the directory exists, make sure a file can be created in it (the temporary
+    // file an atomic write needs): `/proc/x`, a read-only mount. An existing special file
+    // is written in place and needs no temporary.
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if dir.is_dir() && !special {
+        let probe = temp_path(&dir.join("probe"));
+        std::fs::File::create(&probe).map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
     }
+    Ok(())
 }
 
 /// Checks that `dir` is, or can be created as, a directory: it is not a file, and its
