@@ -245,3 +245,18 @@ fn candidates_changes_and_handoff_resolve() {
     assert_eq!(plain.protocol.handoff.rule, HandoffRule::DualQuorum);
     assert_eq!(parse("{}", "e").unwrap().protocol.handoff.rule, HandoffRule::NextBlock);
 }
+
+/// Lists a scenario may carry are bounded: 10,001 seeds or rules is an error at their
+/// path, not gigabytes of memory.
+#[test]
+fn long_lists_are_refused_at_their_path() {
+    let seeds: Vec<String> = (1..=10_001).map(|s| s.to_string()).collect();
+    let e = parse(&format!(r#"{{"seeds": [{}]}}"#, seeds.join(",")), "x").expect_err("too many seeds");
+    assert!(e.to_string().starts_with("seeds: lists 10001 seeds, at most 10000"), "{e}");
+    let rule = r#"{"match": {"types": ["Commit"]}, "action": {"do": "drop"}}"#;
+    let rules = vec![rule; 10_001].join(",");
+    let e = parse(&format!(r#"{{"rules": [{rules}]}}"#), "x").expect_err("too many rules");
+    assert!(e.to_string().starts_with("rules: 10001 rules, at most 10000"), "{e}");
+    let ok: Vec<String> = (1..=10_000).map(|s| s.to_string()).collect();
+    assert!(parse(&format!(r#"{{"seeds": [{}]}}"#, ok.join(",")), "x").is_ok());
+}

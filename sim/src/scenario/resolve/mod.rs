@@ -28,6 +28,10 @@ const MIN_BEHAVIOUR_PERIOD: SimTime = SimTime(1_000);
 /// One year of simulated time.
 const MAX_DURATION_MS: f64 = 3.15e10;
 
+/// The longest list of seeds, tags or rules a scenario may carry: far beyond any written
+/// by hand, and a 1-million-entry list (2.6 GB of rules, a 660 MB report) is refused.
+const MAX_LISTED: usize = 10_000;
+
 fn err<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T> {
     Err(ScenarioError::new(path, reason))
 }
@@ -114,9 +118,22 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     let seed = s.seed.unwrap_or(1);
     let seeds = match &s.seeds {
         Some(v) if v.is_empty() => return err("seeds", "must list at least one seed"),
+        // A scenario lists the seeds it pins; a sweep over many is `check --seeds A..B`.
+        Some(v) if v.len() > MAX_LISTED => {
+            return err(
+                "seeds",
+                format!("lists {} seeds, at most {MAX_LISTED} (for a sweep: check --seeds A..B)", v.len()),
+            );
+        }
         Some(v) => v.clone(),
         None => vec![seed],
     };
+    if let Some(t) = s.tags.as_ref().filter(|t| t.len() > MAX_LISTED) {
+        return err("tags", format!("{} tags, at most {MAX_LISTED}", t.len()));
+    }
+    if let Some(r) = s.rules.as_ref().filter(|r| r.len() > MAX_LISTED) {
+        return err("rules", format!("{} rules, at most {MAX_LISTED} (each is tried on every message)", r.len()));
+    }
 
     let nodes::NodeTable { names, roles, validators, candidates } = nodes::resolve_nodes(s)?;
     let keyed = validators + candidates;
