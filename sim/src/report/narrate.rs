@@ -21,6 +21,9 @@ use std::io::Write;
 pub struct Narrator<W: Write> {
     out: W,
     names: Vec<String>,
+    /// Per node, the hash of the next set its last persisted block named: a block naming
+    /// another one is where the chain hands off, and its line says so.
+    named: std::cell::RefCell<std::collections::BTreeMap<NodeId, crate::protocol::crypto::Hash32>>,
     /// The first write error; after it the narrator stops writing (a closed pipe, e.g.
     /// `| head`, ends the narration, not the run).
     failed: Option<std::io::Error>,
@@ -28,7 +31,7 @@ pub struct Narrator<W: Write> {
 
 impl<W: Write> Narrator<W> {
     pub fn new(out: W, names: Vec<String>) -> Self {
-        Narrator { out, names, failed: None }
+        Narrator { out, names, named: Default::default(), failed: None }
     }
 
     /// Closes the narration with the number of copies that had no record (and so no
@@ -104,14 +107,26 @@ impl<W: Write> Narrator<W> {
             Ev::Timer { node, forced, .. } => {
                 format!("{} timer fires{}", self.name(*node), if *forced { " (forced)" } else { "" })
             }
-            Ev::Persist { node, block } => format!(
-                "{} persists h{} {} (view {}, {} signatures)",
-                self.name(*node),
-                block.height(),
-                block.hash.short(),
-                block.view,
-                block.certificate.len()
-            ),
+            Ev::Persist { node, block } => {
+                let next = block.next_validators.hash();
+                let before = self.named.borrow_mut().insert(*node, next);
+                let handoff = match before {
+                    Some(b) if b != next => {
+                        let keys: Vec<&str> =
+                            block.next_validators.keys.iter().map(|k| self.name(NodeId(k.0))).collect();
+                        format!(" — it names a new set for h{}: {}", block.height() + 1, keys.join(" "))
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "{} persists h{} {} (view {}, {} signatures){handoff}",
+                    self.name(*node),
+                    block.height(),
+                    block.hash.short(),
+                    block.view,
+                    block.certificate.len()
+                )
+            }
             Ev::Note { node, note } => {
                 let who = self.name(*node);
                 match note {
@@ -170,6 +185,7 @@ mod tests {
     use crate::engine::time::SimTime;
     use crate::net::DropReason;
     use crate::protocol::MsgKind;
+    use std::rc::Rc;
 
     #[test]
     fn lines_read_as_intended() {
@@ -182,6 +198,33 @@ mod tests {
         assert_eq!(n.line(&rec(note)).unwrap(), "    15.200000s R0 enters h3 v1");
         assert!(n.line(&rec(Ev::Tx { node: NodeId(0), tx: 1 })).is_none());
         assert_eq!(n.line_of_any(&rec(Ev::Tx { node: NodeId(1), tx: 9 })), "    15.200000s R1 receives transaction 9");
+    }
+
+    /// A persisted block that names another next set than the node's previous block is
+    /// a hand-off, and its line says which set takes over; blocks naming the same set
+    /// read as before.
+    #[test]
+    fn a_block_naming_a_new_set_says_so() {
+        use crate::protocol::crypto::KeyId;
+        use crate::validators::ValidatorSet;
+        let n = Narrator::new(Vec::new(), vec!["R0".into(), "R1".into(), "R2".into(), "C0".into()]);
+        let set = |keys: &[u32]| Rc::new(ValidatorSet::new(keys.iter().map(|k| KeyId(*k)).collect()));
+        let block = |height: u32, next: Rc<ValidatorSet>| {
+            let mut b = crate::protocol::block::Block::genesis(next.clone());
+            b.header.height = height;
+            Rc::new(b)
+        };
+        let persist = |height, next| Rec {
+            step: 0,
+            time: SimTime(0),
+            ev: Ev::Persist { node: NodeId(1), block: block(height, next) },
+        };
+        let old = set(&[0, 1, 2]);
+        assert!(!n.line(&persist(1, old.clone())).unwrap().contains("new set"));
+        assert!(!n.line(&persist(2, old)).unwrap().contains("new set"));
+        let line = n.line(&persist(3, set(&[0, 1, 3]))).unwrap();
+        assert!(line.ends_with("— it names a new set for h4: R0 R1 C0"), "{line}");
+        assert!(!n.line(&persist(4, set(&[0, 1, 3]))).unwrap().contains("new set"));
     }
 
     /// A writer that accepts `room` bytes, then fails like a closed pipe.
