@@ -800,9 +800,18 @@ fn hostile_paths_and_flags_are_refused_at_once() {
     std::fs::write(&file, "x").unwrap();
     let out_dir = dir.join("o");
     let report = out_dir.join("report.json");
+    let report_spelled_otherwise = dir.join("o/../o/report.json");
     for args in [
         vec!["swarm", "--seeds", "1..3", "--out", file.to_str().unwrap()],
         vec!["run", "scenarios/happy-4.json", "--out", out_dir.to_str().unwrap(), "--trace", report.to_str().unwrap()],
+        vec![
+            "run",
+            "scenarios/happy-4.json",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--trace",
+            report_spelled_otherwise.to_str().unwrap(),
+        ],
         vec!["run", "scenarios/happy-4.json", "--out", "/proc/dbft-sim-cannot-be-here"],
     ] {
         let out = run(&args);
@@ -840,4 +849,21 @@ fn merge_refuses_a_header_that_contradicts_itself() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("its header is not one dbft-sim writes"));
     assert!(started.elapsed().as_secs() < 10);
+}
+
+/// `--trace /dev/stdout` writes the trace to the process's own standard output, whatever
+/// it is: into a pipe every line arrives (it was refused: the name resolved to a pipe
+/// that is no path), and the run's own summary still follows it.
+#[cfg(unix)]
+#[test]
+fn a_trace_to_standard_output_arrives_whole() {
+    let dir = tmpdir("trace-stdout");
+    let out = run(&["run", "scenarios/happy-4.json", "-q", "--out", dir.to_str().unwrap(), "--trace", "/dev/stdout"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let (summary, trace) = lines.split_last().unwrap();
+    assert!(summary.contains("happy-4 seed 1: ok"), "{summary}");
+    assert!(trace.len() > 100 && trace.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert_eq!(report(&dir)["events"].as_u64(), Some(trace.len() as u64), "one line per event");
 }

@@ -52,6 +52,8 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             walk.dir(p).map_err(|e| format!("{}: {e}", p.display()))?;
         } else if p.is_file() {
             walk.file(p.clone());
+        } else if p.exists() {
+            return Err(format!("{}: not a regular file", p.display()));
         } else {
             return Err(format!("{}: no such file or directory", p.display()));
         }

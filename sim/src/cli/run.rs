@@ -98,7 +98,12 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         .iter()
         .map(|f| out.join(f))
         .collect();
-    if let Some(t) = trace.as_ref().filter(|t| targets.contains(t)) {
+    // Compared as the files they end up as, however they are spelled (an absolute path,
+    // `o/../o/report.json`, a link): the two writers would share a temporary file.
+    let own: Vec<_> = targets.iter().filter_map(|p| crate::report::files::output_identity(p)).collect();
+    if let Some(t) =
+        trace.as_ref().filter(|t| crate::report::files::output_identity(t).is_some_and(|id| own.contains(&id)))
+    {
         tell!("error: --trace {}: that is one of the run's own output files", t.display());
         return 2;
     }

@@ -643,7 +643,7 @@ impl<'a> Explorer<'a> {
             let act = match sys.resolve(step) {
                 Ok(act) => act,
                 Err(e) => match shadow.resolve(step) {
-                    Ok(dead @ Act::Deliver(_)) => {
+                    Ok(dead @ (Act::Deliver(_) | Act::Drop(_))) => {
                         let mut judge = Judge { safety: &mut shadow_safety, found: Vec::new() };
                         shadow.apply(&self.env, dead, &mut judge, None);
                         self.skipped += 1;
@@ -1507,7 +1507,8 @@ pub fn replay_with(
         let act = match sys.resolve(step) {
             Ok(act) => act,
             Err(_) => match shadow.resolve(step) {
-                Ok(dead @ Act::Deliver(_)) if prune != Prune::Off => {
+                // Delivering or losing a message this replay dropped as dead: a no-op.
+                Ok(dead @ (Act::Deliver(_) | Act::Drop(_))) if prune != Prune::Off => {
                     shadow.apply(&env, dead, &mut Null, None);
                     continue;
                 }

@@ -136,12 +136,18 @@ pub fn diagnose(input: StallInput) -> Stall {
     // towards its M too.
     let previous = at_h.iter().find_map(|s| s.previous_quorum).map(|pq| PreviousCommits {
         m: pq.m,
-        signers: replicas
-            .iter()
-            .filter(|r| r.honest && r.up)
-            .filter_map(|r| r.status.as_ref())
-            .filter(|s| s.height == height && s.previous_quorum.is_some_and(|q| q.member))
-            .count(),
+        // Only judged when no honest running replica is behind the stalled height: one
+        // that is may be a member of the previous set that catches up and signs.
+        signers: if replicas.iter().any(|r| r.honest && r.up && r.status.as_ref().is_some_and(|s| s.height < height)) {
+            usize::MAX
+        } else {
+            replicas
+                .iter()
+                .filter(|r| r.honest && r.up)
+                .filter_map(|r| r.status.as_ref())
+                .filter(|s| s.height == height && s.previous_quorum.is_some_and(|q| q.member))
+                .count()
+        },
         committed: replicas
             .iter()
             .filter(|r| r.honest && r.up)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let path = &match target_of(path)? {
         Target::InPlace(p) => {
-            let mut f = std::fs::OpenOptions::new().write(true).open(p)?;
+            let mut f = open_in_place(&p)?;
             f.write_all(bytes)?;
             return f.flush();
         }
@@ -41,43 +41,108 @@ enum Target {
     InPlace(PathBuf),
 }
 
+/// Opens a special output for writing in place. This process's own standard output or
+/// error (`/dev/stdout`, `/proc/self/fd/1`, ...) is used through a duplicate of its
+/// descriptor, which shares the position: opening the name anew would start a second
+/// position at 0, and the run's own printing would write over the trace (with `> file`).
+/// Anything else is opened for appending (a device or FIFO has no position anyway).
+fn open_in_place(p: &Path) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let fd = p.to_str().and_then(|s| match s {
+            "/dev/stdout" => Some(1),
+            "/dev/stderr" => Some(2),
+            s => s.strip_prefix("/dev/fd/").or_else(|| s.strip_prefix("/proc/self/fd/"))?.parse::<u8>().ok(),
+        });
+        match fd {
+            Some(1) => return Ok(std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?)),
+            Some(2) => return Ok(std::fs::File::from(std::io::stderr().as_fd().try_clone_to_owned()?)),
+            _ => {}
+        }
+    }
+    std::fs::OpenOptions::new().append(true).open(p)
+}
+
+/// How many symbolic links an output path may pass through (Linux's own limit).
+const MAX_LINK_HOPS: usize = 40;
+
 /// Resolves a symbolic link (the file it names is written, the link stays) and tells a
 /// special file from a regular one.
 fn target_of(path: &Path) -> std::io::Result<Target> {
-    let mut path = path.to_path_buf();
-    // At most a few levels: a loop of links fails below with the system's own error.
-    for _ in 0..8 {
-        match std::fs::symlink_metadata(&path) {
+    // What the system finds at the end of every link (`/dev/stdout` into a pipe included):
+    // anything but a regular file or a directory is written in place.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return Ok(Target::InPlace(path.to_path_buf()));
+    }
+    let mut at = path.to_path_buf();
+    for _ in 0..MAX_LINK_HOPS {
+        // A name under /dev or /proc (`/dev/stdout` redirected to a file, `/proc/self/fd/1`)
+        // stands for a file this process holds open: renaming over what it resolves to
+        // would cut the process's own output off. Written in place.
+        if (at.starts_with("/dev") || at.starts_with("/proc")) && at.exists() {
+            return Ok(Target::InPlace(path.to_path_buf()));
+        }
+        match std::fs::symlink_metadata(&at) {
             Ok(m) if m.file_type().is_symlink() => {
-                let to = std::fs::read_link(&path)?;
-                path = match path.parent() {
+                let to = std::fs::read_link(&at)?;
+                at = match at.parent() {
                     Some(dir) if to.is_relative() => dir.join(to),
                     _ => to,
                 };
             }
-            _ => break,
+            _ => return Ok(Target::Atomic(at)),
         }
     }
-    Ok(match std::fs::metadata(&path) {
-        Ok(m) if !m.is_file() && !m.is_dir() => Target::InPlace(path),
-        _ => Target::Atomic(path),
-    })
+    Err(std::io::Error::other(format!("{}: too many levels of symbolic links", path.display())))
+}
+
+/// The file an output named `path` ends up as, spelled one way (absolute, its existing
+/// directory resolved, links followed), so two outputs can be told apart however they
+/// are written (`o/report.json`, `/abs/o/../o/report.json`, a link to it). None for a
+/// device or FIFO written in place.
+pub fn output_identity(path: &Path) -> Option<PathBuf> {
+    let Ok(Target::Atomic(p)) = target_of(path) else { return None };
+    let name = p.file_name()?.to_owned();
+    let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = match std::fs::canonicalize(dir) {
+        Ok(d) => d,
+        // Not made yet: absolute, `..` and `.` taken lexically.
+        Err(_) => {
+            let abs = std::env::current_dir().ok()?.join(dir);
+            let mut out = PathBuf::new();
+            for c in abs.components() {
+                match c {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+    };
+    Some(dir.join(name))
 }
 
 /// Checks, before a long run, that `path` can become a file: it is not a directory and
 /// the nearest existing ancestor is a directory. A run that would fail only when writing
 /// its results wastes the run; a user mistyping `--trace reports/` learns it at once.
+/// A link is judged by the file it names; a device or FIFO is written in place.
 pub fn check_output_file(path: &Path) -> Result<(), String> {
+    let path = &match target_of(path).map_err(|e| e.to_string())? {
+        Target::InPlace(_) => return Ok(()),
+        Target::Atomic(p) => p,
+    };
     if path.is_dir() {
         return Err(format!("{} is a directory, not a file", path.display()));
     }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     check_output_dir(dir)?;
     // Where the directory exists, make sure a file can be created in it (the temporary
-    // file an atomic write needs): `/proc/x`, a read-only mount. An existing special file
-    // is written in place and needs no temporary.
-    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
-    if dir.is_dir() && !special {
+    // file an atomic write needs): `/proc/x`, a read-only mount.
+    if dir.is_dir() {
         let probe = temp_path(&dir.join("probe"));
         std::fs::File::create(&probe).map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
         let _ = std::fs::remove_file(&probe);
@@ -147,7 +212,7 @@ impl AtomicFile {
     pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
         let path = match target_of(path)? {
             Target::InPlace(p) => {
-                let file = std::io::BufWriter::new(std::fs::OpenOptions::new().write(true).open(&p)?);
+                let file = std::io::BufWriter::new(open_in_place(&p)?);
                 return Ok(AtomicFile { tmp: None, path: p, file: Some(file) });
             }
             Target::Atomic(p) => p,
@@ -218,6 +283,20 @@ mod tests {
         streamed.commit().unwrap();
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "streamed");
+
+        // A loop of links is an error, not a plain file put where a link was.
+        let (a, b) = (d.join("loop-a"), d.join("loop-b"));
+        std::os::unix::fs::symlink("loop-b", &a).unwrap();
+        std::os::unix::fs::symlink("loop-a", &b).unwrap();
+        assert!(check_output_file(&a).is_err());
+        assert!(write_atomic(&a, b"x").is_err());
+        assert!(std::fs::symlink_metadata(&a).unwrap().file_type().is_symlink(), "the link is left alone");
+        // One file, two spellings: the same identity.
+        let sub = d.join("o");
+        std::fs::create_dir_all(&sub).unwrap();
+        assert_eq!(output_identity(&sub.join("r.json")), output_identity(&d.join("o/../o/r.json")));
+        assert_eq!(output_identity(&link), output_identity(&target), "a link is the file it names");
+        assert_ne!(output_identity(&sub.join("r.json")), output_identity(&sub.join("s.json")));
 
         let fifo = d.join("fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
