@@ -813,6 +813,9 @@ fn hostile_paths_and_flags_are_refused_at_once() {
             report_spelled_otherwise.to_str().unwrap(),
         ],
         vec!["run", "scenarios/happy-4.json", "--out", "/proc/dbft-sim-cannot-be-here"],
+        vec!["plot", "--out", file.to_str().unwrap()],
+        vec!["compare", "scenarios/happy-4.json", "scenarios/happy-7.json", "--out", file.to_str().unwrap()],
+        vec!["handoff-table", "--seeds", "1", "--out", file.to_str().unwrap()],
     ] {
         let out = run(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));

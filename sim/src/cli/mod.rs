@@ -437,6 +437,9 @@ fn dispatch(command: Command) -> i32 {
             check::check(check::CheckOptions { paths, junit, update_digests, seeds, long, sweep: sweep.options() })
         }
         Command::Plot { input, out, seeds, heights, block_time_ms, validators, jobs } => {
+            if let Some(code) = out.as_deref().and_then(bad_out_dir) {
+                return code;
+            }
             let seeds = match seeds.map(|s| s.to_vec(10_000)).transpose() {
                 Ok(s) => s,
                 Err(e) => {
@@ -468,6 +471,9 @@ fn dispatch(command: Command) -> i32 {
                     return 2;
                 }
             };
+            if let Some(code) = bad_out_dir(&out) {
+                return code;
+            }
             plot::compare(&inputs, seeds.as_deref(), &out, jobs)
         }
         Command::Swarm { seeds, sweep, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
@@ -494,6 +500,9 @@ fn dispatch(command: Command) -> i32 {
             })
         }
         Command::HandoffTable { seeds, jobs, out } => {
+            if let Some(code) = bad_out_dir(&out) {
+                return code;
+            }
             let seeds = match seeds.to_vec(10_000) {
                 Ok(s) => s,
                 Err(e) => {
@@ -591,6 +600,14 @@ fn dispatch(command: Command) -> i32 {
         Command::Merge { paths, json, records } => merge::merge(&paths, json.as_deref(), records.as_deref()),
         Command::Shrink { scenario, seed, out } => shrink::run(&scenario, shrink::ShrinkOptions { seed, out }),
     }
+}
+
+/// An `--out` directory that cannot be one (a file, or under one), said before any
+/// simulation runs: Some(exit code).
+fn bad_out_dir(dir: &std::path::Path) -> Option<i32> {
+    let e = crate::report::files::check_output_dir(dir).err()?;
+    tell!("error: --out: {e}");
+    Some(2)
 }
 
 /// [`tell!`]: one line on stderr; once stderr cannot be written, nothing more is tried.
