@@ -127,6 +127,7 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"workload": {"initial_txs": 100000000000}}"#, "workload.initial_txs", "at most"),
     (r#"{"stop": {"duration_ms": 1e300}}"#, "stop.duration_ms", "at most"),
     (r#"{"stop": {"heights": 4294967295}}"#, "stop.heights", "more than one year"),
+    (r#"{"expect": {"digests": {"+1": "00"}}}"#, "expect.digests.+1", "decimal integer"),
     (
         r#"{"protocol": {"block_time_ms": 15000}, "stop": {"heights": 2200000}}"#,
         "stop.heights",

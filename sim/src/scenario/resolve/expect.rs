@@ -103,7 +103,10 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
     let mut digests = BTreeMap::new();
     for (k, v) in e.digests.unwrap_or_default().0 {
         let path = format!("expect.digests.{k}");
-        let seed: u64 = k.parse().map_err(|_| ScenarioError::new(&path, "key must be a seed (a decimal integer)"))?;
+        let seed: u64 = Some(k.as_str())
+            .filter(|k| k.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|k| k.parse().ok())
+            .ok_or_else(|| ScenarioError::new(&path, "key must be a seed (a decimal integer)"))?;
         let h = Hash32::from_hex(&v).ok_or_else(|| ScenarioError::new(&path, "must be 64 hex digits"))?;
         if digests.insert(seed, h).is_some() {
             return err(path, format!("seed {seed} is pinned twice"));
@@ -112,9 +115,9 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
     let mut views = BTreeMap::new();
     for (k, v) in e.views.unwrap_or_default().0 {
         let path = format!("expect.views.{k}");
-        let h: u32 = k
-            .parse()
-            .ok()
+        let h: u32 = Some(k.as_str())
+            .filter(|k| k.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|k| k.parse().ok())
             .filter(|h| *h >= 1)
             .ok_or_else(|| ScenarioError::new(&path, "key must be a height (an integer ≥ 1)"))?;
         if views.insert(h, v).is_some() {
