@@ -16,6 +16,7 @@ pub mod cli;
 pub mod engine;
 pub mod explore;
 pub mod invariants;
+pub mod marks;
 pub mod net;
 pub mod phases;
 pub mod protocol;

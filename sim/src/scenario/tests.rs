@@ -129,6 +129,11 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"stop": {"heights": 4294967295}}"#, "stop.heights", "more than one year"),
     (r#"{"expect": {"digests": {"+1": "00"}}}"#, "expect.digests.+1", "decimal integer"),
     (
+        r#"{"expect": {"marks": {"byzantine: garbage comit": 1}}}"#,
+        "expect.marks.byzantine: garbage comit",
+        "not a coverage mark",
+    ),
+    (
         r#"{"protocol": {"block_time_ms": 15000}, "stop": {"heights": 2200000}}"#,
         "stop.heights",
         "at most 2100000 heights",

@@ -125,6 +125,12 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
         }
     }
     let marks = e.marks.unwrap_or_default().0;
+    if let Some(m) = marks.keys().find(|m| !crate::marks::is_known(m)) {
+        return err(
+            format!("expect.marks.{m}"),
+            "not a coverage mark this build counts (a run's report lists the marks it took under `coverage`)",
+        );
+    }
     let any_seed = match e.seeds.as_deref() {
         None | Some("listed") => false,
         Some("any") => true,
