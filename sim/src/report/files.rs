@@ -77,10 +77,10 @@ fn target_of(path: &Path) -> std::io::Result<Target> {
     }
     let mut at = path.to_path_buf();
     for _ in 0..MAX_LINK_HOPS {
-        // A name under /dev or /proc (`/dev/stdout` redirected to a file, `/proc/self/fd/1`)
-        // stands for a file this process holds open: renaming over what it resolves to
-        // would cut the process's own output off. Written in place.
-        if (at.starts_with("/dev") || at.starts_with("/proc")) && at.exists() {
+        // A name for an open descriptor (`/dev/stdout` redirected to a file,
+        // `/proc/self/fd/1`) stands for a file this process holds open: renaming over what
+        // it resolves to would cut the process's own output off. Written in place.
+        if names_a_descriptor(&at) && at.exists() {
             return Ok(Target::InPlace(path.to_path_buf()));
         }
         match std::fs::symlink_metadata(&at) {
@@ -95,6 +95,19 @@ fn target_of(path: &Path) -> std::io::Result<Target> {
         }
     }
     Err(std::io::Error::other(format!("{}: too many levels of symbolic links", path.display())))
+}
+
+/// `/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N` or `/proc/<pid>/fd/N`:
+/// a name for an open file descriptor, not for a file (a regular file under `/dev/shm`
+/// is a file, and is replaced atomically like any other).
+fn names_a_descriptor(p: &Path) -> bool {
+    let c: Vec<&std::ffi::OsStr> = p.components().map(|c| c.as_os_str()).collect();
+    match c.as_slice() {
+        [root, dev, name] if *root == "/" && *dev == "dev" => *name == "stdout" || *name == "stderr",
+        [root, dev, fd, _] if *root == "/" && *dev == "dev" && *fd == "fd" => true,
+        [root, proc, _, fd, _] if *root == "/" && *proc == "proc" && *fd == "fd" => true,
+        _ => false,
+    }
 }
 
 /// The file an output named `path` ends up as, spelled one way (absolute, its existing
@@ -284,6 +297,10 @@ mod tests {
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "streamed");
 
+        assert!(names_a_descriptor(Path::new("/dev/stdout")) && names_a_descriptor(Path::new("/proc/self/fd/1")));
+        assert!(names_a_descriptor(Path::new("/dev/fd/2")) && names_a_descriptor(Path::new("/proc/42/fd/1")));
+        assert!(!names_a_descriptor(Path::new("/dev/shm/report.json")) && !names_a_descriptor(Path::new("/dev")));
+        assert!(!names_a_descriptor(Path::new("dev/stdout")), "relative: a file in ./dev");
         // A loop of links is an error, not a plain file put where a link was.
         let (a, b) = (d.join("loop-a"), d.join("loop-b"));
         std::os::unix::fs::symlink("loop-b", &a).unwrap();
