@@ -430,6 +430,17 @@ fn wedged_validators_explain_an_invalid_block_stall() {
     assert_ne!(diagnose(input(one, vec![], 500)).class, StallClass::InvalidBlock);
 }
 
+/// An honest replica with status `st` at a double-quorum hand-off height whose previous
+/// set has M = 3: `member`, its key signs for the previous set; `validator`, it is in the
+/// new set (else watch-only there).
+fn at_double_quorum_handoff(name: &str, mut st: ReplicaStatus, member: bool, validator: bool) -> ReplicaDiag {
+    st.watch_only = !validator;
+    st.previous_quorum = Some(crate::protocol::PreviousQuorum { m: 3, member });
+    let mut r = replica(name, true, st);
+    r.validator = validator;
+    r
+}
+
 /// At a double-quorum hand-off height the block needs M of the new set and M of the
 /// previous one. Three of the four new validators committed to one proposal (M = 3 of the
 /// new set), but only two of them were in the previous set and the outgoing R4 has not
@@ -437,17 +448,12 @@ fn wedged_validators_explain_an_invalid_block_stall() {
 /// M ChangeViews — a commit lock the new set's count alone would not show.
 #[test]
 fn a_double_quorum_hand_off_locks_when_the_previous_set_lacks_its_quorum() {
-    use crate::protocol::PreviousQuorum;
     let hash = Some(crate::protocol::crypto::Hash32([7; 32]));
     let at_handoff = |name: &str, phase: Phase, member: bool, validator: bool| {
         let committed = (phase == Phase::CommitSent).then_some(0);
         let mut st = status(3, 0, phase, committed);
         st.committed_proposal = committed.and(hash);
-        st.watch_only = !validator;
-        st.previous_quorum = Some(PreviousQuorum { m: 3, member });
-        let mut r = replica(name, true, st);
-        r.validator = validator;
-        r
+        at_double_quorum_handoff(name, st, member, validator)
     };
     let build = |outgoing: Phase| {
         vec![
@@ -475,14 +481,8 @@ fn a_double_quorum_hand_off_locks_when_the_previous_set_lacks_its_quorum() {
 /// not a run cut short. With one of them not ejected (three signers) nothing says so.
 #[test]
 fn a_double_quorum_hand_off_with_too_few_previous_signers_is_too_many_faulty() {
-    use crate::protocol::PreviousQuorum;
     let at_handoff = |name: &str, member: bool, validator: bool| {
-        let mut st = status(3, 2, Phase::ViewChanging, None);
-        st.watch_only = !validator;
-        st.previous_quorum = Some(PreviousQuorum { m: 3, member });
-        let mut r = replica(name, true, st);
-        r.validator = validator;
-        r
+        at_double_quorum_handoff(name, status(3, 2, Phase::ViewChanging, None), member, validator)
     };
     let build = |r3_signs: bool| {
         vec![
