@@ -216,10 +216,10 @@ impl Safety {
                 node,
                 block,
                 format!(
-                    "block {} does not carry a quorum of the set the chain assigns to height {h} ({} keys {:?}, M = {m}): {e:?}",
+                    "block {} does not carry a quorum of the set the chain assigns to height {h} ({} keys {}, M = {m}): {e:?}",
                     block.hash,
                     own.len(),
-                    own
+                    keys_text(own.iter())
                 ),
             ));
         }
@@ -232,11 +232,11 @@ impl Safety {
                 node,
                 block,
                 format!(
-                    "block {} names {:?} for height {}, but its chain's changes and the hand-off rule give {:?}",
+                    "block {} names {} for height {}, but its chain's changes and the hand-off rule give {}",
                     block.hash,
-                    block.next_validators.keys,
+                    keys_text(block.next_validators.keys.iter()),
                     h + 1,
-                    next
+                    keys_text(next.iter())
                 ),
             ));
         }
@@ -373,12 +373,12 @@ impl Safety {
                             nodes: vec![other, node],
                             blocks: vec![against.hash, block.hash],
                             detail: format!(
-                                "fork at height {h} signed by only {} common keys (need ≥ F+1 = {}); one side signed by {:?}, the other by {:?} (the chain assigns {:?})",
+                                "fork at height {h} signed by only {} common keys (need ≥ F+1 = {}); one side signed by {}, the other by {} (the chain assigns {})",
                                 acc.double_signers.len(),
                                 acc.f + 1,
-                                acc.signers[0],
-                                acc.signers[1],
-                                acc.sets[0]
+                                keys_text(acc.signers[0].iter()),
+                                keys_text(acc.signers[1].iter()),
+                                keys_text(acc.sets[0].iter())
                             ),
                         });
                     }
@@ -666,4 +666,11 @@ mod by_height_tests {
         }
         assert!(list.get(u32::MAX).is_none());
     }
+}
+
+/// Keys as a violation's detail names them: `[K0, K1, K3]` (the names `run --narrate` and
+/// the report's key listings use), not their `Debug` form.
+fn keys_text<'a>(keys: impl Iterator<Item = &'a KeyId>) -> String {
+    let names: Vec<String> = keys.map(KeyId::to_string).collect();
+    format!("[{}]", names.join(", "))
 }
