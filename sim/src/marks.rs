@@ -19,6 +19,7 @@ pub const KNOWN: &[&str] = &[
     "Commit of another view stored",
     "GetBlocks sent",
     "Go: PrepareResponse from the primary ignored",
+    "Go: PrepareResponse stored while the primary's slot holds no request",
     "Go: recovered payload accepted without a valid signature",
     "MUTATION: second commit at one height",
     "PrepareRequest from a non-primary ignored",

@@ -237,6 +237,14 @@ impl DbftReplica {
             });
             return;
         }
+        if self.semantics().commits_only_with_request_stored()
+            && slot.is_none()
+            && c.preparations[c.primary()].is_some()
+        {
+            cx.mark("Go: PrepareResponse stored while the primary's slot holds no request");
+            self.ctx.preparations[msg.validator as usize] = Some(msg.clone());
+            return;
+        }
         if msg.validator as usize == c.primary() {
             cx.mark("C#: the primary's PrepareResponse stored in the request slot");
         }
@@ -272,6 +280,7 @@ impl DbftReplica {
             || self.ctx.watch_only()
             || !self.preparations_complete()
             || self.ctx.proposal.is_none()
+            || (self.semantics().commits_only_with_request_stored() && self.ctx.request().is_none())
             || self.missing_txs() != 0
         {
             return;

@@ -190,7 +190,7 @@ impl DbftReplica {
                 rebuilt.push(req.clone());
                 self.receive(cx, from, req.clone());
             }
-            let hash = r.preparation_hash.or_else(|| self.ctx.request().map(|q| q.hash));
+            let hash = r.preparation_hash.or_else(|| self.recovered_preparation_hash(r, h, msg.view));
             if let Some(preparation_hash) = hash {
                 for p in r.preparations.iter().filter(|p| p.validator != primary) {
                     let body = Body::PrepareResponse { preparation_hash };
@@ -221,12 +221,49 @@ impl DbftReplica {
         // as an ordinary payload (neo-node `ConsensusService.ReverifyAndProcessPayload`,
         // then `OnConsensusPayload` on the RelayResult). A ChangeView that moved this node
         // on comes back stale, and so counts as a recovery request.
+        //
+        // Only a payload that passed the re-verification comes back: the blockchain actor
+        // publishes a RelayResult for each, and the service handles only a `Succeed` one
+        // (`ConsensusService.OnReceive`, `case RelayResult`). One whose witness fails was
+        // already dropped once, and is not dropped again. (C# queues the second handling
+        // behind whatever is already in the service's mailbox; here it follows at once.)
         if self.semantics().handles_recovered_payloads_twice() {
             for m in rebuilt {
+                let verifies =
+                    self.ctx.validators.key(m.validator as usize).is_some_and(|k| cx.keys.verify(k, &m.hash, &m.sig));
+                if !verifies {
+                    continue;
+                }
                 cx.mark("csharp: recovered payload handled again from the relay result");
                 self.receive(cx, from, m);
             }
         }
+    }
+}
+
+impl DbftReplica {
+    /// The preparation hash that PrepareResponses rebuilt from a RecoveryMessage answer,
+    /// when the message carries none (it carries a PrepareRequest instead).
+    ///
+    /// C# takes the hash of whatever fills its own primary slot — normally the request it
+    /// just rebuilt from the same message (neo-node `RecoveryMessage.GetPrepareResponsePayloads`).
+    /// A Go host computes it from the message alone, before the library sees it: the
+    /// hash of the PrepareRequest rebuilt from it (in the message's view, signed by the
+    /// receiver's primary), or none if the message lacks that primary's preparation
+    /// (neo-go `consensus.go` `eventLoop`, `recovery_message.go` `GetPrepareRequest` and
+    /// `GetPrepareResponses`). So under Go a node that stored another request (an
+    /// equivocating primary's other proposal) gets responses it refuses as answering
+    /// another request; it never counts them towards its own.
+    fn recovered_preparation_hash(&self, r: &Recovery, height: u32, view: u8) -> Option<Hash32> {
+        let primary = self.ctx.primary();
+        if !self.semantics().recovery_hash_from_message() {
+            return self.ctx.preparations[primary].as_ref().map(|q| q.hash);
+        }
+        let req = r.prepare_request.as_ref()?;
+        r.preparations
+            .iter()
+            .any(|p| p.validator as usize == primary)
+            .then(|| ConsensusMessage::payload_hash(height, view, primary as u16, &req.body))
     }
 }
 

@@ -6,9 +6,11 @@
 //! behaviour and citing the section of docs/dbft-2.0.md, so a reader can list every switch point
 //! from this file alone.
 //!
-//! Left out on purpose (no effect in a simulator that persists a block in the same step it
-//! is assembled): §1.12 #14 (answering RecoveryRequests while BlockSent) and #15 (caller
-//! driven Reset). Go's anti-MEV PreCommit and dynamic block time (#16) are not dBFT 2.0.
+//! §1.12 #14 (Go answers RecoveryRequests while BlockSent, C# ignores everything) is the
+//! one branch on [`Semantics::caches_future_messages`] at the top of `receive.rs`
+//! `receive`: it matters only when a node's assembled block was not persisted (an invalid
+//! block), since a valid one is persisted in the step it is assembled. Left out on
+//! purpose, with no effect here: #15 (caller driven Reset). Go's anti-MEV PreCommit and dynamic block time (#16) are not dBFT 2.0.
 //! Go's RTT correction of the timer (#9) is omitted: the simulator's primary does not
 //! measure wall-clock round trips.
 //!
@@ -118,6 +120,15 @@ impl Semantics {
         self == Semantics::Go
     }
 
+    /// §1.9: the hash that PrepareResponses rebuilt from a RecoveryMessage carrying a
+    /// PrepareRequest answer. Go: the hash of that request as rebuilt from the message
+    /// (neo-go `consensus.go` `eventLoop`); C#: the hash of the receiver's own primary
+    /// slot (neo-node `RecoveryMessage.GetPrepareResponsePayloads`). They differ when the
+    /// receiver stored another request than the sender's.
+    pub fn recovery_hash_from_message(self) -> bool {
+        self == Semantics::Go
+    }
+
     /// §1.9: C# handles every payload rebuilt from a RecoveryMessage twice — directly after
     /// re-verifying it, and again when the blockchain actor publishes the verification
     /// result to every listener (neo-node `ConsensusService.ReverifyAndProcessPayload` and
@@ -220,6 +231,17 @@ impl Semantics {
     /// preparation slot — the request's — so it can no longer commit in that view
     /// (nspcc-dev/dbft `dbft.go` `onPrepareRequest`, `send.go` `sendPrepareResponse`).
     pub fn primary_answers_own_request(self) -> bool {
+        self == Semantics::Go
+    }
+
+    /// §1.7 OnPrepareResponse / CheckPreparations: Go commits only while a PrepareRequest
+    /// fills a preparation slot (`checkPrepare`'s `hasRequest`), and a PrepareResponse
+    /// that arrives while the primary's slot holds something else (the primary's own
+    /// answer, [`Self::primary_answers_own_request`]) is stored and goes no further — no
+    /// timer extension, no CheckPreparations (nspcc-dev/dbft `dbft.go` `onPrepareResponse`:
+    /// "unexpected nil prepare request"). C# counts any M preparations once it knows the
+    /// proposal.
+    pub fn commits_only_with_request_stored(self) -> bool {
         self == Semantics::Go
     }
 

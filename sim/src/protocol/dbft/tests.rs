@@ -999,6 +999,82 @@ fn a_go_primary_answers_its_own_request_and_loses_it() {
     }
 }
 
+/// What follows for a Go primary that answered its own request: its slot holds no
+/// PrepareRequest, and Go commits only while one does (nspcc-dev/dbft `check.go`
+/// `checkPrepare`'s `hasRequest`); a response that arrives then is stored and goes no
+/// further, neither extending the timer nor checking preparations (`dbft.go`
+/// `onPrepareResponse`, "unexpected nil prepare request"). So M − 1 = 2 backups' responses
+/// plus its own answer (3 = M preparations) give no Commit under Go. A C# primary keeps
+/// the request in its slot and commits on the same three.
+#[test]
+fn a_go_primary_that_answered_itself_does_not_commit_in_that_view() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let k = Kit::new(4, sem);
+        let mut r = k.replica(0);
+        start(&k, &mut r, 0);
+        for from in [1, 2, 3] {
+            deliver(&k, &mut r, 10, from, k.cv(from, 1, 0));
+        }
+        let req = request(&k, 0, 1);
+        deliver(&k, &mut r, 20, 1, req.clone());
+        let first = deliver(&k, &mut r, 30, 2, response(&k, 2, 1, &req));
+        let second = deliver(&k, &mut r, 40, 3, response(&k, 3, 1, &req));
+        let sent: Vec<MsgKind> = first.kinds().into_iter().chain(second.kinds()).collect();
+        match sem {
+            Semantics::CSharp => assert!(sent.contains(&MsgKind::Commit), "C#: request + 2 responses = M: {sent:?}"),
+            Semantics::Go => {
+                assert!(sent.is_empty(), "Go: no Commit without a request in a slot: {sent:?}");
+                assert!(first.timers.is_empty() && second.timers.is_empty(), "Go: no timer extension either");
+                assert_eq!(r.ctx.count_preparations(), 3, "Go: both responses are stored all the same");
+                assert!(!r.ctx.commit_sent());
+            }
+        }
+    }
+}
+
+/// A RecoveryMessage that carries a PrepareRequest carries no preparation hash; its
+/// responses are rebuilt over a hash the receiver supplies. A Go host takes the hash of
+/// the request rebuilt from the message itself (neo-go `consensus.go` `eventLoop`), so a
+/// node that stored another request from an equivocating primary refuses the rebuilt
+/// responses as answering another proposal. Were they rebuilt over its own request's hash
+/// (as C# does, where the rebuilt payloads then fail their signature check), Go — which
+/// verifies no rebuilt payload — would count two responses to a proposal nobody answered
+/// and commit on them.
+#[test]
+fn go_rebuilds_recovered_responses_over_the_recovered_request() {
+    for sem in [Semantics::CSharp, Semantics::Go] {
+        let k = Kit::new(4, sem);
+        // The primary of height 1, view 0 (index 1) equivocates: request A to node 2,
+        // request B (another nonce) to node 3.
+        let a = request(&k, 1, 0);
+        let b = k.msg(
+            1,
+            1,
+            0,
+            Body::PrepareRequest {
+                version: 0,
+                prev_hash: k.genesis.hash,
+                timestamp_ms: 10,
+                nonce: 2,
+                tx_hashes: vec![],
+            },
+        );
+        assert_ne!(inner(&a).hash, inner(&b).hash);
+        let mut sender = k.replica(3);
+        start(&k, &mut sender, 0);
+        deliver(&k, &mut sender, 10, 1, b.clone());
+        deliver(&k, &mut sender, 20, 0, response(&k, 0, 0, &b));
+        let rec = sender.make_recovery_message().expect("a RecoveryMessage");
+        let mut r = k.replica(2);
+        start(&k, &mut r, 0);
+        deliver(&k, &mut r, 10, 1, a.clone());
+        assert_eq!(r.ctx.count_preparations(), 2, "{sem:?}: request A and its own response");
+        let out = deliver(&k, &mut r, 30, 3, Rc::new(Wire::Consensus(Rc::new(rec))));
+        assert!(!out.kinds().contains(&MsgKind::Commit), "{sem:?}: committed on responses to B: {:?}", out.kinds());
+        assert_eq!(r.ctx.count_preparations(), 2, "{sem:?}: the responses to B were counted for A");
+    }
+}
+
 /// Without the PrepareRequest, a RecoveryMessage still names the proposal its responses
 /// answer: C# the hash most responses carry, a tie going to the first in validator order
 /// (neo-node `ConsensusContext.MakeRecoveryMessage`); neo-go the lowest-index response's
@@ -1060,6 +1136,35 @@ fn a_recovered_commit_takes_the_recovery_view_under_go() {
         let want = if sem == Semantics::CSharp { 0 } else { 1 };
         assert_eq!(stored, Some(want), "{sem:?}");
     }
+}
+
+/// The second handling in C# comes from the RelayResult the blockchain actor publishes,
+/// and the service takes only a `Succeed` one (neo-node `ConsensusService.OnReceive`); a
+/// payload whose witness fails re-verification is dropped once, not twice: a forged
+/// Commit inside a RecoveryMessage gives one rejection and is never stored.
+#[test]
+fn csharp_drops_a_forged_recovered_payload_once() {
+    use crate::protocol::Note;
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let commits = vec![super::message::CommitCompact {
+        view: 0,
+        validator: 0,
+        signature: crate::protocol::crypto::Signature(7),
+        sig: crate::protocol::crypto::Signature(9),
+    }];
+    let rec = Body::RecoveryMessage(Box::new(super::message::Recovery {
+        change_views: vec![],
+        prepare_request: None,
+        preparation_hash: None,
+        preparations: vec![],
+        commits,
+    }));
+    let out = deliver(&k, &mut r, 20, 3, k.msg(3, 1, 0, rec));
+    let rejected = out.notes.iter().filter(|n| matches!(n, Note::Rejected { kind: MsgKind::Commit, .. })).count();
+    assert_eq!(rejected, 1, "one rejection of the forged Commit: {:?}", out.notes);
+    assert!(r.ctx.commits.iter().all(|c| c.is_none()), "the forged Commit is not stored");
 }
 
 /// C# handles every payload rebuilt from a RecoveryMessage twice: once after re-verifying
