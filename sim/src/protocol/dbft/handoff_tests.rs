@@ -303,3 +303,96 @@ fn contexts_copied_into_recycled_storage_are_equal_to_clones() {
         context::recycle(copy);
     }
 }
+
+/// Runs one handler; returns the kinds of the consensus messages it sent.
+fn sent(
+    k: &Kit,
+    r: &mut DbftReplica,
+    f: impl FnOnce(&mut DbftReplica, &mut Cx<Wire>),
+) -> Vec<crate::protocol::MsgKind> {
+    let mut buf = Vec::new();
+    {
+        let mut cx = Cx::new(SimTime(10_000), &k.ring, &mut buf);
+        f(r, &mut cx);
+    }
+    buf.iter()
+        .filter_map(|a| match a {
+            Action::Broadcast(w) | Action::Send(_, w) => match &**w {
+                Wire::Consensus(m) => Some(m.kind()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// FINDINGS.md #5: at a `dual-quorum` hand-off the quorum of the outgoing set gates the
+/// Commit, not only the block. Keys 0, 1, 2, 3 hand over to 0, 1, 4 (key 2 rotates to 4,
+/// key 3 is ejected): the new set needs all M = 3 of its own preparations, the old one
+/// M = 3 of its four keys, and only key 2 (which left and was not revoked) endorses for
+/// it. Key 0 with the request of key 4 (height 2's primary: index (2 − 0) mod 3 = 2), its
+/// own response and key 1's holds the new set's quorum, but only two old-set keys (0
+/// and 1): no Commit, so a node cannot lock on a block whose old quorum may be out of
+/// reach. Key 2's endorsement (index N = 3) completes the old quorum: the Commit follows.
+#[test]
+fn a_double_quorum_gates_the_commit_on_the_old_sets_preparations() {
+    let mut k = Kit::new(vec![SetChange::Eject { key: KeyId(3) }, SetChange::Rotate { from: KeyId(2), to: KeyId(4) }]);
+    let mut opts = (*k.opts).clone();
+    opts.handoff.rule = crate::validators::handoff::HandoffRule::DualQuorum;
+    k.opts = Rc::new(opts);
+    let mut r = k.replica(0);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    let block1 = k.block1(vec![ChangeBook::tx_of(0), ChangeBook::tx_of(1)], set(&[0, 1, 4]));
+    let prev_hash = block1.hash;
+    let w = Rc::new(Wire::Block(block1));
+    call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &w));
+    assert_eq!((r.ctx.height, r.ctx.primary()), (2, 2));
+    assert_eq!(r.ctx.outgoing, vec![KeyId(2)]);
+    let msg = |key: u32, index: u16, body: Body| {
+        let kp = k.ring.keypair(KeyId(key)).unwrap();
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(2, 0, index, body, &kp))))
+    };
+    let req = msg(4, 2, Body::PrepareRequest { version: 0, prev_hash, timestamp_ms: 9, nonce: 1, tx_hashes: vec![] });
+    let Wire::Consensus(req_msg) = &*req else { unreachable!() };
+    let answer = Body::PrepareResponse { preparation_hash: req_msg.hash };
+    let out = sent(&k, &mut r, |r, cx| r.on_message(cx, NodeId(4), &req));
+    assert_eq!(out, vec![crate::protocol::MsgKind::PrepareResponse], "key 0 answers the request");
+    let out = sent(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &msg(1, 1, answer.clone())));
+    assert_eq!(r.ctx.count_preparations(), 3, "the new set's M preparations");
+    assert!(out.is_empty() && !r.ctx.commit_sent(), "no Commit on the new set's quorum alone: {out:?}");
+    let out = sent(&k, &mut r, |r, cx| r.on_message(cx, NodeId(2), &msg(2, 3, answer)));
+    assert_eq!(out, vec![crate::protocol::MsgKind::Commit], "the old set's third preparation completes both quorums");
+}
+
+/// FINDINGS.md #6: CheckExpectedView looks only at the view of the ChangeView just
+/// received. The outgoing endorser (key 2) of the hand-off above holds ChangeViews of the
+/// new set for view 1 (key 4) and view 2 (key 0); key 1's ChangeView for view 2 makes M = 3
+/// that justify view 1, but CheckExpectedView(2) counts two for view 2 and stops there. A
+/// validator would catch up through its own timer; an endorser has none, so it moves to
+/// the highest view M stored ChangeViews justify.
+#[test]
+fn an_endorser_moves_to_the_highest_view_m_change_views_justify() {
+    let mut k = Kit::new(vec![SetChange::Eject { key: KeyId(3) }, SetChange::Rotate { from: KeyId(2), to: KeyId(4) }]);
+    let mut opts = (*k.opts).clone();
+    opts.handoff.rule = crate::validators::handoff::HandoffRule::DualQuorum;
+    k.opts = Rc::new(opts);
+    let mut r = k.replica(2);
+    call(&k, &mut r, |r, cx| r.on_start(cx));
+    let w = Rc::new(Wire::Block(k.block1(vec![ChangeBook::tx_of(0), ChangeBook::tx_of(1)], set(&[0, 1, 4]))));
+    call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &w));
+    assert_eq!((r.ctx.height, r.ctx.my_endorser), (2, Some(3)));
+    let cv = |key: u32, index: u16, view: u8| {
+        let kp = k.ring.keypair(KeyId(key)).unwrap();
+        let body = Body::ChangeView { timestamp_ms: 1, reason: ChangeViewReason::Timeout, rejected: Vec::new() };
+        Rc::new(Wire::Consensus(Rc::new(ConsensusMessage::signed(2, view, index, body, &kp))))
+    };
+    // key 4 (index 2) asks for view 1, keys 0 and 1 (indices 0, 1) for view 2.
+    for (key, index, view) in [(4, 2, 0), (0, 0, 1)] {
+        call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(key), &cv(key, index, view)));
+        assert_eq!(r.ctx.view, 0, "fewer than M ChangeViews so far");
+    }
+    call(&k, &mut r, |r, cx| r.on_message(cx, NodeId(1), &cv(1, 1, 1)));
+    assert_eq!(r.ctx.count_change_views_for(2), 2, "view 2 is not justified");
+    assert_eq!(r.ctx.count_change_views_for(1), 3, "view 1 is");
+    assert_eq!(r.ctx.view, 1, "the endorser follows the set to view 1");
+}
