@@ -21,6 +21,7 @@ pub const KNOWN: &[&str] = &[
     "Go: PrepareResponse from the primary ignored",
     "Go: PrepareResponse stored while the primary's slot holds no request",
     "Go: recovered payload accepted without a valid signature",
+    "MUTATION: block assembled with M-1 commits",
     "MUTATION: second commit at one height",
     "PrepareRequest from a non-primary ignored",
     "PrepareRequest ignored while view changing",

@@ -241,6 +241,13 @@ impl DbftReplica {
                 all
             }
         };
+        // The off-by-one quorum decided what the true one would not have: fewer than M
+        // Commits of this view are stored (exactly M − 1, as `need` were).
+        if self.opts.mutation == Some(Mutation::QuorumOffByOne)
+            && self.ctx.count_commits_of_view() < crate::validators::m_of(self.ctx.n())
+        {
+            cx.mark("MUTATION: block assembled with M-1 commits");
+        }
         // Blocks stay in the ledger for the whole run: no spare capacity.
         let mut certificate = certificate;
         certificate.shrink_to_fit();
