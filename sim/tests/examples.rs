@@ -1,6 +1,9 @@
 //! The committed examples in reports/examples/ are what the program writes today: the
 //! commands of scripts/examples.sh run again (debug build, same output) into a temporary
 //! directory, and every file must be byte-identical, with none missing or extra.
+//!
+//! A freshness check of the committed examples, not a correctness test: it fails when the
+//! output changes for any reason, right or wrong, and passes whatever the examples show.
 
 mod common;
 
