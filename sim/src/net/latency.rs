@@ -265,10 +265,12 @@ mod tests {
     }
 
     /// Latency draws decide the event order; with `libm` they are the same microseconds on
-    /// every platform (module documentation), so they are pinned here exactly. The first
-    /// two agree with Python 3 given the stream's first two words (`engine::rng`'s pinned
-    /// test): `round(80 * exp(0.4 * NormalDist().inv_cdf((2 * (w >> 12) + 1) / 2**53) - 0.08)
-    /// * 1000)` gives 73138 and 39047.
+    /// every platform (module documentation), so they are pinned here exactly. All nine are
+    /// derived independently by `scripts/latency-draws.py` (plain Python 3: its own BLAKE3
+    /// and ChaCha8 give the stream's words, the first two being `engine::rng`'s pinned ones;
+    /// `statistics.NormalDist` the quantile Φ⁻¹). With u = (2(w >> 12) + 1)/2⁵³ and
+    /// v = (w >> 11)/2⁵³ of word w, in µs: log-normal round(80·exp(0.4·Φ⁻¹(u) − 0.08)·1000),
+    /// normal round(max(0, 1 + 0.3·Φ⁻¹(u))·1000), Pareto round(min(10⁴, 20·(1 − v)^(−1/1.5))·1000).
     #[test]
     fn draws_are_the_same_on_every_platform() {
         let mut rng = SimRng::derive(1, Stream::Network);
