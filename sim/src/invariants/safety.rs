@@ -639,6 +639,13 @@ impl<T: PartialEq> Few<T> {
     }
 }
 
+/// Keys as a violation's detail names them: `[K0, K1, K3]` (the names `run --narrate` and
+/// the report's key listings use), not their `Debug` form.
+fn keys_text<'a>(keys: impl Iterator<Item = &'a KeyId>) -> String {
+    let names: Vec<String> = keys.map(KeyId::to_string).collect();
+    format!("[{}]", names.join(", "))
+}
+
 #[cfg(test)]
 mod by_height_tests {
     use super::*;
@@ -666,11 +673,4 @@ mod by_height_tests {
         }
         assert!(list.get(u32::MAX).is_none());
     }
-}
-
-/// Keys as a violation's detail names them: `[K0, K1, K3]` (the names `run --narrate` and
-/// the report's key listings use), not their `Debug` form.
-fn keys_text<'a>(keys: impl Iterator<Item = &'a KeyId>) -> String {
-    let names: Vec<String> = keys.map(KeyId::to_string).collect();
-    format!("[{}]", names.join(", "))
 }
