@@ -756,7 +756,11 @@ fn sequence_heights_beyond_the_run_are_said_and_not_drawn() {
         run(&["run", "scenarios/happy-4.json", "--sequence-heights", "50", "--out", dir.to_str().unwrap(), "--quiet"]);
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning: --sequence-heights: the run got no further than height 11"), "{stderr}");
+    // happy-4 stops at 10 heights: 10 is the last finalised, 11 the one open at the end.
+    assert!(
+        stderr.contains("warning: --sequence-heights: the run finalised up to height 10 (height 11 was still open)"),
+        "{stderr}"
+    );
     let svg = std::fs::read_to_string(dir.join("sequence.svg")).unwrap();
     assert!(svg.contains("messages of height 1<") && !svg.contains("height 50"), "the default window (height 1)");
     let out = run(&[
@@ -768,9 +772,13 @@ fn sequence_heights_beyond_the_run_are_said_and_not_drawn() {
         dir.to_str().unwrap(),
         "--quiet",
     ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the chart ends there"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the chart ends at height 11, the one still open"));
     let svg = std::fs::read_to_string(dir.join("sequence.svg")).unwrap();
     assert!(svg.contains("messages of heights 9–11"), "cut at the last height worked on");
+    // A reversed range is refused as reversed, not as a malformed height.
+    let out = run(&["run", "scenarios/happy-4.json", "--sequence-heights", "6..3", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the range is reversed"), "{:?}", out);
 }
 
 /// Inputs that are not files and flag values out of range are refused at once with exit

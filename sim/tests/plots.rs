@@ -158,7 +158,7 @@ fn plot_and_compare_commands_write_their_files() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     has(
         &std::fs::read_to_string(cmp.join("compare-cdf.svg")).unwrap(),
-        &["happy-4 (1 runs)", "latency CDFs: happy-4 vs"],
+        &["happy-4 (1 run)", "latency CDFs: happy-4 vs"],
     );
     let bad = Command::new(bin).args(["plot", "/nonexistent.json"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));

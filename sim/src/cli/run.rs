@@ -25,6 +25,7 @@ pub fn parse_heights(s: &str) -> Result<(u32, u32), String> {
         None => num(s).map(|h| (h, h)).ok_or_else(bad),
         Some((a, b)) => match (num(a), num(b)) {
             (Some(a), Some(b)) if a <= b => Ok((a, b)),
+            (Some(a), Some(b)) => Err(format!("\"{s}\": the range is reversed (did you mean \"{b}..{a}\"?)")),
             _ => Err(bad()),
         },
     }
@@ -186,16 +187,19 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     }
     // The last height an honest node worked on: a window beyond it would chart nothing
     // of the heights asked for (it spanned the whole run, titled "height 50").
-    let last = report.heights.finalised.saturating_add(1);
+    let finalised = report.heights.finalised;
+    let last = finalised.saturating_add(1);
     let sequence_heights = match sequence_heights {
         Some((a, _)) if a > last => {
             tell!(
-                "warning: --sequence-heights: the run got no further than height {last}; the sequence chart shows its default heights instead"
+                "warning: --sequence-heights: the run finalised up to height {finalised} (height {last} was still open); the sequence chart shows its default heights instead"
             );
             None
         }
         Some((a, b)) if b > last => {
-            tell!("warning: --sequence-heights: the run got no further than height {last}; the chart ends there");
+            tell!(
+                "warning: --sequence-heights: the run finalised up to height {finalised}; the chart ends at height {last}, the one still open at the end"
+            );
             Some((a, last))
         }
         other => other,

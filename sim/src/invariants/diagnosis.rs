@@ -263,8 +263,9 @@ fn classify(
             return (
                 StallClass::CommitLock,
                 format!(
-                    "{} honest validators committed ({}) and only {uncommitted} can still send ChangeView: neither {quorum} nor M ChangeViews is reachable",
+                    "{} honest validator{} committed ({}) and only {uncommitted} can still send ChangeView: neither {quorum} nor M ChangeViews is reachable",
                     committed.len(),
+                    if committed.len() == 1 { "" } else { "s" },
                     views.join(", ")
                 ),
             );

@@ -146,8 +146,8 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
                     b,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&d.name),
-                    d.up,
-                    d.honest,
+                    if d.up { "yes" } else { "no" },
+                    if d.honest { "yes" } else { "no" },
                     d.ledger_height,
                     esc(&state)
                 );

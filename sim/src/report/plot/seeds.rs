@@ -145,7 +145,11 @@ pub fn cdf_svg(title: &str, groups: &[(String, Vec<&RunData>)]) -> Result<String
         }
         let mut entries: Vec<(String, Swatch)> = Vec::new();
         for (g, (name, runs)) in groups.iter().enumerate() {
-            entries.push((format!("{name} ({} runs)", runs.len()), Swatch::Line(color(g), 2)));
+            let runs = match runs.len() {
+                1 => "1 run".to_string(),
+                n => format!("{n} runs"),
+            };
+            entries.push((format!("{name} ({runs})"), Swatch::Line(color(g), 2)));
             for (_, metric, q) in notes.iter().filter(|n| n.0 == g) {
                 entries.push((format!("  {metric}: {q} s"), Swatch::Dot(color(g))));
             }
