@@ -165,3 +165,25 @@ fn hand_offs_are_reported_with_names_and_latency() {
     // The same seed, the same run.
     assert_eq!(report(&spec, 1).digest, r.digest);
 }
+
+/// The proposer a report names is the node that proposed, after the set changed too: a
+/// block's primary index is a position in the set of its height, and once R0.. leave and
+/// C0.. join, position i is no longer node i. By p(h, v) = (h − v) mod N over the set
+/// sorted by key (R0..R6 are nodes 0..6, C0.. follow): from h14 the set is R2..R6 C0 C1,
+/// and 19 mod 7 = 5 makes C0 the primary of h19, as `--narrate` shows (R5 was reported).
+#[test]
+fn the_reported_primary_is_the_proposer_in_the_set_of_its_height() {
+    let spec = load("scenarios/validators/rolling-replacement-7.json");
+    let r = report(&spec, spec.seed);
+    assert!(r.handoffs.len() >= 6, "the scenario replaces the set: {:?}", r.handoffs.len());
+    let initial: Vec<String> = (0..spec.validators).map(|i| spec.nodes[i].name.clone()).collect();
+    for h in &r.per_height {
+        let set = r.handoffs.iter().rev().find(|x| x.height <= h.height).map_or(&initial, |x| &x.new);
+        let want = &set[dbft_sim::validators::primary_index(h.height, h.view, set.len())];
+        assert_eq!(&h.primary, want, "height {} view {} in set {set:?}", h.height, h.view);
+    }
+    // The heights the reviewer found named a node outside the set (R1 left at h14, R5 at
+    // h42): the narrated PrepareRequests came from these.
+    let at = |height: u32| r.per_height.iter().find(|h| h.height == height).map(|h| h.primary.as_str());
+    assert_eq!([at(19), at(22), at(30), at(43), at(47)], [Some("C0"), Some("R4"), Some("R6"), Some("C0"), Some("C4")]);
+}

@@ -40,10 +40,14 @@ pub struct Final {
     pub view: u8,
     pub block: Hash32,
     pub node: NodeId,
-    /// Validator index of the block's proposer.
+    /// Validator index of the block's proposer: its position in the set of this height,
+    /// not a node index.
     pub primary: u16,
     /// When the finalised block was proposed, if a Proposed note was seen.
     pub proposed: Option<SimTime>,
+    /// The node that proposed it (the one that noted the proposal), if a Proposed note
+    /// was seen.
+    pub proposer: Option<NodeId>,
 }
 
 pub struct Metrics {
@@ -53,9 +57,9 @@ pub struct Metrics {
     pub rejected: BTreeMap<(MsgKind, RejectReason), u64>,
     pub heights: Vec<u32>,
     pub finals: BTreeMap<u32, Final>,
-    /// When each block was first proposed, by (height, hash); heights up to the last
-    /// finalised one are dropped (a height is finalised once).
-    proposed: BTreeMap<(u32, Hash32), SimTime>,
+    /// When and by which node each block was first proposed, by (height, hash); heights
+    /// up to the last finalised one are dropped (a height is finalised once).
+    proposed: BTreeMap<(u32, Hash32), (SimTime, NodeId)>,
     /// Last time an honest replica persisted a block or entered a new view (None: never).
     pub last_progress: Option<SimTime>,
     /// Per node, the last time its timer fired (None: never).
@@ -202,7 +206,8 @@ impl Observer for Metrics {
                         block: block.hash,
                         node: *node,
                         primary: block.header.primary,
-                        proposed,
+                        proposed: proposed.map(|p| p.0),
+                        proposer: proposed.map(|p| p.1),
                     });
                 }
             }
@@ -216,7 +221,7 @@ impl Observer for Metrics {
                     }
                 }
                 Note::Proposed { block, height, .. } => {
-                    self.proposed.entry((*height, *block)).or_insert(rec.time);
+                    self.proposed.entry((*height, *block)).or_insert((rec.time, *node));
                 }
                 Note::Rejected { kind, reason } => *self.rejected.entry((*kind, *reason)).or_insert(0) += 1,
                 Note::CommitSigned { .. } => self.commits_signed += 1,

@@ -58,9 +58,13 @@ pub struct HeightRecord {
     pub view: u8,
     pub block: Hash32,
     pub finalised_by: String,
-    /// The validator that proposed the finalised block.
+    /// The node that proposed the finalised block: the sender of the proposal seen, or
+    /// else the block's primary index looked up in the validator set of this height (the
+    /// index is a position in that set, not in the configured nodes).
     pub primary: String,
-    /// Time since the previous height was finalised.
+    /// Time since the previous height was finalised. For the run's first height there is
+    /// no previous finalisation in the run: it is the time from the run's start to the
+    /// first block, and block-interval statistics and plots leave it out.
     pub interval_ms: f64,
     /// Time from the proposal of the finalised block to its finalisation.
     pub consensus_ms: Option<f64>,
@@ -200,10 +204,27 @@ impl Report {
         let mut consensus = Vec::new();
         let mut views: BTreeMap<String, u64> = BTreeMap::new();
         let mut prev = crate::engine::time::SimTime::ZERO;
-        for (h, f) in &m.finals {
+        // Who proposed a height's block: the node seen proposing it; else (a proposal no
+        // honest node noted, such as a Byzantine one) the block's primary index in the set
+        // of that height: the new set of the last hand-off at or below it, else the
+        // configured set (sorted by key, as node order is).
+        let primary_of = |h: u32, f: &metrics::Final| -> String {
+            if let Some(n) = f.proposer {
+                return name(n.idx());
+            }
+            let key = match r.checkers.handoffs.list.iter().rev().find(|x| x.height <= h) {
+                Some(x) => x.new.get(f.primary as usize).map(|k| k.0 as usize),
+                None => ((f.primary as usize) < spec.validators).then_some(f.primary as usize),
+            };
+            key.map_or("?".to_string(), name)
+        };
+        for (i, (h, f)) in m.finals.iter().enumerate() {
             let interval = f.time.since(prev);
             prev = f.time;
-            intervals.push(interval);
+            // The first height's time counts from the run's start: not a block interval.
+            if i > 0 {
+                intervals.push(interval);
+            }
             let c = f.proposed.map(|p| f.time.since(p));
             if let Some(c) = c {
                 consensus.push(c);
@@ -215,7 +236,7 @@ impl Report {
                 view: f.view,
                 block: f.block,
                 finalised_by: name(f.node.idx()),
-                primary: name(f.primary as usize),
+                primary: primary_of(*h, f),
                 interval_ms: interval as f64 / 1000.0,
                 consensus_ms: c.map(|c| c as f64 / 1000.0),
                 messages: m

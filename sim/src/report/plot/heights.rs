@@ -174,8 +174,11 @@ fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(
 fn draw_latency(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(), String> {
     let end = end_s(d);
     let run_end = end / 1.03;
+    // The first height's interval counts from the run's start, not from a block: it is
+    // not drawn as a block interval.
+    let intervals = || d.per_height.iter().skip(1).map(|h| (h.time_ms / 1000.0, h.interval_ms / 1000.0));
     let values =
-        d.per_height.iter().flat_map(|h| [Some(h.interval_ms), h.consensus_ms]).flatten().map(|ms| ms / 1000.0);
+        intervals().map(|p| p.1).chain(d.per_height.iter().filter_map(|h| h.consensus_ms).map(|ms| ms / 1000.0));
     let (caption, (lo, hi)) = match log_bounds(values) {
         Some(b) => ("per finalised height: block interval and consensus latency (log scale)", b),
         None => ("per finalised height: no height was finalised", (0.1, 10.0)),
@@ -198,7 +201,7 @@ fn draw_latency(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<()
         .draw()
         .map_err(e)?;
     shade(&mut chart, d, run_end, (lo, hi))?;
-    let interval: Vec<(f64, f64)> = d.per_height.iter().map(|h| (h.time_ms / 1000.0, h.interval_ms / 1000.0)).collect();
+    let interval: Vec<(f64, f64)> = intervals().collect();
     let consensus: Vec<(f64, f64)> =
         d.per_height.iter().filter_map(|h| h.consensus_ms.map(|c| (h.time_ms / 1000.0, c / 1000.0))).collect();
     let positive = |v: &Vec<(f64, f64)>| v.iter().copied().filter(|p| p.1 > 0.0).collect::<Vec<_>>();

@@ -68,8 +68,9 @@ pub struct SentBytesData {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct LatencyData {
+    /// None: no transaction was confirmed (an empty distribution is `null`).
     #[serde(default)]
-    pub tx_confirm_ms: CountData,
+    pub tx_confirm_ms: Option<CountData>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize)]

@@ -38,12 +38,14 @@ impl Metric {
     /// come as its 101 percentiles, each weighing a 101st of its confirmed transactions.
     fn samples(self, d: &RunData) -> Vec<Sample> {
         match self {
-            Metric::BlockInterval => d.per_height.iter().map(|h| (h.interval_ms / 1000.0, 1.0)).collect(),
+            // The first height counts from the run's start, not from a block: left out.
+            Metric::BlockInterval => d.per_height.iter().skip(1).map(|h| (h.interval_ms / 1000.0, 1.0)).collect(),
             Metric::Consensus => {
                 d.per_height.iter().filter_map(|h| h.consensus_ms).map(|c| (c / 1000.0, 1.0)).collect()
             }
             Metric::TxConfirm => {
-                let w = d.latency.tx_confirm_ms.count as f64 / d.tx_confirm_quantiles_ms.len().max(1) as f64;
+                let w = d.latency.tx_confirm_ms.map_or(0, |c| c.count) as f64
+                    / d.tx_confirm_quantiles_ms.len().max(1) as f64;
                 d.tx_confirm_quantiles_ms.iter().map(|q| (q / 1000.0, w)).collect()
             }
         }
