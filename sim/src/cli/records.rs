@@ -99,6 +99,12 @@ pub struct Record {
     pub outcome: String,
     pub violated: Vec<String>,
     pub stall: Option<StallField>,
+    /// Whether the run reached its height target (liveness `holds`). A liveness violation
+    /// that did not is a run a checker halted (L2), one that did reached its heights late.
+    /// Records written before this field read as true: their `liveness-violation` runs
+    /// were late ones (a halted run was a `stall` then).
+    #[serde(default = "reached_by_default")]
+    pub reached: bool,
     /// The trace digest.
     pub digest: String,
     /// Highest height finalised.
@@ -115,6 +121,10 @@ pub struct Record {
     pub consensus_p99_ms: Option<f64>,
     /// Why the item failed, in words (None when it passed).
     pub failure: Option<String>,
+}
+
+fn reached_by_default() -> bool {
+    true
 }
 
 impl Record {
@@ -138,6 +148,7 @@ impl Record {
             outcome: report.outcome.kind.to_string(),
             violated: report.outcome.violated.iter().map(|v| v.to_string()).collect(),
             stall,
+            reached: report.liveness.status == crate::report::LivenessStatus::Holds,
             digest: report.digest.to_hex(),
             heights: report.heights.finalised,
             handoffs: report.handoffs.iter().filter(|h| h.final_ms.is_some()).count() as u32,
@@ -153,6 +164,49 @@ impl Record {
 }
 
 impl Record {
+    /// How a run that is neither ok nor a safety violation is counted: its stall class;
+    /// for a run that stopped without one, the liveness invariants it violated ("L2
+    /// halted"); for one that reached its heights late, "late: L1".
+    pub fn stall_label(&self) -> String {
+        if let Some(st) = &self.stall {
+            return st.class.clone();
+        }
+        let ids: Vec<&str> = self.violated.iter().filter(|v| !v.starts_with('S')).map(String::as_str).collect();
+        let ids = if ids.is_empty() { "unclassified".to_string() } else { ids.join("+") };
+        if self.reached && self.outcome == "liveness-violation" {
+            format!("late: {ids}")
+        } else {
+            format!("{ids} halted")
+        }
+    }
+
+    /// The safety invariants the record violates.
+    pub fn safety_violated(&self) -> Vec<&str> {
+        self.violated.iter().filter(|v| v.starts_with('S')).map(String::as_str).collect()
+    }
+
+    /// What the run came to beyond its outcome, as the console says it: the violated
+    /// safety invariants, the stall (class, height, view) or the liveness label ("L2
+    /// halted after 3 heights", "late: L1"). Empty for an ok run.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let safety = self.safety_violated();
+        if !safety.is_empty() {
+            parts.push(format!("safety violated: {}", safety.join(" ")));
+        }
+        if let Some(s) = &self.stall {
+            parts.push(format!("{} at h{} v{}", s.class, s.height, s.view));
+        } else if self.violated.iter().any(|v| !v.starts_with('S')) || self.outcome == "stall" {
+            let label = self.stall_label();
+            parts.push(if label.ends_with("halted") {
+                format!("{label} after {} heights", self.heights)
+            } else {
+                label
+            });
+        }
+        parts.join("; ")
+    }
+
     /// A placeholder for an item that could not run (never written: the sweep stops with
     /// an error first).
     pub fn unrun(index: u64, seed: u64) -> Record {
@@ -165,6 +219,7 @@ impl Record {
             outcome: String::new(),
             violated: vec![],
             stall: None,
+            reached: true,
             digest: String::new(),
             heights: 0,
             handoffs: 0,
@@ -379,6 +434,32 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// A run a liveness checker halted (it did not reach its heights) is "L2 halted",
+    /// one that reached them late "late: L1", whatever the outcome is called; records
+    /// written before `reached` existed (a halted run was a "stall" then) read the same.
+    #[test]
+    fn halted_and_late_runs_are_told_apart_and_described() {
+        let rec = |outcome: &str, violated: &[&str], reached: bool| Record {
+            outcome: outcome.into(),
+            violated: violated.iter().map(|v| v.to_string()).collect(),
+            reached,
+            heights: 3,
+            ..record(1)
+        };
+        let halted = rec("liveness-violation", &["L2"], false);
+        assert_eq!((halted.stall_label(), halted.describe()), ("L2 halted".into(), "L2 halted after 3 heights".into()));
+        let late = rec("liveness-violation", &["L1"], true);
+        assert_eq!((late.stall_label(), late.describe()), ("late: L1".into(), "late: L1".into()));
+        let fork = rec("safety-violation", &["S1", "S6"], true);
+        assert_eq!(fork.describe(), "safety violated: S1 S6");
+        assert_eq!(record(1).describe(), "", "an ok run has nothing to add");
+        // An old record of a halted run: outcome "stall", no `reached` field.
+        let mut old = serde_json::to_value(rec("stall", &["L2"], true)).unwrap();
+        old.as_object_mut().unwrap().remove("reached");
+        let old: Record = serde_json::from_value(old).unwrap();
+        assert_eq!(old.stall_label(), "L2 halted");
     }
 
     /// A write cut short by a kill leaves a last line without its newline: resuming keeps

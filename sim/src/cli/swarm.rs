@@ -123,7 +123,8 @@ pub fn swarm(o: SwarmOptions) -> i32 {
                 Some(st) => format!(" at height {}, view {}", st.height, st.view),
                 None => format!(" after {} heights", r.heights),
             };
-            let what = if r.outcome == "liveness-violation" { "LIVENESS" } else { "STALL" };
+            // A run that did not reach its heights stalled, whatever stopped it.
+            let what = if r.reached && r.outcome == "liveness-violation" { "LIVENESS" } else { "STALL" };
             lines.push(format!("{what} seed {seed}: {label}{at}{note}"));
             o.keep_stalls || o.honest_churn
         } else {
@@ -178,19 +179,10 @@ pub fn swarm(o: SwarmOptions) -> i32 {
     if failed { 1 } else { 0 }
 }
 
-/// How a record that is neither ok nor a safety violation is counted: its stall class;
-/// for a run that stopped without one, the liveness invariants it violated ("L2
-/// halted"); for one that reached its heights late, "late: L1".
 fn stall_label(r: &Record) -> String {
-    if let Some(st) = &r.stall {
-        return st.class.clone();
-    }
-    let ids: Vec<&str> = r.violated.iter().filter(|v| !v.starts_with('S')).map(String::as_str).collect();
-    let ids = if ids.is_empty() { "unclassified".to_string() } else { ids.join("+") };
-    if r.outcome == "liveness-violation" { format!("late: {ids}") } else { format!("{ids} halted") }
+    r.stall_label()
 }
 
-/// The safety invariants a record violates.
 fn safety_of(r: &Record) -> Vec<&str> {
-    r.violated.iter().filter(|v| v.starts_with('S')).map(String::as_str).collect()
+    r.safety_violated()
 }

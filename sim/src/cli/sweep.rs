@@ -195,10 +195,11 @@ impl BatchPage {
             }
             self.passed.pop(); // a failure displaces a passed row
         }
-        let detail = match (&r.failure, &r.stall) {
-            (Some(f), _) => f.clone(),
-            (None, Some(s)) => format!("{} at h{} v{}", s.class, s.height, s.view),
-            (None, None) => String::new(),
+        // As the console says it: why it failed, else what the run came to (violated
+        // invariants, the stall, the liveness checker that halted it).
+        let detail = match &r.failure {
+            Some(f) => f.clone(),
+            None => r.describe(),
         };
         let row = BatchRow {
             scenario: r.scenario.clone(),

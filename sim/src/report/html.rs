@@ -70,6 +70,7 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
         }
         b.push_str("</ul>\n");
     }
+    expectations(&mut b, r);
     b.push_str("<h2>Headline numbers</h2>\n<table>\n");
     let row = |b: &mut String, k: &str, v: String| {
         let _ = writeln!(b, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
@@ -91,9 +92,8 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
         ("transaction confirmation (ms)", &l.tx_confirm_ms),
         ("validator-set hand-off (ms)", &l.handoff_ms),
     ] {
-        if s.count > 0 {
-            row(&mut b, name, format!("n {} p50 {} p90 {} p99 {} max {}", s.count, s.p50, s.p90, s.p99, s.max));
-        }
+        let v = if s.count == 0 { "none".to_string() } else { format!("n {} {}", s.count, s.describe()) };
+        row(&mut b, name, v);
     }
     let views: Vec<String> = r.views.iter().map(|(v, n)| format!("view {v}: {n}")).collect();
     row(&mut b, "heights by final view", views.join(", "));
@@ -122,9 +122,19 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
     b.push_str("</table>\n");
     let _ = writeln!(b, "<h2>Liveness</h2>");
     match &r.liveness.stall {
-        None => {
-            let _ = writeln!(b, "<p class=\"ok\">{}</p>", r.liveness.status);
-        }
+        None => match r.liveness_violation() {
+            Some((headline, lines)) => {
+                let _ = writeln!(b, "<p id=\"liveness-violation\" class=\"bad\">{}</p>\n<ul>", esc(&headline));
+                for l in lines {
+                    let _ = write!(b, "<li>{}</li>", esc(&l));
+                }
+                b.push_str("</ul>\n");
+            }
+            None => {
+                let class = if r.liveness.status == super::LivenessStatus::Holds { "ok" } else { "bad" };
+                let _ = writeln!(b, "<p class=\"{class}\">{}</p>", r.liveness.status);
+            }
+        },
         Some(st) => {
             let _ = writeln!(
                 b,
@@ -205,6 +215,31 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
     b.insert_str(0, &start);
     b.push_str(PAGE_END);
     b
+}
+
+/// The scenario's expectations (or the default ones), each with whether the run met it.
+fn expectations(b: &mut String, r: &Report) {
+    let items = super::expect::items(&r.config, r);
+    let _ = writeln!(b, "<h2>Expectations</h2>");
+    if items.is_empty() {
+        b.push_str("<p>The scenario expects nothing of this run.</p>\n");
+        return;
+    }
+    b.push_str(
+        "<table id=\"expectations\"><tr><th>expectation</th><th>met</th><th>what the run did instead</th></tr>\n",
+    );
+    for i in items {
+        let met = i.mismatches.is_empty();
+        let _ = writeln!(
+            b,
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            esc(&i.what),
+            if met { "ok" } else { "bad" },
+            if met { "yes" } else { "no" },
+            esc(&i.mismatches.join("; "))
+        );
+    }
+    b.push_str("</table>\n");
 }
 
 /// One run of a batch.

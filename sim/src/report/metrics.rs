@@ -287,7 +287,9 @@ impl FirstSeen {
     }
 }
 
-/// Nearest-rank percentile summary of a sample, in milliseconds.
+/// Nearest-rank percentile summary of a sample, in milliseconds. An empty sample has no
+/// percentiles: it is written as `null` ([`Summary::or_null`]) and shown as "none"
+/// ([`Summary::describe`]), never as zeros a reader would take for measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub count: usize,
@@ -299,6 +301,20 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Serializes an empty summary as `null` (`#[serde(serialize_with)]`).
+    pub fn or_null<S: serde::Serializer>(s: &Summary, ser: S) -> Result<S::Ok, S::Error> {
+        if s.count == 0 { ser.serialize_none() } else { ser.serialize_some(s) }
+    }
+
+    /// "p50 … p90 … p99 … max …" in milliseconds, or "none" for an empty sample.
+    pub fn describe(&self) -> String {
+        if self.count == 0 {
+            "none".into()
+        } else {
+            format!("p50 {} p90 {} p99 {} max {}", self.p50, self.p90, self.p99, self.max)
+        }
+    }
+
     pub fn of_micros(mut xs: Vec<u64>) -> Summary {
         if xs.is_empty() {
             return Summary::default();
@@ -349,6 +365,16 @@ mod tests {
         let one = Summary::of_micros(vec![2500]);
         assert_eq!((one.p50, one.p99, one.max), (2.5, 2.5, 2.5));
         assert_eq!(Summary::of_micros(vec![]).count, 0);
+    }
+
+    #[test]
+    fn an_empty_summary_is_null_and_none_not_zeros() {
+        let empty = Summary::of_micros(vec![]);
+        assert_eq!(Summary::or_null(&empty, serde_json::value::Serializer).unwrap(), serde_json::Value::Null);
+        assert_eq!(empty.describe(), "none");
+        let one = Summary::of_micros(vec![2500]);
+        assert_eq!(Summary::or_null(&one, serde_json::value::Serializer).unwrap()["p50"], 2.5);
+        assert_eq!(one.describe(), "p50 2.5 p90 2.5 p99 2.5 max 2.5");
     }
 
     #[test]

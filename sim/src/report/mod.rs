@@ -89,17 +89,24 @@ pub struct Tool {
 
 pub const TOOL: Tool = Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") };
 
+/// Each distribution is `null` when it has no sample (no height finalised, no hand-off).
 #[derive(Clone, Debug, Serialize)]
 pub struct Latency {
-    /// Per height: time between consecutive finalisations (the block time users see).
+    /// Per height after the run's first: time between consecutive finalisations (the
+    /// block time users see). The first height's time counts from the run's start, not
+    /// from a block, so it is not a block interval.
+    #[serde(serialize_with = "Summary::or_null")]
     pub block_interval_ms: Summary,
     /// Per height: from the winning PrepareRequest to finalisation.
+    #[serde(serialize_with = "Summary::or_null")]
     pub consensus_ms: Summary,
     /// Per hand-off: from the last height of the old set to the first of the new.
+    #[serde(serialize_with = "Summary::or_null")]
     pub handoff_ms: Summary,
     /// Per transaction in a finalised block: from its first arrival at a node (its
     /// submission, as near as the simulator sees it) to the first persistence of a block
     /// holding it by an honest node.
+    #[serde(serialize_with = "Summary::or_null")]
     pub tx_confirm_ms: Summary,
 }
 
@@ -293,7 +300,10 @@ impl Report {
             invariants.iter().filter(|i| i.status == InvariantStatus::Violated).map(|i| i.id).collect();
         let kind = if violated.iter().any(|id| id.is_safety()) {
             OutcomeKind::SafetyViolation
-        } else if !r.liveness_holds {
+        } else if !r.liveness_holds && (r.stall.is_some() || violated.is_empty()) {
+            // A run that did not reach its target: a stall, unless no stall was diagnosed
+            // and a liveness invariant was violated — a checker halted it (L2: a hand-off
+            // finalised late) — which is a liveness violation, as a late run is.
             OutcomeKind::Stall
         } else if !violated.is_empty() {
             OutcomeKind::LivenessViolation
@@ -352,6 +362,44 @@ impl Report {
         report.outcome.as_expected = mismatches.is_empty();
         report.outcome.mismatches = mismatches;
         report
+    }
+
+    /// The liveness verdict in words when a liveness invariant was violated without a
+    /// diagnosed stall (a run L2 halted at a late hand-off, or one that reached its
+    /// heights late): a headline, then one line per violation, with how late an L2
+    /// hand-off was against the bound. None otherwise.
+    pub fn liveness_violation(&self) -> Option<(String, Vec<String>)> {
+        if self.outcome.kind != OutcomeKind::LivenessViolation {
+            return None;
+        }
+        let bound = self.config.liveness.bound.as_ms_f64();
+        let lines = self
+            .invariants
+            .iter()
+            .filter(|i| !i.id.is_safety())
+            .flat_map(|i| i.violations.iter().map(move |v| (i, v)))
+            .map(|(i, v)| {
+                let late = self
+                    .handoffs
+                    .iter()
+                    .filter(|_| i.id == InvariantId::L2)
+                    .find(|h| h.height == v.height)
+                    .and_then(|h| h.latency_ms)
+                    .filter(|l| *l > bound)
+                    .map(|l| format!(" ({:.0} ms late against the {bound:.0} ms bound)", l - bound))
+                    .unwrap_or_default();
+                format!("{} ({}) violated at height {}: {}{late}", i.id, i.name, v.height, v.detail)
+            })
+            .collect();
+        let ids = InvariantId::join(
+            &self.outcome.violated.iter().copied().filter(|id| !id.is_safety()).collect::<Vec<_>>(),
+            ", ",
+        );
+        let headline = match self.liveness.status {
+            LivenessStatus::Holds => format!("{ids} violated: the run reached its height target, late"),
+            LivenessStatus::Stalls => format!("{ids} violated: the run was halted before its height target"),
+        };
+        Some((headline, lines))
     }
 
     /// Exit code of `run`: 0 if the run matched expectations, 1 otherwise.

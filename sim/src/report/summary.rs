@@ -21,11 +21,9 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
     );
     let b = &r.latency.block_interval_ms;
     let c = &r.latency.consensus_ms;
-    let _ = writeln!(
-        s,
-        "  block interval ms p50 {} p90 {} p99 {} max {}; consensus ms p50 {} p99 {} max {}",
-        b.p50, b.p90, b.p99, b.max, c.p50, c.p99, c.max
-    );
+    let consensus =
+        if c.count == 0 { "none".to_string() } else { format!("p50 {} p99 {} max {}", c.p50, c.p99, c.max) };
+    let _ = writeln!(s, "  block interval ms {}; consensus ms {consensus}", b.describe());
     if !r.handoffs.is_empty() {
         let h: Vec<String> = r
             .handoffs
@@ -80,6 +78,11 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
             let up = if d.up { "up" } else { "DOWN" };
             let who = if d.honest { "" } else { " byzantine" };
             let _ = writeln!(s, "    {:<6} {up}{who} ledger {}: {state}", d.name, d.ledger_height);
+        }
+    } else if let Some((headline, lines)) = r.liveness_violation() {
+        let _ = writeln!(s, "  liveness: VIOLATED — {headline}");
+        for l in lines {
+            let _ = writeln!(s, "    {l}");
         }
     } else {
         let _ = writeln!(s, "  liveness: {}", r.liveness.status);
