@@ -171,3 +171,23 @@ fn seeds_outside_a_scenarios_own_are_held_to_what_it_claims_for_any_seed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("expect.seeds"));
 }
+
+/// A p99 limit on the block interval is a claim about measured intervals: a run that
+/// finalised one height measured none (the first height, timed from the run's start, is
+/// not an interval) and must not pass it by reading the empty distribution as 0.
+#[test]
+fn a_latency_limit_fails_when_no_interval_was_measured() {
+    let dir = tmpdir("p99-empty");
+    let one_height = r#"{"name": "one", "validators": 4, "protocol": {"block_time_ms": 1000},
+      "stop": {"heights": 1}, "expect": {"latency_p99_ms": 100000}}"#;
+    let two_heights = one_height.replace(r#""heights": 1"#, r#""heights": 2"#).replace(r#""one""#, r#""two""#);
+    std::fs::write(dir.join("one.json"), one_height).unwrap();
+    std::fs::write(dir.join("two.json"), two_heights).unwrap();
+    let out = check(&["one.json"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("no block interval was measured"), "{stdout}");
+    // With two heights there is one interval (about a block time), well inside the limit.
+    let out = check(&["two.json"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
