@@ -63,6 +63,8 @@ pub enum NodeKind {
     ViewChanged,
     Proposed,
     CommitSigned,
+    /// The node sent a ChangeView from `view` (asking for `view + 1`).
+    ChangeViewSent,
     Crash,
     Restart,
 }
@@ -74,6 +76,7 @@ impl NodeItem {
             What::ViewChanged { height, view } => (NodeKind::ViewChanged, height, view),
             What::Proposed { height, view } => (NodeKind::Proposed, height, view),
             What::CommitSigned { height, view } => (NodeKind::CommitSigned, height, view),
+            What::ChangeViewSent { height, view } => (NodeKind::ChangeViewSent, height, view),
             What::Crash => (NodeKind::Crash, 0, 0),
             What::Restart => (NodeKind::Restart, 0, 0),
             _ => return None,
@@ -570,8 +573,57 @@ fn names_of(names: &[String], n: u32) -> &str {
 /// is the same; tooltips name the first event of each pixel). Below, every event is drawn.
 pub const THIN_ABOVE: usize = 20_000;
 
+/// The phases the timeline shades under a node's view bar: from its ChangeView until it
+/// enters a view, persists a block or crashes (view changing: it asked to leave its view);
+/// and from its Commit until it persists a block or crashes (commit-locked: it cannot ask
+/// to leave the view any more). A stall is read off these stripes: the four-node commit
+/// lock is two lanes locked and two view-changing to the end of the run.
+fn phases(items: &[&NodeItem], end: SimTime) -> Vec<(SimTime, SimTime, Phase)> {
+    let mut out = Vec::new();
+    let mut changing: Option<(SimTime, u8)> = None;
+    let mut locked: Option<(SimTime, u32, u8)> = None;
+    for i in items {
+        match i.kind {
+            NodeKind::ChangeViewSent => {
+                if changing.is_none() {
+                    changing = Some((i.time, i.view));
+                }
+            }
+            NodeKind::CommitSigned => {
+                if locked.is_none() {
+                    locked = Some((i.time, i.height, i.view));
+                }
+            }
+            _ => {}
+        }
+        let ends_change =
+            matches!(i.kind, NodeKind::ViewChanged | NodeKind::Persist | NodeKind::Crash | NodeKind::Restart);
+        let ends_lock = matches!(i.kind, NodeKind::Persist | NodeKind::Crash);
+        if ends_change && let Some((t, v)) = changing.take() {
+            out.push((t, i.time, Phase::ViewChanging { from: v }));
+        }
+        if ends_lock && let Some((t, h, v)) = locked.take() {
+            out.push((t, i.time, Phase::CommitLocked { height: h, view: v }));
+        }
+    }
+    if let Some((t, v)) = changing {
+        out.push((t, end, Phase::ViewChanging { from: v }));
+    }
+    if let Some((t, h, v)) = locked {
+        out.push((t, end, Phase::CommitLocked { height: h, view: v }));
+    }
+    out
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    ViewChanging { from: u8 },
+    CommitLocked { height: u32, view: u8 },
+}
+
 /// Per node, over the whole run: a bar coloured by the view the node is in (restarting at
-/// each height), with proposals, Commits and persisted blocks marked, and down time grey.
+/// each height), stripes for its phase (view changing, commit-locked: [`phases`]), with
+/// proposals, Commits and persisted blocks marked, and down time grey.
 pub fn timeline_svg(title: &str, names: &[String], items: &[NodeItem], end: SimTime) -> String {
     let thin = items.len() > THIN_ABOVE;
     let left = 80.0;
@@ -597,6 +649,9 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[NodeItem], end: SimT
     );
     let _ =
         write!(s, r#"<text x="{:.0}" y="26" font-size="18" text-anchor="middle">{}</text>"#, width / 2.0, esc(title));
+    s.push_str(
+        r##"<defs><pattern id="changing" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff3e0"/><line x1="0" y1="0" x2="0" y2="6" stroke="#e6550d" stroke-width="2.5"/></pattern></defs>"##,
+    );
     if thin {
         let _ = write!(
             s,
@@ -649,6 +704,31 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[NodeItem], end: SimT
                 xb - xa,
                 lane_h - 12.0,
                 v.map_or("down".to_string(), |v| format!("view {v}"))
+            );
+        }
+        // Phase stripes along the bottom of the bar (sub-pixel ones left out).
+        for (a, b, phase) in phases(&by_node[n], end) {
+            let (xa, xb) = (x_of(a), x_of(b));
+            if xb - xa < 0.5 {
+                continue;
+            }
+            let (fill, y0, h, title) = match phase {
+                Phase::ViewChanging { from } => (
+                    "url(#changing)",
+                    y + lane_h / 2.0,
+                    lane_h / 2.0 - 6.0,
+                    format!("view changing: asked for view {} from view {from}", from as u16 + 1),
+                ),
+                Phase::CommitLocked { height, view } => {
+                    ("#d62728", y + lane_h - 9.0, 3.0, format!("commit-locked: Commit sent for h{height} v{view}"))
+                }
+            };
+            let _ = write!(
+                s,
+                r#"<rect x="{xa:.1}" y="{y0:.1}" width="{:.1}" height="{h:.1}" fill="{fill}"><title>{title} ({:.3}–{:.3} s)</title></rect>"#,
+                xb - xa,
+                a.as_ms_f64() / 1000.0,
+                b.as_ms_f64() / 1000.0
             );
         }
         // The last pixel each kind of mark was drawn at (thinned runs).
@@ -738,6 +818,11 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[NodeItem], end: SimT
     }
     for (shape, text) in [
         (r##"<rect x="{X}" y="{Y}" width="20" height="12" fill="#555"/>"##, "down (crashed)"),
+        (
+            r##"<rect x="{X}" y="{Y}" width="20" height="12" fill="url(#changing)"/>"##,
+            "view changing (ChangeView sent)",
+        ),
+        (r##"<rect x="{X}" y="{Y9}" width="20" height="3" fill="#d62728"/>"##, "commit-locked (Commit sent)"),
         (r##"<path d="M {X4} {Y12} l 4 -7 l 4 7 z" fill="#1f77b4"/>"##, "proposal"),
         (r##"<circle cx="{X10}" cy="{Y6}" r="3" fill="#d62728"/>"##, "Commit signed"),
         (r##"<rect x="{X9}" y="{Y}" width="2" height="12" fill="#2ca02c"/>"##, "block persisted"),
@@ -749,6 +834,7 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[NodeItem], end: SimT
             .replace("{X}", &format!("{lx:.0}"))
             .replace("{Y12}", &format!("{:.0}", ly + 2.0))
             .replace("{Y6}", &format!("{:.0}", ly - 4.0))
+            .replace("{Y9}", &format!("{:.0}", ly - 3.0))
             .replace("{Y}", &format!("{:.0}", ly - 10.0));
         let _ = write!(s, r#"{shape}<text x="{:.0}" y="{ly:.0}">{text}</text>"#, lx + 28.0);
         ly += 18.0;
@@ -858,6 +944,53 @@ mod tests {
         assert!((850..=901).contains(&marks), "about one per pixel of 900: {marks}");
         assert_eq!(count(&svg, "<title>view 0</title>"), 1, "one stretch of view 0");
         assert!(svg.contains("at most one mark of a kind per pixel"));
+    }
+}
+
+#[cfg(test)]
+mod phase_tests {
+    use super::*;
+
+    /// The four-node commit lock as the timeline shows it: R0 view-changing from its
+    /// ChangeView to the end of the run, R1 commit-locked from its Commit to the end, R2
+    /// view-changing only until it enters view 1, and R3 locked only until it persists.
+    #[test]
+    fn the_timeline_shades_view_changing_and_commit_locked_stretches() {
+        let names: Vec<String> = ["R0", "R1", "R2", "R3"].iter().map(|s| s.to_string()).collect();
+        let at = |ms: u64, node: u16, kind, view| NodeItem { time: SimTime(ms * 1000), height: 1, node, kind, view };
+        let items = vec![
+            at(0, 0, NodeKind::ViewChanged, 0),
+            at(0, 1, NodeKind::ViewChanged, 0),
+            at(0, 2, NodeKind::ViewChanged, 0),
+            at(0, 3, NodeKind::ViewChanged, 0),
+            at(5_000, 1, NodeKind::CommitSigned, 0),
+            at(5_000, 3, NodeKind::CommitSigned, 0),
+            at(10_000, 0, NodeKind::ChangeViewSent, 0),
+            at(10_000, 2, NodeKind::ChangeViewSent, 0),
+            at(20_000, 0, NodeKind::ChangeViewSent, 0),
+            at(30_000, 2, NodeKind::ViewChanged, 1),
+            at(40_000, 3, NodeKind::Persist, 0),
+        ];
+        let svg = timeline_svg("t", &names, &items, SimTime(100_000_000));
+        let titles: Vec<&str> = svg
+            .split("<title>")
+            .skip(1)
+            .filter_map(|t| t.split("</title>").next())
+            .filter(|t| t.contains(" s)"))
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "view changing: asked for view 1 from view 0 (10.000–100.000 s)",
+                "commit-locked: Commit sent for h1 v0 (5.000–100.000 s)",
+                "view changing: asked for view 1 from view 0 (10.000–30.000 s)",
+                "commit-locked: Commit sent for h1 v0 (5.000–40.000 s)",
+            ]
+        );
+        assert!(
+            svg.contains("view changing (ChangeView sent)") && svg.contains("commit-locked (Commit sent)"),
+            "legend"
+        );
     }
 }
 
