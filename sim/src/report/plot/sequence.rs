@@ -377,6 +377,13 @@ pub fn sequence_svg<'a>(
         }
     }
     let mut labelled = std::collections::BTreeSet::new();
+    // Node marks first (they say what a node did, and a message label can move or go —
+    // its arrow keeps a tooltip): every label is placed where it covers no mark and no
+    // label already placed.
+    let mut placed = Placed::default();
+    for i in &shown {
+        placed.mark(mark_box(i, lane_x(i.node), row_y[&i.time]));
+    }
     for i in &shown {
         let ry = row_y[&i.time];
         let x = lane_x(i.node);
@@ -423,14 +430,24 @@ pub fn sequence_svg<'a>(
                 }
                 if labelled.insert(*id) {
                     let dir = if x >= sx { 1.0 } else { -1.0 };
-                    let anchor = if dir > 0.0 { "start" } else { "end" };
-                    let _ = write!(
-                        s,
-                        r#"<text x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="{c}" font-size="10">{} v{view}</text>"#,
-                        sx + dir * 6.0,
-                        sy - 3.0,
-                        short(kind)
-                    );
+                    let text = format!("{} v{view}", short(kind));
+                    // Above the arrow's start on its side of the lane, one line higher,
+                    // then the same on the other side, then two lines up; else no label.
+                    let spots = [(dir, 3.0), (dir, 13.0), (-dir, 3.0), (-dir, 13.0), (dir, 23.0)];
+                    let spot = spots.into_iter().find_map(|(side, up)| {
+                        let (lx, ly) = (sx + side * 6.0, sy - up);
+                        let b = text_box(lx, ly, side < 0.0, text.chars().count(), 10.0);
+                        (!placed.hits(b)).then_some((lx, ly, side, b))
+                    });
+                    if let Some((lx, ly, side, b)) = spot {
+                        let anchor = if side > 0.0 { "start" } else { "end" };
+                        placed.mark(Some(b));
+                        let _ = write!(
+                            s,
+                            r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}" fill="{c}" font-size="10">{}</text>"#,
+                            esc(&text)
+                        );
+                    }
                 }
             }
             What::Send { .. } => {
@@ -562,6 +579,50 @@ pub fn sequence_svg<'a>(
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// A text's box (x0, x1, y0, y1), from its anchor point and baseline: about 0.6 em per
+/// character, one em above the baseline and a little below it. Close enough to keep labels
+/// apart; SVG text has no measured width without a font.
+type TextBox = (f64, f64, f64, f64);
+
+fn text_box(x: f64, baseline: f64, anchor_end: bool, chars: usize, font: f64) -> TextBox {
+    let w = 0.6 * font * chars as f64;
+    let x0 = if anchor_end { x - w } else { x };
+    (x0, x0 + w, baseline - font, baseline + 2.0)
+}
+
+/// Boxes already drawn on the sequence chart.
+#[derive(Default)]
+struct Placed(Vec<TextBox>);
+
+impl Placed {
+    fn mark(&mut self, b: Option<TextBox>) {
+        self.0.extend(b);
+    }
+
+    fn hits(&self, b: TextBox) -> bool {
+        self.0.iter().any(|a| a.0 < b.1 && b.0 < a.1 && a.2 < b.3 && b.2 < a.3)
+    }
+}
+
+/// Where the mark a node-level event draws at lane `x`, row `y` sits (as drawn below).
+fn mark_box(i: &Item, x: f64, y: f64) -> Option<TextBox> {
+    let text = |dx: f64, chars: usize, font: f64| Some(text_box(x + dx, y + 4.0, false, chars, font));
+    match &i.what {
+        What::Timer => text(-16.0, 1, 13.0),
+        What::Rejected { .. } => text(5.0, 1, 13.0),
+        What::CommitSigned { .. } | What::Proposed { .. } => text(5.0, 1, 11.0),
+        What::ChangeViewSent { view, .. } => text(5.0, 3 + view.saturating_add(1).to_string().len(), 10.0),
+        What::ViewChanged { .. } => Some((x - 22.0, x + 22.0, y - 7.0, y + 7.0)),
+        What::Persist { height, view } => {
+            let chars = format!("h{height} final (v{view})").chars().count();
+            Some((x - 5.0, x + 8.0 + 0.6 * 11.0 * chars as f64, y - 7.0, y + 6.0))
+        }
+        What::Crash => text(5.0, 5, 12.0),
+        What::Restart => text(5.0, 7, 12.0),
+        What::Send { .. } | What::Deliver { .. } | What::Drop { .. } => None,
+    }
 }
 
 fn names_of(names: &[String], n: u32) -> &str {
@@ -944,6 +1005,57 @@ mod tests {
         assert!((850..=901).contains(&marks), "about one per pixel of 900: {marks}");
         assert_eq!(count(&svg, "<title>view 0</title>"), 1, "one stretch of view 0");
         assert!(svg.contains("at most one mark of a kind per pixel"));
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    /// The reviewer's case: the leftmost lane sends a ChangeView to the right at the
+    /// instant it notes its ChangeView ("CV→1" next to the lane), and a second message
+    /// leaves at the same instant. Neither message label may cover the mark or the other
+    /// label, and each distinct label is drawn once.
+    #[test]
+    fn message_labels_keep_clear_of_node_marks_and_of_each_other() {
+        let names: Vec<String> = ["R0", "R1", "R2"].iter().map(|s| s.to_string()).collect();
+        let t = SimTime(1000);
+        let at = |time: SimTime, node: u32, what: What| Item { time, node, what };
+        let later = SimTime(2000);
+        let items = vec![
+            at(t, 0, What::ChangeViewSent { height: 1, view: 0 }),
+            at(t, 0, What::Send { id: 1, to: None, kind: MsgKind::ChangeView, height: 1, view: 0 }),
+            at(t, 0, What::Send { id: 2, to: None, kind: MsgKind::RecoveryRequest, height: 1, view: 0 }),
+            at(later, 1, What::Deliver { id: 1, from: 0 }),
+            at(later, 2, What::Deliver { id: 2, from: 0 }),
+        ];
+        let svg = sequence_svg("t", &names, items.iter(), (t, later));
+        // (x, y, text) of every text element with font-size 10 (labels and the CV mark).
+        let texts: Vec<(f64, f64, bool, String)> = svg
+            .split("<text ")
+            .skip(1)
+            .map(|t| t.split("</text>").next().unwrap())
+            .filter(|t| t.contains(r#"font-size="10""#))
+            .map(|t| {
+                let num = |key: &str| -> f64 {
+                    let v = t.split(key).nth(1).unwrap().split('"').next().unwrap();
+                    v.parse().unwrap()
+                };
+                let body = t.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
+                (num("x=\""), num("y=\""), t.contains(r#"text-anchor="end""#), body)
+            })
+            .collect();
+        let bodies: Vec<&str> = texts.iter().map(|t| t.3.as_str()).collect();
+        assert!(bodies.contains(&"CV→1"), "{bodies:?}");
+        assert!(bodies.contains(&"ChangeView v0") && bodies.contains(&"RecReq v0"), "{bodies:?}");
+        let boxes: Vec<TextBox> =
+            texts.iter().map(|(x, y, end, body)| text_box(*x, *y, *end, body.chars().count(), 10.0)).collect();
+        for (a, ba) in boxes.iter().enumerate() {
+            for (b, bb) in boxes.iter().enumerate().skip(a + 1) {
+                let overlap = ba.0 < bb.1 && bb.0 < ba.1 && ba.2 < bb.3 && bb.2 < ba.3;
+                assert!(!overlap, "{:?} covers {:?}", texts[a], texts[b]);
+            }
+        }
     }
 }
 
