@@ -20,7 +20,7 @@ shift 2
 mkdir -p "$out/logs"
 # shellcheck disable=SC2086
 array=$(sbatch --parsable ${SBATCH_ARGS:-} --array="0-$((n - 1))" --cpus-per-task="${CPUS:-1}" \
-  --output="$out/logs/shard-%a.log" "$here/sweep.sbatch" "$out" "$@")
+  --output="$out/logs/shard-%a.log" "$here/sweep.sbatch" "$out" "$n" "$@")
 array="${array%%;*}"
 # shellcheck disable=SC2086
 merge=$(sbatch --parsable ${SBATCH_ARGS:-} --dependency="afterok:$array" --kill-on-invalid-dep=yes \

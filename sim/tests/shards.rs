@@ -255,3 +255,84 @@ fn results_are_printed_while_the_sweep_runs() {
     assert!(still_running);
     assert!(first.starts_with("ok seed 1: 2 heights, digest "), "{first}");
 }
+
+/// Shards of `check` run from different directories, or with the suite spelled another
+/// way, are one run: records name scenarios within the suite, not by the path typed.
+#[test]
+fn check_shards_merge_whatever_the_suite_is_called() {
+    let dir = tmpdir("check-spelling");
+    let suite = repo().join("scenarios/faults");
+    let (a, b) = (dir.join("s/0.jsonl"), dir.join("s/1.jsonl"));
+    ok(&run(&["check", "scenarios/faults", "--shard", "0/2", "--json", p(&a)]), 0);
+    let from_inside =
+        bin().args(["check", ".", "--shard", "1/2", "--json", p(&b)]).current_dir(&suite).output().unwrap();
+    ok(&from_inside, 0);
+    let merged = dir.join("merged.jsonl");
+    ok(&run(&["merge", p(&dir.join("s")), "--records", p(&merged)]), 0);
+    let whole = dir.join("whole.jsonl");
+    ok(&run(&["check", p(&suite), "--json", p(&whole)]), 0);
+    let names: Vec<String> = records(&whole).iter().map(|r| r["scenario"].as_str().unwrap().to_string()).collect();
+    assert!(names.iter().all(|n| !n.starts_with('/') && !n.starts_with("scenarios")), "{names:?}");
+    assert_eq!(records(&merged), records(&whole));
+}
+
+/// `merge` takes a shard file whole or not at all: a line after its end line is damage
+/// (exit 2, the file and line named), and an output that is one of its inputs is refused
+/// before anything is written.
+#[test]
+fn merge_refuses_lines_after_the_end_and_outputs_over_inputs() {
+    let dir = tmpdir("merge-damage");
+    let f = dir.join("s/0.jsonl");
+    ok(&run(&["swarm", "--seeds", "1..6", "--heights", "2", "--json", p(&f)]), 0);
+    let good = std::fs::read_to_string(&f).unwrap();
+    for (what, text) in [("appended garbage", format!("{good}garbage\n")), ("the file twice", format!("{good}{good}"))]
+    {
+        std::fs::write(&f, &text).unwrap();
+        let m = run(&["merge", p(&f)]);
+        assert_eq!(m.status.code(), Some(2), "{what}");
+        let err = String::from_utf8_lossy(&m.stderr);
+        assert!(err.contains("0.jsonl:9: a line after the end line"), "{what}: {err}");
+    }
+    std::fs::write(&f, &good).unwrap();
+    for flag in ["--json", "--records"] {
+        let m = run(&["merge", p(&dir.join("s")), flag, p(&f)]);
+        assert_eq!(m.status.code(), Some(2), "{flag}");
+        assert!(String::from_utf8_lossy(&m.stderr).contains("is one of the files being merged"), "{flag}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), good, "{flag}: the shard is untouched");
+    }
+}
+
+/// `--resume` continues only its own run's file: a one-line file that is not the start
+/// of this run's header is refused, not overwritten, and a run of the same command line
+/// whose inputs changed says so.
+#[test]
+fn resume_refuses_files_that_are_not_its_own() {
+    let dir = tmpdir("resume-foreign");
+    let f = dir.join("notes.txt");
+    std::fs::write(&f, "hello").unwrap();
+    let out = run(&["swarm", "--seeds", "1..3", "--heights", "2", "--json", p(&f), "--resume"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a records file of this run"));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "hello");
+    std::fs::write(&f, "{\"foo\":1}\n").unwrap();
+    let out = run(&["swarm", "--seeds", "1..3", "--heights", "2", "--json", p(&f), "--resume"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the first line is not a records header"));
+
+    let scen = dir.join("s.json");
+    std::fs::write(&scen, r#"{"name": "s", "validators": 4, "stop": {"heights": 2}, "expect": {"safety": "holds"}}"#)
+        .unwrap();
+    let rec = dir.join("c.jsonl");
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", p(&scen), "--json", p(&rec)];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    ok(&check(&[]), 0);
+    std::fs::write(&scen, r#"{"name": "s", "validators": 4, "stop": {"heights": 3}, "expect": {"safety": "holds"}}"#)
+        .unwrap();
+    let out = check(&["--resume"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the same command line") && err.contains("contents"), "{err}");
+}

@@ -30,6 +30,11 @@ pub struct CheckOptions {
 struct Entry {
     path: PathBuf,
     shown: String,
+    /// The file's name within the suite: relative to the directory argument it was found
+    /// under (a file argument: its file name). Records and the run's identity use it, not
+    /// `shown`, so shards run from other directories, or with the suite spelled another
+    /// way (`scenarios`, `./scenarios`, an absolute path), are one run that merges.
+    name: String,
     /// The file's bytes (hashed into its records and the run's identity).
     bytes: Vec<u8>,
     spec: Result<RunSpec, String>,
@@ -98,6 +103,16 @@ impl Walk {
     }
 }
 
+/// `path`'s name within the suite the arguments name: relative to the first directory
+/// argument that holds it, or the file name of a file argument ('/'-separated).
+fn suite_name(path: &Path, args: &[PathBuf]) -> Option<String> {
+    args.iter().find_map(|a| {
+        let rel = if a == path { Path::new(path.file_name()?) } else { path.strip_prefix(a).ok()? };
+        let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        (!parts.is_empty()).then(|| parts.join("/"))
+    })
+}
+
 fn describe(r: &Report) -> String {
     let mut s = r.outcome.kind.to_string();
     if !r.outcome.violated.is_empty() {
@@ -147,7 +162,7 @@ fn run_one(index: u64, e: &Entry, spec: &RunSpec, seed: u64, update: bool) -> (R
         let _ = write!(line, "\n        mismatch: {m}");
     }
     let failure = (!pass).then(|| report.outcome.mismatches.join("; "));
-    let record = Record::of(index, &e.shown, &e.bytes, &report, pass, failure);
+    let record = Record::of(index, &e.name, &e.bytes, &report, pass, failure);
     (record, Ran { line, seconds: started.elapsed().as_secs_f64() })
 }
 
@@ -158,7 +173,7 @@ pub const MAX_CHECK_RUNS: u64 = 1_000_000;
 impl CheckOptions {
     /// The arguments that fix the items and their results, for the records header.
     fn args(&self, entries: &[Entry]) -> String {
-        let mut a: Vec<String> = entries.iter().map(|e| e.shown.clone()).collect();
+        let mut a: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
         if self.long {
             a.push("--long".into());
         }
@@ -182,11 +197,12 @@ pub fn check(opts: CheckOptions) -> i32 {
         .into_iter()
         .map(|path| {
             let shown = path.strip_prefix(&base).unwrap_or(&path).display().to_string();
+            let name = suite_name(&path, &opts.paths).unwrap_or_else(|| shown.clone());
             // Guarded as `load` is: a FIFO named `x.json` would block a plain read for ever.
             let bytes =
                 scenario::read_text(&path, scenario::MAX_INPUT_BYTES).map(String::into_bytes).unwrap_or_default();
             let spec = scenario::load(&path).map_err(|e| e.to_string());
-            Entry { path, shown, bytes, spec }
+            Entry { path, shown, name, bytes, spec }
         })
         .collect();
     if let Some(path) = &opts.junit

@@ -179,7 +179,14 @@ fn completeness(path: &Path, h: &Header) -> Result<Result<(), String>, String> {
                 }
                 records += 1;
             }
-            Some(Line::End(k)) if k == records && records == h.items => return Ok(Ok(())),
+            Some(Line::End(k)) if k == records && records == h.items => {
+                // The end line is the last: anything after it (a record appended by hand,
+                // a file concatenated onto itself) is damage, not part of the shard.
+                return match r.lines.next() {
+                    None => Ok(Ok(())),
+                    Some(_) => Err(format!("{}:{}: a line after the end line", path.display(), r.line_no + 1)),
+                };
+            }
             Some(Line::End(k)) => {
                 return Ok(Err(format!(
                     "shard {shard} ({}): its end line says {k} records, it holds {records} of {}",
@@ -209,6 +216,19 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err((1, format!("no records files (*.jsonl) under {}: every shard is missing", shown.join(", "))));
     }
+    // An output must not be one of the files being merged: it would be replaced by the
+    // merge's result and the shard lost.
+    for (flag, out) in [("--json", json), ("--records", records_out)] {
+        let Some(out) = out else { continue };
+        let Some(id) = crate::report::files::output_identity(out) else { continue };
+        if let Some(p) = found.iter().find(|p| std::fs::canonicalize(p).is_ok_and(|c| c == id)) {
+            return Err(bad(format!(
+                "{flag} {} is one of the files being merged ({}); write it elsewhere",
+                out.display(),
+                p.display()
+            )));
+        }
+    }
     let mut headers = Vec::new();
     for p in &found {
         headers.push((p.clone(), Reader::open(p).map_err(bad)?.1));
@@ -231,15 +251,10 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
     for (p, h) in &headers {
         if h.run != first.run || h.shard.count != first.shard.count {
             return Err(bad(format!(
-                "{} and {} are not shards of one run ({} {}, {} shards / {} {}, {} shards)",
+                "{} and {} are not shards of one run: {}",
                 headers[0].0.display(),
                 p.display(),
-                first.command,
-                first.args,
-                first.shard.count,
-                h.command,
-                h.args,
-                h.shard.count
+                super::records::how_runs_differ(&first, h)
             )));
         }
     }
@@ -341,9 +356,13 @@ fn tally(s: &mut Summary, r: Record, consensus: &mut Vec<f64>, interval: &mut Ve
     for v in &r.violated {
         *s.invariants.entry(v.clone()).or_insert(0) += 1;
     }
-    if let Some(st) = &r.stall {
-        *s.stall_classes.entry(st.class.clone()).or_insert(0) += 1;
-        let seeds = s.stalled_seeds.entry(st.class.clone()).or_default();
+    // Counted as `swarm` counts them: a diagnosed stall by its class, a run halted by a
+    // liveness checker or one that reached its heights late by what it violated ("L2
+    // halted", "late: L1"), so a sharded sweep's merge says what the unsharded one did.
+    if r.stall.is_some() || (r.outcome != "ok" && r.safety_violated().is_empty()) {
+        let label = r.stall_label();
+        *s.stall_classes.entry(label.clone()).or_insert(0) += 1;
+        let seeds = s.stalled_seeds.entry(label).or_default();
         if seeds.len() < LISTED_STALLS {
             seeds.push(r.seed);
         }

@@ -347,6 +347,34 @@ impl RecordFile {
     }
 }
 
+/// What tells the runs of two headers apart, for an error message: the command and
+/// arguments when they differ (shortened: a `check` of a whole suite lists every file),
+/// else the shard count, else the inputs (same command line, but a scenario file's
+/// contents or the program's version changed since).
+pub fn how_runs_differ(a: &Header, b: &Header) -> String {
+    fn short(s: &str) -> String {
+        const MAX: usize = 160;
+        match s.char_indices().nth(MAX) {
+            Some((at, _)) => format!("{}… ({} characters)", &s[..at], s.chars().count()),
+            None => s.to_string(),
+        }
+    }
+    if a.command != b.command || a.args != b.args {
+        format!("`{} {}` against `{} {}`", a.command, short(&a.args), b.command, short(&b.args))
+    } else if a.shard.count != b.shard.count {
+        format!("{} shards against {}", a.shard.count, b.shard.count)
+    } else {
+        format!(
+            "the same command line (`{} {}`), but other inputs: a scenario file's contents or the program's version \
+             changed in between (run {} against {})",
+            a.command,
+            short(&a.args),
+            &a.run[..a.run.len().min(12)],
+            &b.run[..b.run.len().min(12)]
+        )
+    }
+}
+
 /// Reads an existing file for `--resume`: (bytes to keep, records, has its end line). Zero
 /// bytes to keep means the file holds not even a whole header (start it afresh).
 fn scan(
@@ -364,6 +392,17 @@ fn scan(
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf).map_err(|e| format!("cannot read {shown}: {e}"))?;
         if n == 0 || buf.last() != Some(&b'\n') {
+            // A torn first line must be the start of this run's header (a kill during the
+            // first write); any other one-line file is not ours to overwrite.
+            if line_no == 0 && n > 0 {
+                let ours = serde_json::to_string(&serde_json::json!({ "header": header })).unwrap_or_default();
+                if !ours.as_bytes().starts_with(&buf) {
+                    return Err(format!(
+                        "{shown} is not a records file of this run (its one line is not the start of this run's header); \
+                         remove it or write elsewhere"
+                    ));
+                }
+            }
             // End of file, or a torn last line: keep what came before it.
             return Ok((offset, done, complete));
         }
@@ -373,18 +412,20 @@ fn scan(
         if complete {
             return Err(at("a line after the end line".into()));
         }
-        match Line::parse(text.trim_end()).map_err(at)? {
+        let parsed = Line::parse(text.trim_end());
+        if line_no == 1 && !matches!(parsed, Ok(Line::Header(_))) {
+            return Err(at("the first line is not a records header (not a dbft-sim check/swarm --json file)".into()));
+        }
+        match parsed.map_err(at)? {
             Line::Header(h) if line_no == 1 => {
                 if h != *header {
+                    let why = if h.run == header.run && h.shard != header.shard {
+                        format!("shard {} against this run's shard {}", h.shard(), header.shard())
+                    } else {
+                        how_runs_differ(&h, header)
+                    };
                     return Err(format!(
-                        "{shown} holds records of another run or shard ({} {}, shard {}), not of this one ({} {}, shard {}); \
-                         remove it or write elsewhere",
-                        h.command,
-                        h.args,
-                        h.shard(),
-                        header.command,
-                        header.args,
-                        header.shard()
+                        "{shown} holds records of another run or shard ({why}); remove it or write elsewhere"
                     ));
                 }
             }
