@@ -645,16 +645,8 @@ fn phases(items: &[&NodeItem], end: SimTime) -> Vec<(SimTime, SimTime, Phase)> {
     let mut locked: Option<(SimTime, u32, u8)> = None;
     for i in items {
         match i.kind {
-            NodeKind::ChangeViewSent => {
-                if changing.is_none() {
-                    changing = Some((i.time, i.view));
-                }
-            }
-            NodeKind::CommitSigned => {
-                if locked.is_none() {
-                    locked = Some((i.time, i.height, i.view));
-                }
-            }
+            NodeKind::ChangeViewSent if changing.is_none() => changing = Some((i.time, i.view)),
+            NodeKind::CommitSigned if locked.is_none() => locked = Some((i.time, i.height, i.view)),
             _ => {}
         }
         let ends_change =
@@ -1022,7 +1014,7 @@ mod label_tests {
         let t = SimTime(1000);
         let at = |time: SimTime, node: u32, what: What| Item { time, node, what };
         let later = SimTime(2000);
-        let items = vec![
+        let items = [
             at(t, 0, What::ChangeViewSent { height: 1, view: 0 }),
             at(t, 0, What::Send { id: 1, to: None, kind: MsgKind::ChangeView, height: 1, view: 0 }),
             at(t, 0, What::Send { id: 2, to: None, kind: MsgKind::RecoveryRequest, height: 1, view: 0 }),
