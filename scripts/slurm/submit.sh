@@ -13,6 +13,20 @@ if [ $# -lt 3 ]; then
   echo "usage: $0 OUT N <check|swarm> [ARGS...]" >&2
   exit 2
 fi
+# Refused here, before anything is queued (each shard would refuse them too, after the
+# array had been scheduled and the merge killed).
+case "$2" in
+  '' | *[!0-9]* | 0)
+    echo "N must be a shard count (1 or more), got '$2'" >&2
+    exit 2
+    ;;
+esac
+for a in "${@:3}"; do
+  if [ "$a" = --fail-fast ]; then
+    echo "--fail-fast does not fit a sharded sweep (a stopped shard never completes); leave it out" >&2
+    exit 2
+  fi
+done
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
 n="$2"

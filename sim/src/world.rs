@@ -68,10 +68,15 @@ pub struct Parts {
     pub check: CheckContext,
 }
 
+/// The validator set the genesis block names: the keys of the first `validators` nodes.
+pub fn genesis_set(spec: &RunSpec) -> ValidatorSet {
+    ValidatorSet::new((0..spec.validators as u32).map(KeyId).collect())
+}
+
 /// Builds the replicas of `spec` for `seed` (keys, genesis, options, Byzantine wrappers).
 pub fn parts(spec: &RunSpec, seed: u64) -> Parts {
     let keys = Rc::new(Keyring::generate(seed, spec.validators + spec.candidates));
-    let genesis_set = Rc::new(ValidatorSet::new((0..spec.validators as u32).map(KeyId).collect()));
+    let genesis_set = Rc::new(genesis_set(spec));
     let book = Rc::new(ChangeBook::new(spec.changes.iter().map(|c| c.change.clone()).collect()));
     let schedule = ScheduleSpec { genesis: genesis_set.clone(), handoff: spec.protocol.handoff, book: book.clone() };
     let opts = Rc::new(DbftOptions {

@@ -336,3 +336,60 @@ fn resume_refuses_files_that_are_not_its_own() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the same command line") && err.contains("contents"), "{err}");
 }
+
+/// Outputs that would overwrite each other, or that the next merge would read as a shard,
+/// are refused before anything runs (exit 2).
+#[test]
+fn outputs_that_collide_are_refused() {
+    let dir = tmpdir("collide");
+    let f = dir.join("s/0.jsonl");
+    ok(&run(&["swarm", "--seeds", "1..4", "--heights", "2", "--json", p(&f)]), 0);
+    let x = dir.join("x.json");
+    let m = run(&["merge", p(&dir.join("s")), "--json", p(&x), "--records", p(&x)]);
+    assert_eq!(m.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&m.stderr).contains("are the same file"));
+    assert!(!x.exists());
+    let inside = dir.join("s/merged.jsonl");
+    let m = run(&["merge", p(&dir.join("s")), "--records", p(&inside)]);
+    assert_eq!(m.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&m.stderr).contains("which is being merged"));
+    assert!(!inside.exists());
+    let same = dir.join("c.out");
+    let c = run(&["check", "scenarios/happy-7.json", "--json", p(&same), "--junit", p(&same)]);
+    assert_eq!(c.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&c.stderr).contains("--json") && !same.exists());
+}
+
+/// Two files with one name within their arguments keep apart in the records (each named
+/// by its path), and a resumed `check --junit` names its cases as a fresh run does.
+#[test]
+fn check_names_stay_distinct_and_resume_names_cases_alike() {
+    let dir = tmpdir("names");
+    let body =
+        r#"{"name": "x", "seeds": [1, 2, 3], "validators": 4, "stop": {"heights": 2}, "expect": {"safety": "holds"}}"#;
+    for d in ["a", "b"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+        std::fs::write(dir.join(d).join("x.json"), body).unwrap();
+    }
+    let check = |args: &[&str]| bin().arg("check").args(args).current_dir(&dir).output().unwrap();
+    ok(&check(&["a", "b", "--json", "r.jsonl"]), 0);
+    let names: Vec<String> =
+        records(&dir.join("r.jsonl")).iter().map(|r| r["scenario"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["a/x.json", "a/x.json", "a/x.json", "b/x.json", "b/x.json", "b/x.json"]);
+
+    ok(&check(&["a", "--json", "one.jsonl", "--junit", "fresh.xml"]), 0);
+    let text = std::fs::read_to_string(dir.join("one.jsonl")).unwrap();
+    let kept: Vec<&str> = text.lines().take(3).collect(); // the header and two records
+    std::fs::write(dir.join("one.jsonl"), kept.join("\n") + "\n").unwrap();
+    ok(&check(&["a", "--json", "one.jsonl", "--resume", "--junit", "resumed.xml"]), 0);
+    let classes = |f: &str| -> Vec<String> {
+        let xml = std::fs::read_to_string(dir.join(f)).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        doc.descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .map(|c| c.attribute("classname").unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(classes("resumed.xml"), classes("fresh.xml"));
+    assert_eq!(classes("fresh.xml").len(), 3);
+}

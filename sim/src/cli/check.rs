@@ -193,7 +193,7 @@ pub fn check(opts: CheckOptions) -> i32 {
         }
     };
     let base = std::env::current_dir().unwrap_or_default();
-    let entries: Vec<Entry> = files
+    let mut entries: Vec<Entry> = files
         .into_iter()
         .map(|path| {
             let shown = path.strip_prefix(&base).unwrap_or(&path).display().to_string();
@@ -205,6 +205,22 @@ pub fn check(opts: CheckOptions) -> i32 {
             Entry { path, shown, name, bytes, spec }
         })
         .collect();
+    // Two files of one name within their arguments (`check a/x.json b/x.json`) would be
+    // told apart by nothing: then every record names its file by the path typed.
+    let mut names = std::collections::BTreeSet::new();
+    if !entries.iter().all(|e| names.insert(e.name.clone())) {
+        for e in &mut entries {
+            e.name = e.shown.clone();
+        }
+    }
+    if let Err(e) = crate::report::files::distinct_outputs(&[
+        ("--json", opts.sweep.json.as_deref()),
+        ("--html", opts.sweep.html.as_deref()),
+        ("--junit", opts.junit.as_deref()),
+    ]) {
+        tell!("error: {e}");
+        return 2;
+    }
     if let Some(path) = &opts.junit
         && let Err(e) = check_output_file(path)
     {
@@ -266,8 +282,10 @@ pub fn check(opts: CheckOptions) -> i32 {
         let fail = r.failure.as_deref().map(|f| ("failure", f));
         let case = CaseInfo { seed: r.seed, digest: &r.digest, seconds: ran.as_ref().map(|(_, x)| x.seconds) };
         let Some((&(i, _), ran)) = ran else {
-            // Resumed from the records file: counted, not printed again.
-            let _ = write!(junit_cases, "{}", junit_case(&r.scenario, &format!("seed {}", r.seed), Some(case), fail));
+            // Resumed from the records file: counted, not printed again; named as a run
+            // now would name it.
+            let shown = items.get(r.index as usize).map_or(r.scenario.as_str(), |&(i, _)| entries[i].shown.as_str());
+            let _ = write!(junit_cases, "{}", junit_case(shown, &format!("seed {}", r.seed), Some(case), fail));
             return Ok(lines);
         };
         unreadable_before(i, &mut lines, &mut junit_cases);

@@ -217,7 +217,11 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
         return Err((1, format!("no records files (*.jsonl) under {}: every shard is missing", shown.join(", "))));
     }
     // An output must not be one of the files being merged: it would be replaced by the
-    // merge's result and the shard lost.
+    // merge's result and the shard lost. Nor a records file inside a directory being
+    // merged: the next merge of that directory would read it as a shard.
+    crate::report::files::distinct_outputs(&[("--json", json), ("--records", records_out)]).map_err(bad)?;
+    let dirs: Vec<PathBuf> =
+        paths.iter().filter(|p| p.is_dir()).filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     for (flag, out) in [("--json", json), ("--records", records_out)] {
         let Some(out) = out else { continue };
         let Some(id) = crate::report::files::output_identity(out) else { continue };
@@ -226,6 +230,15 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
                 "{flag} {} is one of the files being merged ({}); write it elsewhere",
                 out.display(),
                 p.display()
+            )));
+        }
+        let read_later = id.extension().is_some_and(|x| x == "jsonl");
+        if let Some(d) = dirs.iter().find(|d| read_later && id.starts_with(d)) {
+            return Err(bad(format!(
+                "{flag} {} is inside {}, which is being merged: the next merge of it would take this file for a \
+                 shard; write it elsewhere",
+                out.display(),
+                d.display()
             )));
         }
     }
@@ -359,7 +372,7 @@ fn tally(s: &mut Summary, r: Record, consensus: &mut Vec<f64>, interval: &mut Ve
     // Counted as `swarm` counts them: a diagnosed stall by its class, a run halted by a
     // liveness checker or one that reached its heights late by what it violated ("L2
     // halted", "late: L1"), so a sharded sweep's merge says what the unsharded one did.
-    if r.stall.is_some() || (r.outcome != "ok" && r.safety_violated().is_empty()) {
+    if r.safety_violated().is_empty() && (r.stall.is_some() || r.outcome != "ok") {
         let label = r.stall_label();
         *s.stall_classes.entry(label.clone()).or_insert(0) += 1;
         let seeds = s.stalled_seeds.entry(label).or_default();

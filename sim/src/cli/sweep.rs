@@ -70,6 +70,12 @@ pub fn run<T: Send, X: Send>(
         tell!("error: --html: {e}");
         return Err(2);
     }
+    if let Err(e) =
+        crate::report::files::distinct_outputs(&[("--json", opts.json.as_deref()), ("--html", opts.html.as_deref())])
+    {
+        tell!("error: {e}");
+        return Err(2);
+    }
     let mut page = BatchPage::default();
     let mut file = None;
     let mut done = 0;

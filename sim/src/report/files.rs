@@ -265,6 +265,25 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Refuses two outputs of one command that are the same file under any spelling (e.g.
+/// `--json f --junit f`): the second would replace the first. `outputs` are (flag, path).
+pub fn distinct_outputs(outputs: &[(&str, Option<&Path>)]) -> Result<(), String> {
+    let mut seen: Vec<(&str, &Path, PathBuf)> = Vec::new();
+    for &(flag, path) in outputs {
+        let Some(path) = path else { continue };
+        let Some(id) = output_identity(path) else { continue };
+        if let Some((other, other_path, _)) = seen.iter().find(|(_, _, i)| *i == id) {
+            return Err(format!(
+                "{other} {} and {flag} {} are the same file; give each its own",
+                other_path.display(),
+                path.display()
+            ));
+        }
+        seen.push((flag, path, id));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

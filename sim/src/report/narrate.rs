@@ -24,6 +24,8 @@ pub struct Narrator<W: Write> {
     /// Per node, the hash of the next set its last persisted block named: a block naming
     /// another one is where the chain hands off, and its line says so.
     named: std::cell::RefCell<std::collections::BTreeMap<NodeId, crate::protocol::crypto::Hash32>>,
+    /// The set named before the run ([`Narrator::starting_from`]).
+    start: Option<crate::protocol::crypto::Hash32>,
     /// The first write error; after it the narrator stops writing (a closed pipe, e.g.
     /// `| head`, ends the narration, not the run).
     failed: Option<std::io::Error>,
@@ -31,7 +33,14 @@ pub struct Narrator<W: Write> {
 
 impl<W: Write> Narrator<W> {
     pub fn new(out: W, names: Vec<String>) -> Self {
-        Narrator { out, names, named: Default::default(), failed: None }
+        Narrator { out, names, named: Default::default(), start: None, failed: None }
+    }
+
+    /// The set the chain names before the run's first block (the genesis set): a node's
+    /// first persisted block is compared with it, so a hand-off there is narrated too.
+    pub fn starting_from(mut self, set: crate::protocol::crypto::Hash32) -> Self {
+        self.start = Some(set);
+        self
     }
 
     /// Closes the narration with the number of copies that had no record (and so no
@@ -109,7 +118,7 @@ impl<W: Write> Narrator<W> {
             }
             Ev::Persist { node, block } => {
                 let next = block.next_validators.hash();
-                let before = self.named.borrow_mut().insert(*node, next);
+                let before = self.named.borrow_mut().insert(*node, next).or(self.start);
                 let handoff = match before {
                     Some(b) if b != next => {
                         let keys: Vec<&str> =
@@ -225,6 +234,16 @@ mod tests {
         let line = n.line(&persist(3, set(&[0, 1, 3]))).unwrap();
         assert!(line.ends_with("— it names a new set for h4: R0 R1 C0"), "{line}");
         assert!(!n.line(&persist(4, set(&[0, 1, 3]))).unwrap().contains("new set"));
+        // A node's first block is compared with the set the chain started from: a change
+        // in block 1 is a hand-off too (without the start it has nothing to compare with).
+        let genesis = set(&[0, 1, 2]).hash();
+        let n =
+            Narrator::new(Vec::new(), vec!["R0".into(), "R1".into(), "R2".into(), "C0".into()]).starting_from(genesis);
+        let line = n.line(&persist(1, set(&[0, 1, 3]))).unwrap();
+        assert!(line.ends_with("— it names a new set for h2: R0 R1 C0"), "{line}");
+        let n =
+            Narrator::new(Vec::new(), vec!["R0".into(), "R1".into(), "R2".into(), "C0".into()]).starting_from(genesis);
+        assert!(!n.line(&persist(1, set(&[0, 1, 2]))).unwrap().contains("new set"));
     }
 
     /// A writer that accepts `room` bytes, then fails like a closed pipe.

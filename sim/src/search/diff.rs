@@ -95,7 +95,8 @@ impl Observer for Window {
 
 fn window(spec: &RunSpec, seed: u64, from: usize, until: usize) -> Vec<String> {
     let names = spec.nodes.iter().map(|n| n.name.clone()).collect();
-    let mut w = Window { narrator: Narrator::new(std::io::sink(), names), from, until, seen: 0, lines: Vec::new() };
+    let narrator = Narrator::new(std::io::sink(), names).starting_from(world::genesis_set(spec).hash());
+    let mut w = Window { narrator, from, until, seen: 0, lines: Vec::new() };
     world::run(spec, seed, Some(&mut w), false);
     w.lines
 }

@@ -36,7 +36,7 @@ pub enum What {
     ChangeViewSent { height: u32, view: u8 },
     Rejected { kind: MsgKind, reason: &'static str },
     Crash,
-    Restart,
+    Restart { amnesia: bool },
 }
 
 /// One recorded event at a node (the recipient, for deliveries and drops).
@@ -66,7 +66,10 @@ pub enum NodeKind {
     /// The node sent a ChangeView from `view` (asking for `view + 1`).
     ChangeViewSent,
     Crash,
+    /// A restart that kept the node's saved state (its commit lock among it).
     Restart,
+    /// A restart with amnesia: nothing kept.
+    RestartAmnesic,
 }
 
 impl NodeItem {
@@ -78,7 +81,8 @@ impl NodeItem {
             What::CommitSigned { height, view } => (NodeKind::CommitSigned, height, view),
             What::ChangeViewSent { height, view } => (NodeKind::ChangeViewSent, height, view),
             What::Crash => (NodeKind::Crash, 0, 0),
-            What::Restart => (NodeKind::Restart, 0, 0),
+            What::Restart { amnesia: false } => (NodeKind::Restart, 0, 0),
+            What::Restart { amnesia: true } => (NodeKind::RestartAmnesic, 0, 0),
             _ => return None,
         };
         Some(NodeItem { time: item.time, height, node: u16::try_from(item.node).ok()?, kind, view })
@@ -182,7 +186,7 @@ impl Recorder {
         let next = match n.kind {
             NodeKind::ViewChanged => (true, n.view),
             NodeKind::Crash => (false, state.1),
-            NodeKind::Restart => (true, 0),
+            NodeKind::Restart | NodeKind::RestartAmnesic => (true, 0),
             _ => *state,
         };
         let redundant = n.kind == NodeKind::ViewChanged && n.view == 0 && next == *state;
@@ -224,7 +228,7 @@ impl Observer for Recorder {
             Ev::Timer { node, .. } => (node.0, What::Timer),
             Ev::Persist { node, block } => (node.0, What::Persist { height: block.height(), view: block.view }),
             Ev::Crash { node } => (node.0, What::Crash),
-            Ev::Restart { node, .. } => (node.0, What::Restart),
+            Ev::Restart { node, amnesia } => (node.0, What::Restart { amnesia: *amnesia }),
             Ev::Note { node, note } => (
                 node.0,
                 match *note {
@@ -525,7 +529,7 @@ pub fn sequence_svg<'a>(
                     ry + 4.0
                 );
             }
-            What::Restart => {
+            What::Restart { .. } => {
                 let _ = write!(
                     s,
                     r##"<text x="{:.1}" y="{:.1}" font-size="12" font-weight="bold" fill="#2ca02c">restart</text>"##,
@@ -620,7 +624,7 @@ fn mark_box(i: &Item, x: f64, y: f64) -> Option<TextBox> {
             Some((x - 5.0, x + 8.0 + 0.6 * 11.0 * chars as f64, y - 7.0, y + 6.0))
         }
         What::Crash => text(5.0, 5, 12.0),
-        What::Restart => text(5.0, 7, 12.0),
+        What::Restart { .. } => text(5.0, 7, 12.0),
         What::Send { .. } | What::Deliver { .. } | What::Drop { .. } => None,
     }
 }
@@ -638,25 +642,36 @@ pub const THIN_ABOVE: usize = 20_000;
 /// enters a view, persists a block or crashes (view changing: it asked to leave its view);
 /// and from its Commit until it persists a block or crashes (commit-locked: it cannot ask
 /// to leave the view any more). A stall is read off these stripes: the four-node commit
-/// lock is two lanes locked and two view-changing to the end of the run.
+/// lock is two lanes locked and two view-changing to the end of the run. A node that
+/// crashes while locked is locked again when it restarts with its saved state (the lock
+/// survives a crash; an amnesic restart forgets it).
 fn phases(items: &[&NodeItem], end: SimTime) -> Vec<(SimTime, SimTime, Phase)> {
     let mut out = Vec::new();
     let mut changing: Option<(SimTime, u8)> = None;
     let mut locked: Option<(SimTime, u32, u8)> = None;
+    // The lock a crash interrupted: (height, view).
+    let mut saved: Option<(u32, u8)> = None;
     for i in items {
         match i.kind {
             NodeKind::ChangeViewSent if changing.is_none() => changing = Some((i.time, i.view)),
             NodeKind::CommitSigned if locked.is_none() => locked = Some((i.time, i.height, i.view)),
+            NodeKind::Restart => locked = saved.take().map(|(h, v)| (i.time, h, v)),
+            NodeKind::RestartAmnesic | NodeKind::Persist => saved = None,
             _ => {}
         }
-        let ends_change =
-            matches!(i.kind, NodeKind::ViewChanged | NodeKind::Persist | NodeKind::Crash | NodeKind::Restart);
+        let ends_change = matches!(
+            i.kind,
+            NodeKind::ViewChanged | NodeKind::Persist | NodeKind::Crash | NodeKind::Restart | NodeKind::RestartAmnesic
+        );
         let ends_lock = matches!(i.kind, NodeKind::Persist | NodeKind::Crash);
         if ends_change && let Some((t, v)) = changing.take() {
             out.push((t, i.time, Phase::ViewChanging { from: v }));
         }
         if ends_lock && let Some((t, h, v)) = locked.take() {
             out.push((t, i.time, Phase::CommitLocked { height: h, view: v }));
+            if i.kind == NodeKind::Crash {
+                saved = Some((h, v));
+            }
         }
     }
     if let Some((t, v)) = changing {
@@ -730,7 +745,7 @@ pub fn timeline_svg(title: &str, names: &[String], items: &[NodeItem], end: SimT
             let next = match i.kind {
                 NodeKind::ViewChanged => Some((true, i.view)),
                 NodeKind::Crash => Some((false, view)),
-                NodeKind::Restart => Some((true, 0)),
+                NodeKind::Restart | NodeKind::RestartAmnesic => Some((true, 0)),
                 _ => None,
             };
             if let Some((u, v)) = next {
@@ -1074,6 +1089,9 @@ mod phase_tests {
             at(20_000, 0, NodeKind::ChangeViewSent, 0),
             at(30_000, 2, NodeKind::ViewChanged, 1),
             at(40_000, 3, NodeKind::Persist, 0),
+            // R1 crashes locked and comes back with its saved state: locked again.
+            at(50_000, 1, NodeKind::Crash, 0),
+            at(60_000, 1, NodeKind::Restart, 0),
         ];
         let svg = timeline_svg("t", &names, &items, SimTime(100_000_000));
         let titles: Vec<&str> = svg
@@ -1086,7 +1104,8 @@ mod phase_tests {
             titles,
             [
                 "view changing: asked for view 1 from view 0 (10.000–100.000 s)",
-                "commit-locked: Commit sent for h1 v0 (5.000–100.000 s)",
+                "commit-locked: Commit sent for h1 v0 (5.000–50.000 s)",
+                "commit-locked: Commit sent for h1 v0 (60.000–100.000 s)",
                 "view changing: asked for view 1 from view 0 (10.000–30.000 s)",
                 "commit-locked: Commit sent for h1 v0 (5.000–40.000 s)",
             ]
