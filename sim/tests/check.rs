@@ -191,3 +191,31 @@ fn a_latency_limit_fails_when_no_interval_was_measured() {
     let out = check(&["two.json"], &dir);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// `expect.rules_applied` holds a scripted adversary to having acted: a rule whose
+/// pattern never matches (here: a height the run never reaches) fails the scenario, and
+/// asking for it without rules is an error at its path.
+#[test]
+fn a_rule_that_never_acts_fails_rules_applied() {
+    let dir = tmpdir("rules-applied");
+    let with_rule = |height: u32| {
+        format!(
+            r#"{{"name": "r", "validators": 4, "stop": {{"heights": 2}},
+              "rules": [{{"name": "drop a Commit", "match": {{"types": ["Commit"], "height": {height}}}, "action": {{"do": "drop"}}}}],
+              "expect": {{"rules_applied": true}}}}"#
+        )
+    };
+    std::fs::write(dir.join("acts.json"), with_rule(1)).unwrap();
+    std::fs::write(dir.join("never.json"), with_rule(9)).unwrap();
+    std::fs::write(dir.join("none.json"), r#"{"name": "n", "validators": 4, "expect": {"rules_applied": true}}"#)
+        .unwrap();
+    let out = check(&["acts.json"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = check(&["never.json"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("expected rule 0 (drop a Commit) to act, but it never did"), "{stdout}");
+    let out = check(&["none.json"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("expect.rules_applied: the scenario has no rules"));
+}

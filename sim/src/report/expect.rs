@@ -126,6 +126,18 @@ pub fn items(spec: &RunSpec, r: &Report) -> Vec<Item> {
         }
         item(what.join(" "), out);
     }
+    if e.rules_applied {
+        let out = r
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| rule.applied == 0)
+            .map(|(i, rule)| {
+                format!("expected rule {i} ({}) to act, but it never did ({} matched)", rule.name, rule.matched)
+            })
+            .collect();
+        item("every scripted rule acted".to_string(), out);
+    }
     if let Some(min) = e.min_heights {
         let out = (r.heights.finalised < min)
             .then(|| format!("expected at least {min} heights, got {}", r.heights.finalised))

@@ -405,6 +405,9 @@ pub struct Expect {
     pub marks: Option<UniqueMap<u64>>,
     /// Validator-set hand-offs the run must make.
     pub handoffs: Option<ExpectHandoffs>,
+    /// true: every scripted message rule (`rules`) must act at least once, so a scripted
+    /// adversary that never fires fails the scenario.
+    pub rules_applied: Option<bool>,
     /// Which seeds the expectations are claimed for: "listed" (the default: the
     /// scenario's own seeds; other seeds, from `check --seeds`, are checked for safety
     /// only) or "any".

@@ -171,6 +171,9 @@ pub struct ExpectSpec {
     /// Coverage mark → minimum count.
     pub marks: BTreeMap<String, u64>,
     pub handoffs: Option<ExpectHandoffs>,
+    /// Every scripted message rule must act at least once.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rules_applied: bool,
     /// The expectations hold for any seed (`"seeds": "any"`), not only the scenario's own.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub any_seed: bool,

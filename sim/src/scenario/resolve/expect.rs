@@ -137,6 +137,7 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
         Some(x) => return err("expect.seeds", format!("\"{x}\": expected \"listed\" or \"any\"")),
     };
     Ok(ExpectSpec {
+        rules_applied: e.rules_applied.unwrap_or(false),
         any_seed,
         views,
         marks,

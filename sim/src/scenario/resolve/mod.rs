@@ -153,6 +153,9 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         expect.handoffs = Some(expect::resolve_expect_handoffs(h, &lookup, keyed)?);
     }
     let rules = network::resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
+    if expect.rules_applied && rules.is_empty() {
+        return Err(ScenarioError::new("expect.rules_applied", "the scenario has no rules to act"));
+    }
     let timers = faults::resolve_timers(s.timers.as_deref().unwrap_or(&[]), &lookup)?;
     let schedule = schedule::resolve_schedule(s, &lookup)?;
     let byzantine::Faulty { behaviours, byzantine_from, honest } =
