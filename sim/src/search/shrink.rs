@@ -70,6 +70,13 @@ impl Edit {
             Edit::Remove(p, i) => {
                 let a = d.pointer_mut(p)?.as_array_mut()?;
                 (*i < a.len()).then(|| a.remove(*i))?;
+                // A scenario without rules cannot expect them to act (it would not load).
+                if p == "/rules"
+                    && a.is_empty()
+                    && let Some(e) = d.pointer_mut("/expect").and_then(Value::as_object_mut)
+                {
+                    e.remove("rules_applied");
+                }
             }
             Edit::RemoveKey(p, k) => {
                 d.pointer_mut(p)?.as_object_mut()?.remove(*k)?;
@@ -300,6 +307,10 @@ mod tests {
         let d = c[3].apply(&doc).unwrap();
         assert_eq!(d["byzantine"][0]["behaviours"], json!([{"kind": "silent"}]));
         assert!(Edit::Remove("/rules".into(), 0).apply(&doc).is_none(), "nothing there to remove");
+        // Removing the last rule takes `expect.rules_applied` with it.
+        let ruled = json!({"rules": [{"name": "r"}], "expect": {"rules_applied": true, "safety": "holds"}});
+        let d = Edit::Remove("/rules".into(), 0).apply(&ruled).unwrap();
+        assert_eq!(d, json!({"rules": [], "expect": {"safety": "holds"}}));
         // Fully simplified: nothing left to try.
         let bare = json!({"validators": 4, "network": {"preset": "ideal", "loss": 0.0}});
         assert!(candidates(&bare).is_empty());
