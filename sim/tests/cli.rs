@@ -978,3 +978,24 @@ fn check_html_names_the_violated_invariants() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<td>safety violated: S1"), "{page}");
 }
+
+/// `diff`'s window narrates a block as a hand-off only if it is one: blocks persisted
+/// before the window still tell the narrator which set each chain names. The same
+/// scenario with another height target parts late, after its one hand-off (at height 7).
+#[test]
+fn a_diff_window_after_a_hand_off_names_no_false_hand_offs() {
+    let dir = tmpdir("diff-handoff");
+    let text = std::fs::read_to_string(repo().join("scenarios/validators/disjoint-handoff-7-delay-2.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc.as_object_mut().unwrap().remove("expect");
+    let a = dir.join("a.json");
+    std::fs::write(&a, doc.to_string()).unwrap();
+    doc["stop"]["heights"] = serde_json::json!(10);
+    let b = dir.join("b.json");
+    std::fs::write(&b, doc.to_string()).unwrap();
+    let out = run(&["diff", a.to_str().unwrap(), b.to_str().unwrap(), "--context", "40"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("persists h10"), "the window holds blocks after the hand-off: {stdout}");
+    assert!(!stdout.contains("names a new set"), "{stdout}");
+}

@@ -120,7 +120,9 @@ pub fn output_identity(path: &Path) -> Option<PathBuf> {
     let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let dir = match std::fs::canonicalize(dir) {
         Ok(d) => d,
-        // Not made yet: absolute, `..` and `.` taken lexically.
+        // Not made yet: absolute, `..` and `.` taken lexically, then the longest part
+        // that exists resolved (links followed) and the rest appended, so a directory
+        // reached through a link is the directory itself.
         Err(_) => {
             let abs = std::env::current_dir().ok()?.join(dir);
             let mut out = PathBuf::new();
@@ -133,7 +135,11 @@ pub fn output_identity(path: &Path) -> Option<PathBuf> {
                     c => out.push(c),
                 }
             }
-            out
+            let existing = out.ancestors().find_map(|a| std::fs::canonicalize(a).ok().map(|real| (a, real)));
+            match existing {
+                Some((a, real)) => real.join(out.strip_prefix(a).ok()?),
+                None => out,
+            }
         }
     };
     Some(dir.join(name))
@@ -333,6 +339,10 @@ mod tests {
         assert_eq!(output_identity(&sub.join("r.json")), output_identity(&d.join("o/../o/r.json")));
         assert_eq!(output_identity(&link), output_identity(&target), "a link is the file it names");
         assert_ne!(output_identity(&sub.join("r.json")), output_identity(&sub.join("s.json")));
+        // A directory not made yet, reached through a link to one that exists: the same
+        // identity as through the real path (the part that exists is resolved).
+        std::os::unix::fs::symlink("o", d.join("o-link")).unwrap();
+        assert_eq!(output_identity(&d.join("o-link/new/r.json")), output_identity(&sub.join("new/r.json")));
 
         let fifo = d.join("fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();

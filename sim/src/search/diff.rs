@@ -88,6 +88,10 @@ impl Observer for Window {
         self.seen += 1;
         if i >= self.from && i < self.until {
             self.lines.push(format!("#{i} {}", self.narrator.line_of_any(rec).trim_start()));
+        } else if i < self.from && matches!(rec.ev, crate::engine::trace::Ev::Persist { .. }) {
+            // Blocks persisted before the window tell the narrator which set each node's
+            // chain names, so a block in the window is called a hand-off only if it is one.
+            let _ = self.narrator.line_of_any(rec);
         }
         (self.seen >= self.until).then(|| Halt("window done".into()))
     }
