@@ -229,8 +229,10 @@ impl DbftReplica {
         // behind whatever is already in the service's mailbox; here it follows at once.)
         if self.semantics().handles_recovered_payloads_twice() {
             for m in rebuilt {
+                // Signer keys, so an outgoing endorser's payload at a double-quorum hand-off
+                // (an index past N) is judged by its own key too.
                 let verifies =
-                    self.ctx.validators.key(m.validator as usize).is_some_and(|k| cx.keys.verify(k, &m.hash, &m.sig));
+                    self.ctx.signer_key(m.validator as usize).is_some_and(|k| cx.keys.verify(k, &m.hash, &m.sig));
                 if !verifies {
                     continue;
                 }
