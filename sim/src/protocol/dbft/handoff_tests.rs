@@ -183,13 +183,19 @@ fn commit_and_response_indices_past_n_exist_only_at_a_double_quorum_hand_off() {
     }
 }
 
-#[test]
-fn at_a_double_quorum_hand_off_outgoing_keys_sign_after_the_set_except_revoked_ones() {
-    let changes = vec![SetChange::Eject { key: KeyId(3) }, SetChange::Rotate { from: KeyId(2), to: KeyId(4) }];
-    let mut k = Kit::new(changes);
+/// Keys 0–3 hand over to 0, 1, 4 under `dual-quorum`: key 3 is ejected, key 2 rotates to 4
+/// (and endorses the hand-off block as an outgoing key).
+fn dual_quorum_kit() -> Kit {
+    let mut k = Kit::new(vec![SetChange::Eject { key: KeyId(3) }, SetChange::Rotate { from: KeyId(2), to: KeyId(4) }]);
     let mut opts = (*k.opts).clone();
     opts.handoff.rule = crate::validators::handoff::HandoffRule::DualQuorum;
     k.opts = Rc::new(opts);
+    k
+}
+
+#[test]
+fn at_a_double_quorum_hand_off_outgoing_keys_sign_after_the_set_except_revoked_ones() {
+    let k = dual_quorum_kit();
     let (mut staying, mut leaving, mut ejected) = (k.replica(0), k.replica(2), k.replica(3));
     let block = Rc::new(Wire::Block(k.block1(vec![ChangeBook::tx_of(0), ChangeBook::tx_of(1)], set(&[0, 1, 4]))));
     for r in [&mut staying, &mut leaving, &mut ejected] {
@@ -336,10 +342,7 @@ fn sent(
 /// reach. Key 2's endorsement (index N = 3) completes the old quorum: the Commit follows.
 #[test]
 fn a_double_quorum_gates_the_commit_on_the_old_sets_preparations() {
-    let mut k = Kit::new(vec![SetChange::Eject { key: KeyId(3) }, SetChange::Rotate { from: KeyId(2), to: KeyId(4) }]);
-    let mut opts = (*k.opts).clone();
-    opts.handoff.rule = crate::validators::handoff::HandoffRule::DualQuorum;
-    k.opts = Rc::new(opts);
+    let k = dual_quorum_kit();
     let mut r = k.replica(0);
     call(&k, &mut r, |r, cx| r.on_start(cx));
     let block1 = k.block1(vec![ChangeBook::tx_of(0), ChangeBook::tx_of(1)], set(&[0, 1, 4]));
@@ -372,10 +375,7 @@ fn a_double_quorum_gates_the_commit_on_the_old_sets_preparations() {
 /// the highest view M stored ChangeViews justify.
 #[test]
 fn an_endorser_moves_to_the_highest_view_m_change_views_justify() {
-    let mut k = Kit::new(vec![SetChange::Eject { key: KeyId(3) }, SetChange::Rotate { from: KeyId(2), to: KeyId(4) }]);
-    let mut opts = (*k.opts).clone();
-    opts.handoff.rule = crate::validators::handoff::HandoffRule::DualQuorum;
-    k.opts = Rc::new(opts);
+    let k = dual_quorum_kit();
     let mut r = k.replica(2);
     call(&k, &mut r, |r, cx| r.on_start(cx));
     let w = Rc::new(Wire::Block(k.block1(vec![ChangeBook::tx_of(0), ChangeBook::tx_of(1)], set(&[0, 1, 4]))));

@@ -969,6 +969,17 @@ fn early_garbage_commit_wedges_go_but_not_csharp_or_the_fix() {
     }
 }
 
+/// Index 0 after M ChangeViews moved it to view 1 of height 1, where it is the primary
+/// and has not proposed yet.
+fn primary_of_view_1(k: &Kit) -> DbftReplica {
+    let mut r = k.replica(0);
+    start(k, &mut r, 0);
+    for from in [1, 2, 3] {
+        deliver(k, &mut r, 10, from, k.cv(from, 1, 0));
+    }
+    r
+}
+
 /// A primary that gets its own PrepareRequest back before it proposed (here: the view-1
 /// request of index 0, as a replay or a recovery would bring it) accepts it under both
 /// semantics — neither checks whether *this* node is the primary. C# stops before
@@ -979,11 +990,7 @@ fn early_garbage_commit_wedges_go_but_not_csharp_or_the_fix() {
 fn a_go_primary_answers_its_own_request_and_loses_it() {
     for sem in [Semantics::CSharp, Semantics::Go] {
         let k = Kit::new(4, sem);
-        let mut r = k.replica(0);
-        start(&k, &mut r, 0);
-        for from in [1, 2, 3] {
-            deliver(&k, &mut r, 10, from, k.cv(from, 1, 0));
-        }
+        let mut r = primary_of_view_1(&k);
         assert!(r.ctx.view == 1 && r.ctx.is_primary(), "{sem:?}: index 0 leads view 1");
         let out = deliver(&k, &mut r, 20, 1, request(&k, 0, 1));
         match sem {
@@ -1010,11 +1017,7 @@ fn a_go_primary_answers_its_own_request_and_loses_it() {
 fn a_go_primary_that_answered_itself_does_not_commit_in_that_view() {
     for sem in [Semantics::CSharp, Semantics::Go] {
         let k = Kit::new(4, sem);
-        let mut r = k.replica(0);
-        start(&k, &mut r, 0);
-        for from in [1, 2, 3] {
-            deliver(&k, &mut r, 10, from, k.cv(from, 1, 0));
-        }
+        let mut r = primary_of_view_1(&k);
         let req = request(&k, 0, 1);
         deliver(&k, &mut r, 20, 1, req.clone());
         let first = deliver(&k, &mut r, 30, 2, response(&k, 2, 1, &req));
