@@ -524,6 +524,31 @@ impl Sys {
         }
     }
 
+    /// Resolves a schedule step against this pruned model and `shadow`, the same steps on
+    /// a copy that keeps every message. A delivery or loss of a message this model has
+    /// already dropped as dead is found in the shadow, taken there (seen by `obs`), and
+    /// reported as `Ok(None)`: a schedule written under other bounds (recovery off, no
+    /// pruning, no forgetting) still replays. Any other step this model cannot take is
+    /// this model's error. The caller takes a returned step on both copies.
+    pub fn resolve_with_shadow(
+        &self,
+        shadow: &mut Sys,
+        env: &Env,
+        step: &Step,
+        obs: &mut dyn Observer,
+    ) -> Result<Option<Act>, String> {
+        match self.resolve(step) {
+            Ok(act) => Ok(Some(act)),
+            Err(e) => match shadow.resolve(step) {
+                Ok(dead @ (Act::Deliver(_) | Act::Drop(_))) => {
+                    shadow.apply(env, dead, obs, None);
+                    Ok(None)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
     /// Finds the step a schedule names among what is possible now, or says why not.
     pub fn resolve(&self, step: &Step) -> Result<Act, String> {
         let find = |e: &Envelope| -> Result<Key, String> {

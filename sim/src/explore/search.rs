@@ -640,20 +640,17 @@ impl<'a> Explorer<'a> {
         let mut prefix = Vec::with_capacity(self.spec.schedule.len());
         let mut acts = Vec::new();
         for (i, step) in self.spec.schedule.iter().enumerate() {
-            let act = match sys.resolve(step) {
-                Ok(act) => act,
-                Err(e) => match shadow.resolve(step) {
-                    Ok(dead @ (Act::Deliver(_) | Act::Drop(_))) => {
-                        let mut judge = Judge { safety: &mut shadow_safety, found: Vec::new() };
-                        shadow.apply(&self.env, dead, &mut judge, None);
-                        self.skipped += 1;
-                        continue;
-                    }
-                    _ => {
-                        let names: Vec<String> = self.spec.nodes.iter().map(|n| n.name.clone()).collect();
-                        return Err(format!("schedule[{i}]: {}", super::step::with_names(&e, &names)));
-                    }
-                },
+            let mut judge = Judge { safety: &mut shadow_safety, found: Vec::new() };
+            let act = match sys.resolve_with_shadow(&mut shadow, &self.env, step, &mut judge) {
+                Ok(Some(act)) => act,
+                Ok(None) => {
+                    self.skipped += 1;
+                    continue;
+                }
+                Err(e) => {
+                    let names: Vec<String> = self.spec.nodes.iter().map(|n| n.name.clone()).collect();
+                    return Err(format!("schedule[{i}]: {}", super::step::with_names(&e, &names)));
+                }
             };
             // Only a step the search itself could take here: the bounds' choices.
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
@@ -1504,16 +1501,11 @@ pub fn replay_with(
     }
     let (mut synchronous, mut timely) = (true, true);
     for step in &spec.schedule {
-        let act = match sys.resolve(step) {
-            Ok(act) => act,
-            Err(_) => match shadow.resolve(step) {
-                // Delivering or losing a message this replay dropped as dead: a no-op.
-                Ok(dead @ (Act::Deliver(_) | Act::Drop(_))) if prune != Prune::Off => {
-                    shadow.apply(&env, dead, &mut Null, None);
-                    continue;
-                }
-                _ => return None,
-            },
+        let act = match sys.resolve_with_shadow(&mut shadow, &env, step, &mut Null) {
+            Ok(Some(act)) => act,
+            // Delivering or losing a message this replay dropped as dead: a no-op.
+            Ok(None) if prune != Prune::Off => continue,
+            _ => return None,
         };
         let due = match act {
             Act::Timer(n) => Some(sys.due[n.idx()]),
