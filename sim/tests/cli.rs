@@ -624,6 +624,127 @@ fn bad_output_paths_and_arguments_exit_2_before_running() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("not a trace record"));
 }
 
+/// No output may replace an input: a scenario overwritten by a records file, a trace or
+/// a shrunk copy is lost. Each is refused before anything runs, and the file is intact.
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let dir = tmpdir("output-is-input");
+    let s = dir.join("s.json");
+    let original = std::fs::read(repo().join("scenarios/happy-4.json")).unwrap();
+    std::fs::write(&s, &original).unwrap();
+    std::os::unix::fs::symlink(&s, dir.join("link.jsonl")).unwrap();
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    for args in [
+        vec!["check", "s.json", "--json", "s.json"],
+        vec!["check", "s.json", "--junit", "./s.json"],
+        vec!["check", "s.json", "--html", &p("s.json")],
+        vec!["run", "s.json", "--trace", "s.json"],
+        vec!["run", "s.json", "--trace", "link.jsonl"],
+        vec!["shrink", "s.json", "--out", "s.json"],
+    ] {
+        let r = bin().args(&args).current_dir(&dir).output().unwrap();
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains("that is the input"), "{args:?}: {err}");
+        assert_eq!(std::fs::read(&s).unwrap(), original, "{args:?} changed its input");
+    }
+    // A replayed report's own report.json is the one output that may be rewritten.
+    let out = dir.join("out");
+    assert_eq!(
+        bin().args(["run", "s.json", "--out", out.to_str().unwrap()]).current_dir(&dir).status().unwrap().code(),
+        Some(0)
+    );
+    let replay = bin().args(["run", "out/report.json", "--out", "out"]).current_dir(&dir).output().unwrap();
+    assert_eq!(replay.status.code(), Some(0), "{}", String::from_utf8_lossy(&replay.stderr));
+}
+
+/// A schedule that cannot be followed is bad input for every command that runs one:
+/// exit 2 naming the step, and no output directory, trace or plot left behind.
+#[test]
+fn a_schedule_that_cannot_be_followed_writes_nothing_anywhere() {
+    let dir = tmpdir("bad-schedule");
+    let text = std::fs::read_to_string(repo().join("scenarios/explore/explore-4-restart-lost-block.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let steps = doc["schedule"].as_array_mut().unwrap();
+    // The first step (the primary's timer) twice: the run leaves the one the schedule was
+    // written for, and a later delivery names a message that is not in flight.
+    let first = steps[0].clone();
+    steps.insert(1, first);
+    doc["name"] = "bad-schedule".into();
+    std::fs::write(dir.join("bad.json"), doc.to_string()).unwrap();
+    let happy = repo().join("scenarios/happy-4.json");
+    let happy = happy.to_str().unwrap();
+    for args in [
+        vec!["run", "bad.json", "--out", "o/p/q", "--trace", "t/x.jsonl"],
+        vec!["plot", "bad.json", "--out", "plots"],
+        vec!["compare", "bad.json", happy, "--out", "cmp"],
+        vec!["diff", "bad.json", happy],
+    ] {
+        let r = bin().args(&args).current_dir(&dir).output().unwrap();
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&r.stdout));
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains("bad.json: schedule[") && err.contains("is in flight"), "{args:?}: {err}");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("bad.json")], "{args:?} left files behind");
+    }
+}
+
+/// A records file (or a shard's) cannot hold an unreadable scenario, so a run keeping
+/// records refuses the suite: otherwise `merge` would pass a suite with a broken file.
+#[test]
+fn records_refuse_a_suite_with_an_unreadable_scenario() {
+    let dir = tmpdir("records-unreadable");
+    std::fs::copy(repo().join("scenarios/happy-4.json"), dir.join("a.json")).unwrap();
+    std::fs::write(dir.join("b.json"), "").unwrap();
+    for args in [vec!["check", ".", "--json", "r.jsonl"], vec!["check", ".", "--shard", "1/2"]] {
+        let r = bin().args(&args).current_dir(&dir).output().unwrap();
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&r.stderr).contains("b.json"), "{args:?}");
+        assert!(r.stdout.is_empty(), "{args:?} ran: {}", String::from_utf8_lossy(&r.stdout));
+    }
+    assert!(!dir.join("r.jsonl").exists());
+}
+
+/// `merge` and `--resume` read their files to the end: a FIFO or a device has none, and
+/// is refused at once instead of blocking for ever.
+#[test]
+fn merge_and_resume_refuse_what_is_not_a_regular_file() {
+    let dir = tmpdir("fifo");
+    std::fs::create_dir(dir.join("in")).unwrap();
+    let fifo = |p: &Path| assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    fifo(&dir.join("in/f.jsonl"));
+    fifo(&dir.join("r.jsonl"));
+    std::fs::copy(repo().join("scenarios/happy-4.json"), dir.join("s.json")).unwrap();
+    for (args, says) in [
+        (vec!["merge", "in"], "not a regular file"),
+        (vec!["merge", "/dev/zero"], "not a regular file"),
+        (vec!["check", "s.json", "--json", "r.jsonl", "--resume"], "not a regular file"),
+    ] {
+        let mut child = bin()
+            .args(&args)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Reverted, these block on the FIFO: give up after 20 s rather than hang the suite.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "{args:?} did not end with exit 2");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}");
+    }
+}
+
 /// A command whose output cannot be written (a full disk) does not report success.
 #[test]
 fn output_to_a_full_device_is_an_error() {

@@ -213,12 +213,30 @@ pub fn check(opts: CheckOptions) -> i32 {
             e.name = e.shown.clone();
         }
     }
-    if let Err(e) = crate::report::files::distinct_outputs(&[
+    let outputs = [
         ("--json", opts.sweep.json.as_deref()),
         ("--html", opts.sweep.html.as_deref()),
         ("--junit", opts.junit.as_deref()),
-    ]) {
+    ];
+    if let Err(e) = crate::report::files::distinct_outputs(&outputs) {
         tell!("error: {e}");
+        return 2;
+    }
+    let inputs: Vec<&Path> = entries.iter().map(|e| e.path.as_path()).collect();
+    if let Err(e) = crate::report::files::outputs_not_inputs(&outputs, &inputs) {
+        tell!("error: {e}");
+        return 2;
+    }
+    // Records hold one line per run, and an unreadable file has no runs: a records file
+    // (or a shard's part of one) would leave it out, and `merge` would count the suite as
+    // passing. So a run that keeps records refuses the suite before writing anything.
+    if (opts.sweep.json.is_some() || opts.sweep.shard.count > 1)
+        && let Some((e, msg)) = entries.iter().find_map(|e| e.spec.as_ref().err().map(|m| (e, m)))
+    {
+        tell!(
+            "error: {}: {msg} (with --json or --shard an unreadable scenario stops the run: its records would leave it out, and a merge would pass without it)",
+            e.shown
+        );
         return 2;
     }
     if let Some(path) = &opts.junit

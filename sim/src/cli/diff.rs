@@ -23,6 +23,13 @@ fn load(path: &Path, seed: Option<u64>) -> Result<Input, String> {
     }
     let spec = scenario::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let seed = seed.unwrap_or(spec.seed);
+    // A schedule that cannot be followed is bad input, as in `run`: a diff of the part
+    // before the failing step would compare a run the scenario does not describe.
+    if !spec.schedule.is_empty()
+        && let Some(e) = crate::world::run(&spec, seed, None, false).schedule_error
+    {
+        return Err(format!("{}: {e}", path.display()));
+    }
     Ok(Input::Scenario(Box::new(spec), seed))
 }
 

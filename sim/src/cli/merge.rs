@@ -103,6 +103,10 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             if e.is_dir() {
                 walk(&e, out)?;
             } else if e.extension().is_some_and(|x| x == "jsonl") {
+                // A FIFO or device would block the read or never end it.
+                if !e.is_file() {
+                    return Err(std::io::Error::other(format!("{}: not a regular file", e.display())));
+                }
                 out.push(e);
             }
         }
@@ -114,6 +118,8 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
         } else if p.is_file() {
             out.push(p.clone());
+        } else if p.exists() {
+            return Err(format!("{}: not a regular file or directory", p.display()));
         } else {
             return Err(format!("{}: no such file or directory", p.display()));
         }

@@ -250,7 +250,13 @@ pub fn load_runs(input: &Path, seeds: Option<&[u64]>, jobs: usize) -> Result<(St
     let seeds: Vec<u64> = seeds.map_or_else(|| spec.seeds.clone(), |s| s.to_vec());
     let seeds = if seeds.is_empty() { vec![spec.seed] } else { seeds };
     let runs = parallel::map(&spec.name, &seeds, jobs, |&seed| {
-        RunData::of(&Report::build(&spec, &world::run(&spec, seed, None, false)))
+        let result = world::run(&spec, seed, None, false);
+        // Bad input, as in `run`: a plot of the steps before the failing one would show a
+        // run the scenario does not describe.
+        if let Some(e) = &result.schedule_error {
+            return Err(format!("{}: {e}", input.display()));
+        }
+        RunData::of(&Report::build(&spec, &result))
     });
     Ok((spec.name.clone(), runs.into_iter().collect::<Result<Vec<_>, _>>()?))
 }

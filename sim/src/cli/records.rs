@@ -281,6 +281,10 @@ impl RecordFile {
     pub fn open(path: &Path, header: &Header, resume: bool, mut seen: impl FnMut(Record)) -> Result<Resumed, String> {
         let shown = path.display();
         if resume && path.exists() {
+            // Resuming reads the file to its end: a FIFO or device has none.
+            if !path.is_file() {
+                return Err(format!("cannot resume from {shown}: not a regular file"));
+            }
             let mut f = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)

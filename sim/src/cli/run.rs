@@ -109,12 +109,25 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         return 2;
     }
     targets.extend(trace.clone());
+    // No output may be the file read (`run s.json --trace s.json`), except a replayed
+    // report's own `report.json`: its seed's report, written again by this build.
+    let report_file = out.join("report.json");
+    let outputs = [("--trace", trace.as_deref()), ("--out", replay.is_none().then_some(report_file.as_path()))];
+    if let Err(e) = crate::report::files::outputs_not_inputs(&outputs, &[path]) {
+        tell!("error: {e}");
+        return 2;
+    }
     if let Err(e) = targets.iter().try_for_each(|p| check_output_file(p)) {
         tell!("error: cannot write the run's output: {e}");
         return 2;
     }
     // The output directory is made now, so a place where none can be made (`/proc/x`)
-    // fails before the run, not after it.
+    // fails before the run, not after it. What is made is noted, to be removed if the
+    // run turns out to be bad input after all.
+    let mut made = crate::report::files::missing_dirs(&out);
+    if let Some(dir) = trace.as_deref().and_then(Path::parent) {
+        made.extend(crate::report::files::missing_dirs(dir));
+    }
     if let Err(e) = std::fs::create_dir_all(&out)
         .map_err(|e| e.to_string())
         .and_then(|()| check_output_file(&out.join("report.json")))
@@ -153,6 +166,9 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     progress.finish();
     if let Some(e) = &result.schedule_error {
         tell!("error: {}: {e}", path.display());
+        // Bad input writes nothing: the trace's temporary file goes with its writer.
+        drop(trace_writer);
+        crate::report::files::remove_empty_dirs(&made);
         return 2;
     }
     // A reader who closed the pipe early (`--narrate | head`) still gets the report files;

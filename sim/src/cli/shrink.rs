@@ -32,6 +32,15 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
         tell!("error: {}: not JSON", path.display());
         return 2;
     };
+    // The output is checked before the shrink, which can take minutes: not the input
+    // (shrinking a file onto itself would lose the original), and writable.
+    let out = o.out.unwrap_or_else(|| Path::new("reports").join("shrink").join(format!("{}.json", spec.name)));
+    if let Err(e) = crate::report::files::outputs_not_inputs(&[("--out", Some(&out))], &[path])
+        .and_then(|()| crate::report::files::check_output_file(&out))
+    {
+        tell!("error: {e}");
+        return 2;
+    }
     let seed = o.seed.unwrap_or(spec.seed);
     let target = match failure(&doc, seed) {
         Ok(f) if !f.safety.is_empty() || f.stall.is_some() => f,
@@ -74,7 +83,6 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
         obj.insert("seed".into(), Value::from(seed));
         obj.insert("expect".into(), shrunk.failure.expect());
     }
-    let out = o.out.unwrap_or_else(|| Path::new("reports").join("shrink").join(format!("{}.json", spec.name)));
     let mut body = serde_json::to_string_pretty(&doc).unwrap_or_default();
     body.push('\n');
     // What is written must load: a shrunk scenario nobody can run helps no one.

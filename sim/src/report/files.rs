@@ -290,6 +290,46 @@ pub fn distinct_outputs(outputs: &[(&str, Option<&Path>)]) -> Result<(), String>
     Ok(())
 }
 
+/// The directories `create_dir_all(dir)` would make now: the ancestors of `dir` that do
+/// not exist yet, deepest first. Kept so that a run refused after making its output
+/// directory (a schedule that cannot be followed) can leave nothing behind.
+pub fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .take_while(|a| a.symlink_metadata().is_err())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// Removes what [`missing_dirs`] listed, deepest first, where it is still empty: a
+/// directory something else wrote into meanwhile stays.
+pub fn remove_empty_dirs(dirs: &[PathBuf]) {
+    let mut dirs = dirs.to_vec();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs {
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+/// Refuses an output that is one of the command's input files under any spelling (e.g.
+/// `check s.json --json s.json`, or a link to it): the run would replace what it read, a
+/// scenario lost to a records file. `outputs` are (flag, path).
+pub fn outputs_not_inputs(outputs: &[(&str, Option<&Path>)], inputs: &[&Path]) -> Result<(), String> {
+    let inputs: Vec<(&Path, PathBuf)> = inputs.iter().filter_map(|p| output_identity(p).map(|id| (*p, id))).collect();
+    for &(flag, path) in outputs {
+        let Some(path) = path else { continue };
+        let Some(id) = output_identity(path) else { continue };
+        if let Some((input, _)) = inputs.iter().find(|(_, i)| *i == id) {
+            return Err(format!(
+                "{flag} {}: that is the input {}; the run would replace what it reads",
+                path.display(),
+                input.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
