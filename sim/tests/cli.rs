@@ -745,6 +745,25 @@ fn merge_and_resume_refuse_what_is_not_a_regular_file() {
     }
 }
 
+/// Arguments out of range are usage errors (exit 2) before anything runs: no worker
+/// count of 0, no seed left out of a list, no swarm of four billion heights, no search
+/// flag that another silently overrides.
+#[test]
+fn arguments_out_of_range_are_refused() {
+    for (args, says) in [
+        (vec!["plot", "-j", "0", "scenarios/happy-4.json"], "1..=1024"),
+        (vec!["compare", "-j", "2000", "scenarios/happy-4.json", "scenarios/happy-7.json"], "1..=1024"),
+        (vec!["check", "--seeds", "1,,2", "scenarios/happy-4.json"], "empty seed"),
+        (vec!["swarm", "--heights", "4294967295"], "1..=100000"),
+        (vec!["explore", "scripts/explore/n4-csharp.json", "--dfs", "--walks", "3"], "cannot be used with"),
+    ] {
+        let r = run(&args);
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&r.stderr).contains(says), "{args:?}: {}", String::from_utf8_lossy(&r.stderr));
+        assert!(r.stdout.is_empty(), "{args:?} ran");
+    }
+}
+
 /// A command whose output cannot be written (a full disk) does not report success.
 #[test]
 fn output_to_a_full_device_is_an_error() {

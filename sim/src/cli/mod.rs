@@ -163,7 +163,8 @@ pub enum Command {
         /// Sweep: validator counts, comma-separated.
         #[arg(long, default_value = "4,7,10,21,50", value_delimiter = ',')]
         validators: Vec<u32>,
-        #[arg(long, short, default_value_t = 1)]
+        /// Worker threads, 1–1024.
+        #[arg(long, short, default_value_t = 1, value_parser = parse_jobs)]
         jobs: usize,
     },
     /// Overlay the latency CDFs of several scenarios or report directories (C# vs Go, LAN
@@ -177,7 +178,8 @@ pub enum Command {
         seeds: Option<SeedList>,
         #[arg(long, default_value = "reports/compare")]
         out: PathBuf,
-        #[arg(long, short, default_value_t = 1)]
+        /// Worker threads, 1–1024.
+        #[arg(long, short, default_value_t = 1, value_parser = parse_jobs)]
         jobs: usize,
     },
     /// List scenarios with their seeds, tags and descriptions (default: the bundled ones).
@@ -202,8 +204,9 @@ pub enum Command {
         /// Where counterexamples go.
         #[arg(long, default_value = "reports/swarm")]
         out: PathBuf,
-        /// Heights per run.
-        #[arg(long, default_value_t = 6)]
+        /// Heights per run, 1–100,000 (a swarm run is short by design; its drawn block
+        /// times keep 100,000 heights well inside a scenario's one-year limit).
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         heights: u32,
         /// Also write out runs that stalled.
         #[arg(long)]
@@ -227,7 +230,8 @@ pub enum Command {
         /// Seeds per cell.
         #[arg(long, default_value = "1..10")]
         seeds: SeedList,
-        #[arg(long, short, default_value_t = 1)]
+        /// Worker threads, 1–1024.
+        #[arg(long, short, default_value_t = 1, value_parser = parse_jobs)]
         jobs: usize,
         #[arg(long, default_value = "reports/handoffs")]
         out: PathBuf,
@@ -362,7 +366,7 @@ pub enum Command {
         /// Instead of the exhaustive search, take this many seeded random walks (each
         /// step uniform among the enabled ones) and stop at the first violation: reaches
         /// deep counterexamples fast, proves nothing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "dfs")]
         walks: Option<u64>,
         /// The longest random walk, in steps.
         #[arg(long, default_value_t = 200)]
@@ -408,6 +412,15 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// `--jobs` of the commands outside the sweeps (`plot`, `compare`, `handoff-table`):
+/// 1–1024, as the sweeps' own (`SweepArgs`); 0 workers would run nothing.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("{s} is not a worker count in 1..=1024")),
+    }
 }
 
 fn parse_mutation(s: &str) -> Result<Mutation, String> {
@@ -477,10 +490,6 @@ fn dispatch(command: Command) -> i32 {
             plot::compare(&inputs, seeds.as_deref(), &out, jobs)
         }
         Command::Swarm { seeds, sweep, out, heights, keep_stalls, mutation, handoff, honest_churn } => {
-            if heights == 0 {
-                tell!("error: --heights must be > 0");
-                return 2;
-            }
             if let Some(h) = &handoff
                 && !crate::validators::handoff::HandoffRule::NAMES.contains(&h.as_str())
             {

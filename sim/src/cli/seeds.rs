@@ -59,7 +59,11 @@ impl std::str::FromStr for SeedList {
     fn from_str(s: &str) -> Result<SeedList, String> {
         let mut ranges = Vec::new();
         let mut len: u64 = 0;
-        for part in s.split(',').filter(|p| !p.is_empty()) {
+        for part in s.split(',') {
+            // `1,,2` or a trailing comma is a typo (a seed left out), not a shorter list.
+            if part.trim().is_empty() {
+                return Err(format!("empty seed in {s:?} (expected A, A..B, or a comma-separated list of them)"));
+            }
             let range = match part.split_once("..") {
                 Some((a, b)) => {
                     let bad = || format!("bad seed range {part} (expected A..B with A ≤ B)");
@@ -106,7 +110,7 @@ mod tests {
         assert_eq!(l.to_string(), "3,1..4,9");
         assert_eq!(parse("7").unwrap().to_vec(10), Ok(vec![7]));
         assert!(parse("1..100").unwrap().to_vec(10).unwrap_err().contains("100 seeds, at most 10"));
-        for bad in ["", ",", "x", "5..1", "1..x", "..", "-1"] {
+        for bad in ["", ",", "x", "5..1", "1..x", "..", "-1", "1,,2", "1,2,", ",3"] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -117,6 +117,12 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"stop": {"heights": 0}}"#, "stop.heights", "at least 1"),
     (r#"{"workload": {"tx_rate_per_s": -1}}"#, "workload.tx_rate_per_s", "≥ 0"),
     (r#"{"expect": {"safety": "fine"}}"#, "expect.safety", "expected"),
+    (r#"{"expect": {"rules_applied": false}}"#, "expect.rules_applied", "no rules"),
+    (
+        r#"{"expect": {"handoffs": {"min_latency_ms": 10, "max_latency_ms": 5}}}"#,
+        "expect.handoffs.min_latency_ms",
+        "above max_latency_ms",
+    ),
     (r#"{"expect": {"violations": ["S9"]}}"#, "expect.violations[0]", "unknown invariant"),
     (r#"{"expect": {"digests": {"1": "xyz"}}}"#, "expect.digests.1", "hex"),
     (r#"{"validators": ["a", "a"]}"#, "validators", "duplicate"),

@@ -37,6 +37,14 @@ pub(super) fn resolve_expect_handoffs(
     }
     let min_latency_ms = h.min_latency_ms.map(|x| non_negative(&format!("{P}.min_latency_ms"), x)).transpose()?;
     let max_latency_ms = h.max_latency_ms.map(|x| positive(&format!("{P}.max_latency_ms"), x)).transpose()?;
+    if let (Some(lo), Some(hi)) = (min_latency_ms, max_latency_ms)
+        && lo > hi
+    {
+        return err(
+            format!("{P}.min_latency_ms"),
+            format!("{lo} is above max_latency_ms {hi}: no hand-off could pass"),
+        );
+    }
     Ok(ExpectHandoffs { count: h.count, heights: h.heights.clone(), final_set, min_latency_ms, max_latency_ms })
 }
 

@@ -153,7 +153,9 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         expect.handoffs = Some(expect::resolve_expect_handoffs(h, &lookup, keyed)?);
     }
     let rules = network::resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
-    if expect.rules_applied && rules.is_empty() {
+    // Present at all without rules (even `false`) is a mistake: it names rules that do
+    // not exist, perhaps left behind when they were removed.
+    if s.expect.as_ref().is_some_and(|e| e.rules_applied.is_some()) && rules.is_empty() {
         return Err(ScenarioError::new("expect.rules_applied", "the scenario has no rules to act"));
     }
     let timers = faults::resolve_timers(s.timers.as_deref().unwrap_or(&[]), &lookup)?;
