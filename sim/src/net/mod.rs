@@ -269,20 +269,25 @@ impl Network {
 
     /// Decides the fate of a message of `size` bytes sent from `from` to `to` at `now`.
     pub fn route(&mut self, now: SimTime, from: NodeId, to: NodeId, size: u32) -> Fate {
-        let hops_len = self.topology.route(from, to).len();
-        if hops_len == 0 {
+        // Walked hop by hop from the next-hop table: no path is stored or built.
+        if self.topology.next_hop(from, to).is_none() {
             return Fate::Dropped(DropReason::Unreachable);
         }
         let (mut lost, mut cut) = (false, false);
         let mut t = now;
         let mut prev = from;
-        for i in 0..hops_len {
-            let next = NodeId(self.topology.route(from, to)[i]);
+        // The node the last hop leaves from (the duplicate's hop starts there).
+        let mut last_from = from;
+        while let Some(next) = self.topology.next_hop(prev, to) {
             let (l, arrives, c) = self.hop(prev, next, t, size);
             lost |= l;
             cut |= c;
             t = arrives;
+            last_from = prev;
             prev = next;
+            if next == to {
+                break;
+            }
         }
         // The duplicate is made on the last hop: it shares the path up to there. Its hop's
         // draws are taken whether or not the message is duplicated, so the probability does
@@ -293,7 +298,6 @@ impl Network {
         let dup = if !self.dup_draws {
             None
         } else if duplicated {
-            let last_from = if hops_len >= 2 { NodeId(self.topology.route(from, to)[hops_len - 2]) } else { from };
             let (_, extra, dup_cut) = self.hop(last_from, to, t, size);
             (!dup_cut).then_some(extra)
         } else {
