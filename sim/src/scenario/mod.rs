@@ -32,7 +32,10 @@ pub fn parse(text: &str, default_name: &str) -> Result<RunSpec, ScenarioError> {
         let path = match repeated_name(&message) {
             Some(field) if path.is_empty() => field.to_string(),
             Some(field) => format!("{path}.{field}"),
-            None => path,
+            None => match field_at_fault(text, &path) {
+                Some(field) => format!("{path}.{field}"),
+                None => path,
+            },
         };
         ScenarioError::new(path, clean_serde_message(&message))
     })?;
@@ -85,6 +88,56 @@ pub fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
         return Err(std::io::Error::other(format!("larger than {} MiB", limit >> 20)));
     }
     Ok(text)
+}
+
+/// The field of a tagged object (`{"do": ...}`, `{"kind": ...}`) that made it fail, when
+/// serde's error names only the object: serde reads a tagged object from a buffered copy,
+/// where it cannot tell which field it was in (`changes[0]: invalid type: floating point
+/// `2.5`, expected u32`). Each field but the tag is taken out in turn and the document read
+/// again (from its parsed tree, so the baseline is read the same way): the first field
+/// whose removal changes the error is the one that caused it. Runs only on a failed parse.
+fn field_at_fault(text: &str, path: &str) -> Option<String> {
+    use serde_json::Value;
+    fn at<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+        let mut v = v;
+        for part in path.split('.') {
+            let (name, indices) = part.split_once('[').map_or((part, ""), |(n, rest)| (n, rest));
+            if !name.is_empty() {
+                v = v.get_mut(name)?;
+            }
+            for index in indices.split('[').filter(|i| !i.is_empty()) {
+                v = v.get_mut(index.strip_suffix(']')?.parse::<usize>().ok()?)?;
+            }
+        }
+        Some(v)
+    }
+    let read = |doc: Value| -> Option<(String, String)> {
+        serde_path_to_error::deserialize::<_, schema::Scenario>(doc)
+            .err()
+            .map(|e| (e.path().to_string(), e.inner().to_string()))
+    };
+    if path.is_empty() {
+        return None;
+    }
+    let mut doc: Value = serde_json::from_str(text).ok()?;
+    let object = at(&mut doc, path)?.as_object()?;
+    if !object.contains_key("do") && !object.contains_key("kind") {
+        return None;
+    }
+    let fields: Vec<String> = object.keys().filter(|k| *k != "do" && *k != "kind").cloned().collect();
+    let baseline = read(doc.clone())?;
+    if baseline.0 != path
+        || ["missing field", "unknown field", "unknown variant"].iter().any(|m| baseline.1.starts_with(m))
+    {
+        return None;
+    }
+    fields.into_iter().find(|field| {
+        let mut copy = doc.clone();
+        if let Some(o) = at(&mut copy, path).and_then(Value::as_object_mut) {
+            o.remove(field);
+        }
+        read(copy).as_ref() != Some(&baseline)
+    })
 }
 
 /// The name in "duplicate field `x`" or "duplicate key `x`" messages.

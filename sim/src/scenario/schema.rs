@@ -186,11 +186,35 @@ pub struct Protocol {
     pub recovery_reply: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+/// A hand-off rule: its name, or an object with the rule and its parameters.
+// Read by hand (below), not derived as an untagged enum: serde tries an untagged enum's
+// variants on a buffered copy and, when none fits, says only that none did; reading the
+// object straight from the file keeps its errors and their paths
+// (`protocol.handoff.churn_limit`, an unknown or repeated field).
+#[derive(Clone, Debug, JsonSchema)]
 #[serde(untagged)]
 pub enum HandoffSpec {
     Rule(String),
     Spec(HandoffObject),
+}
+
+impl<'de> Deserialize<'de> for HandoffSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = HandoffSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a rule name or {\"rule\", \"period\", \"churn_limit\"}")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<HandoffSpec, E> {
+                Ok(HandoffSpec::Rule(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<HandoffSpec, A::Error> {
+                HandoffObject::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(HandoffSpec::Spec)
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -182,7 +182,14 @@ pub const BAD: &[(&str, &str, &str)] = &[
         "protocol.handoff.churn_limit",
         "at least 1",
     ),
-    (r#"{"protocol": {"handoff": {"rule": "delay-2", "limit": 1}}}"#, "protocol.handoff", "expected a rule name"),
+    (r#"{"protocol": {"handoff": {"rule": "delay-2", "limit": 1}}}"#, "protocol.handoff.limit", "unknown field"),
+    (r#"{"protocol": {"handoff": {"rule": "delay-2", "rule": "next-block"}}}"#, "protocol.handoff.rule", "duplicate"),
+    (
+        r#"{"protocol": {"handoff": {"rule": "delay-2", "churn_limit": -1}}}"#,
+        "protocol.handoff.churn_limit",
+        "invalid value",
+    ),
+    (r#"{"protocol": {"handoff": 7}}"#, "protocol.handoff", "expected a rule name"),
     (
         r#"{"compromised_keys": [{"key_of": ["R0", "R0"], "behaviours": [{"kind": "silent"}]}]}"#,
         "compromised_keys[0].key_of[1]",
@@ -212,6 +219,24 @@ pub const BAD: &[(&str, &str, &str)] = &[
         "twin or an attacker",
     ),
     (r#"{"name": ".."}"#, "name", "not only dots"),
+    // Inside tagged objects the error names the field, not only the object.
+    (
+        r#"{"validators": {"count": 4, "candidates": 1}, "changes": [{"do": "join", "node": "C0", "at_height": 2.5}]}"#,
+        "changes[0].at_height",
+        "invalid type",
+    ),
+    (r#"{"schedule": [{"do": "timer", "node": 1.0}]}"#, "schedule[0].node", "expected a node name"),
+    (
+        r#"{"schedule": [{"do": "crash", "node": "R1"}, {"do": "restart", "node": "R1", "amnesia": "yes"}]}"#,
+        "schedule[1].amnesia",
+        "invalid type",
+    ),
+    (
+        r#"{"byzantine": [{"node": "R1", "behaviours": [{"kind": "forge", "period_ms": "x"}]}]}"#,
+        "byzantine[0].behaviours[0].period_ms",
+        "invalid type",
+    ),
+    (r#"{"rules": [{"action": {"do": "delay", "ms": true}}]}"#, "rules[0].action.ms", "invalid type"),
 ];
 
 #[test]
