@@ -83,3 +83,51 @@ fn an_impossible_step_is_an_error_naming_it_and_ends_the_run() {
     assert_eq!(report.outcome.mismatches.len(), 1, "{:?}", report.outcome.mismatches);
     assert!(report.outcome.mismatches[0].starts_with("the schedule could not be followed"));
 }
+
+/// The entries of the engine's in-flight sets that a scheduled run's lookups visit
+/// (`Engine::in_flight_visits`), and the records it made.
+fn visits(json: &str) -> (u64, usize) {
+    let spec = crate::scenario::parse(json, "t").expect("parses");
+    let (_, replicas, parts) = schedule::setup(&spec, spec.seed, false).expect("setup");
+    let mut engine = schedule::engine(&spec, spec.seed, replicas, &parts, spec.schedule.clone());
+    let mut log = Log::default();
+    engine.run(&mut log);
+    assert_eq!(engine.driver().error, None, "every step was possible");
+    (engine.in_flight_visits(), log.0.len())
+}
+
+/// A forging node's adversary timer, fired `k` times.
+fn forge_ticks(k: usize) -> String {
+    let step = r#"{"do": "adversary-timer", "node": "R3"}"#;
+    format!(
+        r#"{{"validators": 4, "stop": {{"heights": 1}},
+            "byzantine": [{{"node": "R3", "behaviours": [{{"kind": "forge", "period_ms": 1}}]}}],
+            "schedule": [{}]}}"#,
+        vec![step; k].join(",")
+    )
+}
+
+/// Each adversary-timer step adds forgeries to what is in flight, and used to cost a walk
+/// of all of it (every send looked for rule holds to release, every copy for an identical
+/// one): 2,000 steps took 5 s, 5,000 over 20 s. Twice the steps must now cost about
+/// twice the lookups, not four times.
+#[test]
+fn adversary_timer_steps_cost_what_they_send_not_what_is_in_flight() {
+    let (small, small_records) = visits(&forge_ticks(500));
+    let (large, large_records) = visits(&forge_ticks(1_000));
+    assert!(large_records > 2 * small_records - 100, "the steps sent something: {small_records} {large_records}");
+    assert!(small > 500, "the lookups are counted: {small}");
+    assert!(large <= 2 * small + small / 10, "{small} lookups for 500 steps, {large} for 1,000: not linear");
+}
+
+/// A scheduled run starts with every node's start-up broadcast in flight, N (N − 1)
+/// copies; each used to walk all copies before it (N⁴: N = 250 took 9.5 s, 1,024 never
+/// ended). Twice the nodes must now cost about four times the lookups (the copies), not
+/// sixteen.
+#[test]
+fn a_scheduled_runs_lookups_grow_with_the_copies_in_flight() {
+    let run = |n: u32| visits(&format!(r#"{{"validators": {n}, "schedule": [{{"do": "crash", "node": "R0"}}]}}"#)).0;
+    let (small, large) = (run(30), run(60));
+    assert!(small >= 30 * 29, "every start-up copy is counted once: {small}");
+    assert!(large <= 5 * small, "{small} lookups at N = 30, {large} at N = 60: not quadratic");
+}

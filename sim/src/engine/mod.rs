@@ -127,10 +127,9 @@ impl<M> Event<M> {
     }
 }
 
-/// A delivery parked by a rule until `node` sends a message of `kind`, or (no `node`) in
-/// flight until a schedule's step delivers or drops it.
+/// A delivery parked by a rule until `node` sends a message of `kind`.
 struct Held<M> {
-    node: Option<NodeId>,
+    node: NodeId,
     /// Released when `node` sends a message of this type (any if None).
     kind: Option<crate::protocol::MsgKind>,
     /// The held message's own type.
@@ -139,8 +138,13 @@ struct Held<M> {
     id: u64,
     from: NodeId,
     to: NodeId,
-    /// The content hash (a schedule names a message by it).
-    hash: Hash32,
+    msg: Rc<M>,
+}
+
+/// A copy a schedule keeps in flight (its key in `Engine::pending` says where and what).
+struct InFlight<M> {
+    id: u64,
+    kind: crate::protocol::MsgKind,
     msg: Rc<M>,
 }
 
@@ -264,7 +268,17 @@ pub struct Engine<R: Replica, D: Driver = Scripted> {
     names: Vec<String>,
     /// Takes every choice the engine does not (driver.rs).
     driver: D,
+    /// Deliveries a scripted rule holds until a node sends (`Choice::HeldUntilSent`).
     held: Vec<Held<R::Msg>>,
+    /// The copies a schedule keeps in flight until a step names them (`Choice::Pending`),
+    /// by (recipient, sender, content hash): the untimed model's set, in its order. A map,
+    /// not entries of `held`: every send walked `held` for holds to release and every copy
+    /// walked it for an identical one, so with thousands of copies in flight (N = 300
+    /// starts with 90,000; each adversary-timer step adds a few) a step cost as much as
+    /// everything in flight.
+    pending: BTreeMap<(NodeId, NodeId, Hash32), InFlight<R::Msg>>,
+    /// Entries of `held` and `pending` visited by the lookups above ([`Engine::in_flight_visits`]).
+    visits: u64,
     /// Highest height any honest node persisted (height-triggered changes wait for it).
     honest_height: u32,
     /// Height-triggered change transactions not yet submitted: (height, change index).
@@ -402,6 +416,8 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             names: Vec::new(),
             driver,
             held: Vec::new(),
+            pending: BTreeMap::new(),
+            visits: 0,
             honest_height,
             change_triggers: Vec::new(),
             heights_changed: true,
@@ -755,13 +771,12 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         let live = |node: NodeId| if node.idx() < n { Ok(()) } else { Err(format!("no node {node}")) };
         match step {
             Step::Deliver(e) | Step::Drop(e) => {
-                let i = self.find_pending(e)?;
-                let h = self.held.remove(i);
+                let key = self.find_pending(e)?;
+                let Some(h) = self.pending.remove(&key) else { return Err("no such message in flight".into()) };
+                let (to, from) = (key.0, key.1);
                 Ok(match step {
-                    Step::Deliver(_) => {
-                        Event::Deliver { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, msg: h.msg, dup: false }
-                    }
-                    _ => Event::Lose { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg },
+                    Step::Deliver(_) => Event::Deliver { id: h.id, from, to, kind: h.kind, msg: h.msg, dup: false },
+                    _ => Event::Lose { id: h.id, from, to, kind: h.kind },
                 })
             }
             Step::Timer { node } | Step::AdversaryTimer { node } => {
@@ -792,17 +807,16 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         }
     }
 
-    /// The one message in flight (held, not timed) that `e` names.
-    fn find_pending(&self, e: &Envelope) -> Result<usize, String> {
-        let mut found = self.held.iter().enumerate().filter(|(_, h)| {
-            h.node.is_none()
-                && h.to == e.to
-                && h.from == e.from
-                && h.kind_of_msg == e.kind
-                && h.hash.to_hex().starts_with(&e.msg)
-        });
-        match (found.next(), found.count()) {
-            (Some((i, _)), 0) => Ok(i),
+    /// The key of the one message in flight (kept for a step) that `e` names: a range of
+    /// `pending`, those from `e.from` to `e.to` whose hash starts with `e.msg`.
+    fn find_pending(&mut self, e: &Envelope) -> Result<(NodeId, NodeId, Hash32), String> {
+        let range = e.hash_range().map(|(lo, hi)| self.pending.range((e.to, e.from, lo)..=(e.to, e.from, hi)));
+        let mut visits = 0;
+        let mut found = range.into_iter().flatten().inspect(|_| visits += 1).filter(|(_, h)| h.kind == e.kind);
+        let result = (found.next().map(|(k, _)| *k), found.count());
+        self.visits += visits;
+        match result {
+            (Some(k), 0) => Ok(k),
             (None, _) => {
                 Err(format!("no {} from {} to {} with hash {}… is in flight", e.kind.name(), e.from, e.to, e.msg))
             }
@@ -810,6 +824,14 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 Err(format!("hash prefix {} names {} messages in flight; give more digits", e.msg, more + 1))
             }
         }
+    }
+
+    /// How many entries of the engine's held and in-flight sets its lookups have visited
+    /// (releasing held deliveries on a send, finding a step's message, absorbing an
+    /// identical copy, losing a crashed node's copies): what a long schedule's cost grows
+    /// with, for tests that its steps stay cheap.
+    pub fn in_flight_visits(&self) -> u64 {
+        self.visits
     }
 
     /// At `at` every delivery a rule is holding is released (the end of scripted faults at
@@ -1001,11 +1023,9 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss })
             }
             Event::ReleaseHeld => {
-                // Rule holds only: a copy a schedule keeps in flight waits for its step.
-                let (release, keep): (Vec<_>, Vec<_>) =
-                    std::mem::take(&mut self.held).into_iter().partition(|h| h.node.is_some());
-                self.held = keep;
-                for h in release {
+                // Rule holds only (a copy a schedule keeps in flight waits in `pending`).
+                self.visits += self.held.len() as u64;
+                for h in std::mem::take(&mut self.held) {
                     let at = h.at.max(self.now);
                     let ev = Event::Deliver {
                         id: h.id,
@@ -1025,14 +1045,17 @@ impl<R: Replica, D: Driver> Engine<R, D> {
     /// Untimed: the copies in flight to a node that crashed are lost at once, in the order
     /// (sender, content hash) — the untimed model's set order.
     fn lose_pending_to(&mut self, node: NodeId, obs: &mut dyn Observer) -> Option<Halt> {
-        let (mut lost, keep): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.held).into_iter().partition(|h| h.node.is_none() && h.to == node);
-        self.held = keep;
-        lost.sort_by_key(|h| (h.from, h.hash));
+        let lost: Vec<_> = self
+            .pending
+            .range((node, NodeId(0), Hash32::default())..)
+            .take_while(|(k, _)| k.0 == node)
+            .map(|(k, _)| *k)
+            .collect();
+        self.visits += lost.len() as u64;
         let mut halt = None;
-        for h in lost {
-            let ev =
-                Ev::Drop { id: h.id, from: h.from, to: h.to, kind: h.kind_of_msg, reason: DropReason::RecipientDown };
+        for key @ (to, from, _) in lost {
+            let Some(h) = self.pending.remove(&key) else { continue };
+            let ev = Ev::Drop { id: h.id, from, to, kind: h.kind, reason: DropReason::RecipientDown };
             if let Some(x) = self.emit(obs, ev) {
                 halt.get_or_insert(x);
             }
@@ -1204,9 +1227,10 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         if self.held.is_empty() {
             return;
         }
+        self.visits += self.held.len() as u64;
         let (release, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
             .into_iter()
-            .partition(|h| h.node == Some(from) && h.kind.is_none_or(|k| k == kind));
+            .partition(|h| h.node == from && h.kind.is_none_or(|k| k == kind));
         self.held = keep;
         for h in release {
             let at = h.at.max(self.now);
@@ -1412,29 +1436,18 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 Choice::Now(f) => f,
                 Choice::Unmodelled => continue,
                 Choice::Pending => {
-                    let hash = meta.hash;
-                    if !self.held.iter().any(|h| h.node.is_none() && h.to == to && h.from == from && h.hash == hash) {
-                        let msg = msg.clone();
-                        let kind_of_msg = meta.kind;
-                        let at = self.now;
-                        self.held.push(Held { node: None, kind: None, kind_of_msg, at, id, from, to, hash, msg });
-                    }
+                    // An identical copy still in flight absorbs this one (driver.rs).
+                    self.visits += 1;
+                    self.pending.entry((to, from, meta.hash)).or_insert_with(|| InFlight {
+                        id,
+                        kind: meta.kind,
+                        msg: msg.clone(),
+                    });
                     continue;
                 }
                 Choice::HeldUntilSent { node, kind, at } => {
                     let msg = msg.clone();
-                    let hash = meta.hash;
-                    self.held.push(Held {
-                        node: Some(node),
-                        kind,
-                        kind_of_msg: meta.kind,
-                        at,
-                        id,
-                        from,
-                        to,
-                        hash,
-                        msg,
-                    });
+                    self.held.push(Held { node, kind, kind_of_msg: meta.kind, at, id, from, to, msg });
                     // Said at send time, so a reader of the trace sees why the delivery
                     // comes late (it shows up as an ordinary delivery when released).
                     let awaited = kind.map_or("any message".to_string(), |k| format!("{k:?}"));

@@ -552,12 +552,20 @@ impl Sys {
     /// Finds the step a schedule names among what is possible now, or says why not.
     pub fn resolve(&self, step: &Step) -> Result<Act, String> {
         let find = |e: &Envelope| -> Result<Key, String> {
-            let found: Vec<&Key> = self
-                .bag
-                .iter()
-                .filter(|(k, p)| k.0 == e.to && k.1 == e.from && p.kind == e.kind && k.2.to_hex().starts_with(&e.msg))
-                .map(|(k, _)| k)
-                .collect();
+            // The keys from `e.from` to `e.to` whose hash starts with `e.msg`: a range of
+            // the bag (`Envelope::hash_range`), not a walk of all of it.
+            let found: Vec<&Key> = match e.hash_range() {
+                Some((lo, hi)) => {
+                    let (first, last) = ((e.to, e.from, lo), (e.to, e.from, hi));
+                    self.bag
+                        .from(&first)
+                        .take_while(|(k, _)| **k <= last)
+                        .filter(|(_, p)| p.kind == e.kind)
+                        .map(|(k, _)| k)
+                        .collect()
+                }
+                None => Vec::new(),
+            };
             match found.as_slice() {
                 [k] => Ok(**k),
                 [] => {

@@ -122,27 +122,9 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
     };
     let target = spec.stop.heights.unwrap_or(1);
     let steps = if setup_error.is_none() { spec.schedule.clone() } else { Vec::new() };
-    let setups: Vec<(Node, NodeSetup)> = replicas
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| (r, NodeSetup { honest: parts.honest[i], clock: Clock::default() }))
-        .collect();
-    let n = setups.len();
-    // The wire is never routed on (the driver keeps every copy in flight until a step).
-    let mut topo_rng = SimRng::derive(seed, Stream::Topology);
-    let net = Network::new(spec.network.clone(), n, SimRng::derive(seed, Stream::Network), &mut topo_rng);
-    let workload = Workload::new(
-        spec.workload.clone(),
-        spec.network.latency.clone(),
-        SimRng::derive(seed, Stream::Workload),
-        SimRng::derive(seed, Stream::Changes),
-    )
-    .with_changes(world::change_txs(spec));
-    let stop = StopCondition { until: SimTime::MAX, heights: Some(target) };
-    let mut engine =
-        Engine::with_driver(setups, net, Schedule::new(steps, target), parts.keys.clone(), Some(workload), stop);
+    let n = replicas.len();
+    let mut engine = engine(spec, seed, replicas, &parts, steps);
     engine.trace_content = trace_content;
-    engine.set_names(spec.nodes.iter().map(|n| n.name.clone()).collect());
     let mut digest = Digest::default();
     let mut metrics = Metrics::new(parts.honest.clone());
     let mut checkers = Checkers::new(parts.check.clone());
@@ -187,6 +169,39 @@ pub fn run(spec: &RunSpec, seed: u64, extra: Option<&mut dyn Observer>, trace_co
         rules: Vec::new(),
         schedule_error: error,
     }
+}
+
+/// The engine of a scheduled run, not yet run: `replicas` (from [`setup`]) on a wire that
+/// is never routed on, driven by the [`Schedule`] driver through `steps`.
+pub fn engine(
+    spec: &RunSpec,
+    seed: u64,
+    replicas: Vec<Node>,
+    parts: &world::Parts,
+    steps: Vec<crate::explore::step::Step>,
+) -> Engine<Node, Schedule> {
+    let target = spec.stop.heights.unwrap_or(1);
+    let setups: Vec<(Node, NodeSetup)> = replicas
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (r, NodeSetup { honest: parts.honest[i], clock: Clock::default() }))
+        .collect();
+    let n = setups.len();
+    // The wire is never routed on (the driver keeps every copy in flight until a step).
+    let mut topo_rng = SimRng::derive(seed, Stream::Topology);
+    let net = Network::new(spec.network.clone(), n, SimRng::derive(seed, Stream::Network), &mut topo_rng);
+    let workload = Workload::new(
+        spec.workload.clone(),
+        spec.network.latency.clone(),
+        SimRng::derive(seed, Stream::Workload),
+        SimRng::derive(seed, Stream::Changes),
+    )
+    .with_changes(world::change_txs(spec));
+    let stop = StopCondition { until: SimTime::MAX, heights: Some(target) };
+    let mut engine =
+        Engine::with_driver(setups, net, Schedule::new(steps, target), parts.keys.clone(), Some(workload), stop);
+    engine.set_names(spec.nodes.iter().map(|n| n.name.clone()).collect());
+    engine
 }
 
 /// Every honest, running validator has persisted `target` ([`Sys::finished`]).
