@@ -667,6 +667,14 @@ pub fn scheduled_scenario(
             m.insert(key.into(), v.clone());
         }
     }
+    // The workload's timed fields, which a scheduled run refuses (it has no time and
+    // reads only the initial, withheld and invalid transactions); a rate of 0 is kept.
+    if let Some(Value::Object(w)) = m.get_mut("workload") {
+        w.remove("until_ms");
+        if w.get("tx_rate_per_s").and_then(Value::as_f64).is_some_and(|r| r != 0.0) {
+            w.remove("tx_rate_per_s");
+        }
+    }
     m.insert("stop".into(), json!({"heights": heights}));
     m.insert("expect".into(), expect);
     m.insert("schedule".into(), Value::Array(steps.iter().map(|s| s.to_json(&names)).collect()));

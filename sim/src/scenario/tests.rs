@@ -297,3 +297,48 @@ fn long_lists_are_refused_at_their_path() {
     let ok: Vec<String> = (1..=10_000).map(|s| s.to_string()).collect();
     assert!(parse(&format!(r#"{{"seeds": [{}]}}"#, ok.join(",")), "x").is_ok());
 }
+
+/// A schedule and a list of validator-set changes are bounded like the other lists: too
+/// long is an error at their path. The schedule's bound admits the longest explored
+/// counterexamples (a few thousand steps) with room to spare.
+#[test]
+fn long_schedules_and_change_lists_are_refused_at_their_path() {
+    let step = r#"{"do": "timer", "node": "R1"}"#;
+    let with_steps = |k: usize| format!(r#"{{"validators": 4, "schedule": [{}]}}"#, vec![step; k].join(","));
+    let e = parse(&with_steps(100_001), "x").expect_err("too many steps");
+    assert!(e.to_string().starts_with("schedule: 100001 steps, at most 100000"), "{e}");
+    assert_eq!(parse(&with_steps(5_000), "x").expect("a long explored schedule").schedule.len(), 5_000);
+    let change = r#"{"do": "join", "node": "C0", "at_ms": 0}"#;
+    let changes = vec![change; 10_001].join(",");
+    let e = parse(&format!(r#"{{"validators": {{"count": 4, "candidates": 1}}, "changes": [{changes}]}}"#), "x")
+        .expect_err("too many changes");
+    assert!(e.to_string().starts_with("changes: 10001 changes, at most 10000"), "{e}");
+}
+
+/// Next to a schedule, a time field it would ignore is an error at its path, and so is
+/// a section it does not read even when empty (`rules: []`, `timers: []`, as
+/// `faults: {}`); what it does read (initial and invalid transactions, a rate of 0) is
+/// accepted.
+#[test]
+fn a_schedule_refuses_the_time_fields_it_would_ignore() {
+    let with = |extra: &str| {
+        parse(&format!(r#"{{"validators": 4, {extra}, "schedule": [{{"do": "timer", "node": "R1"}}]}}"#), "x")
+    };
+    for (extra, path) in [
+        (r#""stop": {"heights": 1, "duration_ms": 1000}"#, "stop.duration_ms"),
+        (r#""workload": {"tx_rate_per_s": 5}"#, "workload.tx_rate_per_s"),
+        (r#""workload": {"initial_txs": 1, "until_ms": 10}"#, "workload.until_ms"),
+        (r#""liveness": {"gst_ms": 100}"#, "liveness.gst_ms"),
+        (r#""expect": {"latency_p99_ms": 20}"#, "expect.latency_p99_ms"),
+        (r#""rules": []"#, "rules"),
+        (r#""timers": []"#, "timers"),
+        (r#""faults": {}"#, "faults"),
+    ] {
+        let e = with(extra).expect_err(extra);
+        assert!(e.to_string().starts_with(&format!("{path}: cannot be combined with `schedule`")), "{extra}: {e}");
+    }
+    let ok = with(r#""workload": {"tx_rate_per_s": 0, "initial_txs": 2, "invalid": [{"txs": [1, 1]}]}"#);
+    assert_eq!(ok.expect("used fields").workload.initial_txs, 2);
+    // The same fields without a schedule are fine.
+    assert!(parse(r#"{"stop": {"duration_ms": 1000}, "liveness": {"gst_ms": 100}, "rules": []}"#, "x").is_ok());
+}

@@ -28,9 +28,16 @@ const MIN_BEHAVIOUR_PERIOD: SimTime = SimTime(1_000);
 /// One year of simulated time.
 const MAX_DURATION_MS: f64 = 3.15e10;
 
-/// The longest list of seeds, tags or rules a scenario may carry: far beyond any written
+/// The longest list of seeds, tags, rules or validator-set changes a scenario may carry: far beyond any written
 /// by hand, and a 1-million-entry list (2.6 GB of rules, a 660 MB report) is refused.
 const MAX_LISTED: usize = 10_000;
+
+/// The longest `schedule`: the explorer's counterexamples run to a few thousand steps
+/// (shrunk ones to tens), so a hundred thousand leaves room for hand-extended and unshrunk
+/// ones, while a scheduled run stays linear in it (each step a lookup in what is in
+/// flight) and `shrink`, which replays the schedule once per step it tries to remove,
+/// is not handed millions of steps (a 200,000-step schedule held it over 20 s at 450 MB).
+const MAX_SCHEDULE: usize = 100_000;
 
 fn err<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T> {
     Err(ScenarioError::new(path, reason))
@@ -133,6 +140,9 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     }
     if let Some(r) = s.rules.as_ref().filter(|r| r.len() > MAX_LISTED) {
         return err("rules", format!("{} rules, at most {MAX_LISTED} (each is tried on every message)", r.len()));
+    }
+    if let Some(c) = s.changes.as_ref().filter(|c| c.len() > MAX_LISTED) {
+        return err("changes", format!("{} changes, at most {MAX_LISTED}", c.len()));
     }
 
     let nodes::NodeTable { names, roles, validators, candidates } = nodes::resolve_nodes(s)?;

@@ -4,7 +4,7 @@
 //! behaviours that need time, flood relay, validator-set changes later than time zero or
 //! at a height, a chain prefix) is refused here, by name.
 
-use super::{Names, Result, err};
+use super::{MAX_SCHEDULE, Names, Result, err};
 use crate::explore::step::{Envelope, Step};
 use crate::protocol::MsgKind;
 use crate::scenario::schema::{self, ScheduleStep};
@@ -14,6 +14,9 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
     if list.is_empty() {
         return err("schedule", "must list at least one step");
     }
+    if list.len() > MAX_SCHEDULE {
+        return err("schedule", format!("{} steps, at most {MAX_SCHEDULE}", list.len()));
+    }
     let refuse = |field: &str, present: bool| -> Result<()> {
         if present {
             err(field, "cannot be combined with `schedule` (a scheduled run follows its steps only)")
@@ -21,8 +24,11 @@ pub(super) fn resolve_schedule(s: &schema::Scenario, lookup: &Names) -> Result<V
             Ok(())
         }
     };
-    refuse("rules", s.rules.as_ref().is_some_and(|r| !r.is_empty()))?;
-    refuse("timers", s.timers.as_ref().is_some_and(|t| !t.is_empty()))?;
+    // Present at all, even empty, as `faults` and `network` are: one rule for every
+    // section a scheduled run does not read.
+    refuse("rules", s.rules.is_some())?;
+    refuse("timers", s.timers.is_some())?;
+    untimed_fields(s)?;
     untimed_byzantine(s, lookup)?;
     for (i, c) in s.changes.as_deref().unwrap_or(&[]).iter().enumerate() {
         let (at_ms, at_height, _, _) = c.when();
@@ -102,4 +108,41 @@ pub(super) fn untimed_byzantine(s: &schema::Scenario, lookup: &Names) -> Result<
         }
     }
     Ok(())
+}
+
+/// The time fields a scheduled run would silently ignore, refused by path: it has no
+/// time, so it stops when its steps run out (not at `stop.duration_ms`), takes no
+/// transactions but the initial ones (a `workload.tx_rate_per_s` above 0 and a
+/// `workload.until_ms` mean nothing; a rate of 0 says just that, and explored scenarios
+/// carry it), has no GST (`liveness.gst_ms`) and no latencies (`expect.latency_p99_ms`).
+/// The rest of `workload` (initial, withheld and invalid transactions) is used.
+fn untimed_fields(s: &schema::Scenario) -> Result<()> {
+    let workload = s.workload.as_ref();
+    let ignored = [
+        (
+            "stop.duration_ms",
+            s.stop.as_ref().is_some_and(|x| x.duration_ms.is_some()),
+            "a scheduled run ends when its steps do",
+        ),
+        (
+            "workload.tx_rate_per_s",
+            workload.and_then(|w| w.tx_rate_per_s).is_some_and(|r| r != 0.0),
+            "a scheduled run has no time for transactions to arrive at a rate; it has only `initial_txs` (a rate of 0 is accepted)",
+        ),
+        ("workload.until_ms", workload.is_some_and(|w| w.until_ms.is_some()), "a scheduled run has no time"),
+        (
+            "liveness.gst_ms",
+            s.liveness.as_ref().is_some_and(|l| l.gst_ms.is_some()),
+            "a scheduled run has no time, so no GST",
+        ),
+        (
+            "expect.latency_p99_ms",
+            s.expect.as_ref().is_some_and(|e| e.latency_p99_ms.is_some()),
+            "a scheduled run has no time, so no latencies",
+        ),
+    ];
+    match ignored.into_iter().find(|(_, present, _)| *present) {
+        Some((path, _, why)) => err(path, format!("cannot be combined with `schedule`: {why}")),
+        None => Ok(()),
+    }
 }
