@@ -674,6 +674,12 @@ pub fn scheduled_scenario(
         if w.get("tx_rate_per_s").and_then(Value::as_f64).is_some_and(|r| r != 0.0) {
             w.remove("tx_rate_per_s");
         }
+        // Withheld transactions never arrive in the untimed model, whatever their time.
+        if let Some(Value::Array(list)) = w.get_mut("withhold") {
+            for entry in list.iter_mut().filter_map(Value::as_object_mut) {
+                entry.remove("until_ms");
+            }
+        }
     }
     m.insert("stop".into(), json!({"heights": heights}));
     m.insert("expect".into(), expect);

@@ -1224,3 +1224,21 @@ fn a_search_after_a_schedule_skips_deliveries_the_model_dropped_as_dead() {
     assert_eq!(x.start_point(), (s.schedule.len() - 1, 1, false));
     assert_eq!(x.run(&mut |_| {}).ending, Ending::FinishReached);
 }
+
+/// What the explorer writes must load: the timed workload fields of its input (a rate, an
+/// end time, a time withheld transactions would arrive at) mean nothing in the untimed
+/// model, which scheduled scenarios refuse, so they are left out of what it writes.
+#[test]
+fn a_written_schedule_drops_the_inputs_timed_workload_fields() {
+    let original: serde_json::Value = serde_json::json!({"validators": 4, "workload": {
+        "initial_txs": 3, "tx_rate_per_s": 2, "until_ms": 50,
+        "withhold": [{"nodes": ["R0"], "txs": [1, 1], "until_ms": 100}]}});
+    let s = spec(&original.to_string());
+    let steps = [crate::explore::step::Step::Timer { node: crate::protocol::NodeId(1) }];
+    let doc = scheduled_scenario(&original, &s, "w", "test", 1, &steps, serde_json::json!({}));
+    let loaded = crate::scenario::parse(&doc.to_string(), "w").expect("what the explorer writes loads");
+    assert_eq!(
+        (loaded.workload.initial_txs, doc["workload"]["withhold"][0]["txs"].clone()),
+        (3, serde_json::json!([1, 1]))
+    );
+}

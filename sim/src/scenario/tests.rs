@@ -333,6 +333,10 @@ fn a_schedule_refuses_the_time_fields_it_would_ignore() {
         (r#""rules": []"#, "rules"),
         (r#""timers": []"#, "timers"),
         (r#""faults": {}"#, "faults"),
+        (
+            r#""workload": {"initial_txs": 4, "withhold": [{"nodes": ["R0"], "txs": [1, 1]}, {"nodes": ["R2"], "txs": [2, 2], "until_ms": 5}]}"#,
+            "workload.withhold[1].until_ms",
+        ),
     ] {
         let e = with(extra).expect_err(extra);
         assert!(e.to_string().starts_with(&format!("{path}: cannot be combined with `schedule`")), "{extra}: {e}");

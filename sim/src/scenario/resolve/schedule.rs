@@ -141,8 +141,16 @@ fn untimed_fields(s: &schema::Scenario) -> Result<()> {
             "a scheduled run has no time, so no latencies",
         ),
     ];
-    match ignored.into_iter().find(|(_, present, _)| *present) {
-        Some((path, _, why)) => err(path, format!("cannot be combined with `schedule`: {why}")),
+    if let Some((path, _, why)) = ignored.into_iter().find(|(_, present, _)| *present) {
+        return err(path, format!("cannot be combined with `schedule`: {why}"));
+    }
+    // Withheld transactions are modelled (they never arrive), but not a time they would.
+    let withheld = workload.and_then(|w| w.withhold.as_deref()).unwrap_or(&[]);
+    match withheld.iter().position(|w| w.until_ms.is_some()) {
+        Some(i) => err(
+            format!("workload.withhold[{i}].until_ms"),
+            "cannot be combined with `schedule`: a scheduled run has no time, so withheld transactions never arrive",
+        ),
         None => Ok(()),
     }
 }
