@@ -648,7 +648,14 @@ fn an_output_that_is_an_input_is_refused() {
         assert!(err.contains("that is the input"), "{args:?}: {err}");
         assert_eq!(std::fs::read(&s).unwrap(), original, "{args:?} changed its input");
     }
-    // A replayed report's own report.json is the one output that may be rewritten.
+    // Any of the run's files, not only its report: a scenario saved as index.html.
+    std::fs::create_dir(dir.join("h")).unwrap();
+    std::fs::write(dir.join("h/index.html"), &original).unwrap();
+    let r = bin().args(["run", "h/index.html", "--out", "h"]).current_dir(&dir).output().unwrap();
+    assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(std::fs::read(dir.join("h/index.html")).unwrap(), original);
+    // A replayed report's own report.json, at its own seed, is the one output that may be
+    // rewritten; at another seed it would lose the report read.
     let out = dir.join("out");
     assert_eq!(
         bin().args(["run", "s.json", "--out", out.to_str().unwrap()]).current_dir(&dir).status().unwrap().code(),
@@ -656,6 +663,11 @@ fn an_output_that_is_an_input_is_refused() {
     );
     let replay = bin().args(["run", "out/report.json", "--out", "out"]).current_dir(&dir).output().unwrap();
     assert_eq!(replay.status.code(), Some(0), "{}", String::from_utf8_lossy(&replay.stderr));
+    let report = std::fs::read(out.join("report.json")).unwrap();
+    let other =
+        bin().args(["run", "out/report.json", "--seed", "7", "--out", "out"]).current_dir(&dir).output().unwrap();
+    assert_eq!(other.status.code(), Some(2), "{}", String::from_utf8_lossy(&other.stderr));
+    assert_eq!(std::fs::read(out.join("report.json")).unwrap(), report, "the report read is intact");
 }
 
 /// A schedule that cannot be followed is bad input for every command that runs one:
@@ -750,12 +762,21 @@ fn merge_and_resume_refuse_what_is_not_a_regular_file() {
 /// flag that another silently overrides.
 #[test]
 fn arguments_out_of_range_are_refused() {
+    let dir = tmpdir("out-of-range");
+    let long_schedule = dir.join("long.json");
+    let steps = vec![serde_json::json!({"do": "timer", "node": "R1"}); 5_001];
+    std::fs::write(&long_schedule, serde_json::json!({"validators": 4, "schedule": steps}).to_string()).unwrap();
     for (args, says) in [
         (vec!["plot", "-j", "0", "scenarios/happy-4.json"], "1..=1024"),
         (vec!["compare", "-j", "2000", "scenarios/happy-4.json", "scenarios/happy-7.json"], "1..=1024"),
         (vec!["check", "--seeds", "1,,2", "scenarios/happy-4.json"], "empty seed"),
         (vec!["swarm", "--heights", "4294967295"], "1..=100000"),
         (vec!["explore", "scripts/explore/n4-csharp.json", "--dfs", "--walks", "3"], "cannot be used with"),
+        (
+            vec!["explore", "scripts/explore/n4-csharp.json", "--shortest-stuck", "5", "--walks", "3"],
+            "cannot be used with",
+        ),
+        (vec!["shrink", long_schedule.to_str().unwrap()], "shrink takes at most 5000"),
     ] {
         let r = run(&args);
         assert_eq!(r.status.code(), Some(2), "{args:?}");

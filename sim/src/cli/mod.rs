@@ -366,7 +366,7 @@ pub enum Command {
         /// Instead of the exhaustive search, take this many seeded random walks (each
         /// step uniform among the enabled ones) and stop at the first violation: reaches
         /// deep counterexamples fast, proves nothing.
-        #[arg(long, conflicts_with = "dfs")]
+        #[arg(long, conflicts_with_all = ["dfs", "shortest_stuck"])]
         walks: Option<u64>,
         /// The longest random walk, in steps.
         #[arg(long, default_value_t = 200)]

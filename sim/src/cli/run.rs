@@ -109,10 +109,17 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         return 2;
     }
     targets.extend(trace.clone());
-    // No output may be the file read (`run s.json --trace s.json`), except a replayed
-    // report's own `report.json`: its seed's report, written again by this build.
-    let report_file = out.join("report.json");
-    let outputs = [("--trace", trace.as_deref()), ("--out", replay.is_none().then_some(report_file.as_path()))];
+    // No output may be the file read (`run s.json --trace s.json`, `--out` onto a folder
+    // whose `index.html` is the scenario), except a replayed report's own `report.json`
+    // at the report's own seed: that seed's report, written again by this build.
+    let rewrites_itself = replay.as_ref().is_some_and(|r| r.0 == seed);
+    let outputs: Vec<(&str, Option<&Path>)> = targets
+        .iter()
+        .filter(|t| {
+            !(rewrites_itself && t.file_name().is_some_and(|f| f == "report.json") && Some(*t) != trace.as_ref())
+        })
+        .map(|t| (if Some(t) == trace.as_ref() { "--trace" } else { "--out" }, Some(t.as_path())))
+        .collect();
     if let Err(e) = crate::report::files::outputs_not_inputs(&outputs, &[path]) {
         tell!("error: {e}");
         return 2;

@@ -32,6 +32,15 @@ pub fn run(path: &Path, o: ShrinkOptions) -> i32 {
         tell!("error: {}: not JSON", path.display());
         return 2;
     };
+    if spec.schedule.len() > crate::search::shrink::MAX_SHRINK_STEPS {
+        tell!(
+            "error: {}: schedule: {} steps; shrink takes at most {} (each step it tries to remove costs a replay of the whole schedule)",
+            path.display(),
+            spec.schedule.len(),
+            crate::search::shrink::MAX_SHRINK_STEPS
+        );
+        return 2;
+    }
     // The output is checked before the shrink, which can take minutes: not the input
     // (shrinking a file onto itself would lose the original), and writable.
     let out = o.out.unwrap_or_else(|| Path::new("reports").join("shrink").join(format!("{}.json", spec.name)));

@@ -121,10 +121,9 @@ fn field_at_fault(text: &str, path: &str) -> Option<String> {
     }
     let mut doc: Value = serde_json::from_str(text).ok()?;
     let object = at(&mut doc, path)?.as_object()?;
-    if !object.contains_key("do") && !object.contains_key("kind") {
-        return None;
-    }
-    let fields: Vec<String> = object.keys().filter(|k| *k != "do" && *k != "kind").cloned().collect();
+    // The tag: `do` where there is one (a schedule step's `kind` is a field), else `kind`.
+    let tag = ["do", "kind"].into_iter().find(|t| object.contains_key(*t))?;
+    let fields: Vec<String> = object.keys().filter(|k| *k != tag).cloned().collect();
     let baseline = read(doc.clone())?;
     if baseline.0 != path
         || ["missing field", "unknown field", "unknown variant"].iter().any(|m| baseline.1.starts_with(m))

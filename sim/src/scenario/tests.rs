@@ -227,6 +227,11 @@ pub const BAD: &[(&str, &str, &str)] = &[
     ),
     (r#"{"schedule": [{"do": "timer", "node": 1.0}]}"#, "schedule[0].node", "expected a node name"),
     (
+        r#"{"schedule": [{"do": "deliver", "from": "R0", "to": "R1", "kind": 5, "msg": "abababab"}]}"#,
+        "schedule[0].kind",
+        "invalid type",
+    ),
+    (
         r#"{"schedule": [{"do": "crash", "node": "R1"}, {"do": "restart", "node": "R1", "amnesia": "yes"}]}"#,
         "schedule[1].amnesia",
         "invalid type",
