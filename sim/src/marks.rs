@@ -50,6 +50,7 @@ pub const KNOWN: &[&str] = &[
     "byzantine: withheld a message from one recipient",
     "byzantine: withheld commit released",
     "cached messages replayed",
+    "change lost: submitted at a node that is down",
     "committed node answers ChangeView with recovery",
     "csharp: recovered payload handled again from the relay result",
     "dual-quorum: hand-off block carries both quorums",

@@ -208,6 +208,9 @@ struct TimerState {
 /// (explore's `--withhold`), not a network loss.
 pub const WITHHELD_MARK: &str = "byzantine: withheld a message from one recipient";
 
+/// The coverage mark of a validator-set change submitted at a node that is down: lost.
+pub const CHANGE_LOST_MARK: &str = "change lost: submitted at a node that is down";
+
 /// How a node is set up.
 #[derive(Clone, Copy, Debug)]
 pub struct NodeSetup {
@@ -988,6 +991,16 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             }
             Event::SubmitChange(i) => {
                 let n = self.slots.len();
+                let origin = self.workload.as_ref()?.changes[i].origin;
+                if !self.slots[origin.idx()].up {
+                    // A transaction enters the network through a running node: submitted
+                    // to one that is down, it goes nowhere (and is not retried).
+                    *self.marks.entry(CHANGE_LOST_MARK).or_insert(0) += 1;
+                    let label = self.workload.as_ref()?.changes[i].label.clone();
+                    let text = format!("change {i} lost: {} is down when it is submitted ({label})", self.name(origin));
+                    let marker = Marker::ChangeLost { change: i as u32, node: origin };
+                    return self.emit(obs, Ev::Marker { marker, text: Rc::from(text.as_str()) });
+                }
                 let w = self.workload.as_mut()?;
                 let delays = w.spread_change(i, n);
                 let (tx, origin, label) = (w.changes[i].tx, w.changes[i].origin, w.changes[i].label.clone());

@@ -94,6 +94,9 @@ pub enum Marker {
     Gst,
     /// Change transaction `change` (its index in `changes`) is submitted at `node`.
     ChangeSubmitted { change: u32, node: NodeId },
+    /// Change transaction `change` was to be submitted at `node`, which is down: the
+    /// submission fails (a client's call to a stopped node), and the change is lost.
+    ChangeLost { change: u32, node: NodeId },
     /// The delivery of message `id` from `from` to `to` is held by a rule until `node` sends
     /// a message of type `kind` (any type if None).
     Held { id: u64, from: NodeId, to: NodeId, node: NodeId, kind: Option<MsgKind> },
@@ -353,6 +356,9 @@ fn encode_marker(e: &mut Sink, m: &Marker) {
         }
         Marker::TimerSuppressed { node, until_us } => {
             e.u8(6).u32(node.0).u64(until_us);
+        }
+        Marker::ChangeLost { change, node } => {
+            e.u8(7).u32(change).u32(node.0);
         }
     }
 }
