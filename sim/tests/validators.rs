@@ -187,3 +187,26 @@ fn the_reported_primary_is_the_proposer_in_the_set_of_its_height() {
     let at = |height: u32| r.per_height.iter().find(|h| h.height == height).map(|h| h.primary.as_str());
     assert_eq!([at(19), at(22), at(30), at(43), at(47)], [Some("C0"), Some("R4"), Some("R6"), Some("C0"), Some("C4")]);
 }
+
+/// A change enters the network through a running node: submitted at one that is down it
+/// is lost (marked and narrated), where it used to spread from the dead node. The same
+/// change through a running node is decided and hands off.
+#[test]
+fn a_change_submitted_at_a_node_that_is_down_is_lost() {
+    let text = |via: &str| {
+        format!(
+            r#"{{"validators": {{"count": 4, "candidates": 1}}, "protocol": {{"block_time_ms": 1000}},
+                "faults": {{"crashes": [{{"node": "C0", "at_ms": 0}}]}},
+                "changes": [{{"do": "join", "node": "C0", "via": "{via}", "at_height": 2}}],
+                "stop": {{"heights": 6}}}}"#
+        )
+    };
+    let lost = scenario::parse(&text("C0"), "lost").unwrap();
+    let r = report(&lost, 1);
+    assert_eq!(r.coverage.get("change lost: submitted at a node that is down"), Some(&1));
+    assert_eq!(r.handoffs.len(), 0, "a lost change is never decided");
+    let sent = scenario::parse(&text("R0"), "sent").unwrap();
+    let r = report(&sent, 1);
+    assert_eq!(r.coverage.get("change lost: submitted at a node that is down"), None);
+    assert_eq!(r.handoffs.len(), 1, "through a running node it hands off");
+}

@@ -99,6 +99,21 @@ pub fn check(spec: &RunSpec, rules: &[RuleStats]) -> Vec<Lint> {
             ),
         ));
     }
+    // A private change reaches only `only` and its origin; a primary proposes from its own
+    // mempool, so if none of them validates, nothing proposes it (unless one of them joins
+    // the set through another change first).
+    for (i, c) in spec.changes.iter().enumerate() {
+        let Some(only) = &c.only else { continue };
+        let validates = |n: &crate::protocol::NodeId| {
+            spec.nodes.get(n.idx()).is_some_and(|s| matches!(s.role, crate::scenario::spec::Role::Validator { .. }))
+        };
+        if !only.iter().chain(std::iter::once(&c.origin)).any(validates) {
+            out.push(lint(
+                format!("changes[{i}].only"),
+                "no validator of the genesis set receives this change, so no primary can propose it (unless a receiver joins the set through another change first)",
+            ));
+        }
+    }
     for n in &spec.nodes {
         for b in &n.behaviours {
             if let crate::byzantine::Behaviour::Equivocate { a_to, b_to } = b {
@@ -149,6 +164,18 @@ mod tests {
                 "byzantine[].behaviours[].a_to"
             ]
         );
+    }
+
+    /// A change sent privately to candidates only is never proposed: said before the run
+    /// is read as "the hand-off did not happen".
+    #[test]
+    fn a_private_change_no_validator_receives_is_named() {
+        let text = r#"{"validators": {"count": 4, "candidates": 2},
+            "changes": [{"do": "join", "node": "C0", "at_height": 2, "only": ["C1"]},
+                        {"do": "join", "node": "C1", "at_height": 2, "only": ["R0"]}],
+            "stop": {"heights": 3}}"#;
+        let lints = lints_of(text);
+        assert_eq!(lints.iter().map(|l| l.field.as_str()).collect::<Vec<_>>(), ["changes[0].only"], "{lints:?}");
     }
 
     #[test]

@@ -47,9 +47,9 @@ impl SetChange {
         }
     }
 
-    /// Applies the change to `set`; an ejection also revokes its key in `revoked`.
-    /// Returns false when the change had no effect on the set. The set never becomes
-    /// empty and never holds a revoked key.
+    /// Applies the change to `set`; an ejection also revokes its key in `revoked` (not of
+    /// the last member, which cannot leave). Returns false when the change had no effect
+    /// on the set. The set never becomes empty and never holds a revoked key.
     pub fn apply(&self, set: &mut BTreeSet<KeyId>, revoked: &mut BTreeSet<KeyId>) -> bool {
         match self {
             SetChange::Join { key } => !revoked.contains(key) && set.insert(*key),
@@ -71,9 +71,12 @@ impl SetChange {
                 *set = new;
                 true
             }
+            // The last member cannot leave, so it cannot be ejected either: revoking the
+            // key of the set's only member would leave a set whose every signer is refused.
+            SetChange::Eject { key } if set.len() == 1 && set.contains(key) => false,
             SetChange::Eject { key } => {
                 revoked.insert(*key);
-                set.len() > 1 && set.remove(key)
+                set.remove(key)
             }
         }
     }
@@ -140,9 +143,15 @@ mod tests {
         let mut s = set(&[4]);
         assert!(!SetChange::Leave { key: KeyId(4) }.apply(&mut s, &mut revoked));
         assert!(!SetChange::Replace { keys: vec![] }.apply(&mut s, &mut revoked));
-        // Ejecting the last member revokes the key but cannot remove it.
+        // The last member cannot be ejected, as it cannot leave: no removal and no
+        // revocation (a revoked key in the set would be a member whose every message is
+        // refused; it was kept signing instead, unrefused).
         assert!(!SetChange::Eject { key: KeyId(4) }.apply(&mut s, &mut revoked));
-        assert_eq!((s, revoked), (set(&[4]), set(&[4])));
+        assert_eq!((s.clone(), revoked.clone()), (set(&[4]), set(&[])));
+        // With another member left it goes, and for good.
+        s.insert(KeyId(5));
+        assert!(SetChange::Eject { key: KeyId(4) }.apply(&mut s, &mut revoked));
+        assert_eq!((s, revoked), (set(&[5]), set(&[4])));
     }
 
     #[test]
