@@ -393,3 +393,43 @@ fn check_names_stay_distinct_and_resume_names_cases_alike() {
     assert_eq!(classes("resumed.xml"), classes("fresh.xml"));
     assert_eq!(classes("fresh.xml").len(), 3);
 }
+
+/// Records and merged records go where a user points them as every other output does:
+/// `--json /dev/stdout` into a redirected file shares the run's own output (neither
+/// writes over the other), and `merge --records` through a link writes the file the link
+/// names and keeps the link.
+#[cfg(unix)]
+#[test]
+fn records_to_standard_output_and_through_a_link() {
+    let dir = tmpdir("records-targets");
+    let out = dir.join("out.txt");
+    let status = bin()
+        .args(["swarm", "--seeds", "1..3", "--heights", "3", "--jobs", "1", "--json", "/dev/stdout", "--out"])
+        .arg(dir.join("cx"))
+        .current_dir(repo())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let json_lines = text.lines().filter(|l| l.starts_with('{')).count();
+    // The header, three records and the end line, all intact next to the printed lines.
+    assert_eq!(json_lines, 5, "{text}");
+    assert!(
+        text.lines().filter(|l| l.starts_with('{')).all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{text}"
+    );
+    for seed in 1..=3 {
+        assert!(text.contains(&format!("ok seed {seed}: 3 heights")), "the run's own lines are there: {text}");
+    }
+    assert!(text.contains("3 runs: 3 ok"), "{text}");
+
+    let shard = dir.join("s.jsonl");
+    ok(&run(&["swarm", "--seeds", "1..3", "--heights", "3", "--json", p(&shard), "--out", p(&dir.join("cx2"))]), 0);
+    let target = dir.join("merged.jsonl");
+    let link = dir.join("link.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    ok(&run(&["merge", p(&shard), "--records", p(&link)]), 0);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert_eq!(records(&target).len(), 3, "the merged records are in the file the link names");
+}

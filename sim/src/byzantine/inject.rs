@@ -126,7 +126,7 @@ impl Byzantine {
             let request = Body::PrepareRequest {
                 version: 0,
                 prev_hash: ctx.prev_hash,
-                timestamp_ms: ctx.prev_timestamp_ms + 1 + to.0 as u64,
+                timestamp_ms: ctx.prev_timestamp_ms.saturating_add(1 + to.0 as u64),
                 nonce: 0xF0_4CED ^ ((to.0 as u64) << 20),
                 tx_hashes: Vec::new(),
             };
@@ -170,7 +170,7 @@ impl Byzantine {
         let body = Body::PrepareRequest {
             version: 0,
             prev_hash: ctx.prev_hash,
-            timestamp_ms: ctx.prev_timestamp_ms + 1,
+            timestamp_ms: ctx.prev_timestamp_ms.saturating_add(1),
             nonce: 0x0B_AD_9E_90 ^ t,
             tx_hashes: Vec::new(),
         };
@@ -245,7 +245,7 @@ impl Byzantine {
         }
         // A block for the next height with a certificate we alone signed.
         let tip = self.inner.ledger.tip().clone();
-        let header = ctx.header_for(me, tip.header.timestamp_ms + 1, t, &[]);
+        let header = ctx.header_for(me, tip.header.timestamp_ms.saturating_add(1), t, &[]);
         let hash = header.hash();
         let certificate = (0..n.min(3)).map(|i| CertSig { index: i, view: 0, sig: key.sign(&hash) }).collect();
         let block = Block::new(hash, header, Vec::new(), ctx.custody.next_after(&[]), 0, certificate);
@@ -336,7 +336,7 @@ impl Byzantine {
                 version: 0,
                 height: h,
                 prev_hash: parent.hash,
-                timestamp_ms: parent.header.timestamp_ms + 1,
+                timestamp_ms: parent.header.timestamp_ms.saturating_add(1),
                 nonce: 0x57A1E ^ h as u64,
                 primary,
                 tx_root: crate::protocol::block::tx_root(&[]),

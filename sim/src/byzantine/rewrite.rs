@@ -115,7 +115,7 @@ impl Byzantine {
         let body = Body::PrepareRequest {
             version: *version,
             prev_hash: *prev_hash,
-            timestamp_ms: timestamp_ms + 1,
+            timestamp_ms: timestamp_ms.saturating_add(1),
             nonce: nonce ^ 0x5A5A_5A5A_5A5A_5A5A,
             tx_hashes: tx_hashes.clone(),
         };

@@ -437,21 +437,18 @@ fn print(s: &Summary, shards: u64) {
 
 /// The merged records file: the header of the unsharded run, every record, the end line;
 /// written to a temporary file and renamed into place once complete.
+/// (The project's atomic writer: a link is followed, a device or FIFO written in place,
+/// the temporary file synced before the rename and removed if the merge fails.)
 struct RecordsOut {
-    out: std::io::BufWriter<std::fs::File>,
-    tmp: PathBuf,
+    out: crate::report::files::AtomicFile,
     path: PathBuf,
 }
 
 impl RecordsOut {
     fn create(path: &Path, h: &Header) -> Result<RecordsOut, String> {
-        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-        let f = std::fs::File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        let mut o = RecordsOut { out: std::io::BufWriter::new(f), tmp, path: path.to_path_buf() };
+        let out = crate::report::files::AtomicFile::create(path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let mut o = RecordsOut { out, path: path.to_path_buf() };
         let whole = Header { shard: Shard::WHOLE.into(), items: h.total, ..h.clone() };
         o.line(&serde_json::json!({ "header": whole }))?;
         Ok(o)
@@ -459,7 +456,8 @@ impl RecordsOut {
 
     fn line(&mut self, v: &impl Serialize) -> Result<(), String> {
         let text = serde_json::to_string(v).map_err(|e| e.to_string())?;
-        writeln!(self.out, "{text}").map_err(|e| format!("cannot write {}: {e}", self.tmp.display()))
+        let Some(w) = self.out.writer() else { return Err(format!("cannot write {}", self.path.display())) };
+        writeln!(w, "{text}").map_err(|e| format!("cannot write {}: {e}", self.path.display()))
     }
 
     fn record(&mut self, r: &Record) -> Result<(), String> {
@@ -468,7 +466,6 @@ impl RecordsOut {
 
     fn finish(mut self, records: u64) -> Result<(), String> {
         self.line(&serde_json::json!({ "end": { "records": records } }))?;
-        self.out.flush().map_err(|e| format!("cannot write {}: {e}", self.tmp.display()))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+        self.out.commit().map_err(|e| format!("cannot write {}: {e}", self.path.display()))
     }
 }

@@ -304,10 +304,7 @@ impl RecordFile {
                 return Ok(Resumed { file, done, complete });
             }
         }
-        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let f = std::fs::File::create(path).map_err(|e| format!("cannot create {shown}: {e}"))?;
+        let f = crate::report::files::create_streamed(path).map_err(|e| format!("cannot create {shown}: {e}"))?;
         let mut file = RecordFile {
             out: std::io::BufWriter::new(f),
             path: path.to_path_buf(),

@@ -311,6 +311,24 @@ pub fn remove_empty_dirs(dirs: &[PathBuf]) {
     }
 }
 
+/// Opens `path` for a stream that is written in place as it grows (a sweep's records
+/// file, flushed per batch so `--resume` can continue it after a kill): not through a
+/// temporary file, since a partial file is the point. A device, a FIFO or this process's
+/// own standard output is opened as [`write_atomic`] opens it (sharing the descriptor's
+/// position, so the records and the run's printing do not write over each other); a
+/// link is followed and stays; anything else is created or truncated.
+pub fn create_streamed(path: &Path) -> std::io::Result<std::fs::File> {
+    match target_of(path)? {
+        Target::InPlace(p) => open_in_place(&p),
+        Target::Atomic(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::File::create(&p)
+        }
+    }
+}
+
 /// Refuses an output that is one of the command's input files under any spelling (e.g.
 /// `check s.json --json s.json`, or a link to it): the run would replace what it read, a
 /// scenario lost to a records file. `outputs` are (flag, path).
