@@ -268,23 +268,29 @@ mod tests {
         adj
     }
 
+    /// The links of a `rows` × `cols` grid, nodes numbered row by row.
+    fn grid_links(rows: u32, cols: u32) -> Vec<(u32, u32)> {
+        let mut links = Vec::new();
+        for r in 0..rows {
+            for c in 0..cols {
+                let i = r * cols + c;
+                if c + 1 < cols {
+                    links.push((i, i + 1));
+                }
+                if r + 1 < rows {
+                    links.push((i, i + cols));
+                }
+            }
+        }
+        links
+    }
+
     #[test]
     fn routes_are_the_shortest_paths_with_the_lowest_indices_first() {
         // Graphs with many ties: a 3×4 grid (numbered row by row), an even ring (two ways
         // round to the opposite node), two hubs joined by several equal paths, a
         // disconnected pair, and random-regular graphs of a few seeds.
-        let mut grid = Vec::new();
-        for r in 0..3u32 {
-            for c in 0..4u32 {
-                let i = r * 4 + c;
-                if c < 3 {
-                    grid.push((i, i + 1));
-                }
-                if r < 2 {
-                    grid.push((i, i + 4));
-                }
-            }
-        }
+        let grid = grid_links(3, 4);
         let ring8: Vec<(u32, u32)> = (0..8).map(|i| (i, (i + 1) % 8)).collect();
         let diamonds = vec![(0, 5), (0, 3), (0, 4), (5, 1), (3, 1), (4, 1), (1, 2), (6, 7)];
         // (spec, nodes, its links where the spec itself lists them)
@@ -377,18 +383,7 @@ mod tests {
         // the random graphs, whose links are the draw and are read back.
         let ring = |n: u32| -> Vec<(u32, u32)> { (0..n).map(|i| (i, (i + 1) % n)).collect() };
         let star = |n: u32, hub: u32| -> Vec<(u32, u32)> { (0..n).map(|i| (i, hub)).collect() };
-        let mut grid = Vec::new();
-        for r in 0..4u32 {
-            for c in 0..5u32 {
-                let i = r * 5 + c;
-                if c < 4 {
-                    grid.push((i, i + 1));
-                }
-                if r < 3 {
-                    grid.push((i, i + 5));
-                }
-            }
-        }
+        let grid = grid_links(4, 5);
         let split = vec![(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 6), (6, 3), (7, 7)];
         type Case = (TopologySpec, usize, Option<Vec<(u32, u32)>>);
         let mut cases: Vec<Case> = Vec::new();

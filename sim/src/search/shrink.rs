@@ -274,38 +274,41 @@ pub struct Shrunk {
 
 /// Shrinks `doc` while a run with `seed` still shows the `target` failure.
 pub fn shrink(doc: &Value, seed: u64, target: &Failure, mut on_step: impl FnMut(&Edit)) -> Shrunk {
-    let mut doc = doc.clone();
-    let mut steps = Vec::new();
-    let mut runs = 0;
-    let mut current = target.clone();
+    let mut s = Shrunk { doc: doc.clone(), steps: Vec::new(), failure: target.clone(), runs: 0 };
     // A scheduled stall that does not settle keeps no edit at all (`Failure::keeps`):
     // trying each would cost a replay per candidate for nothing.
     if target.safety.is_empty() && !target.settles() {
-        return Shrunk { doc, steps, failure: current, runs };
+        return s;
     }
+    // Tries `edit` on the current document and keeps it if the run still fails as
+    // `target` does. A document an edit made invalid (e.g. a rule naming a removed twin)
+    // is not a simpler counterexample: not kept.
+    let mut keep = |s: &mut Shrunk, edit: Edit| -> bool {
+        let Some(next) = edit.apply(&s.doc) else { return false };
+        s.runs += 1;
+        match failure(&next, seed) {
+            Ok(f) if f.keeps(target) => {
+                on_step(&edit);
+                s.steps.push(edit);
+                s.doc = next;
+                s.failure = f;
+                true
+            }
+            _ => false,
+        }
+    };
     // Long schedules first lose whole runs of steps, halves, then quarters, down to pairs
     // (delta debugging's coarse passes). Single steps alone cost a replay per remaining
     // step for every step kept out: quadratic in the length (300 idle adversary-timer
     // steps before an 11-step fork took 4,229 replays). The single-step pass below still
     // runs after, so the result is 1-minimal as before; short schedules skip this.
-    let len = len_at(&doc, "/schedule");
+    let len = len_at(&s.doc, "/schedule");
     if len >= CHUNKED_FROM {
         let mut size = len / 2;
         while size >= 2 {
-            let mut start = len_at(&doc, "/schedule").saturating_sub(size);
+            let mut start = len_at(&s.doc, "/schedule").saturating_sub(size);
             loop {
-                let edit = Edit::RemoveRange("/schedule".into(), start, size);
-                if let Some(next) = edit.apply(&doc) {
-                    runs += 1;
-                    if let Ok(f) = failure(&next, seed)
-                        && f.keeps(target)
-                    {
-                        on_step(&edit);
-                        steps.push(edit);
-                        doc = next;
-                        current = f;
-                    }
-                }
+                keep(&mut s, Edit::RemoveRange("/schedule".into(), start, size));
                 if start == 0 {
                     break;
                 }
@@ -315,24 +318,14 @@ pub fn shrink(doc: &Value, seed: u64, target: &Failure, mut on_step: impl FnMut(
         }
     }
     'progress: loop {
-        for edit in candidates(&doc) {
-            let Some(next) = edit.apply(&doc) else { continue };
-            runs += 1;
-            // A document an edit made invalid (e.g. a rule naming a removed twin) is not
-            // a simpler counterexample; skip it.
-            if let Ok(f) = failure(&next, seed)
-                && f.keeps(target)
-            {
-                on_step(&edit);
-                steps.push(edit);
-                doc = next;
-                current = f;
+        for edit in candidates(&s.doc) {
+            if keep(&mut s, edit) {
                 continue 'progress;
             }
         }
         break;
     }
-    Shrunk { doc, steps, failure: current, runs }
+    s
 }
 
 #[cfg(test)]
