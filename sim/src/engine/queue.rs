@@ -24,6 +24,10 @@ struct Entry {
 /// it over the buckets below.
 const SORT_AT_MOST: usize = 32;
 
+/// The most entries of room a settle keeps for the next one (96 KiB); larger storage is
+/// freed when its bucket empties.
+const SCRATCH_KEEP: usize = 4096;
+
 /// Pending events, popped in (time, sequence) order.
 ///
 /// A radix heap over the time: event times never go backwards (nothing is scheduled before
@@ -43,8 +47,8 @@ const SORT_AT_MOST: usize = 32;
 /// microseconds). A push at or before `last` is sorted into the front; since buckets hold
 /// only times after `last`, that keeps the order total. A bit mask of the non-empty
 /// buckets finds the lowest one in one instruction, each bucket's smallest time is kept as
-/// events are filed, and the emptied bucket's storage is kept for the next settle, so a
-/// settled run does not allocate. Events live in a slab; the buckets hold 24-byte entries.
+/// events are filed, and the emptied bucket's storage (up to [`SCRATCH_KEEP`] entries) is
+/// kept for the next settle, so a settled run does not allocate. Events live in a slab; the buckets hold 24-byte entries.
 pub struct EventQueue<E> {
     last: u64,
     /// Events at or before time `last`, in increasing (time, sequence) order.
@@ -187,6 +191,11 @@ impl<E> EventQueue<E> {
                 self.now.make_contiguous().sort_unstable_by_key(|e| e.seq);
             }
         }
+        // Keep a small room for the next settle, not the largest bucket ever emptied: the
+        // swap above hands this storage to another bucket, so without the cap every bucket
+        // a run uses would keep the largest storage that ever passed through it (at N = 300
+        // the buckets held ten times the room of the events waiting).
+        items.shrink_to(SCRATCH_KEEP);
         self.scratch = items;
         true
     }
@@ -340,6 +349,29 @@ mod tests {
         assert_eq!(q.len(), 1);
         assert_eq!(q.pop_due(SimTime::MAX).ok().map(|x| x.2), Some("c"));
         assert!(matches!(q.pop_due(SimTime::MAX), Err(None)));
+    }
+
+    #[test]
+    fn an_emptied_bucket_gives_back_large_storage() {
+        // Rounds of 50,000 events spread over 2²⁰ µs fill the upper buckets with tens of
+        // thousands of entries each. Once every event is popped, no bucket may still hold
+        // more room than a settle keeps: storage handed from bucket to bucket used to stay
+        // at the largest size that ever passed through it (ten times the room of the
+        // waiting events at N = 300).
+        let mut q = EventQueue::new();
+        let mut popped = 0;
+        for round in 0..3u64 {
+            let base = round << 24;
+            for k in 0..50_000u64 {
+                q.push(SimTime(base + 1 + (k * 7919) % (1 << 20)), k);
+            }
+            while q.pop().is_some() {
+                popped += 1;
+            }
+        }
+        assert_eq!(popped, 150_000);
+        let largest = q.buckets.iter().chain([&q.scratch]).map(Vec::capacity).max().unwrap_or(0);
+        assert!(largest <= SCRATCH_KEEP, "a drained queue still holds room for {largest} entries in one bucket");
     }
 
     #[test]
