@@ -95,7 +95,7 @@ fn unreadable_scenarios_are_errors() {
     let out = check(&["."], &dir);
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("ERROR ./b.json  validators: expected a count"), "{stdout}");
+    assert!(stdout.contains("ERROR ./b.json  validators: invalid type: string \"many\", expected a count"), "{stdout}");
     assert!(stdout.contains("2 passed, 0 failed, 1 unreadable"), "{stdout}");
     // --failures-only hides the passes, never an unreadable file.
     let out = check(&[".", "--failures-only"], &dir);

@@ -210,3 +210,119 @@ fn a_change_submitted_at_a_node_that_is_down_is_lost() {
     assert_eq!(r.coverage.get("change lost: submitted at a node that is down"), None);
     assert_eq!(r.handoffs.len(), 1, "through a running node it hands off");
 }
+
+/// The report says what became of every scheduled change. Under next-block with a 1 s
+/// block time, a join submitted when height 2 is persisted reaches the primary of height
+/// 3 within milliseconds, so block 3 carries it and the new set works from height 4. A
+/// join submitted at a node that is down is lost; a delay-2 change decided in the last
+/// block of the run is decided but not yet in effect (its set would work two heights
+/// later); a change submitted after the run's last block is pending.
+#[test]
+fn every_change_is_reported_with_its_fate() {
+    let spec = scenario::parse(
+        r#"{"validators": {"count": 4, "candidates": 3}, "protocol": {"block_time_ms": 1000},
+            "faults": {"crashes": [{"node": "C1", "at_ms": 0}]},
+            "changes": [{"do": "join", "node": "C0", "via": "R0", "at_height": 2},
+                        {"do": "join", "node": "C1", "at_height": 2},
+                        {"do": "join", "node": "C2", "via": "R0", "at_height": 6}],
+            "stop": {"heights": 7}}"#,
+        "fates",
+    )
+    .unwrap();
+    let r = report(&spec, 1);
+    let fate = |i: usize| {
+        let c = &r.changes[i];
+        (c.status, c.decided_height, c.effective_height, c.via.as_str())
+    };
+    assert_eq!(fate(0), ("effective", Some(3), Some(4), "R0"));
+    assert_eq!(fate(1), ("lost", None, None, "C1"));
+    // Submitted when height 6 is persisted, decided in block 7, in effect from 8: past
+    // the run's end at 7.
+    assert_eq!(fate(2), ("decided", Some(7), Some(8), "R0"));
+    assert_eq!(r.handoffs.iter().map(|h| h.height).collect::<Vec<_>>(), [4, 8]);
+    assert_eq!(r.changes[0].change, "join C0");
+    assert!(r.changes[0].submitted_ms.is_some_and(|t| t > 1000.0));
+    let summary = dbft_sim::report::summary::render(&r, None);
+    assert!(
+        summary.contains("changes: #0 join C0: decided in h3, in effect from h4; #1 join C1: lost (C1 was down); #2 join C2: decided in h7, in effect from h8 (not reached)"),
+        "{summary}"
+    );
+    // The report's JSON carries them; a run without changes has no such key.
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["changes"][1]["status"], "lost");
+    let fixed = report(&scenario::parse(r#"{"validators": 4, "stop": {"heights": 2}}"#, "fixed").unwrap(), 1);
+    assert!(serde_json::to_value(&fixed).unwrap().get("changes").is_none());
+}
+
+/// A change sent privately to fewer validators than a quorum, without transaction
+/// fetching, is never decided: a backup answers a proposal only when it holds every
+/// transaction in it, so a proposal carrying the change gets at most the holders'
+/// responses (2 of the M = 5 needed at N = 7) and its view fails (TxNotFound). With
+/// fetching the others fetch it from the proposer and it is decided. (The lint
+/// `a_private_change_fewer_than_a_quorum_hold_is_named_unless_they_can_fetch` warns of it.)
+#[test]
+fn a_private_change_fewer_than_a_quorum_hold_is_never_decided() {
+    let text = |fetch: bool| {
+        format!(
+            r#"{{"validators": {{"count": 7, "candidates": 1}}, "network": {{"fetch_txs": {fetch}}},
+                "changes": [{{"do": "join", "node": "C0", "via": "R0", "at_height": 2, "only": ["R0", "R1"]}}],
+                "stop": {{"heights": 12}}}}"#
+        )
+    };
+    let private = scenario::parse(&text(false), "private").unwrap();
+    let r = report(&private, 1);
+    assert_eq!(r.changes[0].status, "pending");
+    assert!(r.handoffs.is_empty());
+    assert!(r.lints.iter().any(|l| l.field == "changes[0].only"), "{:?}", r.lints);
+    let failed = r.coverage.iter().filter(|(k, _)| k.contains("TxNotFound")).map(|(_, v)| v).sum::<u64>();
+    assert!(failed > 0, "a primary holding the change proposed it and its view failed: {:?}", r.coverage);
+    let fetched = scenario::parse(&text(true), "fetched").unwrap();
+    let r = report(&fetched, 1);
+    assert_eq!(r.changes[0].status, "effective", "{:?}", r.changes);
+    assert_eq!(r.handoffs.len(), 1);
+}
+
+/// A latency bound over no completed hand-off would hold whatever happened, so it fails;
+/// over a completed one it is checked as usual.
+#[test]
+fn a_hand_off_latency_bound_needs_a_completed_hand_off() {
+    let text = |at: u32| {
+        format!(
+            r#"{{"validators": {{"count": 4, "candidates": 1}}, "protocol": {{"block_time_ms": 1000}},
+                "changes": [{{"do": "join", "node": "C0", "via": "R0", "at_height": {at}}}],
+                "expect": {{"handoffs": {{"max_latency_ms": 60000}}}},
+                "stop": {{"heights": 7}}}}"#
+        )
+    };
+    let late = report(&scenario::parse(&text(6), "late").unwrap(), 1);
+    assert!(!late.outcome.as_expected);
+    assert!(
+        late.outcome.mismatches.iter().any(|m| m.contains("no hand-off completed")),
+        "{:?}",
+        late.outcome.mismatches
+    );
+    let early = report(&scenario::parse(&text(2), "early").unwrap(), 1);
+    assert!(early.outcome.as_expected, "{:?}", early.outcome.mismatches);
+}
+
+/// The example of scenarios/README.md §8, read from the README itself, does what the
+/// text under it says. Under refresh-period with K = 21 a set is recomputed only in blocks
+/// 21, 42, 63, ..., so a new set works from 22, 43, 64; with churn_limit 2 at most two
+/// changes go per hand-off, in decided order. All five are decided by block 21 (the
+/// ejection, submitted when height 20 is persisted, in block 21 itself), so the first two
+/// take effect at 22, the next two at 43 and the last at 64.
+#[test]
+fn the_readme_change_example_decides_every_change() {
+    let readme = std::fs::read_to_string(common::repo().join("scenarios/README.md")).unwrap();
+    let section = &readme[readme.find("## 8. Validator-set changes").unwrap()..];
+    let block = section.split("```json\n").nth(1).unwrap().split("```").next().unwrap();
+    let text = format!(r#"{{"name": "readme-8", {block}, "stop": {{"heights": 70}}}}"#);
+    let spec = scenario::parse(&text, "readme-8").unwrap();
+    let r = report(&spec, spec.seed);
+    let effective: Vec<Option<u32>> = r.changes.iter().map(|c| c.effective_height).collect();
+    assert_eq!(effective, [Some(22), Some(22), Some(43), Some(43), Some(64)], "{:?}", r.changes);
+    assert!(r.changes.iter().all(|c| c.status == "effective" && c.decided_height.is_some_and(|d| d <= 21)));
+    assert!(r.lints.is_empty(), "{:?}", r.lints);
+    // The ejection at 64 changes nothing: R2 left in the replacement at 43.
+    assert_eq!(r.handoffs.iter().map(|h| h.height).collect::<Vec<_>>(), [22, 43]);
+}

@@ -101,6 +101,15 @@ impl ScheduleModel {
         })
     }
 
+    /// Every change decided along the chain ending in block `tip`, in decided order: the
+    /// transaction, the height of the block that decided it, and the block whose
+    /// NextConsensus carries it (its set works from the height after that block).
+    pub fn changes_along(&self, tip: &Hash32) -> Option<Vec<(TxId, u32, u32)>> {
+        let b = self.branches.get(tip)?;
+        let blocks = self.handoff_blocks(&b.decided);
+        Some(b.decided.iter().zip(blocks).map(|(&(d, tx), at)| (tx, d, at)).collect())
+    }
+
     /// Applies, in decided order, every change whose hand-off block is below `height`.
     fn set_at(&self, decided: &[(u32, TxId)], height: u32) -> BTreeSet<KeyId> {
         let mut set: BTreeSet<KeyId> = self.spec.genesis.keys.iter().copied().collect();

@@ -56,6 +56,11 @@ impl Handoffs {
         }
     }
 
+    /// The tip of the chain honest replicas finalised first: (height, block).
+    pub fn honest_tip(&self) -> (u32, Hash32) {
+        (self.last.0, self.last.1)
+    }
+
     fn keys(set: &BTreeSet<KeyId>) -> Vec<KeyId> {
         set.iter().copied().collect()
     }

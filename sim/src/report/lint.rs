@@ -107,10 +107,28 @@ pub fn check(spec: &RunSpec, rules: &[RuleStats]) -> Vec<Lint> {
         let validates = |n: &crate::protocol::NodeId| {
             spec.nodes.get(n.idx()).is_some_and(|s| matches!(s.role, crate::scenario::spec::Role::Validator { .. }))
         };
-        if !only.iter().chain(std::iter::once(&c.origin)).any(validates) {
+        let mut holders: Vec<&crate::protocol::NodeId> =
+            only.iter().chain(std::iter::once(&c.origin)).filter(|n| validates(n)).collect();
+        holders.sort();
+        holders.dedup();
+        let m = crate::validators::m_of(spec.validators);
+        if holders.is_empty() {
             out.push(lint(
                 format!("changes[{i}].only"),
                 "no validator of the genesis set receives this change, so no primary can propose it (unless a receiver joins the set through another change first)",
+            ));
+        } else if holders.len() < m && !spec.network.fetch_txs {
+            // A backup answers a proposal only once it holds every transaction in it, and
+            // without fetching the others never get this one: a proposal carrying it
+            // gathers at most `holders` PrepareResponses and ends in a view change
+            // (TxNotFound) — at every turn of a primary that holds it.
+            out.push(lint(
+                format!("changes[{i}].only"),
+                format!(
+                    "only {} of the {} genesis validators ever hold this change and network.fetch_txs is off, so a proposal carrying it cannot gather the M = {m} responses it needs: every such proposal ends in a view change (TxNotFound) and the change is never decided; set network.fetch_txs to let the others fetch it from a holder",
+                    holders.len(),
+                    spec.validators
+                ),
             ));
         }
     }
@@ -172,10 +190,29 @@ mod tests {
     fn a_private_change_no_validator_receives_is_named() {
         let text = r#"{"validators": {"count": 4, "candidates": 2},
             "changes": [{"do": "join", "node": "C0", "at_height": 2, "only": ["C1"]},
-                        {"do": "join", "node": "C1", "at_height": 2, "only": ["R0"]}],
+                        {"do": "join", "node": "C1", "at_height": 2, "only": ["R0", "R1", "R2"]}],
             "stop": {"heights": 3}}"#;
         let lints = lints_of(text);
         assert_eq!(lints.iter().map(|l| l.field.as_str()).collect::<Vec<_>>(), ["changes[0].only"], "{lints:?}");
+    }
+
+    /// Fewer holders than a quorum and no fetching: never decided (the run behind this is
+    /// `a_private_change_fewer_than_a_quorum_hold_is_never_decided` in tests/validators.rs).
+    #[test]
+    fn a_private_change_fewer_than_a_quorum_hold_is_named_unless_they_can_fetch() {
+        let text = |only: &str, fetch: bool| {
+            format!(
+                r#"{{"validators": {{"count": 4, "candidates": 1}}, "network": {{"fetch_txs": {fetch}}},
+                    "changes": [{{"do": "join", "node": "C0", "at_height": 2, "only": {only}}}],
+                    "stop": {{"heights": 3}}}}"#
+            )
+        };
+        let fields = |t: String| lints_of(&t).into_iter().map(|l| l.field).collect::<Vec<_>>();
+        // M = 3 of 4: R0 and R1 are two holders (C0, the origin, is not a validator).
+        assert_eq!(fields(text(r#"["R0", "R1"]"#, false)), ["changes[0].only"]);
+        assert!(lints_of(&text(r#"["R0", "R1"]"#, false))[0].warning.contains("only 2 of the 4"));
+        assert_eq!(fields(text(r#"["R0", "R1"]"#, true)), Vec::<String>::new());
+        assert_eq!(fields(text(r#"["R0", "R1", "R2"]"#, false)), Vec::<String>::new());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! confirmation times, rejected messages, progress.
 
 use crate::engine::time::SimTime;
-use crate::engine::trace::{Ev, Halt, Observer, Rec};
+use crate::engine::trace::{Ev, Halt, Marker, Observer, Rec};
 use crate::net::DropReason;
 use crate::protocol::block::TxId;
 use crate::protocol::crypto::Hash32;
@@ -78,6 +78,17 @@ pub struct Metrics {
     /// Per confirmed transaction: microseconds from its first arrival at a node to the
     /// first persistence by an honest node of a block that includes it.
     pub tx_confirm_us: Vec<u64>,
+    /// Per scheduled change, by index: when it was submitted and at which node, and
+    /// whether it was lost (submitted at a node that was down).
+    pub change_submissions: BTreeMap<u32, ChangeSubmitted>,
+}
+
+/// A change transaction's submission, as its marker recorded it.
+#[derive(Clone, Copy, Debug)]
+pub struct ChangeSubmitted {
+    pub time: SimTime,
+    pub node: NodeId,
+    pub lost: bool,
 }
 
 impl Metrics {
@@ -100,6 +111,7 @@ impl Metrics {
             per_height_kinds: BTreeMap::new(),
             tx_first_seen: FirstSeen::default(),
             tx_confirm_us: Vec::new(),
+            change_submissions: BTreeMap::new(),
         }
     }
 
@@ -210,6 +222,12 @@ impl Observer for Metrics {
                         proposer: proposed.map(|p| p.1),
                     });
                 }
+            }
+            Ev::Marker { marker: Marker::ChangeSubmitted { change, node }, .. } => {
+                self.change_submissions.insert(*change, ChangeSubmitted { time: rec.time, node: *node, lost: false });
+            }
+            Ev::Marker { marker: Marker::ChangeLost { change, node }, .. } => {
+                self.change_submissions.insert(*change, ChangeSubmitted { time: rec.time, node: *node, lost: true });
             }
             Ev::Note { node, note } => match note {
                 Note::ViewChanged { view, .. } => {

@@ -126,6 +126,61 @@ pub struct HandoffRecord {
     pub latency_ms: Option<f64>,
 }
 
+/// What became of one scheduled validator-set change (`changes[i]` of the scenario).
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeRecord {
+    /// Its index in the scenario's `changes`.
+    pub index: usize,
+    /// What it does, in words ("join C0", "rotate R1 -> C1").
+    pub change: String,
+    /// `not-submitted` (the run ended before its time or height), `lost` (submitted at a
+    /// node that was down), `pending` (submitted, in no block the honest chain finalised),
+    /// `decided` (in a final block; the first height of its set was not finalised by the
+    /// end), or `effective` (the first height of its set was finalised).
+    pub status: &'static str,
+    /// When it was submitted (ms) and at which node.
+    pub submitted_ms: Option<f64>,
+    pub via: String,
+    /// The final block that carries it.
+    pub decided_height: Option<u32>,
+    /// The first height whose set includes it: the height after the block whose
+    /// NextConsensus carries it (by the hand-off rule and the churn limit).
+    pub effective_height: Option<u32>,
+}
+
+/// One record per scheduled change, from the submission markers and the checkers'
+/// schedule model along the chain honest replicas finalised first.
+fn change_records(spec: &RunSpec, r: &RunResult) -> Vec<ChangeRecord> {
+    use crate::validators::change::ChangeBook;
+    let (tip_height, tip) = r.checkers.handoffs.honest_tip();
+    let along = r.checkers.safety.model.changes_along(&tip).unwrap_or_default();
+    spec.changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let submitted = r.metrics.change_submissions.get(&(i as u32));
+            let tx = ChangeBook::tx_of(i);
+            let decided = along.iter().find(|&&(t, ..)| t == tx).map(|&(_, d, at)| (d, at + 1));
+            let status = match (submitted, decided) {
+                (_, Some((_, effective))) if effective <= tip_height => "effective",
+                (_, Some(_)) => "decided",
+                (Some(s), None) if s.lost => "lost",
+                (Some(_), None) => "pending",
+                (None, None) => "not-submitted",
+            };
+            ChangeRecord {
+                index: i,
+                change: crate::world::describe_change(spec, &c.change),
+                status,
+                submitted_ms: submitted.map(|s| s.time.as_ms_f64()),
+                via: spec.node_name(submitted.map_or(c.origin, |s| s.node)).to_string(),
+                decided_height: decided.map(|d| d.0),
+                effective_height: decided.map(|d| d.1),
+            }
+        })
+        .collect()
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Liveness {
     pub status: LivenessStatus,
@@ -190,6 +245,9 @@ pub struct Report {
     pub liveness: Liveness,
     /// Every validator-set hand-off, in height order.
     pub handoffs: Vec<HandoffRecord>,
+    /// What became of each scheduled validator-set change (absent without changes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeRecord>,
     pub coverage: BTreeMap<&'static str, u64>,
     /// Every scripted rule with how many (message, recipient) pairs it matched and acted on.
     pub rules: Vec<crate::net::rules::RuleStats>,
@@ -347,6 +405,7 @@ impl Report {
                 stall: r.stall.clone(),
             },
             handoffs,
+            changes: change_records(spec, r),
             coverage: r.marks.clone(),
             rules: r.rules.clone(),
             lints: lint::check(spec, &r.rules),

@@ -30,15 +30,32 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
             .iter()
             .map(|h| {
                 let change = match (h.joined.is_empty(), h.left.is_empty()) {
-                    (false, false) => format!("+{} -{}", h.joined.join(","), h.left.join(",")),
-                    (false, true) => format!("+{}", h.joined.join(",")),
-                    _ => format!("-{}", h.left.join(",")),
+                    (false, false) => format!("+{} -{}", names(&h.joined), names(&h.left)),
+                    (false, true) => format!("+{}", names(&h.joined)),
+                    _ => format!("-{}", names(&h.left)),
                 };
                 let took = h.latency_ms.map_or("not final".to_string(), |l| format!("{l:.0} ms"));
                 format!("h{} {change} (N {}→{}, {took})", h.height, h.old.len(), h.new.len())
             })
             .collect();
         let _ = writeln!(s, "  hand-offs: {}", h.join("; "));
+    }
+    if !r.changes.is_empty() {
+        let c: Vec<String> = r
+            .changes
+            .iter()
+            .map(|c| {
+                let fate = match (c.status, c.decided_height, c.effective_height) {
+                    ("effective", Some(d), Some(e)) => format!("decided in h{d}, in effect from h{e}"),
+                    ("decided", Some(d), Some(e)) => format!("decided in h{d}, in effect from h{e} (not reached)"),
+                    ("lost", ..) => format!("lost ({} was down)", c.via),
+                    ("pending", ..) => "submitted, never decided".to_string(),
+                    (other, ..) => other.to_string(),
+                };
+                format!("#{} {}: {fate}", c.index, c.change)
+            })
+            .collect();
+        let _ = writeln!(s, "  changes: {}", c.join("; "));
     }
     let views: Vec<String> = r.views.iter().map(|(v, n)| format!("view {v}: {n}")).collect();
     let _ = writeln!(s, "  heights by final view: {}", if views.is_empty() { "none".into() } else { views.join(", ") });
@@ -98,4 +115,26 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
         let _ = write!(s, "\n  report {p}");
     }
     s
+}
+
+/// A list of node names, the first few of a long one: a hand-off that replaces hundreds
+/// of validators stays one readable line (report.json has every name).
+fn names(list: &[String]) -> String {
+    const SHOWN: usize = 8;
+    if list.len() <= SHOWN {
+        return list.join(",");
+    }
+    format!("{},… ({} more)", list[..SHOWN - 2].join(","), list.len() - (SHOWN - 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    #[test]
+    fn a_long_name_list_is_cut_to_its_first_names_and_a_count() {
+        let list: Vec<String> = (0..300).map(|i| format!("R{i}")).collect();
+        assert_eq!(names(&list), "R0,R1,R2,R3,R4,R5,… (294 more)");
+        assert_eq!(names(&list[..8]), "R0,R1,R2,R3,R4,R5,R6,R7");
+    }
 }

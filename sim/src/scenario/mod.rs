@@ -148,17 +148,27 @@ fn repeated_name(message: &str) -> Option<&str> {
 /// serde messages end with " at line L column C"; keep that, but make untagged-enum
 /// failures say what was expected.
 fn clean_serde_message(m: &str) -> String {
-    if m.starts_with("data did not match any variant of untagged enum Validators") {
-        return "expected a count, a list of names, or {\"count\"|\"names\", \"watchers\"}".into();
+    // A tagged object given as something else (a string, a number): say which object,
+    // not the Rust type behind it.
+    const TAGGED: [(&str, &str); 6] = [
+        ("ScheduleStep", "a schedule step {\"do\": ...}"),
+        ("ChangeSpec", "a change {\"do\": \"join\"|\"leave\"|\"rotate\"|\"replace\"|\"eject\", ...}"),
+        ("Topology", "a topology {\"kind\": ...}"),
+        ("RuleAction", "a rule action {\"do\": ...}"),
+        ("TimerControl", "a timer control {\"do\": ...}"),
+        ("BehaviourSpec", "a behaviour {\"kind\": ...}"),
+    ];
+    for (name, what) in TAGGED {
+        let internal = format!("internally tagged enum {name}");
+        if m.contains(&internal) {
+            return m.replace(&internal, what);
+        }
     }
     if m.starts_with("data did not match any variant of untagged enum NodeRef") {
         return "expected a node name or index".into();
     }
     if m.starts_with("data did not match any variant of untagged enum OneOrMany") {
         return "expected a node name or index, or a list of them".into();
-    }
-    if m.starts_with("data did not match any variant of untagged enum CountOrNames") {
-        return "expected a count or a list of names".into();
     }
     if m.starts_with("data did not match any variant of untagged enum HandoffSpec") {
         return "expected a rule name or {\"rule\", \"period\", \"churn_limit\"}".into();

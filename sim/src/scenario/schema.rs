@@ -142,12 +142,41 @@ pub enum ScheduleStep {
 }
 
 /// `7`, `["alice", "bob", ...]`, or `{"count": 7, "watchers": 2}`.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+// Read by hand (below), as `HandoffSpec` is: an untagged enum would report a wrong field
+// inside the object (`validators.candidates`, a repeated key) only as "no variant fits".
+#[derive(Clone, Debug, JsonSchema)]
 #[serde(untagged)]
 pub enum Validators {
     Count(u32),
     Names(Vec<String>),
     Spec(ValidatorSpec),
+}
+
+impl<'de> Deserialize<'de> for Validators {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = Validators;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a count, a list of names, or {\"count\"|\"names\", \"watchers\", \"candidates\"}")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Validators, E> {
+                count(v, &self).map(Validators::Count)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Validators, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Validators::Names)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Validators, A::Error> {
+                ValidatorSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Validators::Spec)
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
+/// A count that must fit in 32 bits (the resolver checks the real limit and names it).
+fn count<E: serde::de::Error>(v: u64, expected: &dyn serde::de::Expected) -> Result<u32, E> {
+    u32::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), expected))
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -162,11 +191,30 @@ pub struct ValidatorSpec {
     pub candidates: Option<CountOrNames>,
 }
 
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, JsonSchema)]
 #[serde(untagged)]
 pub enum CountOrNames {
     Count(u32),
     Names(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for CountOrNames {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = CountOrNames;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a count or a list of names")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<CountOrNames, E> {
+                count(v, &self).map(CountOrNames::Count)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<CountOrNames, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(CountOrNames::Names)
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
@@ -222,8 +270,10 @@ impl<'de> Deserialize<'de> for HandoffSpec {
 pub struct HandoffObject {
     pub rule: String,
     /// refresh-period only: K, the set is recomputed at heights divisible by K.
+    #[schemars(range(min = 1))]
     pub period: Option<u32>,
     /// At most this many change transactions take effect per hand-off.
+    #[schemars(range(min = 1))]
     pub churn_limit: Option<u32>,
 }
 
@@ -236,6 +286,7 @@ pub enum ChangeSpec {
     Join {
         node: NodeRef,
         at_ms: Option<f64>,
+        #[schemars(range(min = 1))]
         at_height: Option<u32>,
         via: Option<NodeRef>,
         only: Option<Vec<NodeRef>>,
@@ -243,6 +294,7 @@ pub enum ChangeSpec {
     Leave {
         node: NodeRef,
         at_ms: Option<f64>,
+        #[schemars(range(min = 1))]
         at_height: Option<u32>,
         via: Option<NodeRef>,
         only: Option<Vec<NodeRef>>,
@@ -251,6 +303,7 @@ pub enum ChangeSpec {
         from: NodeRef,
         to: NodeRef,
         at_ms: Option<f64>,
+        #[schemars(range(min = 1))]
         at_height: Option<u32>,
         via: Option<NodeRef>,
         only: Option<Vec<NodeRef>>,
@@ -258,6 +311,7 @@ pub enum ChangeSpec {
     Replace {
         nodes: Vec<NodeRef>,
         at_ms: Option<f64>,
+        #[schemars(range(min = 1))]
         at_height: Option<u32>,
         via: Option<NodeRef>,
         only: Option<Vec<NodeRef>>,
@@ -265,6 +319,7 @@ pub enum ChangeSpec {
     Eject {
         node: NodeRef,
         at_ms: Option<f64>,
+        #[schemars(range(min = 1))]
         at_height: Option<u32>,
         via: Option<NodeRef>,
         only: Option<Vec<NodeRef>>,

@@ -92,7 +92,12 @@ pub(super) fn resolve_changes(
                 if let Some(target) = stop.heights
                     && h >= target
                 {
-                    return err(format!("{path}.at_height"), format!("after the run ends (stop.heights = {target})"));
+                    return err(
+                        format!("{path}.at_height"),
+                        format!(
+                            "must be below stop.heights ({target}): a change at height h is submitted when a node persists h, and the run ends when {target} is persisted"
+                        ),
+                    );
                 }
                 ChangeTrigger::Height(h)
             }
@@ -107,6 +112,9 @@ pub(super) fn resolve_changes(
             }),
         };
         let only = only.map(|l| names.nodes(&format!("{path}.only"), l)).transpose()?;
+        if let Some((j, n)) = only.as_ref().and_then(|l| l.iter().enumerate().find(|&(j, n)| l[..j].contains(n))) {
+            return err(format!("{path}.only[{j}]"), format!("{} is named twice", names.names[n.idx()]));
+        }
         out.push(ChangeSubmission { change, when, origin, only });
     }
     Ok(out)

@@ -12,10 +12,14 @@ pub(super) fn resolve_expect_handoffs(
     h: &schema::ExpectHandoffs,
     names: &Names,
     keyed: usize,
+    start_height: u32,
 ) -> Result<ExpectHandoffs> {
     const P: &str = "expect.handoffs";
     let final_set = match &h.final_set {
         None => None,
+        // A validator set is never empty (a change that would empty it is refused), so an
+        // empty expectation could never hold.
+        Some(list) if list.is_empty() => return err(format!("{P}.final_set"), "a validator set is never empty"),
         Some(list) => {
             let mut keys = Vec::new();
             for (i, r) in list.iter().enumerate() {
@@ -23,17 +27,30 @@ pub(super) fn resolve_expect_handoffs(
                 if n.idx() >= keyed {
                     return err(format!("{P}.final_set[{i}]"), "holds no validator key");
                 }
+                if keys.contains(&n.idx()) {
+                    return err(format!("{P}.final_set[{i}]"), format!("{} is named twice", names.names[n.idx()]));
+                }
                 keys.push(n.idx());
             }
             keys.sort_unstable();
-            keys.dedup();
             Some(keys.into_iter().map(|k| names.names[k].clone()).collect())
         }
     };
-    if let Some(v) = &h.heights
-        && v.windows(2).any(|w| w[0] >= w[1])
-    {
-        return err(format!("{P}.heights"), "must be increasing");
+    if let Some(v) = &h.heights {
+        if v.windows(2).any(|w| w[0] >= w[1]) {
+            return err(format!("{P}.heights"), "must be increasing");
+        }
+        // The first height a hand-off can reach: a change final in block `start_height`
+        // takes effect from the height after it at the earliest.
+        if let Some((i, &low)) = v.iter().enumerate().find(|&(_, &x)| x <= start_height) {
+            return err(
+                format!("{P}.heights[{i}]"),
+                format!(
+                    "{low} cannot be a hand-off height: the first block the run decides is {start_height}, so a new set works from {} at the earliest",
+                    start_height + 1
+                ),
+            );
+        }
     }
     let min_latency_ms = h.min_latency_ms.map(|x| non_negative(&format!("{P}.min_latency_ms"), x)).transpose()?;
     let max_latency_ms = h.max_latency_ms.map(|x| positive(&format!("{P}.max_latency_ms"), x)).transpose()?;

@@ -160,7 +160,7 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
         changes::resolve_changes(s.changes.as_deref().unwrap_or(&[]), &lookup, validators, keyed, &stop, start_height)?;
     let mut expect = expect::resolve_expect(s.expect.clone().unwrap_or_default())?;
     if let Some(h) = s.expect.as_ref().and_then(|e| e.handoffs.as_ref()) {
-        expect.handoffs = Some(expect::resolve_expect_handoffs(h, &lookup, keyed)?);
+        expect.handoffs = Some(expect::resolve_expect_handoffs(h, &lookup, keyed, start_height)?);
     }
     let rules = network::resolve_rules(s.rules.as_deref().unwrap_or(&[]), &lookup)?;
     // Present at all without rules (even `false`) is a mistake: it names rules that do
