@@ -326,3 +326,24 @@ fn the_readme_change_example_decides_every_change() {
     // The ejection at 64 changes nothing: R2 left in the replacement at 43.
     assert_eq!(r.handoffs.iter().map(|h| h.height).collect::<Vec<_>>(), [22, 43]);
 }
+
+/// The rule × attack table in docs/validator-sets.md is what `handoff-table --seeds 1..10`
+/// prints today: a change of behaviour that moves any cell (a rule turning unsafe, a
+/// stall appearing or going, a latency moving) fails here until the table is rewritten.
+#[test]
+fn the_documented_handoff_table_is_what_the_command_prints() {
+    let out_dir = common::tmpdir("handoff-table");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dbft-sim"))
+        .args(["handoff-table", "--seeds", "1..10", "--jobs", "2", "--out"])
+        .arg(&out_dir)
+        .current_dir(common::repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = |text: &str| text.lines().filter(|l| l.starts_with("| ")).map(str::to_string).collect::<Vec<_>>();
+    let printed = rows(&std::fs::read_to_string(out_dir.join("handoff-table.md")).unwrap());
+    let doc = std::fs::read_to_string(common::repo().join("docs/validator-sets.md")).unwrap();
+    let documented: Vec<String> = rows(&doc).into_iter().filter(|l| printed.contains(l)).collect();
+    assert_eq!(printed.len(), 13, "a header and twelve attacks: {printed:#?}");
+    assert_eq!(documented, printed, "regenerate the table in docs/validator-sets.md");
+}

@@ -29,7 +29,7 @@ pub struct TableOptions {
 }
 
 /// The attacks: (what, scenario file). Rows of the table, in this order.
-pub const ATTACKS: [(&str, &str); 11] = [
+pub const ATTACKS: [(&str, &str); 12] = [
     ("honest: disjoint hand-off 7 → 7", "scenarios/validators/disjoint-handoff-7-next-block.json"),
     ("honest: rolling replacement, 10 % loss", "scenarios/validators/rolling-replacement-7.json"),
     ("hand-off height needs a view change", "scenarios/validators/handoff-view-change-4.json"),
@@ -41,6 +41,7 @@ pub const ATTACKS: [(&str, &str); 11] = [
     ("retired keys (M of the old set) sign a stale branch", "scenarios/validators/stale-set-branch-4.json"),
     ("ejected key keeps signing", "scenarios/validators/self-ejection-4.json"),
     ("commit lock at the hand-off height", "scenarios/validators/handoff-commit-lock-4.json"),
+    ("an ejection and a crash leave the old set short of M", "scenarios/validators/dual-quorum-ejection-crash-4.json"),
 ];
 
 /// The columns.
