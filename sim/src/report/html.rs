@@ -180,6 +180,9 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
         }
         b.push_str("</ul>\n");
     }
+    if !r.changes.is_empty() || !r.handoffs.is_empty() {
+        validator_sets(&mut b, r);
+    }
     for (heading, svg) in figures {
         let _ = writeln!(b, "<h2>{}</h2>\n<div class=\"figure plot\">{}</div>", esc(heading), inline_svg(svg));
     }
@@ -218,6 +221,45 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
 }
 
 /// The scenario's expectations (or the default ones), each with whether the run met it.
+/// The scheduled changes, what became of each, and the hand-offs they made.
+fn validator_sets(b: &mut String, r: &Report) {
+    let _ = writeln!(b, "<h2>Validator-set changes</h2>");
+    if !r.changes.is_empty() {
+        b.push_str("<table id=\"changes\"><tr><th>#</th><th>change</th><th>status</th><th>submitted</th><th>via</th><th>decided in</th><th>in effect from</th></tr>\n");
+        let height = |h: Option<u32>| h.map_or("—".to_string(), |h| format!("h{h}"));
+        for c in &r.changes {
+            let _ = writeln!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                c.index,
+                esc(&c.change),
+                c.status,
+                c.submitted_ms.map_or("—".to_string(), |t| format!("{:.3} s", t / 1000.0)),
+                esc(&c.via),
+                height(c.decided_height),
+                height(c.effective_height),
+            );
+        }
+        b.push_str("</table>\n");
+    }
+    if !r.handoffs.is_empty() {
+        b.push_str("<table id=\"handoffs\"><tr><th>first height of the new set</th><th>joined</th><th>left</th><th>N</th><th>latency</th></tr>\n");
+        for h in &r.handoffs {
+            let _ = writeln!(
+                b,
+                "<tr><td>h{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
+                h.height,
+                esc(&h.joined.join(", ")),
+                esc(&h.left.join(", ")),
+                h.old.len(),
+                h.new.len(),
+                h.latency_ms.map_or("not final by the end".to_string(), |l| format!("{l:.0} ms")),
+            );
+        }
+        b.push_str("</table>\n");
+    }
+}
+
 fn expectations(b: &mut String, r: &Report) {
     let items = super::expect::items(&r.config, r);
     let _ = writeln!(b, "<h2>Expectations</h2>");
@@ -314,6 +356,29 @@ mod tests {
             detail: String::new(),
             link: Some(format!("{name}/1/index.html")),
         }
+    }
+
+    #[test]
+    fn a_run_page_lists_the_changes_and_hand_offs() {
+        let spec = crate::scenario::parse(
+            r#"{"validators": {"count": 4, "candidates": 1}, "protocol": {"block_time_ms": 1000},
+                "changes": [{"do": "join", "node": "C0", "via": "R0", "at_height": 2}],
+                "stop": {"heights": 5}}"#,
+            "page",
+        )
+        .unwrap();
+        let r = Report::build(&spec, &crate::world::run(&spec, 1, None, false));
+        let html = run_page(&r, &[], None);
+        assert!(html.contains("<h2>Validator-set changes</h2>"));
+        assert!(
+            html.contains("<td>0</td><td>join C0</td><td>effective</td>")
+                && html.contains("<td>R0</td><td>h3</td><td>h4</td>"),
+            "{html}"
+        );
+        assert!(html.contains("<tr><td>h4</td><td>C0</td><td></td><td>4 → 5</td>"), "{html}");
+        let fixed = crate::scenario::parse(r#"{"validators": 4, "stop": {"heights": 2}}"#, "fixed").unwrap();
+        let plain = run_page(&Report::build(&fixed, &crate::world::run(&fixed, 1, None, false)), &[], None);
+        assert!(!plain.contains("Validator-set changes"));
     }
 
     #[test]
