@@ -347,3 +347,43 @@ fn the_documented_handoff_table_is_what_the_command_prints() {
     assert_eq!(printed.len(), 13, "a header and twelve attacks: {printed:#?}");
     assert_eq!(documented, printed, "regenerate the table in docs/validator-sets.md");
 }
+
+/// The lint that calls a private change "never decided" is a prediction; every bundled
+/// scenario it fires on must bear it out (it once counted nodes instead of keys and fired
+/// on twins' changes that were decided).
+#[test]
+fn a_never_decided_lint_is_borne_out_by_every_bundled_scenario() {
+    let mut files = Vec::new();
+    let mut dirs = vec![common::repo().join("scenarios")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap().map(Result::unwrap) {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut with_changes = 0;
+    for f in files {
+        let spec = scenario::load(&f).unwrap();
+        if spec.changes.is_empty() {
+            continue;
+        }
+        with_changes += 1;
+        let r = report(&spec, spec.seed);
+        for l in r.lints.iter().filter(|l| l.warning.contains("never decided")) {
+            let i: usize = l.field.trim_start_matches("changes[").split(']').next().unwrap().parse().unwrap();
+            let status = r.changes[i].status;
+            assert!(
+                !["decided", "effective"].contains(&status),
+                "{}: {} yet change {i} is {status}",
+                f.display(),
+                l.warning
+            );
+        }
+    }
+    assert!(with_changes >= 15, "{with_changes} bundled scenarios with changes");
+}

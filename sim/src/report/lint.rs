@@ -14,6 +14,7 @@
 use crate::net::latency::Latency;
 use crate::net::rules::RuleStats;
 use crate::scenario::RunSpec;
+use crate::scenario::spec::Role;
 use serde::Serialize;
 
 /// One warning: the scenario field it is about and what looks wrong.
@@ -100,16 +101,22 @@ pub fn check(spec: &RunSpec, rules: &[RuleStats]) -> Vec<Lint> {
         ));
     }
     // A private change reaches only `only` and its origin; a primary proposes from its own
-    // mempool, so if none of them validates, nothing proposes it (unless one of them joins
-    // the set through another change first).
+    // mempool, so if none of them holds a key of the genesis set, nothing proposes it
+    // (unless one of them joins the set through another change first). Keys, not nodes:
+    // a twin or an attacker signs with the key it holds.
     for (i, c) in spec.changes.iter().enumerate() {
         let Some(only) = &c.only else { continue };
-        let validates = |n: &crate::protocol::NodeId| {
-            spec.nodes.get(n.idx()).is_some_and(|s| matches!(s.role, crate::scenario::spec::Role::Validator { .. }))
-        };
-        let mut holders: Vec<&crate::protocol::NodeId> =
-            only.iter().chain(std::iter::once(&c.origin)).filter(|n| validates(n)).collect();
-        holders.sort();
+        let mut holders: Vec<usize> = Vec::new();
+        for n in only.iter().chain(std::iter::once(&c.origin)) {
+            let keys: Vec<usize> = match spec.nodes.get(n.idx()).map(|s| &s.role) {
+                Some(Role::Validator { index }) => vec![*index],
+                Some(Role::Twin { of }) => vec![*of],
+                Some(Role::Attacker { keys_of }) => keys_of.clone(),
+                _ => Vec::new(),
+            };
+            holders.extend(keys.into_iter().filter(|&k| k < spec.validators));
+        }
+        holders.sort_unstable();
         holders.dedup();
         let m = crate::validators::m_of(spec.validators);
         if holders.is_empty() {
@@ -117,15 +124,16 @@ pub fn check(spec: &RunSpec, rules: &[RuleStats]) -> Vec<Lint> {
                 format!("changes[{i}].only"),
                 "no validator of the genesis set receives this change, so no primary can propose it (unless a receiver joins the set through another change first)",
             ));
-        } else if holders.len() < m && !spec.network.fetch_txs {
-            // A backup answers a proposal only once it holds every transaction in it, and
-            // without fetching the others never get this one: a proposal carrying it
-            // gathers at most `holders` PrepareResponses and ends in a view change
-            // (TxNotFound) — at every turn of a primary that holds it.
+        } else if holders.len() < m && !spec.network.fetch_txs && spec.nodes.iter().all(|n| n.honest) {
+            // An honest backup answers a proposal only once it holds every transaction in
+            // it, and without fetching the others never get this one: a proposal carrying
+            // it gathers at most `holders` PrepareResponses and ends in a view change
+            // (TxNotFound) — at every turn of a primary that holds it. (A Byzantine node
+            // may answer without it, so the prediction is made for honest runs only.)
             out.push(lint(
                 format!("changes[{i}].only"),
                 format!(
-                    "only {} of the {} genesis validators ever hold this change and network.fetch_txs is off, so a proposal carrying it cannot gather the M = {m} responses it needs: every such proposal ends in a view change (TxNotFound) and the change is never decided; set network.fetch_txs to let the others fetch it from a holder",
+                    "only {} of the {} genesis validators' keys are held by a node that receives this change and network.fetch_txs is off, so a proposal carrying it cannot gather the M = {m} responses it needs: every such proposal ends in a view change (TxNotFound) and the change is never decided; set network.fetch_txs to let the others fetch it from a holder",
                     holders.len(),
                     spec.validators
                 ),
@@ -210,9 +218,15 @@ mod tests {
         let fields = |t: String| lints_of(&t).into_iter().map(|l| l.field).collect::<Vec<_>>();
         // M = 3 of 4: R0 and R1 are two holders (C0, the origin, is not a validator).
         assert_eq!(fields(text(r#"["R0", "R1"]"#, false)), ["changes[0].only"]);
-        assert!(lints_of(&text(r#"["R0", "R1"]"#, false))[0].warning.contains("only 2 of the 4"));
+        assert!(lints_of(&text(r#"["R0", "R1"]"#, false))[0].warning.contains("only 2 of the 4 genesis"));
         assert_eq!(fields(text(r#"["R0", "R1"]"#, true)), Vec::<String>::new());
         assert_eq!(fields(text(r#"["R0", "R1", "R2"]"#, false)), Vec::<String>::new());
+        // A twin holds R0's key, so a change sent only to it reaches a genesis key (and
+        // with a Byzantine node in the run, holders below M predict nothing).
+        let twin = r#"{"validators": {"count": 4, "candidates": 1}, "twins": [{"node": "R0", "to": ["R1"], "twin_to": ["R2"]}],
+            "changes": [{"do": "join", "node": "C0", "at_height": 2, "only": ["R0.twin"]}],
+            "stop": {"heights": 3}}"#;
+        assert_eq!(lints_of(twin).into_iter().map(|l| l.field).collect::<Vec<_>>(), Vec::<String>::new());
     }
 
     #[test]
