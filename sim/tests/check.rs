@@ -219,3 +219,74 @@ fn a_rule_that_never_acts_fails_rules_applied() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("expect.rules_applied: the scenario has no rules"));
 }
+
+/// `--seeds` over a suite: a seed a scenario was not written for claims only what holds
+/// at any seed. An attack expected to break safety claims nothing there (its claims were
+/// judged all the same), and neither does a scheduled scenario, whose schedule names
+/// messages by hashes drawn from its own seed (every explore counterexample failed at
+/// other seeds with "the schedule could not be followed").
+#[test]
+fn a_seed_sweep_holds_unlisted_seeds_only_to_what_any_seed_claims() {
+    let dir = tmpdir("seed-sweep");
+    // Four honest nodes keep safety, so a claim that it breaks is false at its own seed.
+    std::fs::write(
+        dir.join("claims-violation.json"),
+        r#"{"seeds": [1], "validators": 4, "stop": {"heights": 2}, "expect": {"safety": "violated"}}"#,
+    )
+    .unwrap();
+    let scheduled = "scenarios/explore/explore-4-delay-stuck-commit-lock.json";
+    std::fs::copy(repo().join(scheduled), dir.join("scheduled.json")).unwrap();
+    let out = check(&["claims-violation.json", "scheduled.json", "--seeds", "2..3"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("PASS  claims-violation.json seed 2")
+            && stdout.contains("(not one of the scenario's seeds: nothing claimed)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("whose messages its schedule names: nothing claimed"), "{stdout}");
+    assert!(!stdout.contains("mismatch"), "{stdout}");
+    // At its own seed each is judged as written.
+    let own = check(&["claims-violation.json", "--seeds", "1"], &dir);
+    assert_eq!(own.status.code(), Some(1), "{}", String::from_utf8_lossy(&own.stdout));
+    let own = check(&["scheduled.json"], &dir);
+    assert_eq!(own.status.code(), Some(0), "{}", String::from_utf8_lossy(&own.stdout));
+}
+
+/// `--update-digests` pins only the scenario's own seeds: a pin for another seed would
+/// never be checked, since such a seed is held to the safety claim alone.
+#[test]
+fn update_digests_pins_only_the_scenarios_own_seeds() {
+    let dir = tmpdir("pin-own");
+    let zero = "0".repeat(64);
+    let text = format!(
+        r#"{{"seeds": [1], "validators": 4, "stop": {{"heights": 2}}, "expect": {{"digests": {{"1": "{zero}"}}}}}}"#
+    );
+    std::fs::write(dir.join("p.json"), &text).unwrap();
+    let out = check(&["p.json", "--update-digests", "--seeds", "1..2"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("updated digests: p.json (seeds 1)"), "{stdout}");
+    assert!(stdout.contains("not pinned: p.json seeds 2"), "{stdout}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+    let pins = doc["expect"]["digests"].as_object().unwrap();
+    assert_eq!(pins.keys().collect::<Vec<_>>(), ["1"]);
+    assert_ne!(pins["1"], zero.as_str());
+}
+
+/// A suite path with no scenario in it is an error, not a green run; the HTML page of a
+/// batch with an unreadable file says so.
+#[test]
+fn an_empty_suite_fails_and_the_html_page_names_unreadable_files() {
+    let dir = tmpdir("empty-suite");
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    let out = check(&["empty"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario files (*.json) under empty"));
+    std::fs::write(dir.join("good.json"), PASSING).unwrap();
+    std::fs::write(dir.join("bad.json"), r#"{"validators": "many"}"#).unwrap();
+    let out = check(&["good.json", "bad.json", "--html", "batch.html"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    let html = std::fs::read_to_string(dir.join("batch.html")).unwrap();
+    assert!(html.contains("2 of 2 runs as expected; 1 scenario file unreadable"), "{html}");
+    assert!(html.contains("<td>bad.json</td>"), "{html}");
+}

@@ -136,21 +136,31 @@ fn run_one(index: u64, e: &Entry, spec: &RunSpec, seed: u64, update: bool) -> (R
         spec.expect.digests.clear();
     }
     // A seed the scenario was not written for (from --seeds) is held only to what its
-    // expectations claim for any seed (see `ExpectSpec::for_unlisted_seed`).
+    // expectations claim for any seed (see `ExpectSpec::for_unlisted_seed`). A schedule
+    // names messages by hashes that depend on the seed (the keys are drawn from it), so a
+    // scheduled scenario claims nothing at another seed.
     let listed = spec.expect.any_seed || spec.seeds.contains(&seed);
     let mut note = "";
+    let mut claims_nothing = false;
     if !listed {
         match spec.expect.for_unlisted_seed() {
+            Some(_) if !spec.schedule.is_empty() => {
+                claims_nothing = true;
+                note = "  (not one of the scenario's seeds, whose messages its schedule names: nothing claimed)";
+            }
             Some(e) => {
                 spec.expect = e;
                 note = "  (not one of the scenario's seeds: safety checked)";
             }
-            None => note = "  (not one of the scenario's seeds: nothing claimed)",
+            None => {
+                claims_nothing = true;
+                note = "  (not one of the scenario's seeds: nothing claimed)";
+            }
         }
     }
     let result = world::run(&spec, seed, None, false);
     let mut report = Report::build(&spec, &result);
-    if !listed && spec.expect.safety_holds.is_none() {
+    if claims_nothing {
         report.outcome.as_expected = true;
         report.outcome.mismatches.clear();
     }
@@ -192,6 +202,12 @@ pub fn check(opts: CheckOptions) -> i32 {
             return 2;
         }
     };
+    if files.is_empty() {
+        // A suite path with nothing in it is most likely a typo: passing would hide it.
+        let paths: Vec<String> = opts.paths.iter().map(|p| p.display().to_string()).collect();
+        tell!("error: no scenario files (*.json) under {}", paths.join(", "));
+        return 2;
+    }
     let base = std::env::current_dir().unwrap_or_default();
     let mut entries: Vec<Entry> = files
         .into_iter()
@@ -316,11 +332,14 @@ pub fn check(opts: CheckOptions) -> i32 {
         }
         Ok(lines)
     };
+    let mut sweep_opts = opts.sweep.clone();
+    sweep_opts.unreadable =
+        entries.iter().filter_map(|e| e.spec.as_ref().err().map(|m| (e.shown.clone(), m.clone()))).collect();
     let ended = sweep::run(
         "check",
         &header,
         items.iter().copied(),
-        &opts.sweep,
+        &sweep_opts,
         |&(i, seed)| format!("{} seed {seed}", entries[i].shown),
         |k, &(i, seed)| match &entries[i].spec {
             Ok(spec) => run_one(k, &entries[i], spec, seed, opts.update_digests),
@@ -416,11 +435,22 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String])
         }
         let Ok(text) = std::str::from_utf8(&e.bytes) else { continue };
         let mut moved: Vec<(u64, String)> = Vec::new();
+        let mut unlisted: Vec<String> = Vec::new();
         for (&(j, seed), digest) in items.iter().zip(digests) {
-            if j == i && spec.expect.digests.get(&seed).map(|d| d.to_hex()).as_ref() != Some(digest) {
-                moved.retain(|(s, _)| *s != seed);
-                moved.push((seed, digest.clone()));
+            if j != i || spec.expect.digests.get(&seed).map(|d| d.to_hex()).as_ref() == Some(digest) {
+                continue;
             }
+            // A pin is checked only at the scenario's own seeds (another seed is held to
+            // its safety claim alone), so a pin for another seed would never be read.
+            if !(spec.expect.any_seed || spec.seeds.contains(&seed)) {
+                unlisted.push(seed.to_string());
+                continue;
+            }
+            moved.retain(|(s, _)| *s != seed);
+            moved.push((seed, digest.clone()));
+        }
+        if !unlisted.is_empty() {
+            say!("not pinned: {} seeds {} (not among its seeds, where pins are checked)", e.shown, unlisted.join(", "));
         }
         if moved.is_empty() {
             continue;

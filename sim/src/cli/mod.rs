@@ -83,6 +83,7 @@ impl SweepArgs {
             failures_only: self.failures_only,
             fail_fast: self.fail_fast,
             html: self.html.clone(),
+            unreadable: Vec::new(),
         }
     }
 }

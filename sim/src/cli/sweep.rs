@@ -30,6 +30,8 @@ pub struct SweepOptions {
     pub fail_fast: bool,
     /// Where the batch's HTML page goes.
     pub html: Option<PathBuf>,
+    /// Scenario files of the batch that could not be read (listed on the HTML page).
+    pub unreadable: Vec<crate::report::html::Unreadable>,
 }
 
 /// The default `--jobs`: every core this process may use.
@@ -166,7 +168,7 @@ pub fn run<T: Send, X: Send>(
         return Err(code);
     }
     if let Some(path) = &opts.html
-        && let Err(e) = write_atomic(path, page.render(label).as_bytes())
+        && let Err(e) = write_atomic(path, page.render(label, &opts.unreadable).as_bytes())
     {
         tell!("error: --html {}: {e}", path.display());
         return Err(2);
@@ -219,8 +221,9 @@ impl BatchPage {
         if r.pass { self.passed.push(row) } else { self.failed.push(row) }
     }
 
-    fn render(&self, label: &str) -> String {
+    fn render(&self, label: &str, unreadable: &[crate::report::html::Unreadable]) -> String {
         let rows: Vec<&BatchRow> = self.failed.iter().chain(&self.passed).collect();
-        batch_page(&format!("dbft-sim {label}"), &rows, BatchTotals { runs: self.total, failed: self.total_failed })
+        let totals = BatchTotals { runs: self.total, failed: self.total_failed };
+        batch_page(&format!("dbft-sim {label}"), &rows, totals, unreadable)
     }
 }

@@ -304,18 +304,34 @@ pub struct BatchTotals {
     pub failed: u64,
 }
 
+/// A scenario file of the batch that could not be read: (its name, why).
+pub type Unreadable = (String, String);
+
 /// A page listing many runs (for `check` and `swarm`), failures first. `totals` counts
 /// the whole batch; `rows` may be a bounded selection of it.
-pub fn batch_page(title: &str, rows: &[&BatchRow], totals: BatchTotals) -> String {
+pub fn batch_page(title: &str, rows: &[&BatchRow], totals: BatchTotals, unreadable: &[Unreadable]) -> String {
     let mut b = String::new();
     let _ = writeln!(b, "<h1>{}</h1>", esc(title));
+    // A file that could not be read is a failure of the batch (exit 2), never hidden.
+    let errors = if unreadable.is_empty() {
+        String::new()
+    } else {
+        format!("; {} scenario file{} unreadable", unreadable.len(), if unreadable.len() == 1 { "" } else { "s" })
+    };
     let _ = writeln!(
         b,
-        "<p id=\"outcome\"><span class=\"{}\">{} of {} runs as expected</span></p>",
-        if totals.failed == 0 { "ok" } else { "bad" },
+        "<p id=\"outcome\"><span class=\"{}\">{} of {} runs as expected{errors}</span></p>",
+        if totals.failed == 0 && unreadable.is_empty() { "ok" } else { "bad" },
         totals.runs - totals.failed,
         totals.runs
     );
+    if !unreadable.is_empty() {
+        b.push_str("<table id=\"unreadable\"><tr><th>scenario file</th><th>error</th></tr>\n");
+        for (name, why) in unreadable {
+            let _ = writeln!(b, "<tr><td>{}</td><td class=\"bad\">{}</td></tr>", esc(name), esc(why));
+        }
+        b.push_str("</table>\n");
+    }
     if (rows.len() as u64) < totals.runs {
         let _ = writeln!(b, "<p>{} runs listed, failures first.</p>", rows.len());
     }
@@ -384,7 +400,7 @@ mod tests {
     #[test]
     fn batch_page_counts_runs_and_lists_failures_first() {
         let rows = [row("a", true), row("b", false), row("c", true)];
-        let html = batch_page("suite <all>", &rows.iter().collect::<Vec<_>>(), BatchTotals { runs: 3, failed: 1 });
+        let html = batch_page("suite <all>", &rows.iter().collect::<Vec<_>>(), BatchTotals { runs: 3, failed: 1 }, &[]);
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<h1>suite &lt;all&gt;</h1>"), "the title is escaped");
         assert!(html.contains("2 of 3 runs as expected"));
@@ -393,8 +409,13 @@ mod tests {
         assert!(html.contains("href=\"b/1/index.html\""));
         assert!(!html.contains("<script"), "pages have no script");
         assert!(!html.contains("runs listed"), "every run is listed");
-        let part = batch_page("big", &[&rows[1]], BatchTotals { runs: 5000, failed: 7 });
+        let part = batch_page("big", &[&rows[1]], BatchTotals { runs: 5000, failed: 7 }, &[]);
         assert!(part.contains("4993 of 5000 runs as expected"), "the totals speak for the whole batch");
         assert!(part.contains("1 runs listed, failures first"));
+        // An unreadable file turns the page's verdict bad and is listed with its error.
+        let bad = ("x.json".to_string(), "validators: <oops>".to_string());
+        let with_error = batch_page("e", &[], BatchTotals { runs: 0, failed: 0 }, std::slice::from_ref(&bad));
+        assert!(with_error.contains("<span class=\"bad\">0 of 0 runs as expected; 1 scenario file unreadable</span>"));
+        assert!(with_error.contains("<td>x.json</td><td class=\"bad\">validators: &lt;oops&gt;</td>"));
     }
 }

@@ -134,6 +134,8 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"stop": {"duration_ms": 1e300}}"#, "stop.duration_ms", "at most"),
     (r#"{"stop": {"heights": 4294967295}}"#, "stop.heights", "more than one year"),
     (r#"{"expect": {"digests": {"+1": "00"}}}"#, "expect.digests.+1", "decimal integer"),
+    (r#"{"expect": {"digests": {"01": "00"}}}"#, "expect.digests.01", "no leading zeros"),
+    (r#"{"expect": {"views": {"02": 0}}}"#, "expect.views.02", "no leading zeros"),
     (
         r#"{"expect": {"marks": {"byzantine: garbage comit": 1}}}"#,
         "expect.marks.byzantine: garbage comit",

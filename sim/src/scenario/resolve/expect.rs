@@ -128,10 +128,18 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
     let mut digests = BTreeMap::new();
     for (k, v) in e.digests.unwrap_or_default().0 {
         let path = format!("expect.digests.{k}");
+        // Written as the seed prints ("1", not "01"): `--update-digests` writes its pins
+        // under that spelling, so another one would become a second key for one seed.
         let seed: u64 = Some(k.as_str())
             .filter(|k| k.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|k| k.parse().ok())
-            .ok_or_else(|| ScenarioError::new(&path, "key must be a seed (a decimal integer)"))?;
+            .filter(|s: &u64| s.to_string() == k)
+            .ok_or_else(|| {
+                ScenarioError::new(
+                    &path,
+                    "key must be a seed written as a plain decimal integer (no sign, no leading zeros)",
+                )
+            })?;
         let h = Hash32::from_hex(&v).ok_or_else(|| ScenarioError::new(&path, "must be 64 hex digits"))?;
         if digests.insert(seed, h).is_some() {
             return err(path, format!("seed {seed} is pinned twice"));
@@ -143,8 +151,10 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
         let h: u32 = Some(k.as_str())
             .filter(|k| k.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|k| k.parse().ok())
-            .filter(|h| *h >= 1)
-            .ok_or_else(|| ScenarioError::new(&path, "key must be a height (an integer ≥ 1)"))?;
+            .filter(|h: &u32| *h >= 1 && h.to_string() == k)
+            .ok_or_else(|| {
+                ScenarioError::new(&path, "key must be a height written as a plain integer ≥ 1 (no leading zeros)")
+            })?;
         if views.insert(h, v).is_some() {
             return err(path, format!("height {h} is listed twice"));
         }
