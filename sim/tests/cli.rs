@@ -190,7 +190,9 @@ const BAD: &[(&str, &str)] = &[
     (r#"{"validators": 4, "validators": 5}"#, "validators"),
     (r#"{"expect": {"digests": {"1": "ab", "1": "cd"}}}"#, "expect.digests.1"),
     (r#"{"expect": {"marks": {"a": 1, "a": 2}}}"#, "expect.marks.a"),
-    (r#"{"expect": {"views": {"1": 1, "01": 2}}}"#, "expect.views.1"),
+    (r#"{"expect": {"views": {"1": 1, "1": 2}}}"#, "expect.views.1"),
+    // One height spelt two ways would be a second key for it.
+    (r#"{"expect": {"views": {"1": 1, "01": 2}}}"#, "expect.views.01"),
     (
         r#"{"byzantine": [{"node": "R1", "behaviours": [{"kind": "forge", "period_ms": 0.001}]}]}"#,
         "byzantine[0].behaviours[0].period_ms",
@@ -668,6 +670,20 @@ fn an_output_that_is_an_input_is_refused() {
         bin().args(["run", "out/report.json", "--seed", "7", "--out", "out"]).current_dir(&dir).output().unwrap();
     assert_eq!(other.status.code(), Some(2), "{}", String::from_utf8_lossy(&other.stderr));
     assert_eq!(std::fs::read(out.join("report.json")).unwrap(), report, "the report read is intact");
+    // A report this build does not reproduce (here: its digest altered, as an older
+    // build's would differ) is evidence: the replay says so and leaves it as it was.
+    let mut doc: serde_json::Value = serde_json::from_slice(&report).unwrap();
+    doc["digest"] = "0".repeat(64).into();
+    let altered = serde_json::to_vec_pretty(&doc).unwrap();
+    std::fs::write(out.join("report.json"), &altered).unwrap();
+    let differs = bin().args(["run", "out/report.json", "--out", "out"]).current_dir(&dir).output().unwrap();
+    let err = String::from_utf8_lossy(&differs.stderr);
+    assert_eq!(differs.status.code(), Some(1), "{err}");
+    assert!(err.contains("digest differs") && err.contains("not overwriting"), "{err}");
+    assert_eq!(std::fs::read(out.join("report.json")).unwrap(), altered, "the differing report is kept");
+    let elsewhere = bin().args(["run", "out/report.json", "--out", "again"]).current_dir(&dir).output().unwrap();
+    assert_eq!(elsewhere.status.code(), Some(0), "{}", String::from_utf8_lossy(&elsewhere.stderr));
+    assert!(dir.join("again/report.json").exists());
 }
 
 /// A schedule that cannot be followed is bad input for every command that runs one:

@@ -197,6 +197,7 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     // The checkers' and metrics' records are in the report now: free them before the pages.
     drop(result);
     report.scenario_source = source;
+    let report_path = out.join("report.json");
     if let Some((old_seed, digest, version)) = &replay
         && *old_seed == seed
         && *digest != report.digest.to_hex()
@@ -204,8 +205,19 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
         tell!(
             "warning: the replay's digest differs from the report's (written by dbft-sim {version}): this build behaves differently"
         );
+        // The report replayed is the evidence of the run it records: a replay that does
+        // not reproduce it must not write over it.
+        let same = |p: &Path| crate::report::files::output_identity(p);
+        if same(&report_path).is_some() && same(&report_path) == same(path) {
+            tell!(
+                "error: not overwriting {}: it records a run this build does not reproduce; replay it with --out DIR to keep both",
+                report_path.display()
+            );
+            drop(trace_writer);
+            crate::report::files::remove_empty_dirs(&made);
+            return 1;
+        }
     }
-    let report_path = out.join("report.json");
     if let Err(e) = write_atomic(&report_path, report.to_json().as_bytes()) {
         tell!("error: cannot write {}: {e}", report_path.display());
         return 2;
