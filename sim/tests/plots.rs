@@ -102,6 +102,13 @@ fn sweep_chart_uses_the_measured_categories_and_says_what_it_aggregates() {
 fn sequence_chart_and_timeline_show_the_lock() {
     let (r, rec) = recorded("scenarios/attacks/crash-lock-4.json", 1);
     assert_eq!(pages::default_sequence_heights(&r, &rec), (1, 1), "the stall is at height 1");
+    // Where a routine view change comes first (R1 crashes at the start, so height 1 changes
+    // view) and the run stalls later, the chart shows the stall: the hand-off height 5
+    // that the old set, one ejected and one crashed, can never sign.
+    let (later, later_rec) = recorded("scenarios/validators/dual-quorum-ejection-crash-4.json", 1);
+    let stall = later.liveness.stall.as_ref().map(|s| s.height);
+    assert_eq!(stall, Some(5));
+    assert_eq!(pages::default_sequence_heights(&later, &later_rec), (5, 5));
     let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
     let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
     let window = sequence::window_of(&rec.nodes, (1, 1), end);

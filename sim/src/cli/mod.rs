@@ -116,8 +116,8 @@ pub enum Command {
         /// Narrate the run on stdout, one line per event (before the summary).
         #[arg(long)]
         narrate: bool,
-        /// Heights of the message-sequence chart: "5" or "3..6" (default: the first height
-        /// with a view change, a violation or the stall).
+        /// Heights of the message-sequence chart: "5" or "3..6" (default: the height of the
+        /// first violation, else of the stall, else the first height with a view change).
         #[arg(long, value_parser = run::parse_heights)]
         sequence_heights: Option<(u32, u32)>,
     },

@@ -6,13 +6,21 @@ use super::plot::sequence::{self, NodeKind, Recorder};
 use super::plot::{RunData, heights};
 use crate::engine::time::SimTime;
 
-/// The heights the sequence chart shows by default: the first height with something to
-/// read — a view change, a violation or the stall — else height 1.
+/// The heights the sequence chart shows by default: what the run turns on — the first
+/// violation's height, else the stall's — when the recorder kept that height's events;
+/// else the first height with a view change, a violation or the stall; else height 1. (A
+/// routine view change after a crash at height 1 used to win over a stall at height 5.)
 pub fn default_sequence_heights(r: &Report, rec: &Recorder) -> (u32, u32) {
-    let view_change =
-        rec.nodes.iter().filter(|i| i.kind == NodeKind::ViewChanged && i.view > 0).map(|i| i.height).min();
+    let end = SimTime((r.sim_time_ms * 1000.0).round() as u64);
     let violation = r.invariants.iter().flat_map(|i| i.violations.iter().map(|v| v.height)).min();
     let stall = r.liveness.stall.as_ref().map(|s| s.height);
+    if let Some(h) = violation.or(stall).filter(|&h| h >= 1)
+        && rec.lane.covers(sequence::window_of(&rec.nodes, (h, h), end))
+    {
+        return (h, h);
+    }
+    let view_change =
+        rec.nodes.iter().filter(|i| i.kind == NodeKind::ViewChanged && i.view > 0).map(|i| i.height).min();
     let h = [view_change, violation, stall].into_iter().flatten().min().unwrap_or(1).max(1);
     (h, h)
 }

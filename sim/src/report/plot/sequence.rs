@@ -93,9 +93,11 @@ impl NodeItem {
 /// recent `KEEP` before the chart's window may start (a ring, so a window late in a long
 /// run is there at the end); and, once it may start, `KEEP` more. The window may start at
 /// the first persistence of the height before the one asked for with `--sequence-heights`
-/// or, by default, at the first view change (the default window is the first height with a
-/// view change, a violation or the stall). A run of fewer than `KEEP` events keeps them all,
-/// so its charts are exactly those of the whole run.
+/// or, by default, at the first view change. The default window is the first violation's
+/// height, else the stall's, when this kept its events (a violation halts the run and a
+/// stall is diagnosed at the end, both in the ring), else the first height with a view
+/// change (`pages::default_sequence_heights`). A run of fewer than `KEEP` events keeps
+/// them all, so its charts are exactly those of the whole run.
 #[derive(Default)]
 pub struct Lane {
     head: Vec<Item>,
