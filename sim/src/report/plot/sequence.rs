@@ -94,9 +94,8 @@ impl NodeItem {
 /// run is there at the end); and, once it may start, `KEEP` more. The window may start at
 /// the first persistence of the height before the one asked for with `--sequence-heights`
 /// or, by default, at the first view change. The default window is the first violation's
-/// height, else the stall's, when this kept its events (a violation halts the run and a
-/// stall is diagnosed at the end, both in the ring), else the first height with a view
-/// change (`pages::default_sequence_heights`). A run of fewer than `KEEP` events keeps
+/// height, else the stall's, when the lane kept that height's events, else the first
+/// height with a view change (`pages::default_sequence_heights`). A run of fewer than `KEEP` events keeps
 /// them all, so its charts are exactly those of the whole run.
 #[derive(Default)]
 pub struct Lane {
