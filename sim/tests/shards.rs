@@ -85,7 +85,11 @@ fn check_shards_merge_to_the_unsharded_run() {
         assert!(out.contains(&format!("(shard {i}/3 of")), "{out}");
     }
     let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
-    ok(&run(&["merge", p(&whole), "--records", p(&a)]), 0);
+    let summary = ok(&run(&["merge", p(&whole), "--records", p(&a)]), 0);
+    // The stalls of a suite are named by scenario (many scenarios share seed 1), and the
+    // latency spreads count runs.
+    assert!(summary.contains("partition-2-2-4.json seed 1"), "{summary}");
+    assert!(summary.contains(" runs") && !summary.contains("over 1 seeds"), "{summary}");
     ok(&run(&["merge", p(&dir.join("shards")), "--records", p(&b)]), 0);
     assert_eq!(std::fs::read_to_string(a).unwrap(), std::fs::read_to_string(b).unwrap());
 }

@@ -54,7 +54,7 @@ impl Spread {
     fn describe(&self) -> String {
         match (self.min, self.p50, self.p90, self.p99, self.max) {
             (Some(a), Some(b), Some(c), Some(d), Some(e)) => {
-                format!("min {a} / p50 {b} / p90 {c} / p99 {d} / max {e} ms over {} seeds", self.seeds)
+                format!("min {a} / p50 {b} / p90 {c} / p99 {d} / max {e} ms over {} runs", self.seeds)
             }
             _ => "no values".to_string(),
         }
@@ -86,6 +86,10 @@ struct Summary {
     stall_classes: BTreeMap<String, u64>,
     /// The first stalled seeds of each class.
     stalled_seeds: BTreeMap<String, Vec<u64>>,
+    /// The same runs as printed: "seed 4" for `swarm`, "scenario seed 4" for `check`,
+    /// whose records of many scenarios share seeds.
+    #[serde(skip)]
+    stalled_runs: BTreeMap<String, Vec<String>>,
     /// The failing items (the first LISTED of them).
     failing: Vec<Failing>,
     /// Per-seed medians, spread across seeds.
@@ -335,6 +339,7 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
         invariants: BTreeMap::new(),
         stall_classes: BTreeMap::new(),
         stalled_seeds: BTreeMap::new(),
+        stalled_runs: BTreeMap::new(),
         failing: Vec::new(),
         consensus_p50_ms: Spread::default(),
         block_interval_p50_ms: Spread::default(),
@@ -381,9 +386,15 @@ fn tally(s: &mut Summary, r: Record, consensus: &mut Vec<f64>, interval: &mut Ve
     if r.safety_violated().is_empty() && (r.stall.is_some() || r.outcome != "ok") {
         let label = r.stall_label();
         *s.stall_classes.entry(label.clone()).or_insert(0) += 1;
-        let seeds = s.stalled_seeds.entry(label).or_default();
+        let seeds = s.stalled_seeds.entry(label.clone()).or_default();
         if seeds.len() < LISTED_STALLS {
             seeds.push(r.seed);
+            let run = if s.command == "check" {
+                format!("{} seed {}", r.scenario, r.seed)
+            } else {
+                format!("seed {}", r.seed)
+            };
+            s.stalled_runs.entry(label).or_default().push(run);
         }
     }
     consensus.extend(r.consensus_p50_ms);
@@ -414,12 +425,11 @@ fn print(s: &Summary, shards: u64) {
     say!("  outcomes: {}", counts(&s.outcomes));
     say!("  invariants violated: {}", counts(&s.invariants));
     say!("  stall classes: {}", counts(&s.stall_classes));
-    for (class, seeds) in &s.stalled_seeds {
-        let named: Vec<String> = seeds.iter().map(u64::to_string).collect();
+    for (class, runs) in &s.stalled_runs {
         let total = s.stall_classes.get(class).copied().unwrap_or(0);
         let more =
-            if total > seeds.len() as u64 { format!(" (first {} of {total})", seeds.len()) } else { String::new() };
-        say!("    {class}: seeds {}{more}", named.join(", "));
+            if total > runs.len() as u64 { format!(" (first {} of {total})", runs.len()) } else { String::new() };
+        say!("    {class}: {}{more}", runs.join(", "));
     }
     for f in s.failing.iter().take(PRINTED) {
         let what = f.failure.clone().unwrap_or_else(|| f.outcome.clone());
@@ -431,8 +441,8 @@ fn print(s: &Summary, shards: u64) {
             s.failed - PRINTED as u64
         );
     }
-    say!("  consensus latency p50 across seeds: {}", s.consensus_p50_ms.describe());
-    say!("  block interval p50 across seeds: {}", s.block_interval_p50_ms.describe());
+    say!("  consensus latency p50 across runs: {}", s.consensus_p50_ms.describe());
+    say!("  block interval p50 across runs: {}", s.block_interval_p50_ms.describe());
 }
 
 /// The merged records file: the header of the unsharded run, every record, the end line;
