@@ -26,6 +26,10 @@ pub struct Narrator<W: Write> {
     named: std::cell::RefCell<std::collections::BTreeMap<NodeId, crate::protocol::crypto::Hash32>>,
     /// The set named before the run ([`Narrator::starting_from`]).
     start: Option<crate::protocol::crypto::Hash32>,
+    /// Per payload hash, the first send of it (message id, sender): a later send of the
+    /// same payload by another node is a relay (flood gossip) or a replay, not its own
+    /// message, and its line says whose it is.
+    first_sent: std::cell::RefCell<std::collections::BTreeMap<crate::protocol::crypto::Hash32, (u64, NodeId)>>,
     /// The first write error; after it the narrator stops writing (a closed pipe, e.g.
     /// `| head`, ends the narration, not the run).
     failed: Option<std::io::Error>,
@@ -33,7 +37,7 @@ pub struct Narrator<W: Write> {
 
 impl<W: Write> Narrator<W> {
     pub fn new(out: W, names: Vec<String>) -> Self {
-        Narrator { out, names, named: Default::default(), start: None, failed: None }
+        Narrator { out, names, named: Default::default(), start: None, first_sent: Default::default(), failed: None }
     }
 
     /// The set the chain names before the run's first block (the genesis set): a node's
@@ -97,8 +101,15 @@ impl<W: Write> Narrator<W> {
             Ev::Start { node } => format!("{} starts", self.name(*node)),
             Ev::Send { id, from, to, meta, .. } => {
                 let to = to.map_or("all".to_string(), |n| self.name(n).to_string());
+                let first = *self.first_sent.borrow_mut().entry(meta.hash).or_insert((*id, *from));
+                let whose = match first {
+                    (first_id, first_from) if first_from != *from => {
+                        format!(", relaying msg {first_id} of {}", self.name(first_from))
+                    }
+                    _ => String::new(),
+                };
                 format!(
-                    "{} -> {to:<4} {:?} h{} v{} #{} (msg {id})",
+                    "{} -> {to:<4} {:?} h{} v{} #{} (msg {id}{whose})",
                     self.name(*from),
                     meta.kind,
                     meta.height,
@@ -212,6 +223,27 @@ mod tests {
     /// A persisted block that names another next set than the node's previous block is
     /// a hand-off, and its line says which set takes over; blocks naming the same set
     /// read as before.
+    /// A payload sent again by another node (flood gossip's relay, or a replay) reads as
+    /// that node passing on the first sender's message, not as its own; the first sender
+    /// sending it again reads as a send.
+    #[test]
+    fn a_relayed_payload_names_its_first_sender() {
+        use crate::protocol::{MsgMeta, crypto::Hash32};
+        let n = Narrator::new(Vec::new(), vec!["R0".into(), "R1".into(), "R2".into()]);
+        let meta = MsgMeta { kind: MsgKind::Commit, height: 1, view: 0, validator: 1, hash: Hash32([7; 32]), size: 9 };
+        let send = |id, from| Rec {
+            step: 0,
+            time: SimTime(0),
+            ev: Ev::Send { id, from: NodeId(from), to: None, meta, content: None },
+        };
+        assert_eq!(n.line(&send(4, 1)).unwrap(), "     0.000000s R1 -> all  Commit h1 v0 #07070707 (msg 4)");
+        assert_eq!(
+            n.line(&send(9, 2)).unwrap(),
+            "     0.000000s R2 -> all  Commit h1 v0 #07070707 (msg 9, relaying msg 4 of R1)"
+        );
+        assert_eq!(n.line(&send(11, 1)).unwrap(), "     0.000000s R1 -> all  Commit h1 v0 #07070707 (msg 11)");
+    }
+
     #[test]
     fn a_block_naming_a_new_set_says_so() {
         use crate::protocol::crypto::KeyId;
