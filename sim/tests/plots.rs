@@ -170,3 +170,41 @@ fn plot_and_compare_commands_write_their_files() {
     let bad = Command::new(bin).args(["plot", "/nonexistent.json"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Two marks of one node at one instant are not drawn over each other: at the hand-off
+/// height of the dual-quorum scenario every node persists height 4 and enters h5 v0 at
+/// once, and the "h5 v0" box sat on the "h4 final (v0)" label, reading "h5 v0 final".
+#[test]
+fn a_view_box_never_covers_a_persist_label() {
+    let (r, rec) = recorded("scenarios/validators/dual-quorum-ejection-crash-4.json", 1);
+    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
+    let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
+    let svg = sequence::sequence_svg("t", &names, rec.lane.items(), sequence::window_of(&rec.nodes, (5, 5), end));
+    let attr = |tag: &str, name: &str| -> f64 {
+        let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    // View boxes: 44 × 14 rectangles; persist labels: text from x, about 0.6 em a char.
+    let boxes: Vec<(f64, f64)> = svg
+        .split("<rect")
+        .skip(1)
+        .filter(|t| t.contains("width=\"44\""))
+        .map(|t| (attr(t, "x"), attr(t, "y")))
+        .collect();
+    let labels: Vec<(f64, f64, usize)> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = t.split('>').nth(1)?.split('<').next()?;
+            body.contains(" final (v").then(|| (attr(t, "x"), attr(t, "y"), body.chars().count()))
+        })
+        .collect();
+    assert!(boxes.len() >= 4 && labels.len() >= 4, "{} boxes, {} labels", boxes.len(), labels.len());
+    for &(bx, by) in &boxes {
+        for &(lx, ly, chars) in &labels {
+            let (l0, l1, t0, t1) = (lx, lx + 0.6 * 11.0 * chars as f64, ly - 11.0, ly + 2.0);
+            let overlaps = bx < l1 && l0 < bx + 44.0 && by < t1 && t0 < by + 14.0;
+            assert!(!overlaps, "view box at ({bx}, {by}) covers the label at ({lx}, {ly})");
+        }
+    }
+}

@@ -385,13 +385,27 @@ pub fn sequence_svg<'a>(
     // Node marks first (they say what a node did, and a message label can move or go —
     // its arrow keeps a tooltip): every label is placed where it covers no mark and no
     // label already placed.
+    // Two marks of one node at one instant (a block persisted and the next height
+    // entered) would be drawn over each other, so that "h5 v0" read as final: a mark that
+    // would cover one already placed moves beside it — left of the lane (the persist label
+    // runs right), then a line lower or higher — where nothing is.
     let mut placed = Placed::default();
-    for i in &shown {
-        placed.mark(mark_box(i, lane_x(i.node), row_y[&i.time]));
+    let mut offsets = vec![(0.0, 0.0); shown.len()];
+    for (k, i) in shown.iter().enumerate() {
+        let (x, y) = (lane_x(i.node), row_y[&i.time]);
+        let Some(b) = mark_box(i, x, y) else { continue };
+        let moved = |(dx, dy): (f64, f64)| (b.0 + dx, b.1 + dx, b.2 + dy, b.3 + dy);
+        let spot = [(0.0, 0.0), (-(b.1 - b.0) - 6.0, 0.0), (0.0, 14.0), (0.0, -14.0), (0.0, 28.0)]
+            .into_iter()
+            .find(|&d| !placed.hits(moved(d)))
+            .unwrap_or((0.0, 0.0));
+        offsets[k] = spot;
+        placed.mark(Some(moved(spot)));
     }
-    for i in &shown {
-        let ry = row_y[&i.time];
-        let x = lane_x(i.node);
+    for (k, i) in shown.iter().enumerate() {
+        let (dx, dy) = offsets[k];
+        let ry = row_y[&i.time] + dy;
+        let x = lane_x(i.node) + dx;
         match &i.what {
             What::Deliver { id, from } | What::Drop { id, from, .. } => {
                 let Some(send) = sends.get(id) else { continue };
