@@ -290,3 +290,21 @@ fn an_empty_suite_fails_and_the_html_page_names_unreadable_files() {
     assert!(html.contains("2 of 2 runs as expected; 1 scenario file unreadable"), "{html}");
     assert!(html.contains("<td>bad.json</td>"), "{html}");
 }
+
+/// `--update-digests` does not accept a run that fails the scenario's other expectations:
+/// a pin says "still the run a maintainer accepted" (scenarios/README §7).
+#[test]
+fn update_digests_leaves_a_failing_runs_pin_alone() {
+    let dir = tmpdir("pin-failing");
+    let zero = "0".repeat(64);
+    // Four honest nodes reach their heights: the stall claimed here is wrong.
+    let text = format!(
+        r#"{{"seeds": [1], "validators": 4, "stop": {{"heights": 2}}, "expect": {{"liveness": "stalls", "digests": {{"1": "{zero}"}}}}}}"#
+    );
+    std::fs::write(dir.join("f.json"), &text).unwrap();
+    let out = check(&["f.json", "--update-digests"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("not pinned: f.json seeds 1 (the run fails the scenario's other expectations"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(dir.join("f.json")).unwrap(), text, "the file is unchanged");
+}

@@ -292,7 +292,8 @@ pub fn check(opts: CheckOptions) -> i32 {
 
     let (mut passed, mut failed, mut errors) = (0, 0, 0);
     let mut junit_cases = String::new();
-    let mut digests: Vec<String> = Vec::new();
+    // Per run: its digest, and whether it met the scenario's other expectations.
+    let mut digests: Vec<(String, bool)> = Vec::new();
     // Results print in a fixed order (path, then seed) as each finishes; unreadable files
     // print at their place in that order.
     let mut reported = 0;
@@ -328,7 +329,7 @@ pub fn check(opts: CheckOptions) -> i32 {
         }
         let _ = write!(junit_cases, "{}", junit_case(&entries[i].shown, &format!("seed {}", r.seed), Some(case), fail));
         if opts.update_digests {
-            digests.push(r.digest.clone());
+            digests.push((r.digest.clone(), r.pass));
         }
         Ok(lines)
     };
@@ -426,7 +427,7 @@ fn junit_case(file: &str, name: &str, info: Option<CaseInfo>, failure: Option<(&
 /// Rewrites the pinned digests of every scenario that pins any, for the seeds just run,
 /// in the file's own text (see `pins`): only the pinned values change. False if a file
 /// that needed new pins could not be rewritten.
-fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String]) -> bool {
+fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[(String, bool)]) -> bool {
     let mut all = true;
     for (i, e) in entries.iter().enumerate() {
         let Ok(spec) = &e.spec else { continue };
@@ -436,8 +437,15 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String])
         let Ok(text) = std::str::from_utf8(&e.bytes) else { continue };
         let mut moved: Vec<(u64, String)> = Vec::new();
         let mut unlisted: Vec<String> = Vec::new();
-        for (&(j, seed), digest) in items.iter().zip(digests) {
+        let mut failing: Vec<String> = Vec::new();
+        for (&(j, seed), (digest, pass)) in items.iter().zip(digests) {
             if j != i || spec.expect.digests.get(&seed).map(|d| d.to_hex()).as_ref() == Some(digest) {
+                continue;
+            }
+            // A pin says "still the run a maintainer accepted": a run that fails the
+            // scenario's other expectations is not one to accept (scenarios/README §7).
+            if !pass {
+                failing.push(seed.to_string());
                 continue;
             }
             // A pin is checked only at the scenario's own seeds (another seed is held to
@@ -448,6 +456,13 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[String])
             }
             moved.retain(|(s, _)| *s != seed);
             moved.push((seed, digest.clone()));
+        }
+        if !failing.is_empty() {
+            say!(
+                "not pinned: {} seeds {} (the run fails the scenario's other expectations: fix those first)",
+                e.shown,
+                failing.join(", ")
+            );
         }
         if !unlisted.is_empty() {
             say!("not pinned: {} seeds {} (not among its seeds, where pins are checked)", e.shown, unlisted.join(", "));
