@@ -136,6 +136,12 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"expect": {"digests": {"+1": "00"}}}"#, "expect.digests.+1", "decimal integer"),
     (r#"{"expect": {"digests": {"01": "00"}}}"#, "expect.digests.01", "no leading zeros"),
     (r#"{"expect": {"views": {"02": 0}}}"#, "expect.views.02", "no leading zeros"),
+    (r#"{"stop": {"heights": 5}, "expect": {"views": {"6": 0}}}"#, "expect.views.6", "above stop.heights (5)"),
+    (r#"{"start_height": 4, "expect": {"views": {"3": 0}}}"#, "expect.views.3", "below start_height (4)"),
+    (r#"{"seeds": [1, 2, 1]}"#, "seeds[2]", "seed 1 is listed twice"),
+    (r#"{"expect": {"safety": "violated", "violations": []}}"#, "expect.violations", "names no safety invariant"),
+    (r#"{"expect": {"safety": "violated", "violations": ["L2"]}}"#, "expect.violations", "names no safety invariant"),
+    (r#"{"expect": {"liveness": "stalls", "stall": {"height": 0}}}"#, "expect.stall.height", "start at 1"),
     (
         r#"{"expect": {"marks": {"byzantine: garbage comit": 1}}}"#,
         "expect.marks.byzantine: garbage comit",

@@ -90,6 +90,14 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
             if safety_holds == Some(true) && ids.iter().any(|id| id.is_safety()) {
                 return err("expect.violations", "contradicts \"safety\": \"holds\"");
             }
+            // `violations` lists every invariant that must fail: with no safety invariant
+            // in it, safety must hold, which "violated" denies.
+            if safety_holds == Some(false) && !ids.iter().any(|id| id.is_safety()) {
+                return err(
+                    "expect.violations",
+                    "contradicts \"safety\": \"violated\" (it lists every invariant that must fail, and names no safety invariant)",
+                );
+            }
             Some(ids)
         }
     };
@@ -120,6 +128,9 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
             };
             if liveness_holds == Some(true) {
                 return err("expect.stall", "contradicts \"liveness\": \"holds\"");
+            }
+            if s.height == Some(0) {
+                return err("expect.stall.height", "heights start at 1: a run cannot stall at 0");
             }
             Some(ExpectStall { class, height: s.height, view: s.view })
         }

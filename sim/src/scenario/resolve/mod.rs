@@ -132,7 +132,13 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
                 format!("lists {} seeds, at most {MAX_LISTED} (for a sweep: check --seeds A..B)", v.len()),
             );
         }
-        Some(v) => v.clone(),
+        Some(v) => {
+            // Listed twice, a seed would run twice and be reported twice (two JUnit cases).
+            if let Some(i) = (1..v.len()).find(|&i| v[..i].contains(&v[i])) {
+                return err(format!("seeds[{i}]"), format!("seed {} is listed twice", v[i]));
+            }
+            v.clone()
+        }
         None => vec![seed],
     };
     if let Some(t) = s.tags.as_ref().filter(|t| t.len() > MAX_LISTED) {
@@ -159,6 +165,20 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
     let changes =
         changes::resolve_changes(s.changes.as_deref().unwrap_or(&[]), &lookup, validators, keyed, &stop, start_height)?;
     let mut expect = expect::resolve_expect(s.expect.clone().unwrap_or_default())?;
+    // A height the run never decides cannot be final in any view.
+    for &h in expect.views.keys() {
+        if h < start_height {
+            return err(
+                format!("expect.views.{h}"),
+                format!("below start_height ({start_height}): final before the run"),
+            );
+        }
+        if let Some(target) = stop.heights
+            && h > target
+        {
+            return err(format!("expect.views.{h}"), format!("above stop.heights ({target}): the run ends first"));
+        }
+    }
     if let Some(h) = s.expect.as_ref().and_then(|e| e.handoffs.as_ref()) {
         expect.handoffs = Some(expect::resolve_expect_handoffs(h, &lookup, keyed, start_height)?);
     }
