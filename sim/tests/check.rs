@@ -283,6 +283,10 @@ fn an_empty_suite_fails_and_the_html_page_names_unreadable_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario files (*.json) under empty"));
     std::fs::write(dir.join("good.json"), PASSING).unwrap();
+    // Also next to a good path: a mistyped directory does not vanish into a green run.
+    let out = check(&["good.json", "empty"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario files (*.json) under empty"));
     std::fs::write(dir.join("bad.json"), r#"{"validators": "many"}"#).unwrap();
     let out = check(&["good.json", "bad.json", "--html", "batch.html"], &dir);
     assert_eq!(out.status.code(), Some(2));

@@ -208,3 +208,23 @@ fn a_view_box_never_covers_a_persist_label() {
         }
     }
 }
+
+/// A run stopped by its duration has a diagnosis of the height it was on (still
+/// progressing) though its liveness holds: that is no stall, and the chart goes to the
+/// first view change (R2 is down from the start, so its turns as primary change view).
+#[test]
+fn a_live_run_stopped_by_duration_charts_its_first_view_change() {
+    let spec = dbft_sim::scenario::parse(
+        r#"{"validators": 4, "protocol": {"block_time_ms": 1000},
+            "faults": {"crashes": [{"node": "R2", "at_ms": 0}]}, "stop": {"duration_ms": 30000}}"#,
+        "live",
+    )
+    .unwrap();
+    let mut rec = Recorder::default();
+    let result = world::run(&spec, 1, Some(&mut rec), false);
+    let r = Report::build(&spec, &result);
+    assert_eq!(r.liveness.status, dbft_sim::report::LivenessStatus::Holds);
+    assert!(r.liveness.stall.is_some(), "a diagnosis of the height it was on");
+    let first_view_change = r.per_height.iter().find(|h| h.view > 0).map(|h| h.height).expect("R2's turn changes view");
+    assert_eq!(pages::default_sequence_heights(&r, &rec), (first_view_change, first_view_change));
+}

@@ -202,10 +202,12 @@ pub fn check(opts: CheckOptions) -> i32 {
             return 2;
         }
     };
-    if files.is_empty() {
-        // A suite path with nothing in it is most likely a typo: passing would hide it.
-        let paths: Vec<String> = opts.paths.iter().map(|p| p.display().to_string()).collect();
-        tell!("error: no scenario files (*.json) under {}", paths.join(", "));
+    // A suite directory with nothing in it is most likely a typo (of it, or of the
+    // directory meant): passing without it would hide that, also next to a good path.
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let held: Vec<PathBuf> = files.iter().map(|f| canonical(f)).collect();
+    if let Some(empty) = opts.paths.iter().find(|p| p.is_dir() && !held.iter().any(|f| f.starts_with(canonical(p)))) {
+        tell!("error: no scenario files (*.json) under {}", empty.display());
         return 2;
     }
     let base = std::env::current_dir().unwrap_or_default();
@@ -442,16 +444,16 @@ fn update_digests(entries: &[Entry], items: &[(usize, u64)], digests: &[(String,
             if j != i || spec.expect.digests.get(&seed).map(|d| d.to_hex()).as_ref() == Some(digest) {
                 continue;
             }
-            // A pin says "still the run a maintainer accepted": a run that fails the
-            // scenario's other expectations is not one to accept (scenarios/README §7).
-            if !pass {
-                failing.push(seed.to_string());
-                continue;
-            }
             // A pin is checked only at the scenario's own seeds (another seed is held to
             // its safety claim alone), so a pin for another seed would never be read.
             if !(spec.expect.any_seed || spec.seeds.contains(&seed)) {
                 unlisted.push(seed.to_string());
+                continue;
+            }
+            // A pin says "still the run a maintainer accepted": a run that fails the
+            // scenario's other expectations is not one to accept (scenarios/README §7).
+            if !pass {
+                failing.push(seed.to_string());
                 continue;
             }
             moved.retain(|(s, _)| *s != seed);

@@ -156,8 +156,11 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     let mut progress = if narrate { Progress::hidden() } else { Progress::new(spec.stop.duration, &spec.name) };
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     let start = crate::world::genesis_set(&spec).hash();
-    let mut narrator =
-        narrate.then(|| Narrator::new(BufWriter::new(std::io::stdout().lock()), names).starting_from(start));
+    let mut narrator = narrate.then(|| {
+        Narrator::new(BufWriter::new(std::io::stdout().lock()), names)
+            .starting_from(start)
+            .holding(spec.nodes.iter().map(|n| n.role.keys()).collect())
+    });
     let mut recorder = Recorder::new(sequence_heights);
     let result = {
         let mut extra: Vec<&mut dyn Observer> = vec![&mut progress, &mut recorder];

@@ -190,7 +190,8 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
         let _ = writeln!(b, "<h2>{}</h2>\n<div class=\"scroll plot\">{}</div>", esc(heading), inline_svg(svg));
     }
     let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
-    let narrator = Narrator::new(std::io::sink(), names);
+    let narrator =
+        Narrator::new(std::io::sink(), names).holding(r.config.nodes.iter().map(|n| n.role.keys()).collect());
     let violations: Vec<_> = r.invariants.iter().flat_map(|i| i.violations.iter()).collect();
     if !violations.is_empty() {
         b.push_str("<h2>Events before each violation</h2>\n");
@@ -220,7 +221,6 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
     b
 }
 
-/// The scenario's expectations (or the default ones), each with whether the run met it.
 /// The scheduled changes, what became of each, and the hand-offs they made.
 fn validator_sets(b: &mut String, r: &Report) {
     let _ = writeln!(b, "<h2>Validator-set changes</h2>");
@@ -260,6 +260,7 @@ fn validator_sets(b: &mut String, r: &Report) {
     }
 }
 
+/// The scenario's expectations (or the default ones), each with whether the run met it.
 fn expectations(b: &mut String, r: &Report) {
     let items = super::expect::items(&r.config, r);
     let _ = writeln!(b, "<h2>Expectations</h2>");

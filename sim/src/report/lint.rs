@@ -14,7 +14,6 @@
 use crate::net::latency::Latency;
 use crate::net::rules::RuleStats;
 use crate::scenario::RunSpec;
-use crate::scenario::spec::Role;
 use serde::Serialize;
 
 /// One warning: the scenario field it is about and what looks wrong.
@@ -108,12 +107,7 @@ pub fn check(spec: &RunSpec, rules: &[RuleStats]) -> Vec<Lint> {
         let Some(only) = &c.only else { continue };
         let mut holders: Vec<usize> = Vec::new();
         for n in only.iter().chain(std::iter::once(&c.origin)) {
-            let keys: Vec<usize> = match spec.nodes.get(n.idx()).map(|s| &s.role) {
-                Some(Role::Validator { index }) => vec![*index],
-                Some(Role::Twin { of }) => vec![*of],
-                Some(Role::Attacker { keys_of }) => keys_of.clone(),
-                _ => Vec::new(),
-            };
+            let keys: Vec<usize> = spec.nodes.get(n.idx()).map(|s| s.role.keys()).unwrap_or_default();
             holders.extend(keys.into_iter().filter(|&k| k < spec.validators));
         }
         holders.sort_unstable();
@@ -130,10 +124,18 @@ pub fn check(spec: &RunSpec, rules: &[RuleStats]) -> Vec<Lint> {
             // it gathers at most `holders` PrepareResponses and ends in a view change
             // (TxNotFound) — at every turn of a primary that holds it. (A Byzantine node
             // may answer without it, so the prediction is made for honest runs only.)
+            // The set is the genesis set until another change takes effect: alone, this
+            // change is never decided; with others, one that shrinks the set or makes a
+            // receiver a validator first can change the count.
+            let fate = if spec.changes.len() == 1 {
+                "every such proposal ends in a view change (TxNotFound) and the change is never decided".to_string()
+            } else {
+                "while the set is the genesis set every such proposal ends in a view change (TxNotFound), unless another change shrinks the set or makes a receiver a validator first".to_string()
+            };
             out.push(lint(
                 format!("changes[{i}].only"),
                 format!(
-                    "only {} of the {} genesis validators' keys are held by a node that receives this change and network.fetch_txs is off, so a proposal carrying it cannot gather the M = {m} responses it needs: every such proposal ends in a view change (TxNotFound) and the change is never decided; set network.fetch_txs to let the others fetch it from a holder",
+                    "only {} of the {} genesis validators' keys are held by a node that receives this change and network.fetch_txs is off, so a proposal carrying it cannot gather the M = {m} responses it needs: {fate}; set network.fetch_txs to let the others fetch it from a holder",
                     holders.len(),
                     spec.validators
                 ),
@@ -218,7 +220,8 @@ mod tests {
         let fields = |t: String| lints_of(&t).into_iter().map(|l| l.field).collect::<Vec<_>>();
         // M = 3 of 4: R0 and R1 are two holders (C0, the origin, is not a validator).
         assert_eq!(fields(text(r#"["R0", "R1"]"#, false)), ["changes[0].only"]);
-        assert!(lints_of(&text(r#"["R0", "R1"]"#, false))[0].warning.contains("only 2 of the 4 genesis"));
+        let warning = &lints_of(&text(r#"["R0", "R1"]"#, false))[0].warning;
+        assert!(warning.contains("only 2 of the 4 genesis") && warning.contains("is never decided"), "{warning}");
         assert_eq!(fields(text(r#"["R0", "R1"]"#, true)), Vec::<String>::new());
         assert_eq!(fields(text(r#"["R0", "R1", "R2"]"#, false)), Vec::<String>::new());
         // A twin holds R0's key, so a change sent only to it reaches a genesis key (and

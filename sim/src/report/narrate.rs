@@ -26,10 +26,14 @@ pub struct Narrator<W: Write> {
     named: std::cell::RefCell<std::collections::BTreeMap<NodeId, crate::protocol::crypto::Hash32>>,
     /// The set named before the run ([`Narrator::starting_from`]).
     start: Option<crate::protocol::crypto::Hash32>,
-    /// Per payload hash, the first send of it (message id, sender): a later send of the
-    /// same payload by another node is a relay (flood gossip) or a replay, not its own
-    /// message, and its line says whose it is.
-    first_sent: std::cell::RefCell<std::collections::BTreeMap<crate::protocol::crypto::Hash32, (u64, NodeId)>>,
+    /// Per payload hash, the first send of it (message id, sender, height): a later send
+    /// of the same payload by a node that holds none of the first sender's keys is a relay
+    /// (flood gossip) or a replay, not its own message, and its line says whose it is.
+    /// Entries two heights below the newest height sent are dropped as they age.
+    first_sent: std::cell::RefCell<FirstSent>,
+    /// Per node, the indices of the signing keys it holds (its own; a twin's or an
+    /// attacker's copies): a twin sending its owner's payload sends its own message.
+    keys: Vec<Vec<usize>>,
     /// The first write error; after it the narrator stops writing (a closed pipe, e.g.
     /// `| head`, ends the narration, not the run).
     failed: Option<std::io::Error>,
@@ -37,7 +41,15 @@ pub struct Narrator<W: Write> {
 
 impl<W: Write> Narrator<W> {
     pub fn new(out: W, names: Vec<String>) -> Self {
-        Narrator { out, names, named: Default::default(), start: None, first_sent: Default::default(), failed: None }
+        Narrator {
+            out,
+            names,
+            named: Default::default(),
+            start: None,
+            first_sent: Default::default(),
+            keys: Vec::new(),
+            failed: None,
+        }
     }
 
     /// The set the chain names before the run's first block (the genesis set): a node's
@@ -45,6 +57,22 @@ impl<W: Write> Narrator<W> {
     pub fn starting_from(mut self, set: crate::protocol::crypto::Hash32) -> Self {
         self.start = Some(set);
         self
+    }
+
+    /// The signing keys each node holds (by node index; see `keys` above).
+    pub fn holding(mut self, keys: Vec<Vec<usize>>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Whether `a` and `b` send as one identity: the same node, or nodes holding a common
+    /// key. Without the key table, only the same node.
+    fn same_signer(&self, a: NodeId, b: NodeId) -> bool {
+        a == b
+            || match (self.keys.get(a.idx()), self.keys.get(b.idx())) {
+                (Some(x), Some(y)) => x.iter().any(|k| y.contains(k)),
+                _ => false,
+            }
     }
 
     /// Closes the narration with the number of copies that had no record (and so no
@@ -101,12 +129,11 @@ impl<W: Write> Narrator<W> {
             Ev::Start { node } => format!("{} starts", self.name(*node)),
             Ev::Send { id, from, to, meta, .. } => {
                 let to = to.map_or("all".to_string(), |n| self.name(n).to_string());
-                let first = *self.first_sent.borrow_mut().entry(meta.hash).or_insert((*id, *from));
-                let whose = match first {
-                    (first_id, first_from) if first_from != *from => {
-                        format!(", relaying msg {first_id} of {}", self.name(first_from))
-                    }
-                    _ => String::new(),
+                let (first_id, first_from) = self.first_sent.borrow_mut().first(meta.hash, *id, *from, meta.height);
+                let whose = if self.same_signer(first_from, *from) {
+                    String::new()
+                } else {
+                    format!(", relaying msg {first_id} of {}", self.name(first_from))
                 };
                 format!(
                     "{} -> {to:<4} {:?} h{} v{} #{} (msg {id}{whose})",
@@ -199,6 +226,34 @@ impl<W: Write> Observer for Narrator<W> {
     }
 }
 
+/// The first send of each payload, for the heights still in play (see `first_sent`).
+#[derive(Default)]
+struct FirstSent {
+    by_hash: std::collections::BTreeMap<crate::protocol::crypto::Hash32, (u64, NodeId, u32)>,
+    newest: u32,
+    /// Inserts since the last pruning.
+    fresh: usize,
+}
+
+impl FirstSent {
+    /// The first send of `hash` (message id, sender), noting this one if it is the first.
+    fn first(&mut self, hash: crate::protocol::crypto::Hash32, id: u64, from: NodeId, height: u32) -> (u64, NodeId) {
+        self.newest = self.newest.max(height);
+        let e = *self.by_hash.entry(hash).or_insert_with(|| {
+            self.fresh += 1;
+            (id, from, height)
+        });
+        // A long narrated run would otherwise keep every payload it ever saw: relays of
+        // a payload come within a height or two of its first send.
+        if self.fresh >= 4096 {
+            let floor = self.newest.saturating_sub(2);
+            self.by_hash.retain(|_, v| v.2 >= floor);
+            self.fresh = 0;
+        }
+        (e.0, e.1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,16 +275,15 @@ mod tests {
         assert_eq!(n.line_of_any(&rec(Ev::Tx { node: NodeId(1), tx: 9 })), "    15.200000s R1 receives transaction 9");
     }
 
-    /// A persisted block that names another next set than the node's previous block is
-    /// a hand-off, and its line says which set takes over; blocks naming the same set
-    /// read as before.
     /// A payload sent again by another node (flood gossip's relay, or a replay) reads as
     /// that node passing on the first sender's message, not as its own; the first sender
-    /// sending it again reads as a send.
+    /// sending it again, or a node holding the same key (a twin, an attacker with a copy),
+    /// reads as a send.
     #[test]
     fn a_relayed_payload_names_its_first_sender() {
         use crate::protocol::{MsgMeta, crypto::Hash32};
-        let n = Narrator::new(Vec::new(), vec!["R0".into(), "R1".into(), "R2".into()]);
+        let names = vec!["R0".into(), "R1".into(), "R2".into(), "R1.twin".into()];
+        let n = Narrator::new(Vec::new(), names).holding(vec![vec![0], vec![1], vec![2], vec![1]]);
         let meta = MsgMeta { kind: MsgKind::Commit, height: 1, view: 0, validator: 1, hash: Hash32([7; 32]), size: 9 };
         let send = |id, from| Rec {
             step: 0,
@@ -242,8 +296,31 @@ mod tests {
             "     0.000000s R2 -> all  Commit h1 v0 #07070707 (msg 9, relaying msg 4 of R1)"
         );
         assert_eq!(n.line(&send(11, 1)).unwrap(), "     0.000000s R1 -> all  Commit h1 v0 #07070707 (msg 11)");
+        // R1's twin signs with R1's key: the same payload is its own message.
+        assert_eq!(n.line(&send(12, 3)).unwrap(), "     0.000000s R1.twin -> all  Commit h1 v0 #07070707 (msg 12)");
     }
 
+    /// The table of first sends forgets heights two below the newest: a long narrated run
+    /// keeps a bounded table (it grew by about 1.5 KB per height).
+    #[test]
+    fn first_sends_of_old_heights_are_forgotten() {
+        use crate::protocol::crypto::Hash32;
+        let mut t = FirstSent::default();
+        for i in 0..100_000u64 {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&i.to_le_bytes());
+            t.first(Hash32(h), i, NodeId(0), (i / 100) as u32);
+        }
+        assert!(t.by_hash.len() <= 4096 + 300, "{} entries kept", t.by_hash.len());
+        // A payload of a height still in play keeps its first send.
+        let mut h = [0u8; 32];
+        h[..8].copy_from_slice(&99_999u64.to_le_bytes());
+        assert_eq!(t.first(Hash32(h), 1, NodeId(5), 999), (99_999, NodeId(0)));
+    }
+
+    /// A persisted block that names another next set than the node's previous block is
+    /// a hand-off, and its line says which set takes over; blocks naming the same set
+    /// read as before.
     #[test]
     fn a_block_naming_a_new_set_says_so() {
         use crate::protocol::crypto::KeyId;

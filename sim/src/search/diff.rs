@@ -99,7 +99,9 @@ impl Observer for Window {
 
 fn window(spec: &RunSpec, seed: u64, from: usize, until: usize) -> Vec<String> {
     let names = spec.nodes.iter().map(|n| n.name.clone()).collect();
-    let narrator = Narrator::new(std::io::sink(), names).starting_from(world::genesis_set(spec).hash());
+    let narrator = Narrator::new(std::io::sink(), names)
+        .starting_from(world::genesis_set(spec).hash())
+        .holding(spec.nodes.iter().map(|n| n.role.keys()).collect());
     let mut w = Window { narrator, from, until, seen: 0, lines: Vec::new() };
     world::run(spec, seed, Some(&mut w), false);
     w.lines

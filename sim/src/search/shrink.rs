@@ -201,6 +201,7 @@ impl Failure {
             // A liveness invariant failed without a diagnosed stall (L2 halted a late
             // hand-off): every one of them still fails, and safety still holds.
             self.safety.is_empty()
+                && self.stall.is_none()
                 && target.violated.iter().all(|id| self.violated.contains(id))
                 && self.settled == target.settled
                 && target.settles()
