@@ -8,8 +8,8 @@
 use super::records::{Header, Record};
 use super::seeds::SeedList;
 use super::sweep::{self, SweepOptions};
+use crate::report::Report;
 use crate::report::files::{check_output_file, write_atomic};
-use crate::report::{LivenessStatus, Report};
 use crate::scenario::{self, RunSpec};
 use crate::world;
 use std::fmt::Write as _;
@@ -118,8 +118,8 @@ fn describe(r: &Report) -> String {
     if !r.outcome.violated.is_empty() {
         let _ = write!(s, " [{}]", crate::invariants::InvariantId::join(&r.outcome.violated, " "));
     }
-    match &r.liveness.stall {
-        Some(st) if r.liveness.status != LivenessStatus::Holds => {
+    match r.liveness.stalled() {
+        Some(st) => {
             let _ = write!(s, " ({} at height {}, view {})", st.class, st.height, st.view);
         }
         _ => {

@@ -131,12 +131,11 @@ impl Record {
     /// The record of `report` (whose scenario text was `text`); `pass` and `failure` are
     /// the command's verdict.
     pub fn of(index: u64, scenario: &str, text: &[u8], report: &Report, pass: bool, failure: Option<String>) -> Record {
-        let stall = report
-            .liveness
-            .stall
-            .as_ref()
-            .filter(|_| report.liveness.status != crate::report::LivenessStatus::Holds)
-            .map(|s| StallField { class: s.class.to_string(), height: s.height, view: s.view });
+        let stall = report.liveness.stalled().map(|s| StallField {
+            class: s.class.to_string(),
+            height: s.height,
+            view: s.view,
+        });
         let some = |s: &crate::report::metrics::Summary, x: f64| (s.count > 0).then_some(x);
         let l = &report.latency;
         Record {

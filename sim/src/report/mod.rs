@@ -187,6 +187,15 @@ pub struct Liveness {
     pub stall: Option<Stall>,
 }
 
+impl Liveness {
+    /// The stall, if the run stalled. A diagnosis exists whenever a run missed a height
+    /// target, also one stopped by its duration with liveness holding; only a run whose
+    /// liveness fails has stalled.
+    pub fn stalled(&self) -> Option<&Stall> {
+        self.stall.as_ref().filter(|_| self.status != LivenessStatus::Holds)
+    }
+}
+
 crate::names::named_enum! {
     /// Whether the run reached its height target.
     pub enum LivenessStatus {

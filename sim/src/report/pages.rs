@@ -13,14 +13,7 @@ use crate::engine::time::SimTime;
 pub fn default_sequence_heights(r: &Report, rec: &Recorder) -> (u32, u32) {
     let end = SimTime((r.sim_time_ms * 1000.0).round() as u64);
     let violation = r.invariants.iter().flat_map(|i| i.violations.iter().map(|v| v.height)).min();
-    // A diagnosis exists whenever a run missed a height target, also one stopped by its
-    // duration with liveness holding; only a run whose liveness fails has stalled.
-    let stall = r
-        .liveness
-        .stall
-        .as_ref()
-        .filter(|_| r.liveness.status != crate::report::LivenessStatus::Holds)
-        .map(|s| s.height);
+    let stall = r.liveness.stalled().map(|s| s.height);
     if let Some(h) = violation.or(stall).filter(|&h| h >= 1)
         && rec.lane.covers(sequence::window_of(&rec.nodes, (h, h), end))
     {

@@ -22,7 +22,7 @@
 use crate::explore::search::Replay;
 use crate::invariants::InvariantId;
 use crate::invariants::diagnosis::StallClass;
-use crate::report::{LivenessStatus, Report};
+use crate::report::Report;
 use crate::scenario;
 use crate::world;
 use serde_json::Value;
@@ -181,12 +181,7 @@ impl Failure {
         let safety = violated.iter().copied().filter(|id| id.is_safety()).collect();
         // A diagnosis exists whenever the run did not reach a height target, also when it
         // has none and liveness holds; only a run whose liveness fails has stalled.
-        let stall = report
-            .liveness
-            .stall
-            .as_ref()
-            .filter(|_| report.liveness.status != LivenessStatus::Holds)
-            .map(|s| (s.class, s.height, s.view));
+        let stall = report.liveness.stalled().map(|s| (s.class, s.height, s.view));
         Failure { safety, stall, violated, settled: None }
     }
 
