@@ -501,6 +501,29 @@ fn diff_finds_where_a_rule_first_changes_the_run() {
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("not one of each"));
     let traces = run(&["diff", trace.to_str().unwrap(), trace.to_str().unwrap()]);
     assert_eq!(traces.status.code(), Some(0));
+    // Two seeds' traces (their keys and latencies differ): the lines are shown as
+    // `#step time event ...`, not as raw JSON, and the fields that differ are named.
+    let other = dir.join("happy-2.jsonl");
+    let out2 = dir.join("seed2");
+    let r = run(&[
+        "run",
+        "scenarios/happy-4.json",
+        "--seed",
+        "2",
+        "--trace",
+        other.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(0));
+    let d = run(&["diff", trace.to_str().unwrap(), other.to_str().unwrap(), "--context", "2"]);
+    let text = String::from_utf8_lossy(&d.stdout);
+    assert_eq!(d.status.code(), Some(1), "{text}");
+    assert!(!text.contains("{\"step\""), "raw JSON lines:\n{text}");
+    let a_first = text.lines().skip_while(|l| !l.starts_with("  A ")).nth(1).unwrap();
+    assert!(a_first.trim_start().starts_with('#') && a_first.contains("s "), "{text}");
+    let fields: Vec<&str> = text.lines().skip_while(|l| !l.contains("differ in:")).skip(1).collect();
+    assert!(!fields.is_empty() && fields.iter().all(|l| l.contains(" → ") || l.contains("more")), "{text}");
 }
 
 /// Every subcommand's output to a pipe nobody reads (`| head` after it exited) ends the

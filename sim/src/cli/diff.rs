@@ -2,7 +2,7 @@
 //! prints the first difference with its context.
 
 use crate::scenario::{self, RunSpec};
-use crate::search::diff::{check_trace, diverge_runs, first_difference};
+use crate::search::diff::{check_trace, diverge_runs, first_difference, line_differences, trace_line};
 use std::path::Path;
 
 pub struct DiffOptions {
@@ -46,9 +46,17 @@ pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
             return 2;
         }
     };
+    // For trace files: the lines shown compactly, and what differs in the first pair.
+    let mut fields = Vec::new();
     let d = match (&ia, &ib) {
         (Input::Scenario(sa, xa), Input::Scenario(sb, xb)) => diverge_runs((sa, *xa), (sb, *xb), o.context),
-        (Input::Trace(la), Input::Trace(lb)) => first_difference(la, lb, o.context),
+        (Input::Trace(la), Input::Trace(lb)) => first_difference(la, lb, o.context).map(|d| {
+            if let (Some(x), Some(y)) = (d.a.first(), d.b.first()) {
+                fields = line_differences(x, y, 8);
+            }
+            let compact = |v: Vec<String>| v.iter().map(|l| trace_line(l)).collect();
+            crate::search::diff::Divergence { at: d.at, before: compact(d.before), a: compact(d.a), b: compact(d.b) }
+        }),
         _ => {
             tell!("error: compare two scenarios or two trace files (.jsonl), not one of each");
             return 2;
@@ -73,5 +81,11 @@ pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
     };
     side("A", a, &d.a);
     side("B", b, &d.b);
+    if !fields.is_empty() {
+        say!("  the first differing lines differ in:");
+        for f in &fields {
+            say!("    {f}");
+        }
+    }
     1
 }

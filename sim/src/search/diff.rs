@@ -39,6 +39,92 @@ pub fn first_difference(a: &[String], b: &[String], context: usize) -> Option<Di
     Some(Divergence { at, before: a[at.saturating_sub(context)..at].to_vec(), a: window(a), b: window(b) })
 }
 
+/// One trace line as a reader wants it: `#step time event field=value ...`, the time in
+/// seconds, the message content (`run --trace --content`) left out (the differences
+/// below name it when it differs). A line that is not a JSON object is shown as it is.
+pub fn trace_line(line: &str) -> String {
+    let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(line) else {
+        return line.to_string();
+    };
+    let mut out = String::new();
+    if let Some(step) = m.get("step").and_then(serde_json::Value::as_u64) {
+        out.push_str(&format!("#{step} "));
+    }
+    if let Some(t) = m.get("time").and_then(serde_json::Value::as_u64) {
+        out.push_str(&format!("{}.{:06}s ", t / 1_000_000, t % 1_000_000));
+    }
+    if let Some(ev) = m.get("ev").and_then(serde_json::Value::as_str) {
+        out.push_str(ev);
+    }
+    for (k, v) in &m {
+        if matches!(k.as_str(), "step" | "time" | "ev" | "content") || v.is_null() {
+            continue;
+        }
+        let v = match v {
+            serde_json::Value::String(s) if k == "hash" || k == "prev" => s.chars().take(8).collect(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!(" {k}={v}"));
+    }
+    out
+}
+
+/// The fields in which two trace lines differ, as `path: A → B` (JSON paths such as
+/// `content.body.timestamp_ms`), at most `limit` of them and then a count of the rest;
+/// empty if the lines are equal. Lines that are not JSON are compared as text.
+pub fn line_differences(a: &str, b: &str, limit: usize) -> Vec<String> {
+    let (Ok(x), Ok(y)) = (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b))
+    else {
+        return if a == b { Vec::new() } else { vec![format!("(text) {a} → {b}")] };
+    };
+    let mut found = Vec::new();
+    value_differences("", &x, &y, &mut found);
+    if found.len() > limit {
+        let more = found.len() - limit;
+        found.truncate(limit);
+        found.push(format!("… and {more} more"));
+    }
+    found
+}
+
+fn value_differences(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    let at = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            // In key order, whatever order the lines wrote them in.
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => value_differences(&at(k), p, q, out),
+                    (Some(p), None) => out.push(format!("{}: {} → (absent)", at(k), short(p))),
+                    (None, Some(q)) => out.push(format!("{}: (absent) → {}", at(k), short(q))),
+                    (None, None) => {}
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                value_differences(&format!("{path}[{i}]"), p, q, out);
+            }
+        }
+        _ if a != b => {
+            out.push(format!("{}: {} → {}", if path.is_empty() { "(line)" } else { path }, short(a), short(b)))
+        }
+        _ => {}
+    }
+}
+
+/// A value for a one-line difference: strings without quotes, long ones cut.
+fn short(v: &serde_json::Value) -> String {
+    let s = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 40 { format!("{}…", s.chars().take(39).collect::<String>()) } else { s }
+}
+
 /// A fingerprint of one event: everything but its step number (equal prefixes have equal
 /// steps anyway).
 fn fingerprint(rec: &Rec) -> u64 {
@@ -147,6 +233,29 @@ mod tests {
 
     fn lines(xs: &[&str]) -> Vec<String> {
         xs.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_trace_line_is_shown_compactly_and_its_differences_by_field() {
+        let a = r#"{"step":5,"time":15200000,"ev":"send","id":0,"from":"R0","to":null,"kind":"Commit","hash":"6dabb9ee0011","content":{"body":{"type":"Commit","sig":"20b7"},"height":1}}"#;
+        let b = r#"{"step":5,"time":15200000,"ev":"send","id":0,"from":"R0","to":null,"kind":"Commit","hash":"01d5c2070011","content":{"body":{"type":"Commit","sig":"17f1"},"height":1}}"#;
+        assert_eq!(trace_line(a), "#5 15.200000s send id=0 from=R0 kind=Commit hash=6dabb9ee");
+        assert_eq!(
+            line_differences(a, b, 8),
+            vec!["content.body.sig: 20b7 → 17f1", "hash: 6dabb9ee0011 → 01d5c2070011"]
+        );
+        assert!(line_differences(a, a, 8).is_empty());
+        // A field only one side has, an array element, a cap with a count of the rest.
+        let c = r#"{"step":5,"time":1,"ev":"x","xs":[1,2,3],"only":true}"#;
+        let d = r#"{"step":6,"time":2,"ev":"x","xs":[1,9,3]}"#;
+        assert_eq!(
+            line_differences(c, d, 8),
+            vec!["only: true → (absent)", "step: 5 → 6", "time: 1 → 2", "xs[1]: 2 → 9"]
+        );
+        assert_eq!(line_differences(c, d, 2), vec!["only: true → (absent)", "step: 5 → 6", "… and 2 more"]);
+        // Not JSON: shown and compared as text.
+        assert_eq!(trace_line("garbage"), "garbage");
+        assert_eq!(line_differences("x", "y", 8), vec!["(text) x → y"]);
     }
 
     #[test]
