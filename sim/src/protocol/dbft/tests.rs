@@ -1414,3 +1414,69 @@ fn rejected_hashes_on_another_reason_are_malformed() {
     deliver(&k, &mut r, 1, 2, k.msg(2, 1, 0, body));
     assert!(r.ctx.change_views[2].is_none(), "a Timeout ChangeView has no RejectedHashes on the wire");
 }
+
+/// A Byzantine primary proposes a block stamped at the end of time (`u64::MAX` ms). C#
+/// refuses it (a timestamp more than eight block times ahead of the node's clock,
+/// docs/dbft-2.0.md §1.7 OnPrepareRequest); Go checks only the header (version, parent,
+/// transaction count), so a Go backup answers, commits and persists it. The next height's
+/// primary must then propose a timestamp above its parent's, and the arithmetic that does
+/// it (`prev + 1`) saturates at `u64::MAX` instead of wrapping to 0 or panicking: the
+/// honest node stays up, and its proposal is one every other node refuses (not above its
+/// parent's), which is the protocol's own outcome of a block from the end of time.
+#[test]
+fn a_proposal_stamped_at_the_end_of_time_never_panics_an_honest_node() {
+    let end_of_time = |k: &Kit| {
+        k.msg(
+            1,
+            1,
+            0,
+            Body::PrepareRequest {
+                version: 0,
+                prev_hash: k.genesis.hash,
+                timestamp_ms: u64::MAX,
+                nonce: 1,
+                tx_hashes: vec![],
+            },
+        )
+    };
+    // C#: refused outright, no answer.
+    let k = Kit::new(4, Semantics::CSharp);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let out = deliver(&k, &mut r, 10, 1, end_of_time(&k));
+    assert!(!out.kinds().contains(&MsgKind::PrepareResponse), "C# answered a block from the end of time");
+    assert!(r.ctx.request().is_none(), "C# stored it");
+
+    // Go: accepted, committed and persisted; then index 2, primary of height 2, proposes.
+    let k = Kit::new(4, Semantics::Go);
+    let mut r = k.replica(2);
+    start(&k, &mut r, 0);
+    let req = end_of_time(&k);
+    let out = deliver(&k, &mut r, 10, 1, req.clone());
+    assert!(out.kinds().contains(&MsgKind::PrepareResponse), "Go checks only the header");
+    deliver(&k, &mut r, 20, 0, response(&k, 0, 0, &req));
+    let header = r.ctx.proposal.as_ref().map(|p| p.header_hash).unwrap();
+    let commit = |i: u32| {
+        let key = k.ring.keypair(KeyId(i)).unwrap();
+        k.msg(i, 1, 0, Body::Commit { signature: crate::protocol::block::sign_header(&key, &header) })
+    };
+    let mut persisted = deliver(&k, &mut r, 30, 0, commit(0)).persisted;
+    persisted.extend(deliver(&k, &mut r, 40, 1, commit(1)).persisted);
+    assert_eq!(persisted.len(), 1, "Go persists the block of three valid Commits");
+    assert_eq!(persisted[0].header.timestamp_ms, u64::MAX);
+    assert_eq!((r.ctx.height, r.ctx.is_primary()), (2, true));
+    let out = fire(&k, &mut r, 2 * T);
+    let proposal = out.sent.iter().find(|m| m.kind() == MsgKind::PrepareRequest).expect("the primary proposes");
+    match &proposal.body {
+        Body::PrepareRequest { timestamp_ms, .. } => assert_eq!(*timestamp_ms, u64::MAX, "saturated, not wrapped"),
+        other => panic!("not a PrepareRequest: {other:?}"),
+    }
+    // A backup at height 2 (index 3, which persisted the same block) refuses it: not above
+    // its parent's timestamp.
+    let mut b = k.replica(3);
+    start(&k, &mut b, 0);
+    let relayed = deliver(&k, &mut b, 50, 2, Rc::new(Wire::Block(persisted[0].clone())));
+    assert_eq!((relayed.persisted.len(), b.ctx.height), (1, 2), "index 3 takes the relayed block");
+    let answer = deliver(&k, &mut b, 2 * T + 10, 2, Rc::new(Wire::Consensus(proposal.clone())));
+    assert!(!answer.kinds().contains(&MsgKind::PrepareResponse), "a timestamp not above its parent's was answered");
+}
