@@ -85,10 +85,18 @@ fn check_shards_merge_to_the_unsharded_run() {
         assert!(out.contains(&format!("(shard {i}/3 of")), "{out}");
     }
     let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
-    let summary = ok(&run(&["merge", p(&whole), "--records", p(&a)]), 0);
-    // The stalls of a suite are named by scenario (many scenarios share seed 1), and the
-    // latency spreads count runs.
+    let json = dir.join("summary.json");
+    let summary = ok(&run(&["merge", p(&whole), "--records", p(&a), "--json", p(&json)]), 0);
+    // The stalls of a suite are named by scenario (many scenarios share seed 1), in the
+    // console and in the JSON summary, and the latency spreads count runs.
     assert!(summary.contains("partition-2-2-4.json seed 1"), "{summary}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let stalled: Vec<&serde_json::Value> =
+        doc["stalled_runs"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap()).collect();
+    assert!(
+        stalled.iter().any(|r| r["scenario"].as_str().unwrap().ends_with("partition-2-2-4.json") && r["seed"] == 1),
+        "{doc}"
+    );
     assert!(summary.contains(" runs") && !summary.contains("over 1 seeds"), "{summary}");
     ok(&run(&["merge", p(&dir.join("shards")), "--records", p(&b)]), 0);
     assert_eq!(std::fs::read_to_string(a).unwrap(), std::fs::read_to_string(b).unwrap());

@@ -71,6 +71,13 @@ struct Failing {
     failure: Option<String>,
 }
 
+/// A stalled run: printed "seed 4" for `swarm`, "scenario seed 4" for `check`.
+#[derive(Serialize)]
+struct StalledRun {
+    scenario: String,
+    seed: u64,
+}
+
 #[derive(Serialize)]
 struct Summary {
     format: &'static str,
@@ -84,12 +91,9 @@ struct Summary {
     /// Records violating each invariant.
     invariants: BTreeMap<String, u64>,
     stall_classes: BTreeMap<String, u64>,
-    /// The first stalled seeds of each class.
-    stalled_seeds: BTreeMap<String, Vec<u64>>,
-    /// The same runs as printed: "seed 4" for `swarm`, "scenario seed 4" for `check`,
-    /// whose records of many scenarios share seeds.
-    #[serde(skip)]
-    stalled_runs: BTreeMap<String, Vec<String>>,
+    /// The first stalled runs of each class, each with its scenario: `check`'s records of
+    /// many scenarios share seeds, so a bare seed would not say which run stalled.
+    stalled_runs: BTreeMap<String, Vec<StalledRun>>,
     /// The failing items (the first LISTED of them).
     failing: Vec<Failing>,
     /// Per-seed medians, spread across seeds.
@@ -338,7 +342,6 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
         outcomes: BTreeMap::new(),
         invariants: BTreeMap::new(),
         stall_classes: BTreeMap::new(),
-        stalled_seeds: BTreeMap::new(),
         stalled_runs: BTreeMap::new(),
         failing: Vec::new(),
         consensus_p50_ms: Spread::default(),
@@ -386,15 +389,9 @@ fn tally(s: &mut Summary, r: Record, consensus: &mut Vec<f64>, interval: &mut Ve
     if r.safety_violated().is_empty() && (r.stall.is_some() || r.outcome != "ok") {
         let label = r.stall_label();
         *s.stall_classes.entry(label.clone()).or_insert(0) += 1;
-        let seeds = s.stalled_seeds.entry(label.clone()).or_default();
-        if seeds.len() < LISTED_STALLS {
-            seeds.push(r.seed);
-            let run = if s.command == "check" {
-                format!("{} seed {}", r.scenario, r.seed)
-            } else {
-                format!("seed {}", r.seed)
-            };
-            s.stalled_runs.entry(label).or_default().push(run);
+        let runs = s.stalled_runs.entry(label).or_default();
+        if runs.len() < LISTED_STALLS {
+            runs.push(StalledRun { scenario: r.scenario.clone(), seed: r.seed });
         }
     }
     consensus.extend(r.consensus_p50_ms);
@@ -429,7 +426,17 @@ fn print(s: &Summary, shards: u64) {
         let total = s.stall_classes.get(class).copied().unwrap_or(0);
         let more =
             if total > runs.len() as u64 { format!(" (first {} of {total})", runs.len()) } else { String::new() };
-        say!("    {class}: {}{more}", runs.join(", "));
+        let named: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                if s.command == "check" {
+                    format!("{} seed {}", r.scenario, r.seed)
+                } else {
+                    format!("seed {}", r.seed)
+                }
+            })
+            .collect();
+        say!("    {class}: {}{more}", named.join(", "));
     }
     for f in s.failing.iter().take(PRINTED) {
         let what = f.failure.clone().unwrap_or_else(|| f.outcome.clone());
