@@ -524,6 +524,18 @@ fn diff_finds_where_a_rule_first_changes_the_run() {
     assert!(a_first.trim_start().starts_with('#') && a_first.contains("s "), "{text}");
     let fields: Vec<&str> = text.lines().skip_while(|l| !l.contains("differ in:")).skip(1).collect();
     assert!(!fields.is_empty() && fields.iter().all(|l| l.contains(" → ") || l.contains("more")), "{text}");
+    // Seeds choose scenario runs; with trace files they are refused, not ignored.
+    let seeded = run(&["diff", trace.to_str().unwrap(), other.to_str().unwrap(), "--seed", "3"]);
+    assert_eq!(seeded.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&seeded.stderr).contains("a trace file is one run already"));
+    // Two seeds of one scenario: each side says which seed it ran.
+    let seeds = run(&["diff", "scenarios/happy-4.json", "scenarios/happy-4.json", "--seed", "1", "--seed-b", "2"]);
+    let text = String::from_utf8_lossy(&seeds.stdout);
+    assert_eq!(seeds.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("  A scenarios/happy-4.json (seed 1):") && text.contains("  B scenarios/happy-4.json (seed 2):"),
+        "{text}"
+    );
 }
 
 /// Every subcommand's output to a pipe nobody reads (`| head` after it exited) ends the

@@ -167,6 +167,20 @@ fn plot_and_compare_commands_write_their_files() {
         &std::fs::read_to_string(cmp.join("compare-cdf.svg")).unwrap(),
         &["happy-4 (1 run)", "latency CDFs: happy-4 vs"],
     );
+    // A run that finalised nothing (the four-node commit lock) has no line to draw: its
+    // legend entry says so, and the console notes the stall as `plot` does.
+    let locked = tmpdir("compare-locked");
+    let out = Command::new(bin)
+        .args(["compare", "scenarios/attacks/crash-lock-4.json", "scenarios/happy-4.json"])
+        .args(["--out", locked.to_str().unwrap()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("note: crash-lock-4 seed 1 stalled at h1 v0: commit-lock"), "{stdout}");
+    let svg = std::fs::read_to_string(locked.join("compare-cdf.svg")).unwrap();
+    assert_eq!(svg.matches("no samples: no height finalised").count(), 1, "only crash-lock-4 has none");
     let bad = Command::new(bin).args(["plot", "/nonexistent.json"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }

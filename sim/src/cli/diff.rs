@@ -46,6 +46,17 @@ pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
             return 2;
         }
     };
+    if matches!((&ia, &ib), (Input::Trace(_), Input::Trace(_))) && (o.seed.is_some() || o.seed_b.is_some()) {
+        tell!("error: --seed and --seed-b choose the runs of scenario files; a trace file is one run already");
+        return 2;
+    }
+    // Each side named by its file and, for a scenario, the seed it ran (two seeds of one
+    // scenario would otherwise read alike).
+    let label = |path: &Path, input: &Input| match input {
+        Input::Scenario(_, seed) => format!("{} (seed {seed})", path.display()),
+        Input::Trace(_) => path.display().to_string(),
+    };
+    let (label_a, label_b) = (label(a, &ia), label(b, &ib));
     // For trace files: the lines shown compactly, and what differs in the first pair.
     let mut fields = Vec::new();
     let d = match (&ia, &ib) {
@@ -63,15 +74,15 @@ pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
         }
     };
     let Some(d) = d else {
-        say!("identical: {} and {} give the same event stream", a.display(), b.display());
+        say!("identical: {label_a} and {label_b} give the same event stream");
         return 0;
     };
     say!("first difference at event #{}", d.at);
     for l in &d.before {
         say!("    {l}");
     }
-    let side = |tag: &str, path: &Path, lines: &[String]| {
-        say!("  {tag} {}:", path.display());
+    let side = |tag: &str, name: &str, lines: &[String]| {
+        say!("  {tag} {name}:");
         if lines.is_empty() {
             say!("    (ends here)");
         }
@@ -79,8 +90,8 @@ pub fn run(a: &Path, b: &Path, o: DiffOptions) -> i32 {
             say!("    {l}");
         }
     };
-    side("A", a, &d.a);
-    side("B", b, &d.b);
+    side("A", &label_a, &d.a);
+    side("B", &label_b, &d.b);
     if !fields.is_empty() {
         say!("  the first differing lines differ in:");
         for f in &fields {

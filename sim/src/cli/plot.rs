@@ -318,10 +318,17 @@ pub fn plot_runs(input: &Path, seeds: Option<&[u64]>, out: Option<PathBuf>, jobs
     let name: String = label.chars().map(|c| if c == '/' || c == '\\' { '_' } else { c }).collect();
     let out = out.unwrap_or_else(|| PathBuf::from("reports").join(name).join("plots"));
     let code = write_all(&out, run_plots(&label, &runs));
-    for r in runs.iter().filter(|r| r.liveness.stall.is_some()) {
-        say!("note: {} seed {} {}", r.scenario, r.seed, r.stall_note().unwrap_or_default());
-    }
+    note_stalls(runs.iter());
     code
+}
+
+/// A console note per stalled run: its plots show it as lines that stop, or nothing.
+fn note_stalls<'a>(runs: impl Iterator<Item = &'a RunData>) {
+    for r in runs {
+        if let Some(note) = r.stall_note() {
+            say!("note: {} seed {} {note}", r.scenario, r.seed);
+        }
+    }
 }
 
 /// `compare A B ...`: one CDF line per input.
@@ -339,5 +346,7 @@ pub fn compare(inputs: &[PathBuf], seeds: Option<&[u64]>, out: &Path, jobs: usiz
     let names: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
     let refs: Vec<(String, Vec<&RunData>)> = groups.iter().map(|(l, r)| (l.clone(), r.iter().collect())).collect();
     let svg = seeds::cdf_svg(&format!("latency CDFs: {}", names.join(" vs ")), &refs);
-    write_all(out, vec![("compare-cdf.svg", svg)])
+    let code = write_all(out, vec![("compare-cdf.svg", svg)]);
+    note_stalls(groups.iter().flat_map(|g| g.1.iter()));
+    code
 }

@@ -83,7 +83,13 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
     row(
         &mut b,
         "heights",
-        format!("{} finalised; every running honest node at ≥ {}", r.heights.finalised, r.heights.min_honest),
+        format!(
+            "{} finalised; every running honest node ({} of {} nodes) at ≥ {}",
+            r.heights.finalised,
+            r.heights.running_honest,
+            r.config.nodes.len(),
+            r.heights.min_honest
+        ),
     );
     let l = &r.latency;
     for (name, s) in [

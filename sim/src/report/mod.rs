@@ -48,6 +48,8 @@ pub struct Heights {
     pub finalised: u32,
     /// Lowest ledger height among honest nodes that are running at the end.
     pub min_honest: u32,
+    /// How many nodes are honest and running at the end (those `min_honest` is over).
+    pub running_honest: u32,
     pub per_node: BTreeMap<String, u32>,
 }
 
@@ -185,6 +187,11 @@ fn change_records(spec: &RunSpec, r: &RunResult) -> Vec<ChangeRecord> {
 pub struct Liveness {
     pub status: LivenessStatus,
     pub stall: Option<Stall>,
+    /// A liveness invariant violated without a diagnosed stall (a run L2 halted at a late
+    /// hand-off, or one that reached its heights late), in the words the console prints
+    /// ([`Report::liveness_violation`]); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violation: Option<String>,
 }
 
 impl Liveness {
@@ -327,8 +334,9 @@ impl Report {
             });
         }
         let finalised = m.finals.keys().next_back().copied().unwrap_or(spec.start_height.saturating_sub(1));
-        let min_honest =
-            (0..spec.nodes.len()).filter(|&i| r.honest[i] && r.up[i]).map(|i| r.ledger_heights[i]).min().unwrap_or(0);
+        let running: Vec<usize> = (0..spec.nodes.len()).filter(|&i| r.honest[i] && r.up[i]).collect();
+        let min_honest = running.iter().map(|&i| r.ledger_heights[i]).min().unwrap_or(0);
+        let running_honest = running.len() as u32;
         let per_node = (0..spec.nodes.len()).map(|i| (name(i), r.ledger_heights[i])).collect();
         let messages = MsgKind::ALL
             .iter()
@@ -393,7 +401,7 @@ impl Report {
             },
             sim_time_ms: r.end.as_ms_f64(),
             events: m.events,
-            heights: Heights { start: spec.start_height, finalised, min_honest, per_node },
+            heights: Heights { start: spec.start_height, finalised, min_honest, running_honest, per_node },
             latency: Latency {
                 block_interval_ms: Summary::of_micros(intervals),
                 consensus_ms: Summary::of_micros(consensus),
@@ -412,6 +420,7 @@ impl Report {
             liveness: Liveness {
                 status: if r.liveness_holds { LivenessStatus::Holds } else { LivenessStatus::Stalls },
                 stall: r.stall.clone(),
+                violation: None,
             },
             handoffs,
             changes: change_records(spec, r),
@@ -429,6 +438,7 @@ impl Report {
         }
         report.outcome.as_expected = mismatches.is_empty();
         report.outcome.mismatches = mismatches;
+        report.liveness.violation = report.liveness_violation().map(|(headline, _)| headline);
         report
     }
 

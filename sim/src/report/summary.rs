@@ -7,17 +7,18 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
     let mut s = String::new();
     let verdict = if r.outcome.as_expected { "as expected" } else { "NOT AS EXPECTED" };
     let _ = writeln!(s, "dbft-sim: {} seed {} — {} ({verdict})", r.scenario, r.seed, r.outcome.kind);
-    let honest = r.config.nodes.len();
+    let nodes = r.config.nodes.len();
     let _ = writeln!(
         s,
-        "  simulated {:.3} s, {} events, stopped by {}; heights: {}{} finalised, every running honest node at ≥ {} ({} nodes)",
+        "  simulated {:.3} s, {} events, stopped by {}; heights: {}{} finalised, every running honest node ({} of {} nodes) at ≥ {}",
         r.sim_time_ms / 1000.0,
         r.events,
         r.stop_reason,
         if r.heights.start == 1 { String::new() } else { format!("{}..", r.heights.start) },
         r.heights.finalised,
-        r.heights.min_honest,
-        honest
+        r.heights.running_honest,
+        nodes,
+        r.heights.min_honest
     );
     let b = &r.latency.block_interval_ms;
     let c = &r.latency.consensus_ms;

@@ -131,9 +131,14 @@ impl RunData {
         hs
     }
 
-    /// "stalled at h1 v0: commit-lock" when the run stalled.
+    /// "stalled at h1 v0: commit-lock" when the run stalled (its liveness failed: a run
+    /// that reached its heights keeps the end-of-run diagnosis, which is not a stall).
     pub fn stall_note(&self) -> Option<String> {
-        self.liveness.stall.as_ref().map(|s| format!("stalled at h{} v{}: {}", s.height, s.view, s.class))
+        self.liveness
+            .stall
+            .as_ref()
+            .filter(|_| self.liveness.status != "holds")
+            .map(|s| format!("stalled at h{} v{}: {}", s.height, s.view, s.class))
     }
 }
 

@@ -152,8 +152,15 @@ pub fn cdf_svg(title: &str, groups: &[(String, Vec<&RunData>)]) -> Result<String
                 n => format!("{n} runs"),
             };
             entries.push((format!("{name} ({runs})"), Swatch::Line(color(g), 2)));
+            let mut any = false;
             for (_, metric, q) in notes.iter().filter(|n| n.0 == g) {
                 entries.push((format!("  {metric}: {q} s"), Swatch::Dot(color(g))));
+                any = true;
+            }
+            if !any {
+                // Nothing of this group is drawn: say why rather than show a colour that
+                // appears nowhere.
+                entries.push(("  no samples: no height finalised".to_string(), Swatch::Dot(color(g))));
             }
         }
         legend(&side, "runs (• = p50, p90, p99)", &entries)?;
