@@ -1124,6 +1124,9 @@ fn a_run_l2_halted_is_a_liveness_violation_not_a_bare_stall() {
     assert_eq!(rep["outcome"]["kind"], "liveness-violation");
     assert_eq!(rep["liveness"]["status"], "stalls", "the height target was not reached");
     assert!(stdout.contains("liveness: VIOLATED — L2 violated: the run was halted"), "{stdout}");
+    // report.json says what the console says, not only "stalls" with no stall.
+    let said = rep["liveness"]["violation"].as_str().unwrap();
+    assert!(said.starts_with("L2 violated: the run was halted") && stdout.contains(said), "{rep}");
     assert!(stdout.contains("(8275 ms late against the 32000 ms bound)"), "{stdout}");
     let page = std::fs::read_to_string(replay.join("index.html")).unwrap();
     assert!(page.contains("<p id=\"liveness-violation\" class=\"bad\">L2 violated"), "{page}");
