@@ -245,6 +245,11 @@ fn a_seed_sweep_holds_unlisted_seeds_only_to_what_any_seed_claims() {
         "{stdout}"
     );
     assert!(stdout.contains("whose messages its schedule names: nothing claimed"), "{stdout}");
+    // …and the line says the schedule broke off, rather than show the cut-short run's
+    // diagnosis as if it were an outcome.
+    let line = stdout.lines().find(|l| l.contains("scheduled.json seed 2")).unwrap();
+    assert!(line.contains("schedule not followable at this seed: schedule["), "{line}");
+    assert!(!line.contains("commit-lock at height"), "{line}");
     assert!(!stdout.contains("mismatch"), "{stdout}");
     // At its own seed each is judged as written.
     let own = check(&["claims-violation.json", "--seeds", "1"], &dir);

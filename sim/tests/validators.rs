@@ -410,3 +410,22 @@ fn a_private_change_can_be_decided_once_earlier_changes_shrink_the_set() {
         lint.warning
     );
 }
+
+/// In a forked run the hand-offs and changes follow one branch (the chain honest nodes
+/// finalised first): the report says so, with the fork's height, and the console does not
+/// call a change that the other branch decided "never decided". In this scenario twins
+/// fork height 1, one branch deciding `replace by C0..C3` and the other `replace by
+/// C4..C7` (its description narrates both).
+#[test]
+fn a_forked_run_says_which_branch_its_changes_follow() {
+    let spec = load("scenarios/validators/two-branch-beyond-f-4.json");
+    let r = report(&spec, spec.seed);
+    assert!(r.outcome.violated.contains(&InvariantId::S1));
+    let branch = r.branch.as_deref().expect("a forked run with changes names its branch");
+    assert!(branch.starts_with("the run forked at height 1: "), "{branch}");
+    let text = dbft_sim::report::summary::render(&r, None);
+    assert!(text.contains("not decided on this branch") && !text.contains("never decided"), "{text}");
+    // A run that did not fork has no such note.
+    let calm = load("scenarios/validators/handoff-view-change-4.json");
+    assert_eq!(report(&calm, calm.seed).branch, None);
+}

@@ -230,6 +230,9 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
 /// The scheduled changes, what became of each, and the hand-offs they made.
 fn validator_sets(b: &mut String, r: &Report) {
     let _ = writeln!(b, "<h2>Validator-set changes</h2>");
+    if let Some(note) = &r.branch {
+        let _ = writeln!(b, "<p id=\"branch\" class=\"bad\">{}</p>", esc(note));
+    }
     if !r.changes.is_empty() {
         b.push_str("<table id=\"changes\"><tr><th>#</th><th>change</th><th>status</th><th>submitted</th><th>via</th><th>decided in</th><th>in effect from</th></tr>\n");
         let height = |h: Option<u32>| h.map_or("—".to_string(), |h| format!("h{h}"));

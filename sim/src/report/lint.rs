@@ -6,14 +6,19 @@
 //! - times that look like seconds written as milliseconds: a crash, a restart or GST
 //!   within the first second, a partition or degraded window shorter than a round trip,
 //!   a run shorter than one block time;
+//! - a crash, partition, degradation, timer control or GST scheduled after the run's end
+//!   (it never happens; a change so scheduled is an error), and a network that loses
+//!   every message;
 //! - an equivocating node whose two target lists share an honest node (it gets both
 //!   proposals, which is rarely the schedule intended).
 //!
 //! They are listed in `report.json` (`lints`) and printed with the summary.
 
+use crate::engine::time::SimTime;
 use crate::net::latency::Latency;
 use crate::net::rules::RuleStats;
 use crate::scenario::RunSpec;
+use crate::scenario::spec::TimerSpec;
 use serde::Serialize;
 
 /// One warning: the scenario field it is about and what looks wrong.
@@ -98,6 +103,38 @@ pub fn check(spec: &RunSpec, rules: &[RuleStats]) -> Vec<Lint> {
                 "the run lasts {duration} ms, less than one block time ({block_ms} ms): no block can be made {secs}"
             ),
         ));
+    }
+    // What is scheduled after the run's end never happens: a typo or a unit slip (an hour
+    // in seconds read as milliseconds is fine; a timestamp in microseconds is not).
+    let after = |t: SimTime| t > spec.stop.duration;
+    let never = |what: String, t: SimTime| {
+        format!("{what} at {} ms, after the run ends (stop.duration_ms = {duration}): it never happens", t.as_ms_f64())
+    };
+    for (i, c) in spec.crashes.iter().enumerate().filter(|(_, c)| after(c.at)) {
+        out.push(lint(format!("faults.crashes[{i}].at_ms"), never(format!("{} crashes", name(c.node)), c.at)));
+    }
+    for (i, p) in spec.network.partitions.iter().enumerate().filter(|(_, p)| after(p.from)) {
+        out.push(lint(format!("network.partitions[{i}].from_ms"), never("the partition starts".into(), p.from)));
+    }
+    for (i, d) in spec.network.degradations.iter().enumerate().filter(|(_, d)| after(d.from)) {
+        out.push(lint(format!("network.degradations[{i}].from_ms"), never("the degradation starts".into(), d.from)));
+    }
+    for (i, t) in spec.timers.iter().enumerate() {
+        let (field, what, at) = match t {
+            TimerSpec::Fire { node, at } => ("at_ms", format!("{}'s timer fires", name(*node)), *at),
+            TimerSpec::Suppress { node, from, .. } => {
+                ("from_ms", format!("{}'s timer is suppressed", name(*node)), *from)
+            }
+        };
+        if after(at) {
+            out.push(lint(format!("timers[{i}].{field}"), never(what, at)));
+        }
+    }
+    if let Some(g) = spec.liveness.gst.filter(|&g| after(g)) {
+        out.push(lint("liveness.gst_ms", never("GST".into(), g)));
+    }
+    if spec.network.loss >= 1.0 {
+        out.push(lint("network.loss", "every message is lost: no node hears from any other, so no block can be made"));
     }
     // A private change reaches only `only` and its origin; a primary proposes from its own
     // mempool, so if none of them holds a key of the genesis set, nothing proposes it
@@ -189,9 +226,42 @@ mod tests {
                 "network.partitions[0]",
                 "liveness.gst_ms",
                 "stop.duration_ms",
+                // Its partition starts at 20 s, after the 14 s run.
+                "network.partitions[0].from_ms",
                 "byzantine[].behaviours[].a_to"
             ]
         );
+    }
+
+    /// Everything scheduled after the run's end is named (it never happens), what is
+    /// scheduled before it is not, and so is a network that loses everything.
+    #[test]
+    fn what_is_scheduled_after_the_end_is_named() {
+        let text = r#"{"validators": {"count": 4, "candidates": 1}, "network": {"loss": 1.0,
+            "partitions": [{"groups": [["R0"]], "from_ms": 5000, "until_ms": 9000},
+                           {"groups": [["R1"]], "from_ms": 70000, "until_ms": 80000}],
+            "degradations": [{"nodes": ["R2"], "from_ms": 61000, "until_ms": 62000, "latency_factor": 2}]},
+            "faults": {"crashes": [{"node": "R3", "at_ms": 1e12}, {"node": "R2", "at_ms": 30000}]},
+            "timers": [{"do": "fire", "node": "R0", "at_ms": 1e12}, {"do": "fire", "node": "R1", "at_ms": 2000},
+                       {"do": "suppress", "node": "R1", "from_ms": 65000, "until_ms": 66000}],
+            "changes": [{"do": "join", "node": "C0", "at_ms": 1000}],
+            "liveness": {"gst_ms": 60001},
+            "stop": {"duration_ms": 60000}}"#;
+        let lints = lints_of(text);
+        let fields: Vec<&str> = lints.iter().map(|l| l.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "faults.crashes[0].at_ms",
+                "network.partitions[1].from_ms",
+                "network.degradations[0].from_ms",
+                "timers[0].at_ms",
+                "timers[2].from_ms",
+                "liveness.gst_ms",
+                "network.loss"
+            ]
+        );
+        assert!(lints[0].warning.contains("R3 crashes at 1000000000000 ms, after the run ends"), "{:?}", lints[0]);
     }
 
     /// A change sent privately to candidates only is never proposed: said before the run

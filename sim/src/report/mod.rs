@@ -264,6 +264,11 @@ pub struct Report {
     /// What became of each scheduled validator-set change (absent without changes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<ChangeRecord>,
+    /// Present when the run forked (S1) and has hand-offs or changes to report: they
+    /// follow one branch, the chain honest nodes finalised first, and this says so (a
+    /// change "never decided" there may be decided on another branch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
     pub coverage: BTreeMap<&'static str, u64>,
     /// Every scripted rule with how many (message, recipient) pairs it matched and acted on.
     pub rules: Vec<crate::net::rules::RuleStats>,
@@ -424,6 +429,7 @@ impl Report {
             },
             handoffs,
             changes: change_records(spec, r),
+            branch: None,
             coverage: r.marks.clone(),
             rules: r.rules.clone(),
             lints: lint::check(spec, &r.rules),
@@ -439,7 +445,26 @@ impl Report {
         report.outcome.as_expected = mismatches.is_empty();
         report.outcome.mismatches = mismatches;
         report.liveness.violation = report.liveness_violation().map(|(headline, _)| headline);
+        report.branch = report.branch_note(r);
         report
+    }
+
+    /// In a forked run, which branch the hand-offs and changes follow ([`Report::branch`]).
+    fn branch_note(&self, r: &RunResult) -> Option<String> {
+        let fork = self
+            .invariants
+            .iter()
+            .filter(|i| i.id == InvariantId::S1)
+            .flat_map(|i| i.violations.iter().map(|v| v.height))
+            .min()?;
+        if self.changes.is_empty() && self.handoffs.is_empty() {
+            return None;
+        }
+        let (height, tip) = r.checkers.handoffs.honest_tip();
+        Some(format!(
+            "the run forked at height {fork}: the hand-offs and changes follow the branch honest nodes finalised first (height {height}, block {}); another branch may have decided differently",
+            &tip.to_hex()[..8]
+        ))
     }
 
     /// The liveness verdict in words when a liveness invariant was violated without a

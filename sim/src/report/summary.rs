@@ -50,6 +50,7 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
                     ("effective", Some(d), Some(e)) => format!("decided in h{d}, in effect from h{e}"),
                     ("decided", Some(d), Some(e)) => format!("decided in h{d}, in effect from h{e} (not reached)"),
                     ("lost", ..) => format!("lost ({} was down)", c.via),
+                    ("pending", ..) if r.branch.is_some() => "submitted, not decided on this branch".to_string(),
                     ("pending", ..) => "submitted, never decided".to_string(),
                     (other, ..) => other.to_string(),
                 };
@@ -57,6 +58,9 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
             })
             .collect();
         let _ = writeln!(s, "  changes: {}", c.join("; "));
+    }
+    if let Some(b) = &r.branch {
+        let _ = writeln!(s, "  branch: {b}");
     }
     let views: Vec<String> = r.views.iter().map(|(v, n)| format!("view {v}: {n}")).collect();
     let _ = writeln!(s, "  heights by final view: {}", if views.is_empty() { "none".into() } else { views.join(", ") });

@@ -220,6 +220,8 @@ impl<'de> Deserialize<'de> for CountOrNames {
 #[derive(Clone, Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Protocol {
+    /// T, the dBFT block time, in milliseconds: 1 ms to one day (default 15000).
+    #[schemars(range(min = 1, max = 86400000))]
     pub block_time_ms: Option<f64>,
     pub semantics: Option<String>,
     pub max_tx_per_block: Option<u32>,

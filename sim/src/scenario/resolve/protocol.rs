@@ -14,6 +14,12 @@ pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
     if block_time_ms > 86_400_000.0 {
         return err("protocol.block_time_ms", "must be at most one day");
     }
+    // Timers are microseconds, and a view's timeout is the block time shifted by the view:
+    // below a millisecond the run is rounding, not a protocol (0.0004 became 1 µs and a
+    // 30 µs run of ChangeViews).
+    if block_time_ms < 1.0 {
+        return err("protocol.block_time_ms", "must be at least 1 ms");
+    }
     let semantics = match p.semantics.as_deref() {
         None => Semantics::CSharp,
         Some(x) => Semantics::parse(x).ok_or_else(|| {
