@@ -1117,6 +1117,17 @@ fn a_run_l2_halted_is_a_liveness_violation_not_a_bare_stall() {
     assert!(stdout.contains("1 L2 halted"), "{stdout}");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<td>L2 halted after 3 heights</td>"), "the batch page's detail column: {page}");
+    // The page's totals say what the console says: not only "4 of 4 as expected", but the
+    // outcomes, with the halted run's in amber and listed before the ok runs.
+    assert!(
+        page.contains("outcomes: <span class=\"warn\">liveness-violation</span> 1, <span class=\"ok\">ok</span> 3"),
+        "{page}"
+    );
+    let (halted, ok) = (
+        page.find("<td class=\"warn\">liveness-violation</td>").unwrap(),
+        page.find("<td class=\"ok\">ok</td>").unwrap(),
+    );
+    assert!(halted < ok, "the halted run is listed first");
     let replay = dir.join("replay");
     let out = run(&["run", dir.join("swarm-4.json").to_str().unwrap(), "--out", replay.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -89,7 +89,20 @@ fn sweep_chart_uses_the_measured_categories_and_says_what_it_aggregates() {
         values: vec![vec![vec![1.0, 2.0], vec![2.0], vec![3.0]], vec![vec![100.0], vec![200.0, 210.0], vec![300.0]]],
     };
     let svg = matrix::svg("title here", "note here", "validators N", &cats, &series, &[panel]).unwrap();
-    has(&svg, &["title here", "note here", "validators N", "ms (log scale)", "lan", "wan", "median of seeds"]);
+    // The legend wraps at its 200 px width.
+    has(
+        &svg,
+        &[
+            "title here",
+            "note here",
+            "validators N",
+            "ms (log scale)",
+            "lan",
+            "wan",
+            "dot and line: median of",
+            "seeds",
+        ],
+    );
     let t = texts(&svg);
     for n in ["4", "7", "21"] {
         assert!(t.iter().any(|x| x == n), "category {n} is a tick label");
@@ -181,6 +194,20 @@ fn plot_and_compare_commands_write_their_files() {
     assert!(stdout.contains("note: crash-lock-4 seed 1 stalled at h1 v0: commit-lock"), "{stdout}");
     let svg = std::fs::read_to_string(locked.join("compare-cdf.svg")).unwrap();
     assert_eq!(svg.matches("no samples: no height finalised").count(), 1, "only crash-lock-4 has none");
+    // `plot` of that stalled scenario: the per-height charts say why they are empty, and
+    // the legend's stall class is not cut off at the picture's edge (it wraps).
+    let stalled = tmpdir("plot-stalled");
+    let out = Command::new(bin)
+        .args(["plot", "scenarios/attacks/crash-lock-4.json", "--seeds", "1..2", "--out", stalled.to_str().unwrap()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["views-per-height.svg", "messages-per-height.svg"] {
+        has(&std::fs::read_to_string(stalled.join(f)).unwrap(), &["no height finalised by any run"]);
+    }
+    let progress = std::fs::read_to_string(stalled.join("heights-over-time.svg")).unwrap();
+    has(&progress, &["crash-lock-4 seed 1: stalled", "at h1 v0: commit-lock"]);
     let bad = Command::new(bin).args(["plot", "/nonexistent.json"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }

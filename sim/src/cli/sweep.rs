@@ -187,6 +187,7 @@ struct BatchPage {
     passed: Vec<BatchRow>,
     total: u64,
     total_failed: u64,
+    outcomes: std::collections::BTreeMap<String, u64>,
 }
 
 impl BatchPage {
@@ -197,6 +198,7 @@ impl BatchPage {
         if !r.pass {
             self.total_failed += 1;
         }
+        *self.outcomes.entry(r.outcome.clone()).or_insert(0) += 1;
         if self.failed.len() + self.passed.len() >= Self::MAX_ROWS {
             if r.pass || self.passed.is_empty() {
                 return;
@@ -223,7 +225,7 @@ impl BatchPage {
 
     fn render(&self, label: &str, unreadable: &[crate::report::html::Unreadable]) -> String {
         let rows: Vec<&BatchRow> = self.failed.iter().chain(&self.passed).collect();
-        let totals = BatchTotals { runs: self.total, failed: self.total_failed };
+        let totals = BatchTotals { runs: self.total, failed: self.total_failed, outcomes: self.outcomes.clone() };
         batch_page(&format!("dbft-sim {label}"), &rows, totals, unreadable)
     }
 }

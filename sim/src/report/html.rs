@@ -18,8 +18,9 @@ const STYLE: &str = "body{font-family:sans-serif;margin:24px;max-width:1500px;co
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}\
 th{background:#f4f4f4}.ok{color:#1a7f37;font-weight:bold}.bad{color:#c62828;font-weight:bold}\
+.warn{color:#a15c00;font-weight:bold}\
 .figure{overflow-x:auto;border:1px solid #eee;margin:8px 0}.scroll{max-height:900px;overflow:auto;border:1px solid #eee}\
-pre{background:#f8f8f8;padding:8px;font-size:12px;overflow-x:auto}";
+pre{background:#f8f8f8;padding:8px;font-size:12px;overflow-x:auto;white-space:pre-wrap}";
 
 fn page(title: &str, body: &str) -> String {
     format!("{}{body}{PAGE_END}", page_start(title))
@@ -102,7 +103,7 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
         row(&mut b, name, v);
     }
     let views: Vec<String> = r.views.iter().map(|(v, n)| format!("view {v}: {n}")).collect();
-    row(&mut b, "heights by final view", views.join(", "));
+    row(&mut b, "heights by final view", if views.is_empty() { "none".to_string() } else { views.join(", ") });
     let sent: u64 = r.messages.values().map(|c| c.sent).sum();
     let bytes: u64 = r.messages.values().map(|c| c.bytes).sum();
     row(&mut b, "messages", format!("{sent} sent, {bytes} bytes"));
@@ -116,16 +117,49 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
             crate::invariants::InvariantStatus::Holds => "ok",
             _ => "",
         };
+        // A count links to the events before the invariant's first violation.
+        let count = match i.violations.len() {
+            0 => "0".to_string(),
+            n => format!("<a href=\"#violation-{}\">{n}</a>", i.id),
+        };
         let _ = writeln!(
             b,
-            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{count}</td></tr>",
             i.id,
             esc(i.name),
-            i.status,
-            i.violations.len()
+            i.status
         );
     }
     b.push_str("</table>\n");
+    // Who signed what at each fork: the double signers are the ones to blame.
+    if !r.accountability.is_empty() {
+        let key = |k: &crate::protocol::crypto::KeyId| {
+            r.config.nodes.get(k.0 as usize).map_or_else(|| format!("key {}", k.0), |n| n.name.clone())
+        };
+        let keys = |ks: &[crate::protocol::crypto::KeyId]| {
+            if ks.is_empty() { "none".to_string() } else { ks.iter().map(key).collect::<Vec<_>>().join(", ") }
+        };
+        b.push_str("<h3>Accountability</h3>\n<table id=\"accountability\"><tr><th>height</th><th>double signers</th><th>F</th><th>accountable</th><th>signed one block</th><th>signed the other</th></tr>\n");
+        for a in &r.accountability {
+            let note = if a.continuation { " (continues a fork below)" } else { "" };
+            let blamed = if a.double_signers.is_empty() { "" } else { "bad" };
+            let verdict = match (a.continuation, a.accountable) {
+                (true, _) => "— (judged where the branches parted)",
+                (false, true) => "yes: more than F signed both",
+                (false, false) => "no: F or fewer signed both",
+            };
+            let _ = writeln!(
+                b,
+                "<tr><td>h{}{note}</td><td class=\"{blamed}\">{}</td><td>{}</td><td>{verdict}</td><td>{}</td><td>{}</td></tr>",
+                a.height,
+                esc(&keys(&a.double_signers)),
+                a.f,
+                esc(&keys(&a.signers[0])),
+                esc(&keys(&a.signers[1]))
+            );
+        }
+        b.push_str("</table>\n");
+    }
     let _ = writeln!(b, "<h2>Liveness</h2>");
     match &r.liveness.stall {
         None => match r.liveness_violation() {
@@ -201,10 +235,12 @@ pub fn run_page(r: &Report, figures: &[(&str, &str)], sequence: Option<(&str, &s
     let violations: Vec<_> = r.invariants.iter().flat_map(|i| i.violations.iter()).collect();
     if !violations.is_empty() {
         b.push_str("<h2>Events before each violation</h2>\n");
+        let mut anchored = std::collections::BTreeSet::new();
         for v in violations {
+            let anchor = if anchored.insert(v.id) { format!(" id=\"violation-{}\"", v.id) } else { String::new() };
             let _ = writeln!(
                 b,
-                "<h3>{} at height {}, {:.3} s: {}</h3>\n<pre>",
+                "<h3{anchor}>{} at height {}, {:.3} s: {}</h3>\n<pre>",
                 v.id,
                 v.height,
                 v.time.as_ms_f64() / 1000.0,
@@ -308,10 +344,14 @@ pub struct BatchRow {
 }
 
 /// How many runs a batch page speaks for: all of them, though it may list only some.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct BatchTotals {
     pub runs: u64,
     pub failed: u64,
+    /// Runs by outcome (`ok`, `stall`, `liveness-violation`, ...), over the whole batch: a
+    /// sweep passes runs that stall (dBFT promises no liveness under Byzantine behaviour),
+    /// and "as expected" alone would hide them.
+    pub outcomes: std::collections::BTreeMap<String, u64>,
 }
 
 /// A scenario file of the batch that could not be read: (its name, why).
@@ -335,6 +375,14 @@ pub fn batch_page(title: &str, rows: &[&BatchRow], totals: BatchTotals, unreadab
         totals.runs - totals.failed,
         totals.runs
     );
+    if !totals.outcomes.is_empty() {
+        let counts: Vec<String> = totals
+            .outcomes
+            .iter()
+            .map(|(o, n)| format!("<span class=\"{}\">{}</span> {n}", if o == "ok" { "ok" } else { "warn" }, esc(o)))
+            .collect();
+        let _ = writeln!(b, "<p id=\"outcomes\">outcomes: {}</p>", counts.join(", "));
+    }
     if !unreadable.is_empty() {
         b.push_str("<table id=\"unreadable\"><tr><th>scenario file</th><th>error</th></tr>\n");
         for (name, why) in unreadable {
@@ -346,8 +394,9 @@ pub fn batch_page(title: &str, rows: &[&BatchRow], totals: BatchTotals, unreadab
         let _ = writeln!(b, "<p>{} runs listed, failures first.</p>", rows.len());
     }
     b.push_str("<table><tr><th>scenario</th><th>seed</th><th>outcome</th><th>verdict</th><th>detail</th><th>digest</th></tr>\n");
+    // Failures first, then runs that passed without reaching `ok` (stalls a sweep allows).
     let mut order: Vec<&BatchRow> = rows.to_vec();
-    order.sort_by_key(|r| r.as_expected);
+    order.sort_by_key(|r| (r.as_expected, r.outcome == "ok"));
     for r in order {
         let name = match &r.link {
             Some(l) => format!("<a href=\"{}\">{}</a>", esc(l), esc(&r.scenario)),
@@ -355,8 +404,9 @@ pub fn batch_page(title: &str, rows: &[&BatchRow], totals: BatchTotals, unreadab
         };
         let _ = writeln!(
             b,
-            "<tr><td>{name}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{name}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"{}\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
             r.seed,
+            if r.outcome == "ok" { "ok" } else { "warn" },
             esc(&r.outcome),
             if r.as_expected { "ok" } else { "bad" },
             if r.as_expected { "as expected" } else { "NOT AS EXPECTED" },
@@ -382,6 +432,31 @@ mod tests {
             detail: String::new(),
             link: Some(format!("{name}/1/index.html")),
         }
+    }
+
+    fn page_of(rel: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+        let spec = crate::scenario::load(&path).unwrap();
+        run_page(&Report::build(&spec, &crate::world::run(&spec, spec.seed, None, false)), &[], None)
+    }
+
+    /// A fork's page names who double-signed (R0 and R1 run as twins in this scenario,
+    /// its description says so), and each violation count links to the events before it.
+    #[test]
+    fn a_forked_run_page_names_the_double_signers() {
+        let html = page_of("scenarios/validators/two-branch-beyond-f-4.json");
+        assert!(
+            html.contains(
+                "<tr><td>h1</td><td class=\"bad\">R0, R1</td><td>1</td><td>yes: more than F signed both</td>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<a href=\"#violation-S1\">") && html.contains("<h3 id=\"violation-S1\">"));
+        assert_eq!(html.matches("id=\"violation-S1\"").count(), 1, "one anchor per invariant");
+        // A run that finalised nothing says "none" for its views, not an empty cell.
+        let locked = page_of("scenarios/attacks/crash-lock-4.json");
+        assert!(locked.contains("<tr><th>heights by final view</th><td>none</td></tr>"), "{locked}");
+        assert!(!locked.contains("id=\"accountability\""));
     }
 
     #[test]
@@ -410,7 +485,12 @@ mod tests {
     #[test]
     fn batch_page_counts_runs_and_lists_failures_first() {
         let rows = [row("a", true), row("b", false), row("c", true)];
-        let html = batch_page("suite <all>", &rows.iter().collect::<Vec<_>>(), BatchTotals { runs: 3, failed: 1 }, &[]);
+        let html = batch_page(
+            "suite <all>",
+            &rows.iter().collect::<Vec<_>>(),
+            BatchTotals { runs: 3, failed: 1, ..Default::default() },
+            &[],
+        );
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<h1>suite &lt;all&gt;</h1>"), "the title is escaped");
         assert!(html.contains("2 of 3 runs as expected"));
@@ -419,12 +499,12 @@ mod tests {
         assert!(html.contains("href=\"b/1/index.html\""));
         assert!(!html.contains("<script"), "pages have no script");
         assert!(!html.contains("runs listed"), "every run is listed");
-        let part = batch_page("big", &[&rows[1]], BatchTotals { runs: 5000, failed: 7 }, &[]);
+        let part = batch_page("big", &[&rows[1]], BatchTotals { runs: 5000, failed: 7, ..Default::default() }, &[]);
         assert!(part.contains("4993 of 5000 runs as expected"), "the totals speak for the whole batch");
         assert!(part.contains("1 runs listed, failures first"));
         // An unreadable file turns the page's verdict bad and is listed with its error.
         let bad = ("x.json".to_string(), "validators: <oops>".to_string());
-        let with_error = batch_page("e", &[], BatchTotals { runs: 0, failed: 0 }, std::slice::from_ref(&bad));
+        let with_error = batch_page("e", &[], BatchTotals::default(), std::slice::from_ref(&bad));
         assert!(with_error.contains("<span class=\"bad\">0 of 0 runs as expected; 1 scenario file unreadable</span>"));
         assert!(with_error.contains("<td>x.json</td><td class=\"bad\">validators: &lt;oops&gt;</td>"));
     }

@@ -84,7 +84,7 @@ pub fn svg(d: &RunData) -> Result<String, String> {
         if !d.fork_heights().is_empty() {
             entries.push(("fork (S1: two blocks final)".to_string(), Swatch::Cross(FORK)));
         }
-        if d.liveness.stall.is_some() {
+        if d.stall_note().is_some() {
             entries.push(("stalled from here".to_string(), Swatch::Dash(FORK)));
         }
         entries.push(("block interval".to_string(), Swatch::Line(INTERVAL, 2)));
@@ -106,7 +106,7 @@ fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(
     let end = end_s(d);
     let run_end = end / 1.03;
     let top_h = d.per_height.iter().map(|h| h.height).max().unwrap_or(0);
-    let stalled_at = d.liveness.stall.as_ref().map_or(0, |s| s.height);
+    let stalled_at = d.liveness.stall.as_ref().filter(|_| d.stall_note().is_some()).map_or(0, |s| s.height);
     let ymax = top_h.max(stalled_at).max(1) as f64 + 1.0;
     let caption = match d.stall_note() {
         Some(note) => format!("height reached — {note}"),
@@ -139,7 +139,7 @@ fn draw_progress(area: &DrawingArea<SVGBackend, Shift>, d: &RunData) -> Result<(
         prev = h.height as f64;
     }
     let last_t = d.per_height.last().map_or(0.0, |h| h.time_ms / 1000.0);
-    if d.liveness.stall.is_some() {
+    if d.stall_note().is_some() {
         chart.draw_series(LineSeries::new(path, RGBColor(90, 90, 90).stroke_width(2))).map_err(e)?;
         // Dashes from the last finalisation to the end, at the height reached.
         let mut dashes = Vec::new();

@@ -252,10 +252,42 @@ pub(crate) fn legend(
                 area.draw(&Rectangle::new([(x, cy - 6), (x + 22, cy + 6)], c.mix(0.25).filled())).map_err(e)?
             }
         }
-        area.draw(&Text::new(label.clone(), (x + 30, y), style.clone())).map_err(e)?;
-        y += 20;
+        // Long labels wrap at spaces to the area's width (about 6.5 px per character at
+        // this size), continuation lines indented, rather than run off the picture.
+        let width = area.dim_in_pixel().0 as usize;
+        let fits = width.saturating_sub(x as usize + 34) * 2 / 13;
+        for (k, line) in wrap(label, fits.max(12)).iter().enumerate() {
+            let indent = if k == 0 { 30 } else { 40 };
+            area.draw(&Text::new(line.clone(), (x + indent, y), style.clone())).map_err(e)?;
+            y += if k == 0 { 20 } else { 16 };
+        }
+        if label.is_empty() {
+            y += 20;
+        }
     }
     Ok(())
+}
+
+/// `text` cut into lines of at most `width` characters at spaces (a word longer than the
+/// width stands alone). Leading spaces of the first line are kept (legend sub-entries
+/// are indented with them).
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
+    let lead = text.len() - text.trim_start().len();
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = text[..lead].to_string();
+    for word in text.split_whitespace() {
+        let len = cur.chars().count();
+        if len > lead && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        } else if len > lead {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.trim().is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
 }
 
 /// A logarithmic axis whose ticks are 1, 2 and 5 times powers of ten (plotters' own log
@@ -304,7 +336,9 @@ impl Ranged for LogAxis {
 
     fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
         let max = hint.max_num_points();
-        for m in [&[1.0, 2.0, 3.0, 5.0][..], &[1.0, 2.0, 5.0], &[1.0, 3.0], &[1.0]] {
+        // Finest first: within a decade 1.5 and 7 keep the data's own region labelled
+        // (15 s block intervals on a 10–23 s axis had no tick below 20).
+        for m in [&[1.0, 1.5, 2.0, 3.0, 5.0, 7.0][..], &[1.0, 2.0, 3.0, 5.0], &[1.0, 2.0, 5.0], &[1.0, 3.0], &[1.0]] {
             let t = self.ticks(m);
             if t.len() <= max && t.len() >= 2 {
                 return t;
@@ -338,6 +372,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn legend_labels_wrap_at_spaces() {
+        assert_eq!(
+            wrap("crash-lock-4 seed 1: stalled at h1 v0: commit-lock", 28),
+            ["crash-lock-4 seed 1: stalled", "at h1 v0: commit-lock"]
+        );
+        assert_eq!(wrap("  block: p50 1 s", 40), ["  block: p50 1 s"], "a sub-entry keeps its indent");
+        assert_eq!(wrap("short", 40), ["short"]);
+        assert_eq!(wrap("", 40), [""]);
+        assert_eq!(wrap("averyveryverylongword x", 5), ["averyveryverylongword", "x"]);
+    }
+
+    #[test]
     fn tick_labels_have_no_trailing_zeros() {
         assert_eq!(fmt_num(45.0), "45");
         assert_eq!(fmt_num(0.25), "0.25");
@@ -349,9 +395,12 @@ mod tests {
     }
 
     #[test]
-    fn log_axis_ticks_are_one_two_five() {
+    fn log_axis_ticks_are_round_numbers() {
         use plotters::coord::ranged1d::Ranged;
-        assert_eq!(LogAxis::new((0.15, 0.45)).key_points(10usize), vec![0.2, 0.3]);
+        assert_eq!(LogAxis::new((0.15, 0.45)).key_points(10usize), vec![0.15, 0.2, 0.3]);
+        // Within a decade: the data's region (15 s intervals) gets a tick, and no end of
+        // the range stands in for one ("10, 22.7").
+        assert_eq!(LogAxis::new((10.02, 22.7)).key_points(10usize), vec![15.0, 20.0]);
         assert_eq!(LogAxis::new((8.0, 250.0)).key_points(8usize), vec![10.0, 20.0, 30.0, 50.0, 100.0, 200.0]);
         assert_eq!(LogAxis::new((0.001, 1000.0)).key_points(8usize), vec![0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]);
         let axis = LogAxis::new((1.0, 100.0));

@@ -232,7 +232,7 @@ pub fn progress_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
             }
             path.push((d.sim_time_ms / 1000.0, prev));
             chart.draw_series(LineSeries::new(path, c.stroke_width(2))).map_err(e)?;
-            if d.liveness.stall.is_some() {
+            if d.stall_note().is_some() {
                 chart
                     .draw_series(std::iter::once(Cross::new((d.sim_time_ms / 1000.0, prev), 6, c.stroke_width(3))))
                     .map_err(e)?;
@@ -245,7 +245,7 @@ pub fn progress_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
         if runs.len() > 12 {
             entries.push((format!("… and {} more runs", runs.len() - 12), Swatch::Line(RGBColor(200, 200, 200), 2)));
         }
-        if runs.iter().any(|d| d.liveness.stall.is_some()) {
+        if runs.iter().any(|d| d.stall_note().is_some()) {
             entries.push(("× run ended stalled".to_string(), Swatch::Cross(RGBColor(90, 90, 90))));
         }
         if let Some(first) = runs.first() {
@@ -272,7 +272,10 @@ pub fn views_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
         let root = root.titled(title, (super::FONT, 20)).map_err(e)?;
         let (plot, side) = root.split_horizontally(860);
         let hmax = counts.keys().next_back().copied().unwrap_or(1);
+        // Only finalised heights have a final view: a run that finalised none draws no bar.
+        let caption = if counts.is_empty() { "no height finalised by any run" } else { "" };
         let mut chart = ChartBuilder::on(&plot)
+            .caption(caption, (super::FONT, 15))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(56)
@@ -348,6 +351,12 @@ pub fn messages_svg(title: &str, runs: &[&RunData]) -> Result<String, String> {
                 ("messages sent per height (a broadcast counts once; mean over runs)", "messages")
             } else {
                 ("bytes sent per height (mean over runs)", "KiB")
+            };
+            // Heights are counted once finalised: a run that finalised none has no bars.
+            let caption = if sums.is_empty() {
+                format!("{caption}: no height finalised by any run")
+            } else {
+                caption.to_string()
             };
             let mut chart = ChartBuilder::on(area)
                 .caption(caption, (super::FONT, 15))
