@@ -86,6 +86,7 @@ pub const KNOWN: &[&str] = &[
     "restart with persisted commit",
     "second Commit from one validator ignored",
     "stale ChangeView treated as RecoveryRequest",
+    "stored Commit dropped once the PrepareRequest gave its header",
     "timeout while committed: RecoveryMessage",
     "view number exhausted",
     "waiting for proposed transactions",

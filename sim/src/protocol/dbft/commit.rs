@@ -75,6 +75,7 @@ impl DbftReplica {
             if bad {
                 self.ctx.commits[i] = None;
                 cx.reject(MsgKind::Commit, RejectReason::BadSignature);
+                cx.mark("stored Commit dropped once the PrepareRequest gave its header");
             }
         }
     }
