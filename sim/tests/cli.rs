@@ -924,6 +924,33 @@ fn explore_refuses_restarts_without_crashes() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("crashes ≤ 1, restarts ≤ 1"), "{out:?}");
 }
 
+/// Fields the search replaces by its own choices are named on stderr (a lossy scenario
+/// must not quietly become a loss-free search), and a search whose starting state is
+/// already stuck (three silent validators of four) finishes with its own result, writing
+/// no empty schedule (it used to end in "schedule: must list at least one step", exit 2).
+#[test]
+fn explore_names_ignored_fields_and_a_stuck_start() {
+    let dir = tmpdir("explore-notes");
+    let file = dir.join("s.json");
+    std::fs::write(
+        &file,
+        r#"{"name": "s", "validators": 4, "network": {"loss": 0.2, "latency": {"dist": "constant", "ms": 5}},
+            "workload": {"tx_rate_per_s": 5},
+            "byzantine": [{"node": "R1", "behaviours": [{"kind": "silent"}]},
+                          {"node": "R2", "behaviours": [{"kind": "silent"}]},
+                          {"node": "R3", "behaviours": [{"kind": "silent"}]}]}"#,
+    )
+    .unwrap();
+    let out = run(&["explore", file.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    for field in ["network.loss: not used", "network.latency: not used", "workload.tx_rate_per_s: not used"] {
+        assert!(stderr.contains(field), "{stderr}");
+    }
+    assert!(stdout.contains("shortest: 0 steps") && stdout.contains("nothing written"), "{stdout}");
+    assert!(!dir.join("out").exists() || std::fs::read_dir(dir.join("out")).unwrap().next().is_none());
+}
+
 /// `explore --after-schedule` searches on from where a scenario's schedule ends: from the
 /// end of the bundled four-node lock found with recovery delivered, the complete search
 /// with recovery on says no continuation finishes, and the stuck schedule it writes

@@ -94,6 +94,38 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
     None
 }
 
+/// Fields the scenario sets that the search reads nothing of, because it models them as
+/// choices or not at all: said on stderr so that a lossy scenario does not quietly become
+/// a loss-free search (the search goes on; these change no answer within its bounds).
+fn replaced_by_bounds(original: &Value) -> Vec<String> {
+    let at = |a: &str, b: &str| original.get(a).and_then(|v| v.get(b));
+    let positive = |v: Option<&Value>| v.and_then(Value::as_f64).is_some_and(|x| x > 0.0);
+    let mut notes = Vec::new();
+    if positive(at("network", "loss")) {
+        notes.push(
+            "network.loss: not used; the search makes loss a choice of its own (--loss, --max-drops)".to_string(),
+        );
+    }
+    if positive(at("network", "duplicate")) {
+        notes.push("network.duplicate: not used; the search does not duplicate messages".to_string());
+    }
+    if at("network", "degradations").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+        notes.push(
+            "network.degradations: not used; the search has no time (every delivery order is explored)".to_string(),
+        );
+    }
+    if at("network", "latency").is_some() {
+        notes.push(
+            "network.latency: not used; the search has no time (--deadlines and --max-delay-ms bound delays in steps)"
+                .to_string(),
+        );
+    }
+    if positive(at("workload", "tx_rate_per_s")) {
+        notes.push("workload.tx_rate_per_s: not used; only the initial transactions are in the mempools".to_string());
+    }
+    notes
+}
+
 pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     let text = match scenario::read_text(path, scenario::MAX_INPUT_BYTES) {
         Ok(t) => t,
@@ -119,6 +151,9 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     if let Some((field, why)) = unsupported(&spec, &original) {
         tell!("error: {}: {field}: {why}", path.display());
         return 2;
+    }
+    for note in replaced_by_bounds(&original) {
+        tell!("note: {}: {note}", path.display());
     }
     let f = (spec.validators.saturating_sub(1)) / 3;
     if opts.bounds.crashes as usize > f {
@@ -314,15 +349,20 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     let names: Vec<String> = spec.nodes.iter().map(|n| n.name.clone()).collect();
     // Writes one found schedule as a scenario, replays it, and shows its steps on request.
     let emit = |name: &str, description: &str, steps: &[Step], expect: Value| -> Result<(), i32> {
-        match write_and_replay(&out, &original, &spec, name, description, steps, expect, &bounds, opts.shrink) {
-            Ok(line) => say!("    {line}"),
-            Err(e) => {
-                tell!("error: {e}");
-                return Err(2);
-            }
-        }
+        // The steps shown are the ones written (after --shrink), not the search's.
+        let written =
+            match write_and_replay(&out, &original, &spec, name, description, steps, expect, &bounds, opts.shrink) {
+                Ok((line, written)) => {
+                    say!("    {line}");
+                    written
+                }
+                Err(e) => {
+                    tell!("error: {e}");
+                    return Err(2);
+                }
+            };
         if opts.show_schedules {
-            show(steps, &names);
+            show(&written, &names);
         }
         Ok(())
     };
@@ -401,6 +441,14 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
                         format!("{} shallower ones undecided (budget), so a shorter one may exist", sh.undecided)
                     }
                 ),
+                // The enumeration stopped at its budget: the states within the step bound
+                // were not all visited, so no candidate was checked and nothing is proven.
+                None if outcome.ending != Ending::DepthDone => say!(
+                    "  undecided: the search stopped ({}) before it visited every state within {} steps{after}, so whether a stuck state exists within them is not known ({} settled candidates left unchecked); raise the budget or lower --shortest-stuck",
+                    outcome.ending.name(),
+                    bounds.shortest_stuck.unwrap_or(0),
+                    sh.unchecked
+                ),
                 None => say!(
                     "  no stuck state within {} steps{after}: {} settled states shown able to finish, {} undecided (budget)",
                     bounds.shortest_stuck.unwrap_or(0),
@@ -421,7 +469,11 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
             );
         }
         if outcome.stuck.is_empty() {
-            say!("  no settled stuck state");
+            if matches!(outcome.ending, Ending::Complete | Ending::DepthDone) {
+                say!("  no settled stuck state");
+            } else {
+                say!("  no settled stuck state found (the search is not complete)");
+            }
         }
         for st in &outcome.stuck {
             // The group's class is the diagnosis of the states as the search held them; a
@@ -746,10 +798,15 @@ fn write_and_replay(
     expect: Value,
     bounds: &Bounds,
     shrink: bool,
-) -> Result<String, String> {
+) -> Result<(String, Vec<Step>), String> {
     let heights = bounds.heights;
-    let steps = if shrink { shrink_steps(original, spec, bounds, steps)? } else { steps.to_vec() };
-    let steps = steps.as_slice();
+    let written = if shrink { shrink_steps(original, spec, bounds, steps)? } else { steps.to_vec() };
+    if written.is_empty() {
+        // A schedule lists at least one step: the state the search starts from is the
+        // one found (three silent validators of four are stuck before anything happens).
+        return Ok(("nothing written: the search's starting state is already this one (0 steps), so there is no schedule to replay".to_string(), written));
+    }
+    let steps = written.as_slice();
     let mut expect = expect;
     if expect.get("liveness").is_some() {
         // A stuck state with Byzantine nodes: expect the marks of the behaviours that
@@ -781,11 +838,12 @@ fn write_and_replay(
         return Err(format!("{}: the written schedule does not replay: {e}", file.display()));
     }
     let report = Report::build(&replay, &result);
-    Ok(format!(
+    let line = format!(
         "{} ({} steps) -> run: {} ({})",
         file.display(),
         steps.len(),
         report.outcome.kind.as_str(),
         if report.outcome.as_expected { "as expected" } else { "NOT AS EXPECTED" }
-    ))
+    );
+    Ok((line, written))
 }

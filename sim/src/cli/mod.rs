@@ -317,7 +317,7 @@ pub enum Command {
         /// Depth-first search (default: breadth-first, shortest counterexamples).
         #[arg(long)]
         dfs: bool,
-        /// Stop after this many distinct states.
+        /// Stop after this many search nodes (the "states" of the progress line: a state counts once per reduction context, so the distinct states can be fewer).
         #[arg(long, default_value_t = 50_000_000)]
         max_states: u64,
         /// Stop after this many seconds.

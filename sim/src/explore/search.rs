@@ -107,7 +107,7 @@ pub struct Bounds {
     pub adversary_ticks: u32,
     /// Depth-first instead of breadth-first.
     pub dfs: bool,
-    /// Stop after this many distinct states.
+    /// Stop after this many search nodes ([`Stats::states`]: a state counts once per reduction context).
     pub max_states: u64,
     /// Stop after this much time.
     pub max_time: Option<Duration>,
@@ -276,6 +276,10 @@ pub struct Shortest {
     /// Candidates shallower than `depth` (all, if None) whose search ran out of budget:
     /// if any, a shorter stuck state may exist.
     pub undecided: u64,
+    /// Settled candidates never checked because the enumeration itself stopped at its
+    /// budget before every state within the step bound was visited (their depths were
+    /// not final): nothing is proven either way then.
+    pub unchecked: u64,
 }
 
 /// Counters while the search runs (for a progress line).
@@ -977,6 +981,10 @@ impl<'a> Explorer<'a> {
                     path.push(k);
                     taken += 1;
                     if !found.is_empty() {
+                        // Counted as a finished walk would be (the summary said "0 states,
+                        // depth 0" when the first walk found it).
+                        stats.states += taken as u64;
+                        stats.depth = stats.depth.max(path.len() as u32);
                         violation = Some((path.clone(), found));
                         break 'walks;
                     }
@@ -1234,6 +1242,9 @@ impl<'a> Explorer<'a> {
         }
         shortest.undecided =
             undecided_at.iter().filter(|(d, _)| shortest.depth.is_none_or(|f| **d < f)).map(|(_, n)| n).sum();
+        if violation.is_none() && ending != Ending::DepthDone {
+            shortest.unchecked = candidates.len() as u64;
+        }
         if violation.is_some() {
             ending = Ending::Violation;
         }

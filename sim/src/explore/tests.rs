@@ -130,6 +130,19 @@ fn no_commit_lock_yields_a_double_sign_that_replays() {
     replays("no-commit-lock", &out);
 }
 
+/// A violation found by the very first walk is counted as that walk: its steps are
+/// states visited and its path is the depth (the summary read "0 states, depth 0").
+#[test]
+fn a_walk_that_finds_a_violation_counts_its_steps() {
+    let s = spec(r#"{"validators": 4, "protocol": {"semantics": "csharp", "mutation": "quorum-off-by-one"}}"#);
+    let bounds = Bounds { walks: Some(1), walk_stuck_budget: 0, ..Bounds::default() };
+    let out = Explorer::new(&s, bounds).expect("explorer").run(&mut |_| {});
+    assert_eq!(out.ending, Ending::Violation);
+    let v = out.violation.as_ref().expect("violation");
+    assert!(out.stats.states > 0 && out.stats.depth > 0, "{:?}", out.stats);
+    assert!(out.stats.depth as usize <= v.steps.len() && out.stats.states >= out.stats.depth as u64, "{:?}", out.stats);
+}
+
 #[test]
 fn a_schedule_step_that_is_not_possible_is_a_schedule_error() {
     // Nothing is in flight before anyone's timer fired (C# backups send only
@@ -476,6 +489,24 @@ fn the_shortest_stuck_search_agrees_with_breadth_first_search() {
     );
     let (_, report) = replay_doc(&doc);
     assert!(report.outcome.as_expected, "{:?}", report.outcome);
+    // Stopped by a state budget before the step bound was covered: no candidate is
+    // checked (their depths are not final), nothing is claimed, and the unchecked ones
+    // are counted — the command says "undecided", not "no stuck state".
+    let small = Bounds {
+        max_view: 1,
+        synchrony: true,
+        deadlines: true,
+        loss: true,
+        max_drops: Some(1),
+        shortest_stuck: Some(shortest_bfs as u32 + 2),
+        max_states: 50,
+        ..Bounds::default()
+    };
+    let out = Explorer::new(&s, small).expect("explorer").run(&mut |_| {});
+    let sh = out.shortest.expect("shortest-stuck outcome");
+    assert_eq!(out.ending, Ending::StateBudget);
+    assert_eq!((sh.depth, sh.can_finish), (None, 0));
+    assert!(sh.unchecked > 0, "{sh:?}");
 }
 
 /// A node that is down takes no step again, so what it received after its last persisted
