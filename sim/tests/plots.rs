@@ -269,3 +269,31 @@ fn a_live_run_stopped_by_duration_charts_its_first_view_change() {
     let first_view_change = r.per_height.iter().find(|h| h.view > 0).map(|h| h.height).expect("R2's turn changes view");
     assert_eq!(pages::default_sequence_heights(&r, &rec), (first_view_change, first_view_change));
 }
+
+/// Where two blocks were final at one height, the sequence chart's persist labels name
+/// the block, so the two branches can be told apart (twins fork height 1 in this
+/// scenario: R2 persists one block and R3 the other, as S1 reports); at a height with one
+/// block the label stays short.
+#[test]
+fn a_forked_height_names_its_blocks_in_the_sequence_chart() {
+    let (r, rec) = recorded("scenarios/validators/two-branch-beyond-f-4.json", 1);
+    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
+    let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
+    let svg = sequence::sequence_svg("t", &names, rec.lane.items(), sequence::window_of(&rec.nodes, (1, 1), end));
+    let s1 = r.invariants.iter().find(|i| i.id.as_str() == "S1").unwrap();
+    let hashes: Vec<String> = s1.violations[0]
+        .detail
+        .split_whitespace()
+        .filter(|w| w.len() == 8 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(String::from)
+        .collect();
+    assert_eq!(hashes.len(), 2, "{}", s1.violations[0].detail);
+    for h in &hashes {
+        has(&svg, &[&format!("h1 final {h} (v0)")]);
+    }
+    let (r, rec) = recorded("scenarios/happy-4.json", 1);
+    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
+    let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
+    let svg = sequence::sequence_svg("t", &names, rec.lane.items(), sequence::window_of(&rec.nodes, (1, 1), end));
+    has(&svg, &["h1 final (v0)"]);
+}

@@ -25,18 +25,54 @@ use std::fmt::Write;
 /// What a lane mark or an arrow is.
 #[derive(Clone, Debug)]
 pub enum What {
-    Send { id: u64, to: Option<u32>, kind: MsgKind, height: u32, view: u8 },
-    Deliver { id: u64, from: u32 },
-    Drop { id: u64, from: u32, reason: &'static str },
+    Send {
+        id: u64,
+        to: Option<u32>,
+        kind: MsgKind,
+        height: u32,
+        view: u8,
+    },
+    Deliver {
+        id: u64,
+        from: u32,
+    },
+    Drop {
+        id: u64,
+        from: u32,
+        reason: &'static str,
+    },
     Timer,
-    Persist { height: u32, view: u8 },
-    ViewChanged { height: u32, view: u8 },
-    Proposed { height: u32, view: u8 },
-    CommitSigned { height: u32, view: u8 },
-    ChangeViewSent { height: u32, view: u8 },
-    Rejected { kind: MsgKind, reason: &'static str },
+    /// `block`: the first four bytes of the block's hash, shown where two blocks were
+    /// final at one height (a fork), so the chart tells the branches apart.
+    Persist {
+        height: u32,
+        view: u8,
+        block: u32,
+    },
+    ViewChanged {
+        height: u32,
+        view: u8,
+    },
+    Proposed {
+        height: u32,
+        view: u8,
+    },
+    CommitSigned {
+        height: u32,
+        view: u8,
+    },
+    ChangeViewSent {
+        height: u32,
+        view: u8,
+    },
+    Rejected {
+        kind: MsgKind,
+        reason: &'static str,
+    },
     Crash,
-    Restart { amnesia: bool },
+    Restart {
+        amnesia: bool,
+    },
 }
 
 /// One recorded event at a node (the recipient, for deliveries and drops).
@@ -75,7 +111,7 @@ pub enum NodeKind {
 impl NodeItem {
     fn of(item: &Item) -> Option<NodeItem> {
         let (kind, height, view) = match item.what {
-            What::Persist { height, view } => (NodeKind::Persist, height, view),
+            What::Persist { height, view, .. } => (NodeKind::Persist, height, view),
             What::ViewChanged { height, view } => (NodeKind::ViewChanged, height, view),
             What::Proposed { height, view } => (NodeKind::Proposed, height, view),
             What::CommitSigned { height, view } => (NodeKind::CommitSigned, height, view),
@@ -227,7 +263,10 @@ impl Observer for Recorder {
                 (to.0, What::Drop { id: *id, from: from.0, reason: reason.name() })
             }
             Ev::Timer { node, .. } => (node.0, What::Timer),
-            Ev::Persist { node, block } => (node.0, What::Persist { height: block.height(), view: block.view }),
+            Ev::Persist { node, block } => {
+                let prefix = u32::from_be_bytes([block.hash.0[0], block.hash.0[1], block.hash.0[2], block.hash.0[3]]);
+                (node.0, What::Persist { height: block.height(), view: block.view, block: prefix })
+            }
             Ev::Crash { node } => (node.0, What::Crash),
             Ev::Restart { node, amnesia } => (node.0, What::Restart { amnesia: *amnesia }),
             Ev::Note { node, note } => (
@@ -312,6 +351,7 @@ pub fn sequence_svg<'a>(
     let shown: Vec<&Item> = all.into_iter().take(MAX_EVENTS).collect();
     // Send records by id, for arrows (a send before the window still draws its arrow).
     let sends: BTreeMap<u64, &Item> = items
+        .clone()
         .filter(|i| i.time <= t1)
         .filter_map(|i| match i.what {
             What::Send { id, .. } => Some((id, i)),
@@ -389,11 +429,20 @@ pub fn sequence_svg<'a>(
     // entered) would be drawn over each other, so that "h5 v0" read as final: a mark that
     // would cover one already placed moves beside it — left of the lane (the persist label
     // runs right), then a line lower or higher — where nothing is.
+    // Heights at which two blocks were final: their persist labels name the block.
+    let mut blocks_at: BTreeMap<u32, std::collections::BTreeSet<u32>> = BTreeMap::new();
+    for i in items.clone() {
+        if let What::Persist { height, block, .. } = i.what {
+            blocks_at.entry(height).or_default().insert(block);
+        }
+    }
+    let forked: std::collections::BTreeSet<u32> =
+        blocks_at.into_iter().filter(|(_, b)| b.len() > 1).map(|(h, _)| h).collect();
     let mut placed = Placed::default();
     let mut offsets = vec![(0.0, 0.0); shown.len()];
     for (k, i) in shown.iter().enumerate() {
         let (x, y) = (lane_x(i.node), row_y[&i.time]);
-        let Some(b) = mark_box(i, x, y) else { continue };
+        let Some(b) = mark_box(i, x, y, &forked) else { continue };
         let moved = |(dx, dy): (f64, f64)| (b.0 + dx, b.1 + dx, b.2 + dy, b.3 + dy);
         let spot = [(0.0, 0.0), (-(b.1 - b.0) - 6.0, 0.0), (0.0, 14.0), (0.0, -14.0), (0.0, 28.0)]
             .into_iter()
@@ -526,10 +575,11 @@ pub fn sequence_svg<'a>(
                     view.saturating_add(1)
                 );
             }
-            What::Persist { height, view } => {
+            What::Persist { height, view, block } => {
+                let label = persist_label(*height, *view, *block, &forked);
                 let _ = write!(
                     s,
-                    r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="#2ca02c"/><text x="{:.1}" y="{:.1}" font-size="11" font-weight="bold" fill="#2ca02c">h{height} final (v{view})</text>"##,
+                    r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="#2ca02c"/><text x="{:.1}" y="{:.1}" font-size="11" font-weight="bold" fill="#2ca02c">{label}</text>"##,
                     x - 5.0,
                     ry - 5.0,
                     x + 8.0,
@@ -626,7 +676,16 @@ impl Placed {
 }
 
 /// Where the mark a node-level event draws at lane `x`, row `y` sits (as drawn below).
-fn mark_box(i: &Item, x: f64, y: f64) -> Option<TextBox> {
+/// "h3 final (v0)", or "h3 final 4323edd5 (v0)" at a height where two blocks were final.
+fn persist_label(height: u32, view: u8, block: u32, forked: &std::collections::BTreeSet<u32>) -> String {
+    if forked.contains(&height) {
+        format!("h{height} final {block:08x} (v{view})")
+    } else {
+        format!("h{height} final (v{view})")
+    }
+}
+
+fn mark_box(i: &Item, x: f64, y: f64, forked: &std::collections::BTreeSet<u32>) -> Option<TextBox> {
     let text = |dx: f64, chars: usize, font: f64| Some(text_box(x + dx, y + 4.0, false, chars, font));
     match &i.what {
         What::Timer => text(-16.0, 1, 13.0),
@@ -634,8 +693,8 @@ fn mark_box(i: &Item, x: f64, y: f64) -> Option<TextBox> {
         What::CommitSigned { .. } | What::Proposed { .. } => text(5.0, 1, 11.0),
         What::ChangeViewSent { view, .. } => text(5.0, 3 + view.saturating_add(1).to_string().len(), 10.0),
         What::ViewChanged { .. } => Some((x - 22.0, x + 22.0, y - 7.0, y + 7.0)),
-        What::Persist { height, view } => {
-            let chars = format!("h{height} final (v{view})").chars().count();
+        What::Persist { height, view, block } => {
+            let chars = persist_label(*height, *view, *block, forked).chars().count();
             Some((x - 5.0, x + 8.0 + 0.6 * 11.0 * chars as f64, y - 7.0, y + 6.0))
         }
         What::Crash => text(5.0, 5, 12.0),
@@ -990,7 +1049,8 @@ mod tests {
 
     #[test]
     fn the_window_freezes_at_the_first_view_change_or_before_the_heights_asked_for() {
-        let persist = |h| Item { time: SimTime(h as u64), node: 1, what: What::Persist { height: h, view: 0 } };
+        let persist =
+            |h| Item { time: SimTime(h as u64), node: 1, what: What::Persist { height: h, view: 0, block: 0 } };
         let mut r = Recorder::new(Some((5, 6)));
         r.window_may_start(&persist(3));
         assert!(!r.lane.frozen);
