@@ -33,6 +33,7 @@ pub const KNOWN: &[&str] = &[
     "block persisted from relay",
     "byzantine: ChangeView flood",
     "byzantine: PrepareRequest from a non-primary",
+    "byzantine: PrepareRequest stamped in the future",
     "byzantine: PrepareResponse from the primary",
     "byzantine: block request answered with the stale branch",
     "byzantine: commit withheld",

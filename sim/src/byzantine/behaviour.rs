@@ -70,6 +70,12 @@ pub enum Behaviour {
     /// then ignored and every genuine response refused (its hash is not that payload's), so
     /// the node cannot commit in this view. Go ignores a response from the primary.
     PrimaryResponse { to: Vec<NodeId> },
+    /// As primary, its PrepareRequest carries `timestamp_ms` as the block's timestamp
+    /// (re-signed; its own replica keeps the proposal it made). C# refuses a timestamp
+    /// more than 8 block times ahead of the receiver's clock; Go checks only that it is
+    /// above the previous block's, so the block can become final, and no later block can
+    /// be above it.
+    FutureTimestamp { timestamp_ms: u64 },
 }
 
 impl Behaviour {
@@ -104,6 +110,7 @@ impl Behaviour {
             Behaviour::ForgeRecovery { .. } => "forge-recovery",
             Behaviour::NonPrimaryRequest { .. } => "non-primary-request",
             Behaviour::PrimaryResponse { .. } => "primary-response",
+            Behaviour::FutureTimestamp { .. } => "future-timestamp",
         }
     }
 }

@@ -380,6 +380,7 @@ fn consensus(w: &Wire) -> Option<&Rc<ConsensusMessage>> {
 mod hash_tests {
     use super::*;
     use crate::protocol::dbft::DbftOptions;
+    use crate::protocol::dbft::message::Body;
     use crate::protocol::dbft::semantics::Semantics;
     use crate::validators::ValidatorSet;
 
@@ -419,5 +420,42 @@ mod hash_tests {
         // The honest variant hashes as its replica.
         let honest = Node::Honest(a.replica().clone());
         assert_eq!(honest.state_hash(), a.replica().state_hash());
+    }
+
+    /// `future-timestamp`: as primary of height 1 (index 1 of 4), the request the node
+    /// broadcasts carries the chosen timestamp, is validly signed by its key, and marks
+    /// that it acted; its own replica keeps the proposal it made (another header).
+    #[test]
+    fn a_future_timestamp_primary_broadcasts_its_request_restamped() {
+        let (mut node, ring) = wrapped(vec![Behaviour::FutureTimestamp { timestamp_ms: u64::MAX }]);
+        let mut out = Vec::new();
+        let mut cx = Cx::new(SimTime::ZERO, &ring, &mut out);
+        node.on_start(&mut cx);
+        let tag = node.replica().timer.tag;
+        let mut cx = Cx::new(SimTime(1_000_000), &ring, &mut out);
+        node.on_timer(&mut cx, tag);
+        let requests: Vec<Rc<ConsensusMessage>> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::Broadcast(w) => match &**w {
+                    Wire::Consensus(m) if matches!(m.body, Body::PrepareRequest { .. }) => Some(m.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(requests.len(), 1, "one request, restamped: {out:?}");
+        let Body::PrepareRequest { timestamp_ms, .. } = requests[0].body else { unreachable!() };
+        assert_eq!(timestamp_ms, u64::MAX);
+        let m = &requests[0];
+        assert!(ring.verify(KeyId(1), &m.hash, &m.sig), "signed again with its own key");
+        assert_eq!(
+            m.hash,
+            ConsensusMessage::payload_hash(m.height, m.view, m.validator, &m.body),
+            "its hash is its content's"
+        );
+        assert!(out.iter().any(|a| matches!(a, Action::Mark("byzantine: PrepareRequest stamped in the future"))));
+        let own = node.replica().ctx.proposal.as_ref().map(|p| p.timestamp_ms);
+        assert!(own.is_some_and(|t| t < u64::MAX), "its own replica keeps its proposal: {own:?}");
     }
 }

@@ -61,6 +61,19 @@ impl Byzantine {
                             return;
                         }
                     }
+                    Behaviour::FutureTimestamp { timestamp_ms } if to.is_none() => {
+                        if let Some(stamped) = self.restamped_request(m, *timestamp_ms) {
+                            cx.mark("byzantine: PrepareRequest stamped in the future");
+                            if self.effect_off("future-timestamp") {
+                                continue;
+                            }
+                            let stamped = Rc::new(stamped);
+                            self.primary_response(cx, &stamped, to, out);
+                            self.after_own_request(cx, &stamped, out);
+                            self.deliver(Rc::new(Wire::Consensus(stamped)), None, out);
+                            return;
+                        }
+                    }
                     Behaviour::WithholdCommits { delay, to: release_to } => {
                         let carries_commit = match &m.body {
                             Body::Commit { .. } => true,
@@ -117,6 +130,25 @@ impl Byzantine {
             prev_hash: *prev_hash,
             timestamp_ms: timestamp_ms.saturating_add(1),
             nonce: nonce ^ 0x5A5A_5A5A_5A5A_5A5A,
+            tx_hashes: tx_hashes.clone(),
+        };
+        Some(ConsensusMessage::signed(m.height, m.view, m.validator, body, self.key()?))
+    }
+
+    /// FutureTimestamp: our own PrepareRequest with the block's timestamp replaced (and
+    /// signed again); None for anything else, or when it already carries that timestamp.
+    fn restamped_request(&self, m: &ConsensusMessage, at_ms: u64) -> Option<ConsensusMessage> {
+        let Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } = &m.body else {
+            return None;
+        };
+        if *timestamp_ms == at_ms {
+            return None;
+        }
+        let body = Body::PrepareRequest {
+            version: *version,
+            prev_hash: *prev_hash,
+            timestamp_ms: at_ms,
+            nonce: *nonce,
             tx_hashes: tx_hashes.clone(),
         };
         Some(ConsensusMessage::signed(m.height, m.view, m.validator, body, self.key()?))

@@ -86,6 +86,7 @@ mod tests {
             Behaviour::ForgeRecovery { period: p },
             Behaviour::NonPrimaryRequest { period: p },
             Behaviour::PrimaryResponse { to: vec![] },
+            Behaviour::FutureTimestamp { timestamp_ms: u64::MAX },
         ];
         for b in &all {
             match b {
@@ -102,7 +103,8 @@ mod tests {
                 | Behaviour::StaleChain { .. }
                 | Behaviour::ForgeRecovery { .. }
                 | Behaviour::NonPrimaryRequest { .. }
-                | Behaviour::PrimaryResponse { .. } => {}
+                | Behaviour::PrimaryResponse { .. }
+                | Behaviour::FutureTimestamp { .. } => {}
             }
         }
         all

@@ -960,6 +960,7 @@ pub fn untimed_behaviour(b: &Behaviour) -> Result<(), String> {
         | Behaviour::DoubleSign
         | Behaviour::SelectiveDelivery { .. }
         | Behaviour::PrimaryResponse { .. }
+        | Behaviour::FutureTimestamp { .. }
         | Behaviour::ChangeViewFlood { .. }
         | Behaviour::Replay { .. }
         | Behaviour::Forge { .. }
@@ -968,7 +969,8 @@ pub fn untimed_behaviour(b: &Behaviour) -> Result<(), String> {
         | Behaviour::NonPrimaryRequest { .. } => Ok(()),
         _ => Err(format!(
             "behaviour `{}` acts after a delay or over several heights of a changing set; the untimed model has no \
-             time (accepted: silent, equivocate, double-sign, selective-delivery, primary-response, and the periodic \
+             time (accepted: silent, equivocate, double-sign, selective-delivery, primary-response, future-timestamp, \
+             and the periodic \
              change-view-flood, replay, forge, garbage-commits, forge-recovery, non-primary-request, whose period is \
              an adversary-timer step)",
             b.name()
@@ -985,6 +987,7 @@ pub fn behaviour_mark(b: &Behaviour) -> Option<&'static str> {
         Behaviour::DoubleSign => Some("byzantine: double-signed a proposal"),
         Behaviour::SelectiveDelivery { .. } => Some("byzantine: delivered to a chosen subset"),
         Behaviour::PrimaryResponse { .. } => Some("byzantine: PrepareResponse from the primary"),
+        Behaviour::FutureTimestamp { .. } => Some("byzantine: PrepareRequest stamped in the future"),
         Behaviour::ChangeViewFlood { .. } => Some("byzantine: ChangeView flood"),
         Behaviour::Replay { .. } => Some("byzantine: replayed old messages"),
         Behaviour::Forge { .. } => Some("byzantine: forged messages"),

@@ -75,6 +75,10 @@ crate::names::named_enum! {
         StillProgressing = "still-progressing",
         TimerStarved = "timer-starved",
         ViewSplit = "view-split",
+        /// Every running honest validator at the stalled height is in view 255, the last a
+        /// byte can name, uncommitted, and no progress within the window: no ChangeView can
+        /// move them on and the last view made no block.
+        ViewExhausted = "view-exhausted",
         /// No class matches; a scenario cannot expect this one (an expectation names a reason).
         Undiagnosed = "undiagnosed",
     }
@@ -119,7 +123,13 @@ pub fn diagnose(input: StallInput) -> Stall {
     let at_h: Vec<&ReplicaStatus> =
         running.iter().filter_map(|&i| replicas[i].status.as_ref()).filter(|s| s.height == height).collect();
     let view = at_h.iter().map(|s| s.view).max().unwrap_or(0);
-    let view_timeout = block_time.saturating_mul(1u64 << (view as u32 + 2).min(40));
+    // View 255 has no next view, so waiting for its (saturated) timeout says nothing: its
+    // primary proposes within one block time, and the window gives it two.
+    let view_timeout = if view == u8::MAX && !at_h.is_empty() && at_h.iter().all(|s| s.view == u8::MAX) {
+        block_time
+    } else {
+        block_time.saturating_mul(1u64 << (view as u32 + 2).min(40))
+    };
     let window = SimTime(bound.0.max(view_timeout.saturating_mul(2)));
     // Uncommitted honest validators at the stalled height whose timers have not fired
     // within the window: they would time out and help a view change, but never do.
@@ -280,6 +290,15 @@ fn classify(
                 "an honest replica finalised a block or changed view {} ms before the end (within {} ms): the run was cut short",
                 end.since(last_progress) / 1000,
                 bound.0 / 1000
+            ),
+        );
+    }
+    if !at_h.is_empty() && at_h.iter().all(|s| s.view == u8::MAX && s.phase != Phase::CommitSent) {
+        return (
+            StallClass::ViewExhausted,
+            format!(
+                "the {} running honest validators at the stalled height are all in view 255, the last view a byte can name, and none committed: no ChangeView can move them on, and view 255 made no block",
+                at_h.len()
             ),
         );
     }

@@ -581,19 +581,52 @@ pub struct ByzantineNode {
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum BehaviourSpec {
     Silent {},
-    Equivocate { a_to: Option<Vec<NodeRef>>, b_to: Vec<NodeRef> },
+    Equivocate {
+        a_to: Option<Vec<NodeRef>>,
+        b_to: Vec<NodeRef>,
+    },
     DoubleSign {},
-    WithholdCommits { delay_ms: f64, to: Option<Vec<NodeRef>> },
-    ChangeViewFlood { period_ms: f64, forged_view: Option<u8>, stale: Option<bool> },
-    Replay { period_ms: f64 },
-    Forge { period_ms: f64 },
-    SelectiveDelivery { to: Vec<NodeRef> },
-    GarbageCommits { period_ms: f64 },
-    StaleSigner { period_ms: f64 },
-    StaleChain { period_ms: f64, from_height: u32 },
-    ForgeRecovery { period_ms: f64 },
-    NonPrimaryRequest { period_ms: f64 },
-    PrimaryResponse { to: Vec<NodeRef> },
+    WithholdCommits {
+        delay_ms: f64,
+        to: Option<Vec<NodeRef>>,
+    },
+    ChangeViewFlood {
+        period_ms: f64,
+        forged_view: Option<u8>,
+        stale: Option<bool>,
+    },
+    Replay {
+        period_ms: f64,
+    },
+    Forge {
+        period_ms: f64,
+    },
+    SelectiveDelivery {
+        to: Vec<NodeRef>,
+    },
+    GarbageCommits {
+        period_ms: f64,
+    },
+    StaleSigner {
+        period_ms: f64,
+    },
+    StaleChain {
+        period_ms: f64,
+        from_height: u32,
+    },
+    ForgeRecovery {
+        period_ms: f64,
+    },
+    NonPrimaryRequest {
+        period_ms: f64,
+    },
+    PrimaryResponse {
+        to: Vec<NodeRef>,
+    },
+    /// As primary, propose blocks stamped `timestamp_ms` (default 2^64 − 1, the end of time).
+    FutureTimestamp {
+        timestamp_ms: Option<u64>,
+    },
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -101,6 +101,12 @@ crate::names::named_enum! {
         /// Byzantine validator sending garbage Commits keeps honest timers from expiring
         /// (FINDINGS.md #8).
         ExtendAfterCommitCheck = "extend-after-commit-check",
+        /// Refuse a PrepareRequest whose timestamp is more than 8 block times ahead of the
+        /// receiver's clock under Go as well, as C# does. Without it neo-go bounds a
+        /// proposal's timestamp only from below, so a Byzantine primary's block stamped at
+        /// the end of time can become final, after which no block is ever above it
+        /// (FINDINGS.md #14).
+        BoundFutureTimestamp = "bound-future-timestamp",
     }
 }
 

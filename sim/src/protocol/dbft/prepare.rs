@@ -86,7 +86,7 @@ impl DbftReplica {
             *timestamp_ms > self.ctx.prev_timestamp_ms && !tx_hashes.iter().any(|t| self.ledger.on_chain.contains(t));
         let in_time = *timestamp_ms <= Self::now_ms(cx).saturating_add(8 * (self.opts.block_time_us / 1_000));
         if self.semantics().go_request_verification() {
-            if !header_ok {
+            if !header_ok || (self.fixed(Fix::BoundFutureTimestamp) && !in_time) {
                 cx.reject(MsgKind::PrepareRequest, RejectReason::Malformed);
                 self.request_change_view(cx, ChangeViewReason::BlockRejectedByPolicy);
                 return;

@@ -116,6 +116,9 @@ pub(super) fn resolve_behaviours(path: &str, list: &[schema::BehaviourSpec], nam
             B::ForgeRecovery { period_ms } => Behaviour::ForgeRecovery { period: period(*period_ms)? },
             B::NonPrimaryRequest { period_ms } => Behaviour::NonPrimaryRequest { period: period(*period_ms)? },
             B::PrimaryResponse { to } => Behaviour::PrimaryResponse { to: names.nodes(&format!("{p}.to"), to)? },
+            B::FutureTimestamp { timestamp_ms } => {
+                Behaviour::FutureTimestamp { timestamp_ms: timestamp_ms.unwrap_or(u64::MAX) }
+            }
             B::StaleSigner { period_ms } => Behaviour::StaleSigner { period: period(*period_ms)? },
             B::StaleChain { period_ms, from_height } => {
                 if *from_height == 0 {
