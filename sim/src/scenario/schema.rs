@@ -224,6 +224,8 @@ pub struct Protocol {
     #[schemars(range(min = 1, max = 86400000))]
     pub block_time_ms: Option<f64>,
     pub semantics: Option<String>,
+    /// MaxTransactionsPerBlock (default 512, at most 65535).
+    #[schemars(range(max = 65535))]
     pub max_tx_per_block: Option<u32>,
     pub mutation: Option<String>,
     /// Proposed protocol fixes, by name (e.g. ["verify-stored-commits"]).

@@ -105,6 +105,7 @@ pub const BAD: &[(&str, &str, &str)] = &[
     ),
     (r#"{"protocol": {"block_time_ms": 0}}"#, "protocol.block_time_ms", "> 0"),
     (r#"{"protocol": {"block_time_ms": 0.0004}}"#, "protocol.block_time_ms", "at least 1 ms"),
+    (r#"{"protocol": {"max_tx_per_block": 200000000}}"#, "protocol.max_tx_per_block", "at most 65535"),
     (r#"{"protocol": {"block_time_ms": "fast"}}"#, "protocol.block_time_ms", "invalid type"),
     (r#"{"protocol": {"semantics": "rust"}}"#, "protocol.semantics", "unknown semantics"),
     (r#"{"protocol": {"recovery_reply": "all"}}"#, "protocol.recovery_reply", "unknown recovery reply"),

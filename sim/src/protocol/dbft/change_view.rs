@@ -31,8 +31,11 @@ impl DbftReplica {
         }
         let v = self.ctx.view;
         let Some(expected) = v.checked_add(1) else {
-            // The view number is a byte; view 255 has nowhere to go. Keep the timer running
-            // so the node goes on asking for recovery.
+            // The view number is a byte; view 255 has nowhere to go. The node asks for
+            // recovery instead, once: the timer it arms is view 255's, which saturates
+            // (docs/dbft-2.0.md §1.1) and never fires in a run, so only a message can
+            // bring it here again (Go's ChangeView on a refused proposal does:
+            // fidelity/go-end-of-time-halt-4).
             cx.mark("view number exhausted");
             let timeout = self.shifted(u8::MAX as u32 + 1);
             self.arm_timer(cx, timeout);

@@ -172,8 +172,14 @@ impl Body {
         const WITNESS: u32 = 66;
         match self {
             Body::ChangeView { rejected, .. } if rejected.is_empty() => 9,
-            Body::ChangeView { rejected, .. } => 9 + 1 + 32 * rejected.len() as u32,
-            Body::PrepareRequest { tx_hashes, .. } => 4 + 32 + 8 + 8 + 1 + 32 * tx_hashes.len() as u32,
+            // Lists a Byzantine sender fills: saturated, not wrapped (a size is counted
+            // before the receiver checks the list).
+            Body::ChangeView { rejected, .. } => {
+                10u32.saturating_add(u32::try_from(rejected.len()).unwrap_or(u32::MAX).saturating_mul(32))
+            }
+            Body::PrepareRequest { tx_hashes, .. } => {
+                53u32.saturating_add(u32::try_from(tx_hashes.len()).unwrap_or(u32::MAX).saturating_mul(32))
+            }
             Body::PrepareResponse { .. } => 32,
             Body::Commit { .. } => 64,
             Body::RecoveryRequest { .. } => 8,

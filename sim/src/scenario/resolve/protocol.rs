@@ -9,6 +9,9 @@ use crate::scenario::schema;
 use crate::scenario::spec::ProtocolSpec;
 use crate::validators::handoff::{HandoffOptions, HandoffRule};
 
+/// The most transactions a block may be configured to hold.
+pub const MAX_TX_PER_BLOCK: u32 = 65_535;
+
 pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
     let block_time_ms = positive("protocol.block_time_ms", p.block_time_ms.unwrap_or(DEFAULT_BLOCK_TIME_MS))?;
     if block_time_ms > 86_400_000.0 {
@@ -65,6 +68,11 @@ pub(super) fn resolve_protocol(p: schema::Protocol) -> Result<ProtocolSpec> {
             )
         })?,
     };
+    // Neo's default is 512; a bound keeps a proposal's size (and what a primary copies
+    // out of its mempool) within reason.
+    if p.max_tx_per_block.is_some_and(|n| n > MAX_TX_PER_BLOCK) {
+        return err("protocol.max_tx_per_block", format!("must be at most {MAX_TX_PER_BLOCK}"));
+    }
     Ok(ProtocolSpec {
         recovery_reply,
         rejected_hashes,
