@@ -8,6 +8,9 @@ use crate::protocol::block::TxId;
 use crate::protocol::{Cx, MsgKind, Note, RejectReason};
 use std::rc::Rc;
 
+/// Nanoseconds per millisecond: Go's unit for consensus timestamps.
+const NS_PER_MS: u64 = 1_000_000;
+
 impl DbftReplica {
     /// SendPrepareRequest (primary): propose the mempool's lowest transaction ids.
     pub(super) fn send_prepare_request(&mut self, cx: &mut Cx<Wire>) {
@@ -30,7 +33,12 @@ impl DbftReplica {
             let all = self.ledger.proposal_txs(usize::MAX);
             all.into_iter().filter(|&t| !self.rejects_tx(t)).take(self.opts.max_tx_per_block).collect()
         };
-        let timestamp_ms = Self::now_ms(cx).max(self.ctx.prev_timestamp_ms.saturating_add(1));
+        let timestamp_ms = if self.semantics().nanosecond_timestamps() {
+            let next = self.ctx.prev_timestamp_ms.wrapping_mul(NS_PER_MS).wrapping_add(NS_PER_MS);
+            Self::now_ms(cx).saturating_mul(NS_PER_MS).max(next) / NS_PER_MS
+        } else {
+            Self::now_ms(cx).max(self.ctx.prev_timestamp_ms.saturating_add(1))
+        };
         let nonce = self.nonce(cx);
         let (h, v) = (self.ctx.height, self.ctx.view);
         let body = Body::PrepareRequest {
@@ -97,7 +105,13 @@ impl DbftReplica {
         }
         self.extend_timer(cx, 2);
         self.request_received = Some((self.ctx.height, cx.now));
-        self.ctx.adopt_proposal(*timestamp_ms, *nonce, tx_hashes.clone());
+        // Go builds the block from the request's stamp taken to nanoseconds and back.
+        let stamp = if self.semantics().nanosecond_timestamps() {
+            timestamp_ms.wrapping_mul(NS_PER_MS) / NS_PER_MS
+        } else {
+            *timestamp_ms
+        };
+        self.ctx.adopt_proposal(stamp, *nonce, tx_hashes.clone());
         self.switch_on_proposal(cx);
         for slot in self.ctx.preparations.iter_mut() {
             let keep = match slot.as_deref() {

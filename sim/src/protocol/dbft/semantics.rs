@@ -171,6 +171,17 @@ impl Semantics {
         self == Semantics::Go
     }
 
+    /// Go (neo-go with nspcc-dev/dbft) keeps a proposal's timestamp in nanoseconds in a
+    /// u64: a received request's milliseconds are multiplied by 10^6 (wrapping) and the
+    /// block's stamp divided back (neo-go `prepareRequest.Timestamp`, `newBlockFromContext`),
+    /// and a primary's next stamp is the previous block's in nanoseconds plus 1 ms
+    /// (wrapping), or the clock if that is later (dbft `Context.Fill`). The same as
+    /// millisecond arithmetic until about the year 2554; past it a stamp wraps
+    /// (FINDINGS.md #14). C# keeps milliseconds.
+    pub fn nanosecond_timestamps(self) -> bool {
+        self == Semantics::Go
+    }
+
     /// §1.7 OnTransaction: Go also ignores a late transaction once this node committed.
     pub fn late_transaction_checks_commit(self) -> bool {
         self == Semantics::Go
