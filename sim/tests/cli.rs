@@ -949,6 +949,11 @@ fn explore_names_ignored_fields_and_a_stuck_start() {
     }
     assert!(stdout.contains("shortest: 0 steps") && stdout.contains("nothing written"), "{stdout}");
     assert!(!dir.join("out").exists() || std::fs::read_dir(dir.join("out")).unwrap().next().is_none());
+    // A preset's loss is loss too.
+    let lossy = dir.join("lossy.json");
+    std::fs::write(&lossy, r#"{"name": "lossy", "validators": 4, "network": {"preset": "lossy"}}"#).unwrap();
+    let out = run(&["explore", lossy.to_str().unwrap(), "--walks", "2", "--out", dir.join("out2").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("network.loss: not used"), "{out:?}");
 }
 
 /// `explore --after-schedule` searches on from where a scenario's schedule ends: from the

@@ -97,30 +97,32 @@ fn unsupported(spec: &RunSpec, original: &Value) -> Option<(String, String)> {
 /// Fields the scenario sets that the search reads nothing of, because it models them as
 /// choices or not at all: said on stderr so that a lossy scenario does not quietly become
 /// a loss-free search (the search goes on; these change no answer within its bounds).
-fn replaced_by_bounds(original: &Value) -> Vec<String> {
+fn replaced_by_bounds(spec: &RunSpec, original: &Value) -> Vec<String> {
     let at = |a: &str, b: &str| original.get(a).and_then(|v| v.get(b));
-    let positive = |v: Option<&Value>| v.and_then(Value::as_f64).is_some_and(|x| x > 0.0);
     let mut notes = Vec::new();
-    if positive(at("network", "loss")) {
+    // Loss and duplication as resolved: a preset (`lossy`) sets them too.
+    if spec.network.loss > 0.0 {
         notes.push(
             "network.loss: not used; the search makes loss a choice of its own (--loss, --max-drops)".to_string(),
         );
     }
-    if positive(at("network", "duplicate")) {
+    if spec.network.duplicate > 0.0 {
         notes.push("network.duplicate: not used; the search does not duplicate messages".to_string());
     }
-    if at("network", "degradations").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+    if !spec.network.degradations.is_empty() {
         notes.push(
             "network.degradations: not used; the search has no time (every delivery order is explored)".to_string(),
         );
     }
-    if at("network", "latency").is_some() {
+    // Every preset has a latency: one the scenario chose (a preset or its own) is worth a
+    // word, the default is not.
+    if at("network", "latency").is_some() || at("network", "preset").is_some() {
         notes.push(
             "network.latency: not used; the search has no time (--deadlines and --max-delay-ms bound delays in steps)"
                 .to_string(),
         );
     }
-    if positive(at("workload", "tx_rate_per_s")) {
+    if at("workload", "tx_rate_per_s").and_then(Value::as_f64).is_some_and(|x| x > 0.0) {
         notes.push("workload.tx_rate_per_s: not used; only the initial transactions are in the mempools".to_string());
     }
     notes
@@ -152,7 +154,7 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
         tell!("error: {}: {field}: {why}", path.display());
         return 2;
     }
-    for note in replaced_by_bounds(&original) {
+    for note in replaced_by_bounds(&spec, &original) {
         tell!("note: {}: {note}", path.display());
     }
     let f = (spec.validators.saturating_sub(1)) / 3;

@@ -80,6 +80,7 @@ struct StalledRun {
 
 #[derive(Serialize)]
 struct Summary {
+    /// v2: `stalled_runs` (class → `{scenario, seed}`) replaced v1's `stalled_seeds`.
     format: &'static str,
     command: String,
     args: String,
@@ -332,7 +333,7 @@ fn merge_inner(paths: &[PathBuf], json: Option<&Path>, records_out: Option<&Path
         None => None,
     };
     let mut s = Summary {
-        format: "dbft-sim/merge/v1",
+        format: "dbft-sim/merge/v2",
         command: first.command.clone(),
         args: first.args.clone(),
         run: first.run.clone(),

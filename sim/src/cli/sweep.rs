@@ -200,10 +200,19 @@ impl BatchPage {
         }
         *self.outcomes.entry(r.outcome.clone()).or_insert(0) += 1;
         if self.failed.len() + self.passed.len() >= Self::MAX_ROWS {
-            if r.pass || self.passed.is_empty() {
-                return;
+            // A failure, or a passed run that did not end ok (the amber rows the page's
+            // outcome counts point to), displaces an ok row — the last one listed; a
+            // failure displaces any passed row if no ok row is left.
+            let ok_row = self.passed.iter().rposition(|row| row.outcome == "ok");
+            match ok_row {
+                Some(i) if !(r.pass && r.outcome == "ok") => {
+                    self.passed.remove(i);
+                }
+                None if !r.pass && !self.passed.is_empty() => {
+                    self.passed.pop();
+                }
+                _ => return,
             }
-            self.passed.pop(); // a failure displaces a passed row
         }
         // As the console says it: why it failed, else what the run came to (violated
         // invariants, the stall, the liveness checker that halted it).
@@ -227,5 +236,41 @@ impl BatchPage {
         let rows: Vec<&BatchRow> = self.failed.iter().chain(&self.passed).collect();
         let totals = BatchTotals { runs: self.total, failed: self.total_failed, outcomes: self.outcomes.clone() };
         batch_page(&format!("dbft-sim {label}"), &rows, totals, unreadable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: u64, pass: bool, outcome: &str) -> Record {
+        serde_json::from_value(serde_json::json!({
+            "index": i, "scenario": "s", "seed": i, "config": "c", "pass": pass, "outcome": outcome,
+            "violated": [], "stall": null, "digest": "d", "heights": 0, "events": 0, "sim_time_ms": 0.0,
+            "block_interval_p50_ms": null, "block_interval_p99_ms": null, "consensus_p50_ms": null,
+            "consensus_p99_ms": null, "failure": if pass { None } else { Some("f") }
+        }))
+        .expect("a record")
+    }
+
+    /// A full page (10,000 rows of ok runs) still lists a failure and a passed run that
+    /// stalled — what its outcome counts point to — in place of ok rows, and keeps no
+    /// further ok run; the totals count everything.
+    #[test]
+    fn a_full_page_lists_failures_and_stalls_before_ok_runs() {
+        let mut page = BatchPage::default();
+        let max = BatchPage::MAX_ROWS as u64;
+        for i in 0..max {
+            page.add(&record(i, true, "ok"));
+        }
+        page.add(&record(max, true, "stall"));
+        page.add(&record(max + 1, false, "safety-violation"));
+        page.add(&record(max + 2, true, "ok"));
+        assert_eq!((page.total, page.total_failed), (max + 3, 1));
+        assert_eq!(page.outcomes.get("ok"), Some(&(max + 1)));
+        assert_eq!(page.failed.len() + page.passed.len(), BatchPage::MAX_ROWS);
+        assert_eq!(page.failed.iter().map(|r| r.seed).collect::<Vec<_>>(), [max + 1]);
+        assert!(page.passed.iter().any(|r| r.seed == max && r.outcome == "stall"));
+        assert!(!page.passed.iter().any(|r| r.seed == max + 2), "a new ok run displaces nothing");
     }
 }

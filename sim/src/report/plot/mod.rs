@@ -275,14 +275,18 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let lead = text.len() - text.trim_start().len();
     let mut lines: Vec<String> = Vec::new();
     let mut cur = text[..lead].to_string();
+    // Whether `cur` holds a word yet (a continuation line starts empty, the first with
+    // the indent).
+    let mut has_word = false;
     for word in text.split_whitespace() {
         let len = cur.chars().count();
-        if len > lead && len + 1 + word.chars().count() > width {
+        if has_word && len + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut cur));
-        } else if len > lead {
+        } else if has_word {
             cur.push(' ');
         }
         cur.push_str(word);
+        has_word = true;
     }
     if !cur.trim().is_empty() || lines.is_empty() {
         lines.push(cur);
@@ -381,6 +385,9 @@ mod tests {
         assert_eq!(wrap("short", 40), ["short"]);
         assert_eq!(wrap("", 40), [""]);
         assert_eq!(wrap("averyveryverylongword x", 5), ["averyveryverylongword", "x"]);
+        // Short words after a break keep their spaces (an indented entry wrapped).
+        assert_eq!(wrap("  consensus: 1 s", 12), ["  consensus:", "1 s"]);
+        assert_eq!(wrap("  ab cd e f", 5), ["  ab", "cd e", "f"]);
     }
 
     #[test]
