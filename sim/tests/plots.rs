@@ -34,6 +34,15 @@ fn recorded(rel: &str, seed: u64) -> (Report, Recorder) {
     (Report::build(&spec, &result), rec)
 }
 
+/// The sequence chart of a bundled scenario (seed 1) for a window of heights.
+fn sequence_of(rel: &str, heights: (u32, u32)) -> (Report, String) {
+    let (r, rec) = recorded(rel, 1);
+    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
+    let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
+    let svg = sequence::sequence_svg("t", &names, rec.lane.items(), sequence::window_of(&rec.nodes, heights, end));
+    (r, svg)
+}
+
 #[test]
 fn heights_plot_has_time_axis_windows_and_stall_note() {
     let (r, _) = recorded("scenarios/attacks/crash-lock-4.json", 1);
@@ -139,12 +148,13 @@ fn sequence_chart_and_timeline_show_the_lock() {
 fn plot_and_compare_commands_write_their_files() {
     let dir = tmpdir("plot-scenario");
     let bin = env!("CARGO_BIN_EXE_dbft-sim");
-    let out = Command::new(bin)
-        .args(["plot", "scenarios/happy-4.json", "--seeds", "1..2", "--out", dir.to_str().unwrap()])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Runs the binary in the repository and expects exit 0.
+    let ok = |args: &[&str]| {
+        let out = Command::new(bin).args(args).current_dir(repo()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    ok(&["plot", "scenarios/happy-4.json", "--seeds", "1..2", "--out", dir.to_str().unwrap()]);
     for f in ["latency-cdf.svg", "heights-over-time.svg", "views-per-height.svg", "messages-per-height.svg"] {
         has(&std::fs::read_to_string(dir.join(f)).unwrap(), &["happy-4 (2 runs)"]);
     }
@@ -152,30 +162,25 @@ fn plot_and_compare_commands_write_their_files() {
     let runs = tmpdir("plot-reports");
     for seed in ["1", "2"] {
         let o = runs.join(seed);
-        let out = Command::new(bin)
-            .args(["run", "scenarios/happy-4.json", "--seed", seed, "--out", o.to_str().unwrap(), "-q"])
-            .current_dir(repo())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0));
+        ok(&["run", "scenarios/happy-4.json", "--seed", seed, "--out", o.to_str().unwrap(), "-q"]);
     }
     let from_dir = tmpdir("plot-dir");
-    let out =
-        Command::new(bin).args(["plot", runs.to_str().unwrap(), "--out", from_dir.to_str().unwrap()]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    ok(&["plot", runs.to_str().unwrap(), "--out", from_dir.to_str().unwrap()]);
     assert_eq!(
         std::fs::read(dir.join("latency-cdf.svg")).unwrap(),
         std::fs::read(from_dir.join("latency-cdf.svg")).unwrap(),
         "a scenario's seeds and their reports on disk plot alike"
     );
     let cmp = tmpdir("compare");
-    let out = Command::new(bin)
-        .args(["compare", "scenarios/happy-4.json", "scenarios/baseline/lan-4.json", "--seeds", "1"])
-        .args(["--out", cmp.to_str().unwrap()])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    ok(&[
+        "compare",
+        "scenarios/happy-4.json",
+        "scenarios/baseline/lan-4.json",
+        "--seeds",
+        "1",
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
     has(
         &std::fs::read_to_string(cmp.join("compare-cdf.svg")).unwrap(),
         &["happy-4 (1 run)", "latency CDFs: happy-4 vs"],
@@ -183,13 +188,13 @@ fn plot_and_compare_commands_write_their_files() {
     // A run that finalised nothing (the four-node commit lock) has no line to draw: its
     // legend entry says so, and the console notes the stall as `plot` does.
     let locked = tmpdir("compare-locked");
-    let out = Command::new(bin)
-        .args(["compare", "scenarios/attacks/crash-lock-4.json", "scenarios/happy-4.json"])
-        .args(["--out", locked.to_str().unwrap()])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ok(&[
+        "compare",
+        "scenarios/attacks/crash-lock-4.json",
+        "scenarios/happy-4.json",
+        "--out",
+        locked.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("note: crash-lock-4 seed 1 stalled at h1 v0: commit-lock"), "{stdout}");
     let svg = std::fs::read_to_string(locked.join("compare-cdf.svg")).unwrap();
@@ -197,12 +202,7 @@ fn plot_and_compare_commands_write_their_files() {
     // `plot` of that stalled scenario: the per-height charts say why they are empty, and
     // the legend's stall class is not cut off at the picture's edge (it wraps).
     let stalled = tmpdir("plot-stalled");
-    let out = Command::new(bin)
-        .args(["plot", "scenarios/attacks/crash-lock-4.json", "--seeds", "1..2", "--out", stalled.to_str().unwrap()])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    ok(&["plot", "scenarios/attacks/crash-lock-4.json", "--seeds", "1..2", "--out", stalled.to_str().unwrap()]);
     for f in ["views-per-height.svg", "messages-per-height.svg"] {
         has(&std::fs::read_to_string(stalled.join(f)).unwrap(), &["no height finalised by any run"]);
     }
@@ -217,10 +217,7 @@ fn plot_and_compare_commands_write_their_files() {
 /// once, and the "h5 v0" box sat on the "h4 final (v0)" label, reading "h5 v0 final".
 #[test]
 fn a_view_box_never_covers_a_persist_label() {
-    let (r, rec) = recorded("scenarios/validators/dual-quorum-ejection-crash-4.json", 1);
-    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
-    let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
-    let svg = sequence::sequence_svg("t", &names, rec.lane.items(), sequence::window_of(&rec.nodes, (5, 5), end));
+    let (_, svg) = sequence_of("scenarios/validators/dual-quorum-ejection-crash-4.json", (5, 5));
     let attr = |tag: &str, name: &str| -> f64 {
         let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
         tag[at..].split('"').next().unwrap().parse().unwrap()
@@ -276,10 +273,7 @@ fn a_live_run_stopped_by_duration_charts_its_first_view_change() {
 /// block the label stays short.
 #[test]
 fn a_forked_height_names_its_blocks_in_the_sequence_chart() {
-    let (r, rec) = recorded("scenarios/validators/two-branch-beyond-f-4.json", 1);
-    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
-    let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
-    let svg = sequence::sequence_svg("t", &names, rec.lane.items(), sequence::window_of(&rec.nodes, (1, 1), end));
+    let (r, svg) = sequence_of("scenarios/validators/two-branch-beyond-f-4.json", (1, 1));
     let s1 = r.invariants.iter().find(|i| i.id.as_str() == "S1").unwrap();
     let hashes: Vec<String> = s1.violations[0]
         .detail
@@ -291,9 +285,6 @@ fn a_forked_height_names_its_blocks_in_the_sequence_chart() {
     for h in &hashes {
         has(&svg, &[&format!("h1 final {h} (v0)")]);
     }
-    let (r, rec) = recorded("scenarios/happy-4.json", 1);
-    let names: Vec<String> = r.config.nodes.iter().map(|n| n.name.clone()).collect();
-    let end = dbft_sim::engine::time::SimTime((r.sim_time_ms * 1000.0) as u64);
-    let svg = sequence::sequence_svg("t", &names, rec.lane.items(), sequence::window_of(&rec.nodes, (1, 1), end));
+    let (_, svg) = sequence_of("scenarios/happy-4.json", (1, 1));
     has(&svg, &["h1 final (v0)"]);
 }

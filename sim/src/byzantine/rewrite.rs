@@ -122,33 +122,36 @@ impl Byzantine {
     /// A second PrepareRequest for the same height and view: another nonce and timestamp,
     /// signed with our own key.
     fn conflicting_request(&self, m: &ConsensusMessage) -> Option<ConsensusMessage> {
-        let Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } = &m.body else {
-            return None;
-        };
-        let body = Body::PrepareRequest {
-            version: *version,
-            prev_hash: *prev_hash,
-            timestamp_ms: timestamp_ms.saturating_add(1),
-            nonce: nonce ^ 0x5A5A_5A5A_5A5A_5A5A,
-            tx_hashes: tx_hashes.clone(),
-        };
-        Some(ConsensusMessage::signed(m.height, m.view, m.validator, body, self.key()?))
+        self.resigned_request(m, |timestamp_ms, nonce| (timestamp_ms.saturating_add(1), nonce ^ 0x5A5A_5A5A_5A5A_5A5A))
     }
 
     /// FutureTimestamp: our own PrepareRequest with the block's timestamp replaced (and
     /// signed again); None for anything else, or when it already carries that timestamp.
     fn restamped_request(&self, m: &ConsensusMessage, at_ms: u64) -> Option<ConsensusMessage> {
+        match m.body {
+            Body::PrepareRequest { timestamp_ms, .. } if timestamp_ms != at_ms => {
+                self.resigned_request(m, |_, nonce| (at_ms, nonce))
+            }
+            _ => None,
+        }
+    }
+
+    /// `m`, a PrepareRequest, with its (timestamp, nonce) replaced by `change` and signed
+    /// again with our own key; None for any other message.
+    fn resigned_request(
+        &self,
+        m: &ConsensusMessage,
+        change: impl FnOnce(u64, u64) -> (u64, u64),
+    ) -> Option<ConsensusMessage> {
         let Body::PrepareRequest { version, prev_hash, timestamp_ms, nonce, tx_hashes } = &m.body else {
             return None;
         };
-        if *timestamp_ms == at_ms {
-            return None;
-        }
+        let (timestamp_ms, nonce) = change(*timestamp_ms, *nonce);
         let body = Body::PrepareRequest {
             version: *version,
             prev_hash: *prev_hash,
-            timestamp_ms: at_ms,
-            nonce: *nonce,
+            timestamp_ms,
+            nonce,
             tx_hashes: tx_hashes.clone(),
         };
         Some(ConsensusMessage::signed(m.height, m.view, m.validator, body, self.key()?))

@@ -203,15 +203,17 @@ impl BatchPage {
             // A failure, or a passed run that did not end ok (the amber rows the page's
             // outcome counts point to), displaces an ok row — the last one listed; a
             // failure displaces any passed row if no ok row is left.
-            let ok_row = self.passed.iter().rposition(|row| row.outcome == "ok");
-            match ok_row {
-                Some(i) if !(r.pass && r.outcome == "ok") => {
+            if r.pass && r.outcome == "ok" {
+                return;
+            }
+            match self.passed.iter().rposition(|row| row.outcome == "ok") {
+                Some(i) => {
                     self.passed.remove(i);
                 }
                 None if !r.pass && !self.passed.is_empty() => {
                     self.passed.pop();
                 }
-                _ => return,
+                None => return,
             }
         }
         // As the console says it: why it failed, else what the run came to (violated

@@ -125,11 +125,8 @@ pub fn diagnose(input: StallInput) -> Stall {
     let view = at_h.iter().map(|s| s.view).max().unwrap_or(0);
     // View 255 has no next view, so waiting for its (saturated) timeout says nothing: its
     // primary proposes within one block time, and the window gives it two.
-    let view_timeout = if view == u8::MAX && !at_h.is_empty() && at_h.iter().all(|s| s.view == u8::MAX) {
-        block_time
-    } else {
-        block_time.saturating_mul(1u64 << (view as u32 + 2).min(40))
-    };
+    let view_timeout =
+        if in_last_view(&at_h) { block_time } else { block_time.saturating_mul(1u64 << (view as u32 + 2).min(40)) };
     let window = SimTime(bound.0.max(view_timeout.saturating_mul(2)));
     // Uncommitted honest validators at the stalled height whose timers have not fired
     // within the window: they would time out and help a view change, but never do.
@@ -180,6 +177,12 @@ struct PreviousCommits {
     /// still sign (outgoing validators included, ejected ones not).
     signers: usize,
     committed: Vec<(Option<u8>, Option<crate::protocol::crypto::Hash32>)>,
+}
+
+/// Every replica at the stalled height (there is one) is in view 255, the last a byte can
+/// name: no ChangeView can move it on.
+fn in_last_view(at_h: &[&ReplicaStatus]) -> bool {
+    !at_h.is_empty() && at_h.iter().all(|s| s.view == u8::MAX)
 }
 
 fn classify(
@@ -293,7 +296,7 @@ fn classify(
             ),
         );
     }
-    if !at_h.is_empty() && at_h.iter().all(|s| s.view == u8::MAX && s.phase != Phase::CommitSent) {
+    if in_last_view(at_h) && at_h.iter().all(|s| s.phase != Phase::CommitSent) {
         return (
             StallClass::ViewExhausted,
             format!(

@@ -104,12 +104,12 @@ fn request(k: &Kit, p: u32, v: u8) -> Rc<Wire> {
 
 /// The PrepareRequest primary `p` sends at height 1, view `v`, proposing `tx_hashes`.
 fn request_with(k: &Kit, p: u32, v: u8, tx_hashes: Vec<TxId>) -> Rc<Wire> {
-    k.msg(
-        p,
-        1,
-        v,
-        Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms: 10, nonce: 1, tx_hashes },
-    )
+    stamped_request(k, p, v, 10, tx_hashes)
+}
+
+/// The same, with the block stamped `timestamp_ms`.
+fn stamped_request(k: &Kit, p: u32, v: u8, timestamp_ms: u64, tx_hashes: Vec<TxId>) -> Rc<Wire> {
+    k.msg(p, 1, v, Body::PrepareRequest { version: 0, prev_hash: k.genesis.hash, timestamp_ms, nonce: 1, tx_hashes })
 }
 
 fn inner(w: &Rc<Wire>) -> Rc<ConsensusMessage> {
@@ -1425,20 +1425,7 @@ fn rejected_hashes_on_another_reason_are_malformed() {
 /// builds either (FINDINGS.md #14; the halt one height later is in the scenario).
 #[test]
 fn a_proposal_stamped_at_the_end_of_time_never_panics_an_honest_node() {
-    let end_of_time = |k: &Kit| {
-        k.msg(
-            1,
-            1,
-            0,
-            Body::PrepareRequest {
-                version: 0,
-                prev_hash: k.genesis.hash,
-                timestamp_ms: u64::MAX,
-                nonce: 1,
-                tx_hashes: vec![],
-            },
-        )
-    };
+    let end_of_time = |k: &Kit| stamped_request(k, 1, 0, u64::MAX, vec![]);
     // C#: refused outright, no answer.
     let k = Kit::new(4, Semantics::CSharp);
     let mut r = k.replica(2);
