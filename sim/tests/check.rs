@@ -105,6 +105,23 @@ fn unreadable_scenarios_are_errors() {
     assert_eq!(check(&["nowhere"], &dir).status.code(), Some(2));
 }
 
+/// `--fail-fast` stops at the first failure, but an unreadable file is still an error
+/// (exit 2, a JUnit error case) whether its name sorts before or after the failure.
+#[test]
+fn fail_fast_still_reports_unreadable_files() {
+    for bad in ["0-bad.json", "z-bad.json"] {
+        let dir = tmpdir(&format!("fail-fast-unreadable-{bad}"));
+        std::fs::write(dir.join("m-fails.json"), FAILING).unwrap();
+        std::fs::write(dir.join(bad), r#"{"validators": "many"}"#).unwrap();
+        let out = check(&[".", "--fail-fast", "--junit", "j.xml"], &dir);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stdout}");
+        assert!(stdout.contains(&format!("ERROR ./{bad}")) && stdout.contains("1 unreadable"), "{bad}: {stdout}");
+        let junit = std::fs::read_to_string(dir.join("j.xml")).unwrap();
+        assert!(junit.contains(r#"errors="1""#) && junit.contains("<error"), "{bad}: {junit}");
+    }
+}
+
 /// The scenario files under `dir` tagged `long`, read directly from the files.
 fn long_scenarios(dir: &Path) -> usize {
     let mut n = 0;

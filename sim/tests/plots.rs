@@ -50,7 +50,9 @@ fn heights_plot_has_time_axis_windows_and_stall_note() {
     let svg = heights::svg(&d).unwrap();
     // crash-lock-4 stalls at h1 v0 in a commit lock (its expectation says so).
     has(&svg, &["heights over virtual time", "stalled at h1 v0: commit-lock", "virtual time (s)", "latency (s, log)"]);
-    has(&svg, &["no height was finalised", "R1 down"]);
+    // The crash is scripted at 15,050 ms: the legend gives it to the millisecond, as the
+    // narration does, not rounded to an axis label's 15.1.
+    has(&svg, &["no height was finalised", "R1 down (15.05 s–end)"]);
     // Tick labels are not "45.0"-style: no label ends in ".0".
     assert!(texts(&svg).iter().all(|t| !t.ends_with(".0")), "a tick label ends in .0");
 

@@ -45,3 +45,15 @@ fn nothing_cites_documents_outside_the_repository() {
     }
     assert!(hits.is_empty(), "citations of documents that are not in the repository: {hits:?}");
 }
+
+/// The README's table of report fields names every stall class a diagnosis can give (a
+/// class added to the code without a word in the README fails here).
+#[test]
+fn the_readme_names_every_stall_class() {
+    use dbft_sim::invariants::diagnosis::StallClass;
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let row = readme.lines().find(|l| l.starts_with("| `liveness` |")).expect("the liveness row of the report table");
+    let missing: Vec<&str> =
+        StallClass::ALL.iter().map(|c| c.as_str()).filter(|n| !row.contains(&format!("`{n}`"))).collect();
+    assert!(missing.is_empty(), "README.md's liveness row does not name {missing:?}");
+}

@@ -253,6 +253,36 @@ fn every_change_is_reported_with_its_fate() {
     assert!(serde_json::to_value(&fixed).unwrap().get("changes").is_none());
 }
 
+/// A decided change that changes nothing when its turn comes is reported as `no-effect`
+/// with the reason, and no height it would be "in effect from": a join of a member, a
+/// join of a key an earlier ejection revoked, a leave of a node outside the set. The
+/// ejection of a candidate that never joined still revokes its key, so it is in effect.
+#[test]
+fn a_change_that_changes_nothing_is_reported_as_no_effect() {
+    let spec = scenario::parse(
+        r#"{"validators": {"count": 4, "candidates": 2}, "protocol": {"block_time_ms": 1000},
+            "changes": [{"do": "join", "node": "R1", "via": "R0", "at_height": 2},
+                        {"do": "eject", "node": "C0", "via": "R0", "at_height": 3},
+                        {"do": "join", "node": "C0", "via": "R0", "at_height": 5},
+                        {"do": "leave", "node": "C1", "via": "R0", "at_height": 6}],
+            "stop": {"heights": 9}}"#,
+        "no-effect",
+    )
+    .unwrap();
+    let r = report(&spec, 1);
+    let fate = |i: usize| {
+        let c = &r.changes[i];
+        (c.status, c.no_effect, c.decided_height.is_some(), c.effective_height.is_some())
+    };
+    assert_eq!(fate(0), ("no-effect", Some("already a member"), true, false), "{:?}", r.changes);
+    assert_eq!(fate(1), ("effective", None, true, true), "{:?}", r.changes);
+    assert_eq!(fate(2), ("no-effect", Some("its key was ejected"), true, false), "{:?}", r.changes);
+    assert_eq!(fate(3), ("no-effect", Some("not a member"), true, false), "{:?}", r.changes);
+    assert!(r.handoffs.is_empty(), "no change altered the set: {:?}", r.handoffs);
+    let summary = dbft_sim::report::summary::render(&r, None);
+    assert!(summary.contains("#0 join R1: decided in h3, no effect (already a member)"), "{summary}");
+}
+
 /// A change sent privately to fewer validators than a quorum, without transaction
 /// fetching, is never decided: a backup answers a proposal only when it holds every
 /// transaction in it, so a proposal carrying the change gets at most the holders'

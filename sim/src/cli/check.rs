@@ -357,15 +357,15 @@ pub fn check(opts: CheckOptions) -> i32 {
         },
         on,
     );
-    let ended = match ended {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
-    if !ended.stopped {
-        let mut lines = Vec::new();
-        unreadable_before(entries.len(), &mut lines, &mut junit_cases);
-        lines.iter().for_each(|l| say!("{l}"));
+    if let Err(code) = ended {
+        return code;
     }
+    // Every unreadable file is reported, also after `--fail-fast` stopped: it was known
+    // before anything ran, so whether it counts (exit 2, a JUnit error) must not depend on
+    // where its name sorts.
+    let mut lines = Vec::new();
+    unreadable_before(entries.len(), &mut lines, &mut junit_cases);
+    lines.iter().for_each(|l| say!("{l}"));
     // A pin that should have moved and could not be written is an error: exit 2.
     let unwritten = opts.update_digests && !update_digests(&entries, &items, &digests);
     let mut summary = format!("{passed} passed, {failed} failed");

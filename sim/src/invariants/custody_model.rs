@@ -51,6 +51,18 @@ pub struct ScheduleModel {
     branches: BTreeMap<Hash32, Branch>,
 }
 
+/// One change decided along a branch ([`ScheduleModel::changes_along`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub tx: TxId,
+    /// The height of the block that carries it.
+    pub decided_in: u32,
+    /// The block whose NextConsensus carries it: its set works from the height after.
+    pub handoff: u32,
+    /// What it did when its turn came, in decided order: `Err` says why it did nothing.
+    pub effect: Result<(), NoEffect>,
+}
+
 impl ScheduleModel {
     pub fn new(spec: ScheduleSpec, genesis: Hash32) -> ScheduleModel {
         let set: Rc<BTreeSet<KeyId>> = Rc::new(spec.genesis.keys.iter().copied().collect());
@@ -101,13 +113,28 @@ impl ScheduleModel {
         })
     }
 
-    /// Every change decided along the chain ending in block `tip`, in decided order: the
-    /// transaction, the height of the block that decided it, and the block whose
-    /// NextConsensus carries it (its set works from the height after that block).
-    pub fn changes_along(&self, tip: &Hash32) -> Option<Vec<(TxId, u32, u32)>> {
+    /// Every change decided along the chain ending in block `tip`, in decided order.
+    pub fn changes_along(&self, tip: &Hash32) -> Option<Vec<Decided>> {
         let b = self.branches.get(tip)?;
         let blocks = self.handoff_blocks(&b.decided);
-        Some(b.decided.iter().zip(blocks).map(|(&(d, tx), at)| (tx, d, at)).collect())
+        let mut set: BTreeSet<KeyId> = self.spec.genesis.keys.iter().copied().collect();
+        let mut revoked: BTreeSet<KeyId> = BTreeSet::new();
+        Some(
+            b.decided
+                .iter()
+                .zip(blocks)
+                .map(|(&(decided_in, tx), handoff)| Decided {
+                    tx,
+                    decided_in,
+                    handoff,
+                    effect: self
+                        .spec
+                        .book
+                        .get(tx)
+                        .map_or(Err("not a change"), |c| model_apply(c, &mut set, &mut revoked)),
+                })
+                .collect(),
+        )
     }
 
     /// Applies, in decided order, every change whose hand-off block is below `height`.
@@ -119,7 +146,7 @@ impl ScheduleModel {
                 break;
             }
             if let Some(change) = self.spec.book.get(decided[i].1) {
-                model_apply(change, &mut set, &mut revoked);
+                let _ = model_apply(change, &mut set, &mut revoked);
             }
         }
         set
@@ -163,40 +190,56 @@ impl ScheduleModel {
 }
 
 /// What a change does to a set — the model's own reading of the change semantics
-/// documented in `validators/change.rs`.
-fn model_apply(change: &SetChange, set: &mut BTreeSet<KeyId>, revoked: &mut BTreeSet<KeyId>) {
-    let removable = |set: &BTreeSet<KeyId>, k: &KeyId| set.contains(k) && set.len() >= 2;
+/// documented in `validators/change.rs`. `Err` says why it did nothing (neither the set
+/// nor the revoked keys changed).
+fn model_apply(change: &SetChange, set: &mut BTreeSet<KeyId>, revoked: &mut BTreeSet<KeyId>) -> Result<(), NoEffect> {
     match change {
+        SetChange::Join { key } if revoked.contains(key) => Err("its key was ejected"),
+        SetChange::Join { key } if set.contains(key) => Err("already a member"),
         SetChange::Join { key } => {
-            if !revoked.contains(key) {
-                set.insert(*key);
-            }
+            set.insert(*key);
+            Ok(())
         }
+        SetChange::Leave { key } if !set.contains(key) => Err("not a member"),
+        SetChange::Leave { .. } if set.len() < 2 => Err("the last member cannot leave"),
         SetChange::Leave { key } => {
-            if removable(set, key) {
-                set.remove(key);
-            }
+            set.remove(key);
+            Ok(())
         }
+        SetChange::Rotate { from, .. } if !set.contains(from) => Err("the old key is not a member"),
+        SetChange::Rotate { to, .. } if set.contains(to) => Err("the new key is already a member"),
+        SetChange::Rotate { to, .. } if revoked.contains(to) => Err("the new key was ejected"),
         SetChange::Rotate { from, to } => {
-            if set.contains(from) && !set.contains(to) && !revoked.contains(to) {
-                set.remove(from);
-                set.insert(*to);
-            }
+            set.remove(from);
+            set.insert(*to);
+            Ok(())
         }
         SetChange::Replace { keys } => {
             let kept: BTreeSet<KeyId> = keys.iter().filter(|k| !revoked.contains(k)).copied().collect();
-            if !kept.is_empty() {
+            if kept.is_empty() {
+                Err("every key it names was ejected")
+            } else if kept == *set {
+                Err("the set is already that")
+            } else {
                 *set = kept;
+                Ok(())
             }
         }
+        // The set's only member can neither leave nor be ejected: nothing is removed and
+        // nothing revoked (a later join of that key still counts).
+        SetChange::Eject { key } if set.len() == 1 && set.contains(key) => Err("the last member cannot be ejected"),
+        SetChange::Eject { key } if revoked.contains(key) => Err("already ejected"),
         SetChange::Eject { key } => {
+            // A key outside the set is revoked all the same: it can never join again.
             revoked.insert(*key);
-            if removable(set, key) {
-                set.remove(key);
-            }
+            set.remove(key);
+            Ok(())
         }
     }
 }
+
+/// Why a decided change left the set and the revoked keys as they were.
+pub type NoEffect = &'static str;
 
 #[cfg(test)]
 mod tests {
@@ -232,26 +275,14 @@ mod tests {
         out
     }
 
-    /// The model and the replicas' custody agree on every height, for every rule, with
-    /// and without a churn limit, on a schedule with every kind of change and no-ops.
-    #[test]
-    fn model_agrees_with_the_replica_custody() {
-        let genesis_set = Rc::new(ValidatorSet::new((0..4).map(KeyId).collect()));
+    /// The model and the replicas' custody agree on every height for `book` decided as
+    /// `txs_at` (height → change indices), for every rule, with and without a churn limit.
+    fn assert_model_agrees(genesis_keys: u32, book: Vec<SetChange>, txs_at: &[(u32, Vec<usize>)]) {
+        let genesis_set = Rc::new(ValidatorSet::new((0..genesis_keys).map(KeyId).collect()));
         let genesis = Block::genesis(genesis_set.clone());
-        let book = Rc::new(ChangeBook::new(vec![
-            SetChange::Join { key: KeyId(4) },
-            SetChange::Rotate { from: KeyId(0), to: KeyId(5) },
-            SetChange::Leave { key: KeyId(2) },
-            SetChange::Eject { key: KeyId(3) },
-            SetChange::Join { key: KeyId(3) }, // revoked: no effect
-            SetChange::Replace { keys: vec![KeyId(6), KeyId(7), KeyId(8), KeyId(3)] },
-            SetChange::Join { key: KeyId(1) },
-            SetChange::Leave { key: KeyId(99) }, // not a member: no effect
-        ]));
-        let txs_at: BTreeMap<u32, Vec<TxId>> = [(2, vec![0, 1]), (3, vec![2]), (7, vec![3, 4, 5]), (13, vec![6, 7])]
-            .into_iter()
-            .map(|(h, v)| (h, v.into_iter().map(ChangeBook::tx_of).collect()))
-            .collect();
+        let book = Rc::new(ChangeBook::new(book));
+        let txs_at: BTreeMap<u32, Vec<TxId>> =
+            txs_at.iter().map(|(h, v)| (*h, v.iter().map(|&i| ChangeBook::tx_of(i)).collect())).collect();
         let blocks = chain(&genesis, &txs_at, 40);
         for rule in [
             HandoffRule::NextBlock,
@@ -279,6 +310,44 @@ mod tests {
                 assert_eq!(model.set_after(&tip, 41), Some(last));
             }
         }
+    }
+
+    /// A schedule with every kind of change and no-ops.
+    #[test]
+    fn model_agrees_with_the_replica_custody() {
+        assert_model_agrees(
+            4,
+            vec![
+                SetChange::Join { key: KeyId(4) },
+                SetChange::Rotate { from: KeyId(0), to: KeyId(5) },
+                SetChange::Leave { key: KeyId(2) },
+                SetChange::Eject { key: KeyId(3) },
+                SetChange::Join { key: KeyId(3) }, // revoked: no effect
+                SetChange::Replace { keys: vec![KeyId(6), KeyId(7), KeyId(8), KeyId(3)] },
+                SetChange::Join { key: KeyId(1) },
+                SetChange::Leave { key: KeyId(99) }, // not a member: no effect
+            ],
+            &[(2, vec![0, 1]), (3, vec![2]), (7, vec![3, 4, 5]), (13, vec![6, 7])],
+        );
+    }
+
+    /// Ejecting the set's only member does nothing, not even revoke the key: a later join
+    /// of that key takes effect (the replicas' rule, `SetChange::apply`). The model used to
+    /// revoke it anyway and reported S5 on an honest run whose chain decided a leave
+    /// before the ejection.
+    #[test]
+    fn ejecting_the_last_member_revokes_nothing() {
+        assert_model_agrees(
+            2,
+            vec![
+                SetChange::Leave { key: KeyId(1) },
+                SetChange::Eject { key: KeyId(0) }, // the only member: no effect
+                SetChange::Join { key: KeyId(1) },
+                SetChange::Leave { key: KeyId(0) },
+                SetChange::Join { key: KeyId(0) }, // not revoked: takes effect
+            ],
+            &[(2, vec![0]), (6, vec![1]), (9, vec![2]), (14, vec![3]), (20, vec![4])],
+        );
     }
 
     #[test]

@@ -219,7 +219,7 @@ impl Safety {
                     "block {} does not carry a quorum of the set the chain assigns to height {h} ({} keys {}, M = {m}): {e:?}",
                     block.hash,
                     own.len(),
-                    keys_text(own.iter())
+                    keys_text(&self.cx.names, own.iter())
                 ),
             ));
         }
@@ -234,9 +234,9 @@ impl Safety {
                 format!(
                     "block {} names {} for height {}, but its chain's changes and the hand-off rule give {}",
                     block.hash,
-                    keys_text(block.next_validators.keys.iter()),
+                    keys_text(&self.cx.names, block.next_validators.keys.iter()),
                     h + 1,
-                    keys_text(next.iter())
+                    keys_text(&self.cx.names, next.iter())
                 ),
             ));
         }
@@ -376,9 +376,9 @@ impl Safety {
                                 "fork at height {h} signed by only {} common keys (need ≥ F+1 = {}); one side signed by {}, the other by {} (the chain assigns {})",
                                 acc.double_signers.len(),
                                 acc.f + 1,
-                                keys_text(acc.signers[0].iter()),
-                                keys_text(acc.signers[1].iter()),
-                                keys_text(acc.sets[0].iter())
+                                keys_text(&self.cx.names, acc.signers[0].iter()),
+                                keys_text(&self.cx.names, acc.signers[1].iter()),
+                                keys_text(&self.cx.names, acc.sets[0].iter())
                             ),
                         });
                     }
@@ -639,10 +639,11 @@ impl<T: PartialEq> Few<T> {
     }
 }
 
-/// Keys as a violation's detail names them: `[K0, K1, K3]` (the names `run --narrate` and
-/// the report's key listings use), not their `Debug` form.
-fn keys_text<'a>(keys: impl Iterator<Item = &'a KeyId>) -> String {
-    let names: Vec<String> = keys.map(KeyId::to_string).collect();
+/// Keys as a violation's detail names them: by the names of the nodes that hold them (key
+/// i is node i's), `[R0, C1]` as the report's hand-offs and changes do; a key no node
+/// holds as itself (`K9`).
+fn keys_text<'a>(names: &[String], keys: impl Iterator<Item = &'a KeyId>) -> String {
+    let names: Vec<String> = keys.map(|k| names.get(k.0 as usize).cloned().unwrap_or_else(|| k.to_string())).collect();
     format!("[{}]", names.join(", "))
 }
 

@@ -278,7 +278,10 @@ fn validator_sets(b: &mut String, r: &Report) {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 c.index,
                 esc(&c.change),
-                c.status,
+                match c.no_effect {
+                    Some(why) => format!("no effect: {}", esc(why)),
+                    None => c.status.to_string(),
+                },
                 c.submitted_ms.map_or("—".to_string(), |t| format!("{:.3} s", t / 1000.0)),
                 esc(&c.via),
                 height(c.decided_height),

@@ -137,16 +137,22 @@ pub struct ChangeRecord {
     pub change: String,
     /// `not-submitted` (the run ended before its time or height), `lost` (submitted at a
     /// node that was down), `pending` (submitted, in no block the honest chain finalised),
-    /// `decided` (in a final block; the first height of its set was not finalised by the
-    /// end), or `effective` (the first height of its set was finalised).
+    /// `no-effect` (decided, but when its turn came it changed neither the set nor the
+    /// revoked keys: a join of a member, a leave of the last member, ...; `no_effect` says
+    /// which), `decided` (in a final block; the first height of its set was not finalised
+    /// by the end), or `effective` (the first height of its set was finalised).
     pub status: &'static str,
+    /// Why a `no-effect` change did nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_effect: Option<&'static str>,
     /// When it was submitted (ms) and at which node.
     pub submitted_ms: Option<f64>,
     pub via: String,
     /// The final block that carries it.
     pub decided_height: Option<u32>,
     /// The first height whose set includes it: the height after the block whose
-    /// NextConsensus carries it (by the hand-off rule and the churn limit).
+    /// NextConsensus carries it (by the hand-off rule and the churn limit). None for a
+    /// change that did nothing.
     pub effective_height: Option<u32>,
 }
 
@@ -162,8 +168,11 @@ fn change_records(spec: &RunSpec, r: &RunResult) -> Vec<ChangeRecord> {
         .map(|(i, c)| {
             let submitted = r.metrics.change_submissions.get(&(i as u32));
             let tx = ChangeBook::tx_of(i);
-            let decided = along.iter().find(|&&(t, ..)| t == tx).map(|&(_, d, at)| (d, at + 1));
+            let found = along.iter().find(|d| d.tx == tx);
+            let no_effect = found.and_then(|d| d.effect.err());
+            let decided = found.map(|d| (d.decided_in, d.handoff + 1));
             let status = match (submitted, decided) {
+                (_, Some(_)) if no_effect.is_some() => "no-effect",
                 (_, Some((_, effective))) if effective <= tip_height => "effective",
                 (_, Some(_)) => "decided",
                 (Some(s), None) if s.lost => "lost",
@@ -177,7 +186,8 @@ fn change_records(spec: &RunSpec, r: &RunResult) -> Vec<ChangeRecord> {
                 submitted_ms: submitted.map(|s| s.time.as_ms_f64()),
                 via: spec.node_name(submitted.map_or(c.origin, |s| s.node)).to_string(),
                 decided_height: decided.map(|d| d.0),
-                effective_height: decided.map(|d| d.1),
+                effective_height: decided.filter(|_| no_effect.is_none()).map(|d| d.1),
+                no_effect,
             }
         })
         .collect()

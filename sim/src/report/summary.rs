@@ -49,6 +49,9 @@ pub fn render(r: &Report, report_path: Option<&str>) -> String {
                 let fate = match (c.status, c.decided_height, c.effective_height) {
                     ("effective", Some(d), Some(e)) => format!("decided in h{d}, in effect from h{e}"),
                     ("decided", Some(d), Some(e)) => format!("decided in h{d}, in effect from h{e} (not reached)"),
+                    ("no-effect", Some(d), _) => {
+                        format!("decided in h{d}, no effect ({})", c.no_effect.unwrap_or("changed nothing"))
+                    }
                     ("lost", ..) => format!("lost ({} was down)", c.via),
                     ("pending", ..) if r.branch.is_some() => "submitted, not decided on this branch".to_string(),
                     ("pending", ..) => "submitted, never decided".to_string(),

@@ -42,6 +42,13 @@ fn shade<X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
     Ok(())
 }
 
+/// A window's edge in seconds to the millisecond, as the narration and the page give it
+/// ("15.05", not an axis label's three significant digits "15.1").
+fn seconds(ms: f64) -> String {
+    let s = format!("{:.3}", ms / 1000.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The legend entries for a run's windows (at most eight, then a count of the rest).
 pub(crate) fn window_entries(d: &RunData) -> Vec<(String, Swatch)> {
     let mut out: Vec<(String, Swatch)> = d
@@ -49,12 +56,15 @@ pub(crate) fn window_entries(d: &RunData) -> Vec<(String, Swatch)> {
         .iter()
         .take(8)
         .map(|w| {
-            let until = w.until_ms.map_or("end".to_string(), |u| format!("{} s", fmt_num(u / 1000.0)));
-            let from = fmt_num(w.from_ms / 1000.0);
+            let from = seconds(w.from_ms);
             if w.kind == "after-gst" {
                 (format!("GST at {from} s"), Swatch::Line(window_color(&w.kind), 3))
             } else {
-                (format!("{} ({from}–{until})", w.label), Swatch::Shade(window_color(&w.kind)))
+                let span = match w.until_ms {
+                    Some(u) => format!("{from}–{} s", seconds(u)),
+                    None => format!("{from} s–end"),
+                };
+                (format!("{} ({span})", w.label), Swatch::Shade(window_color(&w.kind)))
             }
         })
         .collect();
