@@ -47,6 +47,7 @@ fn one_passing_and_one_failing_scenario() {
     assert_eq!(failed[0].attribute("classname"), Some("s.sub.bad"));
     let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
     assert_eq!((suite.attribute("tests"), suite.attribute("failures")), (Some("3"), Some("1")));
+    assert_eq!(suite.attribute("name"), Some("s"), "the suite is named after the paths checked");
 }
 
 #[test]

@@ -381,8 +381,9 @@ pub fn check(opts: CheckOptions) -> i32 {
     say!("{summary}");
     if let Some(path) = &opts.junit {
         let xml = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"dbft-sim check\" tests=\"{}\" failures=\"{failed}\" errors=\"{errors}\">\n<testsuite name=\"scenarios\" tests=\"{}\" failures=\"{failed}\" errors=\"{errors}\">\n{junit_cases}</testsuite>\n</testsuites>\n",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"dbft-sim check\" tests=\"{}\" failures=\"{failed}\" errors=\"{errors}\">\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"{errors}\">\n{junit_cases}</testsuite>\n</testsuites>\n",
             passed + failed + errors,
+            xml_escape(&junit_suite_name(&opts.paths)),
             passed + failed + errors
         );
         if let Err(e) = write_atomic(path, xml.as_bytes()) {
@@ -409,6 +410,12 @@ struct CaseInfo<'a> {
     digest: &'a str,
     /// Wall-clock seconds (None: the result was read back by `--resume`).
     seconds: Option<f64>,
+}
+
+/// The JUnit suite's name: the paths `check` was given, as given ("scenarios",
+/// "scenarios/attacks scenarios/faults"), so suites of separate CI steps differ.
+fn junit_suite_name(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
 }
 
 fn junit_case(file: &str, name: &str, info: Option<CaseInfo>, failure: Option<(&str, &str)>) -> String {
