@@ -27,6 +27,7 @@ pub const KNOWN: &[&str] = &[
     "PrepareRequest ignored while view changing",
     "PrepareRequest recovered",
     "PrepareResponse for another request",
+    "PrepareResponse ignored while view changing",
     "apply-on-propose: switched set before the block is final",
     "assembled a block with an unchecked bad Commit: the ledger rejects it",
     "block names a new validator set",
@@ -89,6 +90,7 @@ pub const KNOWN: &[&str] = &[
     "stale ChangeView treated as RecoveryRequest",
     "stored Commit dropped once the PrepareRequest gave its header",
     "timeout while committed: RecoveryMessage",
+    "timer extended by a Commit that then failed its signature check",
     "view number exhausted",
     "waiting for proposed transactions",
 ];

@@ -237,6 +237,13 @@ impl Observer for RunObservers<'_, '_> {
         }
         halt
     }
+
+    #[inline]
+    fn mark(&mut self, time: SimTime, node: Option<NodeId>, name: &'static str) {
+        if let Some(x) = self.extra.as_mut() {
+            x.mark(time, node, name);
+        }
+    }
 }
 
 /// Runs `spec` with `seed`; `extra` observers (a trace writer, a progress bar) see every

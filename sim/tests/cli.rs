@@ -299,6 +299,49 @@ fn narrate_tells_the_run_step_by_step() {
     }
 }
 
+/// The narration shows the attack's steps that are not messages: the Byzantine action
+/// (its coverage mark, on the attacker's line) and, at each honest node, the timer
+/// extension the garbage Commit bought before its signature was checked (FINDINGS.md #8),
+/// with a rejection that says a bad signature need not be a forgery. Relaying is said only
+/// of a payload the sender had received.
+#[test]
+fn narrate_shows_the_marks_of_an_attack() {
+    let dir = tmpdir("narrate-marks");
+    let out = run(&[
+        "run",
+        "scenarios/attacks/commit-extension-starvation-4.json",
+        "--narrate",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines.iter().position(|l| l.ends_with("R3 · byzantine: garbage commit")).expect("the attacker's mark");
+    assert!(lines[first + 1].contains("R3 -> all  Commit h1 v0"), "{}", lines[first + 1]);
+    let after: Vec<&str> = lines[first..].iter().take(12).copied().collect();
+    for node in ["R0", "R1", "R2"] {
+        let mark = format!("{node} · timer extended by a Commit that then failed its signature check");
+        let k = after.iter().position(|l| l.ends_with(&mark)).unwrap_or_else(|| panic!("no {mark:?} in {after:#?}"));
+        assert!(
+            after[k + 1].ends_with(&format!(
+                "{node} rejects a Commit: bad-signature (not a signature of the block this node built: signed for another proposal, or forged)"
+            )),
+            "{}",
+            after[k + 1]
+        );
+    }
+    // In compromised-key-4 (seed 1) R2 assembles block 1 itself, with the same certificate
+    // as R1's, before R1's copy reaches it: its send is its own, not a relay of R1's.
+    let out = run(&["run", "scenarios/attacks/compromised-key-4.json", "--narrate", "--out", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pos = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("missing {needle:?}"));
+    let sent = text.lines().find(|l| l.contains("R2 -> all  Block h1")).expect("R2 sends block 1");
+    let r1 = text.lines().find(|l| l.contains("R1 -> all  Block h1")).expect("R1 sends block 1");
+    let id = r1.split("(msg ").nth(1).and_then(|t| t.split(')').next()).expect("R1's message id");
+    assert!(pos(sent) < pos(&format!("R2 <- R1   Block (msg {id})")), "R2 sends before R1's copy arrives");
+    assert!(!sent.contains("relaying"), "{sent}");
+}
+
 /// `--narrate | head`: the reader goes away early. The narration of lossy-7 (about 88 kB)
 /// outgrows a pipe's buffer, so the run meets the closed pipe; it must still finish, write
 /// its report and exit with the outcome's code, not a panic's.

@@ -996,6 +996,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                     // A transaction enters the network through a running node: submitted
                     // to one that is down, it goes nowhere (and is not retried).
                     *self.marks.entry(CHANGE_LOST_MARK).or_insert(0) += 1;
+                    obs.mark(self.now, Some(origin), CHANGE_LOST_MARK);
                     let label = self.workload.as_ref()?.changes[i].label.clone();
                     let text = format!("change {i} lost: {} is down when it is submitted ({label})", self.name(origin));
                     let marker = Marker::ChangeLost { change: i as u32, node: origin };
@@ -1032,6 +1033,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             Event::Lose { id, from, to, kind } => {
                 if !self.slots[from.idx()].honest {
                     *self.marks.entry(WITHHELD_MARK).or_insert(0) += 1;
+                    obs.mark(self.now, Some(from), WITHHELD_MARK);
                 }
                 self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss })
             }
@@ -1216,6 +1218,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             Action::Note(note) => self.emit(obs, Ev::Note { node, note }),
             Action::Mark(name) => {
                 *self.marks.entry(name).or_insert(0) += 1;
+                obs.mark(self.now, Some(node), name);
                 None
             }
         }
@@ -1381,6 +1384,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         let next = self.now.plus(slot.resend.interval);
         self.queue.push(next, Event::Resend { node, generation });
         *self.marks.entry("relay: re-sent pooled payloads").or_insert(0) += 1;
+        obs.mark(self.now, Some(node), "relay: re-sent pooled payloads");
         let targets = self.net.topology.neighbours(node);
         let mut halt = None;
         for m in msgs {

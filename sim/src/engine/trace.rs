@@ -181,6 +181,14 @@ pub struct Halt(pub String);
 
 pub trait Observer {
     fn observe(&mut self, rec: &Rec) -> Option<Halt>;
+
+    /// A coverage mark counted at `time` (`Action::Mark`, or one the engine counts itself;
+    /// `node` None for a mark of no node). Marks are not records: they reach no digest,
+    /// no checker and no metric, and an observer that ignores them (the default) sees the
+    /// same run. The narration shows them, so a reader sees each protocol path and attack
+    /// step where it is taken.
+    #[inline]
+    fn mark(&mut self, _time: SimTime, _node: Option<NodeId>, _name: &'static str) {}
 }
 
 /// Hashes the canonical encoding of every record. Two runs have the same digest iff they
@@ -442,6 +450,12 @@ impl Observer for Observers<'_> {
             }
         }
         halt
+    }
+
+    fn mark(&mut self, time: SimTime, node: Option<NodeId>, name: &'static str) {
+        for o in self.list.iter_mut() {
+            o.mark(time, node, name);
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //!    20.000000s R1 -x R3   Commit (msg 57): partition
 //! ```
 
+use crate::engine::time::SimTime;
 use crate::engine::trace::{Ev, Halt, Observer, Rec};
 use crate::protocol::{NodeId, Note};
 use std::io::Write;
@@ -27,8 +28,9 @@ pub struct Narrator<W: Write> {
     /// The set named before the run ([`Narrator::starting_from`]).
     start: Option<crate::protocol::crypto::Hash32>,
     /// Per payload hash, the first send of it (message id, sender, height): a later send
-    /// of the same payload by a node that holds none of the first sender's keys is a relay
-    /// (flood gossip) or a replay, not its own message, and its line says whose it is.
+    /// of the same payload by a node that holds none of the first sender's keys and has
+    /// received it is a relay (flood gossip) or a replay, not its own message, and its line
+    /// says whose it is.
     /// Entries two heights below the newest height sent are dropped as they age.
     first_sent: std::cell::RefCell<FirstSent>,
     /// Per node, the indices of the signing keys it holds (its own; a twin's or an
@@ -37,6 +39,10 @@ pub struct Narrator<W: Write> {
     /// The first write error; after it the narrator stops writing (a closed pipe, e.g.
     /// `| head`, ends the narration, not the run).
     failed: Option<std::io::Error>,
+    /// A mark line not written yet and how many times in a row it was taken: the same
+    /// mark at the same node and instant is one line with a count (a RecoveryMessage's
+    /// payloads take one path each).
+    pending_mark: Option<(String, u32)>,
 }
 
 impl<W: Write> Narrator<W> {
@@ -49,6 +55,7 @@ impl<W: Write> Narrator<W> {
             first_sent: Default::default(),
             keys: Vec::new(),
             failed: None,
+            pending_mark: None,
         }
     }
 
@@ -79,6 +86,7 @@ impl<W: Write> Narrator<W> {
     /// line): blocks that reached nodes which had persisted their height, and flooded
     /// copies that reached nodes whose relay cache held them already. Nothing if none.
     pub fn unrecorded(&mut self, deliveries: u64, duplicate_drops: u64) {
+        self.flush_mark();
         if self.failed.is_some() {
             return;
         }
@@ -101,9 +109,26 @@ impl<W: Write> Narrator<W> {
 
     /// Flushes what is buffered and hands back the first write error, if any.
     pub fn finish(mut self) -> Result<(), std::io::Error> {
+        self.flush_mark();
         match self.failed.take() {
             Some(e) => Err(e),
             None => self.out.flush(),
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        if self.failed.is_none()
+            && let Err(e) = writeln!(self.out, "{line}")
+        {
+            self.failed = Some(e);
+        }
+    }
+
+    /// Writes the pending mark line, with its count if it repeated.
+    fn flush_mark(&mut self) {
+        if let Some((line, n)) = self.pending_mark.take() {
+            let line = if n > 1 { format!("{line} (×{n})") } else { line };
+            self.write(&line);
         }
     }
 
@@ -130,10 +155,12 @@ impl<W: Write> Narrator<W> {
             Ev::Send { id, from, to, meta, .. } => {
                 let to = to.map_or("all".to_string(), |n| self.name(n).to_string());
                 let (first_id, first_from) = self.first_sent.borrow_mut().first(meta.hash, *id, *from, meta.height);
-                let whose = if self.same_signer(first_from, *from) {
-                    String::new()
-                } else {
+                let relays =
+                    !self.same_signer(first_from, *from) && self.first_sent.borrow().has_received(&meta.hash, *from);
+                let whose = if relays {
                     format!(", relaying msg {first_id} of {}", self.name(first_from))
+                } else {
+                    String::new()
                 };
                 format!(
                     "{} -> {to:<4} {:?} h{} v{} #{} (msg {id}{whose})",
@@ -145,6 +172,7 @@ impl<W: Write> Narrator<W> {
                 )
             }
             Ev::Deliver { id, from, to, kind, dup } => {
+                self.first_sent.borrow_mut().delivered(*id, *to);
                 let dup = if *dup { " duplicate" } else { "" };
                 format!("{} <- {:<4} {kind:?} (msg {id}){dup}", self.name(*to), self.name(*from))
             }
@@ -187,7 +215,9 @@ impl<W: Write> Narrator<W> {
                     Note::Proposed { height, view, block } => {
                         format!("{who} proposes {} at h{height} v{view}", block.short())
                     }
-                    Note::Rejected { kind, reason } => format!("{who} rejects a {kind:?}: {}", reason.name()),
+                    Note::Rejected { kind, reason } => {
+                        format!("{who} rejects a {kind:?}: {}{}", reason.name(), rejection_gloss(*kind, *reason))
+                    }
                 }
             }
             Ev::Crash { node } => format!("{} CRASHES", self.name(*node)),
@@ -214,15 +244,50 @@ fn reason_name(code: u8) -> &'static str {
     }
 }
 
+/// What a rejection reason means where the name alone misleads a reader. A signature is
+/// checked against the receiver's own copy of what was signed: a Commit against the block
+/// it built from its proposal, a payload rebuilt from a RecoveryMessage's compact form
+/// against what the receiver fills in. So "bad-signature" also covers an honest
+/// signature over other content (another proposal's block), not only a forgery.
+fn rejection_gloss(kind: crate::protocol::MsgKind, reason: crate::protocol::RejectReason) -> &'static str {
+    use crate::protocol::{MsgKind, RejectReason};
+    match (kind, reason) {
+        (MsgKind::Commit, RejectReason::BadSignature) => {
+            " (not a signature of the block this node built: signed for another proposal, or forged)"
+        }
+        (_, RejectReason::BadSignature) => {
+            " (does not verify against this node's copy of the payload: signed for other content, or forged)"
+        }
+        _ => "",
+    }
+}
+
 impl<W: Write> Observer for Narrator<W> {
     fn observe(&mut self, rec: &Rec) -> Option<Halt> {
         if self.failed.is_none()
             && let Some(line) = self.line(rec)
-            && let Err(e) = writeln!(self.out, "{line}")
         {
-            self.failed = Some(e);
+            self.flush_mark();
+            self.write(&line);
         }
         None
+    }
+
+    /// A coverage mark, on a line of its own after the event that took the path:
+    /// `   21.000000s R3 · byzantine: garbage commit`; the same mark again at once adds
+    /// to its count instead of a line.
+    fn mark(&mut self, time: SimTime, node: Option<NodeId>, name: &'static str) {
+        if self.failed.is_some() {
+            return;
+        }
+        let line = format!("{:>14} {} · {name}", time.to_string(), node.map_or("", |n| self.name(n)));
+        match &mut self.pending_mark {
+            Some((pending, n)) if *pending == line => *n += 1,
+            _ => {
+                self.flush_mark();
+                self.pending_mark = Some((line, 1));
+            }
+        }
     }
 }
 
@@ -230,6 +295,12 @@ impl<W: Write> Observer for Narrator<W> {
 #[derive(Default)]
 struct FirstSent {
     by_hash: std::collections::BTreeMap<crate::protocol::crypto::Hash32, (u64, NodeId, u32)>,
+    /// Which payload each message id carries, for the payloads in `by_hash`.
+    by_id: std::collections::BTreeMap<u64, crate::protocol::crypto::Hash32>,
+    /// The (payload, node) pairs of deliveries: a node that sends a payload it received
+    /// relays it; one that sends a payload it never received built the same content
+    /// itself (its own copy of a block with the same certificate, the same GetBlocks).
+    received: std::collections::BTreeSet<(crate::protocol::crypto::Hash32, NodeId)>,
     newest: u32,
     /// Inserts since the last pruning.
     fresh: usize,
@@ -243,14 +314,30 @@ impl FirstSent {
             self.fresh += 1;
             (id, from, height)
         });
+        self.by_id.insert(id, hash);
         // A long narrated run would otherwise keep every payload it ever saw: relays of
         // a payload come within a height or two of its first send.
         if self.fresh >= 4096 {
             let floor = self.newest.saturating_sub(2);
             self.by_hash.retain(|_, v| v.2 >= floor);
+            let kept = &self.by_hash;
+            self.by_id.retain(|_, h| kept.contains_key(h));
+            self.received.retain(|(h, _)| kept.contains_key(h));
             self.fresh = 0;
         }
         (e.0, e.1)
+    }
+
+    /// Message `id` reached `node`.
+    fn delivered(&mut self, id: u64, node: NodeId) {
+        if let Some(&h) = self.by_id.get(&id) {
+            self.received.insert((h, node));
+        }
+    }
+
+    /// Whether `node` has received a message carrying `hash`.
+    fn has_received(&self, hash: &crate::protocol::crypto::Hash32, node: NodeId) -> bool {
+        self.received.contains(&(*hash, node))
     }
 }
 
@@ -275,10 +362,11 @@ mod tests {
         assert_eq!(n.line_of_any(&rec(Ev::Tx { node: NodeId(1), tx: 9 })), "    15.200000s R1 receives transaction 9");
     }
 
-    /// A payload sent again by another node (flood gossip's relay, or a replay) reads as
-    /// that node passing on the first sender's message, not as its own; the first sender
-    /// sending it again, or a node holding the same key (a twin, an attacker with a copy),
-    /// reads as a send.
+    /// A payload sent again by another node that received it (flood gossip's relay, or a
+    /// replay) reads as that node passing on the first sender's message, not as its own;
+    /// the first sender sending it again, a node holding the same key (a twin, an attacker
+    /// with a copy), or a node that built the same content without receiving it, reads as
+    /// a send.
     #[test]
     fn a_relayed_payload_names_its_first_sender() {
         use crate::protocol::{MsgMeta, crypto::Hash32};
@@ -291,6 +379,14 @@ mod tests {
             ev: Ev::Send { id, from: NodeId(from), to: None, meta, content: None },
         };
         assert_eq!(n.line(&send(4, 1)).unwrap(), "     0.000000s R1 -> all  Commit h1 v0 #07070707 (msg 4)");
+        // R0 sends the same payload without having received it: its own content.
+        assert_eq!(n.line(&send(8, 0)).unwrap(), "     0.000000s R0 -> all  Commit h1 v0 #07070707 (msg 8)");
+        let deliver = Rec {
+            step: 0,
+            time: SimTime(0),
+            ev: Ev::Deliver { id: 4, from: NodeId(1), to: NodeId(2), kind: MsgKind::Commit, dup: false },
+        };
+        n.line(&deliver).unwrap();
         assert_eq!(
             n.line(&send(9, 2)).unwrap(),
             "     0.000000s R2 -> all  Commit h1 v0 #07070707 (msg 9, relaying msg 4 of R1)"
@@ -298,6 +394,31 @@ mod tests {
         assert_eq!(n.line(&send(11, 1)).unwrap(), "     0.000000s R1 -> all  Commit h1 v0 #07070707 (msg 11)");
         // R1's twin signs with R1's key: the same payload is its own message.
         assert_eq!(n.line(&send(12, 3)).unwrap(), "     0.000000s R1.twin -> all  Commit h1 v0 #07070707 (msg 12)");
+    }
+
+    /// Marks read as lines of their own after the event that took the path; the same mark
+    /// at the same node and instant again is counted on one line, and a record's line
+    /// writes the pending mark first.
+    #[test]
+    fn marks_are_narrated_and_repeats_counted() {
+        let mut n = Narrator::new(Vec::new(), vec!["R0".into(), "R1".into()]);
+        let t = SimTime(23_200_000);
+        n.mark(t, Some(NodeId(0)), "recovery answered by committed node");
+        n.mark(t, Some(NodeId(1)), "csharp: recovered payload handled again from the relay result");
+        n.mark(t, Some(NodeId(1)), "csharp: recovered payload handled again from the relay result");
+        n.observe(&Rec { step: 0, time: t, ev: Ev::Crash { node: NodeId(0) } });
+        n.mark(t, Some(NodeId(1)), "csharp: recovered payload handled again from the relay result");
+        let out = String::from_utf8(n.out.clone()).unwrap();
+        assert_eq!(
+            out,
+            "    23.200000s R0 · recovery answered by committed node\n    23.200000s R1 · csharp: recovered payload handled again from the relay result (×2)\n    23.200000s R0 CRASHES\n"
+        );
+        // The last one is written when the narration ends.
+        let mut buf = Vec::new();
+        let mut n = Narrator::new(&mut buf, vec!["R0".into()]);
+        n.mark(t, Some(NodeId(0)), "GetBlocks sent");
+        n.finish().unwrap();
+        assert_eq!(String::from_utf8(buf).unwrap(), "    23.200000s R0 · GetBlocks sent\n");
     }
 
     /// The table of first sends forgets heights two below the newest: a long narrated run

@@ -129,15 +129,16 @@ impl DbftReplica {
             // kept, so its sender can extend again and again (FINDINGS.md #8). The fix
             // extends only for a Commit that is kept.
             let after_check = self.fixed(Fix::ExtendAfterCommitCheck);
-            if !after_check {
-                self.extend_timer(cx, 4);
-            }
+            let extended = !after_check && self.extend_timer(cx, 4);
             if self.ctx.proposal.is_none() {
                 // Header unknown yet: keep it, verify when the request arrives.
                 self.ctx.commits[i] = Some(msg.clone());
             } else if self.commit_signature_valid(cx, i, signature) {
                 self.ctx.commits[i] = Some(msg.clone());
             } else {
+                if extended {
+                    cx.mark("timer extended by a Commit that then failed its signature check");
+                }
                 cx.reject(MsgKind::Commit, RejectReason::BadSignature);
                 return;
             }

@@ -233,7 +233,11 @@ impl DbftReplica {
             cx.mark("Go: PrepareResponse from the primary ignored");
             return;
         }
-        if c.preparations[msg.validator as usize].is_some() || self.not_accepting_payloads_due_to_view_changing() {
+        if c.preparations[msg.validator as usize].is_some() {
+            return;
+        }
+        if self.not_accepting_payloads_due_to_view_changing() {
+            cx.mark("PrepareResponse ignored while view changing");
             return;
         }
         let slot = if self.semantics().compares_response_with_primary_slot() {

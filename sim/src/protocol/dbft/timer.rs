@@ -32,17 +32,18 @@ impl DbftReplica {
     }
 
     /// ExtendTimerByFactor(k): add k·T/M to the remaining time, unless watch-only, view
-    /// changing or committed.
-    pub(super) fn extend_timer(&mut self, cx: &mut Cx<Wire>, factor: u64) {
+    /// changing or committed. Whether it extended.
+    pub(super) fn extend_timer(&mut self, cx: &mut Cx<Wire>, factor: u64) -> bool {
         if self.ctx.watch_only() || self.ctx.view_changing() || self.commit_locked() {
-            return;
+            return false;
         }
         if !self.timer.armed || self.timer.tag != self.timer_tag() {
-            return;
+            return false;
         }
         let d = factor.saturating_mul(self.opts.block_time_us) / self.ctx.m().max(1) as u64;
         self.timer.deadline = self.timer.deadline.plus(d);
         cx.set_timer(self.timer.tag, self.timer.deadline);
+        true
     }
 
     /// The timer on entering the current view (Initialize step 4).
