@@ -17,16 +17,20 @@
 //!
 //! **Partial-order reduction.** A step of replica p (a delivery to p, a drop of a message
 //! to p, p's timer) reads and writes only p's state and adds messages to the set in
-//! flight, so it commutes with a step of another replica q — unless q's step sent the
-//! very message p's step consumes (set semantics merge copies). After a step of q, the
-//! search therefore skips steps of replicas p < q that were possible before it and that
-//! it did not touch: the order "p first" reaches the same states. Every sequence of steps
-//! is equivalent to one without such an inversion (swap adjacent inversions: the
-//! lexicographically least equivalent has none), so every reachable state is still
-//! visited, and every step into a violation is judged on some path. Because what a node
-//! skips depends on how it was reached, a search node is (state, last replica, the
-//! messages the last step sent to lower replicas); crashes depend on everything and reset
-//! the context. Settled states (nothing in flight) are expanded in full and keyed by
+//! flight, so it commutes with a step of another replica q — unless one of them sends the
+//! very message the other consumes (set semantics merge copies: "q consumes m, then p
+//! sends m again" leaves m in flight, "p sends m, then q consumes it" does not). After a
+//! step of q, the search therefore skips steps of replicas p < q that were possible
+//! before it and that it did not touch: the order "p first" reaches the same states —
+//! except a step of the consumed message's sender that sends it again, which is run and
+//! kept only if it does ([`Allow::IfResends`]; missing this case lost reachable states
+//! until 2026-12-02, test `the_reduction_skips_only_steps_that_commute`). Every sequence
+//! of steps is equivalent to one without such an inversion (swap adjacent inversions:
+//! the shortest, then lexicographically least, equivalent has none), so every reachable
+//! state is still visited, and every step into a violation is judged on some path.
+//! Because what a node skips depends on how it was reached, a search node is (state,
+//! last replica, the messages the last step sent to lower replicas, the message it
+//! consumed); crashes depend on everything and reset the context. Settled states (nothing in flight) are expanded in full and keyed by
 //! state alone, which makes "can this state still finish?" exact for them: from an
 //! unrestricted node, every path has a reduced equivalent. Stuck states are reported
 //! only among settled ones for that reason. Under the synchrony bound timers are offered
@@ -426,17 +430,32 @@ impl Observer for Judge<'_> {
 /// The partial-order reduction's memory of the step that led to a state: steps of a
 /// replica numbered below `after` that were already possible before that step (so
 /// independent of it) are not taken — the order with the lower replica first covers them.
-/// Messages the last step sent (or merged with) are new, so always possible.
+/// Messages the last step sent (or merged with) are new, so always possible. One more
+/// dependency is only known once the lower step ran: if the last step consumed a message
+/// (delivered or dropped it) and the lower replica's step sends that very message again,
+/// the two orders differ (in one the copy is back in flight, in the other it merged with
+/// the pending copy the last step then consumed), so that step is taken after all.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-struct Reduction {
+pub(super) struct Reduction {
     after: Option<NodeId>,
     sent: Vec<Key>,
+    /// The message the last step consumed, if its sender is below `after`.
+    consumed: Option<Key>,
+}
+
+/// Whether the reduction lets a step be taken ([`Reduction::allows`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Allow {
+    Yes,
+    No,
+    /// Only if the step sends this message (the one the last step consumed) again.
+    IfResends(Key),
 }
 
 impl Reduction {
     /// The context after `act`; `timers_global`: timer steps depend on every step
     /// ([`Explorer::delayed`]) and reset it.
-    fn after(act: Act, sent: &[Key], timers_global: bool) -> Reduction {
+    pub(super) fn after(act: Act, sent: &[Key], timers_global: bool) -> Reduction {
         if timers_global && matches!(act, Act::Timer(_) | Act::AdversaryTimer(_)) {
             return Reduction::default();
         }
@@ -446,21 +465,29 @@ impl Reduction {
                 let mut sent: Vec<Key> = sent.iter().filter(|k| k.0 < q).copied().collect();
                 sent.sort();
                 sent.dedup();
-                Reduction { after: Some(q), sent }
+                let consumed = match act {
+                    Act::Deliver(k) | Act::Drop(k) if k.1 < q => Some(k),
+                    _ => None,
+                };
+                Reduction { after: Some(q), sent, consumed }
             }
         }
     }
 
-    fn allows(&self, act: Act, timers_global: bool) -> bool {
+    pub(super) fn allows(&self, act: Act, timers_global: bool) -> Allow {
         if timers_global && matches!(act, Act::Timer(_) | Act::AdversaryTimer(_)) {
-            return true;
+            return Allow::Yes;
         }
         match (self.after, act.process()) {
             (Some(q), Some(p)) if p < q => match act {
-                Act::Deliver(k) | Act::Drop(k) => self.sent.binary_search(&k).is_ok(),
-                _ => false,
+                Act::Deliver(k) | Act::Drop(k) if self.sent.binary_search(&k).is_ok() => Allow::Yes,
+                // Only the consumed message's sender can send it again.
+                _ => match self.consumed {
+                    Some(k) if k.1 == p => Allow::IfResends(k),
+                    _ => Allow::No,
+                },
             },
-            _ => true,
+            _ => Allow::Yes,
         }
     }
 
@@ -800,10 +827,16 @@ impl<'a> Explorer<'a> {
                 if b.stop_at_finish { (0..acts.len()).rev().collect() } else { (0..acts.len()).collect() };
             for k in order {
                 let act = &acts[k];
-                if b.reduce && b.por && !red.allows(*act, self.delayed()) {
+                let allow = if b.reduce && b.por { red.allows(*act, self.delayed()) } else { Allow::Yes };
+                if allow == Allow::No {
                     continue;
                 }
                 let (mut next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
+                if let Allow::IfResends(k) = allow
+                    && !fx.sent.contains(&k)
+                {
+                    continue;
+                }
                 dead_dropped += next.pruned - sys.pruned;
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
@@ -1118,10 +1151,16 @@ impl<'a> Explorer<'a> {
             stats.depth = stats.depth.max(d);
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
             for (k, act) in acts.iter().enumerate() {
-                if b.reduce && b.por && !red.allows(*act, self.delayed()) {
+                let allow = if b.reduce && b.por { red.allows(*act, self.delayed()) } else { Allow::Yes };
+                if allow == Allow::No {
                     continue;
                 }
                 let (next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
+                if let Allow::IfResends(k) = allow
+                    && !fx.sent.contains(&k)
+                {
+                    continue;
+                }
                 dead_dropped += next.pruned - sys.pruned;
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
