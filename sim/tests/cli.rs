@@ -871,6 +871,19 @@ fn arguments_out_of_range_are_refused() {
             "cannot be used with",
         ),
         (vec!["shrink", long_schedule.to_str().unwrap()], "shrink takes at most 5000"),
+        (vec!["explore", "scripts/explore/n4-csharp.json", "--no-prune", "--check-reductions"], "cannot be used with"),
+        // The explorer's diagnosis has no elapsed time: a timing class could never match.
+        (
+            vec![
+                "explore",
+                "scripts/explore/n4-csharp.json",
+                "--shortest-stuck",
+                "3",
+                "--stuck-class",
+                "timer-starved",
+            ],
+            "cannot occur in explore",
+        ),
     ] {
         let r = run(&args);
         assert_eq!(r.status.code(), Some(2), "{args:?}");
@@ -1299,4 +1312,27 @@ fn a_diff_window_after_a_hand_off_names_no_false_hand_offs() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("persists h10"), "the window holds blocks after the hand-off: {stdout}");
     assert!(!stdout.contains("names a new set"), "{stdout}");
+}
+
+/// Explore says when a flag has nothing to act on or why a reduction is off: `--withhold`
+/// without a Byzantine process, `--no-por` where nothing is forgotten (recovery on).
+#[test]
+fn explore_notes_flags_that_change_nothing() {
+    let out =
+        run(&["explore", "scripts/explore/n3-csharp.json", "--withhold", "--max-view", "0", "--max-states", "2000"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("note: --withhold has no Byzantine node to act on"), "{text}");
+    let out = run(&[
+        "explore",
+        "scripts/explore/n3-csharp.json",
+        "--recovery",
+        "--no-por",
+        "--max-view",
+        "0",
+        "--max-states",
+        "2000",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("partial-order reduction off (--no-por; merges kept)"), "{text}");
+    assert!(!text.contains("with dead state forgotten"), "{text}");
 }

@@ -254,8 +254,13 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     }
     if !bounds.reduce {
         say!("  partial-order reduction off");
-    } else if !explorer.bounds.por {
+    } else if !explorer.bounds.por && explorer.forgets {
         say!("  partial-order reduction off (merges kept; with dead state forgotten it costs more than it saves)");
+    } else if !explorer.bounds.por {
+        say!("  partial-order reduction off (--no-por; merges kept)");
+    }
+    if bounds.withhold && spec.nodes.iter().all(|n| n.honest) {
+        say!("  note: --withhold has no Byzantine node to act on: every process is honest");
     }
     if explorer.forgets {
         say!(

@@ -294,7 +294,7 @@ pub enum Command {
         shortest_stuck: Option<u32>,
         /// With --shortest-stuck: check only settled states whose stall diagnosis is this
         /// class (e.g. commit-lock), so a shallower artefact of a bound does not end it.
-        #[arg(long, value_name = "CLASS", requires = "shortest_stuck", value_parser = parse_stall_class)]
+        #[arg(long, value_name = "CLASS", requires = "shortest_stuck", value_parser = parse_explore_stall_class)]
         stuck_class: Option<crate::invariants::diagnosis::StallClass>,
         /// Timers fire only when nothing is in flight (message delays below every
         /// timeout); default: the asynchronous model, a timer may fire at any point.
@@ -362,7 +362,7 @@ pub enum Command {
         no_prune: bool,
         /// Deliver every message judged dead to a copy of its recipient before dropping
         /// it, and stop with an error unless that is a no-op (slower).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_prune")]
         check_reductions: bool,
         /// Instead of the exhaustive search, take this many seeded random walks (each
         /// step uniform among the enabled ones) and stop at the first violation: reaches
@@ -664,6 +664,30 @@ fn finish(code: i32) -> i32 {
         STDOUT_FAILED.store(true, Ordering::Relaxed);
     }
     if STDOUT_FAILED.load(Ordering::Relaxed) { code.max(2) } else { code }
+}
+
+/// A stall class the explorer's diagnosis can give: it runs with zero elapsed time, so
+/// only the structural classes occur (docs/explore.md §3); asking for another would
+/// search for something that never matches.
+fn parse_explore_stall_class(s: &str) -> Result<crate::invariants::diagnosis::StallClass, String> {
+    use crate::invariants::diagnosis::StallClass;
+    let possible = [
+        StallClass::CommitLock,
+        StallClass::ViewSplit,
+        StallClass::InvalidBlock,
+        StallClass::TooManyFaulty,
+        StallClass::Undiagnosed,
+    ];
+    let class = parse_stall_class(s)?;
+    if possible.contains(&class) {
+        Ok(class)
+    } else {
+        let names: Vec<String> = possible.iter().map(|c| format!("\"{c}\"")).collect();
+        Err(format!(
+            "stall class {s:?} cannot occur in explore (its diagnosis has no elapsed time); expected one of {}",
+            names.join(", ")
+        ))
+    }
 }
 
 fn parse_stall_class(s: &str) -> Result<crate::invariants::diagnosis::StallClass, String> {
