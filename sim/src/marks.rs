@@ -11,6 +11,7 @@
 pub const KNOWN: &[&str] = &[
     "C#: PrepareResponse refused: the primary's own PrepareResponse holds the request slot",
     "C#: the primary's PrepareResponse stored in the request slot",
+    "ChangeView ignored: this node has committed",
     "ChangeView replaced by RecoveryRequest",
     "ChangeView sent with reason TxInvalid",
     "ChangeView sent with reason TxNotFound",

@@ -93,6 +93,8 @@ impl DbftReplica {
             if sem.committed_answers_higher_change_view() {
                 cx.mark("committed node answers ChangeView with recovery");
                 self.send_recovery_message(cx);
+            } else {
+                cx.mark("ChangeView ignored: this node has committed");
             }
             return;
         }
