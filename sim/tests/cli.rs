@@ -1314,25 +1314,56 @@ fn a_diff_window_after_a_hand_off_names_no_false_hand_offs() {
     assert!(!stdout.contains("names a new set"), "{stdout}");
 }
 
-/// Explore says when a flag has nothing to act on or why a reduction is off: `--withhold`
-/// without a Byzantine process, `--no-por` where nothing is forgotten (recovery on).
+/// Explore says when a flag has nothing to act on or why a reduction asked for is off:
+/// `--withhold` without a Byzantine process, `--por` where dead state is forgotten (the
+/// default with recovery off and honest processes) and where it is not (recovery on).
 #[test]
 fn explore_notes_flags_that_change_nothing() {
-    let out =
-        run(&["explore", "scripts/explore/n3-csharp.json", "--withhold", "--max-view", "0", "--max-states", "2000"]);
+    let base = ["explore", "scripts/explore/n3-csharp.json", "--max-view", "0", "--max-states", "2000"];
+    let out = run(&[&base[..], &["--withhold"]].concat());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("note: --withhold has no Byzantine node to act on"), "{text}");
-    let out = run(&[
-        "explore",
-        "scripts/explore/n3-csharp.json",
-        "--recovery",
-        "--no-por",
-        "--max-view",
-        "0",
-        "--max-states",
-        "2000",
-    ]);
+    assert!(!text.contains("partial-order reduction"), "off by default, said only when asked for: {text}");
+    let out = run(&[&base[..], &["--por"]].concat());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("partial-order reduction off (--no-por; merges kept)"), "{text}");
-    assert!(!text.contains("with dead state forgotten"), "{text}");
+    assert!(text.contains("partial-order reduction off (merges kept; with dead state forgotten"), "{text}");
+    let out = run(&[&base[..], &["--por", "--recovery"]].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("partial-order reduction on (--por)"), "{text}");
+}
+
+/// A schedule that stops at a bad step still narrates everything up to it, the last mark
+/// line included (mark lines are held back to count repeats), and exits 2.
+#[test]
+fn narration_before_a_bad_schedule_step_is_told_whole() {
+    let dir = tmpdir("narrate-bad-step");
+    let file = dir.join("bad-step.json");
+    let scenario = serde_json::json!({
+        "name": "bad-step", "validators": 4,
+        "byzantine": [{"node": "R1", "behaviours": [{"kind": "double-sign"}]}],
+        "schedule": [
+            {"do": "timer", "node": "R1"},
+            {"do": "deliver", "from": "R1", "to": "R2", "kind": "Commit", "msg": "4ffc57e0"},
+            {"do": "deliver", "from": "R0", "to": "R2", "kind": "RecoveryRequest", "msg": "2981be90"},
+            {"do": "timer", "node": "R2"},
+            {"do": "deliver", "from": "R1", "to": "R2", "kind": "PrepareRequest", "msg": "0327c60a"},
+            {"do": "deliver", "from": "R1", "to": "R3", "kind": "Commit", "msg": "deadbeef"}
+        ]
+    });
+    std::fs::write(&file, scenario.to_string()).unwrap();
+    let out = run(&["run", "--narrate", file.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // R2 asked to change view at its timer, so the request that then arrives is ignored.
+    assert!(text.trim_end().ends_with("R2 · PrepareRequest ignored while view changing"), "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("schedule[5]"));
+}
+
+/// `--stuck-class view-exhausted` is a class the explorer can report (every node in view
+/// 255 needs no elapsed time), so it is accepted; a timing class is not (above).
+#[test]
+fn explore_accepts_every_class_its_diagnosis_gives() {
+    let args = ["explore", "scripts/explore/n3-csharp.json", "--max-view", "0", "--max-states", "2000"];
+    let out = run(&[&args[..], &["--shortest-stuck", "2", "--stuck-class", "view-exhausted"]].concat());
+    assert_ne!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }

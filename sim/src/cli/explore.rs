@@ -254,10 +254,10 @@ pub fn run(path: &Path, opts: ExploreOptions) -> i32 {
     }
     if !bounds.reduce {
         say!("  partial-order reduction off");
-    } else if !explorer.bounds.por && explorer.forgets {
+    } else if bounds.por && !explorer.bounds.por {
         say!("  partial-order reduction off (merges kept; with dead state forgotten it costs more than it saves)");
-    } else if !explorer.bounds.por {
-        say!("  partial-order reduction off (--no-por; merges kept)");
+    } else if bounds.por {
+        say!("  partial-order reduction on (--por)");
     }
     if bounds.withhold && spec.nodes.iter().all(|n| n.honest) {
         say!("  note: --withhold has no Byzantine node to act on: every process is honest");

@@ -175,6 +175,11 @@ pub fn run(path: &Path, opts: RunOptions) -> i32 {
     };
     progress.finish();
     if let Some(e) = &result.schedule_error {
+        // The narration up to the bad step is told whole (a mark line is held back until
+        // the next line: write it).
+        if let Some(n) = narrator.take() {
+            let _ = n.finish();
+        }
         tell!("error: {}: {e}", path.display());
         // Bad input writes nothing: the trace's temporary file goes with its writer.
         drop(trace_writer);

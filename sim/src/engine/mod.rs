@@ -1031,11 +1031,14 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             Event::Marker(marker, text) => self.emit(obs, Ev::Marker { marker, text }),
             Event::Resend { node, generation } => self.resend(node, generation, obs),
             Event::Lose { id, from, to, kind } => {
-                if !self.slots[from.idx()].honest {
+                let withheld = !self.slots[from.idx()].honest;
+                let halt = self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss });
+                if withheld {
+                    // After the drop's record, so the narration reads the drop, then why.
                     *self.marks.entry(WITHHELD_MARK).or_insert(0) += 1;
                     obs.mark(self.now, Some(from), WITHHELD_MARK);
                 }
-                self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss })
+                halt
             }
             Event::ReleaseHeld => {
                 // Rule holds only (a copy a schedule keeps in flight waits in `pending`).

@@ -831,11 +831,17 @@ impl<'a> Explorer<'a> {
                 if allow == Allow::No {
                     continue;
                 }
-                let (mut next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
-                if let Allow::IfResends(k) = allow
-                    && !fx.sent.contains(&k)
-                {
-                    continue;
+                // A step the reduction may still skip counts its marks only if it is kept.
+                let mut scratch = BTreeMap::new();
+                let step_marks = if matches!(allow, Allow::IfResends(_)) { &mut scratch } else { &mut marks };
+                let (mut next, sf, fx, found) = self.successor(&sys, &safety, *act, step_marks);
+                if let Allow::IfResends(k) = allow {
+                    if !fx.sent.contains(&k) {
+                        continue;
+                    }
+                    for (name, n) in scratch {
+                        *marks.entry(name).or_insert(0) += n;
+                    }
                 }
                 dead_dropped += next.pruned - sys.pruned;
                 stats.transitions += 1;
@@ -1155,11 +1161,17 @@ impl<'a> Explorer<'a> {
                 if allow == Allow::No {
                     continue;
                 }
-                let (next, sf, fx, found) = self.successor(&sys, &safety, *act, &mut marks);
-                if let Allow::IfResends(k) = allow
-                    && !fx.sent.contains(&k)
-                {
-                    continue;
+                // A step the reduction may still skip counts its marks only if it is kept.
+                let mut scratch = BTreeMap::new();
+                let step_marks = if matches!(allow, Allow::IfResends(_)) { &mut scratch } else { &mut marks };
+                let (next, sf, fx, found) = self.successor(&sys, &safety, *act, step_marks);
+                if let Allow::IfResends(k) = allow {
+                    if !fx.sent.contains(&k) {
+                        continue;
+                    }
+                    for (name, n) in scratch {
+                        *marks.entry(name).or_insert(0) += n;
+                    }
                 }
                 dead_dropped += next.pruned - sys.pruned;
                 stats.transitions += 1;

@@ -273,7 +273,9 @@ impl<W: Write> Observer for Narrator<W> {
         None
     }
 
-    /// A coverage mark, on a line of its own after the event that took the path:
+    /// A coverage mark, on a line of its own where the path is taken: after the record
+    /// of the event that took it, and before the records of what that path then does
+    /// (a Byzantine node's mark precedes the message it forges):
     /// `   21.000000s R3 · byzantine: garbage commit`; the same mark again at once adds
     /// to its count instead of a line.
     fn mark(&mut self, time: SimTime, node: Option<NodeId>, name: &'static str) {
