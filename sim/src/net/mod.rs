@@ -324,6 +324,26 @@ mod tests {
         Network::new(opts, n, SimRng::derive(11, Stream::Network), &mut topo)
     }
 
+    /// A duplicate repeats the last hop from the original's arrival (scenarios/README.md):
+    /// it arrives after the original, by one more hop's latency.
+    #[test]
+    fn a_duplicate_arrives_after_its_original() {
+        let opts = NetworkOptions {
+            latency: Latency::Uniform { min_ms: 10.0, max_ms: 30.0 },
+            duplicate: 1.0,
+            ..NetworkOptions::preset("lan").unwrap()
+        };
+        let mut net = net(opts, 4);
+        for i in 0..2_000u32 {
+            let now = SimTime::from_ms(i as u64);
+            let Fate::Arrives { at, dup: Some(d) } = net.route(now, NodeId(i % 4), NodeId((i + 1) % 4), 100) else {
+                panic!("every copy is duplicated and none lost");
+            };
+            let extra = d.since(at);
+            assert!((10_000..=30_000).contains(&extra), "duplicate {extra} µs after the original");
+        }
+    }
+
     #[test]
     fn observed_rates_match_configuration() {
         let opts = NetworkOptions {
