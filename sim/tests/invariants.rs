@@ -126,3 +126,17 @@ fn stall_is_classified_with_per_replica_state() {
     assert!(text.contains("STALL at height 2 view 0 — partitioned"), "{text}");
     assert!(text.contains("R3     up ledger 1: h2 v0 ViewChanging"), "{text}");
 }
+
+/// A run without a height target that ends before the first block time made no block
+/// and changed no view, yet violated nothing: it was cut short (`still-progressing`),
+/// liveness holds. (It was diagnosed `timer-starved`, "timers have not fired for over
+/// 480000 ms", after 14 s.)
+#[test]
+fn a_run_shorter_than_the_first_block_is_cut_short_not_stalled() {
+    let spec = dbft_sim::scenario::parse(r#"{"validators": 4, "stop": {"duration_ms": 14000}}"#, "short").unwrap();
+    let r = common::report(&spec, 1);
+    assert_eq!(r.liveness.status, dbft_sim::report::LivenessStatus::Holds);
+    let stall = r.liveness.stall.as_ref().expect("a run short of any height is diagnosed");
+    assert_eq!(stall.class, dbft_sim::invariants::diagnosis::StallClass::StillProgressing, "{}", stall.reason);
+    assert!(r.outcome.as_expected, "{:?}", r.outcome.mismatches);
+}

@@ -103,7 +103,7 @@ fn untimed_stall(spec: &RunSpec, replicas: &[&DbftReplica], up: &[bool], honest:
         replicas: diags,
         partitions: Vec::new(),
         last_progress: None,
-        end: SimTime::ZERO,
+        end: None,
         bound: spec.liveness.bound,
         block_time: spec.protocol.block_time_us,
         m,

@@ -107,7 +107,10 @@ pub struct StallInput<'a> {
     pub partitions: Vec<&'a [Vec<NodeId>]>,
     /// Last time an honest replica persisted a block or changed view (None: never).
     pub last_progress: Option<SimTime>,
-    pub end: SimTime,
+    /// When the run ended. None for the explorer's untimed model: time stands still
+    /// there, so no class that rests on elapsed time (still-progressing, timer-starved)
+    /// can be judged, only the structural ones.
+    pub end: Option<SimTime>,
     pub bound: SimTime,
     /// The block time T, in microseconds (a view v lasts up to T·2^(v+2)).
     pub block_time: u64,
@@ -117,6 +120,8 @@ pub struct StallInput<'a> {
 
 pub fn diagnose(input: StallInput) -> Stall {
     let StallInput { replicas, partitions, last_progress, end, bound, block_time, m } = input;
+    let timed = end.is_some();
+    let end = end.unwrap_or(SimTime::ZERO);
     let running: Vec<usize> =
         (0..replicas.len()).filter(|&i| replicas[i].honest && replicas[i].up && replicas[i].validator).collect();
     let height = running.iter().map(|&i| replicas[i].ledger_height + 1).min().unwrap_or(0);
@@ -129,12 +134,15 @@ pub fn diagnose(input: StallInput) -> Stall {
         if in_last_view(&at_h) { block_time } else { block_time.saturating_mul(1u64 << (view as u32 + 2).min(40)) };
     let window = SimTime(bound.0.max(view_timeout.saturating_mul(2)));
     // Uncommitted honest validators at the stalled height whose timers have not fired
-    // within the window: they would time out and help a view change, but never do.
+    // within the window: they would time out and help a view change, but never do. A
+    // timer that never fired is judged from the run's start: a run shorter than the
+    // window (cut before the first block time) starves nobody.
     let starved: Vec<&str> = running
         .iter()
         .filter(|&&i| {
-            replicas[i].status.as_ref().is_some_and(|s| s.height == height && s.phase != Phase::CommitSent)
-                && replicas[i].last_timer.is_none_or(|t| end.since(t) > window.0)
+            timed
+                && replicas[i].status.as_ref().is_some_and(|s| s.height == height && s.phase != Phase::CommitSent)
+                && end.since(replicas[i].last_timer.unwrap_or(SimTime::ZERO)) > window.0
         })
         .map(|&i| replicas[i].name.as_str())
         .collect();
@@ -164,8 +172,15 @@ pub fn diagnose(input: StallInput) -> Stall {
             .map(|s| (s.committed_view, s.committed_proposal))
             .collect(),
     });
-    let (class, reason) =
-        classify(&running, &at_h, &partitions, (last_progress, &starved), end, window, (m, previous.as_ref()));
+    let (class, reason) = classify(
+        &running,
+        &at_h,
+        &partitions,
+        (last_progress, &starved),
+        timed.then_some(end),
+        window,
+        (m, previous.as_ref()),
+    );
     Stall { class, height, view, reason, replicas }
 }
 
@@ -190,7 +205,7 @@ fn classify(
     at_h: &[&ReplicaStatus],
     partitions: &[&[Vec<NodeId>]],
     (last_progress, starved): (Option<SimTime>, &[&str]),
-    end: SimTime,
+    end: Option<SimTime>,
     bound: SimTime,
     (m, previous): (usize, Option<&PreviousCommits>),
 ) -> (StallClass, String) {
@@ -284,7 +299,8 @@ fn classify(
             );
         }
     }
-    if let Some(last_progress) = last_progress
+    if let Some(end) = end
+        && let Some(last_progress) = last_progress
         && end.since(last_progress) <= bound.0
     {
         return (
@@ -292,6 +308,21 @@ fn classify(
             format!(
                 "an honest replica finalised a block or changed view {} ms before the end (within {} ms): the run was cut short",
                 end.since(last_progress) / 1000,
+                bound.0 / 1000
+            ),
+        );
+    }
+    // Nothing progressed yet, but the whole run is shorter than the window: it ended
+    // before the protocol could be expected to make a block or change view.
+    if let Some(end) = end
+        && last_progress.is_none()
+        && end.since(SimTime::ZERO) <= bound.0
+    {
+        return (
+            StallClass::StillProgressing,
+            format!(
+                "the run lasted {} ms, within {} ms of its start: it was cut short before any block or view change could be expected",
+                end.since(SimTime::ZERO) / 1000,
                 bound.0 / 1000
             ),
         );

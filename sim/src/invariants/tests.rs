@@ -309,7 +309,7 @@ fn input<'a>(replicas: Vec<ReplicaDiag>, partitions: Vec<&'a [Vec<NodeId>]>, idl
         replicas,
         partitions,
         last_progress: Some(SimTime::from_secs(100)),
-        end: SimTime::from_secs(100 + idle_s),
+        end: Some(SimTime::from_secs(100 + idle_s)),
         bound: SimTime::from_secs(60),
         block_time: 1_000_000,
         m: 3,
@@ -367,6 +367,19 @@ fn stall_classes() {
     let s = diagnose(input(starved, vec![], 500));
     assert_eq!(s.class, StallClass::TimerStarved);
     assert!(s.reason.contains("R2"), "{}", s.reason);
+    // A run cut before anything could happen (no block, no view change, no timer fired,
+    // 14 s of a 60 s window): cut short, not starved. Once the window has passed since
+    // the start with still no timer, the timers are starved.
+    let mut fresh = all_up.clone();
+    for r in &mut fresh {
+        r.last_timer = None;
+    }
+    let early =
+        StallInput { last_progress: None, end: Some(SimTime::from_secs(14)), ..input(fresh.clone(), vec![], 0) };
+    let s = diagnose(early);
+    assert_eq!(s.class, StallClass::StillProgressing, "{}", s.reason);
+    let late = StallInput { last_progress: None, end: Some(SimTime::from_secs(600)), ..input(fresh, vec![], 0) };
+    assert_eq!(diagnose(late).class, StallClass::TimerStarved);
     // At view 6 a view lasts up to T·2^8 = 256 s: 500 s idle is still within two of them.
     let high: Vec<ReplicaDiag> =
         (0..4).map(|i| replica(&format!("R{i}"), true, status(3, 6, Phase::ViewChanging, None))).collect();

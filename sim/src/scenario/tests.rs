@@ -236,6 +236,26 @@ pub const BAD: &[(&str, &str, &str)] = &[
     (r#"{"expect": {"handoffs": {"final_set": ["R0", "Q"]}}}"#, "expect.handoffs.final_set[1]", "unknown node"),
     (r#"{"expect": {"handoffs": {"final_set": ["R0", "R0"]}}}"#, "expect.handoffs.final_set[1]", "R0 is named twice"),
     (r#"{"expect": {"handoffs": {"final_set": []}}}"#, "expect.handoffs.final_set", "never empty"),
+    // Review of 2026-12-02: values that round to 0 µs, an idle attacker, a watcher named
+    // as a key holder, a random-regular overlay on one node.
+    (r#"{"stop": {"duration_ms": 0.0001}}"#, "stop.duration_ms", "rounds to 0"),
+    (r#"{"liveness": {"bound_ms": 0.0001}}"#, "liveness.bound_ms", "rounds to 0"),
+    (r#"{"compromised_keys": [{"key_of": "R3", "behaviours": []}]}"#, "compromised_keys[0].behaviours", "at least one"),
+    (
+        r#"{"validators": {"count": 4, "watchers": 1}, "twins": [{"node": "W0", "to": ["R0"], "twin_to": ["R1"]}]}"#,
+        "twins[0].node",
+        "W0 holds no validator key",
+    ),
+    (
+        r#"{"validators": 1, "network": {"topology": {"kind": "random-regular", "degree": 1}}}"#,
+        "network.topology",
+        "at least 2 nodes",
+    ),
+    (
+        r#"{"validators": 4, "network": {"topology": {"kind": "random-regular", "degree": 4}}}"#,
+        "network.topology.degree",
+        "less than the number of nodes (4)",
+    ),
     (r#"{"expect": {"handoffs": {"heights": [0]}}}"#, "expect.handoffs.heights[0]", "works from 2 at the earliest"),
     (
         r#"{"start_height": 5, "expect": {"handoffs": {"heights": [5, 9]}}}"#,

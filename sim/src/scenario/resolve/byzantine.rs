@@ -71,6 +71,13 @@ pub(super) fn resolve_byzantine(
     for (i, c) in s.compromised_keys.as_deref().unwrap_or(&[]).iter().enumerate() {
         let path = format!("compromised_keys[{i}]");
         let node = attacker_base + i;
+        if c.behaviours.is_empty() {
+            // An attacker that only runs the honest replica with the stolen key is a twin.
+            return err(
+                format!("{path}.behaviours"),
+                "must list at least one behaviour (a copy of the key running the honest replica is a `twins` entry)",
+            );
+        }
         behaviours[node] = resolve_behaviours(&format!("{path}.behaviours"), &c.behaviours, lookup)?;
         if let Some(f) = c.from_ms {
             byzantine_from[node] = time_ms(&format!("{path}.from_ms"), f)?;

@@ -136,8 +136,14 @@ pub(super) fn resolve_network(n: schema::Network, names: &Names, n_nodes: usize)
             schema::Topology::Ring {} => TopologySpec::Ring,
             schema::Topology::Star { hub } => TopologySpec::Star { hub: names.node("network.topology.hub", hub)?.0 },
             schema::Topology::RandomRegular { degree } => {
-                if *degree == 0 || *degree as usize >= n_nodes.max(2) {
-                    return err("network.topology.degree", format!("must be in 1..{}", n_nodes.max(2)));
+                if n_nodes < 2 {
+                    return err("network.topology", "a random-regular overlay needs at least 2 nodes");
+                }
+                if *degree == 0 || *degree as usize >= n_nodes {
+                    return err(
+                        "network.topology.degree",
+                        format!("must be at least 1 and less than the number of nodes ({n_nodes})"),
+                    );
                 }
                 TopologySpec::RandomRegular { degree: *degree }
             }

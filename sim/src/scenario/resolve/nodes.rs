@@ -3,7 +3,7 @@
 
 use super::{DEFAULT_VALIDATORS, MAX_NODES, Names, err, push_unique, valid_name};
 use crate::scenario::error::Result;
-use crate::scenario::schema;
+use crate::scenario::schema::{self, NodeRef};
 use crate::scenario::spec::Role;
 
 /// The nodes of a run in node-index order: genesis validators, candidates, watchers, then
@@ -93,9 +93,22 @@ pub(super) fn resolve_nodes(s: &schema::Scenario) -> Result<NodeTable> {
         })
         .collect();
     let keyed_names = Names { names: names[..keyed].to_vec() };
+    // A key holder among the keyed nodes; a watcher is named as one that holds no key.
+    let watchers: Vec<String> = names[keyed..].to_vec();
+    let keyed_node = |path: &str, r: &NodeRef| -> Result<usize> {
+        match keyed_names.node(path, r) {
+            Ok(n) => Ok(n.idx()),
+            Err(e) => match r {
+                NodeRef::Name(n) if watchers.contains(n) => {
+                    err(path, format!("{n} holds no validator key (a watcher): name a validator or candidate"))
+                }
+                _ => Err(e),
+            },
+        }
+    };
     for (i, t) in s.twins.as_deref().unwrap_or(&[]).iter().enumerate() {
         let path = format!("twins[{i}].node");
-        let of = keyed_names.node(&path, &t.node)?.idx();
+        let of = keyed_node(&path, &t.node)?;
         let name = format!("{}.twin", names[of]);
         push_unique(&mut names, name, &path)?;
         roles.push(Role::Twin { of });
@@ -109,7 +122,7 @@ pub(super) fn resolve_nodes(s: &schema::Scenario) -> Result<NodeTable> {
         let mut keys_of = Vec::new();
         for (j, r) in list.iter().enumerate() {
             let p = if matches!(c.key_of, schema::OneOrMany::One(_)) { path.clone() } else { format!("{path}[{j}]") };
-            let k = keyed_names.node(&p, r)?.idx();
+            let k = keyed_node(&p, r)?;
             if keys_of.contains(&k) {
                 return err(p, format!("{} is named twice", names[k]));
             }

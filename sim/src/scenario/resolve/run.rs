@@ -104,7 +104,11 @@ pub(super) fn resolve_stop(st: schema::Stop, block_time_us: u64, start_height: u
             if d > MAX_DURATION_MS {
                 return err("stop.duration_ms", "must be at most 3.15e10 (one year of simulated time)");
             }
-            SimTime::from_ms_f64(d)
+            let t = SimTime::from_ms_f64(d);
+            if t == SimTime::ZERO {
+                return err("stop.duration_ms", "must be > 0 (it rounds to 0 µs)");
+            }
+            t
         }
         // Ten block times per height (view changes included), within the year.
         None => SimTime(block_time_us.saturating_mul(10 * (to_decide + 1)).min(max_us)),
@@ -115,7 +119,10 @@ pub(super) fn resolve_stop(st: schema::Stop, block_time_us: u64, start_height: u
 pub(super) fn resolve_liveness(l: schema::Liveness, block_time_us: u64) -> Result<LivenessSpec> {
     let max_views = l.max_views.unwrap_or(3);
     let bound = match l.bound_ms {
-        Some(b) => SimTime::from_ms_f64(positive("liveness.bound_ms", b)?),
+        Some(b) => match SimTime::from_ms_f64(positive("liveness.bound_ms", b)?) {
+            SimTime::ZERO => return err("liveness.bound_ms", "must be > 0 (it rounds to 0 µs)"),
+            t => t,
+        },
         None => SimTime(block_time_us.saturating_mul(1u64 << (max_views as u32 + 2).min(40))),
     };
     Ok(LivenessSpec { gst: l.gst_ms.map(|g| time_ms("liveness.gst_ms", g)).transpose()?, bound, max_views })
