@@ -239,6 +239,9 @@ pub const BAD: &[(&str, &str, &str)] = &[
     // Review of 2026-12-02: values that round to 0 µs, an idle attacker, a watcher named
     // as a key holder, a random-regular overlay on one node.
     (r#"{"stop": {"duration_ms": 0.0001}}"#, "stop.duration_ms", "rounds to 0"),
+    (r#"{"expect": {"violations": ["S1", "S1"]}}"#, "expect.violations[1]", "S1 is listed twice"),
+    (r#"{"start_height": 5, "expect": {"stall": {"height": 3}}}"#, "expect.stall.height", "below start_height (5)"),
+    (r#"{"expect": {"stall": {"height": 50}}}"#, "expect.stall.height", "above stop.heights (10)"),
     (r#"{"liveness": {"bound_ms": 0.0001}}"#, "liveness.bound_ms", "rounds to 0"),
     (r#"{"compromised_keys": [{"key_of": "R3", "behaviours": []}]}"#, "compromised_keys[0].behaviours", "at least one"),
     (

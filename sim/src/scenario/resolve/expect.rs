@@ -85,6 +85,9 @@ pub(super) fn resolve_expect(e: schema::Expect) -> Result<ExpectSpec> {
                         format!("unknown invariant \"{id}\" (known: {})", InvariantId::expected()),
                     );
                 };
+                if ids.contains(&id) {
+                    return err(format!("expect.violations[{i}]"), format!("{id} is listed twice"));
+                }
                 ids.push(id);
             }
             if safety_holds == Some(true) && ids.iter().any(|id| id.is_safety()) {

@@ -179,6 +179,16 @@ pub fn resolve(s: &schema::Scenario, default_name: &str) -> Result<RunSpec> {
             return err(format!("expect.views.{h}"), format!("above stop.heights ({target}): the run ends first"));
         }
     }
+    if let Some(h) = expect.stall.as_ref().and_then(|s| s.height) {
+        if h < start_height {
+            return err("expect.stall.height", format!("below start_height ({start_height}): the run starts there"));
+        }
+        if let Some(target) = stop.heights
+            && h > target
+        {
+            return err("expect.stall.height", format!("above stop.heights ({target}): the run ends first"));
+        }
+    }
     if let Some(h) = s.expect.as_ref().and_then(|e| e.handoffs.as_ref()) {
         expect.handoffs = Some(expect::resolve_expect_handoffs(h, &lookup, keyed, start_height)?);
     }
