@@ -128,7 +128,7 @@ mod tests {
         }
     }
 
-    /// The marks the sources emit: literals passed to `.mark(`, `*_MARK` constants,
+    /// The marks the sources emit: literals passed to `.mark(` and `.count_mark(`, `*_MARK` constants,
     /// literal `marks.entry("…")` keys and the relay counters' names.
     fn emitted() -> BTreeSet<String> {
         let mut out = BTreeSet::new();
@@ -146,8 +146,10 @@ mod tests {
                 }
                 let text = std::fs::read_to_string(&p).unwrap();
                 let s = text.split("#[cfg(test)]\nmod tests {").next().unwrap();
-                for (i, _) in s.match_indices(".mark(") {
-                    literals_in_call(s, i + ".mark(".len(), &mut out);
+                for call in [".mark(", ".count_mark("] {
+                    for (i, _) in s.match_indices(call) {
+                        literals_in_call(s, i + call.len(), &mut out);
+                    }
                 }
                 for pat in ["_MARK: &str = \"", "marks.entry(\"", "(\"relay: "] {
                     for (i, _) in s.match_indices(pat) {

@@ -264,10 +264,15 @@ fn plot_writes_svgs_and_data() {
     assert_eq!(bin().args(["plot", "--validators", "0"]).output().unwrap().status.code(), Some(2));
 }
 
+/// `run --narrate FILE --out DIR`.
+fn narrated(file: &str, out: &std::path::Path) -> Output {
+    run(&["run", file, "--narrate", "--out", out.to_str().unwrap()])
+}
+
 #[test]
 fn narrate_tells_the_run_step_by_step() {
     let dir = tmpdir("narrate");
-    let out = run(&["run", "scenarios/attacks/crash-lock-4.json", "--narrate", "--out", dir.to_str().unwrap()]);
+    let out = narrated("scenarios/attacks/crash-lock-4.json", &dir);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     // The lock story of docs/dbft-2.0.md §2, in order: the proposal, R1's crash, R2's response
@@ -307,13 +312,7 @@ fn narrate_tells_the_run_step_by_step() {
 #[test]
 fn narrate_shows_the_marks_of_an_attack() {
     let dir = tmpdir("narrate-marks");
-    let out = run(&[
-        "run",
-        "scenarios/attacks/commit-extension-starvation-4.json",
-        "--narrate",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
+    let out = narrated("scenarios/attacks/commit-extension-starvation-4.json", &dir);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     let first = lines.iter().position(|l| l.ends_with("R3 · byzantine: garbage commit")).expect("the attacker's mark");
@@ -332,7 +331,7 @@ fn narrate_shows_the_marks_of_an_attack() {
     }
     // In compromised-key-4 (seed 1) R2 assembles block 1 itself, with the same certificate
     // as R1's, before R1's copy reaches it: its send is its own, not a relay of R1's.
-    let out = run(&["run", "scenarios/attacks/compromised-key-4.json", "--narrate", "--out", dir.to_str().unwrap()]);
+    let out = narrated("scenarios/attacks/compromised-key-4.json", &dir);
     let text = String::from_utf8_lossy(&out.stdout);
     let pos = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("missing {needle:?}"));
     let sent = text.lines().find(|l| l.contains("R2 -> all  Block h1")).expect("R2 sends block 1");
@@ -1351,7 +1350,7 @@ fn narration_before_a_bad_schedule_step_is_told_whole() {
         ]
     });
     std::fs::write(&file, scenario.to_string()).unwrap();
-    let out = run(&["run", "--narrate", file.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
+    let out = narrated(file.to_str().unwrap(), &dir.join("out"));
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);
     // R2 asked to change view at its timer, so the request that then arrives is ignored.

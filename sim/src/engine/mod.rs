@@ -995,8 +995,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 if !self.slots[origin.idx()].up {
                     // A transaction enters the network through a running node: submitted
                     // to one that is down, it goes nowhere (and is not retried).
-                    *self.marks.entry(CHANGE_LOST_MARK).or_insert(0) += 1;
-                    obs.mark(self.now, Some(origin), CHANGE_LOST_MARK);
+                    self.count_mark(obs, origin, CHANGE_LOST_MARK);
                     let label = self.workload.as_ref()?.changes[i].label.clone();
                     let text = format!("change {i} lost: {} is down when it is submitted ({label})", self.name(origin));
                     let marker = Marker::ChangeLost { change: i as u32, node: origin };
@@ -1035,8 +1034,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
                 let halt = self.emit(obs, Ev::Drop { id, from, to, kind, reason: DropReason::Loss });
                 if withheld {
                     // After the drop's record, so the narration reads the drop, then why.
-                    *self.marks.entry(WITHHELD_MARK).or_insert(0) += 1;
-                    obs.mark(self.now, Some(from), WITHHELD_MARK);
+                    self.count_mark(obs, from, WITHHELD_MARK);
                 }
                 halt
             }
@@ -1220,11 +1218,17 @@ impl<R: Replica, D: Driver> Engine<R, D> {
             }
             Action::Note(note) => self.emit(obs, Ev::Note { node, note }),
             Action::Mark(name) => {
-                *self.marks.entry(name).or_insert(0) += 1;
-                obs.mark(self.now, Some(node), name);
+                self.count_mark(obs, node, name);
                 None
             }
         }
+    }
+
+    /// Counts coverage mark `name`, taken by `node` now, and tells the observers (the
+    /// narration shows it; no digest sees it).
+    fn count_mark(&mut self, obs: &mut dyn Observer, node: NodeId, name: &'static str) {
+        *self.marks.entry(name).or_insert(0) += 1;
+        obs.mark(self.now, Some(node), name);
     }
 
     /// Submits the height-triggered changes whose height an honest node has reached.
@@ -1386,8 +1390,7 @@ impl<R: Replica, D: Driver> Engine<R, D> {
         slot.resend.interval = slot.resend.interval.saturating_mul(2);
         let next = self.now.plus(slot.resend.interval);
         self.queue.push(next, Event::Resend { node, generation });
-        *self.marks.entry("relay: re-sent pooled payloads").or_insert(0) += 1;
-        obs.mark(self.now, Some(node), "relay: re-sent pooled payloads");
+        self.count_mark(obs, node, "relay: re-sent pooled payloads");
         let targets = self.net.topology.neighbours(node);
         let mut halt = None;
         for m in msgs {

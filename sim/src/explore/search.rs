@@ -827,22 +827,10 @@ impl<'a> Explorer<'a> {
                 if b.stop_at_finish { (0..acts.len()).rev().collect() } else { (0..acts.len()).collect() };
             for k in order {
                 let act = &acts[k];
-                let allow = if b.reduce && b.por { red.allows(*act, self.delayed()) } else { Allow::Yes };
-                if allow == Allow::No {
+                let Some((mut next, sf, fx, found)) = self.reduced_successor(&red, &sys, &safety, *act, &mut marks)
+                else {
                     continue;
-                }
-                // A step the reduction may still skip counts its marks only if it is kept.
-                let mut scratch = BTreeMap::new();
-                let step_marks = if matches!(allow, Allow::IfResends(_)) { &mut scratch } else { &mut marks };
-                let (mut next, sf, fx, found) = self.successor(&sys, &safety, *act, step_marks);
-                if let Allow::IfResends(k) = allow {
-                    if !fx.sent.contains(&k) {
-                        continue;
-                    }
-                    for (name, n) in scratch {
-                        *marks.entry(name).or_insert(0) += n;
-                    }
-                }
+                };
                 dead_dropped += next.pruned - sys.pruned;
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
@@ -1157,22 +1145,9 @@ impl<'a> Explorer<'a> {
             stats.depth = stats.depth.max(d);
             sys.enabled(&self.env, self.choices(&sys), &mut acts);
             for (k, act) in acts.iter().enumerate() {
-                let allow = if b.reduce && b.por { red.allows(*act, self.delayed()) } else { Allow::Yes };
-                if allow == Allow::No {
+                let Some((next, sf, fx, found)) = self.reduced_successor(&red, &sys, &safety, *act, &mut marks) else {
                     continue;
-                }
-                // A step the reduction may still skip counts its marks only if it is kept.
-                let mut scratch = BTreeMap::new();
-                let step_marks = if matches!(allow, Allow::IfResends(_)) { &mut scratch } else { &mut marks };
-                let (next, sf, fx, found) = self.successor(&sys, &safety, *act, step_marks);
-                if let Allow::IfResends(k) = allow {
-                    if !fx.sent.contains(&k) {
-                        continue;
-                    }
-                    for (name, n) in scratch {
-                        *marks.entry(name).or_insert(0) += n;
-                    }
-                }
+                };
                 dead_dropped += next.pruned - sys.pruned;
                 stats.transitions += 1;
                 if fx.max_view > b.max_view {
@@ -1358,6 +1333,37 @@ impl<'a> Explorer<'a> {
 
     /// One step from `sys`, whose safety checker is `safety`: the successor, its checker
     /// (copied only if the step wrote it), the step's effects and the violations it showed.
+    /// The successor by `act`, or None where the partial-order reduction (when on) skips
+    /// the step after the one that led to `sys` ([`Reduction::allows`]); a step it keeps
+    /// only if it re-sends the consumed message is run first, and counts its marks only
+    /// if kept.
+    #[allow(clippy::type_complexity)]
+    fn reduced_successor(
+        &self,
+        red: &Reduction,
+        sys: &Sys,
+        safety: &Rc<Safety>,
+        act: Act,
+        marks: &mut BTreeMap<&'static str, u64>,
+    ) -> Option<(Sys, Rc<Safety>, super::model::Effects, Vec<Found>)> {
+        let b = &self.bounds;
+        match if b.reduce && b.por { red.allows(act, self.delayed()) } else { Allow::Yes } {
+            Allow::Yes => Some(self.successor(sys, safety, act, marks)),
+            Allow::No => None,
+            Allow::IfResends(k) => {
+                let mut own = BTreeMap::new();
+                let step = self.successor(sys, safety, act, &mut own);
+                if !step.2.sent.contains(&k) {
+                    return None;
+                }
+                for (name, n) in own {
+                    *marks.entry(name).or_insert(0) += n;
+                }
+                Some(step)
+            }
+        }
+    }
+
     fn successor(
         &self,
         sys: &Sys,
